@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Release builds of the data plane use -Ounchecked semantics only where measured; the
+// default is ordinary -O with whole-module optimisation (SwiftPM's release default).
+let package = Package(
+    name: "Switchyard",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "switchyard", targets: ["switchyard"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C: _GNU_SOURCE, epoll/eventfd/timerfd/splice/SO_PEERCRED and wrappers for glibc's
+        // transparent-union socket calls that Swift cannot pass pointers to.
+        .target(name: "CSwitchyardShims"),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2",
+                       providers: [.apt(["libnghttp2-dev"])]),
+
+        .target(name: "SwitchyardSystem", dependencies: ["CSwitchyardShims"]),
+        .target(name: "SwitchyardHTTP"),
+        .target(name: "SwitchyardRouting"),
+        .target(name: "SwitchyardProxy",
+                dependencies: ["SwitchyardSystem", "SwitchyardHTTP", "SwitchyardRouting", "CSwitchyardShims"]),
+        // Small origin servers: the demo's two built-in backends and the tests' backends.
+        .target(name: "SwitchyardOrigin", dependencies: ["SwitchyardSystem", "CSwitchyardShims"]),
+        .executableTarget(name: "switchyard",
+                          dependencies: ["SwitchyardProxy", "SwitchyardRouting", "SwitchyardOrigin", "SwitchyardSystem",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        // Test-only: counts malloc calls made on threads that opt in.
+        .target(name: "CSwitchyardMallocCounter"),
+
+        .testTarget(name: "SwitchyardSystemTests", dependencies: ["SwitchyardSystem"]),
+        .testTarget(name: "SwitchyardHTTPTests", dependencies: ["SwitchyardHTTP"]),
+        .testTarget(name: "SwitchyardRoutingTests", dependencies: ["SwitchyardRouting"]),
+        .testTarget(name: "SwitchyardProxyTests",
+                    dependencies: ["SwitchyardProxy", "SwitchyardOrigin", "SwitchyardRouting", "SwitchyardSystem",
+                                   "SwitchyardHTTP", "CSwitchyardMallocCounter", "CSwitchyardShims"]),
+    ]
+)

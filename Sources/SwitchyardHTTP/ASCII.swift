@@ -1,0 +1,40 @@
+/// Case-insensitive ASCII comparisons, without allocation, for the proxy and the router.
+/// Only the letters A–Z/a–z fold; every other byte must match exactly.
+public enum ASCII {
+    /// True when `a` and `b` have the same length and the same bytes, ignoring ASCII case.
+    public static func equalsIgnoringCase(_ a: UnsafeRawBufferPointer, _ b: StaticString) -> Bool {
+        precondition(b.hasPointerRepresentation, "literal must be a string, not a scalar")
+        return equalsIgnoringCase(a, UnsafeRawBufferPointer(start: b.utf8Start, count: b.utf8CodeUnitCount))
+    }
+
+    /// True when `a` and `b` have the same length and the same bytes, ignoring ASCII case.
+    public static func equalsIgnoringCase(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard a.count == b.count else { return false }
+        for i in 0..<a.count where lowercased(a[i]) != lowercased(b[i]) {
+            return false
+        }
+        return true
+    }
+
+    /// Exact, case-sensitive comparison with a literal.
+    static func equals(_ a: UnsafeRawBufferPointer, _ b: StaticString) -> Bool {
+        guard a.count == b.utf8CodeUnitCount else { return false }
+        let p = b.utf8Start
+        for i in 0..<a.count where a[i] != p[i] {
+            return false
+        }
+        return true
+    }
+
+    /// True when `a` starts with `prefix`, ignoring ASCII case.
+    static func hasPrefixIgnoringCase(_ a: UnsafeRawBufferPointer, _ prefix: StaticString) -> Bool {
+        let n = prefix.utf8CodeUnitCount
+        guard a.count >= n else { return false }
+        return equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: a[0..<n]), prefix)
+    }
+
+    @inline(__always)
+    static func lowercased(_ c: UInt8) -> UInt8 {
+        c &- UInt8(ascii: "A") < 26 ? c | 0x20 : c
+    }
+}

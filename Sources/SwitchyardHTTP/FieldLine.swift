@@ -1,0 +1,44 @@
+/// One field line: `field-name ":" OWS field-value OWS` (RFC 9112 §5).
+enum FieldLine {
+    /// Splits the line `[start, cr)` into name and trimmed value, validating both.
+    ///
+    /// Rejected (400): a line starting with SP/HTAB (obs-fold, or whitespace before the first
+    /// field: both let two parsers see different fields), an empty name, any non-token byte
+    /// in the name (whitespace before the colon included, RFC 9112 §5.1), a missing colon,
+    /// and NUL, other CTLs and DEL in the value.
+    static func parse(_ b: UnsafeRawBufferPointer, start: Int, cr: Int) throws(ParseFailure)
+        -> (name: ByteSpan, value: ByteSpan)
+    {
+        precondition(start < cr, "empty lines end the head and are not field lines")
+        if ByteClass.isWhitespace(b[start]) {
+            throw ParseFailure(400, "field line starts with whitespace (obs-fold is not accepted)", at: start)
+        }
+        var i = start
+        while i < cr, b[i] != Byte.colon {
+            guard ByteClass.isTokenChar(b[i]) else {
+                if ByteClass.isWhitespace(b[i]) {
+                    throw ParseFailure(400, "whitespace in or after a field name", at: i)
+                }
+                throw ParseFailure(400, "invalid byte in a field name", at: i)
+            }
+            i += 1
+        }
+        guard i < cr else { throw ParseFailure(400, "field line without a colon", at: start) }
+        guard i > start else { throw ParseFailure(400, "empty field name", at: start) }
+        let name = ByteSpan(from: start, to: i)
+
+        var valueStart = i + 1
+        while valueStart < cr, ByteClass.isWhitespace(b[valueStart]) { valueStart += 1 }
+        var valueEnd = valueStart
+        var j = valueStart
+        while j < cr {
+            let c = b[j]
+            guard ByteClass.isFieldValueChar(c) else {
+                throw ParseFailure(400, "control byte in a field value", at: j)
+            }
+            j += 1
+            if !ByteClass.isWhitespace(c) { valueEnd = j }
+        }
+        return (name, ByteSpan(from: valueStart, to: valueEnd))
+    }
+}

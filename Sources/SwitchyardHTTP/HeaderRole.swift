@@ -1,0 +1,20 @@
+/// Why a header field matters to a proxy. Computed by the parser for each field.
+public enum HeaderRole: UInt8, Sendable {
+    /// Forward as is.
+    case other
+    /// Drop when forwarding: Connection, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade,
+    /// Proxy-Connection, and any field named by a Connection token (RFC 9110 §7.6.1).
+    /// Proxy-Authorization and Proxy-Authenticate stay `.other`: whether to forward them is
+    /// policy, not syntax.
+    case hopByHop
+    /// The Host field.
+    case host
+    /// Content-Length: dropped by the proxy too, which writes its own framing.
+    case contentLength
+    /// X-Forwarded-For: the proxy rewrites it.
+    case xForwardedFor
+    /// X-Forwarded-Proto: the proxy rewrites it.
+    case xForwardedProto
+    /// Forwarded (RFC 7239): the proxy rewrites it.
+    case forwarded
+}

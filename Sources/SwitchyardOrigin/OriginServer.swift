@@ -1,0 +1,159 @@
+import Foundation
+import Glibc
+import SwitchyardSystem
+
+/// A small HTTP/1.1 origin server on blocking sockets, one thread per connection. It is
+/// the demo's "legacy" and "cloud" backend and the tests' backend: deliberately simple
+/// and independent of the proxy's own parser, so the tests do not check the proxy against
+/// itself. Not for production traffic.
+///
+/// Paths it understands:
+/// - `/echo`: answers with the request body;
+/// - `/discard`: reads the body and answers with its length;
+/// - `/chunked`: a chunked answer in several chunks;
+/// - `/big?bytes=N`: N bytes of body;
+/// - `/slow?ms=N`: waits N ms, then answers;
+/// - `/status/N`: answers with status N;
+/// - `/close`: closes the connection without answering;
+/// - `/headers`: answers with the request head it received;
+/// - `/ws`: accepts an Upgrade with 101, then echoes bytes until the client half-closes;
+/// - anything else: "NAME answered METHOD PATH (generation G)".
+public final class OriginServer: @unchecked Sendable {
+    public let name: String
+    public let port: UInt16
+    private let listener: FileDescriptor
+    private let lock = NSLock()
+    private var _connections = 0
+    private var _requests: [String] = []
+    private var _generations: [String] = []
+    private var stopped = false
+
+    public init(name: String, host: String = "127.0.0.1", port: UInt16 = 0) throws {
+        self.name = name
+        guard let address = SocketAddress(ip: host, port: port) else { throw Errno(code: EINVAL, call: "address \(host)") }
+        let fd = try Socket.listen(on: address, reusePort: false, backlog: 512)
+        // The accept thread blocks in accept(2): make the listener blocking.
+        let flags = fcntl(fd.rawValue, F_GETFL)
+        _ = fcntl(fd.rawValue, F_SETFL, flags & ~O_NONBLOCK)
+        listener = fd
+        self.port = try Socket.localAddress(fd).port
+    }
+
+    /// Connections accepted so far (keep-alive reuse shows as few connections).
+    public var connectionCount: Int { lock.lock(); defer { lock.unlock() }; return _connections }
+    /// Request heads received so far, in order.
+    public var requestHeads: [String] { lock.lock(); defer { lock.unlock() }; return _requests }
+    public var requestCount: Int { lock.lock(); defer { lock.unlock() }; return _requests.count }
+    public func resetRecords() { lock.lock(); _requests = []; _connections = 0; lock.unlock() }
+
+    public func start() {
+        let thread = Thread { [self] in acceptLoop() }
+        thread.name = "origin-\(name)"
+        thread.start()
+    }
+
+    public func stop() {
+        lock.lock(); stopped = true; lock.unlock()
+        Glibc.shutdown(listener.rawValue, Int32(SHUT_RDWR))
+    }
+
+    private func acceptLoop() {
+        while true {
+            let client = accept(listener.rawValue, nil, nil)
+            if client < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                lock.lock(); let done = stopped; lock.unlock()
+                if done { listener.close(); return }
+                usleep(10_000)
+                continue
+            }
+            lock.lock(); _connections += 1; lock.unlock()
+            let thread = Thread { [self] in serve(OriginSocket(fd: client)) }
+            thread.stackSize = 256 * 1024
+            thread.start()
+        }
+    }
+
+    private func record(_ head: String) {
+        lock.lock(); _requests.append(head); lock.unlock()
+    }
+
+    private func serve(_ socket: OriginSocket) {
+        defer { socket.close() }
+        while let request = socket.readRequest() {
+            record(request.head)
+            let keepAlive = !request.headerValue("connection").lowercased().contains("close") && request.version == "HTTP/1.1"
+            let path = request.path
+            let generation = request.headerValue("x-switchyard-generation")
+            switch true {
+            case path == "/close":
+                return
+            case path == "/ws":
+                guard request.headerValue("upgrade").lowercased() == "websocket" else {
+                    socket.respond(status: 400, body: Array("expected an upgrade\n".utf8), keepAlive: keepAlive)
+                    continue
+                }
+                socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+                socket.echoUntilEOF(prefix: socket.takeBuffered())
+                return
+            case path == "/echo":
+                socket.respond(status: 200, body: request.body, keepAlive: keepAlive)
+            case path == "/discard":
+                socket.respond(status: 200, body: Array("\(request.bodyLength)\n".utf8), keepAlive: keepAlive)
+            case path == "/headers":
+                socket.respond(status: 200, body: Array(request.head.utf8), keepAlive: keepAlive)
+            case path == "/chunked":
+                var text = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+                text += keepAlive ? "\r\n" : "Connection: close\r\n\r\n"
+                for part in ["first;", "second;", "third"] {
+                    text += String(part.utf8.count, radix: 16) + "\r\n" + part + "\r\n"
+                }
+                text += "0\r\n\r\n"
+                socket.write(text)
+            case path.hasPrefix("/status/"):
+                let status = Int(path.dropFirst("/status/".count)) ?? 500
+                socket.respond(status: status, body: status == 204 || status == 304 ? [] : Array("status \(status)\n".utf8), keepAlive: keepAlive)
+            case path == "/big":
+                let count = Int(request.query("bytes") ?? "0") ?? 0
+                socket.respondStreaming(status: 200, count: count, keepAlive: keepAlive)
+            case path == "/slow":
+                usleep(UInt32((Int(request.query("ms") ?? "100") ?? 100) * 1000))
+                socket.respond(status: 200, body: Array("\(name) answered slowly\n".utf8), keepAlive: keepAlive)
+            default:
+                let suffix = generation.isEmpty ? "" : " (generation \(generation))"
+                let body = "\(name) answered \(request.method) \(path)\(suffix)\n"
+                socket.respond(status: 200, body: Array(body.utf8), keepAlive: keepAlive,
+                               extraHeaders: "X-Origin: \(name)\r\n")
+            }
+            if !keepAlive { return }
+        }
+    }
+}
+
+/// A TCP echo server: echoes bytes and passes a half-close back (shutdown after EOF).
+public final class EchoServer: @unchecked Sendable {
+    public let port: UInt16
+    private let listener: FileDescriptor
+    public private(set) var connections = 0
+
+    public init() throws {
+        let fd = try Socket.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: false)
+        let flags = fcntl(fd.rawValue, F_GETFL)
+        _ = fcntl(fd.rawValue, F_SETFL, flags & ~O_NONBLOCK)
+        listener = fd
+        port = try Socket.localAddress(fd).port
+    }
+
+    public func start() {
+        Thread { [self] in
+            while true {
+                let client = accept(listener.rawValue, nil, nil)
+                if client < 0 { if errno == EINTR { continue }; return }
+                connections += 1
+                Thread { OriginSocket(fd: client).echoUntilEOF(prefix: []); Glibc.close(client) }.start()
+            }
+        }.start()
+    }
+
+    public func stop() { Glibc.shutdown(listener.rawValue, Int32(SHUT_RDWR)) }
+}

@@ -1,0 +1,131 @@
+import Glibc
+import SwitchyardSystem
+
+/// One worker's access log: JSON lines formatted into a pooled buffer without allocation and
+/// written in batches (when the buffer is nearly full, and on every loop tick), so a request
+/// costs no system call of its own. Query strings are never logged: they may carry patient
+/// identifiers, and the path is what an access log needs.
+final class AccessLog {
+    private let fd: FileDescriptor
+    private let buffer: IOBuffer
+    /// Flush before a line could fail to fit.
+    private static let lineReserve = 2048
+
+    init(fd: FileDescriptor, bufferSize: Int = 128 * 1024) {
+        self.fd = fd
+        buffer = IOBuffer(capacity: bufferSize)
+    }
+
+    /// Opens (creating, appending) a log file shared by all workers. O_APPEND makes each
+    /// batch land whole at the end even with several writers.
+    static func open(path: String) throws(Errno) -> FileDescriptor {
+        FileDescriptor(rawValue: try syscallValue("open(\(path))") {
+            Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        })
+    }
+
+    struct Entry {
+        var client: UnsafeRawBufferPointer
+        var method: UnsafeRawBufferPointer
+        var path: UnsafeRawBufferPointer
+        var route: UnsafeRawBufferPointer
+        var backend: UnsafeRawBufferPointer
+        var server: UnsafeRawBufferPointer
+        var status: Int
+        var bytesIn: UInt64
+        var bytesOut: UInt64
+        var durationMicroseconds: UInt64
+        var generation: UInt64
+        var protocolName: StaticString
+    }
+
+    func append(_ e: Entry) {
+        if buffer.writableCount < Self.lineReserve + e.path.count * 6 { flush() }
+        buffer.append("{\"time\":\"")
+        appendTimestamp(Clock.wallMicroseconds())
+        buffer.append("\",\"client\":\"")
+        appendEscaped(e.client)
+        buffer.append("\",\"proto\":\"")
+        buffer.append(e.protocolName)
+        buffer.append("\",\"method\":\"")
+        appendEscaped(e.method)
+        buffer.append("\",\"path\":\"")
+        appendEscaped(e.path)
+        buffer.append("\",\"route\":\"")
+        appendEscaped(e.route)
+        buffer.append("\",\"backend\":\"")
+        appendEscaped(e.backend)
+        buffer.append("\",\"server\":\"")
+        appendEscaped(e.server)
+        buffer.append("\",\"status\":")
+        buffer.append(decimal: UInt64(max(0, e.status)))
+        buffer.append(",\"bytes_in\":")
+        buffer.append(decimal: e.bytesIn)
+        buffer.append(",\"bytes_out\":")
+        buffer.append(decimal: e.bytesOut)
+        buffer.append(",\"duration_us\":")
+        buffer.append(decimal: e.durationMicroseconds)
+        buffer.append(",\"generation\":")
+        buffer.append(decimal: e.generation)
+        buffer.append("}\n")
+    }
+
+    func flush() {
+        guard !buffer.isEmpty else { return }
+        // Logging must never stop the proxy: a full disk loses log lines, not requests.
+        try? fd.writeAll(buffer.readable)
+        buffer.clear()
+    }
+
+    private func appendEscaped(_ bytes: UnsafeRawBufferPointer) {
+        for byte in bytes {
+            if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte >= 0x7F {
+                buffer.append("\\u00")
+                buffer.append(hex: UInt64(byte), width: 2)
+            } else {
+                buffer.append(byte: byte)
+            }
+        }
+    }
+
+    /// RFC 3339 UTC with microseconds, from the civil-from-days algorithm (proleptic Gregorian).
+    private func appendTimestamp(_ micros: UInt64) {
+        let seconds = Int64(micros / 1_000_000)
+        let fraction = micros % 1_000_000
+        let (year, month, day, secondOfDay) = civil(seconds)
+        pad(UInt64(year), 4); buffer.append(byte: UInt8(ascii: "-"))
+        pad(UInt64(month), 2); buffer.append(byte: UInt8(ascii: "-"))
+        pad(UInt64(day), 2); buffer.append(byte: UInt8(ascii: "T"))
+        pad(UInt64(secondOfDay / 3600), 2); buffer.append(byte: UInt8(ascii: ":"))
+        pad(UInt64(secondOfDay / 60 % 60), 2); buffer.append(byte: UInt8(ascii: ":"))
+        pad(UInt64(secondOfDay % 60), 2); buffer.append(byte: UInt8(ascii: "."))
+        pad(fraction, 6); buffer.append(byte: UInt8(ascii: "Z"))
+    }
+
+    private func pad(_ value: UInt64, _ width: Int) {
+        var divisor: UInt64 = 1
+        for _ in 1..<width { divisor *= 10 }
+        var v = value
+        while divisor > 0 {
+            buffer.append(byte: UInt8(ascii: "0") + UInt8(v / divisor % 10))
+            v %= divisor
+            divisor /= 10
+        }
+    }
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's published algorithm, re-derived).
+func civil(_ epochSeconds: Int64) -> (Int64, Int64, Int64, Int64) {
+    let days = epochSeconds >= 0 ? epochSeconds / 86_400 : (epochSeconds - 86_399) / 86_400
+    let secondOfDay = epochSeconds - days * 86_400
+    let z = days + 719_468
+    let era = (z >= 0 ? z : z - 146_096) / 146_097
+    let doe = z - era * 146_097
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+    let mp = (5 * doy + 2) / 153
+    let day = doy - (153 * mp + 2) / 5 + 1
+    let month = mp < 10 ? mp + 3 : mp - 9
+    let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+    return (year, month, day, secondOfDay)
+}

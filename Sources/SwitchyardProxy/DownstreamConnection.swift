@@ -1,0 +1,1031 @@
+import Glibc
+import SwitchyardHTTP
+import SwitchyardRouting
+import SwitchyardSystem
+
+/// One client connection speaking HTTP/1.1, and the exchange it is carrying.
+///
+/// Requests on a connection are handled one at a time, in order: the next (pipelined)
+/// request is parsed only when the previous response is complete, so answers can never be
+/// reordered. Bytes flow through four pooled buffers, each direction with back-pressure:
+/// a side is read only while the buffer it reads into has room, and a buffer drains only as
+/// fast as the other side accepts writes.
+///
+///     client ──read──▶ fromClient ──(head rewrite / body framing)──▶ toUpstream ──write──▶ server
+///     client ◀─write── toClient ◀──(head rewrite / body framing)── fromUpstream ◀──read── server
+///
+/// All of it is confined to the worker's event-loop thread.
+final class DownstreamConnection: EventHandler {
+    /// Where the connection is. Each phase's invariant:
+    enum Phase {
+        /// Between requests. No upstream, no table pinned; `fromClient` may hold the start
+        /// of the next head (pipelined or still arriving).
+        case awaitingHead
+        /// A head was parsed and routed; `toUpstream` holds the rewritten head; an upstream
+        /// connect is in progress (`upstream.connecting`). The table is pinned.
+        case connecting
+        /// Request and response in flight on `upstream`. The table is pinned.
+        case exchanging
+        /// After 101 Switching Protocols: bytes copied both ways until both sides end.
+        case tunnel
+        /// A final answer is queued in `toClient`; once written, the connection closes.
+        case closing
+        /// The answer was written and our side shut down; reading and discarding until the
+        /// client closes or `deadline` passes, so that it sees the answer and not a reset.
+        case lingering
+        case closed
+    }
+
+    private(set) var phase = Phase.awaitingHead
+    let fd: FileDescriptor
+    private unowned let worker: Worker
+    var registration = RegistrationID.none
+    /// Position in the worker's connection list (for O(1) removal).
+    var listIndex = -1
+
+    private let clientAddress: ClientAddress
+    private let clientIP: [UInt8]
+    private let forwardedFor: [UInt8]
+    private let isTLS = false
+
+    private var fromClient: IOBuffer?
+    private var toUpstream: IOBuffer?
+    private var fromUpstream: IOBuffer?
+    private var toClient: IOBuffer?
+
+    private let requestParser: HTTPRequestParser
+    private let responseParser: HTTPResponseParser
+    private var requestChunks = ChunkedDecoder()
+    private var responseChunks = ChunkedDecoder()
+
+    // Client side of the socket.
+    private var clientEOF = false
+    private var clientWriteBlocked = false
+    private var clientShutDown = false
+
+    // The exchange in progress (valid from `connecting` to the end of the exchange).
+    private var upstream: UpstreamConnection?
+    private unowned(unsafe) var handle: TableHandle?
+    private var decision = RouteDecision(route: 0, backend: 0, bucket: -1, reason: .active, issueCookie: false, cookieValue: 0)
+    private var method = HTTPMethod.get
+    private var clientIsHTTP10 = false
+    private var requestKeepAlive = true
+    private var requestIsUpgrade = false
+    fileprivate enum Body { case done, length(UInt64), chunked }
+    private var requestBody = Body.done
+    private var responseBody = Body.done
+    private var responseUntilClose = false
+    private var responseHeadDone = false
+    private var chunkToClient = false
+    private var responseDone = false
+    private var closeAfterResponse = false
+    private var upstreamEOF = false
+    private var upstreamWriteBlocked = false
+    /// Bytes of `toUpstream` that replay the request on a fresh connection (bodiless
+    /// requests only; 0 = not replayable).
+    private var replayLength = 0
+    private var replayed = false
+    /// Servers tried for this request (index into the backend's servers), as a bit set.
+    private var triedServers: UInt64 = 0
+    private var attempts = 0
+    private var responseStarted = false   // a byte of the response was sent to the client
+    private var status = 0
+    private var bytesIn: UInt64 = 0
+    private var bytesOut: UInt64 = 0
+    private var startNanoseconds: UInt64 = 0
+    /// Method and path of the current request for the access log (the head itself is
+    /// consumed from the read buffer once forwarded). Allocated once per connection.
+    private let logLine: UnsafeMutableRawPointer
+    private var logMethodCount = 0
+    private var logPathCount = 0
+    private static let logLineCapacity = 512
+    private var tunnelShutUpstream = false
+    private var tunnelShutClient = false
+
+    // Timing (monotonic ms).
+    private var deadline: UInt64 = 0
+
+    init(fd: FileDescriptor, peer: SocketAddress, worker: Worker) {
+        self.fd = fd
+        self.worker = worker
+        if let v4 = peer.ipv4 {
+            clientAddress = .v4(v4)
+        } else if let v6 = peer.ipv6 {
+            clientAddress = .v6(v6.0, v6.1)
+        } else {
+            clientAddress = .unix
+        }
+        let ip = peer.ipString
+        clientIP = Array(ip.utf8)
+        forwardedFor = Array((peer.family == AF_INET6 ? "for=\"[\(ip)]\"" : "for=\(ip)").utf8)
+        requestParser = HTTPRequestParser(limits: worker.limits)
+        responseParser = HTTPResponseParser(limits: worker.limits)
+        requestChunks = ChunkedDecoder(limits: worker.limits)
+        responseChunks = ChunkedDecoder(limits: worker.limits)
+        logLine = .allocate(byteCount: Self.logLineCapacity, alignment: 1)
+        deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds
+    }
+
+    deinit { logLine.deallocate() }
+
+    // MARK: events
+
+    func eventsReceived(_ events: UInt32) {
+        if events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0 {
+            readFromClient()
+        }
+        if events & Epoll.writable != 0 { clientWriteBlocked = false }
+        advance()
+    }
+
+    func upstreamEventsReceived(_ events: UInt32) {
+        guard let upstream else { return }
+        if upstream.connecting {
+            guard events & (Epoll.writable | Epoll.error | Epoll.hangUp) != 0 else { return }
+            let err = Socket.takeError(upstream.fd)
+            if err != 0 {
+                connectFailed(Errno(code: err, call: "connect(\(upstream.pool.address))"))
+                return
+            }
+            upstream.connecting = false
+            phase = .exchanging
+            deadline = Clock.monotonicMilliseconds() + worker.settings.upstreamTimeoutMilliseconds
+        }
+        if events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0 {
+            readFromUpstream()
+        }
+        if events & Epoll.writable != 0 { upstreamWriteBlocked = false }
+        advance()
+    }
+
+    // MARK: reading
+
+    /// One read per readiness event: level-triggered epoll reports the fd again if more is
+    /// waiting, and a second read that would only return EAGAIN is a wasted system call.
+    private func readFromClient() {
+        guard !clientEOF, phase != .closed else { return }
+        if phase == .lingering {
+            var scratch: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+            let result = withUnsafeMutableBytes(of: &scratch) { try? fd.read(into: $0) }
+            if case .processed(let n)? = result, n > 0 { return }
+            if case .wouldBlock? = result { return }
+            close()
+            return
+        }
+        if fromClient == nil { fromClient = worker.buffers.take() }
+        let buffer = fromClient!
+        buffer.ensureWritable(4096)
+        guard buffer.writableCount > 0 else { return }
+        do {
+            switch try fd.read(into: buffer.writable) {
+            case .processed(0):
+                clientEOF = true
+            case .processed(let n):
+                buffer.commit(n)
+                if phase == .awaitingHead && buffer.readableCount == n {
+                    deadline = Clock.monotonicMilliseconds() + worker.settings.headerTimeoutMilliseconds
+                } else if phase == .tunnel || phase == .exchanging {
+                    deadline = Clock.monotonicMilliseconds() + idleLimit
+                }
+            case .wouldBlock:
+                break
+            }
+        } catch {
+            clientEOF = true
+            clientWriteBlocked = false
+            if phase == .awaitingHead || phase == .closing { close() }
+            else { abort(reason: "client: \(error)") }
+        }
+    }
+
+    private func readFromUpstream() {
+        guard let upstream, !upstreamEOF else { return }
+        if fromUpstream == nil { fromUpstream = worker.buffers.take() }
+        let buffer = fromUpstream!
+        buffer.ensureWritable(4096)
+        guard buffer.writableCount > 0 else { return }
+        do {
+            switch try upstream.fd.read(into: buffer.writable) {
+            case .processed(0):
+                upstreamEOF = true
+            case .processed(let n):
+                buffer.commit(n)
+                deadline = Clock.monotonicMilliseconds() + idleLimit
+            case .wouldBlock:
+                break
+            }
+        } catch {
+            upstreamEOF = true
+        }
+    }
+
+    private var idleLimit: UInt64 {
+        phase == .tunnel ? worker.settings.tunnelIdleTimeoutMilliseconds : worker.settings.upstreamTimeoutMilliseconds
+    }
+
+    // MARK: the pump
+
+    /// Moves the connection forward as far as it can go without waiting, then sets the epoll
+    /// interests to what it now waits for.
+    private func advance() {
+        var progressed = true
+        while progressed {
+            progressed = false
+            switch phase {
+            case .awaitingHead:
+                progressed = parseHead()
+            case .connecting:
+                break
+            case .exchanging:
+                progressed = pumpExchange()
+            case .tunnel:
+                progressed = pumpTunnel()
+            case .closing:
+                _ = flushToClient()
+                if toClient?.isEmpty ?? true, phase == .closing { startLingering() }
+            case .lingering, .closed:
+                break
+            }
+        }
+        if phase == .awaitingHead {
+            // Between requests a connection keeps no buffer it does not need: idle
+            // keep-alive connections cost only their object.
+            if toClient?.isEmpty ?? false { releaseBuffer(&toClient) }
+            if fromClient?.isEmpty ?? false { releaseBuffer(&fromClient) }
+        }
+        updateInterests()
+    }
+
+    private func updateInterests() {
+        guard phase != .closed else { return }
+        var client: UInt32 = 0
+        if !clientEOF, (fromClient?.writableCount ?? 1) > 0 || (fromClient?.readerIndex ?? 0) > 0 {
+            client |= Epoll.readable
+        }
+        if phase == .lingering { client = clientEOF ? 0 : Epoll.readable }
+        if clientWriteBlocked { client |= Epoll.writable }
+        worker.loop.setInterest(registration, client)
+        if let upstream, !upstream.closed {
+            var events: UInt32 = 0
+            if upstream.connecting {
+                events = Epoll.writable
+            } else {
+                if !upstreamEOF, (fromUpstream?.writableCount ?? 1) > 0 || (fromUpstream?.readerIndex ?? 0) > 0 {
+                    events |= Epoll.readable
+                }
+                if upstreamWriteBlocked { events |= Epoll.writable }
+            }
+            worker.loop.setInterest(upstream.registration, events)
+        }
+    }
+
+    // MARK: request head
+
+    private func parseHead() -> Bool {
+        guard let buffer = fromClient, !buffer.isEmpty else {
+            if clientEOF { close() }
+            return false
+        }
+        buffer.compact()   // the parser works on offsets from the message's first byte
+        let bytes = buffer.readable
+        switch requestParser.parse(bytes) {
+        case .needMore:
+            if clientEOF { close() }
+            return false
+        case .error(let error):
+            worker.stats.badRequests += 1
+            respondAndClose(status: error.status)
+            return true
+        case .complete(let headLength):
+            startExchange(base: bytes.baseAddress!, headLength: headLength)
+            return true
+        }
+    }
+
+    private func startExchange(base: UnsafeRawPointer, headLength: Int) {
+        startNanoseconds = Clock.monotonicNanoseconds()
+        let p = requestParser
+        method = p.method
+        clientIsHTTP10 = p.version == .http10
+        requestKeepAlive = p.keepAlive
+        requestIsUpgrade = p.upgrade
+        bytesIn = UInt64(headLength)
+        bytesOut = 0
+        status = 0
+        responseStarted = false
+        rememberForLog(base)
+        closeAfterResponse = !requestKeepAlive || worker.draining
+        requestBody = .done
+        let handle = worker.current
+        self.handle = handle
+        handle.activeRequests += 1
+        lastServerLabel = []
+
+        // Early answers consume the head first: the next head starts after it.
+        if method == .connect {
+            fromClient!.consume(headLength)
+            finishWithError(501, close: true)
+            return
+        }
+        let view = RequestView(base: base, parser: p, clientAddress: clientAddress)
+        guard let decision = handle.table.route(view, random: worker.nextRandom()) else {
+            fromClient!.consume(headLength)
+            finishWithError(404, close: p.framing != .none)
+            return
+        }
+        self.decision = decision
+        switch p.framing {
+        case .contentLength(let n):
+            if let limit = handle.table.routes[decision.route].maxBodyBytes, n > limit {
+                fromClient!.consume(headLength)
+                finishWithError(413, close: true)
+                return
+            }
+            requestBody = n == 0 ? .done : .length(n)
+        case .chunked:
+            requestChunks.reset()
+            requestBody = .chunked
+        case .none, .untilClose:
+            requestBody = .done
+        }
+
+        let out = worker.buffers.take()
+        toUpstream = out
+        let written: Bool = clientIP.withUnsafeBytes { ip in
+            forwardedFor.withUnsafeBytes { fwd in
+                worker.generationHeader.withUnsafeBytes { gen in
+                    HeadWriter.writeRequestHead(out, base, p, .init(
+                        clientIP: ip, forwardedFor: fwd, scheme: isTLS ? "https" : "http",
+                        generationHeader: gen, generation: handle.table.generation))
+                }
+            }
+        }
+        fromClient!.consume(headLength)
+        guard written else {
+            finishWithError(431, close: true)
+            return
+        }
+        replayLength = requestBody.isDone ? out.readableCount : 0
+        replayed = false
+        responseParser.reset()
+        responseHeadDone = false
+        responseDone = false
+        upstreamEOF = false
+        triedServers = 0
+        attempts = 0
+        connectUpstream(allowReuse: true)
+    }
+
+    private func rememberForLog(_ base: UnsafeRawPointer) {
+        let m = requestParser.methodSpan
+        logMethodCount = min(m.count, 16)
+        logLine.copyMemory(from: base + m.start, byteCount: logMethodCount)
+        let path = requestParser.pathSpan
+        logPathCount = min(path.count, Self.logLineCapacity - 16)
+        (logLine + 16).copyMemory(from: base + path.start, byteCount: logPathCount)
+    }
+
+    // MARK: upstream selection
+
+    /// Takes an idle pooled connection or starts a connect, trying the backend's servers in
+    /// round-robin order and skipping ones that just failed. With no server left: 503.
+    private func connectUpstream(allowReuse: Bool) {
+        guard let handle else { preconditionFailure("no table pinned") }
+        let servers = handle.servers[decision.backend]
+        let count = servers.count
+        let now = Clock.monotonicMilliseconds()
+        while attempts < count {
+            let start = handle.roundRobin[decision.backend]
+            // Prefer a server that has not failed lately; fall back to any untried one.
+            var chosen = -1
+            for pass in 0..<2 where chosen < 0 {
+                for k in 0..<count {
+                    let index = (start + k) % count
+                    if triedServers & (1 << UInt64(index & 63)) != 0 { continue }
+                    if pass == 0 && servers[index].skipUntil > now { continue }
+                    chosen = index
+                    break
+                }
+            }
+            guard chosen >= 0 else { break }
+            handle.roundRobin[decision.backend] = (chosen + 1) % count
+            triedServers |= 1 << UInt64(chosen & 63)
+            attempts += 1
+            let pool = servers[chosen]
+            if allowReuse, let idle = pool.idle.popLast() {
+                attach(idle)
+                phase = .exchanging
+                deadline = now + worker.settings.upstreamTimeoutMilliseconds
+                return
+            }
+            do {
+                let (upstreamFD, connected) = try Socket.connect(to: pool.address)
+                let connection = UpstreamConnection(fd: upstreamFD, pool: pool, loop: worker.loop, connecting: !connected)
+                do {
+                    connection.registration = try worker.loop.register(upstreamFD, connection, events: connected ? Epoll.readable : Epoll.writable)
+                } catch {
+                    connection.close()
+                    throw error
+                }
+                attach(connection)
+                if connected {
+                    phase = .exchanging
+                    deadline = now + worker.settings.upstreamTimeoutMilliseconds
+                } else {
+                    phase = .connecting
+                    deadline = now + worker.settings.connectTimeoutMilliseconds
+                }
+                return
+            } catch {
+                noteConnectFailure(pool, error)
+            }
+        }
+        worker.stats.noServer += 1
+        finishWithError(503, close: !requestBody.isDone)
+    }
+
+    private func attach(_ connection: UpstreamConnection) {
+        connection.owner = self
+        lastServerLabel = connection.pool.labelBytes
+        upstream = connection
+        upstreamEOF = false
+        upstreamWriteBlocked = false
+    }
+
+    private func noteConnectFailure(_ pool: ServerPool, _ error: Error) {
+        pool.connectFailures += 1
+        pool.skipUntil = Clock.monotonicMilliseconds() + 1_000
+        worker.stats.connectFailures += 1
+        worker.errorLog.error("upstream \(pool.label): \(error)")
+    }
+
+    /// A non-blocking connect failed or timed out: nothing of the request was sent, so the
+    /// next server of the same backend is tried.
+    private func connectFailed(_ error: Error) {
+        guard let upstream else { return }
+        let pool = upstream.pool
+        upstream.close()
+        self.upstream = nil
+        noteConnectFailure(pool, error)
+        connectUpstream(allowReuse: true)
+        advance()
+    }
+
+    // MARK: the exchange
+
+    private func pumpExchange() -> Bool {
+        var progressed = false
+        if pumpRequestBody() { progressed = true }
+        if flushToUpstream() { progressed = true }
+        if phase != .exchanging { return true }
+        if pumpResponse() { progressed = true }
+        if phase != .exchanging { return true }
+        if flushToClient() { progressed = true }
+        if responseDone {
+            if requestBody.isDone || closeAfterResponse {
+                finishExchange()
+                return true
+            }
+        }
+        if clientEOF && !requestBody.isDone && (fromClient?.isEmpty ?? true) {
+            abort(reason: "client closed during the request body")
+            return true
+        }
+        return progressed
+    }
+
+    /// Moves request body bytes from `fromClient` to `toUpstream`, re-framing chunked bodies
+    /// (extensions and trailers are dropped: they are validated and never forwarded).
+    private func pumpRequestBody() -> Bool {
+        guard let input = fromClient, let out = toUpstream, !input.isEmpty else { return false }
+        switch requestBody {
+        case .done:
+            return false
+        case .length(let remaining):
+            out.ensureWritable(16 * 1024)
+            let n = min(Int(clamping: remaining), input.readableCount, out.writableCount)
+            guard n > 0 else { return false }
+            out.append(UnsafeRawBufferPointer(start: input.readable.baseAddress, count: n))
+            input.consume(n)
+            bytesIn += UInt64(n)
+            requestBody = remaining == UInt64(n) ? .done : .length(remaining - UInt64(n))
+            return true
+        case .chunked:
+            var progressed = false
+            while true {
+                out.ensureWritable(16 * 1024)
+                let room = out.writableCount - 32   // chunk-size line and CRLF around the data
+                guard room > 0 else { return progressed }
+                let step: ChunkedStep
+                do {
+                    step = try requestChunks.decode(input.readable, maxData: room)
+                } catch {
+                    worker.stats.badRequests += 1
+                    if responseStarted { abort(reason: "bad chunked request body") } else { failRequest(status: error.status) }
+                    return true
+                }
+                if step.data.count > 0 {
+                    let header = ChunkedEncoder.writeChunkHeader(count: step.data.count, into: out.writable)
+                    out.commit(header)
+                    out.append(UnsafeRawBufferPointer(start: input.readable.baseAddress! + step.data.start, count: step.data.count))
+                    out.append(ChunkedEncoder.chunkTrailer)
+                }
+                if step.consumed > 0 {
+                    input.consume(step.consumed)
+                    bytesIn += UInt64(step.consumed)
+                    progressed = true
+                }
+                if step.finished {
+                    out.append(ChunkedEncoder.lastChunk)
+                    requestBody = .done
+                    return true
+                }
+                if step.consumed == 0 || input.isEmpty { return progressed }
+            }
+        }
+    }
+
+    private func flushToUpstream() -> Bool {
+        guard let upstream, !upstream.connecting, let out = toUpstream, !out.isEmpty, !upstreamWriteBlocked else { return false }
+        do {
+            switch try upstream.fd.write(out.readable) {
+            case .processed(let n):
+                if replayLength > 0 {
+                    // Keep the bytes for a replay: only move the read index.
+                    out.consumeKeeping(n)
+                } else {
+                    out.consume(n)
+                }
+                return n > 0
+            case .wouldBlock:
+                upstreamWriteBlocked = true
+                return false
+            }
+        } catch {
+            upstreamFailed(error)
+            return true
+        }
+    }
+
+    private func flushToClient() -> Bool {
+        guard let out = toClient, !out.isEmpty, !clientWriteBlocked, !clientShutDown else { return false }
+        do {
+            switch try fd.write(out.readable) {
+            case .processed(let n):
+                out.consume(n)
+                bytesOut += UInt64(n)
+                return n > 0
+            case .wouldBlock:
+                clientWriteBlocked = true
+                return false
+            }
+        } catch {
+            clientEOF = true
+            abort(reason: "client: \(error)")
+            return true
+        }
+    }
+
+    /// Parses the response head and moves response body bytes to `toClient`.
+    private func pumpResponse() -> Bool {
+        guard let input = fromUpstream, !input.isEmpty else {
+            if upstreamEOF && !responseDone {
+                if responseHeadDone && responseUntilClose {
+                    responseDone = true
+                    closeAfterResponse = true
+                    return true
+                }
+                upstreamFailed(Errno(code: ECONNRESET, call: "upstream closed before the response was complete"))
+                return true
+            }
+            return false
+        }
+        if !responseHeadDone { return parseResponseHead(input) }
+        if toClient == nil { toClient = worker.buffers.take() }
+        let out = toClient!
+        switch responseBody {
+        case .done:
+            if responseUntilClose {
+                out.ensureWritable(16 * 1024)
+                let n = out.append(input.readable)
+                input.consume(n)
+                return n > 0
+            }
+            // Bytes after a complete response: the server broke HTTP/1.1 framing, so the
+            // connection cannot be reused (it is closed when the exchange ends).
+            return false
+        case .length(let remaining):
+            out.ensureWritable(16 * 1024)
+            let n = min(Int(clamping: remaining), input.readableCount, out.writableCount)
+            guard n > 0 else { return false }
+            out.append(UnsafeRawBufferPointer(start: input.readable.baseAddress, count: n))
+            input.consume(n)
+            if remaining == UInt64(n) {
+                responseBody = .done
+                responseDone = true
+            } else {
+                responseBody = .length(remaining - UInt64(n))
+            }
+            return true
+        case .chunked:
+            var progressed = false
+            while true {
+                out.ensureWritable(16 * 1024)
+                let room = out.writableCount - 32
+                guard room > 0 else { return progressed }
+                let step: ChunkedStep
+                do {
+                    step = try responseChunks.decode(input.readable, maxData: room)
+                } catch {
+                    upstreamFailed(error)
+                    return true
+                }
+                if step.data.count > 0 {
+                    if chunkToClient {
+                        out.commit(ChunkedEncoder.writeChunkHeader(count: step.data.count, into: out.writable))
+                    }
+                    out.append(UnsafeRawBufferPointer(start: input.readable.baseAddress! + step.data.start, count: step.data.count))
+                    if chunkToClient { out.append(ChunkedEncoder.chunkTrailer) }
+                }
+                if step.consumed > 0 {
+                    input.consume(step.consumed)
+                    progressed = true
+                }
+                if step.finished {
+                    if chunkToClient { out.append(ChunkedEncoder.lastChunk) }
+                    responseBody = .done
+                    responseDone = true
+                    return true
+                }
+                if step.consumed == 0 || input.isEmpty { return progressed }
+            }
+        }
+    }
+
+    private func parseResponseHead(_ input: IOBuffer) -> Bool {
+        input.compact()
+        let bytes = input.readable
+        switch responseParser.parse(bytes, requestMethod: method) {
+        case .needMore:
+            if upstreamEOF {
+                upstreamFailed(Errno(code: ECONNRESET, call: "upstream closed before a complete response head"))
+                return true
+            }
+            if input.writableCount == 0 {
+                upstreamFailed(Errno(code: EMSGSIZE, call: "upstream response head too large"))
+                return true
+            }
+            return false
+        case .error(let error):
+            upstreamFailed(error)
+            return true
+        case .complete(let headLength):
+            let base = bytes.baseAddress!
+            let p = responseParser
+            replayLength = 0
+            toUpstream?.dropKept()
+            if toClient == nil { toClient = worker.buffers.take() }
+            let out = toClient!
+            out.ensureWritable(headLength + 512)
+            if p.status < 200 {
+                if p.status == 101 {
+                    guard requestIsUpgrade else {
+                        upstreamFailed(Errno(code: EPROTO, call: "101 Switching Protocols without an upgrade request"))
+                        return true
+                    }
+                    _ = writeResponseHead(out, base, upgrade: true)
+                    input.consume(headLength)
+                    status = 101
+                    responseStarted = true
+                    responseHeadDone = true
+                    phase = .tunnel
+                    deadline = Clock.monotonicMilliseconds() + worker.settings.tunnelIdleTimeoutMilliseconds
+                    worker.stats.openTunnels += 1
+                    return true
+                }
+                // 1xx interim answers (100 Continue, 103 Early Hints) go to HTTP/1.1 clients;
+                // HTTP/1.0 clients do not know them.
+                if !clientIsHTTP10 {
+                    _ = writeResponseHead(out, base, upgrade: false)
+                }
+                input.consume(headLength)
+                responseParser.reset()
+                return true
+            }
+            status = p.status
+            switch p.framing {
+            case .none:
+                responseBody = .done
+                responseUntilClose = false
+                responseDone = true
+                chunkToClient = false
+            case .contentLength(let n):
+                responseBody = n == 0 ? .done : .length(n)
+                responseUntilClose = false
+                responseDone = n == 0
+                chunkToClient = false
+            case .chunked:
+                responseChunks.reset()
+                responseBody = .chunked
+                responseUntilClose = false
+                chunkToClient = !clientIsHTTP10
+                if clientIsHTTP10 { closeAfterResponse = true }
+            case .untilClose:
+                responseBody = .done
+                responseUntilClose = true
+                chunkToClient = false
+                closeAfterResponse = true
+            }
+            if !requestBody.isDone { closeAfterResponse = true }
+            guard writeResponseHead(out, base, upgrade: false) else {
+                upstreamFailed(Errno(code: EMSGSIZE, call: "upstream response head too large"))
+                return true
+            }
+            input.consume(headLength)
+            responseHeadDone = true
+            responseStarted = true
+            return true
+        }
+    }
+
+    /// Writes the response head for the client, with the sticky cookie when one is issued.
+    private func writeResponseHead(_ out: IOBuffer, _ base: UnsafeRawPointer, upgrade: Bool) -> Bool {
+        let cookieName = decision.issueCookie ? (handle?.cookieNames[decision.route] ?? []) : []
+        return cookieName.withUnsafeBytes { name in
+            HeadWriter.writeResponseHead(out, base, responseParser, .init(
+                clientIsHTTP10: clientIsHTTP10, closeAfter: closeAfterResponse, chunkToClient: chunkToClient,
+                upgrade: upgrade, cookieName: name, cookieValue: decision.cookieValue, secureCookie: isTLS))
+        }
+    }
+
+    /// The upstream broke the exchange. A bodiless request on a reused keep-alive connection
+    /// that saw no response byte is replayed once on a fresh connection (the server may have
+    /// closed the idle connection as we sent); otherwise 502, or a cut connection if the
+    /// response had started.
+    private func upstreamFailed(_ error: Error) {
+        guard let upstream else { return }
+        let reusedConnection = upstream.hasServed
+        let pool = upstream.pool
+        upstream.close()
+        self.upstream = nil
+        let nothingReceived = !responseHeadDone && (fromUpstream?.isEmpty ?? true)
+        if reusedConnection && nothingReceived && replayLength > 0 && !replayed && method.isIdempotent {
+            replayed = true
+            toUpstream?.restore(count: replayLength)
+            triedServers = 0
+            attempts = 0
+            connectUpstream(allowReuse: false)
+            return
+        }
+        worker.errorLog.error("upstream \(pool.label): \(error)")
+        worker.stats.upstreamErrors += 1
+        if responseStarted {
+            abort(reason: "upstream failed mid-response")
+        } else {
+            failRequest(status: 502)
+        }
+    }
+
+    /// Ends the exchange normally: returns the upstream connection to its pool when it can
+    /// carry another request, logs, and goes back to waiting for the next head.
+    private func finishExchange() {
+        if let upstream {
+            let reusable = !upstreamEOF && responseParser.keepAlive && requestBody.isDone
+                && (fromUpstream?.isEmpty ?? true) && !responseUntilClose && !worker.draining
+                && upstream.pool.idle.count < worker.settings.maxIdlePerServer
+            self.upstream = nil
+            if reusable {
+                upstream.owner = nil
+                upstream.hasServed = true
+                worker.loop.setInterest(upstream.registration, Epoll.readable)
+                upstream.pool.idle.append(upstream)
+            } else {
+                upstream.close()
+            }
+        }
+        endRequest()
+        releaseBuffer(&toUpstream)
+        releaseBuffer(&fromUpstream)
+        if closeAfterResponse || clientEOF {
+            phase = .closing
+        } else {
+            phase = .awaitingHead
+            deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds
+        }
+    }
+
+    /// Logs the request and unpins its table.
+    private func endRequest() {
+        guard let handle else { return }
+        if let log = worker.accessLog {
+            let route = handle.routeNames[decision.route]
+            let backend = handle.backendNames[decision.backend]
+            let serverLabel = upstreamLabel
+            route.withUnsafeBytes { r in backend.withUnsafeBytes { b in clientIP.withUnsafeBytes { c in serverLabel.withUnsafeBytes { s in
+                log.append(.init(
+                    client: c,
+                    method: UnsafeRawBufferPointer(start: logLine, count: logMethodCount),
+                    path: UnsafeRawBufferPointer(start: logLine + 16, count: logPathCount),
+                    route: r, backend: b, server: s,
+                    status: status, bytesIn: bytesIn, bytesOut: bytesOut,
+                    durationMicroseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1000,
+                    generation: handle.table.generation, protocolName: "h1"))
+            } } } }
+        }
+        worker.stats.requests += 1
+        if status >= 500 { worker.stats.serverErrors += 1 }
+        requestParser.reset()
+        handle.activeRequests -= 1
+        if handle.activeRequests == 0 { worker.tableReleased(handle) }
+        self.handle = nil
+    }
+
+    private var upstreamLabel: [UInt8] { lastServerLabel }
+    private var lastServerLabel: [UInt8] = []
+
+    // MARK: errors and closing
+
+    /// Answers with an error of our own before any response byte was sent, and ends the
+    /// exchange. `close`: the stream cannot continue (framing in doubt, unread body).
+    private func finishWithError(_ status: Int, close: Bool) {
+        self.status = status
+        if toClient == nil { toClient = worker.buffers.take() }
+        HeadWriter.writeError(toClient!, status: status, close: close || closeAfterResponse || worker.draining)
+        if let upstream {
+            upstream.close()
+            self.upstream = nil
+        }
+        if handle != nil { endRequest() }
+        releaseBuffer(&toUpstream)
+        releaseBuffer(&fromUpstream)
+        if close || closeAfterResponse || worker.draining || clientEOF {
+            closeAfterResponse = true
+            phase = .closing
+        } else {
+            phase = .awaitingHead
+            deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds
+        }
+    }
+
+    private func failRequest(status: Int) {
+        finishWithError(status, close: true)
+    }
+
+    /// A malformed head: answer and close (framing is in doubt, nothing is forwarded).
+    private func respondAndClose(status: Int) {
+        if toClient == nil { toClient = worker.buffers.take() }
+        self.status = status
+        HeadWriter.writeError(toClient!, status: status, close: true)
+        fromClient?.clear()
+        phase = .closing
+    }
+
+    /// Something broke after the response started: the client sees a cut connection, which
+    /// is the only honest signal left.
+    private func abort(reason: String) {
+        if let upstream {
+            upstream.close()
+            self.upstream = nil
+        }
+        if handle != nil { endRequest() }
+        close()
+    }
+
+    private func startLingering() {
+        Socket.shutdownWrite(fd)
+        clientShutDown = true
+        if clientEOF {
+            close()
+            return
+        }
+        fromClient?.clear()
+        phase = .lingering
+        deadline = Clock.monotonicMilliseconds() + worker.settings.lingerMilliseconds
+    }
+
+    func close() {
+        guard phase != .closed else { return }
+        if phase == .tunnel { worker.stats.openTunnels -= 1 }
+        phase = .closed
+        if let upstream {
+            upstream.close()
+            self.upstream = nil
+        }
+        if handle != nil { endRequest() }
+        worker.loop.deregister(registration)
+        fd.close()
+        releaseBuffer(&fromClient)
+        releaseBuffer(&toClient)
+        releaseBuffer(&toUpstream)
+        releaseBuffer(&fromUpstream)
+        worker.connectionClosed(self)
+    }
+
+    @inline(__always)
+    private func releaseBuffer(_ buffer: inout IOBuffer?) {
+        if let b = buffer {
+            worker.buffers.give(b)
+            buffer = nil
+        }
+    }
+
+    // MARK: tunnel
+
+    private func pumpTunnel() -> Bool {
+        var progressed = false
+        if let input = fromClient, !input.isEmpty {
+            if toUpstream == nil { toUpstream = worker.buffers.take() }
+            toUpstream!.ensureWritable(16 * 1024)
+            let n = toUpstream!.append(input.readable)
+            input.consume(n)
+            bytesIn += UInt64(n)
+            if n > 0 { progressed = true }
+        }
+        if let input = fromUpstream, !input.isEmpty {
+            if toClient == nil { toClient = worker.buffers.take() }
+            toClient!.ensureWritable(16 * 1024)
+            let n = toClient!.append(input.readable)
+            input.consume(n)
+            if n > 0 { progressed = true }
+        }
+        if flushToUpstream() { progressed = true }
+        if phase != .tunnel { return true }
+        if flushToClient() { progressed = true }
+        if phase != .tunnel { return true }
+        // Half-closes travel through: end of stream from one side, once everything it sent
+        // was delivered, becomes a shutdown of our write side towards the other.
+        if clientEOF && !tunnelShutUpstream && (fromClient?.isEmpty ?? true) && (toUpstream?.isEmpty ?? true), let upstream {
+            Socket.shutdownWrite(upstream.fd)
+            tunnelShutUpstream = true
+        }
+        if upstreamEOF && !tunnelShutClient && (fromUpstream?.isEmpty ?? true) && (toClient?.isEmpty ?? true) {
+            Socket.shutdownWrite(fd)
+            tunnelShutClient = true
+        }
+        if tunnelShutUpstream && tunnelShutClient {
+            close()
+            return true
+        }
+        return progressed
+    }
+
+    // MARK: timers
+
+    /// Called on every loop tick.
+    func tick(now: UInt64) {
+        guard now >= deadline else { return }
+        switch phase {
+        case .awaitingHead:
+            if let buffer = fromClient, !buffer.isEmpty {
+                worker.stats.timeouts += 1
+                respondAndClose(status: 408)
+                advance()
+            } else {
+                close()
+            }
+        case .connecting:
+            connectFailed(Errno(code: ETIMEDOUT, call: "connect"))
+        case .exchanging:
+            worker.stats.timeouts += 1
+            if responseStarted {
+                abort(reason: "upstream timeout mid-response")
+            } else {
+                if let upstream { worker.errorLog.error("upstream \(upstream.pool.label): no response within \(worker.settings.upstreamTimeoutMilliseconds) ms") }
+                finishWithError(504, close: true)
+                advance()
+            }
+        case .tunnel, .lingering, .closing:
+            close()
+        case .closed:
+            break
+        }
+    }
+
+    /// Graceful shutdown: an idle connection closes now; a busy one after its response.
+    func drain() {
+        switch phase {
+        case .awaitingHead where fromClient?.isEmpty ?? true:
+            close()
+        case .awaitingHead, .connecting, .exchanging:
+            closeAfterResponse = true
+        default:
+            break
+        }
+    }
+
+    var isIdle: Bool { phase == .awaitingHead && (fromClient?.isEmpty ?? true) }
+}
+
+private extension DownstreamConnection.Body {
+    var isDone: Bool { if case .done = self { return true } else { return false } }
+}
+
+extension HTTPMethod {
+    /// RFC 9110 §9.2.2: a request that may be repeated without changing the result.
+    var isIdempotent: Bool {
+        switch self {
+        case .get, .head, .options, .trace, .put, .delete: return true
+        default: return false
+        }
+    }
+}

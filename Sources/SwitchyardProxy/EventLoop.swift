@@ -1,0 +1,173 @@
+import Synchronization
+import SwitchyardSystem
+
+/// Something registered with an event loop. Called on the loop's thread only.
+protocol EventHandler: AnyObject {
+    /// epoll reported `events` (a mask of `Epoll.readable`, `.writable`, `.error`, `.hangUp`).
+    func eventsReceived(_ events: UInt32)
+}
+
+/// Identifies one registration: the slot in the loop's table and the slot's generation at
+/// the time. epoll user data carries both, so an event that was queued for an fd which has
+/// since been closed and reused is recognised as stale and dropped.
+struct RegistrationID: Equatable {
+    var slot: UInt32
+    var generation: UInt32
+    static let none = RegistrationID(slot: .max, generation: 0)
+    @inline(__always) var packed: UInt64 { UInt64(generation) << 32 | UInt64(slot) }
+}
+
+/// One worker's event loop on epoll. Everything a loop owns (registrations, connections,
+/// buffers, pools) is protected by being touched only on the loop's thread; the only
+/// thread-safe entry points are `execute` and `wakeUp`, flagged below.
+final class EventLoop: @unchecked Sendable {
+    private let epoll: Epoll
+    private let wakeup: EventFD
+    private let timer: TimerFD
+    private var handlers: [EventHandler?] = []
+    private var generations: [UInt32] = []
+    private var freeSlots: [UInt32] = []
+    private var interests: [UInt32] = []
+    private var fds: [Int32] = []
+
+    /// Cross-thread work, the one piece of state behind a lock (never touched per request).
+    private let pending = Mutex<[@Sendable () -> Void]>([])
+    private var running = false
+    private(set) var thread: UInt = 0
+
+    /// Called on every tick (`tickMilliseconds`) on the loop's thread: timeouts, log flushes.
+    var onTick: ((UInt64) -> Void)?
+    let tickMilliseconds: Int
+
+    init(tickMilliseconds: Int = 100) throws(Errno) {
+        epoll = try Epoll(capacity: 512)
+        wakeup = try EventFD()
+        timer = try TimerFD(intervalMilliseconds: tickMilliseconds)
+        self.tickMilliseconds = tickMilliseconds
+        handlers.reserveCapacity(1024)
+        generations.reserveCapacity(1024)
+        interests.reserveCapacity(1024)
+        fds.reserveCapacity(1024)
+        freeSlots.reserveCapacity(1024)
+        try epoll.add(wakeup.fd, events: Epoll.readable, data: Self.wakeupData)
+        try epoll.add(timer.fd, events: Epoll.readable, data: Self.timerData)
+    }
+
+    deinit {
+        wakeup.fd.close()
+        timer.fd.close()
+    }
+
+    private static let wakeupData: UInt64 = .max
+    private static let timerData: UInt64 = .max - 1
+
+    // MARK: registrations (loop thread)
+
+    func register(_ fd: FileDescriptor, _ handler: EventHandler, events: UInt32) throws(Errno) -> RegistrationID {
+        let slot: UInt32
+        if let reused = freeSlots.popLast() {
+            slot = reused
+        } else {
+            slot = UInt32(handlers.count)
+            handlers.append(nil)
+            generations.append(0)
+            interests.append(0)
+            fds.append(-1)
+        }
+        generations[Int(slot)] &+= 1
+        let id = RegistrationID(slot: slot, generation: generations[Int(slot)])
+        do {
+            try epoll.add(fd, events: events, data: id.packed)
+        } catch {
+            freeSlots.append(slot)
+            throw error
+        }
+        handlers[Int(slot)] = handler
+        interests[Int(slot)] = events
+        fds[Int(slot)] = fd.rawValue
+        return id
+    }
+
+    /// Changes the events a registration waits for; a no-op (no syscall) when unchanged.
+    @inline(__always)
+    func setInterest(_ id: RegistrationID, _ events: UInt32) {
+        let slot = Int(id.slot)
+        precondition(generations[slot] == id.generation, "stale registration")
+        guard interests[slot] != events else { return }
+        interests[slot] = events
+        // EPOLL_CTL_MOD on a live registration fails only on our bugs (EBADF/ENOENT).
+        try? epoll.modify(FileDescriptor(rawValue: fds[slot]), events: events, data: id.packed)
+    }
+
+    /// Removes the registration; the caller closes the fd afterwards.
+    func deregister(_ id: RegistrationID) {
+        let slot = Int(id.slot)
+        guard slot < handlers.count, generations[slot] == id.generation, handlers[slot] != nil else { return }
+        epoll.remove(FileDescriptor(rawValue: fds[slot]))
+        handlers[slot] = nil
+        fds[slot] = -1
+        generations[slot] &+= 1   // any event still queued for this slot is now stale
+        freeSlots.append(UInt32(slot))
+    }
+
+    var registrationCount: Int { handlers.count - freeSlots.count }
+
+    // MARK: cross-thread (any thread)
+
+    /// Runs `task` on the loop's thread soon. Safe from any thread.
+    func execute(_ task: @escaping @Sendable () -> Void) {
+        pending.withLock { $0.append(task) }
+        wakeup.signal()
+    }
+
+    /// Wakes the loop without work (used after `stop`). Safe from any thread.
+    func wakeUp() { wakeup.signal() }
+
+    // MARK: running (loop thread)
+
+    private var stopRequested = false
+    func stop() { execute { [unowned self] in self.stopRequested = true } }
+
+    func run() {
+        thread = currentThreadID()
+        running = true
+        while !stopRequested {
+            let count: Int
+            do { count = try epoll.wait(timeoutMilliseconds: -1) } catch { continue }
+            for index in 0..<count {
+                let event = epoll.event(at: index)
+                if event.data == Self.wakeupData {
+                    wakeup.drain()
+                    runPending()
+                } else if event.data == Self.timerData {
+                    _ = timer.drain()
+                    onTick?(Clock.monotonicMilliseconds())
+                } else {
+                    let slot = Int(truncatingIfNeeded: event.data & 0xFFFF_FFFF)
+                    let generation = UInt32(truncatingIfNeeded: event.data >> 32)
+                    // A handler closed earlier in this batch may have freed (and even
+                    // reused) the slot: the generation tells.
+                    guard slot < handlers.count, generations[slot] == generation, let handler = handlers[slot] else { continue }
+                    handler.eventsReceived(event.bits)
+                }
+            }
+        }
+        running = false
+    }
+
+    private func runPending() {
+        let tasks = pending.withLock { tasks -> [@Sendable () -> Void] in
+            let taken = tasks
+            tasks.removeAll(keepingCapacity: true)
+            return taken
+        }
+        for task in tasks { task() }
+    }
+
+    @inline(__always) func assertInEventLoop() {
+        assert(!running || thread == currentThreadID(), "not on the event loop's thread")
+    }
+}
+
+import Glibc
+@inline(__always) func currentThreadID() -> UInt { UInt(pthread_self()) }

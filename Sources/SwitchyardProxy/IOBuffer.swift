@@ -1,0 +1,145 @@
+/// A fixed-size byte buffer with a read and a write index, taken from a worker's pool.
+/// Bytes in `readable` are waiting to be consumed; `writable` is free space after them.
+/// Confined to its worker's thread.
+final class IOBuffer {
+    let base: UnsafeMutableRawPointer
+    let capacity: Int
+    private(set) var readerIndex = 0
+    private(set) var writerIndex = 0
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        base = .allocate(byteCount: capacity, alignment: 16)
+    }
+
+    deinit { base.deallocate() }
+
+    @inline(__always) var readableCount: Int { writerIndex - readerIndex }
+    @inline(__always) var isEmpty: Bool { writerIndex == readerIndex }
+    @inline(__always) var writableCount: Int { capacity - writerIndex }
+
+    @inline(__always) var readable: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base + readerIndex, count: writerIndex - readerIndex)
+    }
+
+    /// Free space; compacts first when the tail is short and there is room at the front.
+    @inline(__always) var writable: UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: base + writerIndex, count: capacity - writerIndex)
+    }
+
+    @inline(__always) func consume(_ n: Int) {
+        precondition(n <= readableCount)
+        readerIndex += n
+        if readerIndex == writerIndex { readerIndex = 0; writerIndex = 0 }
+    }
+
+    @inline(__always) func commit(_ n: Int) {
+        precondition(n <= writableCount)
+        writerIndex += n
+    }
+
+    /// Moves unread bytes to the front so that `writable` is as large as it can be.
+    func compact() {
+        guard readerIndex > 0 else { return }
+        let n = readableCount
+        if n > 0 { (base).copyMemory(from: base + readerIndex, byteCount: n) }
+        readerIndex = 0
+        writerIndex = n
+    }
+
+    /// Compacts when less than `wanted` bytes are free at the end.
+    @inline(__always) func ensureWritable(_ wanted: Int) {
+        if writableCount < wanted { compact() }
+    }
+
+    /// Consumes without recycling the space, so the bytes can be replayed with `restore`.
+    @inline(__always) func consumeKeeping(_ n: Int) {
+        precondition(n <= readableCount)
+        readerIndex += n
+    }
+
+    /// Makes the first `count` bytes readable again (a request head replayed on a fresh
+    /// upstream connection). Valid only while nothing was appended since they were written.
+    func restore(count: Int) {
+        precondition(count <= capacity)
+        readerIndex = 0
+        writerIndex = count
+    }
+
+    /// Gives up a replay: recycles the space if everything was consumed.
+    func dropKept() {
+        if readerIndex == writerIndex { readerIndex = 0; writerIndex = 0 }
+    }
+
+    func clear() { readerIndex = 0; writerIndex = 0 }
+
+    /// Appends as much of `bytes` as fits; returns how many were appended.
+    @inline(__always) @discardableResult
+    func append(_ bytes: UnsafeRawBufferPointer) -> Int {
+        let n = min(bytes.count, writableCount)
+        if n > 0 { (base + writerIndex).copyMemory(from: bytes.baseAddress!, byteCount: n) }
+        writerIndex += n
+        return n
+    }
+
+    @inline(__always) func append(_ string: StaticString) {
+        append(UnsafeRawBufferPointer(start: string.utf8Start, count: string.utf8CodeUnitCount))
+    }
+
+    @inline(__always) func append(byte: UInt8) {
+        guard writerIndex < capacity else { return }
+        base.storeBytes(of: byte, toByteOffset: writerIndex, as: UInt8.self)
+        writerIndex += 1
+    }
+
+    /// Appends a decimal number without allocating.
+    func append(decimal value: UInt64) {
+        var count = 1
+        var n = value / 10
+        while n > 0 { count += 1; n /= 10 }
+        guard writableCount >= count else { return }
+        var v = value
+        var i = writerIndex + count - 1
+        repeat {
+            base.storeBytes(of: UInt8(ascii: "0") + UInt8(v % 10), toByteOffset: i, as: UInt8.self)
+            v /= 10
+            i -= 1
+        } while v > 0
+        writerIndex += count
+    }
+
+    /// Appends `value` as lower-case hex, `width` digits (zero-padded).
+    func append(hex value: UInt64, width: Int) {
+        guard writableCount >= width else { return }
+        let digits: StaticString = "0123456789abcdef"
+        for k in 0..<width {
+            let nibble = Int((value >> UInt64(4 * (width - 1 - k))) & 0xF)
+            base.storeBytes(of: digits.utf8Start[nibble], toByteOffset: writerIndex + k, as: UInt8.self)
+        }
+        writerIndex += width
+    }
+}
+
+/// Buffers recycled per worker, so steady-state traffic allocates none.
+final class BufferPool {
+    let bufferSize: Int
+    private var free: [IOBuffer] = []
+
+    init(bufferSize: Int, preallocate: Int) {
+        self.bufferSize = bufferSize
+        free.reserveCapacity(max(preallocate, 64))
+        for _ in 0..<preallocate { free.append(IOBuffer(capacity: bufferSize)) }
+    }
+
+    @inline(__always) func take() -> IOBuffer {
+        if let buffer = free.popLast() { return buffer }
+        return IOBuffer(capacity: bufferSize)
+    }
+
+    @inline(__always) func give(_ buffer: IOBuffer) {
+        buffer.clear()
+        free.append(buffer)
+    }
+
+    var idleCount: Int { free.count }
+}

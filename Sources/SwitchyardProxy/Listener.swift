@@ -1,0 +1,70 @@
+import Glibc
+import SwitchyardSystem
+
+/// A worker's listening socket (its own, through SO_REUSEPORT). Accepts in bursts; when the
+/// process runs out of descriptors (EMFILE/ENFILE) or the worker is at its connection limit,
+/// it stops listening for a moment instead of spinning on an event it cannot clear.
+final class Listener: EventHandler {
+    enum Kind { case http, tcp(route: String) }
+    let fd: FileDescriptor
+    let kind: Kind
+    unowned let worker: Worker
+    var registration = RegistrationID.none
+    private var pausedUntil: UInt64 = 0
+    private var peer = SocketAddress(storage: .init(), length: 0)
+    private(set) var closed = false
+
+    /// Accepts per wake-up before yielding to other connections' events.
+    private static let acceptBurst = 64
+    private static let pauseMilliseconds: UInt64 = 100
+
+    init(fd: FileDescriptor, kind: Kind, worker: Worker) {
+        self.fd = fd
+        self.kind = kind
+        self.worker = worker
+    }
+
+    func eventsReceived(_ events: UInt32) {
+        for _ in 0..<Self.acceptBurst {
+            if worker.atConnectionLimit {
+                pause()
+                return
+            }
+            do {
+                switch try Socket.accept(fd, peer: &peer) {
+                case .processed(let client):
+                    worker.accepted(client, peer: peer, from: self)
+                case .wouldBlock:
+                    return
+                }
+            } catch {
+                if error.code == EMFILE || error.code == ENFILE || error.code == ENOBUFS || error.code == ENOMEM {
+                    worker.errorLog.error("accept: \(error); pausing accepts for \(Self.pauseMilliseconds) ms")
+                    pause()
+                    return
+                }
+                // ECONNABORTED and friends: that one client is gone; keep accepting.
+            }
+        }
+    }
+
+    private func pause() {
+        worker.stats.acceptPauses += 1
+        pausedUntil = Clock.monotonicMilliseconds() + Self.pauseMilliseconds
+        worker.loop.setInterest(registration, 0)
+    }
+
+    func tick(now: UInt64) {
+        if pausedUntil != 0, now >= pausedUntil, !closed {
+            pausedUntil = 0
+            worker.loop.setInterest(registration, Epoll.readable)
+        }
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        worker.loop.deregister(registration)
+        fd.close()
+    }
+}

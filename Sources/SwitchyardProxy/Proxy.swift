@@ -1,0 +1,184 @@
+import Dispatch
+import Foundation
+import Glibc
+import SwitchyardRouting
+import SwitchyardSystem
+
+/// A running data plane: worker threads with their event loops and listeners.
+///
+/// Lifecycle: `init` binds every listener of every worker and opens the logs — if anything
+/// fails, nothing has started; `start` runs the workers; `publish` swaps route tables;
+/// `shutdown` drains and stops.
+public final class Proxy: @unchecked Sendable {
+    public let settings: ProxySettings
+    private let workers: [Worker]
+    private let errorLog: ErrorLog
+    private let stopped = DispatchGroup()
+    /// Serialises `publish` and `shutdown` callers (admin thread, signal thread, tests).
+    private let control = NSLock()
+    public private(set) var table: RouteTable
+    /// The address each `listen http` line is bound to, in file order (port 0 resolved).
+    public private(set) var httpAddresses: [SocketAddress] = []
+    /// The bound address of each tcp route's listener, by route name.
+    public private(set) var tcpAddresses: [String: SocketAddress] = [:]
+    private var accessLogFD: FileDescriptor?
+
+    public init(table: RouteTable, settings: ProxySettings, errorLog: ErrorLog = .standardError) throws {
+        self.settings = settings
+        self.table = table
+        self.errorLog = errorLog
+        let servers = try ResolvedServers.resolve(table.config)
+        let accessPath = settings.accessLogPath ?? table.config.accessLogPath
+        if let accessPath, accessPath != "off" { accessLogFD = try AccessLog.open(path: accessPath) }
+        var workers: [Worker] = []
+        for i in 0..<settings.workers {
+            workers.append(try Worker(index: i, settings: settings, table: table, servers: servers,
+                                      errorLog: errorLog, accessLogFD: accessLogFD))
+        }
+        self.workers = workers
+        do {
+            try bindListeners()
+        } catch {
+            accessLogFD?.close()
+            throw error
+        }
+    }
+
+    /// Binds each listener once per worker with SO_REUSEPORT. With port 0 the first bind
+    /// picks the port and the other workers bind that same port.
+    private func bindListeners() throws {
+        for listener in table.config.listeners {
+            let kind: Listener.Kind
+            switch listener.kind {
+            case .http: kind = .http
+            case .tcp: kind = .tcp(route: listener.routeName ?? "")
+            case .https:
+                errorLog.warning("listen https \(listener.endpoint): TLS termination is not built yet; listener skipped")
+                continue
+            }
+            var address = try SocketAddress.resolve(host: listener.endpoint.host, port: listener.endpoint.port)
+            for worker in workers {
+                let fd: FileDescriptor
+                do {
+                    fd = try Socket.listen(on: address, reusePort: true)
+                } catch {
+                    throw ProxyError.bind(address: "\(listener.endpoint)", underlying: error)
+                }
+                if address.port == 0 { address = try Socket.localAddress(fd) }
+                try worker.addListener(fd, kind: kind)
+            }
+            switch listener.kind {
+            case .http: httpAddresses.append(address)
+            case .tcp: tcpAddresses[listener.routeName ?? ""] = address
+            case .https: break
+            }
+        }
+    }
+
+    public func start() {
+        for worker in workers {
+            stopped.enter()
+            let thread = Thread { [stopped] in
+                worker.loop.run()
+                worker.closeAll()
+                stopped.leave()
+            }
+            thread.name = "switchyard-worker-\(worker.index)"
+            thread.start()
+        }
+    }
+
+    /// Runs `body` on every worker's loop and waits until all ran it. Not for a loop's thread.
+    func onEveryWorker<T: Sendable>(_ body: @escaping @Sendable (Worker) -> T) -> [T] {
+        let results = ResultBox<T>(count: workers.count)
+        let group = DispatchGroup()
+        for (i, worker) in workers.enumerated() {
+            group.enter()
+            worker.loop.execute {
+                results.set(i, body(worker))
+                group.leave()
+            }
+        }
+        group.wait()
+        return results.values
+    }
+
+    /// Publishes a new table to every worker and returns once every worker has installed it:
+    /// from then on, every request whose head is parsed uses it. Server names are resolved
+    /// first, so a failure changes nothing.
+    public func publish(_ newTable: RouteTable) throws {
+        control.lock()
+        defer { control.unlock() }
+        let servers = try ResolvedServers.resolve(newTable.config)
+        _ = onEveryWorker { worker in worker.install(newTable, servers: servers) }
+        table = newTable
+    }
+
+    /// Counters summed over the workers.
+    public func stats() -> WorkerStats {
+        onEveryWorker { $0.stats }.reduce(WorkerStats(), +)
+    }
+
+    /// Idle upstream connections per server, summed over workers (tests, status).
+    public func idleUpstreamConnections() -> [String: Int] {
+        var total: [String: Int] = [:]
+        for map in onEveryWorker({ $0.idleUpstreams }) {
+            for (k, v) in map { total[k, default: 0] += v }
+        }
+        return total
+    }
+
+    /// Runs `body` on the first worker's thread (tests: allocation counting).
+    public func runOnFirstWorkerForTest<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
+        let box = ResultBox<T>(count: 1)
+        let group = DispatchGroup()
+        group.enter()
+        workers[0].loop.execute {
+            box.set(0, body())
+            group.leave()
+        }
+        group.wait()
+        return box.values[0]
+    }
+
+    /// Graceful shutdown: stop accepting, let requests in flight finish for up to
+    /// `graceMilliseconds`, then close what is left and stop the workers.
+    public func shutdown(graceMilliseconds: Int = 10_000) {
+        control.lock()
+        defer { control.unlock() }
+        _ = onEveryWorker { $0.beginDrain() }
+        let deadline = Clock.monotonicMilliseconds() + UInt64(graceMilliseconds)
+        while Clock.monotonicMilliseconds() < deadline {
+            let open = onEveryWorker { $0.connectionCount }.reduce(0, +)
+            if open == 0 { break }
+            usleep(20_000)
+        }
+        for worker in workers { worker.loop.stop() }
+        stopped.wait()
+        accessLogFD?.close()
+        accessLogFD = nil
+    }
+
+    public func waitUntilStopped() { stopped.wait() }
+}
+
+/// What the proxy refuses to start with.
+public enum ProxyError: Error, CustomStringConvertible {
+    case bind(address: String, underlying: Errno)
+
+    public var description: String {
+        switch self {
+        case .bind(let address, let underlying):
+            return "cannot listen on \(address): \(underlying)"
+        }
+    }
+}
+
+/// Collects one result per worker from their threads.
+final class ResultBox<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [T?]
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ value: T) { lock.lock(); slots[i] = value; lock.unlock() }
+    var values: [T] { lock.lock(); defer { lock.unlock() }; return slots.map { $0! } }
+}

@@ -1,0 +1,35 @@
+/// Tunables of the data plane. Defaults are what a hospital deployment starts with; every
+/// limit is named here so the README can list them.
+public struct ProxySettings: Sendable {
+    /// Worker threads, each with its own event loop and SO_REUSEPORT listeners.
+    public var workers: Int
+    /// Size of each pooled I/O buffer. Must exceed the request head limit (8 KiB line +
+    /// 32 KiB headers) so a head always fits in one buffer.
+    public var bufferSize = 64 * 1024
+    /// A request head must arrive completely within this time (→ 408).
+    public var headerTimeoutMilliseconds: UInt64 = 10_000
+    /// An idle keep-alive client connection is closed after this time.
+    public var keepAliveTimeoutMilliseconds: UInt64 = 60_000
+    /// Connecting to one upstream server may take this long before the next is tried.
+    public var connectTimeoutMilliseconds: UInt64 = 3_000
+    /// Time allowed between sending a request and the first byte of its response (→ 504),
+    /// and between two reads of a request or response body in progress.
+    public var upstreamTimeoutMilliseconds: UInt64 = 60_000
+    /// A tunnel (WebSocket, TCP mode) with no traffic either way is closed after this time.
+    public var tunnelIdleTimeoutMilliseconds: UInt64 = 3_600_000
+    /// After a final error answer we keep reading (and discarding) for this long before
+    /// closing, so the client sees the answer instead of a reset.
+    public var lingerMilliseconds: UInt64 = 1_000
+    /// Idle upstream connections kept per server per worker.
+    public var maxIdlePerServer = 256
+    /// Client connections per worker; beyond it the worker stops accepting until below.
+    public var maxConnectionsPerWorker = 20_000
+    /// Path of the access log (JSON lines), or nil for none.
+    public var accessLogPath: String?
+    /// Path of the error log, or nil for standard error.
+    public var errorLogPath: String?
+
+    public init(workers: Int) {
+        self.workers = max(1, workers)
+    }
+}

@@ -1,0 +1,237 @@
+import Glibc
+import SwitchyardRouting
+import SwitchyardSystem
+
+/// One direction of a TCP-mode tunnel: bytes move source → pipe → destination with
+/// splice(2), never entering user space.
+struct SpliceRelay {
+    let pipeRead: FileDescriptor
+    let pipeWrite: FileDescriptor
+    /// Bytes sitting in the pipe.
+    var pending = 0
+    var sourceEOF = false
+    var destinationBlocked = false
+    /// Our write side towards the destination was shut down (the half-close passed on).
+    var shutDown = false
+    static let pipeCapacity = 64 * 1024
+
+    init() throws(Errno) {
+        (pipeRead, pipeWrite) = try Pipe.make()
+    }
+
+    /// Moves what it can; returns true if bytes moved or the stream state changed.
+    mutating func pump(from source: FileDescriptor, to destination: FileDescriptor, sourceReadable: Bool) throws(Errno) -> Bool {
+        var progressed = false
+        if sourceReadable && !sourceEOF && pending < Self.pipeCapacity {
+            switch try Socket.splice(from: source, to: pipeWrite, count: Self.pipeCapacity - pending) {
+            case .processed(0): sourceEOF = true; progressed = true
+            case .processed(let n): pending += n; progressed = true
+            case .wouldBlock: break
+            }
+        }
+        if pending > 0 && !destinationBlocked {
+            switch try Socket.splice(from: pipeRead, to: destination, count: pending) {
+            case .processed(let n): pending -= n; progressed = progressed || n > 0
+            case .wouldBlock: destinationBlocked = true
+            }
+        }
+        if sourceEOF && pending == 0 && !shutDown {
+            Socket.shutdownWrite(destination)
+            shutDown = true
+            progressed = true
+        }
+        return progressed
+    }
+
+    var wantsSource: Bool { !sourceEOF && pending < Self.pipeCapacity }
+
+    func close() {
+        pipeRead.close()
+        pipeWrite.close()
+    }
+}
+
+/// A TCP-mode connection: the backend is chosen once, when the client connects, and bytes
+/// are relayed both ways until both sides have ended (half-closes pass through).
+final class TCPTunnel: EventHandler {
+    private let client: FileDescriptor
+    private unowned let worker: Worker
+    var registration = RegistrationID.none
+    private var upstreamRegistration = RegistrationID.none
+    private var upstream: FileDescriptor?
+    private var connecting = false
+    private var toUpstream: SpliceRelay
+    private var toClient: SpliceRelay
+    private let routeIndex: Int
+    private let backend: Int
+    private unowned(unsafe) let handle: TableHandle
+    private var tried: UInt64 = 0
+    private var pool: ServerPool?
+    private(set) var closed = false
+    var listIndex = -1
+    private var deadline: UInt64
+
+    /// Receives the upstream socket's events for the tunnel.
+    private final class UpstreamSide: EventHandler {
+        unowned let tunnel: TCPTunnel
+        init(_ tunnel: TCPTunnel) { self.tunnel = tunnel }
+        func eventsReceived(_ events: UInt32) { tunnel.upstreamEventsReceived(events) }
+    }
+    private var side: UpstreamSide?
+
+    init(client: FileDescriptor, peer: SocketAddress, routeIndex: Int, worker: Worker) throws(Errno) {
+        self.client = client
+        self.worker = worker
+        self.routeIndex = routeIndex
+        toUpstream = try SpliceRelay()
+        do { toClient = try SpliceRelay() } catch { toUpstream.close(); throw error }
+        handle = worker.current
+        let address: ClientAddress = peer.ipv4.map { .v4($0) } ?? peer.ipv6.map { .v6($0.0, $0.1) } ?? .unix
+        backend = handle.table.routeTCP(routeIndex: routeIndex, client: address, random: worker.nextRandom()).backend
+        handle.activeRequests += 1
+        deadline = Clock.monotonicMilliseconds() + worker.settings.connectTimeoutMilliseconds
+    }
+
+    /// Starts connecting to the first usable server of the chosen backend.
+    func start() {
+        let servers = handle.servers[backend]
+        let now = Clock.monotonicMilliseconds()
+        for pass in 0..<2 {
+            for k in 0..<servers.count {
+                let index = (handle.roundRobin[backend] + k) % servers.count
+                if tried & (1 << UInt64(index & 63)) != 0 { continue }
+                if pass == 0 && servers[index].skipUntil > now { continue }
+                tried |= 1 << UInt64(index & 63)
+                handle.roundRobin[backend] = (index + 1) % servers.count
+                let pool = servers[index]
+                do {
+                    let (fd, connected) = try Socket.connect(to: pool.address)
+                    let side = UpstreamSide(self)
+                    do {
+                        upstreamRegistration = try worker.loop.register(fd, side, events: connected ? Epoll.readable : Epoll.writable)
+                    } catch {
+                        fd.close()
+                        throw error
+                    }
+                    self.side = side
+                    self.pool = pool
+                    upstream = fd
+                    connecting = !connected
+                    deadline = now + (connected ? worker.settings.tunnelIdleTimeoutMilliseconds : worker.settings.connectTimeoutMilliseconds)
+                    if connected { worker.stats.openTunnels += 1 }
+                    updateInterests()
+                    return
+                } catch {
+                    pool.skipUntil = now + 1_000
+                    worker.stats.connectFailures += 1
+                    worker.errorLog.error("tcp upstream \(pool.label): \(error)")
+                }
+            }
+        }
+        worker.stats.noServer += 1
+        close()
+    }
+
+    func eventsReceived(_ events: UInt32) {
+        pump(clientReadable: events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0, upstreamReadable: false,
+             clientWritable: events & Epoll.writable != 0, upstreamWritable: false)
+    }
+
+    private func upstreamEventsReceived(_ events: UInt32) {
+        guard let upstream else { return }
+        if connecting {
+            let err = Socket.takeError(upstream)
+            if err != 0 {
+                worker.loop.deregister(upstreamRegistration)
+                upstream.close()
+                self.upstream = nil
+                pool?.skipUntil = Clock.monotonicMilliseconds() + 1_000
+                worker.stats.connectFailures += 1
+                worker.errorLog.error("tcp upstream \(pool?.label ?? "?"): \(Errno(code: err, call: "connect"))")
+                start()
+                return
+            }
+            connecting = false
+            worker.stats.openTunnels += 1
+        }
+        pump(clientReadable: false, upstreamReadable: events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0,
+             clientWritable: false, upstreamWritable: events & Epoll.writable != 0)
+    }
+
+    private func pump(clientReadable: Bool, upstreamReadable: Bool, clientWritable: Bool, upstreamWritable: Bool) {
+        guard !closed else { return }
+        guard let upstream, !connecting else {
+            // Still connecting: leave the client's bytes in its socket (back-pressure).
+            updateInterests()
+            return
+        }
+        if clientWritable { toClient.destinationBlocked = false }
+        if upstreamWritable { toUpstream.destinationBlocked = false }
+        do {
+            var readClient = clientReadable
+            var readUpstream = upstreamReadable
+            while true {
+                let a = try toUpstream.pump(from: client, to: upstream, sourceReadable: readClient)
+                let b = try toClient.pump(from: upstream, to: client, sourceReadable: readUpstream)
+                readClient = false
+                readUpstream = false
+                if !a && !b { break }
+            }
+        } catch {
+            close()
+            return
+        }
+        deadline = Clock.monotonicMilliseconds() + worker.settings.tunnelIdleTimeoutMilliseconds
+        if toUpstream.shutDown && toClient.shutDown {
+            close()
+            return
+        }
+        updateInterests()
+    }
+
+    private func updateInterests() {
+        var clientEvents: UInt32 = 0
+        var upstreamEvents: UInt32 = 0
+        if connecting {
+            upstreamEvents = Epoll.writable
+        } else if upstream != nil {
+            if toUpstream.wantsSource { clientEvents |= Epoll.readable }
+            if toClient.wantsSource { upstreamEvents |= Epoll.readable }
+            if toClient.destinationBlocked { clientEvents |= Epoll.writable }
+            if toUpstream.destinationBlocked { upstreamEvents |= Epoll.writable }
+        }
+        worker.loop.setInterest(registration, clientEvents)
+        if upstream != nil { worker.loop.setInterest(upstreamRegistration, upstreamEvents) }
+    }
+
+    func tick(now: UInt64) {
+        guard now >= deadline, !closed else { return }
+        if connecting, let upstream {
+            worker.loop.deregister(upstreamRegistration)
+            upstream.close()
+            self.upstream = nil
+            worker.errorLog.error("tcp upstream \(pool?.label ?? "?"): connect timed out")
+            start()
+        } else {
+            close()
+        }
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        if let upstream {
+            if !connecting { worker.stats.openTunnels -= 1 }
+            worker.loop.deregister(upstreamRegistration)
+            upstream.close()
+        }
+        worker.loop.deregister(registration)
+        client.close()
+        toUpstream.close()
+        toClient.close()
+        side = nil
+        handle.activeRequests -= 1
+        if handle.activeRequests == 0 { worker.tableReleased(handle) }
+        worker.tunnelClosed(self)
+    }
+}

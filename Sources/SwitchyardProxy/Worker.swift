@@ -1,0 +1,225 @@
+import CSwitchyardShims
+import Glibc
+import SwitchyardHTTP
+import SwitchyardRouting
+import SwitchyardSystem
+
+/// One worker: an event loop on its own thread with its own listeners, connections, buffer
+/// pool, upstream pools, route table handle and access log. Nothing here is shared with
+/// other workers; everything is touched on the loop's thread only (cross-thread orders
+/// arrive through `loop.execute`).
+final class Worker: @unchecked Sendable {
+    let index: Int
+    let loop: EventLoop
+    let settings: ProxySettings
+    let limits = HTTPLimits.default
+    let buffers: BufferPool
+    let errorLog: ErrorLog
+    private(set) var accessLog: AccessLog?
+    private(set) var current: TableHandle
+    /// Tables replaced while requests still used them; dropped when their last request ends.
+    private var retired: [TableHandle] = []
+    /// Pools by server identity, reused across tables so keep-alive connections survive a
+    /// change that keeps the server.
+    private var poolsByAddress: [String: ServerPool] = [:]
+    private(set) var generationHeader: [UInt8] = []
+    var stats = WorkerStats()
+    private(set) var draining = false
+    private var connections: [DownstreamConnection] = []
+    private var tunnels: [TCPTunnel] = []
+    private var listeners: [Listener] = []
+    private var random: UInt64
+
+    init(index: Int, settings: ProxySettings, table: RouteTable, servers: ResolvedServers,
+         errorLog: ErrorLog, accessLogFD: FileDescriptor?) throws(Errno) {
+        self.index = index
+        self.settings = settings
+        self.errorLog = errorLog
+        loop = try EventLoop()
+        buffers = BufferPool(bufferSize: settings.bufferSize, preallocate: 16)
+        if let accessLogFD { accessLog = AccessLog(fd: accessLogFD) }
+        var seed: UInt64 = 0
+        if sy_getrandom(&seed, 8) != 8 { seed = Clock.monotonicNanoseconds() ^ UInt64(index) }
+        random = seed
+        current = TableHandle(table: table, servers: [])
+        connections.reserveCapacity(1024)
+        current = makeHandle(table, servers)
+        generationHeader = Array((table.config.generationHeader ?? "").utf8)
+        loop.onTick = { [unowned self] now in self.tick(now) }
+    }
+
+    /// splitmix64: cheap, per worker, good enough to mint sticky-cookie tokens.
+    @inline(__always)
+    func nextRandom() -> UInt64 {
+        random &+= 0x9E37_79B9_7F4A_7C15
+        var z = random
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    // MARK: listeners and connections
+
+    func addListener(_ fd: FileDescriptor, kind: Listener.Kind) throws(Errno) {
+        let listener = Listener(fd: fd, kind: kind, worker: self)
+        listener.registration = try loop.register(fd, listener, events: Epoll.readable)
+        listeners.append(listener)
+    }
+
+    var atConnectionLimit: Bool { connections.count + tunnels.count >= settings.maxConnectionsPerWorker }
+
+    func accepted(_ fd: FileDescriptor, peer: SocketAddress, from listener: Listener) {
+        switch listener.kind {
+        case .http:
+            let connection = DownstreamConnection(fd: fd, peer: peer, worker: self)
+            do {
+                connection.registration = try loop.register(fd, connection, events: Epoll.readable)
+            } catch {
+                fd.close()
+                return
+            }
+            connection.listIndex = connections.count
+            connections.append(connection)
+            stats.openConnections += 1
+        case .tcp(let route):
+            guard let routeIndex = current.table.routeIndex(named: route) else {
+                fd.close()
+                return
+            }
+            do {
+                let tunnel = try TCPTunnel(client: fd, peer: peer, routeIndex: routeIndex, worker: self)
+                do {
+                    tunnel.registration = try loop.register(fd, tunnel, events: 0)
+                } catch {
+                    tunnel.close()
+                    return
+                }
+                tunnel.listIndex = tunnels.count
+                tunnels.append(tunnel)
+                tunnel.start()
+            } catch {
+                errorLog.error("tcp accept: \(error)")
+                fd.close()
+            }
+        }
+    }
+
+    func connectionClosed(_ connection: DownstreamConnection) {
+        let index = connection.listIndex
+        guard index >= 0, index < connections.count, connections[index] === connection else { return }
+        let last = connections.removeLast()
+        if index < connections.count {
+            connections[index] = last
+            last.listIndex = index
+        }
+        connection.listIndex = -1
+        stats.openConnections -= 1
+    }
+
+    func tunnelClosed(_ tunnel: TCPTunnel) {
+        let index = tunnel.listIndex
+        guard index >= 0, index < tunnels.count, tunnels[index] === tunnel else { return }
+        let last = tunnels.removeLast()
+        if index < tunnels.count {
+            tunnels[index] = last
+            last.listIndex = index
+        }
+        tunnel.listIndex = -1
+    }
+
+    var connectionCount: Int { connections.count + tunnels.count }
+
+    // MARK: tables
+
+    private func makeHandle(_ table: RouteTable, _ servers: ResolvedServers) -> TableHandle {
+        var pools: [[ServerPool]] = []
+        for (b, backend) in table.config.backends.enumerated() {
+            var list: [ServerPool] = []
+            for (s, address) in servers.addresses[b].enumerated() {
+                let key = "\(backend.name)/\(address)"
+                if let existing = poolsByAddress[key] {
+                    list.append(existing)
+                } else {
+                    let pool = ServerPool(address: address, label: "\(backend.name)/\(backend.servers[s].endpoint)")
+                    poolsByAddress[key] = pool
+                    list.append(pool)
+                }
+            }
+            pools.append(list)
+        }
+        return TableHandle(table: table, servers: pools)
+    }
+
+    /// Installs a new table: requests whose head is parsed from now on use it; requests in
+    /// flight keep theirs. Idle connections to servers no table uses any more are closed.
+    func install(_ table: RouteTable, servers: ResolvedServers) {
+        let old = current
+        current = makeHandle(table, servers)
+        generationHeader = Array((table.config.generationHeader ?? "").utf8)
+        if old.activeRequests > 0 { retired.append(old) }
+        closeUnusedPools()
+    }
+
+    func tableReleased(_ handle: TableHandle) {
+        guard handle !== current else { return }
+        retired.removeAll { $0 === handle }
+        closeUnusedPools()
+    }
+
+    private func closeUnusedPools() {
+        var used = Set<ObjectIdentifier>()
+        for handle in [current] + retired {
+            for list in handle.servers { for pool in list { used.insert(ObjectIdentifier(pool)) } }
+        }
+        for (key, pool) in poolsByAddress where !used.contains(ObjectIdentifier(pool)) {
+            pool.closeIdle()
+            poolsByAddress[key] = nil
+        }
+    }
+
+    var currentGeneration: UInt64 { current.table.generation }
+
+    // MARK: time and shutdown
+
+    private func tick(_ now: UInt64) {
+        var i = connections.count - 1
+        while i >= 0 {
+            if i < connections.count { connections[i].tick(now: now) }
+            i -= 1
+        }
+        i = tunnels.count - 1
+        while i >= 0 {
+            if i < tunnels.count { tunnels[i].tick(now: now) }
+            i -= 1
+        }
+        for listener in listeners { listener.tick(now: now) }
+        accessLog?.flush()
+    }
+
+    /// Stops accepting and lets connections finish their current request.
+    func beginDrain() {
+        draining = true
+        for listener in listeners { listener.close() }
+        var i = connections.count - 1
+        while i >= 0 {
+            if i < connections.count { connections[i].drain() }
+            i -= 1
+        }
+        accessLog?.flush()
+    }
+
+    /// Closes everything that is left (the drain deadline passed).
+    func closeAll() {
+        while let connection = connections.last { connection.close() }
+        while let tunnel = tunnels.last { tunnel.close() }
+        for pool in poolsByAddress.values { pool.closeIdle() }
+        accessLog?.flush()
+    }
+
+    /// Idle upstream connections per server label (for tests and status).
+    var idleUpstreams: [String: Int] {
+        var result: [String: Int] = [:]
+        for pool in poolsByAddress.values { result[pool.label, default: 0] += pool.idle.count }
+        return result
+    }
+}

@@ -1,0 +1,147 @@
+/// A route as the table applies it: the routes file's `RouteConfig` with the runtime state
+/// folded in, names resolved to backend indices, and the bytes the request path compares
+/// prepared once.
+public final class CompiledRoute: Sendable {
+    public let name: String
+    public let mode: RouteMode
+    /// Lower-cased; empty means any host.
+    public let hosts: [String]
+    public let pathPrefix: String?
+    public let listen: Endpoint?
+    /// The effective active side; meaningful when `split` is empty.
+    public let active: String?
+    public let activeIndex: Int?
+    public let standby: String?
+    public let standbyIndex: Int?
+    /// The effective split, in bucket order; empty when the route sends everything to `active`.
+    public let split: [WeightedBackend]
+    /// The effective cohorts, in the order they are checked.
+    public let cohorts: [Cohort]
+    public let sticky: StickyKey
+    public let maxBodyBytes: UInt64?
+    /// The route as written in the routes file.
+    public let config: RouteConfig
+
+    // The request path's view of the above.
+    let hostKeys: [ByteString]
+    let pathKey: ByteString?
+    let cohortMatchers: [CompiledCohort]
+    let splitBackends: [Int]
+    /// Exclusive end bucket of each split entry: entry k owns [end[k-1], end[k]).
+    let splitEnds: [Int]
+    /// Lower-cased header name, or the cookie name as sent; nil for `sticky client`.
+    let stickyName: ByteString?
+
+    enum CompiledCohort: Sendable {
+        case header(name: ByteString, value: ByteString, backend: Int)
+        case cookie(name: ByteString, value: ByteString, backend: Int)
+        case client(CIDR, backend: Int)
+        case path(prefix: ByteString, backend: Int)
+    }
+
+    /// Folds `runtime` into `config`. Returns the problems instead when the result would be
+    /// unusable (a split not summing to 100%, an unknown backend, no side at all).
+    static func compile(_ config: RouteConfig, runtime: RouteRuntime?, backendIndex: (String) -> Int?) -> Result<CompiledRoute, RouteProblems> {
+        var problems: [String] = []
+        func index(_ name: String, _ role: String) -> Int {
+            if let i = backendIndex(name) { return i }
+            problems.append("\(role) backend \"\(name)\" does not exist")
+            return -1
+        }
+        let split = runtime?.split ?? config.split
+        let active = runtime?.active ?? config.active
+        let standby = runtime?.standby ?? config.standby
+
+        var splitBackends: [Int] = []
+        var splitEnds: [Int] = []
+        var total = 0
+        var seen: Set<String> = []
+        for entry in split {
+            if !seen.insert(entry.backend).inserted { problems.append("backend \"\(entry.backend)\" appears twice in the split") }
+            if !(0...10000).contains(entry.basisPoints) { problems.append("share \(entry.basisPoints) of \"\(entry.backend)\" is outside 0…10000 basis points") }
+            total += entry.basisPoints
+            splitBackends.append(index(entry.backend, "split"))
+            splitEnds.append(total)
+        }
+        if !split.isEmpty && total != 10000 {
+            problems.append("split sums to \(formatBasisPoints(total)), must be exactly 100%")
+        }
+        let activeIndex = active.map { index($0, "active") }
+        let standbyIndex = standby.map { index($0, "standby") }
+        if split.isEmpty && active == nil {
+            problems.append("has neither a split nor an active backend")
+        }
+        if let active, active == standby {
+            problems.append("standby is the same backend as active (\"\(active)\")")
+        }
+
+        let removed = runtime?.removedCohorts ?? []
+        let cohorts = (config.cohorts + (runtime?.extraCohorts ?? [])).filter { !removed.contains($0) }
+        var matchers: [CompiledCohort] = []
+        for cohort in cohorts {
+            let backend = index(cohort.backend, "cohort")
+            switch cohort.matcher {
+            case .header(let name, let value):
+                matchers.append(.header(name: ByteString(name, lowercased: true), value: ByteString(value), backend: backend))
+            case .cookie(let name, let value):
+                matchers.append(.cookie(name: ByteString(name), value: ByteString(value), backend: backend))
+            case .client(let cidr):
+                matchers.append(.client(cidr, backend: backend))
+            case .path(let prefix):
+                matchers.append(.path(prefix: ByteString(prefix), backend: backend))
+            }
+            if config.mode == .tcp, case .client = cohort.matcher {} else if config.mode == .tcp {
+                problems.append("cohort \(cohort) cannot apply to a tcp route (client cohorts only)")
+            }
+        }
+        guard problems.isEmpty else { return .failure(RouteProblems(messages: problems)) }
+
+        let stickyName: ByteString?
+        switch config.sticky {
+        case .cookie(let name): stickyName = ByteString(name)
+        case .header(let name): stickyName = ByteString(name, lowercased: true)
+        case .client: stickyName = nil
+        }
+        return .success(CompiledRoute(
+            config: config, active: active, activeIndex: activeIndex, standby: standby, standbyIndex: standbyIndex,
+            split: split, cohorts: cohorts, cohortMatchers: matchers, splitBackends: splitBackends,
+            splitEnds: splitEnds, stickyName: stickyName))
+    }
+
+    private init(config: RouteConfig, active: String?, activeIndex: Int?, standby: String?, standbyIndex: Int?,
+                 split: [WeightedBackend], cohorts: [Cohort], cohortMatchers: [CompiledCohort],
+                 splitBackends: [Int], splitEnds: [Int], stickyName: ByteString?) {
+        self.name = config.name
+        self.mode = config.mode
+        self.hosts = config.hosts
+        self.pathPrefix = config.pathPrefix
+        self.listen = config.listen
+        self.active = active
+        self.activeIndex = activeIndex
+        self.standby = standby
+        self.standbyIndex = standbyIndex
+        self.split = split
+        self.cohorts = cohorts
+        self.sticky = config.sticky
+        self.maxBodyBytes = config.maxBodyBytes
+        self.config = config
+        self.hostKeys = config.hosts.map { ByteString($0, lowercased: true) }
+        self.pathKey = config.pathPrefix.map { ByteString($0) }
+        self.cohortMatchers = cohortMatchers
+        self.splitBackends = splitBackends
+        self.splitEnds = splitEnds
+        self.stickyName = stickyName
+    }
+
+    /// The split entry owning `bucket`. Only called when `split` is non-empty.
+    @inline(__always)
+    func splitBackend(forBucket bucket: Int) -> Int {
+        for k in 0..<splitEnds.count where bucket < splitEnds[k] { return splitBackends[k] }
+        preconditionFailure("split ends at \(splitEnds.last ?? 0), bucket \(bucket) not covered")
+    }
+}
+
+/// Why a route could not be compiled; turned into `RoutesError`s by `RouteTable.build`.
+struct RouteProblems: Error {
+    var messages: [String]
+}

@@ -1,0 +1,30 @@
+/// What a listener speaks. `.tcp` listeners come from `mode tcp` routes, never from a
+/// top-level `listen` line.
+public enum ListenerKind: String, Sendable {
+    case http, https, tcp
+}
+
+/// One socket the proxy listens on.
+public struct ListenerConfig: Sendable, Equatable {
+    public var kind: ListenerKind
+    public var endpoint: Endpoint
+    /// Set for `.https` only. The parser does not open these files.
+    public var certPath: String?
+    public var keyPath: String?
+    public var chainPath: String?
+    /// Set for `.tcp` only: the route whose `listen` line made this listener.
+    public var routeName: String?
+    /// The line of the `listen` directive, for messages that point back at the file.
+    public var line: Int
+
+    public init(kind: ListenerKind, endpoint: Endpoint, certPath: String? = nil, keyPath: String? = nil,
+                chainPath: String? = nil, routeName: String? = nil, line: Int) {
+        self.kind = kind
+        self.endpoint = endpoint
+        self.certPath = certPath
+        self.keyPath = keyPath
+        self.chainPath = chainPath
+        self.routeName = routeName
+        self.line = line
+    }
+}

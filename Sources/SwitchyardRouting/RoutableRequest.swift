@@ -1,0 +1,16 @@
+/// What the router needs from a request. The proxy implements it over its read buffer, so
+/// routing does not allocate: every buffer returned stays valid for the duration of the
+/// `RouteTable.route` call.
+public protocol RoutableRequest {
+    /// The Host header (or `:authority`) value as sent; may include `:port`. The table ignores
+    /// a port suffix and a trailing dot, and compares case-insensitively.
+    var host: UnsafeRawBufferPointer { get }
+    /// The request path without the query.
+    var path: UnsafeRawBufferPointer { get }
+    var clientAddress: ClientAddress { get }
+    /// The first header with this name (case-insensitive); `name` is lower-case ASCII.
+    ///
+    /// For `cookie`, HTTP/2 allows the cookie to arrive in several fields (RFC 9113 §8.2.3):
+    /// the proxy should return them joined with "; " so sticky cookies are found.
+    func headerValue(lowercasedName name: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer?
+}

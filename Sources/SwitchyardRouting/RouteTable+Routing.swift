@@ -1,0 +1,104 @@
+extension RouteTable {
+    /// HTTP routing. Does not allocate.
+    ///
+    /// Route selection: a route naming the request's host (exact, case-insensitive, port and
+    /// trailing dot ignored) beats any-host routes; among those that match, the longest path
+    /// prefix wins (prefix rule: `ByteMatch.pathMatches`); ties go to the first in the file.
+    /// Within the route: cohorts in order, first match pins the backend; then the split by
+    /// the request's bucket; else the active side.
+    ///
+    /// `random` is used only to mint a new sticky cookie, so tests pass fixed values.
+    /// Returns nil when no http route matches (the proxy answers 404).
+    public func route<R: RoutableRequest>(_ request: borrowing R, random: UInt64) -> RouteDecision? {
+        let host = ByteMatch.hostWithoutPort(request.host)
+        let path = request.path
+        for index in httpOrder {
+            let route = routes[index]
+            if !route.hostKeys.isEmpty {
+                var hostMatches = false
+                for key in route.hostKeys where ByteMatch.equalsIgnoringCase(host, key.bytes) {
+                    hostMatches = true
+                    break
+                }
+                if !hostMatches { continue }
+            }
+            if let prefix = route.pathKey, !ByteMatch.pathMatches(path, prefix: prefix.bytes) { continue }
+            return decide(route, index: index, request, path: path, random: random)
+        }
+        return nil
+    }
+
+    /// TCP routing for the tcp route at `routeIndex`, decided once per connection: client
+    /// cohorts, then the split by client address, else the active side. Does not allocate.
+    public func routeTCP(routeIndex: Int, client: ClientAddress, random: UInt64) -> RouteDecision {
+        let route = routes[routeIndex]
+        precondition(route.mode == .tcp, "routeTCP called for http route \"\(route.name)\"")
+        for matcher in route.cohortMatchers {
+            if case .client(let cidr, let backend) = matcher, cidr.contains(client) {
+                return RouteDecision(route: routeIndex, backend: backend, bucket: -1, reason: .cohort)
+            }
+        }
+        if !route.splitEnds.isEmpty {
+            let bucket = StickyBucket.ofClient(client)
+            return RouteDecision(route: routeIndex, backend: route.splitBackend(forBucket: bucket), bucket: bucket, reason: .split)
+        }
+        return activeDecision(route, index: routeIndex)
+    }
+
+    private func decide<R: RoutableRequest>(_ route: CompiledRoute, index: Int, _ request: borrowing R,
+                                            path: UnsafeRawBufferPointer, random: UInt64) -> RouteDecision {
+        for matcher in route.cohortMatchers {
+            let pinned: Int?
+            switch matcher {
+            case .header(let name, let value, let backend):
+                let sent = request.headerValue(lowercasedName: name.bytes)
+                pinned = sent.map { ByteMatch.equals(ByteMatch.trimmed($0), value.bytes) } == true ? backend : nil
+            case .cookie(let name, let value, let backend):
+                let header = request.headerValue(lowercasedName: cookieHeaderName.bytes)
+                let sent = header.flatMap { ByteMatch.cookie(name.bytes, in: $0) }
+                pinned = sent.map { ByteMatch.equals($0, value.bytes) } == true ? backend : nil
+            case .client(let cidr, let backend):
+                pinned = cidr.contains(request.clientAddress) ? backend : nil
+            case .path(let prefix, let backend):
+                pinned = ByteMatch.pathMatches(path, prefix: prefix.bytes) ? backend : nil
+            }
+            if let pinned {
+                return RouteDecision(route: index, backend: pinned, bucket: -1, reason: .cohort)
+            }
+        }
+        guard !route.splitEnds.isEmpty else { return activeDecision(route, index: index) }
+
+        var bucket: Int
+        var issueCookie = false
+        var cookieValue: UInt64 = 0
+        switch route.sticky {
+        case .cookie:
+            let header = request.headerValue(lowercasedName: cookieHeaderName.bytes)
+            if let sent = header.flatMap({ ByteMatch.cookie(route.stickyName!.bytes, in: $0) }), sent.count > 0 {
+                bucket = StickyBucket.of(sent)
+            } else {
+                issueCookie = true
+                cookieValue = random
+                bucket = StickyBucket.ofCookieValue(random)
+            }
+        case .header:
+            if let sent = request.headerValue(lowercasedName: route.stickyName!.bytes).map(ByteMatch.trimmed), sent.count > 0 {
+                bucket = StickyBucket.of(sent)
+            } else {
+                // No key to be sticky on: the client address is the next most stable thing.
+                bucket = StickyBucket.ofClient(request.clientAddress)
+            }
+        case .client:
+            bucket = StickyBucket.ofClient(request.clientAddress)
+        }
+        return RouteDecision(route: index, backend: route.splitBackend(forBucket: bucket), bucket: bucket,
+                             reason: .split, issueCookie: issueCookie, cookieValue: cookieValue)
+    }
+
+    @inline(__always)
+    private func activeDecision(_ route: CompiledRoute, index: Int) -> RouteDecision {
+        // build() refuses a route with neither a split nor an active side.
+        guard let active = route.activeIndex else { preconditionFailure("route \"\(route.name)\" has no active backend") }
+        return RouteDecision(route: index, backend: active, bucket: -1, reason: .active)
+    }
+}

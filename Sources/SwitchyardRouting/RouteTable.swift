@@ -1,0 +1,71 @@
+/// One generation of routing: the routes file and the runtime state, compiled together.
+/// Immutable, so a worker reads it with a plain load and a request keeps the table it
+/// started with for its whole life. A change builds a new table.
+public final class RouteTable: Sendable {
+    public let generation: UInt64
+    public let config: RoutesConfig
+    /// The reconciled state this table was built with.
+    public let state: RuntimeState
+    /// What reconciling the state with the config dropped, one line each (for the log).
+    public let stateWarnings: [String]
+    /// Same order as `config.backends`.
+    public let backends: [BackendConfig]
+    /// Same order as `config.routes`.
+    public let routes: [CompiledRoute]
+
+    /// Indices of the http routes in the order `route(_:random:)` tries them: routes naming
+    /// hosts before any-host routes, then longer path prefixes first, then file order.
+    let httpOrder: [Int]
+    /// Bytes compared on the request path that belong to no route.
+    let cookieHeaderName = ByteString("cookie")
+
+    /// Builds a table from a parsed config and runtime state. The state is reconciled first
+    /// (see `RuntimeState.reconciled(with:)`); what remains must make every route usable,
+    /// or the problems are thrown (file `runtime state`, line 0).
+    public static func build(config: RoutesConfig, state: RuntimeState, generation: UInt64) throws(RoutesErrors) -> RouteTable {
+        let (reconciled, warnings) = state.reconciled(with: config)
+        var indexByName: [String: Int] = [:]
+        for (i, backend) in config.backends.enumerated() where indexByName[backend.name] == nil {
+            indexByName[backend.name] = i
+        }
+        var errors: [RoutesError] = []
+        var routes: [CompiledRoute] = []
+        for route in config.routes {
+            switch CompiledRoute.compile(route, runtime: reconciled.routes[route.name], backendIndex: { indexByName[$0] }) {
+            case .success(let compiled):
+                routes.append(compiled)
+            case .failure(let problems):
+                let source = reconciled.routes[route.name] == nil ? "routes" : "runtime state"
+                for message in problems.messages {
+                    errors.append(RoutesError(file: source, line: 0, column: 0, message: "route \"\(route.name)\": \(message)"))
+                }
+            }
+        }
+        if !errors.isEmpty { throw RoutesErrors(errors) }
+        return RouteTable(generation: generation, config: config, state: reconciled, stateWarnings: warnings, routes: routes)
+    }
+
+    private init(generation: UInt64, config: RoutesConfig, state: RuntimeState, stateWarnings: [String], routes: [CompiledRoute]) {
+        self.generation = generation
+        self.config = config
+        self.state = state
+        self.stateWarnings = stateWarnings
+        self.backends = config.backends
+        self.routes = routes
+        self.httpOrder = routes.indices.filter { routes[$0].mode == .http }.sorted { a, b in
+            let ra = routes[a], rb = routes[b]
+            if ra.hosts.isEmpty != rb.hosts.isEmpty { return !ra.hosts.isEmpty }
+            let la = ra.pathPrefix?.utf8.count ?? 0, lb = rb.pathPrefix?.utf8.count ?? 0
+            if la != lb { return la > lb }
+            return a < b
+        }
+    }
+
+    public func backendIndex(named name: String) -> Int? {
+        backends.firstIndex { $0.name == name }
+    }
+
+    public func routeIndex(named name: String) -> Int? {
+        routes.firstIndex { $0.name == name }
+    }
+}

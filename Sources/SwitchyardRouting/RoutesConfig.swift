@@ -1,0 +1,49 @@
+/// A parsed, validated routes file: the structure of the proxy. What admin commands change
+/// at run time lives in `RuntimeState`, not here.
+public struct RoutesConfig: Sendable, Equatable {
+    /// The `listen http`/`listen https` lines in file order, then one `.tcp` listener per
+    /// tcp route (with `routeName` set), in route order.
+    public var listeners: [ListenerConfig]
+    public var backends: [BackendConfig]
+    public var routes: [RouteConfig]
+    public var admin: AdminConfig?
+    public var statePath: String?
+    /// `nil` means off (the default).
+    public var accessLogPath: String?
+    /// `nil` means stderr (the default).
+    public var errorLogPath: String?
+    /// A request header the proxy adds, carrying the table generation, when set.
+    public var generationHeader: String?
+
+    public init(listeners: [ListenerConfig] = [], backends: [BackendConfig] = [], routes: [RouteConfig] = [],
+                admin: AdminConfig? = nil, statePath: String? = nil, accessLogPath: String? = nil,
+                errorLogPath: String? = nil, generationHeader: String? = nil) {
+        self.listeners = listeners
+        self.backends = backends
+        self.routes = routes
+        self.admin = admin
+        self.statePath = statePath
+        self.accessLogPath = accessLogPath
+        self.errorLogPath = errorLogPath
+        self.generationHeader = generationHeader
+    }
+
+    /// Parses and validates routes-file text. `file` is used only in error positions.
+    ///
+    /// Throws every problem found, not just the first, each as `file:line:column: message`.
+    public static func parse(_ text: String, file: String) throws(RoutesErrors) -> RoutesConfig {
+        var parser = RoutesParser(text: text, file: file)
+        return try parser.parse()
+    }
+
+    /// Reads and parses the routes file at `path`. An unreadable file is reported as a single
+    /// error at line 0, column 0: `cannot read: <reason>`.
+    public static func load(path: String) throws(RoutesErrors) -> RoutesConfig {
+        switch readWholeFile(path) {
+        case .success(let text):
+            return try parse(text, file: path)
+        case .failure(let reason):
+            throw RoutesErrors([RoutesError(file: path, line: 0, column: 0, message: "cannot read: \(reason.message)")])
+        }
+    }
+}

@@ -1,0 +1,140 @@
+extension RoutesParser {
+    static let topLevelDirectives = ["listen", "admin", "state", "access-log", "error-log", "generation-header", "backend", "route"]
+
+    mutating func topLevelDirective(_ tokens: [RoutesToken]) {
+        let keyword = tokens[0]
+        switch keyword.text {
+        case "listen":
+            listenDirective(tokens)
+        case "admin":
+            adminDirective(tokens)
+        case "state":
+            guard !rejectDuplicate(keyword, firstLine: seenOnce["state"]),
+                  expectArguments(tokens, 1...1, usage: "state PATH") else { return }
+            seenOnce["state"] = keyword.line
+            statePath = tokens[1].text
+        case "access-log":
+            guard !rejectDuplicate(keyword, firstLine: seenOnce["access-log"]),
+                  expectArguments(tokens, 1...1, usage: "access-log PATH|off") else { return }
+            seenOnce["access-log"] = keyword.line
+            accessLogPath = tokens[1].text == "off" ? nil : tokens[1].text
+        case "error-log":
+            guard !rejectDuplicate(keyword, firstLine: seenOnce["error-log"]),
+                  expectArguments(tokens, 1...1, usage: "error-log PATH|stderr") else { return }
+            seenOnce["error-log"] = keyword.line
+            errorLogPath = tokens[1].text == "stderr" ? nil : tokens[1].text
+        case "generation-header":
+            guard !rejectDuplicate(keyword, firstLine: seenOnce["generation-header"]),
+                  expectArguments(tokens, 1...1, usage: "generation-header NAME") else { return }
+            seenOnce["generation-header"] = keyword.line
+            if isHTTPToken(tokens[1].text) {
+                generationHeader = tokens[1].text
+            } else {
+                error(tokens[1], "bad header name \"\(tokens[1].text)\"")
+            }
+        case "server", "health":
+            unknownDirective(keyword, scope: "at top level", known: Self.topLevelDirectives,
+                             hint: "\(keyword.text) belongs inside a backend block")
+        case "mode", "host", "path", "active", "split", "sticky", "cohort", "max-body":
+            unknownDirective(keyword, scope: "at top level", known: Self.topLevelDirectives,
+                             hint: "\(keyword.text) belongs inside a route block")
+        default:
+            unknownDirective(keyword, scope: "at top level", known: Self.topLevelDirectives)
+        }
+    }
+
+    private mutating func listenDirective(_ tokens: [RoutesToken]) {
+        let usage = "listen http ADDR:PORT | listen https ADDR:PORT cert PATH key PATH [chain PATH]"
+        sawListenLine = true
+        guard expectArguments(tokens, 2...8, usage: usage) else { return }
+        let kindToken = tokens[1]
+        let kind: ListenerKind
+        switch kindToken.text {
+        case "http": kind = .http
+        case "https": kind = .https
+        case "tcp":
+            error(kindToken, "tcp listeners belong to their route: write `mode tcp` and `listen ADDR:PORT` inside a route block")
+            return
+        default:
+            error(kindToken, "unknown listener kind \"\(kindToken.text)\" (expected http or https)")
+            return
+        }
+        let endpoint = value(parseListenEndpoint(tokens[2].text), at: tokens[2])
+        var listener = ListenerConfig(kind: kind, endpoint: endpoint ?? Endpoint(host: "", port: 0), line: tokens[0].line)
+        var ok = endpoint != nil
+        if kind == .http {
+            if tokens.count > 3 {
+                error(tokens[3], "unexpected argument \"\(tokens[3].text)\" (cert/key/chain are for listen https)")
+                ok = false
+            }
+        } else {
+            var i = 3
+            while i < tokens.count {
+                let option = tokens[i]
+                guard ["cert", "key", "chain"].contains(option.text) else {
+                    error(option, "unknown listen https option \"\(option.text)\" (expected cert, key or chain)")
+                    ok = false
+                    break
+                }
+                guard i + 1 < tokens.count else {
+                    error(option, "missing path after \(option.text)")
+                    ok = false
+                    break
+                }
+                let path = tokens[i + 1].text
+                let already: String?
+                switch option.text {
+                case "cert": already = listener.certPath; listener.certPath = path
+                case "key": already = listener.keyPath; listener.keyPath = path
+                default: already = listener.chainPath; listener.chainPath = path
+                }
+                if already != nil {
+                    error(option, "duplicate \(option.text)")
+                    ok = false
+                }
+                i += 2
+            }
+            if ok && (listener.certPath == nil || listener.keyPath == nil) {
+                error(kindToken, "listen https needs cert PATH and key PATH")
+                ok = false
+            }
+        }
+        if ok {
+            listeners.append(listener)
+            listenerTokens.append(tokens[2])
+        }
+    }
+
+    private mutating func adminDirective(_ tokens: [RoutesToken]) {
+        let keyword = tokens[0]
+        let usage = "admin PATH [allow group NAME | allow user NAME | allow uid N]..."
+        guard !rejectDuplicate(keyword, firstLine: seenOnce["admin"]),
+              expectArguments(tokens, 1...Int.max - 1, usage: usage) else { return }
+        seenOnce["admin"] = keyword.line
+        var config = AdminConfig(socketPath: tokens[1].text)
+        var i = 2
+        while i < tokens.count {
+            guard tokens[i].text == "allow" else {
+                error(tokens[i], "unexpected \"\(tokens[i].text)\" (usage: \(usage))")
+                return
+            }
+            guard i + 2 < tokens.count else {
+                error(tokens[i], "incomplete allow (expected allow group NAME, allow user NAME or allow uid N)")
+                return
+            }
+            let what = tokens[i + 1], who = tokens[i + 2]
+            switch what.text {
+            case "group": config.allowGroups.append(who.text)
+            case "user": config.allowUsers.append(who.text)
+            case "uid":
+                guard let uid = value(parseInteger(who.text, in: 0...Int(UInt32.max), what: "uid"), at: who) else { return }
+                config.allowUIDs.append(UInt32(uid))
+            default:
+                error(what, "unknown allow kind \"\(what.text)\" (expected group, user or uid)")
+                return
+            }
+            i += 3
+        }
+        admin = config
+    }
+}

@@ -1,0 +1,50 @@
+extension RuntimeState {
+    /// Reconciles the state with a (possibly edited) routes file: overrides naming routes or
+    /// backends that no longer exist are dropped, each with a one-line warning, so a reload
+    /// or restart never fails because of a name the file removed.
+    ///
+    /// What remains may still be invalid (a split that does not sum to 100%); `RouteTable.build`
+    /// reports that as an error.
+    public func reconciled(with config: RoutesConfig) -> (RuntimeState, [String]) {
+        var result = RuntimeState()
+        var warnings: [String] = []
+        let backends = Set(config.backends.map(\.name))
+        for name in routes.keys.sorted() {
+            var runtime = routes[name]!
+            guard let route = config.routes.first(where: { $0.name == name }) else {
+                warnings.append("state: route \"\(name)\" no longer exists; its runtime overrides were dropped")
+                continue
+            }
+            if let active = runtime.active, !backends.contains(active) {
+                warnings.append("state: route \"\(name)\": active backend \"\(active)\" no longer exists; the file's active side is used")
+                runtime.active = nil
+            }
+            if let standby = runtime.standby, !backends.contains(standby) {
+                warnings.append("state: route \"\(name)\": standby backend \"\(standby)\" no longer exists; the file's standby side is used")
+                runtime.standby = nil
+            }
+            if let split = runtime.split, let gone = split.first(where: { !backends.contains($0.backend) }) {
+                warnings.append("state: route \"\(name)\": split backend \"\(gone.backend)\" no longer exists; the file's split is used")
+                runtime.split = nil
+            }
+            runtime.extraCohorts = runtime.extraCohorts.filter { cohort in
+                if !backends.contains(cohort.backend) {
+                    warnings.append("state: route \"\(name)\": cohort \(cohort) names a backend that no longer exists; dropped")
+                    return false
+                }
+                if route.mode == .tcp, case .client = cohort.matcher {} else if route.mode == .tcp {
+                    warnings.append("state: route \"\(name)\" is now mode tcp; cohort \(cohort) dropped (tcp routes take client cohorts only)")
+                    return false
+                }
+                return true
+            }
+            runtime.removedCohorts = runtime.removedCohorts.filter { cohort in
+                if route.cohorts.contains(cohort) { return true }
+                warnings.append("state: route \"\(name)\": removed cohort \(cohort) is no longer in the routes file; forgotten")
+                return false
+            }
+            if !runtime.isEmpty { result.routes[name] = runtime }
+        }
+        return (result, warnings)
+    }
+}

@@ -1,0 +1,51 @@
+import CSwitchyardShims
+import Glibc
+
+/// An owned file descriptor number. Closing is explicit (`close()`), done exactly once by
+/// the owner: the event loop's registration table catches a use after close.
+public struct FileDescriptor: Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: Int32
+
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    public var description: String { "fd \(rawValue)" }
+
+    /// Reads into `buffer`; `.processed(0)` is end of stream.
+    @inline(__always)
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> IOResult<Int> {
+        try syscall("read") { Glibc.read(rawValue, buffer.baseAddress, buffer.count) }
+    }
+
+    @inline(__always)
+    public func write(_ buffer: UnsafeRawBufferPointer) throws(Errno) -> IOResult<Int> {
+        try syscall("write") { Glibc.write(rawValue, buffer.baseAddress, buffer.count) }
+    }
+
+    /// Writes all of `buffer`, waiting if needed (only for blocking descriptors: files, logs).
+    public func writeAll(_ buffer: UnsafeRawBufferPointer) throws(Errno) {
+        var offset = 0
+        while offset < buffer.count {
+            let rest = UnsafeRawBufferPointer(rebasing: buffer[offset...])
+            switch try syscall(blocking: true, "write", { Glibc.write(rawValue, rest.baseAddress, rest.count) }) {
+            case .processed(let n): offset += n
+            case .wouldBlock: continue
+            }
+        }
+    }
+
+    /// Closes the descriptor. Never retried on EINTR: on Linux the descriptor is released
+    /// even when close reports EINTR, and a retry could close a descriptor another thread
+    /// has just been given (see lwn.net/Articles/576478).
+    public func close() {
+        _ = Glibc.close(rawValue)
+    }
+
+    public func setNonBlocking() throws(Errno) {
+        let flags = try syscallValue("fcntl(F_GETFL)") { fcntl(rawValue, F_GETFL) }
+        _ = try syscallValue("fcntl(F_SETFL)") { fcntl(rawValue, F_SETFL, flags | O_NONBLOCK) }
+    }
+
+    public func fsync() throws(Errno) {
+        _ = try syscallValue("fsync") { Glibc.fsync(rawValue) }
+    }
+}

@@ -1,0 +1,134 @@
+import CSwitchyardShims
+import Glibc
+
+/// Socket set-up and the non-blocking calls the event loops make. Every socket is created
+/// non-blocking and close-on-exec.
+public enum Socket {
+    /// A listening TCP socket. `reusePort` lets every worker bind its own socket to the same
+    /// address so the kernel spreads connections (socket(7), SO_REUSEPORT).
+    public static func listen(on address: SocketAddress, reusePort: Bool, backlog: Int32 = 1024) throws(Errno) -> FileDescriptor {
+        let fd = FileDescriptor(rawValue: try syscallValue("socket") {
+            socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        })
+        do {
+            try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+            if reusePort { try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
+            var address = address
+            _ = try syscallValue("bind(\(address))") { sy_bind(fd.rawValue, &address.storage, address.length) }
+            _ = try syscallValue("listen") { Glibc.listen(fd.rawValue, backlog) }
+        } catch {
+            fd.close()
+            throw error
+        }
+        return fd
+    }
+
+    /// A listening Unix domain socket at `path`.
+    public static func listenUnix(path: String, backlog: Int32 = 64) throws(Errno) -> FileDescriptor {
+        guard var address = SocketAddress(unixPath: path) else { throw Errno(code: ENAMETOOLONG, call: "bind(\(path))") }
+        let fd = FileDescriptor(rawValue: try syscallValue("socket(AF_UNIX)") {
+            socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        })
+        do {
+            _ = try syscallValue("bind(\(path))") { sy_bind(fd.rawValue, &address.storage, address.length) }
+            _ = try syscallValue("listen") { Glibc.listen(fd.rawValue, backlog) }
+        } catch {
+            fd.close()
+            throw error
+        }
+        return fd
+    }
+
+    /// Accepts one connection, non-blocking and close-on-exec.
+    @inline(__always)
+    public static func accept(_ listener: FileDescriptor, peer: inout SocketAddress) throws(Errno) -> IOResult<FileDescriptor> {
+        peer.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = try syscall("accept4") {
+            sy_accept4(listener.rawValue, &peer.storage, &peer.length, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+        }
+        switch result {
+        case .processed(let fd): return .processed(FileDescriptor(rawValue: fd))
+        case .wouldBlock: return .wouldBlock
+        }
+    }
+
+    /// Starts a non-blocking connect. `.processed(true)` connected at once, `.processed(false)`
+    /// in progress (EINPROGRESS: wait for EPOLLOUT, then `takeError`).
+    public static func connect(to address: SocketAddress) throws(Errno) -> (FileDescriptor, connected: Bool) {
+        let fd = FileDescriptor(rawValue: try syscallValue("socket") {
+            socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        })
+        var address = address
+        if address.family != AF_UNIX { try? setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1) }
+        let rc = sy_connect(fd.rawValue, &address.storage, address.length)
+        if rc == 0 { return (fd, true) }
+        let err = sy_errno()
+        if err == EINPROGRESS || err == EINTR { return (fd, false) }
+        fd.close()
+        throw Errno(code: err, call: "connect(\(address))")
+    }
+
+    /// Blocking connect, for clients (CLI, tests).
+    public static func connectBlocking(to address: SocketAddress) throws(Errno) -> FileDescriptor {
+        let fd = FileDescriptor(rawValue: try syscallValue("socket") {
+            socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        })
+        var address = address
+        do {
+            _ = try syscallValue("connect(\(address))") { sy_connect(fd.rawValue, &address.storage, address.length) }
+        } catch {
+            fd.close()
+            throw error
+        }
+        if address.family != AF_UNIX { try? setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1) }
+        return fd
+    }
+
+    /// The pending error of a socket (SO_ERROR): how a non-blocking connect ended.
+    public static func takeError(_ fd: FileDescriptor) -> Int32 {
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        if getsockopt(fd.rawValue, SOL_SOCKET, SO_ERROR, &value, &length) != 0 { return sy_errno() }
+        return value
+    }
+
+    public static func setOption(_ fd: FileDescriptor, _ level: Int32, _ name: Int32, _ value: Int32) throws(Errno) {
+        var value = value
+        _ = try syscallValue("setsockopt") {
+            setsockopt(fd.rawValue, level, name, &value, socklen_t(MemoryLayout<Int32>.size))
+        }
+    }
+
+    public static func localAddress(_ fd: FileDescriptor) throws(Errno) -> SocketAddress {
+        var address = SocketAddress(storage: sockaddr_storage(), length: socklen_t(MemoryLayout<sockaddr_storage>.size))
+        _ = try syscallValue("getsockname") { sy_getsockname(fd.rawValue, &address.storage, &address.length) }
+        return address
+    }
+
+    /// Half-closes the sending side (shutdown(2) SHUT_WR): the peer reads end of stream.
+    public static func shutdownWrite(_ fd: FileDescriptor) {
+        _ = Glibc.shutdown(fd.rawValue, Int32(SHUT_WR))
+    }
+
+    /// Moves bytes between two descriptors through the kernel (splice(2)); one side must be a pipe.
+    @inline(__always)
+    public static func splice(from: FileDescriptor, to: FileDescriptor, count: Int) throws(Errno) -> IOResult<Int> {
+        try syscall("splice") { sy_splice(from.rawValue, to.rawValue, count) }
+    }
+
+    /// The credentials of a Unix socket's peer (socket(7), SO_PEERCRED).
+    public static func peerCredentials(_ fd: FileDescriptor) throws(Errno) -> (pid: Int32, uid: UInt32, gid: UInt32) {
+        var pid: Int32 = 0, uid: UInt32 = 0, gid: UInt32 = 0
+        _ = try syscallValue("getsockopt(SO_PEERCRED)") { sy_peercred(fd.rawValue, &pid, &uid, &gid) }
+        return (pid, uid, gid)
+    }
+}
+
+/// A non-blocking pipe, for splice(2).
+public enum Pipe {
+    public static func make() throws(Errno) -> (read: FileDescriptor, write: FileDescriptor) {
+        var fds: [Int32] = [0, 0]
+        _ = try syscallValue("pipe2") { fds.withUnsafeMutableBufferPointer { sy_pipe2_nonblocking($0.baseAddress!) } }
+        return (FileDescriptor(rawValue: fds[0]), FileDescriptor(rawValue: fds[1]))
+    }
+}

@@ -1,0 +1,150 @@
+import CSwitchyardShims
+import Glibc
+
+/// An IPv4, IPv6 or Unix socket address, stored as the kernel wants it.
+public struct SocketAddress: Sendable, CustomStringConvertible {
+    public var storage: sockaddr_storage
+    public var length: socklen_t
+
+    public init(storage: sockaddr_storage, length: socklen_t) {
+        self.storage = storage
+        self.length = length
+    }
+
+    /// Parses a numeric IPv4 or IPv6 address (no brackets) and a port.
+    public init?(ip: String, port: UInt16) {
+        var storage = sockaddr_storage()
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        if inet_pton(AF_INET, ip, &v4) == 1 {
+            var sin = sockaddr_in()
+            sin.sin_family = sa_family_t(AF_INET)
+            sin.sin_port = port.bigEndian
+            sin.sin_addr = v4
+            withUnsafeMutableBytes(of: &storage) { raw in
+                withUnsafeBytes(of: sin) { raw.copyMemory(from: $0) }
+            }
+            self.init(storage: storage, length: socklen_t(MemoryLayout<sockaddr_in>.size))
+        } else if inet_pton(AF_INET6, ip, &v6) == 1 {
+            var sin6 = sockaddr_in6()
+            sin6.sin6_family = sa_family_t(AF_INET6)
+            sin6.sin6_port = port.bigEndian
+            sin6.sin6_addr = v6
+            withUnsafeMutableBytes(of: &storage) { raw in
+                withUnsafeBytes(of: sin6) { raw.copyMemory(from: $0) }
+            }
+            self.init(storage: storage, length: socklen_t(MemoryLayout<sockaddr_in6>.size))
+        } else {
+            return nil
+        }
+    }
+
+    /// A Unix domain socket path (at most 107 bytes, see unix(7)).
+    public init?(unixPath: String) {
+        var sun = sockaddr_un()
+        sun.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(unixPath.utf8)
+        let capacity = MemoryLayout.size(ofValue: sun.sun_path)
+        guard bytes.count < capacity else { return nil }
+        withUnsafeMutableBytes(of: &sun.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        var storage = sockaddr_storage()
+        withUnsafeMutableBytes(of: &storage) { raw in
+            withUnsafeBytes(of: sun) { raw.copyMemory(from: $0) }
+        }
+        self.init(storage: storage, length: socklen_t(MemoryLayout<sockaddr_un>.size))
+    }
+
+    /// Resolves `host` (numeric or a DNS name, "localhost" included) with getaddrinfo.
+    /// Blocking: call it while loading configuration, never on an event loop.
+    public static func resolve(host: String, port: UInt16) throws(Errno) -> SocketAddress {
+        if let numeric = SocketAddress(ip: host, port: port) { return numeric }
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_family = AF_UNSPEC
+        var result: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(host, String(port), &hints, &result)
+        guard rc == 0, let first = result else {
+            throw Errno(code: EHOSTUNREACH, call: "getaddrinfo(\(host)): \(String(cString: gai_strerror(rc)))")
+        }
+        defer { freeaddrinfo(result) }
+        // Prefer IPv4 for "localhost" and friends: test backends bind 127.0.0.1.
+        var chosen = first
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let entry = cursor {
+            if entry.pointee.ai_family == AF_INET { chosen = entry; break }
+            cursor = entry.pointee.ai_next
+        }
+        var storage = sockaddr_storage()
+        withUnsafeMutableBytes(of: &storage) { raw in
+            raw.copyMemory(from: UnsafeRawBufferPointer(start: chosen.pointee.ai_addr, count: Int(chosen.pointee.ai_addrlen)))
+        }
+        return SocketAddress(storage: storage, length: chosen.pointee.ai_addrlen)
+    }
+
+    public var family: Int32 { Int32(storage.ss_family) }
+
+    public var port: UInt16 {
+        var storage = self.storage
+        switch family {
+        case AF_INET:
+            return withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) } }
+        case AF_INET6:
+            return withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) } }
+        default:
+            return 0
+        }
+    }
+
+    /// The IPv4 address in host byte order, if this is IPv4.
+    public var ipv4: UInt32? {
+        guard family == AF_INET else { return nil }
+        var storage = self.storage
+        return withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt32(bigEndian: $0.pointee.sin_addr.s_addr) } }
+    }
+
+    /// The IPv6 address as two host-order halves, if this is IPv6.
+    public var ipv6: (UInt64, UInt64)? {
+        guard family == AF_INET6 else { return nil }
+        var storage = self.storage
+        return withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
+                withUnsafeBytes(of: sin6.pointee.sin6_addr) { raw in
+                    var high: UInt64 = 0, low: UInt64 = 0
+                    for i in 0..<8 { high = high << 8 | UInt64(raw[i]) }
+                    for i in 8..<16 { low = low << 8 | UInt64(raw[i]) }
+                    return (high, low)
+                }
+            }
+        }
+    }
+
+    /// The address without the port ("127.0.0.1", "::1"), for logs and X-Forwarded-For.
+    public var ipString: String {
+        var storage = self.storage
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        switch family {
+        case AF_INET:
+            withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
+                var addr = sin.pointee.sin_addr
+                _ = inet_ntop(AF_INET, &addr, &buffer, socklen_t(buffer.count))
+            } }
+        case AF_INET6:
+            withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
+                var addr = sin6.pointee.sin6_addr
+                _ = inet_ntop(AF_INET6, &addr, &buffer, socklen_t(buffer.count))
+            } }
+        case AF_UNIX:
+            return "unix"
+        default:
+            return "?"
+        }
+        return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public var description: String {
+        family == AF_INET6 ? "[\(ipString)]:\(port)" : "\(ipString):\(port)"
+    }
+}

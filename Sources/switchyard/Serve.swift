@@ -1,0 +1,108 @@
+import ArgumentParser
+import Glibc
+import SwitchyardProxy
+import SwitchyardRouting
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the proxy on a routes file.",
+        discussion: "SIGTERM or SIGINT: stop accepting, let requests in flight finish (up to --grace), exit.")
+
+    @Argument(help: "The routes file.")
+    var routesFile: String
+
+    @OptionGroup var options: ServeOptions
+
+    func run() throws {
+        try ServeRunner(routesFile: routesFile, options: options).run(ready: nil)
+    }
+}
+
+struct ServeOptions: ParsableArguments {
+    @Option(help: "Worker threads (default: the number of cores).")
+    var workers: Int?
+
+    @Option(help: "Access log path (JSON lines), or 'off'; overrides the routes file.")
+    var accessLog: String?
+
+    @Option(help: "Error log path (default: standard error).")
+    var errorLog: String?
+
+    @Option(help: "Seconds that requests in flight get to finish on shutdown.")
+    var grace: Int = 10
+}
+
+/// Loads, starts, and waits for signals. Shared by `serve` and `demo`.
+struct ServeRunner {
+    let routesFile: String
+    let options: ServeOptions
+
+    func run(ready: ((Proxy) -> Void)?) throws {
+        let config: RoutesConfig
+        let table: RouteTable
+        do {
+            config = try RoutesConfig.load(path: routesFile)
+            table = try RouteTable.build(config: config, state: RuntimeState(), generation: 1)
+        } catch {
+            printError(error.description)
+            throw ExitCode(1)
+        }
+        var settings = ProxySettings(workers: options.workers ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        if let accessLog = options.accessLog { settings.accessLogPath = accessLog }
+        settings.errorLogPath = options.errorLog
+        let errorLog = try ErrorLog(path: options.errorLog)
+
+        // Signals are taken by this thread with sigwait: block them before any worker
+        // thread exists, so the workers inherit the mask and never see them.
+        let signals: [Int32] = [SIGTERM, SIGINT, SIGHUP]
+        Signals.block(signals)
+        Signals.ignorePipe()
+
+        let proxy: Proxy
+        do {
+            proxy = try Proxy(table: table, settings: settings, errorLog: errorLog)
+        } catch {
+            printError("switchyard: \(error)")
+            throw ExitCode(1)
+        }
+        proxy.start()
+        for address in proxy.httpAddresses { errorLog.info("listening on http://\(address) (generation \(table.generation))") }
+        for (route, address) in proxy.tcpAddresses.sorted(by: { $0.key < $1.key }) { errorLog.info("route \(route): tcp on \(address)") }
+        ready?(proxy)
+
+        var generation = table.generation
+        while true {
+            let signal = Signals.wait(signals)
+            if signal == SIGHUP {
+                // Reload: a file that does not validate changes nothing.
+                do {
+                    let newConfig = try RoutesConfig.load(path: routesFile)
+                    generation += 1
+                    let newTable = try RouteTable.build(config: newConfig, state: proxy.table.state, generation: generation)
+                    try proxy.publish(newTable)
+                    errorLog.info("reloaded \(routesFile): generation \(generation)")
+                } catch {
+                    errorLog.error("reload refused, nothing changed:\n\(error)")
+                }
+                continue
+            }
+            errorLog.info("shutting down: finishing requests in flight (up to \(options.grace) s)")
+            proxy.shutdown(graceMilliseconds: options.grace * 1000)
+            errorLog.info("stopped")
+            return
+        }
+    }
+}
+
+/// Writes to standard output at once (print is buffered when stdout is a pipe).
+func printNow(_ message: String) {
+    var bytes = Array((message.hasSuffix("\n") ? message : message + "\n").utf8)
+    _ = bytes.withUnsafeMutableBytes { write(1, $0.baseAddress, $0.count) }
+}
+
+func printError(_ message: String) {
+    var text = message
+    if !text.hasSuffix("\n") { text += "\n" }
+    var bytes = Array(text.utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+}
