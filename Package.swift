@@ -35,7 +35,6 @@ let package = Package(
         // Test-only: counts malloc calls made on threads that opt in.
         .target(name: "CSwitchyardMallocCounter"),
 
-        .testTarget(name: "SwitchyardSystemTests", dependencies: ["SwitchyardSystem"]),
         .testTarget(name: "SwitchyardHTTPTests", dependencies: ["SwitchyardHTTP"]),
         .testTarget(name: "SwitchyardRoutingTests", dependencies: ["SwitchyardRouting"]),
         .testTarget(name: "SwitchyardProxyTests",

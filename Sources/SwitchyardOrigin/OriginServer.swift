@@ -82,6 +82,7 @@ public final class OriginServer: @unchecked Sendable {
         defer { socket.close() }
         while let request = socket.readRequest() {
             record(request.head)
+            socket.answeringHead = request.method == "HEAD"
             let keepAlive = !request.headerValue("connection").lowercased().contains("close") && request.version == "HTTP/1.1"
             let path = request.path
             let generation = request.headerValue("x-switchyard-generation")

@@ -33,6 +33,9 @@ final class OriginSocket {
     /// Bodies larger than this are counted, not kept.
     private static let keepBodyLimit = 1 << 20
 
+    /// The request being answered is HEAD: heads are written, bodies are not.
+    var answeringHead = false
+
     init(fd: Int32) { self.fd = fd }
 
     func close() { Glibc.close(fd) }
@@ -143,13 +146,13 @@ final class OriginSocket {
         var head = "HTTP/1.1 \(status) \(Self.reason(status))\r\nContent-Type: text/plain\r\n\(extraHeaders)"
         if status != 204 && status != 304 { head += "Content-Length: \(body.count)\r\n" }
         head += keepAlive ? "\r\n" : "Connection: close\r\n\r\n"
-        writeBytes(Array(head.utf8) + body)
+        writeBytes(Array(head.utf8) + (answeringHead ? [] : body))
     }
 
     func respondStreaming(status: Int, count: Int, keepAlive: Bool) {
         write("HTTP/1.1 \(status) OK\r\nContent-Length: \(count)\r\n" + (keepAlive ? "\r\n" : "Connection: close\r\n\r\n"))
         let block = [UInt8](repeating: UInt8(ascii: "x"), count: 65536)
-        var remaining = count
+        var remaining = answeringHead ? 0 : count
         while remaining > 0 {
             let n = min(remaining, block.count)
             writeBytes(Array(block[0..<n]))

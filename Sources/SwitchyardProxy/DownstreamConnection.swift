@@ -233,7 +233,9 @@ final class DownstreamConnection: EventHandler {
             progressed = false
             switch phase {
             case .awaitingHead:
-                progressed = parseHead()
+                // Answers of our own (404, 503) may still be queued from the last request.
+                if flushToClient() { progressed = true }
+                if phase == .awaitingHead, parseHead() { progressed = true }
             case .connecting:
                 break
             case .exchanging:
@@ -806,7 +808,8 @@ final class DownstreamConnection: EventHandler {
         endRequest()
         releaseBuffer(&toUpstream)
         releaseBuffer(&fromUpstream)
-        if closeAfterResponse || clientEOF {
+        // A client that half-closed after pipelining still gets every answer it asked for.
+        if closeAfterResponse || (clientEOF && (fromClient?.isEmpty ?? true)) {
             phase = .closing
         } else {
             phase = .awaitingHead

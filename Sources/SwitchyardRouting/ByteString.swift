@@ -21,7 +21,8 @@ final class ByteString: @unchecked Sendable {
     }
 }
 
-// Allocation-free comparisons over request bytes.
+// Allocation-free comparisons over request bytes. Index loops rather than for-in: an
+// unspecialized iterator allocates in debug builds (see `RouteTable.route`).
 enum ByteMatch {
     @inline(__always)
     static func lower(_ byte: UInt8) -> UInt8 {
@@ -31,13 +32,21 @@ enum ByteMatch {
     /// `bytes` equals `lowercased` ignoring ASCII case (`lowercased` is already lower-case).
     static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercased: UnsafeRawBufferPointer) -> Bool {
         guard bytes.count == lowercased.count else { return false }
-        for i in 0..<bytes.count where lower(bytes[i]) != lowercased[i] { return false }
+        var i = 0
+        while i < bytes.count {
+            if lower(bytes[i]) != lowercased[i] { return false }
+            i += 1
+        }
         return true
     }
 
     static func equals(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         guard a.count == b.count else { return false }
-        for i in 0..<a.count where a[i] != b[i] { return false }
+        var i = 0
+        while i < a.count {
+            if a[i] != b[i] { return false }
+            i += 1
+        }
         return true
     }
 
@@ -47,7 +56,11 @@ enum ByteMatch {
     /// never `/authz`), so a missing slash cannot capture a neighbouring service.
     static func pathMatches(_ path: UnsafeRawBufferPointer, prefix: UnsafeRawBufferPointer) -> Bool {
         guard path.count >= prefix.count else { return false }
-        for i in 0..<prefix.count where path[i] != prefix[i] { return false }
+        var i = 0
+        while i < prefix.count {
+            if path[i] != prefix[i] { return false }
+            i += 1
+        }
         if prefix.count == 0 || prefix[prefix.count - 1] == 0x2F || path.count == prefix.count { return true }
         return path[prefix.count] == 0x2F
     }

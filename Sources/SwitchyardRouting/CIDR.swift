@@ -68,8 +68,8 @@ public struct CIDR: Sendable, Equatable, Hashable, Codable, CustomStringConverti
         case (.v6(let netHigh, let netLow), .v4(let a)):
             // An IPv6 network written to cover ::ffff:0:0/96 still sees IPv4 clients.
             let (highMask, lowMask) = CIDR.mask128(prefixLength)
-            let low = 0xFFFF_0000_0000 | UInt64(a)
-            return 0 & highMask == netHigh && low & lowMask == netLow
+            let mappedHigh: UInt64 = 0, mappedLow = 0xFFFF_0000_0000 | UInt64(a)
+            return mappedHigh & highMask == netHigh && mappedLow & lowMask == netLow
         default:
             return false
         }

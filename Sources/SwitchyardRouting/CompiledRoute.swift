@@ -136,7 +136,11 @@ public final class CompiledRoute: Sendable {
     /// The split entry owning `bucket`. Only called when `split` is non-empty.
     @inline(__always)
     func splitBackend(forBucket bucket: Int) -> Int {
-        for k in 0..<splitEnds.count where bucket < splitEnds[k] { return splitBackends[k] }
+        var k = 0
+        while k < splitEnds.count {
+            if bucket < splitEnds[k] { return splitBackends[k] }
+            k += 1
+        }
         preconditionFailure("split ends at \(splitEnds.last ?? 0), bucket \(bucket) not covered")
     }
 }

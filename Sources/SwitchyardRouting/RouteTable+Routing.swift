@@ -12,13 +12,19 @@ extension RouteTable {
     public func route<R: RoutableRequest>(_ request: borrowing R, random: UInt64) -> RouteDecision? {
         let host = ByteMatch.hostWithoutPort(request.host)
         let path = request.path
-        for index in httpOrder {
+        // Index loops, not for-in, on this path: an unspecialized `IndexingIterator` (debug
+        // builds) allocates, and the proxy's no-allocation tests run in debug too.
+        var position = 0
+        while position < httpOrder.count {
+            let index = httpOrder[position]
+            position += 1
             let route = routes[index]
             if !route.hostKeys.isEmpty {
                 var hostMatches = false
-                for key in route.hostKeys where ByteMatch.equalsIgnoringCase(host, key.bytes) {
-                    hostMatches = true
-                    break
+                var k = 0
+                while k < route.hostKeys.count && !hostMatches {
+                    hostMatches = ByteMatch.equalsIgnoringCase(host, route.hostKeys[k].bytes)
+                    k += 1
                 }
                 if !hostMatches { continue }
             }
@@ -33,10 +39,12 @@ extension RouteTable {
     public func routeTCP(routeIndex: Int, client: ClientAddress, random: UInt64) -> RouteDecision {
         let route = routes[routeIndex]
         precondition(route.mode == .tcp, "routeTCP called for http route \"\(route.name)\"")
-        for matcher in route.cohortMatchers {
-            if case .client(let cidr, let backend) = matcher, cidr.contains(client) {
+        var k = 0
+        while k < route.cohortMatchers.count {
+            if case .client(let cidr, let backend) = route.cohortMatchers[k], cidr.contains(client) {
                 return RouteDecision(route: routeIndex, backend: backend, bucket: -1, reason: .cohort)
             }
+            k += 1
         }
         if !route.splitEnds.isEmpty {
             let bucket = StickyBucket.ofClient(client)
@@ -47,9 +55,10 @@ extension RouteTable {
 
     private func decide<R: RoutableRequest>(_ route: CompiledRoute, index: Int, _ request: borrowing R,
                                             path: UnsafeRawBufferPointer, random: UInt64) -> RouteDecision {
-        for matcher in route.cohortMatchers {
+        var k = 0
+        while k < route.cohortMatchers.count {
             let pinned: Int?
-            switch matcher {
+            switch route.cohortMatchers[k] {
             case .header(let name, let value, let backend):
                 let sent = request.headerValue(lowercasedName: name.bytes)
                 pinned = sent.map { ByteMatch.equals(ByteMatch.trimmed($0), value.bytes) } == true ? backend : nil
@@ -65,6 +74,7 @@ extension RouteTable {
             if let pinned {
                 return RouteDecision(route: index, backend: pinned, bucket: -1, reason: .cohort)
             }
+            k += 1
         }
         guard !route.splitEnds.isEmpty else { return activeDecision(route, index: index) }
 

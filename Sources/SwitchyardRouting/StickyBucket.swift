@@ -14,8 +14,13 @@ enum StickyBucket {
     }
 
     static func of(_ bytes: UnsafeRawBufferPointer) -> Int {
+        // Index loops throughout: see `RouteTable.route` on for-in in debug builds.
         var hash = offsetBasis
-        for byte in bytes { hash = mix(hash, byte) }
+        var i = 0
+        while i < bytes.count {
+            hash = mix(hash, bytes[i])
+            i += 1
+        }
         return Int(hash % count)
     }
 
@@ -23,7 +28,11 @@ enum StickyBucket {
     /// `of(_:)` gives when that text comes back, computed without building the text.
     static func ofCookieValue(_ value: UInt64) -> Int {
         var hash = offsetBasis
-        for i in 0..<16 { hash = mix(hash, hexDigit(of: value, at: i)) }
+        var i = 0
+        while i < 16 {
+            hash = mix(hash, hexDigit(of: value, at: i))
+            i += 1
+        }
         return Int(hash % count)
     }
 
@@ -33,14 +42,24 @@ enum StickyBucket {
         var hash = offsetBasis
         switch address.unmapped {
         case .v4(let a):
-            for shift in stride(from: 24, through: 0, by: -8) { hash = mix(hash, UInt8(truncatingIfNeeded: a >> UInt32(shift))) }
+            hash = mixBigEndian(hash, UInt64(a), bytes: 4)
         case .v6(let high, let low):
-            for shift in stride(from: 56, through: 0, by: -8) { hash = mix(hash, UInt8(truncatingIfNeeded: high >> UInt64(shift))) }
-            for shift in stride(from: 56, through: 0, by: -8) { hash = mix(hash, UInt8(truncatingIfNeeded: low >> UInt64(shift))) }
+            hash = mixBigEndian(mixBigEndian(hash, high, bytes: 8), low, bytes: 8)
         case .unix:
             break
         }
         return Int(hash % count)
+    }
+
+    @inline(__always)
+    private static func mixBigEndian(_ hash: UInt64, _ value: UInt64, bytes: Int) -> UInt64 {
+        var hash = hash
+        var shift = (bytes - 1) * 8
+        while shift >= 0 {
+            hash = mix(hash, UInt8(truncatingIfNeeded: value >> UInt64(shift)))
+            shift -= 8
+        }
+        return hash
     }
 
     /// The `index`-th (0 = most significant) lower-case hex digit of `value`, as ASCII.

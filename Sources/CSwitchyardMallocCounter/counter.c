@@ -1,0 +1,36 @@
+// Interposes malloc, calloc, realloc and the aligned allocators. glibc exports its own
+// implementations as __libc_*, so no dlsym (which itself allocates) is needed.
+#include <errno.h>
+#include <stddef.h>
+#include <stdatomic.h>
+#include "CSwitchyardMallocCounter.h"
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+extern void __libc_free(void *);
+
+static _Thread_local int counting = 0;
+static atomic_long counted = 0;
+
+static inline void note(void) {
+    if (counting) atomic_fetch_add_explicit(&counted, 1, memory_order_relaxed);
+}
+
+void *malloc(size_t size) { note(); return __libc_malloc(size); }
+void *calloc(size_t n, size_t size) { note(); return __libc_calloc(n, size); }
+void *realloc(void *p, size_t size) { note(); return __libc_realloc(p, size); }
+void free(void *p) { __libc_free(p); }
+void *memalign(size_t alignment, size_t size) { note(); return __libc_memalign(alignment, size); }
+void *aligned_alloc(size_t alignment, size_t size) { note(); return __libc_memalign(alignment, size); }
+int posix_memalign(void **out, size_t alignment, size_t size) {
+    note();
+    void *p = __libc_memalign(alignment, size);
+    if (!p) return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+void sy_malloc_counter_enable(int on) { counting = on; }
+long sy_malloc_counter_read(void) { return atomic_load(&counted); }

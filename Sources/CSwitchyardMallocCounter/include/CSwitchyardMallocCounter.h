@@ -1,0 +1,12 @@
+// Test-only: counts heap allocations made on threads that opted in, to prove that the
+// proxy's steady state allocates nothing per request. Linked only into test executables,
+// where these definitions interpose glibc's malloc family for the whole process.
+#ifndef C_SWITCHYARD_MALLOC_COUNTER_H
+#define C_SWITCHYARD_MALLOC_COUNTER_H
+
+/// Starts (1) or stops (0) counting allocations made by the calling thread.
+void sy_malloc_counter_enable(int on);
+/// Allocations counted so far, over all threads that opted in.
+long sy_malloc_counter_read(void);
+
+#endif

@@ -1,0 +1,291 @@
+import Foundation
+import Testing
+import SwitchyardOrigin
+import SwitchyardProxy
+
+/// The HTTP/1.1 data plane on real sockets: a proxy on 127.0.0.1 port 0, real origin
+/// servers behind it, a raw test client in front.
+@Suite struct HTTPProxyTests {
+    @Test func keepAliveReusesOneUpstreamConnection() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        let client = try h.client()
+        for i in 0..<200 {
+            let response = try #require(client.get("/item/\(i)"))
+            #expect(response.status == 200)
+            #expect(response.text == "legacy answered GET /item/\(i) (generation 1)\n")
+        }
+        #expect(h.legacy.requestCount == 200)
+        #expect(h.legacy.connectionCount == 1, "one pooled upstream connection serves every request")
+    }
+
+    @Test func routesByPathPrefix() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        let client = try h.client()
+        #expect(client.get("/auth/login")?.header("X-Origin") == "cloud")
+        #expect(client.get("/authx")?.header("X-Origin") == "legacy")
+        #expect(client.get("/")?.header("X-Origin") == "legacy")
+    }
+
+    @Test func chunkedRequestAndResponseBodies() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        let client = try h.client()
+        client.send("POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n")
+        let echoed = try #require(client.readResponse())
+        #expect(echoed.status == 200)
+        #expect(echoed.text == "hello world")
+        let chunked = try #require(client.get("/chunked"))
+        #expect(chunked.header("Transfer-Encoding") == "chunked")
+        #expect(chunked.text == "first;second;third")
+        // The upstream saw a re-framed body: no extension, no trailer.
+        let head = try #require(h.legacy.requestHeads.first)
+        #expect(head.contains("Transfer-Encoding: chunked"))
+    }
+
+    @Test func contentLengthBodyAndForwardingHeaders() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        let client = try h.client()
+        client.send("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world")
+        #expect(client.readResponse()?.text == "hello world")
+        let headers = try #require(client.get("/headers", headers: "X-Forwarded-For: 10.1.2.3\r\nForwarded: for=10.1.2.3\r\nX-Forwarded-Proto: gopher\r\n"))
+        #expect(headers.text.contains("X-Forwarded-For: 10.1.2.3, 127.0.0.1\r\n"))
+        #expect(headers.text.contains("X-Forwarded-Proto: http\r\n"))
+        #expect(!headers.text.contains("gopher"))
+        #expect(headers.text.contains("Forwarded: for=10.1.2.3, for=127.0.0.1;proto=http\r\n"))
+        #expect(headers.text.contains("X-Switchyard-Generation: 1\r\n"))
+    }
+
+    @Test func hopByHopHeadersAreRemoved() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        let client = try h.client()
+        let response = try #require(client.get("/headers", headers: "Connection: keep-alive, X-Secret\r\nX-Secret: 1\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nProxy-Connection: keep-alive\r\nX-Kept: yes\r\n"))
+        #expect(response.status == 200)
+        for dropped in ["X-Secret", "Keep-Alive", "TE:", "Proxy-Connection", "Connection:"] {
+            #expect(!response.text.contains(dropped), "\(dropped) must not reach the upstream")
+        }
+        #expect(response.text.contains("X-Kept: yes"))
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        let client = try h.client()
+        client.send((1...5).map { "GET /p\($0) HTTP/1.1\r\nHost: a\r\n\r\n" }.joined())
+        for i in 1...5 {
+            #expect(client.readResponse()?.text == "legacy answered GET /p\(i) (generation 1)\n")
+        }
+    }
+
+    @Test func headAnd204And304HaveNoBody() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        let client = try h.client()
+        client.send("HEAD /big?bytes=1000 HTTP/1.1\r\nHost: a\r\n\r\n")
+        let head = try #require(client.readResponse(head: true))
+        #expect(head.status == 200)
+        #expect(head.header("Content-Length") == "1000")
+        #expect(client.get("/status/204")?.status == 204)
+        #expect(client.get("/status/304")?.status == 304)
+        // The connection is still in step: the next answer is the right one.
+        #expect(client.get("/after")?.text == "legacy answered GET /after (generation 1)\n")
+    }
+
+    @Test func expectContinueIsRelayed() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        let client = try h.client()
+        client.send("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        let interim = try #require(client.readResponse())
+        #expect(interim.status == 100)
+        client.send("data")
+        #expect(client.readResponse()?.text == "data")
+    }
+
+    @Test func http10ClientGetsAClosedOrKeptConnection() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        let client = try h.client()
+        client.send("GET /chunked HTTP/1.0\r\nHost: a\r\n\r\n")
+        let all = String(decoding: client.readToEnd(), as: UTF8.self)
+        #expect(all.hasPrefix("HTTP/1.1 200"))
+        #expect(!all.contains("Transfer-Encoding"), "an HTTP/1.0 client cannot read chunked framing")
+        #expect(all.hasSuffix("first;second;third"))
+    }
+
+    @Test func malformedRequestGets400AndIsNeverForwarded() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        let client = try h.client()
+        client.send("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        let response = try #require(client.readResponse())
+        #expect(response.status == 400)
+        #expect(response.header("Connection") == "close")
+        #expect(client.readToEnd().isEmpty, "the connection closes after a framing error")
+        #expect(h.legacy.requestCount == 0)
+    }
+
+    @Test func noRouteIs404() throws {
+        let h = try ProxyHarness(routes: """
+            backend legacy {
+                server 127.0.0.1:LEGACY
+            }
+            route only {
+                host clinic.example
+                backend legacy
+            }
+            """)
+        defer { h.stop() }
+        let client = try h.client()
+        #expect(client.get("/")?.status == 404)
+        client.send("GET / HTTP/1.1\r\nHost: Clinic.Example:8080\r\n\r\n")
+        #expect(client.readResponse()?.status == 200)
+    }
+
+    @Test func upstreamClosingWithoutAnswerIs502() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        let client = try h.client()
+        let response = try #require(client.get("/close"))
+        #expect(response.status == 502)
+        // A POST is not replayed: the origin saw it once.
+        let c2 = try h.client()
+        c2.send("POST /close HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx")
+        #expect(c2.readResponse()?.status == 502)
+        #expect(h.legacy.requestHeads.filter { $0.hasPrefix("POST /close") }.count == 1)
+    }
+
+    @Test func allServersDownIs503() throws {
+        let h = try ProxyHarness(routes: """
+            backend gone {
+                server 127.0.0.1:DEAD
+                server 127.0.0.1:DEAD
+            }
+            route app {
+                backend gone
+            }
+            """)
+        defer { h.stop() }
+        let client = try h.client()
+        let response = try #require(client.get("/"))
+        #expect(response.status == 503)
+        #expect(client.get("/again")?.status == 503, "a 503 for a bodiless request keeps the connection")
+    }
+
+    @Test func connectFailureIsRetriedOnAnotherServer() throws {
+        let h = try ProxyHarness(routes: """
+            backend legacy {
+                server 127.0.0.1:DEAD
+                server 127.0.0.1:LEGACY
+            }
+            route app {
+                backend legacy
+            }
+            """)
+        defer { h.stop() }
+        for i in 0..<10 {
+            let client = try h.client()
+            #expect(client.get("/r\(i)")?.status == 200)
+        }
+        #expect(h.legacy.requestCount == 10)
+    }
+
+    @Test func staleKeepAliveConnectionIsReplayedForIdempotentRequests() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        let client = try h.client()
+        #expect(client.get("/one")?.status == 200)
+        // The origin closes its side of the pooled connection after this answer.
+        #expect(client.get("/one", headers: "")?.status == 200)
+        client.send("GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(client.readResponse()?.status == 200)
+    }
+
+    @Test func webSocketUpgradeBecomesATunnel() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        let client = try h.client()
+        client.send("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        let switching = try #require(client.readResponse())
+        #expect(switching.status == 101)
+        #expect(switching.header("Upgrade") == "websocket")
+        client.send("ping over the tunnel")
+        client.shutdownWrite()
+        #expect(String(decoding: client.readToEnd(), as: UTF8.self) == "ping over the tunnel")
+        let head = try #require(h.legacy.requestHeads.first)
+        #expect(head.contains("Upgrade: websocket"))
+    }
+
+    @Test func largeUploadStreamsWithBoundedMemory() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        let client = try h.client(timeoutSeconds: 120)
+        let total = 1 << 30
+        let before = residentKiB()
+        client.send("POST /discard HTTP/1.1\r\nHost: a\r\nContent-Length: \(total)\r\n\r\n")
+        let block = [UInt8](repeating: 0x61, count: 1 << 20)
+        var peak = before
+        for i in 0..<(total / block.count) {
+            client.send(block)
+            if i % 64 == 0 { peak = max(peak, residentKiB()) }
+        }
+        let response = try #require(client.readResponse())
+        #expect(response.status == 200)
+        #expect(response.text == "\(total)\n")
+        // The proxy holds a few 64 KiB buffers, not the body; the origin counts, keeps 1 MiB.
+        #expect(peak - before < 64 * 1024, "resident memory grew by \(peak - before) KiB during a 1 GiB upload")
+    }
+
+    @Test func largeDownloadStreams() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        let client = try h.client()
+        let response = try #require(client.get("/big?bytes=\(50 << 20)"))
+        #expect(response.body.count == 50 << 20)
+    }
+
+    @Test func gracefulShutdownFinishesAnInFlightRequest() throws {
+        let h = try ProxyHarness()
+        let client = try h.client()
+        client.send("GET /slow?ms=700 HTTP/1.1\r\nHost: a\r\n\r\n")
+        usleep(150_000)
+        let done = DispatchSemaphore(value: 0)
+        Thread { h.stop(); done.signal() }.start()
+        let response = try #require(client.readResponse())
+        #expect(response.status == 200)
+        #expect(response.text == "legacy answered slowly\n")
+        #expect(response.header("Connection") == "close", "a draining proxy closes after the answer")
+        done.wait()
+        #expect(throws: (any Error).self) { _ = try TestClient(port: h.port) }
+    }
+
+    @Test func severalWorkersShareTheLoad() throws {
+        let h = try ProxyHarness(workers: 2)
+        defer { h.stop() }
+        for i in 0..<20 {
+            let client = try h.client()
+            #expect(client.get("/w\(i)")?.status == 200)
+        }
+        #expect(h.legacy.requestCount == 20)
+    }
+
+    @Test func accessLogHasOneJSONLinePerRequest() throws {
+        let h = try ProxyHarness()
+        let client = try h.client()
+        #expect(client.get("/logged?patient=123")?.status == 200)
+        h.stop()
+        let text = try String(contentsOfFile: h.accessLogPath, encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        #expect(lines.count == 1)
+        let entry = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect(entry["path"] as? String == "/logged", "the query string (possible patient data) is not logged")
+        #expect(entry["route"] as? String == "app")
+        #expect(entry["backend"] as? String == "legacy")
+        #expect(entry["status"] as? Int == 200)
+        #expect(entry["generation"] as? Int == 1)
+        #expect((entry["duration_us"] as? Int ?? -1) >= 0)
+    }
+}

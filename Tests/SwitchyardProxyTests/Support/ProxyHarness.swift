@@ -1,0 +1,78 @@
+import Foundation
+import SwitchyardOrigin
+import SwitchyardProxy
+import SwitchyardRouting
+import SwitchyardSystem
+
+/// A proxy on 127.0.0.1 port 0 in front of real origin servers, for one test.
+final class ProxyHarness: @unchecked Sendable {
+    let legacy: OriginServer
+    let cloud: OriginServer
+    let proxy: Proxy
+    let port: UInt16
+    let accessLogPath: String
+
+    /// `routes` may use `LEGACY` and `CLOUD` for the origins' ports, and `DEAD` for a port
+    /// where nothing listens. Without a `listen` line, one is added.
+    init(routes: String = ProxyHarness.simpleRoutes, workers: Int = 1, settings: ((inout ProxySettings) -> Void)? = nil) throws {
+        legacy = try OriginServer(name: "legacy")
+        cloud = try OriginServer(name: "cloud")
+        legacy.start()
+        cloud.start()
+        accessLogPath = NSTemporaryDirectory() + "switchyard-test-\(UUID().uuidString).log"
+        var text = routes
+            .replacingOccurrences(of: "LEGACY", with: "\(legacy.port)")
+            .replacingOccurrences(of: "CLOUD", with: "\(cloud.port)")
+            .replacingOccurrences(of: "DEAD", with: "\(ProxyHarness.deadPort())")
+        if !text.contains("listen http") { text = "listen http 127.0.0.1:0\naccess-log \(accessLogPath)\n" + text }
+        let config = try RoutesConfig.parse(text, file: "test.routes")
+        let table = try RouteTable.build(config: config, state: RuntimeState(), generation: 1)
+        var s = ProxySettings(workers: workers)
+        settings?(&s)
+        proxy = try Proxy(table: table, settings: s)
+        proxy.start()
+        port = proxy.httpAddresses.first?.port ?? 0
+    }
+
+    static let simpleRoutes = """
+        generation-header X-Switchyard-Generation
+        backend legacy {
+            server 127.0.0.1:LEGACY
+        }
+        backend cloud {
+            server 127.0.0.1:CLOUD
+        }
+        route app {
+            backend legacy
+        }
+        route auth {
+            path /auth/
+            active cloud standby legacy
+        }
+        """
+
+    func client(timeoutSeconds: Int = 10) throws -> TestClient { try TestClient(port: port, timeoutSeconds: timeoutSeconds) }
+
+    func stop() {
+        proxy.shutdown(graceMilliseconds: 2_000)
+        legacy.stop()
+        cloud.stop()
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: accessLogPath) }
+
+    /// A loopback port with no listener: bind, read the port, close.
+    static func deadPort() -> UInt16 {
+        let fd = try! Socket.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: false)
+        let port = try! Socket.localAddress(fd).port
+        fd.close()
+        return port
+    }
+}
+
+/// Resident memory of this process in KiB (from /proc/self/statm).
+func residentKiB() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    return (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) / 1024
+}
