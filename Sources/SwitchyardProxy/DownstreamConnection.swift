@@ -602,7 +602,12 @@ final class DownstreamConnection: EventHandler {
             }
             return false
         }
-        if !responseHeadDone { return parseResponseHead(input) }
+        if !responseHeadDone {
+            let progressed = parseResponseHead(input)
+            // Carry on with the body in the same pass, so that head and body leave in one
+            // write: two small writes meet Nagle and delayed ACKs (a 40 ms stall).
+            guard responseHeadDone, phase == .exchanging, !input.isEmpty else { return progressed }
+        }
         if toClient == nil { toClient = worker.buffers.take() }
         let out = toClient!
         switch responseBody {

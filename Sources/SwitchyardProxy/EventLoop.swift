@@ -31,7 +31,11 @@ final class EventLoop: @unchecked Sendable {
     private var fds: [Int32] = []
 
     /// Cross-thread work, the one piece of state behind a lock (never touched per request).
-    private let pending = Mutex<[@Sendable () -> Void]>([])
+    private let pending = Mutex<[@Sendable () -> Void]>({
+        var queue: [@Sendable () -> Void] = []
+        queue.reserveCapacity(64)
+        return queue
+    }())
     private var running = false
     private(set) var thread: UInt = 0
 
@@ -44,6 +48,7 @@ final class EventLoop: @unchecked Sendable {
         wakeup = try EventFD()
         timer = try TimerFD(intervalMilliseconds: tickMilliseconds)
         self.tickMilliseconds = tickMilliseconds
+        spare.reserveCapacity(64)
         handlers.reserveCapacity(1024)
         generations.reserveCapacity(1024)
         interests.reserveCapacity(1024)
@@ -155,13 +160,18 @@ final class EventLoop: @unchecked Sendable {
         running = false
     }
 
+    /// The queue is swapped with a spare of the same capacity, so taking the tasks neither
+    /// allocates nor runs them under the lock.
+    private var spare: [@Sendable () -> Void] = []
+
     private func runPending() {
-        let tasks = pending.withLock { tasks -> [@Sendable () -> Void] in
-            let taken = tasks
-            tasks.removeAll(keepingCapacity: true)
-            return taken
+        pending.withLock { swap(&$0, &spare) }
+        var i = 0
+        while i < spare.count {
+            spare[i]()
+            i += 1
         }
-        for task in tasks { task() }
+        spare.removeAll(keepingCapacity: true)
     }
 
     @inline(__always) func assertInEventLoop() {

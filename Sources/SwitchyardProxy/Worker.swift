@@ -69,6 +69,9 @@ final class Worker: @unchecked Sendable {
     var atConnectionLimit: Bool { connections.count + tunnels.count >= settings.maxConnectionsPerWorker }
 
     func accepted(_ fd: FileDescriptor, peer: SocketAddress, from listener: Listener) {
+        // Our writes are whole messages already batched in a buffer; Nagle would only hold
+        // the last segment of each back for a delayed ACK.
+        try? Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
         switch listener.kind {
         case .http:
             let connection = DownstreamConnection(fd: fd, peer: peer, worker: self)
@@ -192,7 +195,12 @@ final class Worker: @unchecked Sendable {
             if i < tunnels.count { tunnels[i].tick(now: now) }
             i -= 1
         }
-        for listener in listeners { listener.tick(now: now) }
+        // Index loops: an array iterator allocates in unoptimised (test) builds.
+        i = 0
+        while i < listeners.count {
+            listeners[i].tick(now: now)
+            i += 1
+        }
         accessLog?.flush()
     }
 

@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+
+/// The `switchyard` executable as a user runs it (built by `make test` before the tests).
+@Suite struct CommandLineTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let binary = root.appendingPathComponent(".build/debug/switchyard").path
+
+    func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = Self.root
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: binary), "needs `swift build` first (make test does it)"))
+    func checkAcceptsEveryExampleRoutesFile() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("routes").path)
+            .filter { $0.hasSuffix(".routes") }
+        #expect(files.count >= 2)
+        for file in files {
+            let result = try run(["check", "routes/\(file)"])
+            #expect(result.status == 0, "\(file): \(result.output)")
+            #expect(result.output.contains("ok"))
+        }
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: binary), "needs `swift build` first (make test does it)"))
+    func checkRejectsABrokenFileWithLineAndColumn() throws {
+        let path = NSTemporaryDirectory() + "broken-\(UUID().uuidString).routes"
+        try """
+            listen http 127.0.0.1:8080
+            backend legacy {
+                server 127.0.0.1:9101
+            }
+            route app {
+                backend clowd
+            }
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try run(["check", path])
+        #expect(result.status == 1)
+        #expect(result.output.contains("\(path):6:13:"), "got: \(result.output)")
+        #expect(result.output.contains("clowd"))
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: binary), "needs `swift build` first (make test does it)"))
+    func serveRefusesABadFileAndStartsNothing() throws {
+        let result = try run(["serve", "/nonexistent/file.routes"])
+        #expect(result.status == 1)
+        #expect(result.output.contains("/nonexistent/file.routes"))
+    }
+}

@@ -1,0 +1,340 @@
+#!/usr/bin/env python3
+"""bench/lib/report.py — turns the JSON lines the bench scripts write into numbers and
+markdown tables. Subcommands (called by bench/compare, bench/idle, bench/flip):
+
+  line JSON                         one progress line for a wrk run
+  rate RESULTS CONNS                50 % of the slowest proxy's median req/s at CONNS
+  h2load LOG NAME LABEL TICKS CLK RATE SECS OUT   one JSON line for a constant-rate run
+  compare RESULTS RATE_RESULTS CMDLINE MACHINE NOTES   the markdown report
+  check RESULTS RATE_RESULTS        smoke check: every server answered 2xx, no errors
+  idle RESULTS CMDLINE MACHINE      the markdown report of bench/idle
+  flip RESULTS CMDLINE MACHINE NOTES   the markdown report of bench/flip
+"""
+import json
+import re
+import statistics
+import sys
+
+PROXIES = ("switchyard", "switchyard_log", "switchyard_tcp", "haproxy", "nginx")
+
+
+def load(path):
+    rows = []
+    try:
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if line:
+                    rows.append(json.loads(line))
+    except FileNotFoundError:
+        pass
+    return rows
+
+
+def rps(w):
+    return w.get("requests", 0) * 1e6 / max(w.get("duration_us", 1), 1)
+
+
+def errors(w):
+    return sum(w.get(k, 0) for k in ("err_connect", "err_read", "err_write", "err_timeout"))
+
+
+def cpu_us_per_req(r):
+    req = r["wrk"].get("requests", 0)
+    if req <= 0:
+        return None
+    return r["cpu_ticks"] * 1e6 / r["clk_tck"] / req
+
+
+def ms(us):
+    return "—" if us is None else f"{us / 1000:.2f}"
+
+
+def fmt_ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "—"
+    return f"{a / b:.2f}×"
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def group(rows):
+    """(conns, name) → list of rows, preserving first-seen order of names and conns."""
+    groups, names, conns = {}, [], []
+    for r in rows:
+        groups.setdefault((r["conns"], r["name"]), []).append(r)
+        if r["name"] not in names:
+            names.append(r["name"])
+        if r["conns"] not in conns:
+            conns.append(r["conns"])
+    return groups, names, conns
+
+
+def summarize(rs):
+    rates = [rps(r["wrk"]) for r in rs]
+    return {
+        "label": rs[0]["label"],
+        "rps": statistics.median(rates),
+        "min": min(rates),
+        "max": max(rates),
+        "p50": med([r["wrk"].get("p50_us") for r in rs]),
+        "p99": med([r["wrk"].get("p99_us") for r in rs]),
+        "cpu": med([cpu_us_per_req(r) for r in rs]),
+        "errors": sum(errors(r["wrk"]) for r in rs),
+        "non2xx": sum(r["wrk"].get("non2xx", 0) for r in rs),
+        "requests": sum(r["wrk"].get("requests", 0) for r in rs),
+        "rounds": len(rs),
+    }
+
+
+def cmd_line(js):
+    r = json.loads(js)
+    w = r["wrk"]
+    cpu = cpu_us_per_req(r)
+    cpu_s = "—" if cpu is None else f"{cpu:.1f}"
+    print(f"  round {r['round']} c={r['conns']:<4} {r['label']:<26} {rps(w):>10.0f} req/s  "
+          f"p50 {ms(w.get('p50_us'))} ms  p99 {ms(w.get('p99_us'))} ms  cpu {cpu_s} µs/req  "
+          f"errors {errors(w)}  non-2xx {w.get('non2xx', 0)}")
+
+
+def cmd_rate(path, conns):
+    groups, names, _ = group(load(path))
+    maxima = [summarize(groups[(conns, n)])["rps"] for n in names
+              if n in PROXIES and (conns, n) in groups]
+    maxima = [m for m in maxima if m > 0]
+    print(int(min(maxima) * 0.5) if maxima else 0)
+
+
+def percentile(sorted_values, p):
+    if not sorted_values:
+        return None
+    k = max(0, min(len(sorted_values) - 1, int(round(p / 100 * len(sorted_values) + 0.5)) - 1))
+    return sorted_values[k]
+
+
+def cmd_h2load(logpath, name, label, ticks, clk, rate, secs, outpath):
+    lat, ok, bad = [], 0, 0
+    try:
+        with open(logpath) as f:
+            for line in f:
+                parts = line.split("\t")
+                if len(parts) < 3:
+                    continue
+                status, dur = int(parts[1]), int(parts[2])
+                if 200 <= status < 300:
+                    ok += 1
+                    lat.append(dur)
+                else:
+                    bad += 1
+    except FileNotFoundError:
+        pass
+    failed = 0
+    try:
+        text = open(outpath).read()
+        m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout", text)
+        if m:
+            failed = int(m.group(5)) + int(m.group(6)) + int(m.group(7))
+    except FileNotFoundError:
+        pass
+    lat.sort()
+    total = ok + bad
+    out = {
+        "name": name, "label": label, "target_rps": int(rate), "secs": float(secs),
+        "requests": total, "ok": ok, "non2xx": bad, "failed": failed,
+        "achieved_rps": total / float(secs) if float(secs) > 0 else 0,
+        "p50_us": percentile(lat, 50), "p99_us": percentile(lat, 99), "max_us": lat[-1] if lat else None,
+        "cpu_us_per_req": (int(ticks) * 1e6 / int(clk) / total) if total else None,
+    }
+    print(json.dumps(out))
+    return 0 if total > 0 else 1
+
+
+def cmd_compare(results, rate_results, cmdline, machine, notes_path):
+    rows = load(results)
+    groups, names, conns_list = group(rows)
+    out = []
+    out.append("# Switchyard vs HAProxy vs nginx — HTTP/1.1, keep-alive, one core each")
+    out.append("")
+    out.append(f"Command: `{cmdline}`")
+    out.append("")
+    out.append(machine)
+    out.append("")
+    rounds = max((r["round"] for r in rows), default=0)
+    out.append(f"Closed loop: wrk -t1, {rounds} interleaved round(s) per cell; req/s is the median "
+               "(min–max) over rounds, p50/p99 and CPU are medians over rounds. CPU is the proxy's "
+               "utime+stime from /proc over the run, divided by the requests wrk completed "
+               "(for the ceiling row: the origin's own CPU).")
+    out.append("")
+    out.append("| conns | server | req/s median (min–max) | p50 ms | p99 ms | CPU µs/req | errors | req/s ÷ HAProxy | req/s ÷ nginx |")
+    out.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    summaries = {}
+    for c in conns_list:
+        for n in names:
+            if (c, n) in groups:
+                summaries[(c, n)] = summarize(groups[(c, n)])
+        ha = summaries.get((c, "haproxy"))
+        ng = summaries.get((c, "nginx"))
+        for n in names:
+            s = summaries.get((c, n))
+            if not s:
+                continue
+            err = str(s["errors"] + s["non2xx"])
+            if s["non2xx"]:
+                err += f" ({s['non2xx']} non-2xx)"
+            if n.startswith("switchyard"):
+                r_ha = fmt_ratio(s["rps"], ha and ha["rps"])
+                r_ng = fmt_ratio(s["rps"], ng and ng["rps"])
+            else:
+                r_ha = r_ng = ""
+            cpu = "—" if s["cpu"] is None else f"{s['cpu']:.1f}"
+            label = f"**{s['label']}**" if n == "switchyard" else s["label"]
+            out.append(f"| {c} | {label} | {s['rps']:,.0f} ({s['min']:,.0f}–{s['max']:,.0f}) | "
+                       f"{ms(s['p50'])} | {ms(s['p99'])} | {cpu} | {err} | {r_ha} | {r_ng} |")
+    out.append("")
+    out.append("Switchyard (access log off) against the others, read against the targets "
+               "(req/s ≥ 1.2× HAProxy and nginx at 64 connections; CPU per request ≤ 0.8× HAProxy):")
+    out.append("")
+    out.append("| conns | req/s ÷ HAProxy | req/s ÷ nginx | CPU/req ÷ HAProxy | CPU/req ÷ nginx | HTTP ÷ TCP mode req/s |")
+    out.append("|---:|---:|---:|---:|---:|---:|")
+    for c in conns_list:
+        sy = summaries.get((c, "switchyard"))
+        if not sy:
+            continue
+        ha = summaries.get((c, "haproxy")) or {}
+        ng = summaries.get((c, "nginx")) or {}
+        tcp = summaries.get((c, "switchyard_tcp")) or {}
+        out.append(f"| {c} | {fmt_ratio(sy['rps'], ha.get('rps'))} | {fmt_ratio(sy['rps'], ng.get('rps'))} | "
+                   f"{fmt_ratio(sy['cpu'], ha.get('cpu'))} | {fmt_ratio(sy['cpu'], ng.get('cpu'))} | "
+                   f"{fmt_ratio(sy['rps'], tcp.get('rps'))} |")
+    rate_rows = load(rate_results)
+    if rate_rows:
+        out.append("")
+        target = rate_rows[0]["target_rps"]
+        out.append(f"Constant rate (open loop, `h2load --h1 --rps`): {target:,} req/s for every proxy, "
+                   f"50 % of the slowest proxy's median maximum; latency measured by h2load from each "
+                   f"request's scheduled start, CPU over the run ÷ requests.")
+        out.append("")
+        out.append("| server | achieved req/s | p50 ms | p99 ms | max ms | CPU µs/req | failed / non-2xx | CPU ÷ HAProxy | p99 ÷ HAProxy |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        ha = next((r for r in rate_rows if r["name"] == "haproxy"), {})
+        for r in rate_rows:
+            cpu = "—" if r["cpu_us_per_req"] is None else f"{r['cpu_us_per_req']:.1f}"
+            if r["name"].startswith("switchyard"):
+                c_ha = fmt_ratio(r["cpu_us_per_req"], ha.get("cpu_us_per_req"))
+                p_ha = fmt_ratio(r["p99_us"], ha.get("p99_us"))
+            else:
+                c_ha = p_ha = ""
+            label = f"**{r['label']}**" if r["name"] == "switchyard" else r["label"]
+            out.append(f"| {label} | {r['achieved_rps']:,.0f} | {ms(r['p50_us'])} | {ms(r['p99_us'])} | "
+                       f"{ms(r['max_us'])} | {cpu} | {r['failed']} / {r['non2xx']} | {c_ha} | {p_ha} |")
+    out.append("")
+    out.append("Notes:")
+    try:
+        out.extend(l.rstrip("\n") for l in open(notes_path) if l.strip())
+    except FileNotFoundError:
+        pass
+    out.append("- errors = wrk socket errors (connect, read, write, timeout) + non-2xx responses, summed over rounds")
+    out.append("- on a 2-core machine shared with other work the numbers are noisy: compare ratios within one run, not across runs")
+    print("\n".join(out))
+
+
+def cmd_check(results, rate_results):
+    ok = True
+    for r in load(results):
+        w = r["wrk"]
+        if w.get("failed_run") or w.get("requests", 0) == 0:
+            print(f"smoke: {r['label']}: no requests completed", file=sys.stderr)
+            ok = False
+        elif w.get("non2xx", 0) or errors(w):
+            print(f"smoke: {r['label']}: {w.get('non2xx', 0)} non-2xx, {errors(w)} socket errors", file=sys.stderr)
+            ok = False
+    for r in load(rate_results):
+        if r["ok"] == 0 or r["non2xx"] or r["failed"]:
+            print(f"smoke: {r['label']} constant rate: {r['ok']} ok, {r['non2xx']} non-2xx, {r['failed']} failed", file=sys.stderr)
+            ok = False
+    print("smoke check: " + ("every server answered 200s" if ok else "FAILED"), file=sys.stderr)
+    return 0 if ok else 1
+
+
+def cmd_idle(results, cmdline, machine):
+    rows = load(results)
+    out = ["# Idle keep-alive connections: memory per connection", "", f"Command: `{cmdline}`", "", machine, ""]
+    out.append("Each client connection sent one request, read the 200, and stays open and idle. "
+               "RSS is VmRSS of the proxy (master + workers) from /proc; per connection = "
+               "(RSS with the connections − RSS before) ÷ connections. Target: ≤ 1 KiB per connection.")
+    out.append("")
+    out.append("| server | connections held | RSS before KiB | RSS with connections KiB | KiB per connection | ÷ HAProxy | ÷ nginx |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|")
+    per = {r["name"]: r["per_conn_kib"] for r in rows if r.get("held")}
+    for r in rows:
+        pc = r.get("per_conn_kib")
+        pc_s = "—" if pc is None else f"{pc:.2f}"
+        if r["name"] == "switchyard":
+            a, b = fmt_ratio(pc, per.get("haproxy")), fmt_ratio(pc, per.get("nginx"))
+            label = f"**{r['label']}**"
+        else:
+            a = b = ""
+            label = r["label"]
+        out.append(f"| {label} | {r.get('held', 0):,} of {r['wanted']:,} | {r['rss_before']:,} | "
+                   f"{r['rss_after']:,} | {pc_s} | {a} | {b} |")
+    out.append("")
+    out.append("Notes:")
+    out.append("- all servers: one worker/thread, same origin, logging off; RSS before is measured after one request went through")
+    print("\n".join(out))
+
+
+def cmd_flip(results, cmdline, machine, notes_path):
+    rows = load(results)
+    out = ["# Flip under load", "", f"Command: `{cmdline}`", "", machine, ""]
+    out.append("wrk -t1 drives steady load through the proxy; the steady phase has no changes, the "
+               "flip phase flips and reverts every second. Failed = wrk socket errors (connect, read, "
+               "write, timeout) + non-2xx responses. Target: 0 failed requests.")
+    out.append("")
+    out.append("| proxy | phase | changes made | req/s | p99 ms | requests | socket errors | non-2xx | failed | req/s ÷ steady |")
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    steady = {}
+    for r in rows:
+        w = r["wrk"]
+        rate = rps(w)
+        if r["phase"] == "steady":
+            steady[r["name"]] = rate
+        ratio = fmt_ratio(rate, steady.get(r["name"])) if r["phase"] != "steady" else ""
+        failed = errors(w) + w.get("non2xx", 0)
+        out.append(f"| {r['label']} | {r['phase']} | {r.get('changes', 0)} | {rate:,.0f} | {ms(w.get('p99_us'))} | "
+                   f"{w.get('requests', 0):,} | {errors(w)} | {w.get('non2xx', 0)} | {failed} | {ratio} |")
+    out.append("")
+    out.append("Notes:")
+    try:
+        out.extend(l.rstrip("\n") for l in open(notes_path) if l.strip())
+    except FileNotFoundError:
+        pass
+    print("\n".join(out))
+
+
+def main(argv):
+    cmd = argv[1]
+    if cmd == "line":
+        cmd_line(argv[2])
+    elif cmd == "rate":
+        cmd_rate(argv[2], int(argv[3]))
+    elif cmd == "h2load":
+        return cmd_h2load(*argv[2:10])
+    elif cmd == "compare":
+        cmd_compare(*argv[2:7])
+    elif cmd == "check":
+        return cmd_check(argv[2], argv[3])
+    elif cmd == "idle":
+        cmd_idle(*argv[2:5])
+    elif cmd == "flip":
+        cmd_flip(*argv[2:6])
+    else:
+        print(f"report.py: unknown command {cmd}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

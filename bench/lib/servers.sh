@@ -1,0 +1,182 @@
+# bench/lib/servers.sh — config files and start functions for the servers every bench
+# script uses: the nginx origin, Switchyard, HAProxy and nginx as a proxy. Each server runs
+# in the foreground (no daemon), pinned with taskset, and is stopped by common.sh's trap.
+# Requires common.sh (sourced first) and $SWITCHYARD for the Switchyard functions.
+
+# The origin's fixed body: small, the same for every row (about 100 bytes).
+ORIGIN_BODY="switchyard bench origin: a small fixed body, the same for every proxy and every row.\n"
+
+# nginx_common_head DIR — the top of every nginx config we write (paths under DIR).
+nginx_common_head() {
+    local dir=$1 nofile
+    nofile=$(ulimit -n)
+    mkdir -p "$dir/tmp"
+    cat <<CONF
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+worker_rlimit_nofile $nofile;
+events { worker_connections $((nofile - 100)); }
+http {
+    access_log off;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    keepalive_requests 10000000;
+    keepalive_timeout 300s;
+CONF
+}
+
+# start_origin NAME PORT [PORT2] — nginx, 1 worker, fixed body, keep-alive, on LOAD_CPU.
+# With PORT2, a second server block answers there with a body naming the other side
+# (bench/flip tells which backend answered from the body).
+start_origin() {
+    local name=$1 port=$2 port2=${3:-} dir="$BENCH_WORK/$1"
+    mkdir -p "$dir"
+    {
+        nginx_common_head "$dir"
+        cat <<CONF
+    server {
+        listen 127.0.0.1:$port backlog=4096;
+        location / { default_type text/plain; return 200 "$ORIGIN_BODY"; }
+    }
+CONF
+        if [ -n "$port2" ]; then
+            cat <<CONF
+    server {
+        listen 127.0.0.1:$port2 backlog=4096;
+        location / { default_type text/plain; return 200 "switchyard bench origin, other side\n"; }
+    }
+CONF
+        fi
+        echo "}"
+    } >"$dir/nginx.conf"
+    start_pinned "$name" "$LOAD_CPU" "$BENCH_WORK/$name.log" nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf"
+}
+
+# start_nginx_proxy NAME PORT UPSTREAM_PORT — nginx as a reverse proxy, 1 worker, upstream
+# keep-alive, logging off, on PROXY_CPU.
+start_nginx_proxy() {
+    local name=$1 port=$2 upstream=$3 dir="$BENCH_WORK/$1"
+    mkdir -p "$dir"
+    {
+        nginx_common_head "$dir"
+        cat <<CONF
+    upstream origin {
+        server 127.0.0.1:$upstream;
+        keepalive 512;
+        keepalive_requests 10000000;
+        keepalive_timeout 300s;
+    }
+    server {
+        listen 127.0.0.1:$port backlog=4096;
+        location / {
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+CONF
+    } >"$dir/nginx.conf"
+    start_pinned "$name" "$PROXY_CPU" "$BENCH_WORK/$name.log" nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf"
+}
+
+# start_haproxy NAME PORT SERVER_PORT[:WEIGHT]... — HAProxy, nbthread 1, http-reuse always, no
+# logging, stats socket at $BENCH_WORK/NAME.sock (level admin), on PROXY_CPU.
+# Servers are named s1, s2… in the backend "origin".
+start_haproxy() {
+    local name=$1 port=$2; shift 2
+    local cfg="$BENCH_WORK/$name.cfg" i=1 p maxconn
+    # HAProxy wants 2 fds per connection it may hold; where the open-files limit cannot be
+    # raised that far (containers), "no strict-limits" lets it start with a warning.
+    maxconn=$(( $(ulimit -n) - 200 ))
+    {
+        cat <<CONF
+global
+    nbthread 1
+    maxconn $maxconn
+    no strict-limits
+    stats socket $BENCH_WORK/$name.sock mode 600 level admin
+defaults
+    mode http
+    maxconn $maxconn
+    timeout connect 5s
+    timeout client 300s
+    timeout server 300s
+    timeout http-keep-alive 300s
+    http-reuse always
+frontend fe
+    bind 127.0.0.1:$port
+    default_backend origin
+backend origin
+CONF
+        for p in "$@"; do
+            case $p in
+                *:*) echo "    server s$i 127.0.0.1:${p%%:*} weight ${p#*:}" ;;
+                *)   echo "    server s$i 127.0.0.1:$p" ;;
+            esac
+            i=$((i + 1))
+        done
+    } >"$cfg"
+    start_pinned "$name" "$PROXY_CPU" "$BENCH_WORK/$name.log" haproxy -db -f "$cfg"
+}
+
+# switchyard_routes FILE PORT UPSTREAM_PORT — the minimal one-route routes file.
+switchyard_routes() {
+    cat >"$1" <<CONF
+# written by bench/ — one listener, one backend, one route
+listen http 127.0.0.1:$2
+access-log off
+backend origin {
+    server 127.0.0.1:$3
+}
+route app {
+    backend origin
+}
+CONF
+}
+
+# switchyard_tcp_routes FILE HTTP_PORT TCP_PORT UPSTREAM_PORT — a TCP-mode route (bytes
+# forwarded, no HTTP parsing): the ceiling row for HTTP mode.
+switchyard_tcp_routes() {
+    cat >"$1" <<CONF
+# written by bench/ — TCP mode: the same backend, bytes only
+listen http 127.0.0.1:$2
+access-log off
+backend origin {
+    server 127.0.0.1:$4
+}
+route bytes {
+    mode tcp
+    listen 127.0.0.1:$3
+    backend origin
+}
+CONF
+}
+
+# start_switchyard NAME ROUTES_FILE ACCESS_LOG(off|PATH) — 1 worker, on PROXY_CPU.
+start_switchyard() {
+    local name=$1 routes=$2 accesslog=$3
+    start_pinned "$name" "$PROXY_CPU" "$BENCH_WORK/$name.log" \
+        "$SWITCHYARD" serve "$routes" --workers 1 --access-log "$accesslog" --grace 1
+}
+
+# run_wrk PORT CONNECTIONS SECONDS — wrk -t1 on LOAD_CPU; prints one JSON line
+# (requests, duration_us, p50_us, p99_us, errors, non2xx…).
+run_wrk() {
+    local port=$1 conns=$2 secs=$3 out
+    out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${secs}s" --timeout 5s \
+        -s "$BENCH_LIB/wrk-report.lua" "http://127.0.0.1:$port/" 2>&1)
+    local json
+    json=$(printf '%s\n' "$out" | sed -n 's/^JSON //p')
+    if [ -z "$json" ]; then
+        log "wrk against port $port gave no report:"; printf '%s\n' "$out" | tail -5 >&2
+        echo '{"requests":0,"duration_us":1,"failed_run":true}'
+        return 1
+    fi
+    echo "$json"
+}
