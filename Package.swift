@@ -26,17 +26,22 @@ let package = Package(
         .target(name: "SwitchyardRouting"),
         .target(name: "SwitchyardProxy",
                 dependencies: ["SwitchyardSystem", "SwitchyardHTTP", "SwitchyardRouting", "CSwitchyardShims"]),
+        .target(name: "SwitchyardAdmin",
+                dependencies: ["SwitchyardProxy", "SwitchyardRouting", "SwitchyardSystem"]),
         // Small origin servers: the demo's two built-in backends and the tests' backends.
         .target(name: "SwitchyardOrigin", dependencies: ["SwitchyardSystem", "CSwitchyardShims"]),
         .executableTarget(name: "switchyard",
                           dependencies: ["SwitchyardProxy", "SwitchyardRouting", "SwitchyardOrigin", "SwitchyardSystem",
-                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+                                         "SwitchyardAdmin", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Test-only: counts malloc calls made on threads that opt in.
         .target(name: "CSwitchyardMallocCounter"),
 
         .testTarget(name: "SwitchyardHTTPTests", dependencies: ["SwitchyardHTTP"]),
         .testTarget(name: "SwitchyardRoutingTests", dependencies: ["SwitchyardRouting"]),
+        .testTarget(name: "SwitchyardAdminTests",
+                    dependencies: ["SwitchyardAdmin", "SwitchyardProxy", "SwitchyardOrigin", "SwitchyardRouting",
+                                   "SwitchyardSystem"]),
         .testTarget(name: "SwitchyardProxyTests",
                     dependencies: ["SwitchyardProxy", "SwitchyardOrigin", "SwitchyardRouting", "SwitchyardSystem",
                                    "SwitchyardHTTP", "CSwitchyardMallocCounter", "CSwitchyardShims"]),

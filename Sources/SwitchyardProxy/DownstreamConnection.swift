@@ -456,6 +456,7 @@ final class DownstreamConnection: EventHandler {
 
     private func noteConnectFailure(_ pool: ServerPool, _ error: Error) {
         pool.connectFailures += 1
+        if let handle { handle.counters[decision.backend].connectFailures += 1; handle.counters[decision.backend].errors += 1 }
         pool.skipUntil = Clock.monotonicMilliseconds() + 1_000
         worker.stats.connectFailures += 1
         worker.errorLog.error("upstream \(pool.label): \(error)")
@@ -708,6 +709,9 @@ final class DownstreamConnection: EventHandler {
                     phase = .tunnel
                     deadline = Clock.monotonicMilliseconds() + worker.settings.tunnelIdleTimeoutMilliseconds
                     worker.stats.openTunnels += 1
+                    handle?.counters[decision.backend].openTunnels += 1
+                    // The tunnel counts as one request, answered 101, for the counters.
+                    handle?.counters[decision.backend].record(status: 101, microseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1000, nowMilliseconds: Clock.monotonicMilliseconds())
                     return true
                 }
                 // 1xx interim answers (100 Continue, 103 Early Hints) go to HTTP/1.1 clients;
@@ -842,6 +846,13 @@ final class DownstreamConnection: EventHandler {
         }
         worker.stats.requests += 1
         if status >= 500 { worker.stats.serverErrors += 1 }
+        if phase != .tunnel {
+            handle.counters[decision.backend].record(
+                status: status, microseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1000,
+                nowMilliseconds: Clock.monotonicMilliseconds())
+        } else {
+            handle.counters[decision.backend].openTunnels -= 1
+        }
         requestParser.reset()
         handle.activeRequests -= 1
         if handle.activeRequests == 0 { worker.tableReleased(handle) }
@@ -1019,6 +1030,12 @@ final class DownstreamConnection: EventHandler {
         default:
             break
         }
+    }
+
+    /// The backend this connection tunnels to (after 101), for drain orders.
+    var tunnelBackend: String? {
+        guard phase == .tunnel, let handle else { return nil }
+        return handle.table.config.backends[decision.backend].name
     }
 
     var isIdle: Bool { phase == .awaitingHead && (fromClient?.isEmpty ?? true) }

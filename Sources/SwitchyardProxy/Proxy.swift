@@ -119,6 +119,26 @@ public final class Proxy: @unchecked Sendable {
         onEveryWorker { $0.stats }.reduce(WorkerStats(), +)
     }
 
+    /// Per-backend counters summed over workers, by backend name.
+    public func backendSnapshots() -> [String: BackendSnapshot] {
+        var total: [String: BackendSnapshot] = [:]
+        for map in onEveryWorker({ $0.backendSnapshots }) {
+            for (name, snapshot) in map { total[name] = total[name].map { $0 + snapshot } ?? snapshot }
+        }
+        return total
+    }
+
+    /// Tunnels to `backends` close after `milliseconds` (0: now), in every worker.
+    public func drainTunnels(to backends: Set<String>, afterMilliseconds milliseconds: UInt64) {
+        let deadline = Clock.monotonicMilliseconds() + milliseconds
+        _ = onEveryWorker { $0.drainTunnels(to: backends, deadline: deadline) }
+    }
+
+    /// Closes idle upstream connections to `backend` in every worker.
+    public func closeIdleConnections(to backend: String) {
+        _ = onEveryWorker { $0.closeIdleConnections(to: backend) }
+    }
+
     /// Idle upstream connections per server, summed over workers (tests, status).
     public func idleUpstreamConnections() -> [String: Int] {
         var total: [String: Int] = [:]

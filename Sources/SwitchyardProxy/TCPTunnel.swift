@@ -64,6 +64,8 @@ final class TCPTunnel: EventHandler {
     private var toClient: SpliceRelay
     private let routeIndex: Int
     private let backend: Int
+    /// The backend's name, for drain orders.
+    var backendName: String { handle.table.config.backends[backend].name }
     private unowned(unsafe) let handle: TableHandle
     private var tried: UInt64 = 0
     private var pool: ServerPool?
@@ -75,7 +77,7 @@ final class TCPTunnel: EventHandler {
     private final class UpstreamSide: EventHandler {
         unowned let tunnel: TCPTunnel
         init(_ tunnel: TCPTunnel) { self.tunnel = tunnel }
-        func eventsReceived(_ events: UInt32) { tunnel.upstreamEventsReceived(events) }
+    func eventsReceived(_ events: UInt32) { tunnel.upstreamEventsReceived(events) }
     }
     private var side: UpstreamSide?
 
@@ -118,18 +120,25 @@ final class TCPTunnel: EventHandler {
                     upstream = fd
                     connecting = !connected
                     deadline = now + (connected ? worker.settings.tunnelIdleTimeoutMilliseconds : worker.settings.connectTimeoutMilliseconds)
-                    if connected { worker.stats.openTunnels += 1 }
+                    if connected { tunnelOpened() }
                     updateInterests()
                     return
                 } catch {
                     pool.skipUntil = now + 1_000
                     worker.stats.connectFailures += 1
+                    handle.counters[backend].connectFailures += 1
                     worker.errorLog.error("tcp upstream \(pool.label): \(error)")
                 }
             }
         }
         worker.stats.noServer += 1
         close()
+    }
+
+    private func tunnelOpened() {
+        worker.stats.openTunnels += 1
+        handle.counters[backend].openTunnels += 1
+        handle.counters[backend].record(status: 200, microseconds: 0, nowMilliseconds: Clock.monotonicMilliseconds())
     }
 
     func eventsReceived(_ events: UInt32) {
@@ -152,7 +161,7 @@ final class TCPTunnel: EventHandler {
                 return
             }
             connecting = false
-            worker.stats.openTunnels += 1
+            tunnelOpened()
         }
         pump(clientReadable: false, upstreamReadable: events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0,
              clientWritable: false, upstreamWritable: events & Epoll.writable != 0)
@@ -221,7 +230,10 @@ final class TCPTunnel: EventHandler {
         guard !closed else { return }
         closed = true
         if let upstream {
-            if !connecting { worker.stats.openTunnels -= 1 }
+            if !connecting {
+                worker.stats.openTunnels -= 1
+                handle.counters[backend].openTunnels -= 1
+            }
             worker.loop.deregister(upstreamRegistration)
             upstream.close()
         }

@@ -20,9 +20,13 @@ final class TableHandle {
     /// Per route: the sticky cookie's name when the route issues one, else empty.
     let cookieNames: [[UInt8]]
 
-    init(table: RouteTable, servers: [[ServerPool]]) {
+    /// backend index → this worker's counters for it (shared across tables by name).
+    let counters: [BackendCounters]
+
+    init(table: RouteTable, servers: [[ServerPool]], counters: [BackendCounters]) {
         self.table = table
         self.servers = servers
+        self.counters = counters
         roundRobin = Array(repeating: 0, count: servers.count)
         routeNames = table.config.routes.map { Array($0.name.utf8) }
         backendNames = table.config.backends.map { Array($0.name.utf8) }

@@ -23,6 +23,10 @@ final class Worker: @unchecked Sendable {
     /// change that keeps the server.
     private var poolsByAddress: [String: ServerPool] = [:]
     private(set) var generationHeader: [UInt8] = []
+    /// Per-backend counters by backend name: they survive table changes.
+    private var backendCounters: [String: BackendCounters] = [:]
+    /// Tunnels to these backends are closed once the deadline (monotonic ms) passes.
+    private var drainOrders: [(backends: Set<String>, deadline: UInt64)] = []
     var stats = WorkerStats()
     private(set) var draining = false
     private var connections: [DownstreamConnection] = []
@@ -41,7 +45,7 @@ final class Worker: @unchecked Sendable {
         var seed: UInt64 = 0
         if sy_getrandom(&seed, 8) != 8 { seed = Clock.monotonicNanoseconds() ^ UInt64(index) }
         random = seed
-        current = TableHandle(table: table, servers: [])
+        current = TableHandle(table: table, servers: [], counters: [])
         connections.reserveCapacity(1024)
         current = makeHandle(table, servers)
         generationHeader = Array((table.config.generationHeader ?? "").utf8)
@@ -150,7 +154,13 @@ final class Worker: @unchecked Sendable {
             }
             pools.append(list)
         }
-        return TableHandle(table: table, servers: pools)
+        let counters = table.config.backends.map { backend in
+            if let existing = backendCounters[backend.name] { return existing }
+            let created = BackendCounters()
+            backendCounters[backend.name] = created
+            return created
+        }
+        return TableHandle(table: table, servers: pools, counters: counters)
     }
 
     /// Installs a new table: requests whose head is parsed from now on use it; requests in
@@ -202,6 +212,44 @@ final class Worker: @unchecked Sendable {
             i += 1
         }
         accessLog?.flush()
+        if !drainOrders.isEmpty { carryOutDrains(now) }
+    }
+
+    /// Orders tunnels (WebSocket, TCP mode) to `backends` closed at `deadline`.
+    func drainTunnels(to backends: Set<String>, deadline: UInt64) {
+        drainOrders.append((backends, deadline))
+        carryOutDrains(Clock.monotonicMilliseconds())
+    }
+
+    private func carryOutDrains(_ now: UInt64) {
+        var due = Set<String>()
+        drainOrders.removeAll { order in
+            if order.deadline <= now { due.formUnion(order.backends); return true }
+            return false
+        }
+        guard !due.isEmpty else { return }
+        for connection in connections where connection.tunnelBackend.map(due.contains) == true {
+            connection.close()
+        }
+        for tunnel in tunnels where due.contains(tunnel.backendName) {
+            tunnel.close()
+        }
+    }
+
+    /// Closes idle upstream connections to a backend (it lost its traffic or is drained).
+    func closeIdleConnections(to backend: String) {
+        for (key, pool) in poolsByAddress where key.hasPrefix(backend + "/") { pool.closeIdle() }
+    }
+
+    /// This worker's counters per backend name, with open upstream connections.
+    var backendSnapshots: [String: BackendSnapshot] {
+        var result: [String: BackendSnapshot] = [:]
+        for (name, counters) in backendCounters { result[name] = counters.snapshot }
+        for (key, pool) in poolsByAddress {
+            let name = String(key.split(separator: "/", maxSplits: 1).first ?? "")
+            result[name]?.openConnections += pool.openConnections
+        }
+        return result
     }
 
     /// Stops accepting and lets connections finish their current request.

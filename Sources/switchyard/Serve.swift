@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import SwitchyardAdmin
 import Glibc
 import SwitchyardProxy
 import SwitchyardRouting
@@ -30,6 +32,12 @@ struct ServeOptions: ParsableArguments {
 
     @Option(help: "Seconds that requests in flight get to finish on shutdown.")
     var grace: Int = 10
+
+    @Option(help: "Admin socket path; overrides the routes file's admin line.")
+    var admin: String?
+
+    @Option(help: "Runtime state file; overrides the routes file's state line.")
+    var state: String?
 }
 
 /// Loads, starts, and waits for signals. Shared by `serve` and `demo`.
@@ -39,18 +47,37 @@ struct ServeRunner {
 
     func run(ready: ((Proxy) -> Void)?) throws {
         let config: RoutesConfig
-        let table: RouteTable
         do {
             config = try RoutesConfig.load(path: routesFile)
-            table = try RouteTable.build(config: config, state: RuntimeState(), generation: 1)
         } catch {
             printError(error.description)
             throw ExitCode(1)
         }
         var settings = ProxySettings(workers: options.workers ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         if let accessLog = options.accessLog { settings.accessLogPath = accessLog }
-        settings.errorLogPath = options.errorLog
-        let errorLog = try ErrorLog(path: options.errorLog)
+        settings.errorLogPath = options.errorLog ?? config.errorLogPath.flatMap { $0 == "stderr" ? nil : $0 }
+        let errorLog = try ErrorLog(path: settings.errorLogPath)
+
+        // Runtime state (weights, flips, cohorts) comes back from the state file.
+        let adminPath = options.admin ?? config.admin?.socketPath
+        let statePath = options.state ?? config.statePath ?? adminPath.map { ($0 as NSString).deletingLastPathComponent + "/state.json" }
+        let table: RouteTable
+        var restored: StateFile?
+        var warnings: [String] = []
+        do {
+            if let statePath {
+                (table, warnings, restored) = try AdminService.startingTable(config: config, statePath: statePath)
+            } else {
+                table = try RouteTable.build(config: config, state: RuntimeState(), generation: 1)
+            }
+        } catch let error as AdminError {
+            printError("switchyard: \(error)")
+            throw ExitCode(1)
+        } catch let error as RoutesErrors {
+            printError(error.description)
+            throw ExitCode(1)
+        }
+        for warning in warnings { errorLog.warning("state: \(warning)") }
 
         // Signals are taken by this thread with sigwait: block them before any worker
         // thread exists, so the workers inherit the mask and never see them.
@@ -59,37 +86,59 @@ struct ServeRunner {
         Signals.ignorePipe()
 
         let proxy: Proxy
+        var admin: AdminServer?
+        var service: AdminService?
         do {
             proxy = try Proxy(table: table, settings: settings, errorLog: errorLog)
+            if let adminPath, let statePath {
+                let policy = try AccessPolicy(config: config.admin)
+                let auditPath = (statePath as NSString).deletingLastPathComponent + "/audit.log"
+                let adminService = try AdminService(
+                    routesPath: routesFile, config: config, statePath: statePath, auditPath: auditPath,
+                    policy: policy, dataPlane: proxy, restored: restored, startWarnings: warnings, errorLog: errorLog)
+                admin = try AdminServer(path: adminPath, groupID: policy.allowedGIDs.sorted().first, service: adminService)
+                service = adminService
+            }
         } catch {
             printError("switchyard: \(error)")
             throw ExitCode(1)
         }
         proxy.start()
+        admin?.start()
         for address in proxy.httpAddresses { errorLog.info("listening on http://\(address) (generation \(table.generation))") }
         for (route, address) in proxy.tcpAddresses.sorted(by: { $0.key < $1.key }) { errorLog.info("route \(route): tcp on \(address)") }
+        if let admin { errorLog.info("admin socket \(admin.path)") }
         ready?(proxy)
 
-        var generation = table.generation
         while true {
             let signal = Signals.wait(signals)
             if signal == SIGHUP {
                 // Reload: a file that does not validate changes nothing.
-                do {
-                    let newConfig = try RoutesConfig.load(path: routesFile)
-                    generation += 1
-                    let newTable = try RouteTable.build(config: newConfig, state: proxy.table.state, generation: generation)
-                    try proxy.publish(newTable)
-                    errorLog.info("reloaded \(routesFile): generation \(generation)")
-                } catch {
-                    errorLog.error("reload refused, nothing changed:\n\(error)")
+                if let service {
+                    let answer = service.reloadFromSignal()
+                    if answer.ok { errorLog.info(answer.text) } else { errorLog.error(answer.text) }
+                } else {
+                    reloadWithoutAdmin(proxy, errorLog)
                 }
                 continue
             }
             errorLog.info("shutting down: finishing requests in flight (up to \(options.grace) s)")
+            admin?.stop()
             proxy.shutdown(graceMilliseconds: options.grace * 1000)
             errorLog.info("stopped")
             return
+        }
+    }
+
+    private func reloadWithoutAdmin(_ proxy: Proxy, _ errorLog: ErrorLog) {
+        do {
+            let newConfig = try RoutesConfig.load(path: routesFile)
+            let generation = proxy.table.generation + 1
+            let newTable = try RouteTable.build(config: newConfig, state: proxy.table.state, generation: generation)
+            try proxy.publish(newTable)
+            errorLog.info("reloaded \(routesFile): generation \(generation)")
+        } catch {
+            errorLog.error("reload refused, nothing changed:\n\(error)")
         }
     }
 }

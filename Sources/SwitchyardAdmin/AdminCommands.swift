@@ -1,0 +1,247 @@
+import SwitchyardRouting
+
+/// What a command produces: an answer (read-only commands) or a change to commit.
+enum CommandOutcome {
+    case answer(AdminAnswer)
+    case change(AdminService.Change)
+}
+
+/// One admin command, registered as data: its word, usage, whether it changes routing
+/// (and so needs the change permission and an audit record), and its handler.
+struct AdminCommandSpec: Sendable {
+    let word: String
+    let usage: String
+    let summary: String
+    let changes: Bool
+    let run: @Sendable (AdminService, AdminCommandLine, Caller) throws(AdminError) -> CommandOutcome
+}
+
+enum AdminCommands {
+    static let all: [AdminCommandSpec] = [
+        .init(word: "help", usage: "help", summary: "this list", changes: false) { _, _, _ throws(AdminError) in
+            .answer(.success(helpText))
+        },
+        .init(word: "status", usage: "status", summary: "routes, shares, and each backend's requests, errors, latency, connections", changes: false) { service, _, _ throws(AdminError) in
+            .answer(StatusReport.status(service))
+        },
+        .init(word: "show", usage: "show routes", summary: "the routing in force, in routes-file words", changes: false) { service, command, _ throws(AdminError) in
+            guard command.words.count == 2, command.words[1] == "routes" else { throw AdminError("usage: show routes") }
+            return .answer(StatusReport.showRoutes(service))
+        },
+        .init(word: "history", usage: "history", summary: "generations: when, who, what", changes: false) { service, _, _ throws(AdminError) in
+            .answer(StatusReport.history(service))
+        },
+        .init(word: "weight", usage: "weight ROUTE BACKEND PCT [BACKEND PCT...]", summary: "set a route's split (the one backend left out takes the rest)", changes: true) { service, command, _ throws(AdminError) in
+            .change(try weight(service, command))
+        },
+        .init(word: "cohort", usage: "cohort ROUTE add|remove header NAME VALUE|cookie NAME VALUE|client CIDR|path PREFIX -> BACKEND", summary: "pin a group of users to a backend", changes: true) { service, command, _ throws(AdminError) in
+            .change(try cohort(service, command))
+        },
+        .init(word: "flip", usage: "flip ROUTE|all [--drain 30s]", summary: "swap active and standby (a split route moves wholly to its smaller side)", changes: true) { service, command, _ throws(AdminError) in
+            .change(try flip(service, command))
+        },
+        .init(word: "revert", usage: "revert [to N]", summary: "restore the previous generation's (or generation N's) state", changes: true) { service, command, _ throws(AdminError) in
+            .change(try revert(service, command))
+        },
+        .init(word: "drain", usage: "drain BACKEND [DURATION]", summary: "close idle connections to a backend now and its tunnels after DURATION", changes: true) { service, command, caller throws(AdminError) in
+            try drain(service, command, caller)
+        },
+        .init(word: "reload", usage: "reload", summary: "re-read the routes file (an invalid file changes nothing)", changes: true) { service, _, _ throws(AdminError) in
+            .change(try service.reloadChange())
+        },
+    ]
+
+    static func find(_ word: String, _ words: [String]) -> AdminCommandSpec? {
+        all.first { $0.word == word }
+    }
+
+    static var helpText: String {
+        let width = all.map(\.usage.count).max() ?? 0
+        let lines = all.map { $0.usage.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.summary }
+        return (["commands (add --reason \"TEXT\" to any change; prefix with json for a JSON answer):"] + lines.map { "  " + $0 })
+            .joined(separator: "\n")
+    }
+
+    // MARK: handlers
+
+    static func route(_ service: AdminService, _ name: String) throws(AdminError) -> CompiledRoute {
+        guard let index = service.table.routeIndex(named: name) else {
+            let known = service.table.routes.map(\.name).joined(separator: ", ")
+            throw AdminError("unknown route \"\(name)\" (routes: \(known))")
+        }
+        return service.table.routes[index]
+    }
+
+    static func backend(_ service: AdminService, _ name: String) throws(AdminError) -> String {
+        guard service.table.backendIndex(named: name) != nil else {
+            let known = service.table.backends.map(\.name).joined(separator: ", ")
+            throw AdminError("unknown backend \"\(name)\" (backends: \(known))")
+        }
+        return name
+    }
+
+    static func weight(_ service: AdminService, _ command: AdminCommandLine) throws(AdminError) -> AdminService.Change {
+        let words = command.words
+        guard words.count >= 4, words.count % 2 == 0 else {
+            throw AdminError("usage: weight ROUTE BACKEND PCT [BACKEND PCT...], e.g. weight charting cloud 10%")
+        }
+        let route = try route(service, words[1])
+        var given: [(String, Int)] = []
+        var i = 2
+        while i < words.count {
+            let name = try backend(service, words[i])
+            if given.contains(where: { $0.0 == name }) { throw AdminError("\(name) is given twice") }
+            given.append((name, try Percent.parse(words[i + 1])))
+            i += 2
+        }
+        // Start from the split in force (its order decides which buckets move), or from
+        // active/standby for a blue-green route.
+        var shares: [WeightedBackend] = route.split
+        if shares.isEmpty {
+            if let active = route.active { shares.append(WeightedBackend(backend: active, basisPoints: 10_000)) }
+            if let standby = route.standby { shares.append(WeightedBackend(backend: standby, basisPoints: 0)) }
+        }
+        for (name, _) in given where !shares.contains(where: { $0.backend == name }) {
+            shares.append(WeightedBackend(backend: name, basisPoints: 0))
+        }
+        let unspecified = shares.indices.filter { index in !given.contains { $0.0 == shares[index].backend } }
+        let sum = given.reduce(0) { $0 + $1.1 }
+        for (name, points) in given {
+            shares[shares.firstIndex { $0.backend == name }!].basisPoints = points
+        }
+        switch unspecified.count {
+        case 0:
+            guard sum == 10_000 else { throw AdminError("shares add up to \(Percent.format(sum)), not 100%") }
+        case 1:
+            guard sum <= 10_000 else { throw AdminError("shares add up to \(Percent.format(sum)), more than 100%") }
+            shares[unspecified[0]].basisPoints = 10_000 - sum
+        default:
+            let names = unspecified.map { shares[$0].backend }.joined(separator: " and ")
+            throw AdminError("give the shares of \(names) too (they must add up to 100%)")
+        }
+        var state = service.table.state
+        var runtime = state.routes[route.name] ?? RouteRuntime()
+        runtime.split = shares
+        state.routes[route.name] = runtime
+        return .init(state: state)
+    }
+
+    static func cohort(_ service: AdminService, _ command: AdminCommandLine) throws(AdminError) -> AdminService.Change {
+        let words = command.words
+        let usage = "usage: cohort ROUTE add|remove header NAME VALUE|cookie NAME VALUE|client CIDR|path PREFIX -> BACKEND"
+        guard words.count >= 6, words[2] == "add" || words[2] == "remove", words[words.count - 2] == "->" else {
+            throw AdminError(usage)
+        }
+        let route = try route(service, words[1])
+        let target = try backend(service, words[words.count - 1])
+        let args = Array(words[4..<(words.count - 2)])
+        let matcher: CohortMatcher
+        switch (words[3], args.count) {
+        case ("header", 2): matcher = .header(name: args[0], value: args[1])
+        case ("cookie", 2): matcher = .cookie(name: args[0], value: args[1])
+        case ("client", 1):
+            guard let cidr = CIDR(parsing: args[0]) else { throw AdminError("\"\(args[0])\" is not a CIDR like 10.50.0.0/16") }
+            matcher = .client(cidr)
+        case ("path", 1):
+            guard args[0].hasPrefix("/") else { throw AdminError("a path cohort starts with /") }
+            matcher = .path(prefix: args[0])
+        default:
+            throw AdminError(usage)
+        }
+        let cohort = Cohort(matcher: matcher, backend: target)
+        var state = service.table.state
+        var runtime = state.routes[route.name] ?? RouteRuntime()
+        let inFile = route.config.cohorts.contains(cohort)
+        if words[2] == "add" {
+            if route.cohorts.contains(cohort) { throw AdminError("route \(route.name) already has that cohort") }
+            if let i = runtime.removedCohorts.firstIndex(of: cohort) { runtime.removedCohorts.remove(at: i) }
+            if !inFile { runtime.extraCohorts.append(cohort) }
+        } else {
+            guard route.cohorts.contains(cohort) else { throw AdminError("route \(route.name) has no such cohort") }
+            if let i = runtime.extraCohorts.firstIndex(of: cohort) { runtime.extraCohorts.remove(at: i) }
+            if inFile { runtime.removedCohorts.append(cohort) }
+        }
+        state.routes[route.name] = runtime
+        return .init(state: state)
+    }
+
+    static func flip(_ service: AdminService, _ command: AdminCommandLine) throws(AdminError) -> AdminService.Change {
+        guard command.words.count == 2 else { throw AdminError("usage: flip ROUTE|all [--drain 30s]") }
+        let drain = try command.drain.map { (text) throws(AdminError) in try Duration.parseMilliseconds(text) }
+        var state = service.table.state
+        if command.words[1] == "all" {
+            var flipped = 0
+            for route in service.table.routes where canFlip(route) {
+                try flipOne(route, &state)
+                flipped += 1
+            }
+            guard flipped > 0 else { throw AdminError("no route has a standby side or a two-way split to flip") }
+        } else {
+            let route = try route(service, command.words[1])
+            guard canFlip(route) else { throw AdminError("route \(route.name) has no standby side or two-way split to flip") }
+            try flipOne(route, &state)
+        }
+        return .init(state: state, drainMilliseconds: drain)
+    }
+
+    private static func canFlip(_ route: CompiledRoute) -> Bool {
+        route.split.isEmpty ? route.standby != nil : route.split.count == 2
+    }
+
+    /// Active/standby swap; a two-way split becomes "all to the smaller side" (ties: the
+    /// second listed), with the larger side as standby — `revert` brings the split back.
+    private static func flipOne(_ route: CompiledRoute, _ state: inout RuntimeState) throws(AdminError) {
+        var runtime = state.routes[route.name] ?? RouteRuntime()
+        if route.split.isEmpty {
+            guard let active = route.active, let standby = route.standby else { return }
+            runtime.active = standby
+            runtime.standby = active
+        } else {
+            let a = route.split[0], b = route.split[1]
+            let (major, minor) = a.basisPoints > b.basisPoints ? (a, b) : (b, a)
+            runtime.active = minor.backend
+            runtime.standby = major.backend
+            runtime.split = []
+        }
+        state.routes[route.name] = runtime
+    }
+
+    static func revert(_ service: AdminService, _ command: AdminCommandLine) throws(AdminError) -> AdminService.Change {
+        let words = command.words
+        let current = service.table.generation
+        let target: HistoryEntry
+        switch words.count {
+        case 1:
+            guard let previous = service.history.last(where: { $0.generation < current }) else {
+                throw AdminError("there is no earlier generation to revert to")
+            }
+            target = previous
+        case 3 where words[1] == "to":
+            guard let n = UInt64(words[2]) else { throw AdminError("\"\(words[2])\" is not a generation number") }
+            guard let entry = service.history.last(where: { $0.generation == n }) else {
+                let kept = service.history.map(\.generation)
+                throw AdminError("generation \(n) is not in the history (kept: \(kept.first.map(String.init) ?? "-")…\(kept.last.map(String.init) ?? "-"))")
+            }
+            target = entry
+        default:
+            throw AdminError("usage: revert [to N]")
+        }
+        let (state, warnings) = target.state.reconciled(with: service.config)
+        return .init(state: state, extraLines: ["state of generation \(target.generation) restored"] + warnings.map { "warning: \($0)" })
+    }
+
+    static func drain(_ service: AdminService, _ command: AdminCommandLine, _ caller: Caller) throws(AdminError) -> CommandOutcome {
+        let words = command.words
+        guard (2...3).contains(words.count) else { throw AdminError("usage: drain BACKEND [DURATION]") }
+        let name = try backend(service, words[1])
+        let after = try words.count == 3 ? Duration.parseMilliseconds(words[2]) : 0
+        service.dataPlane.closeIdleConnections(to: name)
+        service.dataPlane.drainTunnels(to: [name], afterMilliseconds: after)
+        let message = "\(name): idle connections closed; open tunnels close in \(after / 1000)s (routing unchanged)"
+        try service.audit.append(.init(time: AuditLog.now(), outcome: "accepted", uid: caller.uid, pid: caller.pid,
+                                       user: caller.userName, command: command.text, reason: command.reason,
+                                       changes: [message], error: nil, generationBefore: service.table.generation,
+                                       generation: service.table.generation))
+        return .answer(.success(message))
+    }
+}

@@ -1,0 +1,215 @@
+import Foundation
+import Glibc
+import SwitchyardProxy
+import SwitchyardRouting
+
+/// Carries out admin commands, one at a time. A change goes through one path, `commit`:
+/// build and validate the new table, write the state file atomically, publish the table to
+/// every worker (which answers once all acknowledged), append the audit record, answer.
+/// If any step before the publish fails, nothing has changed.
+public final class AdminService: @unchecked Sendable {
+    public let routesPath: String
+    public let statePath: String
+    public let audit: AuditLog
+    let policy: AccessPolicy
+    let dataPlane: DataPlane
+    private let lock = NSLock()
+    private(set) var config: RoutesConfig
+    private(set) var history: [HistoryEntry]
+    let errorLog: ErrorLog
+
+    /// Restores the state file (if any) against `config`, reconciling names that vanished.
+    /// Returns the table to start the data plane with, and warnings for the error log.
+    public static func startingTable(config: RoutesConfig, statePath: String) throws(AdminError) -> (RouteTable, [String], StateFile?) {
+        let saved = try StateFile.load(path: statePath)
+        let state = saved?.state ?? RuntimeState()
+        let (reconciled, warnings) = state.reconciled(with: config)
+        let generation = (saved?.generation ?? 0) + 1
+        do {
+            return (try RouteTable.build(config: config, state: reconciled, generation: generation), warnings, saved)
+        } catch {
+            throw AdminError("state file \(statePath) does not fit the routes file: \(error.description)")
+        }
+    }
+
+    public init(routesPath: String, config: RoutesConfig, statePath: String, auditPath: String,
+                policy: AccessPolicy, dataPlane: DataPlane, restored: StateFile?, startWarnings: [String],
+                errorLog: ErrorLog) throws(AdminError) {
+        self.routesPath = routesPath
+        self.statePath = statePath
+        self.config = config
+        audit = AuditLog(path: auditPath)
+        self.policy = policy
+        self.dataPlane = dataPlane
+        self.errorLog = errorLog
+        history = restored?.history ?? []
+        let table = dataPlane.table
+        let me = Caller(uid: geteuid(), gid: getegid(), pid: getpid())
+        let entry = HistoryEntry(generation: table.generation, time: AuditLog.now(), uid: me.uid, user: me.userName,
+                                 command: restored == nil ? "start" : "start (state restored)", reason: nil,
+                                 changes: startWarnings, state: table.state)
+        appendHistory(entry)
+        // The start is a generation too: written down so that `revert to N` finds it.
+        try StateFile(generation: table.generation, state: table.state, history: history).save(path: statePath)
+        for warning in startWarnings {
+            try? audit.append(.init(time: entry.time, outcome: "warning", uid: me.uid, pid: me.pid, user: me.userName,
+                                    command: "start", reason: nil, changes: [warning], error: nil,
+                                    generationBefore: nil, generation: table.generation))
+        }
+    }
+
+    private func appendHistory(_ entry: HistoryEntry) {
+        history.append(entry)
+        if history.count > StateFile.historyLimit { history.removeFirst(history.count - StateFile.historyLimit) }
+    }
+
+    var table: RouteTable { dataPlane.table }
+
+    // MARK: executing
+
+    /// Runs one command line for `caller`.
+    public func execute(_ line: String, caller: Caller) -> (AdminAnswer, json: Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        let command: AdminCommandLine
+        do {
+            command = try AdminCommandLine(parsing: line)
+        } catch {
+            return (.failure(error), line.contains("json"))
+        }
+        guard let name = command.words.first else {
+            return (.failure(AdminError("empty command; try: help")), command.json)
+        }
+        guard let spec = AdminCommands.find(name, command.words) else {
+            return (.failure(AdminError("unknown command \"\(name)\"; try: help")), command.json)
+        }
+        if spec.changes {
+            guard policy.mayChange(caller) else {
+                let error = AdminError("\(caller.userName) (uid \(caller.uid)) may not change routing: allowed are root, the proxy's own user and those the routes file's admin line allows")
+                recordRefusal(command, caller, error)
+                return (.failure(error), command.json)
+            }
+        }
+        do {
+            let outcome = try spec.run(self, command, caller)
+            switch outcome {
+            case .answer(let answer):
+                return (answer, command.json)
+            case .change(let change):
+                return (try commit(change, command, caller), command.json)
+            }
+        } catch {
+            if spec.changes { recordRefusal(command, caller, error) }
+            return (.failure(error), command.json)
+        }
+    }
+
+    private func recordRefusal(_ command: AdminCommandLine, _ caller: Caller, _ error: AdminError) {
+        do {
+            try audit.append(.init(time: AuditLog.now(), outcome: "refused", uid: caller.uid, pid: caller.pid,
+                                   user: caller.userName, command: command.text, reason: command.reason, changes: nil,
+                                   error: error.message, generationBefore: table.generation, generation: nil))
+        } catch {
+            errorLog.error("audit log: \(error)")
+        }
+    }
+
+    /// A change a command computed: the new runtime state (and config, for reload), and what
+    /// to do with the traffic that moved.
+    struct Change {
+        var state: RuntimeState
+        var config: RoutesConfig? = nil
+        var drainMilliseconds: UInt64? = nil
+        var extraLines: [String] = []
+    }
+
+    private func commit(_ change: Change, _ command: AdminCommandLine, _ caller: Caller) throws(AdminError) -> AdminAnswer {
+        let old = table
+        let newConfig = change.config ?? config
+        if change.config == nil && change.state == old.state {
+            return .success("nothing changed (generation \(old.generation))", json: ["generation": old.generation, "changes": []])
+        }
+        let generation = old.generation + 1
+        let newTable: RouteTable
+        do {
+            newTable = try RouteTable.build(config: newConfig, state: change.state, generation: generation)
+        } catch {
+            throw AdminError(error.description.replacingOccurrences(of: "\n", with: "; "))
+        }
+        var changes = newTable.describeChanges(from: old)
+        changes += change.extraLines
+        let entry = HistoryEntry(generation: generation, time: AuditLog.now(), uid: caller.uid, user: caller.userName,
+                                 command: command.text, reason: command.reason, changes: changes, state: newTable.state)
+        var newHistory = history
+        newHistory.append(entry)
+        if newHistory.count > StateFile.historyLimit { newHistory.removeFirst(newHistory.count - StateFile.historyLimit) }
+        // 1. Durable first: after a crash from here on, the restart comes back in this state.
+        let oldFile = StateFile(generation: old.generation, state: old.state, history: history)
+        try StateFile(generation: generation, state: newTable.state, history: newHistory).save(path: statePath)
+        // 2. Every worker installs it before we go on.
+        do {
+            try dataPlane.publish(newTable)
+        } catch {
+            try? oldFile.save(path: statePath)
+            throw AdminError("could not apply: \(error); nothing changed")
+        }
+        history = newHistory
+        config = newConfig
+        // 3. Traffic that moved away: idle connections to sides that lost everything close;
+        //    tunnels close only when a drain deadline was given.
+        let lost = Self.usedBackends(old).subtracting(Self.usedBackends(newTable))
+        for backend in lost { dataPlane.closeIdleConnections(to: backend) }
+        if let drain = change.drainMilliseconds, !lost.isEmpty {
+            dataPlane.drainTunnels(to: lost, afterMilliseconds: drain)
+        }
+        // 4. The audit record, fsync'd, before the answer.
+        var auditError: String?
+        do {
+            try audit.append(.init(time: entry.time, outcome: "accepted", uid: caller.uid, pid: caller.pid, user: caller.userName,
+                                   command: command.text, reason: command.reason, changes: changes, error: nil,
+                                   generationBefore: old.generation, generation: generation))
+        } catch {
+            auditError = error.message
+            errorLog.error("audit log: \(error)")
+        }
+        var lines = changes.isEmpty ? ["generation \(generation): no routing change"] : changes.map { "generation \(generation): \($0)" }
+        if let drain = change.drainMilliseconds, !lost.isEmpty {
+            lines.append("tunnels to \(lost.sorted().joined(separator: ", ")) close in \(drain / 1000)s")
+        }
+        if let auditError { lines.append("warning: the audit record was not written: \(auditError)") }
+        return .success(lines.joined(separator: "\n"), json: ["generation": generation, "changes": changes])
+    }
+
+    /// Backends that can receive traffic under a table.
+    static func usedBackends(_ table: RouteTable) -> Set<String> {
+        var used = Set<String>()
+        for route in table.routes {
+            if route.split.isEmpty {
+                if let active = route.active { used.insert(active) }
+            } else {
+                for share in route.split where share.basisPoints > 0 { used.insert(share.backend) }
+            }
+            for cohort in route.cohorts { used.insert(cohort.backend) }
+        }
+        return used
+    }
+
+    // MARK: reload (also SIGHUP)
+
+    /// Re-reads the routes file. An invalid file changes nothing and every error is reported.
+    func reloadChange() throws(AdminError) -> Change {
+        let newConfig: RoutesConfig
+        do {
+            newConfig = try RoutesConfig.load(path: routesPath)
+        } catch {
+            throw AdminError("reload refused, nothing changed:\n" + error.description)
+        }
+        let (state, warnings) = table.state.reconciled(with: newConfig)
+        return Change(state: state, config: newConfig, extraLines: ["reloaded \(routesPath)"] + warnings.map { "warning: \($0)" })
+    }
+
+    /// SIGHUP: a reload on behalf of the process itself.
+    public func reloadFromSignal() -> AdminAnswer {
+        execute("reload --reason SIGHUP", caller: Caller(uid: geteuid(), gid: getegid(), pid: getpid())).0
+    }
+}

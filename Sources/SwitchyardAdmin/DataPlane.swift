@@ -1,0 +1,15 @@
+import SwitchyardProxy
+import SwitchyardRouting
+
+/// What the admin layer needs from the data plane. `Proxy` is the one implementation; the
+/// seam keeps admin logic free of event-loop details.
+public protocol DataPlane: AnyObject, Sendable {
+    var table: RouteTable { get }
+    /// Installs `table` in every worker and returns once all acknowledged.
+    func publish(_ table: RouteTable) throws
+    func backendSnapshots() -> [String: BackendSnapshot]
+    func drainTunnels(to backends: Set<String>, afterMilliseconds: UInt64)
+    func closeIdleConnections(to backend: String)
+}
+
+extension Proxy: DataPlane {}

@@ -1,0 +1,39 @@
+/// Shares are basis points (0.01 %): "5%", "5", "4.75%" ↔ 475.
+enum Percent {
+    static func parse(_ text: String) throws(AdminError) -> Int {
+        var body = Substring(text)
+        if body.hasSuffix("%") { body = body.dropLast() }
+        let parts = body.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let whole = Int(parts[0]), !parts[0].isEmpty,
+              parts[0].allSatisfy(\.isNumber) else {
+            throw AdminError("\"\(text)\" is not a percentage (like 5%, 12.5% or 0.25%)")
+        }
+        var fraction = 0
+        if parts.count == 2 {
+            guard (1...2).contains(parts[1].count), parts[1].allSatisfy(\.isNumber), let f = Int(parts[1]) else {
+                throw AdminError("\"\(text)\": shares go in steps of 0.01%")
+            }
+            fraction = parts[1].count == 1 ? f * 10 : f
+        }
+        let points = whole * 100 + fraction
+        guard (0...10_000).contains(points) else { throw AdminError("\"\(text)\" is outside 0%…100%") }
+        return points
+    }
+
+    static func format(_ points: Int) -> String {
+        let fraction = points % 100
+        return "\(points / 100).\(fraction < 10 ? "0" : "")\(fraction)%"
+    }
+}
+
+/// Durations as in the routes file: 500ms, 30s, 2m.
+enum Duration {
+    static func parseMilliseconds(_ text: String) throws(AdminError) -> UInt64 {
+        let units: [(String, UInt64)] = [("ms", 1), ("s", 1000), ("m", 60_000)]
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            let number = text.dropLast(suffix.count)
+            if let value = UInt64(number), !number.isEmpty, number.allSatisfy(\.isNumber) { return value * factor }
+        }
+        throw AdminError("\"\(text)\" is not a duration (like 30s, 500ms or 2m)")
+    }
+}

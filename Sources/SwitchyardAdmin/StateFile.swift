@@ -1,0 +1,53 @@
+import Foundation
+import SwitchyardRouting
+
+/// One generation in the history: who changed what, and the runtime state it produced.
+public struct HistoryEntry: Sendable, Codable, Equatable {
+    public var generation: UInt64
+    public var time: String
+    public var uid: UInt32
+    public var user: String
+    public var command: String
+    public var reason: String?
+    public var changes: [String]
+    public var state: RuntimeState
+}
+
+/// What survives a restart: the runtime overrides of the last acknowledged generation and
+/// the recent history (for `history` and `revert to N`).
+public struct StateFile: Sendable, Codable, Equatable {
+    public var generation: UInt64
+    public var state: RuntimeState
+    public var history: [HistoryEntry]
+
+    /// Generations kept for `history` and `revert to N`.
+    public static let historyLimit = 200
+
+    public init(generation: UInt64, state: RuntimeState, history: [HistoryEntry]) {
+        self.generation = generation
+        self.state = state
+        self.history = history
+    }
+
+    /// nil when there is no file yet; an unreadable or corrupt file is an error (starting
+    /// from the routes file instead would silently move traffic back).
+    public static func load(path: String) throws(AdminError) -> StateFile? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw AdminError("state file \(path) is unreadable")
+        }
+        do {
+            return try JSONDecoder().decode(StateFile.self, from: data)
+        } catch {
+            throw AdminError("state file \(path) is not valid (\(error)); move it aside to start from the routes file alone")
+        }
+    }
+
+    public func save(path: String) throws(AdminError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data: Data
+        do { data = try encoder.encode(self) } catch { throw AdminError("cannot encode state: \(error)") }
+        try DurableFile.replace(path, with: Array(data))
+    }
+}

@@ -1,0 +1,82 @@
+import SwitchyardProxy
+import SwitchyardRouting
+
+/// The read-only answers: status, show routes, history.
+enum StatusReport {
+    static func describe(_ route: CompiledRoute) -> String {
+        if !route.split.isEmpty {
+            return "split " + route.split.map { "\($0.backend) \(Percent.format($0.basisPoints))" }.joined(separator: " ")
+        }
+        var text = "active \(route.active ?? "-")"
+        if let standby = route.standby { text += " standby \(standby)" }
+        return text
+    }
+
+    static func status(_ service: AdminService) -> AdminAnswer {
+        let table = service.table
+        let snapshots = service.dataPlane.backendSnapshots()
+        var lines = ["generation \(table.generation)", "", "routes:"]
+        var routesJSON: [[String: Any]] = []
+        for route in table.routes {
+            var line = "  \(route.name) (\(route.mode.rawValue)): \(describe(route))"
+            if !route.cohorts.isEmpty { line += "; cohorts: " + route.cohorts.map(\.description).joined(separator: ", ") }
+            lines.append(line)
+            routesJSON.append(["name": route.name, "mode": route.mode.rawValue, "routing": describe(route),
+                               "cohorts": route.cohorts.map(\.description)])
+        }
+        lines.append("")
+        lines.append("backends (last minute for latency):")
+        lines.append("  backend          requests   errors   p50 ms   p99 ms   conns  tunnels")
+        var backendsJSON: [[String: Any]] = []
+        for backend in table.backends {
+            let s = snapshots[backend.name]
+            let p50 = s?.percentile(0.5), p99 = s?.percentile(0.99)
+            func ms(_ v: UInt64?) -> String { v.map { String(format: "%.2f", Double($0) / 1000) } ?? "-" }
+            lines.append("  " + [backend.name.padding(toLength: 15, withPad: " ", startingAt: 0),
+                                 pad(s?.requests ?? 0, 9), pad(s?.errors ?? 0, 8), padText(ms(p50), 8), padText(ms(p99), 8),
+                                 pad(s?.openConnections ?? 0, 7), pad(s?.openTunnels ?? 0, 8)].joined(separator: " "))
+            backendsJSON.append(["name": backend.name, "requests": s?.requests ?? 0, "errors": s?.errors ?? 0,
+                                 "connect_failures": s?.connectFailures ?? 0,
+                                 "p50_us": p50.map { Int($0) } as Any, "p99_us": p99.map { Int($0) } as Any,
+                                 "open_connections": s?.openConnections ?? 0, "open_tunnels": s?.openTunnels ?? 0])
+        }
+        return .success(lines.joined(separator: "\n"),
+                        json: ["generation": table.generation, "routes": routesJSON, "backends": backendsJSON])
+    }
+
+    private static func pad(_ n: Int, _ width: Int) -> String { padText(String(n), width) }
+    private static func padText(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
+    }
+
+    static func showRoutes(_ service: AdminService) -> AdminAnswer {
+        var lines = ["# generation \(service.table.generation)"]
+        for route in service.table.routes {
+            lines.append("route \(route.name) {")
+            if route.mode == .tcp { lines.append("    mode tcp") }
+            if !route.hosts.isEmpty { lines.append("    host " + route.hosts.joined(separator: " ")) }
+            if let path = route.pathPrefix { lines.append("    path \(path)") }
+            if let listen = route.listen { lines.append("    listen \(listen)") }
+            lines.append("    " + describe(route))
+            for cohort in route.cohorts { lines.append("    cohort \(cohort)") }
+            lines.append("}")
+        }
+        return .success(lines.joined(separator: "\n"))
+    }
+
+    static func history(_ service: AdminService) -> AdminAnswer {
+        var lines: [String] = []
+        var entries: [[String: Any]] = []
+        for entry in service.history.suffix(50) {
+            var line = "\(entry.generation)  \(entry.time)  \(entry.user) (uid \(entry.uid))  \(entry.command)"
+            if let reason = entry.reason { line += "  [\(reason)]" }
+            lines.append(line)
+            for change in entry.changes { lines.append("      \(change)") }
+            entries.append(["generation": entry.generation, "time": entry.time, "uid": entry.uid, "user": entry.user,
+                            "command": entry.command, "reason": entry.reason as Any, "changes": entry.changes])
+        }
+        return .success(lines.joined(separator: "\n"), json: ["history": entries])
+    }
+}
+
+import Foundation

@@ -1,0 +1,127 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import SwitchyardSystem
+
+/// The CLI side of the admin socket: sends one command line, prints the answer, exits 1 if
+/// the proxy refused it. Finds the socket by itself: --admin, $SWITCHYARD_ADMIN, then the
+/// usual places.
+enum AdminClient {
+    static let wellKnownPaths = ["/run/switchyard/admin.sock", "/tmp/switchyard-demo/admin.sock"]
+
+    static func socketPath(_ explicit: String?) throws -> String {
+        if let explicit { return explicit }
+        if let fromEnvironment = ProcessInfo.processInfo.environment["SWITCHYARD_ADMIN"], !fromEnvironment.isEmpty {
+            return fromEnvironment
+        }
+        if let found = wellKnownPaths.first(where: { access($0, F_OK) == 0 }) { return found }
+        printError("switchyard: no admin socket found (tried \(wellKnownPaths.joined(separator: ", "))); is the proxy running? Give --admin PATH or set SWITCHYARD_ADMIN.")
+        throw ExitCode(2)
+    }
+
+    /// Splits off `--admin PATH`; quotes words with spaces so the line keeps them whole.
+    static func send(_ words: [String]) throws {
+        var words = words
+        var explicit: String?
+        if let i = words.firstIndex(of: "--admin") {
+            guard i + 1 < words.count else {
+                printError("switchyard: --admin needs a path")
+                throw ExitCode(2)
+            }
+            explicit = words[i + 1]
+            words.removeSubrange(i...(i + 1))
+        }
+        let path = try socketPath(explicit)
+        let line = words.map { $0.contains(" ") || $0.isEmpty ? "\"\($0)\"" : $0 }.joined(separator: " ") + "\n"
+        guard let address = SocketAddress(unixPath: path) else {
+            printError("switchyard: admin socket path too long: \(path)")
+            throw ExitCode(2)
+        }
+        let fd: FileDescriptor
+        do {
+            fd = try Socket.connectBlocking(to: address)
+        } catch {
+            printError("switchyard: cannot reach the proxy at \(path): \(error)")
+            throw ExitCode(2)
+        }
+        defer { fd.close() }
+        Array(line.utf8).withUnsafeBytes { try? fd.writeAll($0) }
+        Socket.shutdownWrite(fd)
+        var answer: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd.rawValue, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            answer.append(contentsOf: chunk[0..<n])
+        }
+        let text = String(decoding: answer, as: UTF8.self)
+        printNow(text)
+        if text.hasPrefix("error:") || text.hasPrefix("{\"error\"") || text.contains("\"ok\":false") { throw ExitCode(1) }
+    }
+}
+
+/// The admin commands, spoken over the admin socket. Each takes the words the proxy's
+/// admin protocol takes, plus --reason "TEXT", --json, and --admin PATH.
+protocol AdminCommand: ParsableCommand {
+    static var word: String { get }
+    var words: [String] { get }
+}
+
+extension AdminCommand {
+    func run() throws { try AdminClient.send([Self.word] + words) }
+}
+
+struct Status: AdminCommand {
+    static let word = "status"
+    static let configuration = CommandConfiguration(abstract: "Routes, shares, and each backend's requests, errors, latency, connections.")
+    @Argument(parsing: .captureForPassthrough, help: "[--json] [--admin PATH]") var words: [String] = []
+}
+
+struct Show: AdminCommand {
+    static let word = "show"
+    static let configuration = CommandConfiguration(abstract: "show routes: the routing in force.")
+    @Argument(parsing: .captureForPassthrough, help: "routes") var words: [String] = []
+}
+
+struct History: AdminCommand {
+    static let word = "history"
+    static let configuration = CommandConfiguration(abstract: "Generations: when, who, what.")
+    @Argument(parsing: .captureForPassthrough) var words: [String] = []
+}
+
+struct Weight: AdminCommand {
+    static let word = "weight"
+    static let configuration = CommandConfiguration(abstract: "Set a route's split: weight charting cloud 10% [--reason \"CHG-1234\"].")
+    @Argument(parsing: .captureForPassthrough, help: "ROUTE BACKEND PCT [BACKEND PCT...]") var words: [String] = []
+}
+
+struct CohortCommand: AdminCommand {
+    static let word = "cohort"
+    static let configuration = CommandConfiguration(commandName: "cohort", abstract: "Pin users: cohort charting add header X-Staff-Group nurses -> cloud.")
+    @Argument(parsing: .captureForPassthrough, help: "ROUTE add|remove KIND ARGS -> BACKEND") var words: [String] = []
+}
+
+struct Flip: AdminCommand {
+    static let word = "flip"
+    static let configuration = CommandConfiguration(abstract: "Swap active and standby: flip ROUTE|all [--drain 30s] [--reason TEXT].")
+    @Argument(parsing: .captureForPassthrough, help: "ROUTE|all") var words: [String] = []
+}
+
+struct Revert: AdminCommand {
+    static let word = "revert"
+    static let configuration = CommandConfiguration(abstract: "Restore the previous generation's state, or generation N's: revert [to N].")
+    @Argument(parsing: .captureForPassthrough, help: "[to N]") var words: [String] = []
+}
+
+struct Drain: AdminCommand {
+    static let word = "drain"
+    static let configuration = CommandConfiguration(abstract: "Close idle connections to a backend now, its tunnels after DURATION.")
+    @Argument(parsing: .captureForPassthrough, help: "BACKEND [DURATION]") var words: [String] = []
+}
+
+struct Reload: AdminCommand {
+    static let word = "reload"
+    static let configuration = CommandConfiguration(abstract: "Re-read the routes file (an invalid file changes nothing).")
+    @Argument(parsing: .captureForPassthrough) var words: [String] = []
+}
