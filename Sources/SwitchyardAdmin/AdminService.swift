@@ -137,6 +137,10 @@ public final class AdminService: @unchecked Sendable {
             throw AdminError(error.description.replacingOccurrences(of: "\n", with: "; "))
         }
         var changes = newTable.describeChanges(from: old)
+        // Compared by effect, not by spelling: an override equal to the file is no change.
+        if change.config == nil && changes.isEmpty {
+            return .success("nothing changed (generation \(old.generation))", json: ["generation": old.generation, "changes": []])
+        }
         changes += change.extraLines
         let entry = HistoryEntry(generation: generation, time: AuditLog.now(), uid: caller.uid, user: caller.userName,
                                  command: command.text, reason: command.reason, changes: changes, state: newTable.state)

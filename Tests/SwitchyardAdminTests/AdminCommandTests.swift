@@ -1,0 +1,170 @@
+import Foundation
+import Testing
+import SwitchyardAdmin
+
+/// Admin commands through the service, on a real proxy with real origins.
+@Suite struct AdminCommandTests {
+    @Test func weightChangesTheSplitAndSaysWhat() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        let answer = h.run("weight app cloud 25% --reason CHG-1234")
+        #expect(answer.ok)
+        #expect(answer.text.contains("generation 2: app cloud 10.00% → 25.00%"))
+        #expect(h.proxy.table.generation == 2)
+        let record = try #require(h.auditRecords().last)
+        #expect(record["outcome"] as? String == "accepted")
+        #expect(record["reason"] as? String == "CHG-1234")
+        #expect(record["generation"] as? Int == 2)
+        #expect(record["generationBefore"] as? Int == 1)
+        #expect(record["uid"] as? Int == 0)
+    }
+
+    @Test func badInputGetsOneLineAndChangesNothing() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        let stateBefore = try String(contentsOfFile: h.statePath, encoding: .utf8)
+        let cases: [(String, String)] = [
+            ("frobnicate", "unknown command"),
+            ("weight nope cloud 10%", "unknown route \"nope\""),
+            ("weight app clowd 10%", "unknown backend \"clowd\""),
+            ("weight app cloud 101%", "outside 0%…100%"),
+            ("weight app cloud 10.001%", "steps of 0.01%"),
+            ("weight app cloud ten", "not a percentage"),
+            ("weight app legacy 50% cloud 40%", "add up to 90.00%"),
+            ("weight app cloud -5%", "not a percentage"),
+            ("flip nope", "unknown route"),
+            ("flip app extra", "usage"),
+            ("revert to 99", "not in the history"),
+            ("revert to x", "not a generation number"),
+            ("cohort app add header X-Group", "usage"),
+            ("cohort app add client 10.0.0.0/33 -> cloud", "not a CIDR"),
+            ("flip all --drain soon", "not a duration"),
+            ("weight app \"cloud", "unterminated quote"),
+        ]
+        for (line, fragment) in cases {
+            let answer = h.run(line)
+            #expect(!answer.ok, "\(line) should be refused")
+            #expect(answer.text.hasPrefix("error: "), "\(line): \(answer.text)")
+            #expect(answer.text.contains(fragment), "\(line): \(answer.text)")
+            #expect(!answer.text.contains("\n"), "one line: \(answer.text)")
+        }
+        #expect(h.proxy.table.generation == 1)
+        #expect(try String(contentsOfFile: h.statePath, encoding: .utf8) == stateBefore)
+    }
+
+    @Test func flipSwapsAndRevertRestores() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        let client = try Client(port: h.port)
+        #expect(client.get("/auth/x")?.body.hasPrefix("legacy") == true)
+        #expect(h.run("flip auth").ok)
+        #expect(client.get("/auth/x")?.body.hasPrefix("cloud") == true, "the open connection uses the new generation at once")
+        #expect(h.run("revert").ok)
+        #expect(client.get("/auth/x")?.body.hasPrefix("legacy") == true)
+        #expect(h.run("revert to 2").ok)
+        #expect(client.get("/auth/x")?.body == "cloud answered GET /auth/x (generation 4)\n")
+        let history = h.run("history").text
+        #expect(history.contains("flip auth"))
+        #expect(history.contains("revert to 2"))
+    }
+
+    @Test func flipAllMovesASplitRouteWhollyAndRevertBringsTheSplitBack() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        #expect(h.run("flip all").ok)
+        for i in 0..<20 {
+            let client = try Client(port: h.port)
+            #expect(client.get("/u\(i)")?.body.hasPrefix("cloud") == true)
+        }
+        #expect(h.run("revert").ok)
+        var legacy = 0
+        for i in 0..<200 {
+            let client = try Client(port: h.port)
+            if client.get("/u\(i)")?.body.hasPrefix("legacy") == true { legacy += 1 }
+        }
+        #expect((150...199).contains(legacy), "90% split is back: \(legacy)/200 on legacy")
+    }
+
+    @Test func cohortsPinUsers() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        #expect(h.run("weight app legacy 100%").ok)
+        #expect(h.run("cohort app add cookie team pilot -> cloud").ok)
+        let client = try Client(port: h.port)
+        #expect(client.get("/", cookie: "team=pilot")?.body.hasPrefix("cloud") == true)
+        #expect(client.get("/", cookie: "team=other")?.body.hasPrefix("legacy") == true)
+        #expect(h.run("cohort app remove cookie team pilot -> cloud").ok)
+        #expect(client.get("/", cookie: "team=pilot")?.body.hasPrefix("legacy") == true)
+        #expect(!h.run("cohort app remove cookie team pilot -> cloud").ok)
+    }
+
+    @Test func unchangedStateMakesNoGeneration() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        let answer = h.run("weight app cloud 10%")
+        #expect(answer.ok)
+        #expect(answer.text.contains("nothing changed"))
+        #expect(h.proxy.table.generation == 1)
+    }
+
+    @Test func reloadWithABrokenFileChangesNothingAndReportsEveryError() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        #expect(h.run("weight app cloud 30%").ok)
+        let good = try String(contentsOfFile: h.routesPath, encoding: .utf8)
+        try (good + "\nroute broken {\n    backend clowd\n    frob x\n}\n").write(toFile: h.routesPath, atomically: true, encoding: .utf8)
+        let answer = h.run("reload")
+        #expect(!answer.ok)
+        #expect(answer.text.contains("clowd"))
+        #expect(answer.text.contains("frob"))
+        #expect(h.proxy.table.generation == 2)
+        // A good file reloads and keeps the runtime state.
+        try good.replacingOccurrences(of: "route auth", with: "route login").write(toFile: h.routesPath, atomically: true, encoding: .utf8)
+        let reloaded = h.run("reload")
+        #expect(reloaded.ok, "\(reloaded.text)")
+        #expect(h.proxy.table.generation == 3)
+        #expect(h.proxy.table.routes.contains { $0.name == "login" })
+        #expect(h.run("status").text.contains("cloud 30.00%"), "the weight survived the reload")
+    }
+
+    @Test func refusedCallerIsToldAndAudited() throws {
+        let h = try AdminHarness(allowUIDs: [4242])
+        defer { h.stop() }
+        let stranger = Caller(uid: 5555, gid: 5555, pid: 77, userName: "stranger")
+        let refused = h.run("flip all", as: stranger)
+        #expect(!refused.ok)
+        #expect(refused.text.contains("may not change routing"))
+        #expect(h.run("status", as: stranger).ok, "reading is allowed to whoever can open the socket")
+        #expect(h.proxy.table.generation == 1)
+        let record = try #require(h.auditRecords().last)
+        #expect(record["outcome"] as? String == "refused")
+        #expect(record["uid"] as? Int == 5555)
+        #expect(record["pid"] as? Int == 77)
+        let allowed = Caller(uid: 4242, gid: 4242, pid: 78, userName: "oncall")
+        #expect(h.run("flip all", as: allowed).ok)
+    }
+
+    @Test func accessPolicyDecisions() {
+        let policy = AccessPolicy(serviceUID: 990, allowedUIDs: [1001], allowedGIDs: [500])
+        #expect(policy.mayChange(Caller(uid: 0, gid: 0, pid: 1, userName: "root"), groups: []))
+        #expect(policy.mayChange(Caller(uid: 990, gid: 990, pid: 1, userName: "svc"), groups: []))
+        #expect(policy.mayChange(Caller(uid: 1001, gid: 1001, pid: 1, userName: "a"), groups: []))
+        #expect(policy.mayChange(Caller(uid: 1002, gid: 500, pid: 1, userName: "b"), groups: []))
+        #expect(policy.mayChange(Caller(uid: 1003, gid: 1003, pid: 1, userName: "c"), groups: [27, 500]))
+        #expect(!policy.mayChange(Caller(uid: 1004, gid: 1004, pid: 1, userName: "d"), groups: [27]))
+    }
+
+    @Test func statusComparesBackends() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        let client = try Client(port: h.port)
+        for _ in 0..<20 { _ = client.get("/auth/x") }
+        let (answer, _) = h.service.execute("json status", caller: AdminHarness.root)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(answer.json.utf8)) as? [String: Any])
+        let backends = try #require(object["backends"] as? [[String: Any]])
+        let legacy = try #require(backends.first { $0["name"] as? String == "legacy" })
+        #expect(legacy["requests"] as? Int == 20)
+        #expect(legacy["p50_us"] as? Int != nil)
+        #expect(h.run("status").text.contains("legacy"))
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import Glibc
+import Synchronization
+import Testing
+import SwitchyardOrigin
+import SwitchyardSystem
+
+/// `switchyard serve` as a process: state survives kill -9, and the admin socket refuses
+/// a real caller of another uid.
+@Suite(.serialized) struct ServeProcessTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let binary = root.appendingPathComponent(".build/debug/switchyard").path
+    static var binaryBuilt: Bool { FileManager.default.fileExists(atPath: binary) }
+
+    final class Served: @unchecked Sendable {
+        let directory: String
+        let process = Process()
+        var admin: String { directory + "/admin.sock" }
+
+        init(directory: String, routes: String) throws {
+            self.directory = directory
+            try routes.write(toFile: directory + "/test.routes", atomically: true, encoding: .utf8)
+            process.executableURL = URL(fileURLWithPath: ServeProcessTests.binary)
+            process.arguments = ["serve", directory + "/test.routes", "--workers", "1", "--error-log", directory + "/error.log"]
+            try process.run()
+            let deadline = Date().addingTimeInterval(10)
+            // A socket file may be left over from a killed run: wait for an answer.
+            while ServeProcessTests.command(admin, "help") == nil && Date() < deadline { usleep(20_000) }
+        }
+
+        func kill9() {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+
+        func stop() {
+            if process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+        }
+    }
+
+    /// One command over the admin socket, as `socat` would send it.
+    static func command(_ socket: String, _ line: String) -> String? {
+        guard let address = SocketAddress(unixPath: socket), let fd = try? Socket.connectBlocking(to: address) else { return nil }
+        defer { fd.close() }
+        Array((line + "\n").utf8).withUnsafeBytes { try? fd.writeAll($0) }
+        Socket.shutdownWrite(fd)
+        var answer: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 8192)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd.rawValue, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            answer += chunk[0..<n]
+        }
+        return String(decoding: answer, as: UTF8.self)
+    }
+
+    static func routes(_ directory: String, _ legacy: UInt16, _ cloud: UInt16) -> String {
+        """
+        listen http 127.0.0.1:0
+        admin \(directory)/admin.sock
+        state \(directory)/state.json
+        backend legacy {
+            server 127.0.0.1:\(legacy)
+        }
+        backend cloud {
+            server 127.0.0.1:\(cloud)
+        }
+        route app {
+            split legacy 90% cloud 10%
+        }
+        """
+    }
+
+    func makeDirectory(mode: Int = 0o750) throws -> String {
+        let directory = NSTemporaryDirectory() + "switchyard-serve-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: mode])
+        return directory
+    }
+
+    @Test(.enabled(if: ServeProcessTests.binaryBuilt, "needs `swift build` first (make test does it)"))
+    func stateSurvivesKill9AfterAndDuringChanges() throws {
+        let legacy = try OriginServer(name: "legacy"), cloud = try OriginServer(name: "cloud")
+        legacy.start(); cloud.start()
+        defer { legacy.stop(); cloud.stop() }
+        let directory = try makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let routes = Self.routes(directory, legacy.port, cloud.port)
+
+        // Right after an answered change.
+        var served = try Served(directory: directory, routes: routes)
+        let answer = try #require(Self.command(served.admin, "weight app cloud 20%"))
+        #expect(answer.contains("cloud 10.00% → 20.00%"))
+        served.kill9()
+        served = try Served(directory: directory, routes: routes)
+        #expect(Self.command(served.admin, "status")?.contains("cloud 20.00%") == true)
+
+        // During a stream of changes: the state is the last answered one or the one in flight.
+        let lastAnswered = Atomic<Int>(20)
+        let admin = served.admin
+        let stream = Thread {
+            for pct in 21...80 {
+                if let text = ServeProcessTests.command(admin, "weight app cloud \(pct)%"), text.contains("generation") {
+                    lastAnswered.store(pct, ordering: .sequentiallyConsistent)
+                } else {
+                    return
+                }
+            }
+        }
+        stream.start()
+        usleep(150_000)
+        served.kill9()
+        usleep(100_000)
+        let stateText = try String(contentsOfFile: directory + "/state.json", encoding: .utf8)
+        #expect(stateText.contains("\"generation\""), "the state file is whole")
+        served = try Served(directory: directory, routes: routes)
+        defer { served.stop() }
+        let status = try #require(Self.command(served.admin, "status"))
+        let answered = lastAnswered.load(ordering: .sequentiallyConsistent)
+        let restored = (answered...min(80, answered + 1)).contains { status.contains("cloud \($0).00%") }
+        #expect(restored, "after kill -9 with \(answered)% answered, status says: \(status)")
+        #expect(Self.command(served.admin, "history")?.contains("weight app cloud") == true)
+    }
+
+    @Test(.enabled(if: ServeProcessTests.binaryBuilt && getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0,
+                   "needs root, setpriv and a built binary"))
+    func anotherUserIsRefusedOnTheRealSocketAndAudited() throws {
+        let legacy = try OriginServer(name: "legacy"), cloud = try OriginServer(name: "cloud")
+        legacy.start(); cloud.start()
+        defer { legacy.stop(); cloud.stop() }
+        // 0755 so that uid 65534 can reach the socket at all; the socket itself is 0660.
+        let directory = try makeDirectory(mode: 0o755)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let served = try Served(directory: directory, routes: Self.routes(directory, legacy.port, cloud.port))
+        defer { served.stop() }
+        var info = stat()
+        stat(served.admin, &info)
+        #expect(info.st_mode & 0o777 == 0o660, "the admin socket is not world-writable")
+
+        func asNobody(_ words: [String]) throws -> (Int32, String) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "--", Self.binary] + words + ["--admin", served.admin]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+        // With the socket's own mode, another user cannot even connect.
+        let (blocked, blockedText) = try asNobody(["status"])
+        #expect(blocked != 0)
+        #expect(blockedText.contains("cannot reach the proxy"), "\(blockedText)")
+        // Opened to everyone, the peer check still refuses changes, and audits that.
+        chmod(served.admin, 0o666)
+        let (status, text) = try asNobody(["flip", "all"])
+        #expect(status == 1)
+        #expect(text.contains("may not change routing"), "\(text)")
+        let (readStatus, _) = try asNobody(["status"])
+        #expect(readStatus == 0)
+        let audit = try String(contentsOfFile: directory + "/audit.log", encoding: .utf8)
+        #expect(audit.contains("\"outcome\":\"refused\""))
+        #expect(audit.contains("\"uid\":65534"))
+        #expect(Self.command(served.admin, "status")?.contains("cloud 10.00%") == true, "nothing changed")
+    }
+}
