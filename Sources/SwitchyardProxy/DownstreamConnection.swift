@@ -24,6 +24,11 @@ final class DownstreamConnection: EventHandler {
         /// A head was parsed and routed; `toUpstream` holds the rewritten head; an upstream
         /// connect is in progress (`upstream.connecting`). The table is pinned.
         case connecting
+        /// A chunked body is validated before anything is sent upstream: `toUpstream` holds
+        /// the rewritten head, `fromClient` the body so far (unconsumed), `bodyValidator`
+        /// has checked its first `validatedOffset` bytes. Left when the body is complete and
+        /// valid (connect), invalid (400, nothing was sent), or too large to hold (stream).
+        case holdingBody
         /// Request and response in flight on `upstream`. The table is pinned.
         case exchanging
         /// After 101 Switching Protocols: bytes copied both ways until both sides end.
@@ -56,6 +61,11 @@ final class DownstreamConnection: EventHandler {
     private let requestParser: HTTPRequestParser
     private let responseParser: HTTPResponseParser
     private var requestChunks = ChunkedDecoder()
+    private var bodyValidator = ChunkedDecoder()
+    private var validatedOffset = 0
+    /// The route's `max-body` (UInt64.max: none) and the chunked body bytes seen so far.
+    private var bodyLimit = UInt64.max
+    private var chunkedBodyBytes: UInt64 = 0
     private var responseChunks = ChunkedDecoder()
 
     // Client side of the socket.
@@ -238,6 +248,8 @@ final class DownstreamConnection: EventHandler {
                 if phase == .awaitingHead, parseHead() { progressed = true }
             case .connecting:
                 break
+            case .holdingBody:
+                progressed = validateHeldBody()
             case .exchanging:
                 progressed = pumpExchange()
             case .tunnel:
@@ -336,6 +348,8 @@ final class DownstreamConnection: EventHandler {
             return
         }
         self.decision = decision
+        bodyLimit = handle.table.routes[decision.route].maxBodyBytes ?? .max
+        chunkedBodyBytes = 0
         switch p.framing {
         case .contentLength(let n):
             if let limit = handle.table.routes[decision.route].maxBodyBytes, n > limit {
@@ -375,7 +389,60 @@ final class DownstreamConnection: EventHandler {
         upstreamEOF = false
         triedServers = 0
         attempts = 0
+        // A chunked body can be malformed after a valid head. Holding it until it is whole
+        // and valid means a bad one reaches the backend not at all — not even its head.
+        // A client waiting for 100 Continue sends nothing until the backend answers, so it
+        // streams.
+        if case .chunked = requestBody, !requestParser.expectContinue {
+            bodyValidator = ChunkedDecoder(limits: worker.limits)
+            validatedOffset = 0
+            phase = .holdingBody
+            deadline = Clock.monotonicMilliseconds() + worker.settings.headerTimeoutMilliseconds
+            return
+        }
         connectUpstream(allowReuse: true)
+    }
+
+    /// Validates the held chunked body as it arrives; see `Phase.holdingBody`.
+    private func validateHeldBody() -> Bool {
+        guard let input = fromClient else {
+            if clientEOF { abort(reason: "client closed during the request body") ; return true }
+            return false
+        }
+        while validatedOffset < input.readableCount {
+            let rest = UnsafeRawBufferPointer(rebasing: input.readable[validatedOffset...])
+            let step: ChunkedStep
+            do {
+                step = try bodyValidator.decode(rest, maxData: Int(Int32.max))
+            } catch {
+                worker.stats.badRequests += 1
+                failRequest(status: error.status)
+                return true
+            }
+            validatedOffset += step.consumed
+            chunkedBodyBytes += UInt64(step.data.count)
+            if chunkedBodyBytes > bodyLimit {
+                failRequest(status: 413)
+                return true
+            }
+            if step.finished {
+                connectUpstream(allowReuse: true)
+                return true
+            }
+            if step.consumed == 0 { break }
+        }
+        if clientEOF {
+            abort(reason: "client closed during the request body")
+            return true
+        }
+        // Larger than a buffer can hold: stream it; bad framing later cuts the upstream
+        // connection before the last chunk, so the backend never sees a complete request.
+        if input.readableCount + 4096 > input.capacity {
+            chunkedBodyBytes = 0   // counted again while streaming
+            connectUpstream(allowReuse: true)
+            return true
+        }
+        return false
     }
 
     private func rememberForLog(_ base: UnsafeRawPointer) {
@@ -528,6 +595,13 @@ final class DownstreamConnection: EventHandler {
                     return true
                 }
                 if step.data.count > 0 {
+                    chunkedBodyBytes += UInt64(step.data.count)
+                    if chunkedBodyBytes > bodyLimit {
+                        // The last chunk is never sent: the backend cannot take the body
+                        // for a complete request.
+                        if responseStarted { abort(reason: "request body over max-body") } else { failRequest(status: 413) }
+                        return true
+                    }
                     let header = ChunkedEncoder.writeChunkHeader(count: step.data.count, into: out.writable)
                     out.commit(header)
                     out.append(UnsafeRawBufferPointer(start: input.readable.baseAddress! + step.data.start, count: step.data.count))
@@ -1002,6 +1076,10 @@ final class DownstreamConnection: EventHandler {
             } else {
                 close()
             }
+        case .holdingBody:
+            worker.stats.timeouts += 1
+            finishWithError(408, close: true)
+            advance()
         case .connecting:
             connectFailed(Errno(code: ETIMEDOUT, call: "connect"))
         case .exchanging:
@@ -1025,7 +1103,7 @@ final class DownstreamConnection: EventHandler {
         switch phase {
         case .awaitingHead where fromClient?.isEmpty ?? true:
             close()
-        case .awaitingHead, .connecting, .exchanging:
+        case .awaitingHead, .connecting, .holdingBody, .exchanging:
             closeAfterResponse = true
         default:
             break

@@ -264,6 +264,41 @@ import SwitchyardProxy
         #expect(peakKiB < 64 * 1024, "the proxy's peak resident memory was \(peakKiB) KiB for a 1 GiB upload")
     }
 
+    @Test func largeChunkedUploadStreamsPastTheHoldingBuffer() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        let client = try h.client(timeoutSeconds: 60)
+        client.send("POST /discard HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
+        let chunk = "8000\r\n" + String(repeating: "z", count: 0x8000) + "\r\n"
+        for _ in 0..<256 { client.send(chunk) }
+        client.send("0\r\n\r\n")
+        let response = try #require(client.readResponse())
+        #expect(response.text == "\(256 * 0x8000)\n")
+    }
+
+    @Test func maxBodyRefusesOversizedBodiesWith413() throws {
+        let h = try ProxyHarness(routes: """
+            backend legacy {
+                server 127.0.0.1:LEGACY
+            }
+            route app {
+                backend legacy
+                max-body 1k
+            }
+            """)
+        defer { h.stop() }
+        let small = try h.client()
+        small.send("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1024\r\n\r\n" + String(repeating: "a", count: 1024))
+        #expect(small.readResponse()?.status == 200)
+        let big = try h.client()
+        big.send("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1025\r\n\r\n")
+        #expect(big.readResponse()?.status == 413)
+        let chunked = try h.client()
+        chunked.send("POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n" + String(repeating: "a", count: 1024) + "\r\n1\r\nb\r\n0\r\n\r\n")
+        #expect(chunked.readResponse()?.status == 413)
+        #expect(h.legacy.requestCount == 1, "only the body within the limit reached the backend")
+    }
+
     @Test func largeDownloadStreams() throws {
         let h = try ProxyHarness()
         defer { h.stop() }
