@@ -10,6 +10,8 @@ public protocol DataPlane: AnyObject, Sendable {
     func backendSnapshots() -> [String: BackendSnapshot]
     func drainTunnels(to backends: Set<String>, afterMilliseconds: UInt64)
     func closeIdleConnections(to backend: String)
+    /// Servers available (healthy, not ejected) and in total, per backend name.
+    func serverHealth() -> [String: (up: Int, total: Int)]
 }
 
 extension Proxy: DataPlane {}

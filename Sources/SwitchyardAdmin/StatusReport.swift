@@ -15,6 +15,7 @@ enum StatusReport {
     static func status(_ service: AdminService) -> AdminAnswer {
         let table = service.table
         let snapshots = service.dataPlane.backendSnapshots()
+        let health = service.dataPlane.serverHealth()
         var lines = ["generation \(table.generation)", "", "routes:"]
         var routesJSON: [[String: Any]] = []
         for route in table.routes {
@@ -26,16 +27,18 @@ enum StatusReport {
         }
         lines.append("")
         lines.append("backends (last minute for latency):")
-        lines.append("  backend          requests   errors   p50 ms   p99 ms   conns  tunnels")
+        lines.append("  backend          servers up   requests   errors   p50 ms   p99 ms   conns  tunnels")
         var backendsJSON: [[String: Any]] = []
         for backend in table.backends {
             let s = snapshots[backend.name]
             let p50 = s?.percentile(0.5), p99 = s?.percentile(0.99)
             func ms(_ v: UInt64?) -> String { v.map { String(format: "%.2f", Double($0) / 1000) } ?? "-" }
-            lines.append("  " + [backend.name.padding(toLength: 15, withPad: " ", startingAt: 0),
+            let up = health[backend.name].map { "\($0.up)/\($0.total)" } ?? "-"
+            lines.append("  " + [backend.name.padding(toLength: 15, withPad: " ", startingAt: 0), padText(up, 11),
                                  pad(s?.requests ?? 0, 9), pad(s?.errors ?? 0, 8), padText(ms(p50), 8), padText(ms(p99), 8),
                                  pad(s?.openConnections ?? 0, 7), pad(s?.openTunnels ?? 0, 8)].joined(separator: " "))
-            backendsJSON.append(["name": backend.name, "requests": s?.requests ?? 0, "errors": s?.errors ?? 0,
+            backendsJSON.append(["name": backend.name, "servers_up": health[backend.name]?.up ?? 0,
+                                 "servers": health[backend.name]?.total ?? 0, "requests": s?.requests ?? 0, "errors": s?.errors ?? 0,
                                  "connect_failures": s?.connectFailures ?? 0,
                                  "p50_us": p50.map { Int($0) } as Any, "p99_us": p99.map { Int($0) } as Any,
                                  "open_connections": s?.openConnections ?? 0, "open_tunnels": s?.openTunnels ?? 0])

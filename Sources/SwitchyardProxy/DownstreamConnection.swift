@@ -471,6 +471,8 @@ final class DownstreamConnection: EventHandler {
                 for k in 0..<count {
                     let index = (start + k) % count
                     if triedServers & (1 << UInt64(index & 63)) != 0 { continue }
+                    // Down (health check) or ejected (passive) servers get no traffic.
+                    if !servers[index].isAvailable(now: now) { continue }
                     if pass == 0 && servers[index].skipUntil > now { continue }
                     chosen = index
                     break
@@ -523,6 +525,7 @@ final class DownstreamConnection: EventHandler {
 
     private func noteConnectFailure(_ pool: ServerPool, _ error: Error) {
         pool.connectFailures += 1
+        notePassiveFailure(pool)
         if let handle { handle.counters[decision.backend].connectFailures += 1; handle.counters[decision.backend].errors += 1 }
         pool.skipUntil = Clock.monotonicMilliseconds() + 1_000
         worker.stats.connectFailures += 1
@@ -864,6 +867,7 @@ final class DownstreamConnection: EventHandler {
         }
         worker.errorLog.error("upstream \(pool.label): \(error)")
         worker.stats.upstreamErrors += 1
+        notePassiveFailure(pool)
         if responseStarted {
             abort(reason: "upstream failed mid-response")
         } else {
@@ -871,10 +875,17 @@ final class DownstreamConnection: EventHandler {
         }
     }
 
+    private func notePassiveFailure(_ pool: ServerPool) {
+        if pool.failed(now: Clock.monotonicMilliseconds()) {
+            worker.errorLog.error("server \(pool.label) ejected for \(ServerPool.ejectionMilliseconds / 1000) s after \(ServerPool.ejectAfterFailures) failures in a row")
+        }
+    }
+
     /// Ends the exchange normally: returns the upstream connection to its pool when it can
     /// carry another request, logs, and goes back to waiting for the next head.
     private func finishExchange() {
         if let upstream {
+            if status < 500 { upstream.pool.succeeded() }
             let reusable = !upstreamEOF && responseParser.keepAlive && requestBody.isDone
                 && (fromUpstream?.isEmpty ?? true) && !responseUntilClose && !worker.draining
                 && upstream.pool.idle.count < worker.settings.maxIdlePerServer

@@ -22,6 +22,7 @@ public final class Proxy: @unchecked Sendable {
     /// The bound address of each tcp route's listener, by route name.
     public private(set) var tcpAddresses: [String: SocketAddress] = [:]
     private var accessLogFD: FileDescriptor?
+    private var health: HealthChecker!
 
     public init(table: RouteTable, settings: ProxySettings, errorLog: ErrorLog = .standardError) throws {
         self.settings = settings
@@ -36,6 +37,11 @@ public final class Proxy: @unchecked Sendable {
                                       errorLog: errorLog, accessLogFD: accessLogFD))
         }
         self.workers = workers
+        let workerList = workers
+        health = HealthChecker(errorLog: errorLog) { key, up in
+            for worker in workerList { worker.loop.execute { worker.setHealth(key, healthy: up) } }
+        }
+        health.update(config: table.config, servers: servers)
         do {
             try bindListeners()
         } catch {
@@ -86,6 +92,7 @@ public final class Proxy: @unchecked Sendable {
             thread.name = "switchyard-worker-\(worker.index)"
             thread.start()
         }
+        health.start()
     }
 
     /// Runs `body` on every worker's loop and waits until all ran it. Not for a loop's thread.
@@ -110,6 +117,7 @@ public final class Proxy: @unchecked Sendable {
         control.lock()
         defer { control.unlock() }
         let servers = try ResolvedServers.resolve(newTable.config)
+        health.update(config: newTable.config, servers: servers)
         _ = onEveryWorker { worker in worker.install(newTable, servers: servers) }
         table = newTable
     }
@@ -126,6 +134,25 @@ public final class Proxy: @unchecked Sendable {
             for (name, snapshot) in map { total[name] = total[name].map { $0 + snapshot } ?? snapshot }
         }
         return total
+    }
+
+    /// Servers available (healthy and not ejected) and in total, per backend name, as the
+    /// first worker sees them (active health is the same in every worker).
+    public func serverHealth() -> [String: (up: Int, total: Int)] {
+        runOnFirstWorkerForTestUnchecked { $0.serverHealth }
+    }
+
+    private func runOnFirstWorkerForTestUnchecked<T>(_ body: @escaping @Sendable (Worker) -> T) -> T {
+        nonisolated(unsafe) var result: T?
+        let group = DispatchGroup()
+        group.enter()
+        let worker = workers[0]
+        worker.loop.execute {
+            result = body(worker)
+            group.leave()
+        }
+        group.wait()
+        return result!
     }
 
     /// Tunnels to `backends` close after `milliseconds` (0: now), in every worker.
@@ -173,6 +200,7 @@ public final class Proxy: @unchecked Sendable {
             if open == 0 { break }
             usleep(20_000)
         }
+        health.stop()
         for worker in workers { worker.loop.stop() }
         stopped.wait()
         accessLogFD?.close()

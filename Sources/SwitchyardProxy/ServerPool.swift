@@ -13,14 +13,42 @@ final class ServerPool {
     /// every server of the backend is in the same state.
     var skipUntil: UInt64 = 0
     var connectFailures = 0
+    /// Active health (from the health checker); a down server gets no traffic.
+    var healthy = true
+    /// Passive ejection: after `ejectAfterFailures` consecutive failed exchanges the server
+    /// gets no traffic until `ejectedUntil` (monotonic ms); a success resets the count.
+    var consecutiveFailures = 0
+    var ejectedUntil: UInt64 = 0
+    static let ejectAfterFailures = 3
+    static let ejectionMilliseconds: UInt64 = 10_000
+    let key: String
     var openConnections = 0
 
-    init(address: SocketAddress, label: String) {
+    init(key: String, address: SocketAddress, label: String) {
+        self.key = key
         self.address = address
         self.label = label
         labelBytes = Array(label.utf8)
         idle.reserveCapacity(64)
     }
+
+    /// May this server be given a request now?
+    @inline(__always)
+    func isAvailable(now: UInt64) -> Bool { healthy && ejectedUntil <= now }
+
+    /// A failed exchange (connect failure, broken or malformed answer).
+    func failed(now: UInt64) -> Bool {
+        consecutiveFailures += 1
+        if consecutiveFailures >= Self.ejectAfterFailures && ejectedUntil <= now {
+            ejectedUntil = now + Self.ejectionMilliseconds
+            consecutiveFailures = 0
+            return true
+        }
+        return false
+    }
+
+    @inline(__always)
+    func succeeded() { consecutiveFailures = 0 }
 
     func removeIdle(_ connection: UpstreamConnection) {
         if let index = idle.firstIndex(where: { $0 === connection }) {

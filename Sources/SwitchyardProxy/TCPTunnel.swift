@@ -102,6 +102,7 @@ final class TCPTunnel: EventHandler {
             for k in 0..<servers.count {
                 let index = (handle.roundRobin[backend] + k) % servers.count
                 if tried & (1 << UInt64(index & 63)) != 0 { continue }
+                if !servers[index].isAvailable(now: now) { continue }
                 if pass == 0 && servers[index].skipUntil > now { continue }
                 tried |= 1 << UInt64(index & 63)
                 handle.roundRobin[backend] = (index + 1) % servers.count

@@ -25,6 +25,8 @@ final class Worker: @unchecked Sendable {
     private(set) var generationHeader: [UInt8] = []
     /// Per-backend counters by backend name: they survive table changes.
     private var backendCounters: [String: BackendCounters] = [:]
+    /// Active health by pool key, as the health checker last reported it.
+    private var healthByKey: [String: Bool] = [:]
     /// Tunnels to these backends are closed once the deadline (monotonic ms) passes.
     private var drainOrders: [(backends: Set<String>, deadline: UInt64)] = []
     var stats = WorkerStats()
@@ -147,7 +149,8 @@ final class Worker: @unchecked Sendable {
                 if let existing = poolsByAddress[key] {
                     list.append(existing)
                 } else {
-                    let pool = ServerPool(address: address, label: "\(backend.name)/\(backend.servers[s].endpoint)")
+                    let pool = ServerPool(key: key, address: address, label: "\(backend.name)/\(backend.servers[s].endpoint)")
+                    pool.healthy = healthByKey[key] ?? true
                     poolsByAddress[key] = pool
                     list.append(pool)
                 }
@@ -234,6 +237,26 @@ final class Worker: @unchecked Sendable {
         for tunnel in tunnels where due.contains(tunnel.backendName) {
             tunnel.close()
         }
+    }
+
+    /// The health checker's verdict for one server (pool key "backend/address").
+    func setHealth(_ key: String, healthy: Bool) {
+        healthByKey[key] = healthy
+        if let pool = poolsByAddress[key] {
+            pool.healthy = healthy
+            if !healthy { pool.closeIdle() }
+        }
+    }
+
+    /// Servers up and in total per backend name (active health and passive ejection).
+    var serverHealth: [String: (up: Int, total: Int)] {
+        var result: [String: (up: Int, total: Int)] = [:]
+        let now = Clock.monotonicMilliseconds()
+        for (b, backend) in current.table.config.backends.enumerated() {
+            let pools = current.servers[b]
+            result[backend.name] = (pools.filter { $0.isAvailable(now: now) }.count, pools.count)
+        }
+        return result
     }
 
     /// Closes idle upstream connections to a backend (it lost its traffic or is drained).

@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+import SwitchyardOrigin
+import SwitchyardProxy
+
+/// Active health checks and passive ejection, with real origins going away and coming back.
+@Suite struct HealthTests {
+    func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(20_000)
+        }
+        return condition()
+    }
+
+    @Test func aServerFailingItsChecksGetsNoTrafficAndComesBack() throws {
+        let h = try ProxyHarness(routes: """
+            backend pair {
+                server 127.0.0.1:LEGACY
+                server 127.0.0.1:CLOUD
+                health GET /healthz every 100ms expect 200 rise 2 fall 2
+            }
+            route app {
+                backend pair
+            }
+            """)
+        defer { h.stop() }
+        let cloudPort = h.cloud.port
+        #expect(waitUntil(2) { h.cloud.requestHeads.contains { $0.hasPrefix("GET /healthz") } }, "checks are sent")
+        #expect(h.proxy.serverHealth()["pair"]?.up == 2)
+        h.cloud.stop()
+        #expect(waitUntil(3) { h.proxy.serverHealth()["pair"]?.up == 1 }, "the stopped server is marked down")
+        h.legacy.resetRecords()
+        for i in 0..<20 {
+            let client = try h.client()
+            let response = try #require(client.get("/r\(i)"))
+            #expect(response.status == 200, "no request fails while one server is down")
+        }
+        #expect(h.legacy.requestHeads.filter { !$0.contains("/healthz") }.count == 20)
+        // The server comes back on the same port and is let in after `rise` good checks.
+        let revived = try OriginServer(name: "revived", port: cloudPort)
+        revived.start()
+        defer { revived.stop() }
+        #expect(waitUntil(3) { h.proxy.serverHealth()["pair"]?.up == 2 }, "the server is back up")
+        for i in 0..<10 { _ = try h.client().get("/back\(i)") }
+        #expect(revived.requestHeads.contains { $0.hasPrefix("GET /back") }, "and gets traffic again")
+    }
+
+    @Test func allServersDownAnswers503Quickly() throws {
+        let h = try ProxyHarness(routes: """
+            backend solo {
+                server 127.0.0.1:LEGACY
+                health GET /healthz every 100ms rise 1 fall 1
+            }
+            route app {
+                backend solo
+            }
+            """)
+        defer { h.stop() }
+        h.legacy.stop()
+        #expect(waitUntil(3) { h.proxy.serverHealth()["solo"]?.up == 0 })
+        let started = Date()
+        #expect(try h.client().get("/")?.status == 503)
+        #expect(Date().timeIntervalSince(started) < 1, "no connect is even tried")
+    }
+
+    @Test func repeatedFailuresEjectAServerPassively() throws {
+        let broken = try RawOrigin(answer: "this is not HTTP\r\n\r\n")
+        defer { broken.stop() }
+        let h = try ProxyHarness(routes: """
+            backend pair {
+                server 127.0.0.1:LEGACY
+                server 127.0.0.1:\(broken.port)
+            }
+            route app {
+                backend pair
+            }
+            """)
+        defer { h.stop() }
+        // Round robin alternates: three malformed answers from the broken server.
+        var failures = 0
+        for i in 0..<6 {
+            if try h.client().get("/r\(i)")?.status == 502 { failures += 1 }
+        }
+        #expect(failures == 3)
+        #expect(h.proxy.serverHealth()["pair"]?.up == 1, "the failing server is ejected")
+        let connectionsBefore = broken.connections
+        for i in 0..<10 {
+            #expect(try h.client().get("/after\(i)")?.status == 200, "an ejected server gets no traffic")
+        }
+        #expect(broken.connections == connectionsBefore)
+    }
+}
