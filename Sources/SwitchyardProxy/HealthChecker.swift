@@ -122,7 +122,9 @@ final class HealthChecker: @unchecked Sendable {
 
     /// One check: nil when the server answered the expected status in time, else why not.
     private func probe(_ target: Target) -> String? {
-        let timeout = max(200, min(target.check.intervalMilliseconds, 2_000))
+        // A short interval must not make the check itself impatient: a busy server that
+        // answers in 500 ms is slow, not down.
+        let timeout = max(1_000, min(target.check.intervalMilliseconds, 2_000))
         let fd: FileDescriptor
         do {
             fd = try Socket.connectBlocking(to: target.address)

@@ -30,7 +30,7 @@ import SwitchyardProxy
         #expect(waitUntil(2) { h.cloud.requestHeads.contains { $0.hasPrefix("GET /healthz") } }, "checks are sent")
         #expect(h.proxy.serverHealth()["pair"]?.up == 2)
         h.cloud.stop()
-        #expect(waitUntil(3) { h.proxy.serverHealth()["pair"]?.up == 1 }, "the stopped server is marked down")
+        #expect(waitUntil(8) { h.proxy.serverHealth()["pair"]?.up == 1 }, "the stopped server is marked down")
         h.legacy.resetRecords()
         for i in 0..<20 {
             let client = try h.client()
@@ -42,7 +42,7 @@ import SwitchyardProxy
         let revived = try OriginServer(name: "revived", port: cloudPort)
         revived.start()
         defer { revived.stop() }
-        #expect(waitUntil(3) { h.proxy.serverHealth()["pair"]?.up == 2 }, "the server is back up")
+        #expect(waitUntil(8) { h.proxy.serverHealth()["pair"]?.up == 2 }, "the server is back up")
         for i in 0..<10 { _ = try h.client().get("/back\(i)") }
         #expect(revived.requestHeads.contains { $0.hasPrefix("GET /back") }, "and gets traffic again")
     }
@@ -59,7 +59,7 @@ import SwitchyardProxy
             """)
         defer { h.stop() }
         h.legacy.stop()
-        #expect(waitUntil(3) { h.proxy.serverHealth()["solo"]?.up == 0 })
+        #expect(waitUntil(8) { h.proxy.serverHealth()["solo"]?.up == 0 })
         let started = Date()
         #expect(try h.client().get("/")?.status == 503)
         #expect(Date().timeIntervalSince(started) < 1, "no connect is even tried")
