@@ -109,6 +109,7 @@ final class DownstreamConnection: EventHandler {
     private var logMethodCount = 0
     private var logPathCount = 0
     private static let logLineCapacity = 512
+    private static let drainIdleMilliseconds: UInt64 = 1_000
     private var tunnelShutUpstream = false
     private var tunnelShutClient = false
 
@@ -1109,11 +1110,15 @@ final class DownstreamConnection: EventHandler {
         }
     }
 
-    /// Graceful shutdown: an idle connection closes now; a busy one after its response.
+    /// Graceful shutdown: a busy connection closes after its response; an idle keep-alive
+    /// connection within a second — not at once, because its client may be sending the
+    /// next request right now, and closing under it would lose that request. Whatever
+    /// arrives meanwhile is answered with `Connection: close`.
     func drain() {
         switch phase {
         case .awaitingHead where fromClient?.isEmpty ?? true:
-            close()
+            closeAfterResponse = true
+            deadline = min(deadline, Clock.monotonicMilliseconds() + Self.drainIdleMilliseconds)
         case .awaitingHead, .connecting, .holdingBody, .exchanging:
             closeAfterResponse = true
         default:
