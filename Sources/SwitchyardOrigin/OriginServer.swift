@@ -27,6 +27,13 @@ public final class OriginServer: @unchecked Sendable {
     private var _requests: [String] = []
     private var _generations: [String] = []
     private var stopped = false
+    private var _failing = false
+
+    /// While true, every request is answered 503 (a sick server that keeps its port).
+    public var failing: Bool {
+        get { lock.lock(); defer { lock.unlock() }; return _failing }
+        set { lock.lock(); _failing = newValue; lock.unlock() }
+    }
 
     public init(name: String, host: String = "127.0.0.1", port: UInt16 = 0) throws {
         self.name = name
@@ -87,6 +94,8 @@ public final class OriginServer: @unchecked Sendable {
             let path = request.path
             let generation = request.headerValue("x-switchyard-generation")
             switch true {
+            case failing:
+                socket.respond(status: 503, body: Array("\(name) is failing\n".utf8), keepAlive: keepAlive)
             case path == "/close":
                 return
             case path == "/ws":

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import SwitchyardOrigin
 import SwitchyardProxy
 import SwitchyardRouting
@@ -61,12 +62,16 @@ final class ProxyHarness: @unchecked Sendable {
 
     deinit { try? FileManager.default.removeItem(atPath: accessLogPath) }
 
-    /// A loopback port with no listener: bind, read the port, close.
+    /// A loopback port where connects are refused: a socket bound to it but never listening.
+    /// It stays bound for the life of the test process, so no other test's listener can be
+    /// given the port (tests run in parallel).
     static func deadPort() -> UInt16 {
-        let fd = try! Socket.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: false)
-        let port = try! Socket.localAddress(fd).port
-        fd.close()
-        return port
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = SocketAddress(ip: "127.0.0.1", port: 0)!
+        _ = withUnsafePointer(to: &address.storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, address.length) }
+        }
+        return try! Socket.localAddress(FileDescriptor(rawValue: fd)).port
     }
 }
 
