@@ -229,9 +229,8 @@ import SwitchyardProxy
         let directory = NSTemporaryDirectory() + "switchyard-upload-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let port = ProxyHarness.deadPort()
         try """
-            listen http 127.0.0.1:\(port)
+            listen http 127.0.0.1:0
             backend legacy {
                 server 127.0.0.1:\(origin.port)
             }
@@ -244,12 +243,18 @@ import SwitchyardProxy
         process.arguments = ["serve", directory + "/upload.routes", "--workers", "1", "--error-log", directory + "/error.log"]
         try process.run()
         defer { process.terminate(); process.waitUntilExit() }
-        var client: TestClient?
-        for _ in 0..<200 where client == nil {
-            client = try? TestClient(port: port, timeoutSeconds: 120)
-            if client == nil { usleep(20_000) }
+        // The proxy picks a free port and says which in its log.
+        var port: UInt16?
+        for _ in 0..<500 where port == nil {
+            let log = (try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? ""
+            if let range = log.range(of: "listening on http://127.0.0.1:") {
+                port = UInt16(log[range.upperBound...].prefix { $0.isNumber })
+            } else {
+                usleep(20_000)
+            }
         }
-        let c = try #require(client)
+        let client = try TestClient(port: try #require(port), timeoutSeconds: 120)
+        let c = client
         let total = 1 << 30
         c.send("POST /discard HTTP/1.1\r\nHost: a\r\nContent-Length: \(total)\r\n\r\n")
         let block = [UInt8](repeating: 0x61, count: 1 << 20)
