@@ -60,3 +60,25 @@ bench: bench-deps
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# libFuzzer + ASan harnesses (Tests/Fuzz), built with swiftc: SwiftPM cannot link them.
+FUZZ_SECONDS ?= 60
+FUZZ_DIR := $(BUILD_DIR)/fuzz
+FUZZ_FLAGS := -sanitize=fuzzer,address -parse-as-library -O -g
+.PHONY: fuzz fuzz-build
+fuzz-build:
+	@mkdir -p $(FUZZ_DIR)/artifacts
+	swiftc $(FUZZ_FLAGS) -module-name SwitchyardHTTP Sources/SwitchyardHTTP/*.swift -emit-module -emit-library -static -o $(FUZZ_DIR)/libSwitchyardHTTP.a -emit-module-path $(FUZZ_DIR)/SwitchyardHTTP.swiftmodule 2>&1 | grep -v "Cannot export local symbol" || true
+	swiftc $(FUZZ_FLAGS) -module-name SwitchyardRouting Sources/SwitchyardRouting/*.swift -emit-module -emit-library -static -o $(FUZZ_DIR)/libSwitchyardRouting.a -emit-module-path $(FUZZ_DIR)/SwitchyardRouting.swiftmodule 2>&1 | grep -v "Cannot export local symbol" || true
+	for h in request response chunked; do \
+		swiftc $(FUZZ_FLAGS) -I $(FUZZ_DIR) Tests/Fuzz/$$h.swift $(FUZZ_DIR)/libSwitchyardHTTP.a -o $(FUZZ_DIR)/$$h 2>&1 | grep -v "Cannot export local symbol" || true; done
+	swiftc $(FUZZ_FLAGS) -I $(FUZZ_DIR) Tests/Fuzz/routes.swift $(FUZZ_DIR)/libSwitchyardRouting.a -o $(FUZZ_DIR)/routes 2>&1 | grep -v "Cannot export local symbol" || true
+
+fuzz: fuzz-build
+	@for h in request response chunked routes; do \
+		mkdir -p $(FUZZ_DIR)/found/$$h; \
+		echo "== $$h: $(FUZZ_SECONDS) s"; \
+		$(FUZZ_DIR)/$$h -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=$(FUZZ_DIR)/artifacts/$$h- \
+			$(FUZZ_DIR)/found/$$h Tests/Fuzz/corpus/$$h 2>&1 | grep -E "^#[0-9]+.*DONE|Done [0-9]+ runs|ERROR|SUMMARY|crash-" ; \
+		$(FUZZ_DIR)/$$h -merge=1 Tests/Fuzz/corpus/$$h $(FUZZ_DIR)/found/$$h >/dev/null 2>&1; \
+	done; ls $(FUZZ_DIR)/artifacts
