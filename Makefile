@@ -54,6 +54,15 @@ demo: install-cli
 
 test: test-deps build
 	$(SWIFT) test 2>&1 | tee $(BUILD_DIR)/test.log; exit $${PIPESTATUS[0]}
+	$(MAKE) bench-smoke
+
+# One short round of each bench script, so they cannot rot (the debug binary is enough
+# to prove they run; figures come from `make bench` on a release build).
+.PHONY: bench-smoke
+bench-smoke: bench-deps build
+	SWITCHYARD_BIN=$(CURDIR)/$(BUILD_DIR)/debug/switchyard bench/compare --smoke
+	SWITCHYARD_BIN=$(CURDIR)/$(BUILD_DIR)/debug/switchyard bench/idle --smoke
+	SWITCHYARD_BIN=$(CURDIR)/$(BUILD_DIR)/debug/switchyard bench/flip --smoke
 
 bench: bench-deps
 	bench/compare
@@ -82,3 +91,12 @@ fuzz: fuzz-build
 			$(FUZZ_DIR)/found/$$h Tests/Fuzz/corpus/$$h 2>&1 | grep -E "^#[0-9]+.*DONE|Done [0-9]+ runs|ERROR|SUMMARY|crash-" ; \
 		$(FUZZ_DIR)/$$h -merge=1 Tests/Fuzz/corpus/$$h $(FUZZ_DIR)/found/$$h >/dev/null 2>&1; \
 	done; ls $(FUZZ_DIR)/artifacts
+
+# ThreadSanitizer over the integration tests (a separate build folder: it shares nothing
+# with the normal build).
+.PHONY: tsan
+tsan: test-deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	TSAN_OPTIONS="halt_on_error=0 report_signal_unsafe=0" $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan \
+		--filter "SwitchyardProxyTests|SwitchyardAdminTests" 2>&1 | tee .build-tsan/tsan.log; \
+	grep -c "WARNING: ThreadSanitizer" .build-tsan/tsan.log || true

@@ -5,6 +5,18 @@
 #include <stdatomic.h>
 #include "CSwitchyardMallocCounter.h"
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define SY_SANITIZED 1
+#endif
+#endif
+
+#ifdef SY_SANITIZED
+// Sanitizers bring their own allocator; interposing it would blind them. Counting is off.
+void sy_malloc_counter_enable(int on) { (void)on; }
+long sy_malloc_counter_read(void) { return 0; }
+int sy_malloc_counter_active(void) { return 0; }
+#else
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
@@ -34,3 +46,5 @@ int posix_memalign(void **out, size_t alignment, size_t size) {
 
 void sy_malloc_counter_enable(int on) { counting = on; }
 long sy_malloc_counter_read(void) { return atomic_load(&counted); }
+int sy_malloc_counter_active(void) { return 1; }
+#endif

@@ -115,6 +115,11 @@ final class DownstreamConnection: EventHandler {
 
     // Timing (monotonic ms).
     private var deadline: UInt64 = 0
+    /// The body-rate window: when it started, body bytes read in it, and whether the proxy
+    /// stopped reading the client during it (back-pressure is not the client's slowness).
+    private var rateWindowStart: UInt64 = 0
+    private var rateWindowBytes: UInt64 = 0
+    private var rateWindowHeldBack = false
 
     init(fd: FileDescriptor, peer: SocketAddress, worker: Worker) {
         self.fd = fd
@@ -193,6 +198,7 @@ final class DownstreamConnection: EventHandler {
                 clientEOF = true
             case .processed(let n):
                 buffer.commit(n)
+                rateWindowBytes += UInt64(n)
                 if phase == .awaitingHead && buffer.readableCount == n {
                     deadline = Clock.monotonicMilliseconds() + worker.settings.headerTimeoutMilliseconds
                 } else if phase == .tunnel || phase == .exchanging {
@@ -398,9 +404,11 @@ final class DownstreamConnection: EventHandler {
             bodyValidator = ChunkedDecoder(limits: worker.limits)
             validatedOffset = 0
             phase = .holdingBody
-            deadline = Clock.monotonicMilliseconds() + worker.settings.headerTimeoutMilliseconds
+            deadline = Clock.monotonicMilliseconds() + worker.settings.upstreamTimeoutMilliseconds
+            startRateWindow()
             return
         }
+        if !requestBody.isDone { startRateWindow() }
         connectUpstream(allowReuse: true)
     }
 
@@ -1076,9 +1084,36 @@ final class DownstreamConnection: EventHandler {
 
     // MARK: timers
 
+    private func startRateWindow() {
+        rateWindowStart = Clock.monotonicMilliseconds()
+        rateWindowBytes = 0
+        rateWindowHeldBack = false
+    }
+
+    /// The body-rate check (see `ProxySettings.minBodyBytesPerSecond`).
+    private func checkBodyRate(now: UInt64) {
+        guard phase == .holdingBody || (phase == .exchanging && !requestBody.isDone) else { return }
+        if upstreamWriteBlocked || (fromClient?.writableCount ?? 1) == 0 { rateWindowHeldBack = true }
+        let window = worker.settings.bodyRateWindowMilliseconds
+        guard now >= rateWindowStart + window else { return }
+        let needed = worker.settings.minBodyBytesPerSecond * window / 1000
+        if !rateWindowHeldBack && rateWindowBytes < needed {
+            worker.stats.timeouts += 1
+            if responseStarted {
+                abort(reason: "request body too slow")
+            } else {
+                finishWithError(408, close: true)
+                advance()
+            }
+            return
+        }
+        startRateWindow()
+    }
+
     /// Called on every loop tick.
     func tick(now: UInt64) {
-        guard now >= deadline else { return }
+        checkBodyRate(now: now)
+        guard phase != .closed, now >= deadline else { return }
         switch phase {
         case .awaitingHead:
             if let buffer = fromClient, !buffer.isEmpty {

@@ -15,6 +15,11 @@ public struct ProxySettings: Sendable {
     /// Time allowed between sending a request and the first byte of its response (→ 504),
     /// and between two reads of a request or response body in progress.
     public var upstreamTimeoutMilliseconds: UInt64 = 60_000
+    /// A request body must arrive at least this fast, averaged over `bodyRateWindowMilliseconds`
+    /// (windows in which the proxy itself held the client back do not count). Slower is a
+    /// slow-POST attack or a dead link: 408 if no answer started, else the connection is cut.
+    public var minBodyBytesPerSecond: UInt64 = 1_024
+    public var bodyRateWindowMilliseconds: UInt64 = 10_000
     /// A tunnel (WebSocket, TCP mode) with no traffic either way is closed after this time.
     public var tunnelIdleTimeoutMilliseconds: UInt64 = 3_600_000
     /// After a final error answer we keep reading (and discarding) for this long before

@@ -26,7 +26,7 @@ import SwitchyardSystem
             """)
         defer { h.stop() }
         let running = Atomic<Bool>(true)
-        let samples = Mutex<[Sample]>([])
+        let samples = SampleBox()
         let group = DispatchGroup()
         for worker in 0..<4 {
             group.enter()
@@ -40,14 +40,14 @@ import SwitchyardSystem
                     if worker % 2 == 1 && n % 10 == 0 { client = try? Client(port: h.port) }
                     let sent = Clock.monotonicNanoseconds()
                     guard let result = client?.get("/w\(worker)/\(n)") else {
-                        samples.withLock { $0.append(Sample(sent: sent, status: 0, generation: -1, backend: "")) }
+                        samples.append(Sample(sent: sent, status: 0, generation: -1, backend: ""))
                         client = try? Client(port: h.port)
                         continue
                     }
                     // "legacy answered GET /w1/7 (generation 3)\n"
                     let backend = String(result.body.split(separator: " ").first ?? "")
                     let generation = Int(result.body.split(separator: " ").last?.dropLast(2) ?? "") ?? -1
-                    samples.withLock { $0.append(Sample(sent: sent, status: result.status, generation: generation, backend: backend)) }
+                    samples.append(Sample(sent: sent, status: result.status, generation: generation, backend: backend))
                 }
             }.start()
         }
@@ -62,7 +62,7 @@ import SwitchyardSystem
         }
         running.store(false, ordering: .relaxed)
         group.wait()
-        let all = samples.withLock { $0 }
+        let all = samples.values
         #expect(all.count > 200, "the load was real: \(all.count) requests")
         let failed = all.filter { $0.status != 200 }
         #expect(failed.isEmpty, "\(failed.count) failed requests")
@@ -77,4 +77,12 @@ import SwitchyardSystem
         #expect(stale == 0, "\(stale) requests sent after an answer used an older generation")
         #expect(wrongSide == 0, "\(wrongSide) requests reached a side their generation does not route to")
     }
+}
+
+/// Samples appended from several client threads (a lock TSan understands).
+final class SampleBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [FlipUnderLoadTests.Sample] = []
+    func append(_ sample: FlipUnderLoadTests.Sample) { lock.lock(); items.append(sample); lock.unlock() }
+    var values: [FlipUnderLoadTests.Sample] { lock.lock(); defer { lock.unlock() }; return items }
 }

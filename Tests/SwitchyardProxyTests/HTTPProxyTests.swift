@@ -304,6 +304,37 @@ import SwitchyardProxy
         #expect(h.legacy.requestCount == 1, "only the body within the limit reached the backend")
     }
 
+    @Test func slowRequestBodyGets408() throws {
+        let h = try ProxyHarness { settings in
+            settings.minBodyBytesPerSecond = 1_000
+            settings.bodyRateWindowMilliseconds = 300
+        }
+        defer { h.stop() }
+        let client = try h.client()
+        client.send("POST /discard HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\nab")
+        let started = Date()
+        let response = try #require(client.readResponse())
+        #expect(response.status == 408)
+        #expect(Date().timeIntervalSince(started) < 3)
+        // A body that keeps up is fine.
+        let fast = try h.client()
+        fast.send("POST /discard HTTP/1.1\r\nHost: a\r\nContent-Length: 3000\r\n\r\n")
+        for _ in 0..<6 {
+            fast.send(String(repeating: "x", count: 500))
+            usleep(100_000)
+        }
+        #expect(fast.readResponse()?.text == "3000\n")
+    }
+
+    @Test func incompleteHeadGets408() throws {
+        let h = try ProxyHarness { settings in settings.headerTimeoutMilliseconds = 300 }
+        defer { h.stop() }
+        let client = try h.client()
+        client.send("GET / HTTP/1.1\r\nHost: a\r\nX-Slow")
+        #expect(client.readResponse()?.status == 408)
+        #expect(h.legacy.requestCount == 0)
+    }
+
     @Test func largeDownloadStreams() throws {
         let h = try ProxyHarness()
         defer { h.stop() }

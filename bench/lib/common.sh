@@ -225,7 +225,7 @@ machine_info() {
     echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     echo "- host: nproc $(nproc), CPU ${cpu:-unknown}, $(awk '/MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo)"
     echo "- kernel: $(uname -srm)"
-    echo "- switchyard: $(cd "$REPO_ROOT" && git rev-parse --short HEAD 2>/dev/null)$(cd "$REPO_ROOT" && git diff --quiet HEAD 2>/dev/null || echo ' (+ uncommitted changes)'), release build; $(swift --version 2>&1 | head -1)"
+    echo "- switchyard: $(cd "$REPO_ROOT" && git rev-parse --short HEAD 2>/dev/null)$(cd "$REPO_ROOT" && git diff --quiet HEAD 2>/dev/null || echo ' (+ uncommitted changes)'), binary $SWITCHYARD; $(swift --version 2>&1 | head -1)"
     echo "- haproxy: $(haproxy -v 2>&1 | awk 'NR==1 {print $3}')"
     echo "- nginx: $(nginx -v 2>&1 | sed 's|.*nginx/||')"
     echo "- wrk: $(wrk -v 2>&1 | awk 'NR==1 {print $2}'); h2load: $(h2load --version 2>&1 | sed 's|.*nghttp2/||')"

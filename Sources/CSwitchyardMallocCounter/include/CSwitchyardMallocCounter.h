@@ -8,5 +8,7 @@
 void sy_malloc_counter_enable(int on);
 /// Allocations counted so far, over all threads that opted in.
 long sy_malloc_counter_read(void);
+/// 1 when allocations are counted; 0 in sanitizer builds, which own the allocator.
+int sy_malloc_counter_active(void);
 
 #endif
