@@ -58,8 +58,13 @@ final class DownstreamConnection: EventHandler {
     private var fromUpstream: IOBuffer?
     private var toClient: IOBuffer?
 
-    private let requestParser: HTTPRequestParser
-    private let responseParser: HTTPResponseParser
+    /// Parsers and log scratch, taken from the worker's pool while a request is in progress
+    /// (or its head is arriving) and given back between requests: their field tables are
+    /// most of a connection's memory, and an idle keep-alive connection needs none of it.
+    private var scratch: ExchangeScratch?
+    private var requestParser: HTTPRequestParser { scratch.unsafelyUnwrapped.request }
+    private var responseParser: HTTPResponseParser { scratch.unsafelyUnwrapped.response }
+    private var logLine: UnsafeMutableRawPointer { scratch.unsafelyUnwrapped.logLine }
     private var requestChunks = ChunkedDecoder()
     private var bodyValidator = ChunkedDecoder()
     private var validatedOffset = 0
@@ -105,10 +110,9 @@ final class DownstreamConnection: EventHandler {
     private var startNanoseconds: UInt64 = 0
     /// Method and path of the current request for the access log (the head itself is
     /// consumed from the read buffer once forwarded). Allocated once per connection.
-    private let logLine: UnsafeMutableRawPointer
     private var logMethodCount = 0
     private var logPathCount = 0
-    private static let logLineCapacity = 512
+    private static let logLineCapacity = ExchangeScratch.logLineCapacity
     private static let drainIdleMilliseconds: UInt64 = 1_000
     private var tunnelShutUpstream = false
     private var tunnelShutClient = false
@@ -134,15 +138,11 @@ final class DownstreamConnection: EventHandler {
         let ip = peer.ipString
         clientIP = Array(ip.utf8)
         forwardedFor = Array((peer.family == AF_INET6 ? "for=\"[\(ip)]\"" : "for=\(ip)").utf8)
-        requestParser = HTTPRequestParser(limits: worker.limits)
-        responseParser = HTTPResponseParser(limits: worker.limits)
         requestChunks = ChunkedDecoder(limits: worker.limits)
         responseChunks = ChunkedDecoder(limits: worker.limits)
-        logLine = .allocate(byteCount: Self.logLineCapacity, alignment: 1)
         deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds
     }
 
-    deinit { logLine.deallocate() }
 
     // MARK: events
 
@@ -272,7 +272,10 @@ final class DownstreamConnection: EventHandler {
             // Between requests a connection keeps no buffer it does not need: idle
             // keep-alive connections cost only their object.
             if toClient?.isEmpty ?? false { releaseBuffer(&toClient) }
-            if fromClient?.isEmpty ?? false { releaseBuffer(&fromClient) }
+            if fromClient?.isEmpty ?? false {
+                releaseBuffer(&fromClient)
+                releaseScratch()
+            }
         }
         updateInterests()
     }
@@ -309,6 +312,7 @@ final class DownstreamConnection: EventHandler {
         }
         buffer.compact()   // the parser works on offsets from the message's first byte
         let bytes = buffer.readable
+        if scratch == nil { scratch = worker.takeScratch() }
         switch requestParser.parse(bytes) {
         case .needMore:
             if clientEOF { close() }
@@ -1031,7 +1035,15 @@ final class DownstreamConnection: EventHandler {
         releaseBuffer(&toClient)
         releaseBuffer(&toUpstream)
         releaseBuffer(&fromUpstream)
+        releaseScratch()
         worker.connectionClosed(self)
+    }
+
+    private func releaseScratch() {
+        if let taken = scratch {
+            scratch = nil
+            worker.giveScratch(taken)
+        }
     }
 
     @inline(__always)

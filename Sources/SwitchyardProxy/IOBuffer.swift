@@ -1,3 +1,5 @@
+import Glibc
+
 /// A fixed-size byte buffer with a read and a write index, taken from a worker's pool.
 /// Bytes in `readable` are waiting to be consumed; `writable` is free space after them.
 /// Confined to its worker's thread.
@@ -7,12 +9,17 @@ final class IOBuffer {
     private(set) var readerIndex = 0
     private(set) var writerIndex = 0
 
+    /// Each buffer is its own anonymous mapping, so freeing one really returns its pages to
+    /// the kernel (malloc would keep 64 KiB blocks in its heap) and an untouched tail costs
+    /// nothing.
     init(capacity: Int) {
         self.capacity = capacity
-        base = .allocate(byteCount: capacity, alignment: 16)
+        let mapped = mmap(nil, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        precondition(mapped != MAP_FAILED && mapped != nil, "out of memory for an I/O buffer")
+        base = mapped!
     }
 
-    deinit { base.deallocate() }
+    deinit { munmap(base, capacity) }
 
     @inline(__always) var readableCount: Int { writerIndex - readerIndex }
     @inline(__always) var isEmpty: Bool { writerIndex == readerIndex }
@@ -139,6 +146,17 @@ final class BufferPool {
     @inline(__always) func give(_ buffer: IOBuffer) {
         buffer.clear()
         free.append(buffer)
+    }
+
+    /// Idle buffers kept for the next burst; beyond that, `trim` returns them to the kernel.
+    static let keepIdle = 64
+
+    /// Called on the loop's tick: releases a share of the idle buffers above `keepIdle`, so
+    /// a burst's memory goes back gradually rather than all at once.
+    func trim() {
+        let excess = free.count - Self.keepIdle
+        guard excess > 0 else { return }
+        free.removeLast(max(1, excess / 4))
     }
 
     var idleCount: Int { free.count }

@@ -49,9 +49,23 @@ final class Worker: @unchecked Sendable {
         random = seed
         current = TableHandle(table: table, servers: [], counters: [])
         connections.reserveCapacity(1024)
+        scratchPool.reserveCapacity(256)
         current = makeHandle(table, servers)
         generationHeader = Array((table.config.generationHeader ?? "").utf8)
         loop.onTick = { [unowned self] now in self.tick(now) }
+    }
+
+    private var scratchPool: [ExchangeScratch] = []
+
+    @inline(__always)
+    func takeScratch() -> ExchangeScratch {
+        scratchPool.popLast() ?? ExchangeScratch(limits: limits)
+    }
+
+    @inline(__always)
+    func giveScratch(_ scratch: ExchangeScratch) {
+        scratch.reset()
+        scratchPool.append(scratch)
     }
 
     /// splitmix64: cheap, per worker, good enough to mint sticky-cookie tokens.
@@ -215,6 +229,8 @@ final class Worker: @unchecked Sendable {
             i += 1
         }
         accessLog?.flush()
+        buffers.trim()
+        if scratchPool.count > BufferPool.keepIdle { scratchPool.removeLast((scratchPool.count - BufferPool.keepIdle + 3) / 4) }
         if !drainOrders.isEmpty { carryOutDrains(now) }
     }
 

@@ -26,12 +26,15 @@ public struct TLSError: Error, Sendable, CustomStringConvertible {
     /// Pops every entry of this thread's OpenSSL error queue into one line.
     static func drainErrorQueue() -> String {
         var parts: [String] = []
-        var buffer = [CChar](repeating: 0, count: 256)
         while true {
             let code = ERR_get_error()
             if code == 0 { break }
-            buffer.withUnsafeMutableBufferPointer { ERR_error_string_n(code, $0.baseAddress, $0.count) }
-            parts.append(String(cString: buffer))
+            // ERR_error_string_n(3): 256 bytes hold any message; it always NUL-terminates.
+            let text = withUnsafeTemporaryAllocation(of: CChar.self, capacity: 256) { buffer in
+                ERR_error_string_n(code, buffer.baseAddress, buffer.count)
+                return String(cString: buffer.baseAddress!)
+            }
+            parts.append(text)
         }
         return parts.joined(separator: "; ")
     }

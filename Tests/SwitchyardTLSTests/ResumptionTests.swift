@@ -1,0 +1,38 @@
+import Testing
+import SwitchyardTLS
+
+/// A second upstream connection resumes the first one's session.
+@Suite struct ResumptionTests {
+    @Test(arguments: [TLSVersion.v1_3, .v1_2])
+    func savedSessionIsResumed(version: TLSVersion) throws {
+        let certificates = try TestCertificates.get()
+        let serverContext = try TLSServerContext(defaultCertificate: certificates.server)
+        let clientContext = try TLSClientContext(caFile: certificates.caFile, maximumVersion: version)
+
+        let first = try TLSPipe(clientContext, serverContext)
+        try first.handshake()
+        #expect(!first.client.sessionReused)
+        // TLS 1.3 tickets travel after the handshake; the client reads them with data.
+        _ = try first.send(Array("hello".utf8), from: .server)
+        let saved = try #require(first.client.resumableSession)
+
+        let second = try TLSPipe(clientContext, serverContext, resuming: saved)
+        try second.handshake()
+        #expect(second.client.sessionReused)
+        #expect(second.server.sessionReused)
+        #expect(try second.send(Array("again".utf8), from: .client) == Array("again".utf8))
+    }
+
+    @Test func sessionIsNotResumedByAnotherServerContext() throws {
+        let certificates = try TestCertificates.get()
+        let clientContext = try TLSClientContext(caFile: certificates.caFile)
+        let first = try TLSPipe(clientContext, try TLSServerContext(defaultCertificate: certificates.server))
+        try first.handshake()
+        _ = try first.send(Array("hello".utf8), from: .server)
+        let saved = try #require(first.client.resumableSession)
+
+        let other = try TLSPipe(clientContext, try TLSServerContext(defaultCertificate: certificates.server), resuming: saved)
+        try other.handshake()
+        #expect(!other.client.sessionReused)
+    }
+}
