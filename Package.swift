@@ -24,21 +24,23 @@ let package = Package(
         .target(name: "SwitchyardSystem", dependencies: ["CSwitchyardShims"]),
         .target(name: "SwitchyardHTTP"),
         .target(name: "SwitchyardRouting"),
+        .target(name: "SwitchyardTLS", dependencies: ["COpenSSL"]),
         .target(name: "SwitchyardProxy",
-                dependencies: ["SwitchyardSystem", "SwitchyardHTTP", "SwitchyardRouting", "CSwitchyardShims"]),
+                dependencies: ["SwitchyardSystem", "SwitchyardHTTP", "SwitchyardRouting", "SwitchyardTLS", "CSwitchyardShims"]),
         .target(name: "SwitchyardAdmin",
                 dependencies: ["SwitchyardProxy", "SwitchyardRouting", "SwitchyardSystem"]),
         // Small origin servers: the demo's two built-in backends and the tests' backends.
         .target(name: "SwitchyardOrigin", dependencies: ["SwitchyardSystem", "CSwitchyardShims"]),
         .executableTarget(name: "switchyard",
                           dependencies: ["SwitchyardProxy", "SwitchyardRouting", "SwitchyardOrigin", "SwitchyardSystem",
-                                         "SwitchyardAdmin", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+                                         "SwitchyardAdmin", "SwitchyardTLS", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Test-only: counts malloc calls made on threads that opt in.
         .target(name: "CSwitchyardMallocCounter"),
 
         .testTarget(name: "SwitchyardHTTPTests", dependencies: ["SwitchyardHTTP"]),
         .testTarget(name: "SwitchyardRoutingTests", dependencies: ["SwitchyardRouting"]),
+        .testTarget(name: "SwitchyardTLSTests", dependencies: ["SwitchyardTLS", "CSwitchyardMallocCounter"]),
         .testTarget(name: "SwitchyardAdminTests",
                     dependencies: ["SwitchyardAdmin", "SwitchyardProxy", "SwitchyardOrigin", "SwitchyardRouting",
                                    "SwitchyardSystem"]),

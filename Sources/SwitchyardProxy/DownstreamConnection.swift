@@ -2,6 +2,7 @@ import Glibc
 import SwitchyardHTTP
 import SwitchyardRouting
 import SwitchyardSystem
+import SwitchyardTLS
 
 /// One client connection speaking HTTP/1.1, and the exchange it is carrying.
 ///
@@ -51,7 +52,9 @@ final class DownstreamConnection: EventHandler {
     private let clientAddress: ClientAddress
     private let clientIP: [UInt8]
     private let forwardedFor: [UInt8]
-    private let isTLS = false
+    /// TLS termination for `listen https` connections; nil for plain ones.
+    private let tls: TLSTransport?
+    private var isTLS: Bool { tls != nil }
 
     private var fromClient: IOBuffer?
     private var toUpstream: IOBuffer?
@@ -125,9 +128,10 @@ final class DownstreamConnection: EventHandler {
     private var rateWindowBytes: UInt64 = 0
     private var rateWindowHeldBack = false
 
-    init(fd: FileDescriptor, peer: SocketAddress, worker: Worker) {
+    init(fd: FileDescriptor, peer: SocketAddress, worker: Worker, tls session: TLSSession? = nil) {
         self.fd = fd
         self.worker = worker
+        tls = session.map { TLSTransport(session: $0, pool: worker.buffers) }
         if let v4 = peer.ipv4 {
             clientAddress = .v4(v4)
         } else if let v6 = peer.ipv6 {
@@ -140,7 +144,9 @@ final class DownstreamConnection: EventHandler {
         forwardedFor = Array((peer.family == AF_INET6 ? "for=\"[\(ip)]\"" : "for=\(ip)").utf8)
         requestChunks = ChunkedDecoder(limits: worker.limits)
         responseChunks = ChunkedDecoder(limits: worker.limits)
-        deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds
+        // A TLS client must finish its handshake and send a head within the head timeout.
+        deadline = Clock.monotonicMilliseconds()
+            + (session == nil ? worker.settings.keepAliveTimeoutMilliseconds : worker.settings.headerTimeoutMilliseconds)
     }
 
 
@@ -188,6 +194,10 @@ final class DownstreamConnection: EventHandler {
             close()
             return
         }
+        if let tls {
+            readCiphertext(tls)
+            return
+        }
         if fromClient == nil { fromClient = worker.buffers.take() }
         let buffer = fromClient!
         buffer.ensureWritable(4096)
@@ -213,6 +223,64 @@ final class DownstreamConnection: EventHandler {
             if phase == .awaitingHead || phase == .closing { close() }
             else { abort(reason: "client: \(error)") }
         }
+    }
+
+    /// TLS: one socket read into the session, then as much plaintext as fits.
+    private func readCiphertext(_ tls: TLSTransport) {
+        do {
+            switch try tls.readSocket(fd, scratch: worker.cipherScratch) {
+            case .endOfStream: clientEOF = true
+            case .fed, .wouldBlock: break
+            }
+        } catch {
+            clientEOF = true
+            if phase == .awaitingHead || phase == .closing { close() } else { abort(reason: "client: \(error)") }
+            return
+        }
+        _ = pullPlaintext(tls)
+    }
+
+    /// Decrypts what the session holds into `fromClient` (records can stay buffered in
+    /// the session after a socket read, so this also runs when buffer space frees up), and
+    /// sends what the handshake produced.
+    private func pullPlaintext(_ tls: TLSTransport) -> Bool {
+        guard phase != .closed, phase != .lingering else { return false }
+        if fromClient == nil { fromClient = worker.buffers.take() }
+        let buffer = fromClient!
+        var progressed = false
+        do {
+            reading: while true {
+                buffer.ensureWritable(4096)
+                guard buffer.writableCount > 0 else { break }
+                switch try tls.decrypt(into: buffer.writable) {
+                case .bytes(let n):
+                    buffer.commit(n)
+                    rateWindowBytes += UInt64(n)
+                    progressed = true
+                    if phase == .awaitingHead && buffer.readableCount == n {
+                        deadline = Clock.monotonicMilliseconds() + worker.settings.headerTimeoutMilliseconds
+                    }
+                case .needMore:
+                    break reading
+                case .closed:
+                    clientEOF = true
+                    break reading
+                }
+            }
+            if !clientShutDown, try !tls.flush(fd) { clientWriteBlocked = true }
+        } catch let error as TLSError {
+            // A failed handshake (not TLS, no common cipher…) or a broken record: send
+            // the alert if any, then close. Nothing to log per client beyond a counter.
+            worker.stats.tlsFailures += 1
+            _ = try? tls.flush(fd)
+            if phase == .awaitingHead || phase == .closing { close() } else { abort(reason: "TLS: \(error)") }
+            return true
+        } catch {
+            clientEOF = true
+            close()
+            return true
+        }
+        return progressed
     }
 
     private func readFromUpstream() {
@@ -250,6 +318,7 @@ final class DownstreamConnection: EventHandler {
             progressed = false
             switch phase {
             case .awaitingHead:
+                if let tls, !clientEOF, pullPlaintext(tls) { progressed = true }
                 // Answers of our own (404, 503) may still be queued from the last request.
                 if flushToClient() { progressed = true }
                 if phase == .awaitingHead, parseHead() { progressed = true }
@@ -263,7 +332,7 @@ final class DownstreamConnection: EventHandler {
                 progressed = pumpTunnel()
             case .closing:
                 _ = flushToClient()
-                if toClient?.isEmpty ?? true, phase == .closing { startLingering() }
+                if clientOutputDrained, phase == .closing { startLingering() }
             case .lingering, .closed:
                 break
             }
@@ -561,6 +630,7 @@ final class DownstreamConnection: EventHandler {
 
     private func pumpExchange() -> Bool {
         var progressed = false
+        if let tls, !clientEOF, (fromClient?.writableCount ?? 1) > 0, pullPlaintext(tls) { progressed = true }
         if pumpRequestBody() { progressed = true }
         if flushToUpstream() { progressed = true }
         if phase != .exchanging { return true }
@@ -661,6 +731,7 @@ final class DownstreamConnection: EventHandler {
     }
 
     private func flushToClient() -> Bool {
+        if let tls { return flushEncrypted(tls) }
         guard let out = toClient, !out.isEmpty, !clientWriteBlocked, !clientShutDown else { return false }
         do {
             switch try fd.write(out.readable) {
@@ -677,6 +748,39 @@ final class DownstreamConnection: EventHandler {
             abort(reason: "client: \(error)")
             return true
         }
+    }
+
+    /// TLS: encrypts `toClient` and writes the ciphertext; pending ciphertext goes first.
+    private func flushEncrypted(_ tls: TLSTransport) -> Bool {
+        guard !clientWriteBlocked, !clientShutDown else { return false }
+        var progressed = false
+        do {
+            guard try tls.flush(fd) else {
+                clientWriteBlocked = true
+                return false
+            }
+            while let out = toClient, !out.isEmpty {
+                let n = try tls.encrypt(out.readable)
+                if n == 0 { break }
+                out.consume(n)
+                bytesOut += UInt64(n)
+                progressed = true
+                guard try tls.flush(fd) else {
+                    clientWriteBlocked = true
+                    break
+                }
+            }
+        } catch {
+            clientEOF = true
+            abort(reason: "client: \(error)")
+            return true
+        }
+        return progressed
+    }
+
+    /// Everything for the client was handed to the kernel.
+    private var clientOutputDrained: Bool {
+        (toClient?.isEmpty ?? true) && !(tls?.hasPendingOutput ?? false)
     }
 
     /// Parses the response head and moves response body bytes to `toClient`.
@@ -1009,6 +1113,11 @@ final class DownstreamConnection: EventHandler {
     }
 
     private func startLingering() {
+        if let tls {
+            // close_notify first, so the client knows the answer is complete.
+            tls.shutdown()
+            _ = try? tls.flush(fd)
+        }
         Socket.shutdownWrite(fd)
         clientShutDown = true
         if clientEOF {
@@ -1036,6 +1145,7 @@ final class DownstreamConnection: EventHandler {
         releaseBuffer(&toUpstream)
         releaseBuffer(&fromUpstream)
         releaseScratch()
+        tls?.release()
         worker.connectionClosed(self)
     }
 
@@ -1058,6 +1168,7 @@ final class DownstreamConnection: EventHandler {
 
     private func pumpTunnel() -> Bool {
         var progressed = false
+        if let tls, !clientEOF, pullPlaintext(tls) { progressed = true }
         if let input = fromClient, !input.isEmpty {
             if toUpstream == nil { toUpstream = worker.buffers.take() }
             toUpstream!.ensureWritable(16 * 1024)

@@ -1,11 +1,12 @@
 import Glibc
 import SwitchyardSystem
+import SwitchyardTLS
 
 /// A worker's listening socket (its own, through SO_REUSEPORT). Accepts in bursts; when the
 /// process runs out of descriptors (EMFILE/ENFILE) or the worker is at its connection limit,
 /// it stops listening for a moment instead of spinning on an event it cannot clear.
 final class Listener: EventHandler {
-    enum Kind { case http, tcp(route: String) }
+    enum Kind { case http, https(TLSServerContext), tcp(route: String) }
     let fd: FileDescriptor
     let kind: Kind
     unowned let worker: Worker

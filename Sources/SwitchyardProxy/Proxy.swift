@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import SwitchyardRouting
 import SwitchyardSystem
+import SwitchyardTLS
 
 /// A running data plane: worker threads with their event loops and listeners.
 ///
@@ -19,6 +20,8 @@ public final class Proxy: @unchecked Sendable {
     public private(set) var table: RouteTable
     /// The address each `listen http` line is bound to, in file order (port 0 resolved).
     public private(set) var httpAddresses: [SocketAddress] = []
+    /// The address each `listen https` line is bound to, in file order.
+    public private(set) var httpsAddresses: [SocketAddress] = []
     /// The bound address of each tcp route's listener, by route name.
     public private(set) var tcpAddresses: [String: SocketAddress] = [:]
     private var accessLogFD: FileDescriptor?
@@ -59,8 +62,19 @@ public final class Proxy: @unchecked Sendable {
             case .http: kind = .http
             case .tcp: kind = .tcp(route: listener.routeName ?? "")
             case .https:
-                errorLog.warning("listen https \(listener.endpoint): TLS termination is not built yet; listener skipped")
-                continue
+                guard let cert = listener.certPath, let key = listener.keyPath else {
+                    throw ProxyError.tls(address: "\(listener.endpoint)", message: "listen https needs cert and key")
+                }
+                do {
+                    // HTTP/2 is not carried yet: offer http/1.1 only, so browsers do not
+                    // negotiate a protocol we would then refuse.
+                    let context = try TLSServerContext(
+                        defaultCertificate: TLSCertificateFiles(certificatePath: cert, keyPath: key, chainPath: listener.chainPath),
+                        alpn: ["http/1.1"])
+                    kind = .https(context)
+                } catch {
+                    throw ProxyError.tls(address: "\(listener.endpoint)", message: error.description)
+                }
             }
             var address = try SocketAddress.resolve(host: listener.endpoint.host, port: listener.endpoint.port)
             for worker in workers {
@@ -76,7 +90,7 @@ public final class Proxy: @unchecked Sendable {
             switch listener.kind {
             case .http: httpAddresses.append(address)
             case .tcp: tcpAddresses[listener.routeName ?? ""] = address
-            case .https: break
+            case .https: httpsAddresses.append(address)
             }
         }
     }
@@ -125,6 +139,12 @@ public final class Proxy: @unchecked Sendable {
     /// Counters summed over the workers.
     public func stats() -> WorkerStats {
         onEveryWorker { $0.stats }.reduce(WorkerStats(), +)
+    }
+
+    /// Descriptors registered with the workers' loops (listeners, connections, upstream
+    /// connections): a leak shows here.
+    public func registeredDescriptors() -> Int {
+        onEveryWorker { $0.loop.registrationCount }.reduce(0, +)
     }
 
     /// Per-backend counters summed over workers, by backend name.
@@ -213,11 +233,14 @@ public final class Proxy: @unchecked Sendable {
 /// What the proxy refuses to start with.
 public enum ProxyError: Error, CustomStringConvertible {
     case bind(address: String, underlying: Errno)
+    case tls(address: String, message: String)
 
     public var description: String {
         switch self {
         case .bind(let address, let underlying):
             return "cannot listen on \(address): \(underlying)"
+        case .tls(let address, let message):
+            return "listen https \(address): \(message)"
         }
     }
 }

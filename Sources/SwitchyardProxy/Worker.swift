@@ -3,6 +3,7 @@ import Glibc
 import SwitchyardHTTP
 import SwitchyardRouting
 import SwitchyardSystem
+import SwitchyardTLS
 
 /// One worker: an event loop on its own thread with its own listeners, connections, buffer
 /// pool, upstream pools, route table handle and access log. Nothing here is shared with
@@ -56,6 +57,9 @@ final class Worker: @unchecked Sendable {
     }
 
     private var scratchPool: [ExchangeScratch] = []
+    /// Where TLS connections read ciphertext before handing it to their session (the
+    /// session copies it, so one scratch serves every connection of the worker).
+    let cipherScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
 
     @inline(__always)
     func takeScratch() -> ExchangeScratch {
@@ -92,9 +96,19 @@ final class Worker: @unchecked Sendable {
         // Our writes are whole messages already batched in a buffer; Nagle would only hold
         // the last segment of each back for a delayed ACK.
         try? Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+        var session: TLSSession?
+        if case .https(let context) = listener.kind {
+            do {
+                session = try TLSSession(server: context)
+            } catch {
+                errorLog.error("TLS session: \(error)")
+                fd.close()
+                return
+            }
+        }
         switch listener.kind {
-        case .http:
-            let connection = DownstreamConnection(fd: fd, peer: peer, worker: self)
+        case .http, .https:
+            let connection = DownstreamConnection(fd: fd, peer: peer, worker: self, tls: session)
             do {
                 connection.registration = try loop.register(fd, connection, events: Epoll.readable)
             } catch {

@@ -10,6 +10,8 @@ public struct WorkerStats: Sendable {
     public var openTunnels = 0
     public var openConnections = 0
     public var acceptPauses = 0
+    /// TLS handshakes or records that failed (garbage, no common cipher, bad MAC…).
+    public var tlsFailures = 0
 
     public init() {}
 
@@ -25,6 +27,7 @@ public struct WorkerStats: Sendable {
         s.openTunnels = a.openTunnels + b.openTunnels
         s.openConnections = a.openConnections + b.openConnections
         s.acceptPauses = a.acceptPauses + b.acceptPauses
+        s.tlsFailures = a.tlsFailures + b.tlsFailures
         return s
     }
 }

@@ -19,7 +19,13 @@ enum CertificateLoader {
             try addChain(from: chainPath, to: context)
         }
         guard SSL_CTX_use_PrivateKey_file(context, files.keyPath, SSL_FILETYPE_PEM) == 1 else {
-            throw TLSError.openSSL("cannot load private key \(files.keyPath)")
+            // OpenSSL compares the key with the certificate while loading it; say so plainly.
+            let last = ERR_peek_last_error()
+            let mismatch = ERR_GET_LIB(last) == ERR_LIB_X509
+                && (ERR_GET_REASON(last) == X509_R_KEY_VALUES_MISMATCH || ERR_GET_REASON(last) == X509_R_KEY_TYPE_MISMATCH)
+            throw TLSError.openSSL(mismatch
+                ? "private key \(files.keyPath) does not match certificate \(files.certificatePath)"
+                : "cannot load private key \(files.keyPath)")
         }
         guard SSL_CTX_check_private_key(context) == 1 else {
             throw TLSError.openSSL("private key \(files.keyPath) does not match certificate \(files.certificatePath)")

@@ -170,20 +170,32 @@ public final class TLSSession {
     /// - Throws: `TLSError` when the connection can no longer send (after `shutdown`, or a
     ///   fatal error).
     public func writePlaintext(_ bytes: UnsafeRawBufferPointer) throws(TLSError) -> Int {
-        let room = Self.pendingCiphertextLimit - Int(BIO_ctrl_pending(networkOut))
-        guard room > 0, let base = bytes.baseAddress, bytes.count > 0 else { return 0 }
-        ERR_clear_error()
-        var written = 0
-        if SSL_write_ex(ssl, base, min(room, bytes.count), &written) == 1 {
-            handshakeFinished = true
-            return written
+        guard let base = bytes.baseAddress else { return 0 }
+        var total = 0
+        // With partial writes on, OpenSSL returns after each record; loop to fill the room.
+        while total < bytes.count {
+            let room = Self.pendingCiphertextLimit - Int(BIO_ctrl_pending(networkOut))
+            guard room > 0 else { break }
+            ERR_clear_error()
+            var written = 0
+            if SSL_write_ex(ssl, base + total, min(room, bytes.count - total), &written) == 1 {
+                handshakeFinished = true
+                total += written
+                continue
+            }
+            switch SSL_get_error(ssl, 0) {
+            case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+                return total
+            default:
+                // Report what went through; the error recurs on the next call.
+                if total > 0 {
+                    ERR_clear_error()
+                    return total
+                }
+                throw failure("TLS write failed")
+            }
         }
-        switch SSL_get_error(ssl, 0) {
-        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
-            return 0
-        default:
-            throw failure("TLS write failed")
-        }
+        return total
     }
 
     /// Queues close_notify for the peer (then send what `takeCiphertext` gives). Nothing is
@@ -279,3 +291,7 @@ public final class TLSSession {
         return inet_pton(AF_INET, name, &address) == 1 || inet_pton(AF_INET6, name, &address) == 1
     }
 }
+
+/// Confined to one event-loop thread: OpenSSL's `SSL` object is not safe to share.
+@available(*, unavailable)
+extension TLSSession: Sendable {}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SwitchyardRouting
+import SwitchyardTLS
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,8 +13,22 @@ struct Check: ParsableCommand {
         do {
             let config = try RoutesConfig.load(path: routesFile)
             let table = try RouteTable.build(config: config, state: RuntimeState(), generation: 1)
+            // Certificates and keys are read as `serve` would read them.
+            var problems: [String] = []
+            for listener in config.listeners where listener.kind == .https {
+                guard let cert = listener.certPath, let key = listener.keyPath else { continue }
+                do {
+                    try TLSServerContext.validate(TLSCertificateFiles(certificatePath: cert, keyPath: key, chainPath: listener.chainPath))
+                } catch {
+                    problems.append("\(routesFile):\(listener.line):1: listen https \(listener.endpoint): \(error)")
+                }
+            }
+            if !problems.isEmpty {
+                printError(problems.joined(separator: "\n"))
+                throw ExitCode(1)
+            }
             print("\(routesFile): ok — \(config.listeners.count) listener(s), \(config.backends.count) backend(s), \(table.routes.count) route(s)")
-        } catch {
+        } catch let error as RoutesErrors {
             printError(error.description)
             throw ExitCode(1)
         }

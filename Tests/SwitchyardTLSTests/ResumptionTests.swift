@@ -23,6 +23,23 @@ import SwitchyardTLS
         #expect(try second.send(Array("again".utf8), from: .client) == Array("again".utf8))
     }
 
+    @Test(arguments: [TLSVersion.v1_3, .v1_2])
+    func sessionWithNamedCertificateIsResumed(version: TLSVersion) throws {
+        let certificates = try TestCertificates.get()
+        let serverContext = try TLSServerContext(defaultCertificate: certificates.server,
+                                                 names: ["b.test": certificates.bTest])
+        let clientContext = try TLSClientContext(caFile: certificates.caFile, maximumVersion: version)
+        let first = try TLSPipe(clientContext, serverContext, serverName: "b.test")
+        try first.handshake()
+        _ = try first.send(Array("hello".utf8), from: .server)
+        let saved = try #require(first.client.resumableSession)
+
+        let second = try TLSPipe(clientContext, serverContext, serverName: "b.test", resuming: saved)
+        try second.handshake()
+        #expect(second.client.sessionReused)
+        #expect(second.client.peerCertificateSubject == "CN=b.test")
+    }
+
     @Test func sessionIsNotResumedByAnotherServerContext() throws {
         let certificates = try TestCertificates.get()
         let clientContext = try TLSClientContext(caFile: certificates.caFile)

@@ -6,7 +6,7 @@
 
 /// Starts (1) or stops (0) counting allocations made by the calling thread.
 void sy_malloc_counter_enable(int on);
-/// Allocations counted so far, over all threads that opted in.
+/// Allocations counted so far on the calling thread.
 long sy_malloc_counter_read(void);
 /// 1 when allocations are counted; 0 in sanitizer builds, which own the allocator.
 int sy_malloc_counter_active(void);

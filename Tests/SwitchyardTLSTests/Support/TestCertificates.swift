@@ -22,7 +22,9 @@ struct TestCertificates: Sendable {
     let directory: String
 
     /// Made on first use, shared by every test (key generation is the slow part).
-    static let shared: Result<TestCertificates, TestCertificateError> = Result { try make() }
+    static let shared: Result<TestCertificates, TestCertificateError> = {
+        do throws(TestCertificateError) { return .success(try make()) } catch { return .failure(error) }
+    }()
 
     static func get() throws -> TestCertificates {
         try shared.get()

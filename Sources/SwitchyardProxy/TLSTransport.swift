@@ -1,0 +1,88 @@
+import SwitchyardSystem
+import SwitchyardTLS
+
+/// The TLS side of a client connection: ciphertext moves between the socket and the
+/// session's memory BIOs; the connection above it sees plaintext only. Non-blocking: the
+/// handshake advances as bytes arrive, and ciphertext that the socket would not take
+/// waits in `pendingOut`.
+final class TLSTransport {
+    let session: TLSSession
+    private var pendingOut: IOBuffer?
+    private unowned let pool: BufferPool
+
+    init(session: TLSSession, pool: BufferPool) {
+        self.session = session
+        self.pool = pool
+    }
+
+    enum SocketRead { case fed, endOfStream, wouldBlock }
+
+    /// One read of ciphertext from the socket into the session.
+    func readSocket(_ fd: FileDescriptor, scratch: UnsafeMutableRawBufferPointer) throws(Errno) -> SocketRead {
+        switch try fd.read(into: scratch) {
+        case .processed(0):
+            return .endOfStream
+        case .processed(let n):
+            var offered = UnsafeRawBufferPointer(rebasing: scratch[0..<n])
+            // The session holds at most 64 KiB undecrypted; a read is smaller than that.
+            let accepted = session.feedCiphertext(offered)
+            offered = UnsafeRawBufferPointer(rebasing: offered[accepted...])
+            precondition(offered.isEmpty, "a socket read larger than the session's ciphertext limit")
+            return .fed
+        case .wouldBlock:
+            return .wouldBlock
+        }
+    }
+
+    /// Decrypts into `buffer`, driving the handshake first.
+    func decrypt(into buffer: UnsafeMutableRawBufferPointer) throws(TLSError) -> TLSReadResult {
+        if !session.isHandshakeComplete {
+            if try session.handshake() == .needMore { return .needMore }
+        }
+        return try session.readPlaintext(into: buffer)
+    }
+
+    /// Encrypts as much of `bytes` as the session takes; returns the plaintext consumed.
+    func encrypt(_ bytes: UnsafeRawBufferPointer) throws(TLSError) -> Int {
+        guard session.isHandshakeComplete else { return 0 }
+        return try session.writePlaintext(bytes)
+    }
+
+    /// Writes pending ciphertext to the socket. True when nothing is left to write.
+    func flush(_ fd: FileDescriptor) throws(Errno) -> Bool {
+        while true {
+            if pendingOut == nil {
+                guard session.hasCiphertextToSend else { return true }
+                pendingOut = pool.take()
+            }
+            let out = pendingOut!
+            if out.isEmpty {
+                let n = session.takeCiphertext(into: out.writable)
+                if n == 0 {
+                    pool.give(out)
+                    pendingOut = nil
+                    return true
+                }
+                out.commit(n)
+            }
+            switch try fd.write(out.readable) {
+            case .processed(let n):
+                out.consume(n)
+            case .wouldBlock:
+                return false
+            }
+        }
+    }
+
+    var hasPendingOutput: Bool { pendingOut.map { !$0.isEmpty } ?? false || session.hasCiphertextToSend }
+
+    /// Queues close_notify (sent by the next `flush`).
+    func shutdown() { session.shutdown() }
+
+    func release() {
+        if let out = pendingOut {
+            pool.give(out)
+            pendingOut = nil
+        }
+    }
+}

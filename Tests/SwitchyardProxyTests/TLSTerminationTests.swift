@@ -1,0 +1,122 @@
+import Foundation
+import Glibc
+import Testing
+import SwitchyardProxy
+
+/// TLS termination on `listen https`, with a throwaway certificate made at test time (no
+/// private key is committed) and curl as the client.
+@Suite struct TLSTerminationTests {
+    final class Certificate {
+        let directory: String
+        var cert: String { directory + "/cert.pem" }
+        var key: String { directory + "/key.pem" }
+
+        init() throws {
+            directory = NSTemporaryDirectory() + "switchyard-tls-\(UUID().uuidString)"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let status = run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                                  "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                                                  "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                                                  "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem"]).status
+            precondition(status == 0, "openssl could not make a test certificate")
+        }
+
+        deinit { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
+    static func run(_ path: String, _ arguments: [String]) -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try? process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    static var toolsPresent: Bool { access("/usr/bin/openssl", X_OK) == 0 && access("/usr/bin/curl", X_OK) == 0 }
+
+    func harness(_ certificate: Certificate, settings: ((inout ProxySettings) -> Void)? = nil) throws -> (ProxyHarness, UInt16) {
+        let h = try ProxyHarness(routes: """
+            listen https 127.0.0.1:0 cert \(certificate.cert) key \(certificate.key)
+            backend legacy {
+                server 127.0.0.1:LEGACY
+            }
+            route app {
+                split legacy 100% cloud 0%
+                sticky cookie SB
+            }
+            backend cloud {
+                server 127.0.0.1:CLOUD
+            }
+            """, settings: settings)
+        return (h, try #require(h.proxy.httpsAddresses.first).port)
+    }
+
+    func curl(_ port: UInt16, _ certificate: Certificate, _ extra: [String]) -> (status: Int32, output: String) {
+        Self.run("/usr/bin/curl", ["-s", "--http1.1", "--cacert", certificate.cert, "--resolve", "localhost:\(port):127.0.0.1",
+                                   "--max-time", "20"] + extra)
+    }
+
+    @Test(.enabled(if: TLSTerminationTests.toolsPresent, "needs openssl and curl"))
+    func curlOverTLSReachesTheBackendWithHTTPSForwardingHeaders() throws {
+        let certificate = try Certificate()
+        let (h, port) = try harness(certificate)
+        defer { h.stop() }
+        let result = curl(port, certificate, ["-i", "https://localhost:\(port)/a", "https://localhost:\(port)/headers"])
+        #expect(result.status == 0)
+        #expect(result.output.contains("legacy answered GET /a"))
+        #expect(result.output.contains("X-Forwarded-Proto: https"))
+        #expect(result.output.contains(";proto=https"))
+        #expect(result.output.contains("Secure"), "the sticky cookie is Secure on TLS listeners")
+        #expect(h.legacy.connectionCount == 1, "both requests shared one upstream connection")
+    }
+
+    @Test(.enabled(if: TLSTerminationTests.toolsPresent, "needs openssl and curl"))
+    func largeBodiesBothWaysOverTLS() throws {
+        let certificate = try Certificate()
+        let (h, port) = try harness(certificate)
+        defer { h.stop() }
+        let upload = certificate.directory + "/upload.bin"
+        FileManager.default.createFile(atPath: upload, contents: Data(repeating: 0x41, count: 20 << 20))
+        let up = curl(port, certificate, ["--data-binary", "@" + upload, "https://localhost:\(port)/discard"])
+        #expect(up.output == "\(20 << 20)\n")
+        let down = curl(port, certificate, ["-o", "/dev/null", "-w", "%{size_download}", "https://localhost:\(port)/big?bytes=\(30 << 20)"])
+        #expect(down.output == "\(30 << 20)")
+    }
+
+    @Test(.enabled(if: TLSTerminationTests.toolsPresent, "needs openssl and curl"))
+    func garbageStalledAndVanishingHandshakesAreClosedAndLeakNothing() throws {
+        let certificate = try Certificate()
+        let (h, port) = try harness(certificate) { $0.headerTimeoutMilliseconds = 300 }
+        defer { h.stop() }
+        // The proxy's own descriptors (the test process's /proc/self/fd moves with
+        // whatever other tests do in parallel).
+        let before = h.proxy.registeredDescriptors()
+        for i in 0..<300 {
+            let client = try TestClient(port: port, timeoutSeconds: 5)
+            if i % 3 == 0 {
+                client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")   // plain HTTP to a TLS port
+                _ = client.readToEnd()
+            } else if i % 3 == 1 {
+                client.send([0x16, 0x03, 0x01, 0x00])              // a ClientHello cut short, then gone
+            }
+            // i % 3 == 2: connect and vanish at once
+        }
+        // A client that says nothing is closed within the head timeout.
+        let silent = try TestClient(port: port, timeoutSeconds: 5)
+        let started = Date()
+        #expect(silent.readToEnd().isEmpty)
+        #expect(Date().timeIntervalSince(started) < 3)
+        usleep(800_000)
+        let after = h.proxy.registeredDescriptors()
+        #expect(after == before, "descriptors leaked: \(before) → \(after)")
+        #expect(h.proxy.stats().openConnections == 0)
+        #expect(h.legacy.requestCount == 0)
+        // And the listener still serves.
+        #expect(curl(port, certificate, ["https://localhost:\(port)/ok"]).output.contains("legacy answered"))
+    }
+}
