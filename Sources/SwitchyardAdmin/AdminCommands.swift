@@ -236,7 +236,7 @@ enum AdminCommands {
         let name = try backend(service, words[1])
         let after = try words.count == 3 ? Duration.parseMilliseconds(words[2]) : 0
         service.dataPlane.closeIdleConnections(to: name)
-        service.dataPlane.drainTunnels(to: [name], afterMilliseconds: after)
+        service.dataPlane.drainTunnels(to: ["*/\(name)"], afterMilliseconds: after)
         let message = "\(name): idle connections closed; open tunnels close in \(after / 1000)s (routing unchanged)"
         try service.audit.append(.init(time: AuditLog.now(), outcome: "accepted", uid: caller.uid, pid: caller.pid,
                                        user: caller.userName, command: command.text, reason: command.reason,

@@ -163,8 +163,11 @@ public final class AdminService: @unchecked Sendable {
         //    tunnels close only when a drain deadline was given.
         let lost = Self.usedBackends(old).subtracting(Self.usedBackends(newTable))
         for backend in lost { dataPlane.closeIdleConnections(to: backend) }
-        if let drain = change.drainMilliseconds, !lost.isEmpty {
-            dataPlane.drainTunnels(to: lost, afterMilliseconds: drain)
+        // Per route: tunnels to a side that route no longer sends to (another route may
+        // still use that backend).
+        let moved = Self.movedAway(old, newTable)
+        if let drain = change.drainMilliseconds, !moved.isEmpty {
+            dataPlane.drainTunnels(to: moved, afterMilliseconds: drain)
         }
         // 4. The audit record, fsync'd, before the answer.
         var auditError: String?
@@ -177,11 +180,34 @@ public final class AdminService: @unchecked Sendable {
             errorLog.error("audit log: \(error)")
         }
         var lines = changes.isEmpty ? ["generation \(generation): no routing change"] : changes.map { "generation \(generation): \($0)" }
-        if let drain = change.drainMilliseconds, !lost.isEmpty {
-            lines.append("tunnels to \(lost.sorted().joined(separator: ", ")) close in \(drain / 1000)s")
+        if let drain = change.drainMilliseconds, !moved.isEmpty {
+            let names = moved.sorted().map { $0.replacingOccurrences(of: "/", with: " → ") }
+            lines.append("tunnels (route → backend) \(names.joined(separator: ", ")) close in \(String(format: "%.1f", Double(drain) / 1000))s")
         }
         if let auditError { lines.append("warning: the audit record was not written: \(auditError)") }
         return .success(lines.joined(separator: "\n"), json: ["generation": generation, "changes": changes])
+    }
+
+    /// "route/backend" pairs a route sent to under `old` and no longer under `new`.
+    static func movedAway(_ old: RouteTable, _ new: RouteTable) -> Set<String> {
+        var moved = Set<String>()
+        for route in old.routes {
+            guard let index = new.routeIndex(named: route.name) else { continue }
+            let before = backends(of: route), after = backends(of: new.routes[index])
+            for backend in before.subtracting(after) { moved.insert("\(route.name)/\(backend)") }
+        }
+        return moved
+    }
+
+    private static func backends(of route: CompiledRoute) -> Set<String> {
+        var used = Set<String>()
+        if route.split.isEmpty {
+            if let active = route.active { used.insert(active) }
+        } else {
+            for share in route.split where share.basisPoints > 0 { used.insert(share.backend) }
+        }
+        for cohort in route.cohorts { used.insert(cohort.backend) }
+        return used
     }
 
     /// Backends that can receive traffic under a table.

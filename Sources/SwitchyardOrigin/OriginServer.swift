@@ -16,7 +16,7 @@ import SwitchyardSystem
 /// - `/status/N`: answers with status N;
 /// - `/close`: closes the connection without answering;
 /// - `/headers`: answers with the request head it received;
-/// - `/ws`: accepts an Upgrade with 101, then echoes bytes until the client half-closes;
+/// - `/ws` (or any path ending in it): accepts an Upgrade with 101, then echoes bytes until the client half-closes;
 /// - anything else: "NAME answered METHOD PATH (generation G)".
 public final class OriginServer: @unchecked Sendable {
     public let name: String
@@ -98,7 +98,7 @@ public final class OriginServer: @unchecked Sendable {
                 socket.respond(status: 503, body: Array("\(name) is failing\n".utf8), keepAlive: keepAlive)
             case path == "/close":
                 return
-            case path == "/ws":
+            case path.hasSuffix("/ws"):
                 guard request.headerValue("upgrade").lowercased() == "websocket" else {
                     socket.respond(status: 400, body: Array("expected an upgrade\n".utf8), keepAlive: keepAlive)
                     continue

@@ -117,6 +117,8 @@ final class DownstreamConnection: EventHandler {
     private var logPathCount = 0
     private static let logLineCapacity = ExchangeScratch.logLineCapacity
     private static let drainIdleMilliseconds: UInt64 = 1_000
+    /// The exchange became a tunnel (counted in the tunnel gauges until it ends).
+    private var inTunnel = false
     private var tunnelShutUpstream = false
     private var tunnelShutClient = false
 
@@ -904,6 +906,7 @@ final class DownstreamConnection: EventHandler {
                     deadline = Clock.monotonicMilliseconds() + worker.settings.tunnelIdleTimeoutMilliseconds
                     worker.stats.openTunnels += 1
                     handle?.counters[decision.backend].openTunnels += 1
+                    inTunnel = true
                     // The tunnel counts as one request, answered 101, for the counters.
                     handle?.counters[decision.backend].record(status: 101, microseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1000, nowMilliseconds: Clock.monotonicMilliseconds())
                     return true
@@ -1048,12 +1051,14 @@ final class DownstreamConnection: EventHandler {
         }
         worker.stats.requests += 1
         if status >= 500 { worker.stats.serverErrors += 1 }
-        if phase != .tunnel {
+        if inTunnel {
+            inTunnel = false
+            handle.counters[decision.backend].openTunnels -= 1
+            worker.stats.openTunnels -= 1
+        } else {
             handle.counters[decision.backend].record(
                 status: status, microseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1000,
                 nowMilliseconds: Clock.monotonicMilliseconds())
-        } else {
-            handle.counters[decision.backend].openTunnels -= 1
         }
         requestParser.reset()
         handle.activeRequests -= 1
@@ -1131,7 +1136,6 @@ final class DownstreamConnection: EventHandler {
 
     func close() {
         guard phase != .closed else { return }
-        if phase == .tunnel { worker.stats.openTunnels -= 1 }
         phase = .closed
         if let upstream {
             upstream.close()
@@ -1284,10 +1288,10 @@ final class DownstreamConnection: EventHandler {
         }
     }
 
-    /// The backend this connection tunnels to (after 101), for drain orders.
-    var tunnelBackend: String? {
+    /// The route and backend this connection tunnels to (after 101), for drain orders.
+    var tunnelTarget: (route: String, backend: String)? {
         guard phase == .tunnel, let handle else { return nil }
-        return handle.table.config.backends[decision.backend].name
+        return (handle.table.config.routes[decision.route].name, handle.table.config.backends[decision.backend].name)
     }
 
     var isIdle: Bool { phase == .awaitingHead && (fromClient?.isEmpty ?? true) }

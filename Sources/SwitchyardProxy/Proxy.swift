@@ -175,7 +175,8 @@ public final class Proxy: @unchecked Sendable {
         return result!
     }
 
-    /// Tunnels to `backends` close after `milliseconds` (0: now), in every worker.
+    /// Tunnels close after `milliseconds` (0: now), in every worker; `backends` holds
+    /// "route/backend" pairs, or "*/backend" for every route.
     public func drainTunnels(to backends: Set<String>, afterMilliseconds milliseconds: UInt64) {
         let deadline = Clock.monotonicMilliseconds() + milliseconds
         _ = onEveryWorker { $0.drainTunnels(to: backends, deadline: deadline) }

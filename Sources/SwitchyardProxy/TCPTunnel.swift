@@ -66,6 +66,7 @@ final class TCPTunnel: EventHandler {
     private let backend: Int
     /// The backend's name, for drain orders.
     var backendName: String { handle.table.config.backends[backend].name }
+    var routeName: String { handle.table.config.routes[routeIndex].name }
     private unowned(unsafe) let handle: TableHandle
     private var tried: UInt64 = 0
     private var pool: ServerPool?

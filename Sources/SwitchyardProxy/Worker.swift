@@ -248,7 +248,8 @@ final class Worker: @unchecked Sendable {
         if !drainOrders.isEmpty { carryOutDrains(now) }
     }
 
-    /// Orders tunnels (WebSocket, TCP mode) to `backends` closed at `deadline`.
+    /// Orders tunnels (WebSocket, TCP mode) closed at `deadline`; `backends` holds
+    /// "route/backend" pairs, or "*/backend" for every route.
     func drainTunnels(to backends: Set<String>, deadline: UInt64) {
         drainOrders.append((backends, deadline))
         carryOutDrains(Clock.monotonicMilliseconds())
@@ -261,10 +262,14 @@ final class Worker: @unchecked Sendable {
             return false
         }
         guard !due.isEmpty else { return }
-        for connection in connections where connection.tunnelBackend.map(due.contains) == true {
-            connection.close()
+        // Orders name "route/backend", or "*/backend" for every route.
+        func isDue(_ route: String, _ backend: String) -> Bool {
+            due.contains("\(route)/\(backend)") || due.contains("*/\(backend)")
         }
-        for tunnel in tunnels where due.contains(tunnel.backendName) {
+        for connection in connections {
+            if let (route, backend) = connection.tunnelTarget, isDue(route, backend) { connection.close() }
+        }
+        for tunnel in tunnels where isDue(tunnel.routeName, tunnel.backendName) {
             tunnel.close()
         }
     }

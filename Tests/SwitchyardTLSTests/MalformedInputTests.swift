@@ -22,7 +22,10 @@ import SwitchyardTLS
         for _ in 0..<50 {
             let server = try TLSSession(server: serverContext)
             var garbage = (0..<64).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            garbage[0] = 0x47  // not a handshake record type, so OpenSSL decides on byte one
+            garbage[0] = 0x47  // not a handshake record type
+            // Not a TLS major version either: with a random 0x03 here OpenSSL would see a
+            // plausible record header and rightly wait for the rest of the record.
+            garbage[1] = 0x47
             _ = garbage.withUnsafeBytes { server.feedCiphertext($0) }
             #expect(throws: TLSError.self) { try server.handshake() }
         }

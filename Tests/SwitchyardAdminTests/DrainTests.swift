@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+import SwitchyardAdmin
+
+/// Long-lived tunnels after a flip: they stay unless a drain deadline is given, and
+/// `status` counts them per backend so ops can watch a drain finish.
+@Suite struct DrainTests {
+    func tunnels(_ h: AdminHarness, _ backend: String) throws -> Int {
+        let (answer, _) = h.service.execute("json status", caller: AdminHarness.root)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(answer.json.utf8)) as? [String: Any])
+        let backends = try #require(object["backends"] as? [[String: Any]])
+        return backends.first { $0["name"] as? String == backend }?["open_tunnels"] as? Int ?? -1
+    }
+
+    @Test func flipKeepsTunnelsWithoutDrainAndClosesThemAfterTheDeadline() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        // /auth/ is active legacy, standby cloud.
+        #expect(try tunnels(h, "legacy") == 0)
+        let tunnel = try openTunnelOn(h, path: "/auth/ws")
+        #expect(try tunnels(h, "legacy") == 1)
+        #expect(h.run("flip auth").ok)
+        usleep(300_000)
+        #expect(stillOpen(tunnel), "without --drain the tunnel stays")
+        #expect(h.run("revert").ok)
+        let answer = h.run("flip auth --drain 500ms")
+        #expect(answer.ok)
+        #expect(answer.text.contains("auth → legacy close in 0.5s"), "\(answer.text)")
+        usleep(100_000)
+        #expect(stillOpen(tunnel), "not before the deadline")
+        usleep(900_000)
+        #expect(!stillOpen(tunnel), "closed after the deadline")
+        #expect(try tunnels(h, "legacy") == 0, "status counts what is left")
+    }
+
+    func openTunnelOn(_ h: AdminHarness, path: String) throws -> Client {
+        let client = try Client(port: h.port)
+        let request = "GET \(path) HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+        _ = Array(request.utf8).withUnsafeBytes { write(client.fd, $0.baseAddress, $0.count) }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let n = buffer.withUnsafeMutableBytes { read(client.fd, $0.baseAddress, $0.count) }
+        #expect(n > 0 && String(decoding: buffer[0..<max(0, n)], as: UTF8.self).hasPrefix("HTTP/1.1 101"))
+        return client
+    }
+
+    /// The tunnel still echoes.
+    func stillOpen(_ client: Client) -> Bool {
+        let probe = Array("ping".utf8)
+        guard probe.withUnsafeBytes({ write(client.fd, $0.baseAddress, $0.count) }) == 4 else { return false }
+        var buffer = [UInt8](repeating: 0, count: 16)
+        let n = buffer.withUnsafeMutableBytes { read(client.fd, $0.baseAddress, $0.count) }
+        return n == 4
+    }
+}
