@@ -63,6 +63,7 @@ bench-smoke: bench-deps build
 	SWITCHYARD_BIN=$(CURDIR)/$(BUILD_DIR)/debug/switchyard bench/compare --smoke
 	SWITCHYARD_BIN=$(CURDIR)/$(BUILD_DIR)/debug/switchyard bench/idle --smoke
 	SWITCHYARD_BIN=$(CURDIR)/$(BUILD_DIR)/debug/switchyard bench/flip --smoke
+	SWITCHYARD_BIN=$(CURDIR)/$(BUILD_DIR)/debug/switchyard bench/slowloris --smoke
 
 bench: bench-deps
 	bench/compare
