@@ -106,6 +106,7 @@ final class DownstreamConnection: EventHandler {
     /// Servers tried for this request (index into the backend's servers), as a bit set.
     private var triedServers: UInt64 = 0
     private var attempts = 0
+    private var failedOver = false
     private var responseStarted = false   // a byte of the response was sent to the client
     private var status = 0
     private var bytesIn: UInt64 = 0
@@ -471,6 +472,7 @@ final class DownstreamConnection: EventHandler {
         upstreamEOF = false
         triedServers = 0
         attempts = 0
+        failedOver = false
         // A chunked body can be malformed after a valid head. Holding it until it is whole
         // and valid means a bad one reaches the backend not at all — not even its head.
         // A client waiting for 100 Continue sends nothing until the backend answers, so it
@@ -595,8 +597,29 @@ final class DownstreamConnection: EventHandler {
                 noteConnectFailure(pool, error)
             }
         }
+        // No server of this backend can take it. A route that says `failover` tries its
+        // other side once; the access log then shows the backend that answered.
+        if !failedOver, let other = failoverBackend(handle) {
+            failedOver = true
+            decision.backend = other
+            triedServers = 0
+            attempts = 0
+            connectUpstream(allowReuse: allowReuse)
+            return
+        }
         worker.stats.noServer += 1
         finishWithError(503, close: !requestBody.isDone)
+    }
+
+    /// The route's other side for `failover`: the standby (or active, if the standby was
+    /// chosen), or the other backend of a two-way split.
+    private func failoverBackend(_ handle: TableHandle) -> Int? {
+        let route = handle.table.routes[decision.route]
+        guard route.config.failover else { return nil }
+        let current = handle.table.config.backends[decision.backend].name
+        let candidates = route.split.isEmpty ? [route.active, route.standby].compactMap { $0 } : route.split.map(\.backend)
+        guard let other = candidates.first(where: { $0 != current }) else { return nil }
+        return handle.table.backendIndex(named: other)
     }
 
     private func attach(_ connection: UpstreamConnection) {

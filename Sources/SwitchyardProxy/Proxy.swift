@@ -28,6 +28,8 @@ public final class Proxy: @unchecked Sendable {
     private var health: HealthChecker!
 
     public init(table: RouteTable, settings: ProxySettings, errorLog: ErrorLog = .standardError) throws {
+        var settings = settings
+        settings.apply(table.config.tuning)
         self.settings = settings
         self.table = table
         self.errorLog = errorLog

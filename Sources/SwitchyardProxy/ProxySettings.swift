@@ -6,6 +6,10 @@ public struct ProxySettings: Sendable {
     /// Size of each pooled I/O buffer. Must exceed the request head limit (8 KiB line +
     /// 32 KiB headers) so a head always fits in one buffer.
     public var bufferSize = 64 * 1024
+    /// Request head limits (414 / 431). Line + header block must fit in one buffer.
+    public var maxRequestLineBytes = 8 * 1024
+    public var maxHeaderBytes = 32 * 1024
+    public var maxHeaderCount = 100
     /// A request head must arrive completely within this time (→ 408).
     public var headerTimeoutMilliseconds: UInt64 = 10_000
     /// An idle keep-alive client connection is closed after this time.
@@ -36,5 +40,28 @@ public struct ProxySettings: Sendable {
 
     public init(workers: Int) {
         self.workers = max(1, workers)
+    }
+}
+
+import SwitchyardHTTP
+import SwitchyardRouting
+
+extension ProxySettings {
+    /// The routes file's `timeout` and `limit` lines, over these settings.
+    public mutating func apply(_ tuning: TuningConfig) {
+        if let v = tuning.headerTimeoutMilliseconds { headerTimeoutMilliseconds = UInt64(v) }
+        if let v = tuning.keepAliveTimeoutMilliseconds { keepAliveTimeoutMilliseconds = UInt64(v) }
+        if let v = tuning.connectTimeoutMilliseconds { connectTimeoutMilliseconds = UInt64(v) }
+        if let v = tuning.upstreamTimeoutMilliseconds { upstreamTimeoutMilliseconds = UInt64(v) }
+        if let v = tuning.tunnelTimeoutMilliseconds { tunnelIdleTimeoutMilliseconds = UInt64(v) }
+        if let v = tuning.maxRequestLineBytes { maxRequestLineBytes = Int(v) }
+        if let v = tuning.maxHeaderBytes { maxHeaderBytes = Int(v) }
+        if let v = tuning.maxHeaderCount { maxHeaderCount = Int(v) }
+        if let v = tuning.maxConnectionsPerWorker { maxConnectionsPerWorker = Int(v) }
+        if let v = tuning.minBodyBytesPerSecond { minBodyBytesPerSecond = v }
+    }
+
+    var httpLimits: HTTPLimits {
+        HTTPLimits(maxRequestLineBytes: maxRequestLineBytes, maxHeaderBytes: maxHeaderBytes, maxHeaderCount: maxHeaderCount)
     }
 }

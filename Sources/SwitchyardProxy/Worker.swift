@@ -13,7 +13,7 @@ final class Worker: @unchecked Sendable {
     let index: Int
     let loop: EventLoop
     let settings: ProxySettings
-    let limits = HTTPLimits.default
+    let limits: HTTPLimits
     let buffers: BufferPool
     let errorLog: ErrorLog
     private(set) var accessLog: AccessLog?
@@ -41,6 +41,7 @@ final class Worker: @unchecked Sendable {
          errorLog: ErrorLog, accessLogFD: FileDescriptor?) throws(Errno) {
         self.index = index
         self.settings = settings
+        limits = settings.httpLimits
         self.errorLog = errorLog
         loop = try EventLoop()
         buffers = BufferPool(bufferSize: settings.bufferSize, preallocate: 16)

@@ -47,13 +47,16 @@ public struct RouteConfig: Sendable, Equatable {
     public var cohorts: [Cohort]
     /// `nil` = unlimited.
     public var maxBodyBytes: UInt64?
+    /// `failover`: when the chosen backend has no server up, use the route's other side
+    /// (the standby, or the other backend of a two-way split) instead of answering 503.
+    public var failover: Bool
     /// The line of the route's header, `route NAME {`.
     public var line: Int
 
     public init(name: String, mode: RouteMode = .http, hosts: [String] = [], pathPrefix: String? = nil,
                 listen: Endpoint? = nil, active: String? = nil, standby: String? = nil,
                 split: [WeightedBackend] = [], sticky: StickyKey = .cookie(defaultStickyCookie),
-                cohorts: [Cohort] = [], maxBodyBytes: UInt64? = nil, line: Int = 0) {
+                cohorts: [Cohort] = [], maxBodyBytes: UInt64? = nil, failover: Bool = false, line: Int = 0) {
         self.name = name
         self.mode = mode
         self.hosts = hosts
@@ -65,6 +68,7 @@ public struct RouteConfig: Sendable, Equatable {
         self.sticky = sticky
         self.cohorts = cohorts
         self.maxBodyBytes = maxBodyBytes
+        self.failover = failover
         self.line = line
     }
 }

@@ -14,6 +14,8 @@ public struct RoutesConfig: Sendable, Equatable {
     public var errorLogPath: String?
     /// A request header the proxy adds, carrying the table generation, when set.
     public var generationHeader: String?
+    /// `timeout` and `limit` lines.
+    public var tuning = TuningConfig()
 
     public init(listeners: [ListenerConfig] = [], backends: [BackendConfig] = [], routes: [RouteConfig] = [],
                 admin: AdminConfig? = nil, statePath: String? = nil, accessLogPath: String? = nil,

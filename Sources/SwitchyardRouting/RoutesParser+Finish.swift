@@ -5,6 +5,12 @@ extension RoutesParser {
         var config = RoutesConfig(admin: admin, statePath: statePath, accessLogPath: accessLogPath,
                                   errorLogPath: errorLogPath, generationHeader: generationHeader)
         config.listeners = listeners
+        config.tuning = tuning
+        if let line = tuning.maxRequestLineBytes, let headers = tuning.maxHeaderBytes, line + headers > TuningConfig.maxHeadBytes,
+           let at = seenOnce["limit header-bytes"] {
+            errors.append(RoutesError(file: file, line: at, column: 1,
+                                      message: "request-line + header-bytes must stay within 60k (a head fits in one 64 KiB buffer)"))
+        }
 
         var backendLines: [String: Int] = [:]
         for draft in backends where !draft.name.text.isEmpty {
@@ -112,6 +118,6 @@ extension RoutesParser {
                            listen: draft.listen, active: draft.active?.text, standby: draft.standby?.text,
                            split: draft.split.map { WeightedBackend(backend: $0.backend.text, basisPoints: $0.basisPoints) },
                            sticky: sticky, cohorts: draft.cohorts.map(\.cohort),
-                           maxBodyBytes: draft.maxBodyBytes, line: draft.keyword.line)
+                           maxBodyBytes: draft.maxBodyBytes, failover: draft.failover, line: draft.keyword.line)
     }
 }

@@ -23,13 +23,14 @@ struct RouteDraft {
     var cohorts: [(cohort: Cohort, kind: RoutesToken, backend: RoutesToken)] = []
     var maxBodyBytes: UInt64?
     var maxBodyToken: RoutesToken?
+    var failover = false
     /// A backend/active/split line was seen, even one with a problem: then "no backend"
     /// would only repeat that problem.
     var sawSideLine = false
 }
 
 extension RoutesParser {
-    static let routeDirectives = ["mode", "host", "path", "listen", "backend", "active", "split", "sticky", "cohort", "max-body"]
+    static let routeDirectives = ["mode", "host", "path", "listen", "backend", "active", "split", "sticky", "cohort", "max-body", "failover"]
 
     mutating func routeDirective(_ tokens: [RoutesToken], route index: Int) {
         let keyword = tokens[0]
@@ -112,6 +113,9 @@ extension RoutesParser {
                   expectArguments(tokens, 1...1, usage: "max-body SIZE") else { return }
             route.maxBodyToken = keyword
             route.maxBodyBytes = value(parseSize(tokens[1].text), at: tokens[1])
+        case "failover":
+            guard expectArguments(tokens, 0...0, usage: "failover") else { return }
+            route.failover = true
         case "server", "health":
             unknownDirective(keyword, scope: "in a route block", known: Self.routeDirectives,
                              hint: "\(keyword.text) belongs inside a backend block")

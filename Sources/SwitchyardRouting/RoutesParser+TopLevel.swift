@@ -1,5 +1,5 @@
 extension RoutesParser {
-    static let topLevelDirectives = ["listen", "admin", "state", "access-log", "error-log", "generation-header", "backend", "route"]
+    static let topLevelDirectives = ["listen", "admin", "state", "access-log", "error-log", "generation-header", "timeout", "limit", "backend", "route"]
 
     mutating func topLevelDirective(_ tokens: [RoutesToken]) {
         let keyword = tokens[0]
@@ -32,15 +32,69 @@ extension RoutesParser {
             } else {
                 error(tokens[1], "bad header name \"\(tokens[1].text)\"")
             }
+        case "timeout":
+            timeoutDirective(tokens)
+        case "limit":
+            limitDirective(tokens)
         case "server", "health":
             unknownDirective(keyword, scope: "at top level", known: Self.topLevelDirectives,
                              hint: "\(keyword.text) belongs inside a backend block")
-        case "mode", "host", "path", "active", "split", "sticky", "cohort", "max-body":
+        case "mode", "host", "path", "active", "split", "sticky", "cohort", "max-body", "failover":
             unknownDirective(keyword, scope: "at top level", known: Self.topLevelDirectives,
                              hint: "\(keyword.text) belongs inside a route block")
         default:
             unknownDirective(keyword, scope: "at top level", known: Self.topLevelDirectives)
         }
+    }
+
+    private mutating func timeoutDirective(_ tokens: [RoutesToken]) {
+        let usage = "timeout header|keep-alive|connect|upstream|tunnel DURATION"
+        guard expectArguments(tokens, 2...2, usage: usage) else { return }
+        let name = tokens[1]
+        guard !rejectDuplicate(tokens[0], firstLine: seenOnce["timeout " + name.text]) else { return }
+        guard let duration = value(parseDuration(tokens[2].text), at: tokens[2]) else { return }
+        guard duration > 0 else { error(tokens[2], "a timeout must be longer than 0"); return }
+        switch name.text {
+        case "header": tuning.headerTimeoutMilliseconds = duration
+        case "keep-alive": tuning.keepAliveTimeoutMilliseconds = duration
+        case "connect": tuning.connectTimeoutMilliseconds = duration
+        case "upstream": tuning.upstreamTimeoutMilliseconds = duration
+        case "tunnel": tuning.tunnelTimeoutMilliseconds = duration
+        default:
+            error(name, "unknown timeout \"\(name.text)\" (known: \(TuningConfig.timeoutNames.joined(separator: ", ")))")
+            return
+        }
+        seenOnce["timeout " + name.text] = tokens[0].line
+    }
+
+    private mutating func limitDirective(_ tokens: [RoutesToken]) {
+        let usage = "limit request-line|header-bytes SIZE | limit header-count|connections N | limit min-body-rate SIZE"
+        guard expectArguments(tokens, 2...2, usage: usage) else { return }
+        let name = tokens[1]
+        guard !rejectDuplicate(tokens[0], firstLine: seenOnce["limit " + name.text]) else { return }
+        switch name.text {
+        case "request-line", "header-bytes", "min-body-rate":
+            guard let size = value(parseSize(tokens[2].text), at: tokens[2]) else { return }
+            if name.text == "min-body-rate" {
+                tuning.minBodyBytesPerSecond = size
+            } else {
+                guard size >= 256, size <= TuningConfig.maxHeadBytes else {
+                    error(tokens[2], "\(name.text) must be between 256 and 60k (a head fits in one 64 KiB buffer)")
+                    return
+                }
+                if name.text == "request-line" { tuning.maxRequestLineBytes = size } else { tuning.maxHeaderBytes = size }
+            }
+        case "header-count", "connections":
+            guard let n = UInt64(tokens[2].text), n > 0, n <= 1_000_000 else {
+                error(tokens[2], "\"\(tokens[2].text)\" is not a whole number from 1 to 1000000")
+                return
+            }
+            if name.text == "header-count" { tuning.maxHeaderCount = n } else { tuning.maxConnectionsPerWorker = n }
+        default:
+            error(name, "unknown limit \"\(name.text)\" (known: \(TuningConfig.limitNames.joined(separator: ", ")))")
+            return
+        }
+        seenOnce["limit " + name.text] = tokens[0].line
     }
 
     private mutating func listenDirective(_ tokens: [RoutesToken]) {

@@ -20,6 +20,7 @@ struct RoutesParser {
     var accessLogPath: String?
     var errorLogPath: String?
     var generationHeader: String?
+    var tuning = TuningConfig()
     /// Directives that may appear once, and the line they first appeared on.
     var seenOnce: [String: Int] = [:]
 

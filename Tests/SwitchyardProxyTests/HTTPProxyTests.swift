@@ -335,6 +335,23 @@ import SwitchyardProxy
         #expect(h.legacy.requestCount == 0)
     }
 
+    @Test func limitsFromTheRoutesFileApply() throws {
+        let h = try ProxyHarness(routes: """
+            limit header-count 5
+            limit request-line 1k
+            backend legacy {
+                server 127.0.0.1:LEGACY
+            }
+            route app {
+                backend legacy
+            }
+            """)
+        defer { h.stop() }
+        #expect(try h.client().get("/", headers: "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n")?.status == 200)
+        #expect(try h.client().get("/", headers: "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n")?.status == 431)
+        #expect(try h.client().get("/" + String(repeating: "p", count: 1100))?.status == 414)
+    }
+
     @Test func largeDownloadStreams() throws {
         let h = try ProxyHarness()
         defer { h.stop() }

@@ -89,4 +89,32 @@ import SwitchyardProxy
         }
         #expect(broken.connections == connectionsBefore)
     }
+
+    @Test func aRouteThatSaysFailoverUsesItsOtherSideWhenOneHasNoServerUp() throws {
+        let h = try ProxyHarness(routes: """
+            backend legacy {
+                server 127.0.0.1:LEGACY
+                health GET /healthz every 100ms rise 1 fall 1
+            }
+            backend cloud {
+                server 127.0.0.1:CLOUD
+            }
+            route app {
+                active legacy standby cloud
+                failover
+            }
+            route strict {
+                path /strict/
+                active legacy standby cloud
+            }
+            """)
+        defer { h.stop() }
+        #expect(try h.client().get("/")?.header("X-Origin") == "legacy")
+        h.legacy.failing = true
+        #expect(waitUntil(8) { h.proxy.serverHealth()["legacy"]?.up == 0 })
+        let response = try #require(try h.client().get("/"))
+        #expect(response.status == 200)
+        #expect(response.header("X-Origin") == "cloud", "failover to the standby")
+        #expect(try h.client().get("/strict/x")?.status == 503, "without failover: 503 at once")
+    }
 }

@@ -1,0 +1,24 @@
+/// Limits and timeouts from the routes file's `timeout` and `limit` lines; nil = the
+/// proxy's default. They apply when the proxy starts (a reload does not resize buffers
+/// or re-time connections already open).
+public struct TuningConfig: Sendable, Equatable {
+    public var headerTimeoutMilliseconds: Int?
+    public var keepAliveTimeoutMilliseconds: Int?
+    public var connectTimeoutMilliseconds: Int?
+    public var upstreamTimeoutMilliseconds: Int?
+    public var tunnelTimeoutMilliseconds: Int?
+    public var maxRequestLineBytes: UInt64?
+    public var maxHeaderBytes: UInt64?
+    public var maxHeaderCount: UInt64?
+    public var maxConnectionsPerWorker: UInt64?
+    public var minBodyBytesPerSecond: UInt64?
+
+    public init() {}
+
+    /// `timeout NAME DURATION`.
+    public static let timeoutNames = ["header", "keep-alive", "connect", "upstream", "tunnel"]
+    /// `limit NAME VALUE`.
+    public static let limitNames = ["request-line", "header-bytes", "header-count", "connections", "min-body-rate"]
+    /// A request head must fit in one 64 KiB I/O buffer with room to spare.
+    public static let maxHeadBytes: UInt64 = 60 * 1024
+}

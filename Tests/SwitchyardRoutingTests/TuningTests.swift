@@ -1,0 +1,57 @@
+import Testing
+import SwitchyardRouting
+
+/// `timeout`, `limit` and `failover` lines.
+@Suite struct TuningTests {
+    let base = """
+        listen http 127.0.0.1:8080
+        backend a {
+            server 127.0.0.1:1
+        }
+        route r {
+            backend a
+
+        """
+
+    @Test func timeoutsLimitsAndFailoverParse() throws {
+        let config = try RoutesConfig.parse("""
+            timeout header 5s
+            timeout keep-alive 2m
+            timeout connect 500ms
+            limit request-line 4k
+            limit header-bytes 16k
+            limit header-count 50
+            limit connections 1000
+            limit min-body-rate 2k
+            \(base)    failover
+            }
+            """, file: "t.routes")
+        #expect(config.tuning.headerTimeoutMilliseconds == 5_000)
+        #expect(config.tuning.keepAliveTimeoutMilliseconds == 120_000)
+        #expect(config.tuning.connectTimeoutMilliseconds == 500)
+        #expect(config.tuning.maxRequestLineBytes == 4_096)
+        #expect(config.tuning.maxHeaderBytes == 16_384)
+        #expect(config.tuning.maxHeaderCount == 50)
+        #expect(config.tuning.maxConnectionsPerWorker == 1_000)
+        #expect(config.tuning.minBodyBytesPerSecond == 2_048)
+        #expect(config.routes[0].failover)
+    }
+
+    @Test(arguments: [
+        ("timeout forever 5s", "1:9:", "unknown timeout"),
+        ("timeout header soon", "1:16:", "soon"),
+        ("limit header-bytes 1m", "1:20:", "between 256 and 60k"),
+        ("limit header-count zero", "1:20:", "whole number"),
+        ("limit colour 5", "1:7:", "unknown limit"),
+        ("timeout header 5s\ntimeout header 6s", "2:1:", "duplicate"),
+    ])
+    func badLinesAreRefusedWithPositions(_ line: String, _ position: String, _ fragment: String) {
+        do {
+            _ = try RoutesConfig.parse(line + "\n" + base + "}\n", file: "t.routes")
+            Issue.record("\(line) was accepted")
+        } catch {
+            #expect(error.description.contains("t.routes:\(position)"), "\(error.description)")
+            #expect(error.description.lowercased().contains(fragment), "\(error.description)")
+        }
+    }
+}
