@@ -25,6 +25,13 @@ enum StatusReport {
             routesJSON.append(["name": route.name, "mode": route.mode.rawValue, "routing": describe(route),
                                "cohorts": route.cohorts.map(\.description)])
         }
+        let unverified = table.backends.flatMap { backend in
+            backend.servers.filter { $0.tls && !$0.verify }.map { "\(backend.name) \($0.endpoint)" }
+        }
+        if !unverified.isEmpty {
+            lines.append("")
+            lines.append("warning: TLS certificate verification is OFF for: " + unverified.joined(separator: ", "))
+        }
         lines.append("")
         lines.append("backends (last minute for latency):")
         lines.append("  backend          servers up   requests   errors   p50 ms   p99 ms   conns  tunnels")

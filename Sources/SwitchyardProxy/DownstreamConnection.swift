@@ -159,6 +159,19 @@ final class DownstreamConnection: EventHandler {
         if events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0 {
             readFromClient()
         }
+        if events & (Epoll.hangUp | Epoll.error) != 0, clientEOF, phase != .closed {
+            // The client is gone both ways (or its socket failed): nothing more can be read
+            // or delivered. A tunnel whose client side already ended just stops listening.
+            if phase == .tunnel && tunnelShutClient && events & Epoll.error == 0 {
+                worker.loop.mute(registration)
+            } else if phase == .awaitingHead || phase == .closing || phase == .lingering {
+                close()
+                return
+            } else {
+                abort(reason: "client hung up")
+                return
+            }
+        }
         if events & Epoll.writable != 0 { clientWriteBlocked = false }
         advance()
     }
@@ -178,6 +191,11 @@ final class DownstreamConnection: EventHandler {
         }
         if events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0 {
             readFromUpstream()
+        }
+        if events & (Epoll.hangUp | Epoll.error) != 0, upstreamEOF, let upstream = self.upstream {
+            // Its end is known; what it sent is still processed from `fromUpstream`. Stop
+            // listening, or level-triggered epoll reports the hang-up again and again.
+            worker.loop.mute(upstream.registration)
         }
         if events & Epoll.writable != 0 { upstreamWriteBlocked = false }
         advance()
@@ -233,7 +251,7 @@ final class DownstreamConnection: EventHandler {
         do {
             switch try tls.readSocket(fd, scratch: worker.cipherScratch) {
             case .endOfStream: clientEOF = true
-            case .fed, .wouldBlock: break
+            case .fed, .wouldBlock, .full: break
             }
         } catch {
             clientEOF = true
@@ -262,6 +280,8 @@ final class DownstreamConnection: EventHandler {
                     progressed = true
                     if phase == .awaitingHead && buffer.readableCount == n {
                         deadline = Clock.monotonicMilliseconds() + worker.settings.headerTimeoutMilliseconds
+                    } else if phase == .tunnel || phase == .exchanging {
+                        deadline = Clock.monotonicMilliseconds() + idleLimit
                     }
                 case .needMore:
                     break reading
@@ -288,6 +308,15 @@ final class DownstreamConnection: EventHandler {
 
     private func readFromUpstream() {
         guard let upstream, !upstreamEOF else { return }
+        if let tls = upstream.tls {
+            do {
+                if try tls.readSocket(upstream.fd, scratch: worker.cipherScratch) == .endOfStream { upstreamEOF = true }
+            } catch {
+                upstreamEOF = true
+            }
+            pullUpstreamPlaintext(upstream, tls)
+            return
+        }
         if fromUpstream == nil { fromUpstream = worker.buffers.take() }
         let buffer = fromUpstream!
         buffer.ensureWritable(4096)
@@ -303,8 +332,40 @@ final class DownstreamConnection: EventHandler {
                 break
             }
         } catch {
+            // A reset is not a clean end: an until-close body must not look complete.
             upstreamEOF = true
+            responseUntilClose = false
         }
+    }
+
+    /// TLS upstream: decrypts what the session holds into `fromUpstream` and sends what the
+    /// handshake produced. A failed handshake (verification!) fails the exchange: 502.
+    @discardableResult
+    private func pullUpstreamPlaintext(_ upstream: UpstreamConnection, _ tls: TLSTransport) -> Bool {
+        if fromUpstream == nil { fromUpstream = worker.buffers.take() }
+        let buffer = fromUpstream!
+        var progressed = false
+        do {
+            reading: while !upstreamEOF {
+                buffer.ensureWritable(4096)
+                guard buffer.writableCount > 0 else { break }
+                switch try tls.decrypt(into: buffer.writable) {
+                case .bytes(let n):
+                    buffer.commit(n)
+                    progressed = true
+                    deadline = Clock.monotonicMilliseconds() + idleLimit
+                case .needMore:
+                    break reading
+                case .closed:
+                    upstreamEOF = true
+                }
+            }
+            if try !tls.flush(upstream.fd) { upstreamWriteBlocked = true }
+        } catch {
+            upstreamFailed(error)
+            return true
+        }
+        return progressed
     }
 
     private var idleLimit: UInt64 {
@@ -322,9 +383,12 @@ final class DownstreamConnection: EventHandler {
             switch phase {
             case .awaitingHead:
                 if let tls, !clientEOF, pullPlaintext(tls) { progressed = true }
+                guard phase == .awaitingHead else { break }
                 // Answers of our own (404, 503) may still be queued from the last request.
                 if flushToClient() { progressed = true }
-                if phase == .awaitingHead, parseHead() { progressed = true }
+                // The next (pipelined) head waits until the last answer has left, so a new
+                // answer always has the whole buffer.
+                if phase == .awaitingHead, clientOutputDrained, parseHead() { progressed = true }
             case .connecting:
                 break
             case .holdingBody:
@@ -355,7 +419,8 @@ final class DownstreamConnection: EventHandler {
     private func updateInterests() {
         guard phase != .closed else { return }
         var client: UInt32 = 0
-        if !clientEOF, (fromClient?.writableCount ?? 1) > 0 || (fromClient?.readerIndex ?? 0) > 0 {
+        if !clientEOF, (fromClient?.writableCount ?? 1) > 0 || (fromClient?.readerIndex ?? 0) > 0,
+           (tls?.session.ciphertextRoom ?? 1) > 0 {
             client |= Epoll.readable
         }
         if phase == .lingering { client = clientEOF ? 0 : Epoll.readable }
@@ -366,7 +431,8 @@ final class DownstreamConnection: EventHandler {
             if upstream.connecting {
                 events = Epoll.writable
             } else {
-                if !upstreamEOF, (fromUpstream?.writableCount ?? 1) > 0 || (fromUpstream?.readerIndex ?? 0) > 0 {
+                if !upstreamEOF, (fromUpstream?.writableCount ?? 1) > 0 || (fromUpstream?.readerIndex ?? 0) > 0,
+                   (upstream.tls?.session.ciphertextRoom ?? 1) > 0 {
                     events |= Epoll.readable
                 }
                 if upstreamWriteBlocked { events |= Epoll.writable }
@@ -379,15 +445,19 @@ final class DownstreamConnection: EventHandler {
 
     private func parseHead() -> Bool {
         guard let buffer = fromClient, !buffer.isEmpty else {
-            if clientEOF { close() }
-            return false
+            if clientEOF { phase = .closing }   // flushes what is queued, then closes
+            return clientEOF
         }
         buffer.compact()   // the parser works on offsets from the message's first byte
         let bytes = buffer.readable
         if scratch == nil { scratch = worker.takeScratch() }
         switch requestParser.parse(bytes) {
         case .needMore:
-            if clientEOF { close() }
+            if clientEOF {
+                fromClient?.clear()
+                phase = .closing
+                return true
+            }
             return false
         case .error(let error):
             worker.stats.badRequests += 1
@@ -512,6 +582,7 @@ final class DownstreamConnection: EventHandler {
                 return true
             }
             if step.finished {
+                chunkedBodyBytes = 0   // counted again while forwarding
                 connectUpstream(allowReuse: true)
                 return true
             }
@@ -578,6 +649,15 @@ final class DownstreamConnection: EventHandler {
             do {
                 let (upstreamFD, connected) = try Socket.connect(to: pool.address)
                 let connection = UpstreamConnection(fd: upstreamFD, pool: pool, loop: worker.loop, connecting: !connected)
+                if let tls = pool.tls {
+                    do {
+                        connection.tls = TLSTransport(session: try TLSSession(client: tls.context, serverName: tls.serverName),
+                                                      pool: worker.buffers)
+                    } catch {
+                        connection.close()
+                        throw error
+                    }
+                }
                 do {
                     connection.registration = try worker.loop.register(upstreamFD, connection, events: connected ? Epoll.readable : Epoll.writable)
                 } catch {
@@ -655,7 +735,10 @@ final class DownstreamConnection: EventHandler {
 
     private func pumpExchange() -> Bool {
         var progressed = false
-        if let tls, !clientEOF, (fromClient?.writableCount ?? 1) > 0, pullPlaintext(tls) { progressed = true }
+        if let tls, !clientEOF, (fromClient?.writableCount ?? 1) > 0 || (fromClient?.readerIndex ?? 0) > 0,
+           pullPlaintext(tls) { progressed = true }
+        if let upstream, let upstreamTLS = upstream.tls, !upstream.connecting, !upstreamEOF,
+           (fromUpstream?.writableCount ?? 1) > 0, pullUpstreamPlaintext(upstream, upstreamTLS) { progressed = true }
         if pumpRequestBody() { progressed = true }
         if flushToUpstream() { progressed = true }
         if phase != .exchanging { return true }
@@ -734,6 +817,7 @@ final class DownstreamConnection: EventHandler {
     }
 
     private func flushToUpstream() -> Bool {
+        if let upstream, let tls = upstream.tls, !upstream.connecting { return flushToUpstreamTLS(upstream, tls) }
         guard let upstream, !upstream.connecting, let out = toUpstream, !out.isEmpty, !upstreamWriteBlocked else { return false }
         do {
             switch try upstream.fd.write(out.readable) {
@@ -755,9 +839,39 @@ final class DownstreamConnection: EventHandler {
         }
     }
 
+    /// TLS upstream: drives the handshake (the ClientHello goes first), then encrypts.
+    /// A replayable request keeps its bytes as with plain connections.
+    private func flushToUpstreamTLS(_ upstream: UpstreamConnection, _ tls: TLSTransport) -> Bool {
+        guard !upstreamWriteBlocked else { return false }
+        var progressed = false
+        do {
+            if !tls.session.isHandshakeComplete {
+                _ = try tls.session.handshake()
+            }
+            guard try tls.flush(upstream.fd) else {
+                upstreamWriteBlocked = true
+                return false
+            }
+            while let out = toUpstream, !out.isEmpty {
+                let n = try tls.encrypt(out.readable)
+                if n == 0 { break }
+                if replayLength > 0 { out.consumeKeeping(n) } else { out.consume(n) }
+                progressed = true
+                guard try tls.flush(upstream.fd) else {
+                    upstreamWriteBlocked = true
+                    break
+                }
+            }
+        } catch {
+            upstreamFailed(error)
+            return true
+        }
+        return progressed
+    }
+
     private func flushToClient() -> Bool {
         if let tls { return flushEncrypted(tls) }
-        guard let out = toClient, !out.isEmpty, !clientWriteBlocked, !clientShutDown else { return false }
+        guard phase != .closed, let out = toClient, !out.isEmpty, !clientWriteBlocked, !clientShutDown else { return false }
         do {
             switch try fd.write(out.readable) {
             case .processed(let n):
@@ -777,7 +891,7 @@ final class DownstreamConnection: EventHandler {
 
     /// TLS: encrypts `toClient` and writes the ciphertext; pending ciphertext goes first.
     private func flushEncrypted(_ tls: TLSTransport) -> Bool {
-        guard !clientWriteBlocked, !clientShutDown else { return false }
+        guard phase != .closed, !clientWriteBlocked, !clientShutDown else { return false }
         var progressed = false
         do {
             guard try tls.flush(fd) else {
@@ -1029,7 +1143,10 @@ final class DownstreamConnection: EventHandler {
     private func finishExchange() {
         if let upstream {
             if status < 500 { upstream.pool.succeeded() }
+            // Every request byte must have left, or the server would read the next request
+            // as the rest of this body and answers would shift between users.
             let reusable = !upstreamEOF && responseParser.keepAlive && requestBody.isDone
+                && (toUpstream?.isEmpty ?? true) && !(upstream.tls?.hasPendingOutput ?? false)
                 && (fromUpstream?.isEmpty ?? true) && !responseUntilClose && !worker.draining
                 && upstream.pool.idle.count < worker.settings.maxIdlePerServer
             self.upstream = nil
@@ -1221,7 +1338,11 @@ final class DownstreamConnection: EventHandler {
             Socket.shutdownWrite(upstream.fd)
             tunnelShutUpstream = true
         }
-        if upstreamEOF && !tunnelShutClient && (fromUpstream?.isEmpty ?? true) && (toClient?.isEmpty ?? true) {
+        if upstreamEOF && !tunnelShutClient && (fromUpstream?.isEmpty ?? true) && clientOutputDrained {
+            if let tls {
+                tls.shutdown()
+                _ = try? tls.flush(fd)
+            }
             Socket.shutdownWrite(fd)
             tunnelShutClient = true
         }
@@ -1270,8 +1391,12 @@ final class DownstreamConnection: EventHandler {
                 worker.stats.timeouts += 1
                 respondAndClose(status: 408)
                 advance()
-            } else {
+            } else if clientOutputDrained {
                 close()
+            } else {
+                // The last answer is still leaving: give a slow reader the send time.
+                phase = .closing
+                deadline = now + worker.settings.upstreamTimeoutMilliseconds
             }
         case .holdingBody:
             worker.stats.timeouts += 1
@@ -1301,9 +1426,14 @@ final class DownstreamConnection: EventHandler {
     /// arrives meanwhile is answered with `Connection: close`.
     func drain() {
         switch phase {
-        case .awaitingHead where fromClient?.isEmpty ?? true:
+        case .awaitingHead where (fromClient?.isEmpty ?? true) && clientOutputDrained:
             closeAfterResponse = true
             deadline = min(deadline, Clock.monotonicMilliseconds() + Self.drainIdleMilliseconds)
+        case .awaitingHead where fromClient?.isEmpty ?? true:
+            // An answer is still being written: close once it has left.
+            closeAfterResponse = true
+            phase = .closing
+            advance()
         case .awaitingHead, .connecting, .holdingBody, .exchanging:
             closeAfterResponse = true
         default:

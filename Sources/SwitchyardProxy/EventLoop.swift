@@ -39,6 +39,10 @@ final class EventLoop: @unchecked Sendable {
     private var running = false
     private(set) var thread: UInt = 0
 
+    /// Where TLS connections of this loop read ciphertext before handing it to their
+    /// session (the session copies it, so one scratch serves every connection).
+    let cipherScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
+
     /// Called on every tick (`tickMilliseconds`) on the loop's thread: timeouts, log flushes.
     var onTick: ((UInt64) -> Void)?
     let tickMilliseconds: Int
@@ -98,11 +102,23 @@ final class EventLoop: @unchecked Sendable {
     func setInterest(_ id: RegistrationID, _ events: UInt32) {
         let slot = Int(id.slot)
         precondition(generations[slot] == id.generation, "stale registration")
-        guard interests[slot] != events else { return }
+        guard interests[slot] != events, interests[slot] != Self.muted else { return }
         interests[slot] = events
         // EPOLL_CTL_MOD on a live registration fails only on our bugs (EBADF/ENOENT).
         try? epoll.modify(FileDescriptor(rawValue: fds[slot]), events: events, data: id.packed)
     }
+
+    /// Stops all events for a registration while keeping it (epoll reports hang-up and
+    /// error whatever the interest mask, so a side that has ended must leave epoll, or a
+    /// level-triggered loop spins on it). `setInterest` is a no-op afterwards.
+    func mute(_ id: RegistrationID) {
+        let slot = Int(id.slot)
+        guard slot < handlers.count, generations[slot] == id.generation, interests[slot] != Self.muted else { return }
+        epoll.remove(FileDescriptor(rawValue: fds[slot]))
+        interests[slot] = Self.muted
+    }
+
+    private static let muted = UInt32.max
 
     /// Removes the registration; the caller closes the fd afterwards.
     func deregister(_ id: RegistrationID) {

@@ -34,6 +34,7 @@ public final class Proxy: @unchecked Sendable {
         self.table = table
         self.errorLog = errorLog
         let servers = try ResolvedServers.resolve(table.config)
+        Self.warnAboutUnverifiedTLS(table.config, errorLog)
         let accessPath = settings.accessLogPath ?? table.config.accessLogPath
         if let accessPath, accessPath != "off" { accessLogFD = try AccessLog.open(path: accessPath) }
         var workers: [Worker] = []
@@ -93,6 +94,15 @@ public final class Proxy: @unchecked Sendable {
             case .http: httpAddresses.append(address)
             case .tcp: tcpAddresses[listener.routeName ?? ""] = address
             case .https: httpsAddresses.append(address)
+            }
+        }
+    }
+
+    /// `noverify` must be explicit, and is said out loud at start (and by status).
+    static func warnAboutUnverifiedTLS(_ config: RoutesConfig, _ errorLog: ErrorLog) {
+        for backend in config.backends {
+            for server in backend.servers where server.tls && !server.verify {
+                errorLog.warning("backend \(backend.name) server \(server.endpoint): TLS certificate verification is OFF (noverify)")
             }
         }
     }

@@ -1,4 +1,5 @@
 import SwitchyardSystem
+import SwitchyardTLS
 
 /// One upstream server as a worker sees it: its address, its idle keep-alive connections
 /// and its counters. Per worker, so nothing here is shared between threads.
@@ -22,6 +23,8 @@ final class ServerPool {
     static let ejectAfterFailures = 3
     static let ejectionMilliseconds: UInt64 = 10_000
     let key: String
+    /// TLS towards this server, when its `server` line says `tls`.
+    var tls: UpstreamTLS?
     var openConnections = 0
 
     init(key: String, address: SocketAddress, label: String) {
@@ -79,6 +82,8 @@ final class UpstreamConnection: EventHandler {
     /// first response byte may then be a stale keep-alive, and a safe request is replayed.
     var hasServed = false
     private(set) var closed = false
+    /// The TLS client side, for `tls` servers.
+    var tls: TLSTransport?
 
     init(fd: FileDescriptor, pool: ServerPool, loop: EventLoop, connecting: Bool) {
         self.fd = fd
@@ -91,15 +96,28 @@ final class UpstreamConnection: EventHandler {
     func eventsReceived(_ events: UInt32) {
         if let owner {
             owner.upstreamEventsReceived(events)
+        } else if let tls, events & (Epoll.hangUp | Epoll.error) == 0, idleTLSRecordsOnly(tls) {
+            // TLS 1.3 sends session tickets after the handshake: records, but no data.
+            return
         } else {
             pool.removeIdle(self)
             close()
         }
     }
 
+    /// An idle TLS connection was readable: true if what arrived was only TLS records with
+    /// no application data (tickets), so the connection can stay in the pool.
+    private func idleTLSRecordsOnly(_ tls: TLSTransport) -> Bool {
+        var scratch = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        guard (try? tls.readSocket(fd, scratch: loop.cipherScratch)) == .fed else { return false }
+        let result = withUnsafeMutableBytes(of: &scratch) { try? tls.decrypt(into: $0) }
+        return result == .needMore
+    }
+
     func close() {
         guard !closed else { return }
         closed = true
+        tls?.release()
         loop.deregister(registration)
         fd.close()
         pool.openConnections -= 1

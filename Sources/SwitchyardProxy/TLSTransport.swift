@@ -15,19 +15,20 @@ final class TLSTransport {
         self.pool = pool
     }
 
-    enum SocketRead { case fed, endOfStream, wouldBlock }
+    enum SocketRead { case fed, endOfStream, wouldBlock, full }
 
-    /// One read of ciphertext from the socket into the session.
+    /// One read of ciphertext from the socket into the session, never more than the session
+    /// can take (`.full`: decrypt first — the socket keeps the rest, which is back-pressure).
     func readSocket(_ fd: FileDescriptor, scratch: UnsafeMutableRawBufferPointer) throws(Errno) -> SocketRead {
-        switch try fd.read(into: scratch) {
+        let room = min(scratch.count, session.ciphertextRoom)
+        guard room > 0 else { return .full }
+        switch try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<room])) {
         case .processed(0):
             return .endOfStream
         case .processed(let n):
-            var offered = UnsafeRawBufferPointer(rebasing: scratch[0..<n])
-            // The session holds at most 64 KiB undecrypted; a read is smaller than that.
-            let accepted = session.feedCiphertext(offered)
-            offered = UnsafeRawBufferPointer(rebasing: offered[accepted...])
-            precondition(offered.isEmpty, "a socket read larger than the session's ciphertext limit")
+            let accepted = session.feedCiphertext(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+            // Cannot fail: we read no more than the room the session reported.
+            assert(accepted == n)
             return .fed
         case .wouldBlock:
             return .wouldBlock

@@ -1,5 +1,6 @@
 import SwitchyardRouting
 import SwitchyardSystem
+import SwitchyardTLS
 
 /// A route table as one worker holds it, plus what the worker derived from it: the server
 /// pools of each backend and the round-robin positions.
@@ -37,24 +38,44 @@ final class TableHandle {
     }
 }
 
-/// Server addresses resolved for a table (resolution blocks, so it happens on the thread
-/// that publishes, never on a worker).
+/// Server addresses resolved, and TLS client contexts built, for a table: both block or
+/// read files, so they happen on the thread that publishes, never on a worker.
 public struct ResolvedServers: Sendable {
     /// backend index → server index → address.
     public let addresses: [[SocketAddress]]
-
-    public init(addresses: [[SocketAddress]]) { self.addresses = addresses }
+    /// backend index → server index → TLS towards that server (nil: plain).
+    let tls: [[UpstreamTLS?]]
 
     /// Resolves every server of every backend; the first failure is reported.
-    public static func resolve(_ config: RoutesConfig) throws(Errno) -> ResolvedServers {
+    public static func resolve(_ config: RoutesConfig) throws -> ResolvedServers {
         var result: [[SocketAddress]] = []
+        var tls: [[UpstreamTLS?]] = []
         for backend in config.backends {
             var addresses: [SocketAddress] = []
+            var contexts: [UpstreamTLS?] = []
             for server in backend.servers {
                 addresses.append(try SocketAddress.resolve(host: server.endpoint.host, port: server.endpoint.port))
+                if server.tls {
+                    do {
+                        let context = try TLSClientContext(caFile: server.caPath, verify: server.verify)
+                        contexts.append(UpstreamTLS(context: context, serverName: server.sni ?? server.endpoint.host))
+                    } catch {
+                        throw ProxyError.tls(address: "backend \(backend.name) server \(server.endpoint)", message: error.description)
+                    }
+                } else {
+                    contexts.append(nil)
+                }
             }
             result.append(addresses)
+            tls.append(contexts)
         }
-        return ResolvedServers(addresses: result)
+        return ResolvedServers(addresses: result, tls: tls)
     }
+}
+
+/// How to speak TLS to one upstream server: its client context and the name to send (SNI)
+/// and to verify the certificate against.
+struct UpstreamTLS: @unchecked Sendable {
+    let context: TLSClientContext
+    let serverName: String
 }

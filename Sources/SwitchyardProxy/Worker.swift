@@ -58,9 +58,7 @@ final class Worker: @unchecked Sendable {
     }
 
     private var scratchPool: [ExchangeScratch] = []
-    /// Where TLS connections read ciphertext before handing it to their session (the
-    /// session copies it, so one scratch serves every connection of the worker).
-    let cipherScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
+    var cipherScratch: UnsafeMutableRawBufferPointer { loop.cipherScratch }
 
     @inline(__always)
     func takeScratch() -> ExchangeScratch {
@@ -176,10 +174,12 @@ final class Worker: @unchecked Sendable {
             for (s, address) in servers.addresses[b].enumerated() {
                 let key = "\(backend.name)/\(address)"
                 if let existing = poolsByAddress[key] {
+                    existing.tls = servers.tls[b][s]
                     list.append(existing)
                 } else {
                     let pool = ServerPool(key: key, address: address, label: "\(backend.name)/\(backend.servers[s].endpoint)")
                     pool.healthy = healthByKey[key] ?? true
+                    pool.tls = servers.tls[b][s]
                     poolsByAddress[key] = pool
                     list.append(pool)
                 }

@@ -101,6 +101,11 @@ public final class TLSSession {
         return max(0, Int(read))
     }
 
+    /// How many more ciphertext bytes `feedCiphertext` would accept now.
+    public var ciphertextRoom: Int {
+        max(0, Self.pendingCiphertextLimit - Int(BIO_ctrl_pending(networkIn)))
+    }
+
     /// Whether `takeCiphertext` has bytes to give.
     public var hasCiphertextToSend: Bool {
         BIO_ctrl_pending(networkOut) > 0
