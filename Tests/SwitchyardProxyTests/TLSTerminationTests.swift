@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 import SwitchyardProxy
+import SwitchyardSystem
 
 /// TLS termination on `listen https`, with a throwaway certificate made at test time (no
 /// private key is committed) and curl as the client.
