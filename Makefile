@@ -67,6 +67,7 @@ bench-smoke: bench-deps build
 
 bench: bench-deps
 	bench/compare
+	bench/micro/run
 
 clean:
 	rm -rf $(BUILD_DIR)
