@@ -212,16 +212,7 @@ public final class AdminService: @unchecked Sendable {
 
     /// Backends that can receive traffic under a table.
     static func usedBackends(_ table: RouteTable) -> Set<String> {
-        var used = Set<String>()
-        for route in table.routes {
-            if route.split.isEmpty {
-                if let active = route.active { used.insert(active) }
-            } else {
-                for share in route.split where share.basisPoints > 0 { used.insert(share.backend) }
-            }
-            for cohort in route.cohorts { used.insert(cohort.backend) }
-        }
-        return used
+        table.routes.reduce(into: Set<String>()) { $0.formUnion(backends(of: $1)) }
     }
 
     // MARK: reload (also SIGHUP)
