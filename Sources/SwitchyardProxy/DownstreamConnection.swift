@@ -105,7 +105,6 @@ final class DownstreamConnection: EventHandler {
     private var replayed = false
     /// Servers tried for this request (index into the backend's servers), as a bit set.
     private var triedServers: UInt64 = 0
-    private var attempts = 0
     private var failedOver = false
     private var responseStarted = false   // a byte of the response was sent to the client
     private var status = 0
@@ -541,7 +540,6 @@ final class DownstreamConnection: EventHandler {
         responseDone = false
         upstreamEOF = false
         triedServers = 0
-        attempts = 0
         failedOver = false
         // A chunked body can be malformed after a valid head. Holding it until it is whole
         // and valid means a bad one reaches the backend not at all — not even its head.
@@ -614,32 +612,11 @@ final class DownstreamConnection: EventHandler {
     // MARK: upstream selection
 
     /// Takes an idle pooled connection or starts a connect, trying the backend's servers in
-    /// round-robin order and skipping ones that just failed. With no server left: 503.
+    /// the order `TableHandle.nextServer` gives. With no server left: failover or 503.
     private func connectUpstream(allowReuse: Bool) {
         guard let handle else { preconditionFailure("no table pinned") }
-        let servers = handle.servers[decision.backend]
-        let count = servers.count
         let now = Clock.monotonicMilliseconds()
-        while attempts < count {
-            let start = handle.roundRobin[decision.backend]
-            // Prefer a server that has not failed lately; fall back to any untried one.
-            var chosen = -1
-            for pass in 0..<2 where chosen < 0 {
-                for k in 0..<count {
-                    let index = (start + k) % count
-                    if triedServers & (1 << UInt64(index & 63)) != 0 { continue }
-                    // Down (health check) or ejected (passive) servers get no traffic.
-                    if !servers[index].isAvailable(now: now) { continue }
-                    if pass == 0 && servers[index].skipUntil > now { continue }
-                    chosen = index
-                    break
-                }
-            }
-            guard chosen >= 0 else { break }
-            handle.roundRobin[decision.backend] = (chosen + 1) % count
-            triedServers |= 1 << UInt64(chosen & 63)
-            attempts += 1
-            let pool = servers[chosen]
+        while let pool = handle.nextServer(of: decision.backend, tried: &triedServers, now: now) {
             if allowReuse, let idle = pool.idle.popLast() {
                 attach(idle)
                 phase = .exchanging
@@ -683,7 +660,6 @@ final class DownstreamConnection: EventHandler {
             failedOver = true
             decision.backend = other
             triedServers = 0
-            attempts = 0
             connectUpstream(allowReuse: allowReuse)
             return
         }
@@ -1118,7 +1094,6 @@ final class DownstreamConnection: EventHandler {
             replayed = true
             toUpstream?.restore(count: replayLength)
             triedServers = 0
-            attempts = 0
             connectUpstream(allowReuse: false)
             return
         }

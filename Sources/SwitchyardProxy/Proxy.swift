@@ -123,9 +123,18 @@ public final class Proxy: @unchecked Sendable {
 
     /// Runs `body` on every worker's loop and waits until all ran it. Not for a loop's thread.
     func onEveryWorker<T: Sendable>(_ body: @escaping @Sendable (Worker) -> T) -> [T] {
-        let results = ResultBox<T>(count: workers.count)
+        on(workers, body)
+    }
+
+    /// Runs `body` on the first worker's loop and waits for its result.
+    func onFirstWorker<T: Sendable>(_ body: @escaping @Sendable (Worker) -> T) -> T {
+        on([workers[0]], body)[0]
+    }
+
+    private func on<T: Sendable>(_ targets: [Worker], _ body: @escaping @Sendable (Worker) -> T) -> [T] {
+        let results = ResultBox<T>(count: targets.count)
         let group = DispatchGroup()
-        for (i, worker) in workers.enumerated() {
+        for (i, worker) in targets.enumerated() {
             group.enter()
             worker.loop.execute {
                 results.set(i, body(worker))
@@ -171,20 +180,7 @@ public final class Proxy: @unchecked Sendable {
     /// Servers available (healthy and not ejected) and in total, per backend name, as the
     /// first worker sees them (active health is the same in every worker).
     public func serverHealth() -> [String: (up: Int, total: Int)] {
-        runOnFirstWorkerForTestUnchecked { $0.serverHealth }
-    }
-
-    private func runOnFirstWorkerForTestUnchecked<T>(_ body: @escaping @Sendable (Worker) -> T) -> T {
-        nonisolated(unsafe) var result: T?
-        let group = DispatchGroup()
-        group.enter()
-        let worker = workers[0]
-        worker.loop.execute {
-            result = body(worker)
-            group.leave()
-        }
-        group.wait()
-        return result!
+        onFirstWorker { $0.serverHealth }
     }
 
     /// Tunnels close after `milliseconds` (0: now), in every worker; `backends` holds
@@ -210,15 +206,7 @@ public final class Proxy: @unchecked Sendable {
 
     /// Runs `body` on the first worker's thread (tests: allocation counting).
     public func runOnFirstWorkerForTest<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
-        let box = ResultBox<T>(count: 1)
-        let group = DispatchGroup()
-        group.enter()
-        workers[0].loop.execute {
-            box.set(0, body())
-            group.leave()
-        }
-        group.wait()
-        return box.values[0]
+        onFirstWorker { _ in body() }
     }
 
     /// Graceful shutdown: stop accepting, let requests in flight finish for up to

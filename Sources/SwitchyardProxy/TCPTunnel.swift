@@ -95,42 +95,32 @@ final class TCPTunnel: EventHandler {
         deadline = Clock.monotonicMilliseconds() + worker.settings.connectTimeoutMilliseconds
     }
 
-    /// Starts connecting to the first usable server of the chosen backend.
+    /// Starts connecting to the next usable server of the chosen backend.
     func start() {
-        let servers = handle.servers[backend]
         let now = Clock.monotonicMilliseconds()
-        for pass in 0..<2 {
-            for k in 0..<servers.count {
-                let index = (handle.roundRobin[backend] + k) % servers.count
-                if tried & (1 << UInt64(index & 63)) != 0 { continue }
-                if !servers[index].isAvailable(now: now) { continue }
-                if pass == 0 && servers[index].skipUntil > now { continue }
-                tried |= 1 << UInt64(index & 63)
-                handle.roundRobin[backend] = (index + 1) % servers.count
-                let pool = servers[index]
+        while let pool = handle.nextServer(of: backend, tried: &tried, now: now) {
+            do {
+                let (fd, connected) = try Socket.connect(to: pool.address)
+                let side = UpstreamSide(self)
                 do {
-                    let (fd, connected) = try Socket.connect(to: pool.address)
-                    let side = UpstreamSide(self)
-                    do {
-                        upstreamRegistration = try worker.loop.register(fd, side, events: connected ? Epoll.readable : Epoll.writable)
-                    } catch {
-                        fd.close()
-                        throw error
-                    }
-                    self.side = side
-                    self.pool = pool
-                    upstream = fd
-                    connecting = !connected
-                    deadline = now + (connected ? worker.settings.tunnelIdleTimeoutMilliseconds : worker.settings.connectTimeoutMilliseconds)
-                    if connected { tunnelOpened() }
-                    updateInterests()
-                    return
+                    upstreamRegistration = try worker.loop.register(fd, side, events: connected ? Epoll.readable : Epoll.writable)
                 } catch {
-                    pool.skipUntil = now + 1_000
-                    worker.stats.connectFailures += 1
-                    handle.counters[backend].connectFailures += 1
-                    worker.errorLog.error("tcp upstream \(pool.label): \(error)")
+                    fd.close()
+                    throw error
                 }
+                self.side = side
+                self.pool = pool
+                upstream = fd
+                connecting = !connected
+                deadline = now + (connected ? worker.settings.tunnelIdleTimeoutMilliseconds : worker.settings.connectTimeoutMilliseconds)
+                if connected { tunnelOpened() }
+                updateInterests()
+                return
+            } catch {
+                pool.skipUntil = now + 1_000
+                worker.stats.connectFailures += 1
+                handle.counters[backend].connectFailures += 1
+                worker.errorLog.error("tcp upstream \(pool.label): \(error)")
             }
         }
         worker.stats.noServer += 1

@@ -24,6 +24,28 @@ final class TableHandle {
     /// backend index → this worker's counters for it (shared across tables by name).
     let counters: [BackendCounters]
 
+    /// The next server of `backend` for a new exchange or tunnel, round robin from the last
+    /// pick: never a down or ejected one, nor one already in `tried` (a bit per server index);
+    /// one whose connect just failed only when no other is left. Marks the pick in `tried`
+    /// and moves the round robin past it. nil: no server left to try.
+    func nextServer(of backend: Int, tried: inout UInt64, now: UInt64) -> ServerPool? {
+        let pools = servers[backend]
+        let count = pools.count
+        let start = roundRobin[backend]
+        for pass in 0..<2 {
+            for k in 0..<count {
+                let index = (start + k) % count
+                if tried & (1 << UInt64(index & 63)) != 0 { continue }
+                if !pools[index].isAvailable(now: now) { continue }
+                if pass == 0 && pools[index].skipUntil > now { continue }
+                tried |= 1 << UInt64(index & 63)
+                roundRobin[backend] = (index + 1) % count
+                return pools[index]
+            }
+        }
+        return nil
+    }
+
     init(table: RouteTable, servers: [[ServerPool]], counters: [BackendCounters]) {
         self.table = table
         self.servers = servers
