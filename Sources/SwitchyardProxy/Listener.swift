@@ -62,6 +62,15 @@ final class Listener: EventHandler {
         }
     }
 
+    /// Accepts every connection already queued in the kernel's backlog (shutdown: closing
+    /// a listening socket resets what is queued, and those clients already sent requests).
+    func acceptBacklog() {
+        while !closed, !worker.atConnectionLimit {
+            guard case .processed(let client)? = try? Socket.accept(fd, peer: &peer) else { return }
+            worker.accepted(client, peer: peer, from: self)
+        }
+    }
+
     func close() {
         guard !closed else { return }
         closed = true

@@ -314,7 +314,10 @@ final class Worker: @unchecked Sendable {
     /// Stops accepting and lets connections finish their current request.
     func beginDrain() {
         draining = true
-        for listener in listeners { listener.close() }
+        for listener in listeners {
+            listener.acceptBacklog()
+            listener.close()
+        }
         var i = connections.count - 1
         while i >= 0 {
             if i < connections.count { connections[i].drain() }
