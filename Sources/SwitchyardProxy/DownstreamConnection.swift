@@ -228,12 +228,7 @@ final class DownstreamConnection: EventHandler {
                 clientEOF = true
             case .processed(let n):
                 buffer.commit(n)
-                rateWindowBytes += UInt64(n)
-                if phase == .awaitingHead && buffer.readableCount == n {
-                    deadline = Clock.monotonicMilliseconds() + worker.settings.headerTimeoutMilliseconds
-                } else if phase == .tunnel || phase == .exchanging {
-                    deadline = Clock.monotonicMilliseconds() + idleLimit
-                }
+                clientBytesReceived(n, into: buffer)
             case .wouldBlock:
                 break
             }
@@ -242,6 +237,18 @@ final class DownstreamConnection: EventHandler {
             clientWriteBlocked = false
             if phase == .awaitingHead || phase == .closing { close() }
             else { abort(reason: "client: \(error)") }
+        }
+    }
+
+    /// Bookkeeping for `n` new client bytes in `buffer` (plain or decrypted): the body-rate
+    /// window, and the deadline — a head's first bytes start the head timeout, traffic in
+    /// an exchange or tunnel pushes its idle timeout.
+    private func clientBytesReceived(_ n: Int, into buffer: IOBuffer) {
+        rateWindowBytes += UInt64(n)
+        if phase == .awaitingHead && buffer.readableCount == n {
+            deadline = Clock.monotonicMilliseconds() + worker.settings.headerTimeoutMilliseconds
+        } else if phase == .tunnel || phase == .exchanging {
+            deadline = Clock.monotonicMilliseconds() + idleLimit
         }
     }
 
@@ -275,13 +282,8 @@ final class DownstreamConnection: EventHandler {
                 switch try tls.decrypt(into: buffer.writable) {
                 case .bytes(let n):
                     buffer.commit(n)
-                    rateWindowBytes += UInt64(n)
+                    clientBytesReceived(n, into: buffer)
                     progressed = true
-                    if phase == .awaitingHead && buffer.readableCount == n {
-                        deadline = Clock.monotonicMilliseconds() + worker.settings.headerTimeoutMilliseconds
-                    } else if phase == .tunnel || phase == .exchanging {
-                        deadline = Clock.monotonicMilliseconds() + idleLimit
-                    }
                 case .needMore:
                     break reading
                 case .closed:
