@@ -22,7 +22,7 @@ let package = Package(
                        providers: [.apt(["libnghttp2-dev"])]),
 
         .target(name: "SwitchyardSystem", dependencies: ["CSwitchyardShims"]),
-        .target(name: "SwitchyardHTTP"),
+        .target(name: "SwitchyardHTTP", dependencies: ["CNGHTTP2"]),
         .target(name: "SwitchyardRouting"),
         .target(name: "SwitchyardTLS", dependencies: ["COpenSSL"]),
         .target(name: "SwitchyardProxy",

@@ -5,6 +5,11 @@ public enum HTTPMethod: UInt8, Sendable {
     case get, head, post, put, delete, options, patch, trace, connect, other
 
     /// Recognises a method token (already checked to be a token).
+    /// The method named by `bytes` (`.other` for extension methods).
+    public init(bytes: [UInt8]) {
+        self = bytes.withUnsafeBytes { HTTPMethod.classify($0) }
+    }
+
     static func classify(_ b: UnsafeRawBufferPointer) -> HTTPMethod {
         switch b.count {
         case 3:

@@ -37,6 +37,8 @@ final class AccessLog {
         var durationMicroseconds: UInt64
         var generation: UInt64
         var protocolName: StaticString
+        /// "TLSv1.3", "TLSv1.2"… or "" for plain HTTP (then the field is left out).
+        var tlsVersion: StaticString
     }
 
     func append(_ e: Entry) {
@@ -47,6 +49,10 @@ final class AccessLog {
         appendEscaped(e.client)
         buffer.append("\",\"proto\":\"")
         buffer.append(e.protocolName)
+        if e.tlsVersion.utf8CodeUnitCount > 0 {
+            buffer.append("\",\"tls\":\"")
+            buffer.append(e.tlsVersion)
+        }
         buffer.append("\",\"method\":\"")
         appendEscaped(e.method)
         buffer.append("\",\"path\":\"")

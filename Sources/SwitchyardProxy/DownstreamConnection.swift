@@ -15,6 +15,11 @@ import SwitchyardTLS
 ///     client ──read──▶ fromClient ──(head rewrite / body framing)──▶ toUpstream ──write──▶ server
 ///     client ◀─write── toClient ◀──(head rewrite / body framing)── fromUpstream ◀──read── server
 ///
+/// The same state machine carries each HTTP/2 stream (`bridge`): the stream writes an
+/// HTTP/1.1 rendering of its request into `fromClient` and takes the answer from
+/// `toClient`, so a stream is routed, limited, forwarded and logged exactly like an
+/// HTTP/1.1 request. Such a connection has no socket of its own.
+///
 /// All of it is confined to the worker's event-loop thread.
 final class DownstreamConnection: EventHandler {
     /// Where the connection is. Each phase's invariant:
@@ -52,9 +57,21 @@ final class DownstreamConnection: EventHandler {
     private let clientAddress: ClientAddress
     private let clientIP: [UInt8]
     private let forwardedFor: [UInt8]
-    /// TLS termination for `listen https` connections; nil for plain ones.
+    /// TLS termination for `listen https` connections; nil for plain ones (and for
+    /// HTTP/2 streams: their connection holds the TLS session).
     private let tls: TLSTransport?
-    private var isTLS: Bool { tls != nil }
+    /// The client reached us over TLS (X-Forwarded-Proto, Secure cookies).
+    private let isTLS: Bool
+    /// The HTTP/2 stream this connection carries, or nil for a client socket.
+    private unowned(unsafe) let bridge: H2Stream?
+    /// A plain listener with `h2c`: a first request that is the HTTP/2 preface hands the
+    /// socket to an `H2Connection`.
+    private let h2cAllowed: Bool
+    private var servedRequests = 0
+    /// For the access log: "h1" or "h2", and the TLS version ("" for plain).
+    private let protocolName: StaticString
+    private var tlsVersion: StaticString
+    private var handshakeNoted = false
 
     private var fromClient: IOBuffer?
     private var toUpstream: IOBuffer?
@@ -119,6 +136,8 @@ final class DownstreamConnection: EventHandler {
     private static let drainIdleMilliseconds: UInt64 = 1_000
     /// The exchange became a tunnel (counted in the tunnel gauges until it ends).
     private var inTunnel = false
+    /// The exchange ended by `abort` (a cut, not an answer).
+    private var aborted = false
     private var tunnelShutUpstream = false
     private var tunnelShutClient = false
 
@@ -130,25 +149,42 @@ final class DownstreamConnection: EventHandler {
     private var rateWindowBytes: UInt64 = 0
     private var rateWindowHeldBack = false
 
-    init(fd: FileDescriptor, peer: SocketAddress, worker: Worker, tls session: TLSSession? = nil) {
+    /// A client socket of an `http` (`h2c`: may switch to HTTP/2) or `https` listener.
+    convenience init(fd: FileDescriptor, peer: SocketAddress, worker: Worker, tls session: TLSSession? = nil, h2c: Bool = false) {
+        self.init(fd: fd, client: ClientIdentity(peer: peer), worker: worker,
+                  tls: session.map { TLSTransport(session: $0, pool: worker.buffers) },
+                  secure: session != nil, bridge: nil, h2c: h2c, protocolName: "h1", tlsVersion: "")
+    }
+
+    /// The exchange of one HTTP/2 stream (see `H2Stream`).
+    convenience init(stream: H2Stream, client: ClientIdentity, worker: Worker, secure: Bool, tlsVersion: StaticString) {
+        self.init(fd: FileDescriptor(rawValue: -1), client: client, worker: worker, tls: nil, secure: secure,
+                  bridge: stream, h2c: false, protocolName: "h2", tlsVersion: tlsVersion)
+    }
+
+    private init(fd: FileDescriptor, client: ClientIdentity, worker: Worker, tls: TLSTransport?, secure: Bool,
+                 bridge: H2Stream?, h2c: Bool, protocolName: StaticString, tlsVersion: StaticString) {
         self.fd = fd
         self.worker = worker
-        tls = session.map { TLSTransport(session: $0, pool: worker.buffers) }
-        if let v4 = peer.ipv4 {
-            clientAddress = .v4(v4)
-        } else if let v6 = peer.ipv6 {
-            clientAddress = .v6(v6.0, v6.1)
-        } else {
-            clientAddress = .unix
-        }
-        let ip = peer.ipString
-        clientIP = Array(ip.utf8)
-        forwardedFor = Array((peer.family == AF_INET6 ? "for=\"[\(ip)]\"" : "for=\(ip)").utf8)
+        self.tls = tls
+        self.isTLS = secure
+        self.bridge = bridge
+        self.h2cAllowed = h2c
+        self.protocolName = protocolName
+        self.tlsVersion = tlsVersion
+        clientAddress = client.address
+        clientIP = client.ip
+        forwardedFor = client.forwardedFor
         requestChunks = ChunkedDecoder(limits: worker.limits)
         responseChunks = ChunkedDecoder(limits: worker.limits)
         // A TLS client must finish its handshake and send a head within the head timeout.
         deadline = Clock.monotonicMilliseconds()
-            + (session == nil ? worker.settings.keepAliveTimeoutMilliseconds : worker.settings.headerTimeoutMilliseconds)
+            + (tls == nil ? worker.settings.keepAliveTimeoutMilliseconds : worker.settings.headerTimeoutMilliseconds)
+    }
+
+    /// The identity this connection's client has (handed on to an HTTP/2 connection).
+    private var clientIdentity: ClientIdentity {
+        ClientIdentity(address: clientAddress, ip: clientIP, forwardedFor: forwardedFor)
     }
 
 
@@ -292,6 +328,15 @@ final class DownstreamConnection: EventHandler {
                 }
             }
             if !clientShutDown, try !tls.flush(fd) { clientWriteBlocked = true }
+            if !handshakeNoted, tls.session.isHandshakeComplete {
+                handshakeNoted = true
+                tlsVersion = TLSVersionName.of(tls.session)
+                worker.stats.noteHandshake(tlsVersion)
+                if tls.session.negotiatedALPN == "h2" {
+                    handOverToHTTP2()
+                    return true
+                }
+            }
         } catch let error as TLSError {
             // A failed handshake (not TLS, no common cipher…) or a broken record: send
             // the alert if any, then close. Nothing to log per client beyond a counter.
@@ -381,6 +426,7 @@ final class DownstreamConnection: EventHandler {
         var progressed = true
         while progressed {
             progressed = false
+            if let bridge, bridge.refill(self) { progressed = true }
             switch phase {
             case .awaitingHead:
                 if let tls, !clientEOF, pullPlaintext(tls) { progressed = true }
@@ -419,14 +465,16 @@ final class DownstreamConnection: EventHandler {
 
     private func updateInterests() {
         guard phase != .closed else { return }
-        var client: UInt32 = 0
-        if !clientEOF, (fromClient?.writableCount ?? 1) > 0 || (fromClient?.readerIndex ?? 0) > 0,
-           (tls?.session.ciphertextRoom ?? 1) > 0 {
-            client |= Epoll.readable
+        if bridge == nil {
+            var client: UInt32 = 0
+            if !clientEOF, (fromClient?.writableCount ?? 1) > 0 || (fromClient?.readerIndex ?? 0) > 0,
+               (tls?.session.ciphertextRoom ?? 1) > 0 {
+                client |= Epoll.readable
+            }
+            if phase == .lingering { client = clientEOF ? 0 : Epoll.readable }
+            if clientWriteBlocked { client |= Epoll.writable }
+            worker.loop.setInterest(registration, client)
         }
-        if phase == .lingering { client = clientEOF ? 0 : Epoll.readable }
-        if clientWriteBlocked { client |= Epoll.writable }
-        worker.loop.setInterest(registration, client)
         if let upstream, !upstream.closed {
             var events: UInt32 = 0
             if upstream.connecting {
@@ -451,6 +499,12 @@ final class DownstreamConnection: EventHandler {
         }
         buffer.compact()   // the parser works on offsets from the message's first byte
         let bytes = buffer.readable
+        if h2cAllowed && servedRequests == 0, let prefix = H2Preface.match(bytes) {
+            // HTTP/2 with prior knowledge: this socket speaks HTTP/2 from its first byte.
+            if prefix == .complete { handOverToHTTP2() ; return true }
+            if clientEOF { phase = .closing ; return true }
+            return false
+        }
         if scratch == nil { scratch = worker.takeScratch() }
         switch requestParser.parse(bytes) {
         case .needMore:
@@ -472,6 +526,7 @@ final class DownstreamConnection: EventHandler {
 
     private func startExchange(base: UnsafeRawPointer, headLength: Int) {
         startNanoseconds = Clock.monotonicNanoseconds()
+        servedRequests += 1
         let p = requestParser
         method = p.method
         clientIsHTTP10 = p.version == .http10
@@ -849,6 +904,14 @@ final class DownstreamConnection: EventHandler {
 
     private func flushToClient() -> Bool {
         if let tls { return flushEncrypted(tls) }
+        if let bridge {
+            guard phase != .closed, let out = toClient, !out.isEmpty, !clientWriteBlocked else { return false }
+            let (n, blocked) = bridge.deliver(out.readable)
+            out.consume(n)
+            bytesOut += UInt64(n)
+            if blocked { clientWriteBlocked = true }
+            return n > 0
+        }
         guard phase != .closed, let out = toClient, !out.isEmpty, !clientWriteBlocked, !clientShutDown else { return false }
         do {
             switch try fd.write(out.readable) {
@@ -1163,10 +1226,11 @@ final class DownstreamConnection: EventHandler {
                     route: r, backend: b, server: s,
                     status: status, bytesIn: bytesIn, bytesOut: bytesOut,
                     durationMicroseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1000,
-                    generation: handle.table.generation, protocolName: "h1"))
+                    generation: handle.table.generation, protocolName: protocolName, tlsVersion: tlsVersion))
             } } } }
         }
         worker.stats.requests += 1
+        if bridge != nil { worker.stats.h2Requests += 1 }
         if status >= 500 { worker.stats.serverErrors += 1 }
         if inTunnel {
             inTunnel = false
@@ -1226,6 +1290,7 @@ final class DownstreamConnection: EventHandler {
     /// Something broke after the response started: the client sees a cut connection, which
     /// is the only honest signal left.
     private func abort(reason: String) {
+        aborted = true
         if let upstream {
             upstream.close()
             self.upstream = nil
@@ -1235,6 +1300,10 @@ final class DownstreamConnection: EventHandler {
     }
 
     private func startLingering() {
+        if bridge != nil {
+            close()   // the stream ends with the answer; there is no socket to linger on
+            return
+        }
         if let tls {
             // close_notify first, so the client knows the answer is complete.
             tls.shutdown()
@@ -1259,15 +1328,75 @@ final class DownstreamConnection: EventHandler {
             self.upstream = nil
         }
         if handle != nil { endRequest() }
-        worker.loop.deregister(registration)
-        fd.close()
         releaseBuffer(&fromClient)
         releaseBuffer(&toClient)
         releaseBuffer(&toUpstream)
         releaseBuffer(&fromUpstream)
         releaseScratch()
+        if let bridge {
+            bridge.exchangeClosed(aborted: aborted)
+            return
+        }
+        worker.loop.deregister(registration)
+        fd.close()
         tls?.release()
         worker.connectionClosed(self)
+    }
+
+    // MARK: HTTP/2
+
+    /// The socket speaks HTTP/2 (ALPN "h2", or the h2c preface): an `H2Connection` takes
+    /// it over with the bytes already read; this object leaves the worker's list.
+    private func handOverToHTTP2() {
+        let input = fromClient
+        fromClient = nil
+        phase = .closed
+        worker.loop.deregister(registration)
+        releaseBuffer(&toClient)
+        releaseScratch()
+        worker.connectionClosed(self)
+        worker.startHTTP2(fd: fd, client: clientIdentity, tls: tls, tlsVersion: tlsVersion, initial: input)
+    }
+
+    /// The exchange can still use request bytes (after an early answer it cannot: the
+    /// stream then discards what the client sends).
+    var acceptsRequestBytes: Bool {
+        phase == .awaitingHead || phase == .connecting || phase == .holdingBody || phase == .exchanging
+    }
+
+    /// Room in the request buffer for bytes an HTTP/2 stream writes.
+    var bridgeInputRoom: Int {
+        guard acceptsRequestBytes else { return 0 }
+        guard let buffer = fromClient else { return worker.buffers.bufferSize }
+        return buffer.capacity - buffer.readableCount
+    }
+
+    /// Request bytes from the HTTP/2 stream (at most `bridgeInputRoom`).
+    func bridgeWrite(_ bytes: UnsafeRawBufferPointer) {
+        if fromClient == nil { fromClient = worker.buffers.take() }
+        let buffer = fromClient!
+        buffer.ensureWritable(bytes.count)
+        let n = buffer.append(bytes)
+        precondition(n == bytes.count, "HTTP/2 stream wrote past bridgeInputRoom")
+        clientBytesReceived(n, into: buffer)
+    }
+
+    /// The HTTP/2 request is complete (END_STREAM): like a client half-close.
+    func bridgeEndOfRequest() { clientEOF = true }
+
+    /// Runs the state machine after the stream wrote or ended the request.
+    func bridgeKick() { advance() }
+
+    /// The stream can take more of the answer again.
+    func bridgeResume() {
+        clientWriteBlocked = false
+        advance()
+    }
+
+    /// The client reset the stream or the HTTP/2 connection ended.
+    func bridgeCancel() {
+        guard phase != .closed else { return }
+        abort(reason: "HTTP/2 stream closed by the client")
     }
 
     private func releaseScratch() {

@@ -7,6 +7,13 @@ protocol EventHandler: AnyObject {
     func eventsReceived(_ events: UInt32)
 }
 
+/// Work an event handler asks to run once the current batch of events is handled (an
+/// HTTP/2 connection writing out what several of its streams produced in one go). Running
+/// it later, not at once, keeps a handler from being re-entered from its own call stack.
+protocol DeferredWork: AnyObject {
+    func runDeferred()
+}
+
 /// Identifies one registration: the slot in the loop's table and the slot's generation at
 /// the time. epoll user data carries both, so an event that was queued for an fd which has
 /// since been closed and reused is recognised as stale and dropped.
@@ -38,6 +45,7 @@ final class EventLoop: @unchecked Sendable {
     }())
     private var running = false
     private(set) var thread: UInt = 0
+    private var deferredWork: [DeferredWork] = []
 
     /// Where TLS connections of this loop read ciphertext before handing it to their
     /// session (the session copies it, so one scratch serves every connection).
@@ -53,6 +61,7 @@ final class EventLoop: @unchecked Sendable {
         timer = try TimerFD(intervalMilliseconds: tickMilliseconds)
         self.tickMilliseconds = tickMilliseconds
         spare.reserveCapacity(64)
+        deferredWork.reserveCapacity(64)
         handlers.reserveCapacity(1024)
         generations.reserveCapacity(1024)
         interests.reserveCapacity(1024)
@@ -172,8 +181,24 @@ final class EventLoop: @unchecked Sendable {
                     handler.eventsReceived(event.bits)
                 }
             }
+            runDeferredWork()
         }
         running = false
+    }
+
+    /// Queues `work` to run after the current batch of events (loop thread).
+    func runAfterEvents(_ work: DeferredWork) {
+        deferredWork.append(work)
+    }
+
+    /// Work queued while running deferred work runs in the same pass.
+    private func runDeferredWork() {
+        var i = 0
+        while i < deferredWork.count {
+            deferredWork[i].runDeferred()
+            i += 1
+        }
+        deferredWork.removeAll(keepingCapacity: true)
     }
 
     /// The queue is swapped with a spare of the same capacity, so taking the tasks neither

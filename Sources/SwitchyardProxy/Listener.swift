@@ -6,7 +6,14 @@ import SwitchyardTLS
 /// process runs out of descriptors (EMFILE/ENFILE) or the worker is at its connection limit,
 /// it stops listening for a moment instead of spinning on an event it cannot clear.
 final class Listener: EventHandler {
-    enum Kind { case http, https(TLSServerContext), tcp(route: String) }
+    enum Kind {
+        /// `h2c`: HTTP/2 with prior knowledge is accepted too.
+        case http(h2c: Bool)
+        case https(TLSServerContext)
+        case tcp(route: String)
+
+        var allowsH2C: Bool { if case .http(true) = self { return true } else { return false } }
+    }
     let fd: FileDescriptor
     let kind: Kind
     unowned let worker: Worker

@@ -62,18 +62,16 @@ public final class Proxy: @unchecked Sendable {
         for listener in table.config.listeners {
             let kind: Listener.Kind
             switch listener.kind {
-            case .http: kind = .http
+            case .http: kind = .http(h2c: listener.h2c)
             case .tcp: kind = .tcp(route: listener.routeName ?? "")
             case .https:
                 guard let cert = listener.certPath, let key = listener.keyPath else {
                     throw ProxyError.tls(address: "\(listener.endpoint)", message: "listen https needs cert and key")
                 }
                 do {
-                    // HTTP/2 is not carried yet: offer http/1.1 only, so browsers do not
-                    // negotiate a protocol we would then refuse.
                     let context = try TLSServerContext(
                         defaultCertificate: TLSCertificateFiles(certificatePath: cert, keyPath: key, chainPath: listener.chainPath),
-                        alpn: ["http/1.1"])
+                        alpn: listener.http1Only ? ["http/1.1"] : ["h2", "http/1.1"])
                     kind = .https(context)
                 } catch {
                     throw ProxyError.tls(address: "\(listener.endpoint)", message: error.description)

@@ -10,6 +10,9 @@ public struct ProxySettings: Sendable {
     public var maxRequestLineBytes = 8 * 1024
     public var maxHeaderBytes = 32 * 1024
     public var maxHeaderCount = 100
+    /// HTTP/2 SETTINGS and flood limits (see `H2Limits`; the header list cap follows
+    /// `maxHeaderBytes` / `maxHeaderCount`).
+    public var http2 = H2Limits()
     /// A request head must arrive completely within this time (→ 408).
     public var headerTimeoutMilliseconds: UInt64 = 10_000
     /// An idle keep-alive client connection is closed after this time.

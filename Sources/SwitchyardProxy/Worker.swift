@@ -34,6 +34,7 @@ final class Worker: @unchecked Sendable {
     private(set) var draining = false
     private var connections: [DownstreamConnection] = []
     private var tunnels: [TCPTunnel] = []
+    private var http2Connections: [H2Connection] = []
     private var listeners: [Listener] = []
     private var random: UInt64
 
@@ -89,7 +90,7 @@ final class Worker: @unchecked Sendable {
         listeners.append(listener)
     }
 
-    var atConnectionLimit: Bool { connections.count + tunnels.count >= settings.maxConnectionsPerWorker }
+    var atConnectionLimit: Bool { connectionCount >= settings.maxConnectionsPerWorker }
 
     func accepted(_ fd: FileDescriptor, peer: SocketAddress, from listener: Listener) {
         // Our writes are whole messages already batched in a buffer; Nagle would only hold
@@ -107,7 +108,7 @@ final class Worker: @unchecked Sendable {
         }
         switch listener.kind {
         case .http, .https:
-            let connection = DownstreamConnection(fd: fd, peer: peer, worker: self, tls: session)
+            let connection = DownstreamConnection(fd: fd, peer: peer, worker: self, tls: session, h2c: listener.kind.allowsH2C)
             do {
                 connection.registration = try loop.register(fd, connection, events: Epoll.readable)
             } catch {
@@ -152,6 +153,41 @@ final class Worker: @unchecked Sendable {
         stats.openConnections -= 1
     }
 
+    /// A client socket turned out to speak HTTP/2: an `H2Connection` takes it over, with the
+    /// bytes already read (`initial`, given back to the pool here).
+    func startHTTP2(fd: FileDescriptor, client: ClientIdentity, tls: TLSTransport?, tlsVersion: StaticString, initial: IOBuffer?) {
+        let connection = H2Connection(fd: fd, client: client, worker: self, tls: tls, tlsVersion: tlsVersion)
+        do {
+            connection.registration = try loop.register(fd, connection, events: Epoll.readable)
+        } catch {
+            tls?.release()
+            fd.close()
+            if let initial { buffers.give(initial) }
+            return
+        }
+        connection.listIndex = http2Connections.count
+        http2Connections.append(connection)
+        stats.openConnections += 1
+        stats.openH2Connections += 1
+        stats.h2Connections += 1
+        connection.start(initial: initial?.readable ?? UnsafeRawBufferPointer(start: nil, count: 0))
+        if let initial { buffers.give(initial) }
+        if draining { connection.drain() }
+    }
+
+    func http2Closed(_ connection: H2Connection) {
+        let index = connection.listIndex
+        guard index >= 0, index < http2Connections.count, http2Connections[index] === connection else { return }
+        let last = http2Connections.removeLast()
+        if index < http2Connections.count {
+            http2Connections[index] = last
+            last.listIndex = index
+        }
+        connection.listIndex = -1
+        stats.openConnections -= 1
+        stats.openH2Connections -= 1
+    }
+
     func tunnelClosed(_ tunnel: TCPTunnel) {
         let index = tunnel.listIndex
         guard index >= 0, index < tunnels.count, tunnels[index] === tunnel else { return }
@@ -163,7 +199,7 @@ final class Worker: @unchecked Sendable {
         tunnel.listIndex = -1
     }
 
-    var connectionCount: Int { connections.count + tunnels.count }
+    var connectionCount: Int { connections.count + tunnels.count + http2Connections.count }
 
     // MARK: tables
 
@@ -235,6 +271,11 @@ final class Worker: @unchecked Sendable {
         i = tunnels.count - 1
         while i >= 0 {
             if i < tunnels.count { tunnels[i].tick(now: now) }
+            i -= 1
+        }
+        i = http2Connections.count - 1
+        while i >= 0 {
+            if i < http2Connections.count { http2Connections[i].tick(now: now) }
             i -= 1
         }
         // Index loops: an array iterator allocates in unoptimised (test) builds.
@@ -323,6 +364,11 @@ final class Worker: @unchecked Sendable {
             if i < connections.count { connections[i].drain() }
             i -= 1
         }
+        i = http2Connections.count - 1
+        while i >= 0 {
+            if i < http2Connections.count { http2Connections[i].drain() }
+            i -= 1
+        }
         accessLog?.flush()
     }
 
@@ -330,6 +376,7 @@ final class Worker: @unchecked Sendable {
     func closeAll() {
         while let connection = connections.last { connection.close() }
         while let tunnel = tunnels.last { tunnel.close() }
+        while let connection = http2Connections.last { connection.close() }
         for pool in poolsByAddress.values { pool.closeIdle() }
         accessLog?.flush()
     }

@@ -12,6 +12,11 @@ public struct ListenerConfig: Sendable, Equatable {
     public var certPath: String?
     public var keyPath: String?
     public var chainPath: String?
+    /// `.http` only: HTTP/2 with prior knowledge (h2c) is accepted besides HTTP/1.1.
+    /// (`.https` listeners offer HTTP/2 through ALPN unless `http1` is written.)
+    public var h2c = false
+    /// `.https` only: ALPN offers http/1.1 alone (`http1` on the listen line).
+    public var http1Only = false
     /// Set for `.tcp` only: the route whose `listen` line made this listener.
     public var routeName: String?
     /// The line of the `listen` directive, for messages that point back at the file.

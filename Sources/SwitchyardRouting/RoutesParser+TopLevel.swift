@@ -98,9 +98,9 @@ extension RoutesParser {
     }
 
     private mutating func listenDirective(_ tokens: [RoutesToken]) {
-        let usage = "listen http ADDR:PORT | listen https ADDR:PORT cert PATH key PATH [chain PATH]"
+        let usage = "listen http ADDR:PORT [h2c] | listen https ADDR:PORT cert PATH key PATH [chain PATH] [http1]"
         sawListenLine = true
-        guard expectArguments(tokens, 2...8, usage: usage) else { return }
+        guard expectArguments(tokens, 2...9, usage: usage) else { return }
         let kindToken = tokens[1]
         let kind: ListenerKind
         switch kindToken.text {
@@ -117,16 +117,29 @@ extension RoutesParser {
         var listener = ListenerConfig(kind: kind, endpoint: endpoint ?? Endpoint(host: "", port: 0), line: tokens[0].line)
         var ok = endpoint != nil
         if kind == .http {
-            if tokens.count > 3 {
-                error(tokens[3], "unexpected argument \"\(tokens[3].text)\" (cert/key/chain are for listen https)")
+            if tokens.count > 3 && tokens[3].text == "h2c" {
+                listener.h2c = true
+            }
+            let extra = listener.h2c ? 4 : 3
+            if tokens.count > extra {
+                error(tokens[extra], "unexpected argument \"\(tokens[extra].text)\" (listen http takes only h2c; cert/key/chain are for listen https)")
                 ok = false
             }
         } else {
             var i = 3
             while i < tokens.count {
                 let option = tokens[i]
+                if option.text == "http1" {
+                    if listener.http1Only {
+                        error(option, "duplicate http1")
+                        ok = false
+                    }
+                    listener.http1Only = true
+                    i += 1
+                    continue
+                }
                 guard ["cert", "key", "chain"].contains(option.text) else {
-                    error(option, "unknown listen https option \"\(option.text)\" (expected cert, key or chain)")
+                    error(option, "unknown listen https option \"\(option.text)\" (expected cert, key, chain or http1)")
                     ok = false
                     break
                 }

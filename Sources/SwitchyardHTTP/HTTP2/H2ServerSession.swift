@@ -1,0 +1,230 @@
+import CNGHTTP2
+
+/// The server side of one HTTP/2 connection, over nghttp2's memory I/O: the owner feeds it
+/// the bytes the client sent (`receive`) and writes out what it produces (`produce`); no
+/// file descriptor is touched here. Requests and stream events go to the delegate.
+///
+/// Every session is created with the limits in `H2Limits` — the SETTINGS we advertise and
+/// nghttp2's flood guards — and with automatic window updates off: request body bytes are
+/// acknowledged (`consume`) only when the delegate has passed them on, which is what
+/// bounds the memory a slow backend can make us hold.
+public final class H2ServerSession {
+    private var session: OpaquePointer?
+    private unowned let delegate: H2SessionDelegate
+    /// Output nghttp2 handed us that did not fit the caller's buffer yet.
+    private var pending: UnsafePointer<UInt8>?
+    private var pendingCount = 0
+
+    public init(limits: H2Limits = .default, delegate: H2SessionDelegate) throws(H2Error) {
+        self.delegate = delegate
+        var callbacks: OpaquePointer?
+        guard nghttp2_session_callbacks_new(&callbacks) == 0, let callbacks else { throw H2Error(code: NGHTTP2_ERR_NOMEM.rawValue) }
+        defer { nghttp2_session_callbacks_del(callbacks) }
+        Self.install(callbacks)
+
+        var option: OpaquePointer?
+        guard nghttp2_option_new(&option) == 0, let option else { throw H2Error(code: NGHTTP2_ERR_NOMEM.rawValue) }
+        defer { nghttp2_option_del(option) }
+        nghttp2_option_set_no_auto_window_update(option, 1)
+        nghttp2_option_set_stream_reset_rate_limit(option, limits.resetBurst, limits.resetRatePerSecond)
+        nghttp2_option_set_max_continuations(option, limits.maxContinuations)
+        nghttp2_option_set_max_settings(option, limits.maxSettings)
+        nghttp2_option_set_max_outbound_ack(option, limits.maxOutboundAck)
+
+        var created: OpaquePointer?
+        let rv = nghttp2_session_server_new2(&created, callbacks, Unmanaged.passUnretained(self).toOpaque(), option)
+        guard rv == 0, let created else { throw H2Error(code: rv) }
+        session = created
+
+        var settings = [
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: limits.maxConcurrentStreams),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: limits.streamWindow),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: UInt32(limits.maxHeaderListBytes)),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
+        ]
+        var status = nghttp2_submit_settings(created, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
+        if status == 0 {
+            status = nghttp2_session_set_local_window_size(created, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(clamping: limits.connectionWindow))
+        }
+        guard status == 0 else {
+            nghttp2_session_del(created)
+            session = nil
+            throw H2Error(code: status)
+        }
+    }
+
+    deinit {
+        if let session { nghttp2_session_del(session) }
+    }
+
+    // MARK: input and output
+
+    /// Processes bytes from the client. nghttp2 takes all of them (buffering partial
+    /// frames); a protocol violation or a broken limit throws, with a GOAWAY queued.
+    public func receive(_ bytes: UnsafeRawBufferPointer) throws(H2Error) {
+        guard let session, let base = bytes.baseAddress, bytes.count > 0 else { return }
+        let n = nghttp2_session_mem_recv(session, base.assumingMemoryBound(to: UInt8.self), bytes.count)
+        if n < 0 { throw H2Error(code: Int32(n)) }
+    }
+
+    /// Copies frames to send into `buffer`; returns the byte count (0: nothing to send now).
+    public func produce(into buffer: UnsafeMutableRawBufferPointer) throws(H2Error) -> Int {
+        guard let session, let out = buffer.baseAddress else { return 0 }
+        var written = 0
+        while written < buffer.count {
+            if pendingCount == 0 {
+                var data: UnsafePointer<UInt8>?
+                let n = nghttp2_session_mem_send(session, &data)
+                if n < 0 { throw H2Error(code: Int32(n)) }
+                guard n > 0, let data else { break }
+                pending = data
+                pendingCount = n
+            }
+            let take = min(pendingCount, buffer.count - written)
+            (out + written).copyMemory(from: pending!, byteCount: take)
+            written += take
+            pending = pending! + take
+            pendingCount -= take
+        }
+        return written
+    }
+
+    /// The session still expects frames from the client.
+    public var wantsRead: Bool { session.map { nghttp2_session_want_read($0) != 0 } ?? false }
+    /// The session has frames to send (including bytes `produce` could not hand out yet).
+    public var wantsWrite: Bool { pendingCount > 0 || (session.map { nghttp2_session_want_write($0) != 0 } ?? false) }
+
+    // MARK: streams
+
+    /// Submits a response head; with `hasBody`, DATA is asked from the delegate.
+    @discardableResult
+    public func submitResponse(_ stream: Int32, head: H2ResponseHead, hasBody: Bool) -> Bool {
+        guard let session else { return false }
+        if hasBody {
+            var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: Self.readBody)
+            return nghttp2_submit_response(session, stream, head.nv, head.count, &provider) == 0
+        }
+        return nghttp2_submit_response(session, stream, head.nv, head.count, nil) == 0
+    }
+
+    /// The body of `stream` has bytes again after `.deferred`.
+    public func resume(_ stream: Int32) {
+        guard let session else { return }
+        _ = nghttp2_session_resume_data(session, stream)
+    }
+
+    /// `count` request body bytes of `stream` were passed on: the client may send more.
+    public func consume(_ stream: Int32, _ count: Int) {
+        guard let session, count > 0 else { return }
+        // Fails only for a closed stream; its connection window still has to be returned.
+        if nghttp2_session_consume(session, stream, count) != 0 {
+            _ = nghttp2_session_consume_connection(session, count)
+        }
+    }
+
+    /// Ends `stream` with RST_STREAM (`code`: RFC 9113 error code).
+    public func reset(_ stream: Int32, code: UInt32) {
+        guard let session else { return }
+        _ = nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream, code)
+    }
+
+    /// Graceful shutdown: GOAWAY naming the last stream we took; those finish, no new ones.
+    public func goAway() {
+        guard let session else { return }
+        _ = nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue),
+                                  nghttp2_session_get_last_proc_stream_id(session), UInt32(NGHTTP2_NO_ERROR.rawValue), nil, 0)
+    }
+
+    /// Ends the session with GOAWAY(`code`); open streams are closed.
+    public func terminate(code: UInt32) {
+        guard let session else { return }
+        _ = nghttp2_session_terminate_session(session, code)
+    }
+
+    /// Associates an object's address with a stream (looked up by `object(of:)`).
+    public func setObject(_ object: UnsafeMutableRawPointer?, for stream: Int32) {
+        guard let session else { return }
+        _ = nghttp2_session_set_stream_user_data(session, stream, object)
+    }
+
+    public func object(of stream: Int32) -> UnsafeMutableRawPointer? {
+        guard let session else { return nil }
+        return nghttp2_session_get_stream_user_data(session, stream)
+    }
+
+    public static let noError: UInt32 = UInt32(NGHTTP2_NO_ERROR.rawValue)
+    public static let internalError: UInt32 = UInt32(NGHTTP2_INTERNAL_ERROR.rawValue)
+    public static let refusedStream: UInt32 = UInt32(NGHTTP2_REFUSED_STREAM.rawValue)
+    public static let flowControlError: UInt32 = UInt32(NGHTTP2_FLOW_CONTROL_ERROR.rawValue)
+    public static let cancel: UInt32 = UInt32(NGHTTP2_CANCEL.rawValue)
+    public static let enhanceYourCalm: UInt32 = UInt32(NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
+
+    // MARK: callbacks
+
+    private static func owner(_ userData: UnsafeMutableRawPointer?) -> H2ServerSession {
+        Unmanaged<H2ServerSession>.fromOpaque(userData!).takeUnretainedValue()
+    }
+
+    private static func install(_ callbacks: OpaquePointer) {
+        nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
+            guard let frame, frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue),
+                  frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST else { return 0 }
+            H2ServerSession.owner(userData).delegate.h2StreamOpened(frame.pointee.hd.stream_id)
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
+            guard let frame, frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST else { return 0 }
+            H2ServerSession.owner(userData).delegate.h2Header(frame.pointee.hd.stream_id,
+                                              name: UnsafeRawBufferPointer(start: name, count: nameLength),
+                                              value: UnsafeRawBufferPointer(start: value, count: valueLength))
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
+            guard let frame else { return 0 }
+            let hd = frame.pointee.hd
+            let endStream = hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+            let delegate = H2ServerSession.owner(userData).delegate
+            switch Int(hd.type) {
+            case Int(NGHTTP2_HEADERS.rawValue):
+                if frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
+                    delegate.h2HeadComplete(hd.stream_id, endStream: endStream)
+                } else if endStream {
+                    delegate.h2RequestEnded(hd.stream_id)   // trailers: dropped, as on HTTP/1.1
+                }
+            case Int(NGHTTP2_DATA.rawValue):
+                if endStream { delegate.h2RequestEnded(hd.stream_id) }
+            default:
+                break
+            }
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, stream, data, length, userData in
+            H2ServerSession.owner(userData).delegate.h2Data(stream, UnsafeRawBufferPointer(start: data, count: length))
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_frame_send_callback(callbacks) { _, frame, userData in
+            guard let frame else { return 0 }
+            let hd = frame.pointee.hd
+            if hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0,
+               hd.type == UInt8(NGHTTP2_DATA.rawValue) || hd.type == UInt8(NGHTTP2_HEADERS.rawValue) {
+                H2ServerSession.owner(userData).delegate.h2ResponseSent(hd.stream_id)
+            }
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, stream, errorCode, userData in
+            H2ServerSession.owner(userData).delegate.h2StreamClosed(stream, errorCode: errorCode)
+            return 0
+        }
+    }
+
+    private static let readBody: nghttp2_data_source_read_callback = { _, stream, buffer, length, flags, _, userData in
+        let target = UnsafeMutableRawBufferPointer(start: buffer, count: length)
+        switch H2ServerSession.owner(userData).delegate.h2ResponseBody(stream, into: target) {
+        case .deferred:
+            return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+        case .bytes(let n, let end):
+            if end { flags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue) }
+            return n
+        }
+    }
+}

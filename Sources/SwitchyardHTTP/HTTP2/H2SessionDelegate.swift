@@ -1,0 +1,24 @@
+/// What an HTTP/2 server session reports to the connection that owns it. Called from inside
+/// `H2ServerSession.receive` and `produce`; a delegate may submit frames there but must not
+/// call `receive` or `produce` again.
+public protocol H2SessionDelegate: AnyObject {
+    /// A request's HEADERS began on a new stream.
+    func h2StreamOpened(_ stream: Int32)
+    /// One decoded field of a request head (pseudo-fields first, names in lower case,
+    /// validated by nghttp2 against RFC 9113). Trailer fields are not reported.
+    func h2Header(_ stream: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)
+    /// The request head is complete; `endStream`: no body follows.
+    func h2HeadComplete(_ stream: Int32, endStream: Bool)
+    /// Request body bytes. They stay charged to the flow-control windows until the
+    /// delegate calls `H2ServerSession.consume`.
+    func h2Data(_ stream: Int32, _ bytes: UnsafeRawBufferPointer)
+    /// The request body ended (END_STREAM on DATA or on trailers).
+    func h2RequestEnded(_ stream: Int32)
+    /// Response body bytes for `stream`, asked for when nghttp2 can send DATA.
+    func h2ResponseBody(_ stream: Int32, into buffer: UnsafeMutableRawBufferPointer) -> H2BodyChunk
+    /// The stream's last frame (END_STREAM) was serialised: its response is complete.
+    func h2ResponseSent(_ stream: Int32)
+    /// The stream is gone: answered, reset by either side, or the session ended.
+    /// `errorCode` is the RFC 9113 code (0: NO_ERROR).
+    func h2StreamClosed(_ stream: Int32, errorCode: UInt32)
+}

@@ -1,0 +1,33 @@
+import Glibc
+import SwitchyardRouting
+import SwitchyardSystem
+
+/// Who a client is, in the forms the proxy needs per request: the address the router
+/// matches cohorts against, and the texts written into X-Forwarded-For and Forwarded.
+/// Computed once per client connection; the HTTP/2 streams of a connection share it.
+struct ClientIdentity {
+    let address: ClientAddress
+    let ip: [UInt8]
+    let forwardedFor: [UInt8]
+
+    init(peer: SocketAddress) {
+        if let v4 = peer.ipv4 {
+            address = .v4(v4)
+        } else if let v6 = peer.ipv6 {
+            address = .v6(v6.0, v6.1)
+        } else {
+            address = .unix
+        }
+        let text = peer.ipString
+        ip = Array(text.utf8)
+        forwardedFor = Array((peer.family == AF_INET6 ? "for=\"[\(text)]\"" : "for=\(text)").utf8)
+    }
+}
+
+extension ClientIdentity {
+    init(address: ClientAddress, ip: [UInt8], forwardedFor: [UInt8]) {
+        self.address = address
+        self.ip = ip
+        self.forwardedFor = forwardedFor
+    }
+}

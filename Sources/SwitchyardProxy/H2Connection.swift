@@ -1,0 +1,344 @@
+import Glibc
+import SwitchyardHTTP
+import SwitchyardSystem
+import SwitchyardTLS
+
+/// A client connection speaking HTTP/2 (ALPN "h2" on TLS, or the h2c preface on a plain
+/// listener that allows it). Bytes move between the socket (through TLS when there is one)
+/// and an `H2ServerSession`; each request stream becomes an `H2Stream`, whose exchange
+/// goes through the same routing and upstream pools as an HTTP/1.1 request.
+///
+/// Output is produced in one place, `pump`, which runs at the end of this connection's own
+/// events and — when a stream's exchange produced something on an upstream event — once
+/// after the loop's batch of events (`DeferredWork`), never from inside nghttp2's calls.
+final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork {
+    let fd: FileDescriptor
+    unowned let worker: Worker
+    var registration = RegistrationID.none
+    /// Position in the worker's HTTP/2 connection list.
+    var listIndex = -1
+    let client: ClientIdentity
+    private let tls: TLSTransport?
+    var isTLS: Bool { tls != nil }
+    let tlsVersion: StaticString
+    let limits: H2Limits
+    private(set) var session: H2ServerSession?
+    /// Reused for every response head of this connection.
+    let responseHead = H2ResponseHead()
+
+    private var streams: [H2Stream] = []
+    /// Streams whose exchange waits for room that nghttp2 just made (see `H2Stream`).
+    private var resumable: [H2Stream] = []
+    private var out: IOBuffer?
+    private var writeBlocked = false
+    private var clientEOF = false
+    private var failed = false
+    private var goingAway = false
+    private var closed = false
+    private var pumping = false
+    private var pumpQueued = false
+    private var deadline: UInt64
+
+    init(fd: FileDescriptor, client: ClientIdentity, worker: Worker, tls: TLSTransport?, tlsVersion: StaticString) {
+        self.fd = fd
+        self.client = client
+        self.worker = worker
+        self.tls = tls
+        self.tlsVersion = tlsVersion
+        limits = worker.settings.http2
+        deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds
+        streams.reserveCapacity(Int(limits.maxConcurrentStreams))
+    }
+
+    /// Creates the session and processes what the HTTP/1.1 side had already read.
+    func start(initial: UnsafeRawBufferPointer) {
+        do {
+            session = try H2ServerSession(limits: limits, delegate: self)
+        } catch {
+            worker.errorLog.error("HTTP/2 session: \(error)")
+            close()
+            return
+        }
+        receive(initial)
+        pump()
+    }
+
+    // MARK: events
+
+    func eventsReceived(_ events: UInt32) {
+        guard !closed else { return }
+        if events & Epoll.writable != 0 { writeBlocked = false }
+        if events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0 { read() }
+        if events & (Epoll.hangUp | Epoll.error) != 0 && clientEOF {
+            close()
+            return
+        }
+        pump()
+    }
+
+    func runDeferred() {
+        pumpQueued = false
+        if !closed { pump() }
+    }
+
+    /// A stream has something to send: write it out after the current events.
+    func needsFlush() {
+        guard !pumpQueued, !pumping, !closed else { return }
+        pumpQueued = true
+        worker.loop.runAfterEvents(self)
+    }
+
+    func resumeLater(_ stream: H2Stream) {
+        resumable.append(stream)
+        needsFlush()
+    }
+
+    // MARK: reading
+
+    private func read() {
+        guard !clientEOF, !failed else { return }
+        let scratch = worker.cipherScratch
+        if let tls {
+            do {
+                if try tls.readSocket(fd, scratch: scratch) == .endOfStream { clientEOF = true }
+                reading: while !failed {
+                    switch try tls.decrypt(into: scratch) {
+                    case .bytes(let n): receive(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+                    case .needMore: break reading
+                    case .closed:
+                        clientEOF = true
+                        break reading
+                    }
+                }
+            } catch {
+                clientEOF = true
+                failed = true
+            }
+            return
+        }
+        do {
+            switch try fd.read(into: scratch) {
+            case .processed(0): clientEOF = true
+            case .processed(let n): receive(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+            case .wouldBlock: break
+            }
+        } catch {
+            clientEOF = true
+            failed = true
+        }
+    }
+
+    private func receive(_ bytes: UnsafeRawBufferPointer) {
+        guard let session, !bytes.isEmpty, !failed else { return }
+        deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds
+        do {
+            try session.receive(bytes)
+        } catch {
+            // A protocol error or a broken flood limit: nghttp2 queued GOAWAY; it is sent,
+            // then the connection closes. Other connections never notice.
+            failed = true
+            worker.stats.h2ProtocolErrors += 1
+            worker.errorLog.error("HTTP/2 client \(String(decoding: client.ip, as: UTF8.self)): \(error); closing the connection")
+        }
+    }
+
+    // MARK: writing
+
+    /// Writes what the session has, runs exchanges that waited for room, and repeats until
+    /// nothing moves; then decides whether the connection is over.
+    private func pump() {
+        guard !closed else { return }
+        pumping = true
+        var progressed = true
+        while progressed && !closed {
+            progressed = false
+            if flush() { progressed = true }
+            while let stream = resumable.popLast() {
+                stream.resumeExchange()
+                progressed = true
+            }
+        }
+        pumping = false
+        guard !closed else { return }
+        let outputDrained = (out?.isEmpty ?? true) && !(tls?.hasPendingOutput ?? false) && !(session?.wantsWrite ?? false)
+        if outputDrained {
+            if let out {
+                worker.buffers.give(out)
+                self.out = nil
+            }
+            let sessionOver = session.map { !$0.wantsRead && !$0.wantsWrite } ?? true
+            if failed || sessionOver || (clientEOF && streams.isEmpty) || (goingAway && streams.isEmpty) {
+                close()
+                return
+            }
+        }
+        if pumpQueued { return }
+        updateInterests()
+    }
+
+    /// Moves frames from the session to the socket until it would block. True on progress.
+    private func flush() -> Bool {
+        guard let session, !writeBlocked else { return false }
+        var progressed = false
+        do {
+            while true {
+                if let tls, tls.hasPendingOutput {
+                    guard try tls.flush(fd) else { writeBlocked = true; return progressed }
+                }
+                if out == nil { out = worker.buffers.take() }
+                let buffer = out!
+                if buffer.isEmpty {
+                    let n = try session.produce(into: buffer.writable)
+                    if n == 0 { return progressed }
+                    buffer.commit(n)
+                }
+                if let tls {
+                    let n = try tls.encrypt(buffer.readable)
+                    buffer.consume(n)
+                    if n > 0 { progressed = true }
+                    guard try tls.flush(fd) else { writeBlocked = true; return progressed }
+                    if n == 0 { return progressed }
+                } else {
+                    switch try fd.write(buffer.readable) {
+                    case .processed(let n):
+                        buffer.consume(n)
+                        progressed = true
+                    case .wouldBlock:
+                        writeBlocked = true
+                        return progressed
+                    }
+                }
+            }
+        } catch {
+            // The client is gone (or the session failed): nothing more can be delivered.
+            failed = true
+            clientEOF = true
+            out?.clear()
+            tls?.release()
+            close()
+            return true
+        }
+    }
+
+    private func updateInterests() {
+        var events: UInt32 = 0
+        // While our writes are blocked the client is not reading: stop reading its frames
+        // too, so a client that only sends cannot make us queue answers without bound.
+        if !clientEOF && !writeBlocked && (tls?.session.ciphertextRoom ?? 1) > 0 { events |= Epoll.readable }
+        if writeBlocked { events |= Epoll.writable }
+        worker.loop.setInterest(registration, events)
+    }
+
+    // MARK: session events
+
+    private func stream(_ id: Int32) -> H2Stream? {
+        guard let pointer = session?.object(of: id) else { return nil }
+        return Unmanaged<H2Stream>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    func h2StreamOpened(_ id: Int32) {
+        let stream = H2Stream(id: id, connection: self)
+        stream.listIndex = streams.count
+        streams.append(stream)
+        session?.setObject(Unmanaged.passUnretained(stream).toOpaque(), for: id)
+    }
+
+    func h2Header(_ id: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        stream(id)?.header(name: name, value: value)
+    }
+
+    func h2HeadComplete(_ id: Int32, endStream: Bool) {
+        if goingAway {
+            session?.reset(id, code: H2ServerSession.refusedStream)
+            return
+        }
+        stream(id)?.headComplete(endStream: endStream)
+    }
+
+    func h2Data(_ id: Int32, _ bytes: UnsafeRawBufferPointer) {
+        guard let stream = stream(id) else {
+            session?.consume(id, bytes.count)
+            return
+        }
+        stream.data(bytes)
+    }
+
+    func h2RequestEnded(_ id: Int32) {
+        stream(id)?.requestEnd()
+    }
+
+    func h2ResponseBody(_ id: Int32, into buffer: UnsafeMutableRawBufferPointer) -> H2BodyChunk {
+        guard let stream = stream(id) else { return .bytes(0, end: true) }
+        return stream.responseBody(into: buffer)
+    }
+
+    func h2ResponseSent(_ id: Int32) {
+        stream(id)?.responseFinished()
+    }
+
+    func h2StreamClosed(_ id: Int32, errorCode: UInt32) {
+        guard let stream = stream(id) else { return }
+        session?.setObject(nil, for: id)
+        remove(stream)
+        stream.close()
+    }
+
+    private func remove(_ stream: H2Stream) {
+        let index = stream.listIndex
+        guard index >= 0, index < streams.count, streams[index] === stream else { return }
+        let last = streams.removeLast()
+        if index < streams.count {
+            streams[index] = last
+            last.listIndex = index
+        }
+        stream.listIndex = -1
+        if let i = resumable.firstIndex(where: { $0 === stream }) { resumable.remove(at: i) }
+    }
+
+    // MARK: timers and shutdown
+
+    /// Loop tick: the streams' exchanges keep their own timeouts; an idle connection closes.
+    func tick(now: UInt64) {
+        guard !closed else { return }
+        var i = streams.count - 1
+        while i >= 0 {
+            if i < streams.count { streams[i].exchange?.tick(now: now) }
+            i -= 1
+        }
+        if streams.isEmpty && now >= deadline {
+            goingAway = true
+            session?.goAway()
+            pump()
+        }
+    }
+
+    /// Graceful shutdown: GOAWAY; the streams already taken finish, then the connection
+    /// closes.
+    func drain() {
+        guard !closed, !goingAway else { return }
+        goingAway = true
+        session?.goAway()
+        pump()
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        // Streams end first: their exchanges give back upstream connections and tables.
+        let open = streams
+        streams.removeAll()
+        resumable.removeAll()
+        for stream in open { stream.close() }
+        session = nil
+        worker.loop.deregister(registration)
+        fd.close()
+        if let out {
+            worker.buffers.give(out)
+            self.out = nil
+        }
+        tls?.release()
+        worker.http2Closed(self)
+    }
+
+    var streamCount: Int { streams.count }
+}
