@@ -46,6 +46,6 @@ let package = Package(
                                    "SwitchyardSystem"]),
         .testTarget(name: "SwitchyardProxyTests",
                     dependencies: ["SwitchyardProxy", "SwitchyardOrigin", "SwitchyardRouting", "SwitchyardSystem",
-                                   "SwitchyardHTTP", "CSwitchyardMallocCounter", "CSwitchyardShims"]),
+                                   "SwitchyardHTTP", "CSwitchyardMallocCounter", "CSwitchyardShims", "CNGHTTP2"]),
     ]
 )

@@ -138,15 +138,25 @@ final class BufferPool {
         for _ in 0..<preallocate { free.append(IOBuffer(capacity: bufferSize)) }
     }
 
+    /// Buffers handed out and not given back, and the most there were since `resetPeak`:
+    /// what bounds a connection's memory, checked by tests (plain counters: one thread).
+    private(set) var outstanding = 0
+    private(set) var peakOutstanding = 0
+
     @inline(__always) func take() -> IOBuffer {
+        outstanding += 1
+        if outstanding > peakOutstanding { peakOutstanding = outstanding }
         if let buffer = free.popLast() { return buffer }
         return IOBuffer(capacity: bufferSize)
     }
 
     @inline(__always) func give(_ buffer: IOBuffer) {
+        outstanding -= 1
         buffer.clear()
         free.append(buffer)
     }
+
+    func resetPeak() { peakOutstanding = outstanding }
 
     /// Idle buffers kept for the next burst; beyond that, `trim` returns them to the kernel.
     static let keepIdle = 64

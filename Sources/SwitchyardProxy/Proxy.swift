@@ -166,6 +166,16 @@ public final class Proxy: @unchecked Sendable {
         onEveryWorker { $0.loop.registrationCount }.reduce(0, +)
     }
 
+    /// The most I/O buffers the workers held at once since the last call (summed over
+    /// workers); resets the mark. Tests bound a transfer's memory with it.
+    public func takeBufferHighWater() -> Int {
+        onEveryWorker { worker in
+            let peak = worker.buffers.peakOutstanding
+            worker.buffers.resetPeak()
+            return peak
+        }.reduce(0, +)
+    }
+
     /// Per-backend counters summed over workers, by backend name.
     public func backendSnapshots() -> [String: BackendSnapshot] {
         var total: [String: BackendSnapshot] = [:]

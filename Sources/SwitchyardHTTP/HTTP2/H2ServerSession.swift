@@ -155,6 +155,7 @@ public final class H2ServerSession {
     public static let noError: UInt32 = UInt32(NGHTTP2_NO_ERROR.rawValue)
     public static let internalError: UInt32 = UInt32(NGHTTP2_INTERNAL_ERROR.rawValue)
     public static let refusedStream: UInt32 = UInt32(NGHTTP2_REFUSED_STREAM.rawValue)
+    public static let protocolError: UInt32 = UInt32(NGHTTP2_PROTOCOL_ERROR.rawValue)
     public static let flowControlError: UInt32 = UInt32(NGHTTP2_FLOW_CONTROL_ERROR.rawValue)
     public static let cancel: UInt32 = UInt32(NGHTTP2_CANCEL.rawValue)
     public static let enhanceYourCalm: UInt32 = UInt32(NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
@@ -208,6 +209,8 @@ public final class H2ServerSession {
             if hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0,
                hd.type == UInt8(NGHTTP2_DATA.rawValue) || hd.type == UInt8(NGHTTP2_HEADERS.rawValue) {
                 H2ServerSession.owner(userData).delegate.h2ResponseSent(hd.stream_id)
+            } else if hd.type == UInt8(NGHTTP2_GOAWAY.rawValue) {
+                H2ServerSession.owner(userData).delegate.h2GoAwaySent(errorCode: frame.pointee.goaway.error_code)
             }
             return 0
         }

@@ -13,8 +13,8 @@ final class ProxyHarness: @unchecked Sendable {
     let port: UInt16
     let accessLogPath: String
 
-    /// `routes` may use `LEGACY` and `CLOUD` for the origins' ports, and `DEAD` for a port
-    /// where nothing listens. Without a `listen` line, one is added.
+    /// `routes` may use `LEGACY` and `CLOUD` for the origins' ports, `DEAD` for a port
+    /// where nothing listens, and `ACCESSLOG` for the access log's path. Without a `listen` line, one is added.
     init(routes: String = ProxyHarness.simpleRoutes, workers: Int = 1, settings: ((inout ProxySettings) -> Void)? = nil) throws {
         legacy = try OriginServer(name: "legacy")
         cloud = try OriginServer(name: "cloud")
@@ -25,6 +25,7 @@ final class ProxyHarness: @unchecked Sendable {
             .replacingOccurrences(of: "LEGACY", with: "\(legacy.port)")
             .replacingOccurrences(of: "CLOUD", with: "\(cloud.port)")
             .replacingOccurrences(of: "DEAD", with: "\(ProxyHarness.deadPort())")
+            .replacingOccurrences(of: "ACCESSLOG", with: accessLogPath)
         if !text.contains("listen http") { text = "listen http 127.0.0.1:0\naccess-log \(accessLogPath)\n" + text }
         let config = try RoutesConfig.parse(text, file: "test.routes")
         let table = try RouteTable.build(config: config, state: RuntimeState(), generation: 1)

@@ -1,0 +1,258 @@
+import Foundation
+import Glibc
+import Testing
+import SwitchyardProxy
+import SwitchyardRouting
+import SwitchyardSystem
+
+/// HTTP/2 towards clients: real clients from Debian (curl, nghttp, h2load) and a
+/// frame-level client for what well-behaved clients never send.
+@Suite struct HTTP2Tests {
+    static let routes = """
+        listen http 127.0.0.1:0 h2c
+        access-log ACCESSLOG
+        backend legacy {
+            server 127.0.0.1:LEGACY
+        }
+        backend cloud {
+            server 127.0.0.1:CLOUD
+        }
+        route app {
+            split legacy 100% cloud 0%
+            sticky cookie SB
+        }
+        """
+
+    static func tool(_ name: String) -> Bool { access("/usr/bin/" + name, X_OK) == 0 }
+    static var curlPresent: Bool { tool("curl") }
+    static var nghttpPresent: Bool { tool("nghttp") && tool("h2load") }
+
+    static func run(_ path: String, _ arguments: [String]) -> (status: Int32, output: String) {
+        TLSTerminationTests.run(path, arguments)
+    }
+
+    // MARK: real clients
+
+    @Test(.enabled(if: HTTP2Tests.curlPresent, "needs curl"))
+    func curlWithPriorKnowledgeIsRoutedLikeHTTP1() throws {
+        let h = try ProxyHarness(routes: Self.routes)
+        defer { h.stop() }
+        let base = "http://127.0.0.1:\(h.port)"
+        // One URL per curl: curl 7.88 fails its second request on a reused prior-knowledge
+        // connection against any server (nginx too: "Error in the HTTP2 framing layer").
+        let first = Self.run("/usr/bin/curl", ["-s", "-i", "--http2-prior-knowledge", "--max-time", "20", "\(base)/a"])
+        let second = Self.run("/usr/bin/curl", ["-s", "-i", "--http2-prior-knowledge", "--max-time", "20", "\(base)/headers",
+                                                "-H", "Cookie: one=1", "-H", "Cookie: two=2"])
+        let result = (status: first.status | second.status, output: first.output + second.output)
+        #expect(result.status == 0)
+        #expect(result.output.contains("HTTP/2 200"))
+        #expect(result.output.contains("legacy answered GET /a"))
+        // The HTTP/1.1 request the backend saw: host from :authority, forwarding fields,
+        // cookie crumbs joined, and no connection-specific field leaking back to the client.
+        #expect(result.output.contains("Host: 127.0.0.1:\(h.port)"))
+        #expect(result.output.contains("X-Forwarded-For: 127.0.0.1"))
+        #expect(result.output.contains("X-Forwarded-Proto: http"))
+        #expect(result.output.contains("Cookie: one=1; two=2"))
+        #expect(!result.output.lowercased().contains("connection: "), "hop-by-hop fields are not sent on HTTP/2")
+        #expect(result.output.lowercased().contains("set-cookie: sb="), "stickiness works as on HTTP/1.1")
+        #expect(h.legacy.connectionCount == 1, "both streams used one pooled upstream connection")
+        usleep(300_000)
+        let log = (try? String(contentsOfFile: h.accessLogPath, encoding: .utf8)) ?? ""
+        #expect(log.components(separatedBy: "\"proto\":\"h2\"").count - 1 == 2, "each stream is one access-log line marked h2")
+        #expect(h.proxy.stats().h2Requests == 2)
+    }
+
+    @Test(.enabled(if: HTTP2Tests.nghttpPresent, "needs nghttp2-client"))
+    func nghttpAndHundredConcurrentStreamsOnOneConnection() throws {
+        let h = try ProxyHarness(routes: Self.routes)
+        defer { h.stop() }
+        let single = Self.run("/usr/bin/nghttp", ["-v", "http://127.0.0.1:\(h.port)/a"])
+        #expect(single.status == 0)
+        #expect(single.output.contains(":status: 200"))
+        #expect(single.output.contains("legacy answered GET /a"))
+        #expect(single.output.contains("SETTINGS_MAX_CONCURRENT_STREAMS(0x03):100"))
+
+        h.legacy.resetRecords()
+        // 100 streams at once on one connection, each answered after 300 ms: they can only
+        // all complete with that many exchanges in flight together.
+        let load = Self.run("/usr/bin/h2load", ["-n", "100", "-c", "1", "-m", "100",
+                                                "http://127.0.0.1:\(h.port)/slow?ms=300"])
+        #expect(load.status == 0)
+        #expect(load.output.contains("100 succeeded"), "\(load.output)")
+        #expect(h.legacy.connectionCount >= 50, "streams were forwarded concurrently (\(h.legacy.connectionCount) upstream connections)")
+    }
+
+    @Test(.enabled(if: HTTP2Tests.curlPresent, "needs curl"))
+    func largeUploadStreamsWithBoundedMemory() throws {
+        let h = try ProxyHarness(routes: Self.routes)
+        defer { h.stop() }
+        let file = NSTemporaryDirectory() + "switchyard-h2-upload-\(UUID().uuidString)"
+        defer { unlink(file) }
+        #expect(FileManager.default.createFile(atPath: file, contents: Data(count: 100 * 1024 * 1024)))
+        _ = h.proxy.takeBufferHighWater()
+        let result = Self.run("/usr/bin/curl", ["-s", "--http2-prior-knowledge", "--max-time", "120", "-T", file,
+                                                "http://127.0.0.1:\(h.port)/discard"])
+        #expect(result.status == 0)
+        #expect(result.output == "104857600\n", "the backend received every byte")
+        // Flow control holds the stream to its window: a handful of 64 KiB buffers, not
+        // the 100 MiB body.
+        let peak = h.proxy.takeBufferHighWater()
+        #expect(peak <= 12, "at most 12 I/O buffers (768 KiB) in use at once, saw \(peak)")
+    }
+
+    @Test(.enabled(if: HTTP2Tests.curlPresent, "needs curl"))
+    func bodyWithoutLengthIsChunkedTowardsTheBackendAndEchoedWhole() throws {
+        let h = try ProxyHarness(routes: Self.routes)
+        defer { h.stop() }
+        let directory = NSTemporaryDirectory() + "switchyard-h2-echo-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // From a pipe curl cannot know the length: the stream has no content-length. (The
+        // test origin echoes up to 1 MiB.)
+        let script = "head -c 1000000 /dev/urandom > \(directory)/in && cat \(directory)/in | "
+            + "curl -s --http2-prior-knowledge --max-time 60 -T - http://127.0.0.1:\(h.port)/echo -o \(directory)/out "
+            + "&& cmp \(directory)/in \(directory)/out"
+        let result = Self.run("/bin/sh", ["-c", script])
+        #expect(result.status == 0, "the echoed body is byte for byte the uploaded one")
+        #expect(h.legacy.requestHeads.last?.contains("Transfer-Encoding: chunked") == true)
+    }
+
+    @Test func flipDuringAConnectionSendsLaterStreamsToTheNewBackend() throws {
+        let h = try ProxyHarness(routes: Self.routes)
+        defer { h.stop() }
+        let client = try H2FrameClient(port: h.port)
+        client.request(stream: 1, path: "/a")
+        let before = try #require(client.response(stream: 1))
+        #expect(before.status == 200)
+        #expect(before.text.contains("legacy answered"))
+
+        let flipped = try RoutesConfig.parse(Self.routes
+            .replacingOccurrences(of: "LEGACY", with: "\(h.legacy.port)")
+            .replacingOccurrences(of: "CLOUD", with: "\(h.cloud.port)")
+            .replacingOccurrences(of: "ACCESSLOG", with: h.accessLogPath)
+            .replacingOccurrences(of: "split legacy 100% cloud 0%", with: "split legacy 0% cloud 100%"), file: "test.routes")
+        try h.proxy.publish(RouteTable.build(config: flipped, state: RuntimeState(), generation: 2))
+
+        client.request(stream: 3, path: "/a")
+        let after = try #require(client.response(stream: 3))
+        #expect(after.status == 200)
+        #expect(after.text.contains("cloud answered"), "a stream started after the flip uses the new table")
+        #expect(h.proxy.stats().h2Connections == 1, "on the same connection")
+    }
+
+    // MARK: limits against known attacks
+
+    /// Runs `attack` on its own connection while a bystander connection is open, then
+    /// checks the attacker got GOAWAY and was closed, and the bystander is still served.
+    func underAttack(_ h: ProxyHarness, expectGoAway: Bool = true, _ attack: (H2FrameClient) -> Void) throws {
+        let bystander = try H2FrameClient(port: h.port)
+        bystander.request(stream: 1, path: "/a")
+        #expect(bystander.response(stream: 1)?.status == 200)
+
+        let attacker = try H2FrameClient(port: h.port)
+        attack(attacker)
+        let frames = attacker.readUntilClosed()
+        if expectGoAway {
+            #expect(H2FrameClient.goAwayCode(frames) != nil, "the attacker gets GOAWAY")
+            #expect(attacker.closedByServer, "and its connection is closed")
+        }
+
+        bystander.request(stream: 3, path: "/b")
+        let answer = bystander.response(stream: 3)
+        #expect(answer?.status == 200, "another connection is unaffected")
+        #expect(answer?.text.contains("legacy answered GET /b") == true)
+    }
+
+    @Test func settingsFrameWithThirtyThreeEntriesEndsTheConnection() throws {
+        let h = try ProxyHarness(routes: Self.routes)
+        defer { h.stop() }
+        try underAttack(h) { attacker in
+            var payload: [UInt8] = []
+            for _ in 0..<33 { payload += [0x00, 0x02] + H2FrameClient.uint32(0) }   // ENABLE_PUSH = 0
+            attacker.sendFrame(type: H2FrameClient.settings, flags: 0, stream: 0, payload: payload)
+        }
+        #expect(h.proxy.stats().h2ProtocolErrors >= 1)
+    }
+
+    @Test func continuationFloodEndsTheConnection() throws {
+        let h = try ProxyHarness(routes: Self.routes)
+        defer { h.stop() }
+        try underAttack(h) { attacker in
+            let head = H2FrameClient.headerBlock(H2FrameClient.requestFields("GET", "/flood"))
+            attacker.sendFrame(type: H2FrameClient.headers, flags: H2FrameClient.endStream, stream: 1, payload: head)
+            let crumb = H2FrameClient.headerBlock([("x-crumb", "c")])
+            for _ in 0..<64 {
+                attacker.sendFrame(type: H2FrameClient.continuation, flags: 0, stream: 1, payload: crumb)
+            }
+        }
+        #expect(!h.legacy.requestHeads.contains { $0.contains("/flood") }, "nothing of it was forwarded")
+    }
+
+    @Test func rapidResetEndsTheConnection() throws {
+        let h = try ProxyHarness(routes: Self.routes)
+        defer { h.stop() }
+        try underAttack(h) { attacker in
+            var burst: [UInt8] = []
+            let head = H2FrameClient.headerBlock(H2FrameClient.requestFields("GET", "/reset"))
+            var stream: UInt32 = 1
+            for _ in 0..<3000 {
+                burst += H2FrameClient.frame(type: H2FrameClient.headers, flags: H2FrameClient.endHeaders | H2FrameClient.endStream,
+                                             stream: stream, payload: head)
+                burst += H2FrameClient.frame(type: H2FrameClient.rstStream, flags: 0, stream: stream, payload: H2FrameClient.uint32(8))
+                stream += 2
+            }
+            attacker.send(burst)
+        }
+        #expect(h.proxy.stats().h2ProtocolErrors >= 1)
+    }
+
+    @Test func oversizedHeaderListIsAnswered431AndNotForwarded() throws {
+        let h = try ProxyHarness(routes: Self.routes)
+        defer { h.stop() }
+        let client = try H2FrameClient(port: h.port)
+        // 40 fields of 1 KiB: 40 KiB, over the 32 KiB header list cap, in HEADERS + CONTINUATION.
+        let fields = H2FrameClient.requestFields("GET", "/big-head", extra: (0..<40).map { ("x-filler-\($0)", String(repeating: "v", count: 1024)) })
+        let block = H2FrameClient.headerBlock(fields)
+        let pieces = stride(from: 0, to: block.count, by: 16_000).map { Array(block[$0..<min($0 + 16_000, block.count)]) }
+        for (i, piece) in pieces.enumerated() {
+            let last = i == pieces.count - 1
+            client.sendFrame(type: i == 0 ? H2FrameClient.headers : H2FrameClient.continuation,
+                             flags: (i == 0 ? H2FrameClient.endStream : 0) | (last ? H2FrameClient.endHeaders : 0),
+                             stream: 1, payload: piece)
+        }
+        let answer = try #require(client.response(stream: 1))
+        #expect(answer.status == 431)
+
+        // An HPACK bomb: one 4 KiB field put in the dynamic table, then referenced 100 times
+        // with one byte each — a 130-byte block that decodes to 400 KiB.
+        var bomb = H2FrameClient.headerBlock(H2FrameClient.requestFields("GET", "/bomb"))
+        bomb += [0x40] + H2FrameClient.string(Array("x-bomb".utf8)) + H2FrameClient.string([UInt8](repeating: 0x61, count: 4000))
+        bomb += [UInt8](repeating: 0x80 | 62, count: 100)   // indexed: dynamic entry 62
+        client.sendFrame(type: H2FrameClient.headers, flags: H2FrameClient.endHeaders | H2FrameClient.endStream, stream: 3, payload: bomb)
+        #expect(client.response(stream: 3)?.status == 431)
+
+        // The connection is still good for a normal request.
+        client.request(stream: 5, path: "/after")
+        #expect(client.response(stream: 5)?.status == 200)
+        #expect(!h.legacy.requestHeads.contains { $0.contains("/big-head") || $0.contains("/bomb") }, "neither was forwarded")
+    }
+
+    @Test func garbageAfterThePrefaceGetsGoAwayAndLeavesNothingOpen() throws {
+        let h = try ProxyHarness(routes: Self.routes)
+        defer { h.stop() }
+        let baseline = h.proxy.registeredDescriptors()
+        for _ in 0..<50 {
+            let client = try H2FrameClient(port: h.port)
+            client.send(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))   // not a frame
+            let frames = client.readUntilClosed()
+            #expect(H2FrameClient.goAwayCode(frames) != nil)
+        }
+        var open = h.proxy.stats().openH2Connections
+        for _ in 0..<50 where open > 0 {
+            usleep(20_000)
+            open = h.proxy.stats().openH2Connections
+        }
+        #expect(open == 0)
+        #expect(h.proxy.registeredDescriptors() == baseline, "every socket was deregistered and closed")
+    }
+}
