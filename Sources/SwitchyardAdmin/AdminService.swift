@@ -152,7 +152,7 @@ public final class AdminService: @unchecked Sendable {
         try StateFile(generation: generation, state: newTable.state, history: newHistory).save(path: statePath)
         // 2. Every worker installs it before we go on.
         do {
-            try dataPlane.publish(newTable)
+            try dataPlane.publish(newTable, reloadingCertificates: change.config != nil)
         } catch {
             try? oldFile.save(path: statePath)
             throw AdminError("could not apply: \(error); nothing changed")

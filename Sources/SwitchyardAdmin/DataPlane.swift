@@ -6,7 +6,8 @@ import SwitchyardRouting
 public protocol DataPlane: AnyObject, Sendable {
     var table: RouteTable { get }
     /// Installs `table` in every worker and returns once all acknowledged.
-    func publish(_ table: RouteTable) throws
+    /// `reloadingCertificates`: read the `listen https` certificate files again (reload).
+    func publish(_ table: RouteTable, reloadingCertificates: Bool) throws
     func backendSnapshots() -> [String: BackendSnapshot]
     func drainTunnels(to backends: Set<String>, afterMilliseconds: UInt64)
     func closeIdleConnections(to backend: String)

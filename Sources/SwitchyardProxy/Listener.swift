@@ -15,7 +15,7 @@ final class Listener: EventHandler {
         var allowsH2C: Bool { if case .http(true) = self { return true } else { return false } }
     }
     let fd: FileDescriptor
-    let kind: Kind
+    private(set) var kind: Kind
     unowned let worker: Worker
     var registration = RegistrationID.none
     private var pausedUntil: UInt64 = 0
@@ -54,6 +54,11 @@ final class Listener: EventHandler {
                 // ECONNABORTED and friends: that one client is gone; keep accepting.
             }
         }
+    }
+
+    /// A reload's certificates: connections accepted from now on use `context`.
+    func replaceContext(_ context: TLSServerContext) {
+        if case .https = kind { kind = .https(context) }
     }
 
     private func pause() {

@@ -59,23 +59,13 @@ public final class Proxy: @unchecked Sendable {
     /// Binds each listener once per worker with SO_REUSEPORT. With port 0 the first bind
     /// picks the port and the other workers bind that same port.
     private func bindListeners() throws {
+        var contexts = try ListenerCertificates.contexts(for: table.config).makeIterator()
         for listener in table.config.listeners {
             let kind: Listener.Kind
             switch listener.kind {
             case .http: kind = .http(h2c: listener.h2c)
             case .tcp: kind = .tcp(route: listener.routeName ?? "")
-            case .https:
-                guard let cert = listener.certPath, let key = listener.keyPath else {
-                    throw ProxyError.tls(address: "\(listener.endpoint)", message: "listen https needs cert and key")
-                }
-                do {
-                    let context = try TLSServerContext(
-                        defaultCertificate: TLSCertificateFiles(certificatePath: cert, keyPath: key, chainPath: listener.chainPath),
-                        alpn: listener.http1Only ? ["http/1.1"] : ["h2", "http/1.1"])
-                    kind = .https(context)
-                } catch {
-                    throw ProxyError.tls(address: "\(listener.endpoint)", message: error.description)
-                }
+            case .https: kind = .https(contexts.next()!)
             }
             var address = try SocketAddress.resolve(host: listener.endpoint.host, port: listener.endpoint.port)
             for worker in workers {
@@ -146,12 +136,20 @@ public final class Proxy: @unchecked Sendable {
     /// Publishes a new table to every worker and returns once every worker has installed it:
     /// from then on, every request whose head is parsed uses it. Server names are resolved
     /// first, so a failure changes nothing.
-    public func publish(_ newTable: RouteTable) throws {
+    ///
+    /// `reloadingCertificates` (a reload): the `listen https` certificates and keys are read
+    /// again — renewed files take effect for new connections, open ones keep theirs. Any
+    /// unreadable or invalid file throws before anything changed.
+    public func publish(_ newTable: RouteTable, reloadingCertificates: Bool = false) throws {
         control.lock()
         defer { control.unlock() }
         let servers = try ResolvedServers.resolve(newTable.config)
+        let contexts = reloadingCertificates ? try ListenerCertificates.contexts(for: newTable.config) : nil
         health.update(config: newTable.config, servers: servers)
-        _ = onEveryWorker { worker in worker.install(newTable, servers: servers) }
+        _ = onEveryWorker { worker in
+            if let contexts { worker.installCertificates(contexts) }
+            worker.install(newTable, servers: servers)
+        }
         table = newTable
     }
 

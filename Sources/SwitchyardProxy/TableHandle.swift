@@ -79,7 +79,8 @@ public struct ResolvedServers: Sendable {
                 addresses.append(try SocketAddress.resolve(host: server.endpoint.host, port: server.endpoint.port))
                 if server.tls {
                     do {
-                        let context = try TLSClientContext(caFile: server.caPath, verify: server.verify)
+                        let context = try TLSClientContext(caFile: server.caPath, verify: server.verify,
+                                                           clientCertificate: server.clientCertificate.map(ListenerCertificates.files))
                         contexts.append(UpstreamTLS(context: context, serverName: server.sni ?? server.endpoint.host))
                     } catch {
                         throw ProxyError.tls(address: "backend \(backend.name) server \(server.endpoint)", message: error.description)

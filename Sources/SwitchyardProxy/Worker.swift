@@ -141,6 +141,16 @@ final class Worker: @unchecked Sendable {
         }
     }
 
+    /// New TLS contexts for the `listen https` listeners, in file order (see `Proxy.publish`).
+    func installCertificates(_ contexts: [TLSServerContext]) {
+        var next = 0
+        for listener in listeners {
+            guard case .https = listener.kind, next < contexts.count else { continue }
+            listener.replaceContext(contexts[next])
+            next += 1
+        }
+    }
+
     func connectionClosed(_ connection: DownstreamConnection) {
         let index = connection.listIndex
         guard index >= 0, index < connections.count, connections[index] === connection else { return }

@@ -8,6 +8,16 @@ public struct ServerConfig: Sendable, Equatable {
     public var verify: Bool
     public var sni: String?
     public var caPath: String?
+    /// `cert PATH key PATH`: the client certificate presented to the server (mutual TLS).
+    public var clientCertificate: CertificatePaths?
+    /// The `server` line (for messages; not part of the server's identity, so moving a
+    /// line in the file changes nothing).
+    public var line = 0
+
+    public static func == (a: ServerConfig, b: ServerConfig) -> Bool {
+        a.endpoint == b.endpoint && a.weight == b.weight && a.tls == b.tls && a.verify == b.verify
+            && a.sni == b.sni && a.caPath == b.caPath && a.clientCertificate?.withoutLine == b.clientCertificate?.withoutLine
+    }
 
     public init(endpoint: Endpoint, weight: Int = 1, tls: Bool = false, verify: Bool = true,
                 sni: String? = nil, caPath: String? = nil) {

@@ -15,6 +15,8 @@ public struct ListenerConfig: Sendable, Equatable {
     /// `.http` only: HTTP/2 with prior knowledge (h2c) is accepted besides HTTP/1.1.
     /// (`.https` listeners offer HTTP/2 through ALPN unless `http1` is written.)
     public var h2c = false
+    /// `.https` only: `client-ca PATH` — clients must present a certificate issued by it.
+    public var clientCAPath: String?
     /// `.https` only: ALPN offers http/1.1 alone (`http1` on the listen line).
     public var http1Only = false
     /// Set for `.tcp` only: the route whose `listen` line made this listener.

@@ -50,13 +50,17 @@ public struct RouteConfig: Sendable, Equatable {
     /// `failover`: when the chosen backend has no server up, use the route's other side
     /// (the standby, or the other backend of a two-way split) instead of answering 503.
     public var failover: Bool
+    /// `cert PATH key PATH [chain PATH]`: the certificate `listen https` presents when a
+    /// client's SNI name is one of this route's hosts.
+    public var certificate: CertificatePaths?
     /// The line of the route's header, `route NAME {`.
     public var line: Int
 
     public init(name: String, mode: RouteMode = .http, hosts: [String] = [], pathPrefix: String? = nil,
                 listen: Endpoint? = nil, active: String? = nil, standby: String? = nil,
                 split: [WeightedBackend] = [], sticky: StickyKey = .cookie(defaultStickyCookie),
-                cohorts: [Cohort] = [], maxBodyBytes: UInt64? = nil, failover: Bool = false, line: Int = 0) {
+                cohorts: [Cohort] = [], maxBodyBytes: UInt64? = nil, failover: Bool = false,
+                certificate: CertificatePaths? = nil, line: Int = 0) {
         self.name = name
         self.mode = mode
         self.hosts = hosts
@@ -69,6 +73,7 @@ public struct RouteConfig: Sendable, Equatable {
         self.cohorts = cohorts
         self.maxBodyBytes = maxBodyBytes
         self.failover = failover
+        self.certificate = certificate
         self.line = line
     }
 }

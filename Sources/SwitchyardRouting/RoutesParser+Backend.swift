@@ -31,12 +31,15 @@ extension RoutesParser {
         }
     }
 
-    /// `server HOST:PORT [weight N] [tls] [verify|noverify] [sni NAME] [ca PATH]`
+    /// `server HOST:PORT [weight N] [tls] [verify|noverify] [sni NAME] [ca PATH] [cert PATH key PATH]`
     private mutating func serverDirective(_ tokens: [RoutesToken]) -> ServerConfig? {
-        let usage = "server HOST:PORT [weight N] [tls] [verify|noverify] [sni NAME] [ca PATH]"
+        let usage = "server HOST:PORT [weight N] [tls] [verify|noverify] [sni NAME] [ca PATH] [cert PATH key PATH]"
+        var clientCert: String?
+        var clientKey: String?
         guard expectArguments(tokens, 1...Int.max - 1, usage: usage) else { return nil }
         let endpoint = value(parseServerEndpoint(tokens[1].text), at: tokens[1])
         var server = ServerConfig(endpoint: endpoint ?? Endpoint(host: "", port: 0))
+        server.line = tokens[0].line
         var ok = endpoint != nil
         var seen: [String: RoutesToken] = [:]
         var i = 2
@@ -55,7 +58,7 @@ extension RoutesParser {
                 server.verify = true
             case "noverify":
                 server.verify = false
-            case "weight", "sni", "ca":
+            case "weight", "sni", "ca", "cert", "key":
                 guard i + 1 < tokens.count else {
                     error(option, "missing value after \(option.text) (usage: \(usage))")
                     return nil
@@ -76,6 +79,10 @@ extension RoutesParser {
                         error(argument, "bad sni name \"\(argument.text)\"")
                         ok = false
                     }
+                case "cert":
+                    clientCert = argument.text
+                case "key":
+                    clientKey = argument.text
                 default:
                     server.caPath = argument.text
                 }
@@ -87,8 +94,16 @@ extension RoutesParser {
         }
         // verify/sni/ca describe an upstream TLS session; without `tls` they would be
         // silently ignored, which hides a half-written line.
+        if let cert = seen["cert"] ?? seen["key"] {
+            if let clientCert, let clientKey {
+                server.clientCertificate = CertificatePaths(certPath: clientCert, keyPath: clientKey, line: cert.line)
+            } else {
+                error(cert, "a client certificate needs both cert PATH and key PATH")
+                ok = false
+            }
+        }
         if !server.tls {
-            for name in ["verify", "noverify", "sni", "ca"] {
+            for name in ["verify", "noverify", "sni", "ca", "cert", "key"] {
                 if let option = seen[name == "noverify" ? "verify" : name], option.text == name {
                     error(option, "\(name) needs tls on the same server line")
                     ok = false

@@ -104,6 +104,7 @@ extension RoutesParser {
             if let host = draft.hostToken { error(host, "host applies to http routes only, and this route is mode tcp") }
             if let path = draft.pathToken { error(path, "path applies to http routes only, and this route is mode tcp") }
             if let maxBody = draft.maxBodyToken { error(maxBody, "max-body applies to http routes only, and this route is mode tcp") }
+            if let cert = draft.certificateToken { error(cert, "cert applies to http routes served on listen https, and this route is mode tcp") }
             if let token = draft.stickyToken, sticky != .client {
                 error(token, "a tcp route has no cookies or headers: use `sticky client`")
                 sticky = .client
@@ -113,11 +114,15 @@ extension RoutesParser {
                 error(entry.kind, "a tcp route can only use client cohorts")
             }
         }
+        if draft.mode == .http, let cert = draft.certificateToken, draft.hosts.isEmpty {
+            error(cert, "cert needs host names in the route: a client's SNI name picks the certificate (add `host NAME`)")
+        }
         guard errors.count == errorsBefore else { return nil }
         return RouteConfig(name: name, mode: draft.mode, hosts: draft.hosts, pathPrefix: draft.pathPrefix,
                            listen: draft.listen, active: draft.active?.text, standby: draft.standby?.text,
                            split: draft.split.map { WeightedBackend(backend: $0.backend.text, basisPoints: $0.basisPoints) },
                            sticky: sticky, cohorts: draft.cohorts.map(\.cohort),
-                           maxBodyBytes: draft.maxBodyBytes, failover: draft.failover, line: draft.keyword.line)
+                           maxBodyBytes: draft.maxBodyBytes, failover: draft.failover, certificate: draft.certificate,
+                           line: draft.keyword.line)
     }
 }

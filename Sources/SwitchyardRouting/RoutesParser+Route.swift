@@ -24,13 +24,15 @@ struct RouteDraft {
     var maxBodyBytes: UInt64?
     var maxBodyToken: RoutesToken?
     var failover = false
+    var certificate: CertificatePaths?
+    var certificateToken: RoutesToken?
     /// A backend/active/split line was seen, even one with a problem: then "no backend"
     /// would only repeat that problem.
     var sawSideLine = false
 }
 
 extension RoutesParser {
-    static let routeDirectives = ["mode", "host", "path", "listen", "backend", "active", "split", "sticky", "cohort", "max-body", "failover"]
+    static let routeDirectives = ["mode", "host", "path", "listen", "backend", "active", "split", "sticky", "cohort", "max-body", "failover", "cert"]
 
     mutating func routeDirective(_ tokens: [RoutesToken], route index: Int) {
         let keyword = tokens[0]
@@ -116,6 +118,27 @@ extension RoutesParser {
         case "failover":
             guard expectArguments(tokens, 0...0, usage: "failover") else { return }
             route.failover = true
+        case "cert":
+            let usage = "cert PATH key PATH [chain PATH]"
+            guard !rejectDuplicate(keyword, firstLine: route.certificateToken?.line),
+                  expectArguments(tokens, 3...5, usage: usage) else { return }
+            route.certificateToken = keyword
+            var paths: [String: String] = ["cert": tokens[1].text]
+            var i = 2
+            while i + 1 < tokens.count {
+                let option = tokens[i]
+                guard option.text == "key" || option.text == "chain", paths[option.text] == nil else {
+                    error(option, "unexpected \"\(option.text)\" (usage: \(usage))")
+                    return
+                }
+                paths[option.text] = tokens[i + 1].text
+                i += 2
+            }
+            guard i == tokens.count, let key = paths["key"] else {
+                error(keyword, "cert needs a key (usage: \(usage))")
+                return
+            }
+            route.certificate = CertificatePaths(certPath: tokens[1].text, keyPath: key, chainPath: paths["chain"], line: keyword.line)
         case "server", "health":
             unknownDirective(keyword, scope: "in a route block", known: Self.routeDirectives,
                              hint: "\(keyword.text) belongs inside a backend block")

@@ -98,9 +98,9 @@ extension RoutesParser {
     }
 
     private mutating func listenDirective(_ tokens: [RoutesToken]) {
-        let usage = "listen http ADDR:PORT [h2c] | listen https ADDR:PORT cert PATH key PATH [chain PATH] [http1]"
+        let usage = "listen http ADDR:PORT [h2c] | listen https ADDR:PORT cert PATH key PATH [chain PATH] [client-ca PATH] [http1]"
         sawListenLine = true
-        guard expectArguments(tokens, 2...9, usage: usage) else { return }
+        guard expectArguments(tokens, 2...11, usage: usage) else { return }
         let kindToken = tokens[1]
         let kind: ListenerKind
         switch kindToken.text {
@@ -138,8 +138,8 @@ extension RoutesParser {
                     i += 1
                     continue
                 }
-                guard ["cert", "key", "chain"].contains(option.text) else {
-                    error(option, "unknown listen https option \"\(option.text)\" (expected cert, key, chain or http1)")
+                guard ["cert", "key", "chain", "client-ca"].contains(option.text) else {
+                    error(option, "unknown listen https option \"\(option.text)\" (expected cert, key, chain, client-ca or http1)")
                     ok = false
                     break
                 }
@@ -153,6 +153,7 @@ extension RoutesParser {
                 switch option.text {
                 case "cert": already = listener.certPath; listener.certPath = path
                 case "key": already = listener.keyPath; listener.keyPath = path
+                case "client-ca": already = listener.clientCAPath; listener.clientCAPath = path
                 default: already = listener.chainPath; listener.chainPath = path
                 }
                 if already != nil {

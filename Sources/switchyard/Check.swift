@@ -1,4 +1,5 @@
 import ArgumentParser
+import SwitchyardProxy
 import SwitchyardRouting
 import SwitchyardTLS
 
@@ -13,16 +14,8 @@ struct Check: ParsableCommand {
         do {
             let config = try RoutesConfig.load(path: routesFile)
             let table = try RouteTable.build(config: config, state: RuntimeState(), generation: 1)
-            // Certificates and keys are read as `serve` would read them.
-            var problems: [String] = []
-            for listener in config.listeners where listener.kind == .https {
-                guard let cert = listener.certPath, let key = listener.keyPath else { continue }
-                do {
-                    try TLSServerContext.validate(TLSCertificateFiles(certificatePath: cert, keyPath: key, chainPath: listener.chainPath))
-                } catch {
-                    problems.append("\(routesFile):\(listener.line):1: listen https \(listener.endpoint): \(error)")
-                }
-            }
+            // Certificates, keys and CA files are read as `serve` and `reload` read them.
+            let problems = Proxy.certificateProblems(config, file: routesFile)
             if !problems.isEmpty {
                 printError(problems.joined(separator: "\n"))
                 throw ExitCode(1)

@@ -169,4 +169,24 @@ struct RoutesParserTests {
         let errors = RoutesErrors([error, RoutesError(file: "f", line: 0, column: 0, message: "cannot read: x")])
         #expect(errors.description == "routes/clinic.routes:14:11: unknown backend \"clowd\" (known: legacy, cloud)\nf: cannot read: x")
     }
+
+    @Test func tlsAndHTTP2Directives() throws {
+        let config = try RoutesConfig.parse("""
+            listen http 127.0.0.1:8080 h2c
+            listen https 127.0.0.1:8443 cert /c.pem key /k.pem client-ca /ca.pem http1
+            backend cloud {
+                server 192.0.2.7:443 tls ca /ca.pem cert /client.pem key /client.key
+            }
+            route clinic {
+                host clinic.example
+                cert /clinic.pem key /clinic.key chain /chain.pem
+                backend cloud
+            }
+            """, file: "t.routes")
+        #expect(config.listeners[0].h2c && !config.listeners[0].http1Only)
+        #expect(config.listeners[1].http1Only && config.listeners[1].clientCAPath == "/ca.pem" && !config.listeners[1].h2c)
+        let server = try #require(config.backends.first?.servers.first)
+        #expect(server.clientCertificate == CertificatePaths(certPath: "/client.pem", keyPath: "/client.key", line: 4))
+        #expect(config.routes[0].certificate == CertificatePaths(certPath: "/clinic.pem", keyPath: "/clinic.key", chainPath: "/chain.pem", line: 8))
+    }
 }

@@ -15,7 +15,8 @@ final class ProxyHarness: @unchecked Sendable {
 
     /// `routes` may use `LEGACY` and `CLOUD` for the origins' ports, `DEAD` for a port
     /// where nothing listens, and `ACCESSLOG` for the access log's path. Without a `listen` line, one is added.
-    init(routes: String = ProxyHarness.simpleRoutes, workers: Int = 1, settings: ((inout ProxySettings) -> Void)? = nil) throws {
+    init(routes: String = ProxyHarness.simpleRoutes, workers: Int = 1, errorLog: ErrorLog = .standardError,
+         settings: ((inout ProxySettings) -> Void)? = nil) throws {
         legacy = try OriginServer(name: "legacy")
         cloud = try OriginServer(name: "cloud")
         legacy.start()
@@ -31,7 +32,7 @@ final class ProxyHarness: @unchecked Sendable {
         let table = try RouteTable.build(config: config, state: RuntimeState(), generation: 1)
         var s = ProxySettings(workers: workers)
         settings?(&s)
-        proxy = try Proxy(table: table, settings: s)
+        proxy = try Proxy(table: table, settings: s, errorLog: errorLog)
         proxy.start()
         port = proxy.httpAddresses.first?.port ?? 0
     }
