@@ -9,6 +9,8 @@ public protocol DataPlane: AnyObject, Sendable {
     /// `reloadingCertificates`: read the `listen https` certificate files again (reload).
     func publish(_ table: RouteTable, reloadingCertificates: Bool) throws
     func backendSnapshots() -> [String: BackendSnapshot]
+    /// Counters summed over the workers (connections, protocols, TLS handshakes).
+    func stats() -> WorkerStats
     func drainTunnels(to backends: Set<String>, afterMilliseconds: UInt64)
     func closeIdleConnections(to backend: String)
     /// Servers available (healthy, not ejected) and in total, per backend name.

@@ -50,8 +50,34 @@ enum StatusReport {
                                  "p50_us": p50.map { Int($0) } as Any, "p99_us": p99.map { Int($0) } as Any,
                                  "open_connections": s?.openConnections ?? 0, "open_tunnels": s?.openTunnels ?? 0])
         }
+        // How clients come in: listeners and the protocols they offer, then what was used.
+        let stats = service.dataPlane.stats()
+        lines.append("")
+        lines.append("clients:")
+        var listenersJSON: [[String: Any]] = []
+        for listener in table.config.listeners where listener.kind != .tcp {
+            let protocols: String
+            switch listener.kind {
+            case .https: protocols = listener.http1Only ? "TLS, ALPN http/1.1" : "TLS, ALPN h2 http/1.1"
+            default: protocols = listener.h2c ? "h1, h2c" : "h1"
+            }
+            let mtls = listener.clientCAPath == nil ? "" : ", client certificates required"
+            lines.append("  listen \(listener.kind.rawValue) \(listener.endpoint): \(protocols)\(mtls)")
+            listenersJSON.append(["kind": listener.kind.rawValue, "address": "\(listener.endpoint)", "protocols": protocols,
+                                  "client_certificates": listener.clientCAPath != nil])
+        }
+        lines.append("  open connections \(stats.openConnections) (HTTP/2 \(stats.openH2Connections)); "
+                     + "requests \(stats.requests) (HTTP/2 \(stats.h2Requests) on \(stats.h2Connections) connections)")
+        lines.append("  TLS handshakes: TLSv1.3 \(stats.tls13Handshakes), TLSv1.2 \(stats.tls12Handshakes), "
+                     + "other \(stats.otherHandshakes), failed \(stats.tlsFailures); "
+                     + "HTTP/2 connections ended for protocol errors or floods: \(stats.h2ProtocolErrors)")
+        let clientsJSON: [String: Any] = [
+            "listeners": listenersJSON, "open_connections": stats.openConnections, "open_h2_connections": stats.openH2Connections,
+            "requests": stats.requests, "h2_requests": stats.h2Requests, "h2_connections": stats.h2Connections,
+            "tls13_handshakes": stats.tls13Handshakes, "tls12_handshakes": stats.tls12Handshakes,
+            "other_handshakes": stats.otherHandshakes, "tls_failures": stats.tlsFailures, "h2_protocol_errors": stats.h2ProtocolErrors]
         return .success(lines.joined(separator: "\n"),
-                        json: ["generation": table.generation, "routes": routesJSON, "backends": backendsJSON])
+                        json: ["generation": table.generation, "routes": routesJSON, "backends": backendsJSON, "clients": clientsJSON])
     }
 
     private static func pad(_ n: Int, _ width: Int) -> String { padText(String(n), width) }

@@ -166,5 +166,10 @@ import SwitchyardAdmin
         #expect(legacy["requests"] as? Int == 20)
         #expect(legacy["p50_us"] as? Int != nil)
         #expect(h.run("status").text.contains("legacy"))
+        // How clients came in: 20 HTTP/1.1 requests on one plain connection.
+        let clients = try #require(object["clients"] as? [String: Any])
+        #expect(clients["requests"] as? Int == 20)
+        #expect(clients["h2_requests"] as? Int == 0)
+        #expect(h.run("status").text.contains("requests 20 (HTTP/2 0 on 0 connections)"))
     }
 }

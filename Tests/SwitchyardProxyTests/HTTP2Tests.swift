@@ -140,6 +140,27 @@ import SwitchyardSystem
         #expect(h.proxy.stats().h2Connections == 1, "on the same connection")
     }
 
+    @Test func shutdownSendsGoAwayAndFinishesStreamsInFlight() throws {
+        let h = try ProxyHarness(routes: Self.routes)
+        defer { h.legacy.stop(); h.cloud.stop() }
+        let client = try H2FrameClient(port: h.port)
+        client.request(stream: 1, path: "/slow?ms=800")
+        usleep(200_000)
+        let proxy = h.proxy
+        let stopped = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            proxy.shutdown(graceMilliseconds: 5_000)
+            stopped.signal()
+        }
+        let answer = client.response(stream: 1)
+        #expect(answer?.status == 200, "the stream in flight is answered")
+        #expect(answer?.text.contains("answered slowly") == true)
+        _ = client.readUntilClosed()
+        #expect(H2FrameClient.goAwayCode(client.history) == 0, "GOAWAY with NO_ERROR told the client to go elsewhere")
+        #expect(client.closedByServer)
+        stopped.wait()
+    }
+
     // MARK: limits against known attacks
 
     /// Runs `attack` on its own connection while a bystander connection is open, then

@@ -22,6 +22,8 @@ final class H2FrameClient {
     private var input: [UInt8] = []
     private var inflater: OpaquePointer?
     private(set) var closedByServer = false
+    /// Every frame read so far, in order.
+    private(set) var history: [Frame] = []
 
     init(port: UInt16, timeoutSeconds: Int = 10) throws {
         fd = try Socket.connectBlocking(to: SocketAddress(ip: "127.0.0.1", port: port)!).rawValue
@@ -110,6 +112,7 @@ final class H2FrameClient {
                     let stream = (UInt32(input[5]) << 24 | UInt32(input[6]) << 16 | UInt32(input[7]) << 8 | UInt32(input[8])) & 0x7FFF_FFFF
                     let frame = Frame(type: input[3], flags: input[4], stream: stream, payload: Array(input[9..<9 + length]))
                     input.removeFirst(9 + length)
+                    history.append(frame)
                     if frame.type == Self.settings && frame.flags & Self.ack == 0 {
                         sendFrame(type: Self.settings, flags: Self.ack, stream: 0, payload: [])
                     }
