@@ -64,9 +64,11 @@ bench-smoke: bench-deps build
 	SWITCHYARD_BIN=$(CURDIR)/$(BUILD_DIR)/debug/switchyard bench/idle --smoke
 	SWITCHYARD_BIN=$(CURDIR)/$(BUILD_DIR)/debug/switchyard bench/flip --smoke
 	SWITCHYARD_BIN=$(CURDIR)/$(BUILD_DIR)/debug/switchyard bench/slowloris --smoke
+	SWITCHYARD_BIN=$(CURDIR)/$(BUILD_DIR)/debug/switchyard bench/h2 --smoke
 
 bench: bench-deps
 	bench/compare
+	bench/h2
 	bench/micro/run
 
 clean:

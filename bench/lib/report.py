@@ -9,6 +9,7 @@ markdown tables. Subcommands (called by bench/compare, bench/idle, bench/flip):
   check RESULTS RATE_RESULTS        smoke check: every server answered 2xx, no errors
   idle RESULTS CMDLINE MACHINE      the markdown report of bench/idle
   flip RESULTS CMDLINE MACHINE NOTES   the markdown report of bench/flip
+  h2 RESULTS HANDSHAKES CMDLINE MACHINE   the markdown report of bench/h2
 """
 import json
 import re
@@ -314,6 +315,48 @@ def cmd_flip(results, cmdline, machine, notes_path):
     print("\n".join(out))
 
 
+def cmd_h2(results, handshakes, cmdline, machine):
+    """bench/h2: medians over rounds of req/s and proxy CPU µs per request, per stream
+    count, with ratios to HAProxy and nginx; then TLS handshakes per second."""
+    rows = load(results)
+    print("# bench/h2 — HTTPS + HTTP/2 through Switchyard, HAProxy and nginx\n")
+    print(f"`{cmdline}` — {machine}\n")
+    print("Same plain HTTP/1.1 nginx origin behind every proxy; h2load over TLS (ALPN h2) on the "
+          "origin's core, proxies on the other. Medians over rounds.\n")
+    print("| streams/conn | proxy | req/s | ÷ HAProxy | ÷ nginx | CPU µs/req | ÷ HAProxy | ÷ nginx | 2xx | failed+errored |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    streams = []
+    for r in rows:
+        if r["streams"] not in streams:
+            streams.append(r["streams"])
+    for m in streams:
+        figures = {}
+        for name in ("switchyard", "haproxy", "nginx"):
+            rs = [r for r in rows if r["streams"] == m and r["name"] == name]
+            if not rs:
+                continue
+            cpu = [r["cpu_ticks"] * 1e6 / r["clk_tck"] / max(r["rps"] * r["seconds"], 1) for r in rs]
+            figures[name] = (rs[0]["label"], med([r["rps"] for r in rs]), med(cpu),
+                             sum(r["ok"] for r in rs), ",".join(sorted({r["failed"] for r in rs})))
+        for name, (label, r_s, cpu, ok, failed) in figures.items():
+            h, n = figures.get("haproxy"), figures.get("nginx")
+            print(f"| {m} | {label} | {r_s:,.0f} | {fmt_ratio(r_s, h and h[1])} | {fmt_ratio(r_s, n and n[1])} | "
+                  f"{cpu:.1f} | {fmt_ratio(cpu, h and h[2])} | {fmt_ratio(cpu, n and n[2])} | {ok} | {failed} |")
+    hs = load(handshakes)
+    if hs:
+        print("\n## TLS handshakes (openssl s_time -new: full handshake, one client)\n")
+        print("| proxy | handshakes/s | ÷ HAProxy | ÷ nginx | proxy CPU µs/handshake |")
+        print("|---|---:|---:|---:|---:|")
+        rate = {r["name"]: r["handshakes"] / max(float(r["real"]), 1e-9) for r in hs}
+        for r in hs:
+            cpu = r["cpu_ticks"] * 1e6 / r["clk_tck"] / max(r["handshakes"], 1)
+            print(f"| {r['label']} | {rate[r['name']]:,.0f} | {fmt_ratio(rate[r['name']], rate.get('haproxy'))} | "
+                  f"{fmt_ratio(rate[r['name']], rate.get('nginx'))} | {cpu:.0f} |")
+    print("\nReading it: req/s is capped by h2load and the origin sharing one core; CPU µs per "
+          "request of the proxy process is the comparable figure. Ratios below 1.00× in the CPU "
+          "columns mean Switchyard spends less.")
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "line":
@@ -330,6 +373,8 @@ def main(argv):
         cmd_idle(*argv[2:5])
     elif cmd == "flip":
         cmd_flip(*argv[2:6])
+    elif cmd == "h2":
+        cmd_h2(*argv[2:6])
     else:
         print(f"report.py: unknown command {cmd}", file=sys.stderr)
         return 2
