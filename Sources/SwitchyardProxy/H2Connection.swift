@@ -23,8 +23,9 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork {
     let tlsVersion: StaticString
     let limits: H2Limits
     private(set) var session: H2ServerSession?
-    /// Reused for every response head of this connection.
-    let responseHead = H2ResponseHead()
+    /// Reused for every response head of this connection; sized so that any head the
+    /// response parser accepts fits.
+    let responseHead: H2ResponseHead
 
     private var streams: [H2Stream] = []
     /// Streams whose exchange waits for room that nghttp2 just made (see `H2Stream`).
@@ -38,6 +39,13 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork {
     private var pumping = false
     private var pumpQueued = false
     private var deadline: UInt64
+    /// When bytes last left for the client: a client that stops reading is cut off after
+    /// the upstream timeout, as on HTTP/1.1.
+    private var lastWriteProgress: UInt64
+    /// After the last frames: our side is shut down and what the client still sends is
+    /// read and dropped until it closes or `deadline`, so it gets our GOAWAY and last
+    /// answer rather than a reset.
+    private var lingering = false
 
     init(fd: FileDescriptor, client: ClientIdentity, worker: Worker, tls: TLSTransport?, tlsVersion: StaticString) {
         self.fd = fd
@@ -46,7 +54,9 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork {
         self.tls = tls
         self.tlsVersion = tlsVersion
         limits = worker.settings.http2
+        responseHead = H2ResponseHead(maxFields: worker.settings.maxHeaderCount + 8, maxNameBytes: worker.settings.maxHeaderBytes)
         deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds
+        lastWriteProgress = Clock.monotonicMilliseconds()
         streams.reserveCapacity(Int(limits.maxConcurrentStreams))
     }
 
@@ -67,6 +77,10 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork {
 
     func eventsReceived(_ events: UInt32) {
         guard !closed else { return }
+        if lingering {
+            lingerRead(events)
+            return
+        }
         if events & Epoll.writable != 0 { writeBlocked = false }
         if events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0 { read() }
         if events & (Epoll.hangUp | Epoll.error) != 0 && clientEOF {
@@ -150,7 +164,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork {
     /// Writes what the session has, runs exchanges that waited for room, and repeats until
     /// nothing moves; then decides whether the connection is over.
     private func pump() {
-        guard !closed else { return }
+        guard !closed, !lingering else { return }
         pumping = true
         var progressed = true
         while progressed && !closed {
@@ -171,7 +185,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork {
             }
             let sessionOver = session.map { !$0.wantsRead && !$0.wantsWrite } ?? true
             if failed || sessionOver || (clientEOF && streams.isEmpty) || (goingAway && streams.isEmpty) {
-                close()
+                startLingering()
                 return
             }
         }
@@ -198,7 +212,10 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork {
                 if let tls {
                     let n = try tls.encrypt(buffer.readable)
                     buffer.consume(n)
-                    if n > 0 { progressed = true }
+                    if n > 0 {
+                        progressed = true
+                        lastWriteProgress = Clock.monotonicMilliseconds()
+                    }
                     guard try tls.flush(fd) else { writeBlocked = true; return progressed }
                     if n == 0 { return progressed }
                 } else {
@@ -206,6 +223,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork {
                     case .processed(let n):
                         buffer.consume(n)
                         progressed = true
+                        lastWriteProgress = Clock.monotonicMilliseconds()
                     case .wouldBlock:
                         writeBlocked = true
                         return progressed
@@ -310,12 +328,38 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork {
     /// Loop tick: the streams' exchanges keep their own timeouts; an idle connection closes.
     func tick(now: UInt64) {
         guard !closed else { return }
+        if lingering {
+            if now >= deadline { close() }
+            return
+        }
+        if writeBlocked && now >= lastWriteProgress + worker.settings.upstreamTimeoutMilliseconds {
+            worker.stats.timeouts += 1
+            close()   // the client stopped reading: nothing more can be delivered
+            return
+        }
         var i = streams.count - 1
         while i >= 0 {
-            if i < streams.count { streams[i].exchange?.tick(now: now) }
+            if i < streams.count {
+                let stream = streams[i]
+                if let exchange = stream.exchange {
+                    exchange.tick(now: now)
+                } else if !stream.expired, !stream.responseSent, now >= stream.deadline {
+                    stream.expired = true
+                    worker.stats.timeouts += 1
+                    if stream.headComplete {
+                        session?.reset(stream.id, code: H2ServerSession.cancel)
+                    } else {
+                        // A header block left open blocks the whole connection (only its
+                        // CONTINUATION frames may follow): the connection ends.
+                        failed = true
+                        session?.terminate(code: H2ServerSession.protocolError)
+                    }
+                    needsFlush()
+                }
+            }
             i -= 1
         }
-        if streams.isEmpty && now >= deadline {
+        if streams.isEmpty && now >= deadline && !goingAway {
             goingAway = true
             session?.goAway()
             pump()
@@ -325,10 +369,38 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork {
     /// Graceful shutdown: GOAWAY; the streams already taken finish, then the connection
     /// closes.
     func drain() {
-        guard !closed, !goingAway else { return }
+        guard !closed, !goingAway, !lingering else { return }
         goingAway = true
         session?.goAway()
         pump()
+    }
+
+    private func startLingering() {
+        guard !lingering, !closed else { return }
+        lingering = true
+        // Streams end first: their exchanges give back upstream connections and tables.
+        let open = streams
+        streams.removeAll()
+        resumable.removeAll()
+        for stream in open { stream.close() }
+        if let tls {
+            tls.shutdown()   // close_notify
+            _ = try? tls.flush(fd)
+        }
+        Socket.shutdownWrite(fd)
+        if clientEOF {
+            close()
+            return
+        }
+        deadline = Clock.monotonicMilliseconds() + worker.settings.lingerMilliseconds
+        worker.loop.setInterest(registration, Epoll.readable)
+    }
+
+    private func lingerRead(_ events: UInt32) {
+        let result = try? fd.read(into: worker.cipherScratch)
+        if case .processed(let n)? = result, n > 0 { return }
+        if case .wouldBlock? = result { return }
+        close()
     }
 
     func close() {

@@ -1,5 +1,6 @@
 import Glibc
 import SwitchyardHTTP
+import SwitchyardSystem
 
 /// One HTTP/2 request and its answer. The stream renders the request as HTTP/1.1 into an
 /// `exchange` — a `DownstreamConnection` without a socket — so routing, limits, forwarding
@@ -52,11 +53,19 @@ final class H2Stream {
     private var deferred = false
     private var exchangeBlocked = false
     private(set) var responseSent = false
+    /// While no exchange runs the stream's timers: the head must be complete by then, and
+    /// afterwards the staged answer must have left (a client that never opens its window
+    /// cannot hold a stream and its buffer forever).
+    private(set) var deadline: UInt64
+    private(set) var headComplete = false
+    /// Reset by the connection for passing `deadline` (done once).
+    var expired = false
 
     init(id: Int32, connection: H2Connection) {
         self.id = id
         self.connection = connection
         chunks = ChunkedDecoder(limits: connection.worker.limits)
+        deadline = Clock.monotonicMilliseconds() + connection.worker.settings.headerTimeoutMilliseconds
     }
 
     private var worker: Worker { connection.worker }
@@ -104,6 +113,7 @@ final class H2Stream {
 
     /// The head is complete: answer 431, or start the exchange with its HTTP/1.1 rendering.
     func headComplete(endStream: Bool) {
+        headComplete = true
         requestEnded = endStream
         guard !headTooLarge else {
             worker.stats.badRequests += 1
@@ -282,7 +292,13 @@ final class H2Stream {
             let field = parser.header(i)
             // Connection-specific fields are not allowed in HTTP/2 (RFC 9113 §8.2.2).
             if field.role == .hopByHop { continue }
-            head.add(name: HeadWriter.slice(base, field.name), value: HeadWriter.slice(base, field.value))
+            guard head.add(name: HeadWriter.slice(base, field.name), value: HeadWriter.slice(base, field.value)) else {
+                // Sized from the parser's limits, so this cannot happen; never send half a head.
+                connection.session?.reset(id, code: H2ServerSession.internalError)
+                headSubmitted = true
+                bodyComplete = true
+                return
+            }
         }
         switch parser.framing {
         case .none: framing = .none
@@ -379,6 +395,8 @@ final class H2Stream {
     func exchangeClosed(aborted: Bool) {
         exchange = nil
         guard !cancelling else { return }
+        returnPending()
+        deadline = Clock.monotonicMilliseconds() + worker.settings.upstreamTimeoutMilliseconds
         if case .untilClose = framing, headSubmitted, !aborted { bodyComplete = true }
         if !headSubmitted || !bodyComplete {
             connection.session?.reset(id, code: H2ServerSession.internalError)
@@ -411,8 +429,18 @@ final class H2Stream {
         }
         releaseHeadStorage()
         releaseScratch()
-        if let pending { worker.buffers.give(pending); self.pending = nil }
+        returnPending()
         if let body { worker.buffers.give(body); self.body = nil }
+    }
+
+    /// Held request DATA that will never be forwarded: its bytes go back to the client's
+    /// connection window, or every cancelled upload would shrink it for good.
+    private func returnPending() {
+        guard let held = pending else { return }
+        connection.session?.consume(id, held.readableCount)
+        worker.buffers.give(held)
+        pending = nil
+        connection.needsFlush()
     }
 
     private func releaseScratch() {

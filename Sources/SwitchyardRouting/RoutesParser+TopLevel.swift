@@ -68,7 +68,7 @@ extension RoutesParser {
     }
 
     private mutating func limitDirective(_ tokens: [RoutesToken]) {
-        let usage = "limit request-line|header-bytes SIZE | limit header-count|connections N | limit min-body-rate SIZE"
+        let usage = "limit request-line|header-bytes SIZE | limit header-count|connections|idle-per-server N | limit min-body-rate SIZE"
         guard expectArguments(tokens, 2...2, usage: usage) else { return }
         let name = tokens[1]
         guard !rejectDuplicate(tokens[0], firstLine: seenOnce["limit " + name.text]) else { return }
@@ -84,12 +84,16 @@ extension RoutesParser {
                 }
                 if name.text == "request-line" { tuning.maxRequestLineBytes = size } else { tuning.maxHeaderBytes = size }
             }
-        case "header-count", "connections":
+        case "header-count", "connections", "idle-per-server":
             guard let n = UInt64(tokens[2].text), n > 0, n <= 1_000_000 else {
                 error(tokens[2], "\"\(tokens[2].text)\" is not a whole number from 1 to 1000000")
                 return
             }
-            if name.text == "header-count" { tuning.maxHeaderCount = n } else { tuning.maxConnectionsPerWorker = n }
+            switch name.text {
+            case "header-count": tuning.maxHeaderCount = n
+            case "connections": tuning.maxConnectionsPerWorker = n
+            default: tuning.maxIdlePerServer = n
+            }
         default:
             error(name, "unknown limit \"\(name.text)\" (known: \(TuningConfig.limitNames.joined(separator: ", ")))")
             return

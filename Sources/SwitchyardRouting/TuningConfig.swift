@@ -11,6 +11,9 @@ public struct TuningConfig: Sendable, Equatable {
     public var maxHeaderBytes: UInt64?
     public var maxHeaderCount: UInt64?
     public var maxConnectionsPerWorker: UInt64?
+    /// `limit idle-per-server N`: idle upstream keep-alive connections kept per server per
+    /// worker (a legacy server with a small connection limit may want few).
+    public var maxIdlePerServer: UInt64?
     public var minBodyBytesPerSecond: UInt64?
 
     public init() {}
@@ -18,7 +21,7 @@ public struct TuningConfig: Sendable, Equatable {
     /// `timeout NAME DURATION`.
     public static let timeoutNames = ["header", "keep-alive", "connect", "upstream", "tunnel"]
     /// `limit NAME VALUE`.
-    public static let limitNames = ["request-line", "header-bytes", "header-count", "connections", "min-body-rate"]
+    public static let limitNames = ["request-line", "header-bytes", "header-count", "connections", "idle-per-server", "min-body-rate"]
     /// A request head must fit in one 64 KiB I/O buffer with room to spare.
     public static let maxHeadBytes: UInt64 = 60 * 1024
 }

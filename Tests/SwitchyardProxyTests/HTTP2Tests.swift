@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SwitchyardHTTP
 import SwitchyardProxy
 import SwitchyardRouting
 import SwitchyardSystem
@@ -159,6 +160,38 @@ import SwitchyardSystem
         #expect(H2FrameClient.goAwayCode(client.history) == 0, "GOAWAY with NO_ERROR told the client to go elsewhere")
         #expect(client.closedByServer)
         stopped.wait()
+    }
+
+    @Test func aHeaderBlockLeftOpenEndsTheConnectionAtTheHeadTimeout() throws {
+        let h = try ProxyHarness(routes: Self.routes) { $0.headerTimeoutMilliseconds = 500 }
+        defer { h.stop() }
+        let client = try H2FrameClient(port: h.port)
+        let head = H2FrameClient.headerBlock(H2FrameClient.requestFields("GET", "/never-finished"))
+        client.sendFrame(type: H2FrameClient.headers, flags: H2FrameClient.endStream, stream: 1, payload: head)   // no END_HEADERS
+        _ = client.readUntilClosed()
+        #expect(H2FrameClient.goAwayCode(client.history) != nil)
+        #expect(client.closedByServer, "closed, not held open by a silent client")
+        var open = h.proxy.stats().openH2Connections
+        for _ in 0..<150 where open > 0 {   // after at most the 1 s linger
+            usleep(20_000)
+            open = h.proxy.stats().openH2Connections
+        }
+        #expect(open == 0)
+    }
+
+    @Test func aClientThatNeverOpensItsWindowLosesTheStreamAfterTheTimeout() throws {
+        let h = try ProxyHarness(routes: Self.routes) { $0.upstreamTimeoutMilliseconds = 800 }
+        defer { h.stop() }
+        let client = try H2FrameClient(port: h.port)
+        // SETTINGS_INITIAL_WINDOW_SIZE = 0: no DATA may be sent to us.
+        client.sendFrame(type: H2FrameClient.settings, flags: 0, stream: 0, payload: [0x00, 0x04] + H2FrameClient.uint32(0))
+        // Small enough that the exchange completes: the answer waits in the stream's buffer.
+        client.request(stream: 1, path: "/big?bytes=30000")
+        let answer = try #require(client.response(stream: 1))
+        #expect(answer.status == 200, "the head is sent")
+        #expect(answer.reset == H2ServerSession.cancel, "then the stream is reset instead of holding its buffer forever")
+        client.request(stream: 3, path: "/small")
+        #expect(client.response(stream: 3)?.status == 200, "the connection itself stays usable")
     }
 
     // MARK: limits against known attacks

@@ -22,6 +22,7 @@ import SwitchyardRouting
             limit header-bytes 16k
             limit header-count 50
             limit connections 1000
+            limit idle-per-server 64
             limit min-body-rate 2k
             \(base)    failover
             }
@@ -33,6 +34,7 @@ import SwitchyardRouting
         #expect(config.tuning.maxHeaderBytes == 16_384)
         #expect(config.tuning.maxHeaderCount == 50)
         #expect(config.tuning.maxConnectionsPerWorker == 1_000)
+        #expect(config.tuning.maxIdlePerServer == 64)
         #expect(config.tuning.minBodyBytesPerSecond == 2_048)
         #expect(config.routes[0].failover)
     }
