@@ -319,7 +319,7 @@ final class H2Stream {
         guard !input.isEmpty else { return 0 }
         if body == nil { body = worker.buffers.take() }
         let out = body!
-        out.ensureWritable(out.capacity)
+        out.ensureWritable(16 * 1024)   // compacts only when the tail is short
         var used = 0
         switch framing {
         case .none:
