@@ -21,7 +21,7 @@ import SwitchyardTLS
 /// HTTP/1.1 request. Such a connection has no socket of its own.
 ///
 /// All of it is confined to the worker's event-loop thread.
-final class DownstreamConnection: EventHandler {
+final class DownstreamConnection: EventHandler, Indexed {
     /// Where the connection is. Each phase's invariant:
     enum Phase {
         /// Between requests. No upstream, no table pinned; `fromClient` may hold the start

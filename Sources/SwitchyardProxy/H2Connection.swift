@@ -11,7 +11,7 @@ import SwitchyardTLS
 /// Output is produced in one place, `pump`, which runs at the end of this connection's own
 /// events and — when a stream's exchange produced something on an upstream event — once
 /// after the loop's batch of events (`DeferredWork`), never from inside nghttp2's calls.
-final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork {
+final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed {
     let fd: FileDescriptor
     unowned let worker: Worker
     var registration = RegistrationID.none
@@ -259,8 +259,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork {
 
     func h2StreamOpened(_ id: Int32) {
         let stream = H2Stream(id: id, connection: self)
-        stream.listIndex = streams.count
-        streams.append(stream)
+        streams.appendIndexed(stream)
         session?.setObject(Unmanaged.passUnretained(stream).toOpaque(), for: id)
     }
 
@@ -312,14 +311,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork {
     }
 
     private func remove(_ stream: H2Stream) {
-        let index = stream.listIndex
-        guard index >= 0, index < streams.count, streams[index] === stream else { return }
-        let last = streams.removeLast()
-        if index < streams.count {
-            streams[index] = last
-            last.listIndex = index
-        }
-        stream.listIndex = -1
+        guard streams.removeIndexed(stream) else { return }
         if let i = resumable.firstIndex(where: { $0 === stream }) { resumable.remove(at: i) }
     }
 

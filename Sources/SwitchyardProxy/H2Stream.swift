@@ -13,7 +13,7 @@ import SwitchyardSystem
 /// Both directions are bounded: request DATA is acknowledged to the client (WINDOW_UPDATE)
 /// only as the exchange takes it, and the exchange's answer is taken only as far as
 /// `body` has room, which nghttp2 drains as the client's window allows.
-final class H2Stream {
+final class H2Stream: Indexed {
     let id: Int32
     private unowned let connection: H2Connection
     /// Position in the connection's stream list.

@@ -53,7 +53,7 @@ struct SpliceRelay {
 
 /// A TCP-mode connection: the backend is chosen once, when the client connects, and bytes
 /// are relayed both ways until both sides have ended (half-closes pass through).
-final class TCPTunnel: EventHandler {
+final class TCPTunnel: EventHandler, Indexed {
     private let client: FileDescriptor
     private unowned let worker: Worker
     var registration = RegistrationID.none

@@ -115,8 +115,7 @@ final class Worker: @unchecked Sendable {
                 fd.close()
                 return
             }
-            connection.listIndex = connections.count
-            connections.append(connection)
+            connections.appendIndexed(connection)
             stats.openConnections += 1
         case .tcp(let route):
             guard let routeIndex = current.table.routeIndex(named: route) else {
@@ -131,8 +130,7 @@ final class Worker: @unchecked Sendable {
                     tunnel.close()
                     return
                 }
-                tunnel.listIndex = tunnels.count
-                tunnels.append(tunnel)
+                tunnels.appendIndexed(tunnel)
                 tunnel.start()
             } catch {
                 errorLog.error("tcp accept: \(error)")
@@ -152,14 +150,7 @@ final class Worker: @unchecked Sendable {
     }
 
     func connectionClosed(_ connection: DownstreamConnection) {
-        let index = connection.listIndex
-        guard index >= 0, index < connections.count, connections[index] === connection else { return }
-        let last = connections.removeLast()
-        if index < connections.count {
-            connections[index] = last
-            last.listIndex = index
-        }
-        connection.listIndex = -1
+        guard connections.removeIndexed(connection) else { return }
         stats.openConnections -= 1
     }
 
@@ -175,8 +166,7 @@ final class Worker: @unchecked Sendable {
             if let initial { buffers.give(initial) }
             return
         }
-        connection.listIndex = http2Connections.count
-        http2Connections.append(connection)
+        http2Connections.appendIndexed(connection)
         stats.openConnections += 1
         stats.openH2Connections += 1
         stats.h2Connections += 1
@@ -186,27 +176,13 @@ final class Worker: @unchecked Sendable {
     }
 
     func http2Closed(_ connection: H2Connection) {
-        let index = connection.listIndex
-        guard index >= 0, index < http2Connections.count, http2Connections[index] === connection else { return }
-        let last = http2Connections.removeLast()
-        if index < http2Connections.count {
-            http2Connections[index] = last
-            last.listIndex = index
-        }
-        connection.listIndex = -1
+        guard http2Connections.removeIndexed(connection) else { return }
         stats.openConnections -= 1
         stats.openH2Connections -= 1
     }
 
     func tunnelClosed(_ tunnel: TCPTunnel) {
-        let index = tunnel.listIndex
-        guard index >= 0, index < tunnels.count, tunnels[index] === tunnel else { return }
-        let last = tunnels.removeLast()
-        if index < tunnels.count {
-            tunnels[index] = last
-            last.listIndex = index
-        }
-        tunnel.listIndex = -1
+        tunnels.removeIndexed(tunnel)
     }
 
     var connectionCount: Int { connections.count + tunnels.count + http2Connections.count }

@@ -27,14 +27,7 @@ final class TestClient {
 
     func send(_ text: String) { send(Array(text.utf8)) }
 
-    func send(_ bytes: [UInt8]) {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { if errno == EINTR { continue }; return }
-            offset += n
-        }
-    }
+    func send(_ bytes: [UInt8]) { writeAll(fd, bytes) }
 
     func shutdownWrite() { Glibc.shutdown(fd, Int32(SHUT_WR)) }
 
@@ -120,5 +113,15 @@ private extension String {
         while s.first == " " || s.first == "\t" { s = s.dropFirst() }
         while s.last == " " || s.last == "\t" { s = s.dropLast() }
         return String(s)
+    }
+}
+
+/// Writes all of `bytes` to a blocking socket (stops early if the peer is gone).
+func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        if n <= 0 { if errno == EINTR { continue }; return }
+        offset += n
     }
 }
