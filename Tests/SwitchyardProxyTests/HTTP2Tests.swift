@@ -291,6 +291,35 @@ import SwitchyardSystem
         #expect(!h.legacy.requestHeads.contains { $0.contains("/big-head") || $0.contains("/bomb") }, "neither was forwarded")
     }
 
+    /// Random frame soups (seeded, so a failure repeats): any type, flags, stream and
+    /// payload, sometimes after a valid request. Whatever the proxy makes of them, it stays
+    /// up, every connection ends or answers, and a normal client is served afterwards.
+    /// `SOUP_ROUNDS=4000 swift test --filter randomFrameSoups` explores further.
+    @Test func randomFrameSoupsNeverTakeTheProxyDown() throws {
+        let h = try ProxyHarness(routes: Self.routes)
+        defer { h.stop() }
+        var rng = SplitMix(seed: 0x5157_4348_5941_5244)
+        for _ in 0..<(Int(ProcessInfo.processInfo.environment["SOUP_ROUNDS"] ?? "") ?? 300) {
+            let client = try H2FrameClient(port: h.port, timeoutSeconds: 1)
+            if rng.next() % 2 == 0 { client.request(stream: 1, path: "/soup", endStream: rng.next() % 2 == 0) }
+            var soup: [UInt8] = []
+            for _ in 0..<(1 + Int(rng.next() % 12)) {
+                let type = UInt8(rng.next() % 11)
+                let flags = UInt8(truncatingIfNeeded: rng.next())
+                let stream = UInt32(rng.next() % 8)
+                let payload = (0..<Int(rng.next() % 40)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                soup += H2FrameClient.frame(type: type, flags: flags, stream: stream, payload: payload)
+            }
+            client.send(soup)
+            _ = client.readUntilClosed()   // closed by the proxy, or the 1 s read timeout
+        }
+        let client = try H2FrameClient(port: h.port)
+        client.request(stream: 1, path: "/after-the-soup")
+        let answer = client.response(stream: 1)
+        #expect(answer?.status == 200)
+        #expect(answer?.text.contains("legacy answered GET /after-the-soup") == true)
+    }
+
     @Test func garbageAfterThePrefaceGetsGoAwayAndLeavesNothingOpen() throws {
         let h = try ProxyHarness(routes: Self.routes)
         defer { h.stop() }
@@ -308,5 +337,18 @@ import SwitchyardSystem
         }
         #expect(open == 0)
         #expect(h.proxy.registeredDescriptors() == baseline, "every socket was deregistered and closed")
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for the frame soups.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
