@@ -97,7 +97,7 @@ import SwitchyardSystem
         // The proxy's own descriptors (the test process's /proc/self/fd moves with
         // whatever other tests do in parallel).
         let before = h.proxy.registeredDescriptors()
-        for i in 0..<300 {
+        for i in 0..<1_000 {
             let client = try TestClient(port: port, timeoutSeconds: 5)
             if i % 3 == 0 {
                 client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")   // plain HTTP to a TLS port
