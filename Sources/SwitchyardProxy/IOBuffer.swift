@@ -143,10 +143,18 @@ final class BufferPool {
     private(set) var outstanding = 0
     private(set) var peakOutstanding = 0
 
+    /// The fewest idle buffers there were since the last `trim`: buffers above it were not
+    /// needed during that time.
+    private var lowWater = Int.max
+
     @inline(__always) func take() -> IOBuffer {
         outstanding += 1
         if outstanding > peakOutstanding { peakOutstanding = outstanding }
-        if let buffer = free.popLast() { return buffer }
+        if let buffer = free.popLast() {
+            if free.count < lowWater { lowWater = free.count }
+            return buffer
+        }
+        lowWater = 0
         return IOBuffer(capacity: bufferSize)
     }
 
@@ -161,10 +169,13 @@ final class BufferPool {
     /// Idle buffers kept for the next burst; beyond that, `trim` returns them to the kernel.
     static let keepIdle = 64
 
-    /// Called on the loop's tick: releases a share of the idle buffers above `keepIdle`, so
-    /// a burst's memory goes back gradually rather than all at once.
+    /// Called on the loop's tick: releases a share of the idle buffers that stayed idle
+    /// since the last tick, beyond `keepIdle` — so a burst's memory goes back gradually
+    /// once the burst is over, while steady traffic that cycles many buffers (HTTP/2
+    /// streams) keeps them instead of unmapping and mapping them again every tick.
     func trim() {
-        let excess = free.count - Self.keepIdle
+        let excess = min(lowWater, free.count) - Self.keepIdle
+        lowWater = free.count
         guard excess > 0 else { return }
         free.removeLast(max(1, excess / 4))
     }
