@@ -23,9 +23,9 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     let tlsVersion: StaticString
     let limits: H2Limits
     private(set) var session: H2ServerSession?
-    /// Reused for every response head of this connection; sized so that any head the
-    /// response parser accepts fits.
-    let responseHead: H2ResponseHead
+    /// The worker's response head under construction (nghttp2 copies it on submit, so
+    /// one per worker serves every connection; an idle connection carries none).
+    var responseHead: H2ResponseHead { worker.h2ResponseHead }
 
     private var streams: [H2Stream] = []
     /// Streams whose exchange waits for room that nghttp2 just made (see `H2Stream`).
@@ -54,10 +54,8 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         self.tls = tls
         self.tlsVersion = tlsVersion
         limits = worker.settings.http2
-        responseHead = H2ResponseHead(maxFields: worker.settings.maxHeaderCount + 8, maxNameBytes: worker.settings.maxHeaderBytes)
         deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds
         lastWriteProgress = Clock.monotonicMilliseconds()
-        streams.reserveCapacity(Int(limits.maxConcurrentStreams))
     }
 
     /// Creates the session and processes what the HTTP/1.1 side had already read.

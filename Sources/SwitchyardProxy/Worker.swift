@@ -59,6 +59,10 @@ final class Worker: @unchecked Sendable {
     }
 
     private var scratchPool: [ExchangeScratch] = []
+    /// Where HTTP/2 streams assemble a response head; sized so that any head the response
+    /// parser accepts fits.
+    private(set) lazy var h2ResponseHead = H2ResponseHead(maxFields: settings.maxHeaderCount + 8,
+                                                          maxNameBytes: settings.maxHeaderBytes)
     var cipherScratch: UnsafeMutableRawBufferPointer { loop.cipherScratch }
 
     @inline(__always)
