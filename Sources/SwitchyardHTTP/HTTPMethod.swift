@@ -6,8 +6,8 @@ public enum HTTPMethod: UInt8, Sendable {
 
     /// Recognises a method token (already checked to be a token).
     /// The method named by `bytes` (`.other` for extension methods).
-    public init(bytes: [UInt8]) {
-        self = bytes.withUnsafeBytes { HTTPMethod.classify($0) }
+    public init(bytes: UnsafeRawBufferPointer) {
+        self = HTTPMethod.classify(bytes)
     }
 
     static func classify(_ b: UnsafeRawBufferPointer) -> HTTPMethod {

@@ -22,11 +22,14 @@ final class H2Stream: Indexed {
     private var cancelling = false
 
     // The request head as it arrives (HPACK-decoded fields).
-    private var method: [UInt8] = []
-    private var path: [UInt8] = []
-    private var authority: [UInt8] = []
-    private var host: [UInt8] = []
-    private var cookies: [UInt8] = []
+    // Pseudo-fields and Host are kept in `values` (a pooled buffer) as spans; cookie crumbs
+    // are joined in `cookies`; other fields are written as HTTP/1.1 lines into `fields`.
+    private var values: IOBuffer?
+    private var method = ByteSpan(start: 0, count: 0)
+    private var path = ByteSpan(start: 0, count: 0)
+    private var authority = ByteSpan(start: 0, count: 0)
+    private var host = ByteSpan(start: 0, count: 0)
+    private var cookies: IOBuffer?
     private var fields: IOBuffer?
     private var headerListBytes = 0
     private var headerFieldCount = 0
@@ -82,17 +85,23 @@ final class H2Stream: Indexed {
             return
         }
         if name.first == UInt8(ascii: ":") {
-            if Self.equals(name, ":method") { method = Array(value) }
-            else if Self.equals(name, ":path") { path = Array(value) }
-            else if Self.equals(name, ":authority") { authority = Array(value) }
+            if Self.equals(name, ":method") { method = keep(value) }
+            else if Self.equals(name, ":path") { path = keep(value) }
+            else if Self.equals(name, ":authority") { authority = keep(value) }
             // :scheme is not forwarded: X-Forwarded-Proto says how the client came in.
             return
         }
-        if Self.equals(name, "host") { host = Array(value); return }
+        if Self.equals(name, "host") { host = keep(value); return }
         if Self.equals(name, "cookie") {
             // RFC 9113 §8.2.3: cookie crumbs are joined with "; " for HTTP/1.1.
-            if !cookies.isEmpty { cookies.append(contentsOf: "; ".utf8) }
-            cookies.append(contentsOf: value)
+            if cookies == nil { cookies = worker.buffers.take() }
+            let jar = cookies!
+            guard jar.writableCount >= value.count + 2 else {
+                headTooLarge = true
+                return
+            }
+            if !jar.isEmpty { jar.append("; ") }
+            jar.append(value)
             return
         }
         // The body arrives in DATA frames as it is; a client's 100-continue wish and TE
@@ -121,21 +130,21 @@ final class H2Stream: Indexed {
             releaseHeadStorage()
             return
         }
-        requestMethod = HTTPMethod(bytes: method)
+        let values = self.values.map { UnsafeRawPointer($0.base) } ?? UnsafeRawPointer(bitPattern: 1)!
+        requestMethod = HTTPMethod(bytes: HeadWriter.slice(values, method))
         chunkedBody = !endStream && !hasContentLength
         let head = worker.buffers.take()
         defer { worker.buffers.give(head) }
-        _ = method.withUnsafeBytes { head.append($0) }
+        head.append(HeadWriter.slice(values, method))
         head.append(byte: UInt8(ascii: " "))
-        _ = path.withUnsafeBytes { head.append($0) }
+        head.append(HeadWriter.slice(values, path))
         head.append(" HTTP/1.1\r\nHost: ")
-        let hostValue = authority.isEmpty ? host : authority
-        _ = hostValue.withUnsafeBytes { head.append($0) }
+        head.append(HeadWriter.slice(values, authority.count == 0 ? host : authority))
         head.append("\r\n")
         if let fields { head.append(fields.readable) }
-        if !cookies.isEmpty {
+        if let cookies, !cookies.isEmpty {
             head.append("Cookie: ")
-            _ = cookies.withUnsafeBytes { head.append($0) }
+            head.append(cookies.readable)
             head.append("\r\n")
         }
         if chunkedBody { head.append("Transfer-Encoding: chunked\r\n") }
@@ -154,12 +163,27 @@ final class H2Stream: Indexed {
         exchange.bridgeKick()
     }
 
-    private func releaseHeadStorage() {
-        if let fields {
-            worker.buffers.give(fields)
-            self.fields = nil
+    /// Copies a field value into `values`; its span there (empty if it does not fit: the
+    /// header list limit is far below a buffer, so only a broken limit gets there).
+    private func keep(_ value: UnsafeRawBufferPointer) -> ByteSpan {
+        if values == nil { values = worker.buffers.take() }
+        let buffer = values!
+        guard buffer.writableCount >= value.count else {
+            headTooLarge = true
+            return ByteSpan(start: 0, count: 0)
         }
-        method = []; path = []; authority = []; host = []; cookies = []
+        let span = ByteSpan(start: buffer.readableCount, count: value.count)
+        buffer.append(value)
+        return span
+    }
+
+    private func releaseHeadStorage() {
+        if let fields { worker.buffers.give(fields) }
+        if let values { worker.buffers.give(values) }
+        if let cookies { worker.buffers.give(cookies) }
+        fields = nil
+        values = nil
+        cookies = nil
     }
 
     // MARK: request body
