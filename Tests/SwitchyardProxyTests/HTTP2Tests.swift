@@ -194,6 +194,37 @@ import SwitchyardSystem
         #expect(client.response(stream: 3)?.status == 200, "the connection itself stays usable")
     }
 
+    @Test(.enabled(if: HTTP2Tests.nghttpPresent, "needs nghttp2-client"))
+    func flipsUnderHTTP2LoadFailNothing() throws {
+        let h = try ProxyHarness(routes: Self.routes)
+        defer { h.stop() }
+        func table(_ legacyShare: Int, generation: UInt64) throws -> RouteTable {
+            let text = Self.routes
+                .replacingOccurrences(of: "LEGACY", with: "\(h.legacy.port)")
+                .replacingOccurrences(of: "CLOUD", with: "\(h.cloud.port)")
+                .replacingOccurrences(of: "ACCESSLOG", with: h.accessLogPath)
+                .replacingOccurrences(of: "split legacy 100% cloud 0%", with: "split legacy \(legacyShare)% cloud \(100 - legacyShare)%")
+            return try RouteTable.build(config: RoutesConfig.parse(text, file: "test.routes"), state: RuntimeState(), generation: generation)
+        }
+        let port = h.port
+        nonisolated(unsafe) var load: (status: Int32, output: String) = (-1, "")
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            load = Self.run("/usr/bin/h2load", ["-n", "20000", "-c", "4", "-m", "10", "http://127.0.0.1:\(port)/a"])
+            done.signal()
+        }
+        // Flip and revert while the streams run: 0 %, 100 %, 50 %… of users on cloud.
+        var generation: UInt64 = 2
+        while done.wait(timeout: .now() + .milliseconds(30)) == .timedOut {
+            try h.proxy.publish(table([0, 100, 50][Int(generation % 3)], generation: generation))
+            generation += 1
+        }
+        #expect(load.status == 0)
+        #expect(load.output.contains("20000 succeeded, 0 failed, 0 errored"), "\(load.output)")
+        #expect(generation > 3, "the table changed during the run (\(generation - 2) changes)")
+        #expect(h.legacy.requestCount > 0 && h.cloud.requestCount > 0, "both sides served")
+    }
+
     // MARK: limits against known attacks
 
     /// Runs `attack` on its own connection while a bystander connection is open, then
