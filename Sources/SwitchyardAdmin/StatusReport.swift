@@ -67,7 +67,7 @@ enum StatusReport {
                                   "client_certificates": listener.clientCAPath != nil])
         }
         lines.append("  open connections \(stats.openConnections) (HTTP/2 \(stats.openH2Connections)); "
-                     + "requests \(stats.requests) (HTTP/2 \(stats.h2Requests) on \(stats.h2Connections) connections)")
+                     + "requests \(stats.requests) (HTTP/2 \(stats.h2Requests) on \(stats.h2Connections) connection\(stats.h2Connections == 1 ? "" : "s"))")
         lines.append("  TLS handshakes: TLSv1.3 \(stats.tls13Handshakes), TLSv1.2 \(stats.tls12Handshakes), "
                      + "other \(stats.otherHandshakes), failed \(stats.tlsFailures); "
                      + "HTTP/2 connections ended for protocol errors or floods: \(stats.h2ProtocolErrors)")

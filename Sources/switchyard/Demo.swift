@@ -43,6 +43,7 @@ struct Demo: ParsableCommand {
               for i in $(seq 20); do curl -s http://\(address)/; done
               curl -s -c /tmp/jar -b /tmp/jar http://\(address)/   # with a cookie jar you stay on your side
               curl -s http://\(address)/auth/login       # route 'auth': active cloud, standby legacy
+              curl -s --http2-prior-knowledge http://\(address)/   # the same over HTTP/2 (h2c)
 
             Access log: /tmp/switchyard-demo/access.log. Stop with Ctrl-C.
 
