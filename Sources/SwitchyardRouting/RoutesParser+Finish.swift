@@ -117,6 +117,9 @@ extension RoutesParser {
         if draft.mode == .http, let cert = draft.certificateToken, draft.hosts.isEmpty {
             error(cert, "cert needs host names in the route: a client's SNI name picks the certificate (add `host NAME`)")
         }
+        if draft.mode == .http, draft.certificate != nil, let cert = draft.certificateToken, !listeners.contains(where: { $0.kind == .https }) {
+            error(cert, "cert is served by listen https, and this file has no listen https line")
+        }
         guard errors.count == errorsBefore else { return nil }
         return RouteConfig(name: name, mode: draft.mode, hosts: draft.hosts, pathPrefix: draft.pathPrefix,
                            listen: draft.listen, active: draft.active?.text, standby: draft.standby?.text,

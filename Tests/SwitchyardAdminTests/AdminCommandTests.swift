@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 import SwitchyardAdmin
 
@@ -125,6 +126,35 @@ import SwitchyardAdmin
         #expect(h.proxy.table.generation == 3)
         #expect(h.proxy.table.routes.contains { $0.name == "login" })
         #expect(h.run("status").text.contains("cloud 30.00%"), "the weight survived the reload")
+    }
+
+    @Test(.enabled(if: access("/usr/bin/openssl", X_OK) == 0, "needs openssl"))
+    func reloadWithAnUnreadableCertificateIsRefusedAndChangesNothing() throws {
+        let directory = NSTemporaryDirectory() + "switchyard-admin-cert-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                             "-subj", "/CN=localhost", "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem"]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        let routes = AdminHarness.routes.replacingOccurrences(
+            of: "listen http 127.0.0.1:0", with: "listen http 127.0.0.1:0\nlisten https 127.0.0.1:0 cert \(directory)/cert.pem key \(directory)/key.pem")
+        let h = try AdminHarness(routes: routes)
+        defer { h.stop() }
+        let good = try String(contentsOfFile: h.routesPath, encoding: .utf8)
+        let stateBefore = try? String(contentsOfFile: h.statePath, encoding: .utf8)
+        try good.replacingOccurrences(of: "/key.pem", with: "/gone.pem").write(toFile: h.routesPath, atomically: true, encoding: .utf8)
+        let refused = h.run("reload")
+        #expect(!refused.ok)
+        #expect(refused.text.contains("gone.pem"), "the answer names the file: \(refused.text)")
+        #expect(h.proxy.table.generation == 1)
+        #expect((try? String(contentsOfFile: h.statePath, encoding: .utf8)) == stateBefore, "the state file is as it was")
+        try good.write(toFile: h.routesPath, atomically: true, encoding: .utf8)
+        #expect(h.run("reload").ok, "a readable certificate reloads")
+        #expect(h.proxy.table.generation == 2)
     }
 
     @Test func refusedCallerIsToldAndAudited() throws {

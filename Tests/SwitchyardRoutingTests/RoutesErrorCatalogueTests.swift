@@ -73,6 +73,8 @@ struct RoutesErrorCatalogueTests {
                 line: 9, column: 25, fragment: "verify needs tls"),
         BadFile(name: "route cert without host", text: afterBackends("route app {\n    cert /c.pem key /k.pem\n    backend legacy\n}\n"),
                 line: 9, column: 5, fragment: "cert needs host names in the route"),
+        BadFile(name: "route cert without listen https", text: afterBackends("route app {\n    host a.test\n    cert /c.pem key /k.pem\n    backend legacy\n}\n"),
+                line: 10, column: 5, fragment: "this file has no listen https line"),
         BadFile(name: "route cert without key", text: afterBackends("route app {\n    host a.test\n    cert /c.pem chain /ch.pem\n    backend legacy\n}\n"),
                 line: 10, column: 5, fragment: "cert needs a key"),
         BadFile(name: "route cert in a tcp route", text: afterBackends("route db {\n    mode tcp\n    listen 127.0.0.1:5432\n    cert /c key /k\n    backend legacy\n}\n"),
