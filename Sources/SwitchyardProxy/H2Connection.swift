@@ -150,7 +150,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
             // then the connection closes. Other connections never notice.
             failed = true
             worker.stats.h2ProtocolErrors += 1
-            worker.errorLog.error("HTTP/2 client \(String(decoding: client.ip, as: UTF8.self)): \(error); closing the connection")
+            worker.clientErrorLog("HTTP/2 client \(String(decoding: client.ip, as: UTF8.self)): \(error); closing the connection")
             // Some limits (CONTINUATION) fail without a GOAWAY of nghttp2's own; the
             // client still learns why (a no-op when one is queued already).
             session.terminate(code: error.isFlood ? H2ServerSession.enhanceYourCalm : H2ServerSession.protocolError)
@@ -298,7 +298,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         guard errorCode != H2ServerSession.noError, !failed else { return }
         failed = true
         worker.stats.h2ProtocolErrors += 1
-        worker.errorLog.error("HTTP/2 client \(String(decoding: client.ip, as: UTF8.self)): protocol error or flood (GOAWAY code \(errorCode)); closing the connection")
+        worker.clientErrorLog("HTTP/2 client \(String(decoding: client.ip, as: UTF8.self)): protocol error or flood (GOAWAY code \(errorCode)); closing the connection")
     }
 
     func h2StreamClosed(_ id: Int32, errorCode: UInt32) {

@@ -352,8 +352,11 @@ import SwitchyardSystem
     }
 
     @Test func garbageAfterThePrefaceGetsGoAwayAndLeavesNothingOpen() throws {
-        let h = try ProxyHarness(routes: Self.routes)
+        let errorLogPath = NSTemporaryDirectory() + "switchyard-h2-errors-\(UUID().uuidString).log"
+        defer { unlink(errorLogPath) }
+        let h = try ProxyHarness(routes: Self.routes, errorLog: ErrorLog(path: errorLogPath))
         defer { h.stop() }
+        let started = Date()
         let baseline = h.proxy.registeredDescriptors()
         for _ in 0..<50 {
             let client = try H2FrameClient(port: h.port)
@@ -368,6 +371,11 @@ import SwitchyardSystem
         }
         #expect(open == 0)
         #expect(h.proxy.registeredDescriptors() == baseline, "every socket was deregistered and closed")
+        // Bad clients cannot flood the error log: at most 10 lines a second per worker.
+        let seconds = Int(Date().timeIntervalSince(started)) + 1
+        let lines = ((try? String(contentsOfFile: errorLogPath, encoding: .utf8)) ?? "")
+            .split(separator: "\n").filter { $0.contains("HTTP/2 client") }.count
+        #expect(lines >= 1 && lines <= 10 * seconds, "\(lines) error-log lines for 50 bad clients in \(seconds) s")
     }
 }
 
