@@ -225,6 +225,21 @@ import SwitchyardSystem
         #expect(h.legacy.requestCount > 0 && h.cloud.requestCount > 0, "both sides served")
     }
 
+    @Test func aTricklingUploadStreamGets408LikeHTTP1() throws {
+        let h = try ProxyHarness(routes: Self.routes) { settings in
+            settings.bodyRateWindowMilliseconds = 500
+            settings.minBodyBytesPerSecond = 1024
+        }
+        defer { h.stop() }
+        let client = try H2FrameClient(port: h.port)
+        client.request(stream: 1, method: "POST", path: "/discard", extra: [("content-length", "100000")], endStream: false)
+        client.sendFrame(type: H2FrameClient.data, flags: 0, stream: 1, payload: [UInt8](repeating: 0x61, count: 10))
+        let answer = try #require(client.response(stream: 1))
+        #expect(answer.status == 408, "a body slower than the minimum rate is cut off, as on HTTP/1.1")
+        client.request(stream: 3, path: "/a")
+        #expect(client.response(stream: 3)?.status == 200, "other streams go on")
+    }
+
     // MARK: limits against known attacks
 
     /// Runs `attack` on its own connection while a bystander connection is open, then
