@@ -83,8 +83,9 @@ fuzz-build:
 	@mkdir -p $(FUZZ_DIR)/artifacts
 	swiftc $(FUZZ_FLAGS) -module-name SwitchyardHTTP Sources/SwitchyardHTTP/*.swift -emit-module -emit-library -static -o $(FUZZ_DIR)/libSwitchyardHTTP.a -emit-module-path $(FUZZ_DIR)/SwitchyardHTTP.swiftmodule 2>&1 | grep -v "Cannot export local symbol" || true
 	swiftc $(FUZZ_FLAGS) -module-name SwitchyardRouting Sources/SwitchyardRouting/*.swift -emit-module -emit-library -static -o $(FUZZ_DIR)/libSwitchyardRouting.a -emit-module-path $(FUZZ_DIR)/SwitchyardRouting.swiftmodule 2>&1 | grep -v "Cannot export local symbol" || true
-	for h in request response chunked; do \
+	for h in request response; do \
 		swiftc $(FUZZ_FLAGS) -I $(FUZZ_DIR) Tests/Fuzz/$$h.swift $(FUZZ_DIR)/libSwitchyardHTTP.a -o $(FUZZ_DIR)/$$h 2>&1 | grep -v "Cannot export local symbol" || true; done
+	swiftc $(FUZZ_FLAGS) -I $(FUZZ_DIR) Tests/Fuzz/chunked.swift Tests/SwitchyardTestSupport/ChunkedFeed.swift $(FUZZ_DIR)/libSwitchyardHTTP.a -o $(FUZZ_DIR)/chunked 2>&1 | grep -v "Cannot export local symbol" || true
 	swiftc $(FUZZ_FLAGS) -I $(FUZZ_DIR) Tests/Fuzz/routes.swift $(FUZZ_DIR)/libSwitchyardRouting.a -o $(FUZZ_DIR)/routes 2>&1 | grep -v "Cannot export local symbol" || true
 
 fuzz: fuzz-build

@@ -37,15 +37,18 @@ let package = Package(
 
         // Test-only: counts malloc calls made on threads that opt in.
         .target(name: "CSwitchyardMallocCounter"),
+        // Test-only: what several test targets (and the chunked fuzz harness) share.
+        .target(name: "SwitchyardTestSupport", dependencies: ["SwitchyardHTTP"], path: "Tests/SwitchyardTestSupport"),
 
-        .testTarget(name: "SwitchyardHTTPTests", dependencies: ["SwitchyardHTTP"]),
-        .testTarget(name: "SwitchyardRoutingTests", dependencies: ["SwitchyardRouting"]),
+        .testTarget(name: "SwitchyardHTTPTests", dependencies: ["SwitchyardHTTP", "SwitchyardTestSupport"]),
+        .testTarget(name: "SwitchyardRoutingTests", dependencies: ["SwitchyardRouting", "SwitchyardTestSupport"]),
         .testTarget(name: "SwitchyardTLSTests", dependencies: ["SwitchyardTLS", "CSwitchyardMallocCounter"]),
         .testTarget(name: "SwitchyardAdminTests",
                     dependencies: ["SwitchyardAdmin", "SwitchyardProxy", "SwitchyardOrigin", "SwitchyardRouting",
                                    "SwitchyardSystem"]),
         .testTarget(name: "SwitchyardProxyTests",
                     dependencies: ["SwitchyardProxy", "SwitchyardOrigin", "SwitchyardRouting", "SwitchyardSystem",
-                                   "SwitchyardHTTP", "CSwitchyardMallocCounter", "CSwitchyardShims", "CNGHTTP2"]),
+                                   "SwitchyardHTTP", "CSwitchyardMallocCounter", "CSwitchyardShims", "CNGHTTP2",
+                                   "SwitchyardTestSupport"]),
     ]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SwitchyardHTTP
+import SwitchyardTestSupport
 
 /// The fuzz corpus (Tests/Fuzz/corpus), replayed through the parsers on every `make test`:
 /// what the fuzzer once found interesting keeps being checked, without the fuzzer.
@@ -56,28 +57,10 @@ import SwitchyardHTTP
             input.withUnsafeBytes { raw in
                 let maxData = Int(raw[0] % 64) + 1
                 let bytes = UnsafeRawBufferPointer(rebasing: raw[1...])
-                let whole = decode(bytes, maxData: maxData, feed: bytes.count)
-                let trickle = decode(bytes, maxData: maxData, feed: 1)
+                let whole = decodeChunked(bytes, maxData: maxData, feed: bytes.count)
+                let trickle = decodeChunked(bytes, maxData: maxData, feed: 1)
                 #expect(whole.data == trickle.data && whole.finished == trickle.finished && whole.error == trickle.error)
             }
         }
-    }
-
-    private func decode(_ bytes: UnsafeRawBufferPointer, maxData: Int, feed: Int) -> (data: [UInt8], finished: Bool, error: Int?) {
-        var decoder = ChunkedDecoder()
-        var data: [UInt8] = []
-        var available = 0
-        var start = 0
-        while start < bytes.count {
-            available = min(bytes.count, max(available, start) + feed)
-            let window = UnsafeRawBufferPointer(rebasing: bytes[start..<available])
-            let step: ChunkedStep
-            do { step = try decoder.decode(window, maxData: maxData) } catch { return (data, false, error.status) }
-            data += window[step.data.start..<step.data.end]
-            start += step.consumed
-            if step.finished { return (data, true, nil) }
-            if step.consumed == 0 && available == bytes.count { break }
-        }
-        return (data, false, nil)
     }
 }

@@ -5,6 +5,7 @@ import SwitchyardHTTP
 import SwitchyardProxy
 import SwitchyardRouting
 import SwitchyardSystem
+import SwitchyardTestSupport
 
 /// HTTP/2 towards clients: real clients from Debian (curl, nghttp, h2load) and a
 /// frame-level client for what well-behaved clients never send.
@@ -344,7 +345,7 @@ import SwitchyardSystem
     @Test func randomFrameSoupsNeverTakeTheProxyDown() throws {
         let h = try ProxyHarness(routes: Self.routes)
         defer { h.stop() }
-        var rng = SplitMix(seed: 0x5157_4348_5941_5244)
+        var rng = SplitMix64(seed: 0x5157_4348_5941_5244)
         for _ in 0..<(Int(ProcessInfo.processInfo.environment["SOUP_ROUNDS"] ?? "") ?? 300) {
             let client = try H2FrameClient(port: h.port, timeoutSeconds: 1)
             if rng.next() % 2 == 0 { client.request(stream: 1, path: "/soup", endStream: rng.next() % 2 == 0) }
@@ -391,18 +392,5 @@ import SwitchyardSystem
         let lines = ((try? String(contentsOfFile: errorLogPath, encoding: .utf8)) ?? "")
             .split(separator: "\n").filter { $0.contains("HTTP/2 client") }.count
         #expect(lines >= 1 && lines <= 10 * seconds, "\(lines) error-log lines for 50 bad clients in \(seconds) s")
-    }
-}
-
-/// A small deterministic generator (SplitMix64) for the frame soups.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+import SwitchyardTestSupport
 @testable import SwitchyardRouting
 
 private func splitRoute(_ legacy: Int, _ cloud: Int, sticky: String = "sticky cookie SWITCHYARD_BUCKET") -> String {
@@ -21,7 +22,7 @@ private func side(_ table: RouteTable, cookie: UInt64) -> Int {
 struct SplitTests {
     @Test func fivePercentOfOneHundredThousandUsers() throws {
         let t = try table(splitRoute(9500, 500))
-        var rng = SeededGenerator(seed: 42)
+        var rng = SplitMix64(seed: 42)
         var cloud = 0
         let users = 100_000
         for _ in 0..<users where side(t, cookie: rng.next()) == 1 { cloud += 1 }
@@ -31,7 +32,7 @@ struct SplitTests {
 
     @Test func newUsersGetCookiesThatSplitAccuratelyToo() throws {
         let t = try table(splitRoute(9500, 500))
-        var rng = SeededGenerator(seed: 7)
+        var rng = SplitMix64(seed: 7)
         var cloud = 0
         for _ in 0..<100_000 {
             let d = t.route(FakeRequest(), random: rng.next())!
@@ -43,7 +44,7 @@ struct SplitTests {
 
     @Test func bucketRangesFollowSplitOrder() throws {
         let t = try table(splitRoute(9000, 1000))
-        var rng = SeededGenerator(seed: 1)
+        var rng = SplitMix64(seed: 1)
         for _ in 0..<2000 {
             let d = t.route(FakeRequest(headers: [("Cookie", "SWITCHYARD_BUCKET=\(hex16(rng.next()))")]), random: 0)!
             #expect((0..<10000).contains(d.bucket) && d.reason == .split)
@@ -52,7 +53,7 @@ struct SplitTests {
     }
 
     @Test func raisingAShareOnlyMovesUsersTowardIt() throws {
-        var rng = SeededGenerator(seed: 2024)
+        var rng = SplitMix64(seed: 2024)
         let users = (0..<500).map { _ in rng.next() }
         for _ in 0..<20 {
             // A random walk of cloud shares, up and down, as operators might type them.
@@ -77,7 +78,7 @@ struct SplitTests {
     }
 
     @Test func atFixedWeightsNoUserEverMoves() throws {
-        var rng = SeededGenerator(seed: 99)
+        var rng = SplitMix64(seed: 99)
         let users = (0..<300).map { _ in rng.next() }
         for _ in 0..<10 {
             let share = Int(rng.next() % 10001)
@@ -122,7 +123,7 @@ struct SplitTests {
     @Test func stickyHeaderFallsBackToClientAddress() throws {
         let byHeader = try table(splitRoute(5000, 5000, sticky: "sticky header X-User"))
         let byClient = try table(splitRoute(5000, 5000, sticky: "sticky client"))
-        var rng = SeededGenerator(seed: 5)
+        var rng = SplitMix64(seed: 5)
         for _ in 0..<200 {
             let client = ClientAddress.v4(UInt32(truncatingIfNeeded: rng.next()))
             let withoutHeader = byHeader.route(FakeRequest(client: client), random: 1)!

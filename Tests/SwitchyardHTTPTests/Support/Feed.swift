@@ -1,3 +1,5 @@
+import SwitchyardTestSupport
+
 /// How a test hands a message to a parser: whole, one more byte per call, or in random pieces.
 enum Feed: CustomStringConvertible, Sendable {
     case whole
