@@ -38,14 +38,14 @@ let package = Package(
         // Test-only: counts malloc calls made on threads that opt in.
         .target(name: "CSwitchyardMallocCounter"),
         // Test-only: what several test targets (and the chunked fuzz harness) share.
-        .target(name: "SwitchyardTestSupport", dependencies: ["SwitchyardHTTP"], path: "Tests/SwitchyardTestSupport"),
+        .target(name: "SwitchyardTestSupport", dependencies: ["SwitchyardHTTP", "SwitchyardSystem"], path: "Tests/SwitchyardTestSupport"),
 
         .testTarget(name: "SwitchyardHTTPTests", dependencies: ["SwitchyardHTTP", "SwitchyardTestSupport"]),
         .testTarget(name: "SwitchyardRoutingTests", dependencies: ["SwitchyardRouting", "SwitchyardTestSupport"]),
         .testTarget(name: "SwitchyardTLSTests", dependencies: ["SwitchyardTLS", "CSwitchyardMallocCounter"]),
         .testTarget(name: "SwitchyardAdminTests",
                     dependencies: ["SwitchyardAdmin", "SwitchyardProxy", "SwitchyardOrigin", "SwitchyardRouting",
-                                   "SwitchyardSystem"]),
+                                   "SwitchyardSystem", "SwitchyardTestSupport"]),
         .testTarget(name: "SwitchyardProxyTests",
                     dependencies: ["SwitchyardProxy", "SwitchyardOrigin", "SwitchyardRouting", "SwitchyardSystem",
                                    "SwitchyardHTTP", "CSwitchyardMallocCounter", "CSwitchyardShims", "CNGHTTP2",

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SwitchyardTestSupport
 import SwitchyardAdmin
 
 /// Admin commands through the service, on a real proxy with real origins.
@@ -56,14 +57,14 @@ import SwitchyardAdmin
     @Test func flipSwapsAndRevertRestores() throws {
         let h = try AdminHarness()
         defer { h.stop() }
-        let client = try Client(port: h.port)
-        #expect(client.get("/auth/x")?.body.hasPrefix("legacy") == true)
+        let client = try TestClient(port: h.port)
+        #expect(client.get("/auth/x")?.text.hasPrefix("legacy") == true)
         #expect(h.run("flip auth").ok)
-        #expect(client.get("/auth/x")?.body.hasPrefix("cloud") == true, "the open connection uses the new generation at once")
+        #expect(client.get("/auth/x")?.text.hasPrefix("cloud") == true, "the open connection uses the new generation at once")
         #expect(h.run("revert").ok)
-        #expect(client.get("/auth/x")?.body.hasPrefix("legacy") == true)
+        #expect(client.get("/auth/x")?.text.hasPrefix("legacy") == true)
         #expect(h.run("revert to 2").ok)
-        #expect(client.get("/auth/x")?.body == "cloud answered GET /auth/x (generation 4)\n")
+        #expect(client.get("/auth/x")?.text == "cloud answered GET /auth/x (generation 4)\n")
         let history = h.run("history").text
         #expect(history.contains("flip auth"))
         #expect(history.contains("revert to 2"))
@@ -74,14 +75,14 @@ import SwitchyardAdmin
         defer { h.stop() }
         #expect(h.run("flip all").ok)
         for i in 0..<20 {
-            let client = try Client(port: h.port)
-            #expect(client.get("/u\(i)")?.body.hasPrefix("cloud") == true)
+            let client = try TestClient(port: h.port)
+            #expect(client.get("/u\(i)")?.text.hasPrefix("cloud") == true)
         }
         #expect(h.run("revert").ok)
         var legacy = 0
         for i in 0..<200 {
-            let client = try Client(port: h.port)
-            if client.get("/u\(i)")?.body.hasPrefix("legacy") == true { legacy += 1 }
+            let client = try TestClient(port: h.port)
+            if client.get("/u\(i)")?.text.hasPrefix("legacy") == true { legacy += 1 }
         }
         #expect((150...199).contains(legacy), "90% split is back: \(legacy)/200 on legacy")
     }
@@ -91,11 +92,11 @@ import SwitchyardAdmin
         defer { h.stop() }
         #expect(h.run("weight app legacy 100%").ok)
         #expect(h.run("cohort app add cookie team pilot -> cloud").ok)
-        let client = try Client(port: h.port)
-        #expect(client.get("/", cookie: "team=pilot")?.body.hasPrefix("cloud") == true)
-        #expect(client.get("/", cookie: "team=other")?.body.hasPrefix("legacy") == true)
+        let client = try TestClient(port: h.port)
+        #expect(client.get("/", headers: "Cookie: " + "team=pilot" + "\r\n")?.text.hasPrefix("cloud") == true)
+        #expect(client.get("/", headers: "Cookie: " + "team=other" + "\r\n")?.text.hasPrefix("legacy") == true)
         #expect(h.run("cohort app remove cookie team pilot -> cloud").ok)
-        #expect(client.get("/", cookie: "team=pilot")?.body.hasPrefix("legacy") == true)
+        #expect(client.get("/", headers: "Cookie: " + "team=pilot" + "\r\n")?.text.hasPrefix("legacy") == true)
         #expect(!h.run("cohort app remove cookie team pilot -> cloud").ok)
     }
 
@@ -187,7 +188,7 @@ import SwitchyardAdmin
     @Test func statusComparesBackends() throws {
         let h = try AdminHarness()
         defer { h.stop() }
-        let client = try Client(port: h.port)
+        let client = try TestClient(port: h.port)
         for _ in 0..<20 { _ = client.get("/auth/x") }
         let (answer, _) = h.service.execute("json status", caller: AdminHarness.root)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(answer.json.utf8)) as? [String: Any])

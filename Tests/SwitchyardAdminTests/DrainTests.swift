@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SwitchyardTestSupport
 import SwitchyardAdmin
 
 /// Long-lived tunnels after a flip: they stay unless a drain deadline is given, and
@@ -33,8 +34,8 @@ import SwitchyardAdmin
         #expect(try tunnels(h, "legacy") == 0, "status counts what is left")
     }
 
-    func openTunnelOn(_ h: AdminHarness, path: String) throws -> Client {
-        let client = try Client(port: h.port)
+    func openTunnelOn(_ h: AdminHarness, path: String) throws -> TestClient {
+        let client = try TestClient(port: h.port)
         let request = "GET \(path) HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
         _ = Array(request.utf8).withUnsafeBytes { write(client.fd, $0.baseAddress, $0.count) }
         var buffer = [UInt8](repeating: 0, count: 512)
@@ -44,7 +45,7 @@ import SwitchyardAdmin
     }
 
     /// The tunnel still echoes.
-    func stillOpen(_ client: Client) -> Bool {
+    func stillOpen(_ client: TestClient) -> Bool {
         let probe = Array("ping".utf8)
         guard probe.withUnsafeBytes({ write(client.fd, $0.baseAddress, $0.count) }) == 4 else { return false }
         var buffer = [UInt8](repeating: 0, count: 16)

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import SwitchyardTestSupport
 import SwitchyardAdmin
 import SwitchyardSystem
 
@@ -32,21 +33,21 @@ import SwitchyardSystem
             group.enter()
             Thread {
                 defer { group.leave() }
-                var client = try? Client(port: h.port)
+                var client = try? TestClient(port: h.port)
                 var n = 0
                 while running.load(ordering: .relaxed) {
                     n += 1
                     // Half the clients also open fresh connections now and then.
-                    if worker % 2 == 1 && n % 10 == 0 { client = try? Client(port: h.port) }
+                    if worker % 2 == 1 && n % 10 == 0 { client = try? TestClient(port: h.port) }
                     let sent = Clock.monotonicNanoseconds()
                     guard let result = client?.get("/w\(worker)/\(n)") else {
                         samples.append(Sample(sent: sent, status: 0, generation: -1, backend: ""))
-                        client = try? Client(port: h.port)
+                        client = try? TestClient(port: h.port)
                         continue
                     }
                     // "legacy answered GET /w1/7 (generation 3)\n"
-                    let backend = String(result.body.split(separator: " ").first ?? "")
-                    let generation = Int(result.body.split(separator: " ").last?.dropLast(2) ?? "") ?? -1
+                    let backend = String(result.text.split(separator: " ").first ?? "")
+                    let generation = Int(result.text.split(separator: " ").last?.dropLast(2) ?? "") ?? -1
                     samples.append(Sample(sent: sent, status: result.status, generation: generation, backend: backend))
                 }
             }.start()

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import SwitchyardTestSupport
 import SwitchyardAdmin
 
 /// `reload` under continuous traffic fails nothing, whatever the new file changes.
@@ -18,16 +19,16 @@ import SwitchyardAdmin
             group.enter()
             Thread {
                 defer { group.leave() }
-                var client = try? Client(port: h.port)
+                var client = try? TestClient(port: h.port)
                 var n = 0
                 while running.load(ordering: .relaxed) {
                     n += 1
-                    if n % 7 == 0 { client = try? Client(port: h.port) }
+                    if n % 7 == 0 { client = try? TestClient(port: h.port) }
                     if let result = client?.get(n % 2 == 0 ? "/auth/\(worker)" : "/app/\(n)"), result.status == 200 {
                         ok.add(1, ordering: .relaxed)
                     } else {
                         failed.add(1, ordering: .relaxed)
-                        client = try? Client(port: h.port)
+                        client = try? TestClient(port: h.port)
                     }
                 }
             }.start()

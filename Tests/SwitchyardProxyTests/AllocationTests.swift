@@ -1,6 +1,7 @@
 import CSwitchyardMallocCounter
 import Foundation
 import Testing
+import SwitchyardTestSupport
 import SwitchyardProxy
 
 /// The hot-path rule, checked by counting: a worker proxying keep-alive requests in steady

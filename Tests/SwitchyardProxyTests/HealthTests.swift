@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SwitchyardTestSupport
 import SwitchyardOrigin
 import SwitchyardProxy
 

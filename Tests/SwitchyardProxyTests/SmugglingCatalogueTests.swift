@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SwitchyardTestSupport
 import SwitchyardOrigin
 import SwitchyardSystem
 

@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+import SwitchyardTestSupport
 import SwitchyardOrigin
 import SwitchyardProxy
 import SwitchyardRouting

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import SwitchyardTestSupport
 import SwitchyardProxy
 
 /// Shutting down under load: every request a client managed to send is answered.

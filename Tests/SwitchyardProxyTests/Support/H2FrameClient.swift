@@ -1,5 +1,6 @@
 import CNGHTTP2
 import Glibc
+import SwitchyardTestSupport
 import SwitchyardSystem
 
 /// A frame-level HTTP/2 client over plain TCP (h2c with prior knowledge), for tests that

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SwitchyardTestSupport
 import SwitchyardOrigin
 import SwitchyardProxy
 import SwitchyardRouting

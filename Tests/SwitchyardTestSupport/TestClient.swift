@@ -3,20 +3,20 @@ import SwitchyardSystem
 
 /// A deliberately plain HTTP/1.1 client on a blocking socket, for talking to the proxy in
 /// tests: it writes raw bytes and reads answers with its own minimal parsing.
-final class TestClient {
-    let fd: Int32
+public final class TestClient {
+    public let fd: Int32
     private var buffer: [UInt8] = []
 
-    struct Response {
-        var status: Int
-        var head: String
-        var headers: [(String, String)]
-        var body: [UInt8]
-        var text: String { String(decoding: body, as: UTF8.self) }
-        func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+    public struct Response {
+        public var status: Int
+        public var head: String
+        public var headers: [(String, String)]
+        public var body: [UInt8]
+        public var text: String { String(decoding: body, as: UTF8.self) }
+        public func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
     }
 
-    init(port: UInt16, timeoutSeconds: Int = 10) throws {
+    public init(port: UInt16, timeoutSeconds: Int = 10) throws {
         let fd = try Socket.connectBlocking(to: SocketAddress(ip: "127.0.0.1", port: port)!)
         self.fd = fd.rawValue
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
@@ -25,15 +25,15 @@ final class TestClient {
 
     deinit { Glibc.close(fd) }
 
-    func send(_ text: String) { send(Array(text.utf8)) }
+    public func send(_ text: String) { send(Array(text.utf8)) }
 
-    func send(_ bytes: [UInt8]) { writeAll(fd, bytes) }
+    public func send(_ bytes: [UInt8]) { writeAll(fd, bytes) }
 
-    func shutdownWrite() { Glibc.shutdown(fd, Int32(SHUT_WR)) }
+    public func shutdownWrite() { Glibc.shutdown(fd, Int32(SHUT_WR)) }
 
     /// Reads more bytes; false on end of stream, error or timeout.
     @discardableResult
-    func fill() -> Bool {
+    public func fill() -> Bool {
         var chunk = [UInt8](repeating: 0, count: 65536)
         let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
         if n <= 0 { return false }
@@ -42,7 +42,7 @@ final class TestClient {
     }
 
     /// Everything until the server closes (or the timeout).
-    func readToEnd() -> [UInt8] {
+    public func readToEnd() -> [UInt8] {
         while fill() {}
         defer { buffer = [] }
         return buffer
@@ -67,7 +67,7 @@ final class TestClient {
     }
 
     /// Reads one response. `head`: the request was HEAD (no body whatever the headers say).
-    func readResponse(head: Bool = false) -> Response? {
+    public func readResponse(head: Bool = false) -> Response? {
         guard let statusLine = line() else { return nil }
         let parts = statusLine.split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, let status = Int(parts[1]) else { return nil }
@@ -101,7 +101,7 @@ final class TestClient {
     }
 
     /// One GET on this connection.
-    func get(_ path: String, headers: String = "") -> Response? {
+    public func get(_ path: String, headers: String = "") -> Response? {
         send("GET \(path) HTTP/1.1\r\nHost: test.local\r\n\(headers)\r\n")
         return readResponse()
     }
@@ -117,7 +117,7 @@ private extension String {
 }
 
 /// Writes all of `bytes` to a blocking socket (stops early if the peer is gone).
-func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+public func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
     var offset = 0
     while offset < bytes.count {
         let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
