@@ -26,31 +26,19 @@ import SwitchyardSystem
             }
             """)
         defer { h.stop() }
-        let running = Atomic<Bool>(true)
         let samples = SampleBox()
-        let group = DispatchGroup()
-        for worker in 0..<4 {
-            group.enter()
-            Thread {
-                defer { group.leave() }
-                var client = try? TestClient(port: h.port)
-                var n = 0
-                while running.load(ordering: .relaxed) {
-                    n += 1
-                    // Half the clients also open fresh connections now and then.
-                    if worker % 2 == 1 && n % 10 == 0 { client = try? TestClient(port: h.port) }
-                    let sent = Clock.monotonicNanoseconds()
-                    guard let result = client?.get("/w\(worker)/\(n)") else {
-                        samples.append(Sample(sent: sent, status: 0, generation: -1, backend: ""))
-                        client = try? TestClient(port: h.port)
-                        continue
-                    }
-                    // "legacy answered GET /w1/7 (generation 3)\n"
-                    let backend = String(result.text.split(separator: " ").first ?? "")
-                    let generation = Int(result.text.split(separator: " ").last?.dropLast(2) ?? "") ?? -1
-                    samples.append(Sample(sent: sent, status: result.status, generation: generation, backend: backend))
-                }
-            }.start()
+        // Half the clients also open fresh connections now and then.
+        let load = ClientLoad(clients: 4, port: h.port, reconnectEvery: { worker, n in worker % 2 == 1 && n % 10 == 0 }) { worker, n, client in
+            let sent = Clock.monotonicNanoseconds()
+            guard let result = client?.get("/w\(worker)/\(n)") else {
+                samples.append(Sample(sent: sent, status: 0, generation: -1, backend: ""))
+                return false
+            }
+            // "legacy answered GET /w1/7 (generation 3)\n"
+            let backend = String(result.text.split(separator: " ").first ?? "")
+            let generation = Int(result.text.split(separator: " ").last?.dropLast(2) ?? "") ?? -1
+            samples.append(Sample(sent: sent, status: result.status, generation: generation, backend: backend))
+            return true
         }
         // (answered at, generation it created)
         var answered: [(UInt64, Int)] = [(0, 1)]
@@ -61,8 +49,7 @@ import SwitchyardSystem
             answered.append((Clock.monotonicNanoseconds(), Int(h.proxy.table.generation)))
             usleep(30_000)
         }
-        running.store(false, ordering: .relaxed)
-        group.wait()
+        load.stop()
         let all = samples.values
         #expect(all.count > 200, "the load was real: \(all.count) requests")
         let failed = all.filter { $0.status != 200 }
