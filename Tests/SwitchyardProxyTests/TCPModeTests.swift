@@ -8,14 +8,11 @@ import SwitchyardSystem
 
 /// TCP (L4) mode: bytes relayed with splice(2), the backend chosen once per connection.
 @Suite struct TCPModeTests {
-    @Test func echoWithHalfClose() throws {
-        let echo = try EchoServer()
-        echo.start()
-        defer { echo.stop() }
+    /// A started one-worker proxy with a `mode tcp` route to `servers` (in order), and its port.
+    func tcpProxy(servers: [UInt16]) throws -> (Proxy, UInt16) {
         let config = try RoutesConfig.parse("""
             backend db {
-                server 127.0.0.1:\(ProxyHarness.deadPort())
-                server 127.0.0.1:\(echo.port)
+            \(servers.map { "    server 127.0.0.1:\($0)" }.joined(separator: "\n"))
             }
             route tds {
                 mode tcp
@@ -26,8 +23,19 @@ import SwitchyardSystem
         let proxy = try Proxy(table: RouteTable.build(config: config, state: RuntimeState(), generation: 1),
                               settings: ProxySettings(workers: 1))
         proxy.start()
+        guard let address = proxy.tcpAddresses["tds"] else {
+            proxy.shutdown(graceMilliseconds: 0)
+            throw Errno(code: EADDRNOTAVAIL, call: "tcp listener")
+        }
+        return (proxy, address.port)
+    }
+
+    @Test func echoWithHalfClose() throws {
+        let echo = try EchoServer()
+        echo.start()
+        defer { echo.stop() }
+        let (proxy, port) = try tcpProxy(servers: [ProxyHarness.deadPort(), echo.port])
         defer { proxy.shutdown(graceMilliseconds: 500) }
-        let port = try #require(proxy.tcpAddresses["tds"]).port
         for round in 0..<3 {
             let client = try TestClient(port: port)
             let payload = [UInt8]((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ round) })
@@ -42,21 +50,9 @@ import SwitchyardSystem
     }
 
     @Test func noServerClosesTheClient() throws {
-        let config = try RoutesConfig.parse("""
-            backend db {
-                server 127.0.0.1:\(ProxyHarness.deadPort())
-            }
-            route tds {
-                mode tcp
-                listen 127.0.0.1:0
-                backend db
-            }
-            """, file: "tcp.routes")
-        let proxy = try Proxy(table: RouteTable.build(config: config, state: RuntimeState(), generation: 1),
-                              settings: ProxySettings(workers: 1))
-        proxy.start()
+        let (proxy, port) = try tcpProxy(servers: [ProxyHarness.deadPort()])
         defer { proxy.shutdown(graceMilliseconds: 500) }
-        let client = try TestClient(port: try #require(proxy.tcpAddresses["tds"]).port)
+        let client = try TestClient(port: port)
         #expect(client.readToEnd().isEmpty)
         #expect(proxy.stats().noServer == 1)
     }
