@@ -91,6 +91,21 @@ def summarize(rs):
     }
 
 
+def report_head(title, cmdline, machine):
+    """The top of every report: title, the command that made it, the machine."""
+    return [f"# {title}", "", f"Command: `{cmdline}`", "", machine, ""]
+
+
+def notes_section(notes_path):
+    """The "Notes:" section: the lines the bench script wrote to NOTES_PATH (if any)."""
+    out = ["Notes:"]
+    try:
+        out.extend(l.rstrip("\n") for l in open(notes_path) if l.strip())
+    except FileNotFoundError:
+        pass
+    return out
+
+
 def cmd_line(js):
     r = json.loads(js)
     w = r["wrk"]
@@ -156,13 +171,7 @@ def cmd_h2load(logpath, name, label, ticks, clk, rate, secs, outpath):
 def cmd_compare(results, rate_results, cmdline, machine, notes_path):
     rows = load(results)
     groups, names, conns_list = group(rows)
-    out = []
-    out.append("# Switchyard vs HAProxy vs nginx — HTTP/1.1, keep-alive, one core each")
-    out.append("")
-    out.append(f"Command: `{cmdline}`")
-    out.append("")
-    out.append(machine)
-    out.append("")
+    out = report_head("Switchyard vs HAProxy vs nginx — HTTP/1.1, keep-alive, one core each", cmdline, machine)
     rounds = max((r["round"] for r in rows), default=0)
     out.append(f"Closed loop: wrk -t1, {rounds} interleaved round(s) per cell; req/s is the median "
                "(min–max) over rounds, p50/p99 and CPU are medians over rounds. CPU is the proxy's "
@@ -232,11 +241,7 @@ def cmd_compare(results, rate_results, cmdline, machine, notes_path):
             out.append(f"| {label} | {r['achieved_rps']:,.0f} | {ms(r['p50_us'])} | {ms(r['p99_us'])} | "
                        f"{ms(r['max_us'])} | {cpu} | {r['failed']} / {r['non2xx']} | {c_ha} | {p_ha} |")
     out.append("")
-    out.append("Notes:")
-    try:
-        out.extend(l.rstrip("\n") for l in open(notes_path) if l.strip())
-    except FileNotFoundError:
-        pass
+    out.extend(notes_section(notes_path))
     out.append("- errors = wrk socket errors (connect, read, write, timeout) + non-2xx responses, summed over rounds")
     out.append("- on a 2-core machine shared with other work the numbers are noisy: compare ratios within one run, not across runs")
     print("\n".join(out))
@@ -262,7 +267,7 @@ def cmd_check(results, rate_results):
 
 def cmd_idle(results, cmdline, machine):
     rows = load(results)
-    out = ["# Idle keep-alive connections: memory per connection", "", f"Command: `{cmdline}`", "", machine, ""]
+    out = report_head("Idle keep-alive connections: memory per connection", cmdline, machine)
     out.append("Each client connection sent one request, read the 200, and stays open and idle. "
                "RSS is VmRSS of the proxy (master + workers) from /proc; per connection = "
                "(RSS with the connections − RSS before) ÷ connections. Target: ≤ 1 KiB per connection.")
@@ -289,7 +294,7 @@ def cmd_idle(results, cmdline, machine):
 
 def cmd_flip(results, cmdline, machine, notes_path):
     rows = load(results)
-    out = ["# Flip under load", "", f"Command: `{cmdline}`", "", machine, ""]
+    out = report_head("Flip under load", cmdline, machine)
     out.append("wrk -t1 drives steady load through the proxy; the steady phase has no changes, the "
                "flip phase flips and reverts every second. Failed = wrk socket errors (connect, read, "
                "write, timeout) + non-2xx responses. Target: 0 failed requests.")
@@ -307,11 +312,7 @@ def cmd_flip(results, cmdline, machine, notes_path):
         out.append(f"| {r['label']} | {r['phase']} | {r.get('changes', 0)} | {rate:,.0f} | {ms(w.get('p99_us'))} | "
                    f"{w.get('requests', 0):,} | {errors(w)} | {w.get('non2xx', 0)} | {failed} | {ratio} |")
     out.append("")
-    out.append("Notes:")
-    try:
-        out.extend(l.rstrip("\n") for l in open(notes_path) if l.strip())
-    except FileNotFoundError:
-        pass
+    out.extend(notes_section(notes_path))
     print("\n".join(out))
 
 
@@ -319,8 +320,7 @@ def cmd_h2(results, handshakes, cmdline, machine):
     """bench/h2: medians over rounds of req/s and proxy CPU µs per request, per stream
     count, with ratios to HAProxy and nginx; then TLS handshakes per second."""
     rows = load(results)
-    print("# bench/h2 — HTTPS + HTTP/2 through Switchyard, HAProxy and nginx\n")
-    print(f"`{cmdline}` — {machine}\n")
+    print("\n".join(report_head("bench/h2 — HTTPS + HTTP/2 through Switchyard, HAProxy and nginx", cmdline, machine)))
     print("Same plain HTTP/1.1 nginx origin behind every proxy; h2load over TLS (ALPN h2) on the "
           "origin's core, proxies on the other. Medians over rounds.\n")
     print("| streams/conn | proxy | req/s | ÷ HAProxy | ÷ nginx | CPU µs/req | ÷ HAProxy | ÷ nginx | 2xx | failed+errored |")
