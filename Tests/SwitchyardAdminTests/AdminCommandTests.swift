@@ -134,13 +134,10 @@ import SwitchyardAdmin
         let directory = NSTemporaryDirectory() + "switchyard-admin-cert-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-                             "-subj", "/CN=localhost", "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem"]
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
+        let made = try runProcess("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                                        "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                                                        "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem"])
+        try #require(made.status == 0, "openssl: \(made.output)")
         let routes = AdminHarness.routes.replacingOccurrences(
             of: "listen http 127.0.0.1:0", with: "listen http 127.0.0.1:0\nlisten https 127.0.0.1:0 cert \(directory)/cert.pem key \(directory)/key.pem")
         let h = try AdminHarness(routes: routes)

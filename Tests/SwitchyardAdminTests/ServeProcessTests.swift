@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Synchronization
 import Testing
+import SwitchyardTestSupport
 import SwitchyardOrigin
 import SwitchyardSystem
 
@@ -140,16 +141,8 @@ import SwitchyardSystem
         #expect(info.st_mode & 0o777 == 0o660, "the admin socket is not world-writable")
 
         func asNobody(_ words: [String]) throws -> (Int32, String) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "--", Self.binary] + words + ["--admin", served.admin]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+            try runProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", Self.binary]
+                           + words + ["--admin", served.admin])
         }
         // With the socket's own mode, another user cannot even connect.
         let (blocked, blockedText) = try asNobody(["status"])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SwitchyardTestSupport
 
 /// The `switchyard` executable as a user runs it (built by `make test` before the tests).
 @Suite struct CommandLineTests {
@@ -7,17 +8,7 @@ import Testing
     static let binary = root.appendingPathComponent(".build/debug/switchyard").path
 
     func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = arguments
-        process.currentDirectoryURL = Self.root
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try runProcess(Self.binary, arguments, currentDirectory: Self.root)
     }
 
     @Test(.enabled(if: FileManager.default.fileExists(atPath: binary), "needs `swift build` first (make test does it)"))
