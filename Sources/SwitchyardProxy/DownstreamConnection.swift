@@ -243,11 +243,7 @@ final class DownstreamConnection: EventHandler, Indexed {
     private func readFromClient() {
         guard !clientEOF, phase != .closed else { return }
         if phase == .lingering {
-            var scratch: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-            let result = withUnsafeMutableBytes(of: &scratch) { try? fd.read(into: $0) }
-            if case .processed(let n)? = result, n > 0 { return }
-            if case .wouldBlock? = result { return }
-            close()
+            if !Lingering.discard(fd, scratch: worker.cipherScratch) { close() }
             return
         }
         if let tls {
@@ -1304,12 +1300,7 @@ final class DownstreamConnection: EventHandler, Indexed {
             close()   // the stream ends with the answer; there is no socket to linger on
             return
         }
-        if let tls {
-            // close_notify first, so the client knows the answer is complete.
-            tls.shutdown()
-            _ = try? tls.flush(fd)
-        }
-        Socket.shutdownWrite(fd)
+        Lingering.shutdownWrite(fd, tls: tls)
         clientShutDown = true
         if clientEOF {
             close()
@@ -1445,11 +1436,7 @@ final class DownstreamConnection: EventHandler, Indexed {
             tunnelShutUpstream = true
         }
         if upstreamEOF && !tunnelShutClient && (fromUpstream?.isEmpty ?? true) && clientOutputDrained {
-            if let tls {
-                tls.shutdown()
-                _ = try? tls.flush(fd)
-            }
-            Socket.shutdownWrite(fd)
+            Lingering.shutdownWrite(fd, tls: tls)
             tunnelShutClient = true
         }
         if tunnelShutUpstream && tunnelShutClient {

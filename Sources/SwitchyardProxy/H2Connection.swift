@@ -76,7 +76,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     func eventsReceived(_ events: UInt32) {
         guard !closed else { return }
         if lingering {
-            lingerRead(events)
+            if !Lingering.discard(fd, scratch: worker.cipherScratch) { close() }
             return
         }
         if events & Epoll.writable != 0 { writeBlocked = false }
@@ -230,10 +230,6 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
             }
         } catch {
             // The client is gone (or the session failed): nothing more can be delivered.
-            failed = true
-            clientEOF = true
-            out?.clear()
-            tls?.release()
             close()
             return true
         }
@@ -368,16 +364,8 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     private func startLingering() {
         guard !lingering, !closed else { return }
         lingering = true
-        // Streams end first: their exchanges give back upstream connections and tables.
-        let open = streams
-        streams.removeAll()
-        resumable.removeAll()
-        for stream in open { stream.close() }
-        if let tls {
-            tls.shutdown()   // close_notify
-            _ = try? tls.flush(fd)
-        }
-        Socket.shutdownWrite(fd)
+        endStreams()
+        Lingering.shutdownWrite(fd, tls: tls)
         if clientEOF {
             close()
             return
@@ -386,21 +374,10 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         worker.loop.setInterest(registration, Epoll.readable)
     }
 
-    private func lingerRead(_ events: UInt32) {
-        let result = try? fd.read(into: worker.cipherScratch)
-        if case .processed(let n)? = result, n > 0 { return }
-        if case .wouldBlock? = result { return }
-        close()
-    }
-
     func close() {
         guard !closed else { return }
         closed = true
-        // Streams end first: their exchanges give back upstream connections and tables.
-        let open = streams
-        streams.removeAll()
-        resumable.removeAll()
-        for stream in open { stream.close() }
+        endStreams()
         session = nil
         worker.loop.deregister(registration)
         fd.close()
@@ -412,5 +389,11 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         worker.http2Closed(self)
     }
 
-    var streamCount: Int { streams.count }
+    /// Ends every stream; their exchanges give back upstream connections and tables.
+    private func endStreams() {
+        let open = streams
+        streams.removeAll()
+        resumable.removeAll()
+        for stream in open { stream.close() }
+    }
 }
