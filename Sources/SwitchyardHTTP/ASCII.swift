@@ -17,7 +17,7 @@ public enum ASCII {
     }
 
     /// Exact, case-sensitive comparison with a literal.
-    static func equals(_ a: UnsafeRawBufferPointer, _ b: StaticString) -> Bool {
+    public static func equals(_ a: UnsafeRawBufferPointer, _ b: StaticString) -> Bool {
         guard a.count == b.utf8CodeUnitCount else { return false }
         let p = b.utf8Start
         for i in 0..<a.count where a[i] != p[i] {

@@ -1,4 +1,3 @@
-import Glibc
 import SwitchyardHTTP
 import SwitchyardSystem
 
@@ -85,14 +84,14 @@ final class H2Stream: Indexed {
             return
         }
         if name.first == UInt8(ascii: ":") {
-            if Self.equals(name, ":method") { method = keep(value) }
-            else if Self.equals(name, ":path") { path = keep(value) }
-            else if Self.equals(name, ":authority") { authority = keep(value) }
+            if ASCII.equals(name, ":method") { method = keep(value) }
+            else if ASCII.equals(name, ":path") { path = keep(value) }
+            else if ASCII.equals(name, ":authority") { authority = keep(value) }
             // :scheme is not forwarded: X-Forwarded-Proto says how the client came in.
             return
         }
-        if Self.equals(name, "host") { host = keep(value); return }
-        if Self.equals(name, "cookie") {
+        if ASCII.equals(name, "host") { host = keep(value); return }
+        if ASCII.equals(name, "cookie") {
             // RFC 9113 §8.2.3: cookie crumbs are joined with "; " for HTTP/1.1.
             if cookies == nil { cookies = worker.buffers.take() }
             let jar = cookies!
@@ -106,8 +105,8 @@ final class H2Stream: Indexed {
         }
         // The body arrives in DATA frames as it is; a client's 100-continue wish and TE
         // have no meaning on the HTTP/1.1 side we build.
-        if Self.equals(name, "expect") || Self.equals(name, "te") { return }
-        if Self.equals(name, "content-length") { hasContentLength = true }
+        if ASCII.equals(name, "expect") || ASCII.equals(name, "te") { return }
+        if ASCII.equals(name, "content-length") { hasContentLength = true }
         if fields == nil { fields = worker.buffers.take() }
         let out = fields!
         guard out.writableCount >= name.count + value.count + 4 else {
@@ -245,9 +244,7 @@ final class H2Stream: Indexed {
         var moved = false
         if let held = pending, !held.isEmpty {
             guard exchange.acceptsRequestBytes else {
-                connection.session?.consume(id, held.readableCount)
-                held.clear()
-                connection.needsFlush()
+                returnPending()
                 return false
             }
             let n = write(held.readable, to: exchange)
@@ -477,9 +474,5 @@ final class H2Stream: Indexed {
 
     private static func bytes(_ s: StaticString) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)
-    }
-
-    private static func equals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
-        bytes.count == literal.utf8CodeUnitCount && memcmp(bytes.baseAddress!, literal.utf8Start, bytes.count) == 0
     }
 }
