@@ -3,8 +3,8 @@ import Glibc
 import SwitchyardProxy
 import SwitchyardSystem
 
-/// The admin socket: a Unix stream socket, mode 0660, in a directory that is not
-/// world-writable. Each connection is served on its own thread (admin traffic is a few
+/// The admin socket: a Unix stream socket, mode 0660, in a directory `AdminDirectory`
+/// trusts. Each connection is served on its own thread (admin traffic is a few
 /// commands a minute): lines in, answers out, until the client closes. The caller's
 /// identity comes from the kernel (SO_PEERCRED), never from what it says.
 public final class AdminServer: @unchecked Sendable {
@@ -14,11 +14,10 @@ public final class AdminServer: @unchecked Sendable {
     /// A command line longer than this is refused (and the connection closed).
     static let maxLineBytes = 4096
 
-    public init(path: String, groupID: UInt32?, service: AdminService) throws(AdminError) {
+    public init(path: String, groupID: UInt32?, trust: AdminDirectory.Trust, service: AdminService) throws(AdminError) {
         self.path = path
         self.service = service
-        let directory = (path as NSString).deletingLastPathComponent
-        try Self.prepareDirectory(directory)
+        try AdminDirectory.prepare(AdminDirectory.parent(of: path), trust: trust)
         try Self.removeStaleSocket(path)
         let fd: FileDescriptor
         do {
@@ -35,25 +34,11 @@ public final class AdminServer: @unchecked Sendable {
         listener = fd
     }
 
-    /// Creates the directory (0750) if missing; refuses one anybody can write to, where
-    /// another user could replace the socket.
-    static func prepareDirectory(_ directory: String) throws(AdminError) {
-        var info = stat()
-        if stat(directory, &info) != 0 {
-            guard mkdir(directory, 0o750) == 0 || errno == EEXIST else {
-                throw AdminError("cannot create \(directory): \(String(cString: strerror(errno)))")
-            }
-            return
-        }
-        if info.st_mode & 0o002 != 0 {
-            throw AdminError("\(directory) is world-writable: put the admin socket in a directory only the service user and the ops group can write (e.g. /run/switchyard)")
-        }
-    }
-
     /// A socket file left by a proxy that died is removed; one that answers means another
     /// proxy is running, and we refuse rather than steal its socket.
     static func removeStaleSocket(_ path: String) throws(AdminError) {
-        guard access(path, F_OK) == 0 else { return }
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
         if let address = SocketAddress(unixPath: path), let fd = try? Socket.connectBlocking(to: address) {
             fd.close()
             throw AdminError("another switchyard is already listening on \(path)")
