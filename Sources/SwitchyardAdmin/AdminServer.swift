@@ -19,12 +19,7 @@ public final class AdminServer: @unchecked Sendable {
         self.service = service
         try AdminDirectory.prepare(AdminDirectory.parent(of: path), trust: trust)
         try Self.removeStaleSocket(path)
-        let fd: FileDescriptor
-        do {
-            fd = try Socket.listenUnix(path: path)
-        } catch {
-            throw AdminError("admin socket \(path): \(error)")
-        }
+        let fd = try Self.listen(at: path)
         // Group members (the ops group) may connect; others may not even open it.
         if let groupID { _ = chown(path, UInt32.max, groupID) }
         guard chmod(path, 0o660) == 0 else {
@@ -32,6 +27,21 @@ public final class AdminServer: @unchecked Sendable {
             throw AdminError("admin socket \(path): chmod: \(String(cString: strerror(errno)))")
         }
         listener = fd
+    }
+
+    /// Binds the socket with mode 0660 from the first instant. bind(2) creates the file with
+    /// 0777 & ~umask, so with the usual umask 022 it would be 0755 until the chmod below:
+    /// a window in which anybody could connect. umask(2) is process-wide; this runs at
+    /// start, before the workers and the admin thread exist, and the old mask comes back at
+    /// once (a file another thread created meanwhile would only be more closed).
+    static func listen(at path: String) throws(AdminError) -> FileDescriptor {
+        let previous = umask(0o117)
+        defer { umask(previous) }
+        do {
+            return try Socket.listenUnix(path: path)
+        } catch {
+            throw AdminError("admin socket \(path): \(error)")
+        }
     }
 
     /// A socket file left by a proxy that died is removed; one that answers means another
