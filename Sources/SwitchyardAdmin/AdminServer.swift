@@ -1,22 +1,33 @@
 import Foundation
 import Glibc
 import SwitchyardProxy
+import SwitchyardRouting
+import Synchronization
 import SwitchyardSystem
 
 /// The admin socket: a Unix stream socket, mode 0660, in a directory `AdminDirectory`
 /// trusts. Each connection is served on its own thread (admin traffic is a few
-/// commands a minute): lines in, answers out, until the client closes. The caller's
+/// commands a minute), within the caps of `AdminConnectionSlots` and an idle timeout:
+/// lines in, answers out, until the client closes. The caller's
 /// identity comes from the kernel (SO_PEERCRED), never from what it says.
 public final class AdminServer: @unchecked Sendable {
     public let path: String
     private let listener: FileDescriptor
     private let service: AdminService
+    private let limits: AdminConfig
+    private let slots: AdminConnectionSlots
+    /// Set by `stop`, read by the accept thread when accept fails.
+    private let stopping = Mutex(false)
     /// A command line longer than this is refused (and the connection closed).
     static let maxLineBytes = 4096
 
-    public init(path: String, groupID: UInt32?, trust: AdminDirectory.Trust, service: AdminService) throws(AdminError) {
+    /// `limits`: the admin line's connection caps and idle timeout (the path is not used).
+    public init(path: String, groupID: UInt32?, trust: AdminDirectory.Trust, limits: AdminConfig,
+                service: AdminService) throws(AdminError) {
         self.path = path
         self.service = service
+        self.limits = limits
+        slots = AdminConnectionSlots(limit: limits.maxConnections, perUIDLimit: limits.maxConnectionsPerUID)
         try AdminDirectory.prepare(AdminDirectory.parent(of: path), trust: trust)
         try Self.removeStaleSocket(path)
         let fd = try Self.listen(at: path)
@@ -62,30 +73,86 @@ public final class AdminServer: @unchecked Sendable {
         thread.start()
     }
 
+    /// Stops accepting: shutdown(2) wakes the blocked accept, and the accept thread closes
+    /// the listener itself (closing it here could close a number another thread was just
+    /// given while accept still used it).
     public func stop() {
+        stopping.withLock { $0 = true }
         Glibc.shutdown(listener.rawValue, Int32(SHUT_RDWR))
-        listener.close()
         unlink(path)
     }
 
     private func acceptLoop() {
+        defer { listener.close() }
         while true {
-            let fd = accept(listener.rawValue, nil, nil)
-            if fd < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
-                return
+            var peer = SocketAddress(storage: sockaddr_storage(), length: 0)
+            let accepted: FileDescriptor
+            do {
+                guard case .processed(let fd) = try Socket.accept(listener, peer: &peer) else { continue }
+                accepted = fd
+            } catch {
+                if stopping.withLock({ $0 }) { return }
+                switch error.code {
+                case ECONNABORTED: continue
+                case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                    // Out of descriptors or memory: the connection waits in the backlog;
+                    // retrying at once would spin.
+                    usleep(100_000)
+                    continue
+                default:
+                    service.errorLog.error("admin socket: \(error); no longer accepting")
+                    return
+                }
             }
-            let thread = Thread { [self] in serve(FileDescriptor(rawValue: fd)) }
-            thread.start()
+            admit(accepted)
         }
     }
 
-    private func serve(_ fd: FileDescriptor) {
-        defer { fd.close() }
-        guard let credentials = try? Socket.peerCredentials(fd) else { return }
+    /// Checks the caller against the connection caps; either hands the connection to its own
+    /// thread (which gives the slot back) or refuses it in one line and closes it here.
+    private func admit(_ fd: FileDescriptor) {
+        // accept4 made it non-blocking; the connection's thread uses blocking reads with a
+        // receive timeout (SO_RCVTIMEO) as its idle timeout.
+        guard (try? Self.makeBlocking(fd, timeoutMilliseconds: limits.idleTimeoutMilliseconds)) != nil,
+              let credentials = try? Socket.peerCredentials(fd) else {
+            fd.close()
+            return
+        }
         let caller = Caller(uid: credentials.uid, gid: credentials.gid, pid: credentials.pid)
+        if let refusal = slots.take(uid: caller.uid) {
+            send(fd, AdminAnswer.failure(refusal).rendered(json: false))
+            fd.close()
+            return
+        }
+        let thread = Thread { [self] in
+            defer {
+                fd.close()
+                slots.give(uid: caller.uid)
+            }
+            serve(fd, caller)
+        }
+        thread.start()
+    }
+
+    static func makeBlocking(_ fd: FileDescriptor, timeoutMilliseconds: Int) throws(Errno) {
+        let flags = try syscallValue("fcntl(F_GETFL)") { fcntl(fd.rawValue, F_GETFL) }
+        _ = try syscallValue("fcntl(F_SETFL)") { fcntl(fd.rawValue, F_SETFL, flags & ~O_NONBLOCK) }
+        // The same bound for writes: a client that never reads its answer must not hold
+        // the thread either.
+        var timeout = timeval(tv_sec: timeoutMilliseconds / 1000, tv_usec: (timeoutMilliseconds % 1000) * 1000)
+        for option in [SO_RCVTIMEO, SO_SNDTIMEO] {
+            _ = try syscallValue("setsockopt") {
+                setsockopt(fd.rawValue, SOL_SOCKET, option, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            }
+        }
+    }
+
+    /// Lines in, answers out, until the client closes, goes idle, or sends a line that is
+    /// too long. Never holds more than `maxLineBytes` + 1 bytes of an unfinished line:
+    /// each read asks only for what may still fit.
+    private func serve(_ fd: FileDescriptor, _ caller: Caller) {
         var pending: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
+        var chunk = [UInt8](repeating: 0, count: Self.maxLineBytes + 1)
         while true {
             while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = String(decoding: pending[..<newline], as: UTF8.self)
@@ -98,8 +165,14 @@ public final class AdminServer: @unchecked Sendable {
                 send(fd, AdminAnswer.failure(AdminError("command longer than \(Self.maxLineBytes) bytes")).rendered(json: false))
                 return
             }
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd.rawValue, $0.baseAddress, $0.count) }
+            let room = Self.maxLineBytes + 1 - pending.count
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd.rawValue, $0.baseAddress, room) }
             if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                // SO_RCVTIMEO ran out (socket(7)).
+                send(fd, AdminAnswer.failure(AdminError("idle for \(limits.idleTimeoutMilliseconds) ms, closing")).rendered(json: false))
+                return
+            }
             if n <= 0 {
                 // A last line without a newline (printf "status" | socat ...) still counts.
                 if !pending.isEmpty {

@@ -1,6 +1,6 @@
 /// The admin line's options other than `allow`.
 extension RoutesParser {
-    static let adminUsage = "admin PATH [allow group NAME | allow user NAME | allow uid N]... [require-reason]"
+    static let adminUsage = "admin PATH [allow group NAME | allow user NAME | allow uid N]... [require-reason] [max-connections N] [max-connections-per-uid N] [idle-timeout DURATION]"
 
     /// Reads the option at `tokens[i]` into `config`; the index after it, or nil after
     /// reporting an error (the rest of the line is then not read).
@@ -14,6 +14,22 @@ extension RoutesParser {
             }
             config.requireReason = true
             return i + 1
+        case "max-connections", "max-connections-per-uid", "idle-timeout":
+            guard !rejectDuplicate(option, firstLine: seenOnce["admin " + option.text]) else { return nil }
+            seenOnce["admin " + option.text] = option.line
+            guard i + 1 < tokens.count else {
+                error(option, "missing value after \(option.text)")
+                return nil
+            }
+            let value = tokens[i + 1]
+            if option.text == "idle-timeout" {
+                guard let duration = self.value(parseDuration(value.text), at: value) else { return nil }
+                config.idleTimeoutMilliseconds = duration
+            } else {
+                guard let n = self.value(parseInteger(value.text, in: 1...10_000, what: option.text), at: value) else { return nil }
+                if option.text == "max-connections" { config.maxConnections = n } else { config.maxConnectionsPerUID = n }
+            }
+            return i + 2
         default:
             error(option, "unexpected \"\(option.text)\" (usage: \(Self.adminUsage))")
             return nil

@@ -108,7 +108,8 @@ struct ServeRunner {
                 let adminService = try AdminService(
                     routesPath: routesFile, config: config, statePath: statePath, auditPath: auditPath,
                     policy: policy, dataPlane: proxy, restored: restored, startWarnings: warnings, errorLog: errorLog)
-                admin = try AdminServer(path: adminPath, groupID: policy.allowedGIDs.sorted().first, trust: trust, service: adminService)
+                admin = try AdminServer(path: adminPath, groupID: policy.allowedGIDs.sorted().first, trust: trust,
+                                        limits: config.admin ?? AdminConfig(socketPath: adminPath), service: adminService)
                 service = adminService
             }
         } catch {

@@ -34,7 +34,23 @@ import Testing
         #expect(plain.admin?.requireReason == false)
     }
 
+    @Test func connectionLimitsAndIdleTimeout() throws {
+        let config = try RoutesConfig.parse(Self.file("admin /a.sock max-connections 4 max-connections-per-uid 2 idle-timeout 250ms"), file: "a.routes")
+        let admin = try #require(config.admin)
+        #expect(admin.maxConnections == 4 && admin.maxConnectionsPerUID == 2 && admin.idleTimeoutMilliseconds == 250)
+        let defaults = try #require(try RoutesConfig.parse(Self.file("admin /a.sock"), file: "a.routes").admin)
+        #expect(defaults.maxConnections == 32 && defaults.maxConnectionsPerUID == 8 && defaults.idleTimeoutMilliseconds == 30_000)
+    }
+
     @Test func badAdminOptionsAreReportedAtTheirToken() {
+        #expect(Self.errors("admin /a.sock max-connections 0")
+                == ["admin.routes:2:31: bad max-connections \"0\" (expected 1…10000)"])
+        #expect(Self.errors("admin /a.sock max-connections-per-uid")
+                == ["admin.routes:2:15: missing value after max-connections-per-uid"])
+        #expect(Self.errors("admin /a.sock idle-timeout 30")
+                == ["admin.routes:2:28: bad duration \"30\" (expected e.g. 500ms, 2s or 1m)"])
+        #expect(Self.errors("admin /a.sock idle-timeout 1s idle-timeout 2s")
+                == ["admin.routes:2:31: duplicate idle-timeout (first on line 2)"])
         #expect(Self.errors("admin /a.sock require-reason require-reason")
                 == ["admin.routes:2:30: duplicate require-reason"])
         #expect(Self.errors("admin /a.sock requires-reason")
