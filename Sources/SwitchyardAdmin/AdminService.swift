@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import SwitchyardProxy
 import SwitchyardRouting
+import SwitchyardSystem
 
 /// Carries out admin commands, one at a time. A change goes through one path, `commit`:
 /// build and validate the new table, write the state file atomically, publish the table to
@@ -13,7 +14,10 @@ public final class AdminService: @unchecked Sendable {
     public let audit: AuditLog
     let policy: AccessPolicy
     let dataPlane: DataPlane
+    /// The commit lock: one command at a time changes or reads the routing state.
     private let lock = NSLock()
+    /// Refusal records per uid per second; its own lock.
+    private let refusals = RefusalLimiter()
     private(set) var config: RoutesConfig
     private(set) var history: [HistoryEntry]
     let errorLog: ErrorLog
@@ -67,56 +71,92 @@ public final class AdminService: @unchecked Sendable {
 
     // MARK: executing
 
-    /// Runs one command line for `caller`.
+    /// Runs one command line for `caller`. A refusal of a change is audited after the
+    /// commit lock is released: writing and fsyncing it must not hold up accepted changes.
     public func execute(_ line: String, caller: Caller) -> (AdminAnswer, json: Bool) {
+        let (answer, json, refusal) = executeLocked(line, caller: caller)
+        if let refusal { recordRefusal(refusal.command, caller, refusal.error, generationBefore: refusal.generation) }
+        return (answer, json)
+    }
+
+    /// A refused change, to be audited once the lock is released.
+    private struct Refusal {
+        var command: AdminCommandLine
+        var error: AdminError
+        var generation: UInt64
+    }
+
+    private func executeLocked(_ line: String, caller: Caller) -> (AdminAnswer, Bool, Refusal?) {
         lock.lock()
         defer { lock.unlock() }
         let command: AdminCommandLine
         do {
             command = try AdminCommandLine(parsing: line)
         } catch {
-            return (.failure(error), line.contains("json"))
+            return (.failure(error), line.contains("json"), nil)
         }
         guard let name = command.words.first else {
-            return (.failure(AdminError("empty command; try: help")), command.json)
+            return (.failure(AdminError("empty command; try: help")), command.json, nil)
         }
         guard let spec = AdminCommands.find(name, command.words) else {
-            return (.failure(AdminError("unknown command \"\(name)\"; try: help")), command.json)
+            return (.failure(AdminError("unknown command \"\(AdminText.stored(name))\"; try: help")), command.json, nil)
+        }
+        func refused(_ error: AdminError) -> (AdminAnswer, Bool, Refusal?) {
+            (.failure(error), command.json, Refusal(command: command, error: error, generation: table.generation))
         }
         if spec.changes {
             guard policy.mayChange(caller) else {
-                let error = AdminError("\(caller.userName) (uid \(caller.uid)) may not change routing: allowed are root, the proxy's own user and those the routes file's admin line allows")
-                recordRefusal(command, caller, error)
-                return (.failure(error), command.json)
+                return refused(AdminError("\(caller.userName) (uid \(caller.uid)) may not change routing: allowed are root, the proxy's own user and those the routes file's admin line allows"))
             }
             if config.admin?.requireReason == true && (command.reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
-                let error = AdminError("a reason is required for every change here: add --reason \"CHG-1234\" (routes file: admin … require-reason)")
-                recordRefusal(command, caller, error)
-                return (.failure(error), command.json)
+                return refused(AdminError("a reason is required for every change here: add --reason \"CHG-1234\" (routes file: admin … require-reason)"))
             }
         }
         do {
             let outcome = try spec.run(self, command, caller)
             switch outcome {
             case .answer(let answer):
-                return (answer, command.json)
+                return (answer, command.json, nil)
             case .change(let change):
-                return (try commit(change, command, caller), command.json)
+                return (try commit(change, command, caller), command.json, nil)
             }
         } catch {
-            if spec.changes { recordRefusal(command, caller, error) }
-            return (.failure(error), command.json)
+            return spec.changes ? refused(error) : (.failure(error), command.json, nil)
         }
     }
 
-    private func recordRefusal(_ command: AdminCommandLine, _ caller: Caller, _ error: AdminError) {
+    /// Writes a refusal record, within `refusals`' rate per uid; summaries of what the
+    /// limit held back go first.
+    private func recordRefusal(_ command: AdminCommandLine, _ caller: Caller, _ error: AdminError, generationBefore: UInt64) {
+        let time = AuditLog.now()
+        let (record, summaries) = refusals.admit(uid: caller.uid, nowMilliseconds: Clock.monotonicMilliseconds(), time: time)
+        writeSummaries(summaries)
+        guard record else { return }
         do {
-            try audit.append(.init(time: AuditLog.now(), outcome: "refused", uid: caller.uid, pid: caller.pid,
+            try audit.append(.init(time: time, outcome: "refused", uid: caller.uid, pid: caller.pid,
                                    user: caller.userName, command: command.text, reason: command.reason, changes: nil,
-                                   error: error.message, generationBefore: table.generation, generation: nil))
+                                   error: error.message, generationBefore: generationBefore, generation: nil))
         } catch {
             errorLog.error("audit log: \(error)")
         }
+    }
+
+    private func writeSummaries(_ summaries: [RefusalLimiter.Summary]) {
+        for summary in summaries {
+            let message = "\(summary.count) more refusals from uid \(summary.uid) between \(summary.since) and \(summary.until) were not recorded (at most \(refusals.perSecond) per second per uid)"
+            do {
+                try audit.append(.init(time: AuditLog.now(), outcome: "refusals-not-recorded", uid: summary.uid, pid: 0,
+                                       user: Caller.name(of: summary.uid), command: "", reason: nil, changes: nil,
+                                       error: message, generationBefore: nil, generation: nil, count: summary.count))
+            } catch {
+                errorLog.error("audit log: \(error)")
+            }
+        }
+    }
+
+    /// Writes what the refusal limit still holds back (at shutdown).
+    public func flushRefusalSummaries() {
+        writeSummaries(refusals.flush())
     }
 
     /// A change a command computed: the new runtime state (and config, for reload), and what
@@ -148,7 +188,8 @@ public final class AdminService: @unchecked Sendable {
         }
         changes += change.extraLines
         let entry = HistoryEntry(generation: generation, time: AuditLog.now(), uid: caller.uid, user: caller.userName,
-                                 command: command.text, reason: command.reason, changes: changes, state: newTable.state)
+                                 command: AdminText.stored(command.text), reason: command.reason.map(AdminText.stored),
+                                 changes: changes, state: newTable.state)
         var newHistory = history
         newHistory.append(entry)
         if newHistory.count > StateFile.historyLimit { newHistory.removeFirst(newHistory.count - StateFile.historyLimit) }

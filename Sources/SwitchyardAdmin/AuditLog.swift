@@ -9,7 +9,7 @@ public struct AuditLog: Sendable {
 
     public struct Record: Codable, Sendable {
         var time: String
-        var outcome: String          // "accepted", "refused", "warning"
+        var outcome: String          // "accepted", "refused", "warning", "refusals-not-recorded"
         var uid: UInt32
         var pid: Int32
         var user: String
@@ -19,9 +19,17 @@ public struct AuditLog: Sendable {
         var error: String?
         var generationBefore: UInt64?
         var generation: UInt64?
+        /// For "refusals-not-recorded": how many.
+        var count: Int? = nil
     }
 
+    /// Appends `record` with its command, reason and error cut to `AdminText.storedLimit`
+    /// bytes each (saying so): what a caller typed does not decide how much we write.
     func append(_ record: Record) throws(AdminError) {
+        var record = record
+        record.command = AdminText.stored(record.command)
+        record.reason = record.reason.map(AdminText.stored)
+        record.error = record.error.map(AdminText.stored)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data: Data

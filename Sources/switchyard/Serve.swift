@@ -137,6 +137,7 @@ struct ServeRunner {
             }
             errorLog.info("shutting down: finishing requests in flight (up to \(options.grace) s)")
             admin?.stop()
+            service?.flushRefusalSummaries()
             proxy.shutdown(graceMilliseconds: options.grace * 1000)
             errorLog.info("stopped")
             return
