@@ -5,34 +5,57 @@ import SwitchyardAdmin
 import SwitchyardSystem
 
 /// The CLI side of the admin socket: sends one command line, prints the answer, exits 1 if
-/// the proxy refused it. Finds the socket by itself: --admin, $SWITCHYARD_ADMIN, then the
-/// usual places.
+/// the proxy refused it (2 if it was not sent). Finds the socket by itself: --admin,
+/// $SWITCHYARD_ADMIN, then the usual places; talks only to a socket it can trust.
 enum AdminClient {
-    static let wellKnownPaths = ["/run/switchyard/admin.sock", "/tmp/switchyard-demo/admin.sock"]
+    /// Tried in order when neither --admin nor $SWITCHYARD_ADMIN says where the socket is.
+    static let systemPath = "/run/switchyard/admin.sock"
+    /// The demo's socket, in /tmp where anybody can make a directory: used only when it and
+    /// its directory belong to the caller (`AdminSocketTrust.isCallersOwn`).
+    static let demoPath = "/tmp/switchyard-demo/admin.sock"
 
     static func socketPath(_ explicit: String?) throws -> String {
         if let explicit { return explicit }
         if let fromEnvironment = ProcessInfo.processInfo.environment["SWITCHYARD_ADMIN"], !fromEnvironment.isEmpty {
             return fromEnvironment
         }
-        if let found = wellKnownPaths.first(where: { access($0, F_OK) == 0 }) { return found }
-        printError("switchyard: no admin socket found (tried \(wellKnownPaths.joined(separator: ", "))); is the proxy running? Give --admin PATH or set SWITCHYARD_ADMIN.")
+        if access(systemPath, F_OK) == 0 { return systemPath }
+        if AdminSocketTrust.isCallersOwn(demoPath) { return demoPath }
+        printError("switchyard: no admin socket found (tried \(systemPath), and \(demoPath) if it is yours); is the proxy running? Give --admin PATH or set SWITCHYARD_ADMIN.")
         throw ExitCode(2)
     }
 
-    /// Splits off `--admin PATH`; quotes every word so the line keeps each one whole.
+    /// Takes `--NAME VALUE` out of `words`.
+    static func takeOption(_ name: String, from words: inout [String]) throws -> String? {
+        guard let i = words.firstIndex(of: name) else { return nil }
+        guard i + 1 < words.count else {
+            printError("switchyard: \(name) needs a value")
+            throw ExitCode(2)
+        }
+        let value = words[i + 1]
+        words.removeSubrange(i...(i + 1))
+        return value
+    }
+
+    /// Splits off `--admin PATH` and `--expect-owner USER|UID`; checks who owns the socket
+    /// and who listens on it; quotes every word so the line keeps each one whole.
     static func send(_ words: [String]) throws {
         var words = words
-        var explicit: String?
-        if let i = words.firstIndex(of: "--admin") {
-            guard i + 1 < words.count else {
-                printError("switchyard: --admin needs a path")
+        let explicit = try takeOption("--admin", from: &words)
+        var expected: UInt32?
+        if let owner = try takeOption("--expect-owner", from: &words) {
+            guard let uid = AdminSocketTrust.uid(of: owner) else {
+                printError("switchyard: --expect-owner \(owner): no such user")
                 throw ExitCode(2)
             }
-            explicit = words[i + 1]
-            words.removeSubrange(i...(i + 1))
+            expected = uid
         }
         let path = try socketPath(explicit)
+        let owners = AdminSocketTrust.trustedOwners(expected: expected)
+        if let refusal = AdminSocketTrust.check(path, owners: owners) {
+            printError("switchyard: \(refusal)")
+            throw ExitCode(2)
+        }
         let line: String
         do {
             line = try AdminCommandLine.line(quoting: words)
@@ -52,6 +75,10 @@ enum AdminClient {
             throw ExitCode(2)
         }
         defer { fd.close() }
+        if let refusal = AdminSocketTrust.checkPeer(fd, path: path, owners: owners) {
+            printError("switchyard: \(refusal)")
+            throw ExitCode(2)
+        }
         Array(line.utf8).withUnsafeBytes { try? fd.writeAll($0) }
         Socket.shutdownWrite(fd)
         var answer: [UInt8] = []
@@ -69,7 +96,7 @@ enum AdminClient {
 }
 
 /// The admin commands, spoken over the admin socket. Each takes the words the proxy's
-/// admin protocol takes, plus --reason "TEXT", --json, and --admin PATH.
+/// admin protocol takes, plus --reason "TEXT", --json, --admin PATH and --expect-owner USER|UID.
 protocol AdminCommand: ParsableCommand {
     static var word: String { get }
     var words: [String] { get }
