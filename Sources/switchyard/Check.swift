@@ -20,6 +20,8 @@ struct Check: ParsableCommand {
                 printError(problems.joined(separator: "\n"))
                 throw ExitCode(1)
             }
+            let warnings = Proxy.keyFileWarnings(config, file: routesFile)
+            if !warnings.isEmpty { printError(warnings.joined(separator: "\n")) }
             print("\(routesFile): ok — \(config.listeners.count) listener(s), \(config.backends.count) backend(s), \(table.routes.count) route(s)")
         } catch let error as RoutesErrors {
             printError(error.description)

@@ -57,6 +57,7 @@ struct ServeRunner {
         if let accessLog = options.accessLog { settings.accessLogPath = accessLog }
         settings.errorLogPath = options.errorLog ?? config.errorLogPath.flatMap { $0 == "stderr" ? nil : $0 }
         let errorLog = try ErrorLog(path: settings.errorLogPath)
+        for warning in Proxy.keyFileWarnings(config, file: routesFile) { errorLog.warning(warning) }
 
         // Runtime state (weights, flips, cohorts) comes back from the state file.
         let adminPath = options.admin ?? config.admin?.socketPath
