@@ -56,6 +56,27 @@ public enum AdminDirectory {
         for path in Set(created + [directory]).sorted() { try check(path, trust: trust) }
     }
 
+    /// Before root hands over to the service user: the state file's directory must be that
+    /// user's (it replaces the file by rename there), and the state file and audit log
+    /// become its own. A directory of root's is refused rather than given away: it may hold
+    /// more than our files.
+    public static func handOver(statePath: String, auditPath: String, to trust: Trust) throws(AdminError) {
+        for directory in Set([parent(of: statePath), parent(of: auditPath)]).sorted() {
+            var info = stat()
+            guard lstat(directory, &info) == 0 else { throw AdminError("\(directory): \(String(cString: strerror(errno)))") }
+            if info.st_uid != trust.serviceUID {
+                throw AdminError("\(directory) belongs to uid \(info.st_uid): the service user (uid \(trust.serviceUID)) could not write its state there; chown it to that user, or name a directory switchyard may create")
+            }
+        }
+        for path in [statePath, auditPath] {
+            try checkPlainFile(path, what: "admin file")
+            var info = stat()
+            if lstat(path, &info) == 0 && lchown(path, trust.serviceUID, trust.serviceGID) != 0 {
+                throw AdminError("cannot give \(path) to uid \(trust.serviceUID): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
     /// The refusal for one directory, if any.
     static func check(_ directory: String, trust: Trust) throws(AdminError) {
         var info = stat()

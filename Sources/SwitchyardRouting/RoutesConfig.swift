@@ -8,6 +8,8 @@ public struct RoutesConfig: Sendable, Equatable {
     public var routes: [RouteConfig]
     public var admin: AdminConfig?
     public var statePath: String?
+    /// `user NAME`: the user `serve` runs as once its listeners and files are open.
+    public var serviceUser: String?
     /// `nil` means off (the default).
     public var accessLogPath: String?
     /// `nil` means stderr (the default).

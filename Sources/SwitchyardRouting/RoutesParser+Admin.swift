@@ -1,5 +1,20 @@
-/// The admin line's options other than `allow`.
+/// The admin line's options other than `allow`, and the `user` line.
 extension RoutesParser {
+    /// `user NAME`: whom `serve` runs as after binding. The name is resolved when the proxy
+    /// starts (the file may be checked on another host).
+    mutating func userDirective(_ tokens: [RoutesToken]) {
+        let keyword = tokens[0]
+        guard !rejectDuplicate(keyword, firstLine: seenOnce["user"]),
+              expectArguments(tokens, 1...1, usage: "user NAME") else { return }
+        seenOnce["user"] = keyword.line
+        let name = tokens[1]
+        guard isPlainName(name.text) else {
+            error(name, "bad user name \"\(name.text)\" (use letters, digits, '-', '_', '.')")
+            return
+        }
+        serviceUser = name.text
+    }
+
     static let adminUsage = "admin PATH [allow group NAME | allow user NAME | allow uid N]... [require-reason] [max-connections N] [max-connections-per-uid N] [idle-timeout DURATION]"
 
     /// Reads the option at `tokens[i]` into `config`; the index after it, or nil after

@@ -1,5 +1,5 @@
 extension RoutesParser {
-    static let topLevelDirectives = ["listen", "admin", "state", "access-log", "error-log", "generation-header", "timeout", "limit", "backend", "route"]
+    static let topLevelDirectives = ["listen", "admin", "user", "state", "access-log", "error-log", "generation-header", "timeout", "limit", "backend", "route"]
 
     mutating func topLevelDirective(_ tokens: [RoutesToken]) {
         let keyword = tokens[0]
@@ -8,6 +8,8 @@ extension RoutesParser {
             listenDirective(tokens)
         case "admin":
             adminDirective(tokens)
+        case "user":
+            userDirective(tokens)
         case "state":
             guard !rejectDuplicate(keyword, firstLine: seenOnce["state"]),
                   expectArguments(tokens, 1...1, usage: "state PATH") else { return }

@@ -17,6 +17,7 @@ struct RoutesParser {
     var sawListenLine = false
     var admin: AdminConfig?
     var statePath: String?
+    var serviceUser: String?
     var accessLogPath: String?
     var errorLogPath: String?
     var generationHeader: String?

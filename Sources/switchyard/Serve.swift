@@ -38,6 +38,9 @@ struct ServeOptions: ParsableArguments {
 
     @Option(help: "Runtime state file; overrides the routes file's state line.")
     var state: String?
+
+    @Option(help: "Run as this user once listeners and files are open (started as root); overrides the routes file's user line.")
+    var user: String?
 }
 
 /// Loads, starts, and waits for signals. Shared by `serve` and `demo`.
@@ -59,6 +62,24 @@ struct ServeRunner {
         let errorLog = try ErrorLog(path: settings.errorLogPath)
         for warning in Proxy.keyFileWarnings(config, file: routesFile) { errorLog.warning(warning) }
 
+        // Whom to run as once everything is bound and open; nil: stay who we are.
+        var dropTo: ServiceUser?
+        if let name = options.user ?? config.serviceUser {
+            do {
+                let user = try ServiceUser.resolve(name)
+                if user.uid != geteuid() || user.gid != getegid() {
+                    guard geteuid() == 0 else {
+                        printError("switchyard: user \(name): only root can switch to another user (running as uid \(geteuid()))")
+                        throw ExitCode(1)
+                    }
+                    dropTo = user
+                }
+            } catch let error as ServiceUser.Failure {
+                printError("switchyard: \(error)")
+                throw ExitCode(1)
+            }
+        }
+
         // Runtime state (weights, flips, cohorts) comes back from the state file.
         let adminPath = options.admin ?? config.admin?.socketPath
         let statePath = options.state ?? config.statePath ?? adminPath.map { ($0 as NSString).deletingLastPathComponent + "/state.json" }
@@ -66,13 +87,15 @@ struct ServeRunner {
         let table: RouteTable
         var restored: StateFile?
         var warnings: [String] = []
-        var trust = AdminDirectory.Trust.current()
+        var trust = dropTo?.trust ?? AdminDirectory.Trust.current()
         if let statePath, let auditPath {
             // The directories are checked before the state file is read: a file planted by
             // another user must not decide where traffic goes.
             do {
-                trust.writerGroup = try AccessPolicy(config: config.admin).allowedGIDs.sorted().first
+                trust.writerGroup = try AccessPolicy(config: config.admin, serviceUID: trust.serviceUID).allowedGIDs.sorted().first
                 try AdminDirectory.prepare(socketPath: adminPath, statePath: statePath, auditPath: auditPath, trust: trust)
+                // Checked now too, so that a refusal comes before anything is written.
+                if dropTo != nil { try AdminDirectory.handOver(statePath: statePath, auditPath: auditPath, to: trust) }
             } catch {
                 printError("switchyard: \(error)")
                 throw ExitCode(1)
@@ -105,7 +128,7 @@ struct ServeRunner {
         do {
             proxy = try Proxy(table: table, settings: settings, errorLog: errorLog)
             if let adminPath, let statePath, let auditPath {
-                let policy = try AccessPolicy(config: config.admin)
+                let policy = try AccessPolicy(config: config.admin, serviceUID: trust.serviceUID)
                 let adminService = try AdminService(
                     routesPath: routesFile, config: config, statePath: statePath, auditPath: auditPath,
                     policy: policy, dataPlane: proxy, restored: restored, startWarnings: warnings, errorLog: errorLog)
@@ -116,6 +139,22 @@ struct ServeRunner {
         } catch {
             printError("switchyard: \(error)")
             throw ExitCode(1)
+        }
+        if let dropTo {
+            // Listeners are bound, the admin socket is made and the logs are open: root
+            // has nothing left to do. The state file and audit log (written as root since
+            // the first check) become the user's so that it can still write them.
+            do {
+                if let statePath, let auditPath {
+                    try AdminDirectory.handOver(statePath: statePath, auditPath: auditPath, to: trust)
+                }
+                try dropTo.drop()
+            } catch {
+                printError("switchyard: \(error)")
+                admin?.stop()
+                throw ExitCode(1)
+            }
+            errorLog.info("running as user \(dropTo.name) (uid \(dropTo.uid), gid \(dropTo.gid))")
         }
         proxy.start()
         admin?.start()

@@ -56,4 +56,15 @@ import Testing
         #expect(Self.errors("admin /a.sock requires-reason")
                 == ["admin.routes:2:15: unexpected \"requires-reason\" (usage: \(RoutesParser.adminUsage))"])
     }
+
+    @Test func theUserLine() throws {
+        let config = try RoutesConfig.parse(Self.file("user switchyard"), file: "a.routes")
+        #expect(config.serviceUser == "switchyard")
+        #expect(try RoutesConfig.parse(Self.file("# no user line"), file: "a.routes").serviceUser == nil)
+        #expect(Self.errors("user") == ["admin.routes:2:1: missing argument for user (usage: user NAME)"])
+        #expect(Self.errors("user -x") == ["admin.routes:2:6: bad user name \"-x\" (use letters, digits, '-', '_', '.')"])
+        #expect(Self.errors("user a b") == ["admin.routes:2:8: unexpected argument \"b\" (usage: user NAME)"])
+        let twice = (try? RoutesConfig.parse(Self.file("user a\nuser b"), file: "a.routes")) == nil
+        #expect(twice, "a second user line is refused")
+    }
 }
