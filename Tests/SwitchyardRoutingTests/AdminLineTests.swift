@@ -67,4 +67,11 @@ import Testing
         let twice = (try? RoutesConfig.parse(Self.file("user a\nuser b"), file: "a.routes")) == nil
         #expect(twice, "a second user line is refused")
     }
+
+    @Test func theClinicExampleUsesThem() throws {
+        let directory = try #require(routesDirectory())
+        let config = try RoutesConfig.load(path: directory.appendingPathComponent("clinic.routes").path)
+        #expect(config.admin?.requireReason == true)
+        #expect(config.serviceUser == "switchyard")
+    }
 }
