@@ -9,8 +9,11 @@ struct ClientIdentity {
     let address: ClientAddress
     let ip: [UInt8]
     let forwardedFor: [UInt8]
+    /// The peer is in the listener's (or the file's) `trust-forwarded` networks: its
+    /// forwarding fields are kept and appended to rather than replaced.
+    let trustedForwarder: Bool
 
-    init(peer: SocketAddress) {
+    init(peer: SocketAddress, trusted networks: [CIDR]) {
         if let v4 = peer.ipv4 {
             address = .v4(v4)
         } else if let v6 = peer.ipv6 {
@@ -21,13 +24,7 @@ struct ClientIdentity {
         let text = peer.ipString
         ip = Array(text.utf8)
         forwardedFor = Array((peer.family == AF_INET6 ? "for=\"[\(text)]\"" : "for=\(text)").utf8)
-    }
-}
-
-extension ClientIdentity {
-    init(address: ClientAddress, ip: [UInt8], forwardedFor: [UInt8]) {
-        self.address = address
-        self.ip = ip
-        self.forwardedFor = forwardedFor
+        let address = self.address
+        trustedForwarder = networks.contains { $0.contains(address) }
     }
 }

@@ -54,9 +54,8 @@ final class DownstreamConnection: EventHandler, Indexed {
     /// Position in the worker's connection list (for O(1) removal).
     var listIndex = -1
 
-    private let clientAddress: ClientAddress
-    private let clientIP: [UInt8]
-    private let forwardedFor: [UInt8]
+    /// Who the client is (address, forwarding texts, trust), shared with an HTTP/2 hand-over.
+    private let client: ClientIdentity
     /// TLS termination for `listen https` connections; nil for plain ones (and for
     /// HTTP/2 streams: their connection holds the TLS session).
     private let tls: TLSTransport?
@@ -101,7 +100,10 @@ final class DownstreamConnection: EventHandler, Indexed {
     // The exchange in progress (valid from `connecting` to the end of the exchange).
     private var upstream: UpstreamConnection?
     private unowned(unsafe) var handle: TableHandle?
-    private var decision = RouteDecision(route: 0, backend: 0, bucket: -1, reason: .active, issueCookie: false, cookieValue: 0)
+    private var decision = DownstreamConnection.unrouted
+    /// The decision of a request that has not been (or could not be) routed: route and
+    /// backend -1, so nothing is attributed to a route it never reached.
+    private static let unrouted = RouteDecision(route: -1, backend: -1, bucket: -1, reason: .active, issueCookie: false, cookieValue: 0)
     private var method = HTTPMethod.get
     private var clientIsHTTP10 = false
     private var requestKeepAlive = true
@@ -150,8 +152,8 @@ final class DownstreamConnection: EventHandler, Indexed {
     private var rateWindowHeldBack = false
 
     /// A client socket of an `http` (`h2c`: may switch to HTTP/2) or `https` listener.
-    convenience init(fd: FileDescriptor, peer: SocketAddress, worker: Worker, tls session: TLSSession? = nil, h2c: Bool = false) {
-        self.init(fd: fd, client: ClientIdentity(peer: peer), worker: worker,
+    convenience init(fd: FileDescriptor, client: ClientIdentity, worker: Worker, tls session: TLSSession? = nil, h2c: Bool = false) {
+        self.init(fd: fd, client: client, worker: worker,
                   tls: session.map { TLSTransport(session: $0, pool: worker.buffers) },
                   secure: session != nil, bridge: nil, h2c: h2c, protocolName: "h1", tlsVersion: "")
     }
@@ -172,9 +174,7 @@ final class DownstreamConnection: EventHandler, Indexed {
         self.h2cAllowed = h2c
         self.protocolName = protocolName
         self.tlsVersion = tlsVersion
-        clientAddress = client.address
-        clientIP = client.ip
-        forwardedFor = client.forwardedFor
+        self.client = client
         requestChunks = ChunkedDecoder(limits: worker.limits)
         responseChunks = ChunkedDecoder(limits: worker.limits)
         // A TLS client must finish its handshake and send a head within the head timeout.
@@ -182,10 +182,6 @@ final class DownstreamConnection: EventHandler, Indexed {
             + (tls == nil ? worker.settings.keepAliveTimeoutMilliseconds : worker.settings.headerTimeoutMilliseconds)
     }
 
-    /// The identity this connection's client has (handed on to an HTTP/2 connection).
-    private var clientIdentity: ClientIdentity {
-        ClientIdentity(address: clientAddress, ip: clientIP, forwardedFor: forwardedFor)
-    }
 
 
     // MARK: events
@@ -513,6 +509,7 @@ final class DownstreamConnection: EventHandler, Indexed {
         case .error(let error):
             worker.stats.badRequests += 1
             respondAndClose(status: error.status)
+            logRefusal(status: error.status, reason: error.reason)
             return true
         case .complete(let headLength):
             startExchange(base: bytes.baseAddress!, headLength: headLength)
@@ -539,6 +536,7 @@ final class DownstreamConnection: EventHandler, Indexed {
         self.handle = handle
         handle.activeRequests += 1
         lastServerLabel = []
+        decision = Self.unrouted
 
         // Early answers consume the head first: the next head starts after it.
         if method == .connect {
@@ -546,7 +544,8 @@ final class DownstreamConnection: EventHandler, Indexed {
             finishWithError(501, close: true)
             return
         }
-        let view = RequestView(base: base, parser: p, clientAddress: clientAddress)
+        let view = RequestView(base: base, parser: p, clientAddress: client.address,
+                               path: scratch.unsafelyUnwrapped.routingPath(base: base))
         guard let decision = handle.table.route(view, random: worker.nextRandom()) else {
             fromClient!.consume(headLength)
             finishWithError(404, close: p.framing != .none)
@@ -572,12 +571,13 @@ final class DownstreamConnection: EventHandler, Indexed {
 
         let out = worker.buffers.take()
         toUpstream = out
-        let written: Bool = clientIP.withUnsafeBytes { ip in
-            forwardedFor.withUnsafeBytes { fwd in
+        let written: Bool = client.ip.withUnsafeBytes { ip in
+            client.forwardedFor.withUnsafeBytes { fwd in
                 worker.generationHeader.withUnsafeBytes { gen in
                     HeadWriter.writeRequestHead(out, base, p, .init(
                         clientIP: ip, forwardedFor: fwd, scheme: isTLS ? "https" : "http",
-                        generationHeader: gen, generation: handle.table.generation))
+                        generationHeader: gen, generation: handle.table.generation,
+                        trustedPeer: client.trustedForwarder))
                 }
             }
         }
@@ -1207,14 +1207,34 @@ final class DownstreamConnection: EventHandler, Indexed {
         }
     }
 
+    /// A request refused before it was routed (malformed head): one access-log line with
+    /// route and backend "-", the status and the parser's reason. No method or path: the
+    /// head did not parse, so nothing of it is trustworthy enough to log.
+    private func logRefusal(status: Int, reason: String) {
+        guard let log = worker.accessLog else { return }
+        let dash = Self.dash
+        dash.withUnsafeBytes { d in client.ip.withUnsafeBytes { c in
+            log.append(.init(
+                client: c, method: d, path: d, route: d, backend: d, server: d,
+                status: status, bytesIn: 0, bytesOut: 0, durationMicroseconds: 0,
+                generation: worker.current.table.generation, protocolName: protocolName,
+                tlsVersion: tlsVersion, reason: reason))
+        } }
+    }
+
+    private static let dash: [UInt8] = [UInt8(ascii: "-")]
+
     /// Logs the request and unpins its table.
     private func endRequest() {
         guard let handle else { return }
         if let log = worker.accessLog {
-            let route = handle.routeNames[decision.route]
-            let backend = handle.backendNames[decision.backend]
+            // A request that matched no route (404, CONNECT's 501) has no route or backend:
+            // never the previous request's.
+            let routed = decision.route >= 0
+            let route = routed ? handle.routeNames[decision.route] : Self.dash
+            let backend = routed ? handle.backendNames[decision.backend] : Self.dash
             let serverLabel = upstreamLabel
-            route.withUnsafeBytes { r in backend.withUnsafeBytes { b in clientIP.withUnsafeBytes { c in serverLabel.withUnsafeBytes { s in
+            route.withUnsafeBytes { r in backend.withUnsafeBytes { b in client.ip.withUnsafeBytes { c in serverLabel.withUnsafeBytes { s in
                 log.append(.init(
                     client: c,
                     method: UnsafeRawBufferPointer(start: logLine, count: logMethodCount),
@@ -1232,7 +1252,7 @@ final class DownstreamConnection: EventHandler, Indexed {
             inTunnel = false
             handle.counters[decision.backend].openTunnels -= 1
             worker.stats.openTunnels -= 1
-        } else {
+        } else if decision.route >= 0 {
             handle.counters[decision.backend].record(
                 status: status, microseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1000,
                 nowMilliseconds: Clock.monotonicMilliseconds())
@@ -1346,7 +1366,7 @@ final class DownstreamConnection: EventHandler, Indexed {
         releaseBuffer(&toClient)
         releaseScratch()
         worker.connectionClosed(self)
-        worker.startHTTP2(fd: fd, client: clientIdentity, tls: tls, tlsVersion: tlsVersion, initial: input)
+        worker.startHTTP2(fd: fd, client: client, tls: tls, tlsVersion: tlsVersion, initial: input)
     }
 
     /// The exchange can still use request bytes (after an early answer it cannot: the

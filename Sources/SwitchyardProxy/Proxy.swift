@@ -60,7 +60,7 @@ public final class Proxy: @unchecked Sendable {
     /// picks the port and the other workers bind that same port.
     private func bindListeners() throws {
         var contexts = try ListenerCertificates.contexts(for: table.config).makeIterator()
-        for listener in table.config.listeners {
+        for (configIndex, listener) in table.config.listeners.enumerated() {
             let kind: Listener.Kind
             switch listener.kind {
             case .http: kind = .http(h2c: listener.h2c)
@@ -76,7 +76,7 @@ public final class Proxy: @unchecked Sendable {
                     throw ProxyError.bind(address: "\(listener.endpoint)", underlying: error)
                 }
                 if address.port == 0 { address = try Socket.localAddress(fd) }
-                try worker.addListener(fd, kind: kind)
+                try worker.addListener(fd, kind: kind, configIndex: configIndex)
             }
             switch listener.kind {
             case .http: httpAddresses.append(address)

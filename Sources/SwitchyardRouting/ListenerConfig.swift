@@ -19,6 +19,9 @@ public struct ListenerConfig: Sendable, Equatable {
     public var clientCAPath: String?
     /// `.https` only: ALPN offers http/1.1 alone (`http1` on the listen line).
     public var http1Only = false
+    /// `trust-forwarded CIDR…` on the listen line: replaces the top-level list for this
+    /// listener (nil: the top-level list applies).
+    public var trustForwarded: [CIDR]?
     /// Set for `.tcp` only: the route whose `listen` line made this listener.
     public var routeName: String?
     /// The line of the `listen` directive, for messages that point back at the file.

@@ -5,6 +5,7 @@ extension RoutesParser {
         var config = RoutesConfig(admin: admin, statePath: statePath, accessLogPath: accessLogPath,
                                   errorLogPath: errorLogPath, generationHeader: generationHeader)
         config.listeners = listeners
+        config.trustForwarded = trustForwarded
         config.tuning = tuning
         if let line = tuning.maxRequestLineBytes, let headers = tuning.maxHeaderBytes, line + headers > TuningConfig.maxHeadBytes,
            let at = seenOnce["limit header-bytes"] {

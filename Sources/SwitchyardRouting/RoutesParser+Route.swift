@@ -263,19 +263,8 @@ extension RoutesParser {
             matcher = kind.text == "header" ? .header(name: tokens[2].text, value: tokens[3].text)
                                             : .cookie(name: tokens[2].text, value: tokens[3].text)
         case "client":
-            switch CIDR.parseExplained(tokens[2].text) {
-            case .success(let cidr):
-                matcher = .client(cidr)
-            case .failure(.malformed):
-                error(tokens[2], "bad CIDR \"\(tokens[2].text)\" (expected e.g. 10.50.0.0/16 or 2001:db8::/32)")
-                return
-            case .failure(.prefixTooLong(let max)):
-                error(tokens[2], "bad CIDR \"\(tokens[2].text)\": prefix length must be 0…\(max)")
-                return
-            case .failure(.hostBitsSet(let suggestion)):
-                error(tokens[2], "bad CIDR \"\(tokens[2].text)\": address has bits set beyond the prefix (did you mean \(suggestion)?)")
-                return
-            }
+            guard let cidr = cidr(tokens[2]) else { return }
+            matcher = .client(cidr)
         default:
             guard tokens[2].text.hasPrefix("/") else {
                 error(tokens[2], "path prefix must start with '/'")
