@@ -142,7 +142,8 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
 
     private func receive(_ bytes: UnsafeRawBufferPointer) {
         guard let session, !bytes.isEmpty, !failed else { return }
-        deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds
+        // Frames alone (PING, SETTINGS, WINDOW_UPDATE) do not keep a connection without
+        // streams open: the keep-alive clock runs from when its last stream ended.
         do {
             try session.receive(bytes)
         } catch {
@@ -307,6 +308,9 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     private func remove(_ stream: H2Stream) {
         guard streams.removeIndexed(stream) else { return }
         if let i = resumable.firstIndex(where: { $0 === stream }) { resumable.remove(at: i) }
+        if streams.isEmpty && !lingering {
+            deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds
+        }
     }
 
     // MARK: timers and shutdown
