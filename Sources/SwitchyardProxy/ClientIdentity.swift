@@ -12,8 +12,12 @@ struct ClientIdentity {
     /// The peer is in the listener's (or the file's) `trust-forwarded` networks: its
     /// forwarding fields are kept and appended to rather than replaced.
     let trustedForwarder: Bool
+    /// The listener the connection came through (its index in `RoutesConfig.listeners`),
+    /// for routes bound to named listeners.
+    let listener: Int
 
-    init(peer: SocketAddress, trusted networks: [CIDR]) {
+    init(peer: SocketAddress, trusted networks: [CIDR], listener: Int) {
+        self.listener = listener
         if let v4 = peer.ipv4 {
             address = .v4(v4)
         } else if let v6 = peer.ipv6 {

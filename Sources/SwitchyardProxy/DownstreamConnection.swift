@@ -545,13 +545,21 @@ final class DownstreamConnection: EventHandler, Indexed {
             return
         }
         let view = RequestView(base: base, parser: p, clientAddress: client.address,
-                               path: scratch.unsafelyUnwrapped.routingPath(base: base))
+                               path: scratch.unsafelyUnwrapped.routingPath(base: base), listener: client.listener)
         guard let decision = handle.table.route(view, random: worker.nextRandom()) else {
             fromClient!.consume(headLength)
             finishWithError(404, close: p.framing != .none)
             return
         }
         self.decision = decision
+        // A route with its own certificate answers only where that certificate was presented:
+        // a client that checked another name's certificate is misdirected (421).
+        if isTLS, handle.table.routes[decision.route].config.certificate != nil,
+           !handle.table.certificateCovers(routeIndex: decision.route, serverName: tlsServerName) {
+            fromClient!.consume(headLength)
+            finishWithError(421, close: p.framing != .none)
+            return
+        }
         bodyLimit = handle.table.routes[decision.route].maxBodyBytes ?? .max
         chunkedBodyBytes = 0
         switch p.framing {
@@ -1552,6 +1560,13 @@ final class DownstreamConnection: EventHandler, Indexed {
         default:
             break
         }
+    }
+
+    /// The SNI name the TLS client sent (on this socket, or on the HTTP/2 connection this
+    /// stream belongs to); nil without TLS or without SNI.
+    private var tlsServerName: String? {
+        if let tls { return tls.session.serverName }
+        return bridge?.serverName
     }
 
     /// The route and backend this connection tunnels to (after 101), for drain orders.

@@ -15,6 +15,8 @@ import SwitchyardSystem
 final class H2Stream: Indexed {
     let id: Int32
     private unowned let connection: H2Connection
+    /// The SNI name of the connection's TLS client, if any.
+    var serverName: String? { connection.serverName }
     /// Position in the connection's stream list.
     var listIndex = -1
     private(set) var exchange: DownstreamConnection?

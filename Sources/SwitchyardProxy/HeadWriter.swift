@@ -203,6 +203,7 @@ enum HeadWriter {
         case 413: (line, body) = ("413 Content Too Large", "413 Content Too Large\n")
         case 414: (line, body) = ("414 URI Too Long", "414 URI Too Long\n")
         case 417: (line, body) = ("417 Expectation Failed", "417 Expectation Failed\n")
+        case 421: (line, body) = ("421 Misdirected Request", "421 Misdirected Request: this connection's certificate is not the one for this host\n")
         case 431: (line, body) = ("431 Request Header Fields Too Large", "431 Request Header Fields Too Large\n")
         case 501: (line, body) = ("501 Not Implemented", "501 Not Implemented\n")
         case 502: (line, body) = ("502 Bad Gateway", "502 Bad Gateway\n")

@@ -8,6 +8,8 @@ struct RequestView: RoutableRequest {
     let clientAddress: ClientAddress
     /// The normalised path (`RoutingPath`): what route prefixes and path cohorts compare.
     let path: UnsafeRawBufferPointer
+    /// The listener the request came through (index in `RoutesConfig.listeners`).
+    let listener: Int
 
     /// Host, or for an HTTP/1.0 absolute-form request without one, the target's authority.
     var host: UnsafeRawBufferPointer {

@@ -115,7 +115,7 @@ final class Worker: @unchecked Sendable {
             let config = current.table.config
             // A reload cannot add or remove listeners, but stay safe if the index is stale.
             let own = listener.configIndex < config.listeners.count ? config.listeners[listener.configIndex].trustForwarded : nil
-            let client = ClientIdentity(peer: peer, trusted: own ?? config.trustForwarded)
+            let client = ClientIdentity(peer: peer, trusted: own ?? config.trustForwarded, listener: listener.configIndex)
             let connection = DownstreamConnection(fd: fd, client: client, worker: self, tls: session, h2c: listener.kind.allowsH2C)
             do {
                 connection.registration = try loop.register(fd, connection, events: Epoll.readable)

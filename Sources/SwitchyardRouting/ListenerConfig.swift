@@ -19,6 +19,9 @@ public struct ListenerConfig: Sendable, Equatable {
     public var clientCAPath: String?
     /// `.https` only: ALPN offers http/1.1 alone (`http1` on the listen line).
     public var http1Only = false
+    /// `name NAME` on the listen line: routes may name it (`listen NAME` in a route) to be
+    /// served there only.
+    public var name: String?
     /// `trust-forwarded CIDR…` on the listen line: replaces the top-level list for this
     /// listener (nil: the top-level list applies).
     public var trustForwarded: [CIDR]?

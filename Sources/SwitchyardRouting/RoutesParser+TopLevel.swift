@@ -107,7 +107,7 @@ extension RoutesParser {
     }
 
     private mutating func listenDirective(_ tokens: [RoutesToken]) {
-        let usage = "listen http ADDR:PORT [h2c] [trust-forwarded CIDR...] | listen https ADDR:PORT cert PATH key PATH [chain PATH] [client-ca PATH] [http1]"
+        let usage = "listen http ADDR:PORT [h2c] [name NAME] [trust-forwarded CIDR...] | listen https ADDR:PORT cert PATH key PATH [chain PATH] [client-ca PATH] [http1]"
         sawListenLine = true
         guard expectArguments(tokens, 2...40, usage: usage) else { return }
         let kindToken = tokens[1]
@@ -134,8 +134,10 @@ extension RoutesParser {
                     i += 1
                 } else if option.text == "trust-forwarded" && listener.trustForwarded == nil {
                     i = trustForwardedOption(tokens, at: i, into: &listener, ok: &ok)
+                } else if option.text == "name" && listener.name == nil {
+                    i = nameOption(tokens, at: i, into: &listener, ok: &ok)
                 } else {
-                    error(option, "unexpected argument \"\(option.text)\" (listen http takes h2c and trust-forwarded CIDR...; cert/key/chain are for listen https)")
+                    error(option, "unexpected argument \"\(option.text)\" (listen http takes h2c, name NAME and trust-forwarded CIDR...; cert/key/chain are for listen https)")
                     ok = false
                     break
                 }
@@ -144,6 +146,14 @@ extension RoutesParser {
             var i = 3
             while i < tokens.count {
                 let option = tokens[i]
+                if option.text == "name" {
+                    if listener.name != nil {
+                        error(option, "duplicate name")
+                        ok = false
+                    }
+                    i = nameOption(tokens, at: i, into: &listener, ok: &ok)
+                    continue
+                }
                 if option.text == "trust-forwarded" {
                     if listener.trustForwarded != nil {
                         error(option, "duplicate trust-forwarded")
@@ -162,7 +172,7 @@ extension RoutesParser {
                     continue
                 }
                 guard ["cert", "key", "chain", "client-ca"].contains(option.text) else {
-                    error(option, "unknown listen https option \"\(option.text)\" (expected cert, key, chain, client-ca, http1 or trust-forwarded)")
+                    error(option, "unknown listen https option \"\(option.text)\" (expected cert, key, chain, client-ca, http1, name or trust-forwarded)")
                     ok = false
                     break
                 }
@@ -194,6 +204,26 @@ extension RoutesParser {
             listeners.append(listener)
             listenerTokens.append(tokens[2])
         }
+    }
+
+    /// `name NAME` on a listen line: a word routes can refer to, unique in the file.
+    private mutating func nameOption(_ tokens: [RoutesToken], at: Int, into listener: inout ListenerConfig,
+                                     ok: inout Bool) -> Int {
+        guard at + 1 < tokens.count else {
+            error(tokens[at], "missing listener name after name")
+            ok = false
+            return at + 1
+        }
+        let name = tokens[at + 1]
+        if !isHTTPToken(name.text) || name.text.contains(":") {
+            error(name, "bad listener name \"\(name.text)\" (letters, digits, '-', '_')")
+            ok = false
+        } else if let other = listeners.first(where: { $0.name == name.text }) {
+            error(name, "listener name \"\(name.text)\" is already used on line \(other.line)")
+            ok = false
+        }
+        listener.name = name.text
+        return at + 2
     }
 
     /// `trust-forwarded CIDR [CIDR...]` on a listen line, starting at `tokens[at]`: takes the
