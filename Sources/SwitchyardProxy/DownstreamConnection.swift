@@ -55,7 +55,11 @@ final class DownstreamConnection: EventHandler, Indexed {
     var listIndex = -1
 
     /// Who the client is (address, forwarding texts, trust), shared with an HTTP/2 hand-over.
-    private let client: ClientIdentity
+    /// Replaced once if a PROXY protocol header names the client behind a balancer.
+    private var client: ClientIdentity
+    /// `listen … proxy-protocol`: the header's bytes read so far, until it is complete
+    /// (then nil). Nothing else is read from the socket before.
+    private var proxyHeader: [UInt8]?
     /// TLS termination for `listen https` connections; nil for plain ones (and for
     /// HTTP/2 streams: their connection holds the TLS session).
     private let tls: TLSTransport?
@@ -152,10 +156,15 @@ final class DownstreamConnection: EventHandler, Indexed {
     private var rateWindowHeldBack = false
 
     /// A client socket of an `http` (`h2c`: may switch to HTTP/2) or `https` listener.
-    convenience init(fd: FileDescriptor, client: ClientIdentity, worker: Worker, tls session: TLSSession? = nil, h2c: Bool = false) {
+    convenience init(fd: FileDescriptor, client: ClientIdentity, worker: Worker, tls session: TLSSession? = nil, h2c: Bool = false,
+                     proxyProtocol: Bool = false) {
         self.init(fd: fd, client: client, worker: worker,
                   tls: session.map { TLSTransport(session: $0, pool: worker.buffers) },
                   secure: session != nil, bridge: nil, h2c: h2c, protocolName: "h1", tlsVersion: "")
+        if proxyProtocol {
+            proxyHeader = []
+            deadline = Clock.monotonicMilliseconds() + worker.settings.headerTimeoutMilliseconds
+        }
     }
 
     /// The exchange of one HTTP/2 stream (see `H2Stream`).
@@ -187,6 +196,12 @@ final class DownstreamConnection: EventHandler, Indexed {
     // MARK: events
 
     func eventsReceived(_ events: UInt32) {
+        if proxyHeader != nil {
+            // The balancer's header comes first, even before a TLS ClientHello. Once it is
+            // read, the level-triggered loop reports whatever followed it.
+            if events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0 { readProxyHeader() }
+            return
+        }
         if events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0 {
             readFromClient()
         }
@@ -480,6 +495,58 @@ final class DownstreamConnection: EventHandler, Indexed {
             }
             worker.loop.setInterest(upstream.registration, events)
         }
+    }
+
+    // MARK: PROXY protocol
+
+    /// Reads the PROXY header without reading a byte past it: it peeks, and consumes only
+    /// bytes the parser says belong to the header.
+    private func readProxyHeader() {
+        guard var held = proxyHeader else { return }
+        let scratch = worker.cipherScratch
+        let room = min(ProxyProtocolHeader.maxBytes - held.count, scratch.count)
+        let peeked: Int
+        do {
+            switch try syscall("recv", { Glibc.recv(fd.rawValue, scratch.baseAddress, room, Int32(MSG_PEEK)) }) {
+            case .processed(0):
+                close()
+                return
+            case .processed(let n): peeked = n
+            case .wouldBlock: return
+            }
+        } catch {
+            close()
+            return
+        }
+        let already = held.count
+        held.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<peeked]))
+        let verdict = held.withUnsafeBytes { ProxyProtocolHeader.parse($0) }
+        let take: Int
+        switch verdict {
+        case .needMore:
+            take = peeked
+        case .complete(let length, _):
+            take = length - already
+        case .invalid(let reason):
+            worker.stats.badRequests += 1
+            worker.clientErrorLog("PROXY protocol from \(String(decoding: client.ip, as: UTF8.self)): \(reason); closing")
+            close()
+            return
+        }
+        // Consume exactly the header's bytes (they are in the socket: we just peeked them).
+        let consumed = (try? fd.read(into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<take]))) ?? .processed(0)
+        guard case .processed(take) = consumed else {
+            close()
+            return
+        }
+        if case .complete(_, let source) = verdict {
+            proxyHeader = nil
+            if let source { client = client.behindBalancer(source) }
+            if tls == nil { deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds }
+            return
+        }
+        held.removeLast(held.count - already - take)
+        proxyHeader = held
     }
 
     // MARK: request head

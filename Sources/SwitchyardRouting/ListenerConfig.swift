@@ -19,6 +19,9 @@ public struct ListenerConfig: Sendable, Equatable {
     public var clientCAPath: String?
     /// `.https` only: ALPN offers http/1.1 alone (`http1` on the listen line).
     public var http1Only = false
+    /// `proxy-protocol` on the listen line: every connection starts with a PROXY protocol
+    /// header (v1 or v2) naming the real client, sent by a load balancer in front.
+    public var proxyProtocol = false
     /// `name NAME` on the listen line: routes may name it (`listen NAME` in a route) to be
     /// served there only.
     public var name: String?

@@ -107,7 +107,7 @@ extension RoutesParser {
     }
 
     private mutating func listenDirective(_ tokens: [RoutesToken]) {
-        let usage = "listen http ADDR:PORT [h2c] [name NAME] [trust-forwarded CIDR...] | listen https ADDR:PORT cert PATH key PATH [chain PATH] [client-ca PATH] [http1]"
+        let usage = "listen http ADDR:PORT [h2c] [name NAME] [proxy-protocol] [trust-forwarded CIDR...] | listen https ADDR:PORT cert PATH key PATH [chain PATH] [client-ca PATH] [http1]"
         sawListenLine = true
         guard expectArguments(tokens, 2...40, usage: usage) else { return }
         let kindToken = tokens[1]
@@ -136,8 +136,11 @@ extension RoutesParser {
                     i = trustForwardedOption(tokens, at: i, into: &listener, ok: &ok)
                 } else if option.text == "name" && listener.name == nil {
                     i = nameOption(tokens, at: i, into: &listener, ok: &ok)
+                } else if option.text == "proxy-protocol" && !listener.proxyProtocol {
+                    listener.proxyProtocol = true
+                    i += 1
                 } else {
-                    error(option, "unexpected argument \"\(option.text)\" (listen http takes h2c, name NAME and trust-forwarded CIDR...; cert/key/chain are for listen https)")
+                    error(option, "unexpected argument \"\(option.text)\" (listen http takes h2c, name NAME, proxy-protocol and trust-forwarded CIDR...; cert/key/chain are for listen https)")
                     ok = false
                     break
                 }
@@ -162,6 +165,15 @@ extension RoutesParser {
                     i = trustForwardedOption(tokens, at: i, into: &listener, ok: &ok)
                     continue
                 }
+                if option.text == "proxy-protocol" {
+                    if listener.proxyProtocol {
+                        error(option, "duplicate proxy-protocol")
+                        ok = false
+                    }
+                    listener.proxyProtocol = true
+                    i += 1
+                    continue
+                }
                 if option.text == "http1" {
                     if listener.http1Only {
                         error(option, "duplicate http1")
@@ -172,7 +184,7 @@ extension RoutesParser {
                     continue
                 }
                 guard ["cert", "key", "chain", "client-ca"].contains(option.text) else {
-                    error(option, "unknown listen https option \"\(option.text)\" (expected cert, key, chain, client-ca, http1, name or trust-forwarded)")
+                    error(option, "unknown listen https option \"\(option.text)\" (expected cert, key, chain, client-ca, http1, name, proxy-protocol or trust-forwarded)")
                     ok = false
                     break
                 }
