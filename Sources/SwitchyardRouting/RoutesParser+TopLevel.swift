@@ -259,7 +259,7 @@ extension RoutesParser {
 
     private mutating func adminDirective(_ tokens: [RoutesToken]) {
         let keyword = tokens[0]
-        let usage = "admin PATH [allow group NAME | allow user NAME | allow uid N]..."
+        let usage = Self.adminUsage
         guard !rejectDuplicate(keyword, firstLine: seenOnce["admin"]),
               expectArguments(tokens, 1...Int.max - 1, usage: usage) else { return }
         seenOnce["admin"] = keyword.line
@@ -267,8 +267,10 @@ extension RoutesParser {
         var i = 2
         while i < tokens.count {
             guard tokens[i].text == "allow" else {
-                error(tokens[i], "unexpected \"\(tokens[i].text)\" (usage: \(usage))")
-                return
+                // The options other than allow: RoutesParser+Admin.swift.
+                guard let next = adminOption(tokens, at: i, into: &config) else { return }
+                i = next
+                continue
             }
             guard i + 2 < tokens.count else {
                 error(tokens[i], "incomplete allow (expected allow group NAME, allow user NAME or allow uid N)")
