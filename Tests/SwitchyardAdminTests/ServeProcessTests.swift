@@ -9,10 +9,6 @@ import SwitchyardSystem
 /// `switchyard serve` as a process: state survives kill -9, and the admin socket refuses
 /// a real caller of another uid.
 @Suite(.serialized) struct ServeProcessTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let binary = root.appendingPathComponent(".build/debug/switchyard").path
-    static var binaryBuilt: Bool { FileManager.default.fileExists(atPath: binary) }
-
     final class Served: @unchecked Sendable {
         let directory: String
         let process = Process()
@@ -21,12 +17,19 @@ import SwitchyardSystem
         init(directory: String, routes: String) throws {
             self.directory = directory
             try routes.write(toFile: directory + "/test.routes", atomically: true, encoding: .utf8)
-            process.executableURL = URL(fileURLWithPath: ServeProcessTests.binary)
+            process.executableURL = URL(fileURLWithPath: try switchyardBinary())
             process.arguments = ["serve", directory + "/test.routes", "--workers", "1", "--error-log", directory + "/error.log"]
             try process.run()
-            let deadline = Date().addingTimeInterval(10)
             // A socket file may be left over from a killed run: wait for an answer.
-            while ServeProcessTests.command(admin, "help") == nil && Date() < deadline { usleep(20_000) }
+            let admin = admin, process = process
+            do {
+                try waitFor("the admin socket of `switchyard serve` to answer", seconds: 15) {
+                    ServeProcessTests.command(admin, "help") != nil || !process.isRunning
+                }
+            } catch {
+                stop()
+                throw error
+            }
         }
 
         func kill9() {
@@ -34,11 +37,13 @@ import SwitchyardSystem
             process.waitUntilExit()
         }
 
+        /// SIGTERM; SIGKILL if it has not exited 15 s later.
         func stop() {
-            if process.isRunning {
-                process.terminate()
-                process.waitUntilExit()
-            }
+            guard process.isRunning else { return }
+            process.terminate()
+            let deadline = Date().addingTimeInterval(15)
+            while process.isRunning && Date() < deadline { usleep(10_000) }
+            if process.isRunning { kill9() } else { process.waitUntilExit() }
         }
     }
 
@@ -46,6 +51,9 @@ import SwitchyardSystem
     static func command(_ socket: String, _ line: String) -> String? {
         guard let address = SocketAddress(unixPath: socket), let fd = try? Socket.connectBlocking(to: address) else { return nil }
         defer { fd.close() }
+        var tv = timeval(tv_sec: 15, tv_usec: 0)
+        setsockopt(fd.rawValue, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd.rawValue, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         Array((line + "\n").utf8).withUnsafeBytes { try? fd.writeAll($0) }
         Socket.shutdownWrite(fd)
         var answer: [UInt8] = []
@@ -81,8 +89,7 @@ import SwitchyardSystem
         return directory
     }
 
-    @Test(.enabled(if: ServeProcessTests.binaryBuilt, "needs `swift build` first (make test does it)"))
-    func stateSurvivesKill9AfterAndDuringChanges() throws {
+    @Test func stateSurvivesKill9AfterAndDuringChanges() throws {
         let legacy = try OriginServer(name: "legacy"), cloud = try OriginServer(name: "cloud")
         legacy.start(); cloud.start()
         defer { legacy.stop(); cloud.stop() }
@@ -111,9 +118,9 @@ import SwitchyardSystem
             }
         }
         stream.start()
-        usleep(150_000)
+        // Killed in the middle of the stream: some changes answered, more on the way.
+        #expect(waitUntil(10) { lastAnswered.load(ordering: .sequentiallyConsistent) >= 23 }, "changes are being answered")
         served.kill9()
-        usleep(100_000)
         let stateText = try String(contentsOfFile: directory + "/state.json", encoding: .utf8)
         #expect(stateText.contains("\"generation\""), "the state file is whole")
         served = try Served(directory: directory, routes: routes)
@@ -125,9 +132,11 @@ import SwitchyardSystem
         #expect(Self.command(served.admin, "history")?.contains("weight app cloud") == true)
     }
 
-    @Test(.enabled(if: ServeProcessTests.binaryBuilt && getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0,
-                   "needs root, setpriv and a built binary"))
+    @Test(.enabled(if: rootOrCI, "needs root, to run the CLI as another uid (under CI=true it fails instead)"))
     func anotherUserIsRefusedOnTheRealSocketAndAudited() throws {
+        try requireRoot("setpriv runs the CLI as uid 65534")
+        let setpriv = try tool("setpriv")
+        let binary = try switchyardBinary()
         let legacy = try OriginServer(name: "legacy"), cloud = try OriginServer(name: "cloud")
         legacy.start(); cloud.start()
         defer { legacy.stop(); cloud.stop() }
@@ -141,8 +150,8 @@ import SwitchyardSystem
         #expect(info.st_mode & 0o777 == 0o660, "the admin socket is not world-writable")
 
         func asNobody(_ words: [String]) throws -> (Int32, String) {
-            try runProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", Self.binary]
-                           + words + ["--admin", served.admin])
+            try runProcess(setpriv, ["--reuid=65534", "--regid=65534", "--clear-groups", "--", binary]
+                           + words + ["--admin", served.admin], timeoutSeconds: 30)
         }
         // With the socket's own mode, another user cannot even connect.
         let (blocked, blockedText) = try asNobody(["status"])

@@ -25,25 +25,21 @@ import SwitchyardTestSupport
         }
         """
 
-    static func tool(_ name: String) -> Bool { access("/usr/bin/" + name, X_OK) == 0 }
-    static var curlPresent: Bool { tool("curl") }
-    static var nghttpPresent: Bool { tool("nghttp") && tool("h2load") }
-
     static func run(_ path: String, _ arguments: [String]) -> (status: Int32, output: String) {
         TLSTerminationTests.run(path, arguments)
     }
 
     // MARK: real clients
 
-    @Test(.enabled(if: HTTP2Tests.curlPresent, "needs curl"))
-    func curlWithPriorKnowledgeIsRoutedLikeHTTP1() throws {
+    @Test func curlWithPriorKnowledgeIsRoutedLikeHTTP1() throws {
+        try requireTools("curl")
         let h = try ProxyHarness(routes: Self.routes)
         defer { h.stop() }
         let base = "http://127.0.0.1:\(h.port)"
         // One URL per curl: curl 7.88 fails its second request on a reused prior-knowledge
         // connection against any server (nginx too: "Error in the HTTP2 framing layer").
-        let first = Self.run("/usr/bin/curl", ["-s", "-i", "--http2-prior-knowledge", "--max-time", "20", "\(base)/a"])
-        let second = Self.run("/usr/bin/curl", ["-s", "-i", "--http2-prior-knowledge", "--max-time", "20", "\(base)/headers",
+        let first = Self.run(toolPath("curl"), ["-s", "-i", "--http2-prior-knowledge", "--max-time", "20", "\(base)/a"])
+        let second = Self.run(toolPath("curl"), ["-s", "-i", "--http2-prior-knowledge", "--max-time", "20", "\(base)/headers",
                                                 "-H", "Cookie: one=1", "-H", "Cookie: two=2"])
         let result = (status: first.status | second.status, output: first.output + second.output)
         #expect(result.status == 0)
@@ -64,11 +60,11 @@ import SwitchyardTestSupport
         #expect(h.proxy.stats().h2Requests == 2)
     }
 
-    @Test(.enabled(if: HTTP2Tests.nghttpPresent, "needs nghttp2-client"))
-    func nghttpAndHundredConcurrentStreamsOnOneConnection() throws {
+    @Test func nghttpAndHundredConcurrentStreamsOnOneConnection() throws {
+        try requireTools("nghttp", "h2load")
         let h = try ProxyHarness(routes: Self.routes)
         defer { h.stop() }
-        let single = Self.run("/usr/bin/nghttp", ["-v", "http://127.0.0.1:\(h.port)/a"])
+        let single = Self.run(toolPath("nghttp"), ["-v", "http://127.0.0.1:\(h.port)/a"])
         #expect(single.status == 0)
         #expect(single.output.contains(":status: 200"))
         #expect(single.output.contains("legacy answered GET /a"))
@@ -77,22 +73,22 @@ import SwitchyardTestSupport
         h.legacy.resetRecords()
         // 100 streams at once on one connection, each answered after 300 ms: they can only
         // all complete with that many exchanges in flight together.
-        let load = Self.run("/usr/bin/h2load", ["-n", "100", "-c", "1", "-m", "100",
+        let load = Self.run(toolPath("h2load"), ["-n", "100", "-c", "1", "-m", "100",
                                                 "http://127.0.0.1:\(h.port)/slow?ms=300"])
         #expect(load.status == 0)
         #expect(load.output.contains("100 succeeded"), "\(load.output)")
         #expect(h.legacy.connectionCount >= 50, "streams were forwarded concurrently (\(h.legacy.connectionCount) upstream connections)")
     }
 
-    @Test(.enabled(if: HTTP2Tests.curlPresent, "needs curl"))
-    func largeUploadStreamsWithBoundedMemory() throws {
+    @Test func largeUploadStreamsWithBoundedMemory() throws {
+        try requireTools("curl")
         let h = try ProxyHarness(routes: Self.routes)
         defer { h.stop() }
         let file = NSTemporaryDirectory() + "switchyard-h2-upload-\(UUID().uuidString)"
         defer { unlink(file) }
         #expect(FileManager.default.createFile(atPath: file, contents: Data(count: 100 * 1024 * 1024)))
         _ = h.proxy.takeBufferHighWater()
-        let result = Self.run("/usr/bin/curl", ["-s", "--http2-prior-knowledge", "--max-time", "120", "-T", file,
+        let result = Self.run(toolPath("curl"), ["-s", "--http2-prior-knowledge", "--max-time", "120", "-T", file,
                                                 "http://127.0.0.1:\(h.port)/discard"])
         #expect(result.status == 0)
         #expect(result.output == "104857600\n", "the backend received every byte")
@@ -102,8 +98,8 @@ import SwitchyardTestSupport
         #expect(peak <= 12, "at most 12 I/O buffers (768 KiB) in use at once, saw \(peak)")
     }
 
-    @Test(.enabled(if: HTTP2Tests.curlPresent, "needs curl"))
-    func bodyWithoutLengthIsChunkedTowardsTheBackendAndEchoedWhole() throws {
+    @Test func bodyWithoutLengthIsChunkedTowardsTheBackendAndEchoedWhole() throws {
+        try requireTools("curl")
         let h = try ProxyHarness(routes: Self.routes)
         defer { h.stop() }
         let directory = NSTemporaryDirectory() + "switchyard-h2-echo-\(UUID().uuidString)"
@@ -195,8 +191,8 @@ import SwitchyardTestSupport
         #expect(client.response(stream: 3)?.status == 200, "the connection itself stays usable")
     }
 
-    @Test(.enabled(if: HTTP2Tests.nghttpPresent, "needs nghttp2-client"))
-    func flipsUnderHTTP2LoadFailNothing() throws {
+    @Test func flipsUnderHTTP2LoadFailNothing() throws {
+        try requireTools("nghttp", "h2load")
         let h = try ProxyHarness(routes: Self.routes)
         defer { h.stop() }
         func table(_ legacyShare: Int, generation: UInt64) throws -> RouteTable {
@@ -211,7 +207,7 @@ import SwitchyardTestSupport
         nonisolated(unsafe) var load: (status: Int32, output: String) = (-1, "")
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            load = Self.run("/usr/bin/h2load", ["-n", "20000", "-c", "4", "-m", "10", "http://127.0.0.1:\(port)/a"])
+            load = Self.run(toolPath("h2load"), ["-n", "20000", "-c", "4", "-m", "10", "http://127.0.0.1:\(port)/a"])
             done.signal()
         }
         // Flip and revert while the streams run: 0 %, 100 %, 50 %… of users on cloud.

@@ -222,8 +222,8 @@ import SwitchyardProxy
 
     /// The proxy runs as its own process here, so its peak resident memory (VmHWM) is
     /// its own and not disturbed by tests running in parallel in this process.
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: CommandLineTests.binary), "needs `swift build` first"))
-    func largeUploadStreamsWithBoundedMemory() throws {
+    @Test func largeUploadStreamsWithBoundedMemory() throws {
+        let binary = try switchyardBinary()
         let origin = try OriginServer(name: "legacy")
         origin.start()
         defer { origin.stop() }
@@ -240,21 +240,13 @@ import SwitchyardProxy
             }
             """.write(toFile: directory + "/upload.routes", atomically: true, encoding: .utf8)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLineTests.binary)
+        process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["serve", directory + "/upload.routes", "--workers", "1", "--error-log", directory + "/error.log"]
         try process.run()
         defer { process.terminate(); process.waitUntilExit() }
         // The proxy picks a free port and says which in its log.
-        var port: UInt16?
-        for _ in 0..<500 where port == nil {
-            let log = (try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? ""
-            if let range = log.range(of: "listening on http://127.0.0.1:") {
-                port = UInt16(log[range.upperBound...].prefix { $0.isNumber })
-            } else {
-                usleep(20_000)
-            }
-        }
-        let client = try TestClient(port: try #require(port), timeoutSeconds: 120)
+        let port = try listeningPort(errorLog: directory + "/error.log")
+        let client = try TestClient(port: port, timeoutSeconds: 120)
         let c = client
         let total = 1 << 30
         c.send("POST /discard HTTP/1.1\r\nHost: a\r\nContent-Length: \(total)\r\n\r\n")

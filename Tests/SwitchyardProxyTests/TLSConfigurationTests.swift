@@ -41,15 +41,13 @@ import SwitchyardSystem
         }
 
         private func openssl(_ arguments: [String]) throws {
-            let status = TLSTerminationTests.run("/usr/bin/openssl", arguments).status
+            let status = TLSTerminationTests.run(toolPath("openssl"), arguments).status
             guard status == 0 else { throw Errno(code: EIO, call: "openssl \(arguments.first ?? "")") }
         }
     }
 
-    static var toolsPresent: Bool { TLSTerminationTests.toolsPresent }
-
     static func curl(_ port: UInt16, host: String = "localhost", ca: String, _ extra: [String]) -> (status: Int32, output: String) {
-        TLSTerminationTests.run("/usr/bin/curl", ["-s", "--cacert", ca, "--resolve", "\(host):\(port):127.0.0.1",
+        TLSTerminationTests.run(toolPath("curl"), ["-s", "--cacert", ca, "--resolve", "\(host):\(port):127.0.0.1",
                                                   "--max-time", "20"] + extra)
     }
 
@@ -70,8 +68,8 @@ import SwitchyardSystem
         """
     }
 
-    @Test(.enabled(if: TLSConfigurationTests.toolsPresent, "needs openssl and curl"))
-    func alpnPicksHTTP2OrHTTP1AndTheLogSaysWhich() throws {
+    @Test func alpnPicksHTTP2OrHTTP1AndTheLogSaysWhich() throws {
+        try requireTools("openssl", "curl")
         let pki = try PKI()
         try pki.selfSigned("site", name: "localhost")
         let h = try ProxyHarness(routes: Self.httpsRoutes(pki))
@@ -97,8 +95,8 @@ import SwitchyardSystem
         #expect(offered.output == "1.1", "`listen https … http1` does not offer h2")
     }
 
-    @Test(.enabled(if: TLSConfigurationTests.toolsPresent, "needs openssl and curl"))
-    func aRouteHostPicksItsCertificateBySNI() throws {
+    @Test func aRouteHostPicksItsCertificateBySNI() throws {
+        try requireTools("openssl", "curl")
         let pki = try PKI()
         try pki.selfSigned("site", name: "localhost")
         try pki.selfSigned("clinic", name: "clinic.test")
@@ -122,8 +120,8 @@ import SwitchyardSystem
         #expect(wrong.status == 60, "the clinic name is not served the default certificate (curl: 60 = peer certificate not trusted)")
     }
 
-    @Test(.enabled(if: TLSConfigurationTests.toolsPresent, "needs openssl and curl"))
-    func reloadReadsRenewedCertificatesRefusesBadOnesAndKeepsOpenConnections() throws {
+    @Test func reloadReadsRenewedCertificatesRefusesBadOnesAndKeepsOpenConnections() throws {
+        try requireTools("openssl", "curl")
         let pki = try PKI()
         try pki.selfSigned("site", name: "localhost")
         try pki.selfSigned("renewed", name: "localhost")
@@ -191,8 +189,8 @@ import SwitchyardSystem
         return (response, (try? String(contentsOfFile: errorLogPath, encoding: .utf8)) ?? "")
     }
 
-    @Test(.enabled(if: TLSConfigurationTests.toolsPresent, "needs openssl and curl"))
-    func upstreamTLSVerifiesNameAndIssuer() throws {
+    @Test func upstreamTLSVerifiesNameAndIssuer() throws {
+        try requireTools("openssl", "curl")
         let pki = try PKI()
         try pki.selfSigned("site", name: "localhost")
         try pki.selfSigned("stranger", name: "localhost")
@@ -210,8 +208,8 @@ import SwitchyardSystem
         #expect(log2.contains("certificate verify failed"), "the error log says why: \(log2)")
     }
 
-    @Test(.enabled(if: TLSConfigurationTests.toolsPresent, "needs openssl and curl"))
-    func upstreamClientCertificateForMutualTLS() throws {
+    @Test func upstreamClientCertificateForMutualTLS() throws {
+        try requireTools("openssl", "curl")
         let pki = try PKI()
         try pki.selfSigned("site", name: "localhost")
         try pki.signed("client", name: "switchyard-a")

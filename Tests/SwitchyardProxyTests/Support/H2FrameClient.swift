@@ -30,6 +30,7 @@ final class H2FrameClient {
         fd = try Socket.connectBlocking(to: SocketAddress(ip: "127.0.0.1", port: port)!).rawValue
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         nghttp2_hd_inflate_new(&inflater)
         send(Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8))
         sendFrame(type: Self.settings, flags: 0, stream: 0, payload: [])
@@ -44,7 +45,8 @@ final class H2FrameClient {
 
     // MARK: sending
 
-    func send(_ bytes: [UInt8]) { writeAll(fd, bytes) }
+    @discardableResult
+    func send(_ bytes: [UInt8]) -> Bool { writeAll(fd, bytes) }
 
     static func frame(type: UInt8, flags: UInt8, stream: UInt32, payload: [UInt8]) -> [UInt8] {
         let n = payload.count
@@ -52,7 +54,7 @@ final class H2FrameClient {
     }
 
     func sendFrame(type: UInt8, flags: UInt8, stream: UInt32, payload: [UInt8]) {
-        send(Self.frame(type: type, flags: flags, stream: stream, payload: payload))
+        _ = send(Self.frame(type: type, flags: flags, stream: stream, payload: payload))
     }
 
     static func uint32(_ v: UInt32) -> [UInt8] {
