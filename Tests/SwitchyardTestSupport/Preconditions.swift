@@ -107,3 +107,13 @@ extension DispatchGroup {
 public func testSeed(_ fallback: UInt64) -> UInt64 {
     ProcessInfo.processInfo.environment["TEST_SEED"].flatMap { UInt64($0) } ?? fallback
 }
+
+/// The repository's root: the nearest folder above the calling source file that holds
+/// Package.swift (the README, routes/ and Tests/ are read from there).
+public func repositoryRoot(file: String = #filePath) -> URL {
+    var directory = URL(fileURLWithPath: file).deletingLastPathComponent()
+    while directory.path != "/" && !FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
+        directory.deleteLastPathComponent()
+    }
+    return directory
+}
