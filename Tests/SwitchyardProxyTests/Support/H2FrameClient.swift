@@ -118,11 +118,29 @@ final class H2FrameClient {
             var chunk = [UInt8](repeating: 0, count: 65536)
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n <= 0 {
-                if n == 0 || errno == ECONNRESET { closedByServer = true }
+                if n == 0 || errno == ECONNRESET || errno == EPIPE { closedByServer = true }
                 return nil
             }
             input.append(contentsOf: chunk[0..<n])
         }
+    }
+
+    enum Liveness { case ended, answered, silent }
+
+    /// Sends a PING and reads until the server closes the connection (`ended`) or
+    /// acknowledges that PING (`answered`), for at most `seconds`; `silent` if neither.
+    func endsOrAnswersPing(within seconds: Double) -> Liveness {
+        let deadline = Clock.monotonicMilliseconds() + UInt64(seconds * 1000)
+        let opaque: [UInt8] = [0x73, 0x77, 0x69, 0x74, 0x63, 0x68, 0x79, 0x64]
+        if !send(Self.frame(type: Self.ping, flags: 0, stream: 0, payload: opaque)) { return .ended }
+        while Clock.monotonicMilliseconds() < deadline {
+            guard let frame = readFrame() else {
+                if closedByServer { return .ended }
+                continue   // the read timed out: try again until the deadline
+            }
+            if frame.type == Self.ping && frame.flags & Self.ack != 0 && frame.payload == opaque { return .answered }
+        }
+        return closedByServer ? .ended : .silent
     }
 
     /// Every frame until the server closes the connection.
