@@ -54,8 +54,12 @@ import SwitchyardTestSupport
         #expect(!result.output.lowercased().contains("connection: "), "hop-by-hop fields are not sent on HTTP/2")
         #expect(result.output.lowercased().contains("set-cookie: sb="), "stickiness works as on HTTP/1.1")
         #expect(h.legacy.connectionCount == 1, "both streams used one pooled upstream connection")
-        usleep(300_000)
-        let log = (try? String(contentsOfFile: h.accessLogPath, encoding: .utf8)) ?? ""
+        // The access log is written in batches: wait for both lines.
+        var log = ""
+        _ = waitUntil(5) {
+            log = (try? String(contentsOfFile: h.accessLogPath, encoding: .utf8)) ?? ""
+            return log.components(separatedBy: "\"proto\":\"h2\"").count - 1 >= 2
+        }
         #expect(log.components(separatedBy: "\"proto\":\"h2\"").count - 1 == 2, "each stream is one access-log line marked h2")
         #expect(h.proxy.stats().h2Requests == 2)
     }
@@ -143,7 +147,7 @@ import SwitchyardTestSupport
         defer { h.legacy.stop(); h.cloud.stop() }
         let client = try H2FrameClient(port: h.port)
         client.request(stream: 1, path: "/slow?ms=800")
-        usleep(200_000)
+        try waitFor("the stream to reach the origin", seconds: 10) { h.legacy.requestHeads.contains { $0.hasPrefix("GET /slow") } }
         let proxy = h.proxy
         let stopped = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
@@ -156,7 +160,7 @@ import SwitchyardTestSupport
         _ = client.readUntilClosed()
         #expect(H2FrameClient.goAwayCode(client.history) == 0, "GOAWAY with NO_ERROR told the client to go elsewhere")
         #expect(client.closedByServer)
-        stopped.wait()
+        try stopped.wait(seconds: 15, for: "the proxy's shutdown to finish")
     }
 
     @Test func aHeaderBlockLeftOpenEndsTheConnectionAtTheHeadTimeout() throws {
@@ -168,12 +172,8 @@ import SwitchyardTestSupport
         _ = client.readUntilClosed()
         #expect(H2FrameClient.goAwayCode(client.history) != nil)
         #expect(client.closedByServer, "closed, not held open by a silent client")
-        var open = h.proxy.stats().openH2Connections
-        for _ in 0..<150 where open > 0 {   // after at most the 1 s linger
-            usleep(20_000)
-            open = h.proxy.stats().openH2Connections
-        }
-        #expect(open == 0)
+        // After at most the 1 s linger.
+        #expect(waitUntil(3) { h.proxy.stats().openH2Connections == 0 }, "the HTTP/2 connection is gone")
     }
 
     @Test func aClientThatNeverOpensItsWindowLosesTheStreamAfterTheTimeout() throws {
@@ -212,7 +212,9 @@ import SwitchyardTestSupport
         }
         // Flip and revert while the streams run: 0 %, 100 %, 50 %… of users on cloud.
         var generation: UInt64 = 2
+        let loadDeadline = Date().addingTimeInterval(120)
         while done.wait(timeout: .now() + .milliseconds(30)) == .timedOut {
+            guard Date() < loadDeadline else { throw TestPrecondition("h2load did not finish within 120 s") }
             try h.proxy.publish(table([0, 100, 50][Int(generation % 3)], generation: generation))
             generation += 1
         }
@@ -386,12 +388,7 @@ import SwitchyardTestSupport
             let frames = client.readUntilClosed()
             #expect(H2FrameClient.goAwayCode(frames) != nil)
         }
-        var open = h.proxy.stats().openH2Connections
-        for _ in 0..<50 where open > 0 {
-            usleep(20_000)
-            open = h.proxy.stats().openH2Connections
-        }
-        #expect(open == 0)
+        #expect(waitUntil(3) { h.proxy.stats().openH2Connections == 0 }, "no HTTP/2 connection is left open")
         #expect(h.proxy.registeredDescriptors() == baseline, "every socket was deregistered and closed")
         // Bad clients cannot flood the error log: at most 10 lines a second per worker.
         let seconds = Int(Date().timeIntervalSince(started)) + 1

@@ -394,14 +394,14 @@ import SwitchyardProxy
         let h = try ProxyHarness()
         let client = try h.client()
         client.send("GET /slow?ms=700 HTTP/1.1\r\nHost: a\r\n\r\n")
-        usleep(150_000)
+        try waitFor("the request to reach the origin", seconds: 10) { h.legacy.requestCount == 1 }
         let done = DispatchSemaphore(value: 0)
         Thread { h.stop(); done.signal() }.start()
         let response = try #require(client.readResponse())
         #expect(response.status == 200)
         #expect(response.text == "legacy answered slowly\n")
         #expect(response.header("Connection") == "close", "a draining proxy closes after the answer")
-        done.wait()
+        try done.wait(seconds: 15, for: "the proxy's shutdown to finish")
         #expect(throws: (any Error).self) { _ = try TestClient(port: h.port) }
     }
 

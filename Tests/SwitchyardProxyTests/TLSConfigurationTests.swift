@@ -80,8 +80,12 @@ import SwitchyardSystem
         let h1 = Self.curl(port, ca: pki.path("site.pem"), ["--http1.1", "-w", "%{http_version}", "-o", "/dev/null", url])
         #expect(h2.output == "2", "a client offering h2 gets HTTP/2")
         #expect(h1.output == "1.1", "a client offering only http/1.1 gets it")
-        usleep(300_000)
-        let log = (try? String(contentsOfFile: h.accessLogPath, encoding: .utf8)) ?? ""
+        // The access log is written in batches: wait for both lines.
+        var log = ""
+        _ = waitUntil(5) {
+            log = (try? String(contentsOfFile: h.accessLogPath, encoding: .utf8)) ?? ""
+            return log.split(separator: "\n").count >= 2
+        }
         #expect(log.contains("\"proto\":\"h2\",\"tls\":\"TLSv1.3\""))
         #expect(log.contains("\"proto\":\"h1\",\"tls\":\"TLSv1.3\""))
         let stats = h.proxy.stats()
@@ -139,7 +143,7 @@ import SwitchyardSystem
             slow = Self.curl(port, ca: trusted, ["\(url)/slow?ms=1500"])
             inFlight.signal()
         }
-        usleep(500_000)
+        try waitFor("the slow request to reach the origin", seconds: 10) { h.legacy.requestHeads.contains { $0.hasPrefix("GET /slow") } }
 
         // The renewed files replace the old ones under the same paths, then a reload.
         #expect(rename(pki.path("renewed.pem"), pki.path("site.pem")) == 0)
@@ -148,7 +152,7 @@ import SwitchyardSystem
             .replacingOccurrences(of: "LEGACY", with: "\(h.legacy.port)").replacingOccurrences(of: "CLOUD", with: "\(h.cloud.port)")
             .replacingOccurrences(of: "ACCESSLOG", with: h.accessLogPath), file: "test.routes")
         try h.proxy.publish(RouteTable.build(config: config, state: RuntimeState(), generation: 2), reloadingCertificates: true)
-        inFlight.wait()
+        try inFlight.wait(seconds: 30, for: "curl's slow request on the open connection")
         #expect(slow.status == 0 && slow.output.contains("answered slowly"), "the open connection finished its request")
         // site.pem now holds the renewed certificate: trusting it works only if it is served.
         #expect(Self.curl(port, ca: pki.path("site.pem"), ["\(url)/b"]).status == 0, "new connections get the renewed certificate")
