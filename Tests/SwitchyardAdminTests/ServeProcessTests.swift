@@ -17,6 +17,8 @@ import SwitchyardSystem
         init(directory: String, routes: String) throws {
             self.directory = directory
             try routes.write(toFile: directory + "/test.routes", atomically: true, encoding: .utf8)
+            // Each start logs afresh, so the port read from the log is this process's.
+            try? FileManager.default.removeItem(atPath: directory + "/error.log")
             process.executableURL = URL(fileURLWithPath: try switchyardBinary())
             process.arguments = ["serve", directory + "/test.routes", "--workers", "1", "--error-log", directory + "/error.log"]
             try process.run()
@@ -31,6 +33,11 @@ import SwitchyardSystem
                 throw error
             }
         }
+
+        /// The HTTP port this process listens on (the routes file says port 0).
+        func port() throws -> UInt16 { try listeningPort(errorLog: directory + "/error.log") }
+
+        var errorLog: String { (try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? "" }
 
         func kill9() {
             kill(process.processIdentifier, SIGKILL)
@@ -168,5 +175,91 @@ import SwitchyardSystem
         #expect(audit.contains("\"outcome\":\"refused\""))
         #expect(audit.contains("\"uid\":65534"))
         #expect(Self.command(served.admin, "status")?.contains("cloud 10.00%") == true, "nothing changed")
+    }
+
+    /// The admin routes plus a flip-able route, for restart tests.
+    static func restartRoutes(_ directory: String, _ legacy: UInt16, _ cloud: UInt16, withAuth: Bool = true) -> String {
+        routes(directory, legacy, cloud) + (withAuth ? """
+
+            route auth {
+                path /auth/
+                active legacy standby cloud
+            }
+            """ : "")
+    }
+
+    func answeredBy(_ port: UInt16, _ path: String, headers: String = "") throws -> String {
+        let response = try #require(try TestClient(port: port).get(path, headers: headers))
+        return String(response.text.split(separator: " ").first ?? "")
+    }
+
+    @Test func flipsAndRuntimeCohortsSurviveKill9() throws {
+        let legacy = try OriginServer(name: "legacy"), cloud = try OriginServer(name: "cloud")
+        legacy.start(); cloud.start()
+        defer { legacy.stop(); cloud.stop() }
+        let directory = try makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let routes = Self.restartRoutes(directory, legacy.port, cloud.port)
+
+        var served = try Served(directory: directory, routes: routes)
+        for change in ["weight app legacy 100%", "flip auth", "cohort app add header X-Group pilot -> cloud"] {
+            let answer = try #require(Self.command(served.admin, change))
+            #expect(answer.contains("generation"), "\(change): \(answer)")
+        }
+        var port = try served.port()
+        #expect(try answeredBy(port, "/auth/x") == "cloud")
+        #expect(try answeredBy(port, "/", headers: "X-Group: pilot\r\n") == "cloud")
+        #expect(try answeredBy(port, "/") == "legacy")
+        served.kill9()
+
+        served = try Served(directory: directory, routes: routes)
+        defer { served.stop() }
+        port = try served.port()
+        #expect(try answeredBy(port, "/auth/x") == "cloud", "the flip came back")
+        #expect(try answeredBy(port, "/", headers: "X-Group: pilot\r\n") == "cloud", "the runtime cohort came back")
+        for i in 0..<10 {
+            #expect(try answeredBy(port, "/u\(i)") == "legacy", "the weight came back (legacy 100%)")
+        }
+        let status = try #require(Self.command(served.admin, "status"))
+        #expect(status.contains("generation 5"), "the generation goes on from the state file: \(status)")
+    }
+
+    @Test func aCorruptStateFileStopsTheStartWithAMessage() throws {
+        let directory = try makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try Self.routes(directory, 9, 9).write(toFile: directory + "/test.routes", atomically: true, encoding: .utf8)
+        try "{\"generation\": 7, \"state\": {\"routes\": [tru".write(toFile: directory + "/state.json", atomically: true, encoding: .utf8)
+        // A proxy that started anyway would run until runProcess's deadline kills it.
+        let result = try runProcess(try switchyardBinary(), ["serve", directory + "/test.routes", "--error-log", directory + "/error.log"],
+                                    timeoutSeconds: 20)
+        #expect(result.status == 1, "the start is refused: \(result.output)")
+        #expect(result.output.contains(directory + "/state.json"), "the message names the state file: \(result.output)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/admin.sock"), "nothing was started")
+        #expect(try String(contentsOfFile: directory + "/state.json", encoding: .utf8).hasSuffix("[tru"), "the file is left for a person to look at")
+    }
+
+    @Test func namesRemovedFromTheRoutesFileAreDroppedWithAnAuditWarning() throws {
+        let legacy = try OriginServer(name: "legacy"), cloud = try OriginServer(name: "cloud")
+        legacy.start(); cloud.start()
+        defer { legacy.stop(); cloud.stop() }
+        let directory = try makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+
+        var served = try Served(directory: directory, routes: Self.restartRoutes(directory, legacy.port, cloud.port))
+        #expect(Self.command(served.admin, "flip auth")?.contains("generation") == true)
+        #expect(Self.command(served.admin, "weight app cloud 30%")?.contains("generation") == true)
+        served.stop()
+
+        // The auth route is gone from the file; the app route's weight must survive.
+        served = try Served(directory: directory, routes: Self.restartRoutes(directory, legacy.port, cloud.port, withAuth: false))
+        defer { served.stop() }
+        let status = try #require(Self.command(served.admin, "status"))
+        #expect(status.contains("cloud 30.00%"), "what still exists is restored: \(status)")
+        #expect(!status.contains("auth"), "\(status)")
+        let audit = try String(contentsOfFile: directory + "/audit.log", encoding: .utf8)
+        let warning = audit.split(separator: "\n").first { $0.contains("\"outcome\":\"warning\"") }
+        #expect(warning?.contains("route \\\"auth\\\" no longer exists") == true, "an audit warning names the dropped route: \(audit)")
+        #expect(served.errorLog.contains("route \"auth\" no longer exists"), "and the error log says it: \(served.errorLog)")
+        #expect(try answeredBy(try served.port(), "/auth/x") != "", "the proxy serves")
     }
 }
