@@ -35,6 +35,11 @@ final class OriginSocket {
 
     /// The request being answered is HEAD: heads are written, bodies are not.
     var answeringHead = false
+    /// When not nil, every byte a read consumes is appended (up to 1 MiB): the request as
+    /// it arrived on the wire.
+    var transcript: [UInt8]?
+    /// The last read saw the peer's end of stream.
+    private(set) var sawEndOfStream = false
 
     init(fd: Int32) { self.fd = fd }
 
@@ -43,9 +48,15 @@ final class OriginSocket {
     private func fill() -> Bool {
         var chunk = [UInt8](repeating: 0, count: 65536)
         let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        if n == 0 { sawEndOfStream = true }
         if n <= 0 { return false }
         buffer.append(contentsOf: chunk[0..<n])
         return true
+    }
+
+    private func consumed(_ count: Int) {
+        if transcript != nil && transcript!.count < Self.keepBodyLimit { transcript! += buffer[0..<count] }
+        buffer.removeFirst(count)
     }
 
     func takeBuffered() -> [UInt8] {
@@ -57,7 +68,7 @@ final class OriginSocket {
         while true {
             if let i = buffer.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = String(decoding: buffer[0..<i], as: UTF8.self).trimmingCharacters(in: "\r")
-                buffer.removeFirst(i + 1)
+                consumed(i + 1)
                 return line
             }
             if !fill() { return nil }
@@ -71,7 +82,7 @@ final class OriginSocket {
             if buffer.isEmpty && !fill() { return nil }
             let n = min(remaining, buffer.count)
             if keep { out.append(contentsOf: buffer[0..<n]) }
-            buffer.removeFirst(n)
+            consumed(n)
             remaining -= n
         }
         return out

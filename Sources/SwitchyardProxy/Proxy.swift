@@ -158,6 +158,11 @@ public final class Proxy: @unchecked Sendable {
         onEveryWorker { $0.stats }.reduce(WorkerStats(), +)
     }
 
+    /// Each worker's own counters, in worker order (tests: proving several workers served).
+    public func workerStatsForTest() -> [WorkerStats] {
+        onEveryWorker { $0.stats }
+    }
+
     /// Descriptors registered with the workers' loops (listeners, connections, upstream
     /// connections): a leak shows here.
     public func registeredDescriptors() -> Int {

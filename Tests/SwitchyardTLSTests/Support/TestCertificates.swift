@@ -89,7 +89,10 @@ struct TestCertificates: Sendable {
 
     private static func run(_ arguments: [String]) throws(TestCertificateError) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+            .map { String($0) + "/openssl" }.first { (candidate: String) in access(candidate, X_OK) == 0 }
+        guard let path else { throw TestCertificateError(message: "openssl is not on PATH: install openssl (apt-get install -y openssl)") }
+        process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         let errors = Pipe()
         process.standardError = errors
@@ -97,7 +100,7 @@ struct TestCertificates: Sendable {
         do {
             try process.run()
         } catch {
-            throw TestCertificateError(message: "cannot run /usr/bin/openssl: \(error)")
+            throw TestCertificateError(message: "cannot run \(path): \(error)")
         }
         let output = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
