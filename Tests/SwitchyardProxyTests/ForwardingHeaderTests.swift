@@ -60,8 +60,9 @@ import SwitchyardProxy
         Self.expectEdgeFields(try Self.originHead(h), scheme: "http", host: "app.example")
     }
 
-    @Test(.enabled(if: HTTP2Tests.curlPresent, "needs curl"))
+    @Test
     func http2ClientCopiesAreDroppedAndOursWritten() throws {
+        try requireTools("curl")
         let h = try ProxyHarness(routes: "listen http 127.0.0.1:0 h2c\naccess-log ACCESSLOG\n" + ProxyHarness.simpleRoutes)
         defer { h.stop() }
         var arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code} %{http_version}", "--http2-prior-knowledge",
@@ -69,7 +70,7 @@ import SwitchyardProxy
         for (name, value) in Self.forged where !name.contains("_") {   // curl refuses nothing, but h2 names are lower-case tokens
             arguments += ["-H", "\(name): \(value)"]
         }
-        let result = HTTP2Tests.run("/usr/bin/curl", arguments)
+        let result = HTTP2Tests.run(toolPath("curl"), arguments)
         #expect(result.status == 0)
         #expect(result.output == "200 2")
         Self.expectEdgeFields(try Self.originHead(h), scheme: "http", host: "127.0.0.1:\(h.port)")

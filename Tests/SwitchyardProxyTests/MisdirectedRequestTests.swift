@@ -8,9 +8,9 @@ import SwitchyardProxy
 /// own certificate must be the one the client checked (else 421), and a route bound to named
 /// listeners is not served on the others.
 @Suite struct MisdirectedRequestTests {
-    @Test(.enabled(if: TLSConfigurationTests.toolsPresent, "needs openssl and curl"),
-          arguments: ["--http1.1", "--http2"])
+    @Test(arguments: ["--http1.1", "--http2"])
     func aHostWhoseRouteHasItsOwnCertificateIsRefusedOnAnotherNamesConnection(_ version: String) throws {
+        try requireTools("openssl", "curl")
         let pki = try TLSConfigurationTests.PKI()
         try pki.selfSigned("site", name: "localhost")
         try pki.selfSigned("internal", name: "internal.test")

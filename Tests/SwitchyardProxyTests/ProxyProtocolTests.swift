@@ -108,8 +108,9 @@ import SwitchyardTestSupport
         #expect(h.cloud.requestCount == 0 && h.legacy.requestCount == 0)
     }
 
-    @Test(.enabled(if: TLSConfigurationTests.toolsPresent, "needs openssl and curl"))
+    @Test
     func theHeaderComesBeforeTLS() throws {
+        try requireTools("openssl", "curl")
         let pki = try TLSConfigurationTests.PKI()
         try pki.selfSigned("site", name: "localhost")
         let h = try ProxyHarness(routes: TLSConfigurationTests.httpsRoutes(pki, listenOptions: "proxy-protocol"))

@@ -100,7 +100,7 @@ struct RoutesErrorCatalogueTests {
         BadFile(name: "h2c on https", text: "listen https 127.0.0.1:8443 cert /c key /k h2c\n",
                 line: 1, column: 44, fragment: "unknown listen https option \"h2c\""),
         BadFile(name: "client-ca on http", text: "listen http 127.0.0.1:8080 client-ca /ca.pem\n",
-                line: 1, column: 28, fragment: "listen http takes h2c, name NAME and trust-forwarded"),
+                line: 1, column: 28, fragment: "listen http takes h2c, name NAME, proxy-protocol and trust-forwarded"),
         BadFile(name: "unterminated block at end of file", text: afterBackends("route app {\n    backend legacy\n"),
                 line: 8, column: 1, fragment: "unterminated block"),
         BadFile(name: "block opened inside a block", text: afterBackends("route app {\n    backend legacy\nroute other {\n    backend cloud\n}\n"),
