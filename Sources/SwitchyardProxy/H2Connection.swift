@@ -293,11 +293,14 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         stream(id)?.responseFinished()
     }
 
-    func h2GoAwaySent(errorCode: UInt32) {
+    func h2GoAwaySent(errorCode: UInt32, reason: String) {
         guard errorCode != H2ServerSession.noError, !failed else { return }
         failed = true
         worker.stats.h2ProtocolErrors += 1
-        worker.clientErrorLog("HTTP/2 client \(String(decoding: client.ip, as: UTF8.self)): protocol error or flood (GOAWAY code \(errorCode)); closing the connection")
+        // nghttp2's reason is its own text, never the client's bytes; control bytes are
+        // dropped all the same, so a log line stays one line.
+        let why = reason.isEmpty ? "protocol error or flood" : String(reason.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F }.map(Character.init))
+        worker.clientErrorLog("HTTP/2 client \(String(decoding: client.ip, as: UTF8.self)): \(why) (GOAWAY code \(errorCode)); closing the connection")
     }
 
     func h2StreamClosed(_ id: Int32, errorCode: UInt32) {

@@ -210,7 +210,13 @@ public final class H2ServerSession {
                hd.type == UInt8(NGHTTP2_DATA.rawValue) || hd.type == UInt8(NGHTTP2_HEADERS.rawValue) {
                 H2ServerSession.owner(userData).delegate.h2ResponseSent(hd.stream_id)
             } else if hd.type == UInt8(NGHTTP2_GOAWAY.rawValue) {
-                H2ServerSession.owner(userData).delegate.h2GoAwaySent(errorCode: frame.pointee.goaway.error_code)
+                // nghttp2 says why in the GOAWAY's debug data ("request HEADERS: max concurrent
+                // streams exceeded"): the error log can then name the limit.
+                let goAway = frame.pointee.goaway
+                let reason = goAway.opaque_data_len > 0 && goAway.opaque_data != nil
+                    ? String(decoding: UnsafeRawBufferPointer(start: goAway.opaque_data, count: min(goAway.opaque_data_len, 256)), as: UTF8.self)
+                    : ""
+                H2ServerSession.owner(userData).delegate.h2GoAwaySent(errorCode: goAway.error_code, reason: reason)
             }
             return 0
         }
