@@ -122,6 +122,10 @@ final class DownstreamConnection: EventHandler, Indexed {
     private var closeAfterResponse = false
     private var upstreamEOF = false
     private var upstreamWriteBlocked = false
+    /// Writing to the upstream failed (EPIPE, reset): the server may have answered in full
+    /// and closed without reading the rest of the body. What it sent is still read and
+    /// delivered; request bytes from now on are dropped. Judged at upstream EOF.
+    private var upstreamWriteBroken = false
     /// Bytes of `toUpstream` that replay the request on a fresh connection (bodiless
     /// requests only; 0 = not replayable).
     private var replayLength = 0
@@ -812,6 +816,7 @@ final class DownstreamConnection: EventHandler, Indexed {
         upstream = connection
         upstreamEOF = false
         upstreamWriteBlocked = false
+        upstreamWriteBroken = false
     }
 
     private func noteConnectFailure(_ pool: ServerPool, _ error: Error) {
@@ -921,6 +926,11 @@ final class DownstreamConnection: EventHandler, Indexed {
     }
 
     private func flushToUpstream() -> Bool {
+        if upstreamWriteBroken {
+            // Nothing more can reach the server; its answer (if any) is read regardless.
+            if let out = toUpstream, !out.isEmpty, replayLength == 0 { out.clear() }
+            return false
+        }
         if let upstream, let tls = upstream.tls, !upstream.connecting { return flushToUpstreamTLS(upstream, tls) }
         guard let upstream, !upstream.connecting, let out = toUpstream, !out.isEmpty, !upstreamWriteBlocked else { return false }
         do {
@@ -938,9 +948,26 @@ final class DownstreamConnection: EventHandler, Indexed {
                 return false
             }
         } catch {
-            upstreamFailed(error)
+            upstreamWriteFailed(error)
             return true
         }
+    }
+
+    /// A write to the upstream failed. A server that answered before reading the whole body
+    /// (a 401, a redirect to the login page) and closed makes the write fail with EPIPE or a
+    /// reset while its complete answer waits to be read: so the answer is read first, and
+    /// the exchange fails (502, or a replay of a stale keep-alive connection) only if none
+    /// arrives before the upstream's end.
+    private func upstreamWriteFailed(_ error: Errno) {
+        guard upstream != nil else { return }
+        guard error.code == EPIPE || error.code == ECONNRESET else {
+            upstreamFailed(error)
+            return
+        }
+        upstreamWriteBroken = true
+        upstreamWriteBlocked = false
+        closeAfterResponse = true
+        readFromUpstream()
     }
 
     /// TLS upstream: drives the handshake (the ClientHello goes first), then encrypts.

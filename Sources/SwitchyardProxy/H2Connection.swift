@@ -338,6 +338,11 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
                 let stream = streams[i]
                 if let exchange = stream.exchange {
                     exchange.tick(now: now)
+                } else if !stream.expired, stream.responseSent, !stream.requestEnded, now >= stream.deadline {
+                    // Answered, and the client's unread body did not end in time: stop it.
+                    stream.expired = true
+                    session?.reset(stream.id, code: H2ServerSession.noError)
+                    needsFlush()
                 } else if !stream.expired, !stream.responseSent, now >= stream.deadline {
                     stream.expired = true
                     worker.stats.timeouts += 1

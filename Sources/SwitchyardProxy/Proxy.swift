@@ -1,4 +1,5 @@
 import Dispatch
+import CSwitchyardShims
 import Foundation
 import Glibc
 import SwitchyardRouting
@@ -28,6 +29,9 @@ public final class Proxy: @unchecked Sendable {
     private var health: HealthChecker!
 
     public init(table: RouteTable, settings: ProxySettings, errorLog: ErrorLog = .standardError) throws {
+        // A peer that vanished must be an EPIPE on the write, never a signal that kills the
+        // process: the proxy ignores SIGPIPE itself rather than trusting its host program to.
+        sy_ignore_sigpipe()
         var settings = settings
         settings.apply(table.config.tuning)
         self.settings = settings
