@@ -260,7 +260,6 @@ import SwitchyardProxy
     /// The proxy runs as its own process here, so its peak resident memory (VmHWM) is
     /// its own and not disturbed by tests running in parallel in this process.
     @Test func largeUploadStreamsWithBoundedMemory() throws {
-        let binary = try switchyardBinary()
         let origin = try OriginServer(name: "legacy")
         origin.start()
         defer { origin.stop() }
@@ -276,11 +275,9 @@ import SwitchyardProxy
                 backend legacy
             }
             """.write(toFile: directory + "/upload.routes", atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["serve", directory + "/upload.routes", "--workers", "1", "--error-log", directory + "/error.log"]
-        try process.run()
-        defer { process.terminate(); process.waitUntilExit() }
+        let served = try SwitchyardProcess(routesPath: directory + "/upload.routes", errorLogPath: directory + "/error.log",
+                                           arguments: ["--workers", "1"])
+        defer { served.stop() }
         // The proxy picks a free port and says which in its log.
         let port = try listeningPort(errorLog: directory + "/error.log")
         let client = try TestClient(port: port, timeoutSeconds: 120)
@@ -292,7 +289,7 @@ import SwitchyardProxy
         let response = try #require(c.readResponse())
         #expect(response.status == 200)
         #expect(response.text == "\(total)\n", "the origin received every byte")
-        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+        let status = try String(contentsOfFile: "/proc/\(served.pid)/status", encoding: .utf8)
         let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") })
         let peakKiB = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? .max
         // A few pooled 64 KiB buffers, not the body: the whole process stays small.
