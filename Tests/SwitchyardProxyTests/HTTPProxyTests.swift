@@ -402,6 +402,33 @@ import SwitchyardProxy
         #expect(throws: (any Error).self) { _ = try TestClient(port: h.port) }
     }
 
+    /// "answers anything that arrives on an idle keep-alive connection in its last second
+    /// with Connection: close, then stops": a request sent on an idle connection just after
+    /// the drain began is answered (and closed); one that stays silent is closed after 1 s.
+    @Test func aDrainingProxyAnswersAnIdleConnectionsLastRequestWithConnectionClose() throws {
+        let h = try ProxyHarness()
+        let idle = try h.client()
+        #expect(idle.get("/first")?.status == 200)
+        let silent = try h.client()
+        #expect(silent.get("/first")?.status == 200)
+        let busy = try h.client()
+        busy.send("GET /slow?ms=1600 HTTP/1.1\r\nHost: a\r\n\r\n")   // keeps the drain going (grace: 2 s)
+        try waitFor("the slow request to reach the origin", seconds: 10) { h.legacy.requestHeads.contains { $0.hasPrefix("GET /slow") } }
+        let done = DispatchSemaphore(value: 0)
+        Thread { h.stop(); done.signal() }.start()
+        try waitFor("the listener to close (the drain began)", seconds: 5) { (try? TestClient(port: h.port)) == nil }
+        let drainBegan = Date()
+        let late = try #require(idle.get("/late"), "a request on an idle connection during the drain is answered")
+        #expect(late.status == 200 && late.text == "legacy answered GET /late (generation 1)\n")
+        #expect(late.header("Connection") == "close")
+        #expect(idle.readToEnd().isEmpty, "then the connection closes")
+        #expect(silent.readToEnd().isEmpty, "a silent idle connection is closed")
+        let closedAfter = Date().timeIntervalSince(drainBegan)
+        #expect(closedAfter < 1.5, "within its last second, not at the end of the grace (\(closedAfter) s)")
+        #expect(busy.readResponse()?.status == 200, "the slow request still finishes")
+        try done.wait(seconds: 15, for: "the proxy's shutdown to finish")
+    }
+
     @Test func severalWorkersShareTheLoad() throws {
         let h = try ProxyHarness(workers: 2)
         defer { h.stop() }
