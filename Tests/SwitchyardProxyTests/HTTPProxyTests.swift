@@ -262,7 +262,6 @@ import SwitchyardProxy
     /// The proxy runs as its own process here, so its peak resident memory (VmHWM) is
     /// its own and not disturbed by tests running in parallel in this process.
     @Test func largeUploadStreamsWithBoundedMemory() throws {
-        let binary = try switchyardBinary()
         let origin = try OriginServer(name: "legacy")
         origin.start()
         defer { origin.stop() }
@@ -278,11 +277,9 @@ import SwitchyardProxy
                 backend legacy
             }
             """.write(toFile: directory + "/upload.routes", atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["serve", directory + "/upload.routes", "--workers", "1", "--error-log", directory + "/error.log"]
-        try process.run()
-        defer { process.terminate(); process.waitUntilExit() }
+        let served = try SwitchyardProcess(routesPath: directory + "/upload.routes", errorLogPath: directory + "/error.log",
+                                           arguments: ["--workers", "1"])
+        defer { served.stop() }
         // The proxy picks a free port and says which in its log.
         let port = try listeningPort(errorLog: directory + "/error.log")
         let client = try TestClient(port: port, timeoutSeconds: 120)
@@ -294,7 +291,7 @@ import SwitchyardProxy
         let response = try #require(c.readResponse())
         #expect(response.status == 200)
         #expect(response.text == "\(total)\n", "the origin received every byte")
-        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+        let status = try String(contentsOfFile: "/proc/\(served.pid)/status", encoding: .utf8)
         let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") })
         let peakKiB = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? .max
         // A few pooled 64 KiB buffers, not the body: the whole process stays small.
@@ -405,6 +402,33 @@ import SwitchyardProxy
         #expect(response.header("Connection") == "close", "a draining proxy closes after the answer")
         try done.wait(seconds: 15, for: "the proxy's shutdown to finish")
         #expect(throws: (any Error).self) { _ = try TestClient(port: h.port) }
+    }
+
+    /// "answers anything that arrives on an idle keep-alive connection in its last second
+    /// with Connection: close, then stops": a request sent on an idle connection just after
+    /// the drain began is answered (and closed); one that stays silent is closed after 1 s.
+    @Test func aDrainingProxyAnswersAnIdleConnectionsLastRequestWithConnectionClose() throws {
+        let h = try ProxyHarness()
+        let idle = try h.client()
+        #expect(idle.get("/first")?.status == 200)
+        let silent = try h.client()
+        #expect(silent.get("/first")?.status == 200)
+        let busy = try h.client()
+        busy.send("GET /slow?ms=1600 HTTP/1.1\r\nHost: a\r\n\r\n")   // keeps the drain going (grace: 2 s)
+        try waitFor("the slow request to reach the origin", seconds: 10) { h.legacy.requestHeads.contains { $0.hasPrefix("GET /slow") } }
+        let done = DispatchSemaphore(value: 0)
+        Thread { h.stop(); done.signal() }.start()
+        try waitFor("the listener to close (the drain began)", seconds: 5) { (try? TestClient(port: h.port)) == nil }
+        let drainBegan = Date()
+        let late = try #require(idle.get("/late"), "a request on an idle connection during the drain is answered")
+        #expect(late.status == 200 && late.text == "legacy answered GET /late (generation 1)\n")
+        #expect(late.header("Connection") == "close")
+        #expect(idle.readToEnd().isEmpty, "then the connection closes")
+        #expect(silent.readToEnd().isEmpty, "a silent idle connection is closed")
+        let closedAfter = Date().timeIntervalSince(drainBegan)
+        #expect(closedAfter < 1.5, "within its last second, not at the end of the grace (\(closedAfter) s)")
+        #expect(busy.readResponse()?.status == 200, "the slow request still finishes")
+        try done.wait(seconds: 15, for: "the proxy's shutdown to finish")
     }
 
     @Test func severalWorkersShareTheLoad() throws {

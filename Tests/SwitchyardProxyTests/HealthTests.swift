@@ -93,6 +93,43 @@ import SwitchyardProxy
         #expect(broken.connections == connectionsBefore)
     }
 
+    /// "three failed exchanges in a row eject a server for 10 s in that worker": after the
+    /// 10 s the server gets traffic again, not before.
+    @Test func aPassivelyEjectedServerReturnsAfterTenSeconds() throws {
+        let broken = try RawOrigin(answer: "this is not HTTP\r\n\r\n")
+        defer { broken.stop() }
+        let h = try ProxyHarness(routes: """
+            backend pair {
+                server 127.0.0.1:LEGACY
+                server 127.0.0.1:\(broken.port)
+            }
+            route app {
+                backend pair
+            }
+            """)
+        defer { h.stop() }
+        var failures = 0
+        var ejected = Date()
+        for i in 0..<6 where failures < 3 {
+            if try h.client().get("/r\(i)")?.status == 502 {
+                failures += 1
+                ejected = Date()
+            }
+        }
+        #expect(failures == 3)
+        #expect(h.proxy.serverHealth()["pair"]?.up == 1, "ejected")
+        let connectionsAtEjection = broken.connections
+        // Steady traffic until the broken server is tried again.
+        var returned: TimeInterval?
+        while returned == nil && Date().timeIntervalSince(ejected) < 15 {
+            _ = try h.client().get("/poll")
+            if broken.connections > connectionsAtEjection { returned = Date().timeIntervalSince(ejected) }
+            usleep(100_000)
+        }
+        let after = try #require(returned, "the ejected server never got traffic again within 15 s")
+        #expect(after >= 9.8 && after < 12, "it returned \(after) s after its ejection, expected 10 s")
+    }
+
     @Test func aRouteThatSaysFailoverUsesItsOtherSideWhenOneHasNoServerUp() throws {
         let h = try ProxyHarness(routes: """
             backend legacy {

@@ -105,7 +105,8 @@ import SwitchyardOrigin
             text = client.get("/extra/x")?.text ?? ""
             return text.hasPrefix("cloud")
         }, "after SIGHUP the new route serves, on an open connection: \(text)")
-        #expect(served.errorLog.contains("reloaded"), "\(served.errorLog)")
+        // The log line follows the swap: wait for it rather than race it.
+        #expect(waitUntil(10) { served.errorLog.contains("reloaded") }, "\(served.errorLog)")
 
         // A broken file: refused, reported, nothing changes.
         try (setup.routes() + "\nroute broken {\n    backend clowd\n}\n").write(toFile: setup.routesPath, atomically: true, encoding: .utf8)

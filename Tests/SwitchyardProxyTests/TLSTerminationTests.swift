@@ -71,6 +71,28 @@ import SwitchyardSystem
         #expect(h.legacy.connectionCount == 1, "both requests shared one upstream connection")
     }
 
+    /// "TLS 1.2 and 1.3 … modern ciphers only": a client that offers only TLS 1.0 or 1.1
+    /// (and would accept any cipher) gets no session; the same client offering TLS 1.2 does.
+    @Test func tls10And11AreRefused() throws {
+        try requireTools("openssl", "curl")
+        let certificate = try Certificate()
+        let (h, port) = try harness(certificate)
+        defer { h.stop() }
+        func handshake(_ version: String) throws -> String {
+            try runProcess(try tool("openssl"), ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost",
+                                                  version, "-cipher", "DEFAULT@SECLEVEL=0"], timeoutSeconds: 20).output
+        }
+        let control = try handshake("-tls1_2")
+        #expect(control.contains("Protocol  : TLSv1.2") && !control.contains("Cipher is (NONE)"), "the control handshake works: \(control)")
+        for version in ["-tls1", "-tls1_1"] {
+            let output = try handshake(version)
+            #expect(!output.contains("no protocols available"), "the client really offered \(version): \(output)")
+            #expect(output.contains("alert protocol version"), "\(version) is refused with protocol_version: \(output)")
+            #expect(output.contains("Cipher is (NONE)"), "no session: \(output)")
+        }
+        #expect(h.legacy.connectionCount == 0)
+    }
+
     @Test func largeBodiesBothWaysOverTLS() throws {
         try requireTools("openssl", "curl")
         let certificate = try Certificate()

@@ -28,6 +28,8 @@ public func runProcess(_ path: String, _ arguments: [String], currentDirectory: 
     process.arguments = arguments
     if let currentDirectory { process.currentDirectoryURL = currentDirectory }
     let pipe = Pipe()
+    // Nothing to read: a tool waiting for input (openssl s_client) sees end of file at once.
+    process.standardInput = FileHandle.nullDevice
     process.standardOutput = pipe
     process.standardError = standardError == .merged ? pipe : FileHandle.nullDevice
     try process.run()
