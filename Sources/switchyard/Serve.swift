@@ -70,7 +70,7 @@ struct ServeRunner {
             // The directories are checked before the state file is read: a file planted by
             // another user must not decide where traffic goes.
             do {
-                trust.writerGroup = try AccessPolicy(config: config.admin).allowedGIDs.sorted().first
+                trust.writerGroup = try AccessPolicy(config: config.admin).socketGroupID
                 try AdminDirectory.prepare(socketPath: adminPath, statePath: statePath, auditPath: auditPath, trust: trust)
             } catch {
                 printError("switchyard: \(error)")
@@ -108,7 +108,7 @@ struct ServeRunner {
                 let adminService = try AdminService(
                     routesPath: routesFile, config: config, statePath: statePath, auditPath: auditPath,
                     policy: policy, dataPlane: proxy, restored: restored, startWarnings: warnings, errorLog: errorLog)
-                admin = try AdminServer(path: adminPath, groupID: policy.allowedGIDs.sorted().first, trust: trust, service: adminService)
+                admin = try AdminServer(path: adminPath, groupID: policy.socketGroupID, trust: trust, service: adminService)
                 service = adminService
             }
         } catch {
