@@ -6,7 +6,7 @@ SWIFT ?= swift
 BUILD_DIR := .build
 # Debian packages: to build (OpenSSL, nghttp2 through pkg-config) and for the tests' clients.
 BUILD_PACKAGES := pkg-config libssl-dev libnghttp2-dev
-TEST_PACKAGES := curl socat
+TEST_PACKAGES := curl socat openssl nghttp2-client util-linux
 BENCH_PACKAGES := haproxy nginx wrk nghttp2-client
 
 .PHONY: demo test build release deps test-deps bench-deps install-cli clean bench
@@ -98,10 +98,16 @@ fuzz: fuzz-build
 	done; ls $(FUZZ_DIR)/artifacts
 
 # ThreadSanitizer over the integration tests (a separate build folder: it shares nothing
-# with the normal build).
+# with the normal build). Fails on a test failure or on any ThreadSanitizer report: all
+# reports are collected (halt_on_error=0) and counted at the end. Process tests find the
+# `switchyard` executable next to the test bundle, so they run this build's TSan binary.
 .PHONY: tsan
 tsan: test-deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	@set -o pipefail; \
 	TSAN_OPTIONS="halt_on_error=0 report_signal_unsafe=0" $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan \
 		--filter "SwitchyardProxyTests|SwitchyardAdminTests" 2>&1 | tee .build-tsan/tsan.log; \
-	grep -c "WARNING: ThreadSanitizer" .build-tsan/tsan.log || true
+	status=$$?; \
+	reports=$$(grep -c "WARNING: ThreadSanitizer" .build-tsan/tsan.log); \
+	echo "make tsan: test exit status $$status, $$reports ThreadSanitizer report(s) (log: .build-tsan/tsan.log)"; \
+	[ "$$status" -eq 0 ] && [ "$$reports" -eq 0 ]

@@ -42,7 +42,7 @@ let package = Package(
 
         .testTarget(name: "SwitchyardHTTPTests", dependencies: ["SwitchyardHTTP", "SwitchyardTestSupport"]),
         .testTarget(name: "SwitchyardRoutingTests", dependencies: ["SwitchyardRouting", "SwitchyardTestSupport"]),
-        .testTarget(name: "SwitchyardTLSTests", dependencies: ["SwitchyardTLS", "CSwitchyardMallocCounter"]),
+        .testTarget(name: "SwitchyardTLSTests", dependencies: ["SwitchyardTLS", "CSwitchyardMallocCounter", "SwitchyardTestSupport"]),
         .testTarget(name: "SwitchyardAdminTests",
                     dependencies: ["SwitchyardAdmin", "SwitchyardProxy", "SwitchyardOrigin", "SwitchyardRouting",
                                    "SwitchyardSystem", "SwitchyardTestSupport"]),

@@ -16,6 +16,10 @@ import SwitchyardSystem
 /// - `/status/N`: answers with status N;
 /// - `/close`: closes the connection without answering;
 /// - `/headers`: answers with the request head it received;
+/// - `/chunked-ext`: a chunked answer with chunk extensions and a trailer;
+/// - `/hop-by-hop`: an answer carrying hop-by-hop fields (`Connection: X-Foo`, `X-Foo`,
+///   `Keep-Alive`, `Trailer`, `Proxy-Connection`) beside an end-to-end `X-Kept`;
+/// - `/early-hints`: a 103 Early Hints answer, then the final 200;
 /// - `/ws` (or any path ending in it): accepts an Upgrade with 101, then echoes bytes until the client half-closes;
 /// - anything else: "NAME answered METHOD PATH (generation G)".
 public final class OriginServer: @unchecked Sendable {
@@ -28,12 +32,31 @@ public final class OriginServer: @unchecked Sendable {
     private var _generations: [String] = []
     private var stopped = false
     private var _failing = false
+    private var _dropsReusedRequests = false
+    private var _rawRequests: [[UInt8]] = []
+    private var _peerClosed = 0
 
     /// While true, every request is answered 503 (a sick server that keeps its port).
     public var failing: Bool {
         get { lock.lock(); defer { lock.unlock() }; return _failing }
         set { lock.lock(); _failing = newValue; lock.unlock() }
     }
+
+    /// While true, a request arriving on a connection that already carried one is read and
+    /// the connection closed without an answer: a keep-alive timeout firing just as the
+    /// request arrives, which the proxy sees as a stale pooled connection.
+    public var dropsRequestsOnReusedConnections: Bool {
+        get { lock.lock(); defer { lock.unlock() }; return _dropsReusedRequests }
+        set { lock.lock(); _dropsReusedRequests = newValue; lock.unlock() }
+    }
+
+    /// The bytes of each request exactly as they arrived (head, body framing, trailers), in
+    /// order; bodies over 1 MiB are not kept.
+    public var rawRequests: [[UInt8]] { lock.lock(); defer { lock.unlock() }; return _rawRequests }
+
+    /// Connections the peer (the proxy) closed while they were idle between requests: the
+    /// FIN an origin sees when a proxy drops a pooled connection.
+    public var connectionsClosedByPeer: Int { lock.lock(); defer { lock.unlock() }; return _peerClosed }
 
     public init(name: String, host: String = "127.0.0.1", port: UInt16 = 0) throws {
         self.name = name
@@ -51,7 +74,7 @@ public final class OriginServer: @unchecked Sendable {
     /// Request heads received so far, in order.
     public var requestHeads: [String] { lock.lock(); defer { lock.unlock() }; return _requests }
     public var requestCount: Int { lock.lock(); defer { lock.unlock() }; return _requests.count }
-    public func resetRecords() { lock.lock(); _requests = []; _connections = 0; lock.unlock() }
+    public func resetRecords() { lock.lock(); _requests = []; _rawRequests = []; _connections = 0; _peerClosed = 0; lock.unlock() }
 
     public func start() {
         let thread = Thread { [self] in acceptLoop() }
@@ -81,14 +104,22 @@ public final class OriginServer: @unchecked Sendable {
         }
     }
 
-    private func record(_ head: String) {
-        lock.lock(); _requests.append(head); lock.unlock()
+    private func record(_ head: String, raw: [UInt8]) {
+        lock.lock(); _requests.append(head); _rawRequests.append(raw); lock.unlock()
     }
 
     private func serve(_ socket: OriginSocket) {
         defer { socket.close() }
-        while let request = socket.readRequest() {
-            record(request.head)
+        var served = 0
+        while true {
+            socket.transcript = []
+            guard let request = socket.readRequest() else {
+                if socket.sawEndOfStream && socket.transcript?.isEmpty == true { lock.lock(); _peerClosed += 1; lock.unlock() }
+                return
+            }
+            record(request.head, raw: socket.transcript ?? [])
+            served += 1
+            if served > 1 && dropsRequestsOnReusedConnections { return }
             socket.answeringHead = request.method == "HEAD"
             let keepAlive = !request.headerValue("connection").lowercased().contains("close") && request.version == "HTTP/1.1"
             let path = request.path
@@ -106,12 +137,39 @@ public final class OriginServer: @unchecked Sendable {
                 socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
                 socket.echoUntilEOF(prefix: socket.takeBuffered())
                 return
+            case path == "/answer-early":
+                // Answers from the head alone, then reads and drops the body (nginx's
+                // `return 302` with lingering close): the answer is complete before the body.
+                socket.respond(status: 302, body: Array("to the login page\n".utf8), keepAlive: false,
+                               extraHeaders: "Location: /login\r\n")
+                socket.drain(quietMilliseconds: 2_000)
+                return
+            case path == "/answer-early-reset":
+                // Answers from the head alone and closes at once: the unread body makes the
+                // kernel reset the connection while the client is still sending it.
+                socket.respond(status: 401, body: Array("log in first\n".utf8), keepAlive: false)
+                return
             case path == "/echo":
                 socket.respond(status: 200, body: request.body, keepAlive: keepAlive)
             case path == "/discard":
                 socket.respond(status: 200, body: Array("\(request.bodyLength)\n".utf8), keepAlive: keepAlive)
             case path == "/headers":
                 socket.respond(status: 200, body: Array(request.head.utf8), keepAlive: keepAlive)
+            case path == "/chunked-ext":
+                var text = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n"
+                text += keepAlive ? "\r\n" : "Connection: close\r\n\r\n"
+                for part in ["first;", "second;", "third"] {
+                    text += String(part.utf8.count, radix: 16) + ";ext=\"a b\"\r\n" + part + "\r\n"
+                }
+                text += "0;last=1\r\nX-Checksum: 1234\r\n\r\n"
+                socket.write(text)
+            case path == "/hop-by-hop":
+                socket.respond(status: 200, body: Array("hop\n".utf8), keepAlive: keepAlive,
+                               extraHeaders: "Connection: X-Foo\r\nX-Foo: secret\r\nKeep-Alive: timeout=5\r\n"
+                                   + "Trailer: X-Checksum\r\nProxy-Connection: keep-alive\r\nX-Kept: yes\r\n")
+            case path == "/early-hints":
+                socket.write("HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n")
+                socket.respond(status: 200, body: Array("after hints\n".utf8), keepAlive: keepAlive)
             case path == "/chunked":
                 var text = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
                 text += keepAlive ? "\r\n" : "Connection: close\r\n\r\n"

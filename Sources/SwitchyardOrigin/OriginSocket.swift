@@ -35,6 +35,11 @@ final class OriginSocket {
 
     /// The request being answered is HEAD: heads are written, bodies are not.
     var answeringHead = false
+    /// When not nil, every byte a read consumes is appended (up to 1 MiB): the request as
+    /// it arrived on the wire.
+    var transcript: [UInt8]?
+    /// The last read saw the peer's end of stream.
+    private(set) var sawEndOfStream = false
 
     init(fd: Int32) { self.fd = fd }
 
@@ -43,9 +48,26 @@ final class OriginSocket {
     private func fill() -> Bool {
         var chunk = [UInt8](repeating: 0, count: 65536)
         let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        if n == 0 { sawEndOfStream = true }
         if n <= 0 { return false }
         buffer.append(contentsOf: chunk[0..<n])
         return true
+    }
+
+    private func consumed(_ count: Int) {
+        if transcript != nil && transcript!.count < Self.keepBodyLimit { transcript! += buffer[0..<count] }
+        buffer.removeFirst(count)
+    }
+
+    /// Reads and drops whatever the peer sends until it stops for `quietMilliseconds` or
+    /// closes — what nginx's lingering close does with a body it never read.
+    func drain(quietMilliseconds: Int32) {
+        buffer = []
+        var pollFD = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while poll(&pollFD, 1, quietMilliseconds) > 0 {
+            guard fill() else { return }
+            buffer = []
+        }
     }
 
     func takeBuffered() -> [UInt8] {
@@ -57,7 +79,7 @@ final class OriginSocket {
         while true {
             if let i = buffer.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = String(decoding: buffer[0..<i], as: UTF8.self).trimmingCharacters(in: "\r")
-                buffer.removeFirst(i + 1)
+                consumed(i + 1)
                 return line
             }
             if !fill() { return nil }
@@ -71,7 +93,7 @@ final class OriginSocket {
             if buffer.isEmpty && !fill() { return nil }
             let n = min(remaining, buffer.count)
             if keep { out.append(contentsOf: buffer[0..<n]) }
-            buffer.removeFirst(n)
+            consumed(n)
             remaining -= n
         }
         return out
@@ -93,6 +115,9 @@ final class OriginSocket {
         }
         var request = OriginRequest(head: lines.joined(separator: "\r\n") + "\r\n\r\n", method: String(parts[0]),
                                     target: String(parts[1]), version: String(parts[2]), headers: headers, body: [], bodyLength: 0)
+        // An application that answers before reading the body (a redirect to the login
+        // page, a 401): the caller answers from the head alone.
+        if request.path.hasPrefix("/answer-early") { return request }
         if request.headerValue("transfer-encoding").lowercased() == "chunked" {
             while true {
                 guard let sizeLine = readLine(), let size = Int(sizeLine.split(separator: ";").first ?? "", radix: 16) else { return nil }

@@ -92,7 +92,7 @@ struct ServeRunner {
             // The directories are checked before the state file is read: a file planted by
             // another user must not decide where traffic goes.
             do {
-                trust.writerGroup = try AccessPolicy(config: config.admin, serviceUID: trust.serviceUID).allowedGIDs.sorted().first
+                trust.writerGroup = try AccessPolicy(config: config.admin, serviceUID: trust.serviceUID).socketGroupID
                 try AdminDirectory.prepare(socketPath: adminPath, statePath: statePath, auditPath: auditPath, trust: trust)
                 // Checked now too, so that a refusal comes before anything is written.
                 if dropTo != nil { try AdminDirectory.handOver(statePath: statePath, auditPath: auditPath, to: trust) }
@@ -132,7 +132,7 @@ struct ServeRunner {
                 let adminService = try AdminService(
                     routesPath: routesFile, config: config, statePath: statePath, auditPath: auditPath,
                     policy: policy, dataPlane: proxy, restored: restored, startWarnings: warnings, errorLog: errorLog)
-                admin = try AdminServer(path: adminPath, groupID: policy.allowedGIDs.sorted().first, trust: trust,
+                admin = try AdminServer(path: adminPath, groupID: policy.socketGroupID, trust: trust,
                                         limits: config.admin ?? AdminConfig(socketPath: adminPath), service: adminService)
                 service = adminService
             }

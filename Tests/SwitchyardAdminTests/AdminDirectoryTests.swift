@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SwitchyardTestSupport
 import SwitchyardAdmin
 import SwitchyardOrigin
 
@@ -12,7 +13,7 @@ import SwitchyardOrigin
     /// the deadline and reported as nil.
     static func serveRefusal(_ directory: String, routesIn routesDirectory: String) throws -> (status: Int32, output: String)? {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: ServeProcessTests.binary)
+        process.executableURL = URL(fileURLWithPath: try switchyardBinary())
         process.arguments = ["serve", routesDirectory + "/test.routes", "--workers", "1"]
         let pipe = Pipe()
         process.standardError = pipe
@@ -43,8 +44,9 @@ import SwitchyardOrigin
         return directory
     }
 
-    @Test(.enabled(if: ServeProcessTests.binaryBuilt && getuid() == 0, "needs root (to chown) and a built binary"))
+    @Test
     func aDirectoryOwnedByAnotherUserIsRefusedBeforeItsStateFileIsRead() throws {
+        try requireRoot("to chown the admin directory")
         let admin = try Self.makeDirectory()
         let routes = try Self.routesDirectory(adminDirectory: admin)
         defer { try? FileManager.default.removeItem(atPath: admin); try? FileManager.default.removeItem(atPath: routes) }
@@ -60,7 +62,7 @@ import SwitchyardOrigin
         #expect(!FileManager.default.fileExists(atPath: admin + "/audit.log"), "nothing was written")
     }
 
-    @Test(.enabled(if: ServeProcessTests.binaryBuilt, "needs a built binary"))
+    @Test
     func aWritableOrSymlinkedDirectoryIsRefused() throws {
         let good = try Self.makeDirectory()
         let worldWritable = try Self.makeDirectory(mode: 0o777)
@@ -80,7 +82,7 @@ import SwitchyardOrigin
         #expect((try? FileManager.default.contentsOfDirectory(atPath: good)) == [], "nothing was created through the link")
     }
 
-    @Test(.enabled(if: ServeProcessTests.binaryBuilt, "needs a built binary"))
+    @Test
     func anAuditLogThatIsASymlinkIsRefusedAndItsTargetUntouched() throws {
         let admin = try Self.makeDirectory()
         let routes = try Self.routesDirectory(adminDirectory: admin)

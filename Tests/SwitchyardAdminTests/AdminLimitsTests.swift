@@ -86,17 +86,7 @@ import SwitchyardTestSupport
         return Int(line.split(separator: "\t").last.map(String.init) ?? "") ?? -1
     }
 
-    /// Polls `condition` until it holds or `seconds` pass; whether it held.
-    static func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(10_000)
-        }
-        return condition()
-    }
-
-    @Test(.enabled(if: ServeProcessTests.binaryBuilt, "needs a built binary"))
+    @Test
     func descriptorsStayFlatOver10000RefusedIdleAndOversizedConnections() throws {
         let directory = try Self.makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -140,15 +130,15 @@ import SwitchyardTestSupport
         #expect(oversized == 2_200)
         #expect(unknown == 2_200)
         // Each connection's thread gives its descriptor back as it ends.
-        #expect(Self.waitUntil(seconds: 5) { Self.openDescriptors(pid) == baseline },
+        #expect(waitUntil(5) { Self.openDescriptors(pid) == baseline },
                 "descriptors: \(baseline) before, \(Self.openDescriptors(pid)) after")
         // The baseline may still count the thread of the first status command as it ends.
-        #expect(Self.waitUntil(seconds: 5) { Self.threads(pid) <= baselineThreads },
+        #expect(waitUntil(5) { Self.threads(pid) <= baselineThreads },
                 "threads: \(baselineThreads) before, \(Self.threads(pid)) after")
         #expect(ServeProcessTests.command(served.admin, "status")?.contains("generation") == true, "still serving")
     }
 
-    @Test(.enabled(if: ServeProcessTests.binaryBuilt, "needs a built binary"))
+    @Test
     func connectionsOverTheCapAreRefusedInOneLine() throws {
         let directory = try Self.makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -166,12 +156,13 @@ import SwitchyardTestSupport
         #expect(refusal == "error: too many admin connections (2 open); try again when one has finished\n")
         for connection in held { connection.fd.close() }
         // Slots come back when connections end.
-        #expect(Self.waitUntil(seconds: 5) { ServeProcessTests.command(served.admin, "status")?.hasPrefix("error") == false })
+        #expect(waitUntil(5) { ServeProcessTests.command(served.admin, "status")?.hasPrefix("error") == false })
     }
 
-    @Test(.enabled(if: ServeProcessTests.binaryBuilt && getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0,
-                   "needs root, setpriv and a built binary"))
+    @Test(.enabled(if: rootOrCI, "needs root, to run the CLI as another uid (under CI=true it fails instead)"))
     func thePerUIDCapLeavesOtherUsersIn() throws {
+        try requireRoot("setpriv runs the CLI as uid 65534")
+        let setpriv = try tool("setpriv")
         // 0755 so that uid 65534 can reach the socket.
         let directory = try Self.makeDirectory(mode: 0o755)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -185,13 +176,13 @@ import SwitchyardTestSupport
         }
         let third = try Connection(served.admin)
         #expect(third.readToEnd() == "error: too many admin connections from uid 0 (2 open); close one first\n")
-        let (status, output) = try runProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--",
-                                                                  ServeProcessTests.binary, "status", "--admin", served.admin])
+        let (status, output) = try runProcess(setpriv, ["--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                                                                  try switchyardBinary(), "status", "--admin", served.admin])
         #expect(status == 0, "another uid has its own slots: \(output)")
         for connection in held { connection.fd.close() }
     }
 
-    @Test(.enabled(if: ServeProcessTests.binaryBuilt, "needs a built binary"))
+    @Test
     func theLengthLimitIsExact() throws {
         let directory = try Self.makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

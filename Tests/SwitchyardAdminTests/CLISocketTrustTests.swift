@@ -9,23 +9,19 @@ import SwitchyardTestSupport
 /// The CLI sends nothing to a socket that belongs to, or is served by, a user it was not
 /// told to trust.
 @Suite(.serialized) struct CLISocketTrustTests {
-    static let canSwitchUser = ServeProcessTests.binaryBuilt && getuid() == 0
-        && access("/usr/bin/setpriv", X_OK) == 0 && access("/usr/bin/socat", X_OK) == 0
-
     /// A socat run as uid 65534 that listens on `socket` for one connection and writes what
     /// it receives to `received`.
     final class ForeignListener: @unchecked Sendable {
         let process = Process()
 
         init(socket: String, received: String) throws {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.executableURL = URL(fileURLWithPath: try tool("setpriv"))
             process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "--",
-                                 "/usr/bin/socat", "-u", "UNIX-LISTEN:\(socket)", "OPEN:\(received),creat,append"]
+                                 try tool("socat"), "-u", "UNIX-LISTEN:\(socket)", "OPEN:\(received),creat,append"]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            let deadline = Date().addingTimeInterval(5)
-            while access(socket, F_OK) != 0 && Date() < deadline { usleep(10_000) }
+            try waitFor("socat to listen on \(socket)", seconds: 10) { access(socket, F_OK) == 0 }
         }
 
         func stop() {
@@ -41,8 +37,10 @@ import SwitchyardTestSupport
         return directory
     }
 
-    @Test(.enabled(if: CLISocketTrustTests.canSwitchUser, "needs root, setpriv, socat and a built binary"))
+    @Test(.enabled(if: rootOrCI, "needs root, to run socat as another uid (under CI=true it fails instead)"))
     func aSocketOfAnotherUserGetsNothing() throws {
+        try requireRoot("setpriv runs socat as uid 65534")
+        let binary = try switchyardBinary()
         let directory = try Self.makeDirectory(owner: 65534)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let socket = directory + "/admin.sock", received = directory + "/received"
@@ -50,7 +48,7 @@ import SwitchyardTestSupport
         defer { listener.stop() }
         #expect(access(socket, F_OK) == 0, "socat listens")
 
-        let (status, output) = try runProcess(ServeProcessTests.binary, ["flip", "all", "--reason", "CHG-secret", "--admin", socket])
+        let (status, output) = try runProcess(binary, ["flip", "all", "--reason", "CHG-secret", "--admin", socket])
         #expect(status == 2)
         #expect(output.hasPrefix("switchyard: refusing to talk to \(socket): it belongs to"), "\(output)")
         #expect(output.contains("uid 65534"))
@@ -58,38 +56,42 @@ import SwitchyardTestSupport
         #expect(((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").isEmpty, "nothing was sent")
 
         // Told to trust that user, the CLI does talk to it (so the refusal above was the check).
-        let (trusted, _) = try runProcess(ServeProcessTests.binary, ["flip", "all", "--admin", socket, "--expect-owner", "65534"])
+        let (trusted, _) = try runProcess(binary, ["flip", "all", "--admin", socket, "--expect-owner", "65534"])
         #expect(trusted == 0)
-        #expect(Self.waitUntil { ((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").contains("\"flip\" \"all\"") })
+        #expect(waitUntil(5) { ((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").contains("\"flip\" \"all\"") })
     }
 
-    @Test(.enabled(if: CLISocketTrustTests.canSwitchUser, "needs root, setpriv, socat and a built binary"))
+    @Test(.enabled(if: rootOrCI, "needs root, to run socat as another uid (under CI=true it fails instead)"))
     func aRootOwnedSocketServedByAnotherUserGetsNothing() throws {
+        try requireRoot("setpriv runs socat as uid 65534")
+        let binary = try switchyardBinary()
         let directory = try Self.makeDirectory(owner: 65534)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let socket = directory + "/admin.sock", received = directory + "/received"
         let listener = try ForeignListener(socket: socket, received: received)
         defer { listener.stop() }
         #expect(chown(socket, 0, 0) == 0)
-        let (status, output) = try runProcess(ServeProcessTests.binary, ["status", "--admin", socket])
+        let (status, output) = try runProcess(binary, ["status", "--admin", socket])
         #expect(status == 2)
         #expect(output.contains("the process listening on it runs as"), "\(output)")
         #expect(((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").isEmpty, "nothing was sent")
     }
 
-    @Test(.enabled(if: ServeProcessTests.binaryBuilt && getuid() == 0, "needs root and a built binary"))
+    @Test(.enabled(if: rootOrCI, "needs root, to chown the socket (under CI=true it fails instead)"))
     func theServiceUserIsTrustedWhenNamed() throws {
+        try requireRoot("chowns the admin socket to uid 65534")
+        let binary = try switchyardBinary()
         let directory = try Self.makeDirectory(owner: 0, mode: 0o750)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let served = try ServeProcessTests.Served(directory: directory, routes: ServeProcessTests.routes(directory, 9, 9))
         defer { served.stop() }
-        #expect(try runProcess(ServeProcessTests.binary, ["status", "--admin", served.admin]).status == 0, "root's socket: no flag needed")
+        #expect(try runProcess(binary, ["status", "--admin", served.admin]).status == 0, "root's socket: no flag needed")
         #expect(chown(served.admin, 65534, 65534) == 0)
-        let (refused, text) = try runProcess(ServeProcessTests.binary, ["status", "--admin", served.admin])
+        let (refused, text) = try runProcess(binary, ["status", "--admin", served.admin])
         #expect(refused == 2, "\(text)")
         #expect(text.contains("give --expect-owner"), "\(text)")
         let name = Caller(uid: 65534, gid: 65534, pid: 0).userName
-        #expect(try runProcess(ServeProcessTests.binary, ["status", "--admin", served.admin, "--expect-owner", name]).status == 0)
+        #expect(try runProcess(binary, ["status", "--admin", served.admin, "--expect-owner", name]).status == 0)
     }
 
     @Test func theDemoFallbackMustBeTheCallersOwn() throws {
@@ -111,12 +113,4 @@ import SwitchyardTestSupport
         }
     }
 
-    static func waitUntil(seconds: Double = 5, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(10_000)
-        }
-        return condition()
-    }
 }

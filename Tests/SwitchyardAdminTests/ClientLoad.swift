@@ -28,9 +28,10 @@ final class ClientLoad: Sendable {
         }
     }
 
-    /// Stops every client after its current request and waits for them.
-    func stop() {
+    /// Stops every client after its current request and waits for them (at most `seconds`:
+    /// a client stuck past that fails the test).
+    func stop(seconds: Double = 30) throws {
         running.store(false, ordering: .relaxed)
-        group.wait()
+        try group.wait(seconds: seconds, for: "the load's client threads to stop")
     }
 }

@@ -58,7 +58,7 @@ import SwitchyardTestSupport
         #expect(h.proxy.table.generation == 2)
     }
 
-    @Test(.enabled(if: ServeProcessTests.binaryBuilt, "needs a built binary"))
+    @Test
     func aReasonWithANewlineRunsNoSecondCommand() throws {
         let legacy = try OriginServer(name: "legacy"), cloud = try OriginServer(name: "cloud")
         legacy.start(); cloud.start()
@@ -70,13 +70,13 @@ import SwitchyardTestSupport
         defer { served.stop() }
 
         // The CLI refuses the argument instead of sending two lines.
-        let (status, output) = try runProcess(ServeProcessTests.binary,
+        let (status, output) = try runProcess(try switchyardBinary(),
                                               ["weight", "app", "cloud", "20%", "--reason", "CHG-1\nflip all", "--admin", served.admin])
         #expect(status == 2, "\(output)")
         #expect(output.contains("argument 6 contains U+000A"), "\(output)")
         #expect(output.split(separator: "\n").count == 1)
         // Words with spaces and quotes arrive whole.
-        let (okStatus, okOutput) = try runProcess(ServeProcessTests.binary,
+        let (okStatus, okOutput) = try runProcess(try switchyardBinary(),
                                                   ["weight", "app", "cloud", "20%", "--reason", "CHG \"2\" now", "--admin", served.admin])
         #expect(okStatus == 0, "\(okOutput)")
         // The server refuses a bidi override on the raw socket, in one line.

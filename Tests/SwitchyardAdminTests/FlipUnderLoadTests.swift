@@ -42,14 +42,14 @@ import SwitchyardSystem
         }
         // (answered at, generation it created)
         var answered: [(UInt64, Int)] = [(0, 1)]
-        usleep(100_000)
+        #expect(waitUntil(10) { samples.values.count >= 20 }, "the load got going")
         for i in 0..<30 {
             let answer = h.run(i % 2 == 0 ? "flip app" : "revert")
             #expect(answer.ok, "\(answer.text)")
             answered.append((Clock.monotonicNanoseconds(), Int(h.proxy.table.generation)))
             usleep(30_000)
         }
-        load.stop()
+        try load.stop()
         let all = samples.values
         #expect(all.count > 200, "the load was real: \(all.count) requests")
         let failed = all.filter { $0.status != 200 }

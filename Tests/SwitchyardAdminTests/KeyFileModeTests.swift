@@ -5,12 +5,12 @@ import SwitchyardTestSupport
 
 /// `check` and `serve` warn about a private key that group or others can read.
 @Suite(.serialized) struct KeyFileModeTests {
-    @Test(.enabled(if: ServeProcessTests.binaryBuilt && access("/usr/bin/openssl", X_OK) == 0, "needs openssl and a built binary"))
-    func aKeyReadableByOthersIsNamedWithItsMode() throws {
+    @Test func aKeyReadableByOthersIsNamedWithItsMode() throws {
+        let binary = try switchyardBinary()
         let directory = NSTemporaryDirectory() + "switchyard-keys-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let made = try runProcess("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+        let made = try runProcess(try tool("openssl"), ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                                                         "-nodes", "-days", "1", "-subj", "/CN=localhost",
                                                         "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem"])
         try #require(made.status == 0, "openssl: \(made.output)")
@@ -21,12 +21,12 @@ import SwitchyardTestSupport
         try routes.write(toFile: routesPath, atomically: true, encoding: .utf8)
 
         chmod(key, 0o644)
-        let (status, output) = try runProcess(ServeProcessTests.binary, ["check", routesPath])
+        let (status, output) = try runProcess(binary, ["check", routesPath])
         #expect(status == 0, "a warning, not an error: \(output)")
         #expect(output.contains("\(routesPath):2:1: warning: listen https 127.0.0.1:0: private key \(key) is open to group or others (mode 0644)"), "\(output)")
 
         chmod(key, 0o600)
-        let (quiet, quietOutput) = try runProcess(ServeProcessTests.binary, ["check", routesPath])
+        let (quiet, quietOutput) = try runProcess(binary, ["check", routesPath])
         #expect(quiet == 0)
         #expect(!quietOutput.contains("warning"), "\(quietOutput)")
 

@@ -9,10 +9,6 @@ import SwitchyardSystem
 /// `switchyard serve` as a process: state survives kill -9, and the admin socket refuses
 /// a real caller of another uid.
 @Suite(.serialized) struct ServeProcessTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let binary = root.appendingPathComponent(".build/debug/switchyard").path
-    static var binaryBuilt: Bool { FileManager.default.fileExists(atPath: binary) }
-
     final class Served: @unchecked Sendable {
         let directory: String
         let process = Process()
@@ -21,24 +17,40 @@ import SwitchyardSystem
         init(directory: String, routes: String) throws {
             self.directory = directory
             try routes.write(toFile: directory + "/test.routes", atomically: true, encoding: .utf8)
-            process.executableURL = URL(fileURLWithPath: ServeProcessTests.binary)
+            // Each start logs afresh, so the port read from the log is this process's.
+            try? FileManager.default.removeItem(atPath: directory + "/error.log")
+            process.executableURL = URL(fileURLWithPath: try switchyardBinary())
             process.arguments = ["serve", directory + "/test.routes", "--workers", "1", "--error-log", directory + "/error.log"]
             try process.run()
-            let deadline = Date().addingTimeInterval(10)
             // A socket file may be left over from a killed run: wait for an answer.
-            while ServeProcessTests.command(admin, "help") == nil && Date() < deadline { usleep(20_000) }
+            let admin = admin, process = process
+            do {
+                try waitFor("the admin socket of `switchyard serve` to answer", seconds: 15) {
+                    ServeProcessTests.command(admin, "help") != nil || !process.isRunning
+                }
+            } catch {
+                stop()
+                throw error
+            }
         }
+
+        /// The HTTP port this process listens on (the routes file says port 0).
+        func port() throws -> UInt16 { try listeningPort(errorLog: directory + "/error.log") }
+
+        var errorLog: String { (try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? "" }
 
         func kill9() {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
 
+        /// SIGTERM; SIGKILL if it has not exited 15 s later.
         func stop() {
-            if process.isRunning {
-                process.terminate()
-                process.waitUntilExit()
-            }
+            guard process.isRunning else { return }
+            process.terminate()
+            let deadline = Date().addingTimeInterval(15)
+            while process.isRunning && Date() < deadline { usleep(10_000) }
+            if process.isRunning { kill9() } else { process.waitUntilExit() }
         }
     }
 
@@ -46,6 +58,9 @@ import SwitchyardSystem
     static func command(_ socket: String, _ line: String) -> String? {
         guard let address = SocketAddress(unixPath: socket), let fd = try? Socket.connectBlocking(to: address) else { return nil }
         defer { fd.close() }
+        var tv = timeval(tv_sec: 15, tv_usec: 0)
+        setsockopt(fd.rawValue, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd.rawValue, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         Array((line + "\n").utf8).withUnsafeBytes { try? fd.writeAll($0) }
         Socket.shutdownWrite(fd)
         var answer: [UInt8] = []
@@ -81,8 +96,7 @@ import SwitchyardSystem
         return directory
     }
 
-    @Test(.enabled(if: ServeProcessTests.binaryBuilt, "needs `swift build` first (make test does it)"))
-    func stateSurvivesKill9AfterAndDuringChanges() throws {
+    @Test func stateSurvivesKill9AfterAndDuringChanges() throws {
         let legacy = try OriginServer(name: "legacy"), cloud = try OriginServer(name: "cloud")
         legacy.start(); cloud.start()
         defer { legacy.stop(); cloud.stop() }
@@ -111,9 +125,9 @@ import SwitchyardSystem
             }
         }
         stream.start()
-        usleep(150_000)
+        // Killed in the middle of the stream: some changes answered, more on the way.
+        #expect(waitUntil(10) { lastAnswered.load(ordering: .sequentiallyConsistent) >= 23 }, "changes are being answered")
         served.kill9()
-        usleep(100_000)
         let stateText = try String(contentsOfFile: directory + "/state.json", encoding: .utf8)
         #expect(stateText.contains("\"generation\""), "the state file is whole")
         served = try Served(directory: directory, routes: routes)
@@ -125,9 +139,11 @@ import SwitchyardSystem
         #expect(Self.command(served.admin, "history")?.contains("weight app cloud") == true)
     }
 
-    @Test(.enabled(if: ServeProcessTests.binaryBuilt && getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0,
-                   "needs root, setpriv and a built binary"))
+    @Test(.enabled(if: rootOrCI, "needs root, to run the CLI as another uid (under CI=true it fails instead)"))
     func anotherUserIsRefusedOnTheRealSocketAndAudited() throws {
+        try requireRoot("setpriv runs the CLI as uid 65534")
+        let setpriv = try tool("setpriv")
+        let binary = try switchyardBinary()
         let legacy = try OriginServer(name: "legacy"), cloud = try OriginServer(name: "cloud")
         legacy.start(); cloud.start()
         defer { legacy.stop(); cloud.stop() }
@@ -141,8 +157,8 @@ import SwitchyardSystem
         #expect(info.st_mode & 0o777 == 0o660, "the admin socket is not world-writable")
 
         func asNobody(_ words: [String]) throws -> (Int32, String) {
-            try runProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", Self.binary]
-                           + words + ["--admin", served.admin])
+            try runProcess(setpriv, ["--reuid=65534", "--regid=65534", "--clear-groups", "--", binary]
+                           + words + ["--admin", served.admin], timeoutSeconds: 30)
         }
         // With the socket's own mode, another user cannot even connect.
         let (blocked, blockedText) = try asNobody(["status"])
@@ -159,5 +175,141 @@ import SwitchyardSystem
         #expect(audit.contains("\"outcome\":\"refused\""))
         #expect(audit.contains("\"uid\":65534"))
         #expect(Self.command(served.admin, "status")?.contains("cloud 10.00%") == true, "nothing changed")
+    }
+
+    /// The admin routes plus a flip-able route, for restart tests.
+    static func restartRoutes(_ directory: String, _ legacy: UInt16, _ cloud: UInt16, withAuth: Bool = true) -> String {
+        routes(directory, legacy, cloud) + (withAuth ? """
+
+            route auth {
+                path /auth/
+                active legacy standby cloud
+            }
+            """ : "")
+    }
+
+    func answeredBy(_ port: UInt16, _ path: String, headers: String = "") throws -> String {
+        let response = try #require(try TestClient(port: port).get(path, headers: headers))
+        return String(response.text.split(separator: " ").first ?? "")
+    }
+
+    @Test func flipsAndRuntimeCohortsSurviveKill9() throws {
+        let legacy = try OriginServer(name: "legacy"), cloud = try OriginServer(name: "cloud")
+        legacy.start(); cloud.start()
+        defer { legacy.stop(); cloud.stop() }
+        let directory = try makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let routes = Self.restartRoutes(directory, legacy.port, cloud.port)
+
+        var served = try Served(directory: directory, routes: routes)
+        for change in ["weight app legacy 100%", "flip auth", "cohort app add header X-Group pilot -> cloud"] {
+            let answer = try #require(Self.command(served.admin, change))
+            #expect(answer.contains("generation"), "\(change): \(answer)")
+        }
+        var port = try served.port()
+        #expect(try answeredBy(port, "/auth/x") == "cloud")
+        #expect(try answeredBy(port, "/", headers: "X-Group: pilot\r\n") == "cloud")
+        #expect(try answeredBy(port, "/") == "legacy")
+        served.kill9()
+
+        served = try Served(directory: directory, routes: routes)
+        defer { served.stop() }
+        port = try served.port()
+        #expect(try answeredBy(port, "/auth/x") == "cloud", "the flip came back")
+        #expect(try answeredBy(port, "/", headers: "X-Group: pilot\r\n") == "cloud", "the runtime cohort came back")
+        for i in 0..<10 {
+            #expect(try answeredBy(port, "/u\(i)") == "legacy", "the weight came back (legacy 100%)")
+        }
+        let status = try #require(Self.command(served.admin, "status"))
+        #expect(status.contains("generation 5"), "the generation goes on from the state file: \(status)")
+    }
+
+    @Test func aCorruptStateFileStopsTheStartWithAMessage() throws {
+        let directory = try makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try Self.routes(directory, 9, 9).write(toFile: directory + "/test.routes", atomically: true, encoding: .utf8)
+        try "{\"generation\": 7, \"state\": {\"routes\": [tru".write(toFile: directory + "/state.json", atomically: true, encoding: .utf8)
+        // A proxy that started anyway would run until runProcess's deadline kills it.
+        let result = try runProcess(try switchyardBinary(), ["serve", directory + "/test.routes", "--error-log", directory + "/error.log"],
+                                    timeoutSeconds: 20)
+        #expect(result.status == 1, "the start is refused: \(result.output)")
+        #expect(result.output.contains(directory + "/state.json"), "the message names the state file: \(result.output)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/admin.sock"), "nothing was started")
+        #expect(try String(contentsOfFile: directory + "/state.json", encoding: .utf8).hasSuffix("[tru"), "the file is left for a person to look at")
+    }
+
+    @Test func namesRemovedFromTheRoutesFileAreDroppedWithAnAuditWarning() throws {
+        let legacy = try OriginServer(name: "legacy"), cloud = try OriginServer(name: "cloud")
+        legacy.start(); cloud.start()
+        defer { legacy.stop(); cloud.stop() }
+        let directory = try makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+
+        var served = try Served(directory: directory, routes: Self.restartRoutes(directory, legacy.port, cloud.port))
+        #expect(Self.command(served.admin, "flip auth")?.contains("generation") == true)
+        #expect(Self.command(served.admin, "weight app cloud 30%")?.contains("generation") == true)
+        served.stop()
+
+        // The auth route is gone from the file; the app route's weight must survive.
+        served = try Served(directory: directory, routes: Self.restartRoutes(directory, legacy.port, cloud.port, withAuth: false))
+        defer { served.stop() }
+        let status = try #require(Self.command(served.admin, "status"))
+        #expect(status.contains("cloud 30.00%"), "what still exists is restored: \(status)")
+        #expect(!status.contains("auth"), "\(status)")
+        let audit = try String(contentsOfFile: directory + "/audit.log", encoding: .utf8)
+        let warning = audit.split(separator: "\n").first { $0.contains("\"outcome\":\"warning\"") }
+        #expect(warning?.contains("route \\\"auth\\\" no longer exists") == true, "an audit warning names the dropped route: \(audit)")
+        #expect(served.errorLog.contains("route \"auth\" no longer exists"), "and the error log says it: \(served.errorLog)")
+        #expect(try answeredBy(try served.port(), "/auth/x") != "", "the proxy serves")
+    }
+
+    @Test func anAdminSocketInAWorldWritableDirectoryStopsTheStart() throws {
+        let directory = try makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let open = directory + "/open"
+        try FileManager.default.createDirectory(atPath: open, withIntermediateDirectories: false)
+        chmod(open, 0o777)   // explicit: the umask would narrow a mode given at creation
+        try """
+            listen http 127.0.0.1:0
+            admin \(open)/admin.sock
+            state \(directory)/state.json
+            backend legacy {
+                server 127.0.0.1:9
+            }
+            route app {
+                backend legacy
+            }
+            """.write(toFile: directory + "/test.routes", atomically: true, encoding: .utf8)
+        let result = try runProcess(try switchyardBinary(), ["serve", directory + "/test.routes", "--error-log", directory + "/error.log"],
+                                    timeoutSeconds: 20)
+        #expect(result.status == 1, "\(result.output)")
+        #expect(result.output.contains("\(open) is world-writable"), "\(result.output)")
+        #expect(!FileManager.default.fileExists(atPath: open + "/admin.sock"))
+    }
+
+    @Test(.enabled(if: rootOrCI, "needs root, to give the socket a group it is not in (under CI=true it fails instead)"))
+    func theAdminSocketBelongsToTheFirstAllowedGroup() throws {
+        try requireRoot("chown to a group the test is not in")
+        let legacy = try OriginServer(name: "legacy"), cloud = try OriginServer(name: "cloud")
+        legacy.start(); cloud.start()
+        defer { legacy.stop(); cloud.stop() }
+        let nogroup = try #require(getgrnam("nogroup"), "the nogroup group exists on Debian").pointee.gr_gid
+        func socketGroup(allowing groups: String) throws -> (gid: gid_t, mode: mode_t) {
+            let directory = try makeDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let routes = Self.routes(directory, legacy.port, cloud.port)
+                .replacingOccurrences(of: "admin \(directory)/admin.sock", with: "admin \(directory)/admin.sock \(groups)")
+            let served = try Served(directory: directory, routes: routes)
+            defer { served.stop() }
+            var info = stat()
+            #expect(stat(served.admin, &info) == 0)
+            return (info.st_gid, info.st_mode & 0o777)
+        }
+        let one = try socketGroup(allowing: "allow group nogroup")
+        #expect(one.gid == nogroup, "the socket's group is the `allow group`")
+        #expect(one.mode == 0o660)
+        let two = try socketGroup(allowing: "allow group nogroup allow group root")
+        // The first named group, not the smallest gid (root would win over nogroup).
+        #expect(two.gid == nogroup, "the first `allow group` (nogroup), not \(two.gid)")
     }
 }

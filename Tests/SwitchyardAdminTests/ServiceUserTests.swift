@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SwitchyardTestSupport
 import SwitchyardAdmin
 import SwitchyardOrigin
 
@@ -19,9 +20,10 @@ import SwitchyardOrigin
         return directory
     }
 
-    @Test(.enabled(if: ServeProcessTests.binaryBuilt && getuid() == 0 && ServiceUserTests.nobody != "uid 65534",
-                   "needs root, a user with uid 65534 and a built binary"))
+    @Test(.enabled(if: rootOrCI, "needs root, to drop to uid 65534 (under CI=true it fails instead)"))
     func serveDropsToTheUserLineAndStillPersistsState() throws {
+        try requireRoot("serve drops from root to uid 65534")
+        guard Self.nobody != "uid 65534" else { throw TestPrecondition("no user with uid 65534 (nobody) on this host") }
         let legacy = try OriginServer(name: "legacy"), cloud = try OriginServer(name: "cloud")
         legacy.start(); cloud.start()
         defer { legacy.stop(); cloud.stop() }
@@ -32,7 +34,7 @@ import SwitchyardOrigin
         let routes = ServeProcessTests.routes(admin, legacy.port, cloud.port) + "\nuser \(Self.nobody)\n"
         try routes.write(toFile: parent + "/test.routes", atomically: true, encoding: .utf8)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: ServeProcessTests.binary)
+        process.executableURL = URL(fileURLWithPath: try switchyardBinary())
         process.arguments = ["serve", parent + "/test.routes", "--workers", "1", "--error-log", parent + "/error.log"]
         try process.run()
         defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
@@ -67,7 +69,7 @@ import SwitchyardOrigin
     /// Runs serve expecting it to refuse to start; its status and output.
     static func refusal(_ arguments: [String]) throws -> (Int32, String)? {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: ServeProcessTests.binary)
+        process.executableURL = URL(fileURLWithPath: try switchyardBinary())
         process.arguments = arguments
         let pipe = Pipe()
         process.standardError = pipe
@@ -79,9 +81,10 @@ import SwitchyardOrigin
         return (process.terminationStatus, String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
     }
 
-    @Test(.enabled(if: ServeProcessTests.binaryBuilt && getuid() == 0 && ServiceUserTests.nobody != "uid 65534",
-                   "needs root, a user with uid 65534 and a built binary"))
+    @Test(.enabled(if: rootOrCI, "needs root, to drop to uid 65534 (under CI=true it fails instead)"))
     func anUnknownUserOrARootOwnedStateDirectoryIsRefused() throws {
+        try requireRoot("serve drops from root to uid 65534")
+        guard Self.nobody != "uid 65534" else { throw TestPrecondition("no user with uid 65534 (nobody) on this host") }
         let parent = try Self.makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: parent) }
         let admin = parent + "/admin"

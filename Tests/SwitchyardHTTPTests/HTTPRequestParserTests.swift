@@ -246,7 +246,18 @@ let browserRequest = "GET /charting/patient/42?tab=vitals HTTP/1.1\r\n"
         parser.reset()
         let bad = bytes("GET / HTTP/1.1\nHost: a\r\n\r\n")
         let error = bad.withUnsafeBytes { parser.parse($0) }
-        #expect(bad.withUnsafeBytes { parser.parse($0) } == error)
+        guard case .error(let e) = error else {
+            Issue.record("a bare LF must be refused, got \(error)")
+            return
+        }
+        #expect(e.status == 400)
+        #expect(e.offset == 14, "the bare LF ends the request line")
+        #expect(bad.withUnsafeBytes { parser.parse($0) } == error, "asked again, the same error")
+        // Even with more bytes, a refused message stays refused until reset.
+        let more = bad + bytes("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(more.withUnsafeBytes { parser.parse($0) } == error)
+        parser.reset()
+        #expect(bytes("GET / HTTP/1.1\r\nHost: a\r\n\r\n").withUnsafeBytes { parser.parse($0) } == .complete(headLength: 27))
     }
 
     @Test func errorsReportTheOffendingOffset() {

@@ -1,4 +1,6 @@
+import Foundation
 import Testing
+import SwitchyardTestSupport
 import SwitchyardHTTP
 
 /// A malformed request and the status it must get.
@@ -130,8 +132,17 @@ let malformedRequests: [MalformedRequest] = [
 ]
 
 @Suite struct RequestSmugglingCatalogueTests {
-    @Test func catalogueIsLargeEnough() {
-        #expect(malformedRequests.count >= 40)
+    /// The README promises "a 90-case request-smuggling catalogue" with every refusal
+    /// status: the catalogue holds exactly that many distinct cases and covers each
+    /// status that is not a size limit.
+    @Test func catalogueIsTheOneTheREADMEDescribes() throws {
+        let readme = try String(contentsOf: repositoryRoot().appendingPathComponent("README.md"), encoding: .utf8)
+        #expect(readme.contains("a \(malformedRequests.count)-case request-smuggling catalogue;"),
+                "README's parser catalogue size is not \(malformedRequests.count)")
+        #expect(Set(malformedRequests.map(\.name)).count == malformedRequests.count, "case names are unique")
+        #expect(Set(malformedRequests.map(\.message)).count == malformedRequests.count, "no case is repeated")
+        // (414 and 431 are proved at N and N+1 in HTTPLimitsTests.)
+        #expect(Set(malformedRequests.map(\.status)) == [400, 417, 501, 505])
     }
 
     @Test(arguments: malformedRequests)

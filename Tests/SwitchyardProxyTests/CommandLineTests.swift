@@ -5,14 +5,12 @@ import SwitchyardTestSupport
 /// The `switchyard` executable as a user runs it (built by `make test` before the tests).
 @Suite struct CommandLineTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let binary = root.appendingPathComponent(".build/debug/switchyard").path
 
     func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        try runProcess(Self.binary, arguments, currentDirectory: Self.root)
+        try runProcess(try switchyardBinary(), arguments, currentDirectory: Self.root, timeoutSeconds: 30)
     }
 
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: binary), "needs `swift build` first (make test does it)"))
-    func checkAcceptsEveryExampleRoutesFile() throws {
+    @Test func checkAcceptsEveryExampleRoutesFile() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("routes").path)
             .filter { $0.hasSuffix(".routes") }
         #expect(files.count >= 2)
@@ -31,8 +29,7 @@ import SwitchyardTestSupport
         }
     }
 
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: binary), "needs `swift build` first (make test does it)"))
-    func checkRejectsABrokenFileWithLineAndColumn() throws {
+    @Test func checkRejectsABrokenFileWithLineAndColumn() throws {
         let path = NSTemporaryDirectory() + "broken-\(UUID().uuidString).routes"
         try """
             listen http 127.0.0.1:8080
@@ -50,8 +47,7 @@ import SwitchyardTestSupport
         #expect(result.output.contains("clowd"))
     }
 
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: binary), "needs `swift build` first (make test does it)"))
-    func serveRefusesABadFileAndStartsNothing() throws {
+    @Test func serveRefusesABadFileAndStartsNothing() throws {
         let result = try run(["serve", "/nonexistent/file.routes"])
         #expect(result.status == 1)
         #expect(result.output.contains("/nonexistent/file.routes"))

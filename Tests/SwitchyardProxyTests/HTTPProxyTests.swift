@@ -37,12 +37,38 @@ import SwitchyardProxy
         let echoed = try #require(client.readResponse())
         #expect(echoed.status == 200)
         #expect(echoed.text == "hello world")
-        let chunked = try #require(client.get("/chunked"))
-        #expect(chunked.header("Transfer-Encoding") == "chunked")
+        // What reached the upstream, byte for byte: a re-framed body — plain hex sizes, no
+        // extension, an empty trailer section. (The origin's own parser drops extensions
+        // and trailers, so only the raw bytes can tell re-framing from pass-through.)
+        let raw = String(decoding: try #require(h.legacy.rawRequests.first), as: UTF8.self)
+        let headEnd = try #require(raw.range(of: "\r\n\r\n"))
+        let head = raw[..<headEnd.lowerBound]
+        let body = Array(raw[headEnd.upperBound...].utf8)
+        #expect(head.contains("\r\nTransfer-Encoding: chunked"), "\(raw)")
+        #expect(!raw.contains("ext=1") && !raw.contains("X-Trailer"), "extension and trailer dropped: \(raw)")
+        #expect(body.suffix(7) == Array("\r\n0\r\n\r\n".utf8), "the last chunk and an empty trailer section: \(raw)")
+        var data: [UInt8] = []
+        var rest = body[...]
+        while let cr = rest.firstIndex(of: UInt8(ascii: "\r")) {
+            let sizeLine = String(decoding: rest[..<cr], as: UTF8.self)
+            #expect(!sizeLine.isEmpty && sizeLine.allSatisfy(\.isHexDigit), "a bare hex chunk size, got \(sizeLine)")
+            guard let size = Int(sizeLine, radix: 16), size > 0 else { break }
+            data += rest[(cr + 2)...].prefix(size)
+            rest = rest[(cr + 2)...].dropFirst(size + 2)
+        }
+        #expect(String(decoding: data, as: UTF8.self) == "hello world")
+
+        // Towards the client too: the origin's extensions and trailer never arrive.
+        let down = try h.client()
+        down.send("GET /chunked-ext HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        let answer = String(decoding: down.readToEnd(), as: UTF8.self)
+        #expect(answer.hasPrefix("HTTP/1.1 200"))
+        #expect(answer.contains("\r\nTransfer-Encoding: chunked\r\n"), "\(answer)")
+        #expect(!answer.contains("ext=") && !answer.contains("last=1"), "no chunk extension reaches the client: \(answer)")
+        #expect(!answer.contains("X-Checksum"), "neither the trailer nor the Trailer field reaches the client: \(answer)")
+        #expect(answer.hasSuffix("\r\n0\r\n\r\n"))
+        let chunked = try #require(h.client().get("/chunked-ext"))
         #expect(chunked.text == "first;second;third")
-        // The upstream saw a re-framed body: no extension, no trailer.
-        let head = try #require(h.legacy.requestHeads.first)
-        #expect(head.contains("Transfer-Encoding: chunked"))
     }
 
     @Test func contentLengthBodyAndForwardingHeaders() throws {
@@ -52,10 +78,12 @@ import SwitchyardProxy
         client.send("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world")
         #expect(client.readResponse()?.text == "hello world")
         let headers = try #require(client.get("/headers", headers: "X-Forwarded-For: 10.1.2.3\r\nForwarded: for=10.1.2.3\r\nX-Forwarded-Proto: gopher\r\n"))
-        #expect(headers.text.contains("X-Forwarded-For: 10.1.2.3, 127.0.0.1\r\n"))
+        // The proxy is the edge (no trust-forwarded): the client's copies are replaced.
+        #expect(headers.text.contains("X-Forwarded-For: 127.0.0.1\r\n"))
         #expect(headers.text.contains("X-Forwarded-Proto: http\r\n"))
         #expect(!headers.text.contains("gopher"))
-        #expect(headers.text.contains("Forwarded: for=10.1.2.3, for=127.0.0.1;proto=http\r\n"))
+        #expect(!headers.text.contains("10.1.2.3"))
+        #expect(headers.text.contains("Forwarded: for=127.0.0.1;proto=http\r\n"))
         #expect(headers.text.contains("X-Switchyard-Generation: 1\r\n"))
     }
 
@@ -199,10 +227,21 @@ import SwitchyardProxy
         defer { h.stop() }
         let client = try h.client()
         #expect(client.get("/one")?.status == 200)
-        // The origin closes its side of the pooled connection after this answer.
-        #expect(client.get("/one", headers: "")?.status == 200)
-        client.send("GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
-        #expect(client.readResponse()?.status == 200)
+        #expect(h.legacy.connectionCount == 1)
+        // From now on the origin reads a request arriving on an already used connection and
+        // closes it unanswered: the pooled connection the proxy reuses has gone stale.
+        h.legacy.dropsRequestsOnReusedConnections = true
+        let replayed = try #require(client.get("/two"))
+        #expect(replayed.status == 200, "the GET was replayed on a fresh connection")
+        #expect(replayed.text == "legacy answered GET /two (generation 1)\n")
+        #expect(h.legacy.requestHeads.filter { $0.hasPrefix("GET /two ") }.count == 2, "the origin saw the GET twice: stale, then fresh")
+        #expect(h.legacy.connectionCount == 2, "the replay used a new connection")
+        // A request with a body is not replayed: 502, and the origin saw it once.
+        client.send("POST /three HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx")
+        let post = try #require(client.readResponse())
+        #expect(post.status == 502)
+        #expect(h.legacy.requestHeads.filter { $0.hasPrefix("POST /three ") }.count == 1, "the POST was not replayed")
+        #expect(h.legacy.connectionCount == 2, "no fresh connection was opened for the POST")
     }
 
     @Test func webSocketUpgradeBecomesATunnel() throws {
@@ -222,8 +261,7 @@ import SwitchyardProxy
 
     /// The proxy runs as its own process here, so its peak resident memory (VmHWM) is
     /// its own and not disturbed by tests running in parallel in this process.
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: CommandLineTests.binary), "needs `swift build` first"))
-    func largeUploadStreamsWithBoundedMemory() throws {
+    @Test func largeUploadStreamsWithBoundedMemory() throws {
         let origin = try OriginServer(name: "legacy")
         origin.start()
         defer { origin.stop() }
@@ -239,22 +277,12 @@ import SwitchyardProxy
                 backend legacy
             }
             """.write(toFile: directory + "/upload.routes", atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLineTests.binary)
-        process.arguments = ["serve", directory + "/upload.routes", "--workers", "1", "--error-log", directory + "/error.log"]
-        try process.run()
-        defer { process.terminate(); process.waitUntilExit() }
+        let served = try SwitchyardProcess(routesPath: directory + "/upload.routes", errorLogPath: directory + "/error.log",
+                                           arguments: ["--workers", "1"])
+        defer { served.stop() }
         // The proxy picks a free port and says which in its log.
-        var port: UInt16?
-        for _ in 0..<500 where port == nil {
-            let log = (try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? ""
-            if let range = log.range(of: "listening on http://127.0.0.1:") {
-                port = UInt16(log[range.upperBound...].prefix { $0.isNumber })
-            } else {
-                usleep(20_000)
-            }
-        }
-        let client = try TestClient(port: try #require(port), timeoutSeconds: 120)
+        let port = try listeningPort(errorLog: directory + "/error.log")
+        let client = try TestClient(port: port, timeoutSeconds: 120)
         let c = client
         let total = 1 << 30
         c.send("POST /discard HTTP/1.1\r\nHost: a\r\nContent-Length: \(total)\r\n\r\n")
@@ -263,7 +291,7 @@ import SwitchyardProxy
         let response = try #require(c.readResponse())
         #expect(response.status == 200)
         #expect(response.text == "\(total)\n", "the origin received every byte")
-        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+        let status = try String(contentsOfFile: "/proc/\(served.pid)/status", encoding: .utf8)
         let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") })
         let peakKiB = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? .max
         // A few pooled 64 KiB buffers, not the body: the whole process stays small.
@@ -365,41 +393,87 @@ import SwitchyardProxy
         let h = try ProxyHarness()
         let client = try h.client()
         client.send("GET /slow?ms=700 HTTP/1.1\r\nHost: a\r\n\r\n")
-        usleep(150_000)
+        try waitFor("the request to reach the origin", seconds: 10) { h.legacy.requestCount == 1 }
         let done = DispatchSemaphore(value: 0)
         Thread { h.stop(); done.signal() }.start()
         let response = try #require(client.readResponse())
         #expect(response.status == 200)
         #expect(response.text == "legacy answered slowly\n")
         #expect(response.header("Connection") == "close", "a draining proxy closes after the answer")
-        done.wait()
+        try done.wait(seconds: 15, for: "the proxy's shutdown to finish")
         #expect(throws: (any Error).self) { _ = try TestClient(port: h.port) }
+    }
+
+    /// "answers anything that arrives on an idle keep-alive connection in its last second
+    /// with Connection: close, then stops": a request sent on an idle connection just after
+    /// the drain began is answered (and closed); one that stays silent is closed after 1 s.
+    @Test func aDrainingProxyAnswersAnIdleConnectionsLastRequestWithConnectionClose() throws {
+        let h = try ProxyHarness()
+        let idle = try h.client()
+        #expect(idle.get("/first")?.status == 200)
+        let silent = try h.client()
+        #expect(silent.get("/first")?.status == 200)
+        let busy = try h.client()
+        busy.send("GET /slow?ms=1600 HTTP/1.1\r\nHost: a\r\n\r\n")   // keeps the drain going (grace: 2 s)
+        try waitFor("the slow request to reach the origin", seconds: 10) { h.legacy.requestHeads.contains { $0.hasPrefix("GET /slow") } }
+        let done = DispatchSemaphore(value: 0)
+        Thread { h.stop(); done.signal() }.start()
+        try waitFor("the listener to close (the drain began)", seconds: 5) { (try? TestClient(port: h.port)) == nil }
+        let drainBegan = Date()
+        let late = try #require(idle.get("/late"), "a request on an idle connection during the drain is answered")
+        #expect(late.status == 200 && late.text == "legacy answered GET /late (generation 1)\n")
+        #expect(late.header("Connection") == "close")
+        #expect(idle.readToEnd().isEmpty, "then the connection closes")
+        #expect(silent.readToEnd().isEmpty, "a silent idle connection is closed")
+        let closedAfter = Date().timeIntervalSince(drainBegan)
+        #expect(closedAfter < 1.5, "within its last second, not at the end of the grace (\(closedAfter) s)")
+        #expect(busy.readResponse()?.status == 200, "the slow request still finishes")
+        try done.wait(seconds: 15, for: "the proxy's shutdown to finish")
     }
 
     @Test func severalWorkersShareTheLoad() throws {
         let h = try ProxyHarness(workers: 2)
         defer { h.stop() }
-        for i in 0..<20 {
+        // SO_REUSEPORT spreads connections by the hash of their ports: 40 fresh connections
+        // all landing on one worker would happen once in 2^39 runs.
+        for i in 0..<40 {
             let client = try h.client()
             #expect(client.get("/w\(i)")?.status == 200)
         }
-        #expect(h.legacy.requestCount == 20)
+        #expect(h.legacy.requestCount == 40)
+        let perWorker = h.proxy.workerStatsForTest().map(\.requests)
+        #expect(perWorker.count == 2)
+        #expect(perWorker.allSatisfy { $0 > 0 }, "every worker accepted connections and served: \(perWorker)")
+        #expect(perWorker.reduce(0, +) == 40)
     }
 
     @Test func accessLogHasOneJSONLinePerRequest() throws {
         let h = try ProxyHarness()
         let client = try h.client()
-        #expect(client.get("/logged?patient=123")?.status == 200)
+        let request = "GET /slow?ms=200&patient=123 HTTP/1.1\r\nHost: a\r\n\r\n"
+        client.send(request)
+        let response = try #require(client.readResponse())
+        #expect(response.status == 200)
         h.stop()
         let text = try String(contentsOfFile: h.accessLogPath, encoding: .utf8)
         let lines = text.split(separator: "\n")
         #expect(lines.count == 1)
         let entry = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
-        #expect(entry["path"] as? String == "/logged", "the query string (possible patient data) is not logged")
+        #expect(entry["path"] as? String == "/slow", "the query string (possible patient data) is not logged")
+        #expect(!text.contains("patient"))
+        #expect(entry["client"] as? String == "127.0.0.1")
+        #expect(entry["proto"] as? String == "h1")
+        #expect(entry["method"] as? String == "GET")
         #expect(entry["route"] as? String == "app")
         #expect(entry["backend"] as? String == "legacy")
+        #expect(entry["server"] as? String == "legacy/127.0.0.1:\(h.legacy.port)")
         #expect(entry["status"] as? Int == 200)
         #expect(entry["generation"] as? Int == 1)
-        #expect((entry["duration_us"] as? Int ?? -1) >= 0)
+        #expect(entry["bytes_in"] as? Int == request.utf8.count)
+        #expect(entry["bytes_out"] as? Int == response.head.utf8.count + 2 + response.body.count, "\(entry)")
+        // The origin took 200 ms: the duration covers it, and is not absurdly long.
+        let duration = entry["duration_us"] as? Int ?? -1
+        #expect((200_000..<10_000_000).contains(duration), "duration_us \(duration)")
+        #expect(entry["time"] as? String != nil)
     }
 }

@@ -6,13 +6,9 @@ import SwitchyardProxy
 
 /// Active health checks and passive ejection, with real origins going away and coming back.
 @Suite struct HealthTests {
-    func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(20_000)
-        }
-        return condition()
+    /// Requests other than health checks that `origin` received.
+    func traffic(_ origin: OriginServer) -> [String] {
+        origin.requestHeads.filter { !$0.hasPrefix("GET /healthz ") }
     }
 
     @Test func aServerFailingItsChecksGetsNoTrafficAndComesBack() throws {
@@ -33,12 +29,14 @@ import SwitchyardProxy
         h.cloud.failing = true
         #expect(waitUntil(8) { h.proxy.serverHealth()["pair"]?.up == 1 }, "the failing server is marked down")
         h.legacy.resetRecords()
+        h.cloud.resetRecords()
         for i in 0..<20 {
             let client = try h.client()
             let response = try #require(client.get("/r\(i)"))
             #expect(response.status == 200, "no request fails while one server is down")
         }
-        #expect(h.legacy.requestHeads.filter { !$0.contains("/healthz") }.count == 20)
+        #expect(traffic(h.legacy).count == 20)
+        #expect(traffic(h.cloud).isEmpty, "the server marked down received no request: \(traffic(h.cloud))")
         // The server recovers and is let in after `rise` good checks.
         h.cloud.failing = false
         #expect(waitUntil(8) { h.proxy.serverHealth()["pair"]?.up == 2 }, "the server is back up")
@@ -59,9 +57,13 @@ import SwitchyardProxy
         defer { h.stop() }
         h.legacy.failing = true
         #expect(waitUntil(8) { h.proxy.serverHealth()["solo"]?.up == 0 })
+        h.legacy.resetRecords()
         let started = Date()
-        #expect(try h.client().get("/")?.status == 503)
+        let response = try #require(try h.client().get("/"))
+        #expect(response.status == 503)
+        #expect(!response.text.contains("legacy is failing"), "the proxy answered, not the sick origin: \(response.text)")
         #expect(Date().timeIntervalSince(started) < 1, "no connect is even tried")
+        #expect(traffic(h.legacy).isEmpty, "the server marked down received no request: \(traffic(h.legacy))")
     }
 
     @Test func repeatedFailuresEjectAServerPassively() throws {
@@ -91,6 +93,43 @@ import SwitchyardProxy
         #expect(broken.connections == connectionsBefore)
     }
 
+    /// "three failed exchanges in a row eject a server for 10 s in that worker": after the
+    /// 10 s the server gets traffic again, not before.
+    @Test func aPassivelyEjectedServerReturnsAfterTenSeconds() throws {
+        let broken = try RawOrigin(answer: "this is not HTTP\r\n\r\n")
+        defer { broken.stop() }
+        let h = try ProxyHarness(routes: """
+            backend pair {
+                server 127.0.0.1:LEGACY
+                server 127.0.0.1:\(broken.port)
+            }
+            route app {
+                backend pair
+            }
+            """)
+        defer { h.stop() }
+        var failures = 0
+        var ejected = Date()
+        for i in 0..<6 where failures < 3 {
+            if try h.client().get("/r\(i)")?.status == 502 {
+                failures += 1
+                ejected = Date()
+            }
+        }
+        #expect(failures == 3)
+        #expect(h.proxy.serverHealth()["pair"]?.up == 1, "ejected")
+        let connectionsAtEjection = broken.connections
+        // Steady traffic until the broken server is tried again.
+        var returned: TimeInterval?
+        while returned == nil && Date().timeIntervalSince(ejected) < 15 {
+            _ = try h.client().get("/poll")
+            if broken.connections > connectionsAtEjection { returned = Date().timeIntervalSince(ejected) }
+            usleep(100_000)
+        }
+        let after = try #require(returned, "the ejected server never got traffic again within 15 s")
+        #expect(after >= 9.8 && after < 12, "it returned \(after) s after its ejection, expected 10 s")
+    }
+
     @Test func aRouteThatSaysFailoverUsesItsOtherSideWhenOneHasNoServerUp() throws {
         let h = try ProxyHarness(routes: """
             backend legacy {
@@ -113,9 +152,13 @@ import SwitchyardProxy
         #expect(try h.client().get("/")?.header("X-Origin") == "legacy")
         h.legacy.failing = true
         #expect(waitUntil(8) { h.proxy.serverHealth()["legacy"]?.up == 0 })
+        h.legacy.resetRecords()
         let response = try #require(try h.client().get("/"))
         #expect(response.status == 200)
         #expect(response.header("X-Origin") == "cloud", "failover to the standby")
-        #expect(try h.client().get("/strict/x")?.status == 503, "without failover: 503 at once")
+        let strict = try #require(try h.client().get("/strict/x"))
+        #expect(strict.status == 503, "without failover: 503 at once")
+        #expect(!strict.text.contains("legacy is failing"), "the proxy answered, not the sick origin: \(strict.text)")
+        #expect(traffic(h.legacy).isEmpty, "the server marked down received no request: \(traffic(h.legacy))")
     }
 }

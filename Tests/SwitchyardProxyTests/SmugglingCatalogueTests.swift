@@ -94,6 +94,12 @@ import SwitchyardSystem
     func refusedAndNeverForwarded(_ c: Case) throws {
         let h = try ProxyHarness()
         defer { h.stop() }
+        // Positive control on the same proxy: a valid request is forwarded, so a refusal
+        // below is the proxy's doing and not a dead backend or a broken harness.
+        let control = try h.client()
+        #expect(control.get("/control")?.text == "legacy answered GET /control (generation 1)\n")
+        #expect(h.legacy.requestCount == 1)
+        h.legacy.resetRecords()
         let client = try h.client()
         client.send(c.request)
         let response = try #require(client.readResponse(), "no answer")
@@ -102,10 +108,17 @@ import SwitchyardSystem
         #expect(client.readToEnd().isEmpty, "the connection closes")
         #expect(h.legacy.requestCount == 0, "the backend received a request")
         #expect(h.legacy.connectionCount == 0, "the backend was even connected to")
+        #expect(h.legacy.rawRequests.isEmpty, "not a byte of it reached the backend")
     }
 
-    @Test func catalogueIsLargeEnough() {
-        #expect(Self.cases.count >= 40)
+    /// The README promises "a 62-case request-smuggling catalogue on real sockets": exactly
+    /// that many distinct cases.
+    @Test func catalogueIsTheOneTheREADMEDescribes() throws {
+        let readme = try String(contentsOf: repositoryRoot().appendingPathComponent("README.md"), encoding: .utf8)
+        #expect(readme.contains("a \(Self.cases.count)-case request-smuggling catalogue on real sockets"),
+                "README's on-the-wire catalogue size is not \(Self.cases.count)")
+        #expect(Set(Self.cases.map(\.name)).count == Self.cases.count, "case names are unique")
+        #expect(Set(Self.cases.map(\.request)).count == Self.cases.count, "no case is repeated")
     }
 }
 

@@ -41,15 +41,13 @@ import SwitchyardSystem
         }
 
         private func openssl(_ arguments: [String]) throws {
-            let status = TLSTerminationTests.run("/usr/bin/openssl", arguments).status
+            let status = TLSTerminationTests.run(toolPath("openssl"), arguments).status
             guard status == 0 else { throw Errno(code: EIO, call: "openssl \(arguments.first ?? "")") }
         }
     }
 
-    static var toolsPresent: Bool { TLSTerminationTests.toolsPresent }
-
     static func curl(_ port: UInt16, host: String = "localhost", ca: String, _ extra: [String]) -> (status: Int32, output: String) {
-        TLSTerminationTests.run("/usr/bin/curl", ["-s", "--cacert", ca, "--resolve", "\(host):\(port):127.0.0.1",
+        TLSTerminationTests.run(toolPath("curl"), ["-s", "--cacert", ca, "--resolve", "\(host):\(port):127.0.0.1",
                                                   "--max-time", "20"] + extra)
     }
 
@@ -70,8 +68,8 @@ import SwitchyardSystem
         """
     }
 
-    @Test(.enabled(if: TLSConfigurationTests.toolsPresent, "needs openssl and curl"))
-    func alpnPicksHTTP2OrHTTP1AndTheLogSaysWhich() throws {
+    @Test func alpnPicksHTTP2OrHTTP1AndTheLogSaysWhich() throws {
+        try requireTools("openssl", "curl")
         let pki = try PKI()
         try pki.selfSigned("site", name: "localhost")
         let h = try ProxyHarness(routes: Self.httpsRoutes(pki))
@@ -82,8 +80,12 @@ import SwitchyardSystem
         let h1 = Self.curl(port, ca: pki.path("site.pem"), ["--http1.1", "-w", "%{http_version}", "-o", "/dev/null", url])
         #expect(h2.output == "2", "a client offering h2 gets HTTP/2")
         #expect(h1.output == "1.1", "a client offering only http/1.1 gets it")
-        usleep(300_000)
-        let log = (try? String(contentsOfFile: h.accessLogPath, encoding: .utf8)) ?? ""
+        // The access log is written in batches: wait for both lines.
+        var log = ""
+        _ = waitUntil(5) {
+            log = (try? String(contentsOfFile: h.accessLogPath, encoding: .utf8)) ?? ""
+            return log.split(separator: "\n").count >= 2
+        }
         #expect(log.contains("\"proto\":\"h2\",\"tls\":\"TLSv1.3\""))
         #expect(log.contains("\"proto\":\"h1\",\"tls\":\"TLSv1.3\""))
         let stats = h.proxy.stats()
@@ -97,8 +99,8 @@ import SwitchyardSystem
         #expect(offered.output == "1.1", "`listen https … http1` does not offer h2")
     }
 
-    @Test(.enabled(if: TLSConfigurationTests.toolsPresent, "needs openssl and curl"))
-    func aRouteHostPicksItsCertificateBySNI() throws {
+    @Test func aRouteHostPicksItsCertificateBySNI() throws {
+        try requireTools("openssl", "curl")
         let pki = try PKI()
         try pki.selfSigned("site", name: "localhost")
         try pki.selfSigned("clinic", name: "clinic.test")
@@ -122,8 +124,8 @@ import SwitchyardSystem
         #expect(wrong.status == 60, "the clinic name is not served the default certificate (curl: 60 = peer certificate not trusted)")
     }
 
-    @Test(.enabled(if: TLSConfigurationTests.toolsPresent, "needs openssl and curl"))
-    func reloadReadsRenewedCertificatesRefusesBadOnesAndKeepsOpenConnections() throws {
+    @Test func reloadReadsRenewedCertificatesRefusesBadOnesAndKeepsOpenConnections() throws {
+        try requireTools("openssl", "curl")
         let pki = try PKI()
         try pki.selfSigned("site", name: "localhost")
         try pki.selfSigned("renewed", name: "localhost")
@@ -141,7 +143,7 @@ import SwitchyardSystem
             slow = Self.curl(port, ca: trusted, ["\(url)/slow?ms=1500"])
             inFlight.signal()
         }
-        usleep(500_000)
+        try waitFor("the slow request to reach the origin", seconds: 10) { h.legacy.requestHeads.contains { $0.hasPrefix("GET /slow") } }
 
         // The renewed files replace the old ones under the same paths, then a reload.
         #expect(rename(pki.path("renewed.pem"), pki.path("site.pem")) == 0)
@@ -150,7 +152,7 @@ import SwitchyardSystem
             .replacingOccurrences(of: "LEGACY", with: "\(h.legacy.port)").replacingOccurrences(of: "CLOUD", with: "\(h.cloud.port)")
             .replacingOccurrences(of: "ACCESSLOG", with: h.accessLogPath), file: "test.routes")
         try h.proxy.publish(RouteTable.build(config: config, state: RuntimeState(), generation: 2), reloadingCertificates: true)
-        inFlight.wait()
+        try inFlight.wait(seconds: 30, for: "curl's slow request on the open connection")
         #expect(slow.status == 0 && slow.output.contains("answered slowly"), "the open connection finished its request")
         // site.pem now holds the renewed certificate: trusting it works only if it is served.
         #expect(Self.curl(port, ca: pki.path("site.pem"), ["\(url)/b"]).status == 0, "new connections get the renewed certificate")
@@ -191,8 +193,8 @@ import SwitchyardSystem
         return (response, (try? String(contentsOfFile: errorLogPath, encoding: .utf8)) ?? "")
     }
 
-    @Test(.enabled(if: TLSConfigurationTests.toolsPresent, "needs openssl and curl"))
-    func upstreamTLSVerifiesNameAndIssuer() throws {
+    @Test func upstreamTLSVerifiesNameAndIssuer() throws {
+        try requireTools("openssl", "curl")
         let pki = try PKI()
         try pki.selfSigned("site", name: "localhost")
         try pki.selfSigned("stranger", name: "localhost")
@@ -210,8 +212,8 @@ import SwitchyardSystem
         #expect(log2.contains("certificate verify failed"), "the error log says why: \(log2)")
     }
 
-    @Test(.enabled(if: TLSConfigurationTests.toolsPresent, "needs openssl and curl"))
-    func upstreamClientCertificateForMutualTLS() throws {
+    @Test func upstreamClientCertificateForMutualTLS() throws {
+        try requireTools("openssl", "curl")
         let pki = try PKI()
         try pki.selfSigned("site", name: "localhost")
         try pki.signed("client", name: "switchyard-a")

@@ -37,6 +37,20 @@ struct RoutesErrorCatalogueTests {
                 line: 1, column: 13, fragment: "bad listen address"),
         BadFile(name: "https without key", text: "listen https 0.0.0.0:8443 cert /c.pem\n",
                 line: 1, column: 8, fragment: "listen https needs cert PATH and key PATH"),
+        BadFile(name: "trust-forwarded with host bits", text: "trust-forwarded 10.1.2.3/8\n",
+                line: 1, column: 17, fragment: "did you mean 10.0.0.0/8?"),
+        BadFile(name: "trust-forwarded without networks", text: "trust-forwarded\n",
+                line: 1, column: 1, fragment: "trust-forwarded CIDR [CIDR...]"),
+        BadFile(name: "listen trust-forwarded without networks", text: "listen http 127.0.0.1:80 trust-forwarded\n",
+                line: 1, column: 26, fragment: "trust-forwarded needs at least one CIDR"),
+        BadFile(name: "listen trust-forwarded bad network", text: "listen http 127.0.0.1:80 trust-forwarded 10.0.0.0/33 h2c\n",
+                line: 1, column: 42, fragment: "prefix length must be 0…32"),
+        BadFile(name: "route names an unknown listener", text: "listen http 127.0.0.1:80 name public\n" + afterBackends("route app {\n    listen staff\n    backend legacy\n}\n"),
+                line: 10, column: 12, fragment: #"no listener is named "staff" (named: public)"#),
+        BadFile(name: "duplicate listener name", text: "listen http 127.0.0.1:80 name a\nlisten http 127.0.0.1:81 name a\n",
+                line: 2, column: 31, fragment: #"listener name "a" is already used on line 1"#),
+        BadFile(name: "tcp route with a listener name", text: afterBackends("route t {\n    mode tcp\n    listen staff\n    backend legacy\n}\n"),
+                line: 10, column: 12, fragment: "a tcp route listens on its own address"),
         BadFile(name: "percentage without %", text: afterBackends("route app {\n    split legacy 95 cloud 5%\n}\n"),
                 line: 9, column: 18, fragment: "bad percentage \"95\""),
         BadFile(name: "too many decimals", text: afterBackends("route app {\n    split legacy 95.001% cloud 4.999%\n}\n"),
@@ -86,7 +100,7 @@ struct RoutesErrorCatalogueTests {
         BadFile(name: "h2c on https", text: "listen https 127.0.0.1:8443 cert /c key /k h2c\n",
                 line: 1, column: 44, fragment: "unknown listen https option \"h2c\""),
         BadFile(name: "client-ca on http", text: "listen http 127.0.0.1:8080 client-ca /ca.pem\n",
-                line: 1, column: 28, fragment: "listen http takes only h2c"),
+                line: 1, column: 28, fragment: "listen http takes h2c, name NAME, proxy-protocol and trust-forwarded"),
         BadFile(name: "unterminated block at end of file", text: afterBackends("route app {\n    backend legacy\n"),
                 line: 8, column: 1, fragment: "unterminated block"),
         BadFile(name: "block opened inside a block", text: afterBackends("route app {\n    backend legacy\nroute other {\n    backend cloud\n}\n"),
@@ -117,7 +131,7 @@ struct RoutesErrorCatalogueTests {
         BadFile(name: "sticky cookie on a tcp route", text: afterBackends("route db {\n    mode tcp\n    listen 127.0.0.1:1433\n    sticky cookie X\n    split legacy 50% cloud 50%\n}\n"),
                 line: 11, column: 5, fragment: "use `sticky client`"),
         BadFile(name: "listen in an http route", text: afterBackends("route app {\n    listen 127.0.0.1:9000\n    backend legacy\n}\n"),
-                line: 9, column: 5, fragment: "listen inside a route is only for mode tcp"),
+                line: 9, column: 5, fragment: "listen ADDR:PORT inside a route is only for mode tcp"),
         BadFile(name: "route without a backend", text: afterBackends("route app {\n    host a.example\n}\n"),
                 line: 8, column: 7, fragment: "route \"app\" has no backend"),
         BadFile(name: "active and split together", text: afterBackends("route app {\n    backend legacy\n    split legacy 50% cloud 50%\n}\n"),
@@ -149,8 +163,12 @@ struct RoutesErrorCatalogueTests {
         #expect(errors.allSatisfy { $0.file == "bad.routes" })
     }
 
-    @Test func catalogueIsLargeEnough() {
-        #expect(Self.catalogue.count >= 25)
+    /// Every entry tests something of its own: no name or file is repeated, and no two
+    /// entries expect the same message at the same place.
+    @Test func everyCaseIsDistinct() {
+        #expect(Set(Self.catalogue.map(\.name)).count == Self.catalogue.count, "case names are unique")
+        #expect(Set(Self.catalogue.map(\.text)).count == Self.catalogue.count, "no file is repeated")
+        #expect(Set(Self.catalogue.map { "\($0.line):\($0.column):\($0.fragment)" }).count == Self.catalogue.count)
     }
 
     @Test func collectsEveryErrorInFileOrder() {

@@ -19,15 +19,21 @@ public final class TestClient {
     public init(port: UInt16, timeoutSeconds: Int = 10) throws {
         let fd = try Socket.connectBlocking(to: SocketAddress(ip: "127.0.0.1", port: port)!)
         self.fd = fd.rawValue
+        // Reads and writes both give up after the timeout: a test never hangs on a peer
+        // that stopped reading or answering.
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(self.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(self.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
     deinit { Glibc.close(fd) }
 
-    public func send(_ text: String) { send(Array(text.utf8)) }
+    /// Sends all of `text`; false if the peer is gone or stopped reading until the timeout.
+    @discardableResult
+    public func send(_ text: String) -> Bool { send(Array(text.utf8)) }
 
-    public func send(_ bytes: [UInt8]) { writeAll(fd, bytes) }
+    @discardableResult
+    public func send(_ bytes: [UInt8]) -> Bool { writeAll(fd, bytes) }
 
     public func shutdownWrite() { Glibc.shutdown(fd, Int32(SHUT_WR)) }
 
@@ -116,12 +122,15 @@ private extension String {
     }
 }
 
-/// Writes all of `bytes` to a blocking socket (stops early if the peer is gone).
-public func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+/// Writes all of `bytes` to a blocking socket; false if it stopped early (the peer is gone,
+/// or the socket's send timeout ran out).
+@discardableResult
+public func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
     var offset = 0
     while offset < bytes.count {
         let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        if n <= 0 { if errno == EINTR { continue }; return }
+        if n <= 0 { if errno == EINTR { continue }; return false }
         offset += n
     }
+    return true
 }

@@ -30,6 +30,7 @@ final class H2FrameClient {
         fd = try Socket.connectBlocking(to: SocketAddress(ip: "127.0.0.1", port: port)!).rawValue
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         nghttp2_hd_inflate_new(&inflater)
         send(Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8))
         sendFrame(type: Self.settings, flags: 0, stream: 0, payload: [])
@@ -44,7 +45,8 @@ final class H2FrameClient {
 
     // MARK: sending
 
-    func send(_ bytes: [UInt8]) { writeAll(fd, bytes) }
+    @discardableResult
+    func send(_ bytes: [UInt8]) -> Bool { writeAll(fd, bytes) }
 
     static func frame(type: UInt8, flags: UInt8, stream: UInt32, payload: [UInt8]) -> [UInt8] {
         let n = payload.count
@@ -52,7 +54,7 @@ final class H2FrameClient {
     }
 
     func sendFrame(type: UInt8, flags: UInt8, stream: UInt32, payload: [UInt8]) {
-        send(Self.frame(type: type, flags: flags, stream: stream, payload: payload))
+        _ = send(Self.frame(type: type, flags: flags, stream: stream, payload: payload))
     }
 
     static func uint32(_ v: UInt32) -> [UInt8] {
@@ -116,11 +118,29 @@ final class H2FrameClient {
             var chunk = [UInt8](repeating: 0, count: 65536)
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n <= 0 {
-                if n == 0 || errno == ECONNRESET { closedByServer = true }
+                if n == 0 || errno == ECONNRESET || errno == EPIPE { closedByServer = true }
                 return nil
             }
             input.append(contentsOf: chunk[0..<n])
         }
+    }
+
+    enum Liveness { case ended, answered, silent }
+
+    /// Sends a PING and reads until the server closes the connection (`ended`) or
+    /// acknowledges that PING (`answered`), for at most `seconds`; `silent` if neither.
+    func endsOrAnswersPing(within seconds: Double) -> Liveness {
+        let deadline = Clock.monotonicMilliseconds() + UInt64(seconds * 1000)
+        let opaque: [UInt8] = [0x73, 0x77, 0x69, 0x74, 0x63, 0x68, 0x79, 0x64]
+        if !send(Self.frame(type: Self.ping, flags: 0, stream: 0, payload: opaque)) { return .ended }
+        while Clock.monotonicMilliseconds() < deadline {
+            guard let frame = readFrame() else {
+                if closedByServer { return .ended }
+                continue   // the read timed out: try again until the deadline
+            }
+            if frame.type == Self.ping && frame.flags & Self.ack != 0 && frame.payload == opaque { return .answered }
+        }
+        return closedByServer ? .ended : .silent
     }
 
     /// Every frame until the server closes the connection.

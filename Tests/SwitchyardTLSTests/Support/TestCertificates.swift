@@ -1,5 +1,6 @@
 import Foundation
 import SwitchyardTLS
+import SwitchyardTestSupport
 
 /// A throwaway PKI, made once per test run with the `openssl` command-line tool in a fresh
 /// temporary directory: no private key is ever committed. EC P-256 keys, valid two days.
@@ -87,23 +88,16 @@ struct TestCertificates: Sendable {
                  "-addext", "extendedKeyUsage=\(usage)"])
     }
 
+    /// Runs openssl (found on PATH) with a deadline.
     private static func run(_ arguments: [String]) throws(TestCertificateError) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
+        let result: (status: Int32, output: String)
         do {
-            try process.run()
+            result = try runProcess(try tool("openssl"), arguments, timeoutSeconds: 60)
         } catch {
-            throw TestCertificateError(message: "cannot run /usr/bin/openssl: \(error)")
+            throw TestCertificateError(message: "\(error)")
         }
-        let output = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestCertificateError(message: "openssl \(arguments.joined(separator: " ")) failed: "
-                + String(decoding: output, as: UTF8.self))
+        guard result.status == 0 else {
+            throw TestCertificateError(message: "openssl \(arguments.joined(separator: " ")) failed: \(result.output)")
         }
     }
 }

@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+import SwitchyardTestSupport
+import SwitchyardAdmin
+
+/// Cohorts added and removed at run time change routing at once, on a connection that was
+/// already open before the command.
+@Suite struct RuntimeCohortTests {
+    func side(_ client: TestClient, _ path: String, headers: String = "") throws -> String {
+        let response = try #require(client.get(path, headers: headers), "no answer for \(path)")
+        return String(response.text.split(separator: " ").first ?? "")
+    }
+
+    @Test func headerClientAndPathCohortsRouteOpenConnections() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        #expect(h.run("weight app legacy 100%").ok)
+        let client = try TestClient(port: h.port)   // opened before any cohort exists
+        #expect(try side(client, "/", headers: "X-Staff-Group: internal\r\n") == "legacy")
+
+        #expect(h.run("cohort app add header X-Staff-Group internal -> cloud").ok)
+        #expect(try side(client, "/", headers: "X-Staff-Group: internal\r\n") == "cloud", "header cohort")
+        #expect(try side(client, "/", headers: "X-Staff-Group: external\r\n") == "legacy", "other values are not in it")
+        #expect(try side(client, "/") == "legacy")
+
+        #expect(h.run("cohort app add path /reports/export -> cloud").ok)
+        #expect(try side(client, "/reports/export") == "cloud", "path cohort")
+        #expect(try side(client, "/reports/export/2024") == "cloud", "the path cohort is a prefix")
+        #expect(try side(client, "/reports/view") == "legacy")
+
+        #expect(h.run("cohort app add client 127.0.0.0/8 -> cloud").ok)
+        #expect(try side(client, "/anything") == "cloud", "client cohort: this test's address is in 127.0.0.0/8")
+        #expect(try side(try TestClient(port: h.port), "/anything") == "cloud", "and on new connections")
+
+        #expect(h.run("cohort app remove client 127.0.0.0/8 -> cloud").ok)
+        #expect(h.run("cohort app remove header X-Staff-Group internal -> cloud").ok)
+        #expect(try side(client, "/anything") == "legacy", "removal takes effect at once")
+        #expect(try side(client, "/", headers: "X-Staff-Group: internal\r\n") == "legacy")
+        #expect(try side(client, "/reports/export") == "cloud", "the remaining cohort still applies")
+        #expect(h.proxy.table.generation == 7, "one generation per change")
+    }
+}
