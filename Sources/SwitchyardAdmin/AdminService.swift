@@ -272,7 +272,8 @@ public final class AdminService: @unchecked Sendable {
             throw AdminError("reload refused, nothing changed:\n" + error.description)
         }
         let (state, warnings) = table.state.reconciled(with: newConfig)
-        return Change(state: state, config: newConfig, extraLines: ["reloaded \(routesPath)"] + warnings.map { "warning: \($0)" })
+        return Change(state: state, config: newConfig, extraLines: ["reloaded \(routesPath)"] + warnings.map { "warning: \($0)" }
+                      + Proxy.keyFileWarnings(newConfig, file: routesPath))
     }
 
     /// SIGHUP: a reload on behalf of the process itself.
