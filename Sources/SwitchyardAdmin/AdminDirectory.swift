@@ -112,9 +112,15 @@ public enum AdminDirectory {
         guard kind == S_IFREG else { throw AdminError("\(what) \(path) is not a regular file: refused") }
     }
 
-    /// mkdir -p, each new directory 0750 and, when we are root serving as another user,
-    /// owned by that user so that it can still write its state and audit log.
+    /// mkdir -p, each new directory 0750; when we are root serving as another user, owned by
+    /// that user so that it can still write its state and audit log; its group is the admin
+    /// line's group, so that the ops group can reach the socket inside (r-x, no write).
     private static func createMissing(_ directory: String, trust: Trust) throws(AdminError) -> [String] {
+        let asRoot = geteuid() == 0
+        let dropping = asRoot && trust.serviceUID != 0
+        // -1 (UInt32.max) leaves that id unchanged (chown(2)).
+        let owner = dropping ? trust.serviceUID : UInt32.max
+        let group = trust.writerGroup ?? (dropping ? trust.serviceGID : UInt32.max)
         var missing: [String] = []
         var path = directory
         var info = stat()
@@ -126,10 +132,10 @@ public enum AdminDirectory {
             guard mkdir(path, 0o750) == 0 || errno == EEXIST else {
                 throw AdminError("cannot create \(path): \(String(cString: strerror(errno)))")
             }
-            if geteuid() == 0 && trust.serviceUID != 0 {
-                guard lchown(path, trust.serviceUID, trust.serviceGID) == 0 else {
-                    throw AdminError("cannot give \(path) to uid \(trust.serviceUID): \(String(cString: strerror(errno)))")
-                }
+            if (owner != UInt32.max || group != UInt32.max) && lchown(path, owner, group) != 0 && asRoot {
+                // Not root: we may not be in the admin group; the directory stays ours, as
+                // the socket's group change is best effort too.
+                throw AdminError("cannot give \(path) to uid \(trust.serviceUID) and gid \(group): \(String(cString: strerror(errno)))")
             }
         }
         return missing

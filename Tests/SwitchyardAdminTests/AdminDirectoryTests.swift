@@ -129,4 +129,32 @@ import SwitchyardOrigin
         }
         #expect(try StateFile.load(path: directory + "/missing.json") == nil)
     }
+
+    @Test(.enabled(if: rootOrCI, "needs root, to run the CLI as another uid (under CI=true it fails instead)"))
+    func aCreatedDirectoryLetsTheAdminGroupReachTheSocket() throws {
+        try requireRoot("setpriv runs the CLI as uid 65534, a member of nogroup only")
+        let setpriv = try tool("setpriv")
+        let binary = try switchyardBinary()
+        let nogroup = try #require(getgrnam("nogroup"), "the nogroup group exists on Debian").pointee.gr_gid
+        let parent = try Self.makeDirectory(mode: 0o755)
+        defer { try? FileManager.default.removeItem(atPath: parent) }
+        // Two levels serve creates.
+        let admin = parent + "/run/switchyard"
+        let routes = ServeProcessTests.routes(admin, 9, 9)
+            .replacingOccurrences(of: "admin \(admin)/admin.sock", with: "admin \(admin)/admin.sock allow group nogroup")
+        try routes.write(toFile: parent + "/test.routes", atomically: true, encoding: .utf8)
+        let served = try SwitchyardProcess(routesPath: parent + "/test.routes", errorLogPath: parent + "/error.log", arguments: ["--workers", "1"])
+        defer { served.stop() }
+        try waitFor("the admin socket to answer", seconds: 15) { ServeProcessTests.command(admin + "/admin.sock", "help") != nil }
+        for directory in [parent + "/run", admin] {
+            var info = stat()
+            #expect(lstat(directory, &info) == 0)
+            #expect(info.st_gid == nogroup && info.st_mode & 0o777 == 0o750,
+                    "\(directory): gid \(info.st_gid), mode \(String(info.st_mode & 0o777, radix: 8))")
+        }
+        let (status, output) = try runProcess(setpriv, ["--reuid=65534", "--regid=\(nogroup)", "--clear-groups", "--",
+                                                        binary, "status", "--admin", admin + "/admin.sock"], timeoutSeconds: 30)
+        #expect(status == 0, "a member of the admin group reaches the socket: \(output)")
+        #expect(output.contains("generation"), "\(output)")
+    }
 }
