@@ -207,6 +207,16 @@ import SwitchyardAdmin
         #expect(waitUntil(10) { (try? serversUp("legacy")) == "1/1" }, "and up again")
     }
 
+    @Test func statusWarnsAboutUnverifiedUpstreamTLS() throws {
+        let plain = try AdminHarness()
+        defer { plain.stop() }
+        #expect(!plain.run("status").text.contains("verification is OFF"))
+        let h = try AdminHarness(routes: AdminHarness.routes.replacingOccurrences(of: "server 127.0.0.1:CLOUD", with: "server 127.0.0.1:CLOUD tls noverify"))
+        defer { h.stop() }
+        let status = h.run("status").text
+        #expect(status.contains("warning: TLS certificate verification is OFF for: cloud 127.0.0.1:\(h.cloud.port)"), "\(status)")
+    }
+
     @Test func statusComparesBackends() throws {
         let h = try AdminHarness()
         defer { h.stop() }
