@@ -8,6 +8,9 @@ public struct AccessPolicy: Sendable {
     public let serviceUID: UInt32
     public let allowedUIDs: Set<UInt32>
     public let allowedGIDs: Set<UInt32>
+    /// The first `allow group` of the admin line: the admin socket's group (the README's
+    /// promise). Not the smallest gid of the set, which would pick `root` over `ops`.
+    public private(set) var socketGroupID: UInt32?
 
     public init(serviceUID: UInt32, allowedUIDs: Set<UInt32>, allowedGIDs: Set<UInt32>) {
         self.serviceUID = serviceUID
@@ -24,11 +27,14 @@ public struct AccessPolicy: Sendable {
             guard let uid = Self.uid(ofUser: user) else { throw AdminError("admin: allow user \(user): no such user") }
             uids.insert(uid)
         }
+        var first: UInt32?
         for group in config?.allowGroups ?? [] {
             guard let gid = Self.gid(ofGroup: group) else { throw AdminError("admin: allow group \(group): no such group") }
             gids.insert(gid)
+            if first == nil { first = gid }
         }
         self.init(serviceUID: serviceUID, allowedUIDs: uids, allowedGIDs: gids)
+        socketGroupID = first
     }
 
     /// The decision for a change. `groups` are the caller's supplementary groups.

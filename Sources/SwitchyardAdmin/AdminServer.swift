@@ -3,8 +3,8 @@ import Glibc
 import SwitchyardProxy
 import SwitchyardSystem
 
-/// The admin socket: a Unix stream socket, mode 0660, in a directory that is not
-/// world-writable. Each connection is served on its own thread (admin traffic is a few
+/// The admin socket: a Unix stream socket, mode 0660, in a directory `AdminDirectory`
+/// trusts. Each connection is served on its own thread (admin traffic is a few
 /// commands a minute): lines in, answers out, until the client closes. The caller's
 /// identity comes from the kernel (SO_PEERCRED), never from what it says.
 public final class AdminServer: @unchecked Sendable {
@@ -14,18 +14,12 @@ public final class AdminServer: @unchecked Sendable {
     /// A command line longer than this is refused (and the connection closed).
     static let maxLineBytes = 4096
 
-    public init(path: String, groupID: UInt32?, service: AdminService) throws(AdminError) {
+    public init(path: String, groupID: UInt32?, trust: AdminDirectory.Trust, service: AdminService) throws(AdminError) {
         self.path = path
         self.service = service
-        let directory = (path as NSString).deletingLastPathComponent
-        try Self.prepareDirectory(directory)
+        try AdminDirectory.prepare(AdminDirectory.parent(of: path), trust: trust)
         try Self.removeStaleSocket(path)
-        let fd: FileDescriptor
-        do {
-            fd = try Socket.listenUnix(path: path)
-        } catch {
-            throw AdminError("admin socket \(path): \(error)")
-        }
+        let fd = try Self.listen(at: path)
         // Group members (the ops group) may connect; others may not even open it.
         if let groupID { _ = chown(path, UInt32.max, groupID) }
         guard chmod(path, 0o660) == 0 else {
@@ -35,25 +29,26 @@ public final class AdminServer: @unchecked Sendable {
         listener = fd
     }
 
-    /// Creates the directory (0750) if missing; refuses one anybody can write to, where
-    /// another user could replace the socket.
-    static func prepareDirectory(_ directory: String) throws(AdminError) {
-        var info = stat()
-        if stat(directory, &info) != 0 {
-            guard mkdir(directory, 0o750) == 0 || errno == EEXIST else {
-                throw AdminError("cannot create \(directory): \(String(cString: strerror(errno)))")
-            }
-            return
-        }
-        if info.st_mode & 0o002 != 0 {
-            throw AdminError("\(directory) is world-writable: put the admin socket in a directory only the service user and the ops group can write (e.g. /run/switchyard)")
+    /// Binds the socket with mode 0660 from the first instant. bind(2) creates the file with
+    /// 0777 & ~umask, so with the usual umask 022 it would be 0755 until the chmod below:
+    /// a window in which anybody could connect. umask(2) is process-wide; this runs at
+    /// start, before the workers and the admin thread exist, and the old mask comes back at
+    /// once (a file another thread created meanwhile would only be more closed).
+    static func listen(at path: String) throws(AdminError) -> FileDescriptor {
+        let previous = umask(0o117)
+        defer { umask(previous) }
+        do {
+            return try Socket.listenUnix(path: path)
+        } catch {
+            throw AdminError("admin socket \(path): \(error)")
         }
     }
 
     /// A socket file left by a proxy that died is removed; one that answers means another
     /// proxy is running, and we refuse rather than steal its socket.
     static func removeStaleSocket(_ path: String) throws(AdminError) {
-        guard access(path, F_OK) == 0 else { return }
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
         if let address = SocketAddress(unixPath: path), let fd = try? Socket.connectBlocking(to: address) {
             fd.close()
             throw AdminError("another switchyard is already listening on \(path)")

@@ -89,6 +89,11 @@ public final class AdminService: @unchecked Sendable {
                 recordRefusal(command, caller, error)
                 return (.failure(error), command.json)
             }
+            if config.admin?.requireReason == true && (command.reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
+                let error = AdminError("a reason is required for every change here: add --reason \"CHG-1234\" (routes file: admin … require-reason)")
+                recordRefusal(command, caller, error)
+                return (.failure(error), command.json)
+            }
         }
         do {
             let outcome = try spec.run(self, command, caller)

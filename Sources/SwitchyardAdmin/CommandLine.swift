@@ -1,37 +1,51 @@
-/// One admin command line, split into words. Double quotes group words ("CHG 1234");
-/// `--reason TEXT`, `--drain DURATION` and `--json` / a leading `json` are options.
+import Foundation
+
+/// One admin command line, split into words. Double quotes group words ("CHG 1234"); inside
+/// quotes `\"` is a quote and `\\` a backslash. `--reason TEXT`, `--drain DURATION` and
+/// `--json` / a leading `json` are options. Control, bidi and format characters
+/// (`AdminText.isRefused`) are refused anywhere in the line: every word may end up in the
+/// audit log, the history or a cohort.
 public struct AdminCommandLine: Sendable, Equatable {
     public var words: [String]
     public var reason: String?
     public var drain: String?
     public var json: Bool
-    /// The command as typed, for the audit log.
+    /// The command for the audit log and history: its words, quoted only where needed (so a
+    /// command sent by the CLI, which quotes every word, reads as typed).
     public var text: String
 
     public init(parsing line: String) throws(AdminError) {
-        text = line.trimmingCharacters(in: .whitespaces)
+        var scalars = Substring(line).unicodeScalars[...]
+        // One CR before the newline (a client that ends lines with CRLF) is a line ending.
+        if scalars.last == "\r" { scalars = scalars.dropLast() }
         var tokens: [String] = []
-        var current = ""
+        var current = String.UnicodeScalarView()
         var inQuotes = false
+        var escaped = false
         var hasToken = false
-        for character in line {
-            if character == "\"" {
+        for scalar in scalars {
+            if escaped {
+                current.append(scalar)
+                escaped = false
+                continue
+            }
+            if inQuotes && scalar == "\\" {
+                escaped = true
+            } else if scalar == "\"" {
                 inQuotes.toggle()
                 hasToken = true
-            } else if (character == " " || character == "\t") && !inQuotes {
-                if hasToken { tokens.append(current); current = ""; hasToken = false }
-            } else if character == "\r" || character == "\n" {
-                continue
+            } else if (scalar == " " || scalar == "\t") && !inQuotes {
+                if hasToken { tokens.append(String(current)); current = .init(); hasToken = false }
+            } else if AdminText.isRefused(scalar) {
+                throw AdminError("character \(AdminText.describe(scalar)) is not allowed in commands (control, bidi and format characters are refused)")
             } else {
-                guard character.asciiValue.map({ $0 >= 0x20 && $0 != 0x7F }) ?? true else {
-                    throw AdminError("control characters are not allowed in commands")
-                }
-                current.append(character)
+                current.append(scalar)
                 hasToken = true
             }
         }
-        if inQuotes { throw AdminError("unterminated quote") }
-        if hasToken { tokens.append(current) }
+        if inQuotes || escaped { throw AdminError("unterminated quote") }
+        if hasToken { tokens.append(String(current)) }
+        text = tokens.map(Self.quotedIfNeeded).joined(separator: " ")
         var words: [String] = []
         var reason: String?
         var drain: String?
@@ -67,4 +81,29 @@ public struct AdminCommandLine: Sendable, Equatable {
     }
 }
 
-import Foundation
+extension AdminCommandLine {
+    static func quotedIfNeeded(_ word: String) -> String {
+        let plain = !word.isEmpty && !word.contains { $0 == " " || $0 == "\t" || $0 == "\"" || $0 == "\\" }
+        return plain ? word : quoted(word)
+    }
+
+    static func quoted(_ word: String) -> String {
+        "\"" + word.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+
+    /// The line a client sends for `words`: every word in double quotes, `"` and `\` escaped,
+    /// so that the server reads back exactly these words (spaces, quotes and all). A word
+    /// with a character the server refuses (a newline would end the line and start a second
+    /// command) is refused here already, naming the word.
+    public static func line(quoting words: [String]) throws(AdminError) -> String {
+        var line = ""
+        for (index, word) in words.enumerated() {
+            if let bad = word.unicodeScalars.first(where: AdminText.isRefused) {
+                throw AdminError("argument \(index + 1) contains \(AdminText.describe(bad)) (control, bidi and format characters, newlines included, are refused)")
+            }
+            if index > 0 { line += " " }
+            line += quoted(word)
+        }
+        return line + "\n"
+    }
+}

@@ -1,16 +1,24 @@
 import Glibc
 import SwitchyardSystem
 
-/// Files that must survive a crash at any instant.
+/// Files that must survive a crash at any instant. Every open uses O_NOFOLLOW: the admin
+/// directory is checked at start (`AdminDirectory`), and a symlink that appears in place of
+/// one of our files is refused rather than followed to a file somebody else chose.
 enum DurableFile {
-    /// Replaces `path` atomically: write a temporary file beside it, fsync it, rename it over
-    /// the old one, fsync the directory (so the rename itself is on disk; see rename(2) and
-    /// fsync(2)). A reader — or a restart after kill -9 — sees the old file or the new one,
-    /// never a mix.
+    /// Replaces `path` atomically: write a temporary file beside it (O_EXCL: created by us,
+    /// never an existing file or link), fsync it, rename it over the old one, fsync the
+    /// directory (so the rename itself is on disk; see rename(2) and fsync(2)). A reader — or
+    /// a restart after kill -9 — sees the old file or the new one, never a mix.
     static func replace(_ path: String, with bytes: [UInt8], mode: mode_t = 0o640) throws(AdminError) {
-        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let directory = AdminDirectory.parent(of: path)
         let temporary = "\(path).tmp.\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+        var fd = open(temporary, flags, mode)
+        if fd < 0 && errno == EEXIST {
+            // Left by a process with our pid that died mid-write; ours to remove.
+            unlink(temporary)
+            fd = open(temporary, flags, mode)
+        }
         guard fd >= 0 else { throw AdminError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
         let file = FileDescriptor(rawValue: fd)
         if let error = write(bytes, to: file) {
@@ -24,7 +32,7 @@ enum DurableFile {
             unlink(temporary)
             throw AdminError("cannot replace \(path): \(reason)")
         }
-        let dirFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let dirFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dirFD >= 0 {
             _ = Glibc.fsync(dirFD)
             Glibc.close(dirFD)
@@ -33,13 +41,44 @@ enum DurableFile {
 
     /// Appends one line and fsyncs before returning.
     static func appendLine(_ path: String, _ line: String) throws(AdminError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { throw AdminError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o640)
+        guard fd >= 0 else {
+            // ELOOP is what O_NOFOLLOW answers for a symlink (open(2)).
+            if errno == ELOOP { throw AdminError("\(path) is a symlink: refused, nothing written") }
+            throw AdminError("cannot open \(path): \(String(cString: strerror(errno)))")
+        }
         let file = FileDescriptor(rawValue: fd)
         defer { file.close() }
         let bytes = Array((line + "\n").utf8)
         if let error = write(bytes, to: file) {
             throw AdminError("cannot append to \(path): \(error)")
+        }
+    }
+
+    /// The whole file, or nil if there is none. A symlink or anything but a regular file is
+    /// refused.
+    static func read(_ path: String, what: String) throws(AdminError) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            switch errno {
+            case ENOENT: return nil
+            case ELOOP: throw AdminError("\(what) \(path) is a symlink: refused")
+            default: throw AdminError("\(what) \(path) is unreadable: \(String(cString: strerror(errno)))")
+            }
+        }
+        defer { Glibc.close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw AdminError("\(what) \(path) is not a regular file: refused")
+        }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw AdminError("\(what) \(path) is unreadable: \(String(cString: strerror(errno)))") }
+            if n == 0 { return bytes }
+            bytes += chunk[0..<n]
         }
     }
 

@@ -30,14 +30,12 @@ public struct StateFile: Sendable, Codable, Equatable {
     }
 
     /// nil when there is no file yet; an unreadable or corrupt file is an error (starting
-    /// from the routes file instead would silently move traffic back).
+    /// from the routes file instead would silently move traffic back). Opened with
+    /// O_NOFOLLOW: a symlink planted in place of the file is refused, not followed.
     public static func load(path: String) throws(AdminError) -> StateFile? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw AdminError("state file \(path) is unreadable")
-        }
+        guard let bytes = try DurableFile.read(path, what: "state file") else { return nil }
         do {
-            return try JSONDecoder().decode(StateFile.self, from: data)
+            return try JSONDecoder().decode(StateFile.self, from: Data(bytes))
         } catch {
             throw AdminError("state file \(path) is not valid (\(error)); move it aside to start from the routes file alone")
         }

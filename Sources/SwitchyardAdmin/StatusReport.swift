@@ -93,8 +93,19 @@ enum StatusReport {
             if !route.hosts.isEmpty { lines.append("    host " + route.hosts.joined(separator: " ")) }
             if let path = route.pathPrefix { lines.append("    path \(path)") }
             if let listen = route.listen { lines.append("    listen \(listen)") }
+            if !route.config.listenerNames.isEmpty { lines.append("    listen " + route.config.listenerNames.joined(separator: " ")) }
+            if route.mode == .http {
+                // The key users are bucketed by is part of the routing in force.
+                switch route.sticky {
+                case .cookie(let name): lines.append("    sticky cookie \(name)")
+                case .header(let name): lines.append("    sticky header \(name)")
+                case .client: lines.append("    sticky client")
+                }
+            }
             lines.append("    " + describe(route))
             for cohort in route.cohorts { lines.append("    cohort \(cohort)") }
+            if let maxBody = route.maxBodyBytes { lines.append("    max-body \(maxBody)") }
+            if route.config.failover { lines.append("    failover") }
             lines.append("}")
         }
         return .success(lines.joined(separator: "\n"))

@@ -32,8 +32,8 @@ struct ConnectionOptions {
 
     /// Gives every `.other` field named by a Connection token the role `.hopByHop`. A token
     /// naming Host or Content-Length is refused (400): dropping either would change how the
-    /// message is routed or framed, a known smuggling trick. X-Forwarded-For/-Proto and
-    /// Forwarded keep their roles: the proxy rewrites them anyway, and letting a client strip
+    /// message is routed or framed, a known smuggling trick. The forwarding fields (X-Forwarded-*,
+    /// Forwarded, X-Real-IP, …) keep their roles: the proxy rewrites them anyway, and letting a client strip
     /// them would hide its address from the backend. O(tokens × fields), without allocation.
     func markNominatedFields(_ b: UnsafeRawBufferPointer, _ table: HeaderFieldTable) throws(ParseFailure) {
         guard present else { return }
@@ -54,7 +54,7 @@ struct ConnectionOptions {
                         table[f] = field
                     case .host, .contentLength:
                         throw ParseFailure(400, "Connection must not name Host or Content-Length", at: element.start)
-                    case .hopByHop, .xForwardedFor, .xForwardedProto, .forwarded:
+                    case .hopByHop, .xForwardedFor, .xForwardedProto, .forwarded, .xForwardedHost, .xRealIP, .clientIdentity:
                         // Already dropped, or rewritten by the proxy whatever the client says.
                         break
                     }

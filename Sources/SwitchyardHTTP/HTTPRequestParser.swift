@@ -32,7 +32,9 @@ public final class HTTPRequestParser {
     @exclusivity(unchecked) private var cursor: HeadCursor
     private var stage = Stage.reading
     /// absolute-form targets only: the authority, compared with Host once the head is read.
-    private var targetAuthority: ByteSpan?
+    /// An HTTP/1.0 request may come without Host: the proxy then routes by this authority
+    /// and sends it upstream as Host.
+    public private(set) var targetAuthority: ByteSpan?
     /// The Content-Length value, once its field was read.
     private var contentLength: UInt64?
     /// A Transfer-Encoding field was read (it can only be exactly "chunked").
@@ -51,6 +53,9 @@ public final class HTTPRequestParser {
     /// up to '?' (when that is empty, a one-byte span reading "/": the second slash of "://");
     /// for "*", the "*"; for CONNECT's authority-form, an empty span at the target's start.
     public private(set) var pathSpan = ByteSpan(start: 0, count: 0)
+    /// The target's query with its '?' (origin- and absolute-form), else empty. The target
+    /// forwarded upstream is exactly `pathSpan` followed by `querySpan`.
+    public private(set) var querySpan = ByteSpan(start: 0, count: 0)
     /// The protocol version.
     public private(set) var version = HTTPVersion.http11
     /// Number of field lines; fields are `header(0..<headerCount)`.
@@ -94,6 +99,7 @@ public final class HTTPRequestParser {
         methodSpan = ByteSpan(start: 0, count: 0)
         targetSpan = ByteSpan(start: 0, count: 0)
         pathSpan = ByteSpan(start: 0, count: 0)
+        querySpan = ByteSpan(start: 0, count: 0)
         version = .http11
         hostSpan = nil
         framing = .none
@@ -173,6 +179,7 @@ public final class HTTPRequestParser {
 
         let target = try RequestTarget.analyse(b, targetSpan, method: method)
         pathSpan = target.path
+        querySpan = target.query
         targetAuthority = target.authority
     }
 
@@ -213,7 +220,7 @@ public final class HTTPRequestParser {
                 throw ParseFailure(417, "the only expectation supported is 100-continue", at: value.start)
             }
             expectContinue = version == .http11
-        case .unknown, .otherHopByHop, .xForwardedFor, .xForwardedProto, .forwarded:
+        case .unknown, .otherHopByHop, .xForwardedFor, .xForwardedProto, .forwarded, .xForwardedHost, .xRealIP, .clientIdentity:
             break
         }
     }

@@ -17,4 +17,12 @@ public enum HeaderRole: UInt8, Sendable {
     case xForwardedProto
     /// Forwarded (RFC 7239): the proxy rewrites it.
     case forwarded
+    /// X-Forwarded-Host: the proxy writes its own unless the peer is trusted.
+    case xForwardedHost
+    /// X-Real-IP: the proxy writes its own unless the peer is trusted.
+    case xRealIP
+    /// Other fields backends read as the client's identity or the original request
+    /// (X-Forwarded-Port/-Scheme/-Ssl/-Prefix/-Server, True-Client-IP, X-Client-IP,
+    /// X-Cluster-Client-IP, X-Original-URL, X-Rewrite-URL): kept only from trusted peers.
+    case clientIdentity
 }

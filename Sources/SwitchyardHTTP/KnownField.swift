@@ -5,6 +5,8 @@ enum KnownField {
     /// Hop-by-hop fields with no further meaning to us: Keep-Alive, TE, Trailer, Proxy-Connection.
     case otherHopByHop
     case xForwardedFor, xForwardedProto, forwarded
+    /// Forwarding fields the proxy writes itself or keeps only from trusted peers.
+    case xForwardedHost, xRealIP, clientIdentity
 
     /// The role the field starts with (a Connection token may later make it `.hopByHop`).
     var role: HeaderRole {
@@ -16,10 +18,17 @@ enum KnownField {
         case .xForwardedFor: return .xForwardedFor
         case .xForwardedProto: return .xForwardedProto
         case .forwarded: return .forwarded
+        case .xForwardedHost: return .xForwardedHost
+        case .xRealIP: return .xRealIP
+        case .clientIdentity: return .clientIdentity
         }
     }
 
     /// Classifies a (valid token) field name, ignoring case.
+    ///
+    /// The forwarding fields also match when spelled with '_' for '-' ("X_Forwarded_For"):
+    /// servers that fold '_' into '-' would read such a field as the real one, so it must be
+    /// dropped or rewritten like the real one.
     ///
     /// A name that spells a framing field with '_' for '-' ("Content_Length",
     /// "Transfer_Encoding") is rejected (400): some servers (CGI-style environments) fold '_'
@@ -37,24 +46,40 @@ enum KnownField {
             if ASCII.equalsIgnoringCase(name, "trailer") { return .otherHopByHop }
         case 9:
             if ASCII.equalsIgnoringCase(name, "forwarded") { return .forwarded }
+            if equalsWithUnderscoreForDash(name, "x-real-ip") { return .xRealIP }
         case 10:
             if ASCII.equalsIgnoringCase(name, "connection") { return .connection }
             if ASCII.equalsIgnoringCase(name, "keep-alive") { return .otherHopByHop }
+        case 11:
+            if equalsWithUnderscoreForDash(name, "x-client-ip") { return .clientIdentity }
+        case 13:
+            if equalsWithUnderscoreForDash(name, "x-rewrite-url") { return .clientIdentity }
         case 14:
             if ASCII.equalsIgnoringCase(name, "content-length") { return .contentLength }
             if equalsWithUnderscoreForDash(name, "content-length") {
                 throw ParseFailure(400, "field name looks like Content-Length with '_' for '-'", at: offset)
             }
+            if equalsWithUnderscoreForDash(name, "true-client-ip") { return .clientIdentity }
+            if equalsWithUnderscoreForDash(name, "x-original-url") { return .clientIdentity }
         case 15:
-            if ASCII.equalsIgnoringCase(name, "x-forwarded-for") { return .xForwardedFor }
+            if equalsWithUnderscoreForDash(name, "x-forwarded-for") { return .xForwardedFor }
+            if equalsWithUnderscoreForDash(name, "x-forwarded-ssl") { return .clientIdentity }
         case 16:
             if ASCII.equalsIgnoringCase(name, "proxy-connection") { return .otherHopByHop }
+            if equalsWithUnderscoreForDash(name, "x-forwarded-host") { return .xForwardedHost }
+            if equalsWithUnderscoreForDash(name, "x-forwarded-port") { return .clientIdentity }
         case 17:
             if ASCII.equalsIgnoringCase(name, "transfer-encoding") { return .transferEncoding }
-            if ASCII.equalsIgnoringCase(name, "x-forwarded-proto") { return .xForwardedProto }
+            if equalsWithUnderscoreForDash(name, "x-forwarded-proto") { return .xForwardedProto }
             if equalsWithUnderscoreForDash(name, "transfer-encoding") {
                 throw ParseFailure(400, "field name looks like Transfer-Encoding with '_' for '-'", at: offset)
             }
+        case 18:
+            if equalsWithUnderscoreForDash(name, "x-forwarded-server") { return .clientIdentity }
+            if equalsWithUnderscoreForDash(name, "x-forwarded-scheme") { return .clientIdentity }
+            if equalsWithUnderscoreForDash(name, "x-forwarded-prefix") { return .clientIdentity }
+        case 19:
+            if equalsWithUnderscoreForDash(name, "x-cluster-client-ip") { return .clientIdentity }
         default:
             break
         }

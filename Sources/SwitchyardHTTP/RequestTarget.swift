@@ -6,6 +6,9 @@ struct RequestTarget {
     var path: ByteSpan
     /// absolute-form only: the authority, which must equal the Host field.
     var authority: ByteSpan?
+    /// The query with its '?', or an empty span at the path's end. origin-form and
+    /// absolute-form only.
+    var query: ByteSpan
 
     /// Classifies and checks `target` (already known to be non-empty VCHARs). Rejected with 400:
     /// a fragment ('#'), "*" with a method other than OPTIONS, CONNECT without an
@@ -23,16 +26,18 @@ struct RequestTarget {
                 throw ParseFailure(400, "CONNECT needs an authority-form target (host:port)", at: target.start)
             }
             try Authority.check(b, target, requirePort: true)
-            return RequestTarget(path: ByteSpan(start: target.start, count: 0), authority: nil)
+            return RequestTarget(path: ByteSpan(start: target.start, count: 0), authority: nil,
+                                 query: ByteSpan(start: target.start, count: 0))
         }
         if first == Byte.slash {
-            return RequestTarget(path: pathSpan(b, from: target.start, to: target.end), authority: nil)
+            let path = pathSpan(b, from: target.start, to: target.end)
+            return RequestTarget(path: path, authority: nil, query: ByteSpan(from: path.end, to: target.end))
         }
         if target.count == 1 && first == UInt8(ascii: "*") {
             guard method == .options else {
                 throw ParseFailure(400, "asterisk-form target is only for OPTIONS", at: target.start)
             }
-            return RequestTarget(path: target, authority: nil)
+            return RequestTarget(path: target, authority: nil, query: ByteSpan(start: target.end, count: 0))
         }
         let t = b[span: target]
         let schemeLength: Int
@@ -50,10 +55,13 @@ struct RequestTarget {
         let authority = ByteSpan(from: authorityStart, to: i)
         try Authority.check(b, authority, requirePort: false)
         var path = pathSpan(b, from: i, to: target.end)
+        let query = ByteSpan(from: path.end, to: target.end)
         if path.count == 0 {
+            // "http://h?x=1" and "http://h" mean the path "/" (RFC 9112 §3.2.2): the second
+            // slash of "://" spells it, so routing, logging and forwarding read the same "/".
             path = ByteSpan(start: authorityStart - 1, count: 1)
         }
-        return RequestTarget(path: path, authority: authority)
+        return RequestTarget(path: path, authority: authority, query: query)
     }
 
     private static func pathSpan(_ b: UnsafeRawBufferPointer, from start: Int, to end: Int) -> ByteSpan {

@@ -137,6 +137,18 @@ public final class OriginServer: @unchecked Sendable {
                 socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
                 socket.echoUntilEOF(prefix: socket.takeBuffered())
                 return
+            case path == "/answer-early":
+                // Answers from the head alone, then reads and drops the body (nginx's
+                // `return 302` with lingering close): the answer is complete before the body.
+                socket.respond(status: 302, body: Array("to the login page\n".utf8), keepAlive: false,
+                               extraHeaders: "Location: /login\r\n")
+                socket.drain(quietMilliseconds: 2_000)
+                return
+            case path == "/answer-early-reset":
+                // Answers from the head alone and closes at once: the unread body makes the
+                // kernel reset the connection while the client is still sending it.
+                socket.respond(status: 401, body: Array("log in first\n".utf8), keepAlive: false)
+                return
             case path == "/echo":
                 socket.respond(status: 200, body: request.body, keepAlive: keepAlive)
             case path == "/discard":

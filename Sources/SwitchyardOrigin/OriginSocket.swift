@@ -59,6 +59,17 @@ final class OriginSocket {
         buffer.removeFirst(count)
     }
 
+    /// Reads and drops whatever the peer sends until it stops for `quietMilliseconds` or
+    /// closes — what nginx's lingering close does with a body it never read.
+    func drain(quietMilliseconds: Int32) {
+        buffer = []
+        var pollFD = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while poll(&pollFD, 1, quietMilliseconds) > 0 {
+            guard fill() else { return }
+            buffer = []
+        }
+    }
+
     func takeBuffered() -> [UInt8] {
         defer { buffer = [] }
         return buffer
@@ -104,6 +115,9 @@ final class OriginSocket {
         }
         var request = OriginRequest(head: lines.joined(separator: "\r\n") + "\r\n\r\n", method: String(parts[0]),
                                     target: String(parts[1]), version: String(parts[2]), headers: headers, body: [], bodyLength: 0)
+        // An application that answers before reading the body (a redirect to the login
+        // page, a 401): the caller answers from the head alone.
+        if request.path.hasPrefix("/answer-early") { return request }
         if request.headerValue("transfer-encoding").lowercased() == "chunked" {
             while true {
                 guard let sizeLine = readLine(), let size = Int(sizeLine.split(separator: ";").first ?? "", radix: 16) else { return nil }

@@ -39,6 +39,9 @@ final class AccessLog {
         var protocolName: StaticString
         /// "TLSv1.3", "TLSv1.2"… or "" for plain HTTP (then the field is left out).
         var tlsVersion: StaticString
+        /// Why the proxy refused the request (a parser's sentence, never request bytes); empty
+        /// for requests that were routed, and then the field is left out.
+        var reason: String = ""
     }
 
     func append(_ e: Entry) {
@@ -73,6 +76,14 @@ final class AccessLog {
         buffer.append(decimal: e.durationMicroseconds)
         buffer.append(",\"generation\":")
         buffer.append(decimal: e.generation)
+        if !e.reason.isEmpty {
+            buffer.append(",\"reason\":\"")
+            var reason = e.reason
+            reason.withUTF8 { utf8 in
+                appendEscaped(UnsafeRawBufferPointer(start: utf8.baseAddress, count: min(utf8.count, 256)))
+            }
+            buffer.append("\"")
+        }
         buffer.append("}\n")
     }
 

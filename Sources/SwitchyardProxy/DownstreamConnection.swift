@@ -54,9 +54,12 @@ final class DownstreamConnection: EventHandler, Indexed {
     /// Position in the worker's connection list (for O(1) removal).
     var listIndex = -1
 
-    private let clientAddress: ClientAddress
-    private let clientIP: [UInt8]
-    private let forwardedFor: [UInt8]
+    /// Who the client is (address, forwarding texts, trust), shared with an HTTP/2 hand-over.
+    /// Replaced once if a PROXY protocol header names the client behind a balancer.
+    private var client: ClientIdentity
+    /// `listen … proxy-protocol`: the header's bytes read so far, until it is complete
+    /// (then nil). Nothing else is read from the socket before.
+    private var proxyHeader: [UInt8]?
     /// TLS termination for `listen https` connections; nil for plain ones (and for
     /// HTTP/2 streams: their connection holds the TLS session).
     private let tls: TLSTransport?
@@ -101,7 +104,10 @@ final class DownstreamConnection: EventHandler, Indexed {
     // The exchange in progress (valid from `connecting` to the end of the exchange).
     private var upstream: UpstreamConnection?
     private unowned(unsafe) var handle: TableHandle?
-    private var decision = RouteDecision(route: 0, backend: 0, bucket: -1, reason: .active, issueCookie: false, cookieValue: 0)
+    private var decision = DownstreamConnection.unrouted
+    /// The decision of a request that has not been (or could not be) routed: route and
+    /// backend -1, so nothing is attributed to a route it never reached.
+    private static let unrouted = RouteDecision(route: -1, backend: -1, bucket: -1, reason: .active, issueCookie: false, cookieValue: 0)
     private var method = HTTPMethod.get
     private var clientIsHTTP10 = false
     private var requestKeepAlive = true
@@ -116,6 +122,10 @@ final class DownstreamConnection: EventHandler, Indexed {
     private var closeAfterResponse = false
     private var upstreamEOF = false
     private var upstreamWriteBlocked = false
+    /// Writing to the upstream failed (EPIPE, reset): the server may have answered in full
+    /// and closed without reading the rest of the body. What it sent is still read and
+    /// delivered; request bytes from now on are dropped. Judged at upstream EOF.
+    private var upstreamWriteBroken = false
     /// Bytes of `toUpstream` that replay the request on a fresh connection (bodiless
     /// requests only; 0 = not replayable).
     private var replayLength = 0
@@ -150,10 +160,15 @@ final class DownstreamConnection: EventHandler, Indexed {
     private var rateWindowHeldBack = false
 
     /// A client socket of an `http` (`h2c`: may switch to HTTP/2) or `https` listener.
-    convenience init(fd: FileDescriptor, peer: SocketAddress, worker: Worker, tls session: TLSSession? = nil, h2c: Bool = false) {
-        self.init(fd: fd, client: ClientIdentity(peer: peer), worker: worker,
+    convenience init(fd: FileDescriptor, client: ClientIdentity, worker: Worker, tls session: TLSSession? = nil, h2c: Bool = false,
+                     proxyProtocol: Bool = false) {
+        self.init(fd: fd, client: client, worker: worker,
                   tls: session.map { TLSTransport(session: $0, pool: worker.buffers) },
                   secure: session != nil, bridge: nil, h2c: h2c, protocolName: "h1", tlsVersion: "")
+        if proxyProtocol {
+            proxyHeader = []
+            deadline = Clock.monotonicMilliseconds() + worker.settings.headerTimeoutMilliseconds
+        }
     }
 
     /// The exchange of one HTTP/2 stream (see `H2Stream`).
@@ -172,9 +187,7 @@ final class DownstreamConnection: EventHandler, Indexed {
         self.h2cAllowed = h2c
         self.protocolName = protocolName
         self.tlsVersion = tlsVersion
-        clientAddress = client.address
-        clientIP = client.ip
-        forwardedFor = client.forwardedFor
+        self.client = client
         requestChunks = ChunkedDecoder(limits: worker.limits)
         responseChunks = ChunkedDecoder(limits: worker.limits)
         // A TLS client must finish its handshake and send a head within the head timeout.
@@ -182,15 +195,17 @@ final class DownstreamConnection: EventHandler, Indexed {
             + (tls == nil ? worker.settings.keepAliveTimeoutMilliseconds : worker.settings.headerTimeoutMilliseconds)
     }
 
-    /// The identity this connection's client has (handed on to an HTTP/2 connection).
-    private var clientIdentity: ClientIdentity {
-        ClientIdentity(address: clientAddress, ip: clientIP, forwardedFor: forwardedFor)
-    }
 
 
     // MARK: events
 
     func eventsReceived(_ events: UInt32) {
+        if proxyHeader != nil {
+            // The balancer's header comes first, even before a TLS ClientHello. Once it is
+            // read, the level-triggered loop reports whatever followed it.
+            if events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0 { readProxyHeader() }
+            return
+        }
         if events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0 {
             readFromClient()
         }
@@ -486,6 +501,58 @@ final class DownstreamConnection: EventHandler, Indexed {
         }
     }
 
+    // MARK: PROXY protocol
+
+    /// Reads the PROXY header without reading a byte past it: it peeks, and consumes only
+    /// bytes the parser says belong to the header.
+    private func readProxyHeader() {
+        guard var held = proxyHeader else { return }
+        let scratch = worker.cipherScratch
+        let room = min(ProxyProtocolHeader.maxBytes - held.count, scratch.count)
+        let peeked: Int
+        do {
+            switch try syscall("recv", { Glibc.recv(fd.rawValue, scratch.baseAddress, room, Int32(MSG_PEEK)) }) {
+            case .processed(0):
+                close()
+                return
+            case .processed(let n): peeked = n
+            case .wouldBlock: return
+            }
+        } catch {
+            close()
+            return
+        }
+        let already = held.count
+        held.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<peeked]))
+        let verdict = held.withUnsafeBytes { ProxyProtocolHeader.parse($0) }
+        let take: Int
+        switch verdict {
+        case .needMore:
+            take = peeked
+        case .complete(let length, _):
+            take = length - already
+        case .invalid(let reason):
+            worker.stats.badRequests += 1
+            worker.clientErrorLog("PROXY protocol from \(String(decoding: client.ip, as: UTF8.self)): \(reason); closing")
+            close()
+            return
+        }
+        // Consume exactly the header's bytes (they are in the socket: we just peeked them).
+        let consumed = (try? fd.read(into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<take]))) ?? .processed(0)
+        guard case .processed(take) = consumed else {
+            close()
+            return
+        }
+        if case .complete(_, let source) = verdict {
+            proxyHeader = nil
+            if let source { client = client.behindBalancer(source) }
+            if tls == nil { deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds }
+            return
+        }
+        held.removeLast(held.count - already - take)
+        proxyHeader = held
+    }
+
     // MARK: request head
 
     private func parseHead() -> Bool {
@@ -513,6 +580,7 @@ final class DownstreamConnection: EventHandler, Indexed {
         case .error(let error):
             worker.stats.badRequests += 1
             respondAndClose(status: error.status)
+            logRefusal(status: error.status, reason: error.reason)
             return true
         case .complete(let headLength):
             startExchange(base: bytes.baseAddress!, headLength: headLength)
@@ -539,6 +607,7 @@ final class DownstreamConnection: EventHandler, Indexed {
         self.handle = handle
         handle.activeRequests += 1
         lastServerLabel = []
+        decision = Self.unrouted
 
         // Early answers consume the head first: the next head starts after it.
         if method == .connect {
@@ -546,13 +615,22 @@ final class DownstreamConnection: EventHandler, Indexed {
             finishWithError(501, close: true)
             return
         }
-        let view = RequestView(base: base, parser: p, clientAddress: clientAddress)
+        let view = RequestView(base: base, parser: p, clientAddress: client.address,
+                               path: scratch.unsafelyUnwrapped.routingPath(base: base), listener: client.listener)
         guard let decision = handle.table.route(view, random: worker.nextRandom()) else {
             fromClient!.consume(headLength)
             finishWithError(404, close: p.framing != .none)
             return
         }
         self.decision = decision
+        // A route with its own certificate answers only where that certificate was presented:
+        // a client that checked another name's certificate is misdirected (421).
+        if isTLS, handle.table.routes[decision.route].config.certificate != nil,
+           !handle.table.certificateCovers(routeIndex: decision.route, serverName: tlsServerName) {
+            fromClient!.consume(headLength)
+            finishWithError(421, close: p.framing != .none)
+            return
+        }
         bodyLimit = handle.table.routes[decision.route].maxBodyBytes ?? .max
         chunkedBodyBytes = 0
         switch p.framing {
@@ -572,12 +650,13 @@ final class DownstreamConnection: EventHandler, Indexed {
 
         let out = worker.buffers.take()
         toUpstream = out
-        let written: Bool = clientIP.withUnsafeBytes { ip in
-            forwardedFor.withUnsafeBytes { fwd in
+        let written: Bool = client.ip.withUnsafeBytes { ip in
+            client.forwardedFor.withUnsafeBytes { fwd in
                 worker.generationHeader.withUnsafeBytes { gen in
                     HeadWriter.writeRequestHead(out, base, p, .init(
                         clientIP: ip, forwardedFor: fwd, scheme: isTLS ? "https" : "http",
-                        generationHeader: gen, generation: handle.table.generation))
+                        generationHeader: gen, generation: handle.table.generation,
+                        trustedPeer: client.trustedForwarder))
                 }
             }
         }
@@ -737,6 +816,7 @@ final class DownstreamConnection: EventHandler, Indexed {
         upstream = connection
         upstreamEOF = false
         upstreamWriteBlocked = false
+        upstreamWriteBroken = false
     }
 
     private func noteConnectFailure(_ pool: ServerPool, _ error: Error) {
@@ -846,6 +926,11 @@ final class DownstreamConnection: EventHandler, Indexed {
     }
 
     private func flushToUpstream() -> Bool {
+        if upstreamWriteBroken {
+            // Nothing more can reach the server; its answer (if any) is read regardless.
+            if let out = toUpstream, !out.isEmpty, replayLength == 0 { out.clear() }
+            return false
+        }
         if let upstream, let tls = upstream.tls, !upstream.connecting { return flushToUpstreamTLS(upstream, tls) }
         guard let upstream, !upstream.connecting, let out = toUpstream, !out.isEmpty, !upstreamWriteBlocked else { return false }
         do {
@@ -863,9 +948,26 @@ final class DownstreamConnection: EventHandler, Indexed {
                 return false
             }
         } catch {
-            upstreamFailed(error)
+            upstreamWriteFailed(error)
             return true
         }
+    }
+
+    /// A write to the upstream failed. A server that answered before reading the whole body
+    /// (a 401, a redirect to the login page) and closed makes the write fail with EPIPE or a
+    /// reset while its complete answer waits to be read: so the answer is read first, and
+    /// the exchange fails (502, or a replay of a stale keep-alive connection) only if none
+    /// arrives before the upstream's end.
+    private func upstreamWriteFailed(_ error: Errno) {
+        guard upstream != nil else { return }
+        guard error.code == EPIPE || error.code == ECONNRESET else {
+            upstreamFailed(error)
+            return
+        }
+        upstreamWriteBroken = true
+        upstreamWriteBlocked = false
+        closeAfterResponse = true
+        readFromUpstream()
     }
 
     /// TLS upstream: drives the handshake (the ClientHello goes first), then encrypts.
@@ -1207,14 +1309,34 @@ final class DownstreamConnection: EventHandler, Indexed {
         }
     }
 
+    /// A request refused before it was routed (malformed head): one access-log line with
+    /// route and backend "-", the status and the parser's reason. No method or path: the
+    /// head did not parse, so nothing of it is trustworthy enough to log.
+    private func logRefusal(status: Int, reason: String) {
+        guard let log = worker.accessLog else { return }
+        let dash = Self.dash
+        dash.withUnsafeBytes { d in client.ip.withUnsafeBytes { c in
+            log.append(.init(
+                client: c, method: d, path: d, route: d, backend: d, server: d,
+                status: status, bytesIn: 0, bytesOut: 0, durationMicroseconds: 0,
+                generation: worker.current.table.generation, protocolName: protocolName,
+                tlsVersion: tlsVersion, reason: reason))
+        } }
+    }
+
+    private static let dash: [UInt8] = [UInt8(ascii: "-")]
+
     /// Logs the request and unpins its table.
     private func endRequest() {
         guard let handle else { return }
         if let log = worker.accessLog {
-            let route = handle.routeNames[decision.route]
-            let backend = handle.backendNames[decision.backend]
+            // A request that matched no route (404, CONNECT's 501) has no route or backend:
+            // never the previous request's.
+            let routed = decision.route >= 0
+            let route = routed ? handle.routeNames[decision.route] : Self.dash
+            let backend = routed ? handle.backendNames[decision.backend] : Self.dash
             let serverLabel = upstreamLabel
-            route.withUnsafeBytes { r in backend.withUnsafeBytes { b in clientIP.withUnsafeBytes { c in serverLabel.withUnsafeBytes { s in
+            route.withUnsafeBytes { r in backend.withUnsafeBytes { b in client.ip.withUnsafeBytes { c in serverLabel.withUnsafeBytes { s in
                 log.append(.init(
                     client: c,
                     method: UnsafeRawBufferPointer(start: logLine, count: logMethodCount),
@@ -1232,7 +1354,7 @@ final class DownstreamConnection: EventHandler, Indexed {
             inTunnel = false
             handle.counters[decision.backend].openTunnels -= 1
             worker.stats.openTunnels -= 1
-        } else {
+        } else if decision.route >= 0 {
             handle.counters[decision.backend].record(
                 status: status, microseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1000,
                 nowMilliseconds: Clock.monotonicMilliseconds())
@@ -1346,7 +1468,7 @@ final class DownstreamConnection: EventHandler, Indexed {
         releaseBuffer(&toClient)
         releaseScratch()
         worker.connectionClosed(self)
-        worker.startHTTP2(fd: fd, client: clientIdentity, tls: tls, tlsVersion: tlsVersion, initial: input)
+        worker.startHTTP2(fd: fd, client: client, tls: tls, tlsVersion: tlsVersion, initial: input)
     }
 
     /// The exchange can still use request bytes (after an early answer it cannot: the
@@ -1532,6 +1654,13 @@ final class DownstreamConnection: EventHandler, Indexed {
         default:
             break
         }
+    }
+
+    /// The SNI name the TLS client sent (on this socket, or on the HTTP/2 connection this
+    /// stream belongs to); nil without TLS or without SNI.
+    private var tlsServerName: String? {
+        if let tls { return tls.session.serverName }
+        return bridge?.serverName
     }
 
     /// The route and backend this connection tunnels to (after 101), for drain orders.

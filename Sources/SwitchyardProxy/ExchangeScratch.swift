@@ -9,14 +9,30 @@ final class ExchangeScratch {
     /// Method (first 16 bytes) and path of the request, kept for the access-log line after
     /// the head has left the read buffer.
     let logLine: UnsafeMutableRawPointer
+    /// Where a path that needs it is normalised for routing (`RoutingPath`); a path is never
+    /// longer than the request line.
+    let routingPath: UnsafeMutableRawBufferPointer
 
     init(limits: HTTPLimits) {
         request = HTTPRequestParser(limits: limits)
         response = HTTPResponseParser(limits: limits)
         logLine = .allocate(byteCount: Self.logLineCapacity, alignment: 1)
+        routingPath = .allocate(byteCount: limits.maxRequestLineBytes, alignment: 1)
     }
 
-    deinit { logLine.deallocate() }
+    deinit {
+        logLine.deallocate()
+        routingPath.deallocate()
+    }
+
+    /// The path `request` (complete, in `base`) is routed by: its own bytes, or their
+    /// normalised form written into `routingPath`.
+    func routingPath(base: UnsafeRawPointer) -> UnsafeRawBufferPointer {
+        let raw = UnsafeRawBufferPointer(start: base + request.pathSpan.start, count: request.pathSpan.count)
+        guard RoutingPath.needsNormalizing(raw) else { return raw }
+        let length = RoutingPath.normalize(raw, into: routingPath)
+        return UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(routingPath)[0..<length])
+    }
 
     /// Ready for the next user.
     func reset() {

@@ -19,6 +19,8 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     var listIndex = -1
     let client: ClientIdentity
     private let tls: TLSTransport?
+    /// The SNI name the TLS client sent, if any.
+    var serverName: String? { tls?.session.serverName }
     var isTLS: Bool { tls != nil }
     let tlsVersion: StaticString
     let limits: H2Limits
@@ -142,7 +144,8 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
 
     private func receive(_ bytes: UnsafeRawBufferPointer) {
         guard let session, !bytes.isEmpty, !failed else { return }
-        deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds
+        // Frames alone (PING, SETTINGS, WINDOW_UPDATE) do not keep a connection without
+        // streams open: the keep-alive clock runs from when its last stream ended.
         do {
             try session.receive(bytes)
         } catch {
@@ -290,11 +293,14 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         stream(id)?.responseFinished()
     }
 
-    func h2GoAwaySent(errorCode: UInt32) {
+    func h2GoAwaySent(errorCode: UInt32, reason: String) {
         guard errorCode != H2ServerSession.noError, !failed else { return }
         failed = true
         worker.stats.h2ProtocolErrors += 1
-        worker.clientErrorLog("HTTP/2 client \(String(decoding: client.ip, as: UTF8.self)): protocol error or flood (GOAWAY code \(errorCode)); closing the connection")
+        // nghttp2's reason is its own text, never the client's bytes; control bytes are
+        // dropped all the same, so a log line stays one line.
+        let why = reason.isEmpty ? "protocol error or flood" : String(reason.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F }.map(Character.init))
+        worker.clientErrorLog("HTTP/2 client \(String(decoding: client.ip, as: UTF8.self)): \(why) (GOAWAY code \(errorCode)); closing the connection")
     }
 
     func h2StreamClosed(_ id: Int32, errorCode: UInt32) {
@@ -307,6 +313,9 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     private func remove(_ stream: H2Stream) {
         guard streams.removeIndexed(stream) else { return }
         if let i = resumable.firstIndex(where: { $0 === stream }) { resumable.remove(at: i) }
+        if streams.isEmpty && !lingering {
+            deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds
+        }
     }
 
     // MARK: timers and shutdown
@@ -329,6 +338,11 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
                 let stream = streams[i]
                 if let exchange = stream.exchange {
                     exchange.tick(now: now)
+                } else if !stream.expired, stream.responseSent, !stream.requestEnded, now >= stream.deadline {
+                    // Answered, and the client's unread body did not end in time: stop it.
+                    stream.expired = true
+                    session?.reset(stream.id, code: H2ServerSession.noError)
+                    needsFlush()
                 } else if !stream.expired, !stream.responseSent, now >= stream.deadline {
                     stream.expired = true
                     worker.stats.timeouts += 1

@@ -15,6 +15,8 @@ import SwitchyardSystem
 final class H2Stream: Indexed {
     let id: Int32
     private unowned let connection: H2Connection
+    /// The SNI name of the connection's TLS client, if any.
+    var serverName: String? { connection.serverName }
     /// Position in the connection's stream list.
     var listIndex = -1
     private(set) var exchange: DownstreamConnection?
@@ -38,7 +40,13 @@ final class H2Stream: Indexed {
 
     // The request body.
     private var chunkedBody = false
-    private var requestEnded = false
+    /// END_STREAM arrived from the client.
+    private(set) var requestEnded = false
+    /// Request DATA read and dropped after the answer went out (see `responseFinished`).
+    private var discardedAfterAnswer = 0
+    /// How much of an unread body is taken (and its window returned) after the answer before
+    /// the stream is reset: a browser's form post finishes well within it.
+    static let maxDiscardAfterAnswer = 8 << 20
     private var endDelivered = false
     /// DATA the exchange had no room for yet (bounded by the stream window).
     private var pending: IOBuffer?
@@ -191,6 +199,13 @@ final class H2Stream: Indexed {
         guard let exchange, exchange.acceptsRequestBytes else {
             // Answered already (or refused): the rest of the body is read and dropped.
             connection.session?.consume(id, bytes.count)
+            connection.needsFlush()
+            if responseSent {
+                discardedAfterAnswer += bytes.count
+                if discardedAfterAnswer > Self.maxDiscardAfterAnswer {
+                    connection.session?.reset(id, code: H2ServerSession.noError)
+                }
+            }
             return
         }
         var rest = bytes
@@ -405,10 +420,19 @@ final class H2Stream: Indexed {
     }
 
     /// The last frame of the answer left.
+    ///
+    /// An answer can be complete before the request body is (a login redirect or a 401 that
+    /// never reads the form). RFC 9113 §8.1 allows RST_STREAM(NO_ERROR) then, but clients
+    /// take it badly (curl 7.88 fails such POSTs with "Stream error in the HTTP/2 framing
+    /// layer"), so the rest of the body is read and dropped — its window returned — until
+    /// END_STREAM, within `maxDiscardAfterAnswer` bytes and the body timeout; only past those
+    /// is the stream reset. The stream stays open meanwhile, so nghttp2 still checks what
+    /// arrives on it (padding, content-length).
     func responseFinished() {
         responseSent = true
-        // The client may still be sending a body nobody will read: tell it to stop.
-        if !requestEnded { connection.session?.reset(id, code: H2ServerSession.noError) }
+        if !requestEnded {
+            deadline = Clock.monotonicMilliseconds() + worker.settings.bodyRateWindowMilliseconds
+        }
     }
 
     /// The exchange is over. A clean end completes a close-delimited body; a cut before

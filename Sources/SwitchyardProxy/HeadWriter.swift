@@ -18,7 +18,7 @@ enum HeadWriter {
     }
 
     struct RequestExtras {
-        /// The client's address as written in X-Forwarded-For ("10.0.0.1", "::1").
+        /// The client's address as written in X-Forwarded-For and X-Real-IP ("10.0.0.1", "::1").
         var clientIP: UnsafeRawBufferPointer
         /// The Forwarded element for the client (`for=10.0.0.1`, `for="[::1]"`).
         var forwardedFor: UnsafeRawBufferPointer
@@ -26,39 +26,87 @@ enum HeadWriter {
         /// Name of the header that carries the table generation, if configured (empty: none).
         var generationHeader: UnsafeRawBufferPointer
         var generation: UInt64
+        /// The peer is listed in `trust-forwarded`: its forwarding fields are kept (and
+        /// X-Forwarded-For / Forwarded appended to). Otherwise the proxy is the edge.
+        var trustedPeer: Bool
     }
 
     /// The request head for the upstream. Returns false if it did not fit (cannot happen
     /// with the head limits below the buffer size; checked anyway).
+    ///
+    /// Forwarding fields: from a peer that is not trusted, every client copy of
+    /// X-Forwarded-For/-Proto/-Host, Forwarded, X-Real-IP, the `HeaderRole.clientIdentity`
+    /// fields and the generation header is dropped, and the proxy writes its own
+    /// X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, Forwarded and X-Real-IP — a
+    /// client cannot make a backend believe another address, scheme or host. From a trusted
+    /// peer, X-Forwarded-For and Forwarded get this hop appended, and the other fields are
+    /// kept (ours written only where the peer sent none). The generation header is always ours.
     static func writeRequestHead(_ out: IOBuffer, _ base: UnsafeRawPointer, _ p: HTTPRequestParser, _ x: RequestExtras) -> Bool {
         out.append(slice(base, p.methodSpan))
         out.append(byte: UInt8(ascii: " "))
-        // Origin form towards the upstream: an absolute-form target keeps its path and query.
-        out.append(UnsafeRawBufferPointer(start: base + p.pathSpan.start, count: p.targetSpan.end - p.pathSpan.start))
+        // Origin form towards the upstream: exactly the path the router saw, then the query.
+        out.append(slice(base, p.pathSpan))
+        out.append(slice(base, p.querySpan))
         out.append(" HTTP/1.1\r\n")
         var sawForwardedFor = false
         var sawForwarded = false
+        var keptProto = false, keptHost = false, keptRealIP = false
+        let trusted = x.trustedPeer
+        let generationName = x.generationHeader
         for i in 0..<p.headerCount {
             let field = p.header(i)
             switch field.role {
-            case .other, .host:
+            case .other:
+                // A client's own copy of the generation header would sit beside ours.
+                if generationName.count > 0, field.name.count == generationName.count,
+                   ASCII.equalsIgnoringCase(slice(base, field.name), generationName) {
+                    continue
+                }
+                appendField(out, base, field)
+            case .host:
                 appendField(out, base, field)
             case .xForwardedFor:
                 sawForwardedFor = true
             case .forwarded:
                 sawForwarded = true
-            case .hopByHop, .contentLength, .xForwardedProto:
+            case .xForwardedProto:
+                if trusted { keptProto = true ; appendField(out, base, field) }
+            case .xForwardedHost:
+                if trusted { keptHost = true ; appendField(out, base, field) }
+            case .xRealIP:
+                if trusted { keptRealIP = true ; appendField(out, base, field) }
+            case .clientIdentity:
+                if trusted { appendField(out, base, field) }
+            case .hopByHop, .contentLength:
                 continue
             }
         }
-        // One X-Forwarded-For and one Forwarded: earlier hops first, then this client.
+        // HTTP/1.0 may leave Host out of an absolute-form request: the target's authority
+        // is the host it asked for (and the one it was routed by).
+        let host = p.hostSpan ?? p.targetAuthority
+        if p.hostSpan == nil, let authority = p.targetAuthority {
+            out.append("Host: ")
+            out.append(slice(base, authority))
+            out.append("\r\n")
+        }
+        // One X-Forwarded-For and one Forwarded: trusted earlier hops first, then this client.
         out.append("X-Forwarded-For: ")
-        if sawForwardedFor { appendJoined(out, base, p, role: .xForwardedFor) }
+        if trusted && sawForwardedFor { appendJoined(out, base, p, role: .xForwardedFor) }
         out.append(x.clientIP)
-        out.append("\r\nX-Forwarded-Proto: ")
-        out.append(x.scheme)
+        if !keptRealIP {
+            out.append("\r\nX-Real-IP: ")
+            out.append(x.clientIP)
+        }
+        if !keptProto {
+            out.append("\r\nX-Forwarded-Proto: ")
+            out.append(x.scheme)
+        }
+        if !keptHost, let host {
+            out.append("\r\nX-Forwarded-Host: ")
+            out.append(slice(base, host))
+        }
         out.append("\r\nForwarded: ")
-        if sawForwarded { appendJoined(out, base, p, role: .forwarded) }
+        if trusted && sawForwarded { appendJoined(out, base, p, role: .forwarded) }
         out.append(x.forwardedFor)
         out.append(";proto=")
         out.append(x.scheme)
@@ -155,6 +203,7 @@ enum HeadWriter {
         case 413: (line, body) = ("413 Content Too Large", "413 Content Too Large\n")
         case 414: (line, body) = ("414 URI Too Long", "414 URI Too Long\n")
         case 417: (line, body) = ("417 Expectation Failed", "417 Expectation Failed\n")
+        case 421: (line, body) = ("421 Misdirected Request", "421 Misdirected Request: this connection's certificate is not the one for this host\n")
         case 431: (line, body) = ("431 Request Header Fields Too Large", "431 Request Header Fields Too Large\n")
         case 501: (line, body) = ("501 Not Implemented", "501 Not Implemented\n")
         case 502: (line, body) = ("502 Bad Gateway", "502 Bad Gateway\n")

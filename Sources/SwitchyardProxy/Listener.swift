@@ -17,6 +17,8 @@ final class Listener: EventHandler {
     let fd: FileDescriptor
     private(set) var kind: Kind
     unowned let worker: Worker
+    /// This listener's entry in `RoutesConfig.listeners`.
+    let configIndex: Int
     var registration = RegistrationID.none
     private var pausedUntil: UInt64 = 0
     private var peer = SocketAddress(storage: .init(), length: 0)
@@ -26,7 +28,8 @@ final class Listener: EventHandler {
     private static let acceptBurst = 64
     private static let pauseMilliseconds: UInt64 = 100
 
-    init(fd: FileDescriptor, kind: Kind, worker: Worker) {
+    init(fd: FileDescriptor, kind: Kind, worker: Worker, configIndex: Int) {
+        self.configIndex = configIndex
         self.fd = fd
         self.kind = kind
         self.worker = worker

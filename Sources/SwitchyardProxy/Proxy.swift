@@ -1,4 +1,5 @@
 import Dispatch
+import CSwitchyardShims
 import Foundation
 import Glibc
 import SwitchyardRouting
@@ -28,6 +29,9 @@ public final class Proxy: @unchecked Sendable {
     private var health: HealthChecker!
 
     public init(table: RouteTable, settings: ProxySettings, errorLog: ErrorLog = .standardError) throws {
+        // A peer that vanished must be an EPIPE on the write, never a signal that kills the
+        // process: the proxy ignores SIGPIPE itself rather than trusting its host program to.
+        sy_ignore_sigpipe()
         var settings = settings
         settings.apply(table.config.tuning)
         self.settings = settings
@@ -60,7 +64,7 @@ public final class Proxy: @unchecked Sendable {
     /// picks the port and the other workers bind that same port.
     private func bindListeners() throws {
         var contexts = try ListenerCertificates.contexts(for: table.config).makeIterator()
-        for listener in table.config.listeners {
+        for (configIndex, listener) in table.config.listeners.enumerated() {
             let kind: Listener.Kind
             switch listener.kind {
             case .http: kind = .http(h2c: listener.h2c)
@@ -76,7 +80,7 @@ public final class Proxy: @unchecked Sendable {
                     throw ProxyError.bind(address: "\(listener.endpoint)", underlying: error)
                 }
                 if address.port == 0 { address = try Socket.localAddress(fd) }
-                try worker.addListener(fd, kind: kind)
+                try worker.addListener(fd, kind: kind, configIndex: configIndex)
             }
             switch listener.kind {
             case .http: httpAddresses.append(address)

@@ -28,7 +28,9 @@ public struct ProxySettings: Sendable {
     public var minBodyBytesPerSecond: UInt64 = 1_024
     public var bodyRateWindowMilliseconds: UInt64 = 10_000
     /// A tunnel (WebSocket, TCP mode) with no traffic either way is closed after this time.
-    public var tunnelIdleTimeoutMilliseconds: UInt64 = 3_600_000
+    /// Ten minutes: long enough for an idle WebSocket with application pings, short enough
+    /// that forgotten tunnels do not pin descriptors for an hour (`timeout tunnel` changes it).
+    public var tunnelIdleTimeoutMilliseconds: UInt64 = 600_000
     /// After a final error answer we keep reading (and discarding) for this long before
     /// closing, so the client sees the answer instead of a reset.
     public var lingerMilliseconds: UInt64 = 1_000

@@ -6,13 +6,16 @@ struct RequestView: RoutableRequest {
     let base: UnsafeRawPointer
     unowned(unsafe) let parser: HTTPRequestParser
     let clientAddress: ClientAddress
+    /// The normalised path (`RoutingPath`): what route prefixes and path cohorts compare.
+    let path: UnsafeRawBufferPointer
+    /// The listener the request came through (index in `RoutesConfig.listeners`).
+    let listener: Int
 
+    /// Host, or for an HTTP/1.0 absolute-form request without one, the target's authority.
     var host: UnsafeRawBufferPointer {
-        guard let span = parser.hostSpan else { return UnsafeRawBufferPointer(start: base, count: 0) }
+        guard let span = parser.hostSpan ?? parser.targetAuthority else { return UnsafeRawBufferPointer(start: base, count: 0) }
         return HeadWriter.slice(base, span)
     }
-
-    var path: UnsafeRawBufferPointer { HeadWriter.slice(base, parser.pathSpan) }
 
     func headerValue(lowercasedName name: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
         for i in 0..<parser.headerCount {

@@ -88,8 +88,8 @@ final class Worker: @unchecked Sendable {
 
     // MARK: listeners and connections
 
-    func addListener(_ fd: FileDescriptor, kind: Listener.Kind) throws(Errno) {
-        let listener = Listener(fd: fd, kind: kind, worker: self)
+    func addListener(_ fd: FileDescriptor, kind: Listener.Kind, configIndex: Int) throws(Errno) {
+        let listener = Listener(fd: fd, kind: kind, worker: self, configIndex: configIndex)
         listener.registration = try loop.register(fd, listener, events: Epoll.readable)
         listeners.append(listener)
     }
@@ -112,7 +112,22 @@ final class Worker: @unchecked Sendable {
         }
         switch listener.kind {
         case .http, .https:
-            let connection = DownstreamConnection(fd: fd, peer: peer, worker: self, tls: session, h2c: listener.kind.allowsH2C)
+            let config = current.table.config
+            // A reload cannot add or remove listeners, but stay safe if the index is stale.
+            let own = listener.configIndex < config.listeners.count ? config.listeners[listener.configIndex].trustForwarded : nil
+            let trustList = own ?? config.trustForwarded
+            let client = ClientIdentity(peer: peer, trusted: trustList, listener: listener.configIndex)
+            let proxyProtocol = listener.configIndex < config.listeners.count && config.listeners[listener.configIndex].proxyProtocol
+            // A PROXY header decides who the client is: only a balancer the file trusts may
+            // send one (with no trust-forwarded list, the listener itself is the trust).
+            if proxyProtocol && !trustList.isEmpty && !client.trustedForwarder {
+                stats.badRequests += 1
+                clientErrorLog("PROXY protocol listener: \(peer.ipString) is not in trust-forwarded; closing")
+                fd.close()
+                return
+            }
+            let connection = DownstreamConnection(fd: fd, client: client, worker: self, tls: session, h2c: listener.kind.allowsH2C,
+                                                  proxyProtocol: proxyProtocol)
             do {
                 connection.registration = try loop.register(fd, connection, events: Epoll.readable)
             } catch {

@@ -4,6 +4,8 @@ public struct AdminConfig: Sendable, Equatable {
     public var allowGroups: [String]
     public var allowUsers: [String]
     public var allowUIDs: [UInt32]
+    /// `require-reason`: change commands without `--reason` are refused.
+    public var requireReason: Bool = false
 
     public init(socketPath: String, allowGroups: [String] = [], allowUsers: [String] = [], allowUIDs: [UInt32] = []) {
         self.socketPath = socketPath

@@ -19,6 +19,15 @@ public struct ListenerConfig: Sendable, Equatable {
     public var clientCAPath: String?
     /// `.https` only: ALPN offers http/1.1 alone (`http1` on the listen line).
     public var http1Only = false
+    /// `proxy-protocol` on the listen line: every connection starts with a PROXY protocol
+    /// header (v1 or v2) naming the real client, sent by a load balancer in front.
+    public var proxyProtocol = false
+    /// `name NAME` on the listen line: routes may name it (`listen NAME` in a route) to be
+    /// served there only.
+    public var name: String?
+    /// `trust-forwarded CIDR…` on the listen line: replaces the top-level list for this
+    /// listener (nil: the top-level list applies).
+    public var trustForwarded: [CIDR]?
     /// Set for `.tcp` only: the route whose `listen` line made this listener.
     public var routeName: String?
     /// The line of the `listen` directive, for messages that point back at the file.

@@ -13,4 +13,11 @@ public protocol RoutableRequest {
     /// For `cookie`, HTTP/2 allows the cookie to arrive in several fields (RFC 9113 §8.2.3):
     /// the proxy should return them joined with "; " so sticky cookies are found.
     func headerValue(lowercasedName name: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer?
+    /// The index in `RoutesConfig.listeners` of the listener the request came through, or
+    /// -1 when unknown (then routes bound to named listeners do not match).
+    var listener: Int { get }
+}
+
+extension RoutableRequest {
+    public var listener: Int { -1 }
 }

@@ -53,6 +53,9 @@ public struct RouteConfig: Sendable, Equatable {
     /// `cert PATH key PATH [chain PATH]`: the certificate `listen https` presents when a
     /// client's SNI name is one of this route's hosts.
     public var certificate: CertificatePaths?
+    /// http routes: `listen NAME [NAME...]` — served only on these named listeners (an
+    /// internal route kept off the public listener). Empty: every http/https listener.
+    public var listenerNames: [String] = []
     /// The line of the route's header, `route NAME {`.
     public var line: Int
 
@@ -60,7 +63,7 @@ public struct RouteConfig: Sendable, Equatable {
                 listen: Endpoint? = nil, active: String? = nil, standby: String? = nil,
                 split: [WeightedBackend] = [], sticky: StickyKey = .cookie(defaultStickyCookie),
                 cohorts: [Cohort] = [], maxBodyBytes: UInt64? = nil, failover: Bool = false,
-                certificate: CertificatePaths? = nil, line: Int = 0) {
+                certificate: CertificatePaths? = nil, listenerNames: [String] = [], line: Int = 0) {
         self.name = name
         self.mode = mode
         self.hosts = hosts
@@ -74,6 +77,7 @@ public struct RouteConfig: Sendable, Equatable {
         self.maxBodyBytes = maxBodyBytes
         self.failover = failover
         self.certificate = certificate
+        self.listenerNames = listenerNames
         self.line = line
     }
 }

@@ -4,7 +4,8 @@ extension RouteTable {
     /// Route selection: a route naming the request's host (exact, case-insensitive, port and
     /// trailing dot ignored) beats any-host routes; among those that match, the longest path
     /// prefix wins (prefix rule: `ByteMatch.pathMatches`); ties go to the first in the file.
-    /// Within the route: cohorts in order, first match pins the backend; then the split by
+    /// A route bound to named listeners (`listen NAME...`) matches only requests that came
+    /// through one of them. Within the route: cohorts in order, first match pins the backend; then the split by
     /// the request's bucket; else the active side.
     ///
     /// `random` is used only to mint a new sticky cookie, so tests pass fixed values.
@@ -19,6 +20,11 @@ extension RouteTable {
             let index = httpOrder[position]
             position += 1
             let route = routes[index]
+            let mask = listenerMasks[index]
+            if mask != 0 {
+                let listener = request.listener
+                if listener < 0 || listener >= 64 || mask & (1 << UInt64(listener)) == 0 { continue }
+            }
             if !route.hostKeys.isEmpty {
                 var hostMatches = false
                 var k = 0

@@ -16,6 +16,9 @@ public final class RouteTable: Sendable {
     /// Indices of the http routes in the order `route(_:random:)` tries them: routes naming
     /// hosts before any-host routes, then longer path prefixes first, then file order.
     let httpOrder: [Int]
+    /// Per route (same order as `routes`): a bit per listener index the route is served on,
+    /// from its `listen NAME...` line; 0 means every listener.
+    let listenerMasks: [UInt64]
     /// Bytes compared on the request path that belong to no route.
     let cookieHeaderName = ByteString("cookie")
 
@@ -52,6 +55,14 @@ public final class RouteTable: Sendable {
         self.stateWarnings = stateWarnings
         self.backends = config.backends
         self.routes = routes
+        self.listenerMasks = config.routes.map { route in
+            var mask: UInt64 = 0
+            for name in route.listenerNames {
+                // The parser refused names it cannot find and indices past 63.
+                if let index = config.listeners.firstIndex(where: { $0.name == name }), index < 64 { mask |= 1 << UInt64(index) }
+            }
+            return mask
+        }
         self.httpOrder = routes.indices.filter { routes[$0].mode == .http }.sorted { a, b in
             let ra = routes[a], rb = routes[b]
             if ra.hosts.isEmpty != rb.hosts.isEmpty { return !ra.hosts.isEmpty }
@@ -67,5 +78,21 @@ public final class RouteTable: Sendable {
 
     public func routeIndex(named name: String) -> Int? {
         routes.firstIndex { $0.name == name }
+    }
+
+    /// Whether the route at `routeIndex` may answer on a connection whose TLS client sent
+    /// `serverName` as SNI (nil: none). A route with its own `cert` may answer only where
+    /// that certificate was the one presented — the name picked it (last route listing the
+    /// name wins, as the listener does); otherwise the client checked some other
+    /// certificate, and the request is misdirected (421, RFC 9110 §15.5.20). Routes without
+    /// their own certificate answer on any connection.
+    public func certificateCovers(routeIndex: Int, serverName: String?) -> Bool {
+        guard let own = config.routes[routeIndex].certificate else { return true }
+        guard let name = serverName?.lowercased() else { return false }
+        var presented: CertificatePaths?
+        for route in config.routes where route.mode == .http && route.certificate != nil {
+            if route.hosts.contains(where: { $0.lowercased() == name }) { presented = route.certificate }
+        }
+        return presented == own
     }
 }

@@ -14,6 +14,10 @@ public struct RoutesConfig: Sendable, Equatable {
     public var errorLogPath: String?
     /// A request header the proxy adds, carrying the table generation, when set.
     public var generationHeader: String?
+    /// `trust-forwarded CIDR…` at top level: peers whose forwarding fields (X-Forwarded-*,
+    /// Forwarded, X-Real-IP, …) are kept and appended to. Empty: the proxy is the edge and
+    /// drops every client copy. A listener's own list replaces this one.
+    public var trustForwarded: [CIDR] = []
     /// `timeout` and `limit` lines.
     public var tuning = TuningConfig()
 

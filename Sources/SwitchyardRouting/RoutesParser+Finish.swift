@@ -5,6 +5,7 @@ extension RoutesParser {
         var config = RoutesConfig(admin: admin, statePath: statePath, accessLogPath: accessLogPath,
                                   errorLogPath: errorLogPath, generationHeader: generationHeader)
         config.listeners = listeners
+        config.trustForwarded = trustForwarded
         config.tuning = tuning
         if let line = tuning.maxRequestLineBytes, let headers = tuning.maxHeaderBytes, line + headers > TuningConfig.maxHeadBytes,
            let at = seenOnce["limit header-bytes"] {
@@ -95,9 +96,20 @@ extension RoutesParser {
         switch draft.mode {
         case .http:
             if let listen = draft.listenToken {
-                error(listen, "listen inside a route is only for mode tcp (http routes are served on the top-level listeners)")
+                error(listen, "listen ADDR:PORT inside a route is only for mode tcp (an http route may name top-level listeners: `listen NAME`, with `name NAME` on the listen line)")
+            }
+            let named = listeners.compactMap(\.name)
+            for token in draft.listenerNames {
+                guard let index = listeners.firstIndex(where: { $0.name == token.text }) else {
+                    error(token, "no listener is named \"\(token.text)\"" + (named.isEmpty ? " (add `name \(token.text)` to a listen line)" : " (named: \(named.joined(separator: ", ")))"))
+                    continue
+                }
+                if index >= 64 { error(token, "only the first 64 listen lines can be named by a route") }
             }
         case .tcp:
+            if let first = draft.listenerNames.first {
+                error(first, "a tcp route listens on its own address: `listen ADDR:PORT`")
+            }
             if draft.listenToken == nil {
                 error(draft.name, "tcp route \"\(name)\" has no listen line (add `listen ADDR:PORT`)")
             }
@@ -126,6 +138,6 @@ extension RoutesParser {
                            split: draft.split.map { WeightedBackend(backend: $0.backend.text, basisPoints: $0.basisPoints) },
                            sticky: sticky, cohorts: draft.cohorts.map(\.cohort),
                            maxBodyBytes: draft.maxBodyBytes, failover: draft.failover, certificate: draft.certificate,
-                           line: draft.keyword.line)
+                           listenerNames: draft.listenerNames.map(\.text), line: draft.keyword.line)
     }
 }

@@ -12,6 +12,8 @@ struct RouteDraft {
     var listen: Endpoint?
     var listenToken: RoutesToken?
     var listenAddress: RoutesToken?
+    /// http routes: `listen NAME...` — the listener names, checked once every listener is known.
+    var listenerNames: [RoutesToken] = []
     /// The `backend` or `active` directive, and the names it gave.
     var activeDirective: RoutesToken?
     var active: RoutesToken?
@@ -77,11 +79,17 @@ extension RoutesParser {
             }
             route.pathPrefix = tokens[1].text
         case "listen":
-            guard !rejectDuplicate(keyword, firstLine: route.listenToken?.line),
-                  expectArguments(tokens, 1...1, usage: "listen ADDR:PORT (mode tcp routes)") else { return }
-            route.listenToken = keyword
-            route.listenAddress = tokens[1]
-            route.listen = value(parseListenEndpoint(tokens[1].text), at: tokens[1])
+            guard !rejectDuplicate(keyword, firstLine: route.listenToken?.line ?? route.listenerNames.first?.line),
+                  expectArguments(tokens, 1...Int.max - 1, usage: "listen ADDR:PORT (mode tcp routes) | listen NAME... (http routes: named listeners)") else { return }
+            // An address has a ':' (port); a listener name never does.
+            if tokens[1].text.contains(":") {
+                guard expectArguments(tokens, 1...1, usage: "listen ADDR:PORT (mode tcp routes)") else { return }
+                route.listenToken = keyword
+                route.listenAddress = tokens[1]
+                route.listen = value(parseListenEndpoint(tokens[1].text), at: tokens[1])
+            } else {
+                route.listenerNames = Array(tokens.dropFirst())
+            }
         case "backend", "active":
             route.sawSideLine = true
             activeDirective(tokens, route: &route)
@@ -263,19 +271,8 @@ extension RoutesParser {
             matcher = kind.text == "header" ? .header(name: tokens[2].text, value: tokens[3].text)
                                             : .cookie(name: tokens[2].text, value: tokens[3].text)
         case "client":
-            switch CIDR.parseExplained(tokens[2].text) {
-            case .success(let cidr):
-                matcher = .client(cidr)
-            case .failure(.malformed):
-                error(tokens[2], "bad CIDR \"\(tokens[2].text)\" (expected e.g. 10.50.0.0/16 or 2001:db8::/32)")
-                return
-            case .failure(.prefixTooLong(let max)):
-                error(tokens[2], "bad CIDR \"\(tokens[2].text)\": prefix length must be 0…\(max)")
-                return
-            case .failure(.hostBitsSet(let suggestion)):
-                error(tokens[2], "bad CIDR \"\(tokens[2].text)\": address has bits set beyond the prefix (did you mean \(suggestion)?)")
-                return
-            }
+            guard let cidr = cidr(tokens[2]) else { return }
+            matcher = .client(cidr)
         default:
             guard tokens[2].text.hasPrefix("/") else {
                 error(tokens[2], "path prefix must start with '/'")

@@ -1,5 +1,5 @@
 extension RoutesParser {
-    static let topLevelDirectives = ["listen", "admin", "state", "access-log", "error-log", "generation-header", "timeout", "limit", "backend", "route"]
+    static let topLevelDirectives = ["listen", "admin", "state", "access-log", "error-log", "generation-header", "trust-forwarded", "timeout", "limit", "backend", "route"]
 
     mutating func topLevelDirective(_ tokens: [RoutesToken]) {
         let keyword = tokens[0]
@@ -32,6 +32,11 @@ extension RoutesParser {
             } else {
                 error(tokens[1], "bad header name \"\(tokens[1].text)\"")
             }
+        case "trust-forwarded":
+            guard !rejectDuplicate(keyword, firstLine: seenOnce["trust-forwarded"]),
+                  expectArguments(tokens, 1...Int.max - 1, usage: "trust-forwarded CIDR [CIDR...]") else { return }
+            seenOnce["trust-forwarded"] = keyword.line
+            trustForwarded = tokens.dropFirst().compactMap { cidr($0) }
         case "timeout":
             timeoutDirective(tokens)
         case "limit":
@@ -102,9 +107,9 @@ extension RoutesParser {
     }
 
     private mutating func listenDirective(_ tokens: [RoutesToken]) {
-        let usage = "listen http ADDR:PORT [h2c] | listen https ADDR:PORT cert PATH key PATH [chain PATH] [client-ca PATH] [http1]"
+        let usage = "listen http ADDR:PORT [h2c] [name NAME] [proxy-protocol] [trust-forwarded CIDR...] | listen https ADDR:PORT cert PATH key PATH [chain PATH] [client-ca PATH] [http1]"
         sawListenLine = true
-        guard expectArguments(tokens, 2...11, usage: usage) else { return }
+        guard expectArguments(tokens, 2...40, usage: usage) else { return }
         let kindToken = tokens[1]
         let kind: ListenerKind
         switch kindToken.text {
@@ -121,18 +126,54 @@ extension RoutesParser {
         var listener = ListenerConfig(kind: kind, endpoint: endpoint ?? Endpoint(host: "", port: 0), line: tokens[0].line)
         var ok = endpoint != nil
         if kind == .http {
-            if tokens.count > 3 && tokens[3].text == "h2c" {
-                listener.h2c = true
-            }
-            let extra = listener.h2c ? 4 : 3
-            if tokens.count > extra {
-                error(tokens[extra], "unexpected argument \"\(tokens[extra].text)\" (listen http takes only h2c; cert/key/chain are for listen https)")
-                ok = false
+            var i = 3
+            while i < tokens.count {
+                let option = tokens[i]
+                if option.text == "h2c" && !listener.h2c {
+                    listener.h2c = true
+                    i += 1
+                } else if option.text == "trust-forwarded" && listener.trustForwarded == nil {
+                    i = trustForwardedOption(tokens, at: i, into: &listener, ok: &ok)
+                } else if option.text == "name" && listener.name == nil {
+                    i = nameOption(tokens, at: i, into: &listener, ok: &ok)
+                } else if option.text == "proxy-protocol" && !listener.proxyProtocol {
+                    listener.proxyProtocol = true
+                    i += 1
+                } else {
+                    error(option, "unexpected argument \"\(option.text)\" (listen http takes h2c, name NAME, proxy-protocol and trust-forwarded CIDR...; cert/key/chain are for listen https)")
+                    ok = false
+                    break
+                }
             }
         } else {
             var i = 3
             while i < tokens.count {
                 let option = tokens[i]
+                if option.text == "name" {
+                    if listener.name != nil {
+                        error(option, "duplicate name")
+                        ok = false
+                    }
+                    i = nameOption(tokens, at: i, into: &listener, ok: &ok)
+                    continue
+                }
+                if option.text == "trust-forwarded" {
+                    if listener.trustForwarded != nil {
+                        error(option, "duplicate trust-forwarded")
+                        ok = false
+                    }
+                    i = trustForwardedOption(tokens, at: i, into: &listener, ok: &ok)
+                    continue
+                }
+                if option.text == "proxy-protocol" {
+                    if listener.proxyProtocol {
+                        error(option, "duplicate proxy-protocol")
+                        ok = false
+                    }
+                    listener.proxyProtocol = true
+                    i += 1
+                    continue
+                }
                 if option.text == "http1" {
                     if listener.http1Only {
                         error(option, "duplicate http1")
@@ -143,7 +184,7 @@ extension RoutesParser {
                     continue
                 }
                 guard ["cert", "key", "chain", "client-ca"].contains(option.text) else {
-                    error(option, "unknown listen https option \"\(option.text)\" (expected cert, key, chain, client-ca or http1)")
+                    error(option, "unknown listen https option \"\(option.text)\" (expected cert, key, chain, client-ca, http1, name, proxy-protocol or trust-forwarded)")
                     ok = false
                     break
                 }
@@ -177,9 +218,48 @@ extension RoutesParser {
         }
     }
 
+    /// `name NAME` on a listen line: a word routes can refer to, unique in the file.
+    private mutating func nameOption(_ tokens: [RoutesToken], at: Int, into listener: inout ListenerConfig,
+                                     ok: inout Bool) -> Int {
+        guard at + 1 < tokens.count else {
+            error(tokens[at], "missing listener name after name")
+            ok = false
+            return at + 1
+        }
+        let name = tokens[at + 1]
+        if !isHTTPToken(name.text) || name.text.contains(":") {
+            error(name, "bad listener name \"\(name.text)\" (letters, digits, '-', '_')")
+            ok = false
+        } else if let other = listeners.first(where: { $0.name == name.text }) {
+            error(name, "listener name \"\(name.text)\" is already used on line \(other.line)")
+            ok = false
+        }
+        listener.name = name.text
+        return at + 2
+    }
+
+    /// `trust-forwarded CIDR [CIDR...]` on a listen line, starting at `tokens[at]`: takes the
+    /// networks up to the next word that is not one. Returns the index after them.
+    private mutating func trustForwardedOption(_ tokens: [RoutesToken], at: Int, into listener: inout ListenerConfig,
+                                               ok: inout Bool) -> Int {
+        var i = at + 1
+        var networks: [CIDR] = []
+        while i < tokens.count, let first = tokens[i].text.utf8.first, first == UInt8(ascii: ":") || (first >= 0x30 && first <= 0x39)
+                || tokens[i].text.contains(":") {
+            if let network = cidr(tokens[i]) { networks.append(network) } else { ok = false }
+            i += 1
+        }
+        if i == at + 1 {
+            error(tokens[at], "trust-forwarded needs at least one CIDR (e.g. 10.0.0.0/8)")
+            ok = false
+        }
+        listener.trustForwarded = networks
+        return i
+    }
+
     private mutating func adminDirective(_ tokens: [RoutesToken]) {
         let keyword = tokens[0]
-        let usage = "admin PATH [allow group NAME | allow user NAME | allow uid N]..."
+        let usage = Self.adminUsage
         guard !rejectDuplicate(keyword, firstLine: seenOnce["admin"]),
               expectArguments(tokens, 1...Int.max - 1, usage: usage) else { return }
         seenOnce["admin"] = keyword.line
@@ -187,8 +267,10 @@ extension RoutesParser {
         var i = 2
         while i < tokens.count {
             guard tokens[i].text == "allow" else {
-                error(tokens[i], "unexpected \"\(tokens[i].text)\" (usage: \(usage))")
-                return
+                // The options other than allow: RoutesParser+Admin.swift.
+                guard let next = adminOption(tokens, at: i, into: &config) else { return }
+                i = next
+                continue
             }
             guard i + 2 < tokens.count else {
                 error(tokens[i], "incomplete allow (expected allow group NAME, allow user NAME or allow uid N)")

@@ -20,6 +20,7 @@ struct RoutesParser {
     var accessLogPath: String?
     var errorLogPath: String?
     var generationHeader: String?
+    var trustForwarded: [CIDR] = []
     var tuning = TuningConfig()
     /// Directives that may appear once, and the line they first appeared on.
     var seenOnce: [String: Int] = [:]
@@ -42,6 +43,21 @@ struct RoutesParser {
 
     mutating func error(_ token: RoutesToken, _ message: String) {
         errors.append(RoutesError(file: file, line: token.line, column: token.column, message: message))
+    }
+
+    /// The network `token` spells, or nil with the problem reported at the token.
+    mutating func cidr(_ token: RoutesToken) -> CIDR? {
+        switch CIDR.parseExplained(token.text) {
+        case .success(let cidr):
+            return cidr
+        case .failure(.malformed):
+            error(token, "bad CIDR \"\(token.text)\" (expected e.g. 10.50.0.0/16 or 2001:db8::/32)")
+        case .failure(.prefixTooLong(let max)):
+            error(token, "bad CIDR \"\(token.text)\": prefix length must be 0…\(max)")
+        case .failure(.hostBitsSet(let suggestion)):
+            error(token, "bad CIDR \"\(token.text)\": address has bits set beyond the prefix (did you mean \(suggestion)?)")
+        }
+        return nil
     }
 
     mutating func error(line: Int, column: Int, _ message: String) {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Glibc
+import SwitchyardAdmin
 import SwitchyardSystem
 
 /// The CLI side of the admin socket: sends one command line, prints the answer, exits 1 if
@@ -19,7 +20,7 @@ enum AdminClient {
         throw ExitCode(2)
     }
 
-    /// Splits off `--admin PATH`; quotes words with spaces so the line keeps them whole.
+    /// Splits off `--admin PATH`; quotes every word so the line keeps each one whole.
     static func send(_ words: [String]) throws {
         var words = words
         var explicit: String?
@@ -32,7 +33,13 @@ enum AdminClient {
             words.removeSubrange(i...(i + 1))
         }
         let path = try socketPath(explicit)
-        let line = words.map { $0.contains(" ") || $0.isEmpty ? "\"\($0)\"" : $0 }.joined(separator: " ") + "\n"
+        let line: String
+        do {
+            line = try AdminCommandLine.line(quoting: words)
+        } catch {
+            printError("switchyard: \(error)")
+            throw ExitCode(2)
+        }
         guard let address = SocketAddress(unixPath: path) else {
             printError("switchyard: admin socket path too long: \(path)")
             throw ExitCode(2)

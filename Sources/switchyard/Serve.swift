@@ -61,9 +61,22 @@ struct ServeRunner {
         // Runtime state (weights, flips, cohorts) comes back from the state file.
         let adminPath = options.admin ?? config.admin?.socketPath
         let statePath = options.state ?? config.statePath ?? adminPath.map { ($0 as NSString).deletingLastPathComponent + "/state.json" }
+        let auditPath = statePath.map { AdminDirectory.parent(of: $0) + "/audit.log" }
         let table: RouteTable
         var restored: StateFile?
         var warnings: [String] = []
+        var trust = AdminDirectory.Trust.current()
+        if let statePath, let auditPath {
+            // The directories are checked before the state file is read: a file planted by
+            // another user must not decide where traffic goes.
+            do {
+                trust.writerGroup = try AccessPolicy(config: config.admin).socketGroupID
+                try AdminDirectory.prepare(socketPath: adminPath, statePath: statePath, auditPath: auditPath, trust: trust)
+            } catch {
+                printError("switchyard: \(error)")
+                throw ExitCode(1)
+            }
+        }
         do {
             if let statePath {
                 (table, warnings, restored) = try AdminService.startingTable(config: config, statePath: statePath)
@@ -90,13 +103,12 @@ struct ServeRunner {
         var service: AdminService?
         do {
             proxy = try Proxy(table: table, settings: settings, errorLog: errorLog)
-            if let adminPath, let statePath {
+            if let adminPath, let statePath, let auditPath {
                 let policy = try AccessPolicy(config: config.admin)
-                let auditPath = (statePath as NSString).deletingLastPathComponent + "/audit.log"
                 let adminService = try AdminService(
                     routesPath: routesFile, config: config, statePath: statePath, auditPath: auditPath,
                     policy: policy, dataPlane: proxy, restored: restored, startWarnings: warnings, errorLog: errorLog)
-                admin = try AdminServer(path: adminPath, groupID: policy.allowedGIDs.sorted().first, service: adminService)
+                admin = try AdminServer(path: adminPath, groupID: policy.socketGroupID, trust: trust, service: adminService)
                 service = adminService
             }
         } catch {

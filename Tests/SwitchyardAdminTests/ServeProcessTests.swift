@@ -309,10 +309,7 @@ import SwitchyardSystem
         #expect(one.gid == nogroup, "the socket's group is the `allow group`")
         #expect(one.mode == 0o660)
         let two = try socketGroup(allowing: "allow group nogroup allow group root")
-        // BUG (reported to the lead): the policy keeps its groups in a Set and Serve takes
-        // the smallest gid, so `root` (0) wins over the first-named `nogroup`.
-        withKnownIssue("bug: with several `allow group`s the socket gets the smallest gid, not the first named") {
-            #expect(two.gid == nogroup, "the first `allow group` (nogroup), not \(two.gid)")
-        }
+        // The first named group, not the smallest gid (root would win over nogroup).
+        #expect(two.gid == nogroup, "the first `allow group` (nogroup), not \(two.gid)")
     }
 }

@@ -29,12 +29,7 @@ import SwitchyardProxy
         #expect(lastStream < 201, "the 101st stream is not among those the server took (last \(lastStream))")
         #expect(client.closedByServer, "and its connection is closed")
         #expect(!h.legacy.requestHeads.contains { $0.contains("/one-too-many") }, "the refused stream never reached the backend")
-        // BUG (reported to the lead): the line says only "protocol error or flood (GOAWAY
-        // code 1)", not which limit. Remove withKnownIssue once the log names it; the test
-        // then fails here if it still does not.
-        withKnownIssue("bug: the error log does not say which HTTP/2 limit was broken (concurrent streams)") {
-            #expect(waitUntil(3) { errors().contains("concurrent streams") }, "the error log says which limit: \(errors())")
-        }
+        #expect(waitUntil(3) { errors().contains("concurrent streams") }, "the error log says which limit: \(errors())")
         // Another connection is served meanwhile.
         let other = try H2FrameClient(port: h.port)
         other.request(stream: 1, path: "/a")

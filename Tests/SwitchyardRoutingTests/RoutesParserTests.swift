@@ -190,3 +190,24 @@ struct RoutesParserTests {
         #expect(config.routes[0].certificate == CertificatePaths(certPath: "/clinic.pem", keyPath: "/clinic.key", chainPath: "/chain.pem", line: 8))
     }
 }
+
+@Suite struct TrustForwardedParsingTests {
+    @Test func topLevelAndListenerListsAreKeptApart() throws {
+        let text = """
+            trust-forwarded 10.0.0.0/8 2001:db8::/32
+            listen http 127.0.0.1:8080 h2c trust-forwarded 192.0.2.0/24
+            listen http 127.0.0.1:8081
+            backend b {
+                server 127.0.0.1:9000
+            }
+            route r {
+                backend b
+            }
+            """
+        let config = try RoutesConfig.parse(text, file: "t.routes")
+        #expect(config.trustForwarded.map(\.description) == ["10.0.0.0/8", "2001:db8::/32"])
+        #expect(config.listeners[0].h2c)
+        #expect(config.listeners[0].trustForwarded?.map(\.description) == ["192.0.2.0/24"])
+        #expect(config.listeners[1].trustForwarded == nil)
+    }
+}

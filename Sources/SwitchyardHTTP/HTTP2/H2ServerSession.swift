@@ -14,6 +14,38 @@ public final class H2ServerSession {
     /// Output nghttp2 handed us that did not fit the caller's buffer yet.
     private var pending: UnsafePointer<UInt8>?
     private var pendingCount = 0
+    /// The highest stream id the client opened with HEADERS.
+    private var highestOpened: Int32 = 0
+    /// The last streams that closed: a client's HEADERS for one of them (trailers racing our
+    /// RST_STREAM) is nghttp2's to ignore, not a reason to end the connection.
+    private var recentlyClosed = (Int32(0), Int32(0), Int32(0), Int32(0), Int32(0), Int32(0), Int32(0), Int32(0))
+    private var recentlyClosedNext = 0
+
+    /// Notes a closed stream in `recentlyClosed`.
+    private func noteClosed(_ id: Int32) {
+        withUnsafeMutableBytes(of: &recentlyClosed) { $0.storeBytes(of: id, toByteOffset: recentlyClosedNext * 4, as: Int32.self) }
+        recentlyClosedNext = (recentlyClosedNext + 1) % 8
+    }
+
+    private func closedRecently(_ id: Int32) -> Bool {
+        withUnsafeBytes(of: recentlyClosed) { raw in
+            (0..<8).contains { raw.load(fromByteOffset: $0 * 4, as: Int32.self) == id }
+        }
+    }
+
+    /// RFC 9113 §5.1.1: a new stream's id must exceed every id the client used before, and
+    /// "an endpoint that receives an unexpected stream identifier MUST respond with a
+    /// connection error of type PROTOCOL_ERROR". nghttp2 ignores such HEADERS silently, and
+    /// the client then waits for an answer that never comes: end the connection instead.
+    private func checkHeadersStream(_ id: Int32) {
+        guard let session, id & 1 == 1, id < highestOpened,
+              nghttp2_session_find_stream(session, id) == nil, !closedRecently(id) else { return }
+        let reason = Array("HEADERS on stream \(id), below stream \(highestOpened) already opened".utf8)
+        _ = reason.withUnsafeBufferPointer {
+            nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), highestOpened,
+                                  UInt32(NGHTTP2_PROTOCOL_ERROR.rawValue), $0.baseAddress, $0.count)
+        }
+    }
 
     public init(limits: H2Limits = .default, delegate: H2SessionDelegate) throws(H2Error) {
         self.delegate = delegate
@@ -167,10 +199,17 @@ public final class H2ServerSession {
     }
 
     private static func install(_ callbacks: OpaquePointer) {
+        nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks) { _, hd, userData in
+            guard let hd, hd.pointee.type == UInt8(NGHTTP2_HEADERS.rawValue) else { return 0 }
+            H2ServerSession.owner(userData).checkHeadersStream(hd.pointee.stream_id)
+            return 0
+        }
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
             guard let frame, frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue),
                   frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST else { return 0 }
-            H2ServerSession.owner(userData).delegate.h2StreamOpened(frame.pointee.hd.stream_id)
+            let owner = H2ServerSession.owner(userData)
+            owner.highestOpened = max(owner.highestOpened, frame.pointee.hd.stream_id)
+            owner.delegate.h2StreamOpened(frame.pointee.hd.stream_id)
             return 0
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
@@ -210,11 +249,18 @@ public final class H2ServerSession {
                hd.type == UInt8(NGHTTP2_DATA.rawValue) || hd.type == UInt8(NGHTTP2_HEADERS.rawValue) {
                 H2ServerSession.owner(userData).delegate.h2ResponseSent(hd.stream_id)
             } else if hd.type == UInt8(NGHTTP2_GOAWAY.rawValue) {
-                H2ServerSession.owner(userData).delegate.h2GoAwaySent(errorCode: frame.pointee.goaway.error_code)
+                // nghttp2 says why in the GOAWAY's debug data ("request HEADERS: max concurrent
+                // streams exceeded"): the error log can then name the limit.
+                let goAway = frame.pointee.goaway
+                let reason = goAway.opaque_data_len > 0 && goAway.opaque_data != nil
+                    ? String(decoding: UnsafeRawBufferPointer(start: goAway.opaque_data, count: min(goAway.opaque_data_len, 256)), as: UTF8.self)
+                    : ""
+                H2ServerSession.owner(userData).delegate.h2GoAwaySent(errorCode: goAway.error_code, reason: reason)
             }
             return 0
         }
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, stream, errorCode, userData in
+            H2ServerSession.owner(userData).noteClosed(stream)
             H2ServerSession.owner(userData).delegate.h2StreamClosed(stream, errorCode: errorCode)
             return 0
         }

@@ -19,8 +19,9 @@ public protocol H2SessionDelegate: AnyObject {
     /// The stream's last frame (END_STREAM) was serialised: its response is complete.
     func h2ResponseSent(_ stream: Int32)
     /// A GOAWAY left; a non-zero `errorCode` means nghttp2 ended the session because the
-    /// client broke the protocol or a flood limit.
-    func h2GoAwaySent(errorCode: UInt32)
+    /// client broke the protocol or a flood limit; `reason` is nghttp2's debug text for it
+    /// (which limit), or empty.
+    func h2GoAwaySent(errorCode: UInt32, reason: String)
     /// The stream is gone: answered, reset by either side, or the session ended.
     /// `errorCode` is the RFC 9113 code (0: NO_ERROR).
     func h2StreamClosed(_ stream: Int32, errorCode: UInt32)
