@@ -355,6 +355,27 @@ import SwitchyardProxy
         #expect(fast.readResponse()?.text == "3000\n")
     }
 
+    /// "windows in which the proxy itself held the client back do not count": a backend
+    /// that reads nothing for 3 s holds a fast upload back through the proxy — far longer
+    /// than the 300 ms rate window — and the upload still completes.
+    @Test func bodyRateWindowsInWhichTheProxyHeldTheClientBackDoNotCount() throws {
+        let h = try ProxyHarness { settings in
+            settings.minBodyBytesPerSecond = 1_000
+            settings.bodyRateWindowMilliseconds = 300
+        }
+        defer { h.stop() }
+        let client = try h.client(timeoutSeconds: 30)
+        let total = 64 << 20   // more than the socket buffers on the way hold
+        client.send("POST /read-later?ms=3000 HTTP/1.1\r\nHost: a\r\nContent-Length: \(total)\r\n\r\n")
+        let block = [UInt8](repeating: 0x62, count: 1 << 20)
+        var sent = 0
+        while sent < total && client.send(block) { sent += block.count }
+        #expect(sent == total, "the proxy took the whole body (sent \(sent))")
+        let response = try #require(client.readResponse())
+        #expect(response.status == 200, "not 408: the stalled windows were the backend's doing")
+        #expect(response.text == "\(total)\n")
+    }
+
     @Test func incompleteHeadGets408() throws {
         let h = try ProxyHarness { settings in settings.headerTimeoutMilliseconds = 300 }
         defer { h.stop() }
