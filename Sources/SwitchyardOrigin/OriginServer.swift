@@ -10,6 +10,7 @@ import SwitchyardSystem
 /// Paths it understands:
 /// - `/echo`: answers with the request body;
 /// - `/discard`: reads the body and answers with its length;
+/// - `/read-later?ms=N`: waits N ms before reading the body, then answers with its length;
 /// - `/chunked`: a chunked answer in several chunks;
 /// - `/big?bytes=N`: N bytes of body;
 /// - `/slow?ms=N`: waits N ms, then answers;
@@ -151,7 +152,7 @@ public final class OriginServer: @unchecked Sendable {
                 return
             case path == "/echo":
                 socket.respond(status: 200, body: request.body, keepAlive: keepAlive)
-            case path == "/discard":
+            case path == "/discard" || path == "/read-later":
                 socket.respond(status: 200, body: Array("\(request.bodyLength)\n".utf8), keepAlive: keepAlive)
             case path == "/headers":
                 socket.respond(status: 200, body: Array(request.head.utf8), keepAlive: keepAlive)

@@ -115,6 +115,10 @@ final class OriginSocket {
         }
         var request = OriginRequest(head: lines.joined(separator: "\r\n") + "\r\n\r\n", method: String(parts[0]),
                                     target: String(parts[1]), version: String(parts[2]), headers: headers, body: [], bodyLength: 0)
+        if request.path == "/read-later" {
+            // A backend busy before it reads the body: the sender is held back meanwhile.
+            usleep(UInt32((Int(request.query("ms") ?? "1000") ?? 1000) * 1000))
+        }
         // An application that answers before reading the body (a redirect to the login
         // page, a 401): the caller answers from the head alone.
         if request.path.hasPrefix("/answer-early") { return request }

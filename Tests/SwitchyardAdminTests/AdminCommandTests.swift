@@ -182,6 +182,41 @@ import SwitchyardAdmin
         #expect(!policy.mayChange(Caller(uid: 1004, gid: 1004, pid: 1, userName: "d"), groups: [27]))
     }
 
+    @Test func statusShowsServersUpPerBackend() throws {
+        let h = try AdminHarness(routes: AdminHarness.routes.replacingOccurrences(of: """
+                server 127.0.0.1:LEGACY
+            }
+            """, with: """
+                server 127.0.0.1:LEGACY
+                health GET /healthz every 100ms rise 1 fall 1
+            }
+            """))
+        defer { h.stop() }
+        func serversUp(_ name: String) throws -> String {
+            let line = try #require(h.run("status").text.split(separator: "\n").first { $0.hasPrefix("  \(name) ") })
+            return String(line.split(separator: " ")[1])
+        }
+        #expect(try serversUp("legacy") == "1/1")
+        h.legacy.failing = true
+        #expect(waitUntil(10) { (try? serversUp("legacy")) == "0/1" }, "status shows the server down")
+        let (answer, _) = h.service.execute("json status", caller: AdminHarness.root)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(answer.json.utf8)) as? [String: Any])
+        let legacy = try #require((object["backends"] as? [[String: Any]])?.first { $0["name"] as? String == "legacy" })
+        #expect(legacy["servers_up"] as? Int == 0 && legacy["servers"] as? Int == 1)
+        h.legacy.failing = false
+        #expect(waitUntil(10) { (try? serversUp("legacy")) == "1/1" }, "and up again")
+    }
+
+    @Test func statusWarnsAboutUnverifiedUpstreamTLS() throws {
+        let plain = try AdminHarness()
+        defer { plain.stop() }
+        #expect(!plain.run("status").text.contains("verification is OFF"))
+        let h = try AdminHarness(routes: AdminHarness.routes.replacingOccurrences(of: "server 127.0.0.1:CLOUD", with: "server 127.0.0.1:CLOUD tls noverify"))
+        defer { h.stop() }
+        let status = h.run("status").text
+        #expect(status.contains("warning: TLS certificate verification is OFF for: cloud 127.0.0.1:\(h.cloud.port)"), "\(status)")
+    }
+
     @Test func statusComparesBackends() throws {
         let h = try AdminHarness()
         defer { h.stop() }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Testing
 import SwitchyardAdmin
 import SwitchyardOrigin
 import SwitchyardProxy
@@ -70,8 +71,15 @@ final class AdminHarness: @unchecked Sendable {
         return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
 
+    /// Shuts the proxy down (1 s grace), stops the origins and removes the directory. A
+    /// shutdown that has not finished 30 s later fails the test instead of hanging the suite.
     func stop() {
-        proxy.shutdown(graceMilliseconds: 1_000)
+        let proxy = proxy
+        let stopped = DispatchSemaphore(value: 0)
+        Thread { proxy.shutdown(graceMilliseconds: 1_000); stopped.signal() }.start()
+        if stopped.wait(timeout: .now() + 30) == .timedOut {
+            Issue.record("the proxy's shutdown did not finish within 30 s")
+        }
         legacy.stop()
         cloud.stop()
         try? FileManager.default.removeItem(atPath: directory)

@@ -44,6 +44,32 @@ import SwitchyardProxy
         #expect(h.cloud.requestHeads.contains { $0.hasPrefix("GET /back") }, "and gets traffic again")
     }
 
+    /// "a check waits 1–2 s for its answer": with checks every 100 ms the wait is 1 s, so a
+    /// server answering its check after 1.5 s is marked down, one answering after 0.3 s is not.
+    @Test func aCheckAnsweredTooLateCountsAsFailed() throws {
+        let errorLogPath = NSTemporaryDirectory() + "switchyard-health-\(UUID().uuidString).log"
+        defer { unlink(errorLogPath) }
+        let h = try ProxyHarness(routes: """
+            backend late {
+                server 127.0.0.1:LEGACY
+                health GET /slow?ms=1500 every 100ms rise 1 fall 1
+            }
+            backend prompt {
+                server 127.0.0.1:CLOUD
+                health GET /slow?ms=300 every 100ms rise 1 fall 1
+            }
+            route app {
+                backend late
+            }
+            """, errorLog: ErrorLog(path: errorLogPath))
+        defer { h.stop() }
+        #expect(waitUntil(10) { h.proxy.serverHealth()["late"]?.up == 0 }, "the late server is marked down")
+        let log = (try? String(contentsOfFile: errorLogPath, encoding: .utf8)) ?? ""
+        #expect(log.contains("no answer within 1000 ms"), "the error log says why: \(log)")
+        try waitFor("several checks of the prompt server", seconds: 10) { h.cloud.requestCount >= 3 }
+        #expect(h.proxy.serverHealth()["prompt"]?.up == 1, "an answer within the wait keeps the server up")
+    }
+
     @Test func allServersDownAnswers503Quickly() throws {
         let h = try ProxyHarness(routes: """
             backend solo {

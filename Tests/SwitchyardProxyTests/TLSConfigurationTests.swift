@@ -228,4 +228,30 @@ import SwitchyardSystem
                                                   requireClientCertificate: true)
         #expect(without.status == 502, "B refuses a client without a certificate")
     }
+
+    /// "`noverify` must be written out and is warned about at start": the error log says so
+    /// for that server, and says nothing for a verified one.
+    @Test func noverifyIsWarnedAboutAtStart() throws {
+        let errorLogPath = NSTemporaryDirectory() + "switchyard-noverify-\(UUID().uuidString).log"
+        defer { unlink(errorLogPath) }
+        let h = try ProxyHarness(routes: """
+            backend legacy {
+                server 127.0.0.1:LEGACY tls
+            }
+            backend cloud {
+                server 127.0.0.1:CLOUD tls noverify
+            }
+            route app {
+                backend legacy
+            }
+            route other {
+                path /other/
+                backend cloud
+            }
+            """, errorLog: ErrorLog(path: errorLogPath))
+        defer { h.stop() }
+        let log = (try? String(contentsOfFile: errorLogPath, encoding: .utf8)) ?? ""
+        #expect(log.contains("backend cloud server 127.0.0.1:\(h.cloud.port): TLS certificate verification is OFF (noverify)"), "\(log)")
+        #expect(!log.contains("backend legacy server"), "a verified server is not warned about: \(log)")
+    }
 }

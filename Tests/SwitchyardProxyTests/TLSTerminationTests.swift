@@ -93,6 +93,21 @@ import SwitchyardSystem
         #expect(h.legacy.connectionCount == 0)
     }
 
+    /// "no renegotiation": a TLS 1.2 client asking to renegotiate after the handshake is
+    /// refused with the no_renegotiation alert.
+    @Test func renegotiationIsRefused() throws {
+        try requireTools("openssl", "curl", "sh")
+        let certificate = try Certificate()
+        let (h, port) = try harness(certificate)
+        defer { h.stop() }
+        // `R` on s_client's input asks for a renegotiation once the session is up.
+        let script = "(sleep 1; echo R; sleep 2) | \(try tool("openssl")) s_client -connect 127.0.0.1:\(port) -servername localhost -tls1_2"
+        let output = try runProcess(try tool("sh"), ["-c", script], timeoutSeconds: 30).output
+        #expect(output.contains("Protocol  : TLSv1.2"), "the handshake itself works: \(output)")
+        #expect(output.contains("RENEGOTIATING"), "the client asked: \(output)")
+        #expect(output.contains("no renegotiation"), "and was refused: \(output)")
+    }
+
     @Test func largeBodiesBothWaysOverTLS() throws {
         try requireTools("openssl", "curl")
         let certificate = try Certificate()

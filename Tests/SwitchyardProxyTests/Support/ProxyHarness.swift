@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Testing
 import SwitchyardTestSupport
 import SwitchyardOrigin
 import SwitchyardProxy
@@ -57,8 +58,15 @@ final class ProxyHarness: @unchecked Sendable {
 
     func client(timeoutSeconds: Int = 10) throws -> TestClient { try TestClient(port: port, timeoutSeconds: timeoutSeconds) }
 
+    /// Shuts the proxy down (2 s grace) and stops the origins. A shutdown that has not
+    /// finished 30 s later fails the test instead of hanging the suite.
     func stop() {
-        proxy.shutdown(graceMilliseconds: 2_000)
+        let proxy = proxy
+        let stopped = DispatchSemaphore(value: 0)
+        Thread { proxy.shutdown(graceMilliseconds: 2_000); stopped.signal() }.start()
+        if stopped.wait(timeout: .now() + 30) == .timedOut {
+            Issue.record("the proxy's shutdown did not finish within 30 s")
+        }
         legacy.stop()
         cloud.stop()
     }
