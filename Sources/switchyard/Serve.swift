@@ -114,7 +114,8 @@ struct ServeRunner {
             printError(error.description)
             throw ExitCode(1)
         }
-        for warning in warnings { errorLog.warning("state: \(warning)") }
+        // Each warning already starts with "state: ".
+        for warning in warnings { errorLog.warning(warning) }
 
         // Signals are taken by this thread with sigwait: block them before any worker
         // thread exists, so the workers inherit the mask and never see them.
