@@ -131,15 +131,10 @@ extension RoutesParser {
             var i = 3
             while i < tokens.count {
                 let option = tokens[i]
-                if option.text == "h2c" && !listener.h2c {
+                if let next = sharedListenOption(tokens, at: i, into: &listener, ok: &ok) {
+                    i = next
+                } else if option.text == "h2c" && !listener.h2c {
                     listener.h2c = true
-                    i += 1
-                } else if option.text == "trust-forwarded" && listener.trustForwarded == nil {
-                    i = trustForwardedOption(tokens, at: i, into: &listener, ok: &ok)
-                } else if option.text == "name" && listener.name == nil {
-                    i = nameOption(tokens, at: i, into: &listener, ok: &ok)
-                } else if option.text == "proxy-protocol" && !listener.proxyProtocol {
-                    listener.proxyProtocol = true
                     i += 1
                 } else {
                     error(option, "unexpected argument \"\(option.text)\" (listen http takes h2c, name NAME, proxy-protocol and trust-forwarded CIDR...; cert/key/chain are for listen https)")
@@ -151,29 +146,8 @@ extension RoutesParser {
             var i = 3
             while i < tokens.count {
                 let option = tokens[i]
-                if option.text == "name" {
-                    if listener.name != nil {
-                        error(option, "duplicate name")
-                        ok = false
-                    }
-                    i = nameOption(tokens, at: i, into: &listener, ok: &ok)
-                    continue
-                }
-                if option.text == "trust-forwarded" {
-                    if listener.trustForwarded != nil {
-                        error(option, "duplicate trust-forwarded")
-                        ok = false
-                    }
-                    i = trustForwardedOption(tokens, at: i, into: &listener, ok: &ok)
-                    continue
-                }
-                if option.text == "proxy-protocol" {
-                    if listener.proxyProtocol {
-                        error(option, "duplicate proxy-protocol")
-                        ok = false
-                    }
-                    listener.proxyProtocol = true
-                    i += 1
+                if let next = sharedListenOption(tokens, at: i, into: &listener, ok: &ok) {
+                    i = next
                     continue
                 }
                 if option.text == "http1" {
@@ -217,6 +191,32 @@ extension RoutesParser {
         if ok {
             listeners.append(listener)
             listenerTokens.append(tokens[2])
+        }
+    }
+
+    /// The options both listener kinds take (`name`, `trust-forwarded`, `proxy-protocol`),
+    /// each at most once. Returns the index after the option, or nil when `tokens[at]` is
+    /// none of them.
+    private mutating func sharedListenOption(_ tokens: [RoutesToken], at: Int, into listener: inout ListenerConfig,
+                                             ok: inout Bool) -> Int? {
+        let option = tokens[at]
+        let seen: Bool
+        switch option.text {
+        case "name": seen = listener.name != nil
+        case "trust-forwarded": seen = listener.trustForwarded != nil
+        case "proxy-protocol": seen = listener.proxyProtocol
+        default: return nil
+        }
+        if seen {
+            error(option, "duplicate \(option.text)")
+            ok = false
+        }
+        switch option.text {
+        case "name": return nameOption(tokens, at: at, into: &listener, ok: &ok)
+        case "trust-forwarded": return trustForwardedOption(tokens, at: at, into: &listener, ok: &ok)
+        default:
+            listener.proxyProtocol = true
+            return at + 1
         }
     }
 
