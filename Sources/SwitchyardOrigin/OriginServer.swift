@@ -138,6 +138,26 @@ public final class OriginServer: @unchecked Sendable {
                 socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
                 socket.echoUntilEOF(prefix: socket.takeBuffered())
                 return
+            case path == "/browser-form":
+                // A page whose script POSTs `n` forms of 200 KB to /answer-early-reset (an
+                // application that answers 401 without reading them and closes) and writes
+                // what it got into #result, for a headless browser to report.
+                let page = """
+                    <!doctype html><html><body><pre id="result">running</pre><script>
+                    (async () => {
+                      const n = \(request.query("n") ?? "20"), body = "f".repeat(200000);
+                      let ok = 0, failed = [];
+                      for (let i = 0; i < n; i++) {
+                        try {
+                          const r = await fetch("/answer-early-reset?i=" + i, {method: "POST", body});
+                          if (r.status === 401) ok++; else failed.push("status " + r.status);
+                        } catch (e) { failed.push(String(e)); }
+                      }
+                      document.getElementById("result").textContent = "ok=" + ok + " failed=" + failed.length + " " + failed.join("; ");
+                    })();
+                    </script></body></html>
+                    """
+                socket.respond(status: 200, body: Array(page.utf8), keepAlive: keepAlive, extraHeaders: "Content-Type: text/html\r\n")
             case path == "/answer-early":
                 // Answers from the head alone, then reads and drops the body (nginx's
                 // `return 302` with lingering close): the answer is complete before the body.

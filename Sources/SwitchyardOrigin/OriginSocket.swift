@@ -172,7 +172,8 @@ final class OriginSocket {
     }
 
     func respond(status: Int, body: [UInt8], keepAlive: Bool, extraHeaders: String = "") {
-        var head = "HTTP/1.1 \(status) \(Self.reason(status))\r\nContent-Type: text/plain\r\n\(extraHeaders)"
+        let type = extraHeaders.lowercased().contains("content-type:") ? "" : "Content-Type: text/plain\r\n"
+        var head = "HTTP/1.1 \(status) \(Self.reason(status))\r\n\(type)\(extraHeaders)"
         if status != 204 && status != 304 { head += "Content-Length: \(body.count)\r\n" }
         head += keepAlive ? "\r\n" : "Connection: close\r\n\r\n"
         writeBytes(Array(head.utf8) + (answeringHead ? [] : body))
