@@ -1,0 +1,159 @@
+import Glibc
+import SwitchyardHTTP
+import SwitchyardRouting
+import SwitchyardSystem
+import SwitchyardTLS
+
+/// Writing to the client (plain, TLS, or an HTTP/2 stream), our own error answers, and closing.
+extension DownstreamConnection {
+    // MARK: writing to the client
+
+    func flushToClient() -> Bool {
+        if let tls { return flushEncrypted(tls) }
+        if let bridge {
+            guard phase != .closed, let out = toClient, !out.isEmpty, !clientWriteBlocked else { return false }
+            let (n, blocked) = bridge.deliver(out.readable)
+            out.consume(n)
+            bytesOut += UInt64(n)
+            if blocked { clientWriteBlocked = true }
+            return n > 0
+        }
+        guard phase != .closed, let out = toClient, !out.isEmpty, !clientWriteBlocked, !clientShutDown else { return false }
+        do {
+            switch try fd.write(out.readable) {
+            case .processed(let n):
+                out.consume(n)
+                bytesOut += UInt64(n)
+                return n > 0
+            case .wouldBlock:
+                clientWriteBlocked = true
+                return false
+            }
+        } catch {
+            clientEOF = true
+            abort(reason: "client: \(error)")
+            return true
+        }
+    }
+
+    /// TLS: encrypts `toClient` and writes the ciphertext; pending ciphertext goes first.
+    func flushEncrypted(_ tls: TLSTransport) -> Bool {
+        guard phase != .closed, !clientWriteBlocked, !clientShutDown else { return false }
+        var progressed = false
+        do {
+            guard try tls.flush(fd) else {
+                clientWriteBlocked = true
+                return false
+            }
+            while let out = toClient, !out.isEmpty {
+                let n = try tls.encrypt(out.readable)
+                if n == 0 { break }
+                out.consume(n)
+                bytesOut += UInt64(n)
+                progressed = true
+                guard try tls.flush(fd) else {
+                    clientWriteBlocked = true
+                    break
+                }
+            }
+        } catch {
+            clientEOF = true
+            abort(reason: "client: \(error)")
+            return true
+        }
+        return progressed
+    }
+
+    /// Everything for the client was handed to the kernel.
+    var clientOutputDrained: Bool {
+        (toClient?.isEmpty ?? true) && !(tls?.hasPendingOutput ?? false)
+    }
+
+    // MARK: errors and closing
+
+    /// Answers with an error of our own before any response byte was sent, and ends the
+    /// exchange. `close`: the stream cannot continue (framing in doubt, unread body).
+    func finishWithError(_ status: Int, close: Bool) {
+        self.status = status
+        if toClient == nil { toClient = worker.buffers.take() }
+        HeadWriter.writeError(toClient!, status: status, close: close || closeAfterResponse || worker.draining)
+        if let upstream {
+            upstream.close()
+            self.upstream = nil
+        }
+        if handle != nil { endRequest() }
+        releaseBuffer(&toUpstream)
+        releaseBuffer(&fromUpstream)
+        if close || closeAfterResponse || worker.draining || clientEOF {
+            closeAfterResponse = true
+            phase = .closing
+        } else {
+            phase = .awaitingHead
+            deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds
+        }
+    }
+
+    func failRequest(status: Int) {
+        finishWithError(status, close: true)
+    }
+
+    /// A malformed head: answer and close (framing is in doubt, nothing is forwarded).
+    func respondAndClose(status: Int) {
+        if toClient == nil { toClient = worker.buffers.take() }
+        self.status = status
+        HeadWriter.writeError(toClient!, status: status, close: true)
+        fromClient?.clear()
+        phase = .closing
+    }
+
+    /// Something broke after the response started: the client sees a cut connection, which
+    /// is the only honest signal left.
+    func abort(reason: String) {
+        aborted = true
+        if let upstream {
+            upstream.close()
+            self.upstream = nil
+        }
+        if handle != nil { endRequest() }
+        close()
+    }
+
+    func startLingering() {
+        if bridge != nil {
+            close()   // the stream ends with the answer; there is no socket to linger on
+            return
+        }
+        Lingering.shutdownWrite(fd, tls: tls)
+        clientShutDown = true
+        if clientEOF {
+            close()
+            return
+        }
+        fromClient?.clear()
+        phase = .lingering
+        deadline = Clock.monotonicMilliseconds() + worker.settings.lingerMilliseconds
+    }
+
+    func close() {
+        guard phase != .closed else { return }
+        phase = .closed
+        if let upstream {
+            upstream.close()
+            self.upstream = nil
+        }
+        if handle != nil { endRequest() }
+        releaseBuffer(&fromClient)
+        releaseBuffer(&toClient)
+        releaseBuffer(&toUpstream)
+        releaseBuffer(&fromUpstream)
+        releaseScratch()
+        if let bridge {
+            bridge.exchangeClosed(aborted: aborted)
+            return
+        }
+        worker.loop.deregister(registration)
+        fd.close()
+        tls?.release()
+        worker.connectionClosed(self)
+    }
+}

@@ -1,0 +1,79 @@
+import Glibc
+import SwitchyardHTTP
+import SwitchyardRouting
+import SwitchyardSystem
+import SwitchyardTLS
+
+/// The hand-over to HTTP/2 and the bridge an `H2Stream` drives this connection through.
+extension DownstreamConnection {
+    // MARK: HTTP/2
+
+    /// The socket speaks HTTP/2 (ALPN "h2", or the h2c preface): an `H2Connection` takes
+    /// it over with the bytes already read; this object leaves the worker's list.
+    func handOverToHTTP2() {
+        let input = fromClient
+        fromClient = nil
+        phase = .closed
+        worker.loop.deregister(registration)
+        releaseBuffer(&toClient)
+        releaseScratch()
+        worker.connectionClosed(self)
+        worker.startHTTP2(fd: fd, client: client, tls: tls, tlsVersion: tlsVersion, initial: input)
+    }
+
+    /// The exchange can still use request bytes (after an early answer it cannot: the
+    /// stream then discards what the client sends).
+    var acceptsRequestBytes: Bool {
+        phase == .awaitingHead || phase == .connecting || phase == .holdingBody || phase == .exchanging
+    }
+
+    /// Room in the request buffer for bytes an HTTP/2 stream writes.
+    var bridgeInputRoom: Int {
+        guard acceptsRequestBytes else { return 0 }
+        guard let buffer = fromClient else { return worker.buffers.bufferSize }
+        return buffer.capacity - buffer.readableCount
+    }
+
+    /// Request bytes from the HTTP/2 stream (at most `bridgeInputRoom`).
+    func bridgeWrite(_ bytes: UnsafeRawBufferPointer) {
+        if fromClient == nil { fromClient = worker.buffers.take() }
+        let buffer = fromClient!
+        buffer.ensureWritable(bytes.count)
+        let n = buffer.append(bytes)
+        precondition(n == bytes.count, "HTTP/2 stream wrote past bridgeInputRoom")
+        clientBytesReceived(n, into: buffer)
+    }
+
+    /// The HTTP/2 request is complete (END_STREAM): like a client half-close.
+    func bridgeEndOfRequest() { clientEOF = true }
+
+    /// Runs the state machine after the stream wrote or ended the request.
+    func bridgeKick() { advance() }
+
+    /// The stream can take more of the answer again.
+    func bridgeResume() {
+        clientWriteBlocked = false
+        advance()
+    }
+
+    /// The client reset the stream or the HTTP/2 connection ended.
+    func bridgeCancel() {
+        guard phase != .closed else { return }
+        abort(reason: "HTTP/2 stream closed by the client")
+    }
+
+    func releaseScratch() {
+        if let taken = scratch {
+            scratch = nil
+            worker.giveScratch(taken)
+        }
+    }
+
+    @inline(__always)
+    func releaseBuffer(_ buffer: inout IOBuffer?) {
+        if let b = buffer {
+            worker.buffers.give(b)
+            buffer = nil
+        }
+    }
+}

@@ -1,0 +1,239 @@
+import Glibc
+import SwitchyardHTTP
+import SwitchyardRouting
+import SwitchyardSystem
+import SwitchyardTLS
+
+/// Reading from both sockets: plain or TLS, one read per readiness event, and the PROXY
+/// protocol header that may come first on the client socket.
+extension DownstreamConnection {
+    // MARK: reading
+
+    /// One read per readiness event: level-triggered epoll reports the fd again if more is
+    /// waiting, and a second read that would only return EAGAIN is a wasted system call.
+    func readFromClient() {
+        guard !clientEOF, phase != .closed else { return }
+        if phase == .lingering {
+            if !Lingering.discard(fd, scratch: worker.cipherScratch) { close() }
+            return
+        }
+        if let tls {
+            readCiphertext(tls)
+            return
+        }
+        if fromClient == nil { fromClient = worker.buffers.take() }
+        let buffer = fromClient!
+        buffer.ensureWritable(4096)
+        guard buffer.writableCount > 0 else { return }
+        do {
+            switch try fd.read(into: buffer.writable) {
+            case .processed(0):
+                clientEOF = true
+            case .processed(let n):
+                buffer.commit(n)
+                clientBytesReceived(n, into: buffer)
+            case .wouldBlock:
+                break
+            }
+        } catch {
+            clientEOF = true
+            clientWriteBlocked = false
+            if phase == .awaitingHead || phase == .closing { close() }
+            else { abort(reason: "client: \(error)") }
+        }
+    }
+
+    /// Bookkeeping for `n` new client bytes in `buffer` (plain or decrypted): the body-rate
+    /// window, and the deadline — a head's first bytes start the head timeout, traffic in
+    /// an exchange or tunnel pushes its idle timeout.
+    func clientBytesReceived(_ n: Int, into buffer: IOBuffer) {
+        rateWindowBytes += UInt64(n)
+        if phase == .awaitingHead && buffer.readableCount == n {
+            deadline = Clock.monotonicMilliseconds() + worker.settings.headerTimeoutMilliseconds
+        } else if phase == .tunnel || phase == .exchanging {
+            deadline = Clock.monotonicMilliseconds() + idleLimit
+        }
+    }
+
+    /// TLS: one socket read into the session, then as much plaintext as fits.
+    func readCiphertext(_ tls: TLSTransport) {
+        do {
+            switch try tls.readSocket(fd, scratch: worker.cipherScratch) {
+            case .endOfStream: clientEOF = true
+            case .fed, .wouldBlock, .full: break
+            }
+        } catch {
+            clientEOF = true
+            if phase == .awaitingHead || phase == .closing { close() } else { abort(reason: "client: \(error)") }
+            return
+        }
+        _ = pullPlaintext(tls)
+    }
+
+    /// Decrypts what the session holds into `fromClient` (records can stay buffered in
+    /// the session after a socket read, so this also runs when buffer space frees up), and
+    /// sends what the handshake produced.
+    func pullPlaintext(_ tls: TLSTransport) -> Bool {
+        guard phase != .closed, phase != .lingering else { return false }
+        if fromClient == nil { fromClient = worker.buffers.take() }
+        let buffer = fromClient!
+        var progressed = false
+        do {
+            reading: while true {
+                buffer.ensureWritable(4096)
+                guard buffer.writableCount > 0 else { break }
+                switch try tls.decrypt(into: buffer.writable) {
+                case .bytes(let n):
+                    buffer.commit(n)
+                    clientBytesReceived(n, into: buffer)
+                    progressed = true
+                case .needMore:
+                    break reading
+                case .closed:
+                    clientEOF = true
+                    break reading
+                }
+            }
+            if !clientShutDown, try !tls.flush(fd) { clientWriteBlocked = true }
+            if !handshakeNoted, tls.session.isHandshakeComplete {
+                handshakeNoted = true
+                tlsVersion = TLSVersionName.of(tls.session)
+                worker.stats.noteHandshake(tlsVersion)
+                if tls.session.negotiatedALPN == "h2" {
+                    handOverToHTTP2()
+                    return true
+                }
+            }
+        } catch let error as TLSError {
+            // A failed handshake (not TLS, no common cipher…) or a broken record: send
+            // the alert if any, then close. Nothing to log per client beyond a counter.
+            worker.stats.tlsFailures += 1
+            _ = try? tls.flush(fd)
+            if phase == .awaitingHead || phase == .closing { close() } else { abort(reason: "TLS: \(error)") }
+            return true
+        } catch {
+            clientEOF = true
+            close()
+            return true
+        }
+        return progressed
+    }
+
+    func readFromUpstream() {
+        guard let upstream, !upstreamEOF else { return }
+        if let tls = upstream.tls {
+            do {
+                if try tls.readSocket(upstream.fd, scratch: worker.cipherScratch) == .endOfStream { upstreamEOF = true }
+            } catch {
+                upstreamEOF = true
+            }
+            pullUpstreamPlaintext(upstream, tls)
+            return
+        }
+        if fromUpstream == nil { fromUpstream = worker.buffers.take() }
+        let buffer = fromUpstream!
+        buffer.ensureWritable(4096)
+        guard buffer.writableCount > 0 else { return }
+        do {
+            switch try upstream.fd.read(into: buffer.writable) {
+            case .processed(0):
+                upstreamEOF = true
+            case .processed(let n):
+                buffer.commit(n)
+                deadline = Clock.monotonicMilliseconds() + idleLimit
+            case .wouldBlock:
+                break
+            }
+        } catch {
+            // A reset is not a clean end: an until-close body must not look complete.
+            upstreamEOF = true
+            responseUntilClose = false
+        }
+    }
+
+    /// TLS upstream: decrypts what the session holds into `fromUpstream` and sends what the
+    /// handshake produced. A failed handshake (verification!) fails the exchange: 502.
+    @discardableResult
+    func pullUpstreamPlaintext(_ upstream: UpstreamConnection, _ tls: TLSTransport) -> Bool {
+        if fromUpstream == nil { fromUpstream = worker.buffers.take() }
+        let buffer = fromUpstream!
+        var progressed = false
+        do {
+            reading: while !upstreamEOF {
+                buffer.ensureWritable(4096)
+                guard buffer.writableCount > 0 else { break }
+                switch try tls.decrypt(into: buffer.writable) {
+                case .bytes(let n):
+                    buffer.commit(n)
+                    progressed = true
+                    deadline = Clock.monotonicMilliseconds() + idleLimit
+                case .needMore:
+                    break reading
+                case .closed:
+                    upstreamEOF = true
+                }
+            }
+            if try !tls.flush(upstream.fd) { upstreamWriteBlocked = true }
+        } catch {
+            upstreamFailed(error)
+            return true
+        }
+        return progressed
+    }
+
+    var idleLimit: UInt64 {
+        phase == .tunnel ? worker.settings.tunnelIdleTimeoutMilliseconds : worker.settings.upstreamTimeoutMilliseconds
+    }
+
+    // MARK: PROXY protocol
+
+    /// Reads the PROXY header without reading a byte past it: it peeks, and consumes only
+    /// bytes the parser says belong to the header.
+    func readProxyHeader() {
+        guard var held = proxyHeader else { return }
+        let scratch = worker.cipherScratch
+        let room = min(ProxyProtocolHeader.maxBytes - held.count, scratch.count)
+        let peeked: Int
+        do {
+            switch try syscall("recv", { Glibc.recv(fd.rawValue, scratch.baseAddress, room, Int32(MSG_PEEK)) }) {
+            case .processed(0):
+                close()
+                return
+            case .processed(let n): peeked = n
+            case .wouldBlock: return
+            }
+        } catch {
+            close()
+            return
+        }
+        let already = held.count
+        held.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<peeked]))
+        let verdict = held.withUnsafeBytes { ProxyProtocolHeader.parse($0) }
+        let take: Int
+        switch verdict {
+        case .needMore:
+            take = peeked
+        case .complete(let length, _):
+            take = length - already
+        case .invalid(let reason):
+            worker.stats.badRequests += 1
+            worker.clientErrorLog("PROXY protocol from \(String(decoding: client.ip, as: UTF8.self)): \(reason); closing")
+            close()
+            return
+        }
+        // Consume exactly the header's bytes (they are in the socket: we just peeked them).
+        let consumed = (try? fd.read(into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<take]))) ?? .processed(0)
+        guard case .processed(take) = consumed else {
+            close()
+            return
+        }
+        if case .complete(_, let source) = verdict {
+            proxyHeader = nil
+            if let source { client = client.behindBalancer(source) }
+            if tls == nil { deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds }
+            return
+        }
+        held.removeLast(held.count - already - take)
+        proxyHeader = held
+    }
+}

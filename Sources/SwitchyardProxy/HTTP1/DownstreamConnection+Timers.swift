@@ -1,0 +1,75 @@
+import Glibc
+import SwitchyardHTTP
+import SwitchyardRouting
+import SwitchyardSystem
+import SwitchyardTLS
+
+/// Deadlines and the body-rate rule, checked on every loop tick.
+extension DownstreamConnection {
+    // MARK: timers
+
+    func startRateWindow() {
+        rateWindowStart = Clock.monotonicMilliseconds()
+        rateWindowBytes = 0
+        rateWindowHeldBack = false
+    }
+
+    /// The body-rate check (see `ProxySettings.minBodyBytesPerSecond`).
+    func checkBodyRate(now: UInt64) {
+        guard phase == .holdingBody || (phase == .exchanging && !requestBody.isDone) else { return }
+        if upstreamWriteBlocked || (fromClient?.writableCount ?? 1) == 0 { rateWindowHeldBack = true }
+        let window = worker.settings.bodyRateWindowMilliseconds
+        guard now >= rateWindowStart + window else { return }
+        let needed = worker.settings.minBodyBytesPerSecond * window / 1000
+        if !rateWindowHeldBack && rateWindowBytes < needed {
+            worker.stats.timeouts += 1
+            if responseStarted {
+                abort(reason: "request body too slow")
+            } else {
+                finishWithError(408, close: true)
+                advance()
+            }
+            return
+        }
+        startRateWindow()
+    }
+
+    /// Called on every loop tick.
+    func tick(now: UInt64) {
+        checkBodyRate(now: now)
+        guard phase != .closed, now >= deadline else { return }
+        switch phase {
+        case .awaitingHead:
+            if let buffer = fromClient, !buffer.isEmpty {
+                worker.stats.timeouts += 1
+                respondAndClose(status: 408)
+                advance()
+            } else if clientOutputDrained {
+                close()
+            } else {
+                // The last answer is still leaving: give a slow reader the send time.
+                phase = .closing
+                deadline = now + worker.settings.upstreamTimeoutMilliseconds
+            }
+        case .holdingBody:
+            worker.stats.timeouts += 1
+            finishWithError(408, close: true)
+            advance()
+        case .connecting:
+            connectFailed(Errno(code: ETIMEDOUT, call: "connect"))
+        case .exchanging:
+            worker.stats.timeouts += 1
+            if responseStarted {
+                abort(reason: "upstream timeout mid-response")
+            } else {
+                if let upstream { worker.errorLog.error("upstream \(upstream.pool.label): no response within \(worker.settings.upstreamTimeoutMilliseconds) ms") }
+                finishWithError(504, close: true)
+                advance()
+            }
+        case .tunnel, .lingering, .closing:
+            close()
+        case .closed:
+            break
+        }
+    }
+}

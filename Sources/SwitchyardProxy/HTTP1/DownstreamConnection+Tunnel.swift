@@ -1,0 +1,49 @@
+import Glibc
+import SwitchyardHTTP
+import SwitchyardRouting
+import SwitchyardSystem
+import SwitchyardTLS
+
+/// After 101 Switching Protocols: bytes copied both ways.
+extension DownstreamConnection {
+    // MARK: tunnel
+
+    func pumpTunnel() -> Bool {
+        var progressed = false
+        if let tls, !clientEOF, pullPlaintext(tls) { progressed = true }
+        if let input = fromClient, !input.isEmpty {
+            if toUpstream == nil { toUpstream = worker.buffers.take() }
+            toUpstream!.ensureWritable(16 * 1024)
+            let n = toUpstream!.append(input.readable)
+            input.consume(n)
+            bytesIn += UInt64(n)
+            if n > 0 { progressed = true }
+        }
+        if let input = fromUpstream, !input.isEmpty {
+            if toClient == nil { toClient = worker.buffers.take() }
+            toClient!.ensureWritable(16 * 1024)
+            let n = toClient!.append(input.readable)
+            input.consume(n)
+            if n > 0 { progressed = true }
+        }
+        if flushToUpstream() { progressed = true }
+        if phase != .tunnel { return true }
+        if flushToClient() { progressed = true }
+        if phase != .tunnel { return true }
+        // Half-closes travel through: end of stream from one side, once everything it sent
+        // was delivered, becomes a shutdown of our write side towards the other.
+        if clientEOF && !tunnelShutUpstream && (fromClient?.isEmpty ?? true) && (toUpstream?.isEmpty ?? true), let upstream {
+            Socket.shutdownWrite(upstream.fd)
+            tunnelShutUpstream = true
+        }
+        if upstreamEOF && !tunnelShutClient && (fromUpstream?.isEmpty ?? true) && clientOutputDrained {
+            Lingering.shutdownWrite(fd, tls: tls)
+            tunnelShutClient = true
+        }
+        if tunnelShutUpstream && tunnelShutClient {
+            close()
+            return true
+        }
+        return progressed
+    }
+}

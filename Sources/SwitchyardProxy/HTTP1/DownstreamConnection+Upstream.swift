@@ -1,0 +1,221 @@
+import Glibc
+import SwitchyardHTTP
+import SwitchyardRouting
+import SwitchyardSystem
+import SwitchyardTLS
+
+/// The upstream side: choosing and connecting to a server, writing the request to it, and
+/// what happens when it fails (next server, failover, replay, 502).
+extension DownstreamConnection {
+    // MARK: upstream selection
+
+    /// Takes an idle pooled connection or starts a connect, trying the backend's servers in
+    /// the order `TableHandle.nextServer` gives. With no server left: failover or 503.
+    func connectUpstream(allowReuse: Bool) {
+        guard let handle else { preconditionFailure("no table pinned") }
+        let now = Clock.monotonicMilliseconds()
+        while let pool = handle.nextServer(of: decision.backend, tried: &triedServers, now: now) {
+            if allowReuse, let idle = pool.idle.popLast() {
+                attach(idle)
+                phase = .exchanging
+                deadline = now + worker.settings.upstreamTimeoutMilliseconds
+                return
+            }
+            do {
+                let (upstreamFD, connected) = try Socket.connect(to: pool.address)
+                let connection = UpstreamConnection(fd: upstreamFD, pool: pool, loop: worker.loop, connecting: !connected)
+                if let tls = pool.tls {
+                    do {
+                        connection.tls = TLSTransport(session: try TLSSession(client: tls.context, serverName: tls.serverName),
+                                                      pool: worker.buffers)
+                    } catch {
+                        connection.close()
+                        throw error
+                    }
+                }
+                do {
+                    connection.registration = try worker.loop.register(upstreamFD, connection, events: connected ? Epoll.readable : Epoll.writable)
+                } catch {
+                    connection.close()
+                    throw error
+                }
+                attach(connection)
+                if connected {
+                    phase = .exchanging
+                    deadline = now + worker.settings.upstreamTimeoutMilliseconds
+                } else {
+                    phase = .connecting
+                    deadline = now + worker.settings.connectTimeoutMilliseconds
+                }
+                return
+            } catch {
+                noteConnectFailure(pool, error)
+            }
+        }
+        // No server of this backend can take it. A route that says `failover` tries its
+        // other side once; the access log then shows the backend that answered.
+        if !failedOver, let other = failoverBackend(handle) {
+            failedOver = true
+            decision.backend = other
+            triedServers = 0
+            connectUpstream(allowReuse: allowReuse)
+            return
+        }
+        worker.stats.noServer += 1
+        finishWithError(503, close: !requestBody.isDone)
+    }
+
+    /// The route's other side for `failover`: the standby (or active, if the standby was
+    /// chosen), or the other backend of a two-way split.
+    func failoverBackend(_ handle: TableHandle) -> Int? {
+        let route = handle.table.routes[decision.route]
+        guard route.config.failover else { return nil }
+        let current = handle.table.config.backends[decision.backend].name
+        let candidates = route.split.isEmpty ? [route.active, route.standby].compactMap { $0 } : route.split.map(\.backend)
+        guard let other = candidates.first(where: { $0 != current }) else { return nil }
+        return handle.table.backendIndex(named: other)
+    }
+
+    func attach(_ connection: UpstreamConnection) {
+        connection.owner = self
+        lastServerLabel = connection.pool.labelBytes
+        upstream = connection
+        upstreamEOF = false
+        upstreamWriteBlocked = false
+        upstreamWriteBroken = false
+    }
+
+    func noteConnectFailure(_ pool: ServerPool, _ error: Error) {
+        pool.connectFailures += 1
+        notePassiveFailure(pool)
+        if let handle { handle.counters[decision.backend].connectFailures += 1; handle.counters[decision.backend].errors += 1 }
+        pool.skipUntil = Clock.monotonicMilliseconds() + 1_000
+        worker.stats.connectFailures += 1
+        worker.errorLog.error("upstream \(pool.label): \(error)")
+    }
+
+    /// A non-blocking connect failed or timed out: nothing of the request was sent, so the
+    /// next server of the same backend is tried.
+    func connectFailed(_ error: Error) {
+        guard let upstream else { return }
+        let pool = upstream.pool
+        upstream.close()
+        self.upstream = nil
+        noteConnectFailure(pool, error)
+        connectUpstream(allowReuse: true)
+        advance()
+    }
+
+    // MARK: writing to the upstream
+
+    func flushToUpstream() -> Bool {
+        if upstreamWriteBroken {
+            // Nothing more can reach the server; its answer (if any) is read regardless.
+            if let out = toUpstream, !out.isEmpty, replayLength == 0 { out.clear() }
+            return false
+        }
+        if let upstream, let tls = upstream.tls, !upstream.connecting { return flushToUpstreamTLS(upstream, tls) }
+        guard let upstream, !upstream.connecting, let out = toUpstream, !out.isEmpty, !upstreamWriteBlocked else { return false }
+        do {
+            switch try upstream.fd.write(out.readable) {
+            case .processed(let n):
+                if replayLength > 0 {
+                    // Keep the bytes for a replay: only move the read index.
+                    out.consumeKeeping(n)
+                } else {
+                    out.consume(n)
+                }
+                return n > 0
+            case .wouldBlock:
+                upstreamWriteBlocked = true
+                return false
+            }
+        } catch {
+            upstreamWriteFailed(error)
+            return true
+        }
+    }
+
+    /// A write to the upstream failed. A server that answered before reading the whole body
+    /// (a 401, a redirect to the login page) and closed makes the write fail with EPIPE or a
+    /// reset while its complete answer waits to be read: so the answer is read first, and
+    /// the exchange fails (502, or a replay of a stale keep-alive connection) only if none
+    /// arrives before the upstream's end.
+    func upstreamWriteFailed(_ error: Errno) {
+        guard upstream != nil else { return }
+        guard error.code == EPIPE || error.code == ECONNRESET else {
+            upstreamFailed(error)
+            return
+        }
+        upstreamWriteBroken = true
+        upstreamWriteBlocked = false
+        closeAfterResponse = true
+        readFromUpstream()
+    }
+
+    /// TLS upstream: drives the handshake (the ClientHello goes first), then encrypts.
+    /// A replayable request keeps its bytes as with plain connections.
+    func flushToUpstreamTLS(_ upstream: UpstreamConnection, _ tls: TLSTransport) -> Bool {
+        guard !upstreamWriteBlocked else { return false }
+        var progressed = false
+        do {
+            if !tls.session.isHandshakeComplete {
+                _ = try tls.session.handshake()
+            }
+            guard try tls.flush(upstream.fd) else {
+                upstreamWriteBlocked = true
+                return false
+            }
+            while let out = toUpstream, !out.isEmpty {
+                let n = try tls.encrypt(out.readable)
+                if n == 0 { break }
+                if replayLength > 0 { out.consumeKeeping(n) } else { out.consume(n) }
+                progressed = true
+                guard try tls.flush(upstream.fd) else {
+                    upstreamWriteBlocked = true
+                    break
+                }
+            }
+        } catch {
+            upstreamFailed(error)
+            return true
+        }
+        return progressed
+    }
+
+    // MARK: failures
+
+    /// The upstream broke the exchange. A bodiless request on a reused keep-alive connection
+    /// that saw no response byte is replayed once on a fresh connection (the server may have
+    /// closed the idle connection as we sent); otherwise 502, or a cut connection if the
+    /// response had started.
+    func upstreamFailed(_ error: Error) {
+        guard let upstream else { return }
+        let reusedConnection = upstream.hasServed
+        let pool = upstream.pool
+        upstream.close()
+        self.upstream = nil
+        let nothingReceived = !responseHeadDone && (fromUpstream?.isEmpty ?? true)
+        if reusedConnection && nothingReceived && replayLength > 0 && !replayed && method.isIdempotent {
+            replayed = true
+            toUpstream?.restore(count: replayLength)
+            triedServers = 0
+            connectUpstream(allowReuse: false)
+            return
+        }
+        worker.errorLog.error("upstream \(pool.label): \(error)")
+        worker.stats.upstreamErrors += 1
+        notePassiveFailure(pool)
+        if responseStarted {
+            abort(reason: "upstream failed mid-response")
+        } else {
+            failRequest(status: 502)
+        }
+    }
+
+    func notePassiveFailure(_ pool: ServerPool) {
+        if pool.failed(now: Clock.monotonicMilliseconds()) {
+            worker.errorLog.error("server \(pool.label) ejected for \(ServerPool.ejectionMilliseconds / 1000) s after \(ServerPool.ejectAfterFailures) failures in a row")
+        }
+    }
+}

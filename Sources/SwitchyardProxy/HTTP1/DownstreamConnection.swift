@@ -1,0 +1,385 @@
+import Glibc
+import SwitchyardHTTP
+import SwitchyardRouting
+import SwitchyardSystem
+import SwitchyardTLS
+
+/// One client connection speaking HTTP/1.1, and the exchange it is carrying.
+///
+/// Requests on a connection are handled one at a time, in order: the next (pipelined)
+/// request is parsed only when the previous response is complete, so answers can never be
+/// reordered. Bytes flow through four pooled buffers, each direction with back-pressure:
+/// a side is read only while the buffer it reads into has room, and a buffer drains only as
+/// fast as the other side accepts writes.
+///
+///     client ──read──▶ fromClient ──(head rewrite / body framing)──▶ toUpstream ──write──▶ server
+///     client ◀─write── toClient ◀──(head rewrite / body framing)── fromUpstream ◀──read── server
+///
+/// The same state machine carries each HTTP/2 stream (`bridge`): the stream writes an
+/// HTTP/1.1 rendering of its request into `fromClient` and takes the answer from
+/// `toClient`, so a stream is routed, limited, forwarded and logged exactly like an
+/// HTTP/1.1 request. Such a connection has no socket of its own.
+///
+/// All of it is confined to the worker's event-loop thread.
+///
+/// This file holds the state, the events and the pump; the rest is in extensions beside it,
+/// one concern each: `+Reading`, `+RequestHead`, `+Upstream`, `+Exchange`, `+ClientOutput`,
+/// `+HTTP2Bridge`, `+Tunnel`, `+Timers`. The state is internal rather than private so they
+/// can share it; nothing outside this folder should touch it.
+final class DownstreamConnection: EventHandler, Indexed {
+    /// Where the connection is. Each phase's invariant:
+    enum Phase {
+        /// Between requests. No upstream, no table pinned; `fromClient` may hold the start
+        /// of the next head (pipelined or still arriving).
+        case awaitingHead
+        /// A head was parsed and routed; `toUpstream` holds the rewritten head; an upstream
+        /// connect is in progress (`upstream.connecting`). The table is pinned.
+        case connecting
+        /// A chunked body is validated before anything is sent upstream: `toUpstream` holds
+        /// the rewritten head, `fromClient` the body so far (unconsumed), `bodyValidator`
+        /// has checked its first `validatedOffset` bytes. Left when the body is complete and
+        /// valid (connect), invalid (400, nothing was sent), or too large to hold (stream).
+        case holdingBody
+        /// Request and response in flight on `upstream`. The table is pinned.
+        case exchanging
+        /// After 101 Switching Protocols: bytes copied both ways until both sides end.
+        case tunnel
+        /// A final answer is queued in `toClient`; once written, the connection closes.
+        case closing
+        /// The answer was written and our side shut down; reading and discarding until the
+        /// client closes or `deadline` passes, so that it sees the answer and not a reset.
+        case lingering
+        case closed
+    }
+
+    /// Written only by this connection (its extensions in HTTP1/); others read it.
+    var phase = Phase.awaitingHead
+    let fd: FileDescriptor
+    unowned let worker: Worker
+    var registration = RegistrationID.none
+    /// Position in the worker's connection list (for O(1) removal).
+    var listIndex = -1
+
+    /// Who the client is (address, forwarding texts, trust), shared with an HTTP/2 hand-over.
+    /// Replaced once if a PROXY protocol header names the client behind a balancer.
+    var client: ClientIdentity
+    /// `listen … proxy-protocol`: the header's bytes read so far, until it is complete
+    /// (then nil). Nothing else is read from the socket before.
+    var proxyHeader: [UInt8]?
+    /// TLS termination for `listen https` connections; nil for plain ones (and for
+    /// HTTP/2 streams: their connection holds the TLS session).
+    let tls: TLSTransport?
+    /// The client reached us over TLS (X-Forwarded-Proto, Secure cookies).
+    let isTLS: Bool
+    /// The HTTP/2 stream this connection carries, or nil for a client socket.
+    unowned(unsafe) let bridge: H2Stream?
+    /// A plain listener with `h2c`: a first request that is the HTTP/2 preface hands the
+    /// socket to an `H2Connection`.
+    let h2cAllowed: Bool
+    var servedRequests = 0
+    /// For the access log: "h1" or "h2", and the TLS version ("" for plain).
+    let protocolName: StaticString
+    var tlsVersion: StaticString
+    var handshakeNoted = false
+
+    var fromClient: IOBuffer?
+    var toUpstream: IOBuffer?
+    var fromUpstream: IOBuffer?
+    var toClient: IOBuffer?
+
+    /// Parsers and log scratch, taken from the worker's pool while a request is in progress
+    /// (or its head is arriving) and given back between requests: their field tables are
+    /// most of a connection's memory, and an idle keep-alive connection needs none of it.
+    var scratch: ExchangeScratch?
+    var requestParser: HTTPRequestParser { scratch.unsafelyUnwrapped.request }
+    var responseParser: HTTPResponseParser { scratch.unsafelyUnwrapped.response }
+    var logLine: UnsafeMutableRawPointer { scratch.unsafelyUnwrapped.logLine }
+    var requestChunks = ChunkedDecoder()
+    var bodyValidator = ChunkedDecoder()
+    var validatedOffset = 0
+    /// The route's `max-body` (UInt64.max: none) and the chunked body bytes seen so far.
+    var bodyLimit = UInt64.max
+    var chunkedBodyBytes: UInt64 = 0
+    var responseChunks = ChunkedDecoder()
+
+    // Client side of the socket.
+    var clientEOF = false
+    var clientWriteBlocked = false
+    var clientShutDown = false
+
+    // The exchange in progress (valid from `connecting` to the end of the exchange).
+    var upstream: UpstreamConnection?
+    unowned(unsafe) var handle: TableHandle?
+    var decision = DownstreamConnection.unrouted
+    /// The decision of a request that has not been (or could not be) routed: route and
+    /// backend -1, so nothing is attributed to a route it never reached.
+    static let unrouted = RouteDecision(route: -1, backend: -1, bucket: -1, reason: .active, issueCookie: false, cookieValue: 0)
+    var method = HTTPMethod.get
+    var clientIsHTTP10 = false
+    var requestKeepAlive = true
+    var requestIsUpgrade = false
+    enum Body { case done, length(UInt64), chunked }
+    var requestBody = Body.done
+    var responseBody = Body.done
+    var responseUntilClose = false
+    var responseHeadDone = false
+    var chunkToClient = false
+    var responseDone = false
+    var closeAfterResponse = false
+    var upstreamEOF = false
+    var upstreamWriteBlocked = false
+    /// Writing to the upstream failed (EPIPE, reset): the server may have answered in full
+    /// and closed without reading the rest of the body. What it sent is still read and
+    /// delivered; request bytes from now on are dropped. Judged at upstream EOF.
+    var upstreamWriteBroken = false
+    /// Bytes of `toUpstream` that replay the request on a fresh connection (bodiless
+    /// requests only; 0 = not replayable).
+    var replayLength = 0
+    var replayed = false
+    /// Servers tried for this request (index into the backend's servers), as a bit set.
+    var triedServers: UInt64 = 0
+    var failedOver = false
+    var responseStarted = false   // a byte of the response was sent to the client
+    var status = 0
+    var bytesIn: UInt64 = 0
+    var bytesOut: UInt64 = 0
+    var startNanoseconds: UInt64 = 0
+    /// Method and path of the current request for the access log (the head itself is
+    /// consumed from the read buffer once forwarded). Allocated once per connection.
+    /// The label ("backend/host:port") of the server that served the last request, for its
+    /// access-log line.
+    var lastServerLabel: [UInt8] = []
+    var logMethodCount = 0
+    var logPathCount = 0
+    static let logLineCapacity = ExchangeScratch.logLineCapacity
+    static let drainIdleMilliseconds: UInt64 = 1_000
+    /// The exchange became a tunnel (counted in the tunnel gauges until it ends).
+    var inTunnel = false
+    /// The exchange ended by `abort` (a cut, not an answer).
+    var aborted = false
+    var tunnelShutUpstream = false
+    var tunnelShutClient = false
+
+    // Timing (monotonic ms).
+    var deadline: UInt64 = 0
+    /// The body-rate window: when it started, body bytes read in it, and whether the proxy
+    /// stopped reading the client during it (back-pressure is not the client's slowness).
+    var rateWindowStart: UInt64 = 0
+    var rateWindowBytes: UInt64 = 0
+    var rateWindowHeldBack = false
+
+    /// A client socket of an `http` (`h2c`: may switch to HTTP/2) or `https` listener.
+    convenience init(fd: FileDescriptor, client: ClientIdentity, worker: Worker, tls session: TLSSession? = nil, h2c: Bool = false,
+                     proxyProtocol: Bool = false) {
+        self.init(fd: fd, client: client, worker: worker,
+                  tls: session.map { TLSTransport(session: $0, pool: worker.buffers) },
+                  secure: session != nil, bridge: nil, h2c: h2c, protocolName: "h1", tlsVersion: "")
+        if proxyProtocol {
+            proxyHeader = []
+            deadline = Clock.monotonicMilliseconds() + worker.settings.headerTimeoutMilliseconds
+        }
+    }
+
+    /// The exchange of one HTTP/2 stream (see `H2Stream`).
+    convenience init(stream: H2Stream, client: ClientIdentity, worker: Worker, secure: Bool, tlsVersion: StaticString) {
+        self.init(fd: FileDescriptor(rawValue: -1), client: client, worker: worker, tls: nil, secure: secure,
+                  bridge: stream, h2c: false, protocolName: "h2", tlsVersion: tlsVersion)
+    }
+
+    private init(fd: FileDescriptor, client: ClientIdentity, worker: Worker, tls: TLSTransport?, secure: Bool,
+                 bridge: H2Stream?, h2c: Bool, protocolName: StaticString, tlsVersion: StaticString) {
+        self.fd = fd
+        self.worker = worker
+        self.tls = tls
+        self.isTLS = secure
+        self.bridge = bridge
+        self.h2cAllowed = h2c
+        self.protocolName = protocolName
+        self.tlsVersion = tlsVersion
+        self.client = client
+        requestChunks = ChunkedDecoder(limits: worker.limits)
+        responseChunks = ChunkedDecoder(limits: worker.limits)
+        // A TLS client must finish its handshake and send a head within the head timeout.
+        deadline = Clock.monotonicMilliseconds()
+            + (tls == nil ? worker.settings.keepAliveTimeoutMilliseconds : worker.settings.headerTimeoutMilliseconds)
+    }
+
+
+
+    // MARK: events
+
+    func eventsReceived(_ events: UInt32) {
+        if proxyHeader != nil {
+            // The balancer's header comes first, even before a TLS ClientHello. Once it is
+            // read, the level-triggered loop reports whatever followed it.
+            if events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0 { readProxyHeader() }
+            return
+        }
+        if events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0 {
+            readFromClient()
+        }
+        if events & (Epoll.hangUp | Epoll.error) != 0, clientEOF, phase != .closed {
+            // The client is gone both ways (or its socket failed): nothing more can be read
+            // or delivered. A tunnel whose client side already ended just stops listening.
+            if phase == .tunnel && tunnelShutClient && events & Epoll.error == 0 {
+                worker.loop.mute(registration)
+            } else if phase == .awaitingHead || phase == .closing || phase == .lingering {
+                close()
+                return
+            } else {
+                abort(reason: "client hung up")
+                return
+            }
+        }
+        if events & Epoll.writable != 0 { clientWriteBlocked = false }
+        advance()
+    }
+
+    func upstreamEventsReceived(_ events: UInt32) {
+        guard let upstream else { return }
+        if upstream.connecting {
+            guard events & (Epoll.writable | Epoll.error | Epoll.hangUp) != 0 else { return }
+            let err = Socket.takeError(upstream.fd)
+            if err != 0 {
+                connectFailed(Errno(code: err, call: "connect(\(upstream.pool.address))"))
+                return
+            }
+            upstream.connecting = false
+            phase = .exchanging
+            deadline = Clock.monotonicMilliseconds() + worker.settings.upstreamTimeoutMilliseconds
+        }
+        if events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0 {
+            readFromUpstream()
+        }
+        if events & (Epoll.hangUp | Epoll.error) != 0, upstreamEOF, let upstream = self.upstream {
+            // Its end is known; what it sent is still processed from `fromUpstream`. Stop
+            // listening, or level-triggered epoll reports the hang-up again and again.
+            worker.loop.mute(upstream.registration)
+        }
+        if events & Epoll.writable != 0 { upstreamWriteBlocked = false }
+        advance()
+    }
+
+    // MARK: the pump
+
+    /// Moves the connection forward as far as it can go without waiting, then sets the epoll
+    /// interests to what it now waits for.
+    func advance() {
+        var progressed = true
+        while progressed {
+            progressed = false
+            if let bridge, bridge.refill(self) { progressed = true }
+            switch phase {
+            case .awaitingHead:
+                if let tls, !clientEOF, pullPlaintext(tls) { progressed = true }
+                guard phase == .awaitingHead else { break }
+                // Answers of our own (404, 503) may still be queued from the last request.
+                if flushToClient() { progressed = true }
+                // The next (pipelined) head waits until the last answer has left, so a new
+                // answer always has the whole buffer.
+                if phase == .awaitingHead, clientOutputDrained, parseHead() { progressed = true }
+            case .connecting:
+                break
+            case .holdingBody:
+                progressed = validateHeldBody()
+            case .exchanging:
+                progressed = pumpExchange()
+            case .tunnel:
+                progressed = pumpTunnel()
+            case .closing:
+                _ = flushToClient()
+                if clientOutputDrained, phase == .closing { startLingering() }
+            case .lingering, .closed:
+                break
+            }
+        }
+        if phase == .awaitingHead {
+            // Between requests a connection keeps no buffer it does not need: idle
+            // keep-alive connections cost only their object.
+            if toClient?.isEmpty ?? false { releaseBuffer(&toClient) }
+            if fromClient?.isEmpty ?? false {
+                releaseBuffer(&fromClient)
+                releaseScratch()
+            }
+        }
+        updateInterests()
+    }
+
+    func updateInterests() {
+        guard phase != .closed else { return }
+        if bridge == nil {
+            var client: UInt32 = 0
+            if !clientEOF, (fromClient?.writableCount ?? 1) > 0 || (fromClient?.readerIndex ?? 0) > 0,
+               (tls?.session.ciphertextRoom ?? 1) > 0 {
+                client |= Epoll.readable
+            }
+            if phase == .lingering { client = clientEOF ? 0 : Epoll.readable }
+            if clientWriteBlocked { client |= Epoll.writable }
+            worker.loop.setInterest(registration, client)
+        }
+        if let upstream, !upstream.closed {
+            var events: UInt32 = 0
+            if upstream.connecting {
+                events = Epoll.writable
+            } else {
+                if !upstreamEOF, (fromUpstream?.writableCount ?? 1) > 0 || (fromUpstream?.readerIndex ?? 0) > 0,
+                   (upstream.tls?.session.ciphertextRoom ?? 1) > 0 {
+                    events |= Epoll.readable
+                }
+                if upstreamWriteBlocked { events |= Epoll.writable }
+            }
+            worker.loop.setInterest(upstream.registration, events)
+        }
+    }
+
+
+    /// Graceful shutdown: a busy connection closes after its response; an idle keep-alive
+    /// connection within a second — not at once, because its client may be sending the
+    /// next request right now, and closing under it would lose that request. Whatever
+    /// arrives meanwhile is answered with `Connection: close`.
+    func drain() {
+        switch phase {
+        case .awaitingHead where (fromClient?.isEmpty ?? true) && clientOutputDrained:
+            closeAfterResponse = true
+            deadline = min(deadline, Clock.monotonicMilliseconds() + Self.drainIdleMilliseconds)
+        case .awaitingHead where fromClient?.isEmpty ?? true:
+            // An answer is still being written: close once it has left.
+            closeAfterResponse = true
+            phase = .closing
+            advance()
+        case .awaitingHead, .connecting, .holdingBody, .exchanging:
+            closeAfterResponse = true
+        default:
+            break
+        }
+    }
+
+    /// The SNI name the TLS client sent (on this socket, or on the HTTP/2 connection this
+    /// stream belongs to); nil without TLS or without SNI.
+    var tlsServerName: String? {
+        if let tls { return tls.session.serverName }
+        return bridge?.serverName
+    }
+
+    /// The route and backend this connection tunnels to (after 101), for drain orders.
+    var tunnelTarget: (route: String, backend: String)? {
+        guard phase == .tunnel, let handle else { return nil }
+        return (handle.table.config.routes[decision.route].name, handle.table.config.backends[decision.backend].name)
+    }
+
+    var isIdle: Bool { phase == .awaitingHead && (fromClient?.isEmpty ?? true) }
+}
+
+extension DownstreamConnection.Body {
+    var isDone: Bool { if case .done = self { return true } else { return false } }
+}
+
+extension HTTPMethod {
+    /// RFC 9110 §9.2.2: a request that may be repeated without changing the result.
+    var isIdempotent: Bool {
+        switch self {
+        case .get, .head, .options, .trace, .put, .delete: return true
+        default: return false
+        }
+    }
+}
