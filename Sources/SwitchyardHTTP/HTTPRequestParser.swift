@@ -62,6 +62,9 @@ public final class HTTPRequestParser {
     public var headerCount: Int { table.count }
     /// The Host field's value (trimmed), if present; always present for HTTP/1.1.
     public private(set) var hostSpan: ByteSpan?
+    /// The host the request is for: Host, or for an HTTP/1.0 absolute-form request without
+    /// one, the target's authority (what routing matches and the upstream gets as Host).
+    public var requestedHostSpan: ByteSpan? { hostSpan ?? targetAuthority }
     /// How the request body is delimited: `.none`, `.contentLength(n)` or `.chunked`.
     public private(set) var framing = BodyFraming.none
     /// Whether the connection may carry another request: HTTP/1.1 unless "Connection: close";

@@ -11,33 +11,32 @@ struct ClientIdentity {
     let forwardedFor: [UInt8]
     /// The peer is in the listener's (or the file's) `trust-forwarded` networks: its
     /// forwarding fields are kept and appended to rather than replaced.
-    private(set) var trustedForwarder: Bool
+    let trustedForwarder: Bool
     /// The listener the connection came through (its index in `RoutesConfig.listeners`),
     /// for routes bound to named listeners.
     let listener: Int
 
     init(peer: SocketAddress, trusted networks: [CIDR], listener: Int) {
-        self.init(peer: peer, trustedForwarder: false, listener: listener)
-        let address = self.address
-        trustedForwarder = networks.contains { $0.contains(address) }
+        let address = Self.address(of: peer)
+        self.init(peer: peer, address: address, trustedForwarder: networks.contains { $0.contains(address) }, listener: listener)
     }
 
     /// The client a PROXY protocol header named, behind the balancer `self` describes: its
     /// address for cohorts, stickiness and X-Forwarded-For; the balancer's trust and listener.
     func behindBalancer(_ source: SocketAddress) -> ClientIdentity {
-        ClientIdentity(peer: source, trustedForwarder: trustedForwarder, listener: listener)
+        ClientIdentity(peer: source, address: Self.address(of: source), trustedForwarder: trustedForwarder, listener: listener)
     }
 
-    private init(peer: SocketAddress, trustedForwarder: Bool, listener: Int) {
+    private static func address(of peer: SocketAddress) -> ClientAddress {
+        if let v4 = peer.ipv4 { return .v4(v4) }
+        if let v6 = peer.ipv6 { return .v6(v6.0, v6.1) }
+        return .unix
+    }
+
+    private init(peer: SocketAddress, address: ClientAddress, trustedForwarder: Bool, listener: Int) {
+        self.address = address
         self.listener = listener
         self.trustedForwarder = trustedForwarder
-        if let v4 = peer.ipv4 {
-            address = .v4(v4)
-        } else if let v6 = peer.ipv6 {
-            address = .v6(v6.0, v6.1)
-        } else {
-            address = .unix
-        }
         let text = peer.ipString
         ip = Array(text.utf8)
         forwardedFor = Array((peer.family == AF_INET6 ? "for=\"[\(text)]\"" : "for=\(text)").utf8)

@@ -19,8 +19,8 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     var listIndex = -1
     let client: ClientIdentity
     private let tls: TLSTransport?
-    /// The SNI name the TLS client sent, if any.
-    var serverName: String? { tls?.session.serverName }
+    /// The SNI name the TLS client sent, if any; read once (it cannot change).
+    private(set) lazy var serverName: String? = tls?.session.serverName
     var isTLS: Bool { tls != nil }
     let tlsVersion: StaticString
     let limits: H2Limits

@@ -83,10 +83,10 @@ enum HeadWriter {
         }
         // HTTP/1.0 may leave Host out of an absolute-form request: the target's authority
         // is the host it asked for (and the one it was routed by).
-        let host = p.hostSpan ?? p.targetAuthority
-        if p.hostSpan == nil, let authority = p.targetAuthority {
+        let host = p.requestedHostSpan
+        if p.hostSpan == nil, let host {
             out.append("Host: ")
-            out.append(slice(base, authority))
+            out.append(slice(base, host))
             out.append("\r\n")
         }
         // One X-Forwarded-For and one Forwarded: trusted earlier hops first, then this client.

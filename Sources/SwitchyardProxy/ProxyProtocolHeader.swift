@@ -25,6 +25,7 @@ enum ProxyProtocolHeader {
     /// The most a reader should look at before the header's length is known.
     static let maxBytes = maxV2Bytes
 
+    static let v1Prefix: [UInt8] = Array("PROXY ".utf8)
     static let v2Signature: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A]
 
     /// Judges `bytes`, the connection's first bytes (at most `maxBytes` of them).
@@ -36,7 +37,7 @@ enum ProxyProtocolHeader {
     }
 
     private static func parseV1(_ bytes: UnsafeRawBufferPointer) -> ProxyProtocolHeader {
-        let prefix = Array("PROXY ".utf8)
+        let prefix = v1Prefix
         for i in 0..<min(prefix.count, bytes.count) where bytes[i] != prefix[i] {
             return .invalid("the connection did not start with a PROXY protocol header")
         }

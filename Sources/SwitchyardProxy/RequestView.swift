@@ -13,7 +13,7 @@ struct RequestView: RoutableRequest {
 
     /// Host, or for an HTTP/1.0 absolute-form request without one, the target's authority.
     var host: UnsafeRawBufferPointer {
-        guard let span = parser.hostSpan ?? parser.targetAuthority else { return UnsafeRawBufferPointer(start: base, count: 0) }
+        guard let span = parser.requestedHostSpan else { return UnsafeRawBufferPointer(start: base, count: 0) }
         return HeadWriter.slice(base, span)
     }
 

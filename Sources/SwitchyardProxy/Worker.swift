@@ -114,10 +114,10 @@ final class Worker: @unchecked Sendable {
         case .http, .https:
             let config = current.table.config
             // A reload cannot add or remove listeners, but stay safe if the index is stale.
-            let own = listener.configIndex < config.listeners.count ? config.listeners[listener.configIndex].trustForwarded : nil
-            let trustList = own ?? config.trustForwarded
+            let listenerConfig = listener.configIndex < config.listeners.count ? config.listeners[listener.configIndex] : nil
+            let trustList = listenerConfig?.trustForwarded ?? config.trustForwarded
             let client = ClientIdentity(peer: peer, trusted: trustList, listener: listener.configIndex)
-            let proxyProtocol = listener.configIndex < config.listeners.count && config.listeners[listener.configIndex].proxyProtocol
+            let proxyProtocol = listenerConfig?.proxyProtocol ?? false
             // A PROXY header decides who the client is: only a balancer the file trusts may
             // send one (with no trust-forwarded list, the listener itself is the trust).
             if proxyProtocol && !trustList.isEmpty && !client.trustedForwarder {

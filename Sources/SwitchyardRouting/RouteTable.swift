@@ -19,6 +19,10 @@ public final class RouteTable: Sendable {
     /// Per route (same order as `routes`): a bit per listener index the route is served on,
     /// from its `listen NAME...` line; 0 means every listener.
     let listenerMasks: [UInt64]
+    /// The route certificate `listen https` presents for each SNI name (lower-cased; the
+    /// last route listing a name wins, as `ListenerCertificates` builds it). Names not here
+    /// get the listener's own certificate.
+    let presentedCertificates: [String: CertificatePaths]
     /// Bytes compared on the request path that belong to no route.
     let cookieHeaderName = ByteString("cookie")
 
@@ -63,6 +67,12 @@ public final class RouteTable: Sendable {
             }
             return mask
         }
+        var presented: [String: CertificatePaths] = [:]
+        for route in config.routes where route.mode == .http {
+            guard let certificate = route.certificate else { continue }
+            for host in route.hosts { presented[host.lowercased()] = certificate }
+        }
+        self.presentedCertificates = presented
         self.httpOrder = routes.indices.filter { routes[$0].mode == .http }.sorted { a, b in
             let ra = routes[a], rb = routes[b]
             if ra.hosts.isEmpty != rb.hosts.isEmpty { return !ra.hosts.isEmpty }
@@ -89,10 +99,6 @@ public final class RouteTable: Sendable {
     public func certificateCovers(routeIndex: Int, serverName: String?) -> Bool {
         guard let own = config.routes[routeIndex].certificate else { return true }
         guard let name = serverName?.lowercased() else { return false }
-        var presented: CertificatePaths?
-        for route in config.routes where route.mode == .http && route.certificate != nil {
-            if route.hosts.contains(where: { $0.lowercased() == name }) { presented = route.certificate }
-        }
-        return presented == own
+        return presentedCertificates[name] == own
     }
 }

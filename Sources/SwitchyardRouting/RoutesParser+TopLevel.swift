@@ -246,8 +246,8 @@ extension RoutesParser {
                                                ok: inout Bool) -> Int {
         var i = at + 1
         var networks: [CIDR] = []
-        while i < tokens.count, let first = tokens[i].text.utf8.first, first == UInt8(ascii: ":") || (first >= 0x30 && first <= 0x39)
-                || tokens[i].text.contains(":") {
+        // A network starts with a digit (IPv4) or has a ':' (IPv6); option words do neither.
+        while i < tokens.count, let first = tokens[i].text.utf8.first, (first >= 0x30 && first <= 0x39) || tokens[i].text.contains(":") {
             if let network = cidr(tokens[i]) { networks.append(network) } else { ok = false }
             i += 1
         }

@@ -120,8 +120,7 @@ struct ServeRunner {
         // Signals are taken by this thread with sigwait: block them before any worker
         // thread exists, so the workers inherit the mask and never see them.
         let signals: [Int32] = [SIGTERM, SIGINT, SIGHUP]
-        Signals.block(signals)
-        Signals.ignorePipe()
+        Signals.block(signals)   // SIGPIPE: `Proxy` ignores it itself
 
         let proxy: Proxy
         var admin: AdminServer?

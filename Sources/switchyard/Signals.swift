@@ -11,6 +11,4 @@ enum Signals {
         signals.withUnsafeBufferPointer { sy_wait_signal($0.baseAddress, Int32($0.count)) }
     }
 
-    /// A client that disconnects must give EPIPE on write, not kill the process.
-    static func ignorePipe() { sy_ignore_sigpipe() }
 }

@@ -18,19 +18,13 @@ public final class H2ServerSession {
     private var highestOpened: Int32 = 0
     /// The last streams that closed: a client's HEADERS for one of them (trailers racing our
     /// RST_STREAM) is nghttp2's to ignore, not a reason to end the connection.
-    private var recentlyClosed = (Int32(0), Int32(0), Int32(0), Int32(0), Int32(0), Int32(0), Int32(0), Int32(0))
+    private var recentlyClosed = [Int32](repeating: 0, count: 8)
     private var recentlyClosedNext = 0
 
     /// Notes a closed stream in `recentlyClosed`.
     private func noteClosed(_ id: Int32) {
-        withUnsafeMutableBytes(of: &recentlyClosed) { $0.storeBytes(of: id, toByteOffset: recentlyClosedNext * 4, as: Int32.self) }
-        recentlyClosedNext = (recentlyClosedNext + 1) % 8
-    }
-
-    private func closedRecently(_ id: Int32) -> Bool {
-        withUnsafeBytes(of: recentlyClosed) { raw in
-            (0..<8).contains { raw.load(fromByteOffset: $0 * 4, as: Int32.self) == id }
-        }
+        recentlyClosed[recentlyClosedNext] = id
+        recentlyClosedNext = (recentlyClosedNext + 1) % recentlyClosed.count
     }
 
     /// RFC 9113 §5.1.1: a new stream's id must exceed every id the client used before, and
@@ -39,7 +33,7 @@ public final class H2ServerSession {
     /// the client then waits for an answer that never comes: end the connection instead.
     private func checkHeadersStream(_ id: Int32) {
         guard let session, id & 1 == 1, id < highestOpened,
-              nghttp2_session_find_stream(session, id) == nil, !closedRecently(id) else { return }
+              nghttp2_session_find_stream(session, id) == nil, !recentlyClosed.contains(id) else { return }
         let reason = Array("HEADERS on stream \(id), below stream \(highestOpened) already opened".utf8)
         _ = reason.withUnsafeBufferPointer {
             nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), highestOpened,

@@ -63,6 +63,10 @@ final class DownstreamConnection: EventHandler, Indexed {
     /// Who the client is (address, forwarding texts, trust), shared with an HTTP/2 hand-over.
     /// Replaced once if a PROXY protocol header names the client behind a balancer.
     var client: ClientIdentity
+    /// The SNI name the TLS client sent (on this socket, or on the HTTP/2 connection this
+    /// stream belongs to); nil without TLS or without SNI. Read once, when a route first
+    /// needs it: it is fixed for the connection (renegotiation is refused).
+    lazy var tlsServerName: String? = tls?.session.serverName ?? bridge?.serverName
     /// `listen … proxy-protocol`: the header's bytes read so far, until it is complete
     /// (then nil). Nothing else is read from the socket before.
     var proxyHeader: [UInt8]?
@@ -352,13 +356,6 @@ final class DownstreamConnection: EventHandler, Indexed {
         default:
             break
         }
-    }
-
-    /// The SNI name the TLS client sent (on this socket, or on the HTTP/2 connection this
-    /// stream belongs to); nil without TLS or without SNI.
-    var tlsServerName: String? {
-        if let tls { return tls.session.serverName }
-        return bridge?.serverName
     }
 
     /// The route and backend this connection tunnels to (after 101), for drain orders.
