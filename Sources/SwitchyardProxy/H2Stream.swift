@@ -201,8 +201,10 @@ final class H2Stream: Indexed {
             connection.session?.consume(id, bytes.count)
             connection.needsFlush()
             if responseSent {
+                let before = discardedAfterAnswer
                 discardedAfterAnswer += bytes.count
-                if discardedAfterAnswer > Self.maxDiscardAfterAnswer {
+                // Reset once, on the frame that crosses the bound.
+                if before <= Self.maxDiscardAfterAnswer && discardedAfterAnswer > Self.maxDiscardAfterAnswer {
                     connection.session?.reset(id, code: H2ServerSession.noError)
                 }
             }

@@ -5,8 +5,8 @@ extension RouteTable {
     /// trailing dot ignored) beats any-host routes; among those that match, the longest path
     /// prefix wins (prefix rule: `ByteMatch.pathMatches`); ties go to the first in the file.
     /// A route bound to named listeners (`listen NAME...`) matches only requests that came
-    /// through one of them. Within the route: cohorts in order, first match pins the backend; then the split by
-    /// the request's bucket; else the active side.
+    /// through one of them. Within the route: cohorts in order, first match pins the
+    /// backend; then the split by the request's bucket; else the active side.
     ///
     /// `random` is used only to mint a new sticky cookie, so tests pass fixed values.
     /// Returns nil when no http route matches (the proxy answers 404).
