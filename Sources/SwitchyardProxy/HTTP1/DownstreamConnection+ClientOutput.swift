@@ -93,10 +93,6 @@ extension DownstreamConnection {
         }
     }
 
-    func failRequest(status: Int) {
-        finishWithError(status, close: true)
-    }
-
     /// A malformed head: answer and close (framing is in doubt, nothing is forwarded).
     func respondAndClose(status: Int) {
         if toClient == nil { toClient = worker.buffers.take() }

@@ -21,14 +21,13 @@ extension DownstreamConnection {
         if pumpResponse() { progressed = true }
         if phase != .exchanging { return true }
         if flushToClient() { progressed = true }
-        if responseDone {
-            if requestBody.isDone || closeAfterResponse {
-                finishExchange()
-                return true
-            }
+        if responseDone, case .finish(let close) = exchange.responseEnded() {
+            if close { closeAfterResponse = true }
+            finishExchange()
+            return true
         }
         if clientEOF && !requestBody.isDone && (fromClient?.isEmpty ?? true) {
-            abort(reason: "client closed during the request body")
+            perform(exchange.clientGone())
             return true
         }
         return progressed
@@ -48,7 +47,12 @@ extension DownstreamConnection {
             out.append(UnsafeRawBufferPointer(start: input.readable.baseAddress, count: n))
             input.consume(n)
             bytesIn += UInt64(n)
-            requestBody = remaining == UInt64(n) ? .done : .length(remaining - UInt64(n))
+            if remaining == UInt64(n) {
+                requestBody = .done
+                exchange.requestBodyEnded()
+            } else {
+                requestBody = .length(remaining - UInt64(n))
+            }
             return true
         case .chunked:
             var progressed = false
@@ -61,7 +65,7 @@ extension DownstreamConnection {
                     step = try requestChunks.decode(input.readable, maxData: room)
                 } catch {
                     worker.stats.badRequests += 1
-                    if responseStarted { abort(reason: "bad chunked request body") } else { failRequest(status: error.status) }
+                    perform(exchange.requestBodyRefused(status: error.status))
                     return true
                 }
                 if step.data.count > 0 {
@@ -69,7 +73,7 @@ extension DownstreamConnection {
                     if chunkedBodyBytes > bodyLimit {
                         // The last chunk is never sent: the backend cannot take the body
                         // for a complete request.
-                        if responseStarted { abort(reason: "request body over max-body") } else { failRequest(status: 413) }
+                        perform(exchange.requestBodyRefused(status: 413))
                         return true
                     }
                     let header = ChunkedEncoder.writeChunkHeader(count: step.data.count, into: out.writable)
@@ -85,6 +89,7 @@ extension DownstreamConnection {
                 if step.finished {
                     out.append(ChunkedEncoder.lastChunk)
                     requestBody = .done
+                    exchange.requestBodyEnded()
                     return true
                 }
                 if step.consumed == 0 || input.isEmpty { return progressed }
@@ -198,67 +203,59 @@ extension DownstreamConnection {
             if toClient == nil { toClient = worker.buffers.take() }
             let out = toClient!
             out.ensureWritable(headLength + 512)
-            if p.status < 200 {
-                if p.status == 101 {
-                    guard requestIsUpgrade else {
-                        upstreamFailed(Errno(code: EPROTO, call: "101 Switching Protocols without an upgrade request"))
-                        return true
-                    }
-                    _ = writeResponseHead(out, base, upgrade: true)
-                    input.consume(headLength)
-                    status = 101
-                    responseStarted = true
-                    responseHeadDone = true
-                    phase = .tunnel
-                    deadline = Clock.monotonicMilliseconds() + worker.settings.tunnelIdleTimeoutMilliseconds
-                    worker.stats.openTunnels += 1
-                    handle?.counters[decision.backend].openTunnels += 1
-                    inTunnel = true
-                    // The tunnel counts as one request, answered 101, for the counters.
-                    handle?.counters[decision.backend].record(status: 101, microseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1000, nowMilliseconds: Clock.monotonicMilliseconds())
-                    return true
-                }
-                // 1xx interim answers (100 Continue, 103 Early Hints) go to HTTP/1.1 clients;
-                // HTTP/1.0 clients do not know them.
-                if !clientIsHTTP10 {
-                    _ = writeResponseHead(out, base, upgrade: false)
-                }
+            let action = exchange.responseHeadReceived(status: p.status, framing: p.framing)
+            switch action {
+            case .rejectResponse:
+                upstreamFailed(Errno(code: EPROTO, call: "101 Switching Protocols without an upgrade request"))
+                return true
+            case .startTunnel:
+                _ = writeResponseHead(out, base, upgrade: true)
+                input.consume(headLength)
+                status = 101
+                responseHeadDone = true
+                phase = .tunnel
+                deadline = Clock.monotonicMilliseconds() + worker.settings.tunnelIdleTimeoutMilliseconds
+                worker.stats.openTunnels += 1
+                handle?.counters[decision.backend].openTunnels += 1
+                inTunnel = true
+                // The tunnel counts as one request, answered 101, for the counters.
+                handle?.counters[decision.backend].record(status: 101, microseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1000, nowMilliseconds: Clock.monotonicMilliseconds())
+                return true
+            case .forwardInterim, .dropInterim:
+                if action == .forwardInterim { _ = writeResponseHead(out, base, upgrade: false) }
                 input.consume(headLength)
                 responseParser.reset()
                 return true
+            case .relayResponse(let closeAfter):
+                if closeAfter { closeAfterResponse = true }
+            case let other:
+                preconditionFailure("responseHeadReceived answered \(other)")
             }
             status = p.status
+            responseUntilClose = false
+            chunkToClient = false
             switch p.framing {
             case .none:
                 responseBody = .done
-                responseUntilClose = false
                 responseDone = true
-                chunkToClient = false
             case .contentLength(let n):
                 responseBody = n == 0 ? .done : .length(n)
-                responseUntilClose = false
                 responseDone = n == 0
-                chunkToClient = false
             case .chunked:
                 responseChunks.reset()
                 responseBody = .chunked
-                responseUntilClose = false
                 chunkToClient = !clientIsHTTP10
-                if clientIsHTTP10 { closeAfterResponse = true }
             case .untilClose:
                 responseBody = .done
                 responseUntilClose = true
-                chunkToClient = false
-                closeAfterResponse = true
             }
-            if !requestBody.isDone { closeAfterResponse = true }
             guard writeResponseHead(out, base, upgrade: false) else {
+                exchange.responseHeadNotRelayed()
                 upstreamFailed(Errno(code: EMSGSIZE, call: "upstream response head too large"))
                 return true
             }
             input.consume(headLength)
             responseHeadDone = true
-            responseStarted = true
             return true
         }
     }

@@ -53,55 +53,70 @@ extension DownstreamConnection {
         bytesIn = UInt64(headLength)
         bytesOut = 0
         status = 0
-        responseStarted = false
         rememberForLog(base)
         closeAfterResponse = !requestKeepAlive || worker.draining
-        requestBody = .done
         let handle = worker.current
         self.handle = handle
         handle.activeRequests += 1
         lastServerLabel = []
         decision = Self.unrouted
-
-        // Early answers consume the head first: the next head starts after it.
-        if method == .connect {
-            fromClient!.consume(headLength)
-            finishWithError(501, close: true)
-            return
+        switch p.framing {
+        case .contentLength(let n): requestBody = n == 0 ? .done : .length(n)
+        case .chunked: requestBody = .chunked
+        case .none, .untilClose: requestBody = .done
         }
+        let request = Exchange.Request(
+            method: method, body: Self.exchangeBody(p.framing), expectContinue: p.expectContinue,
+            upgrade: requestIsUpgrade, clientIsHTTP10: clientIsHTTP10, keepAlive: requestKeepAlive, http2: bridge != nil)
+        var action = exchange.headRouted(request, route(base, p, handle), draining: worker.draining)
+        if case .consultDecisionPoint = action {
+            bodyLimit = exchange.bodyLimit
+            chunkedBodyBytes = 0
+            if case .chunked = requestBody { requestChunks.reset() }
+            if writeUpstreamHead(base, p, handle) {
+                action = exchange.decisionPointPassed(passDecisionPoint())
+            } else {
+                action = exchange.headRewriteFailed()
+            }
+        }
+        // The head is consumed whatever the outcome: the next head starts after it.
+        fromClient!.consume(headLength)
+        if case .connect = action, !requestBody.isDone { startRateWindow() }
+        perform(action)
+    }
+
+    /// Routes the head; sets `decision` when a route matched.
+    func route(_ base: UnsafeRawPointer, _ p: HTTPRequestParser, _ handle: TableHandle) -> Exchange.Routing {
+        if method == .connect { return .connectMethod }
         let view = RequestView(base: base, parser: p, clientAddress: client.address,
                                path: scratch.unsafelyUnwrapped.routingPath(base: base), listener: client.listener)
-        guard let decision = handle.table.route(view, random: worker.nextRandom()) else {
-            fromClient!.consume(headLength)
-            finishWithError(404, close: p.framing != .none)
-            return
-        }
+        guard let decision = handle.table.route(view, random: worker.nextRandom()) else { return .noRoute }
         self.decision = decision
+        let route = handle.table.routes[decision.route]
         // A route with its own certificate answers only where that certificate was presented:
         // a client that checked another name's certificate is misdirected (421).
-        if isTLS, handle.table.routes[decision.route].config.certificate != nil,
+        if isTLS, route.config.certificate != nil,
            !handle.table.certificateCovers(routeIndex: decision.route, serverName: tlsServerName) {
-            fromClient!.consume(headLength)
-            finishWithError(421, close: p.framing != .none)
-            return
+            return .misdirected
         }
-        bodyLimit = handle.table.routes[decision.route].maxBodyBytes ?? .max
-        chunkedBodyBytes = 0
-        switch p.framing {
-        case .contentLength(let n):
-            if let limit = handle.table.routes[decision.route].maxBodyBytes, n > limit {
-                fromClient!.consume(headLength)
-                finishWithError(413, close: true)
-                return
-            }
-            requestBody = n == 0 ? .done : .length(n)
-        case .chunked:
-            requestChunks.reset()
-            requestBody = .chunked
-        case .none, .untilClose:
-            requestBody = .done
-        }
+        return .routed(backend: decision.backend, maxBody: route.maxBodyBytes, failoverBackend: failoverBackend(handle))
+    }
 
+    static func exchangeBody(_ framing: BodyFraming) -> Exchange.RequestBody {
+        switch framing {
+        case .contentLength(let n): return n == 0 ? .none : .length(n)
+        case .chunked: return .chunked
+        case .none, .untilClose: return .none
+        }
+    }
+
+    /// The exchange's decision point (see `Exchange.decisionPointPassed` for what a hook
+    /// there may and may not do). Nothing is plugged in yet: every exchange goes on.
+    @inline(__always)
+    func passDecisionPoint() -> Exchange.Verdict { .forward }
+
+    /// Writes the head for the upstream into a fresh `toUpstream`; false when it does not fit.
+    func writeUpstreamHead(_ base: UnsafeRawPointer, _ p: HTTPRequestParser, _ handle: TableHandle) -> Bool {
         let out = worker.buffers.take()
         toUpstream = out
         let written: Bool = client.ip.withUnsafeBytes { ip in
@@ -114,39 +129,19 @@ extension DownstreamConnection {
                 }
             }
         }
-        fromClient!.consume(headLength)
-        guard written else {
-            finishWithError(431, close: true)
-            return
-        }
+        guard written else { return false }
         replayLength = requestBody.isDone ? out.readableCount : 0
-        replayed = false
         responseParser.reset()
         responseHeadDone = false
         responseDone = false
         upstreamEOF = false
-        triedServers = 0
-        failedOver = false
-        // A chunked body can be malformed after a valid head. Holding it until it is whole
-        // and valid means a bad one reaches the backend not at all — not even its head.
-        // A client waiting for 100 Continue sends nothing until the backend answers, so it
-        // streams.
-        if case .chunked = requestBody, !requestParser.expectContinue {
-            bodyValidator = ChunkedDecoder(limits: worker.limits)
-            validatedOffset = 0
-            phase = .holdingBody
-            deadline = Clock.monotonicMilliseconds() + worker.settings.upstreamTimeoutMilliseconds
-            startRateWindow()
-            return
-        }
-        if !requestBody.isDone { startRateWindow() }
-        connectUpstream(allowReuse: true)
+        return true
     }
 
     /// Validates the held chunked body as it arrives; see `Phase.holdingBody`.
     func validateHeldBody() -> Bool {
         guard let input = fromClient else {
-            if clientEOF { abort(reason: "client closed during the request body") ; return true }
+            if clientEOF { perform(exchange.clientGone()) ; return true }
             return false
         }
         while validatedOffset < input.readableCount {
@@ -156,31 +151,31 @@ extension DownstreamConnection {
                 step = try bodyValidator.decode(rest, maxData: Int(Int32.max))
             } catch {
                 worker.stats.badRequests += 1
-                failRequest(status: error.status)
+                perform(exchange.requestBodyRefused(status: error.status))
                 return true
             }
             validatedOffset += step.consumed
             chunkedBodyBytes += UInt64(step.data.count)
             if chunkedBodyBytes > bodyLimit {
-                failRequest(status: 413)
+                perform(exchange.requestBodyRefused(status: 413))
                 return true
             }
             if step.finished {
                 chunkedBodyBytes = 0   // counted again while forwarding
-                connectUpstream(allowReuse: true)
+                perform(exchange.heldBodyValidated(complete: true))
                 return true
             }
             if step.consumed == 0 { break }
         }
         if clientEOF {
-            abort(reason: "client closed during the request body")
+            perform(exchange.clientGone())
             return true
         }
         // Larger than a buffer can hold: stream it; bad framing later cuts the upstream
         // connection before the last chunk, so the backend never sees a complete request.
         if input.readableCount + 4096 > input.capacity {
             chunkedBodyBytes = 0   // counted again while streaming
-            connectUpstream(allowReuse: true)
+            perform(exchange.heldBodyValidated(complete: false))
             return true
         }
         return false

@@ -23,12 +23,7 @@ extension DownstreamConnection {
         let needed = worker.settings.minBodyBytesPerSecond * window / 1000
         if !rateWindowHeldBack && rateWindowBytes < needed {
             worker.stats.timeouts += 1
-            if responseStarted {
-                abort(reason: "request body too slow")
-            } else {
-                finishWithError(408, close: true)
-                advance()
-            }
+            performThenAdvance(exchange.requestBodyTooSlow())
             return
         }
         startRateWindow()
@@ -53,23 +48,27 @@ extension DownstreamConnection {
             }
         case .holdingBody:
             worker.stats.timeouts += 1
-            finishWithError(408, close: true)
-            advance()
+            performThenAdvance(exchange.deadlinePassed())
         case .connecting:
             connectFailed(Errno(code: ETIMEDOUT, call: "connect"))
         case .exchanging:
             worker.stats.timeouts += 1
-            if responseStarted {
-                abort(reason: "upstream timeout mid-response")
-            } else {
-                if let upstream { worker.errorLog.error("upstream \(upstream.pool.label): no response within \(worker.settings.upstreamTimeoutMilliseconds) ms") }
-                finishWithError(504, close: true)
-                advance()
+            if !exchange.responseStarted, let upstream {
+                worker.errorLog.error("upstream \(upstream.pool.label): no response within \(worker.settings.upstreamTimeoutMilliseconds) ms")
             }
+            performThenAdvance(exchange.deadlinePassed())
         case .tunnel, .lingering, .closing:
             close()
         case .closed:
             break
         }
+    }
+
+    /// Carries out a timer's action; an exchange that ended with an answer queued moves on
+    /// (flushes it), one that was cut is closed already.
+    func performThenAdvance(_ action: Exchange.Action) {
+        perform(action)
+        if case .cut = action { return }
+        advance()
     }
 }

@@ -14,9 +14,10 @@ extension DownstreamConnection {
     func connectUpstream(allowReuse: Bool) {
         guard let handle else { preconditionFailure("no table pinned") }
         let now = Clock.monotonicMilliseconds()
-        while let pool = handle.nextServer(of: decision.backend, tried: &triedServers, now: now) {
+        while let pool = handle.nextServer(of: decision.backend, tried: &exchange.triedServers, now: now) {
             if allowReuse, let idle = pool.idle.popLast() {
                 attach(idle)
+                exchange.connected()
                 phase = .exchanging
                 deadline = now + worker.settings.upstreamTimeoutMilliseconds
                 return
@@ -41,6 +42,7 @@ extension DownstreamConnection {
                 }
                 attach(connection)
                 if connected {
+                    exchange.connected()
                     phase = .exchanging
                     deadline = now + worker.settings.upstreamTimeoutMilliseconds
                 } else {
@@ -52,17 +54,15 @@ extension DownstreamConnection {
                 noteConnectFailure(pool, error)
             }
         }
-        // No server of this backend can take it. A route that says `failover` tries its
-        // other side once; the access log then shows the backend that answered.
-        if !failedOver, let other = failoverBackend(handle) {
-            failedOver = true
+        // No server of this backend can take it: the route's other side, or 503.
+        let action = exchange.noServerLeft()
+        if case .failOver(let other) = action {
             decision.backend = other
-            triedServers = 0
             connectUpstream(allowReuse: allowReuse)
             return
         }
         worker.stats.noServer += 1
-        finishWithError(503, close: !requestBody.isDone)
+        perform(action)
     }
 
     /// The route's other side for `failover`: the standby (or active, if the standby was
@@ -102,7 +102,7 @@ extension DownstreamConnection {
         upstream.close()
         self.upstream = nil
         noteConnectFailure(pool, error)
-        connectUpstream(allowReuse: true)
+        perform(exchange.connectFailed())
         advance()
     }
 
@@ -196,21 +196,16 @@ extension DownstreamConnection {
         upstream.close()
         self.upstream = nil
         let nothingReceived = !responseHeadDone && (fromUpstream?.isEmpty ?? true)
-        if reusedConnection && nothingReceived && replayLength > 0 && !replayed && method.isIdempotent {
-            replayed = true
-            toUpstream?.restore(count: replayLength)
-            triedServers = 0
-            connectUpstream(allowReuse: false)
+        let action = exchange.upstreamFailed(reusedConnection: reusedConnection, nothingReceived: nothingReceived,
+                                             replayable: replayLength > 0)
+        if case .replay = action {
+            perform(action)
             return
         }
         worker.errorLog.error("upstream \(pool.label): \(error)")
         worker.stats.upstreamErrors += 1
         notePassiveFailure(pool)
-        if responseStarted {
-            abort(reason: "upstream failed mid-response")
-        } else {
-            failRequest(status: 502)
-        }
+        perform(action)
     }
 
     func notePassiveFailure(_ pool: ServerPool) {

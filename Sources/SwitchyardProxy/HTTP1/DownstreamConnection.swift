@@ -139,11 +139,13 @@ final class DownstreamConnection: EventHandler, Indexed {
     /// Bytes of `toUpstream` that replay the request on a fresh connection (bodiless
     /// requests only; 0 = not replayable).
     var replayLength = 0
-    var replayed = false
-    /// Servers tried for this request (index into the backend's servers), as a bit set.
-    var triedServers: UInt64 = 0
-    var failedOver = false
-    var responseStarted = false   // a byte of the response was sent to the client
+    /// The request and its answer: what happens next is decided there; this class moves
+    /// the bytes and carries out its actions (`perform`). Unchecked exclusivity: it is
+    /// touched only on the worker's thread, never re-entered, and measured, the dynamic
+    /// checks on every event cost more than the transitions.
+    @exclusivity(unchecked) var exchange = Exchange()
+    /// Our own or the server's status, for the access log (also set for refused heads,
+    /// which never become an exchange).
     var status = 0
     var bytesIn: UInt64 = 0
     var bytesOut: UInt64 = 0
@@ -249,6 +251,7 @@ final class DownstreamConnection: EventHandler, Indexed {
                 return
             }
             upstream.connecting = false
+            exchange.connected()
             phase = .exchanging
             deadline = Clock.monotonicMilliseconds() + worker.settings.upstreamTimeoutMilliseconds
         }
@@ -369,14 +372,4 @@ final class DownstreamConnection: EventHandler, Indexed {
 
 extension DownstreamConnection.Body {
     var isDone: Bool { if case .done = self { return true } else { return false } }
-}
-
-extension HTTPMethod {
-    /// RFC 9110 §9.2.2: a request that may be repeated without changing the result.
-    var isIdempotent: Bool {
-        switch self {
-        case .get, .head, .options, .trace, .put, .delete: return true
-        default: return false
-        }
-    }
 }
