@@ -153,33 +153,44 @@ public final class HTTPRequestParser {
             throw ParseFailure(400, "empty line before the request line (leading CRLF is not accepted)", at: 0)
         }
         var i = 0
-        while i < cr, b[i] != Byte.sp {
-            guard ByteClass.isTokenChar(b[i]) else { throw ParseFailure(400, "invalid byte in the method", at: i) }
-            i += 1
-        }
-        guard i > 0 else { throw ParseFailure(400, "empty method", at: 0) }
-        guard i <= Self.maxMethodBytes else {
-            throw ParseFailure(400, "method longer than 32 bytes", at: Self.maxMethodBytes)
-        }
+        while i < cr, b[i] != Byte.sp { i += 1 }
+        try readMethod(b, ByteSpan(start: 0, count: i))
         guard i < cr else { throw ParseFailure(400, "request line without a target", at: i) }
-        methodSpan = ByteSpan(start: 0, count: i)
-        method = HTTPMethod.classify(b[span: methodSpan])
 
         let targetStart = i + 1
         var j = targetStart
-        while j < cr, b[j] != Byte.sp {
-            guard ByteClass.isTargetChar(b[j]) else {
-                throw ParseFailure(400, "invalid byte in the request target", at: j)
-            }
-            j += 1
-        }
+        while j < cr, b[j] != Byte.sp { j += 1 }
         guard j > targetStart else {
             throw ParseFailure(400, "empty request target (parts must be separated by exactly one SP)", at: targetStart)
         }
+        try checkTargetBytes(b, ByteSpan(from: targetStart, to: j))
         guard j < cr else { throw ParseFailure(400, "request line without an HTTP version", at: j) }
-        targetSpan = ByteSpan(from: targetStart, to: j)
         version = try HTTPVersion.parse(b[span: ByteSpan(from: j + 1, to: cr)], at: j + 1)
+        try readTarget(b, ByteSpan(from: targetStart, to: j))
+    }
 
+    /// The method's bytes: a token of at most `maxMethodBytes`.
+    private func readMethod(_ b: UnsafeRawBufferPointer, _ span: ByteSpan) throws(ParseFailure) {
+        for i in span.start..<span.end where !ByteClass.isTokenChar(b[i]) {
+            throw ParseFailure(400, "invalid byte in the method", at: i)
+        }
+        guard span.count > 0 else { throw ParseFailure(400, "empty method", at: span.start) }
+        guard span.count <= Self.maxMethodBytes else {
+            throw ParseFailure(400, "method longer than 32 bytes", at: span.start + Self.maxMethodBytes)
+        }
+        methodSpan = span
+        method = HTTPMethod.classify(b[span: methodSpan])
+    }
+
+    private func checkTargetBytes(_ b: UnsafeRawBufferPointer, _ span: ByteSpan) throws(ParseFailure) {
+        for j in span.start..<span.end where !ByteClass.isTargetChar(b[j]) {
+            throw ParseFailure(400, "invalid byte in the request target", at: j)
+        }
+    }
+
+    /// The request-target (its bytes checked): its form, path, query and authority.
+    private func readTarget(_ b: UnsafeRawBufferPointer, _ span: ByteSpan) throws(ParseFailure) {
+        targetSpan = span
         let target = try RequestTarget.analyse(b, targetSpan, method: method)
         pathSpan = target.path
         querySpan = target.query
@@ -188,6 +199,12 @@ public final class HTTPRequestParser {
 
     private func readField(_ b: UnsafeRawBufferPointer, start: Int, cr: Int) throws(ParseFailure) {
         let (name, value) = try FieldLine.parse(b, start: start, cr: cr)
+        try take(b, name: name, value: value, at: start)
+    }
+
+    /// Classifies one field and applies its rules (one Host, one Content-Length, never with
+    /// Transfer-Encoding…); `at` is where a refusal points.
+    private func take(_ b: UnsafeRawBufferPointer, name: ByteSpan, value: ByteSpan, at start: Int) throws(ParseFailure) {
         let known = try KnownField.classify(b[span: name], at: name.start)
         guard table.append(HeaderField(name: name, value: value, role: known.role)) else {
             throw ParseFailure(431, "more header fields than the limit", at: start)
@@ -226,6 +243,72 @@ public final class HTTPRequestParser {
         case .unknown, .otherHopByHop, .xForwardedFor, .xForwardedProto, .forwarded, .xForwardedHost, .xRealIP, .clientIdentity:
             break
         }
+    }
+
+    // MARK: a head decoded by HTTP/2
+
+    /// Starts a request head whose fields an HTTP/2 session already decoded (HPACK), so
+    /// nothing is rendered as HTTP/1.1 text and parsed a second time. `bytes` holds every
+    /// name and value the spans point into (it may grow between calls, its start fixed).
+    /// The same rules as for a text head apply to what the spans hold: method and target
+    /// bytes, the target's form, and every field through `addDecodedField`. The head is
+    /// treated as HTTP/1.1 without keep-alive (one exchange per stream).
+    public func beginDecoded(_ bytes: UnsafeRawBufferPointer, method: ByteSpan, target: ByteSpan) -> HeadParseResult? {
+        reset()
+        do throws(ParseFailure) {
+            // The limit of a text request line holds for what would have been one.
+            guard method.count + target.count + 10 <= limits.maxRequestLineBytes else {
+                throw ParseFailure(414, "start line longer than the limit", at: target.start)
+            }
+            try readMethod(bytes, method)
+            guard target.count > 0 else { throw ParseFailure(400, "empty :path", at: target.start) }
+            try checkTargetBytes(bytes, target)
+            try readTarget(bytes, target)
+            return nil
+        } catch {
+            return fail(error)
+        }
+    }
+
+    /// One decoded field (names arrive lower-cased and without connection-specific fields;
+    /// values are still checked byte by byte, as in a text head). nil: go on.
+    public func addDecodedField(_ bytes: UnsafeRawBufferPointer, name: ByteSpan, value: ByteSpan) -> HeadParseResult? {
+        if case .failed(let error) = stage { return .error(error) }
+        do throws(ParseFailure) {
+            guard name.count > 0 else { throw ParseFailure(400, "empty field name", at: name.start) }
+            for i in name.start..<name.end where !ByteClass.isTokenChar(bytes[i]) {
+                throw ParseFailure(400, "invalid byte in a field name", at: i)
+            }
+            for j in value.start..<value.end where !ByteClass.isFieldValueChar(bytes[j]) {
+                throw ParseFailure(400, "control byte in a field value", at: j)
+            }
+            try take(bytes, name: name, value: value, at: name.start)
+            return nil
+        } catch {
+            return fail(error)
+        }
+    }
+
+    /// Ends a decoded head. `bodyByStreamEnd`: a body follows without a content-length,
+    /// delimited by the end of its stream; it is framed `.chunked` for the upstream.
+    public func finishDecoded(_ bytes: UnsafeRawBufferPointer, bodyByStreamEnd: Bool) -> HeadParseResult {
+        if case .failed(let error) = stage { return .error(error) }
+        do throws(ParseFailure) {
+            try finish(bytes, end: bytes.count)
+        } catch {
+            return fail(error)
+        }
+        if bodyByStreamEnd && contentLength == nil { framing = .chunked }
+        keepAlive = false
+        upgrade = false
+        stage = .complete(headLength: 0)
+        return .complete(headLength: 0)
+    }
+
+    private func fail(_ error: ParseFailure) -> HeadParseResult {
+        let publicError = error.publicError()
+        stage = .failed(publicError)
+        return .error(publicError)
     }
 
     /// Whole-head checks, once the empty line at `end` was read.

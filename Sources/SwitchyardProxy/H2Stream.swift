@@ -22,24 +22,10 @@ final class H2Stream: Indexed {
     private(set) var exchange: DownstreamConnection?
     private var cancelling = false
 
-    // The request head as it arrives (HPACK-decoded fields).
-    // Pseudo-fields and Host are kept in `values` (a pooled buffer) as spans; cookie crumbs
-    // are joined in `cookies`; other fields are written as HTTP/1.1 lines into `fields`.
-    private var values: IOBuffer?
-    private var method = ByteSpan(start: 0, count: 0)
-    private var path = ByteSpan(start: 0, count: 0)
-    private var authority = ByteSpan(start: 0, count: 0)
-    private var host = ByteSpan(start: 0, count: 0)
-    private var cookies: IOBuffer?
-    private var fields: IOBuffer?
-    private var headerListBytes = 0
-    private var headerFieldCount = 0
-    private var headTooLarge = false
-    private var hasContentLength = false
-    private var requestMethod = HTTPMethod.get
+    /// The request head as it arrives, loaded into `scratch`'s request parser.
+    private var head = H2RequestHead()
 
     // The request body.
-    private var chunkedBody = false
     /// END_STREAM arrived from the client.
     private(set) var requestEnded = false
     /// Request DATA read and dropped after the answer went out (see `responseFinished`).
@@ -52,11 +38,9 @@ final class H2Stream: Indexed {
     private var pending: IOBuffer?
 
     // The answer.
+    /// The request parser (the decoded head), lent to the exchange once the head is complete.
     private var scratch: ExchangeScratch?
     private var headSubmitted = false
-    private enum Framing { case none, length(UInt64), chunked, untilClose }
-    private var framing = Framing.none
-    private var chunks: ChunkedDecoder
     /// Response body bytes waiting for nghttp2 to ask for DATA.
     private var body: IOBuffer?
     private var bodyComplete = false
@@ -74,7 +58,6 @@ final class H2Stream: Indexed {
     init(id: Int32, connection: H2Connection) {
         self.id = id
         self.connection = connection
-        chunks = ChunkedDecoder(limits: connection.worker.limits)
         deadline = Clock.monotonicMilliseconds() + connection.worker.settings.headerTimeoutMilliseconds
     }
 
@@ -83,114 +66,33 @@ final class H2Stream: Indexed {
     // MARK: request head
 
     func header(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        guard !headTooLarge else { return }
-        headerFieldCount += 1
-        headerListBytes += name.count + value.count + 32
-        let limits = connection.limits
-        if headerFieldCount > limits.maxHeaderFields || headerListBytes > limits.maxHeaderListBytes {
-            headTooLarge = true
-            return
-        }
-        if name.first == UInt8(ascii: ":") {
-            if ASCII.equals(name, ":method") { method = keep(value) }
-            else if ASCII.equals(name, ":path") { path = keep(value) }
-            else if ASCII.equals(name, ":authority") { authority = keep(value) }
-            // :scheme is not forwarded: X-Forwarded-Proto says how the client came in.
-            return
-        }
-        if ASCII.equals(name, "host") { host = keep(value); return }
-        if ASCII.equals(name, "cookie") {
-            // RFC 9113 §8.2.3: cookie crumbs are joined with "; " for HTTP/1.1.
-            if cookies == nil { cookies = worker.buffers.take() }
-            let jar = cookies!
-            guard jar.writableCount >= value.count + 2 else {
-                headTooLarge = true
-                return
-            }
-            if !jar.isEmpty { jar.append("; ") }
-            jar.append(value)
-            return
-        }
-        // The body arrives in DATA frames as it is; a client's 100-continue wish and TE
-        // have no meaning on the HTTP/1.1 side we build.
-        if ASCII.equals(name, "expect") || ASCII.equals(name, "te") { return }
-        if ASCII.equals(name, "content-length") { hasContentLength = true }
-        if fields == nil { fields = worker.buffers.take() }
-        let out = fields!
-        guard out.writableCount >= name.count + value.count + 4 else {
-            headTooLarge = true
-            return
-        }
-        out.append(name)
-        out.append(": ")
-        out.append(value)
-        out.append("\r\n")
+        if scratch == nil { scratch = worker.takeScratch() }
+        head.add(name: name, value: value, parser: scratch!.request, pool: worker.buffers, limits: connection.limits)
     }
 
-    /// The head is complete: answer 431, or start the exchange with its HTTP/1.1 rendering.
+    /// The head is complete: answer 431, or start the exchange with the decoded head.
     func headComplete(endStream: Bool) {
         headComplete = true
         requestEnded = endStream
-        guard !headTooLarge else {
+        if scratch == nil { scratch = worker.takeScratch() }
+        guard !head.tooLarge else {
             worker.stats.badRequests += 1
             respondDirectly(status: 431)
-            releaseHeadStorage()
+            head.release(worker.buffers)
+            releaseScratch()
             return
         }
-        let values = self.values.map { UnsafeRawPointer($0.base) } ?? UnsafeRawPointer(bitPattern: 1)!
-        requestMethod = HTTPMethod(bytes: HeadWriter.slice(values, method))
-        chunkedBody = !endStream && !hasContentLength
-        let head = worker.buffers.take()
-        defer { worker.buffers.give(head) }
-        head.append(HeadWriter.slice(values, method))
-        head.append(byte: UInt8(ascii: " "))
-        head.append(HeadWriter.slice(values, path))
-        head.append(" HTTP/1.1\r\nHost: ")
-        head.append(HeadWriter.slice(values, authority.count == 0 ? host : authority))
-        head.append("\r\n")
-        if let fields { head.append(fields.readable) }
-        if let cookies, !cookies.isEmpty {
-            head.append("Cookie: ")
-            head.append(cookies.readable)
-            head.append("\r\n")
-        }
-        if chunkedBody { head.append("Transfer-Encoding: chunked\r\n") }
-        // One request per exchange: its answer then ends with the stream.
-        head.append("Connection: close\r\n\r\n")
-        releaseHeadStorage()
-
+        let verdict = head.complete(parser: scratch!.request, pool: worker.buffers, endStream: endStream)
         let exchange = DownstreamConnection(stream: self, client: connection.client, worker: worker,
                                             secure: connection.isTLS, tlsVersion: connection.tlsVersion)
         self.exchange = exchange
-        exchange.bridgeWrite(head.readable)
-        if endStream {
-            endDelivered = true
-            exchange.bridgeEndOfRequest()
-        }
-        exchange.bridgeKick()
-    }
-
-    /// Copies a field value into `values`; its span there (empty if it does not fit: the
-    /// header list limit is far below a buffer, so only a broken limit gets there).
-    private func keep(_ value: UnsafeRawBufferPointer) -> ByteSpan {
-        if values == nil { values = worker.buffers.take() }
-        let buffer = values!
-        guard buffer.writableCount >= value.count else {
-            headTooLarge = true
-            return ByteSpan(start: 0, count: 0)
-        }
-        let span = ByteSpan(start: buffer.readableCount, count: value.count)
-        buffer.append(value)
-        return span
-    }
-
-    private func releaseHeadStorage() {
-        if let fields { worker.buffers.give(fields) }
-        if let values { worker.buffers.give(values) }
-        if let cookies { worker.buffers.give(cookies) }
-        fields = nil
-        values = nil
-        cookies = nil
+        let lent = scratch!
+        scratch = nil
+        if endStream { endDelivered = true }
+        exchange.startDecoded(scratch: lent, head: head.bytes?.readable ?? UnsafeRawBufferPointer(start: nil, count: 0),
+                              size: head.size, verdict: verdict, endStream: endStream)
+        // The exchange copied what it needs (the upstream head, the log's method and path).
+        head.release(worker.buffers)
     }
 
     // MARK: request body
@@ -232,24 +134,13 @@ final class H2Stream: Indexed {
         if let exchange, exchange.acceptsRequestBytes { exchange.bridgeKick() }
     }
 
-    /// Writes as much of `bytes` as the exchange has room for (chunk-framed when the body
-    /// has no length) and acknowledges it to the client; returns the bytes taken.
+    /// Writes as much of `bytes` as the exchange has room for and acknowledges it to the
+    /// client; returns the bytes taken. (A body without content-length is chunk-framed by
+    /// the exchange on its way upstream.)
     private func write(_ bytes: UnsafeRawBufferPointer, to exchange: DownstreamConnection) -> Int {
-        let room = exchange.bridgeInputRoom - (chunkedBody ? 32 : 0)
-        let n = min(bytes.count, room)
+        let n = min(bytes.count, exchange.bridgeInputRoom)
         guard n > 0 else { return 0 }
-        let data = UnsafeRawBufferPointer(rebasing: bytes[0..<n])
-        if chunkedBody {
-            var line: (UInt64, UInt64, UInt64) = (0, 0, 0)
-            withUnsafeMutableBytes(of: &line) { raw in
-                let k = ChunkedEncoder.writeChunkHeader(count: n, into: raw)
-                exchange.bridgeWrite(UnsafeRawBufferPointer(rebasing: raw[0..<k]))
-            }
-            exchange.bridgeWrite(data)
-            exchange.bridgeWrite(Self.bytes(ChunkedEncoder.chunkTrailer))
-        } else {
-            exchange.bridgeWrite(data)
-        }
+        exchange.bridgeWrite(UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
         connection.session?.consume(id, n)
         connection.needsFlush()
         return n
@@ -273,10 +164,6 @@ final class H2Stream: Indexed {
             pending = nil
         }
         if requestEnded && !endDelivered && pending == nil {
-            if chunkedBody {
-                guard exchange.bridgeInputRoom >= 5 || !exchange.acceptsRequestBytes else { return moved }
-                if exchange.acceptsRequestBytes { exchange.bridgeWrite(Self.bytes(ChunkedEncoder.lastChunk)) }
-            }
             endDelivered = true
             exchange.bridgeEndOfRequest()
             moved = true
@@ -286,116 +173,85 @@ final class H2Stream: Indexed {
 
     // MARK: the answer
 
-    /// The exchange's HTTP/1.1 answer: the head becomes a HEADERS frame, the body is
-    /// staged for DATA. Returns the bytes taken, and whether the stream is full.
-    func deliver(_ bytes: UnsafeRawBufferPointer) -> (Int, Bool) {
-        var used = 0
-        if scratch == nil { scratch = worker.takeScratch() }
-        let parser = scratch!.response
-        while !headSubmitted {
-            let rest = UnsafeRawBufferPointer(rebasing: bytes[used...])
-            switch parser.parse(rest, requestMethod: requestMethod) {
-            case .needMore:
-                return (used, false)
-            case .error:
-                // Our own HTTP/1.1 side wrote it; cannot happen, but never forward junk.
-                connection.session?.reset(id, code: H2ServerSession.internalError)
-                connection.needsFlush()
-                return (bytes.count, false)
-            case .complete(let headLength):
-                if parser.status < 200 {
-                    // Interim answers (103 Early Hints…) are not passed on.
-                    used += headLength
-                    parser.reset()
-                    continue
-                }
-                submitHead(parser, base: rest.baseAddress!)
-                used += headLength
-            }
-        }
-        if !bodyComplete {
-            used += stage(UnsafeRawBufferPointer(rebasing: bytes[used...]))
-        } else {
-            used = bytes.count   // nothing belongs after a complete body
-        }
-        let blocked = used < bytes.count
-        exchangeBlocked = blocked
-        return (used, blocked)
-    }
-
-    private func submitHead(_ parser: HTTPResponseParser, base: UnsafeRawPointer) {
+    /// The response head, from the exchange's parsed upstream head (no text in between):
+    /// fields lower-cased, connection-specific ones dropped (RFC 9113 §8.2.2), the sticky
+    /// cookie added when one is issued. `hasBody`: DATA follows.
+    func submitHead(_ parser: HTTPResponseParser, base: UnsafeRawPointer, hasBody: Bool, cookie: Cookie?) {
         let head = connection.responseHead
         head.reset(status: parser.status)
-        for i in 0..<parser.headerCount {
+        var fits = true
+        for i in 0..<parser.headerCount where fits {
             let field = parser.header(i)
-            // Connection-specific fields are not allowed in HTTP/2 (RFC 9113 §8.2.2).
             if field.role == .hopByHop { continue }
-            guard head.add(name: HeadWriter.slice(base, field.name), value: HeadWriter.slice(base, field.value)) else {
-                // Sized from the parser's limits, so this cannot happen; never send half a head.
-                connection.session?.reset(id, code: H2ServerSession.internalError)
-                headSubmitted = true
-                bodyComplete = true
-                return
-            }
+            fits = head.add(name: HeadWriter.slice(base, field.name), value: HeadWriter.slice(base, field.value))
         }
-        switch parser.framing {
-        case .none: framing = .none
-        case .contentLength(let n): framing = n == 0 ? .none : .length(n)
-        case .chunked:
-            chunks.reset()
-            framing = .chunked
-        case .untilClose: framing = .untilClose
+        // Sized from the parser's limits, so a full head cannot happen; never send half a head.
+        guard fits else {
+            connection.session?.reset(id, code: H2ServerSession.internalError)
+            headSubmitted = true
+            bodyComplete = true
+            return
         }
-        if case .none = framing { bodyComplete = true }
         headSubmitted = true
-        connection.session?.submitResponse(id, head: head, hasBody: !bodyComplete)
+        bodyComplete = !hasBody
+        guard let cookie else {
+            connection.session?.submitResponse(id, head: head, hasBody: hasBody)
+            connection.needsFlush()
+            return
+        }
+        // The cookie's value lives in a pooled buffer until nghttp2 copied the head.
+        let value = worker.buffers.take()
+        HeadWriter.appendCookie(value, name: cookie.name, value: cookie.value, secure: cookie.secure)
+        head.add(name: Self.bytes("set-cookie"), value: value.readable)
+        connection.session?.submitResponse(id, head: head, hasBody: hasBody)
+        worker.buffers.give(value)
         connection.needsFlush()
     }
 
-    /// Copies body bytes into `body` as far as it has room; returns the bytes taken.
-    private func stage(_ input: UnsafeRawBufferPointer) -> Int {
-        guard !input.isEmpty else { return 0 }
+    /// The sticky cookie an answer issues.
+    struct Cookie {
+        var name: UnsafeRawBufferPointer
+        var value: UInt64
+        var secure: Bool
+    }
+
+    /// An answer of our own (an error the exchange decided), with its short text body.
+    func answer(status: Int) {
+        let text = HeadWriter.errorText(status)
+        let head = connection.responseHead
+        head.reset(status: status)
+        head.add(name: Self.bytes("content-type"), value: Self.bytes("text/plain; charset=utf-8"))
+        // The length's digits live in a pooled buffer until nghttp2 copied the head.
+        let length = worker.buffers.take()
+        length.append(decimal: UInt64(text.body.utf8CodeUnitCount))
+        head.add(name: Self.bytes("content-length"), value: length.readable)
+        if body == nil { body = worker.buffers.take() }
+        body!.append(Self.bytes(text.body))
+        headSubmitted = true
+        bodyComplete = true
+        connection.session?.submitResponse(id, head: head, hasBody: true)
+        worker.buffers.give(length)
+        connection.needsFlush()
+    }
+
+    /// Response body bytes (already de-framed by the exchange), staged as far as `body`
+    /// has room; `complete`: these are the last. Returns the bytes taken, and whether the
+    /// stream is full.
+    func deliverBody(_ input: UnsafeRawBufferPointer, complete: Bool) -> (Int, Bool) {
+        guard !bodyComplete else { return (input.count, false) }   // nothing belongs after it
         if body == nil { body = worker.buffers.take() }
         let out = body!
         out.ensureWritable(16 * 1024)   // compacts only when the tail is short
-        var used = 0
-        switch framing {
-        case .none:
-            return input.count
-        case .length(let remaining):
-            let n = min(Int(clamping: remaining), input.count, out.writableCount)
-            out.append(UnsafeRawBufferPointer(rebasing: input[0..<n]))
-            used = n
-            framing = .length(remaining - UInt64(n))
-            if remaining == UInt64(n) { bodyComplete = true }
-        case .untilClose:
-            used = out.append(input)
-        case .chunked:
-            while used < input.count, out.writableCount > 0 {
-                let step: ChunkedStep
-                do {
-                    step = try chunks.decode(UnsafeRawBufferPointer(rebasing: input[used...]), maxData: out.writableCount)
-                } catch {
-                    connection.session?.reset(id, code: H2ServerSession.internalError)
-                    return input.count
-                }
-                if step.data.count > 0 {
-                    out.append(UnsafeRawBufferPointer(start: input.baseAddress! + used + step.data.start, count: step.data.count))
-                }
-                used += step.consumed
-                if step.finished {
-                    bodyComplete = true
-                    break
-                }
-                if step.consumed == 0 { break }
-            }
-        }
+        let used = out.append(input)
+        if complete && used == input.count { bodyComplete = true }
         if deferred && (!out.isEmpty || bodyComplete) {
             deferred = false
             connection.session?.resume(id)
         }
         connection.needsFlush()
-        return used
+        let blocked = used < input.count
+        exchangeBlocked = blocked
+        return (used, blocked)
     }
 
     /// nghttp2 asks for DATA.
@@ -444,7 +300,8 @@ final class H2Stream: Indexed {
         guard !cancelling else { return }
         returnPending()
         deadline = Clock.monotonicMilliseconds() + worker.settings.upstreamTimeoutMilliseconds
-        if case .untilClose = framing, headSubmitted, !aborted { bodyComplete = true }
+        // A clean end completes the body (a close-delimited one ends only here).
+        if headSubmitted, !aborted { bodyComplete = true }
         if !headSubmitted || !bodyComplete {
             connection.session?.reset(id, code: H2ServerSession.internalError)
         } else if deferred {
@@ -474,7 +331,7 @@ final class H2Stream: Indexed {
             self.exchange = nil
             exchange.bridgeCancel()
         }
-        releaseHeadStorage()
+        head.release(worker.buffers)
         releaseScratch()
         returnPending()
         if let body { worker.buffers.give(body); self.body = nil }
@@ -492,7 +349,6 @@ final class H2Stream: Indexed {
 
     private func releaseScratch() {
         if let scratch {
-            scratch.reset()
             worker.giveScratch(scratch)
             self.scratch = nil
         }

@@ -180,11 +180,7 @@ enum HeadWriter {
             }
             if x.cookieName.count > 0 {
                 out.append("Set-Cookie: ")
-                out.append(x.cookieName)
-                out.append(byte: UInt8(ascii: "="))
-                out.append(hex: x.cookieValue, width: 16)
-                out.append("; Path=/; HttpOnly; SameSite=Lax")
-                if x.secureCookie { out.append("; Secure") }
+                appendCookie(out, name: x.cookieName, value: x.cookieValue, secure: x.secureCookie)
                 out.append("\r\n")
             }
         }
@@ -193,8 +189,30 @@ enum HeadWriter {
         return true
     }
 
+    /// The sticky cookie's Set-Cookie value: the 64-bit token in hex, for every path, out of
+    /// scripts' reach, sent on top-level navigations, and only over TLS when it came by TLS.
+    static func appendCookie(_ out: IOBuffer, name: UnsafeRawBufferPointer, value: UInt64, secure: Bool) {
+        out.append(name)
+        out.append(byte: UInt8(ascii: "="))
+        out.append(hex: value, width: 16)
+        out.append("; Path=/; HttpOnly; SameSite=Lax")
+        if secure { out.append("; Secure") }
+    }
+
     /// A short error answer of our own. `close` adds `Connection: close`.
     static func writeError(_ out: IOBuffer, status: Int, close: Bool) {
+        let (line, body) = errorText(status)
+        out.ensureWritable(256)
+        out.append("HTTP/1.1 ")
+        out.append(line)
+        out.append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ")
+        out.append(decimal: UInt64(body.utf8CodeUnitCount))
+        out.append(close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n")
+        out.append(body)
+    }
+
+    /// The status line's text and the body of our own answer with `status`.
+    static func errorText(_ status: Int) -> (line: StaticString, body: StaticString) {
         let (line, body): (StaticString, StaticString)
         switch status {
         case 400: (line, body) = ("400 Bad Request", "400 Bad Request\n")
@@ -212,12 +230,6 @@ enum HeadWriter {
         case 505: (line, body) = ("505 HTTP Version Not Supported", "505 HTTP Version Not Supported\n")
         default: (line, body) = ("500 Internal Server Error", "500 Internal Server Error\n")
         }
-        out.ensureWritable(256)
-        out.append("HTTP/1.1 ")
-        out.append(line)
-        out.append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ")
-        out.append(decimal: UInt64(body.utf8CodeUnitCount))
-        out.append(close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n")
-        out.append(body)
+        return (line, body)
     }
 }

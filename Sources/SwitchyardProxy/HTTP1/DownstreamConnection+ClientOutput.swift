@@ -12,7 +12,7 @@ extension DownstreamConnection {
         if let tls { return flushEncrypted(tls) }
         if let bridge {
             guard phase != .closed, let out = toClient, !out.isEmpty, !clientWriteBlocked else { return false }
-            let (n, blocked) = bridge.deliver(out.readable)
+            let (n, blocked) = bridge.deliverBody(out.readable, complete: responseDone)
             out.consume(n)
             bytesOut += UInt64(n)
             if blocked { clientWriteBlocked = true }
@@ -75,8 +75,7 @@ extension DownstreamConnection {
     /// exchange. `close`: the stream cannot continue (framing in doubt, unread body).
     func finishWithError(_ status: Int, close: Bool) {
         self.status = status
-        if toClient == nil { toClient = worker.buffers.take() }
-        HeadWriter.writeError(toClient!, status: status, close: close || closeAfterResponse || worker.draining)
+        queueOwnAnswer(status, close: close || closeAfterResponse || worker.draining)
         if let upstream {
             upstream.close()
             self.upstream = nil
@@ -95,11 +94,20 @@ extension DownstreamConnection {
 
     /// A malformed head: answer and close (framing is in doubt, nothing is forwarded).
     func respondAndClose(status: Int) {
-        if toClient == nil { toClient = worker.buffers.take() }
         self.status = status
-        HeadWriter.writeError(toClient!, status: status, close: true)
+        queueOwnAnswer(status, close: true)
         fromClient?.clear()
         phase = .closing
+    }
+
+    /// Our own answer: HTTP/1.1 text into `toClient`, or a stream's HEADERS and DATA.
+    func queueOwnAnswer(_ status: Int, close: Bool) {
+        if let bridge {
+            bridge.answer(status: status)
+            return
+        }
+        if toClient == nil { toClient = worker.buffers.take() }
+        HeadWriter.writeError(toClient!, status: status, close: close)
     }
 
     /// Something broke after the response started: the client sees a cut connection, which

@@ -26,7 +26,7 @@ extension DownstreamConnection {
             finishExchange()
             return true
         }
-        if clientEOF && !requestBody.isDone && (fromClient?.isEmpty ?? true) {
+        if clientEOF && !requestBody.isDone && !requestBody.endsWithStream && (fromClient?.isEmpty ?? true) {
             perform(exchange.clientGone())
             return true
         }
@@ -36,9 +36,10 @@ extension DownstreamConnection {
     /// Moves request body bytes from `fromClient` to `toUpstream`, re-framing chunked bodies
     /// (extensions and trailers are dropped: they are validated and never forwarded).
     func pumpRequestBody() -> Bool {
+        if case .streamChunked = requestBody, let out = toUpstream { return pumpStreamBody(out) }
         guard let input = fromClient, let out = toUpstream, !input.isEmpty else { return false }
         switch requestBody {
-        case .done:
+        case .done, .streamChunked:
             return false
         case .length(let remaining):
             out.ensureWritable(16 * 1024)
@@ -97,6 +98,34 @@ extension DownstreamConnection {
         }
     }
 
+    /// An HTTP/2 body without content-length: each run of DATA bytes becomes one chunk for
+    /// the upstream; the stream's end writes the last chunk.
+    func pumpStreamBody(_ out: IOBuffer) -> Bool {
+        if let input = fromClient, !input.isEmpty {
+            out.ensureWritable(16 * 1024)
+            let n = min(out.writableCount - 32, input.readableCount)   // chunk-size line and CRLF around
+            guard n > 0 else { return false }
+            chunkedBodyBytes += UInt64(n)
+            if chunkedBodyBytes > bodyLimit {
+                perform(exchange.requestBodyRefused(status: 413))
+                return true
+            }
+            out.commit(ChunkedEncoder.writeChunkHeader(count: n, into: out.writable))
+            out.append(UnsafeRawBufferPointer(start: input.readable.baseAddress, count: n))
+            out.append(ChunkedEncoder.chunkTrailer)
+            input.consume(n)
+            bytesIn += UInt64(n)
+            return true
+        }
+        guard clientEOF else { return false }
+        out.ensureWritable(8)
+        guard out.writableCount >= 5 else { return false }
+        out.append(ChunkedEncoder.lastChunk)
+        requestBody = .done
+        exchange.requestBodyEnded()
+        return true
+    }
+
     /// Parses the response head and moves response body bytes to `toClient`.
     func pumpResponse() -> Bool {
         guard let input = fromUpstream, !input.isEmpty else {
@@ -120,6 +149,8 @@ extension DownstreamConnection {
         if toClient == nil { toClient = worker.buffers.take() }
         let out = toClient!
         switch responseBody {
+        case .streamChunked:
+            preconditionFailure("a response body is never stream-delimited")
         case .done:
             if responseUntilClose {
                 out.ensureWritable(16 * 1024)
@@ -228,6 +259,10 @@ extension DownstreamConnection {
                 return true
             case .relayResponse(let closeAfter):
                 if closeAfter { closeAfterResponse = true }
+                if bridge != nil {
+                    relayHeadToStream(p, base, headLength: headLength, input: input)
+                    return true
+                }
             case let other:
                 preconditionFailure("responseHeadReceived answered \(other)")
             }
@@ -258,6 +293,38 @@ extension DownstreamConnection {
             responseHeadDone = true
             return true
         }
+    }
+
+    /// HTTP/2: the parsed head goes to the stream as a HEADERS frame (no HTTP/1.1 text), and
+    /// the body follows de-framed into `toClient` (see `flushToClient`).
+    func relayHeadToStream(_ p: HTTPResponseParser, _ base: UnsafeRawPointer, headLength: Int, input: IOBuffer) {
+        status = p.status
+        responseUntilClose = false
+        chunkToClient = false
+        var hasBody = true
+        switch p.framing {
+        case .none:
+            responseBody = .done
+            responseDone = true
+            hasBody = false
+        case .contentLength(let n):
+            responseBody = n == 0 ? .done : .length(n)
+            responseDone = n == 0
+            hasBody = n > 0
+        case .chunked:
+            responseChunks.reset()
+            responseBody = .chunked
+        case .untilClose:
+            responseBody = .done
+            responseUntilClose = true
+        }
+        let cookieName = decision.issueCookie ? (handle?.cookieNames[decision.route] ?? []) : []
+        cookieName.withUnsafeBytes { name in
+            bridge.unsafelyUnwrapped.submitHead(p, base: base, hasBody: hasBody, cookie: name.isEmpty ? nil
+                : .init(name: name, value: decision.cookieValue, secure: isTLS))
+        }
+        input.consume(headLength)
+        responseHeadDone = true
     }
 
     /// Writes the response head for the client, with the sticky cookie when one is issued.

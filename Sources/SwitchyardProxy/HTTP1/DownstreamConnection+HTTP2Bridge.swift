@@ -21,6 +21,26 @@ extension DownstreamConnection {
         worker.startHTTP2(fd: fd, client: client, tls: tls, tlsVersion: tlsVersion, initial: input)
     }
 
+    /// The stream's decoded head, loaded into `scratch`'s request parser with `verdict`
+    /// (its spans point into `head`): starts the exchange with no second parse. A refused
+    /// head is answered with its status and logged like a refused HTTP/1.1 head.
+    func startDecoded(scratch: ExchangeScratch, head: UnsafeRawBufferPointer, size: Int,
+                      verdict: HeadParseResult, endStream: Bool) {
+        self.scratch = scratch
+        if endStream { clientEOF = true }
+        switch verdict {
+        case .complete:
+            startExchange(base: head.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, headLength: 0, headBytes: size)
+        case .error(let error):
+            worker.stats.badRequests += 1
+            respondAndClose(status: error.status)
+            logRefusal(status: error.status, reason: error.reason)
+        case .needMore:
+            preconditionFailure("a decoded head is complete or refused")
+        }
+        advance()
+    }
+
     /// The exchange can still use request bytes (after an early answer it cannot: the
     /// stream then discards what the client sends).
     var acceptsRequestBytes: Bool {

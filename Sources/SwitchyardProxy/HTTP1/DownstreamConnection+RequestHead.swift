@@ -42,7 +42,9 @@ extension DownstreamConnection {
         }
     }
 
-    func startExchange(base: UnsafeRawPointer, headLength: Int) {
+    /// `headLength`: the head's bytes at the start of `fromClient` (0 for an HTTP/2 head,
+    /// which lives in the stream's buffer); `headBytes`: its size for the access log.
+    func startExchange(base: UnsafeRawPointer, headLength: Int, headBytes: Int? = nil) {
         startNanoseconds = Clock.monotonicNanoseconds()
         servedRequests += 1
         let p = requestParser
@@ -50,7 +52,7 @@ extension DownstreamConnection {
         clientIsHTTP10 = p.version == .http10
         requestKeepAlive = p.keepAlive
         requestIsUpgrade = p.upgrade
-        bytesIn = UInt64(headLength)
+        bytesIn = UInt64(headBytes ?? headLength)
         bytesOut = 0
         status = 0
         rememberForLog(base)
@@ -62,11 +64,11 @@ extension DownstreamConnection {
         decision = Self.unrouted
         switch p.framing {
         case .contentLength(let n): requestBody = n == 0 ? .done : .length(n)
-        case .chunked: requestBody = .chunked
+        case .chunked: requestBody = bridge == nil ? .chunked : .streamChunked
         case .none, .untilClose: requestBody = .done
         }
         let request = Exchange.Request(
-            method: method, body: Self.exchangeBody(p.framing), expectContinue: p.expectContinue,
+            method: method, body: bridge == nil ? Self.exchangeBody(p.framing) : Self.streamBody(p.framing), expectContinue: p.expectContinue,
             upgrade: requestIsUpgrade, clientIsHTTP10: clientIsHTTP10, keepAlive: requestKeepAlive, http2: bridge != nil)
         var action = exchange.headRouted(request, route(base, p, handle), draining: worker.draining)
         if case .consultDecisionPoint = action {
@@ -80,7 +82,7 @@ extension DownstreamConnection {
             }
         }
         // The head is consumed whatever the outcome: the next head starts after it.
-        fromClient!.consume(headLength)
+        if headLength > 0 { fromClient!.consume(headLength) }
         if case .connect = action, !requestBody.isDone { startRateWindow() }
         perform(action)
     }
@@ -108,6 +110,11 @@ extension DownstreamConnection {
         case .chunked: return .chunked
         case .none, .untilClose: return .none
         }
+    }
+
+    /// An HTTP/2 body without content-length is delimited by its stream's end.
+    static func streamBody(_ framing: BodyFraming) -> Exchange.RequestBody {
+        framing == .chunked ? .untilStreamEnd : exchangeBody(framing)
     }
 
     /// The exchange's decision point (see `Exchange.decisionPointPassed` for what a hook

@@ -15,10 +15,11 @@ import SwitchyardTLS
 ///     client ──read──▶ fromClient ──(head rewrite / body framing)──▶ toUpstream ──write──▶ server
 ///     client ◀─write── toClient ◀──(head rewrite / body framing)── fromUpstream ◀──read── server
 ///
-/// The same state machine carries each HTTP/2 stream (`bridge`): the stream writes an
-/// HTTP/1.1 rendering of its request into `fromClient` and takes the answer from
-/// `toClient`, so a stream is routed, limited, forwarded and logged exactly like an
-/// HTTP/1.1 request. Such a connection has no socket of its own.
+/// The same driver carries each HTTP/2 stream's exchange (`bridge`): the stream loads its
+/// decoded head into the request parser (no HTTP/1.1 text in between), writes its DATA
+/// into `fromClient`, and is handed the parsed response head and the de-framed body, so a
+/// stream is routed, limited, forwarded and logged exactly like an HTTP/1.1 request. Such
+/// a connection has no socket of its own.
 ///
 /// All of it is confined to the worker's event-loop thread.
 ///
@@ -122,7 +123,10 @@ final class DownstreamConnection: EventHandler, Indexed {
     var clientIsHTTP10 = false
     var requestKeepAlive = true
     var requestIsUpgrade = false
-    enum Body { case done, length(UInt64), chunked }
+    /// The request body still to come: a length, chunked (HTTP/1.1, decoded and re-framed),
+    /// or `streamChunked` — an HTTP/2 body without content-length, chunk-framed for the
+    /// upstream as it arrives and ended by the stream's END_STREAM.
+    enum Body { case done, length(UInt64), chunked, streamChunked }
     var requestBody = Body.done
     var responseBody = Body.done
     var responseUntilClose = false
@@ -372,4 +376,9 @@ final class DownstreamConnection: EventHandler, Indexed {
 
 extension DownstreamConnection.Body {
     var isDone: Bool { if case .done = self { return true } else { return false } }
+}
+
+extension DownstreamConnection.Body {
+    /// Ended by the HTTP/2 stream's END_STREAM, not by a length or a last chunk.
+    var endsWithStream: Bool { if case .streamChunked = self { return true } else { return false } }
 }
