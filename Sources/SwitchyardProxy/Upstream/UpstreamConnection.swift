@@ -1,0 +1,60 @@
+import SwitchyardSystem
+import SwitchyardTLS
+
+/// An upstream connection. While it serves a request, `owner` receives its events; while it
+/// sits idle in its pool any event (data or end of stream from the server) closes it,
+/// because an idle HTTP/1.1 connection has nothing legitimate to say.
+final class UpstreamConnection: EventHandler {
+    let fd: FileDescriptor
+    unowned let pool: ServerPool
+    unowned let loop: EventLoop
+    var registration = RegistrationID.none
+    unowned(unsafe) var owner: DownstreamConnection?
+    /// True until the non-blocking connect has completed.
+    var connecting: Bool
+    /// True once this connection has carried a complete exchange: a failure before the
+    /// first response byte may then be a stale keep-alive, and a safe request is replayed.
+    var hasServed = false
+    private(set) var closed = false
+    /// The TLS client side, for `tls` servers.
+    var tls: TLSTransport?
+
+    init(fd: FileDescriptor, pool: ServerPool, loop: EventLoop, connecting: Bool) {
+        self.fd = fd
+        self.pool = pool
+        self.loop = loop
+        self.connecting = connecting
+        pool.openConnections += 1
+    }
+
+    func eventsReceived(_ events: UInt32) {
+        if let owner {
+            owner.upstreamEventsReceived(events)
+        } else if let tls, events & (Epoll.hangUp | Epoll.error) == 0, idleTLSRecordsOnly(tls) {
+            // TLS 1.3 sends session tickets after the handshake: records, but no data.
+            return
+        } else {
+            pool.removeIdle(self)
+            close()
+        }
+    }
+
+    /// An idle TLS connection was readable: true if what arrived was only TLS records with
+    /// no application data (tickets), so the connection can stay in the pool.
+    private func idleTLSRecordsOnly(_ tls: TLSTransport) -> Bool {
+        var scratch = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        guard (try? tls.readSocket(fd, scratch: loop.cipherScratch)) == .fed else { return false }
+        let result = withUnsafeMutableBytes(of: &scratch) { try? tls.decrypt(into: $0) }
+        return result == .needMore
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        tls?.release()
+        loop.deregister(registration)
+        fd.close()
+        pool.openConnections -= 1
+        owner = nil
+    }
+}
