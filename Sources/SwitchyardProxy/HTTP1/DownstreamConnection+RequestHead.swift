@@ -77,6 +77,7 @@ extension DownstreamConnection {
             return
         }
         self.decision = decision
+        observeRouted()
         // A route with its own certificate answers only where that certificate was presented:
         // a client that checked another name's certificate is misdirected (421).
         if isTLS, handle.table.routes[decision.route].config.certificate != nil,
