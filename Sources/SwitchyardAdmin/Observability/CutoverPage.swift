@@ -76,7 +76,7 @@ function render(doc) {
   document.getElementById("reload").textContent = reload ? ("last reload " + when(reload.time) + ": " + (reload.ok ? "ok" : "failed") + " — " + reload.message) : "";
   const routes = document.getElementById("routes");
   routes.replaceChildren();
-  const anyTraffic = (doc.routes || []).some(r => r.sides.some(s => s.requests > 0 || s.history.length > 0));
+  const anyTraffic = (doc.routes || []).some(r => r.sides.some(s => s.requests > 0 || s.history.some(p => p[4] > 0)));
   if (!anyTraffic) routes.appendChild(el("p", { id: "empty" }, "no data yet"));
   for (const route of doc.routes || []) routes.appendChild(renderRoute(route, doc));
   const timeline = document.getElementById("timeline");
