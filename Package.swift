@@ -45,7 +45,7 @@ let package = Package(
         .testTarget(name: "SwitchyardTLSTests", dependencies: ["SwitchyardTLS", "CSwitchyardMallocCounter", "SwitchyardTestSupport"]),
         .testTarget(name: "SwitchyardAdminTests",
                     dependencies: ["SwitchyardAdmin", "SwitchyardProxy", "SwitchyardOrigin", "SwitchyardRouting",
-                                   "SwitchyardSystem", "SwitchyardTestSupport"]),
+                                   "SwitchyardSystem", "SwitchyardTestSupport", "CSwitchyardMallocCounter"]),
         .testTarget(name: "SwitchyardProxyTests",
                     dependencies: ["SwitchyardProxy", "SwitchyardOrigin", "SwitchyardRouting", "SwitchyardSystem",
                                    "SwitchyardHTTP", "CSwitchyardMallocCounter", "CSwitchyardShims", "CNGHTTP2",

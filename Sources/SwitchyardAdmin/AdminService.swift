@@ -21,6 +21,8 @@ public final class AdminService: @unchecked Sendable {
     private(set) var config: RoutesConfig
     private(set) var history: [HistoryEntry]
     let errorLog: ErrorLog
+    /// Changes and reloads counted for the metrics listener.
+    public let activity = AdminActivity()
 
     /// Restores the state file (if any) against `config`, reconciling names that vanished.
     /// Returns the table to start the data plane with, and warnings for the error log.
@@ -68,6 +70,9 @@ public final class AdminService: @unchecked Sendable {
     }
 
     var table: RouteTable { dataPlane.table }
+
+    /// The history, read under the commit lock (for the metrics listener's thread).
+    public var historySnapshot: [HistoryEntry] { lock.withLock { history } }
 
     // MARK: executing
 
@@ -205,6 +210,8 @@ public final class AdminService: @unchecked Sendable {
         }
         history = newHistory
         config = newConfig
+        activity.changeCommitted(command: command.words.first ?? "-")
+        if change.config != nil { activity.reloadFinished(ok: true, message: "generation \(generation)") }
         // 3. Traffic that moved away: idle connections to sides that lost everything close;
         //    tunnels close only when a drain deadline was given.
         let lost = Self.usedBackends(old).subtracting(Self.usedBackends(newTable))
@@ -269,6 +276,7 @@ public final class AdminService: @unchecked Sendable {
         do {
             newConfig = try RoutesConfig.load(path: routesPath)
         } catch {
+            activity.reloadFinished(ok: false, message: error.description)
             throw AdminError("reload refused, nothing changed:\n" + error.description)
         }
         let (state, warnings) = table.state.reconciled(with: newConfig)

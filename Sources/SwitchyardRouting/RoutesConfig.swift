@@ -22,6 +22,9 @@ public struct RoutesConfig: Sendable, Equatable {
     public var trustForwarded: [CIDR] = []
     /// `timeout` and `limit` lines.
     public var tuning = TuningConfig()
+    /// `metrics ADDR:PORT`: where the read-only admin HTTP listener (`/metrics`,
+    /// `/status.json`, the cutover page) listens. `nil`: off (the default).
+    public var metrics: Endpoint?
 
     public init(listeners: [ListenerConfig] = [], backends: [BackendConfig] = [], routes: [RouteConfig] = [],
                 admin: AdminConfig? = nil, statePath: String? = nil, accessLogPath: String? = nil,

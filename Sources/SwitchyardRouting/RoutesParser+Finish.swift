@@ -8,6 +8,7 @@ extension RoutesParser {
         config.serviceUser = serviceUser
         config.trustForwarded = trustForwarded
         config.tuning = tuning
+        config.metrics = metrics
         if let line = tuning.maxRequestLineBytes, let headers = tuning.maxHeaderBytes, line + headers > TuningConfig.maxHeadBytes,
            let at = seenOnce["limit header-bytes"] {
             errors.append(RoutesError(file: file, line: at, column: 1,

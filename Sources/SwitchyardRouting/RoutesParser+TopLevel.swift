@@ -1,5 +1,5 @@
 extension RoutesParser {
-    static let topLevelDirectives = ["listen", "admin", "user", "state", "access-log", "error-log", "generation-header", "trust-forwarded", "timeout", "limit", "backend", "route"]
+    static let topLevelDirectives = ["listen", "admin", "user", "state", "access-log", "error-log", "generation-header", "metrics", "trust-forwarded", "timeout", "limit", "backend", "route"]
 
     mutating func topLevelDirective(_ tokens: [RoutesToken]) {
         let keyword = tokens[0]
@@ -33,6 +33,14 @@ extension RoutesParser {
                 generationHeader = tokens[1].text
             } else {
                 error(tokens[1], "bad header name \"\(tokens[1].text)\"")
+            }
+        case "metrics":
+            guard !rejectDuplicate(keyword, firstLine: seenOnce["metrics"]),
+                  expectArguments(tokens, 1...1, usage: "metrics ADDR:PORT") else { return }
+            seenOnce["metrics"] = keyword.line
+            switch parseListenEndpoint(tokens[1].text) {
+            case .value(let endpoint): metrics = endpoint
+            case .problem(let message): error(tokens[1], message)
             }
         case "trust-forwarded":
             guard !rejectDuplicate(keyword, firstLine: seenOnce["trust-forwarded"]),

@@ -21,6 +21,7 @@ struct RoutesParser {
     var accessLogPath: String?
     var errorLogPath: String?
     var generationHeader: String?
+    var metrics: Endpoint?
     var trustForwarded: [CIDR] = []
     var tuning = TuningConfig()
     /// Directives that may appear once, and the line they first appeared on.

@@ -45,6 +45,9 @@ struct Demo: ParsableCommand {
               curl -s http://\(address)/auth/login       # route 'auth': active cloud, standby legacy
               curl -s --http2-prior-knowledge http://\(address)/   # the same over HTTP/2 (h2c)
 
+            Cutover page (legacy and cloud side by side): http://127.0.0.1:9180/
+            Prometheus metrics: http://127.0.0.1:9180/metrics
+
             Access log: /tmp/switchyard-demo/access.log. Stop with Ctrl-C.
 
             """)

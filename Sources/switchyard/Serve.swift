@@ -125,6 +125,7 @@ struct ServeRunner {
         let proxy: Proxy
         var admin: AdminServer?
         var service: AdminService?
+        var metrics: MetricsServer?
         do {
             proxy = try Proxy(table: table, settings: settings, errorLog: errorLog)
             if let adminPath, let statePath, let auditPath {
@@ -135,6 +136,11 @@ struct ServeRunner {
                 admin = try AdminServer(path: adminPath, groupID: policy.socketGroupID, trust: trust,
                                         limits: config.admin ?? AdminConfig(socketPath: adminPath), service: adminService)
                 service = adminService
+            }
+            // The read-only HTTP listener is bound before any drop of privileges, like the
+            // other listeners; it is off unless the routes file asks for it.
+            if let endpoint = config.metrics {
+                metrics = try MetricsServer(endpoint: endpoint, proxy: proxy, service: service, errorLog: errorLog)
             }
         } catch {
             printError("switchyard: \(error)")
@@ -158,9 +164,11 @@ struct ServeRunner {
         }
         proxy.start()
         admin?.start()
+        metrics?.start()
         for address in proxy.httpAddresses { errorLog.info("listening on http://\(address) (generation \(table.generation))") }
         for (route, address) in proxy.tcpAddresses.sorted(by: { $0.key < $1.key }) { errorLog.info("route \(route): tcp on \(address)") }
         if let admin { errorLog.info("admin socket \(admin.path)") }
+        if let metrics { errorLog.info("cutover page on http://\(metrics.address)/ (metrics: /metrics, JSON: /status.json)") }
         ready?(proxy)
 
         while true {
@@ -177,6 +185,7 @@ struct ServeRunner {
             }
             errorLog.info("shutting down: finishing requests in flight (up to \(options.grace) s)")
             admin?.stop()
+            metrics?.stop()
             service?.flushRefusalSummaries()
             proxy.shutdown(graceMilliseconds: options.grace * 1000)
             errorLog.info("stopped")

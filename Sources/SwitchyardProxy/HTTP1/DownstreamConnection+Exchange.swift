@@ -227,6 +227,7 @@ extension DownstreamConnection {
             upstreamFailed(error)
             return true
         case .complete(let headLength):
+            observeResponseHead()
             let base = bytes.baseAddress!
             let p = responseParser
             replayLength = 0
@@ -392,6 +393,7 @@ extension DownstreamConnection {
     /// Logs the request and unpins its table.
     func endRequest() {
         guard let handle else { return }
+        observeEnd(handle)
         if let log = worker.accessLog {
             // A request that matched no route (404, CONNECT's 501) has no route or backend:
             // never the previous request's.

@@ -94,6 +94,7 @@ extension DownstreamConnection {
                                path: scratch.unsafelyUnwrapped.routingPath(base: base), listener: client.listener)
         guard let decision = handle.table.route(view, random: worker.nextRandom()) else { return .noRoute }
         self.decision = decision
+        observeRouted()
         let route = handle.table.routes[decision.route]
         // A route with its own certificate answers only where that certificate was presented:
         // a client that checked another name's certificate is misdirected (421).

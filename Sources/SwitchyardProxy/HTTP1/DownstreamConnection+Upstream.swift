@@ -87,6 +87,7 @@ extension DownstreamConnection {
 
     func noteConnectFailure(_ pool: ServerPool, _ error: Error) {
         pool.connectFailures += 1
+        observeConnectFailure()
         notePassiveFailure(pool)
         if let handle { handle.counters[decision.backend].connectFailures += 1; handle.counters[decision.backend].errors += 1 }
         pool.skipUntil = Clock.monotonicMilliseconds() + 1_000
@@ -202,6 +203,7 @@ extension DownstreamConnection {
             perform(action)
             return
         }
+        observeUpstreamFailure(error)
         worker.errorLog.error("upstream \(pool.label): \(error)")
         worker.stats.upstreamErrors += 1
         notePassiveFailure(pool)

@@ -154,6 +154,8 @@ final class DownstreamConnection: EventHandler, Indexed {
     var bytesIn: UInt64 = 0
     var bytesOut: UInt64 = 0
     var startNanoseconds: UInt64 = 0
+    /// Metrics and access-log notes of the current exchange (see `+Observe`).
+    var observed = ExchangeObservation()
     /// Method and path of the current request for the access log (the head itself is
     /// consumed from the read buffer once forwarded). Allocated once per connection.
     /// The label ("backend/host:port") of the server that served the last request, for its

@@ -23,6 +23,8 @@ final class TableHandle {
 
     /// backend index → this worker's counters for it (shared across tables by name).
     let counters: [BackendCounters]
+    /// route index × backend count + backend index → this worker's metrics cell.
+    var metrics: [MetricsCell] = []
 
     /// The next server of `backend` for a new exchange or tunnel, round robin from the last
     /// pick: never a down or ejected one, nor one already in `tried` (a bit per server index);

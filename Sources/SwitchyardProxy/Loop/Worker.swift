@@ -26,6 +26,8 @@ final class Worker: @unchecked Sendable {
     private(set) var generationHeader: [UInt8] = []
     /// Per-backend counters by backend name: they survive table changes.
     private var backendCounters: [String: BackendCounters] = [:]
+    /// Per route and backend, for `/metrics` (see `WorkerMetrics`).
+    let metrics = WorkerMetrics()
     /// Active health by pool key, as the health checker last reported it.
     private var healthByKey: [String: Bool] = [:]
     /// Tunnels to these backends are closed once the deadline (monotonic ms) passes.
@@ -260,7 +262,9 @@ final class Worker: @unchecked Sendable {
             backendCounters[backend.name] = created
             return created
         }
-        return TableHandle(table: table, servers: pools, counters: counters)
+        let handle = TableHandle(table: table, servers: pools, counters: counters)
+        handle.metrics = metrics.cells(for: table)
+        return handle
     }
 
     /// Installs a new table: requests whose head is parsed from now on use it; requests in

@@ -1,0 +1,73 @@
+import SwitchyardHTTP
+import SwitchyardSystem
+import SwitchyardTLS
+
+/// The exchange's observation hooks: each is one call at one point of the request's life,
+/// so that the protocol code stays as it was. They write plain per-worker counters (see
+/// `MetricsCell`) and allocate nothing.
+extension DownstreamConnection {
+    /// The request was routed: it is in flight for its route and the backend chosen.
+    @inline(__always)
+    func observeRouted() {
+        guard let handle, decision.route >= 0 else { return }
+        let index = decision.route * handle.servers.count + decision.backend
+        observed = ExchangeObservation()
+        observed.inFlightCell = index
+        handle.metrics[index].enter()
+    }
+
+    /// The first byte of a response head (interim ones included) arrived.
+    @inline(__always)
+    func observeResponseHead() {
+        if observed.headNanoseconds == 0 { observed.headNanoseconds = Clock.monotonicNanoseconds() }
+    }
+
+    /// A connect to one of the backend's servers failed (the request may go on elsewhere).
+    @inline(__always)
+    func observeConnectFailure() {
+        guard let handle, decision.route >= 0 else { return }
+        handle.metrics[decision.route * handle.servers.count + decision.backend].recordProxyError(.connect)
+    }
+
+    /// The upstream broke the exchange for good (no replay): why, for the error counters.
+    func observeUpstreamFailure(_ error: Error) {
+        if error is TLSError {
+            observed.upstreamError = .tls
+        } else if error is HTTPParseError {
+            observed.upstreamError = .protocolError
+        } else if let errno = error as? Errno, errno.code == EPROTO || errno.code == EMSGSIZE {
+            observed.upstreamError = .protocolError
+        } else {
+            observed.upstreamError = .reset
+        }
+    }
+
+    /// The request ended (answered, refused, or cut): counted under the backend that
+    /// answered it (after a failover, the other side), and no longer in flight.
+    @inline(__always)
+    func observeEnd(_ handle: TableHandle) {
+        if observed.inFlightCell >= 0 {
+            handle.metrics[observed.inFlightCell].leave()
+            observed.inFlightCell = -1
+        }
+        guard decision.route >= 0 else { return }
+        let cell = handle.metrics[decision.route * handle.servers.count + decision.backend]
+        let now = Clock.monotonicNanoseconds()
+        let header = observed.headNanoseconds == 0 ? nil : (observed.headNanoseconds &- startNanoseconds) / 1000
+        cell.recordRequest(status: status, microseconds: (now &- startNanoseconds) / 1000, headerMicroseconds: header)
+        // Our own answers and cuts, not the backend's: a 503 the backend sent is its own.
+        if status >= 500 && !responseHeadDone {
+            switch status {
+            case 503: cell.recordProxyError(.noServer)
+            case 504: cell.recordProxyError(.timeout)
+            default: cell.recordProxyError(observed.upstreamError ?? .protocolError)
+            }
+        } else if aborted, let reason = observed.upstreamError {
+            cell.recordProxyError(reason)
+        }
+        observed.headNanoseconds = 0
+        observed.upstreamError = nil
+    }
+}
+
+import Glibc
