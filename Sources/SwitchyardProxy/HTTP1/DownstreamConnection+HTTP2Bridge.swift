@@ -41,6 +41,26 @@ extension DownstreamConnection {
         advance()
     }
 
+    /// Binds a closed stream driver to the next stream of the same HTTP/2 connection: what
+    /// the last stream left is reset, as between two requests of a keep-alive connection
+    /// (the per-exchange state is set when the head is routed). Saves an object per stream.
+    func rebind(to stream: H2Stream) {
+        precondition(bridge != nil && phase == .closed, "only a closed stream driver is reused")
+        bridge = stream
+        phase = .awaitingHead
+        exchange = Exchange()
+        clientEOF = false
+        clientWriteBlocked = false
+        clientShutDown = false
+        aborted = false
+        closeAfterResponse = false
+        inTunnel = false
+        tunnelShutUpstream = false
+        tunnelShutClient = false
+        status = 0
+        deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds
+    }
+
     /// The exchange can still use request bytes (after an early answer it cannot: the
     /// stream then discards what the client sends).
     var acceptsRequestBytes: Bool {

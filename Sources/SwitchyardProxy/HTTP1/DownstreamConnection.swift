@@ -77,7 +77,7 @@ final class DownstreamConnection: EventHandler, Indexed {
     /// The client reached us over TLS (X-Forwarded-Proto, Secure cookies).
     let isTLS: Bool
     /// The HTTP/2 stream this connection carries, or nil for a client socket.
-    unowned(unsafe) let bridge: H2Stream?
+    unowned(unsafe) var bridge: H2Stream?
     /// A plain listener with `h2c`: a first request that is the HTTP/2 preface hands the
     /// socket to an `H2Connection`.
     let h2cAllowed: Bool

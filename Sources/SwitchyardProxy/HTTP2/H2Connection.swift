@@ -30,6 +30,9 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     var responseHead: H2ResponseHead { worker.h2ResponseHead }
 
     private var streams: [H2Stream] = []
+    /// Exchange drivers whose stream ended, kept for the next streams of this connection
+    /// (same client, TLS and SNI): a stream then costs no driver object.
+    private var spareDrivers: [DownstreamConnection] = []
     /// Streams whose exchange waits for room that nghttp2 just made (see `H2Stream`).
     private var resumable: [H2Stream] = []
     private var out: IOBuffer?
@@ -246,6 +249,26 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         if writeBlocked { events |= Epoll.writable }
         worker.loop.setInterest(registration, events)
     }
+
+    // MARK: exchange drivers
+
+    /// A driver for `stream`'s exchange: a spare one rebound, or a new one.
+    func takeDriver(for stream: H2Stream) -> DownstreamConnection {
+        if let spare = spareDrivers.popLast() {
+            spare.rebind(to: stream)
+            return spare
+        }
+        return DownstreamConnection(stream: stream, client: client, worker: worker, secure: isTLS, tlsVersion: tlsVersion)
+    }
+
+    /// A driver whose exchange closed (called from inside its `close`, which returns at once).
+    func recycle(_ driver: DownstreamConnection) {
+        precondition(driver.phase == .closed, "a driver is recycled only once closed")
+        if spareDrivers.count < Self.maxSpareDrivers { spareDrivers.append(driver) }
+    }
+
+    /// More than the usual concurrent streams are not worth keeping.
+    static let maxSpareDrivers = 128
 
     // MARK: session events
 

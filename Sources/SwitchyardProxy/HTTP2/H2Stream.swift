@@ -83,8 +83,7 @@ final class H2Stream: Indexed {
             return
         }
         let verdict = head.complete(parser: scratch!.request, pool: worker.buffers, endStream: endStream)
-        let exchange = DownstreamConnection(stream: self, client: connection.client, worker: worker,
-                                            secure: connection.isTLS, tlsVersion: connection.tlsVersion)
+        let exchange = connection.takeDriver(for: self)
         self.exchange = exchange
         let lent = scratch!
         scratch = nil
@@ -296,6 +295,7 @@ final class H2Stream: Indexed {
     /// The exchange is over. A clean end completes a close-delimited body; a cut before
     /// the answer was complete resets the stream.
     func exchangeClosed(aborted: Bool) {
+        if let exchange { connection.recycle(exchange) }
         exchange = nil
         guard !cancelling else { return }
         returnPending()
@@ -330,6 +330,7 @@ final class H2Stream: Indexed {
         if let exchange {
             self.exchange = nil
             exchange.bridgeCancel()
+            connection.recycle(exchange)
         }
         head.release(worker.buffers)
         releaseScratch()
