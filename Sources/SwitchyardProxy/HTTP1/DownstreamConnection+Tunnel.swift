@@ -41,6 +41,8 @@ extension DownstreamConnection {
             tunnelShutClient = true
         }
         if tunnelShutUpstream && tunnelShutClient {
+            // Both directions ended cleanly: the exchange is finished, the connection closes.
+            _ = exchange.tunnelEnded()   // always `.finish(close: true)`: closing is what follows
             close()
             return true
         }

@@ -10,13 +10,21 @@ import SwitchyardHTTP
     }
     static let routed = Exchange.Routing.routed(backend: 0, maxBody: nil, failoverBackend: nil)
 
-    /// A GET routed, passed and connected: waiting for its answer.
-    static func sendingGet() -> Exchange {
+    /// `request` routed, passed and connected: waiting for its answer.
+    static func sending(_ request: Exchange.Request) -> Exchange {
         var e = Exchange()
-        _ = e.headRouted(get, routed, draining: false)
+        _ = e.headRouted(request, routed, draining: false)
         _ = e.decisionPointPassed(.forward)
         e.connected()
         return e
+    }
+
+    static func sendingGet() -> Exchange { sending(get) }
+
+    static func with(_ change: (inout Exchange.Request) -> Void) -> Exchange.Request {
+        var request = get
+        change(&request)
+        return request
     }
 
     // MARK: routing and the decision point
@@ -83,31 +91,19 @@ import SwitchyardHTTP
         _ = held.decisionPointPassed(.forward)
         #expect(held.requestBodyRefused(status: 400) == .answer(status: 400, close: true))
 
-        var streaming = Exchange()
-        _ = streaming.headRouted(Self.post(.chunked, expectContinue: true), Self.routed, draining: false)
-        _ = streaming.decisionPointPassed(.forward)
-        streaming.connected()
+        var streaming = Self.sending(Self.post(.chunked, expectContinue: true))
         #expect(streaming.requestBodyRefused(status: 413) == .answer(status: 413, close: true))
 
-        var answered = Exchange()
-        _ = answered.headRouted(Self.post(.chunked, expectContinue: true), Self.routed, draining: false)
-        _ = answered.decisionPointPassed(.forward)
-        answered.connected()
+        var answered = Self.sending(Self.post(.chunked, expectContinue: true))
         _ = answered.responseHeadReceived(status: 200, framing: .chunked)
         #expect(answered.requestBodyRefused(status: 400) == .cut(reason: .badRequestBody))
         #expect(answered.state == .cut)
     }
 
     @Test func aSlowBodyIs408BeforeTheResponseAndACutAfter() {
-        var e = Exchange()
-        _ = e.headRouted(Self.post(.length(10)), Self.routed, draining: false)
-        _ = e.decisionPointPassed(.forward)
-        e.connected()
+        var e = Self.sending(Self.post(.length(10)))
         #expect(e.requestBodyTooSlow() == .answer(status: 408, close: true))
-        var late = Exchange()
-        _ = late.headRouted(Self.post(.length(10)), Self.routed, draining: false)
-        _ = late.decisionPointPassed(.forward)
-        late.connected()
+        var late = Self.sending(Self.post(.length(10)))
         _ = late.responseHeadReceived(status: 200, framing: .contentLength(3))
         #expect(late.requestBodyTooSlow() == .cut(reason: .requestBodyTooSlow))
     }
@@ -157,10 +153,7 @@ import SwitchyardHTTP
         #expect(fresh.upstreamFailed(reusedConnection: false, nothingReceived: true, replayable: true) == .answer(status: 502, close: true))
         var answered = Self.sendingGet()
         #expect(answered.upstreamFailed(reusedConnection: true, nothingReceived: false, replayable: true) == .answer(status: 502, close: true))
-        var post = Exchange()
-        _ = post.headRouted(Self.post(.none), Self.routed, draining: false)
-        _ = post.decisionPointPassed(.forward)
-        post.connected()
+        var post = Self.sending(Self.post(.none))
         #expect(post.upstreamFailed(reusedConnection: true, nothingReceived: true, replayable: true) == .answer(status: 502, close: true),
                 "POST is not idempotent")
         var withBody = Self.sendingGet()
@@ -195,19 +188,9 @@ import SwitchyardHTTP
         #expect(e.responseHeadReceived(status: 100, framing: .none) == .forwardInterim)
         #expect(e.responseHeadReceived(status: 103, framing: .none) == .forwardInterim)
         #expect(e.state == .sending)
-        var old = Exchange()
-        var request = Self.get
-        request.clientIsHTTP10 = true
-        _ = old.headRouted(request, Self.routed, draining: false)
-        _ = old.decisionPointPassed(.forward)
-        old.connected()
+        var old = Self.sending(Self.with { $0.clientIsHTTP10 = true })
         #expect(old.responseHeadReceived(status: 100, framing: .none) == .dropInterim)
-        var h2 = Exchange()
-        request = Self.get
-        request.http2 = true
-        _ = h2.headRouted(request, Self.routed, draining: false)
-        _ = h2.decisionPointPassed(.forward)
-        h2.connected()
+        var h2 = Self.sending(Self.with { $0.http2 = true })
         #expect(h2.responseHeadReceived(status: 103, framing: .none) == .dropInterim)
     }
 
@@ -215,12 +198,7 @@ import SwitchyardHTTP
         var plain = Self.sendingGet()
         #expect(plain.responseHeadReceived(status: 101, framing: .none) == .rejectResponse)
         #expect(plain.upstreamFailed(reusedConnection: false, nothingReceived: false, replayable: false) == .answer(status: 502, close: true))
-        var e = Exchange()
-        var request = Self.get
-        request.upgrade = true
-        _ = e.headRouted(request, Self.routed, draining: false)
-        _ = e.decisionPointPassed(.forward)
-        e.connected()
+        var e = Self.sending(Self.with { $0.upgrade = true })
         #expect(e.responseHeadReceived(status: 101, framing: .none) == .startTunnel)
         #expect(e.state == .tunnel)
         #expect(e.tunnelEnded() == .finish(close: true))
@@ -229,30 +207,19 @@ import SwitchyardHTTP
     @Test func bodiesTheClientCanOnlySeeEndByCloseCloseTheConnection() {
         var untilClose = Self.sendingGet()
         #expect(untilClose.responseHeadReceived(status: 200, framing: .untilClose) == .relayResponse(closeAfter: true))
-        var old = Exchange()
-        var request = Self.get
-        request.clientIsHTTP10 = true
-        _ = old.headRouted(request, Self.routed, draining: false)
-        _ = old.decisionPointPassed(.forward)
-        old.connected()
+        var old = Self.sending(Self.with { $0.clientIsHTTP10 = true })
         #expect(old.responseHeadReceived(status: 200, framing: .chunked) == .relayResponse(closeAfter: true))
         var chunked = Self.sendingGet()
         #expect(chunked.responseHeadReceived(status: 200, framing: .chunked) == .relayResponse(closeAfter: false))
     }
 
     @Test func anAnswerBeforeTheWholeBodyWaitsForItOrCloses() {
-        var e = Exchange()
-        _ = e.headRouted(Self.post(.length(100)), Self.routed, draining: false)
-        _ = e.decisionPointPassed(.forward)
-        e.connected()
+        var e = Self.sending(Self.post(.length(100)))
         // The body is still arriving: the connection cannot be reused.
         #expect(e.responseHeadReceived(status: 401, framing: .contentLength(0)) == .relayResponse(closeAfter: true))
         #expect(e.responseEnded() == .finish(close: true))
 
-        var waits = Exchange()
-        _ = waits.headRouted(Self.post(.length(100)), Self.routed, draining: false)
-        _ = waits.decisionPointPassed(.forward)
-        waits.connected()
+        var waits = Self.sending(Self.post(.length(100)))
         waits.requestBodyEnded()
         #expect(waits.responseHeadReceived(status: 200, framing: .contentLength(2)) == .relayResponse(closeAfter: false))
         #expect(waits.responseEnded() == .finish(close: false))
