@@ -246,4 +246,33 @@ import SwitchyardHTTP
         #expect(e.headRouted(Self.get, Self.routed, draining: false) == .consultDecisionPoint)
         #expect(!e.replayed && e.retries == 0 && e.status == 0 && !e.responseStarted)
     }
+
+    // MARK: impossible events are our bugs
+
+    /// An event the driver cannot send in a state stops the process (with the state in the
+    /// message) rather than carrying on with a request in an unknown state.
+    @Test func impossibleEventsStopTheProcess() async {
+        await #expect(processExitsWith: .failure) {
+            var e = Exchange()
+            _ = e.responseHeadReceived(status: 200, framing: .none)   // no request sent
+        }
+        await #expect(processExitsWith: .failure) {
+            var e = Exchange()
+            e.connected()   // never routed
+        }
+        await #expect(processExitsWith: .failure) {
+            var e = ExchangeTests.sendingGet()
+            _ = e.noServerLeft()   // already connected
+        }
+        await #expect(processExitsWith: .failure) {
+            var e = ExchangeTests.sendingGet()
+            _ = e.decisionPointPassed(.forward)   // passed once already
+        }
+        await #expect(processExitsWith: .failure) {
+            var e = ExchangeTests.sendingGet()
+            _ = e.responseHeadReceived(status: 200, framing: .none)
+            _ = e.responseEnded()
+            _ = e.deadlinePassed()   // finished: no deadline runs
+        }
+    }
 }
