@@ -15,6 +15,8 @@ public protocol DataPlane: AnyObject, Sendable {
     func closeIdleConnections(to backend: String)
     /// Servers available (healthy, not ejected) and in total, per backend name.
     func serverHealth() -> [String: (up: Int, total: Int)]
+    /// Opens the access and error logs again at their paths (logrotate renamed them).
+    func reopenLogs() -> LogReopening
 }
 
 extension Proxy: DataPlane {}

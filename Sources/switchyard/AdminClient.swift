@@ -159,3 +159,9 @@ struct Reload: AdminCommand {
     static let configuration = CommandConfiguration(abstract: "Re-read the routes file (an invalid file changes nothing).")
     @Argument(parsing: .captureForPassthrough) var words: [String] = []
 }
+
+struct ReopenLogs: AdminCommand {
+    static let word = "reopen-logs"
+    static let configuration = CommandConfiguration(commandName: "reopen-logs", abstract: "Reopen the access and error logs (after logrotate renamed them); SIGUSR1 does the same.")
+    @Argument(parsing: .captureForPassthrough) var words: [String] = []
+}

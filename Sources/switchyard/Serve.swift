@@ -8,7 +8,7 @@ import SwitchyardRouting
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the proxy on a routes file.",
-        discussion: "SIGTERM or SIGINT: stop accepting, let requests in flight finish (up to --grace), exit.")
+        discussion: "SIGTERM or SIGINT: stop accepting, let requests in flight finish (up to --grace), exit. SIGHUP: reload the routes file. SIGUSR1: reopen the access and error logs (logrotate).")
 
     @Argument(help: "The routes file.")
     var routesFile: String
@@ -119,7 +119,7 @@ struct ServeRunner {
 
         // Signals are taken by this thread with sigwait: block them before any worker
         // thread exists, so the workers inherit the mask and never see them.
-        let signals: [Int32] = [SIGTERM, SIGINT, SIGHUP]
+        let signals: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGUSR1]
         Signals.block(signals)   // SIGPIPE: `Proxy` ignores it itself
 
         let proxy: Proxy
@@ -173,6 +173,12 @@ struct ServeRunner {
 
         while true {
             let signal = Signals.wait(signals)
+            if signal == SIGUSR1 {
+                // logrotate's `postrotate kill -USR1`: the line lands in the new error log.
+                let result = proxy.reopenLogs()
+                if result.ok { errorLog.info("\(result.summary) (SIGUSR1)") } else { errorLog.error("\(result.summary) (SIGUSR1)") }
+                continue
+            }
             if signal == SIGHUP {
                 // Reload: a file that does not validate changes nothing.
                 if let service {

@@ -9,6 +9,6 @@ struct SwitchyardCommand: ParsableCommand {
         Start with `switchyard demo` to see traffic split between two built-in backends.
         """,
         subcommands: [Serve.self, Check.self, Demo.self, Status.self, Show.self, History.self, Weight.self,
-                      CohortCommand.self, Flip.self, Revert.self, Drain.self, Reload.self]
+                      CohortCommand.self, Flip.self, Revert.self, Drain.self, Reload.self, ReopenLogs.self]
     )
 }

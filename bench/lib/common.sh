@@ -35,6 +35,8 @@ PORT_SWITCHYARD_TCP=18085  # Switchyard TCP mode (bytes only: the ceiling for HT
 PORT_SWITCHYARD_TCP_HTTP=18086  # the HTTP listener that instance must have
 PORT_BACKEND2=18087        # second origin (the other side of a flip)
 PORT_SWITCHYARD_FLIP=18088
+PORT_SWITCHYARD_METRICS=18089   # bench/compare --metrics: Switchyard with its metrics listener
+PORT_METRICS_LISTENER=18093     # … and that listener, scraped every second
 
 BENCH_NAME=${BENCH_NAME:-$(basename "$0")}
 

@@ -357,6 +357,21 @@ def cmd_h2(results, handshakes, cmdline, machine):
           "columns mean Switchyard spends less.")
 
 
+def cmd_metrics(path, scrapes):
+    """bench/compare --metrics: CPU per request with the metrics listener on and scraped
+    every second ÷ off, per connection count (the issue's bar: within 2 %)."""
+    groups, _, conns = group(load(path))
+    for c in conns:
+        off, on = groups.get((c, "switchyard")), groups.get((c, "switchyard_metrics"))
+        if not off or not on:
+            continue
+        a, b = summarize(off), summarize(on)
+        if a["cpu"] and b["cpu"]:
+            print(f"- metrics listener on, /metrics and /status.json scraped every second ({scrapes} scrapes), "
+                  f"c={c}: CPU {b['cpu']:.1f} vs {a['cpu']:.1f} µs/req off ({(b['cpu'] / a['cpu'] - 1) * 100:+.1f} %), "
+                  f"{b['rps']:,.0f} vs {a['rps']:,.0f} req/s")
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "line":
@@ -367,6 +382,8 @@ def main(argv):
         return cmd_h2load(*argv[2:10])
     elif cmd == "compare":
         cmd_compare(*argv[2:7])
+    elif cmd == "metrics":
+        cmd_metrics(argv[2], argv[3])
     elif cmd == "check":
         return cmd_check(argv[2], argv[3])
     elif cmd == "idle":

@@ -12,17 +12,23 @@ final class ExchangeScratch {
     /// Where a path that needs it is normalised for routing (`RoutingPath`); a path is never
     /// longer than the request line.
     let routingPath: UnsafeMutableRawBufferPointer
+    /// The request's ID (`RequestID`): the client's sane `X-Request-ID`, or one minted here;
+    /// logged and sent upstream. `requestIDCount` bytes are valid.
+    let requestID: UnsafeMutableRawPointer
+    var requestIDCount = 0
 
     init(limits: HTTPLimits) {
         request = HTTPRequestParser(limits: limits)
         response = HTTPResponseParser(limits: limits)
         logLine = .allocate(byteCount: Self.logLineCapacity, alignment: 1)
         routingPath = .allocate(byteCount: limits.maxRequestLineBytes, alignment: 1)
+        requestID = .allocate(byteCount: RequestID.maxLength, alignment: 1)
     }
 
     deinit {
         logLine.deallocate()
         routingPath.deallocate()
+        requestID.deallocate()
     }
 
     /// The path `request` (complete, in `base`) is routed by: its own bytes, or their
@@ -38,5 +44,6 @@ final class ExchangeScratch {
     func reset() {
         request.reset()
         response.reset()
+        requestIDCount = 0
     }
 }

@@ -29,6 +29,9 @@ enum HeadWriter {
         /// The peer is listed in `trust-forwarded`: its forwarding fields are kept (and
         /// X-Forwarded-For / Forwarded appended to). Otherwise the proxy is the edge.
         var trustedPeer: Bool
+        /// The request's ID (`RequestID`: the client's sane one or ours), sent as
+        /// `X-Request-ID` in place of every client copy.
+        var requestID: UnsafeRawBufferPointer
     }
 
     /// The request head for the upstream. Returns false if it did not fit (cannot happen
@@ -62,6 +65,8 @@ enum HeadWriter {
                    ASCII.equalsIgnoringCase(slice(base, field.name), generationName) {
                     continue
                 }
+                // Ours replaces the client's (the same value when it was sane).
+                if RequestID.isHeaderName(slice(base, field.name)) { continue }
                 appendField(out, base, field)
             case .host:
                 appendField(out, base, field)
@@ -124,6 +129,11 @@ enum HeadWriter {
         if p.upgrade, let upgrade = p.upgradeSpan {
             out.append("Connection: upgrade\r\nUpgrade: ")
             out.append(slice(base, upgrade))
+            out.append("\r\n")
+        }
+        if x.requestID.count > 0 {
+            out.append("X-Request-ID: ")
+            out.append(x.requestID)
             out.append("\r\n")
         }
         if x.generationHeader.count > 0 {

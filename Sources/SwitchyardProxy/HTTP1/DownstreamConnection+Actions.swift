@@ -24,8 +24,10 @@ extension DownstreamConnection {
             toUpstream?.restore(count: replayLength)
             connectUpstream(allowReuse: false)
         case .answer(let status, let close):
+            observeOwnAnswer(status)
             finishWithError(status, close: close)
         case .cut(let reason):
+            observeCut(reason)
             abort(reason: reason.rawValue)
         case .finish:
             finishExchange()

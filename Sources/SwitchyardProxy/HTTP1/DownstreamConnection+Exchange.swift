@@ -373,45 +373,12 @@ extension DownstreamConnection {
         }
     }
 
-    /// A request refused before it was routed (malformed head): one access-log line with
-    /// route and backend "-", the status and the parser's reason. No method or path: the
-    /// head did not parse, so nothing of it is trustworthy enough to log.
-    func logRefusal(status: Int, reason: String) {
-        guard let log = worker.accessLog else { return }
-        let dash = Self.dash
-        dash.withUnsafeBytes { d in client.ip.withUnsafeBytes { c in
-            log.append(.init(
-                client: c, method: d, path: d, route: d, backend: d, server: d,
-                status: status, bytesIn: 0, bytesOut: 0, durationMicroseconds: 0,
-                generation: worker.current.table.generation, protocolName: protocolName,
-                tlsVersion: tlsVersion, reason: reason))
-        } }
-    }
-
-    static let dash: [UInt8] = [UInt8(ascii: "-")]
-
     /// Logs the request and unpins its table.
     func endRequest() {
         guard let handle else { return }
+        // The line first: it reads the observation that `observeEnd` resets.
+        logRequest(handle)
         observeEnd(handle)
-        if let log = worker.accessLog {
-            // A request that matched no route (404, CONNECT's 501) has no route or backend:
-            // never the previous request's.
-            let routed = decision.route >= 0
-            let route = routed ? handle.routeNames[decision.route] : Self.dash
-            let backend = routed ? handle.backendNames[decision.backend] : Self.dash
-            let serverLabel = lastServerLabel
-            route.withUnsafeBytes { r in backend.withUnsafeBytes { b in client.ip.withUnsafeBytes { c in serverLabel.withUnsafeBytes { s in
-                log.append(.init(
-                    client: c,
-                    method: UnsafeRawBufferPointer(start: logLine, count: logMethodCount),
-                    path: UnsafeRawBufferPointer(start: logLine + 16, count: logPathCount),
-                    route: r, backend: b, server: s,
-                    status: status, bytesIn: bytesIn, bytesOut: bytesOut,
-                    durationMicroseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1000,
-                    generation: handle.table.generation, protocolName: protocolName, tlsVersion: tlsVersion))
-            } } } }
-        }
         worker.stats.requests += 1
         if bridge != nil { worker.stats.h2Requests += 1 }
         if status >= 500 { worker.stats.serverErrors += 1 }

@@ -56,6 +56,7 @@ extension DownstreamConnection {
         bytesOut = 0
         status = 0
         rememberForLog(base)
+        assignRequestID(base)
         closeAfterResponse = !requestKeepAlive || worker.draining
         let handle = worker.current
         self.handle = handle
@@ -133,7 +134,7 @@ extension DownstreamConnection {
                     HeadWriter.writeRequestHead(out, base, p, .init(
                         clientIP: ip, forwardedFor: fwd, scheme: isTLS ? "https" : "http",
                         generationHeader: gen, generation: handle.table.generation,
-                        trustedPeer: client.trustedForwarder))
+                        trustedPeer: client.trustedForwarder, requestID: requestID))
                 }
             }
         }

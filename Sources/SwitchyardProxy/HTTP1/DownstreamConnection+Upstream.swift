@@ -14,10 +14,12 @@ extension DownstreamConnection {
     func connectUpstream(allowReuse: Bool) {
         guard let handle else { preconditionFailure("no table pinned") }
         let now = Clock.monotonicMilliseconds()
+        observeConnectStart()
         while let pool = handle.nextServer(of: decision.backend, tried: &exchange.triedServers, now: now) {
             if allowReuse, let idle = pool.idle.popLast() {
                 attach(idle)
                 exchange.connected()
+                observeConnected()
                 phase = .exchanging
                 deadline = now + worker.settings.upstreamTimeoutMilliseconds
                 return
@@ -43,6 +45,7 @@ extension DownstreamConnection {
                 attach(connection)
                 if connected {
                     exchange.connected()
+                    observeConnected()
                     phase = .exchanging
                     deadline = now + worker.settings.upstreamTimeoutMilliseconds
                 } else {

@@ -258,6 +258,7 @@ final class DownstreamConnection: EventHandler, Indexed {
             }
             upstream.connecting = false
             exchange.connected()
+            observeConnected()
             phase = .exchanging
             deadline = Clock.monotonicMilliseconds() + worker.settings.upstreamTimeoutMilliseconds
         }

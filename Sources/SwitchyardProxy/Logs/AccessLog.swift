@@ -5,8 +5,12 @@ import SwitchyardSystem
 /// written in batches (when the buffer is nearly full, and on every loop tick), so a request
 /// costs no system call of its own. Query strings are never logged: they may carry patient
 /// identifiers, and the path is what an access log needs.
+///
+/// Reopening (SIGUSR1, `reopen-logs`): `reopen` runs on the worker's loop thread, like every
+/// other use, so the swap needs no lock on the request path.
 final class AccessLog {
-    private let fd: FileDescriptor
+    /// The file written to; replaced by `reopen` on the loop's thread.
+    private var fd: FileDescriptor
     private let buffer: IOBuffer
     /// Flush before a line could fail to fit.
     private static let lineReserve = 2048
@@ -42,12 +46,28 @@ final class AccessLog {
         /// Why the proxy refused the request (a parser's sentence, never request bytes); empty
         /// for requests that were routed, and then the field is left out.
         var reason: String = ""
+        /// The client's sane `X-Request-ID` or a minted one (see `RequestID`); empty: "-".
+        var requestID = UnsafeRawBufferPointer(start: nil, count: 0)
+        /// The status of the upstream's last response head; 0: none arrived (`null`).
+        var upstreamStatus = 0
+        /// From the first connect attempt to the connection that carried the request being
+        /// ready (a pooled one: about 0); nil: never connected (`null`).
+        var connectMicroseconds: UInt64?
+        /// From the request head to the first response head byte; nil: none (`null`).
+        var ttfbMicroseconds: UInt64?
+        /// Failed connect attempts plus a replay on a fresh connection.
+        var retries = 0
+        /// How the backend was chosen: active, cohort, sticky, split, failover; "-": unrouted.
+        var via: StaticString = "-"
+        var flags = AccessFlags()
     }
 
     func append(_ e: Entry) {
         if buffer.writableCount < Self.lineReserve + e.path.count * 6 { flush() }
         buffer.append("{\"time\":\"")
         appendTimestamp(Clock.wallMicroseconds())
+        buffer.append("\",\"request_id\":\"")
+        if e.requestID.isEmpty { buffer.append("-") } else { appendEscaped(e.requestID) }
         buffer.append("\",\"client\":\"")
         appendEscaped(e.client)
         buffer.append("\",\"proto\":\"")
@@ -76,6 +96,19 @@ final class AccessLog {
         buffer.append(decimal: e.durationMicroseconds)
         buffer.append(",\"generation\":")
         buffer.append(decimal: e.generation)
+        buffer.append(",\"upstream_status\":")
+        appendOptional(e.upstreamStatus > 0 ? UInt64(e.upstreamStatus) : nil)
+        buffer.append(",\"connect_us\":")
+        appendOptional(e.connectMicroseconds)
+        buffer.append(",\"ttfb_us\":")
+        appendOptional(e.ttfbMicroseconds)
+        buffer.append(",\"retries\":")
+        buffer.append(decimal: UInt64(max(0, e.retries)))
+        buffer.append(",\"via\":\"")
+        buffer.append(e.via)
+        buffer.append("\",\"flags\":\"")
+        appendFlags(e.flags)
+        buffer.append("\"")
         if !e.reason.isEmpty {
             buffer.append(",\"reason\":\"")
             var reason = e.reason
@@ -87,11 +120,37 @@ final class AccessLog {
         buffer.append("}\n")
     }
 
+    /// Writes out what is buffered to the current file, then writes to `newFD` from now on.
+    /// The caller closes the old descriptor once every worker has switched (they share it).
+    func reopen(_ newFD: FileDescriptor) {
+        flush()
+        fd = newFD
+    }
+
     func flush() {
         guard !buffer.isEmpty else { return }
         // Logging must never stop the proxy: a full disk loses log lines, not requests.
         try? fd.writeAll(buffer.readable)
         buffer.clear()
+    }
+
+    private func appendOptional(_ value: UInt64?) {
+        if let value { buffer.append(decimal: value) } else { buffer.append("null") }
+    }
+
+    /// The flags' letters joined by commas, in `AccessFlags.letters` order; "-" for none.
+    private func appendFlags(_ flags: AccessFlags) {
+        guard !flags.isEmpty else { return buffer.append("-") }
+        var first = true
+        var bit = 0
+        while bit < AccessFlags.letters.count {
+            if flags.rawValue & (1 << UInt16(bit)) != 0 {
+                if !first { buffer.append(byte: UInt8(ascii: ",")) }
+                buffer.append(AccessFlags.letters[bit])
+                first = false
+            }
+            bit += 1
+        }
     }
 
     private func appendEscaped(_ bytes: UnsafeRawBufferPointer) {

@@ -6,14 +6,31 @@ import SwitchyardSystem
 /// behind a lock; it is written on failures, never per successful request.
 public final class ErrorLog: Sendable {
     private let fd: Mutex<FileDescriptor>
+    /// The file's path; nil for standard error (which is never reopened).
+    public let path: String?
 
     /// Standard error, or a file opened for appending.
     public init(path: String?) throws(Errno) {
+        self.path = path
         if let path {
             fd = Mutex(try AccessLog.open(path: path))
         } else {
             fd = Mutex(FileDescriptor(rawValue: 2))
         }
+    }
+
+    /// Opens the path again (after logrotate renamed the file) and writes there from now on;
+    /// the old descriptor is closed once no line is being written to it. Standard error:
+    /// nothing to do. A failure leaves the log writing where it did.
+    public func reopen() throws(Errno) {
+        guard let path else { return }
+        let new = try AccessLog.open(path: path)
+        let old = fd.withLock { fd in
+            let old = fd
+            fd = new
+            return old
+        }
+        old.close()
     }
 
     public static let standardError = try! ErrorLog(path: nil)

@@ -14,10 +14,10 @@ import SwitchyardTLS
 public final class Proxy: @unchecked Sendable {
     public let settings: ProxySettings
     private let workers: [Worker]
-    private let errorLog: ErrorLog
+    let errorLog: ErrorLog
     private let stopped = DispatchGroup()
     /// Serialises `publish` and `shutdown` callers (admin thread, signal thread, tests).
-    private let control = NSLock()
+    let control = NSLock()
     public private(set) var table: RouteTable
     /// The address each `listen http` line is bound to, in file order (port 0 resolved).
     public private(set) var httpAddresses: [SocketAddress] = []
@@ -25,7 +25,10 @@ public final class Proxy: @unchecked Sendable {
     public private(set) var httpsAddresses: [SocketAddress] = []
     /// The bound address of each tcp route's listener, by route name.
     public private(set) var tcpAddresses: [String: SocketAddress] = [:]
-    private var accessLogFD: FileDescriptor?
+    /// Shared by every worker's `AccessLog`; replaced by `reopenLogs` (under `control`).
+    var accessLogFD: FileDescriptor?
+    /// Where the access log is written (nil: off), for `reopenLogs`.
+    let accessLogPath: String?
     private var health: HealthChecker!
 
     public init(table: RouteTable, settings: ProxySettings, errorLog: ErrorLog = .standardError) throws {
@@ -40,7 +43,8 @@ public final class Proxy: @unchecked Sendable {
         let servers = try ResolvedServers.resolve(table.config)
         Self.warnAboutUnverifiedTLS(table.config, errorLog)
         let accessPath = settings.accessLogPath ?? table.config.accessLogPath
-        if let accessPath, accessPath != "off" { accessLogFD = try AccessLog.open(path: accessPath) }
+        accessLogPath = accessPath == "off" ? nil : accessPath
+        if let accessLogPath { accessLogFD = try AccessLog.open(path: accessLogPath) }
         var workers: [Worker] = []
         for i in 0..<settings.workers {
             workers.append(try Worker(index: i, settings: settings, table: table, servers: servers,

@@ -16,15 +16,44 @@ extension DownstreamConnection {
         handle.metrics[index].enter()
     }
 
-    /// The first byte of a response head (interim ones included) arrived.
+    /// A response head (interim ones included) was parsed: the first one's time is the
+    /// time to first byte, the last one's status is the upstream's.
     @inline(__always)
     func observeResponseHead() {
         if observed.headNanoseconds == 0 { observed.headNanoseconds = Clock.monotonicNanoseconds() }
+        observed.upstreamStatus = responseParser.status
+    }
+
+    /// The exchange looks for an upstream connection (the first time: `connect_us` counts
+    /// from here, across retries and failover).
+    @inline(__always)
+    func observeConnectStart() {
+        if observed.connectStartNanoseconds == 0 { observed.connectStartNanoseconds = Clock.monotonicNanoseconds() }
+    }
+
+    /// An upstream connection is ready for the request (pooled, or a connect completed).
+    @inline(__always)
+    func observeConnected() {
+        observed.connectedNanoseconds = Clock.monotonicNanoseconds()
+    }
+
+    /// The exchange answered on its own (`status`): why, for the access log's flags.
+    @inline(__always)
+    func observeOwnAnswer(_ status: Int) {
+        observed.flags.formUnion(.ownAnswer(status, connectFailures: observed.connectFailures,
+                                            upstreamError: observed.upstreamError))
+    }
+
+    /// The exchange was cut: why, for the access log's flags.
+    @inline(__always)
+    func observeCut(_ reason: Exchange.CutReason) {
+        observed.flags.formUnion(.cut(reason, upstreamError: observed.upstreamError))
     }
 
     /// A connect to one of the backend's servers failed (the request may go on elsewhere).
     @inline(__always)
     func observeConnectFailure() {
+        observed.connectFailures += 1
         guard let handle, decision.route >= 0 else { return }
         handle.metrics[decision.route * handle.servers.count + decision.backend].recordProxyError(.connect)
     }
@@ -46,6 +75,8 @@ extension DownstreamConnection {
     /// answered it (after a failover, the other side), and no longer in flight.
     @inline(__always)
     func observeEnd(_ handle: TableHandle) {
+        // The access log has read it (see `endRequest`): the next request starts afresh.
+        defer { observed = ExchangeObservation() }
         if observed.inFlightCell >= 0 {
             handle.metrics[observed.inFlightCell].leave()
             observed.inFlightCell = -1
@@ -65,8 +96,6 @@ extension DownstreamConnection {
         } else if aborted, let reason = observed.upstreamError {
             cell.recordProxyError(reason)
         }
-        observed.headNanoseconds = 0
-        observed.upstreamError = nil
     }
 }
 

@@ -1,0 +1,53 @@
+import SwitchyardHTTP
+
+/// The request ID: the client's `X-Request-ID` when it is a sane token, otherwise one
+/// minted here. It is logged (`request_id`) and sent upstream as `X-Request-ID`, so a
+/// backend's log line and ours can be joined.
+///
+/// A client's value is kept only when it is 1…`maxLength` bytes of `A-Z a-z 0-9 - _ . :`
+/// (UUIDs, ULIDs, Envoy's, AWS's and most tracing IDs fit): anything else — longer, with
+/// quotes, spaces, slashes or control bytes — could smuggle text into log lines or headers,
+/// and is replaced rather than escaped or cut, because an ID that was changed no longer
+/// joins anything.
+enum RequestID {
+    static let maxLength = 64
+    /// A minted ID: 32 lower-case hex digits (128 bits).
+    static let mintedLength = 32
+    /// The header, as written upstream.
+    static let headerName: StaticString = "X-Request-ID"
+
+    /// Whether `bytes` may be kept as an ID.
+    static func isSane(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard (1...maxLength).contains(bytes.count) else { return false }
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "-"), UInt8(ascii: "_"),
+                 UInt8(ascii: "."), UInt8(ascii: ":"):
+                continue
+            default:
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Whether a header name is `X-Request-ID` (any case).
+    @inline(__always)
+    static func isHeaderName(_ name: UnsafeRawBufferPointer) -> Bool {
+        name.count == 12 && ASCII.equalsIgnoringCase(name, headerName)
+    }
+
+    /// Writes a minted ID (`high` then `low` as 16 hex digits each) at `destination`, which
+    /// has room for `mintedLength` bytes. The worker's generator (splitmix64) is a bijection
+    /// of a per-worker counter, so two values drawn by one worker never repeat within 2^64
+    /// draws; its seed comes from getrandom, so workers and restarts do not share sequences.
+    static func mint(high: UInt64, low: UInt64, into destination: UnsafeMutableRawPointer) {
+        let digits: StaticString = "0123456789abcdef"
+        for k in 0..<16 {
+            let shift = UInt64(4 * (15 - k))
+            destination.storeBytes(of: digits.utf8Start[Int((high >> shift) & 0xF)], toByteOffset: k, as: UInt8.self)
+            destination.storeBytes(of: digits.utf8Start[Int((low >> shift) & 0xF)], toByteOffset: 16 + k, as: UInt8.self)
+        }
+    }
+}
