@@ -45,7 +45,8 @@ extension DownstreamConnection {
     /// the last stream left is reset, as between two requests of a keep-alive connection
     /// (the per-exchange state is set when the head is routed). Saves an object per stream.
     func rebind(to stream: H2Stream) {
-        precondition(bridge != nil && phase == .closed, "only a closed stream driver is reused")
+        // `bridge` still names the last stream, which may be freed: it is only written here.
+        precondition(phase == .closed, "only a closed stream driver is reused")
         bridge = stream
         phase = .awaitingHead
         exchange = Exchange()
