@@ -1,6 +1,12 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The commit `switchyard version` reports, from the checkout this manifest is read in.
+let commit: String = {
+    guard let git = Context.gitInformation else { return "unknown" }
+    return String(git.currentCommit.prefix(12)) + (git.hasUncommittedChanges ? "-dirty" : "")
+}()
+
 // Release builds of the data plane use -Ounchecked semantics only where measured; the
 // default is ordinary -O with whole-module optimisation (SwiftPM's release default).
 let package = Package(
@@ -16,6 +22,8 @@ let package = Package(
         // C: _GNU_SOURCE, epoll/eventfd/timerfd/splice/SO_PEERCRED and wrappers for glibc's
         // transparent-union socket calls that Swift cannot pass pointers to.
         .target(name: "CSwitchyardShims"),
+        // The build's commit, as a C string (a manifest can hand code a value only as a macro).
+        .target(name: "CSwitchyardBuildInfo", cSettings: [.define("SWITCHYARD_COMMIT", to: "\"\(commit)\"")]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
                        providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2",
@@ -28,12 +36,12 @@ let package = Package(
         .target(name: "SwitchyardProxy",
                 dependencies: ["SwitchyardSystem", "SwitchyardHTTP", "SwitchyardRouting", "SwitchyardTLS", "CSwitchyardShims"]),
         .target(name: "SwitchyardAdmin",
-                dependencies: ["SwitchyardProxy", "SwitchyardRouting", "SwitchyardSystem"]),
+                dependencies: ["SwitchyardProxy", "SwitchyardRouting", "SwitchyardSystem", "SwitchyardTLS"]),
         // Small origin servers: the demo's two built-in backends and the tests' backends.
         .target(name: "SwitchyardOrigin", dependencies: ["SwitchyardSystem", "CSwitchyardShims"]),
         .executableTarget(name: "switchyard",
                           dependencies: ["SwitchyardProxy", "SwitchyardRouting", "SwitchyardOrigin", "SwitchyardSystem",
-                                         "SwitchyardAdmin", "SwitchyardTLS", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+                                         "SwitchyardAdmin", "SwitchyardTLS", "CSwitchyardBuildInfo", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Test-only: counts malloc calls made on threads that opt in.
         .target(name: "CSwitchyardMallocCounter"),
