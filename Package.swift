@@ -1,12 +1,6 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// The commit `switchyard version` reports, from the checkout this manifest is read in.
-let commit: String = {
-    guard let git = Context.gitInformation else { return "unknown" }
-    return String(git.currentCommit.prefix(12)) + (git.hasUncommittedChanges ? "-dirty" : "")
-}()
-
 // Release builds of the data plane use -Ounchecked semantics only where measured; the
 // default is ordinary -O with whole-module optimisation (SwiftPM's release default).
 let package = Package(
@@ -22,8 +16,8 @@ let package = Package(
         // C: _GNU_SOURCE, epoll/eventfd/timerfd/splice/SO_PEERCRED and wrappers for glibc's
         // transparent-union socket calls that Swift cannot pass pointers to.
         .target(name: "CSwitchyardShims"),
-        // The build's commit, as a C string (a manifest can hand code a value only as a macro).
-        .target(name: "CSwitchyardBuildInfo", cSettings: [.define("SWITCHYARD_COMMIT", to: "\"\(commit)\"")]),
+        // `switchyard version`'s commit, from git before every build.
+        .plugin(name: "BuildInfo", capability: .buildTool()),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
                        providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2",
@@ -41,7 +35,8 @@ let package = Package(
         .target(name: "SwitchyardOrigin", dependencies: ["SwitchyardSystem", "CSwitchyardShims"]),
         .executableTarget(name: "switchyard",
                           dependencies: ["SwitchyardProxy", "SwitchyardRouting", "SwitchyardOrigin", "SwitchyardSystem",
-                                         "SwitchyardAdmin", "SwitchyardTLS", "CSwitchyardBuildInfo", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+                                         "SwitchyardAdmin", "SwitchyardTLS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          plugins: ["BuildInfo"]),
 
         // Test-only: counts malloc calls made on threads that opt in.
         .target(name: "CSwitchyardMallocCounter"),

@@ -1,5 +1,4 @@
 import ArgumentParser
-import CSwitchyardBuildInfo
 
 /// `switchyard version`: the release and the commit it was built from, so that an
 /// upgrade (and a bug report) can say exactly which code is running.
@@ -9,7 +8,8 @@ struct Version: ParsableCommand {
     /// Also the Debian package's version (`make deb`).
     static let release = "0.9.0"
 
-    static var commit: String { String(cString: sy_build_commit()) }
+    /// From `BuildInfo.swift`, which the BuildInfo plugin writes before every build.
+    static var commit: String { buildCommit }
 
     static var line: String { "switchyard \(release) (commit \(commit))" }
 
