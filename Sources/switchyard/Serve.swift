@@ -119,7 +119,8 @@ struct ServeRunner {
 
         // Signals are taken by this thread with sigwait: block them before any worker
         // thread exists, so the workers inherit the mask and never see them.
-        let signals: [Int32] = [SIGTERM, SIGINT, SIGHUP]
+        // SIGUSR1: reopen the logs (logrotate).
+        let signals: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGUSR1]
         Signals.block(signals)   // SIGPIPE: `Proxy` ignores it itself
 
         let proxy: Proxy
@@ -166,6 +167,8 @@ struct ServeRunner {
         if let admin { errorLog.info("admin socket \(admin.path)") }
         ready?(proxy)
         notifier.ready(generation: proxy.table.generation)
+        let accessPath = settings.accessLogPath ?? config.accessLogPath
+        let reopening = LogReopening(paths: [settings.errorLogPath, accessPath == "off" ? nil : accessPath].compactMap { $0 })
         let liveness = WorkerLiveness(proxy: proxy)
         liveness.start()
         notifier.startWatchdog(liveness)
@@ -173,6 +176,11 @@ struct ServeRunner {
 
         while true {
             let signal = Signals.wait(signals)
+            if signal == SIGUSR1 {
+                for failure in reopening.reopen() { errorLog.error(failure) }
+                errorLog.info("log files reopened (SIGUSR1)")
+                continue
+            }
             if signal == SIGHUP {
                 // Reload: a file that does not validate changes nothing.
                 notifier.reloading()
