@@ -6,10 +6,10 @@ SWIFT ?= swift
 BUILD_DIR := .build
 # Debian packages: to build (OpenSSL, nghttp2 through pkg-config) and for the tests' clients.
 BUILD_PACKAGES := pkg-config libssl-dev libnghttp2-dev
-TEST_PACKAGES := curl socat openssl nghttp2-client util-linux chromium prometheus
+TEST_PACKAGES := curl socat openssl nghttp2-client util-linux chromium prometheus systemd lintian man-db wrk binutils logrotate
 BENCH_PACKAGES := haproxy nginx wrk nghttp2-client
 
-.PHONY: demo test build release deps test-deps bench-deps install-cli clean bench
+.PHONY: demo test build release deps test-deps bench-deps install-cli clean bench deb
 
 # Installs missing Debian packages when run as root, or prints the exact command.
 define ensure_packages
@@ -40,6 +40,14 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
+# The Debian package (dist/make-deb): release binary, systemd unit, sysusers, example routes
+# file (a conffile), logrotate, man page and completions generated from the argument parser.
+DEB_PACKAGES := binutils
+deb: deps
+	$(call ensure_packages,$(DEB_PACKAGES))
+	$(SWIFT) build -c release --static-swift-stdlib --product switchyard
+	dist/make-deb $(BUILD_DIR)/deb
+
 # `switchyard` on the PATH, so a second terminal can type `switchyard status`.
 install-cli: build
 	@if [ "$$(id -u)" = 0 ]; then \
@@ -52,7 +60,8 @@ install-cli: build
 demo: install-cli
 	$(BUILD_DIR)/debug/switchyard demo
 
-test: test-deps build
+# `deb` first: the package tests install what `make deb` built from this commit.
+test: test-deps build deb
 	$(SWIFT) test 2>&1 | tee $(BUILD_DIR)/test.log; exit $${PIPESTATUS[0]}
 	$(MAKE) bench-smoke
 

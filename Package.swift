@@ -16,6 +16,8 @@ let package = Package(
         // C: _GNU_SOURCE, epoll/eventfd/timerfd/splice/SO_PEERCRED and wrappers for glibc's
         // transparent-union socket calls that Swift cannot pass pointers to.
         .target(name: "CSwitchyardShims"),
+        // `switchyard version`'s commit, from git before every build.
+        .plugin(name: "BuildInfo", capability: .buildTool()),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
                        providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2",
@@ -28,12 +30,13 @@ let package = Package(
         .target(name: "SwitchyardProxy",
                 dependencies: ["SwitchyardSystem", "SwitchyardHTTP", "SwitchyardRouting", "SwitchyardTLS", "CSwitchyardShims"]),
         .target(name: "SwitchyardAdmin",
-                dependencies: ["SwitchyardProxy", "SwitchyardRouting", "SwitchyardSystem"]),
+                dependencies: ["SwitchyardProxy", "SwitchyardRouting", "SwitchyardSystem", "SwitchyardTLS"]),
         // Small origin servers: the demo's two built-in backends and the tests' backends.
         .target(name: "SwitchyardOrigin", dependencies: ["SwitchyardSystem", "CSwitchyardShims"]),
         .executableTarget(name: "switchyard",
                           dependencies: ["SwitchyardProxy", "SwitchyardRouting", "SwitchyardOrigin", "SwitchyardSystem",
-                                         "SwitchyardAdmin", "SwitchyardTLS", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+                                         "SwitchyardAdmin", "SwitchyardTLS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          plugins: ["BuildInfo"]),
 
         // Test-only: counts malloc calls made on threads that opt in.
         .target(name: "CSwitchyardMallocCounter"),

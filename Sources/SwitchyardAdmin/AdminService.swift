@@ -23,6 +23,9 @@ public final class AdminService: @unchecked Sendable {
     let errorLog: ErrorLog
     /// Changes and reloads counted for the metrics listener.
     public let activity = AdminActivity()
+    /// Told the new generation after every committed change (systemd's `STATUS=`). Set
+    /// before the admin socket starts serving; called with the commit lock held.
+    public var generationObserver: (@Sendable (UInt64) -> Void)?
 
     /// Restores the state file (if any) against `config`, reconciling names that vanished.
     /// Returns the table to start the data plane with, and warnings for the error log.
@@ -238,6 +241,7 @@ public final class AdminService: @unchecked Sendable {
             lines.append("tunnels (route → backend) \(names.joined(separator: ", ")) close in \(String(format: "%.1f", Double(drain) / 1000))s")
         }
         if let auditError { lines.append("warning: the audit record was not written: \(auditError)") }
+        generationObserver?(generation)
         return .success(lines.joined(separator: "\n"), json: ["generation": generation, "changes": changes])
     }
 

@@ -1,9 +1,11 @@
 import Foundation
 
 /// The audit trail: one JSON line per accepted or refused change, appended and fsync'd
-/// before the command is answered.
+/// before the command is answered, each linked to the one before by `AuditChain`.
 public struct AuditLog: Sendable {
     public let path: String
+    /// The chain's end, read from the file at the first append and kept from then on.
+    private let chain = AuditChainState()
 
     public init(path: String) { self.path = path }
 
@@ -21,11 +23,36 @@ public struct AuditLog: Sendable {
         var generation: UInt64?
         /// For "refusals-not-recorded": how many.
         var count: Int? = nil
+        /// The first record of a chain: the random id its anchor is made from.
+        var instance: String? = nil
     }
 
     /// Appends `record` with its command, reason and error cut to `AdminText.storedLimit`
     /// bytes each (saying so): what a caller typed does not decide how much we write.
     func append(_ record: Record) throws(AdminError) {
+        try chain.head.withLock { (state: inout AuditChainState.Known) throws(AdminError) in
+            if !state.loaded {
+                let text = try DurableFile.read(path, what: "audit log").map { String(decoding: $0, as: UTF8.self) } ?? ""
+                state = .init(loaded: true, head: AuditChain.head(of: text))
+            }
+            var record = record
+            let prev: String, seq: UInt64
+            if let head = state.head {
+                (prev, seq) = (head.hash, head.seq + 1)
+            } else {
+                let instance = AuditChain.newInstance()
+                record.instance = instance
+                (prev, seq) = (AuditChain.anchor(instance: instance), 1)
+            }
+            let (line, hash) = AuditChain.line(body: try Self.body(record), prev: prev, seq: seq)
+            try DurableFile.appendLine(path, line)
+            // Only a record that is on disk moves the chain on.
+            state.head = AuditChain.Head(hash: hash, seq: seq)
+        }
+    }
+
+    /// The record as a JSON object, keys sorted, text fields cut.
+    private static func body(_ record: Record) throws(AdminError) -> String {
         var record = record
         record.command = AdminText.stored(record.command)
         record.reason = record.reason.map(AdminText.stored)
@@ -34,7 +61,7 @@ public struct AuditLog: Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data: Data
         do { data = try encoder.encode(record) } catch { throw AdminError("cannot encode audit record: \(error)") }
-        try DurableFile.appendLine(path, String(decoding: data, as: UTF8.self))
+        return String(decoding: data, as: UTF8.self)
     }
 
     static func now() -> String {

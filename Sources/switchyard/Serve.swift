@@ -119,6 +119,7 @@ struct ServeRunner {
 
         // Signals are taken by this thread with sigwait: block them before any worker
         // thread exists, so the workers inherit the mask and never see them.
+        // SIGUSR1: reopen the logs (logrotate).
         let signals: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGUSR1]
         Signals.block(signals)   // SIGPIPE: `Proxy` ignores it itself
 
@@ -162,6 +163,9 @@ struct ServeRunner {
             }
             errorLog.info("running as user \(dropTo.name) (uid \(dropTo.uid), gid \(dropTo.gid))")
         }
+        // systemd hears of every change from the commit path itself.
+        let notifier = ServiceNotifier(environment: ProcessInfo.processInfo.environment, errorLog: errorLog)
+        service?.generationObserver = { notifier.generationChanged($0) }
         proxy.start()
         admin?.start()
         metrics?.start()
@@ -170,6 +174,11 @@ struct ServeRunner {
         if let admin { errorLog.info("admin socket \(admin.path)") }
         if let metrics { errorLog.info("cutover page on http://\(metrics.address)/ (metrics: /metrics, JSON: /status.json)") }
         ready?(proxy)
+        notifier.ready(generation: proxy.table.generation)
+        let liveness = WorkerLiveness(proxy: proxy)
+        liveness.start()
+        notifier.startWatchdog(liveness)
+        TestHooks.apply(proxy: proxy, errorLog: errorLog)
 
         while true {
             let signal = Signals.wait(signals)
@@ -181,14 +190,19 @@ struct ServeRunner {
             }
             if signal == SIGHUP {
                 // Reload: a file that does not validate changes nothing.
+                notifier.reloading()
+                let refusal: String?
                 if let service {
                     let answer = service.reloadFromSignal()
                     if answer.ok { errorLog.info(answer.text) } else { errorLog.error(answer.text) }
+                    refusal = answer.ok ? nil : answer.text.replacingOccurrences(of: "error: ", with: "")
                 } else {
-                    reloadWithoutAdmin(proxy, errorLog)
+                    refusal = reloadWithoutAdmin(proxy, errorLog)
                 }
+                notifier.reloaded(generation: proxy.table.generation, refusal: refusal)
                 continue
             }
+            notifier.stopping()
             errorLog.info("shutting down: finishing requests in flight (up to \(options.grace) s)")
             admin?.stop()
             metrics?.stop()
@@ -199,15 +213,18 @@ struct ServeRunner {
         }
     }
 
-    private func reloadWithoutAdmin(_ proxy: Proxy, _ errorLog: ErrorLog) {
+    /// Why the reload was refused, or nil when it applied.
+    private func reloadWithoutAdmin(_ proxy: Proxy, _ errorLog: ErrorLog) -> String? {
         do {
             let newConfig = try RoutesConfig.load(path: routesFile)
             let generation = proxy.table.generation + 1
             let newTable = try RouteTable.build(config: newConfig, state: proxy.table.state, generation: generation)
             try proxy.publish(newTable)
             errorLog.info("reloaded \(routesFile): generation \(generation)")
+            return nil
         } catch {
             errorLog.error("reload refused, nothing changed:\n\(error)")
+            return "reload refused, nothing changed: \(error)"
         }
     }
 }

@@ -12,7 +12,10 @@ public struct TestPrecondition: Error, CustomStringConvertible {
 /// The Debian package that brings each tool the tests run.
 private let packageOf = ["curl": "curl", "nghttp": "nghttp2-client", "h2load": "nghttp2-client", "openssl": "openssl",
                          "setpriv": "util-linux", "socat": "socat", "sh": "dash", "chromium": "chromium",
-                         "promtool": "prometheus", "prometheus": "prometheus"]
+                         "promtool": "prometheus", "prometheus": "prometheus",
+
+                         "systemd-analyze": "systemd", "lintian": "lintian", "dpkg-deb": "dpkg", "man": "man-db",
+                         "wrk": "wrk", "make": "make"]
 
 /// The full path of `name`, found on `PATH` (not a hard-coded /usr/bin); throws
 /// "install …" when it is not there.

@@ -21,11 +21,15 @@ public final class SwitchyardProcess: @unchecked Sendable {
     public let errorLogPath: String
     private let output = Pipe()
 
-    /// Starts `switchyard serve routesPath arguments… --error-log errorLogPath`.
-    public init(routesPath: String, errorLogPath: String, arguments: [String] = []) throws {
+    /// Starts `switchyard serve routesPath arguments… --error-log errorLogPath`, with
+    /// `environment` added to this process's own.
+    public init(routesPath: String, errorLogPath: String, arguments: [String] = [], environment: [String: String] = [:]) throws {
         self.errorLogPath = errorLogPath
         process.executableURL = URL(fileURLWithPath: try switchyardBinary())
         process.arguments = ["serve", routesPath, "--error-log", errorLogPath] + arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardOutput = output
         process.standardError = output
         try process.run()

@@ -1,0 +1,20 @@
+/// The exit statuses every command uses, written once: `--help` and the man page show
+/// `summary`, and scripts (an upgrade, a CI check) can tell "refused" from "not done".
+enum ExitCodes {
+    static let ok: Int32 = 0
+    /// The proxy answered with a refusal; a routes file or audit log did not pass a check.
+    static let refused: Int32 = 1
+    /// Nothing was done: no admin socket found, unreachable or untrusted, an unreadable
+    /// file, a value that is not one (an unknown --format, a date that is not a date).
+    static let unusable: Int32 = 2
+    /// The command line itself was wrong (the argument parser's own status, EX_USAGE).
+    static let usage: Int32 = 64
+
+    static let summary = """
+        EXIT STATUS
+          0   done: succeeded, file valid, audit chain intact
+          1   refused by the proxy, routes file invalid, audit log altered
+          2   not done: no trusted admin socket, unreadable file, bad value
+          64  usage: unknown command or option, missing argument
+        """
+}

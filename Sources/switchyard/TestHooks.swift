@@ -1,0 +1,20 @@
+import Foundation
+import SwitchyardProxy
+
+/// Hooks that only tests turn on, through the environment of a `serve` process they start:
+/// what a real process shows (systemd's watchdog falling silent) needs a real process.
+enum TestHooks {
+    /// `SWITCHYARD_HANG_WORKER_FOR_TESTING=MS`: worker 0's loop hangs MS milliseconds after
+    /// the start (the watchdog test).
+    static let hangWorkerVariable = "SWITCHYARD_HANG_WORKER_FOR_TESTING"
+
+    static func apply(proxy: Proxy, errorLog: ErrorLog) {
+        guard let text = ProcessInfo.processInfo.environment[hangWorkerVariable], let delay = UInt32(text) else { return }
+        errorLog.warning("\(hangWorkerVariable)=\(delay): worker 0 will hang (tests only)")
+        let thread = Thread {
+            usleep(delay * 1000)
+            proxy.hangWorkerForTesting(0)
+        }
+        thread.start()
+    }
+}

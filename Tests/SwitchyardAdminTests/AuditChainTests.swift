@@ -1,0 +1,137 @@
+import Foundation
+import Glibc
+import Testing
+@testable import SwitchyardAdmin
+import SwitchyardTestSupport
+
+/// The audit log's hash chain, written by the real commit path and checked by
+/// `AuditVerifier` and by `switchyard audit verify` as a process.
+@Suite(.serialized) struct AuditChainTests {
+    /// A harness with `changes` accepted changes (and its start record, if any).
+    static func harness(changes: Int) throws -> AdminHarness {
+        let h = try AdminHarness()
+        for i in 0..<changes {
+            let answer = h.run("weight app cloud \(20 + i % 2)% --reason \"CHG-\(i)\"")
+            #expect(answer.ok, "\(answer.text)")
+        }
+        return h
+    }
+
+    static func lines(_ path: String) throws -> [String] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+
+    static func write(_ lines: [String], to path: String) throws {
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: false, encoding: .utf8)
+    }
+
+    static func verifyWithTheCLI(_ path: String) throws -> (status: Int32, output: String) {
+        try runProcess(try switchyardBinary(), ["audit", "verify", path])
+    }
+
+    @Test func anUntouchedLogOfAThousandChangesVerifies() throws {
+        let h = try Self.harness(changes: 1000)
+        defer { h.stop() }
+        let lines = try Self.lines(h.auditPath)
+        #expect(lines.count == 1000)
+        guard case .intact(let records, let instance, let last)? = try? AuditVerifier.verify(path: h.auditPath) else {
+            Issue.record("not intact: \(String(describing: try? AuditVerifier.verify(path: h.auditPath)))")
+            return
+        }
+        #expect(records == 1000 && instance.count == 32 && last.count == 64)
+        // Each record is still one JSON object with what it always had.
+        let first = try #require(h.auditRecords().first)
+        #expect(first["seq"] as? Int == 1 && first["instance"] as? String == instance && first["command"] as? String != nil)
+        let cli = try Self.verifyWithTheCLI(h.auditPath)
+        #expect(cli.status == 0 && cli.output.contains("ok — 1000 record(s)") && cli.output.contains(instance), "\(cli.output)")
+    }
+
+    @Test func aChangedByteARemovedLineAndSwappedLinesAreNamed() throws {
+        let h = try Self.harness(changes: 8)
+        defer { h.stop() }
+        let original = try Self.lines(h.auditPath)
+        #expect(original.count == 8)
+        let path = h.directory + "/tampered.log"
+
+        // One byte of record 4's reason.
+        var altered = original
+        altered[3] = altered[3].replacingOccurrences(of: "CHG-3", with: "CHG-9")
+        try Self.write(altered, to: path)
+        var cli = try Self.verifyWithTheCLI(path)
+        #expect(cli.status == 1 && cli.output.contains("tampered.log:4: record 4 (line 4) was altered"), "\(cli.output)")
+
+        // The last record: no successor, its own hash tells.
+        altered = original
+        altered[7] = altered[7].replacingOccurrences(of: "CHG-7", with: "CHG-1")
+        try Self.write(altered, to: path)
+        #expect(AuditVerifier.verify(text: altered.joined(separator: "\n")) ==
+                .broken(line: 8, reason: "record 8 (line 8) was altered: its content does not match its hash"))
+
+        // Rewritten with a fresh hash of its own: the next record's link tells.
+        altered = original
+        let rewritten = altered[3].replacingOccurrences(of: "CHG-3", with: "CHG-9")
+        let link = try #require(AuditChain.link(of: Substring(rewritten)))
+        let body = "{" + rewritten.dropFirst(rewritten.distance(from: rewritten.startIndex, to: rewritten.range(of: ",\"command\"")!.lowerBound) + 1)
+        altered[3] = AuditChain.line(body: body, prev: link.prev, seq: link.seq).line
+        try Self.write(altered, to: path)
+        cli = try Self.verifyWithTheCLI(path)
+        #expect(cli.status == 1 && cli.output.contains("tampered.log:4: record 4 (line 4) was altered or replaced"), "\(cli.output)")
+
+        // Record 5 removed.
+        altered = original
+        altered.remove(at: 4)
+        try Self.write(altered, to: path)
+        cli = try Self.verifyWithTheCLI(path)
+        #expect(cli.status == 1 && cli.output.contains("tampered.log:5: record 5 was removed before line 5 (record 6)"), "\(cli.output)")
+
+        // Records 3 and 4 swapped.
+        altered = original
+        altered.swapAt(2, 3)
+        try Self.write(altered, to: path)
+        cli = try Self.verifyWithTheCLI(path)
+        #expect(cli.status == 1 && cli.output.contains("tampered.log:3: record 4 (line 3) is out of order"), "\(cli.output)")
+
+        // The first record removed, and the anchor changed.
+        altered = original
+        altered.removeFirst()
+        #expect(AuditVerifier.verify(text: altered.joined(separator: "\n")) ==
+                .broken(line: 1, reason: "records 1…1 were removed: the log starts at record 2"))
+        altered = original
+        altered[0] = altered[0].replacingOccurrences(of: "\"instance\":\"", with: "\"instance\":\"0")
+        #expect(AuditVerifier.verify(text: altered.joined(separator: "\n")) != AuditVerifier.verify(text: original.joined(separator: "\n")))
+
+        // The original still verifies.
+        cli = try Self.verifyWithTheCLI(h.auditPath)
+        #expect(cli.status == 0, "\(cli.output)")
+    }
+
+    @Test func aRestartedWriterContinuesTheChain() throws {
+        let h = try Self.harness(changes: 3)
+        defer { h.stop() }
+        // A new writer (a restart, an upgrade) reads the head from the file.
+        let again = AuditLog(path: h.auditPath)
+        try again.append(.init(time: AuditLog.now(), outcome: "accepted", uid: 0, pid: 1, user: "root", command: "test",
+                               reason: nil, changes: [], error: nil, generationBefore: nil, generation: nil))
+        #expect(try AuditVerifier.verify(path: h.auditPath) != .empty)
+        guard case .intact(let records, _, _) = try AuditVerifier.verify(path: h.auditPath) else {
+            Issue.record("\(try AuditVerifier.verify(path: h.auditPath))")
+            return
+        }
+        #expect(records == 4)
+    }
+
+    @Test func refusalsFromManyThreadsStayInOneChain() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        let stranger = Caller(uid: 4242, gid: 4242, pid: 7, userName: "stranger")
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            _ = h.run("weight app cloud \(30 + i)%", as: stranger)
+            _ = h.run("weight app cloud \(30 + i)%")
+        }
+        guard case .intact(let records, _, _) = try AuditVerifier.verify(path: h.auditPath) else {
+            Issue.record("\(try AuditVerifier.verify(path: h.auditPath))")
+            return
+        }
+        #expect(records == (try Self.lines(h.auditPath)).count && records >= 9)
+    }
+}
