@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 import SwitchyardOrigin
+import SwitchyardSystem
 import SwitchyardTestSupport
 
 /// `switchyard upgrade` between real processes: the new process takes every listening
@@ -32,12 +33,29 @@ import SwitchyardTestSupport
         /// Starts `serve` detached from the test process (through `sh … &`): the process an
         /// upgrade replaces exits while its successor, its own child, lives on, and a test
         /// process must not be left waiting to reap either. Its pid and port.
-        func serve(environment: [String: String] = [:]) throws -> (pid: Int32, port: UInt16) {
+        /// `activation`: a listening socket passed as systemd does (fd 3, `LISTEN_FDS=1`,
+        /// `LISTEN_PID` the process's own pid, `LISTEN_FDNAMES=web`).
+        func serve(environment: [String: String] = [:], activation: Int32? = nil) throws -> (pid: Int32, port: UInt16) {
             let variables = environment.map { "\($0.key)='\($0.value)'" }.joined(separator: " ")
             let command = "\(variables) exec '\(try switchyardBinary())' serve '\(routesPath)' --workers 2 --error-log '\(errorLog)' "
                 + "</dev/null >>'\(directory)/console.log' 2>&1"
-            let started = try runProcess(try tool("sh"), ["-c", "(\(command)) & echo $!"])
-            let pid = try #require(Int32(started.output.trimmingCharacters(in: .whitespacesAndNewlines)), "\(started.output)")
+            if let activation { return try serveActivated(activation) }
+            // No pipe to the test: the background job would hold it open for good.
+            let launcher = Process()
+            launcher.executableURL = URL(fileURLWithPath: try tool("sh"))
+            launcher.arguments = ["-c", "(\(command)) & echo $! > '\(directory)/serve.pid'"]
+            launcher.standardInput = FileHandle.nullDevice
+            launcher.standardOutput = FileHandle.nullDevice
+            launcher.standardError = FileHandle.nullDevice
+            try? FileManager.default.removeItem(atPath: directory + "/serve.pid")
+            try launcher.run()
+            var started: Int32?
+            try waitFor("the pid of the started serve", seconds: 15) {
+                started = (try? String(contentsOfFile: directory + "/serve.pid", encoding: .utf8))
+                    .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                return started != nil
+            }
+            let pid = started!
             pids.insert(pid)
             let port = try listeningPort(errorLog: errorLog)
             try waitFor("the admin socket", seconds: 15) { ServeProcessTests.command(admin, "help") != nil }
@@ -55,6 +73,35 @@ import SwitchyardTestSupport
             return (result.status, result.output, newPID)
         }
 
+        /// posix_spawn, so that the socket lands on fd 3 (Foundation's Process closes what it
+        /// does not know); sh's `$$` is the pid the exec keeps, as systemd's LISTEN_PID is.
+        private func serveActivated(_ socket: Int32) throws -> (pid: Int32, port: UInt16) {
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_adddup2(&actions, socket, 3)
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, directory + "/console.log", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+            let argv = [try tool("sh"), "-c", #"LISTEN_PID=$$ exec "$0" "$@""#, try switchyardBinary(), "serve", routesPath,
+                        "--workers", "2", "--error-log", errorLog]
+            var environment = ProcessInfo.processInfo.environment
+            environment["LISTEN_FDS"] = "1"
+            environment["LISTEN_FDNAMES"] = "web"
+            let envp = environment.map { "\($0.key)=\($0.value)" }
+            var pid: Int32 = 0
+            let cArgv = argv.map { strdup($0) } + [nil], cEnvp = envp.map { strdup($0) } + [nil]
+            defer { (cArgv + cEnvp).forEach { free($0) } }
+            let result = posix_spawn(&pid, argv[0], &actions, nil, cArgv, cEnvp)
+            guard result == 0 else { throw TestPrecondition("posix_spawn: \(String(cString: strerror(result)))") }
+            pids.insert(pid)
+            let port = try listeningPort(errorLog: errorLog)
+            try waitFor("the admin socket", seconds: 15) { ServeProcessTests.command(admin, "help") != nil }
+            return (pid, port)
+        }
+
+        var errorLogText: String { (try? String(contentsOfFile: errorLog, encoding: .utf8)) ?? "" }
+
         func generation() -> String? {
             ServeProcessTests.command(admin, "status")?.split(separator: "\n").first { $0.contains("generation") }.map(String.init)
         }
@@ -67,6 +114,9 @@ import SwitchyardTestSupport
     }
 
     static func alive(_ pid: Int32) -> Bool {
+        // Our own child (socket activation): reap it if it exited.
+        var exitStatus: Int32 = 0
+        _ = waitpid(pid, &exitStatus, WNOHANG)
         // A zombie (exited, not yet reaped by its parent) counts as gone.
         guard kill(pid, 0) == 0 else { return false }
         let status = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
@@ -178,5 +228,39 @@ import SwitchyardTestSupport
         #expect(systemd.collect(seconds: 0.5).isEmpty, "the old process says nothing after handing over")
         kill(new, SIGTERM)
         #expect(try systemd.expectNext("the new process's STOPPING=1").hasPrefix("STOPPING=1"))
+    }
+
+    @Test func socketActivationServesSystemdsSocketSoARestartRefusesNothing() throws {
+        try requireTools("curl")
+        // The test plays systemd: it owns the listening socket across restarts.
+        let socket = try Socket.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: false)
+        defer { socket.close() }
+        #expect(fcntl(socket.rawValue, F_SETFD, 0) == 0, "inherited by the processes the test starts")
+        let port = try Socket.localAddress(socket).port
+        let setup = try Setup(listen: "127.0.0.1:\(port)")
+        let (first, served) = try setup.serve(activation: socket.rawValue)
+        // Binding 127.0.0.1:port itself would have failed: the test's socket has no SO_REUSEPORT.
+        #expect(served == port)
+        let curl = try tool("curl")
+        #expect(try runProcess(curl, ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"]).output == "200")
+
+        // A restart: between the two processes nobody accepts, and a client's connection
+        // waits in the socket's queue instead of being refused.
+        kill(first, SIGTERM)
+        try waitFor("the first process to stop", seconds: 15) { !Self.alive(first) }
+        let waiting = try TestClient(port: port, timeoutSeconds: 20)
+        #expect(waiting.send("GET /during-the-restart HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+        // Let the first process's error-log lines not stand for the second's.
+        try? FileManager.default.removeItem(atPath: setup.errorLog)
+        let (second, _) = try setup.serve(activation: socket.rawValue)
+        let answer = String(decoding: waiting.readToEnd(), as: UTF8.self)
+        #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+
+        // And an upgrade of a socket-activated process hands systemd's socket on.
+        let upgraded = try setup.upgrade()
+        #expect(upgraded.status == 0, "\(upgraded.output)")
+        try waitFor("the activated process to hand over and exit", seconds: 15) { !Self.alive(second) }
+        #expect(try runProcess(curl, ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"]).output == "200")
+        #expect(!setup.errorLogText.contains("matches no listen line"), "\(setup.errorLogText)")
     }
 }
