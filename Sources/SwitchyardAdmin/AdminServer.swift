@@ -12,6 +12,8 @@ import SwitchyardSystem
 /// identity comes from the kernel (SO_PEERCRED), never from what it says.
 public final class AdminServer: @unchecked Sendable {
     public let path: String
+    /// Where the socket was bound: `path`, or beside it until `moveIntoPlace` (upgrade).
+    private let boundPath: String
     private let listener: FileDescriptor
     private let service: AdminService
     private let limits: AdminConfig
@@ -22,18 +24,22 @@ public final class AdminServer: @unchecked Sendable {
     static let maxLineBytes = 4096
 
     /// `limits`: the admin line's connection caps and idle timeout (the path is not used).
+    /// `replacing`: an upgrade's new process binds beside the running proxy's socket (which
+    /// still answers on `path`) and renames its own over it once the hand-over is done
+    /// (`moveIntoPlace`): if the hand-over fails, the old socket was never touched.
     public init(path: String, groupID: UInt32?, trust: AdminDirectory.Trust, limits: AdminConfig,
-                service: AdminService) throws(AdminError) {
+                service: AdminService, replacing: Bool = false) throws(AdminError) {
         self.path = path
         self.service = service
         self.limits = limits
         slots = AdminConnectionSlots(limit: limits.maxConnections, perUIDLimit: limits.maxConnectionsPerUID)
         try AdminDirectory.prepare(AdminDirectory.parent(of: path), trust: trust)
-        try Self.removeStaleSocket(path)
-        let fd = try Self.listen(at: path)
+        boundPath = replacing ? path + ".upgrade" : path
+        if replacing { unlink(boundPath) } else { try Self.removeStaleSocket(path) }
+        let fd = try Self.listen(at: boundPath)
         // Group members (the ops group) may connect; others may not even open it.
-        if let groupID { _ = chown(path, UInt32.max, groupID) }
-        guard chmod(path, 0o660) == 0 else {
+        if let groupID { _ = chown(boundPath, UInt32.max, groupID) }
+        guard chmod(boundPath, 0o660) == 0 else {
             fd.close()
             throw AdminError("admin socket \(path): chmod: \(String(cString: strerror(errno)))")
         }
@@ -67,6 +73,15 @@ public final class AdminServer: @unchecked Sendable {
         unlink(path)
     }
 
+    /// An upgrade's new process, once handed over: its socket takes the path (rename(2)
+    /// replaces the old process's socket file in one step).
+    public func moveIntoPlace() throws(AdminError) {
+        guard boundPath != path else { return }
+        guard rename(boundPath, path) == 0 else {
+            throw AdminError("admin socket: rename \(boundPath) → \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
     public func start() {
         let thread = Thread { [self] in acceptLoop() }
         thread.name = "switchyard-admin"
@@ -79,7 +94,13 @@ public final class AdminServer: @unchecked Sendable {
     public func stop() {
         stopping.withLock { $0 = true }
         Glibc.shutdown(listener.rawValue, Int32(SHUT_RDWR))
-        unlink(path)
+        // After an upgrade the path is the new process's socket: remove only our own.
+        var ours = stat()
+        guard fstat(listener.rawValue, &ours) == 0 else { return }
+        for candidate in Set([path, boundPath]) {
+            var onDisk = stat()
+            if lstat(candidate, &onDisk) == 0, onDisk.st_ino == ours.st_ino, onDisk.st_dev == ours.st_dev { unlink(candidate) }
+        }
     }
 
     private func acceptLoop() {
@@ -158,6 +179,19 @@ public final class AdminServer: @unchecked Sendable {
                 let line = String(decoding: pending[..<newline], as: UTF8.self)
                 pending.removeFirst(newline + 1)
                 if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+                // The two upgrade words need the connection itself (takeover: descriptors
+                // travel on it) or take seconds (upgrade: outside the commit lock).
+                if line == "takeover", let upgrade = service.upgrade {
+                    upgrade.takeOver(fd, caller: caller, service: service)
+                    return
+                }
+                if let command = try? AdminCommandLine(parsing: line), command.words.first == "upgrade" {
+                    let answer = service.runUpgrade(command, caller: caller)
+                    send(fd, answer.rendered(json: command.json))
+                    // Answered: now this process may stop (SIGTERM takes the usual drain path).
+                    if answer.ok { kill(getpid(), SIGTERM) }
+                    return
+                }
                 let (answer, json) = service.execute(line, caller: caller)
                 send(fd, answer.rendered(json: json))
             }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 import SwitchyardProxy
 import SwitchyardRouting
 import SwitchyardSystem
@@ -26,14 +27,23 @@ public final class AdminService: @unchecked Sendable {
     /// Told the new generation after every committed change (systemd's `STATUS=`). Set
     /// before the admin socket starts serving; called with the commit lock held.
     public var generationObserver: (@Sendable (UInt64) -> Void)?
+    /// `upgrade` and `takeover` (nil: `demo`, which cannot be upgraded in place).
+    public var upgrade: Upgrade?
+    /// Why changes are refused right now (an upgrade is handing over), or nil. Such a
+    /// refusal is not audited: the new process continues the audit chain from the file, and
+    /// this one must not write behind it.
+    private let frozen = Mutex<String?>(nil)
+    private let handedOverFlag = Mutex(false)
 
     /// Restores the state file (if any) against `config`, reconciling names that vanished.
     /// Returns the table to start the data plane with, and warnings for the error log.
-    public static func startingTable(config: RoutesConfig, statePath: String) throws(AdminError) -> (RouteTable, [String], StateFile?) {
+    /// `takingOver`: an upgrade's new process serves the old one's generation, not the next.
+    public static func startingTable(config: RoutesConfig, statePath: String,
+                                     takingOver: Bool = false) throws(AdminError) -> (RouteTable, [String], StateFile?) {
         let saved = try StateFile.load(path: statePath)
         let state = saved?.state ?? RuntimeState()
         let (reconciled, warnings) = state.reconciled(with: config)
-        let generation = (saved?.generation ?? 0) + 1
+        let generation = (saved?.generation ?? 0) + (takingOver && saved != nil ? 0 : 1)
         do {
             return (try RouteTable.build(config: config, state: reconciled, generation: generation), warnings, saved)
         } catch {
@@ -43,7 +53,7 @@ public final class AdminService: @unchecked Sendable {
 
     public init(routesPath: String, config: RoutesConfig, statePath: String, auditPath: String,
                 policy: AccessPolicy, dataPlane: DataPlane, restored: StateFile?, startWarnings: [String],
-                errorLog: ErrorLog) throws(AdminError) {
+                errorLog: ErrorLog, takingOver: Bool = false) throws(AdminError) {
         self.routesPath = routesPath
         self.statePath = statePath
         self.config = config
@@ -52,6 +62,9 @@ public final class AdminService: @unchecked Sendable {
         self.dataPlane = dataPlane
         self.errorLog = errorLog
         history = restored?.history ?? []
+        // An upgrade's new process serves the same generation with the same history: the
+        // old process records the upgrade itself, and the state file stays as it is.
+        if takingOver && restored != nil { return }
         let table = dataPlane.table
         let me = Caller(uid: geteuid(), gid: getegid(), pid: getpid())
         let entry = HistoryEntry(generation: table.generation, time: AuditLog.now(), uid: me.uid, user: me.userName,
@@ -112,6 +125,9 @@ public final class AdminService: @unchecked Sendable {
         func refused(_ error: AdminError) -> (AdminAnswer, Bool, Refusal?) {
             (.failure(error), command.json, Refusal(command: command, error: error, generation: table.generation))
         }
+        if spec.changes, let reason = frozen.withLock({ $0 }) {
+            return (.failure(AdminError(reason)), command.json, nil)
+        }
         if spec.changes {
             guard policy.mayChange(caller) else {
                 return refused(AdminError("\(caller.userName) (uid \(caller.uid)) may not change routing: allowed are root, the proxy's own user and those the routes file's admin line allows"))
@@ -164,7 +180,52 @@ public final class AdminService: @unchecked Sendable {
 
     /// Writes what the refusal limit still holds back (at shutdown).
     public func flushRefusalSummaries() {
+        // After a hand-over the audit log is the new process's to write.
+        guard !handedOverFlag.withLock({ $0 }) else { return }
         writeSummaries(refusals.flush())
+    }
+
+    // MARK: upgrade
+
+    /// Changes are refused with `reason` (an upgrade is handing over) until `thaw`.
+    func freeze(_ reason: String) { frozen.withLock { $0 = reason } }
+    func thaw() { frozen.withLock { $0 = nil } }
+
+    /// This process is no longer the service: changes stay refused, nothing more is audited.
+    func handOver(_ reason: String) {
+        handedOverFlag.withLock { $0 = true }
+        freeze(reason)
+    }
+
+    /// The audit record of an upgrade, written before the new process may write its own.
+    /// `caller`: who asked (nil: a process started by hand took over).
+    func recordUpgrade(to pid: Int32, by caller: Caller?, reason: String?, binary: String?) {
+        let who = caller ?? Caller(uid: geteuid(), gid: getegid(), pid: pid)
+        let command = binary.map { "upgrade --binary \(AdminCommandLine.quotedIfNeeded($0))" } ?? "upgrade"
+        do {
+            try audit.append(.init(time: AuditLog.now(), outcome: "accepted", uid: who.uid, pid: who.pid, user: who.userName,
+                                   command: command, reason: reason, changes: ["pid \(getpid()) → \(pid)"], error: nil,
+                                   generationBefore: table.generation, generation: table.generation))
+        } catch {
+            errorLog.error("audit log: \(error)")
+        }
+    }
+
+    /// `upgrade [--binary PATH] [--reason TEXT]`: needs the change permission; waits until
+    /// the new process took over or failed. Not under the commit lock (it takes seconds).
+    func runUpgrade(_ command: AdminCommandLine, caller: Caller) -> AdminAnswer {
+        guard let upgrade else { return .failure(AdminError("upgrade: only a `switchyard serve` process can be upgraded in place")) }
+        guard policy.mayChange(caller) else {
+            return .failure(AdminError("\(caller.userName) (uid \(caller.uid)) may not upgrade the proxy: allowed are root, the proxy's own user and those the routes file's admin line allows"))
+        }
+        guard command.words.count == 1 else { return .failure(AdminError("usage: upgrade [--binary PATH]")) }
+        return upgrade.run(binary: command.binary, service: self, caller: caller, reason: command.reason)
+    }
+
+    /// SIGUSR2: an upgrade to this same executable path, on behalf of the process itself.
+    public func upgradeFromSignal() -> AdminAnswer {
+        guard let upgrade else { return .failure(AdminError("upgrade: not available here")) }
+        return upgrade.run(binary: nil, service: self, caller: Caller(uid: geteuid(), gid: getegid(), pid: getpid()), reason: "SIGUSR2")
     }
 
     /// A change a command computed: the new runtime state (and config, for reload), and what

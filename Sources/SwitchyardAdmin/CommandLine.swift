@@ -9,6 +9,8 @@ public struct AdminCommandLine: Sendable, Equatable {
     public var words: [String]
     public var reason: String?
     public var drain: String?
+    /// `upgrade --binary PATH`: the executable to upgrade to.
+    public var binary: String?
     public var json: Bool
     /// The command for the audit log and history: its words, quoted only where needed (so a
     /// command sent by the CLI, which quotes every word, reads as typed).
@@ -49,6 +51,7 @@ public struct AdminCommandLine: Sendable, Equatable {
         var words: [String] = []
         var reason: String?
         var drain: String?
+        var binary: String?
         var json = false
         var i = 0
         while i < tokens.count {
@@ -60,6 +63,10 @@ public struct AdminCommandLine: Sendable, Equatable {
             case "--drain":
                 guard i + 1 < tokens.count else { throw AdminError("--drain needs a duration, e.g. --drain 30s") }
                 drain = tokens[i + 1]
+                i += 2
+            case "--binary":
+                guard i + 1 < tokens.count else { throw AdminError("--binary needs a path, e.g. --binary /usr/bin/switchyard") }
+                binary = tokens[i + 1]
                 i += 2
             case "--json":
                 json = true
@@ -77,6 +84,7 @@ public struct AdminCommandLine: Sendable, Equatable {
         self.words = words
         self.reason = reason
         self.drain = drain
+        self.binary = binary
         self.json = json
     }
 }

@@ -76,6 +76,11 @@ public final class ServiceNotifier: Sendable {
         send("STOPPING=1\nSTATUS=stopping: finishing requests in flight")
     }
 
+    /// An upgrade: `pid` is the service's main process from now on.
+    public func mainPID(_ pid: Int32) {
+        send("MAINPID=\(pid)\nSTATUS=handed over to pid \(pid)")
+    }
+
     /// From now on this process says nothing: a successor is the service's main process.
     public func silence() { silenced.withLock { $0 = true } }
 

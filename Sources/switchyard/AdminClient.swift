@@ -165,3 +165,12 @@ struct ReopenLogs: AdminCommand {
     static let configuration = CommandConfiguration(commandName: "reopen-logs", abstract: "Reopen the access and error logs (after logrotate renamed them); SIGUSR1 does the same.")
     @Argument(parsing: .captureForPassthrough) var words: [String] = []
 }
+
+struct UpgradeCommand: AdminCommand {
+    static let word = "upgrade"
+    static let configuration = CommandConfiguration(
+        commandName: "upgrade",
+        abstract: "Start the new binary, hand it the listening sockets, then drain this one: upgrade [--binary PATH].",
+        discussion: "Answers once the new process serves (same generation) or failed (the old one keeps serving). SIGUSR2 does the same with the executable at the running one's path.")
+    @Argument(parsing: .captureForPassthrough, help: "[--binary PATH] [--reason TEXT]") var words: [String] = []
+}

@@ -32,7 +32,7 @@ struct Demo: ParsableCommand {
         cloud.start()
         var options = options
         if options.workers == nil { options.workers = 2 }
-        try ServeRunner(routesFile: routes, options: options).run { proxy in
+        try ServeRunner(routesFile: routes, options: options, upgradable: false).run { proxy in
             let address = proxy.httpAddresses.first.map { "\($0)" } ?? "127.0.0.1:8080"
             printNow("""
 

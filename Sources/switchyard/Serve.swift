@@ -47,6 +47,8 @@ struct ServeOptions: ParsableArguments {
 struct ServeRunner {
     let routesFile: String
     let options: ServeOptions
+    /// `upgrade`/SIGUSR2 start this executable again with the same arguments (not `demo`).
+    var upgradable = true
 
     func run(ready: ((Proxy) -> Void)?) throws {
         let config: RoutesConfig
@@ -84,6 +86,9 @@ struct ServeRunner {
         let adminPath = options.admin ?? config.admin?.socketPath
         let statePath = options.state ?? config.statePath ?? adminPath.map { ($0 as NSString).deletingLastPathComponent + "/state.json" }
         let auditPath = statePath.map { AdminDirectory.parent(of: $0) + "/audit.log" }
+        // An upgrade's new process takes the running proxy's sockets first; with them comes
+        // its freeze on changes, so the state read below is the state it serves.
+        let takeover = try ServeUpgrade.takeOverIfAsked(adminPath: adminPath)
         let table: RouteTable
         var restored: StateFile?
         var warnings: [String] = []
@@ -103,7 +108,8 @@ struct ServeRunner {
         }
         do {
             if let statePath {
-                (table, warnings, restored) = try AdminService.startingTable(config: config, statePath: statePath)
+                (table, warnings, restored) = try AdminService.startingTable(config: config, statePath: statePath,
+                                                                             takingOver: takeover != nil)
             } else {
                 table = try RouteTable.build(config: config, state: RuntimeState(), generation: 1)
             }
@@ -120,7 +126,8 @@ struct ServeRunner {
         // Signals are taken by this thread with sigwait: block them before any worker
         // thread exists, so the workers inherit the mask and never see them.
         // SIGUSR1: reopen the logs (logrotate).
-        let signals: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGUSR1]
+        // SIGUSR2: upgrade to the executable at this process's path.
+        let signals: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2]
         Signals.block(signals)   // SIGPIPE: `Proxy` ignores it itself
 
         let proxy: Proxy
@@ -128,14 +135,17 @@ struct ServeRunner {
         var service: AdminService?
         var metrics: MetricsServer?
         do {
-            proxy = try Proxy(table: table, settings: settings, errorLog: errorLog)
+            proxy = try Proxy(table: table, settings: settings, errorLog: errorLog,
+                              inherited: takeover?.listeners ?? InheritedListeners.fromSystemd())
             if let adminPath, let statePath, let auditPath {
                 let policy = try AccessPolicy(config: config.admin, serviceUID: trust.serviceUID)
                 let adminService = try AdminService(
                     routesPath: routesFile, config: config, statePath: statePath, auditPath: auditPath,
-                    policy: policy, dataPlane: proxy, restored: restored, startWarnings: warnings, errorLog: errorLog)
+                    policy: policy, dataPlane: proxy, restored: restored, startWarnings: warnings, errorLog: errorLog,
+                    takingOver: takeover != nil)
                 admin = try AdminServer(path: adminPath, groupID: policy.socketGroupID, trust: trust,
-                                        limits: config.admin ?? AdminConfig(socketPath: adminPath), service: adminService)
+                                        limits: config.admin ?? AdminConfig(socketPath: adminPath), service: adminService,
+                                        replacing: takeover != nil)
                 service = adminService
             }
             // The read-only HTTP listener is bound before any drop of privileges, like the
@@ -166,6 +176,7 @@ struct ServeRunner {
         // systemd hears of every change from the commit path itself.
         let notifier = ServiceNotifier(environment: ProcessInfo.processInfo.environment, errorLog: errorLog)
         service?.generationObserver = { notifier.generationChanged($0) }
+        if upgradable { service?.upgrade = ServeUpgrade.upgrade(proxy: proxy, notifier: notifier) }
         proxy.start()
         admin?.start()
         metrics?.start()
@@ -174,6 +185,16 @@ struct ServeRunner {
         if let admin { errorLog.info("admin socket \(admin.path)") }
         if let metrics { errorLog.info("cutover page on http://\(metrics.address)/ (metrics: /metrics, JSON: /status.json)") }
         ready?(proxy)
+        if let takeover {
+            // The old process names us the main process, stops taking changes and drains.
+            if let failure = ServeUpgrade.finish(takeover, admin: admin) {
+                errorLog.error(failure)
+                admin?.stop()
+                proxy.shutdown(graceMilliseconds: options.grace * 1000)
+                throw ExitCode(1)
+            }
+            errorLog.info("took over from pid \(takeover.previousPID) at generation \(proxy.table.generation)")
+        }
         notifier.ready(generation: proxy.table.generation)
         let liveness = WorkerLiveness(proxy: proxy)
         liveness.start()
@@ -182,7 +203,14 @@ struct ServeRunner {
 
         while true {
             let signal = Signals.wait(signals)
-            if signal == SIGUSR1 {
+            if signal == SIGUSR2 {
+                let answer = service?.upgradeFromSignal()
+                guard let answer, answer.ok else {
+                    errorLog.error(answer?.text ?? "upgrade (SIGUSR2): no admin socket, nothing to hand the sockets over through")
+                    continue
+                }
+                errorLog.info(answer.text)
+            } else if signal == SIGUSR1 {
                 // logrotate's `postrotate kill -USR1`: the line lands in the new error log.
                 let result = proxy.reopenLogs()
                 if result.ok { errorLog.info("\(result.summary) (SIGUSR1)") } else { errorLog.error("\(result.summary) (SIGUSR1)") }

@@ -16,7 +16,8 @@ struct SwitchyardCommand: ParsableCommand {
         """,
         version: Version.line,
         subcommands: [Serve.self, Check.self, Demo.self, Status.self, Show.self, History.self, Weight.self,
-                      CohortCommand.self, Flip.self, Revert.self, Drain.self, Reload.self, ReopenLogs.self, AuditCommand.self, Version.self]
+                      CohortCommand.self, Flip.self, Revert.self, Drain.self, Reload.self, ReopenLogs.self, UpgradeCommand.self, AuditCommand.self,
+                      Version.self]
     )
 
     /// Global options may come before the command word: moved after it, then parsed.

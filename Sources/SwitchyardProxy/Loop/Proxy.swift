@@ -30,8 +30,14 @@ public final class Proxy: @unchecked Sendable {
     /// Where the access log is written (nil: off), for `reopenLogs`.
     let accessLogPath: String?
     private var health: HealthChecker!
+    /// Every listening socket of every worker, named "listen N ADDRESS" (N: the `listen`
+    /// line's index): what an upgrade hands to the next process.
+    public private(set) var listeningSockets: [(name: String, fd: FileDescriptor)] = []
 
-    public init(table: RouteTable, settings: ProxySettings, errorLog: ErrorLog = .standardError) throws {
+    /// `inherited`: listening sockets to use instead of binding (an upgrade's or systemd's);
+    /// the ones no `listen` line matches are closed, and said so in the error log.
+    public init(table: RouteTable, settings: ProxySettings, errorLog: ErrorLog = .standardError,
+                inherited: InheritedListeners = InheritedListeners()) throws {
         // A peer that vanished must be an EPIPE on the write, never a signal that kills the
         // process: the proxy ignores SIGPIPE itself rather than trusting its host program to.
         sy_ignore_sigpipe()
@@ -57,7 +63,11 @@ public final class Proxy: @unchecked Sendable {
         }
         health.update(config: table.config, servers: servers)
         do {
-            try bindListeners()
+            var inherited = inherited
+            try bindListeners(&inherited)
+            for address in inherited.closeLeftovers() {
+                errorLog.warning("inherited listening socket \(address) matches no listen line: closed")
+            }
         } catch {
             accessLogFD?.close()
             throw error
@@ -66,7 +76,7 @@ public final class Proxy: @unchecked Sendable {
 
     /// Binds each listener once per worker with SO_REUSEPORT. With port 0 the first bind
     /// picks the port and the other workers bind that same port.
-    private func bindListeners() throws {
+    private func bindListeners(_ inherited: inout InheritedListeners) throws {
         var contexts = try ListenerCertificates.contexts(for: table.config).makeIterator()
         for (configIndex, listener) in table.config.listeners.enumerated() {
             let kind: Listener.Kind
@@ -76,15 +86,33 @@ public final class Proxy: @unchecked Sendable {
             case .https: kind = .https(contexts.next()!)
             }
             var address = try SocketAddress.resolve(host: listener.endpoint.host, port: listener.endpoint.port)
-            for worker in workers {
+            // Inherited sockets first: worker i takes socket i; with fewer sockets than
+            // workers (systemd passes one per address) the rest share them through dup; with
+            // more (the old process had more workers) the extra ones go round the workers,
+            // so that no socket with a queue is left unread.
+            let taken = inherited.take(matching: address)
+            for (i, worker) in workers.enumerated() {
                 let fd: FileDescriptor
                 do {
-                    fd = try Socket.listen(on: address, reusePort: true)
+                    if taken.isEmpty {
+                        fd = try Socket.listen(on: address, reusePort: true)
+                    } else if i < taken.count {
+                        fd = taken[i]
+                    } else {
+                        fd = FileDescriptor(rawValue: try syscallValue("fcntl(F_DUPFD_CLOEXEC)") {
+                            fcntl(taken[i % taken.count].rawValue, F_DUPFD_CLOEXEC, 0)
+                        })
+                    }
                 } catch {
                     throw ProxyError.bind(address: "\(listener.endpoint)", underlying: error)
                 }
                 if address.port == 0 { address = try Socket.localAddress(fd) }
                 try worker.addListener(fd, kind: kind, configIndex: configIndex)
+                listeningSockets.append(("listen \(configIndex) \(address)", fd))
+            }
+            for (j, fd) in taken.dropFirst(workers.count).enumerated() {
+                try workers[j % workers.count].addListener(fd, kind: kind, configIndex: configIndex)
+                listeningSockets.append(("listen \(configIndex) \(address)", fd))
             }
             switch listener.kind {
             case .http: httpAddresses.append(address)

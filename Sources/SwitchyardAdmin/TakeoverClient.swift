@@ -1,0 +1,84 @@
+import Glibc
+import SwitchyardProxy
+import SwitchyardSystem
+
+/// The new process's side of an upgrade: asks the process serving the admin socket for its
+/// listening sockets (`takeover`), receives them with SCM_RIGHTS, and — once it serves —
+/// says `ready` and waits for `handed-over`. Anything unexpected is a one-line `AdminError`;
+/// the old process then keeps serving.
+public final class TakeoverClient {
+    private let connection: FileDescriptor
+    public let listeners: InheritedListeners
+    /// The generation the old process serves (the new one must start at the same).
+    public let generation: UInt64
+    public let previousPID: Int32
+
+    /// Connects to `adminPath` and takes the sockets over.
+    public init(adminPath: String) throws(AdminError) {
+        guard let address = SocketAddress(unixPath: adminPath) else { throw AdminError("admin socket path too long: \(adminPath)") }
+        let fd: FileDescriptor
+        do {
+            fd = try Socket.connectBlocking(to: address)
+        } catch {
+            throw AdminError("upgrade: cannot reach the running proxy at \(adminPath): \(error)")
+        }
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd.rawValue, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var text: [UInt8] = []
+        var received: [FileDescriptor] = []
+        do {
+            try DescriptorPassing.send(fd, Array("takeover\n".utf8), descriptors: [])
+            // Until "end": a header line, then one name per socket.
+            while !(text.count >= 4 && text.suffix(4) == Array("end\n".utf8)) && !text.starts(with: Array("error:".utf8)) {
+                let (bytes, descriptors) = try DescriptorPassing.receive(fd)
+                received += descriptors
+                if bytes.isEmpty { break }
+                text += bytes
+                if text.count > 1 << 20 { break }
+            }
+        } catch {
+            for socket in received { socket.close() }
+            fd.close()
+            throw AdminError("upgrade: taking the sockets over: \(error)")
+        }
+        let lines = String(decoding: text, as: UTF8.self).split(separator: "\n").map(String.init)
+        let header = lines.first?.split(separator: " ").map(String.init) ?? []
+        guard header.count == 7, header[0] == "takeover", let generation = UInt64(header[2]), let pid = Int32(header[4]),
+              let count = Int(header[6]), lines.last == "end", lines.count == count + 2, received.count == count else {
+            for socket in received { socket.close() }
+            fd.close()
+            let said = lines.first ?? "nothing"
+            throw AdminError("upgrade: the running proxy did not hand its sockets over: \(said)")
+        }
+        connection = fd
+        self.generation = generation
+        previousPID = pid
+        listeners = InheritedListeners(Array(zip(lines[1...count], received)).map { (name: $0.0, fd: $0.1) })
+    }
+
+    /// Tells the old process this one serves; returns once it handed over (named us the main
+    /// process and stopped taking changes).
+    public func ready() throws(AdminError) {
+        defer { connection.close() }
+        do {
+            try DescriptorPassing.send(connection, Array("ready\n".utf8), descriptors: [])
+            var answer: [UInt8] = []
+            while !answer.contains(UInt8(ascii: "\n")) {
+                let (bytes, descriptors) = try DescriptorPassing.receive(connection, capacity: 256)
+                for fd in descriptors { fd.close() }
+                if bytes.isEmpty { break }
+                answer += bytes
+            }
+            guard answer == Array("handed-over\n".utf8) else {
+                throw AdminError("upgrade: the running proxy did not hand over: \(String(decoding: answer, as: UTF8.self))")
+            }
+        } catch let error as AdminError {
+            throw error
+        } catch {
+            throw AdminError("upgrade: \(error)")
+        }
+    }
+
+    /// Gives up: the old process goes on serving.
+    public func abandon() { connection.close() }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Glibc
+import SwitchyardSystem
+
+/// Listening sockets this process did not bind itself: handed over by the process it
+/// replaces (`switchyard upgrade`, through the admin socket) or by systemd's socket
+/// activation (`LISTEN_FDS`). `Proxy` uses them instead of binding, so that the kernel's
+/// accept queues — and the connections waiting in them — stay the same sockets throughout.
+///
+/// Sockets are matched to `listen` lines by the address they are bound to (read from the
+/// socket itself, not from what the sender called it); a line with port 0 takes the first
+/// group bound to its host. What no line takes is closed by `closeLeftovers`.
+public struct InheritedListeners: Sendable {
+    /// Sockets bound to one address, with the names they came with.
+    struct Group: Sendable {
+        var address: SocketAddress
+        var sockets: [FileDescriptor]
+        var names: [String]
+    }
+    private var groups: [Group] = []
+
+    public init() {}
+
+    /// `sockets`: descriptors and the names they came with (for the log). A descriptor that
+    /// is not a bound TCP socket is closed here.
+    public init(_ sockets: [(name: String, fd: FileDescriptor)]) {
+        for (name, fd) in sockets {
+            guard let address = try? Socket.localAddress(fd), address.family == AF_INET || address.family == AF_INET6 else {
+                fd.close()
+                continue
+            }
+            // systemd's sockets are blocking; ours never are (and a handed-over socket
+            // already is not: the flag belongs to the shared open file).
+            try? fd.setNonBlocking()
+            _ = fcntl(fd.rawValue, F_SETFD, FD_CLOEXEC)
+            if let i = groups.firstIndex(where: { $0.address.description == address.description }) {
+                groups[i].sockets.append(fd)
+                groups[i].names.append(name)
+            } else {
+                groups.append(Group(address: address, sockets: [fd], names: [name]))
+            }
+        }
+    }
+
+    public var isEmpty: Bool { groups.isEmpty }
+    public var count: Int { groups.reduce(0) { $0 + $1.sockets.count } }
+
+    /// Takes the sockets bound to `address` (port 0: any port on its host).
+    mutating func take(matching address: SocketAddress) -> [FileDescriptor] {
+        let index = groups.firstIndex { group in
+            address.port == 0 ? group.address.ipString == address.ipString && group.address.family == address.family
+                              : group.address.description == address.description
+        }
+        guard let index else { return [] }
+        return groups.remove(at: index).sockets
+    }
+
+    /// Closes what no `listen` line took; their addresses, for the log.
+    mutating func closeLeftovers() -> [String] {
+        defer { groups.removeAll() }
+        for group in groups { for fd in group.sockets { fd.close() } }
+        return groups.map { "\($0.address) (\($0.names.joined(separator: ", ")))" }
+    }
+
+    /// systemd's socket activation (sd_listen_fds(3)): `LISTEN_FDS` descriptors from 3 on,
+    /// meant for this process when `LISTEN_PID` is its pid, named by `LISTEN_FDNAMES`
+    /// (colon-separated). The variables are removed, so that no child takes them for its own.
+    public static func fromSystemd() -> InheritedListeners {
+        let environment = ProcessInfo.processInfo.environment
+        defer { for name in ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"] { unsetenv(name) } }
+        guard let countText = environment["LISTEN_FDS"], let count = Int32(countText), count > 0,
+              environment["LISTEN_PID"].flatMap({ Int32($0) }) == getpid() else { return InheritedListeners() }
+        let names = (environment["LISTEN_FDNAMES"] ?? "").split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        let sockets = (0..<count).map { i in
+            (name: Int(i) < names.count && !names[Int(i)].isEmpty ? names[Int(i)] : "fd \(3 + i)", fd: FileDescriptor(rawValue: 3 + i))
+        }
+        return InheritedListeners(sockets)
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import SwitchyardAdmin
+import SwitchyardProxy
+
+/// `serve`'s part in an upgrade: as the new process, take the sockets over and finish the
+/// hand-over; as any process, be ready to start the next one.
+enum ServeUpgrade {
+    /// With `SWITCHYARD_TAKEOVER` set (by the old process), the sockets of the proxy on the
+    /// admin socket; nil otherwise. A failure stops this process before it binds anything.
+    static func takeOverIfAsked(adminPath: String?) throws -> TakeoverClient? {
+        guard ProcessInfo.processInfo.environment[Upgrade.takeoverVariable] != nil else { return nil }
+        // Not for a process this one starts in turn.
+        unsetenv(Upgrade.takeoverVariable)
+        guard let adminPath else {
+            printError("switchyard: upgrade: no admin socket to take the sockets over through")
+            throw ExitCode(1)
+        }
+        do {
+            return try TakeoverClient(adminPath: adminPath)
+        } catch {
+            printError("switchyard: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    /// Says `ready`, waits for `handed-over`, then moves the admin socket into place. The
+    /// failure, or nil.
+    static func finish(_ takeover: TakeoverClient, admin: AdminServer?) -> String? {
+        do {
+            try takeover.ready()
+            try admin?.moveIntoPlace()
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    /// The `upgrade` machinery of a running `serve`: the executable as it was at start and
+    /// this process's own arguments.
+    static func upgrade(proxy: Proxy, notifier: ServiceNotifier) -> Upgrade {
+        Upgrade(executable: executableAtStart, arguments: Array(CommandLine.arguments.dropFirst()), notifier: notifier) {
+            proxy.listeningSockets
+        }
+    }
+
+    /// Read at the first use, which is at start (before a package upgrade can replace it).
+    static let executableAtStart = Upgrade.currentExecutable()
+}

@@ -1,0 +1,266 @@
+import Foundation
+import Glibc
+import Testing
+import SwitchyardOrigin
+import SwitchyardSystem
+import SwitchyardTestSupport
+
+/// `switchyard upgrade` between real processes: the new process takes every listening
+/// socket over through the admin socket (SCM_RIGHTS), serves the same generation, and the
+/// old one drains — under wrk's load, without a failed request or a refused connection.
+@Suite(.serialized) struct UpgradeTests {
+    final class Setup: @unchecked Sendable {
+        let legacy: OriginServer
+        let cloud: OriginServer
+        let directory: String
+        var admin: String { directory + "/admin.sock" }
+        var routesPath: String { directory + "/test.routes" }
+        var errorLog: String { directory + "/error.log" }
+        /// Processes to kill at the end (the ones upgrades started are not our children).
+        var pids: Set<Int32> = []
+
+        init(listen: String = "127.0.0.1:0") throws {
+            legacy = try OriginServer(name: "legacy")
+            cloud = try OriginServer(name: "cloud")
+            legacy.start(); cloud.start()
+            directory = NSTemporaryDirectory() + "switchyard-upgrade-\(UUID().uuidString)"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+            try ServeProcessTests.routes(directory, legacy.port, cloud.port)
+                .replacingOccurrences(of: "listen http 127.0.0.1:0", with: "listen http \(listen)")
+                .write(toFile: routesPath, atomically: true, encoding: .utf8)
+        }
+
+        /// Starts `serve` detached from the test process (through `sh … &`): the process an
+        /// upgrade replaces exits while its successor, its own child, lives on, and a test
+        /// process must not be left waiting to reap either. Its pid and port.
+        /// `activation`: a listening socket passed as systemd does (fd 3, `LISTEN_FDS=1`,
+        /// `LISTEN_PID` the process's own pid, `LISTEN_FDNAMES=web`).
+        func serve(environment: [String: String] = [:], activation: Int32? = nil) throws -> (pid: Int32, port: UInt16) {
+            let variables = environment.map { "\($0.key)='\($0.value)'" }.joined(separator: " ")
+            let command = "\(variables) exec '\(try switchyardBinary())' serve '\(routesPath)' --workers 2 --error-log '\(errorLog)' "
+                + "</dev/null >>'\(directory)/console.log' 2>&1"
+            if let activation { return try serveActivated(activation) }
+            // No pipe to the test: the background job would hold it open for good.
+            let launcher = Process()
+            launcher.executableURL = URL(fileURLWithPath: try tool("sh"))
+            launcher.arguments = ["-c", "(\(command)) & echo $! > '\(directory)/serve.pid'"]
+            launcher.standardInput = FileHandle.nullDevice
+            launcher.standardOutput = FileHandle.nullDevice
+            launcher.standardError = FileHandle.nullDevice
+            try? FileManager.default.removeItem(atPath: directory + "/serve.pid")
+            try launcher.run()
+            var started: Int32?
+            try waitFor("the pid of the started serve", seconds: 15) {
+                started = (try? String(contentsOfFile: directory + "/serve.pid", encoding: .utf8))
+                    .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                return started != nil
+            }
+            let pid = started!
+            pids.insert(pid)
+            let port = try listeningPort(errorLog: errorLog)
+            try waitFor("the admin socket", seconds: 15) { ServeProcessTests.command(admin, "help") != nil }
+            return (pid, port)
+        }
+
+        /// `switchyard upgrade ARGS…` through the CLI: its status and answer; the new pid.
+        func upgrade(_ arguments: [String] = []) throws -> (status: Int32, output: String, newPID: Int32?) {
+            let result = try runProcess(try switchyardBinary(), ["--admin", admin, "upgrade"] + arguments, timeoutSeconds: 60)
+            var newPID: Int32?
+            if let range = result.output.range(of: #"→ [0-9]+"#, options: .regularExpression) {
+                newPID = Int32(result.output[range].dropFirst(2))
+                pids.insert(newPID!)
+            }
+            return (result.status, result.output, newPID)
+        }
+
+        /// posix_spawn, so that the socket lands on fd 3 (Foundation's Process closes what it
+        /// does not know); sh's `$$` is the pid the exec keeps, as systemd's LISTEN_PID is.
+        private func serveActivated(_ socket: Int32) throws -> (pid: Int32, port: UInt16) {
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_adddup2(&actions, socket, 3)
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, directory + "/console.log", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+            let argv = [try tool("sh"), "-c", #"LISTEN_PID=$$ exec "$0" "$@""#, try switchyardBinary(), "serve", routesPath,
+                        "--workers", "2", "--error-log", errorLog]
+            var environment = ProcessInfo.processInfo.environment
+            environment["LISTEN_FDS"] = "1"
+            environment["LISTEN_FDNAMES"] = "web"
+            let envp = environment.map { "\($0.key)=\($0.value)" }
+            var pid: Int32 = 0
+            let cArgv = argv.map { strdup($0) } + [nil], cEnvp = envp.map { strdup($0) } + [nil]
+            defer { (cArgv + cEnvp).forEach { free($0) } }
+            let result = posix_spawn(&pid, argv[0], &actions, nil, cArgv, cEnvp)
+            guard result == 0 else { throw TestPrecondition("posix_spawn: \(String(cString: strerror(result)))") }
+            pids.insert(pid)
+            let port = try listeningPort(errorLog: errorLog)
+            try waitFor("the admin socket", seconds: 15) { ServeProcessTests.command(admin, "help") != nil }
+            return (pid, port)
+        }
+
+        var errorLogText: String { (try? String(contentsOfFile: errorLog, encoding: .utf8)) ?? "" }
+
+        func generation() -> String? {
+            ServeProcessTests.command(admin, "status")?.split(separator: "\n").first { $0.contains("generation") }.map(String.init)
+        }
+
+        deinit {
+            for pid in pids { kill(pid, SIGKILL) }
+            legacy.stop(); cloud.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
+    static func alive(_ pid: Int32) -> Bool {
+        // Our own child (socket activation): reap it if it exited.
+        var exitStatus: Int32 = 0
+        _ = waitpid(pid, &exitStatus, WNOHANG)
+        // A zombie (exited, not yet reaped by its parent) counts as gone.
+        guard kill(pid, 0) == 0 else { return false }
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        return !status.contains(") Z ")
+    }
+
+    /// wrk's counts: requests, socket errors (connect, read, write, timeout), non-2xx.
+    static func wrkCounts(_ output: String) -> (requests: Int, errors: [Int], non2xx: Int) {
+        func number(after label: String) -> Int? {
+            guard let range = output.range(of: label) else { return nil }
+            return Int(output[range.upperBound...].prefix { $0.isNumber })
+        }
+        let requests = output.range(of: #"[0-9]+ requests in"#, options: .regularExpression)
+            .flatMap { Int(output[$0].prefix { $0.isNumber }) } ?? 0
+        let errors = ["connect ", "read ", "write ", "timeout "].map { number(after: $0) ?? 0 }
+        return (requests, errors, number(after: "Non-2xx or 3xx responses: ") ?? 0)
+    }
+
+    @Test func tenUpgradesUnderLoadFailNoRequestAndKeepTheGeneration() throws {
+        try requireTools("wrk")
+        let setup = try Setup()
+        let (first, port) = try setup.serve()
+        let change = ServeProcessTests.command(setup.admin, "weight app cloud 30%") ?? ""
+        #expect(change.contains("generation 2"), "\(change)")
+        let generation = try #require(setup.generation())
+
+        // 64 connections for the whole run; ten upgrades in its middle.
+        let wrk = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var wrkOutput = ""
+        Thread {
+            wrkOutput = (try? runProcess(toolPath("wrk"), ["-t2", "-c64", "-d20s", "--latency", "http://127.0.0.1:\(port)/"],
+                                         timeoutSeconds: 60).output) ?? "wrk did not run"
+            wrk.signal()
+        }.start()
+        usleep(1_500_000)
+        var previous = first
+        var transcript: [String] = []
+        for round in 1...10 {
+            let result = try setup.upgrade()
+            transcript.append(result.output.trimmingCharacters(in: .whitespacesAndNewlines))
+            #expect(result.status == 0, "upgrade \(round): \(result.output)")
+            let new = try #require(result.newPID, "upgrade \(round): \(result.output)")
+            #expect(setup.generation() == generation, "upgrade \(round): the new process serves the same generation")
+            try waitFor("pid \(previous) to drain and exit after upgrade \(round)", seconds: 15) { !Self.alive(previous) }
+            previous = new
+            usleep(300_000)
+        }
+        try wrk.wait(seconds: 60, for: "wrk")
+        let counts = Self.wrkCounts(wrkOutput)
+        print("upgrade transcript:\n" + transcript.joined(separator: "\n") + "\nwrk:\n" + wrkOutput)
+        #expect(counts.requests > 1000, "\(wrkOutput)")
+        #expect(counts.errors == [0, 0, 0, 0], "socket errors (connect, read, write, timeout): \(counts.errors)\n\(wrkOutput)")
+        #expect(counts.non2xx == 0, "\(wrkOutput)")
+        #expect(Self.alive(previous))
+        // The audit log records each upgrade, and the chain holds across the processes.
+        let verify = try runProcess(try switchyardBinary(), ["audit", "verify", setup.directory + "/audit.log"])
+        #expect(verify.status == 0 && verify.output.contains("ok — 11 record(s)"), "\(verify.output)")
+        kill(previous, SIGTERM)
+        try waitFor("the last process to stop", seconds: 15) { !Self.alive(previous) }
+    }
+
+    @Test func aMissingOrBrokenBinaryOrASecondUpgradeLeavesTheOldProcessServing() throws {
+        try requireTools("curl")
+        let setup = try Setup()
+        let (served, port) = try setup.serve()
+        let generation = try #require(setup.generation())
+        let missing = try setup.upgrade(["--binary", setup.directory + "/nothing"])
+        #expect(missing.status == 1 && missing.output.contains("is not an executable file; still serving (pid \(served)"), "\(missing.output)")
+        let script = setup.directory + "/broken.sh"
+        try "#!/bin/sh\necho broken on purpose >&2\nexit 3\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let broken = try setup.upgrade(["--binary", script])
+        #expect(broken.status == 1 && broken.output.contains("exited with status 3 before taking over"), "\(broken.output)")
+        let garbage = setup.directory + "/garbage"
+        try "not a program".write(toFile: garbage, atomically: true, encoding: .utf8)
+        chmod(garbage, 0o755)
+        let notProgram = try setup.upgrade(["--binary", garbage])
+        #expect(notProgram.status == 1 && notProgram.output.contains("Exec format error"), "\(notProgram.output)")
+
+        // A second upgrade while one runs: the first waits on a binary that sleeps.
+        let slow = setup.directory + "/slow.sh"
+        try "#!/bin/sh\nsleep 2\nexit 1\n".write(toFile: slow, atomically: true, encoding: .utf8)
+        chmod(slow, 0o755)
+        let firstDone = DispatchSemaphore(value: 0)
+        Thread { _ = try? setup.upgrade(["--binary", slow]); firstDone.signal() }.start()
+        usleep(500_000)
+        let second = try setup.upgrade()
+        #expect(second.status == 1 && second.output.contains("an upgrade is already under way"), "\(second.output)")
+        try firstDone.wait(seconds: 30, for: "the slow upgrade to fail")
+
+        // Still the same process, generation and answers; changes allowed again.
+        #expect(Self.alive(served))
+        #expect(setup.generation() == generation)
+        let curl = try runProcess(try tool("curl"), ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"])
+        #expect(curl.output == "200")
+        #expect(ServeProcessTests.command(setup.admin, "weight app cloud 20%")?.contains("generation") == true)
+    }
+
+    @Test func systemdHearsTheNewMainPIDThenItsReadyAndNoStopFromTheOld() throws {
+        let setup = try Setup()
+        let systemd = try NotifyReceiver(directory: setup.directory, abstract: true)
+        let (served, _) = try setup.serve(environment: ["NOTIFY_SOCKET": systemd.name])
+        #expect(try systemd.expectNext("READY=1") == "READY=1\nMAINPID=\(served)\nSTATUS=serving, generation 1")
+        let result = try setup.upgrade()
+        let new = try #require(result.newPID, "\(result.output)")
+        #expect(try systemd.expectNext("MAINPID=") == "MAINPID=\(new)\nSTATUS=handed over to pid \(new)")
+        #expect(try systemd.expectNext("the new READY=1") == "READY=1\nMAINPID=\(new)\nSTATUS=serving, generation 1")
+        try waitFor("the old process to exit", seconds: 15) { !Self.alive(served) }
+        #expect(systemd.collect(seconds: 0.5).isEmpty, "the old process says nothing after handing over")
+        kill(new, SIGTERM)
+        #expect(try systemd.expectNext("the new process's STOPPING=1").hasPrefix("STOPPING=1"))
+    }
+
+    @Test func socketActivationServesSystemdsSocketSoARestartRefusesNothing() throws {
+        try requireTools("curl")
+        // The test plays systemd: it owns the listening socket across restarts.
+        let socket = try Socket.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: false)
+        defer { socket.close() }
+        #expect(fcntl(socket.rawValue, F_SETFD, 0) == 0, "inherited by the processes the test starts")
+        let port = try Socket.localAddress(socket).port
+        let setup = try Setup(listen: "127.0.0.1:\(port)")
+        let (first, served) = try setup.serve(activation: socket.rawValue)
+        // Binding 127.0.0.1:port itself would have failed: the test's socket has no SO_REUSEPORT.
+        #expect(served == port)
+        let curl = try tool("curl")
+        #expect(try runProcess(curl, ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"]).output == "200")
+
+        // A restart: between the two processes nobody accepts, and a client's connection
+        // waits in the socket's queue instead of being refused.
+        kill(first, SIGTERM)
+        try waitFor("the first process to stop", seconds: 15) { !Self.alive(first) }
+        let waiting = try TestClient(port: port, timeoutSeconds: 20)
+        #expect(waiting.send("GET /during-the-restart HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+        // Let the first process's error-log lines not stand for the second's.
+        try? FileManager.default.removeItem(atPath: setup.errorLog)
+        let (second, _) = try setup.serve(activation: socket.rawValue)
+        let answer = String(decoding: waiting.readToEnd(), as: UTF8.self)
+        #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+
+        // And an upgrade of a socket-activated process hands systemd's socket on.
+        let upgraded = try setup.upgrade()
+        #expect(upgraded.status == 0, "\(upgraded.output)")
+        try waitFor("the activated process to hand over and exit", seconds: 15) { !Self.alive(second) }
+        #expect(try runProcess(curl, ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"]).output == "200")
+        #expect(!setup.errorLogText.contains("matches no listen line"), "\(setup.errorLogText)")
+    }
+}
