@@ -260,30 +260,13 @@ extension DownstreamConnection {
                 return true
             case .relayResponse(let closeAfter):
                 if closeAfter { closeAfterResponse = true }
+                takeResponseFraming(p)
                 if bridge != nil {
                     relayHeadToStream(p, base, headLength: headLength, input: input)
                     return true
                 }
             case let other:
                 preconditionFailure("responseHeadReceived answered \(other)")
-            }
-            status = p.status
-            responseUntilClose = false
-            chunkToClient = false
-            switch p.framing {
-            case .none:
-                responseBody = .done
-                responseDone = true
-            case .contentLength(let n):
-                responseBody = n == 0 ? .done : .length(n)
-                responseDone = n == 0
-            case .chunked:
-                responseChunks.reset()
-                responseBody = .chunked
-                chunkToClient = !clientIsHTTP10
-            case .untilClose:
-                responseBody = .done
-                responseUntilClose = true
             }
             guard writeResponseHead(out, base, upgrade: false) else {
                 exchange.responseHeadNotRelayed()
@@ -296,32 +279,40 @@ extension DownstreamConnection {
         }
     }
 
-    /// HTTP/2: the parsed head goes to the stream as a HEADERS frame (no HTTP/1.1 text), and
-    /// the body follows de-framed into `toClient` (see `flushToClient`).
-    func relayHeadToStream(_ p: HTTPResponseParser, _ base: UnsafeRawPointer, headLength: Int, input: IOBuffer) {
+    /// The final response's status and framing: what of its body is still to come, and how
+    /// it reaches the client (re-chunked for an HTTP/1.1 client; an HTTP/2 stream takes the
+    /// body de-framed, and an HTTP/1.0 client sees its end as the connection's).
+    func takeResponseFraming(_ p: HTTPResponseParser) {
         status = p.status
         responseUntilClose = false
         chunkToClient = false
-        var hasBody = true
         switch p.framing {
         case .none:
             responseBody = .done
             responseDone = true
-            hasBody = false
         case .contentLength(let n):
             responseBody = n == 0 ? .done : .length(n)
             responseDone = n == 0
-            hasBody = n > 0
         case .chunked:
             responseChunks.reset()
             responseBody = .chunked
+            chunkToClient = bridge == nil && !clientIsHTTP10
         case .untilClose:
             responseBody = .done
             responseUntilClose = true
         }
-        let cookieName = decision.issueCookie ? (handle?.cookieNames[decision.route] ?? []) : []
-        cookieName.withUnsafeBytes { name in
-            bridge.unsafelyUnwrapped.submitHead(p, base: base, hasBody: hasBody, cookie: name.isEmpty ? nil
+    }
+
+    /// The sticky cookie's name when this answer issues one, else empty.
+    var issuedCookieName: [UInt8] {
+        decision.issueCookie ? (handle?.cookieNames[decision.route] ?? []) : []
+    }
+
+    /// HTTP/2: the parsed head goes to the stream as a HEADERS frame (no HTTP/1.1 text), and
+    /// the body follows de-framed into `toClient` (see `flushToClient`).
+    func relayHeadToStream(_ p: HTTPResponseParser, _ base: UnsafeRawPointer, headLength: Int, input: IOBuffer) {
+        issuedCookieName.withUnsafeBytes { name in
+            bridge.unsafelyUnwrapped.submitHead(p, base: base, hasBody: !responseDone, cookie: name.isEmpty ? nil
                 : .init(name: name, value: decision.cookieValue, secure: isTLS))
         }
         input.consume(headLength)
@@ -330,8 +321,7 @@ extension DownstreamConnection {
 
     /// Writes the response head for the client, with the sticky cookie when one is issued.
     func writeResponseHead(_ out: IOBuffer, _ base: UnsafeRawPointer, upgrade: Bool) -> Bool {
-        let cookieName = decision.issueCookie ? (handle?.cookieNames[decision.route] ?? []) : []
-        return cookieName.withUnsafeBytes { name in
+        return issuedCookieName.withUnsafeBytes { name in
             HeadWriter.writeResponseHead(out, base, responseParser, .init(
                 clientIsHTTP10: clientIsHTTP10, closeAfter: closeAfterResponse, chunkToClient: chunkToClient,
                 upgrade: upgrade, cookieName: name, cookieValue: decision.cookieValue, secureCookie: isTLS))
