@@ -69,7 +69,7 @@ extension DownstreamConnection {
         case .none, .untilClose: requestBody = .done
         }
         let request = Exchange.Request(
-            method: method, body: bridge == nil ? Self.exchangeBody(p.framing) : Self.streamBody(p.framing), expectContinue: p.expectContinue,
+            method: method, body: requestBody.exchangeBody, expectContinue: p.expectContinue,
             upgrade: requestIsUpgrade, clientIsHTTP10: clientIsHTTP10, keepAlive: requestKeepAlive, http2: bridge != nil)
         var action = exchange.headRouted(request, route(base, p, handle), draining: worker.draining)
         if case .consultDecisionPoint = action {
@@ -104,19 +104,6 @@ extension DownstreamConnection {
             return .misdirected
         }
         return .routed(backend: decision.backend, maxBody: route.maxBodyBytes, failoverBackend: failoverBackend(handle))
-    }
-
-    static func exchangeBody(_ framing: BodyFraming) -> Exchange.RequestBody {
-        switch framing {
-        case .contentLength(let n): return n == 0 ? .none : .length(n)
-        case .chunked: return .chunked
-        case .none, .untilClose: return .none
-        }
-    }
-
-    /// An HTTP/2 body without content-length is delimited by its stream's end.
-    static func streamBody(_ framing: BodyFraming) -> Exchange.RequestBody {
-        framing == .chunked ? .untilStreamEnd : exchangeBody(framing)
     }
 
     /// The exchange's decision point (see `Exchange.decisionPointPassed` for what a hook

@@ -384,4 +384,15 @@ extension DownstreamConnection.Body {
 extension DownstreamConnection.Body {
     /// Ended by the HTTP/2 stream's END_STREAM, not by a length or a last chunk.
     var endsWithStream: Bool { if case .streamChunked = self { return true } else { return false } }
+
+    /// The same body as the exchange's state machine sees it (what is still to come decides
+    /// its path; the byte counts stay with the driver).
+    var exchangeBody: Exchange.RequestBody {
+        switch self {
+        case .done: return .none
+        case .length(let n): return .length(n)
+        case .chunked: return .chunked
+        case .streamChunked: return .untilStreamEnd
+        }
+    }
 }
