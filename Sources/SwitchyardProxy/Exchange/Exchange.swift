@@ -151,8 +151,6 @@ struct Exchange {
     private(set) var closeAfter = false
     /// The final status, ours or the server's (0 until known).
     private(set) var status = 0
-    /// Connect attempts that failed (for the access log's `retries`).
-    private(set) var retries = 0
 
     init() {}
 
@@ -220,10 +218,10 @@ struct Exchange {
         }
     }
 
-    /// The held chunked body was read and is valid, or grew past what a buffer holds
-    /// (`complete` false: it streams, and bad framing later cuts the upstream before the
-    /// last chunk, so the backend never sees a complete request).
-    mutating func heldBodyValidated(complete: Bool) -> Action {
+    /// The held chunked body was read and is valid, or grew past what a buffer holds (then
+    /// it streams, and bad framing later cuts the upstream before the last chunk, so the
+    /// backend never sees a complete request): either way, connect.
+    mutating func heldBodyValidated() -> Action {
         precondition(state == .holdingBody, "heldBodyValidated in \(state)")
         state = .connecting
         return .connect(reuse: true)
@@ -288,7 +286,6 @@ struct Exchange {
     /// the same backend is tried.
     mutating func connectFailed() -> Action {
         precondition(state == .connecting || state == .sending, "connectFailed in \(state)")
-        retries += 1
         state = .connecting
         return .connect(reuse: true)
     }

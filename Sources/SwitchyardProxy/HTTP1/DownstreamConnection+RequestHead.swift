@@ -158,7 +158,7 @@ extension DownstreamConnection {
             }
             if step.finished {
                 chunkedBodyBytes = 0   // counted again while forwarding
-                perform(exchange.heldBodyValidated(complete: true))
+                perform(exchange.heldBodyValidated())
                 return true
             }
             if step.consumed == 0 { break }
@@ -171,7 +171,7 @@ extension DownstreamConnection {
         // connection before the last chunk, so the backend never sees a complete request.
         if input.readableCount + 4096 > input.capacity {
             chunkedBodyBytes = 0   // counted again while streaming
-            perform(exchange.heldBodyValidated(complete: false))
+            perform(exchange.heldBodyValidated())
             return true
         }
         return false
