@@ -121,7 +121,7 @@ struct Exchange {
     /// Where routing got to.
     enum Routing: Equatable {
         /// Routed to `backend`; `maxBody` is the route's limit (nil: none).
-        case routed(backend: Int, maxBody: UInt64?, failoverBackend: Int?)
+        case routed(backend: Int, maxBody: UInt64?)
         case noRoute
         /// The route's certificate was not the one the TLS client checked (421).
         case misdirected
@@ -133,7 +133,6 @@ struct Exchange {
     private(set) var request = Request(method: .get, body: .none)
     /// The backend in use (it changes on failover); -1 before routing.
     private(set) var backend = -1
-    private var failoverBackend: Int?
     private var maxBody: UInt64?
     private(set) var failedOver = false
     /// The request was replayed once on a fresh connection.
@@ -169,10 +168,9 @@ struct Exchange {
         case .connectMethod: return answer(501, close: true)
         case .noRoute: return answer(404, close: !requestComplete)
         case .misdirected: return answer(421, close: !requestComplete)
-        case .routed(let backend, let maxBody, let failoverBackend):
+        case .routed(let backend, let maxBody):
             self.backend = backend
             self.maxBody = maxBody
-            self.failoverBackend = failoverBackend
             if case .length(let n) = request.body, let maxBody, n > maxBody {
                 return answer(413, close: true)
             }
@@ -263,11 +261,13 @@ struct Exchange {
     // MARK: the upstream
 
     /// The driver's connect loop ran out of servers of the current backend.
-    mutating func noServerLeft() -> Action {
+    /// `otherSide`: the route's other backend when it says `failover` (nil: none), looked up
+    /// by the driver only now, off the common path.
+    mutating func noServerLeft(otherSide: Int?) -> Action {
         precondition(state == .connecting, "noServerLeft in \(state)")
         // A route that says `failover` tries its other side once; the access log then shows
         // the backend that answered.
-        if !failedOver, let other = failoverBackend, other != backend {
+        if !failedOver, let other = otherSide, other != backend {
             failedOver = true
             backend = other
             triedServers = 0

@@ -103,7 +103,7 @@ extension DownstreamConnection {
            !handle.table.certificateCovers(routeIndex: decision.route, serverName: tlsServerName) {
             return .misdirected
         }
-        return .routed(backend: decision.backend, maxBody: route.maxBodyBytes, failoverBackend: failoverBackend(handle))
+        return .routed(backend: decision.backend, maxBody: route.maxBodyBytes)
     }
 
     /// The exchange's decision point (see `Exchange.decisionPointPassed` for what a hook

@@ -58,7 +58,7 @@ extension DownstreamConnection {
             }
         }
         // No server of this backend can take it: the route's other side, or 503.
-        let action = exchange.noServerLeft()
+        let action = exchange.noServerLeft(otherSide: failoverBackend(handle))
         if case .failOver(let other) = action {
             decision.backend = other
             connectUpstream(allowReuse: allowReuse)

@@ -8,7 +8,7 @@ import SwitchyardHTTP
     static func post(_ body: Exchange.RequestBody, expectContinue: Bool = false) -> Exchange.Request {
         Exchange.Request(method: .post, body: body, expectContinue: expectContinue)
     }
-    static let routed = Exchange.Routing.routed(backend: 0, maxBody: nil, failoverBackend: nil)
+    static let routed = Exchange.Routing.routed(backend: 0, maxBody: nil)
 
     /// `request` routed, passed and connected: waiting for its answer.
     static func sending(_ request: Exchange.Request) -> Exchange {
@@ -59,7 +59,7 @@ import SwitchyardHTTP
     }
 
     @Test func aContentLengthOverMaxBodyIs413AtTheLimitPlusOneOnly() {
-        let limited = Exchange.Routing.routed(backend: 0, maxBody: 100, failoverBackend: nil)
+        let limited = Exchange.Routing.routed(backend: 0, maxBody: 100)
         var atLimit = Exchange()
         #expect(atLimit.headRouted(Self.post(.length(100)), limited, draining: false) == .consultDecisionPoint)
         var over = Exchange()
@@ -111,23 +111,23 @@ import SwitchyardHTTP
     // MARK: connecting
 
     @Test func aFailedConnectTriesTheNextServerThenTheOtherSideThen503() {
-        let failover = Exchange.Routing.routed(backend: 0, maxBody: nil, failoverBackend: 1)
+        let failover = Exchange.Routing.routed(backend: 0, maxBody: nil)
         var e = Exchange()
         _ = e.headRouted(Self.get, failover, draining: false)
         _ = e.decisionPointPassed(.forward)
         e.triedServers = 0b11
         #expect(e.connectFailed() == .connect(reuse: true))
-        #expect(e.noServerLeft() == .failOver(backend: 1))
+        #expect(e.noServerLeft(otherSide: 1) == .failOver(backend: 1))
         #expect(e.triedServers == 0, "the other side's servers are all untried")
         #expect(e.backend == 1)
-        #expect(e.noServerLeft() == .answer(status: 503, close: false), "failover happens once")
+        #expect(e.noServerLeft(otherSide: 0) == .answer(status: 503, close: false), "failover happens once")
     }
 
     @Test func withoutFailoverNoServerIs503AndAnUnreadBodyCloses() {
         var e = Exchange()
         _ = e.headRouted(Self.post(.length(4)), Self.routed, draining: false)
         _ = e.decisionPointPassed(.forward)
-        #expect(e.noServerLeft() == .answer(status: 503, close: true))
+        #expect(e.noServerLeft(otherSide: nil) == .answer(status: 503, close: true))
     }
 
     @Test func aConnectThatTimesOutIsAFailedConnect() {
@@ -261,7 +261,7 @@ import SwitchyardHTTP
         }
         await #expect(processExitsWith: .failure) {
             var e = ExchangeTests.sendingGet()
-            _ = e.noServerLeft()   // already connected
+            _ = e.noServerLeft(otherSide: nil)   // already connected
         }
         await #expect(processExitsWith: .failure) {
             var e = ExchangeTests.sendingGet()
