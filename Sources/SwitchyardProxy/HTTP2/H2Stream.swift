@@ -1,13 +1,14 @@
 import SwitchyardHTTP
 import SwitchyardSystem
 
-/// One HTTP/2 request and its answer. The stream renders the request as HTTP/1.1 into an
-/// `exchange` — a `DownstreamConnection` without a socket — so routing, limits, forwarding
-/// and logging are the HTTP/1.1 ones, and reads the exchange's HTTP/1.1 answer back into
-/// HTTP/2 frames:
+/// One HTTP/2 request and its answer. The stream loads its decoded head into the request
+/// parser (`H2RequestHead`) and hands it to an `exchange` — a `DownstreamConnection`
+/// without a socket, reused across the connection's streams — so routing, limits,
+/// forwarding and logging are the HTTP/1.1 ones; the exchange hands back the parsed
+/// response head and the de-framed body, which become HTTP/2 frames:
 ///
-///     HEADERS/DATA ──▶ request head + body (chunked when no content-length) ──▶ exchange ──▶ upstream pool
-///     HEADERS/DATA ◀── response head fields lower-cased, hop-by-hop dropped ◀── exchange ◀── upstream
+///     HEADERS/DATA ──▶ parser field table + raw DATA ──▶ exchange (chunk-frames a body without content-length) ──▶ upstream pool
+///     HEADERS/DATA ◀── parsed response head (names lower-cased, hop-by-hop dropped) + body ◀── exchange ◀── upstream
 ///
 /// Both directions are bounded: request DATA is acknowledged to the client (WINDOW_UPDATE)
 /// only as the exchange takes it, and the exchange's answer is taken only as far as
@@ -74,7 +75,6 @@ final class H2Stream: Indexed {
     func headComplete(endStream: Bool) {
         headComplete = true
         requestEnded = endStream
-        if scratch == nil { scratch = worker.takeScratch() }
         guard !head.tooLarge else {
             worker.stats.badRequests += 1
             respondDirectly(status: 431)
@@ -82,6 +82,8 @@ final class H2Stream: Indexed {
             releaseScratch()
             return
         }
+        // A head of pseudo-fields only took no parser yet.
+        if scratch == nil { scratch = worker.takeScratch() }
         let verdict = head.complete(parser: scratch!.request, pool: worker.buffers, endStream: endStream)
         let exchange = connection.takeDriver(for: self)
         self.exchange = exchange
