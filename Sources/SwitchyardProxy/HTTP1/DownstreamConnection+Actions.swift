@@ -4,7 +4,8 @@ import SwitchyardSystem
 /// Carrying out what the exchange's state machine decided.
 extension DownstreamConnection {
     /// Does what `action` says. The actions about the response head (interim, tunnel,
-    /// relay, reject) need the head's bytes, so `parseResponseHead` carries them out itself.
+    /// relay, reject) need the head's bytes, so `parseResponseHead` carries them out itself;
+    /// `failOver` is carried out by the connect loop that asked.
     func perform(_ action: Exchange.Action) {
         switch action {
         case .none, .consultDecisionPoint:
@@ -17,9 +18,6 @@ extension DownstreamConnection {
             startRateWindow()
         case .connect(let reuse):
             connectUpstream(allowReuse: reuse)
-        case .failOver(let backend):
-            decision.backend = backend
-            connectUpstream(allowReuse: true)
         case .replay:
             toUpstream?.restore(count: replayLength)
             connectUpstream(allowReuse: false)
@@ -33,6 +31,10 @@ extension DownstreamConnection {
             finishExchange()
         case .forwardInterim, .dropInterim, .startTunnel, .relayResponse, .rejectResponse:
             preconditionFailure("response-head action \(action) outside parseResponseHead")
+        case .failOver:
+            // Only `noServerLeft` answers it, inside `connectUpstream`, which goes on with the
+            // other side under the same reuse rule.
+            preconditionFailure("failOver outside connectUpstream")
         }
     }
 }
