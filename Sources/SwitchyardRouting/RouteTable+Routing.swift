@@ -63,21 +63,7 @@ extension RouteTable {
                                             path: UnsafeRawBufferPointer, random: UInt64) -> RouteDecision {
         var k = 0
         while k < route.cohortMatchers.count {
-            let pinned: Int?
-            switch route.cohortMatchers[k] {
-            case .header(let name, let value, let backend):
-                let sent = request.headerValue(lowercasedName: name.bytes)
-                pinned = sent.map { ByteMatch.equals(ByteMatch.trimmed($0), value.bytes) } == true ? backend : nil
-            case .cookie(let name, let value, let backend):
-                let header = request.headerValue(lowercasedName: cookieHeaderName.bytes)
-                let sent = header.flatMap { ByteMatch.cookie(name.bytes, in: $0) }
-                pinned = sent.map { ByteMatch.equals($0, value.bytes) } == true ? backend : nil
-            case .client(let cidr, let backend):
-                pinned = cidr.contains(request.clientAddress) ? backend : nil
-            case .path(let prefix, let backend):
-                pinned = ByteMatch.pathMatches(path, prefix: prefix.bytes) ? backend : nil
-            }
-            if let pinned {
+            if let pinned = cohortPin(route.cohortMatchers[k], request, path: path) {
                 return RouteDecision(route: index, backend: pinned, bucket: -1, reason: .cohort)
             }
             k += 1
@@ -109,6 +95,26 @@ extension RouteTable {
         }
         return RouteDecision(route: index, backend: route.splitBackend(forBucket: bucket), bucket: bucket,
                              reason: .split, issueCookie: issueCookie, cookieValue: cookieValue)
+    }
+
+    /// The backend `cohort` pins `request` to, or nil when it does not match. Shared by the
+    /// routing decision and the decision log's replay keys (`RouteTable+Replay`).
+    @inline(__always)
+    func cohortPin<R: RoutableRequest>(_ cohort: CompiledRoute.CompiledCohort, _ request: borrowing R,
+                                       path: UnsafeRawBufferPointer) -> Int? {
+        switch cohort {
+        case .header(let name, let value, let backend):
+            let sent = request.headerValue(lowercasedName: name.bytes)
+            return sent.map { ByteMatch.equals(ByteMatch.trimmed($0), value.bytes) } == true ? backend : nil
+        case .cookie(let name, let value, let backend):
+            let header = request.headerValue(lowercasedName: cookieHeaderName.bytes)
+            let sent = header.flatMap { ByteMatch.cookie(name.bytes, in: $0) }
+            return sent.map { ByteMatch.equals($0, value.bytes) } == true ? backend : nil
+        case .client(let cidr, let backend):
+            return cidr.contains(request.clientAddress) ? backend : nil
+        case .path(let prefix, let backend):
+            return ByteMatch.pathMatches(path, prefix: prefix.bytes) ? backend : nil
+        }
     }
 
     @inline(__always)

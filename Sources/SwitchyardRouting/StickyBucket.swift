@@ -13,7 +13,10 @@ enum StickyBucket {
         (hash ^ UInt64(byte)) &* prime
     }
 
-    static func of(_ bytes: UnsafeRawBufferPointer) -> Int {
+    static func of(_ bytes: UnsafeRawBufferPointer) -> Int { Int(hash(bytes) % count) }
+
+    /// The 64-bit hash the bucket is taken from: the user's identity in the decision log.
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         // Index loops throughout: see `RouteTable.route` on for-in in debug builds.
         var hash = offsetBasis
         var i = 0
@@ -21,24 +24,28 @@ enum StickyBucket {
             hash = mix(hash, bytes[i])
             i += 1
         }
-        return Int(hash % count)
+        return hash
     }
 
     /// The bucket of the cookie text the proxy will send for `value`: the same number
     /// `of(_:)` gives when that text comes back, computed without building the text.
-    static func ofCookieValue(_ value: UInt64) -> Int {
+    static func ofCookieValue(_ value: UInt64) -> Int { Int(hashOfCookieValue(value) % count) }
+
+    static func hashOfCookieValue(_ value: UInt64) -> UInt64 {
         var hash = offsetBasis
         var i = 0
         while i < 16 {
             hash = mix(hash, hexDigit(of: value, at: i))
             i += 1
         }
-        return Int(hash % count)
+        return hash
     }
 
     /// The client address in network byte order: 4 bytes for IPv4 (also for IPv4-mapped
     /// IPv6), 16 for IPv6, none for a Unix-socket client.
-    static func ofClient(_ address: ClientAddress) -> Int {
+    static func ofClient(_ address: ClientAddress) -> Int { Int(hashOfClient(address) % count) }
+
+    static func hashOfClient(_ address: ClientAddress) -> UInt64 {
         var hash = offsetBasis
         switch address.unmapped {
         case .v4(let a):
@@ -48,7 +55,7 @@ enum StickyBucket {
         case .unix:
             break
         }
-        return Int(hash % count)
+        return hash
     }
 
     @inline(__always)

@@ -368,6 +368,7 @@ extension DownstreamConnection {
         guard let handle else { return }
         // The line first: it reads the observation that `observeEnd` resets.
         logRequest(handle)
+        observeInventoryEnd(handle)
         observeEnd(handle)
         worker.stats.requests += 1
         if bridge != nil { worker.stats.h2Requests += 1 }

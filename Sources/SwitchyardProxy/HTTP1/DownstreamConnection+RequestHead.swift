@@ -77,6 +77,7 @@ extension DownstreamConnection {
             chunkedBodyBytes = 0
             if case .chunked = requestBody { requestChunks.reset() }
             if writeUpstreamHead(base, p, handle) {
+                observeInventory(base, p, handle)
                 action = exchange.decisionPointPassed(passDecisionPoint())
             } else {
                 action = exchange.headRewriteFailed()

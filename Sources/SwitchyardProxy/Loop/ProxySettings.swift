@@ -45,6 +45,9 @@ public struct ProxySettings: Sendable {
     public var accessLogPath: String?
     /// Path of the error log, or nil for standard error.
     public var errorLogPath: String?
+    /// Routed requests the decision log keeps for `simulate`, over all workers (each keeps
+    /// its share in a ring of `DecisionRecord`s: 40 bytes each, 40 MB for a million).
+    public var decisionLogRecords = 1_000_000
 
     public init(workers: Int) {
         self.workers = max(1, workers)

@@ -28,6 +28,8 @@ final class Worker: @unchecked Sendable {
     private var backendCounters: [String: BackendCounters] = [:]
     /// Per route and backend, for `/metrics` (see `WorkerMetrics`).
     let metrics = WorkerMetrics()
+    /// Callers, hosts, clients, endpoints… and the decision log (see `WorkerInventory`).
+    let inventory: WorkerInventory
     /// Active health by pool key, as the health checker last reported it.
     private var healthByKey: [String: Bool] = [:]
     /// Tunnels to these backends are closed once the deadline (monotonic ms) passes.
@@ -48,6 +50,7 @@ final class Worker: @unchecked Sendable {
         self.errorLog = errorLog
         loop = try EventLoop()
         buffers = BufferPool(bufferSize: settings.bufferSize, preallocate: 16)
+        inventory = WorkerInventory(decisionCapacity: (settings.decisionLogRecords + settings.workers - 1) / settings.workers)
         if let accessLogFD { accessLog = AccessLog(fd: accessLogFD) }
         var seed: UInt64 = 0
         if sy_getrandom(&seed, 8) != 8 { seed = Clock.monotonicNanoseconds() ^ UInt64(index) }

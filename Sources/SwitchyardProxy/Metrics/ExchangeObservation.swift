@@ -21,4 +21,8 @@ struct ExchangeObservation {
     var upstreamStatus = 0
     /// Why the exchange ended as it did, for the access log (see `AccessFlags`).
     var flags = AccessFlags()
+    /// The inventory's endpoint slot this request counts in, and its key's hash (the slot
+    /// may be taken by another key before the request ends: then its error is not counted).
+    var inventoryEndpoint: UnsafeMutablePointer<UInt64>?
+    var inventoryEndpointHash: UInt64 = 0
 }

@@ -1,0 +1,98 @@
+import SwitchyardHTTP
+import SwitchyardRouting
+import SwitchyardSystem
+
+/// The decision point's "observe" for the dependency inventory and the decision log: one
+/// call when a routed request passes the decision point, one when it ends. Everything is
+/// written from the request's parsed spans into the worker's preallocated tables
+/// (`WorkerInventory`): no allocation, no lock, no atomic. Of the request, only the route,
+/// the caller's network, the Host, SNI name, User-Agent product token, protocol, method and
+/// path template (never the query) are kept.
+extension DownstreamConnection {
+    static let userAgentName: [UInt8] = Array("user-agent".utf8)
+
+    func observeInventory(_ base: UnsafeRawPointer, _ p: HTTPRequestParser, _ handle: TableHandle) {
+        guard decision.route >= 0 else { return }
+        let inventory = worker.inventory
+        let key = inventory.key
+        let now = Clock.wallMicroseconds() / 1_000_000
+        let network = InventoryNetwork.encoded(client.address)
+        let view = RequestView(base: base, parser: p, clientAddress: client.address,
+                               path: scratch.unsafelyUnwrapped.routingPath(base: base), listener: client.listener)
+        let userAgent = Self.userAgentName.withUnsafeBytes { view.headerValue(lowercasedName: $0) }
+        let pinned = decision.reason == .cohort
+        var routeHash: UInt32 = 0
+        var kindHash: UInt32 = 0
+        handle.routeNames[decision.route].withUnsafeBytes { route in
+            routeHash = DecisionRecord.nameHash(route)
+            key.start(route: route)
+            key.network = network
+            let caller = inventory.table(.callers).record(key, now: now)
+            if pinned { caller[HeavyHitterTable.Word.pinned] &+= 1 }
+
+            key.start(route: route)
+            key.separator()
+            key.appendLowercased(view.host)
+            inventory.table(.hosts).record(key, now: now)
+
+            if tlsVersion.utf8CodeUnitCount > 0, let name = tlsServerName {
+                key.start(route: route)
+                key.separator()
+                var copy = name
+                copy.withUTF8 { key.appendLowercased(UnsafeRawBufferPointer($0)) }
+                inventory.table(.serverNames).record(key, now: now)
+            }
+
+            key.start(route: route)
+            key.separator()
+            let productStart = key.count
+            key.appendProduct(ofUserAgent: userAgent)
+            kindHash = DecisionRecord.nameHash(UnsafeRawBufferPointer(start: key.text + productStart, count: key.count - productStart))
+            key.network = network
+            inventory.table(.clients).record(key, now: now)
+
+            key.start(route: route)
+            key.separator()
+            key.append(bridge != nil ? "HTTP/2" : clientIsHTTP10 ? "HTTP/1.0" : "HTTP/1.1")
+            key.separator()
+            if tlsVersion.utf8CodeUnitCount > 0 { key.append(tlsVersion) } else { key.append("plain") }
+            inventory.table(.protocols).record(key, now: now)
+
+            key.start(route: route)
+            key.separator()
+            handle.backendNames[decision.backend].withUnsafeBytes { key.append($0) }
+            key.separator()
+            key.append(UnsafeRawBufferPointer(start: logLine, count: logMethodCount))
+            key.separator()
+            key.appendTemplate(ofPath: HeadWriter.slice(base, p.pathSpan))
+            let endpoint = inventory.table(.endpoints).record(key, now: now)
+            observed.inventoryEndpoint = endpoint
+            observed.inventoryEndpointHash = endpoint[HeavyHitterTable.Word.hash]
+        }
+        let keys = handle.table.replayKeys(view, path: view.path, decision: decision)
+        inventory.decisions.append(DecisionRecord(
+            time: UInt32(truncatingIfNeeded: now), route: routeHash, keys: keys, network: network,
+            clientKind: kindHash, method: method.rawValue, backend: UInt8(truncatingIfNeeded: decision.backend)))
+    }
+
+    /// The request ended: an answer ≥ 500 counts as an error of its endpoint and side; a
+    /// WebSocket tunnel's lifetime is kept when it is the route's longest.
+    func observeInventoryEnd(_ handle: TableHandle) {
+        guard decision.route >= 0 else { return }
+        let inventory = worker.inventory
+        if status >= 500, let slot = inventory.table(.endpoints).kept(observed.inventoryEndpoint, hash: observed.inventoryEndpointHash) {
+            slot[HeavyHitterTable.Word.errors] &+= 1
+        }
+        observed.inventoryEndpoint = nil
+        guard inTunnel else { return }
+        let lifetime = (Clock.monotonicNanoseconds() &- startNanoseconds) / 1_000_000
+        let key = inventory.key
+        handle.routeNames[decision.route].withUnsafeBytes { route in
+            key.start(route: route)
+            key.separator()
+            key.append("websocket")
+            let slot = inventory.table(.tunnels).record(key, now: Clock.wallMicroseconds() / 1_000_000)
+            if lifetime > slot[HeavyHitterTable.Word.longest] { slot[HeavyHitterTable.Word.longest] = lifetime }
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import SwitchyardRouting
+
+/// The key of one inventory row, assembled in memory the worker owns: the route's name and
+/// the row's parts, separated by a 0 byte, cut at `HeavyHitterTable.textCapacity`, plus the
+/// caller's network for rows that are per network. Building it allocates nothing.
+final class InventoryKey {
+    let text: UnsafeMutablePointer<UInt8>
+    private(set) var count = 0
+    /// `InventoryNetwork.encoded`, or 0 for rows that are not per network.
+    var network: UInt64 = 0
+
+    init() {
+        text = .allocate(capacity: HeavyHitterTable.textCapacity)
+    }
+
+    deinit { text.deallocate() }
+
+    /// FNV-1a of the text and the network; never 0.
+    var hash: UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        var i = 0
+        while i < count { h = (h ^ UInt64(text[i])) &* 0x0000_0100_0000_01b3; i += 1 }
+        var shift: UInt64 = 0
+        while shift < 64 { h = (h ^ ((network >> shift) & 0xFF)) &* 0x0000_0100_0000_01b3; shift += 8 }
+        return h == 0 ? 1 : h
+    }
+
+    /// Starts a key for `route` (its name's bytes), not per network.
+    @inline(__always)
+    func start(route: UnsafeRawBufferPointer) {
+        count = 0
+        network = 0
+        append(route)
+    }
+
+    @inline(__always)
+    func separator() { appendByte(0) }
+
+    @inline(__always)
+    func appendByte(_ byte: UInt8) {
+        guard count < HeavyHitterTable.textCapacity else { return }
+        text[count] = byte
+        count += 1
+    }
+
+    func append(_ bytes: UnsafeRawBufferPointer) {
+        var i = 0
+        while i < bytes.count && count < HeavyHitterTable.textCapacity {
+            text[count] = bytes[i]
+            count += 1
+            i += 1
+        }
+    }
+
+    /// Lower-cased (host names compare case-insensitively).
+    func appendLowercased(_ bytes: UnsafeRawBufferPointer) {
+        var i = 0
+        while i < bytes.count && count < HeavyHitterTable.textCapacity {
+            let b = bytes[i]
+            text[count] = b >= 0x41 && b <= 0x5A ? b | 0x20 : b
+            count += 1
+            i += 1
+        }
+    }
+
+    func append(_ string: StaticString) {
+        append(UnsafeRawBufferPointer(start: string.utf8Start, count: string.utf8CodeUnitCount))
+    }
+
+    /// The product token of a User-Agent value: its first name, up to `/`, a space or `(`
+    /// (`Mozilla/5.0 (X11…)` → `Mozilla`, `okhttp/4.9` → `okhttp`); `-` when absent.
+    func appendProduct(ofUserAgent value: UnsafeRawBufferPointer?) {
+        guard let value, value.count > 0 else { appendByte(UInt8(ascii: "-")) ; return }
+        var i = 0
+        let start = count
+        while i < value.count && i < 48 {
+            let b = value[i]
+            if b == UInt8(ascii: "/") || b == 0x20 || b == UInt8(ascii: "(") || b < 0x21 || b > 0x7E { break }
+            appendByte(b)
+            i += 1
+        }
+        if count == start { appendByte(UInt8(ascii: "-")) }
+    }
+
+    /// A path template: the path up to `?` or `#` (never the query), with each segment that
+    /// looks like an identifier — all digits, a UUID (8-4-4-4-12 hex), or 16 or more hex
+    /// digits with at least one digit — written as `{id}`.
+    func appendTemplate(ofPath path: UnsafeRawBufferPointer) {
+        var end = 0
+        while end < path.count && path[end] != UInt8(ascii: "?") && path[end] != UInt8(ascii: "#") { end += 1 }
+        var i = 0
+        while i < end {
+            if path[i] == UInt8(ascii: "/") { appendByte(path[i]) ; i += 1 ; continue }
+            var j = i
+            while j < end && path[j] != UInt8(ascii: "/") { j += 1 }
+            let segment = UnsafeRawBufferPointer(rebasing: path[i..<j])
+            if Self.isIdentifier(segment) { append("{id}") } else { append(segment) }
+            i = j
+        }
+        if end == 0 { appendByte(UInt8(ascii: "/")) }
+    }
+
+    static func isIdentifier(_ s: UnsafeRawBufferPointer) -> Bool {
+        if s.isEmpty { return false }
+        var digits = 0, hex = 0, dashes = 0
+        var i = 0
+        while i < s.count {
+            let b = s[i]
+            if b >= 0x30 && b <= 0x39 { digits += 1 ; hex += 1 }
+            else if (b >= 0x61 && b <= 0x66) || (b >= 0x41 && b <= 0x46) { hex += 1 }
+            else if b == UInt8(ascii: "-") { dashes += 1 }
+            else { return false }
+            i += 1
+        }
+        if digits == s.count { return true }
+        if s.count == 36 && dashes == 4 && s[8] == 0x2D && s[13] == 0x2D && s[18] == 0x2D && s[23] == 0x2D { return true }
+        return dashes == 0 && hex >= 16 && digits > 0
+    }
+}
+
+/// A caller's network as one word: IPv6 /64 as its high 64 bits; IPv4 /24 (also
+/// IPv4-mapped) as `ffff:ffff:a.b.c.0`, a block no IPv6 client comes from; a Unix-socket
+/// client as all ones.
+public enum InventoryNetwork {
+    static let v4Tag: UInt64 = 0xFFFF_FFFF_0000_0000
+    static let unixWord: UInt64 = .max
+
+    public static func encoded(_ address: ClientAddress) -> UInt64 {
+        switch address {
+        case .v4(let a): return v4Tag | UInt64(a & 0xFFFF_FF00)
+        case .v6(let high, let low):
+            if high == 0 && low >> 32 == 0xFFFF { return v4Tag | UInt64(UInt32(truncatingIfNeeded: low) & 0xFFFF_FF00) }
+            return high
+        case .unix: return unixWord
+        }
+    }
+
+    /// The network's first address (for `RouteTable.place`).
+    public static func address(_ word: UInt64) -> ClientAddress {
+        if word == unixWord { return .unix }
+        if word & v4Tag == v4Tag { return .v4(UInt32(truncatingIfNeeded: word)) }
+        return .v6(word, 0)
+    }
+
+    /// `192.0.2.0/24`, `2001:db8:1:2::/64`, `unix`.
+    public static func text(_ word: UInt64) -> String {
+        switch address(word) {
+        case .unix: return "unix"
+        case .v4(let a): return "\(ClientAddress.v4(a))/24"
+        case .v6(let high, _): return "\(ClientAddress.v6(high, 0))/64"
+        }
+    }
+}
