@@ -31,6 +31,12 @@ enum AdminCommands {
         .init(word: "history", usage: "history", summary: "generations: when, who, what", changes: false) { service, _, _ throws(AdminError) in
             .answer(StatusReport.history(service))
         },
+        .init(word: "inventory", usage: "inventory [ROUTE] [--since 24h] | inventory export --format csv [ROUTE]", summary: "who calls each route: networks, hosts, SNI, clients, protocols, tunnels, endpoints per side", changes: false) { service, command, _ throws(AdminError) in
+            .answer(try InventoryCommand.run(service, command))
+        },
+        .init(word: "simulate", usage: "simulate ROUTE BACKEND PCT [BACKEND PCT...] [cohort add|remove ...] [--since 24h]", summary: "who would move: the recorded decisions routed by the table in force and by the proposed one", changes: false) { service, command, _ throws(AdminError) in
+            .answer(try SimulateCommand.run(service, command))
+        },
         .init(word: "reopen-logs", usage: "reopen-logs", summary: "reopen the access and error logs (after logrotate renamed them; SIGUSR1 does the same)", changes: false) { service, command, caller throws(AdminError) in
             guard command.words.count == 1 else { throw AdminError("usage: reopen-logs") }
             return .answer(reopenLogs(service, caller))

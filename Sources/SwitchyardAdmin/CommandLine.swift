@@ -11,6 +11,9 @@ public struct AdminCommandLine: Sendable, Equatable {
     public var drain: String?
     /// `upgrade --binary PATH`: the executable to upgrade to.
     public var binary: String?
+    /// `inventory` and `simulate`: `--since 24h` (or a date), `--format csv`.
+    public var since: String?
+    public var format: String?
     public var json: Bool
     /// The command for the audit log and history: its words, quoted only where needed (so a
     /// command sent by the CLI, which quotes every word, reads as typed).
@@ -52,6 +55,8 @@ public struct AdminCommandLine: Sendable, Equatable {
         var reason: String?
         var drain: String?
         var binary: String?
+        var since: String?
+        var format: String?
         var json = false
         var i = 0
         while i < tokens.count {
@@ -67,6 +72,10 @@ public struct AdminCommandLine: Sendable, Equatable {
             case "--binary":
                 guard i + 1 < tokens.count else { throw AdminError("--binary needs a path, e.g. --binary /usr/bin/switchyard") }
                 binary = tokens[i + 1]
+                i += 2
+            case "--since", "--format":
+                guard i + 1 < tokens.count else { throw AdminError("\(tokens[i]) needs a value, e.g. --since 24h or --format csv") }
+                if tokens[i] == "--since" { since = tokens[i + 1] } else { format = tokens[i + 1] }
                 i += 2
             case "--json":
                 json = true
@@ -85,6 +94,8 @@ public struct AdminCommandLine: Sendable, Equatable {
         self.reason = reason
         self.drain = drain
         self.binary = binary
+        self.since = since
+        self.format = format
         self.json = json
     }
 }

@@ -17,6 +17,10 @@ public protocol DataPlane: AnyObject, Sendable {
     func serverHealth() -> [String: (up: Int, total: Int)]
     /// Opens the access and error logs again at their paths (logrotate renamed them).
     func reopenLogs() -> LogReopening
+    /// The dependency inventory, merged over the workers (off the data plane).
+    func inventorySnapshot() -> InventorySnapshot
+    /// The decision log's records, for `simulate`.
+    func decisionRecords() -> [DecisionRecord]
 }
 
 extension Proxy: DataPlane {}

@@ -1,0 +1,53 @@
+import Foundation
+import SwitchyardProxy
+import SwitchyardRouting
+
+/// `inventory [ROUTE] [--since 24h] [--json]` and `inventory export --format csv [ROUTE]`:
+/// read-only, like `status` (anyone who may read status may run it; nothing is audited).
+enum InventoryCommand {
+    static let usage = "usage: inventory [ROUTE] [--since 24h|DATE] [--json] | inventory export --format csv [ROUTE] [--since …]"
+
+    static func run(_ service: AdminService, _ command: AdminCommandLine) throws(AdminError) -> AdminAnswer {
+        var words = Array(command.words.dropFirst())
+        var export = false
+        if words.first == "export" {
+            export = true
+            words.removeFirst()
+            guard command.format == "csv" else { throw AdminError("inventory export needs --format csv") }
+        } else if command.format != nil {
+            throw AdminError("--format goes with inventory export")
+        }
+        guard words.count <= 1 else { throw AdminError(usage) }
+        let route = words.first
+        if let route, service.table.routeIndex(named: route) == nil {
+            let known = service.table.routes.map(\.name).joined(separator: ", ")
+            throw AdminError("unknown route \"\(route)\" (routes: \(known))")
+        }
+        let since = try command.since.map { (text) throws(AdminError) in try SinceOption.parse(text, now: Date()) }
+        let report = InventoryReport(snapshot: service.inventory(), table: service.table, route: route, since: since)
+        if export { return .success(report.csv(), json: ["csv": report.csv()]) }
+        return .success(report.text(), json: report.json())
+    }
+}
+
+/// `--since 24h` (a duration back from now: s, m, h, d) or a date (`2026-11-30`, UTC) or an
+/// ISO 8601 time.
+enum SinceOption {
+    static func parse(_ text: String, now: Date) throws(AdminError) -> Date {
+        let units: [(Character, Double)] = [("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
+        if let last = text.last, let unit = units.first(where: { $0.0 == last }),
+           let n = Double(text.dropLast()), n >= 0, n.isFinite, n <= 3650 * 86_400 {
+            return now.addingTimeInterval(-n * unit.1)
+        }
+        do {
+            return try AuditExport.parseDate(text)
+        } catch {
+            throw AdminError("--since \(text): give a duration (30m, 24h, 7d) or a date (2026-11-30, 2026-11-30T08:00:00Z)")
+        }
+    }
+}
+
+extension AdminService {
+    /// The inventory now: every worker's tables merged.
+    func inventory() -> InventorySnapshot { dataPlane.inventorySnapshot() }
+}
