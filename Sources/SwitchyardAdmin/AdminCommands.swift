@@ -75,31 +75,43 @@ enum AdminCommands {
     // MARK: handlers
 
     static func route(_ service: AdminService, _ name: String) throws(AdminError) -> CompiledRoute {
-        guard let index = service.table.routeIndex(named: name) else {
-            let known = service.table.routes.map(\.name).joined(separator: ", ")
+        try route(service.table, name)
+    }
+
+    static func route(_ table: RouteTable, _ name: String) throws(AdminError) -> CompiledRoute {
+        guard let index = table.routeIndex(named: name) else {
+            let known = table.routes.map(\.name).joined(separator: ", ")
             throw AdminError("unknown route \"\(name)\" (routes: \(known))")
         }
-        return service.table.routes[index]
+        return table.routes[index]
     }
 
     static func backend(_ service: AdminService, _ name: String) throws(AdminError) -> String {
-        guard service.table.backendIndex(named: name) != nil else {
-            let known = service.table.backends.map(\.name).joined(separator: ", ")
+        try backend(service.table, name)
+    }
+
+    static func backend(_ table: RouteTable, _ name: String) throws(AdminError) -> String {
+        guard table.backendIndex(named: name) != nil else {
+            let known = table.backends.map(\.name).joined(separator: ", ")
             throw AdminError("unknown backend \"\(name)\" (backends: \(known))")
         }
         return name
     }
 
     static func weight(_ service: AdminService, _ command: AdminCommandLine) throws(AdminError) -> AdminService.Change {
-        let words = command.words
+        .init(state: try weight(service.table, state: service.table.state, words: command.words))
+    }
+
+    /// `weight` applied to `state` over `table` (also what `simulate` proposes).
+    static func weight(_ table: RouteTable, state: RuntimeState, words: [String]) throws(AdminError) -> RuntimeState {
         guard words.count >= 4, words.count % 2 == 0 else {
             throw AdminError("usage: weight ROUTE BACKEND PCT [BACKEND PCT...], e.g. weight charting cloud 10%")
         }
-        let route = try route(service, words[1])
+        let route = try route(table, words[1])
         var given: [(String, Int)] = []
         var i = 2
         while i < words.count {
-            let name = try backend(service, words[i])
+            let name = try backend(table, words[i])
             if given.contains(where: { $0.0 == name }) { throw AdminError("\(name) is given twice") }
             given.append((name, try Percent.parse(words[i + 1])))
             i += 2
@@ -129,21 +141,25 @@ enum AdminCommands {
             let names = unspecified.map { shares[$0].backend }.joined(separator: " and ")
             throw AdminError("give the shares of \(names) too (they must add up to 100%)")
         }
-        var state = service.table.state
+        var state = state
         var runtime = state.routes[route.name] ?? RouteRuntime()
         runtime.split = shares
         state.routes[route.name] = runtime
-        return .init(state: state)
+        return state
     }
 
     static func cohort(_ service: AdminService, _ command: AdminCommandLine) throws(AdminError) -> AdminService.Change {
-        let words = command.words
+        .init(state: try cohort(service.table, state: service.table.state, words: command.words))
+    }
+
+    /// `cohort` applied to `state` over `table` (also what `simulate` proposes).
+    static func cohort(_ table: RouteTable, state: RuntimeState, words: [String]) throws(AdminError) -> RuntimeState {
         let usage = "usage: cohort ROUTE add|remove header NAME VALUE|cookie NAME VALUE|client CIDR|path PREFIX -> BACKEND"
         guard words.count >= 6, words[2] == "add" || words[2] == "remove", words[words.count - 2] == "->" else {
             throw AdminError(usage)
         }
-        let route = try route(service, words[1])
-        let target = try backend(service, words[words.count - 1])
+        let route = try route(table, words[1])
+        let target = try backend(table, words[words.count - 1])
         let args = Array(words[4..<(words.count - 2)])
         let matcher: CohortMatcher
         switch (words[3], args.count) {
@@ -159,7 +175,7 @@ enum AdminCommands {
             throw AdminError(usage)
         }
         let cohort = Cohort(matcher: matcher, backend: target)
-        var state = service.table.state
+        var state = state
         var runtime = state.routes[route.name] ?? RouteRuntime()
         let inFile = route.config.cohorts.contains(cohort)
         if words[2] == "add" {
@@ -172,7 +188,7 @@ enum AdminCommands {
             if inFile { runtime.removedCohorts.append(cohort) }
         }
         state.routes[route.name] = runtime
-        return .init(state: state)
+        return state
     }
 
     static func flip(_ service: AdminService, _ command: AdminCommandLine) throws(AdminError) -> AdminService.Change {

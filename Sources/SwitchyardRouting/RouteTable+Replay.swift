@@ -18,6 +18,14 @@ public struct ReplayKeys: Sendable, Equatable {
     }
 }
 
+/// Where a replayed request goes: the backend (index into the table's backends), why, and
+/// for a cohort the index of the rule in the route's `cohorts`.
+public struct Placement: Sendable, Equatable {
+    public var backend: Int
+    public var reason: RouteDecision.Reason
+    public var cohort: Int
+}
+
 extension RouteTable {
     /// The replay keys of a request `route(_:random:)` just placed with `decision`. Uses the
     /// same key extraction and cohort matching as the routing decision. Does not allocate.
@@ -61,7 +69,7 @@ extension RouteTable {
     /// is checked against it, so a new one is known too), then the split by the recorded
     /// key's bucket — the same `splitBackend(forBucket:)` the proxy uses —, else the active
     /// side. nil: the split decides and no key was recorded (a new visitor, placed at random).
-    public func place(routeIndex: Int, keys: ReplayKeys, network: ClientAddress) -> (backend: Int, reason: RouteDecision.Reason)? {
+    public func place(routeIndex: Int, keys: ReplayKeys, network: ClientAddress) -> Placement? {
         let route = routes[routeIndex]
         let networkBits: Int
         switch network.unmapped {
@@ -78,21 +86,21 @@ extension RouteTable {
             case .client(let cidr, let b):
                 backend = b
                 if networkBits >= 0 && cidr.prefixLength <= networkBits {
-                    if cidr.contains(network) { return (b, .cohort) }
+                    if cidr.contains(network) { return Placement(backend: b, reason: .cohort, cohort: k) }
                     k += 1
                     continue
                 }
             }
             let identity = Self.cohortIdentity(cohort)
-            if identity == keys.cohortA || identity == keys.cohortB { return (backend, .cohort) }
+            if identity == keys.cohortA || identity == keys.cohortB { return Placement(backend: backend, reason: .cohort, cohort: k) }
             k += 1
         }
         if route.splitEnds.isEmpty {
             guard let active = route.activeIndex else { return nil }
-            return (active, .active)
+            return Placement(backend: active, reason: .active, cohort: -1)
         }
         guard keys.keyHash != 0 else { return nil }
-        return (route.splitBackend(forBucket: Int(keys.keyHash % StickyBucket.count)), .split)
+        return Placement(backend: route.splitBackend(forBucket: Int(keys.keyHash % StickyBucket.count)), reason: .split, cohort: -1)
     }
 
     /// A cohort rule's identity: FNV-1a of its kind and match values (not its backend), never
