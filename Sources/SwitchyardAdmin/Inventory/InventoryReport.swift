@@ -86,7 +86,7 @@ struct InventoryReport {
             lines.append("  clients (kind, product, network, requests):")
             for row in rows(.clients, route: name) {
                 let product = row.parts.dropFirst().first ?? "-"
-                lines.append("    \(Self.browser(product) ? "browser" : "other")  \(product)/…  \(InventoryNetwork.text(row.network))  \(row.count)")
+                lines.append("    \(Self.browser(product) ? "browser" : "other")  \(product == "-" ? "(no User-Agent)" : product + "/…")  \(InventoryNetwork.text(row.network))  \(row.count)")
             }
             lines.append("  protocols (HTTP, TLS, requests):")
             for row in rows(.protocols, route: name) {
