@@ -15,6 +15,8 @@ public final class AdminService: @unchecked Sendable {
     public let audit: AuditLog
     let policy: AccessPolicy
     let dataPlane: DataPlane
+    /// The inventory and decision log a previous run saved (see `InventoryStore`).
+    let inventoryStore: InventoryStore
     /// The commit lock: one command at a time changes or reads the routing state.
     private let lock = NSLock()
     /// Refusal records per uid per second; its own lock.
@@ -61,6 +63,7 @@ public final class AdminService: @unchecked Sendable {
         self.policy = policy
         self.dataPlane = dataPlane
         self.errorLog = errorLog
+        inventoryStore = InventoryStore(statePath: statePath, errorLog: errorLog)
         history = restored?.history ?? []
         // An upgrade's new process serves the same generation with the same history: the
         // old process records the upgrade itself, and the state file stays as it is.

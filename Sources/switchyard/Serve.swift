@@ -200,6 +200,7 @@ struct ServeRunner {
         liveness.start()
         notifier.startWatchdog(liveness)
         TestHooks.apply(proxy: proxy, errorLog: errorLog)
+        service?.startSavingInventory()
 
         while true {
             let signal = Signals.wait(signals)
@@ -235,6 +236,7 @@ struct ServeRunner {
             admin?.stop()
             metrics?.stop()
             service?.flushRefusalSummaries()
+            service?.saveInventory(final: true)
             proxy.shutdown(graceMilliseconds: options.grace * 1000)
             errorLog.info("stopped")
             return

@@ -48,6 +48,19 @@ enum SinceOption {
 }
 
 extension AdminService {
-    /// The inventory now: every worker's tables merged.
-    func inventory() -> InventorySnapshot { dataPlane.inventorySnapshot() }
+    /// The inventory now: every worker's tables merged, plus what earlier runs saved.
+    func inventory() -> InventorySnapshot { inventoryStore.inventory(live: dataPlane.inventorySnapshot()) }
+
+    /// The decision log: earlier runs' records and every worker's.
+    func decisions() -> [DecisionRecord] { inventoryStore.decisions(live: dataPlane.decisionRecords()) }
+
+    /// Saves the inventory and the decision log every minute until `saveInventory(final: true)`.
+    public func startSavingInventory(everySeconds seconds: Double = 60) {
+        inventoryStore.startSaving(dataPlane, every: seconds, errorLog: errorLog)
+    }
+
+    /// Saves now; with `final`, no periodic save follows (call before the proxy shuts down).
+    public func saveInventory(final: Bool = false) {
+        do { try inventoryStore.save(dataPlane, final: final) } catch { errorLog.error("saving the inventory: \(error.message)") }
+    }
 }

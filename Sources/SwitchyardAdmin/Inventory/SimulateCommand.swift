@@ -41,7 +41,7 @@ enum SimulateCommand {
             if let product = row.parts.dropFirst().first { kinds[DecisionRecord.nameHash(product)] = product }
         }
         let started = Date()
-        let simulation = Simulation(route: route.name, records: service.dataPlane.decisionRecords(), current: table,
+        let simulation = Simulation(route: route.name, records: service.decisions(), current: table,
                                     proposed: proposed, since: UInt32(clamping: Int(since?.timeIntervalSince1970 ?? 0)), kinds: kinds)
         let elapsed = Date().timeIntervalSince(started)
         let before = table.routes[table.routeIndex(named: route.name)!]

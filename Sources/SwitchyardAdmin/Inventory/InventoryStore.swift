@@ -1,0 +1,129 @@
+import Foundation
+import Glibc
+import SwitchyardProxy
+
+/// The inventory and the decision log across restarts: `inventory.json` and
+/// `decisions.bin` beside the state file, replaced atomically (`DurableFile.replace`) every
+/// minute and at shutdown, read once at start. What a previous run saved is the baseline;
+/// the live tables are added to it on every read, so nothing is counted twice.
+///
+/// A file that cannot be read back (damaged, truncated, from another format) never stops
+/// the proxy: it is renamed aside (`NAME.damaged-UNIXTIME`), the error log says so, and the
+/// run starts with an empty inventory or log.
+final class InventoryStore: @unchecked Sendable {
+    let inventoryPath: String
+    let decisionsPath: String
+    /// At most this many decisions are kept across restarts (newest first).
+    static let decisionLimit = 1_000_000
+    static let magic: [UInt8] = Array("SYDL".utf8)
+    static let version: UInt32 = 1
+
+    private let lock = NSLock()
+    private(set) var baseline = InventorySnapshot()
+    private(set) var baselineDecisions: [DecisionRecord] = []
+    private var stopped = false
+
+    init(statePath: String, errorLog: ErrorLog) {
+        let directory = (statePath as NSString).deletingLastPathComponent
+        inventoryPath = (directory.isEmpty ? "." : directory) + "/inventory.json"
+        decisionsPath = (directory.isEmpty ? "." : directory) + "/decisions.bin"
+        baseline = load(inventoryPath, what: "inventory file", errorLog: errorLog) { bytes in
+            try JSONDecoder().decode(InventorySnapshot.self, from: Data(bytes))
+        } ?? InventorySnapshot()
+        baselineDecisions = load(decisionsPath, what: "decision log", errorLog: errorLog) { bytes in
+            try Self.decodeDecisions(bytes)
+        } ?? []
+    }
+
+    private func load<T>(_ path: String, what: String, errorLog: ErrorLog, _ decode: ([UInt8]) throws -> T) -> T? {
+        let bytes: [UInt8]
+        do {
+            guard let read = try DurableFile.read(path, what: what) else { return nil }
+            bytes = read
+        } catch {
+            errorLog.error("\(error.message); starting with an empty one")
+            return nil
+        }
+        do {
+            return try decode(bytes)
+        } catch {
+            let aside = path + ".damaged-\(Int(Date().timeIntervalSince1970))"
+            let moved = rename(path, aside) == 0
+            errorLog.error("\(what) \(path) is damaged (\(error)); \(moved ? "kept as \(aside)" : "left in place (cannot rename it)"), starting with an empty one")
+            return nil
+        }
+    }
+
+    struct Damaged: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func decodeDecisions(_ bytes: [UInt8]) throws -> [DecisionRecord] {
+        let stride = MemoryLayout<DecisionRecord>.stride
+        guard bytes.count >= 16, Array(bytes[0..<4]) == magic else { throw Damaged(description: "not a decision log") }
+        return try bytes.withUnsafeBytes { raw throws -> [DecisionRecord] in
+            let version = raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+            let size = raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
+            let count = Int(raw.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
+            guard version == Self.version, Int(size) == stride else { throw Damaged(description: "version \(version), record size \(size)") }
+            guard count <= decisionLimit, bytes.count == 16 + count * stride else {
+                throw Damaged(description: "\(bytes.count) bytes for \(count) records")
+            }
+            var records = [DecisionRecord](repeating: DecisionRecord(time: 0, route: 0, keys: .init(), network: 0, clientKind: 0, method: 0, backend: 0), count: count)
+            records.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[16...])) }
+            return records
+        }
+    }
+
+    static func encodeDecisions(_ records: [DecisionRecord]) -> [UInt8] {
+        var bytes = magic
+        withUnsafeBytes(of: version.littleEndian) { bytes += $0 }
+        withUnsafeBytes(of: UInt32(MemoryLayout<DecisionRecord>.stride).littleEndian) { bytes += $0 }
+        withUnsafeBytes(of: UInt32(records.count).littleEndian) { bytes += $0 }
+        records.withUnsafeBytes { bytes += $0 }
+        return bytes
+    }
+
+    /// The saved inventory plus `live`.
+    func inventory(live: InventorySnapshot) -> InventorySnapshot { live.adding(baseline) }
+
+    /// The saved decisions plus `live`, the newest `decisionLimit`.
+    func decisions(live: [DecisionRecord]) -> [DecisionRecord] {
+        guard !baselineDecisions.isEmpty else { return live }
+        var all = baselineDecisions + live
+        if all.count > Self.decisionLimit {
+            all.sort { $0.time < $1.time }
+            all.removeFirst(all.count - Self.decisionLimit)
+        }
+        return all
+    }
+
+    /// Writes both files (atomically, each on its own). `final`: the shutdown's save; no
+    /// periodic save runs after it (the workers are about to stop).
+    func save(_ dataPlane: DataPlane, final: Bool = false) throws(AdminError) {
+        lock.lock()
+        defer { lock.unlock() }
+        if stopped { return }
+        if final { stopped = true }
+        let inventory = self.inventory(live: dataPlane.inventorySnapshot())
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(inventory) else { throw AdminError("inventory: cannot encode") }
+        try DurableFile.replace(inventoryPath, with: Array(data))
+        try DurableFile.replace(decisionsPath, with: Self.encodeDecisions(decisions(live: dataPlane.decisionRecords())))
+    }
+
+    /// Saves every `seconds` on a thread of its own until `stop()`.
+    func startSaving(_ dataPlane: DataPlane, every seconds: Double, errorLog: ErrorLog) {
+        Thread { [self] in
+            while true {
+                Thread.sleep(forTimeInterval: seconds)
+                lock.lock()
+                let done = stopped
+                lock.unlock()
+                if done { return }
+                do throws(AdminError) { try save(dataPlane) } catch { errorLog.error("saving the inventory: \(error.message)") }
+            }
+        }.start()
+    }
+}

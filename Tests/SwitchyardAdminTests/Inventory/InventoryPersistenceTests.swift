@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+import SwitchyardTestSupport
+import SwitchyardOrigin
+
+/// The inventory and the decision log survive a restart of a real `switchyard serve`
+/// (files beside the state file, written at shutdown); damaged files never stop the start:
+/// they are kept aside, logged, and the proxy starts with empty ones and serves.
+@Suite(.serialized) struct InventoryPersistenceTests {
+    func callers(_ admin: String) throws -> Int {
+        let answer = try #require(ServeProcessTests.command(admin, "json inventory app"))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any])
+        let rows = ((object["routes"] as? [String: Any])?["app"] as? [String: Any])?["callers"] as? [[String: Any]] ?? []
+        return rows.reduce(0) { $0 + ($1["requests"] as? Int ?? 0) }
+    }
+
+    func records(_ admin: String) throws -> Int {
+        let answer = try #require(ServeProcessTests.command(admin, "json simulate app cloud 50%"))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any])
+        return object["records"] as? Int ?? -1
+    }
+
+    func traffic(_ served: ServeProcessTests.Served, _ count: Int) throws {
+        let client = try TestClient(port: try served.port())
+        for i in 0..<count {
+            let response = try #require(client.get("/chart/\(i)", headers: "Cookie: SWITCHYARD_BUCKET=\(String(format: "%016x", i))\r\nUser-Agent: okhttp/4\r\n"))
+            #expect(response.status == 200)
+        }
+    }
+
+    @Test func theInventorySurvivesARestartAndADamagedFileIsKeptAside() throws {
+        let legacy = try OriginServer(name: "legacy"), cloud = try OriginServer(name: "cloud")
+        legacy.start()
+        cloud.start()
+        defer { legacy.stop(); cloud.stop() }
+        let directory = NSTemporaryDirectory() + "switchyard-inventory-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let routes = ServeProcessTests.routes(directory, legacy.port, cloud.port)
+
+        var served = try ServeProcessTests.Served(directory: directory, routes: routes)
+        try traffic(served, 5)
+        #expect(try callers(served.admin) == 5)
+        served.stop()
+        #expect(FileManager.default.fileExists(atPath: directory + "/inventory.json"))
+        #expect(FileManager.default.fileExists(atPath: directory + "/decisions.bin"))
+        let saved = try String(contentsOfFile: directory + "/inventory.json", encoding: .utf8)
+        #expect(saved.contains("/chart/{id}"))
+
+        served = try ServeProcessTests.Served(directory: directory, routes: routes)
+        try traffic(served, 2)
+        #expect(try callers(served.admin) == 7, "5 saved + 2 live")
+        #expect(try records(served.admin) == 7)
+        served.stop()
+
+        // Damaged files: the start goes on, empty, with the files kept aside and logged.
+        try "{\"rows\": [garbage".write(toFile: directory + "/inventory.json", atomically: true, encoding: .utf8)
+        try "SYDL and then nothing that fits".write(toFile: directory + "/decisions.bin", atomically: true, encoding: .utf8)
+        served = try ServeProcessTests.Served(directory: directory, routes: routes)
+        defer { served.stop() }
+        try traffic(served, 3)
+        #expect(try callers(served.admin) == 3)
+        #expect(try records(served.admin) == 3)
+        let log = served.errorLog
+        #expect(log.contains("inventory file \(directory)/inventory.json is damaged"))
+        #expect(log.contains("decision log \(directory)/decisions.bin is damaged"))
+        let aside = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.contains(".damaged-") }
+        #expect(aside.count == 2, "\(aside)")
+    }
+}
