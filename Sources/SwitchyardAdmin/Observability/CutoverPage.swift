@@ -37,6 +37,9 @@ svg { width: 100%; height: 9rem; background: #fcfcfc; border: 1px solid #eee; }
 .swatch { display: inline-block; width: 0.8rem; height: 0.8rem; margin-right: 0.25rem; vertical-align: -0.1rem; }
 #timeline { font-size: 0.85rem; }
 #empty { color: #777; }
+.inventory h3 { font-size: 0.85rem; margin: 0.5rem 0 0.1rem; }
+.inventory ul { margin: 0; padding-left: 1.2rem; font-size: 0.85rem; }
+.inventory .warn { color: var(--bad); }
 </style>
 </head>
 <body>
@@ -114,6 +117,25 @@ function renderRoute(route, doc) {
   charts.appendChild(chart("errors %", route.sides, 2, doc));
   charts.appendChild(chart("p99 ms", route.sides, 3, doc));
   box.appendChild(charts);
+  if (route.inventory) box.appendChild(renderInventory(route.inventory));
+  return box;
+}
+
+// Who calls this route, and what a move would break (from the proxy's inventory).
+function renderInventory(inv) {
+  const box = el("div", { class: "inventory" });
+  box.appendChild(el("h3", {}, "Inventory"));
+  const list = el("ul");
+  const hosts = (rows) => rows.map(h => h.host + " (" + h.requests + ")").join(", ");
+  list.appendChild(el("li", { "data-row": "networks" }, "caller networks: " + inv.networks + "; browsers " + inv.browser_requests + " / other clients " + inv.other_requests + " requests"));
+  if (inv.raw_ip_hosts.length) list.appendChild(el("li", { class: "warn", "data-row": "raw-ip" }, "raw IP in Host: " + hosts(inv.raw_ip_hosts)));
+  if (inv.unlisted_hosts.length) list.appendChild(el("li", { class: "warn", "data-row": "unlisted" }, "names no route lists: " + hosts(inv.unlisted_hosts)));
+  const old = Object.entries(inv.old_protocols || {});
+  if (old.length) list.appendChild(el("li", { "data-row": "old-protocols" }, "old protocols: " + old.map(([k, v]) => k + " " + v).join(", ")));
+  for (const [side, endpoints] of Object.entries(inv.never_served || {})) {
+    list.appendChild(el("li", { "data-row": "never-" + side }, "never served by " + side + ": " + endpoints.join(", ")));
+  }
+  box.appendChild(list);
   return box;
 }
 

@@ -19,6 +19,7 @@ enum StatusDocument {
             generation["changes"] = entry.changes
         }
         var routes: [[String: Any]] = []
+        let inventory = InventoryPanel.summary(service: service, table: table)
         for route in table.routes where route.mode == .http {
             var sides: [[String: Any]] = []
             for backend in MetricsExposition.backends(of: route) {
@@ -50,6 +51,7 @@ enum StatusDocument {
                 "name": route.name, "routing": StatusReport.describe(route),
                 "active": route.active ?? NSNull(), "standby": route.standby ?? NSNull(),
                 "cohorts": route.cohorts.map(\.description), "sides": sides,
+                "inventory": inventory[route.name] ?? NSNull(),
             ])
         }
         let timeline: [[String: Any]] = entries.suffix(100).map { entry in
