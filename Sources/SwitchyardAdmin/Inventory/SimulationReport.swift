@@ -61,9 +61,14 @@ struct SimulationReport {
         lines += checks().map { "  " + $0 }
         for (title, groups) in [("by cohort rule", s.byCohort), ("by network", s.byNetwork), ("by client", s.byClient)] where !groups.isEmpty {
             lines.append("  \(title):")
-            for (name, moves) in groups.sorted(by: { $0.key < $1.key }) {
+            // The ten groups with the most users moving; the JSON answer has them all.
+            let ranked: [(name: String, moves: [Simulation.Move: Int], users: Int)] = groups.map { entry in
+                (name: entry.key, moves: entry.value, users: entry.value.values.reduce(0, +))
+            }.sorted { a, b in a.users != b.users ? a.users > b.users : a.name < b.name }
+            for (name, moves, _) in ranked.prefix(10) {
                 lines.append("    \(name): " + moves.sorted { $0.key < $1.key }.map { "\($0.key.from) → \($0.key.to) \($0.value)" }.joined(separator: ", "))
             }
+            if ranked.count > 10 { lines.append("    … \(ranked.count - 10) more (--json lists them all)") }
         }
         if s.busiestRequests > 0 {
             let perSide = sides.map { side in "\(side) \(s.busiestNow[side] ?? 0) → \(s.busiestAfter[side] ?? 0)" }.joined(separator: ", ")
