@@ -19,7 +19,7 @@ struct InventoryReport {
     }
 
     var routeNames: [String] {
-        let names = table.routes.filter { $0.mode == .http }.map(\.name)
+        let names = table.routes.map(\.name)
         return route.map { [$0] } ?? names
     }
 
@@ -69,12 +69,13 @@ struct InventoryReport {
         for name in routeNames {
             lines.append("")
             lines.append("route \(name)")
-            lines.append("  callers (network, requests, pinned by a cohort, first seen, last seen):")
+            lines.append("  callers (network, requests or tcp connections, pinned by a cohort, first seen, last seen):")
             for row in rows(.callers, route: name) {
                 lines.append("    \(InventoryNetwork.text(row.network))  \(row.count)  pinned \(row.pinned)  \(Self.time(row.firstSeen))  \(Self.time(row.lastSeen))")
             }
-            lines.append("  hosts (Host / :authority, requests):")
-            for row in rows(.hosts, route: name) {
+            let hosts = rows(.hosts, route: name)
+            if !hosts.isEmpty { lines.append("  hosts (Host / :authority, requests):") }
+            for row in hosts {
                 let host = row.parts.count > 1 ? row.parts[1] : ""
                 lines.append("    \(host.isEmpty ? "-" : host)  \(row.count)" + (hostFlag(host).map { "  [\($0)]" } ?? ""))
             }
@@ -83,13 +84,15 @@ struct InventoryReport {
                 lines.append("  tls sni (name, requests):")
                 for row in sni { lines.append("    \(row.parts.dropFirst().first ?? "-")  \(row.count)") }
             }
-            lines.append("  clients (kind, product, network, requests):")
-            for row in rows(.clients, route: name) {
+            let clients = rows(.clients, route: name)
+            if !clients.isEmpty { lines.append("  clients (kind, product, network, requests):") }
+            for row in clients {
                 let product = row.parts.dropFirst().first ?? "-"
                 lines.append("    \(Self.browser(product) ? "browser" : "other")  \(product == "-" ? "(no User-Agent)" : product + "/…")  \(InventoryNetwork.text(row.network))  \(row.count)")
             }
-            lines.append("  protocols (HTTP, TLS, requests):")
-            for row in rows(.protocols, route: name) {
+            let protocols = rows(.protocols, route: name)
+            if !protocols.isEmpty { lines.append("  protocols (HTTP, TLS, requests):") }
+            for row in protocols {
                 lines.append("    \(row.parts.dropFirst().joined(separator: " "))  \(row.count)")
             }
             let tunnels = rows(.tunnels, route: name)
@@ -99,8 +102,9 @@ struct InventoryReport {
                     lines.append("    \(row.parts.dropFirst().first ?? "-")  \(row.count)  longest \(String(format: "%.1f", Double(row.longestMilliseconds) / 1000))s")
                 }
             }
-            lines.append("  endpoints (method template: requests/errors per side):")
-            for endpoint in endpoints(name) {
+            let endpoints = endpoints(name)
+            if !endpoints.isEmpty { lines.append("  endpoints (method template: requests/errors per side):") }
+            for endpoint in endpoints {
                 var line = "    \(endpoint.method) \(endpoint.template) "
                 line += endpoint.sides.map { "  \($0.side) \($0.requests)/\($0.errors)" }.joined()
                 let never = endpoint.sides.filter { $0.requests == 0 }.map(\.side)

@@ -73,6 +73,10 @@ final class TCPTunnel: EventHandler, Indexed {
     private(set) var closed = false
     var listIndex = -1
     private var deadline: UInt64
+    /// For the inventory: the caller, whether a cohort placed it, when it was accepted.
+    private let clientAddress: ClientAddress
+    private let pinned: Bool
+    private let startNanoseconds = Clock.monotonicNanoseconds()
 
     /// Receives the upstream socket's events for the tunnel.
     private final class UpstreamSide: EventHandler {
@@ -90,7 +94,10 @@ final class TCPTunnel: EventHandler, Indexed {
         do { toClient = try SpliceRelay() } catch { toUpstream.close(); throw error }
         handle = worker.current
         let address: ClientAddress = peer.ipv4.map { .v4($0) } ?? peer.ipv6.map { .v6($0.0, $0.1) } ?? .unix
-        backend = handle.table.routeTCP(routeIndex: routeIndex, client: address, random: worker.nextRandom()).backend
+        let decision = handle.table.routeTCP(routeIndex: routeIndex, client: address, random: worker.nextRandom())
+        backend = decision.backend
+        clientAddress = address
+        pinned = decision.reason == .cohort
         handle.activeRequests += 1
         deadline = Clock.monotonicMilliseconds() + worker.settings.connectTimeoutMilliseconds
     }
@@ -234,6 +241,8 @@ final class TCPTunnel: EventHandler, Indexed {
         toUpstream.close()
         toClient.close()
         side = nil
+        worker.inventory.recordTCPConnection(route: handle.routeNames[routeIndex], client: clientAddress, pinned: pinned,
+                                             milliseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1_000_000)
         handle.activeRequests -= 1
         if handle.activeRequests == 0 { worker.tableReleased(handle) }
         worker.tunnelClosed(self)

@@ -147,6 +147,51 @@ import SwitchyardTestSupport
         #expect(h.proxy.table.generation == 1)
     }
 
+    /// A TCP-mode route: each connection counts for its caller's network, and the route's
+    /// longest connection is kept.
+    @Test func tcpConnectionsCountTheirCallersAndTheLongestConnection() throws {
+        let h = try AdminHarness(routes: """
+            listen http 127.0.0.1:0
+            backend legacy {
+                server 127.0.0.1:LEGACY
+            }
+            backend cloud {
+                server 127.0.0.1:CLOUD
+            }
+            route app {
+                backend legacy
+            }
+            route tds {
+                mode tcp
+                listen 127.0.0.1:0
+                active legacy standby cloud
+                cohort client 127.0.0.0/8 -> legacy
+            }
+            """)
+        defer { h.stop() }
+        let port = try #require(h.proxy.tcpAddresses["tds"]).port
+        for pause in [0, 400_000] {
+            let client = try TestClient(port: port)
+            usleep(useconds_t(pause))
+            _ = client.send("GET /x HTTP/1.1\r\nHost: db\r\nConnection: close\r\n\r\n")
+            #expect(String(decoding: client.readToEnd(), as: UTF8.self).contains("legacy answered GET /x"))
+        }
+        var tds: [String: Any] = [:]
+        for _ in 0..<100 {
+            let answer = try json(h, "inventory tds --json")
+            tds = try #require((answer["routes"] as? [String: Any])?["tds"] as? [String: Any])
+            if (tds["tunnels"] as? [[String: Any]])?.first?["count"] as? Int == 2 { break }
+            usleep(50_000)
+        }
+        let callers = tds["callers"] as? [[String: Any]] ?? []
+        #expect(callers.map { "\($0["network"]!) \($0["requests"]!) pinned \($0["pinned"]!)" } == ["127.0.0.0/24 2 pinned 2"])
+        let tunnels = tds["tunnels"] as? [[String: Any]] ?? []
+        #expect(tunnels.map { "\($0["kind"]!) \($0["count"]!)" } == ["tcp 2"])
+        let longest = tunnels.first?["longest_ms"] as? Int ?? 0
+        #expect(longest >= 350 && longest < 10_000, "longest \(longest) ms (a 400 ms pause, counted from the accept)")
+        print(h.run("inventory tds").text)
+    }
+
     @Test func badInventoryCommandsAreRefusedInOneLine() throws {
         let h = try AdminHarness()
         defer { h.stop() }
