@@ -51,6 +51,16 @@ import SwitchyardOrigin
         try traffic(served, 2)
         #expect(try callers(served.admin) == 7, "5 saved + 2 live")
         #expect(try records(served.admin) == 7)
+        // The same through the CLI, as an operator types it.
+        let cli = try switchyardBinary()
+        let text = try runProcess(cli, ["inventory", "app", "--since", "1h", "--admin", served.admin])
+        #expect(text.status == 0 && text.output.contains("route app") && text.output.contains("other  okhttp/…  127.0.0.0/24  7"), "\(text.output)")
+        let csv = try runProcess(cli, ["inventory", "export", "--format", "csv", "--admin", served.admin])
+        #expect(csv.status == 0 && csv.output.hasPrefix("section,route,key,network,side,requests,errors,pinned,first_seen,last_seen,flag"))
+        let simulated = try runProcess(cli, ["simulate", "app", "cloud", "25%", "--admin", served.admin])
+        #expect(simulated.status == 0 && simulated.output.contains("moves away from cloud: 0 users"), "\(simulated.output)")
+        let refused = try runProcess(cli, ["simulate", "app", "cloud", "150%", "--admin", served.admin])
+        #expect(refused.status == 1 && refused.output.contains("outside 0%…100%"), "\(refused.output)")
         served.stop()
 
         // Damaged files: the start goes on, empty, with the files kept aside and logged.
