@@ -90,7 +90,8 @@ final class InventoryStore: @unchecked Sendable {
     /// The saved decisions plus `live`, the newest `decisionLimit`.
     func decisions(live: [DecisionRecord]) -> [DecisionRecord] {
         guard !baselineDecisions.isEmpty else { return live }
-        var all = baselineDecisions + live
+        var all = baselineDecisions
+        all.append(contentsOf: live)
         if all.count > Self.decisionLimit {
             all.sort { $0.time < $1.time }
             all.removeFirst(all.count - Self.decisionLimit)
