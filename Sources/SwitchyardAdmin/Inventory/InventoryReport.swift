@@ -65,7 +65,9 @@ struct InventoryReport {
     func text() -> String {
         var lines: [String] = []
         let total = routeNames.reduce(UInt64(0)) { sum, name in sum + rows(.callers, route: name).reduce(0) { $0 + $1.count } }
-        lines.append("inventory: \(total) request(s)\(since.map { " since " + Self.time(UInt64($0.timeIntervalSince1970)) } ?? ""); tables bounded at \(Proxy.inventoryBytesPerWorker / 1024) KiB per worker")
+        // --since keeps the rows seen since then; a row's counts run from its first sighting.
+        let window = since.map { " in rows seen since " + Self.time(UInt64($0.timeIntervalSince1970)) + " (counts since each row's first seen)" } ?? ""
+        lines.append("inventory: \(total) request(s)\(window); tables bounded at \(Proxy.inventoryBytesPerWorker / 1024) KiB per worker")
         for name in routeNames {
             lines.append("")
             lines.append("route \(name)")

@@ -171,6 +171,14 @@ extension Proxy {
         return records
     }
 
+    /// Takes both copies once, at start: their first run on a worker instantiates runtime
+    /// metadata (an allocation on the worker's thread), which must not happen later, during
+    /// traffic, when a first `inventory` or cutover-page poll arrives.
+    func warmInventoryCopies() {
+        _ = inventorySnapshot()
+        _ = decisionRecords()
+    }
+
     /// The memory the inventory tables take in each worker, whatever the traffic.
     public static var inventoryBytesPerWorker: Int { WorkerInventory.bytes }
 }

@@ -143,6 +143,7 @@ public final class Proxy: @unchecked Sendable {
             thread.start()
         }
         health.start()
+        warmInventoryCopies()
     }
 
     /// Runs `body` on every worker's loop and waits until all ran it. Not for a loop's thread.
