@@ -1,0 +1,113 @@
+import SwitchyardRouting
+import SwitchyardSystem
+
+/// The write hold as the admin side sees it, merged over the workers.
+public struct HoldSnapshot: Sendable, Equatable {
+    /// Requests parked now.
+    public var parked = 0
+    /// Bytes of parked bodies held in memory now.
+    public var parkedBytes = 0
+    /// Released exchanges still running.
+    public var releasedInFlight = 0
+    /// Counts since the process started.
+    public var parkedTotal = 0
+    public var releasedTotal = 0
+    /// By `HoldRejection.label`, since the process started.
+    public var rejections: [String: Int] = [:]
+    public var longestParkMilliseconds: UInt64 = 0
+    /// How long the oldest request parked now has waited (ms; 0: none parked).
+    public var oldestParkedMilliseconds: UInt64 = 0
+    /// Writes of the routes asked about that are in flight upstream, by server label.
+    public var writesInFlight: [String: Int] = [:]
+
+    public init() {}
+
+    public var rejectedTotal: Int { rejections.values.reduce(0, +) }
+}
+
+extension Proxy {
+    /// At most this many released exchanges run at once (a release must not become the
+    /// burst a database just promoted falls over from).
+    public static let releaseConcurrency = 16
+
+    /// The hold's counters merged from every worker (each reads its own on its loop, as
+    /// `stats` does). `routes`: the routes whose writes in flight upstream are counted.
+    public func holdSnapshot(routes: Set<String> = []) -> HoldSnapshot {
+        let parts = onEveryWorker { worker in Self.snapshot(of: worker, routes: routes) }
+        return parts.reduce(into: HoldSnapshot()) { Self.merge(&$0, $1) }
+    }
+
+    /// Releases up to `count` parked requests whose route is no longer held, oldest first
+    /// in each worker, spreading `count` over the workers by the age of their oldest.
+    /// Returns the merged snapshot after the step.
+    public func releaseParked(count: Int) -> HoldSnapshot {
+        guard count > 0 else { return holdSnapshot() }
+        let ages = onEveryWorker { worker -> UInt64 in
+            guard let first = worker.hold.parked.first else { return 0 }
+            return Clock.monotonicMilliseconds() &- first.parkedSince
+        }
+        // Oldest first: the worker holding the longest-waiting request goes first.
+        let order = ages.indices.sorted { ages[$0] > ages[$1] }
+        var quota = [Int](repeating: 0, count: ages.count)
+        var left = count
+        var k = 0
+        while left > 0 && k < order.count * count {
+            let w = order[k % order.count]
+            if ages[w] > 0 { quota[w] += 1; left -= 1 }
+            k += 1
+            if ages.allSatisfy({ $0 == 0 }) { break }
+        }
+        let quotas = quota
+        let parts = onEveryWorkerIndexed { index, worker -> HoldSnapshot in
+            let table = worker.current.table
+            let taken = worker.hold.takeOldest(quotas[index]) { connection in
+                guard let handle = connection.handle, connection.decision.route >= 0 else { return true }
+                let name = handle.table.routes[connection.decision.route].name
+                guard let now = table.routeIndex(named: name) else { return true }
+                return table.routes[now].hold == nil
+            }
+            for connection in taken { connection.resumeFromHold() }
+            return Self.snapshot(of: worker, routes: [])
+        }
+        return parts.reduce(into: HoldSnapshot()) { Self.merge(&$0, $1) }
+    }
+
+    private static func snapshot(of worker: Worker, routes: Set<String>) -> HoldSnapshot {
+        let queue = worker.hold
+        var s = HoldSnapshot()
+        s.parked = queue.parked.count
+        s.parkedBytes = queue.parkedBytes
+        s.releasedInFlight = queue.releasedInFlight
+        s.parkedTotal = queue.parkedTotal
+        s.releasedTotal = queue.releasedTotal
+        for reason in HoldRejection.allCases where queue.rejections[reason.rawValue] > 0 {
+            s.rejections[reason.label] = queue.rejections[reason.rawValue]
+        }
+        s.longestParkMilliseconds = queue.longestParkMilliseconds
+        if let first = queue.parked.first {
+            let age = Clock.monotonicMilliseconds() &- first.parkedSince
+            s.oldestParkedMilliseconds = age
+            s.longestParkMilliseconds = max(s.longestParkMilliseconds, age)
+        }
+        for route in routes {
+            for connection in worker.connections {
+                if let label = connection.writeInFlight(route: route) {
+                    s.writesInFlight[String(decoding: label, as: UTF8.self), default: 0] += 1
+                }
+            }
+        }
+        return s
+    }
+
+    private static func merge(_ total: inout HoldSnapshot, _ part: HoldSnapshot) {
+        total.parked += part.parked
+        total.parkedBytes += part.parkedBytes
+        total.releasedInFlight += part.releasedInFlight
+        total.parkedTotal += part.parkedTotal
+        total.releasedTotal += part.releasedTotal
+        for (k, v) in part.rejections { total.rejections[k, default: 0] += v }
+        total.longestParkMilliseconds = max(total.longestParkMilliseconds, part.longestParkMilliseconds)
+        total.oldestParkedMilliseconds = max(total.oldestParkedMilliseconds, part.oldestParkedMilliseconds)
+        for (k, v) in part.writesInFlight { total.writesInFlight[k, default: 0] += v }
+    }
+}
