@@ -103,8 +103,8 @@ extension DownstreamConnection {
     /// Our own answer: HTTP/1.1 text into `toClient`, or a stream's HEADERS and DATA.
     func queueOwnAnswer(_ status: Int, close: Bool) {
         if let bridge {
-            holdRefusal = false   // a stream's answer is its status alone
-            bridge.answer(status: status)
+            bridge.answer(status: status, heldWrite: holdRefusal)
+            holdRefusal = false
             return
         }
         if toClient == nil { toClient = worker.buffers.take() }

@@ -86,6 +86,7 @@ extension DownstreamConnection {
         // by a parked exchange: it is routed again from these bytes when released.
         if case .park = action {
             parkedHeadLength = headLength
+            parkedHeadBytes = headBytes ?? headLength
         } else if headLength > 0 {
             fromClient!.consume(headLength)
         }

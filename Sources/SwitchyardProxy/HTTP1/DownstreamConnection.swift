@@ -183,6 +183,9 @@ final class DownstreamConnection: EventHandler, Indexed {
     var parkedHeadLength = 0
     var parkedBytes = 0
     var parkedMaxWait: UInt64 = 0
+    /// An HTTP/2 stream's decoded head, kept while parked (its parser's spans point here).
+    var parkedH2Head: IOBuffer?
+    var parkedHeadBytes = 0
     var releasedFromHold = false
     /// Our next own answer is the hold's 503 (Retry-After, "not saved").
     var holdRefusal = false

@@ -15,9 +15,6 @@ extension DownstreamConnection {
         let methodBytes = UnsafeRawBufferPointer(start: base + p.methodSpan.start, count: p.methodSpan.count)
         let path = scratch.unsafelyUnwrapped.routingPath(base: base)
         guard hold.holds(method: methodBytes, path: path) else { return .forward }
-        // HTTP/2 streams are not parked yet: refusing is safe (never saved, said so), while
-        // forwarding would write to the side being frozen.
-        if bridge != nil { return refuseHeld(.http2) }
         if time(nil) >= hold.refuseAfterSeconds { return refuseHeld(.holdTooOld) }
         let queue = worker.hold
         var declared = 0
@@ -25,7 +22,10 @@ extension DownstreamConnection {
             if n > queue.limits.body { return refuseHeld(.bodyLimit) }
             declared = Int(n)
         }
-        if queue.limits.perConnection < 1 { return refuseHeld(.connectionLimit) }
+        // An HTTP/1.1 connection parks one request at a time; an HTTP/2 connection one per
+        // stream, up to the bound.
+        let onConnection = bridge?.connection.parkedStreams ?? 0
+        if onConnection >= queue.limits.perConnection { return refuseHeld(.connectionLimit) }
         if queue.isFull { return refuseHeld(.parkedLimit) }
         // What the process holds of this body: at most one buffer (the rest waits in the
         // socket until release).
@@ -50,11 +50,14 @@ extension DownstreamConnection {
         deadline = now + parkedMaxWait
         worker.hold.parkedBytes += parkedBytes
         worker.hold.append(self)
+        bridge?.connection.parkedStreams += 1
     }
 
     /// A parked exchange whose client has gone is dropped: never forwarded.
     func parkedClientCheck() -> Bool {
-        guard clientEOF else { return false }
+        // An HTTP/2 stream's END_STREAM is the end of its request, not the client leaving
+        // (a reset arrives as `bridgeCancel`).
+        guard clientEOF, bridge == nil else { return false }
         perform(exchange.clientGone())
         return true
     }
@@ -72,6 +75,8 @@ extension DownstreamConnection {
         let queue = worker.hold
         if parkedSince != 0 {
             queue.remove(self)
+            bridge?.connection.parkedStreams -= 1
+            releaseBuffer(&parkedH2Head)
             queue.parkedBytes -= parkedBytes
             let waited = Clock.monotonicMilliseconds() &- parkedSince
             if waited > queue.longestParkMilliseconds { queue.longestParkMilliseconds = waited }
@@ -95,6 +100,7 @@ extension DownstreamConnection {
         if waited > queue.longestParkMilliseconds { queue.longestParkMilliseconds = waited }
         parkedSince = 0
         parkedBytes = 0
+        bridge?.connection.parkedStreams -= 1
         releasedFromHold = true
         queue.releasedInFlight += 1
         queue.releasedTotal += 1
@@ -114,9 +120,18 @@ extension DownstreamConnection {
         phase = .awaitingHead
         let headLength = parkedHeadLength
         parkedHeadLength = 0
-        startExchange(base: fromClient!.readable.baseAddress!, headLength: headLength)
+        if bridge != nil {
+            // The stream's decoded head (the body, if any, is in `fromClient`).
+            let head = parkedH2Head
+            parkedH2Head = nil
+            startExchange(base: head?.readable.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, headLength: 0, headBytes: parkedHeadBytes)
+            if let head { worker.buffers.give(head) }
+        } else {
+            startExchange(base: fromClient!.readable.baseAddress!, headLength: headLength)
+        }
         startNanoseconds = started
         advance()
+        bridge?.connection.needsFlush()
     }
 
     /// The server label of a write of `routeName` in flight upstream on this connection

@@ -6,7 +6,8 @@ import SwitchyardRouting
 public struct HoldLimits: Sendable, Equatable {
     /// Parked requests in total.
     public var parked = 2_000
-    /// Parked requests per client connection (an HTTP/1.1 connection parks one at a time).
+    /// Parked HTTP/2 streams per client connection (an HTTP/1.1 connection parks one
+    /// request at a time).
     public var perConnection = 20
     /// Bytes of parked bodies in total (each request counts its declared length, or what
     /// it has sent so far when chunked).

@@ -90,7 +90,9 @@ extension Proxy {
             s.longestParkMilliseconds = max(s.longestParkMilliseconds, age)
         }
         for route in routes {
-            for connection in worker.connections {
+            var drivers = worker.connections
+            for h2 in worker.http2Connections { drivers += h2.streams.compactMap(\.exchange) }
+            for connection in drivers {
                 if let label = connection.writeInFlight(route: route) {
                     s.writesInFlight[String(decoding: label, as: UTF8.self), default: 0] += 1
                 }

@@ -38,7 +38,7 @@ final class Worker: @unchecked Sendable {
     /// Parked writes of this worker (write hold), in arrival order.
     private(set) lazy var hold = HoldQueue(limits: settings.hold.perWorker(workers: settings.workers))
     private var tunnels: [TCPTunnel] = []
-    private var http2Connections: [H2Connection] = []
+    private(set) var http2Connections: [H2Connection] = []
     private var listeners: [Listener] = []
     private var random: UInt64
 
