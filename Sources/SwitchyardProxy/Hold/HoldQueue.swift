@@ -17,7 +17,7 @@ final class HoldQueue {
     /// Parked since the worker started (monotonic count).
     var parkedTotal = 0
     /// Per `HoldRejection`, since the worker started.
-    var rejections = [Int](repeating: 0, count: HoldRejection.allCases.count)
+    var rejections = HoldRejectionCounts()
     /// The longest time one request stayed parked (ms), since the worker started.
     var longestParkMilliseconds: UInt64 = 0
 
@@ -53,5 +53,36 @@ final class HoldQueue {
         return taken
     }
 
-    func rejected(_ reason: HoldRejection) { rejections[reason.rawValue] += 1 }
+    func rejected(_ reason: HoldRejection) { rejections[reason] += 1 }
+}
+
+/// A count per `HoldRejection` as plain stored integers: a scrape copies it off the worker
+/// without allocating (an array would be shared and copied on the next refusal).
+struct HoldRejectionCounts: Sendable {
+    private var parkedLimit = 0, connectionLimit = 0, bytesLimit = 0, bodyLimit = 0, maxWait = 0, holdTooOld = 0, http2 = 0
+
+    subscript(reason: HoldRejection) -> Int {
+        get {
+            switch reason {
+            case .parkedLimit: return parkedLimit
+            case .connectionLimit: return connectionLimit
+            case .bytesLimit: return bytesLimit
+            case .bodyLimit: return bodyLimit
+            case .maxWait: return maxWait
+            case .holdTooOld: return holdTooOld
+            case .http2: return http2
+            }
+        }
+        set {
+            switch reason {
+            case .parkedLimit: parkedLimit = newValue
+            case .connectionLimit: connectionLimit = newValue
+            case .bytesLimit: bytesLimit = newValue
+            case .bodyLimit: bodyLimit = newValue
+            case .maxWait: maxWait = newValue
+            case .holdTooOld: holdTooOld = newValue
+            case .http2: http2 = newValue
+            }
+        }
+    }
 }

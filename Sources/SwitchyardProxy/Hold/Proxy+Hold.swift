@@ -33,7 +33,7 @@ extension Proxy {
     /// The hold's counters merged from every worker (each reads its own on its loop, as
     /// `stats` does). `routes`: the routes whose writes in flight upstream are counted.
     public func holdSnapshot(routes: Set<String> = []) -> HoldSnapshot {
-        let parts = onEveryWorker { worker in Self.snapshot(of: worker, routes: routes) }
+        let parts = onEveryWorker { worker in Self.counters(of: worker, routes: routes) }
         return parts.reduce(into: HoldSnapshot()) { Self.merge(&$0, $1) }
     }
 
@@ -58,7 +58,7 @@ extension Proxy {
             if ages.allSatisfy({ $0 == 0 }) { break }
         }
         let quotas = quota
-        let parts = onEveryWorkerIndexed { index, worker -> HoldSnapshot in
+        let parts = onEveryWorkerIndexed { index, worker -> WorkerHoldCounters in
             let table = worker.current.table
             let taken = worker.hold.takeOldest(quotas[index]) { connection in
                 guard let handle = connection.handle, connection.decision.route >= 0 else { return true }
@@ -67,49 +67,55 @@ extension Proxy {
                 return table.routes[now].hold == nil
             }
             for connection in taken { connection.resumeFromHold() }
-            return Self.snapshot(of: worker, routes: [])
+            return Self.counters(of: worker, routes: [])
         }
         return parts.reduce(into: HoldSnapshot()) { Self.merge(&$0, $1) }
     }
 
-    private static func snapshot(of worker: Worker, routes: Set<String>) -> HoldSnapshot {
+    /// One worker's counters, copied on its loop: plain integers (no allocation, so a
+    /// scrape keeps the worker at 0 allocations); the writes in flight of `routes` are
+    /// looked up only when asked (a hold's quiescence, `status` during a hold).
+    private static func counters(of worker: Worker, routes: Set<String>) -> WorkerHoldCounters {
         let queue = worker.hold
-        var s = HoldSnapshot()
-        s.parked = queue.parked.count
-        s.parkedBytes = queue.parkedBytes
-        s.releasedInFlight = queue.releasedInFlight
-        s.parkedTotal = queue.parkedTotal
-        s.releasedTotal = queue.releasedTotal
-        for reason in HoldRejection.allCases where queue.rejections[reason.rawValue] > 0 {
-            s.rejections[reason.label] = queue.rejections[reason.rawValue]
-        }
-        s.longestParkMilliseconds = queue.longestParkMilliseconds
-        if let first = queue.parked.first {
-            let age = Clock.monotonicMilliseconds() &- first.parkedSince
-            s.oldestParkedMilliseconds = age
-            s.longestParkMilliseconds = max(s.longestParkMilliseconds, age)
-        }
+        var c = WorkerHoldCounters(parked: queue.parked.count, parkedBytes: queue.parkedBytes,
+                                   releasedInFlight: queue.releasedInFlight, parkedTotal: queue.parkedTotal,
+                                   releasedTotal: queue.releasedTotal, rejections: queue.rejections,
+                                   longestPark: queue.longestParkMilliseconds, oldestParked: 0, writesInFlight: nil)
+        if let first = queue.parked.first { c.oldestParked = Clock.monotonicMilliseconds() &- first.parkedSince }
+        guard !routes.isEmpty else { return c }
+        var labels: [[UInt8]] = []
         for route in routes {
             var drivers = worker.connections
             for h2 in worker.http2Connections { drivers += h2.streams.compactMap(\.exchange) }
             for connection in drivers {
-                if let label = connection.writeInFlight(route: route) {
-                    s.writesInFlight[String(decoding: label, as: UTF8.self), default: 0] += 1
-                }
+                if let label = connection.writeInFlight(route: route) { labels.append(label) }
             }
         }
-        return s
+        c.writesInFlight = labels
+        return c
     }
 
-    private static func merge(_ total: inout HoldSnapshot, _ part: HoldSnapshot) {
+    /// Merged on the asking thread (dictionaries allocate: never on a worker).
+    private static func merge(_ total: inout HoldSnapshot, _ part: WorkerHoldCounters) {
         total.parked += part.parked
         total.parkedBytes += part.parkedBytes
         total.releasedInFlight += part.releasedInFlight
         total.parkedTotal += part.parkedTotal
         total.releasedTotal += part.releasedTotal
-        for (k, v) in part.rejections { total.rejections[k, default: 0] += v }
-        total.longestParkMilliseconds = max(total.longestParkMilliseconds, part.longestParkMilliseconds)
-        total.oldestParkedMilliseconds = max(total.oldestParkedMilliseconds, part.oldestParkedMilliseconds)
-        for (k, v) in part.writesInFlight { total.writesInFlight[k, default: 0] += v }
+        for reason in HoldRejection.allCases where part.rejections[reason] > 0 {
+            total.rejections[reason.label, default: 0] += part.rejections[reason]
+        }
+        let oldest = part.parked > 0 ? part.oldestParked : 0
+        total.longestParkMilliseconds = max(total.longestParkMilliseconds, part.longestPark, oldest)
+        total.oldestParkedMilliseconds = max(total.oldestParkedMilliseconds, oldest)
+        for label in part.writesInFlight ?? [] { total.writesInFlight[String(decoding: label, as: UTF8.self), default: 0] += 1 }
     }
+}
+
+/// What one worker's loop copies out for a hold snapshot.
+struct WorkerHoldCounters: Sendable {
+    var parked, parkedBytes, releasedInFlight, parkedTotal, releasedTotal: Int
+    var rejections: HoldRejectionCounts
+    var longestPark, oldestParked: UInt64
+    var writesInFlight: [[UInt8]]?
 }
