@@ -136,10 +136,9 @@ enum HoldCommands {
             if allowance > 0 {
                 let before = snapshot.releasedTotal
                 snapshot = service.dataPlane.releaseParked(count: allowance)
-                let step = snapshot.releasedTotal - before
-                tokens -= Double(step)
-                // Fewer were taken than allowed: none of these routes' requests is left.
-                if step < allowance { done = true }
+                tokens -= Double(snapshot.releasedTotal - before)
+                // None of the released routes' requests is left in any worker.
+                if snapshot.releasable == 0 { done = true }
             } else {
                 snapshot = service.dataPlane.holdSnapshot(routes: [])
             }

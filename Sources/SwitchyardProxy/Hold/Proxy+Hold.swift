@@ -17,6 +17,8 @@ public struct HoldSnapshot: Sendable, Equatable {
     public var longestParkMilliseconds: UInt64 = 0
     /// How long the oldest request parked now has waited (ms; 0: none parked).
     public var oldestParkedMilliseconds: UInt64 = 0
+    /// After a release step: parked requests whose route is no longer held, still queued.
+    public var releasable = 0
     /// Writes of the routes asked about that are in flight upstream, by server label.
     public var writesInFlight: [String: Int] = [:]
 
@@ -38,38 +40,51 @@ extension Proxy {
     }
 
     /// Releases up to `count` parked requests whose route is no longer held, oldest first
-    /// in each worker, spreading `count` over the workers by the age of their oldest.
-    /// Returns the merged snapshot after the step.
+    /// in each worker; the workers whose oldest such request waited longest go first, each
+    /// given no more than it has. The snapshot's `releasable` says how many are left.
     public func releaseParked(count: Int) -> HoldSnapshot {
-        guard count > 0 else { return holdSnapshot() }
-        let ages = onEveryWorker { worker -> UInt64 in
-            guard let first = worker.hold.parked.first else { return 0 }
-            return Clock.monotonicMilliseconds() &- first.parkedSince
+        let waiting = onEveryWorker { worker -> (age: UInt64, count: Int) in
+            let table = worker.current.table
+            var age: UInt64 = 0
+            var releasable = 0
+            for connection in worker.hold.parked where Self.isReleased(connection, by: table) {
+                if releasable == 0 { age = Clock.monotonicMilliseconds() &- connection.parkedSince }
+                releasable += 1
+            }
+            return (age, releasable)
         }
-        // Oldest first: the worker holding the longest-waiting request goes first.
-        let order = ages.indices.sorted { ages[$0] > ages[$1] }
-        var quota = [Int](repeating: 0, count: ages.count)
+        let order = waiting.indices.sorted { waiting[$0].age > waiting[$1].age }
+        var quota = [Int](repeating: 0, count: waiting.count)
         var left = count
-        var k = 0
-        while left > 0 && k < order.count * count {
-            let w = order[k % order.count]
-            if ages[w] > 0 { quota[w] += 1; left -= 1 }
-            k += 1
-            if ages.allSatisfy({ $0 == 0 }) { break }
+        var given = true
+        while left > 0 && given {
+            given = false
+            for w in order where left > 0 && quota[w] < waiting[w].count {
+                quota[w] += 1
+                left -= 1
+                given = true
+            }
         }
         let quotas = quota
         let parts = onEveryWorkerIndexed { index, worker -> WorkerHoldCounters in
             let table = worker.current.table
-            let taken = worker.hold.takeOldest(quotas[index]) { connection in
-                guard let handle = connection.handle, connection.decision.route >= 0 else { return true }
-                let name = handle.table.routes[connection.decision.route].name
-                guard let now = table.routeIndex(named: name) else { return true }
-                return table.routes[now].hold == nil
+            if quotas[index] > 0 {
+                let taken = worker.hold.takeOldest(quotas[index]) { Self.isReleased($0, by: table) }
+                for connection in taken { connection.resumeFromHold() }
             }
-            for connection in taken { connection.resumeFromHold() }
-            return Self.counters(of: worker, routes: [])
+            var counters = Self.counters(of: worker, routes: [])
+            counters.releasable = worker.hold.parked.reduce(0) { $0 + (Self.isReleased($1, by: table) ? 1 : 0) }
+            return counters
         }
         return parts.reduce(into: HoldSnapshot()) { Self.merge(&$0, $1) }
+    }
+
+    /// Whether the table in force no longer holds the route a parked request was routed to.
+    private static func isReleased(_ connection: DownstreamConnection, by table: RouteTable) -> Bool {
+        guard let handle = connection.handle, connection.decision.route >= 0 else { return true }
+        let name = handle.table.routes[connection.decision.route].name
+        guard let now = table.routeIndex(named: name) else { return true }
+        return table.routes[now].hold == nil
     }
 
     /// One worker's counters, copied on its loop: plain integers (no allocation, so a
@@ -80,7 +95,7 @@ extension Proxy {
         var c = WorkerHoldCounters(parked: queue.parked.count, parkedBytes: queue.parkedBytes,
                                    releasedInFlight: queue.releasedInFlight, parkedTotal: queue.parkedTotal,
                                    releasedTotal: queue.releasedTotal, rejections: queue.rejections,
-                                   longestPark: queue.longestParkMilliseconds, oldestParked: 0, writesInFlight: nil)
+                                   longestPark: queue.longestParkMilliseconds, oldestParked: 0, releasable: 0, writesInFlight: nil)
         if let first = queue.parked.first { c.oldestParked = Clock.monotonicMilliseconds() &- first.parkedSince }
         guard !routes.isEmpty else { return c }
         var labels: [[UInt8]] = []
@@ -102,6 +117,7 @@ extension Proxy {
         total.releasedInFlight += part.releasedInFlight
         total.parkedTotal += part.parkedTotal
         total.releasedTotal += part.releasedTotal
+        total.releasable += part.releasable
         for reason in HoldRejection.allCases where part.rejections[reason] > 0 {
             total.rejections[reason.label, default: 0] += part.rejections[reason]
         }
@@ -117,5 +133,6 @@ struct WorkerHoldCounters: Sendable {
     var parked, parkedBytes, releasedInFlight, parkedTotal, releasedTotal: Int
     var rejections: HoldRejectionCounts
     var longestPark, oldestParked: UInt64
+    var releasable: Int
     var writesInFlight: [[UInt8]]?
 }
