@@ -316,7 +316,8 @@ public final class AdminService: @unchecked Sendable {
         }
         if let auditError { lines.append("warning: the audit record was not written: \(auditError)") }
         generationObserver?(generation)
-        pendingFollowUp = change.followUp
+        // A change that ended a hold any other way (revert, reload) releases its queue too.
+        pendingFollowUp = change.followUp ?? HoldCommands.releaseFollowUp(from: old, to: newTable, command: command.text)
         return .success(lines.joined(separator: "\n"), json: ["generation": generation, "changes": changes])
     }
 

@@ -65,6 +65,17 @@ enum HoldCommands {
         return .init(state: state, followUp: { service in drain(service, names, rate: rate, command: text) })
     }
 
+    /// For a change that is not `release` but ends holds (`revert` to a generation before
+    /// the hold, a `reload`): the parked requests of those routes are released at the default
+    /// rate, so none waits for its max-wait. nil when no hold ended.
+    static func releaseFollowUp(from old: RouteTable, to new: RouteTable, command: String) -> (@Sendable (AdminService) -> [String])? {
+        let ended = old.routes.filter { route in
+            route.hold != nil && (new.routeIndex(named: route.name).map { new.routes[$0].hold == nil } ?? true)
+        }.map(\.name)
+        guard !ended.isEmpty else { return nil }
+        return { service in drain(service, ended, rate: defaultRate, command: command) }
+    }
+
     // MARK: values
 
     /// `--max-wait`: 1 s … 300 s (default 60 s), whole seconds (rounded up).

@@ -61,6 +61,18 @@ import SwitchyardTestSupport
         #expect(order == Array(0..<20), "released in arrival order: \(order)")
     }
 
+    @Test func aRevertThatEndsTheHoldReleasesItsQueue() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes)
+        defer { h.stop() }
+        #expect(h.run("hold app").ok)
+        let writer = Handed(try TestClient(port: h.port))
+        let parked = Background { HoldSupport.post(writer.client, "/notes/r") }
+        try waitFor("the write to park", seconds: 5) { h.proxy.holdSnapshot().parked == 1 }
+        let revert = h.run("revert")
+        #expect(revert.ok && revert.text.contains("app released") && revert.text.contains("released: app; 1 parked write(s)"), "\(revert.text)")
+        #expect(try parked.wait()?.text.hasPrefix("legacy answered POST /notes/r") == true)
+    }
+
     @Test func badInputIsRefusedInOneLineAuditedAndChangesNothing() throws {
         let h = try AdminHarness(routes: HoldSupport.routes)
         defer { h.stop() }
