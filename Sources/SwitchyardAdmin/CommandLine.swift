@@ -14,6 +14,9 @@ public struct AdminCommandLine: Sendable, Equatable {
     /// `inventory` and `simulate`: `--since 24h` (or a date), `--format csv`.
     public var since: String?
     public var format: String?
+    /// `hold --max-wait DURATION` and `release --rate N/s`.
+    public var maxWait: String?
+    public var rate: String?
     public var json: Bool
     /// The command for the audit log and history: its words, quoted only where needed (so a
     /// command sent by the CLI, which quotes every word, reads as typed).
@@ -57,6 +60,8 @@ public struct AdminCommandLine: Sendable, Equatable {
         var binary: String?
         var since: String?
         var format: String?
+        var maxWait: String?
+        var rate: String?
         var json = false
         var i = 0
         while i < tokens.count {
@@ -76,6 +81,9 @@ public struct AdminCommandLine: Sendable, Equatable {
             case "--since", "--format":
                 guard i + 1 < tokens.count else { throw AdminError("\(tokens[i]) needs a value, e.g. --since 24h or --format csv") }
                 if tokens[i] == "--since" { since = tokens[i + 1] } else { format = tokens[i + 1] }
+            case "--max-wait", "--rate":
+                guard i + 1 < tokens.count else { throw AdminError("\(tokens[i]) needs a value, e.g. --max-wait 60s or --rate 100/s") }
+                if tokens[i] == "--rate" { rate = tokens[i + 1] } else { maxWait = tokens[i + 1] }
                 i += 2
             case "--json":
                 json = true
@@ -96,6 +104,8 @@ public struct AdminCommandLine: Sendable, Equatable {
         self.binary = binary
         self.since = since
         self.format = format
+        self.maxWait = maxWait
+        self.rate = rate
         self.json = json
     }
 }
