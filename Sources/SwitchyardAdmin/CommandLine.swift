@@ -81,6 +81,7 @@ public struct AdminCommandLine: Sendable, Equatable {
             case "--since", "--format":
                 guard i + 1 < tokens.count else { throw AdminError("\(tokens[i]) needs a value, e.g. --since 24h or --format csv") }
                 if tokens[i] == "--since" { since = tokens[i + 1] } else { format = tokens[i + 1] }
+                i += 2
             case "--max-wait", "--rate":
                 guard i + 1 < tokens.count else { throw AdminError("\(tokens[i]) needs a value, e.g. --max-wait 60s or --rate 100/s") }
                 if tokens[i] == "--rate" { rate = tokens[i + 1] } else { maxWait = tokens[i + 1] }
