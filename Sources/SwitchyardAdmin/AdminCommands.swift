@@ -53,7 +53,7 @@ enum AdminCommands {
         .init(word: "reload", usage: "reload", summary: "re-read the routes file (an invalid file changes nothing)", changes: true) { service, _, _ throws(AdminError) in
             .change(try service.reloadChange())
         },
-    ]
+    ] + GuardCommands.specs
 
     static func find(_ word: String, _ words: [String]) -> AdminCommandSpec? {
         all.first { $0.word == word }

@@ -76,8 +76,11 @@ enum StatusReport {
             "requests": stats.requests, "h2_requests": stats.h2Requests, "h2_connections": stats.h2Connections,
             "tls13_handshakes": stats.tls13Handshakes, "tls12_handshakes": stats.tls12Handshakes,
             "other_handshakes": stats.otherHandshakes, "tls_failures": stats.tlsFailures, "h2_protocol_errors": stats.h2ProtocolErrors]
+        let guardLines = GuardCommands.lines(service)
+        if !guardLines.isEmpty { lines += ["", "guards:"] + guardLines }
         return .success(lines.joined(separator: "\n"),
-                        json: ["generation": table.generation, "routes": routesJSON, "backends": backendsJSON, "clients": clientsJSON])
+                        json: ["generation": table.generation, "routes": routesJSON, "backends": backendsJSON, "clients": clientsJSON,
+                               "guards": GuardCommands.json(service)])
     }
 
     private static func pad(_ n: Int, _ width: Int) -> String { padText(String(n), width) }

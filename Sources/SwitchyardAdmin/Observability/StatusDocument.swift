@@ -65,6 +65,10 @@ enum StatusDocument {
             "point_seconds": history.pointSpanSeconds, "window_seconds": history.windowSeconds,
             "history_columns": ["time", "rps", "error_percent", "p99_ms", "requests"],
             "routes": routes, "timeline": timeline,
+            "guards": (service?.guardSnapshot ?? []).map { g -> [String: Any] in
+                ["route": g.route, "name": g.name, "kind": g.kind, "mode": g.mode, "state": g.state, "figures": g.figures,
+                 "tripped_at": g.tripped ?? NSNull(), "trips": g.trips]
+            },
         ]
         return (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data("{}".utf8)
     }

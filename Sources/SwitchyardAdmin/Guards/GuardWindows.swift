@@ -1,0 +1,67 @@
+import Foundation
+import SwitchyardProxy
+import SwitchyardRouting
+
+/// The merged per-worker counters, sampled once a second by the guard evaluator: the
+/// difference between two samples is a side's window. Kept for the longest window a guard
+/// may read. Used by the evaluator thread only.
+final class GuardWindows {
+    private struct Sample {
+        var seconds: Double
+        var cells: [MetricsKey: MetricsCounts]
+    }
+
+    private var samples: [Sample] = []
+
+    /// Adds a sample taken at `seconds` (monotonic).
+    func add(_ snapshot: MetricsSnapshot, at seconds: Double) {
+        samples.append(Sample(seconds: seconds, cells: snapshot.cells))
+        let keep = Double(GuardConfig.maxWindowSeconds) + 2
+        if let first = samples.firstIndex(where: { $0.seconds >= seconds - keep }), first > 0 { samples.removeFirst(first) }
+    }
+
+    /// `route`'s traffic to `backend` over the last `seconds` (less while the samples do
+    /// not reach back that far).
+    func window(route: String, backend: String, seconds: Int) -> SideWindow {
+        guard let latest = samples.last else { return SideWindow() }
+        let key = MetricsKey(route: route, backend: backend)
+        guard let now = latest.cells[key] else { return SideWindow() }
+        let start = samples.last { $0.seconds <= latest.seconds - Double(seconds) + 0.2 } ?? samples[0]
+        let delta = now.since(start.cells[key] ?? .zero)
+        return SideWindow(requests: delta.requests, errors: delta.guardErrors, clientErrors: delta.clientErrors,
+                          transportFailures: delta.transportFailures, streak: now.transportStreak,
+                          streakRuns: delta.streakRuns, p95Microseconds: delta.percentileMicroseconds(0.95))
+    }
+}
+
+/// The guards' clock: once a second, samples the merged counters (off the data plane) and
+/// has the admin service check every guard and step every running plan.
+public final class GuardEvaluator: @unchecked Sendable {
+    let service: AdminService
+    let proxy: Proxy
+    let tickMilliseconds: Int
+    private let windows = GuardWindows()
+    private let stopped = NSLock()
+    private var isStopped = false
+
+    public init(service: AdminService, proxy: Proxy, tickMilliseconds: Int = 1_000) {
+        self.service = service
+        self.proxy = proxy
+        self.tickMilliseconds = tickMilliseconds
+    }
+
+    public func start() {
+        let thread = Thread { [self] in
+            while !stopped.withLock({ isStopped }) {
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+                windows.add(proxy.metricsSnapshot(), at: seconds)
+                service.guardTick(windows)
+                usleep(UInt32(tickMilliseconds) * 1000)
+            }
+        }
+        thread.name = "switchyard-guards"
+        thread.start()
+    }
+
+    public func stop() { stopped.withLock { isStopped = true } }
+}
