@@ -27,6 +27,8 @@ public struct RoutesConfig: Sendable, Equatable {
     public var metrics: Endpoint?
     /// `guard` lines of every route, in file order (see `GuardConfig`).
     public var guards: [GuardConfig] = []
+    /// `plan NAME { … }` blocks (see `PlanConfig`).
+    public var plans: [PlanConfig] = []
 
     public init(listeners: [ListenerConfig] = [], backends: [BackendConfig] = [], routes: [RouteConfig] = [],
                 admin: AdminConfig? = nil, statePath: String? = nil, accessLogPath: String? = nil,

@@ -51,6 +51,7 @@ extension RoutesParser {
             config.routes.append(route)
         }
         config.guards = checkGuards(config)
+        config.plans = checkPlans(config)
         config.listeners += tcpListeners.map(\.listener)
         checkListenerAddresses(zip(listeners, listenerTokens).map { ($0, $1) } + tcpListeners)
 

@@ -35,3 +35,23 @@ extension RoutesParser {
         return guards
     }
 }
+
+extension RoutesParser {
+    /// The `plan` blocks, checked against the finished routes, backends and guards.
+    mutating func checkPlans(_ config: RoutesConfig) -> [PlanConfig] {
+        var reader = PlanReader()
+        var result: [PlanConfig] = []
+        var seen: [String: Int] = [:]
+        for block in plans {
+            guard let plan = reader.read(block, config: config, guards: config.guards) else { continue }
+            if let first = seen[plan.name] {
+                reader.problems.append((block.header[1], "duplicate plan \"\(plan.name)\" (first on line \(first))"))
+                continue
+            }
+            seen[plan.name] = plan.line
+            result.append(plan)
+        }
+        for (token, message) in reader.problems { error(token, message) }
+        return result
+    }
+}

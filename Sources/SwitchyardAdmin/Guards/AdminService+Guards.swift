@@ -38,7 +38,9 @@ extension AdminService {
         let actor = Caller(uid: geteuid(), gid: getegid(), pid: getpid(), userName: "guard \(guardConfig.route) \(guardConfig.name)")
         var command = (try? AdminCommandLine(parsing: "guard \(guardConfig.route) \(guardConfig.name) trip")) ?? (try! AdminCommandLine(parsing: "guard trip"))
         command.reason = figures
-        abortPlans(on: guardConfig.route, because: "guard \(guardConfig.name) tripped")
+        // A trip aborts the route's plans; a revert guard's own commit below puts the route back.
+        if guardConfig.mode != .observe { abortPlans(on: guardConfig.route, because: "guard \(guardConfig.name) tripped: \(figures)",
+                   revert: guardConfig.mode != .revert || revertChange(guardConfig) == nil) }
         if guardConfig.mode == .revert, let change = revertChange(guardConfig) {
             do {
                 _ = try commit(change, command, actor)

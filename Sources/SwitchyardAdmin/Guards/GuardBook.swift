@@ -6,6 +6,10 @@ public struct GuardRecord: Sendable, Codable, Equatable {
     public var runtimeGuards: [GuardConfig] = []
     /// By `route/name`.
     public var trips: [String: GuardTrip] = [:]
+    /// Plans given to `plan load` (the routes file's are read from it).
+    public var loadedPlans: [PlanConfig] = []
+    /// Every plan's progress, by plan name.
+    public var plans: [String: PlanProgress] = [:]
 
     public init() {}
 }
@@ -16,9 +20,13 @@ struct GuardBook {
     var record: GuardRecord
     var runs: [String: GuardRun] = [:]
     var tripsTotal: [String: UInt64] = [:]
+    /// Monotonic milliseconds of the last plan tick (plans count time only while running).
+    var lastPlanTick: UInt64?
 
     init(record: GuardRecord? = nil) {
         self.record = record ?? GuardRecord()
+        // A plan that was running before a restart waits for a person.
+        for name in self.record.plans.keys { self.record.plans[name]!.restored() }
     }
 
     static func key(_ guardConfig: GuardConfig) -> String { "\(guardConfig.route)/\(guardConfig.name)" }
