@@ -24,6 +24,8 @@ public final class AdminService: @unchecked Sendable {
     /// Guards added at run time, their runs and latches, plans (see `AdminService+Guards`);
     /// under the commit lock.
     var guardBook = GuardBook()
+    /// `notify` lines' deliveries (nil without any); never waited for by a commit.
+    public private(set) var eventNotifier: EventNotifier?
     let errorLog: ErrorLog
     /// Changes and reloads counted for the metrics listener.
     public let activity = AdminActivity()
@@ -66,6 +68,7 @@ public final class AdminService: @unchecked Sendable {
         self.errorLog = errorLog
         history = restored?.history ?? []
         guardBook = GuardBook(record: restored?.guards)
+        eventNotifier = config.notify.isEmpty ? nil : EventNotifier(targets: config.notify, errorLog: errorLog)
         // An upgrade's new process serves the same generation with the same history: the
         // old process records the upgrade itself, and the state file stays as it is.
         if takingOver && restored != nil { return }
@@ -307,6 +310,8 @@ public final class AdminService: @unchecked Sendable {
             lines.append("tunnels (route → backend) \(names.joined(separator: ", ")) close in \(String(format: "%.1f", Double(drain) / 1000))s")
         }
         if let auditError { lines.append("warning: the audit record was not written: \(auditError)") }
+        if change.config != nil { eventNotifier?.setTargets(newConfig.notify) }
+        notify(command, caller, changes: changes, generationBefore: old.generation, generation: generation)
         generationObserver?(generation)
         return .success(lines.joined(separator: "\n"), json: ["generation": generation, "changes": changes])
     }

@@ -27,6 +27,8 @@ public struct RoutesConfig: Sendable, Equatable {
     public var metrics: Endpoint?
     /// `guard` lines of every route, in file order (see `GuardConfig`).
     public var guards: [GuardConfig] = []
+    /// `notify` lines: where changes, trips and plan steps are told (see `NotifyTarget`).
+    public var notify: [NotifyTarget] = []
     /// `plan NAME { … }` blocks (see `PlanConfig`).
     public var plans: [PlanConfig] = []
 

@@ -56,6 +56,8 @@ extension AdminService {
         try? audit.append(.init(time: trip.time, outcome: "accepted", uid: actor.uid, pid: actor.pid, user: actor.userName,
                                 command: command.text, reason: figures, changes: ["guard \(guardConfig.name) tripped: \(what)"],
                                 error: nil, generationBefore: table.generation, generation: table.generation))
+        notify(command, actor, changes: ["guard \(guardConfig.name) tripped: \(what)"], generationBefore: table.generation,
+               generation: table.generation, figures: figures)
     }
 
     /// The change a revert guard makes: its route's runtime as it was before the new side
@@ -100,6 +102,7 @@ extension AdminService {
         try audit.append(.init(time: AuditLog.now(), outcome: "accepted", uid: caller.uid, pid: caller.pid, user: caller.userName,
                                command: command.text, reason: command.reason, changes: changes, error: nil,
                                generationBefore: table.generation, generation: table.generation))
+        notify(command, caller, changes: changes, generationBefore: table.generation, generation: table.generation)
     }
 
     /// Each guard with its state, for `guards`, `status` and /status.json.

@@ -30,7 +30,13 @@ extension AdminService {
             guard var progress = guardBook.record.plans[plan.name], progress.phase == .running else { continue }
             let action = progress.tick(elapsedMilliseconds: elapsed, plan: plan, guardsNotGreen: guardsNotGreen(plan))
             guardBook.record.plans[plan.name] = progress
-            if progress.phase == .completed { errorLog.info("plan \(plan.name) completed") }
+            if progress.phase == .completed {
+                errorLog.info("plan \(plan.name) completed")
+                if let command = try? AdminCommandLine(parsing: "plan \(plan.name) completed") {
+                    notify(command, planActor(plan, "completed"), changes: ["plan \(plan.name) completed"],
+                           generationBefore: table.generation, generation: table.generation, kind: "plan-completed")
+                }
+            }
             carryOut(action, plan)
             if action == .none && progress.phase == .completed { saveGuardRecord() }
         }
@@ -77,7 +83,7 @@ extension AdminService {
         saveGuardRecord()
     }
 
-    private func planActor(_ plan: PlanConfig, _ what: String) -> Caller {
+    func planActor(_ plan: PlanConfig, _ what: String) -> Caller {
         Caller(uid: geteuid(), gid: getegid(), pid: getpid(), userName: "plan \(plan.name) \(what)")
     }
 

@@ -1,0 +1,91 @@
+import Foundation
+import Glibc
+import Testing
+import SwitchyardTestSupport
+import SwitchyardAdmin
+import SwitchyardOrigin
+import SwitchyardSystem
+
+/// `notify` lines: a local HTTP receiver and a script each get exactly one event per change,
+/// in order, with its fields; receivers that hang or refuse do not slow the commands down,
+/// and what they miss is counted.
+@Suite(.serialized) struct NotifyTests {
+    static func routes(notify: String) -> String {
+        notify + "\n" + """
+            listen http 127.0.0.1:0
+            backend legacy {
+                server 127.0.0.1:LEGACY
+            }
+            backend cloud {
+                server 127.0.0.1:CLOUD
+            }
+            route app {
+                split legacy 90% cloud 10%
+            }
+            route auth {
+                path /auth/
+                active legacy standby cloud
+            }
+            """
+    }
+
+    @Test func aReceiverAndAScriptGetOneEventPerChangeInOrder() throws {
+        let receiver = try OriginServer(name: "receiver")
+        receiver.start()
+        defer { receiver.stop() }
+        let directory = NSTemporaryDirectory() + "switchyard-notify-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let script = directory + "/notify.sh", events = directory + "/events.jsonl"
+        try "#!/bin/sh\ncat >> \(events)\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let h = try AdminHarness(routes: Self.routes(notify: "notify post http://127.0.0.1:\(receiver.port)/events\nnotify exec \(script)"))
+        defer { h.stop() }
+        let commands = ["weight app cloud 20% --reason CHG-1", "flip auth --reason CHG-2", "revert --reason CHG-3",
+                        "guard app add errs errors new cloud old legacy revert --reason CHG-4"]
+        for command in commands { #expect(h.run(command).ok, "\(command)") }
+        #expect(waitUntil(10) { receiver.requestCount >= 4 && ((try? String(contentsOfFile: events, encoding: .utf8))?.split(separator: "\n").count ?? 0) >= 4 })
+        usleep(300_000)
+        #expect(receiver.requestCount == 4, "exactly one POST per change")
+        let posted = receiver.rawRequests.map { raw -> [String: Any] in
+            let text = String(decoding: raw, as: UTF8.self)
+            #expect(text.hasPrefix("POST /events HTTP/1.1\r\n") && text.contains("Content-Type: application/json"))
+            let body = text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
+            return (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:]
+        }
+        let lines = try String(contentsOfFile: events, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 4)
+        let executed = lines.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) ?? [:] }
+        for received in [posted, executed] {
+            #expect(received.map { $0["reason"] as? String } == ["CHG-1", "CHG-2", "CHG-3", "CHG-4"], "in order")
+            #expect(received.map { $0["event"] as? String } == ["change", "change", "change", "guard-change"])
+            #expect(received.prefix(3).map { $0["generation"] as? Int } == [2, 3, 4])
+            #expect(received.prefix(3).map { $0["generation_before"] as? Int } == [1, 2, 3])
+            #expect((received.first?["command"] as? String)?.hasPrefix("weight app cloud 20%") == true)
+            #expect(received.first?["actor"] as? String == "root")
+            #expect((received.first?["changes"] as? [String])?.first?.contains("→") == true, "before → after")
+        }
+    }
+
+    @Test func hangingAndRefusingReceiversDoNotSlowCommandsAndAreCounted() throws {
+        // A listener nobody accepts on: connects succeed (the backlog), no answer ever comes.
+        let hanging = try Socket.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: false, backlog: 512)
+        defer { hanging.close() }
+        let hangingPort = try Socket.localAddress(hanging).port
+        let h = try AdminHarness(routes: Self.routes(notify: "notify post http://127.0.0.1:\(hangingPort)/x\nnotify post http://127.0.0.1:1/refused"))
+        defer { h.stop() }
+        var slowest = 0.0
+        for i in 0..<300 {
+            let started = Clock.monotonicNanoseconds()
+            #expect(h.run("weight app cloud \(i % 2 == 0 ? 20 : 10)%").ok)
+            slowest = max(slowest, Double(Clock.monotonicNanoseconds() &- started) / 1e6)
+        }
+        print("notify: slowest of 300 weight commands with a hanging and a refusing receiver: \(String(format: "%.1f", slowest)) ms")
+        #expect(slowest < 1_000, "a command waited for a receiver: \(slowest) ms")
+        let notifier = try #require(h.service.eventNotifier)
+        // The hanging target's queue holds 256: the oldest of 300 were dropped and counted.
+        #expect(notifier.counters.withLock { $0.dropped } >= 300 - 256 - 2)
+        // The refusing one fails after its retries (0.2 + 0.4 + 0.8 s) and is counted.
+        #expect(waitUntil(10) { notifier.counters.withLock { $0.failures } >= 2 })
+    }
+}
