@@ -30,15 +30,12 @@ extension AdminService {
             guard var progress = guardBook.record.plans[plan.name], progress.phase == .running else { continue }
             let action = progress.tick(elapsedMilliseconds: elapsed, plan: plan, guardsNotGreen: guardsNotGreen(plan))
             guardBook.record.plans[plan.name] = progress
+            // The last step's hold ran out (a last step without one completes in carryOut).
             if progress.phase == .completed {
-                errorLog.info("plan \(plan.name) completed")
-                if let command = try? AdminCommandLine(parsing: "plan \(plan.name) completed") {
-                    notify(command, planActor(plan, "completed"), changes: ["plan \(plan.name) completed"],
-                           generationBefore: table.generation, generation: table.generation, kind: "plan-completed")
-                }
+                planCompleted(plan)
+                saveGuardRecord()
             }
             carryOut(action, plan)
-            if action == .none && progress.phase == .completed { saveGuardRecord() }
         }
     }
 
@@ -72,6 +69,7 @@ extension AdminService {
                 command.reason = "\(step.text) (\(line))"
                 _ = try commit(change, command, actor)
                 errorLog.info("plan \(plan.name): step \(k + 1) of \(plan.steps.count) applied: \(step.text)")
+                if guardBook.record.plans[plan.name]?.phase == .completed { planCompleted(plan) }
             } catch {
                 guardBook.record.plans[plan.name] = before
                 guardBook.record.plans[plan.name]?.stepFailed(k, error.message)
@@ -81,6 +79,14 @@ extension AdminService {
             revertPlan(plan, to: generation, actor: planActor(plan, "abort"))
         }
         saveGuardRecord()
+    }
+
+    private func planCompleted(_ plan: PlanConfig) {
+        errorLog.info("plan \(plan.name) completed")
+        if let command = try? AdminCommandLine(parsing: "plan \(plan.name) completed") {
+            notify(command, planActor(plan, "completed"), changes: ["plan \(plan.name) completed"],
+                   generationBefore: table.generation, generation: table.generation, kind: "plan-completed")
+        }
     }
 
     func planActor(_ plan: PlanConfig, _ what: String) -> Caller {

@@ -111,7 +111,8 @@ enum PlanCommands {
             let progress = service.guardBook.record.plans[plan.name] ?? PlanProgress()
             var line = "plan \(plan.name) (route \(plan.route), \(plan.newSide) from \(plan.oldSide)): \(progress.phase.rawValue)"
             var left: Double?
-            if progress.step >= 0 {
+            // A reload may have shortened the plan under a progress that is further on.
+            if progress.step >= 0 && progress.step < plan.steps.count {
                 let step = plan.steps[progress.step]
                 line += ", step \(progress.step + 1) of \(plan.steps.count): \(step.text)"
                 if let hold = step.holdMilliseconds, progress.phase != .completed, progress.phase != .aborted {

@@ -13,7 +13,8 @@ extension AdminService {
             "reason": command.reason.map(AdminText.stored) ?? NSNull(), "changes": changes,
         ]
         event["generation_before"] = generationBefore ?? NSNull()
-        if let figures { event["figures"] = figures }
+        // A trip that reverted went through the commit path: its reason is the figures.
+        if let figures = figures ?? (event["event"] as? String == "guard-trip" ? command.reason : nil) { event["figures"] = figures }
         eventNotifier.send(event)
     }
 

@@ -88,4 +88,40 @@ import SwitchyardSystem
         // The refusing one fails after its retries (0.2 + 0.4 + 0.8 s) and is counted.
         #expect(waitUntil(10) { notifier.counters.withLock { $0.failures } >= 2 })
     }
+
+    @Test func planStepsCompletionTripAndAckAreToldInOrder() throws {
+        let directory = NSTemporaryDirectory() + "switchyard-notify-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let script = directory + "/notify.sh", events = directory + "/events.jsonl"
+        try "#!/bin/sh\ncat >> \(events)\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        // Cloud refuses connections: its requests are transport failures.
+        let routes = Self.routes(notify: "notify exec \(script)").replacingOccurrences(of: "127.0.0.1:CLOUD", with: "127.0.0.1:1")
+            + "\nplan quick {\n    route app\n    cloud 15% for 1s\n    cloud 20%\n}\n"
+        let h = try AdminHarness(routes: routes)
+        defer { h.stop() }
+        let evaluator = GuardEvaluator(service: h.service, proxy: h.proxy)
+        evaluator.start()
+        defer { evaluator.stop() }
+        #expect(h.run("plan start quick").ok)
+        #expect(waitUntil(10) { h.run("plan status quick").text.contains(": completed") })
+        #expect(h.run("guard app add fast errors new cloud old legacy freeze").ok)
+        let client = try TestClient(port: h.port)
+        for user in 0..<200 { _ = client.get("/u", headers: "X-User: user\(user)\r\n") }
+        #expect(waitUntil(5) { h.run("guards").text.contains("TRIPPED") })
+        #expect(h.run("guard app ack").ok)
+        let kinds = ["plan-start", "plan-step", "plan-step", "plan-completed", "guard-change", "guard-trip", "guard-ack"]
+        var received: [[String: Any]] = []
+        #expect(waitUntil(10) {
+            let lines = (try? String(contentsOfFile: events, encoding: .utf8))?.split(separator: "\n") ?? []
+            received = lines.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) ?? [:] }
+            return received.count >= kinds.count
+        })
+        #expect(received.map { $0["event"] as? String ?? "" } == kinds)
+        let trip = received.first { $0["event"] as? String == "guard-trip" }
+        #expect((trip?["figures"] as? String)?.contains("transport failures in a row") == true, "\(String(describing: trip))")
+        #expect(trip?["actor"] as? String == "guard app fast")
+        #expect(received.filter { $0["event"] as? String == "plan-step" }.map { $0["actor"] as? String } == ["plan quick step 1", "plan quick step 2"])
+    }
 }
