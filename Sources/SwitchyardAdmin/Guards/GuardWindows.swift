@@ -43,6 +43,8 @@ public final class GuardEvaluator: @unchecked Sendable {
     private let windows = GuardWindows()
     private let stopped = NSLock()
     private var isStopped = false
+    private let exited = DispatchSemaphore(value: 0)
+    private var started = false
 
     public init(service: AdminService, proxy: Proxy, tickMilliseconds: Int = 1_000) {
         self.service = service
@@ -51,7 +53,9 @@ public final class GuardEvaluator: @unchecked Sendable {
     }
 
     public func start() {
+        stopped.withLock { started = true }
         let thread = Thread { [self] in
+            defer { exited.signal() }
             while !stopped.withLock({ isStopped }) {
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
                 windows.add(proxy.metricsSnapshot(), at: seconds)
@@ -63,5 +67,13 @@ public final class GuardEvaluator: @unchecked Sendable {
         thread.start()
     }
 
-    public func stop() { stopped.withLock { isStopped = true } }
+    /// Returns once the thread has finished its last tick (at most a tick and a sample
+    /// later), so that nothing of this evaluator writes the state file afterwards.
+    public func stop() {
+        let wasRunning = stopped.withLock { () -> Bool in
+            defer { isStopped = true }
+            return started && !isStopped
+        }
+        if wasRunning { _ = exited.wait(timeout: .now() + 10) }
+    }
 }
