@@ -15,7 +15,16 @@ extension AdminService {
     /// One check of every guard over the windows (called by `GuardEvaluator` each second).
     func guardTick(_ windows: GuardWindows) {
         lock.lock()
-        defer { lock.unlock() }
+        tickLocked(windows)
+        // A commit made here (a trip, a plan step) may leave a follow-up, as `execute` runs
+        // for a person's command: run it the same way, after the commit lock.
+        let followUp = pendingFollowUp
+        pendingFollowUp = nil
+        lock.unlock()
+        if let followUp { for line in followUp(self) { errorLog.info(line) } }
+    }
+
+    private func tickLocked(_ windows: GuardWindows) {
         for guardConfig in allGuards {
             let new = windows.window(route: guardConfig.route, backend: guardConfig.newSide, seconds: guardConfig.windowSeconds)
             let old = windows.window(route: guardConfig.route, backend: guardConfig.oldSide, seconds: guardConfig.windowSeconds)
@@ -67,10 +76,17 @@ extension AdminService {
               let target = RevertTarget.find(route: route, newSide: guardConfig.newSide,
                                              generations: history.map { ($0.generation, $0.state) }) else { return nil }
         var state = table.state
-        state.routes[route.name] = target.runtime
-        if target.runtime == nil { state.routes.removeValue(forKey: route.name) }
+        state.routes[route.name] = Self.routing(of: target.runtime, keepingHoldOf: state.routes[route.name])
         return Change(state: state.reconciled(with: config).0,
                       extraLines: ["guard \(guardConfig.name): route \(route.name) as in generation \(target.generation)"])
+    }
+
+    /// `earlier`'s routing (split, sides, cohorts) with `current`'s write hold: a revert of
+    /// the traffic must not end a hold a person put on (nil: as in the routes file).
+    static func routing(of earlier: RouteRuntime?, keepingHoldOf current: RouteRuntime?) -> RouteRuntime? {
+        var runtime = earlier ?? RouteRuntime()
+        runtime.hold = current?.hold
+        return runtime.isEmpty ? nil : runtime
     }
 
     /// A latched guard (freeze or revert mode) refuses any change that raises its route's

@@ -100,8 +100,7 @@ extension AdminService {
             return
         }
         var state = table.state
-        state.routes[plan.route] = entry.state.routes[plan.route]
-        if entry.state.routes[plan.route] == nil { state.routes.removeValue(forKey: plan.route) }
+        state.routes[plan.route] = Self.routing(of: entry.state.routes[plan.route], keepingHoldOf: state.routes[plan.route])
         do {
             var command = try AdminCommandLine(parsing: "plan \(plan.name) abort")
             command.reason = guardBook.record.plans[plan.name]?.note

@@ -28,6 +28,8 @@ extension AdminService {
             return words[2] == "ack" ? "guard-ack" : "guard-change"
         case "plan" where words.count >= 3:
             return "plan-" + (words[1] == "load" ? "load" : words.count >= 3 && (words[2] == "step" || words[2] == "abort") ? words[2] : words[1])
+        case "hold", "release":
+            return words[0]
         default:
             return "change"
         }

@@ -74,14 +74,19 @@ import SwitchyardSystem
         let hangingPort = try Socket.localAddress(hanging).port
         let h = try AdminHarness(routes: Self.routes(notify: "notify post http://127.0.0.1:\(hangingPort)/x\nnotify post http://127.0.0.1:1/refused"))
         defer { h.stop() }
-        var slowest = 0.0
+        var times: [Double] = []
         for i in 0..<300 {
             let started = Clock.monotonicNanoseconds()
             #expect(h.run("weight app cloud \(i % 2 == 0 ? 20 : 10)%").ok)
-            slowest = max(slowest, Double(Clock.monotonicNanoseconds() &- started) / 1e6)
+            times.append(Double(Clock.monotonicNanoseconds() &- started) / 1e6)
         }
-        print("notify: slowest of 300 weight commands with a hanging and a refusing receiver: \(String(format: "%.1f", slowest)) ms")
-        #expect(slowest < 1_000, "a command waited for a receiver: \(slowest) ms")
+        times.sort()
+        let median = times[times.count / 2], slowest = times.last!
+        print("notify: 300 weight commands with a hanging and a refusing receiver: median \(String(format: "%.1f", median)) ms, slowest \(String(format: "%.1f", slowest)) ms")
+        // A command that waited for a delivery would take at least one attempt's timeout
+        // (2 s); the rest is the commit's own fsyncs on a machine the tests share.
+        #expect(slowest < 2_000, "a command waited for a receiver: \(slowest) ms")
+        #expect(median < 200, "commands were slowed: median \(median) ms")
         let notifier = try #require(h.service.eventNotifier)
         // The hanging target's queue holds 256: the oldest of 300 were dropped and counted.
         #expect(notifier.counters.withLock { $0.dropped } >= 300 - 256 - 2)
