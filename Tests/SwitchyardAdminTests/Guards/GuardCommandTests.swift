@@ -94,4 +94,25 @@ import SwitchyardRouting
         #expect(h.run("guard app remove fast").ok)
         #expect(h.run("guards").text == "no guards")
     }
+
+    @Test func aRevertGuardPutsTheSplitBackButKeepsAWriteHold() throws {
+        let h = try AdminHarness(routes: Self.routes.replacingOccurrences(of: "127.0.0.1:1\n", with: "127.0.0.1:CLOUD\n"))
+        defer { h.stop() }
+        #expect(h.run("guard app add errs errors new cloud old legacy revert min 20 window 5s").ok)
+        #expect(h.run("weight app cloud 40%").ok)
+        let hold = h.run("hold app --reason migrate")
+        #expect(hold.ok, "\(hold.text)")
+        let evaluator = GuardEvaluator(service: h.service, proxy: h.proxy)
+        evaluator.start()
+        defer { evaluator.stop() }
+        h.cloud.failing = true
+        let client = try TestClient(port: h.port)
+        let reverted = waitUntil(10) {
+            for user in 0..<50 { _ = client.get("/r", headers: "X-User: user\(user)\r\n") }
+            return h.proxy.table.routes[0].split.first { $0.backend == "cloud" }?.basisPoints == 2_000
+        }
+        #expect(reverted, "\(h.run("guards").text)")
+        #expect(h.proxy.table.state.routes["app"]?.hold != nil, "the hold a person put on stays")
+        h.cloud.failing = false
+    }
 }
