@@ -12,6 +12,19 @@ extension AdminService {
         (config.guards + guardBook.record.runtimeGuards).filter { table.routeIndex(named: $0.route) != nil }
     }
 
+    /// The cells the guards read (both sides of each) and the longest window among them.
+    func guardCells() -> (Set<MetricsKey>, Int) {
+        lock.withLock {
+            let guards = allGuards
+            var keys = Set<MetricsKey>()
+            for g in guards {
+                keys.insert(MetricsKey(route: g.route, backend: g.newSide))
+                keys.insert(MetricsKey(route: g.route, backend: g.oldSide))
+            }
+            return (keys, guards.map(\.windowSeconds).max() ?? 0)
+        }
+    }
+
     /// One check of every guard over the windows (called by `GuardEvaluator` each second).
     func guardTick(_ windows: GuardWindows) {
         lock.lock()

@@ -13,10 +13,11 @@ final class GuardWindows {
 
     private var samples: [Sample] = []
 
-    /// Adds a sample taken at `seconds` (monotonic).
-    func add(_ snapshot: MetricsSnapshot, at seconds: Double) {
-        samples.append(Sample(seconds: seconds, cells: snapshot.cells))
-        let keep = Double(GuardConfig.maxWindowSeconds) + 2
+    /// Adds a sample taken at `seconds` (monotonic) of the cells the guards read, kept for
+    /// `keepSeconds`: a routes file with many routes must not make every sample big.
+    func add(_ snapshot: MetricsSnapshot, at seconds: Double, keys: Set<MetricsKey>, keepSeconds: Int) {
+        samples.append(Sample(seconds: seconds, cells: snapshot.cells.filter { keys.contains($0.key) }))
+        let keep = Double(keepSeconds) + 2
         if let first = samples.firstIndex(where: { $0.seconds >= seconds - keep }), first > 0 { samples.removeFirst(first) }
     }
 
@@ -26,8 +27,11 @@ final class GuardWindows {
         guard let latest = samples.last else { return SideWindow() }
         let key = MetricsKey(route: route, backend: backend)
         guard let now = latest.cells[key] else { return SideWindow() }
-        let start = samples.last { $0.seconds <= latest.seconds - Double(seconds) + 0.2 } ?? samples[0]
-        let delta = now.since(start.cells[key] ?? .zero)
+        // Only samples that hold the cell: one taken before a guard asked for it must not
+        // make the window "everything since start".
+        let holding = samples.filter { $0.cells[key] != nil }
+        let start = holding.last { $0.seconds <= latest.seconds - Double(seconds) + 0.2 } ?? holding[0]
+        let delta = now.since(start.cells[key]!)
         return SideWindow(requests: delta.requests, errors: delta.guardErrors, clientErrors: delta.clientErrors,
                           transportFailures: delta.transportFailures, streak: now.transportStreak,
                           streakRuns: delta.streakRuns, p95Microseconds: delta.percentileMicroseconds(0.95))
@@ -58,7 +62,9 @@ public final class GuardEvaluator: @unchecked Sendable {
             defer { exited.signal() }
             while !stopped.withLock({ isStopped }) {
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
-                windows.add(proxy.metricsSnapshot(), at: seconds)
+                // No guard: no sample (plans still need the tick, their clock).
+                let (keys, keep) = service.guardCells()
+                if !keys.isEmpty { windows.add(proxy.metricsSnapshot(), at: seconds, keys: keys, keepSeconds: keep) }
                 service.guardTick(windows)
                 usleep(UInt32(tickMilliseconds) * 1000)
             }

@@ -63,14 +63,15 @@ import SwitchyardRouting
         let evaluator = GuardEvaluator(service: h.service, proxy: h.proxy)
         evaluator.start()
         defer { evaluator.stop() }
-        // 200 users, one request each: about 40 land on the cloud side, which refuses connections.
+        // Rounds of 100 users, one request each: about 20 a round land on the cloud side, which
+        // refuses connections. (A guard added at run time judges traffic from its first sample.)
         let client = try TestClient(port: h.port)
         var statuses: [Int] = []
-        for user in 0..<200 {
-            statuses.append(client.get("/u", headers: "X-User: user\(user)\r\n")?.status ?? 0)
-        }
+        #expect(waitUntil(10) {
+            for user in 0..<100 { statuses.append(client.get("/u", headers: "X-User: user\(user)\r\n")?.status ?? 0) }
+            return h.run("guards").text.contains("TRIPPED")
+        }, "\(h.run("guards").text)")
         #expect(statuses.filter { $0 != 200 }.count >= 10, "cloud failed: \(statuses.filter { $0 != 200 }.count)")
-        #expect(waitUntil(5) { h.run("guards").text.contains("TRIPPED") }, "\(h.run("guards").text)")
         #expect(h.run("guards").text.contains("transport failures in a row"))
         // Freeze: the route stays as it is, raises are refused, lowering is allowed.
         #expect(h.proxy.table.routes[0].split.map(\.basisPoints) == [8_000, 2_000])

@@ -112,9 +112,12 @@ import SwitchyardSystem
         #expect(h.run("plan start quick").ok)
         #expect(waitUntil(10) { h.run("plan status quick").text.contains(": completed") })
         #expect(h.run("guard app add fast errors new cloud old legacy freeze").ok)
+        // A guard added at run time judges the traffic from its first sample on: keep sending.
         let client = try TestClient(port: h.port)
-        for user in 0..<200 { _ = client.get("/u", headers: "X-User: user\(user)\r\n") }
-        #expect(waitUntil(5) { h.run("guards").text.contains("TRIPPED") })
+        #expect(waitUntil(10) {
+            for user in 0..<100 { _ = client.get("/u", headers: "X-User: user\(user)\r\n") }
+            return h.run("guards").text.contains("TRIPPED")
+        })
         #expect(h.run("guard app ack").ok)
         let kinds = ["plan-start", "plan-step", "plan-step", "plan-completed", "guard-change", "guard-trip", "guard-ack"]
         var received: [[String: Any]] = []
