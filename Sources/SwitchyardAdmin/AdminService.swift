@@ -16,15 +16,20 @@ public final class AdminService: @unchecked Sendable {
     let policy: AccessPolicy
     let dataPlane: DataPlane
     /// The commit lock: one command at a time changes or reads the routing state.
-    private let lock = NSLock()
+    let lock = NSLock()
     /// Refusal records per uid per second; its own lock.
     private let refusals = RefusalLimiter()
     private(set) var config: RoutesConfig
     private(set) var history: [HistoryEntry]
     /// The committed change's follow-up, handed from `commit` to `execute` (commit lock).
-    private var pendingFollowUp: (@Sendable (AdminService, AdminProgress) -> [String])?
+    var pendingFollowUp: (@Sendable (AdminService, AdminProgress) -> [String])?
     /// What the write hold remembers between `hold` and `release` (its own lock).
     let holdBook = HoldBook()
+    /// Guards added at run time, their runs and latches, plans (see `AdminService+Guards`);
+    /// under the commit lock.
+    var guardBook = GuardBook()
+    /// `notify` lines' deliveries (nil without any); never waited for by a commit.
+    public private(set) var eventNotifier: EventNotifier?
     let errorLog: ErrorLog
     /// Changes and reloads counted for the metrics listener.
     public let activity = AdminActivity()
@@ -66,6 +71,8 @@ public final class AdminService: @unchecked Sendable {
         self.dataPlane = dataPlane
         self.errorLog = errorLog
         history = restored?.history ?? []
+        guardBook = GuardBook(record: restored?.guards)
+        eventNotifier = config.notify.isEmpty ? nil : EventNotifier(targets: config.notify, errorLog: errorLog)
         // An upgrade's new process serves the same generation with the same history: the
         // old process records the upgrade itself, and the state file stays as it is.
         if takingOver && restored != nil { return }
@@ -76,7 +83,7 @@ public final class AdminService: @unchecked Sendable {
                                  changes: startWarnings, state: table.state)
         appendHistory(entry)
         // The start is a generation too: written down so that `revert to N` finds it.
-        try StateFile(generation: table.generation, state: table.state, history: history).save(path: statePath)
+        try StateFile(generation: table.generation, state: table.state, history: history, guards: guardBook.record).save(path: statePath)
         for warning in startWarnings {
             try? audit.append(.init(time: entry.time, outcome: "warning", uid: me.uid, pid: me.pid, user: me.userName,
                                     command: "start", reason: nil, changes: [warning], error: nil,
@@ -252,12 +259,13 @@ public final class AdminService: @unchecked Sendable {
         var followUp: (@Sendable (AdminService, AdminProgress) -> [String])? = nil
     }
 
-    private func commit(_ change: Change, _ command: AdminCommandLine, _ caller: Caller) throws(AdminError) -> AdminAnswer {
+    func commit(_ change: Change, _ command: AdminCommandLine, _ caller: Caller) throws(AdminError) -> AdminAnswer {
         let old = table
         let newConfig = change.config ?? config
         if change.config == nil && change.state == old.state {
             return .success("nothing changed (generation \(old.generation))", json: ["generation": old.generation, "changes": []])
         }
+        try refuseGuardedRaise(old: old, newState: change.state, config: newConfig)
         let generation = old.generation + 1
         let newTable: RouteTable
         do {
@@ -278,8 +286,8 @@ public final class AdminService: @unchecked Sendable {
         newHistory.append(entry)
         if newHistory.count > StateFile.historyLimit { newHistory.removeFirst(newHistory.count - StateFile.historyLimit) }
         // 1. Durable first: after a crash from here on, the restart comes back in this state.
-        let oldFile = StateFile(generation: old.generation, state: old.state, history: history)
-        try StateFile(generation: generation, state: newTable.state, history: newHistory).save(path: statePath)
+        let oldFile = StateFile(generation: old.generation, state: old.state, history: history, guards: guardBook.record)
+        try StateFile(generation: generation, state: newTable.state, history: newHistory, guards: guardBook.record).save(path: statePath)
         // 2. Every worker installs it before we go on.
         do {
             try dataPlane.publish(newTable, reloadingCertificates: change.config != nil)
@@ -317,6 +325,8 @@ public final class AdminService: @unchecked Sendable {
             lines.append("tunnels (route → backend) \(names.joined(separator: ", ")) close in \(String(format: "%.1f", Double(drain) / 1000))s")
         }
         if let auditError { lines.append("warning: the audit record was not written: \(auditError)") }
+        if change.config != nil { eventNotifier?.setTargets(newConfig.notify) }
+        notify(command, caller, changes: changes, generationBefore: old.generation, generation: generation)
         generationObserver?(generation)
         // A change that ended a hold any other way (revert, reload) releases its queue too.
         pendingFollowUp = change.followUp ?? HoldCommands.releaseFollowUp(from: old, to: newTable, command: command.text)

@@ -78,9 +78,11 @@ enum StatusReport {
             "other_handshakes": stats.otherHandshakes, "tls_failures": stats.tlsFailures, "h2_protocol_errors": stats.h2ProtocolErrors]
         let (holdLines, holdJSON) = HoldStatus.describe(service)
         lines += holdLines
+        let guardLines = GuardCommands.lines(service)
+        if !guardLines.isEmpty { lines += ["", "guards:"] + guardLines }
         return .success(lines.joined(separator: "\n"),
                         json: ["generation": table.generation, "routes": routesJSON, "backends": backendsJSON, "clients": clientsJSON,
-                               "hold": holdJSON])
+                               "hold": holdJSON, "guards": GuardCommands.json(service)])
     }
 
     private static func pad(_ n: Int, _ width: Int) -> String { padText(String(n), width) }

@@ -180,6 +180,9 @@ struct ServeRunner {
         proxy.start()
         admin?.start()
         metrics?.start()
+        // Guards and plans: checked every second on their own thread, off the data plane.
+        let guards = service.map { GuardEvaluator(service: $0, proxy: proxy) }
+        guards?.start()
         for address in proxy.httpAddresses { errorLog.info("listening on http://\(address) (generation \(table.generation))") }
         for (route, address) in proxy.tcpAddresses.sorted(by: { $0.key < $1.key }) { errorLog.info("route \(route): tcp on \(address)") }
         if let admin { errorLog.info("admin socket \(admin.path)") }

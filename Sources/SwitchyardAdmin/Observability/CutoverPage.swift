@@ -100,6 +100,10 @@ function renderRoute(route, doc) {
   });
   box.appendChild(bar);
   if (route.cohorts.length) box.appendChild(el("div", { class: "n" }, "cohorts: " + route.cohorts.join(", ")));
+  for (const g of (doc.guards || []).filter(g => g.route === route.name)) {
+    box.appendChild(el("div", { class: "guard", "data-guard": g.name, "data-state": g.state },
+      "guard " + g.name + " (" + g.kind + ", " + g.mode + "): " + (g.state === "tripped" ? "TRIPPED at " + g.tripped_at + " — ack with: switchyard guard " + route.name + " ack" : g.state) + " — " + g.figures));
+  }
   box.appendChild(renderTable(route.sides));
   const legend = el("div", { class: "legend" });
   route.sides.forEach((side, i) => {
