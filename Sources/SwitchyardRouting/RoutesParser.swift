@@ -22,6 +22,7 @@ struct RoutesParser {
     var errorLogPath: String?
     var generationHeader: String?
     var metrics: Endpoint?
+    var fleet: FleetConfig?
     var trustForwarded: [CIDR] = []
     var tuning = TuningConfig()
     /// Directives that may appear once, and the line they first appeared on.

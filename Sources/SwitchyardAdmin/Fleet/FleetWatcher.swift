@@ -1,0 +1,195 @@
+import Foundation
+import Glibc
+import SwitchyardSystem
+
+/// The fleet's watch thread: reads the `state` key whole (at start, after a reconnect, after
+/// a compaction), then follows it with a watch from the revision after, applying every newer
+/// generation through the admin commit path. It never skips: whatever breaks the watch, it
+/// starts again with a whole read.
+struct FleetWatcher {
+    let agent: FleetAgent
+    private let client: EtcdClient
+    private var backoff = FleetBackoff()
+    private var random = SystemRandomNumberGenerator()
+
+    init(agent: FleetAgent) {
+        self.agent = agent
+        client = EtcdClient(endpoints: agent.config.endpoints, credentials: agent.credentials)
+    }
+
+    mutating func run() {
+        while !agent.isStopped {
+            do {
+                try follow()
+            } catch {
+                let now = Clock.monotonicMilliseconds()
+                agent.link.withLock {
+                    $0.callFailed(nowMilliseconds: now, reason: error.description, wall: FleetAgent.wallText())
+                    $0.watchEnded(nowMilliseconds: now, reason: error.description, wall: FleetAgent.wallText())
+                }
+                client.rotate()
+                usleep(UInt32(backoff.next(random: random.next()) * 1000))
+            }
+        }
+    }
+
+    /// One whole read and one watch, until the watch breaks (throws) or must be redone.
+    private mutating func follow() throws(EtcdError) {
+        let read = try client.range(agent.keys.state)
+        agent.link.withLock { $0.callSucceeded(nowMilliseconds: Clock.monotonicMilliseconds()) }
+        if let kv = read.kvs.first {
+            consider(kv, whole: true)
+        } else {
+            try seed()
+            return   // read again: the seed (ours or another's) is now the store's state
+        }
+        let watch = try client.openWatch(agent.keys.state, startRevision: read.revision + 1)
+        agent.link.withLock { $0.caughtUpWithStore() }
+        backoff.reset()
+        while !agent.isStopped {
+            // Detached meanwhile (the heartbeat saw 5 s without success): start over with a
+            // whole read, so that "synced" again means "caught up".
+            if agent.link.withLock({ if case .detached = $0.phase { return true } else { return false } }) {
+                throw EtcdError(message: "detached: reconnecting")
+            }
+            guard let line = try watch.readLine(deadline: Clock.monotonicMilliseconds() + 500) else { continue }
+            guard let parsed = EtcdWatchLine.parse(line) else { continue }
+            switch parsed {
+            case .created:
+                continue
+            case .events(_, let kvs):
+                agent.link.withLock { $0.callSucceeded(nowMilliseconds: Clock.monotonicMilliseconds()) }
+                for kv in kvs { consider(kv, whole: false) }
+            case .progress:
+                agent.link.withLock { $0.callSucceeded(nowMilliseconds: Clock.monotonicMilliseconds()) }
+            case .compacted(let revision):
+                agent.errorLog.info("fleet: the watch start was compacted (revision \(revision)); reading the state whole")
+                return
+            case .canceled(let reason):
+                throw EtcdError(message: "watch ended: \(reason)")
+            }
+        }
+    }
+
+    /// An empty store: this instance's state becomes the fleet's first, unless another
+    /// instance got there first (the transaction requires the key to be absent).
+    private func seed() throws(EtcdError) {
+        guard let service = agent.service else { return }
+        let table = service.table
+        let document = FleetDocument(generation: table.generation, state: table.state, instance: agent.instanceName,
+                                     user: "switchyard", uid: geteuid(), command: "fleet seeded from \(agent.instanceName)",
+                                     reason: nil, changes: [], time: FleetAgent.wallText(),
+                                     committedAtMilliseconds: FleetAgent.wallMilliseconds())
+        let result = try client.txn([.modRevision(agent.keys.state, 0)],
+                                    puts: [(agent.keys.state, document.encoded()), (agent.keys.history(table.generation), document.encoded())],
+                                    readOnFailure: agent.keys.state)
+        if result.succeeded { agent.errorLog.info("fleet \(agent.config.name): seeded the store with generation \(table.generation)") }
+    }
+
+    /// Decides about one version of the state key, and applies it when it is newer.
+    private func consider(_ kv: EtcdKeyValue, whole: Bool) {
+        guard let service = agent.service else { return }
+        let document: FleetDocument
+        do {
+            document = try FleetDocument.decode(kv.value)
+        } catch {
+            reject(error.message, revision: kv.modRevision)
+            return
+        }
+        switch FleetApplyDecision.decide(storeGeneration: document.generation, localGeneration: service.table.generation, whole: whole) {
+        case .ignore:
+            agent.link.withLock { $0.storeBehind(nil) }
+            if document.generation == service.table.generation {
+                agent.noteApplied(document.generation, revision: kv.modRevision)
+                agent.link.withLock { $0.rejected(nil) }
+            }
+        case .storeBehind(let alarm):
+            agent.link.withLock { $0.storeBehind(alarm) }
+            agent.errorLog.error("fleet \(agent.config.name): \(alarm)")
+        case .apply:
+            do {
+                if try service.applyFleetDocument(document) {
+                    agent.noteApplied(document.generation, revision: kv.modRevision)
+                    agent.errorLog.info("fleet \(agent.config.name): applied generation \(document.generation) (\(document.command), via \(document.instance))")
+                }
+                agent.link.withLock { $0.rejected(nil); $0.storeBehind(nil) }
+                agent.writeOwnRecord(using: client)
+            } catch {
+                reject(error.message, revision: kv.modRevision)
+            }
+        }
+    }
+
+    private func reject(_ reason: String, revision: Int64) {
+        agent.link.withLock { $0.rejected(reason) }
+        agent.errorLog.error("fleet \(agent.config.name): rejected the store's state at revision \(revision): \(reason); keeping generation \(agent.service?.table.generation ?? 0)")
+        agent.writeOwnRecord(using: client)
+    }
+}
+
+/// The fleet's heartbeat thread: every half second it renews the lease, writes this
+/// instance's record and reads the others'; it is what notices that etcd is out of reach.
+struct FleetHeartbeat {
+    let agent: FleetAgent
+    private let client: EtcdClient
+    private var backoff = FleetBackoff()
+    private var random = SystemRandomNumberGenerator()
+    static let intervalMilliseconds: UInt64 = 500
+    static let leaseSeconds = 5
+
+    init(agent: FleetAgent) {
+        self.agent = agent
+        client = EtcdClient(endpoints: agent.config.endpoints, credentials: agent.credentials)
+    }
+
+    mutating func run() {
+        while !agent.isStopped {
+            var wait = Self.intervalMilliseconds
+            do {
+                try beat()
+                backoff.reset()
+            } catch {
+                agent.link.withLock {
+                    $0.callFailed(nowMilliseconds: Clock.monotonicMilliseconds(), reason: error.description, wall: FleetAgent.wallText())
+                }
+                client.rotate()
+                wait = backoff.next(random: random.next())
+            }
+            let becameDetached = agent.link.withLock { $0.tick(nowMilliseconds: Clock.monotonicMilliseconds(), wall: FleetAgent.wallText()) }
+            if becameDetached {
+                let generation = agent.service?.table.generation ?? 0
+                let phase = agent.link.withLock { $0.phase }
+                if case .detached(_, let since, let reason) = phase {
+                    agent.errorLog.error("fleet \(agent.config.name): DETACHED since \(since) (\(reason)), serving generation \(generation)")
+                }
+            }
+            usleep(UInt32(wait * 1000))
+        }
+    }
+
+    private func beat() throws(EtcdError) {
+        var lease = agent.lease.withLock { $0 }
+        if let current = lease, try !client.keepAlive(current) { lease = nil }
+        if lease == nil {
+            let granted = try client.grantLease(ttlSeconds: Self.leaseSeconds)
+            agent.lease.withLock { $0 = granted }
+            try client.put(agent.keys.member(agent.instanceName), Data(agent.instanceName.utf8))
+        }
+        let record = agent.ownRecord()
+        if let data = try? JSONEncoder().encode(record) {
+            try client.put(agent.keys.instance(agent.instanceName), data, lease: agent.lease.withLock { $0 })
+        }
+        let instances = try client.range(agent.keys.instances, prefix: true)
+        let members = try client.range(agent.keys.members, prefix: true)
+        let state = try client.range(agent.keys.state)
+        agent.link.withLock { $0.callSucceeded(nowMilliseconds: Clock.monotonicMilliseconds()) }
+        let records = instances.kvs.compactMap { try? JSONDecoder().decode(FleetInstanceRecord.self, from: $0.value) }
+        let live = Set(records.map(\.name))
+        let gone = members.kvs.map { String($0.key.dropFirst(agent.keys.members.count)) }.filter { !live.contains($0) }
+        let storeGeneration = state.kvs.first.flatMap { try? FleetDocument.decode($0.value) }?.generation
+        agent.view.withLock {
+            $0 = FleetView(instances: records.sorted { $0.name < $1.name }, gone: gone.sorted(), storeGeneration: storeGeneration,
+                           readAtMilliseconds: FleetAgent.wallMilliseconds())
+        }
+    }
+}
