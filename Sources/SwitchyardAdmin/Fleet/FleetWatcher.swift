@@ -134,6 +134,7 @@ struct FleetHeartbeat {
     private let client: EtcdClient
     private var backoff = FleetBackoff()
     private var random = SystemRandomNumberGenerator()
+    private var lastLogged: String?
     static let intervalMilliseconds: UInt64 = 500
     static let leaseSeconds = 5
 
@@ -148,9 +149,15 @@ struct FleetHeartbeat {
             do {
                 try beat()
                 backoff.reset()
+                lastLogged = nil
             } catch {
                 agent.link.withLock {
                     $0.callFailed(nowMilliseconds: Clock.monotonicMilliseconds(), reason: error.description, wall: FleetAgent.wallText())
+                }
+                // Said once per kind of failure, not twice a second.
+                if error.description != lastLogged {
+                    agent.errorLog.warning("fleet \(agent.config.name): heartbeat: \(error)")
+                    lastLogged = error.description
                 }
                 client.rotate()
                 wait = backoff.next(random: random.next())

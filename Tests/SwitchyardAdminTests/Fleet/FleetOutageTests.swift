@@ -7,7 +7,8 @@ import SwitchyardTestSupport
 
 /// Cut off from etcd: the instance says DETACHED, keeps serving its last generation with no
 /// failed request, refuses changes, and after the members return catches up and says synced.
-@Suite(.serialized) struct FleetOutageTests {
+/// (Part of the serialized `FleetTests`: two etcd clusters at once would only slow both.)
+extension FleetTests {
     @Test func losingQuorumDetachesKeepsServingRefusesChangesThenResyncs() throws {
         let fixture = try FleetFixture()
         defer { fixture.shutdown() }
@@ -50,6 +51,10 @@ import SwitchyardTestSupport
         try fixture.cluster.start(1)
         try fixture.cluster.start(2)
         try waitFor("every instance to say synced again", seconds: 20) { fixture.instances.allSatisfy { $0.isSynced } }
+        // And A's view of the fleet is fresh again: every instance listed as synced.
+        try waitFor("a to list the three as synced", seconds: 10) {
+            fixture.a.command("status").split(separator: "\n").filter { $0.contains(" synced ") && $0.contains(" \(generation) ") }.count == 3
+        }
         print("--- status on a after the members returned:\n" + fixture.a.command("status").split(separator: "\n").prefix(7).joined(separator: "\n"))
         running.withLock { $0 = false }
         usleep(100_000)

@@ -62,7 +62,7 @@ import SwitchyardTestSupport
         let threads = [fixture.a, fixture.b].enumerated().map { index, instance in
             Thread {
                 for i in 0..<10 {
-                    let text = instance.command("weight other cloud \(10 + index * 40 + i)%")
+                    let text = instance.command("weight other cloud \(11 + index * 40 + i)%")
                     answers.withLock { $0.append(text) }
                 }
             }
@@ -105,7 +105,7 @@ import SwitchyardTestSupport
         #expect(fixture.c.errorLog.contains("(generation \(start))"), "\(fixture.c.errorLog)")
         try waitFor("c to catch up", seconds: 10) { fixture.c.generation() == start + 2 && fixture.c.isSynced }
         #expect(fixture.c.answeredBy() == "cloud")
-        #expect(!fixture.a.command("status").contains("gone"))
+        try waitFor("a to see c back", seconds: 3) { !fixture.a.command("status").contains("gone") }
     }
 
     @Test func aStateThatDoesNotParseOrDoesNotFitIsRejectedAndTheLastGoodKept() throws {
