@@ -85,12 +85,21 @@ public final class FleetAgent: @unchecked Sendable {
     func prepareChange(_ service: AdminService) throws(AdminError) {
         pendingRead = nil
         if let refusal = link.withLock({ $0.changeRefusal }) { throw AdminError(refusal) }
-        let read: (revision: Int64, kvs: [EtcdKeyValue])
-        do {
-            read = try commitClient.range(keys.state)
-        } catch {
-            commitClient.rotate()
-            throw AdminError("fleet \(config.name): cannot read the state (\(error)): not applied anywhere")
+        // A read is safe to repeat: each endpoint gets one try (a dead member, a leader
+        // election in progress) before the change is refused.
+        var read: (revision: Int64, kvs: [EtcdKeyValue])?
+        var failures: [String] = []
+        for _ in config.endpoints {
+            do {
+                read = try commitClient.range(keys.state)
+                break
+            } catch {
+                failures.append(error.description)
+                commitClient.rotate()
+            }
+        }
+        guard let read else {
+            throw AdminError("fleet \(config.name): cannot read the state (\(failures.joined(separator: "; "))): not applied anywhere")
         }
         link.withLock { $0.callSucceeded(nowMilliseconds: Clock.monotonicMilliseconds()) }
         guard let kv = read.kvs.first else {

@@ -80,6 +80,21 @@ final class EtcdCluster: @unchecked Sendable {
         return status == 0
     }
 
+    /// The index of the member that leads now (asked through etcdctl endpoint status).
+    func leader() throws -> Int {
+        let output = try etcdctl(["endpoint", "status", "-w", "json"])
+        guard let list = (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [[String: Any]] else {
+            throw TestPrecondition("endpoint status is not JSON: \(output)")
+        }
+        for entry in list {
+            guard let endpoint = entry["Endpoint"] as? String, let status = entry["Status"] as? [String: Any],
+                  let header = status["header"] as? [String: Any], let member = (header["member_id"] as? NSNumber)?.uint64Value,
+                  let leader = (status["leader"] as? NSNumber)?.uint64Value, member == leader else { continue }
+            if let index = members.firstIndex(where: { $0.clientURL == endpoint }) { return index }
+        }
+        throw TestPrecondition("no member says it leads: \(output)")
+    }
+
     /// The value of `key`, or nil.
     func get(_ key: String) throws -> String? {
         let output = try etcdctl(["get", key, "--print-value-only"])
