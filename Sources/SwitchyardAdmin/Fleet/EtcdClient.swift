@@ -147,7 +147,9 @@ final class EtcdClient {
     /// `hasleader` so that a member cut off from its leader ends the watch instead of
     /// keeping it open in silence. Read its lines with `EtcdWatchLine.parse`.
     func openWatch(_ key: String, startRevision: Int64) throws(EtcdError) -> EtcdConnection {
-        if credentials != nil && token == nil { try authenticate() }
+        // A fresh token for every watch: one that expires while the stream is open does not
+        // end it, and a stale one would be refused inside the stream, not in its head.
+        if credentials != nil { try authenticate() }
         let request: [String: Any] = ["create_request": ["key": Self.base64(key), "start_revision": String(startRevision),
                                                          "progress_notify": true]]
         let json = (try? JSONSerialization.data(withJSONObject: request)) ?? Data()

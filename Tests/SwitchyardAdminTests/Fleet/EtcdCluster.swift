@@ -21,9 +21,15 @@ final class EtcdCluster: @unchecked Sendable {
     var clientURLs: [String] { members.map(\.clientURL) }
     var endpointsArgument: String { clientURLs.joined(separator: ",") }
 
-    init(directory: String, size: Int = 3) throws {
+    /// Added to every member's flags (e.g. `--auth-token-ttl 1`).
+    let extraFlags: [String]
+    /// `root:PASSWORD` once authentication is on (etcdctl then needs it).
+    var rootUser: String?
+
+    init(directory: String, size: Int = 3, extraFlags: [String] = []) throws {
         try requireTools("etcd", "etcdctl")
         self.directory = directory
+        self.extraFlags = extraFlags
         members = (0..<size).map { Member(name: "m\($0)", clientPort: freePort(), peerPort: freePort()) }
         processes = Array(repeating: nil, count: size)
         for index in members.indices { try start(index) }
@@ -38,7 +44,7 @@ final class EtcdCluster: @unchecked Sendable {
                 "--listen-client-urls", member.clientURL, "--advertise-client-urls", member.clientURL,
                 "--listen-peer-urls", member.peerURL, "--initial-advertise-peer-urls", member.peerURL,
                 "--initial-cluster", cluster, "--initial-cluster-token", token, "--initial-cluster-state", "new",
-                "--heartbeat-interval", "50", "--election-timeout", "500"]
+                "--heartbeat-interval", "50", "--election-timeout", "500"] + extraFlags
     }
 
     func start(_ index: Int) throws {
@@ -68,16 +74,29 @@ final class EtcdCluster: @unchecked Sendable {
     /// etcdctl against the whole cluster; its output.
     @discardableResult
     func etcdctl(_ arguments: [String]) throws -> String {
-        let (status, output) = try runProcess(try tool("etcdctl"), ["--endpoints", endpointsArgument, "--command-timeout", "3s"] + arguments,
+        let user = rootUser.map { ["--user", $0] } ?? []
+        let (status, output) = try runProcess(try tool("etcdctl"), ["--endpoints", endpointsArgument, "--command-timeout", "3s"] + user + arguments,
                                               timeoutSeconds: 20)
         guard status == 0 else { throw TestPrecondition("etcdctl \(arguments.joined(separator: " ")) failed: \(output)") }
         return output
     }
 
     func healthy() -> Bool {
-        guard let (status, _) = try? runProcess(toolPath("etcdctl"), ["--endpoints", endpointsArgument, "--command-timeout", "1s",
-                                                                      "put", "/health-probe", "1"], timeoutSeconds: 10) else { return false }
+        guard let (status, _) = try? runProcess(toolPath("etcdctl"), ["--endpoints", endpointsArgument, "--command-timeout", "1s"]
+                                                + (rootUser.map { ["--user", $0] } ?? []) + ["put", "/health-probe", "1"],
+                                                timeoutSeconds: 10) else { return false }
         return status == 0
+    }
+
+    /// Turns authentication on: root, and `user` with read-write on `/switchyard/` only.
+    func enableAuthentication(user: String, password: String) throws {
+        try etcdctl(["user", "add", "root:rootpw"])
+        try etcdctl(["user", "add", "\(user):\(password)"])
+        try etcdctl(["role", "add", "switchyard"])
+        try etcdctl(["role", "grant-permission", "switchyard", "--prefix=true", "readwrite", "/switchyard/"])
+        try etcdctl(["user", "grant-role", user, "switchyard"])
+        try etcdctl(["auth", "enable"])
+        rootUser = "root:rootpw"
     }
 
     /// The index of the member that leads now (asked through etcdctl endpoint status).

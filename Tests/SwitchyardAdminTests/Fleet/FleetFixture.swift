@@ -17,17 +17,21 @@ final class FleetFixture: @unchecked Sendable {
     var c: FleetInstance { instances[2] }
     var keys: String { "/switchyard/\(fleet)/" }
 
-    init(instanceNames: [String] = ["a", "b", "c"]) throws {
+    /// `authentication`: etcd with auth on and tokens that expire after 1 s; the instances
+    /// log in as `switchyard` with a password file.
+    init(instanceNames: [String] = ["a", "b", "c"], authentication: Bool = false) throws {
         directory = NSTemporaryDirectory() + "switchyard-fleet-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o750])
-        cluster = try EtcdCluster(directory: directory)
+        cluster = try EtcdCluster(directory: directory, extraFlags: authentication ? ["--auth-token-ttl", "1"] : [])
+        if authentication { try cluster.enableAuthentication(user: "switchyard", password: "s3cret") }
         legacy = try OriginServer(name: "legacy")
         cloud = try OriginServer(name: "cloud")
         legacy.start(); cloud.start()
         let (parent, urls, legacyPort, cloudPort) = (directory, cluster.clientURLs, legacy.port, cloud.port)
         instances = try instanceNames.map {
-            try FleetInstance(name: $0, parent: parent, fleet: "clinic", endpoints: urls, legacy: legacyPort, cloud: cloudPort)
+            try FleetInstance(name: $0, parent: parent, fleet: "clinic", endpoints: urls, legacy: legacyPort, cloud: cloudPort,
+                              credentials: authentication ? ("switchyard", "s3cret") : nil)
         }
         do {
             for instance in instances { try instance.start() }

@@ -11,17 +11,23 @@ final class FleetInstance: @unchecked Sendable {
     private(set) var process: SwitchyardProcess?
     var admin: String { directory + "/admin.sock" }
 
-    init(name: String, parent: String, fleet: String, endpoints: [String], legacy: UInt16, cloud: UInt16) throws {
+    init(name: String, parent: String, fleet: String, endpoints: [String], legacy: UInt16, cloud: UInt16,
+         credentials: (user: String, password: String)? = nil) throws {
         self.name = name
         directory = parent + "/" + name
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o750])
         routesPath = directory + "/fleet.routes"
+        var login = ""
+        if let credentials {
+            try (credentials.password + "\n").write(toFile: directory + "/etcd.pw", atomically: true, encoding: .utf8)
+            login = " user \(credentials.user) password-file \(directory)/etcd.pw"
+        }
         try """
         listen http 127.0.0.1:0
         admin \(directory)/admin.sock
         state \(directory)/state.json
-        fleet \(fleet) etcd \(endpoints.joined(separator: " ")) instance \(name)
+        fleet \(fleet) etcd \(endpoints.joined(separator: " ")) instance \(name)\(login)
         backend legacy {
             server 127.0.0.1:\(legacy)
         }
