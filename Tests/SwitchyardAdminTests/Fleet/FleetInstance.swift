@@ -27,6 +27,7 @@ final class FleetInstance: @unchecked Sendable {
         listen http 127.0.0.1:0
         admin \(directory)/admin.sock
         state \(directory)/state.json
+        metrics 127.0.0.1:0
         fleet \(fleet) etcd \(endpoints.joined(separator: " ")) instance \(name)\(login)
         backend legacy {
             server 127.0.0.1:\(legacy)
@@ -75,6 +76,16 @@ final class FleetInstance: @unchecked Sendable {
     }
 
     var errorLog: String { process?.errorLog ?? "" }
+
+    /// The body of `GET path` on the read-only admin HTTP listener (`/metrics`, `/status.json`).
+    func adminHTTP(_ path: String) -> String? {
+        guard let range = errorLog.range(of: "cutover page on http://127.0.0.1:"),
+              let port = UInt16(errorLog[range.upperBound...].prefix { $0.isNumber }),
+              let client = try? TestClient(port: port) else { return nil }
+        // The listener answers only to its own address as Host (no DNS rebinding).
+        guard client.send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\r\n"), let response = client.readResponse() else { return nil }
+        return response.text
+    }
 
     func kill9() { process?.kill9() }
     func stop() { process?.stop() }

@@ -45,8 +45,10 @@ extension FleetTests {
             let refusal = fixture.a.command("flip app")
             #expect(refusal.contains("not applied anywhere"), "\(refusal)")
             #expect(fixture.b.command("weight other cloud 30%").contains("not applied anywhere"))
-            let metrics = fixture.a.command("json status")
-            #expect(metrics.contains("\"detached_since\""))
+            #expect(fixture.a.command("json status").contains("\"detached_since\""))
+            let metrics = fixture.a.adminHTTP("/metrics") ?? ""
+            #expect(metrics.contains("switchyard_fleet_detached{fleet=\"clinic\"} 1"), "\(metrics.prefix(300))")
+            #expect(fixture.a.adminHTTP("/status.json")?.contains("\"detached_since\"") == true)
             #expect(fixture.a.generation() == generation)
 
             try fixture.cluster.start(1)
@@ -57,6 +59,7 @@ extension FleetTests {
                 fixture.a.command("status").split(separator: "\n").filter { $0.contains(" synced ") && $0.contains(" \(generation) ") }.count == 3
             }
             print("--- status on a after the members returned:\n" + fixture.a.command("status").split(separator: "\n").prefix(7).joined(separator: "\n"))
+            #expect(fixture.a.adminHTTP("/metrics")?.contains("switchyard_fleet_detached{fleet=\"clinic\"} 0") == true)
             running.withLock { $0 = false }
             usleep(100_000)
             #expect(failures.withLock { $0 } == 0, "no client request failed during the outage")
