@@ -82,7 +82,7 @@ public final class FleetAgent: @unchecked Sendable {
 
     /// Refuses when detached; reads the store's state (linearizable) and catches up with it,
     /// so that the command computes its change from the store's copy.
-    func prepareChange(_ service: AdminService) throws(AdminError) {
+    func prepareChange(_ service: AdminService, _ command: AdminCommandLine) throws(AdminError) {
         pendingRead = nil
         if let refusal = link.withLock({ $0.changeRefusal }) { throw AdminError(refusal) }
         // A read is safe to repeat: each endpoint gets one try (a dead member, a leader
@@ -117,6 +117,21 @@ public final class FleetAgent: @unchecked Sendable {
             break
         }
         pendingRead = (kv.modRevision, document.generation)
+        try fetchHistoryForRevert(service, command)
+    }
+
+    /// `revert to N` of a generation this instance never applied (it joined later, or was
+    /// down): the state comes from the store's `history/N`, added to the local history.
+    private func fetchHistoryForRevert(_ service: AdminService, _ command: AdminCommandLine) throws(AdminError) {
+        guard command.words.count == 3, command.words[0] == "revert", command.words[1] == "to",
+              let n = UInt64(command.words[2]), !service.history.contains(where: { $0.generation == n }) else { return }
+        guard let read = try? commitClient.range(keys.history(n)), let kv = read.kvs.first else { return }
+        let document = try FleetDocument.decode(kv.value)
+        let entry = HistoryEntry(generation: n, time: document.time, uid: document.uid, user: document.user,
+                                 command: "\(document.command) (fleet, via \(document.instance))", reason: document.reason,
+                                 changes: document.changes, state: document.state)
+        let index = service.history.firstIndex { $0.generation > n } ?? service.history.endIndex
+        service.history.insert(entry, at: index)
     }
 
     /// Commits `change` to the store in one transaction guarded by the state's mod_revision,

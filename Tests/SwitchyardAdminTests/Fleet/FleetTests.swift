@@ -106,6 +106,11 @@ import SwitchyardTestSupport
         try waitFor("c to catch up", seconds: 10) { fixture.c.generation() == start + 2 && fixture.c.isSynced }
         #expect(fixture.c.answeredBy() == "cloud")
         try waitFor("a to see c back", seconds: 3) { !fixture.a.command("status").contains("gone") }
+        // C never applied start + 1 (it was down): `revert to` finds it in the store's history.
+        #expect(!fixture.c.command("history").contains("\n\(start + 1)  "))
+        let revert = fixture.c.command("revert to \(start + 1)")
+        #expect(revert.contains("state of generation \(start + 1) restored"), "\(revert)")
+        #expect(revert.contains("every live instance serves generation \(start + 3)"), "\(revert)")
     }
 
     @Test func aStateThatDoesNotParseOrDoesNotFitIsRejectedAndTheLastGoodKept() throws {
