@@ -25,8 +25,12 @@ extension FleetAgent {
         var lines = [headline(serving: generation)]
         guard view.readAtMilliseconds > 0 else { return lines }
         let now = Self.wallMilliseconds()
-        let store = view.storeGeneration
-        lines.append("  store at generation \(store.map(String.init) ?? "-") (read \(Self.ago(now, view.readAtMilliseconds)) ago)")
+        // The newest generation anyone is known to have: the lag is measured against it.
+        let store = ([view.storeGeneration, generation] + view.instances.map(\.generation)).compactMap { $0 }.max()
+        let detached: Bool
+        if case .detached = link.withLock({ $0.phase }) { detached = true } else { detached = false }
+        lines.append("  " + (detached ? "as last read before the detach, " : "") + "store at generation "
+                     + "\(view.storeGeneration.map(String.init) ?? "-") (read \(Self.ago(now, view.readAtMilliseconds)) ago)")
         lines.append("  instance         generation   lag  status      last seen")
         for record in view.instances {
             let lag = store.map { $0 > record.generation ? String($0 - record.generation) : "0" } ?? "-"

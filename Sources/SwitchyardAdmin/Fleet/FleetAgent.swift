@@ -148,10 +148,12 @@ public final class FleetAgent: @unchecked Sendable {
         } catch {
             throw AdminError(error.description.replacingOccurrences(of: "\n", with: "; "))
         }
-        let changes = newTable.describeChanges(from: old) + change.extraLines
-        if change.state == old.state || newTable.describeChanges(from: old).isEmpty {
+        let routingChanges = newTable.describeChanges(from: old)
+        // Compared by effect, as the local commit does: an override equal to the file is no change.
+        if change.state == old.state || routingChanges.isEmpty {
             return .success("nothing changed (generation \(old.generation))", json: ["generation": old.generation, "changes": []])
         }
+        let changes = routingChanges + change.extraLines
         let time = Self.wallText()
         let document = FleetDocument(generation: generation, state: newTable.state, instance: instanceName, user: caller.userName,
                                      uid: caller.uid, command: AdminText.stored(command.text),

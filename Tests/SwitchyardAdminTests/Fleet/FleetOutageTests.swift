@@ -40,8 +40,10 @@ extension FleetTests {
             #expect(took <= 6.5, "detached after \(took) s")
             let detached = fixture.a.command("status")
             #expect(detached.contains("serving generation \(generation)"))
-            print("--- status on a, 2 of 3 etcd members stopped (detached after \(String(format: "%.1f", took)) s):\n"
-                  + detached.split(separator: "\n").prefix(7).joined(separator: "\n"))
+            print("--- 2 of 3 etcd members stopped; a detached after \(String(format: "%.1f", took)) s")
+            for instance in fixture.instances {
+                print("$ switchyard status   # on \(instance.name)\n" + instance.command("status").split(separator: "\n").prefix(7).joined(separator: "\n"))
+            }
             let refusal = fixture.a.command("flip app")
             #expect(refusal.contains("not applied anywhere"), "\(refusal)")
             #expect(fixture.b.command("weight other cloud 30%").contains("not applied anywhere"))
@@ -58,7 +60,10 @@ extension FleetTests {
             try waitFor("a to list the three as synced", seconds: 10) {
                 fixture.a.command("status").split(separator: "\n").filter { $0.contains(" synced ") && $0.contains(" \(generation) ") }.count == 3
             }
-            print("--- status on a after the members returned:\n" + fixture.a.command("status").split(separator: "\n").prefix(7).joined(separator: "\n"))
+            print("--- the members are back")
+            for instance in fixture.instances {
+                print("$ switchyard status   # on \(instance.name)\n" + instance.command("status").split(separator: "\n").prefix(7).joined(separator: "\n"))
+            }
             #expect(fixture.a.adminHTTP("/metrics")?.contains("switchyard_fleet_detached{fleet=\"clinic\"} 0") == true)
             running.withLock { $0 = false }
             usleep(100_000)
