@@ -3,7 +3,7 @@ import Foundation
 extension FleetAgent {
     /// The headline: synced, or `DETACHED since T (reason), serving generation N`.
     func headline(serving generation: UInt64) -> String {
-        let link = self.link.withLock { $0 }
+        let link = currentLink()
         var text = "fleet \(config.name), instance \(instanceName): "
         switch link.phase {
         case .connecting:
@@ -28,7 +28,7 @@ extension FleetAgent {
         // The newest generation anyone is known to have: the lag is measured against it.
         let store = ([view.storeGeneration, generation] + view.instances.map(\.generation)).compactMap { $0 }.max()
         let detached: Bool
-        if case .detached = link.withLock({ $0.phase }) { detached = true } else { detached = false }
+        if case .detached = currentLink().phase { detached = true } else { detached = false }
         lines.append("  " + (detached ? "as last read before the detach, " : "") + "store at generation "
                      + "\(view.storeGeneration.map(String.init) ?? "-") (read \(Self.ago(now, view.readAtMilliseconds)) ago)")
         lines.append("  instance         generation   lag  status      last seen")
@@ -49,7 +49,7 @@ extension FleetAgent {
 
     /// The same for `json status`, `/status.json`.
     func statusJSON(serving generation: UInt64) -> [String: Any] {
-        let link = self.link.withLock { $0 }
+        let link = currentLink()
         let view = self.view.withLock { $0 }
         var object: [String: Any] = ["name": config.name, "instance": instanceName, "status": link.statusWord,
                                      "generation": generation, "store_generation": view.storeGeneration as Any]
@@ -69,7 +69,7 @@ extension FleetAgent {
 
     /// For `/metrics`: 1 while detached, and how many generations the store is ahead.
     var detachedGauge: Double {
-        if case .detached = link.withLock({ $0.phase }) { return 1 }
+        if case .detached = currentLink().phase { return 1 }
         return 0
     }
 

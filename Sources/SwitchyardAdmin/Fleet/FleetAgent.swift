@@ -78,13 +78,26 @@ public final class FleetAgent: @unchecked Sendable {
     static func wallMilliseconds() -> UInt64 { Clock.wallMicroseconds() / 1000 }
     static func wallText() -> String { AuditLog.now() }
 
+    /// The link with the clock applied first: whoever looks (status, a change, the metrics,
+    /// either thread) sees "detached" as soon as 5 s passed, not when a blocked call returns.
+    func currentLink() -> FleetLink {
+        let (link, becameDetached) = self.link.withLock { link -> (FleetLink, Bool) in
+            let became = link.tick(nowMilliseconds: Clock.monotonicMilliseconds(), wall: Self.wallText())
+            return (link, became)
+        }
+        if becameDetached, case .detached(_, let since, let reason) = link.phase {
+            errorLog.error("fleet \(config.name): DETACHED since \(since) (\(reason)), serving generation \(service?.table.generation ?? 0)")
+        }
+        return link
+    }
+
     // MARK: changes (admin thread, commit lock held)
 
     /// Refuses when detached; reads the store's state (linearizable) and catches up with it,
     /// so that the command computes its change from the store's copy.
     func prepareChange(_ service: AdminService, _ command: AdminCommandLine) throws(AdminError) {
         pendingRead = nil
-        if let refusal = link.withLock({ $0.changeRefusal }) { throw AdminError(refusal) }
+        if let refusal = currentLink().changeRefusal { throw AdminError(refusal) }
         // A read is safe to repeat: each endpoint gets one try (a dead member, a leader
         // election in progress) before the change is refused.
         var read: (revision: Int64, kvs: [EtcdKeyValue])?
@@ -255,9 +268,8 @@ public final class FleetAgent: @unchecked Sendable {
     /// This instance's record as it stands.
     func ownRecord() -> FleetInstanceRecord {
         let (generation, revision, at) = applied.withLock { $0 }
-        let (word, error) = link.withLock { link -> (String, String?) in
-            (link.statusWord, link.rejection ?? link.alarm ?? link.lastError)
-        }
+        let link = currentLink()
+        let (word, error) = (link.statusWord, link.rejection ?? link.alarm ?? link.lastError)
         return FleetInstanceRecord(name: instanceName, generation: generation, revision: revision, appliedAtMilliseconds: at,
                                    seenAtMilliseconds: Self.wallMilliseconds(), status: word, error: error)
     }

@@ -37,14 +37,7 @@ struct FleetHeartbeat {
                 client.rotate()
                 wait = backoff.next(random: random.next())
             }
-            let becameDetached = agent.link.withLock { $0.tick(nowMilliseconds: Clock.monotonicMilliseconds(), wall: FleetAgent.wallText()) }
-            if becameDetached {
-                let generation = agent.service?.table.generation ?? 0
-                let phase = agent.link.withLock { $0.phase }
-                if case .detached(_, let since, let reason) = phase {
-                    agent.errorLog.error("fleet \(agent.config.name): DETACHED since \(since) (\(reason)), serving generation \(generation)")
-                }
-            }
+            _ = agent.currentLink()   // says DETACHED in the error log when 5 s are over
             usleep(UInt32(wait * 1000))
         }
     }

@@ -49,7 +49,7 @@ struct FleetWatcher {
         while !agent.isStopped {
             // Detached meanwhile (the heartbeat saw 5 s without success): start over with a
             // whole read, so that "synced" again means "caught up".
-            if agent.link.withLock({ if case .detached = $0.phase { return true } else { return false } }) {
+            if case .detached = agent.currentLink().phase {
                 throw EtcdError(message: "detached: reconnecting")
             }
             guard let line = try watch.readLine(deadline: Clock.monotonicMilliseconds() + 500) else { continue }

@@ -69,6 +69,13 @@ final class EtcdCluster: @unchecked Sendable {
         processes[index] = nil
     }
 
+    /// SIGSTOP / SIGCONT: a frozen member keeps its sockets open and answers nothing, the
+    /// way a hung host or a black-holed network looks.
+    func freeze(_ index: Int, _ frozen: Bool) {
+        guard let process = processes[index], process.isRunning else { return }
+        kill(process.processIdentifier, frozen ? SIGSTOP : SIGCONT)
+    }
+
     func stopAll() { for index in members.indices { stop(index, kill9: true) } }
 
     /// etcdctl against the whole cluster; its output.

@@ -72,6 +72,25 @@ extension FleetTests {
             #expect(fixture.a.command("flip app").contains("every live instance serves generation \(generation + 1)"))
         }
 
+        @Test func aStoreThatAnswersNothingDetachesAfterFiveSeconds() throws {
+            let fixture = try FleetFixture(instanceNames: ["a", "b"])
+            defer {
+                for index in fixture.cluster.members.indices { fixture.cluster.freeze(index, false) }
+                fixture.shutdown()
+            }
+            // Every member frozen: no "no leader", no refused connection, only silence.
+            let frozenAt = Date()
+            for index in fixture.cluster.members.indices { fixture.cluster.freeze(index, true) }
+            try waitFor("a to say DETACHED", seconds: 9) { fixture.a.command("status").contains("DETACHED since") }
+            let took = Date().timeIntervalSince(frozenAt)
+            #expect(took >= 4.5 && took <= 6.5, "detached after \(took) s, the rule is 5 s without a successful call")
+            #expect(fixture.a.command("status").contains("no successful call for 5 s"))
+            #expect(fixture.a.answeredBy() == "legacy", "still serving")
+            for index in fixture.cluster.members.indices { fixture.cluster.freeze(index, false) }
+            try waitFor("a and b synced again", seconds: 15) { fixture.instances.allSatisfy { $0.isSynced } }
+            #expect(fixture.a.command("flip app").contains("every live instance serves"))
+        }
+
         @Test func anUnreachableStoreAtStartStartsDetachedFromTheLocalFile() throws {
             let directory = NSTemporaryDirectory() + "switchyard-fleet-\(UUID().uuidString.prefix(8))"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
