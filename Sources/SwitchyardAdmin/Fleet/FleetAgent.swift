@@ -181,6 +181,7 @@ public final class FleetAgent: @unchecked Sendable {
         var deletes: [String] = []
         if generation > FleetKeys.historyKept { deletes.append(keys.history(generation - FleetKeys.historyKept)) }
         let revision: Int64
+        var readBackNote: String?
         do {
             let result = try commitClient.txn([.modRevision(keys.state, read.modRevision)],
                                               puts: [(keys.state, document.encoded()), (keys.audit(generation), auditData),
@@ -194,6 +195,7 @@ public final class FleetAgent: @unchecked Sendable {
         } catch let error as EtcdError {
             commitClient.rotate()
             revision = try readBack(document, after: error)
+            readBackNote = "fleet \(config.name): the transaction's answer was lost (\(error)); read back from etcd: committed"
         } catch let error as AdminError {
             throw error
         } catch {
@@ -209,6 +211,7 @@ public final class FleetAgent: @unchecked Sendable {
             ? "fleet \(config.name): every live instance serves generation \(generation)"
             : "fleet \(config.name): not yet acknowledged after 1 s by " + laggards.joined(separator: ", ")
         answer.text += "\n" + line
+        if let readBackNote { answer.text += "\n" + readBackNote }
         if let data = answer.json.data(using: .utf8), var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
             object["fleet"] = ["generation": generation, "revision": revision, "laggards": laggards]
             answer.json = AdminAnswer.encode(object)

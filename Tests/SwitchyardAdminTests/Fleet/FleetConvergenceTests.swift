@@ -81,3 +81,30 @@ extension FleetTests {
         }
     }
 }
+
+extension FleetTests.FleetConvergenceTests {
+    @Test func aTransactionWhoseAnswerWasLostIsReadBackNotRetried() throws {
+        let fixture = try FleetFixture(instanceNames: ["a", "b"])
+        defer { fixture.shutdown() }
+        let proxy = try AnswerDroppingProxy(upstreamPort: fixture.cluster.members[0].clientPort)
+        defer { proxy.stop() }
+        // P reaches etcd through the proxy first, then the other members.
+        let p = try FleetInstance(name: "p", parent: fixture.directory, fleet: fixture.fleet,
+                                  endpoints: ["http://127.0.0.1:\(proxy.port)"] + fixture.cluster.clientURLs.dropFirst(),
+                                  legacy: fixture.legacy.port, cloud: fixture.cloud.port)
+        try p.start()
+        defer { p.stop() }
+        try waitFor("p to say synced", seconds: 10) { p.isSynced }
+        let start = try #require(p.generation())
+        proxy.dropTransactionAnswers.withLock { $0 = true }
+        let answer = p.command("flip app")
+        proxy.dropTransactionAnswers.withLock { $0 = false }
+        #expect(proxy.dropped.withLock { $0 } == 1, "the transaction went through the proxy and its answer was swallowed")
+        #expect(answer.contains("generation \(start + 1): app active legacy → cloud"), "\(answer)")
+        #expect(answer.contains("read back from etcd: committed"), "\(answer)")
+        // Committed once: no retry made a second generation.
+        let audit = try fixture.cluster.objects(fixture.keys + "audit/").compactMap { ($0["generation"] as? Double).map(UInt64.init) }
+        #expect(audit == [start + 1], "\(audit)")
+        try waitFor("a and b at generation \(start + 1)", seconds: 5) { fixture.instances.allSatisfy { $0.generation() == start + 1 } }
+    }
+}
