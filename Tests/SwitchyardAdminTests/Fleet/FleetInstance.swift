@@ -77,11 +77,15 @@ final class FleetInstance: @unchecked Sendable {
 
     var errorLog: String { process?.errorLog ?? "" }
 
+    /// The port of the read-only admin HTTP listener (the cutover page), from the error log.
+    var pagePort: UInt16? {
+        guard let range = errorLog.range(of: "cutover page on http://127.0.0.1:") else { return nil }
+        return UInt16(errorLog[range.upperBound...].prefix { $0.isNumber })
+    }
+
     /// The body of `GET path` on the read-only admin HTTP listener (`/metrics`, `/status.json`).
     func adminHTTP(_ path: String) -> String? {
-        guard let range = errorLog.range(of: "cutover page on http://127.0.0.1:"),
-              let port = UInt16(errorLog[range.upperBound...].prefix { $0.isNumber }),
-              let client = try? TestClient(port: port) else { return nil }
+        guard let port = pagePort, let client = try? TestClient(port: port) else { return nil }
         // The listener answers only to its own address as Host (no DNS rebinding).
         guard client.send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\r\n"), let response = client.readResponse() else { return nil }
         return response.text

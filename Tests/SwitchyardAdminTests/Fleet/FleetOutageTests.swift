@@ -51,6 +51,12 @@ extension FleetTests {
             let metrics = fixture.a.adminHTTP("/metrics") ?? ""
             #expect(metrics.contains("switchyard_fleet_detached{fleet=\"clinic\"} 1"), "\(metrics.prefix(300))")
             #expect(fixture.a.adminHTTP("/status.json")?.contains("\"detached_since\"") == true)
+            // The cutover page (headless Chromium) says it too.
+            try requireTools("chromium")
+            let pagePort = try #require(fixture.a.pagePort)
+            let page = try CutoverPageTests.chromium("http://127.0.0.1:\(pagePort)/", extra: ["--dump-dom"])
+            #expect(page.contains("instance a: DETACHED since"), "\(page.prefix(1200))")
+            #expect(CutoverPageTests.scriptErrors(page).isEmpty)
             #expect(fixture.a.generation() == generation)
 
             try fixture.cluster.start(1)
