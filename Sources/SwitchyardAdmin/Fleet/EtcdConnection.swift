@@ -154,17 +154,14 @@ final class EtcdConnection {
         }
     }
 
-    /// The whole body of a unary answer.
+    /// The whole body of a unary answer (the gateway frames it with chunks or a length).
     func readBody(deadline: UInt64) throws(EtcdError) -> Data {
+        guard chunked || contentLength != nil else {
+            throw EtcdError(message: "\(endpoint): answer without length or chunks", maybeApplied: true)
+        }
         while true {
             try decode()
             if bodyEnded { return Data(body) }
-            if !chunked && contentLength == nil {
-                // Neither framing: the body runs to the end of the connection.
-                do { guard try fill(until: deadline) else { throw EtcdError(message: "\(endpoint): answer timed out", maybeApplied: true) } }
-                catch { return Data(body) }
-                continue
-            }
             guard try fill(until: deadline) else { throw EtcdError(message: "\(endpoint): answer timed out", maybeApplied: true) }
         }
     }

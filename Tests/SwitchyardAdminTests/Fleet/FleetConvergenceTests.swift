@@ -14,14 +14,14 @@ extension FleetTests {
             let acknowledged = Mutex<[UInt64]>([]), answers = Mutex<[String]>([]), done = Mutex(false)
             let a = fixture.a
             let stream = Thread {
-                for i in 0..<40 {
+                for i in 0..<60 {
                     let text = a.command("weight other cloud \(20 + i)%")
                     answers.withLock { $0.append(text) }
                     if let line = text.split(separator: "\n").first, line.hasPrefix("generation "),
                        let number = UInt64(line.dropFirst("generation ".count).prefix { $0.isNumber }) {
                         acknowledged.withLock { $0.append(number) }
                     }
-                    usleep(20_000)
+                    usleep(50_000)
                 }
                 done.withLock { $0 = true }
             }
@@ -29,10 +29,12 @@ extension FleetTests {
             try waitFor("a few changes", seconds: 10) { acknowledged.withLock { $0.count } >= 5 }
             let leader = try fixture.cluster.leader()
             fixture.cluster.stop(leader, kill9: true)
+            let ackedAtKill = acknowledged.withLock { $0.count }
+            #expect(!done.withLock { $0 } && ackedAtKill < 60, "the leader died while changes were still coming")
             try waitFor("the stream to end", seconds: 90) { done.withLock { $0 } }
             try fixture.cluster.start(leader)
             let acked = acknowledged.withLock { $0 }
-            print("leader m\(leader) killed mid-stream: \(acked.count) of 40 changes acknowledged; others: "
+            print("leader m\(leader) killed mid-stream: \(acked.count) of 60 changes acknowledged (\(ackedAtKill) before the kill); others: "
                   + answers.withLock { $0 }.filter { !$0.hasPrefix("generation ") }.map { $0.trimmingCharacters(in: .newlines) }.joined(separator: " | "))
             let audit = try fixture.cluster.objects(fixture.keys + "audit/").compactMap { ($0["generation"] as? Double).map(UInt64.init) }
             for generation in acked { #expect(audit.contains(generation), "acknowledged generation \(generation) is in the store") }
