@@ -50,6 +50,12 @@ enum AdminCommands {
         .init(word: "drain", usage: "drain BACKEND [DURATION]", summary: "close idle connections to a backend now and its tunnels after DURATION", changes: true) { service, command, caller throws(AdminError) in
             try drain(service, command, caller)
         },
+        .init(word: "hold", usage: "hold ROUTE|all [--max-wait 60s]", summary: "park the route's writes (reads flow); answers once no write is in flight", changes: true) { service, command, _ throws(AdminError) in
+            .change(try HoldCommands.hold(service, command))
+        },
+        .init(word: "release", usage: "release ROUTE|all [--rate 100/s]", summary: "send parked writes on in arrival order, to the routing in force now", changes: true) { service, command, _ throws(AdminError) in
+            .change(try HoldCommands.release(service, command))
+        },
         .init(word: "reload", usage: "reload", summary: "re-read the routes file (an invalid file changes nothing)", changes: true) { service, _, _ throws(AdminError) in
             .change(try service.reloadChange())
         },

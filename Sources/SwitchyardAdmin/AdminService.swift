@@ -21,6 +21,10 @@ public final class AdminService: @unchecked Sendable {
     private let refusals = RefusalLimiter()
     private(set) var config: RoutesConfig
     var history: [HistoryEntry]
+    /// The committed change's follow-up, handed from `commit` to `execute` (commit lock).
+    private var pendingFollowUp: (@Sendable (AdminService) -> [String])?
+    /// What the write hold remembers between `hold` and `release` (its own lock).
+    let holdBook = HoldBook()
     let errorLog: ErrorLog
     /// Changes and reloads counted for the metrics listener.
     public let activity = AdminActivity()
@@ -98,8 +102,9 @@ public final class AdminService: @unchecked Sendable {
     /// Runs one command line for `caller`. A refusal of a change is audited after the
     /// commit lock is released: writing and fsyncing it must not hold up accepted changes.
     public func execute(_ line: String, caller: Caller) -> (AdminAnswer, json: Bool) {
-        let (answer, json, refusal) = executeLocked(line, caller: caller)
+        let (answer, json, refusal, followUp) = executeLocked(line, caller: caller)
         if let refusal { recordRefusal(refusal.command, caller, refusal.error, generationBefore: refusal.generation) }
+        if let followUp { return (answer.followedBy(followUp(self)), json) }
         return (answer, json)
     }
 
@@ -110,9 +115,14 @@ public final class AdminService: @unchecked Sendable {
         var generation: UInt64
     }
 
-    private func executeLocked(_ line: String, caller: Caller) -> (AdminAnswer, Bool, Refusal?) {
+    private func executeLocked(_ line: String, caller: Caller) -> (AdminAnswer, Bool, Refusal?, (@Sendable (AdminService) -> [String])?) {
         lock.lock()
-        defer { lock.unlock() }
+        defer { pendingFollowUp = nil ; lock.unlock() }
+        let (answer, json, refusal) = executeLockedCommand(line, caller: caller)
+        return (answer, json, refusal, answer.ok ? pendingFollowUp : nil)
+    }
+
+    private func executeLockedCommand(_ line: String, caller: Caller) -> (AdminAnswer, Bool, Refusal?) {
         let command: AdminCommandLine
         do {
             command = try AdminCommandLine(parsing: line)
@@ -244,6 +254,9 @@ public final class AdminService: @unchecked Sendable {
         var config: RoutesConfig? = nil
         var drainMilliseconds: UInt64? = nil
         var extraLines: [String] = []
+        /// Runs after the commit, outside the commit lock (a hold waiting for writes in
+        /// flight, a release pacing its queue); its lines end the answer.
+        var followUp: (@Sendable (AdminService) -> [String])? = nil
     }
 
     /// `generation`: the one the fleet's store gave this change (nil: the next one).
@@ -314,6 +327,8 @@ public final class AdminService: @unchecked Sendable {
         }
         if let auditError { lines.append("warning: the audit record was not written: \(auditError)") }
         generationObserver?(generation)
+        // A change that ended a hold any other way (revert, reload) releases its queue too.
+        pendingFollowUp = change.followUp ?? HoldCommands.releaseFollowUp(from: old, to: newTable, command: command.text)
         return .success(lines.joined(separator: "\n"), json: ["generation": generation, "changes": changes])
     }
 

@@ -11,6 +11,9 @@ public struct AdminCommandLine: Sendable, Equatable {
     public var drain: String?
     /// `upgrade --binary PATH`: the executable to upgrade to.
     public var binary: String?
+    /// `hold --max-wait DURATION` and `release --rate N/s`.
+    public var maxWait: String?
+    public var rate: String?
     public var json: Bool
     /// The command for the audit log and history: its words, quoted only where needed (so a
     /// command sent by the CLI, which quotes every word, reads as typed).
@@ -52,6 +55,8 @@ public struct AdminCommandLine: Sendable, Equatable {
         var reason: String?
         var drain: String?
         var binary: String?
+        var maxWait: String?
+        var rate: String?
         var json = false
         var i = 0
         while i < tokens.count {
@@ -67,6 +72,10 @@ public struct AdminCommandLine: Sendable, Equatable {
             case "--binary":
                 guard i + 1 < tokens.count else { throw AdminError("--binary needs a path, e.g. --binary /usr/bin/switchyard") }
                 binary = tokens[i + 1]
+                i += 2
+            case "--max-wait", "--rate":
+                guard i + 1 < tokens.count else { throw AdminError("\(tokens[i]) needs a value, e.g. --max-wait 60s or --rate 100/s") }
+                if tokens[i] == "--rate" { rate = tokens[i + 1] } else { maxWait = tokens[i + 1] }
                 i += 2
             case "--json":
                 json = true
@@ -85,6 +94,8 @@ public struct AdminCommandLine: Sendable, Equatable {
         self.reason = reason
         self.drain = drain
         self.binary = binary
+        self.maxWait = maxWait
+        self.rate = rate
         self.json = json
     }
 }

@@ -15,6 +15,11 @@ public protocol DataPlane: AnyObject, Sendable {
     func closeIdleConnections(to backend: String)
     /// Servers available (healthy, not ejected) and in total, per backend name.
     func serverHealth() -> [String: (up: Int, total: Int)]
+    /// The write hold's counters merged over the workers; `routes`: whose writes in flight
+    /// upstream to count (by server).
+    func holdSnapshot(routes: Set<String>) -> HoldSnapshot
+    /// Releases up to `count` parked requests whose route is no longer held, oldest first.
+    func releaseParked(count: Int) -> HoldSnapshot
     /// Opens the access and error logs again at their paths (logrotate renamed them).
     func reopenLogs() -> LogReopening
 }

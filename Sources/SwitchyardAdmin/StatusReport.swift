@@ -79,9 +79,11 @@ enum StatusReport {
             "requests": stats.requests, "h2_requests": stats.h2Requests, "h2_connections": stats.h2Connections,
             "tls13_handshakes": stats.tls13Handshakes, "tls12_handshakes": stats.tls12Handshakes,
             "other_handshakes": stats.otherHandshakes, "tls_failures": stats.tlsFailures, "h2_protocol_errors": stats.h2ProtocolErrors]
+        let (holdLines, holdJSON) = HoldStatus.describe(service)
+        lines += holdLines
         return .success(lines.joined(separator: "\n"),
                         json: ["generation": table.generation, "routes": routesJSON, "backends": backendsJSON, "clients": clientsJSON,
-                               "fleet": service.fleet?.statusJSON(serving: table.generation) as Any])
+                               "hold": holdJSON, "fleet": service.fleet?.statusJSON(serving: table.generation) as Any])
     }
 
     private static func pad(_ n: Int, _ width: Int) -> String { padText(String(n), width) }
@@ -110,6 +112,8 @@ enum StatusReport {
             for cohort in route.cohorts { lines.append("    cohort \(cohort)") }
             if let maxBody = route.maxBodyBytes { lines.append("    max-body \(maxBody)") }
             if route.config.failover { lines.append("    failover") }
+            if route.config.hold.methods != HoldRules.defaultMethods { lines.append("    hold methods " + route.config.hold.methods.joined(separator: " ")) }
+            if !route.config.hold.exceptions.isEmpty { lines.append("    hold except " + route.config.hold.exceptions.joined(separator: " ")) }
             lines.append("}")
         }
         return .success(lines.joined(separator: "\n"))

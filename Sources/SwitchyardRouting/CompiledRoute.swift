@@ -19,6 +19,8 @@ public final class CompiledRoute: Sendable {
     public let cohorts: [Cohort]
     public let sticky: StickyKey
     public let maxBodyBytes: UInt64?
+    /// The write hold in force (nil: none): runtime state, flipped with everything else.
+    public let hold: CompiledHold?
     /// The route as written in the routes file.
     public let config: RouteConfig
 
@@ -94,6 +96,9 @@ public final class CompiledRoute: Sendable {
                 problems.append("cohort \(cohort) cannot apply to a tcp route (client cohorts only)")
             }
         }
+        if config.mode == .tcp && runtime?.hold != nil {
+            problems.append("a tcp route cannot be held (a write hold parks http requests)")
+        }
         guard problems.isEmpty else { return .failure(RouteProblems(messages: problems)) }
 
         let stickyName: ByteString?
@@ -105,12 +110,13 @@ public final class CompiledRoute: Sendable {
         return .success(CompiledRoute(
             config: config, active: active, activeIndex: activeIndex, standby: standby, standbyIndex: standbyIndex,
             split: split, cohorts: cohorts, cohortMatchers: matchers, splitBackends: splitBackends,
-            splitEnds: splitEnds, stickyName: stickyName))
+            splitEnds: splitEnds, stickyName: stickyName,
+            hold: runtime?.hold.map { CompiledHold(rules: config.hold, state: $0) }))
     }
 
     private init(config: RouteConfig, active: String?, activeIndex: Int?, standby: String?, standbyIndex: Int?,
                  split: [WeightedBackend], cohorts: [Cohort], cohortMatchers: [CompiledCohort],
-                 splitBackends: [Int], splitEnds: [Int], stickyName: ByteString?) {
+                 splitBackends: [Int], splitEnds: [Int], stickyName: ByteString?, hold: CompiledHold?) {
         self.name = config.name
         self.mode = config.mode
         self.hosts = config.hosts
@@ -131,6 +137,7 @@ public final class CompiledRoute: Sendable {
         self.splitBackends = splitBackends
         self.splitEnds = splitEnds
         self.stickyName = stickyName
+        self.hold = hold
     }
 
     /// The split entry owning `bucket`. Only called when `split` is non-empty.

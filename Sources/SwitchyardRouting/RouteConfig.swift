@@ -56,6 +56,8 @@ public struct RouteConfig: Sendable, Equatable {
     /// http routes: `listen NAME [NAME...]` — served only on these named listeners (an
     /// internal route kept off the public listener). Empty: every http/https listener.
     public var listenerNames: [String] = []
+    /// `hold methods …` and `hold except PATH…`: what a write hold parks on this route.
+    public var hold = HoldRules()
     /// The line of the route's header, `route NAME {`.
     public var line: Int
 

@@ -1,5 +1,6 @@
 extension RouteTable {
-    /// HTTP routing. Does not allocate.
+    /// HTTP routing. Does not allocate, and costs the same whatever the number of routes
+    /// (`RouteIndex`).
     ///
     /// Route selection: a route naming the request's host (exact, case-insensitive, port and
     /// trailing dot ignored) beats any-host routes; among those that match, the longest path
@@ -11,6 +12,15 @@ extension RouteTable {
     /// `random` is used only to mint a new sticky cookie, so tests pass fixed values.
     /// Returns nil when no http route matches (the proxy answers 404).
     public func route<R: RoutableRequest>(_ request: borrowing R, random: UInt64) -> RouteDecision? {
+        let path = request.path
+        let index = httpIndex.lookup(host: ByteMatch.hostWithoutPort(request.host), path: path, listener: request.listener)
+        guard index >= 0 else { return nil }
+        return decide(routes[index], index: index, request, path: path, random: random)
+    }
+
+    /// The selection rule above as a plain scan in rule order: what `route` must choose,
+    /// kept as the reference `RouteIndexTests` compares the index with.
+    func routeByScan<R: RoutableRequest>(_ request: borrowing R, random: UInt64) -> RouteDecision? {
         let host = ByteMatch.hostWithoutPort(request.host)
         let path = request.path
         // Index loops, not for-in, on this path: an unspecialized `IndexingIterator` (debug

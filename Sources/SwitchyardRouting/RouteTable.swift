@@ -16,6 +16,8 @@ public final class RouteTable: Sendable {
     /// Indices of the http routes in the order `route(_:random:)` tries them: routes naming
     /// hosts before any-host routes, then longer path prefixes first, then file order.
     let httpOrder: [Int]
+    /// What `route(_:random:)` looks routes up in; chooses what the scan over `httpOrder` would.
+    let httpIndex: RouteIndex
     /// Per route (same order as `routes`): a bit per listener index the route is served on,
     /// from its `listen NAME...` line; 0 means every listener.
     let listenerMasks: [UInt64]
@@ -80,6 +82,7 @@ public final class RouteTable: Sendable {
             if la != lb { return la > lb }
             return a < b
         }
+        self.httpIndex = RouteIndex(routes: routes, listenerMasks: listenerMasks)
     }
 
     public func backendIndex(named name: String) -> Int? {

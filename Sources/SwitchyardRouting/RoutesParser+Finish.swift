@@ -120,6 +120,7 @@ extension RoutesParser {
             if let path = draft.pathToken { error(path, "path applies to http routes only, and this route is mode tcp") }
             if let maxBody = draft.maxBodyToken { error(maxBody, "max-body applies to http routes only, and this route is mode tcp") }
             if let cert = draft.certificateToken { error(cert, "cert applies to http routes served on listen https, and this route is mode tcp") }
+            if let hold = draft.holdToken { error(hold, "hold applies to http routes only (a write hold parks requests), and this route is mode tcp") }
             if let token = draft.stickyToken, sticky != .client {
                 error(token, "a tcp route has no cookies or headers: use `sticky client`")
                 sticky = .client
@@ -136,11 +137,13 @@ extension RoutesParser {
             error(cert, "cert is served by listen https, and this file has no listen https line")
         }
         guard errors.count == errorsBefore else { return nil }
-        return RouteConfig(name: name, mode: draft.mode, hosts: draft.hosts, pathPrefix: draft.pathPrefix,
+        var route = RouteConfig(name: name, mode: draft.mode, hosts: draft.hosts, pathPrefix: draft.pathPrefix,
                            listen: draft.listen, active: draft.active?.text, standby: draft.standby?.text,
                            split: draft.split.map { WeightedBackend(backend: $0.backend.text, basisPoints: $0.basisPoints) },
                            sticky: sticky, cohorts: draft.cohorts.map(\.cohort),
                            maxBodyBytes: draft.maxBodyBytes, failover: draft.failover, certificate: draft.certificate,
                            listenerNames: draft.listenerNames.map(\.text), line: draft.keyword.line)
+        route.hold = draft.hold
+        return route
     }
 }

@@ -26,6 +26,8 @@ struct RouteDraft {
     var maxBodyBytes: UInt64?
     var maxBodyToken: RoutesToken?
     var failover = false
+    var hold = HoldRules()
+    var holdToken: RoutesToken?
     var certificate: CertificatePaths?
     var certificateToken: RoutesToken?
     /// A backend/active/split line was seen, even one with a problem: then "no backend"
@@ -34,7 +36,7 @@ struct RouteDraft {
 }
 
 extension RoutesParser {
-    static let routeDirectives = ["mode", "host", "path", "listen", "backend", "active", "split", "sticky", "cohort", "max-body", "failover", "cert"]
+    static let routeDirectives = ["mode", "host", "path", "listen", "backend", "active", "split", "sticky", "cohort", "max-body", "failover", "cert", "hold"]
 
     mutating func routeDirective(_ tokens: [RoutesToken], route index: Int) {
         let keyword = tokens[0]
@@ -147,6 +149,8 @@ extension RoutesParser {
                 return
             }
             route.certificate = CertificatePaths(certPath: tokens[1].text, keyPath: key, chainPath: paths["chain"], line: keyword.line)
+        case "hold":
+            holdDirective(tokens, route: &route)
         case "server", "health":
             unknownDirective(keyword, scope: "in a route block", known: Self.routeDirectives,
                              hint: "\(keyword.text) belongs inside a backend block")

@@ -90,6 +90,15 @@ extension RoutesParser {
         let name = tokens[1]
         guard !rejectDuplicate(tokens[0], firstLine: seenOnce["limit " + name.text]) else { return }
         switch name.text {
+        case "hold-bytes", "hold-body":
+            guard let size = value(parseSize(tokens[2].text), at: tokens[2]) else { return }
+            if name.text == "hold-bytes" { tuning.holdBytes = size } else { tuning.holdBody = size }
+        case "hold-parked", "hold-per-connection":
+            guard let n = UInt64(tokens[2].text), n <= 1_000_000 else {
+                error(tokens[2], "\"\(tokens[2].text)\" is not a whole number from 0 to 1000000")
+                return
+            }
+            if name.text == "hold-parked" { tuning.holdParked = n } else { tuning.holdPerConnection = n }
         case "request-line", "header-bytes", "min-body-rate":
             guard let size = value(parseSize(tokens[2].text), at: tokens[2]) else { return }
             if name.text == "min-body-rate" {

@@ -43,6 +43,10 @@ extension RuntimeState {
                 warnings.append("state: route \"\(name)\": removed cohort \(cohort) is no longer in the routes file; forgotten")
                 return false
             }
+            if runtime.hold != nil && route.mode == .tcp {
+                warnings.append("state: route \"\(name)\" is now mode tcp; its write hold was dropped")
+                runtime.hold = nil
+            }
             if !runtime.isEmpty { result.routes[name] = runtime }
         }
         return (result, warnings)

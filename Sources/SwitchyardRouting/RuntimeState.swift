@@ -33,23 +33,26 @@ public struct RouteRuntime: Sendable, Equatable, Codable {
     public var split: [WeightedBackend]?
     public var extraCohorts: [Cohort]
     public var removedCohorts: [Cohort]
+    /// A write hold in force (nil: none).
+    public var hold: HoldState?
 
     public init(active: String? = nil, standby: String? = nil, split: [WeightedBackend]? = nil,
-                extraCohorts: [Cohort] = [], removedCohorts: [Cohort] = []) {
+                extraCohorts: [Cohort] = [], removedCohorts: [Cohort] = [], hold: HoldState? = nil) {
         self.active = active
         self.standby = standby
         self.split = split
         self.extraCohorts = extraCohorts
         self.removedCohorts = removedCohorts
+        self.hold = hold
     }
 
     /// True when nothing is overridden.
     public var isEmpty: Bool {
-        active == nil && standby == nil && split == nil && extraCohorts.isEmpty && removedCohorts.isEmpty
+        active == nil && standby == nil && split == nil && extraCohorts.isEmpty && removedCohorts.isEmpty && hold == nil
     }
 
     private enum CodingKeys: String, CodingKey {
-        case active, standby, split, extraCohorts, removedCohorts
+        case active, standby, split, extraCohorts, removedCohorts, hold
     }
 
     // Written by hand so a state file that leaves out the empty lists still loads.
@@ -60,5 +63,6 @@ public struct RouteRuntime: Sendable, Equatable, Codable {
         split = try container.decodeIfPresent([WeightedBackend].self, forKey: .split)
         extraCohorts = try container.decodeIfPresent([Cohort].self, forKey: .extraCohorts) ?? []
         removedCohorts = try container.decodeIfPresent([Cohort].self, forKey: .removedCohorts) ?? []
+        hold = try container.decodeIfPresent(HoldState.self, forKey: .hold)
     }
 }

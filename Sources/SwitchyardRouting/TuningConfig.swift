@@ -15,13 +15,19 @@ public struct TuningConfig: Sendable, Equatable {
     /// worker (a legacy server with a small connection limit may want few).
     public var maxIdlePerServer: UInt64?
     public var minBodyBytesPerSecond: UInt64?
+    /// Write-hold bounds: `limit hold-parked N`, `hold-per-connection N`, `hold-bytes SIZE`, `hold-body SIZE`.
+    public var holdParked: UInt64?
+    public var holdPerConnection: UInt64?
+    public var holdBytes: UInt64?
+    public var holdBody: UInt64?
 
     public init() {}
 
     /// `timeout NAME DURATION`.
     public static let timeoutNames = ["header", "keep-alive", "connect", "upstream", "tunnel"]
     /// `limit NAME VALUE`.
-    public static let limitNames = ["request-line", "header-bytes", "header-count", "connections", "idle-per-server", "min-body-rate"]
+    public static let limitNames = ["request-line", "header-bytes", "header-count", "connections", "idle-per-server", "min-body-rate",
+                                     "hold-parked", "hold-per-connection", "hold-bytes", "hold-body"]
     /// A request head must fit in one 64 KiB I/O buffer with room to spare.
     public static let maxHeadBytes: UInt64 = 60 * 1024
 }

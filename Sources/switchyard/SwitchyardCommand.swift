@@ -16,7 +16,7 @@ struct SwitchyardCommand: ParsableCommand {
         """,
         version: Version.line,
         subcommands: [Serve.self, Check.self, Demo.self, Status.self, Show.self, History.self, Weight.self,
-                      CohortCommand.self, Flip.self, Revert.self, Drain.self, Reload.self, ReopenLogs.self, UpgradeCommand.self, AuditCommand.self,
+                      CohortCommand.self, Flip.self, HoldCommand.self, ReleaseCommand.self, Revert.self, Drain.self, Reload.self, ReopenLogs.self, UpgradeCommand.self, AuditCommand.self,
                       Version.self]
     )
 

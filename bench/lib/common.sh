@@ -37,6 +37,7 @@ PORT_BACKEND2=18087        # second origin (the other side of a flip)
 PORT_SWITCHYARD_FLIP=18088
 PORT_SWITCHYARD_METRICS=18089   # bench/compare --metrics: Switchyard with its metrics listener
 PORT_METRICS_LISTENER=18093     # … and that listener, scraped every second
+PORT_SWITCHYARD_ROUTES=18094    # bench/compare --routes N: Switchyard with N hosts × 100 prefixes
 
 BENCH_NAME=${BENCH_NAME:-$(basename "$0")}
 

@@ -6,6 +6,7 @@ markdown tables. Subcommands (called by bench/compare, bench/idle, bench/flip):
   rate RESULTS CONNS                50 % of the slowest proxy's median req/s at CONNS
   h2load LOG NAME LABEL TICKS CLK RATE SECS OUT   one JSON line for a constant-rate run
   compare RESULTS RATE_RESULTS CMDLINE MACHINE NOTES   the markdown report
+  metrics RESULTS SCRAPES / routes RESULTS HOSTS   notes lines: a row ÷ the plain one
   check RESULTS RATE_RESULTS        smoke check: every server answered 2xx, no errors
   idle RESULTS CMDLINE MACHINE      the markdown report of bench/idle
   flip RESULTS CMDLINE MACHINE NOTES   the markdown report of bench/flip
@@ -372,6 +373,21 @@ def cmd_metrics(path, scrapes):
                   f"{b['rps']:,.0f} vs {a['rps']:,.0f} req/s")
 
 
+def cmd_routes(path, hosts):
+    """bench/compare --routes N: CPU per request with N hosts × 100 path prefixes (requests
+    naming the last host) ÷ the one-route file, per connection count (the bar: within 3 %)."""
+    groups, _, conns = group(load(path))
+    for c in conns:
+        one, many = groups.get((c, "switchyard")), groups.get((c, "switchyard_routes"))
+        if not one or not many:
+            continue
+        a, b = summarize(one), summarize(many)
+        if a["cpu"] and b["cpu"]:
+            print(f"- {int(hosts) * 100:,} routes ({hosts} hosts × 100 path prefixes, requests for the last host), "
+                  f"c={c}: CPU {b['cpu']:.1f} vs {a['cpu']:.1f} µs/req with one route ({(b['cpu'] / a['cpu'] - 1) * 100:+.1f} %), "
+                  f"{b['rps']:,.0f} vs {a['rps']:,.0f} req/s")
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "line":
@@ -384,6 +400,8 @@ def main(argv):
         cmd_compare(*argv[2:7])
     elif cmd == "metrics":
         cmd_metrics(argv[2], argv[3])
+    elif cmd == "routes":
+        cmd_routes(argv[2], argv[3])
     elif cmd == "check":
         return cmd_check(argv[2], argv[3])
     elif cmd == "idle":

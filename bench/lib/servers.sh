@@ -140,6 +140,24 @@ route app {
 CONF
 }
 
+# switchyard_many_routes FILE PORT UPSTREAM_PORT HOSTS — HOSTS host routes of 100 path prefixes
+# each (HOSTS × 100 routes); the last host is 127.0.0.1, the one wrk's requests name, so
+# an ordered scan would try every other route first.
+switchyard_many_routes() {
+    python3 - "$@" <<'PY'
+import sys
+path, port, upstream, hosts = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+with open(path, "w") as f:
+    f.write(f"# written by bench/ — {hosts} hosts × 100 path prefixes\n")
+    f.write(f"listen http 127.0.0.1:{port}\naccess-log off\nbackend origin {{\n    server 127.0.0.1:{upstream}\n}}\n")
+    for h in range(hosts):
+        name = "127.0.0.1" if h == hosts - 1 else f"facility{h}.clinic.example"
+        for p in range(100):
+            prefix = "/" if p == 0 else f"/app{p}/"
+            f.write(f"route h{h}p{p} {{\n    host {name}\n    path {prefix}\n    backend origin\n}}\n")
+PY
+}
+
 # switchyard_tcp_routes FILE HTTP_PORT TCP_PORT UPSTREAM_PORT — a TCP-mode route (bytes
 # forwarded, no HTTP parsing): the ceiling row for HTTP mode.
 switchyard_tcp_routes() {

@@ -56,6 +56,15 @@ extension AdminService {
             errorLog.error("audit log: \(error)")
         }
         generationObserver?(document.generation)
+        // A hold the fleet ended releases this instance's parked writes too, paced as a local
+        // `release` does; on a thread of its own, so that neither the commit lock nor the
+        // watcher waits for the pacing.
+        if let release = HoldCommands.releaseFollowUp(from: old, to: newTable, command: command) {
+            let log = errorLog
+            Thread { [self] in
+                for line in release(self) { log.info("fleet: \(line)") }
+            }.start()
+        }
         return true
     }
 }

@@ -65,6 +65,7 @@ enum StatusDocument {
             "point_seconds": history.pointSpanSeconds, "window_seconds": history.windowSeconds,
             "history_columns": ["time", "rps", "error_percent", "p99_ms", "requests"],
             "routes": routes, "timeline": timeline,
+            "hold": service.map { HoldStatus.describe($0).1 } ?? NSNull(),
             "fleet": service?.fleet?.statusJSON(serving: table.generation) as Any,
         ]
         return (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data("{}".utf8)

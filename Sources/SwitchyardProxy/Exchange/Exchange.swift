@@ -55,6 +55,9 @@ struct Exchange {
         case none
         /// Ask the features at the decision point, then report `decisionPointPassed`.
         case consultDecisionPoint
+        /// Park the exchange in the worker's hold queue (write hold): nothing goes upstream
+        /// until `parkReleased`, a deadline (503) or the client leaving.
+        case park
         /// Validate the chunked body before connecting (report `heldBodyValidated`).
         case holdBody
         /// Take an idle pooled connection (when `reuse`) or connect to the next untried
@@ -188,8 +191,12 @@ struct Exchange {
 
     /// What a feature at the decision point decided.
     enum Verdict: Equatable {
-        /// Send the exchange on (today's only verdict).
+        /// Send the exchange on.
         case forward
+        /// Write hold: keep it at the decision point until released.
+        case park
+        /// Write hold, over a bound (or the hold is too old): 503, the change was not saved.
+        case refuse
     }
 
     /// The decision point was passed.
@@ -203,6 +210,11 @@ struct Exchange {
     mutating func decisionPointPassed(_ verdict: Verdict) -> Action {
         precondition(state == .decisionPoint, "decisionPointPassed in \(state)")
         switch verdict {
+        case .park:
+            // Stays at the decision point: its invariant (routed, nothing sent) holds.
+            return .park
+        case .refuse:
+            return answer(503, close: !requestComplete)
         case .forward:
             // A chunked body can be malformed after a valid head: holding it until it is
             // whole and valid means a bad one reaches the backend not at all. A client
@@ -214,6 +226,13 @@ struct Exchange {
             state = .connecting
             return .connect(reuse: true)
         }
+    }
+
+    /// A parked exchange is released: it starts again from its head, routed by the table
+    /// current at the release (the usual sequence is hold, switch the database, flip, release).
+    mutating func parkReleased() {
+        precondition(state == .decisionPoint, "parkReleased in \(state)")
+        state = .idle
     }
 
     /// The held chunked body was read and is valid, or grew past what a buffer holds (then

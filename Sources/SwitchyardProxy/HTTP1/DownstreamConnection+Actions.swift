@@ -10,6 +10,8 @@ extension DownstreamConnection {
         switch action {
         case .none, .consultDecisionPoint:
             break
+        case .park:
+            park()
         case .holdBody:
             bodyValidator = ChunkedDecoder(limits: worker.limits)
             validatedOffset = 0

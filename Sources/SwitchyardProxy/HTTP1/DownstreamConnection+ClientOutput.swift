@@ -103,10 +103,16 @@ extension DownstreamConnection {
     /// Our own answer: HTTP/1.1 text into `toClient`, or a stream's HEADERS and DATA.
     func queueOwnAnswer(_ status: Int, close: Bool) {
         if let bridge {
-            bridge.answer(status: status)
+            bridge.answer(status: status, heldWrite: holdRefusal)
+            holdRefusal = false
             return
         }
         if toClient == nil { toClient = worker.buffers.take() }
+        if holdRefusal {
+            holdRefusal = false
+            HoldAnswer.write(toClient!, close: close)
+            return
+        }
         HeadWriter.writeError(toClient!, status: status, close: close)
     }
 

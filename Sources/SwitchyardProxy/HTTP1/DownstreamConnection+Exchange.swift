@@ -366,6 +366,7 @@ extension DownstreamConnection {
     /// Logs the request and unpins its table.
     func endRequest() {
         guard let handle else { return }
+        if parkedSince != 0 || releasedFromHold { leaveHold() }
         // The line first: it reads the observation that `observeEnd` resets.
         logRequest(handle)
         observeEnd(handle)

@@ -65,7 +65,7 @@ extension DownstreamConnection {
     /// The exchange can still use request bytes (after an early answer it cannot: the
     /// stream then discards what the client sends).
     var acceptsRequestBytes: Bool {
-        phase == .awaitingHead || phase == .connecting || phase == .holdingBody || phase == .exchanging
+        phase == .awaitingHead || phase == .connecting || phase == .holdingBody || phase == .parked || phase == .exchanging
     }
 
     /// Room in the request buffer for bytes an HTTP/2 stream writes.

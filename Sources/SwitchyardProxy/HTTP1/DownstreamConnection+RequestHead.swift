@@ -77,13 +77,19 @@ extension DownstreamConnection {
             chunkedBodyBytes = 0
             if case .chunked = requestBody { requestChunks.reset() }
             if writeUpstreamHead(base, p, handle) {
-                action = exchange.decisionPointPassed(passDecisionPoint())
+                action = exchange.decisionPointPassed(passDecisionPoint(base))
             } else {
                 action = exchange.headRewriteFailed()
             }
         }
-        // The head is consumed whatever the outcome: the next head starts after it.
-        if headLength > 0 { fromClient!.consume(headLength) }
+        // The head is consumed whatever the outcome (the next head starts after it), except
+        // by a parked exchange: it is routed again from these bytes when released.
+        if case .park = action {
+            parkedHeadLength = headLength
+            parkedHeadBytes = headBytes ?? headLength
+        } else if headLength > 0 {
+            fromClient!.consume(headLength)
+        }
         if case .connect = action, !requestBody.isDone { startRateWindow() }
         perform(action)
     }
@@ -107,9 +113,13 @@ extension DownstreamConnection {
     }
 
     /// The exchange's decision point (see `Exchange.decisionPointPassed` for what a hook
-    /// there may and may not do). Nothing is plugged in yet: every exchange goes on.
+    /// there may and may not do). The write hold is plugged in here (`+Hold`); a route
+    /// without a hold costs one load and a nil check.
     @inline(__always)
-    func passDecisionPoint() -> Exchange.Verdict { .forward }
+    func passDecisionPoint(_ base: UnsafeRawPointer) -> Exchange.Verdict {
+        guard let hold = handle.unsafelyUnwrapped.table.routes[decision.route].hold else { return .forward }
+        return holdVerdict(hold, base)
+    }
 
     /// Writes the head for the upstream into a fresh `toUpstream`; false when it does not fit.
     func writeUpstreamHead(_ base: UnsafeRawPointer, _ p: HTTPRequestParser, _ handle: TableHandle) -> Bool {

@@ -49,6 +49,8 @@ extension DownstreamConnection {
         case .holdingBody:
             worker.stats.timeouts += 1
             performThenAdvance(exchange.deadlinePassed())
+        case .parked:
+            parkExpired()
         case .connecting:
             connectFailed(Errno(code: ETIMEDOUT, call: "connect"))
         case .exchanging:

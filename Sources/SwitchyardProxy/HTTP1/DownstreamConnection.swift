@@ -41,6 +41,11 @@ final class DownstreamConnection: EventHandler, Indexed {
         /// has checked its first `validatedOffset` bytes. Left when the body is complete and
         /// valid (connect), invalid (400, nothing was sent), or too large to hold (stream).
         case holdingBody
+        /// Write hold: routed, the table pinned, `toUpstream` holds the rewritten head,
+        /// `fromClient` the head itself (unconsumed, `parkedHeadLength`) and the body so far;
+        /// queued in `worker.hold`. Nothing was sent upstream. Left by a release (routed
+        /// again from the head), the max-wait deadline (503) or the client leaving (dropped).
+        case parked
         /// Request and response in flight on `upstream`. The table is pinned.
         case exchanging
         /// After 101 Switching Protocols: bytes copied both ways until both sides end.
@@ -171,6 +176,19 @@ final class DownstreamConnection: EventHandler, Indexed {
     var aborted = false
     var tunnelShutUpstream = false
     var tunnelShutClient = false
+    /// Write hold (see `+Hold`): when this exchange was parked (monotonic ms; 0: not parked),
+    /// the head's length left in `fromClient`, the body bytes it counts against the
+    /// worker's bound, and whether the exchange in progress was released from a hold.
+    var parkedSince: UInt64 = 0
+    var parkedHeadLength = 0
+    var parkedBytes = 0
+    var parkedMaxWait: UInt64 = 0
+    /// An HTTP/2 stream's decoded head, kept while parked (its parser's spans point here).
+    var parkedH2Head: IOBuffer?
+    var parkedHeadBytes = 0
+    var releasedFromHold = false
+    /// Our next own answer is the hold's 503 (Retry-After, "not saved").
+    var holdRefusal = false
 
     // Timing (monotonic ms).
     var deadline: UInt64 = 0
@@ -296,6 +314,8 @@ final class DownstreamConnection: EventHandler, Indexed {
                 break
             case .holdingBody:
                 progressed = validateHeldBody()
+            case .parked:
+                progressed = parkedClientCheck()
             case .exchanging:
                 progressed = pumpExchange()
             case .tunnel:
@@ -361,7 +381,7 @@ final class DownstreamConnection: EventHandler, Indexed {
             closeAfterResponse = true
             phase = .closing
             advance()
-        case .awaitingHead, .connecting, .holdingBody, .exchanging:
+        case .awaitingHead, .connecting, .holdingBody, .parked, .exchanging:
             closeAfterResponse = true
         default:
             break

@@ -29,7 +29,9 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     /// one per worker serves every connection; an idle connection carries none).
     var responseHead: H2ResponseHead { worker.h2ResponseHead }
 
-    private var streams: [H2Stream] = []
+    private(set) var streams: [H2Stream] = []
+    /// Streams of this connection parked by a write hold (the per-connection bound).
+    var parkedStreams = 0
     /// Exchange drivers whose stream ended, kept for the next streams of this connection
     /// (same client, TLS and SNI): a stream then costs no driver object.
     private var spareDrivers: [DownstreamConnection] = []

@@ -88,6 +88,14 @@ struct H2RequestHead {
         return parser.finishDecoded(readable, bodyByStreamEnd: !endStream)
     }
 
+    /// Hands the decoded head's buffer to a parked exchange (write hold), which routes it
+    /// again at release; the parser's spans point into it (the joined cookie was copied
+    /// into it at completion, so the cookie buffer is not needed).
+    mutating func takeBytes() -> IOBuffer? {
+        defer { bytes = nil }
+        return bytes
+    }
+
     /// Gives the buffers back.
     mutating func release(_ pool: BufferPool) {
         if let bytes { pool.give(bytes) }

@@ -15,7 +15,7 @@ import SwitchyardSystem
 /// `body` has room, which nghttp2 drains as the client's window allows.
 final class H2Stream: Indexed {
     let id: Int32
-    private unowned let connection: H2Connection
+    unowned let connection: H2Connection
     /// The SNI name of the connection's TLS client, if any.
     var serverName: String? { connection.serverName }
     /// Position in the connection's stream list.
@@ -92,7 +92,9 @@ final class H2Stream: Indexed {
         if endStream { endDelivered = true }
         exchange.startDecoded(scratch: lent, head: head.bytes?.readable ?? UnsafeRawBufferPointer(start: nil, count: 0),
                               size: head.size, verdict: verdict, endStream: endStream)
-        // The exchange copied what it needs (the upstream head, the log's method and path).
+        // The exchange copied what it needs (the upstream head, the log's method and path);
+        // a parked one (write hold) keeps the head to route it again at release.
+        if exchange.phase == .parked { exchange.parkedH2Head = head.takeBytes() }
         head.release(worker.buffers)
     }
 
@@ -217,11 +219,13 @@ final class H2Stream: Indexed {
     }
 
     /// An answer of our own (an error the exchange decided), with its short text body.
-    func answer(status: Int) {
-        let text = HeadWriter.errorText(status)
+    /// `heldWrite`: the write hold's 503 (Retry-After, "not saved").
+    func answer(status: Int, heldWrite: Bool = false) {
+        let text = heldWrite ? (line: HeadWriter.errorText(503).line, body: HoldAnswer.body) : HeadWriter.errorText(status)
         let head = connection.responseHead
         head.reset(status: status)
         head.add(name: Self.bytes("content-type"), value: Self.bytes("text/plain; charset=utf-8"))
+        if heldWrite { head.add(name: Self.bytes("retry-after"), value: Self.bytes(HoldAnswer.retryAfterSeconds)) }
         // The length's digits live in a pooled buffer until nghttp2 copied the head.
         let length = worker.buffers.take()
         length.append(decimal: UInt64(text.body.utf8CodeUnitCount))

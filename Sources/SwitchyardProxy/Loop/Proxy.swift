@@ -150,6 +150,11 @@ public final class Proxy: @unchecked Sendable {
         on(workers, body)
     }
 
+    /// Runs `body` on every worker's loop with the worker's index, and waits until all ran it.
+    func onEveryWorkerIndexed<T: Sendable>(_ body: @escaping @Sendable (Int, Worker) -> T) -> [T] {
+        on(workers) { worker in body(worker.index, worker) }
+    }
+
     /// Runs `body` on the first worker's loop and waits for its result.
     func onFirstWorker<T: Sendable>(_ body: @escaping @Sendable (Worker) -> T) -> T {
         on([workers[0]], body)[0]

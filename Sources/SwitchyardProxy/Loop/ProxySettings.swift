@@ -41,6 +41,8 @@ public struct ProxySettings: Sendable {
     public var maxIdlePerServer = 2048
     /// Client connections per worker; beyond it the worker stops accepting until below.
     public var maxConnectionsPerWorker = 20_000
+    /// Write-hold bounds (routes file: `limit hold-parked|hold-per-connection|hold-bytes|hold-body`).
+    public var hold = HoldLimits()
     /// Path of the access log (JSON lines), or nil for none.
     public var accessLogPath: String?
     /// Path of the error log, or nil for standard error.
@@ -68,6 +70,7 @@ extension ProxySettings {
         if let v = tuning.maxConnectionsPerWorker { maxConnectionsPerWorker = Int(v) }
         if let v = tuning.maxIdlePerServer { maxIdlePerServer = Int(v) }
         if let v = tuning.minBodyBytesPerSecond { minBodyBytesPerSecond = v }
+        hold.apply(tuning)
     }
 
     var httpLimits: HTTPLimits {

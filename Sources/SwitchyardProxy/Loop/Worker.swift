@@ -34,9 +34,11 @@ final class Worker: @unchecked Sendable {
     private var drainOrders: [(backends: Set<String>, deadline: UInt64)] = []
     var stats = WorkerStats()
     private(set) var draining = false
-    private var connections: [DownstreamConnection] = []
+    private(set) var connections: [DownstreamConnection] = []
+    /// Parked writes of this worker (write hold), in arrival order.
+    private(set) lazy var hold = HoldQueue(limits: settings.hold.perWorker(workers: settings.workers))
     private var tunnels: [TCPTunnel] = []
-    private var http2Connections: [H2Connection] = []
+    private(set) var http2Connections: [H2Connection] = []
     private var listeners: [Listener] = []
     private var random: UInt64
 

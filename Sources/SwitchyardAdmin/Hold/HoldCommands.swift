@@ -1,0 +1,179 @@
+import Foundation
+import Glibc
+import SwitchyardProxy
+import SwitchyardRouting
+import SwitchyardSystem
+
+/// `hold ROUTE|all [--max-wait 60s]` and `release ROUTE|all [--rate 100/s]`. Both are
+/// runtime-state changes through the commit path (a new generation, saved, audited); their
+/// follow-ups run after the commit lock is released: the hold waits for the writes already
+/// in flight upstream (quiescence), the release paces the parked requests upstream.
+enum HoldCommands {
+    /// How long `hold` waits for writes in flight before it answers with what still runs.
+    static let quiescenceMilliseconds: UInt64 = 30_000
+    static let defaultRate = 100
+    static let maxRate = 10_000
+
+    static func hold(_ service: AdminService, _ command: AdminCommandLine) throws(AdminError) -> AdminService.Change {
+        guard command.words.count == 2 else { throw AdminError("usage: hold ROUTE|all [--max-wait 60s] [--reason TEXT]") }
+        let waitSeconds = try maxWait(command.maxWait)
+        let targets: [CompiledRoute]
+        if command.words[1] == "all" {
+            targets = service.table.routes.filter { $0.mode == .http && $0.hold == nil }
+            guard !targets.isEmpty else { throw AdminError("no http route left to hold (held already: \(heldNames(service)))") }
+        } else {
+            let route = try AdminCommands.route(service, command.words[1])
+            guard route.mode == .http else {
+                throw AdminError("route \(route.name) is mode tcp: only http writes can be held")
+            }
+            if let hold = route.hold {
+                throw AdminError("route \(route.name) is already held (since \(AuditLog.timestamp(hold.state.since))); release it first")
+            }
+            targets = [route]
+        }
+        var state = service.table.state
+        let since = Date().timeIntervalSince1970
+        for route in targets {
+            var runtime = state.routes[route.name] ?? RouteRuntime()
+            runtime.hold = HoldState(since: since, maxWaitSeconds: waitSeconds, reason: command.reason)
+            state.routes[route.name] = runtime
+        }
+        let names = targets.map(\.name)
+        return .init(state: state, followUp: { service in quiesce(service, names) })
+    }
+
+    static func release(_ service: AdminService, _ command: AdminCommandLine) throws(AdminError) -> AdminService.Change {
+        guard command.words.count == 2 else { throw AdminError("usage: release ROUTE|all [--rate 100/s] [--reason TEXT]") }
+        let rate = try parseRate(command.rate)
+        let targets: [CompiledRoute]
+        if command.words[1] == "all" {
+            targets = service.table.routes.filter { $0.hold != nil }
+            guard !targets.isEmpty else { throw AdminError("no route is held") }
+        } else {
+            let route = try AdminCommands.route(service, command.words[1])
+            guard route.hold != nil else { throw AdminError("route \(route.name) is not held") }
+            targets = [route]
+        }
+        var state = service.table.state
+        for route in targets {
+            var runtime = state.routes[route.name] ?? RouteRuntime()
+            runtime.hold = nil
+            state.routes[route.name] = runtime.isEmpty ? nil : runtime
+        }
+        let names = targets.map(\.name)
+        let text = command.text
+        return .init(state: state, followUp: { service in drain(service, names, rate: rate, command: text) })
+    }
+
+    /// For a change that is not `release` but ends holds (`revert` to a generation before
+    /// the hold, a `reload`): the parked requests of those routes are released at the default
+    /// rate, so none waits for its max-wait. nil when no hold ended.
+    static func releaseFollowUp(from old: RouteTable, to new: RouteTable, command: String) -> (@Sendable (AdminService) -> [String])? {
+        let ended = old.routes.filter { route in
+            route.hold != nil && (new.routeIndex(named: route.name).map { new.routes[$0].hold == nil } ?? true)
+        }.map(\.name)
+        guard !ended.isEmpty else { return nil }
+        return { service in drain(service, ended, rate: defaultRate, command: command) }
+    }
+
+    // MARK: values
+
+    /// `--max-wait`: 1 s … 300 s (default 60 s), whole seconds (rounded up).
+    static func maxWait(_ text: String?) throws(AdminError) -> Int {
+        guard let text else { return HoldState.defaultMaxWaitSeconds }
+        let milliseconds = try Duration.parseMilliseconds(text)
+        guard milliseconds >= 1000 else { throw AdminError("--max-wait \(text) is too short (at least 1s)") }
+        guard milliseconds <= UInt64(HoldState.maxMaxWaitSeconds) * 1000 else {
+            throw AdminError("--max-wait \(text) is too long (at most \(HoldState.maxMaxWaitSeconds)s: a client waits that long for its answer)")
+        }
+        return Int((milliseconds + 999) / 1000)
+    }
+
+    /// `--rate N/s` (or `N`): 1 … 10000 requests per second (default 100).
+    static func parseRate(_ text: String?) throws(AdminError) -> Int {
+        guard let text else { return defaultRate }
+        let number = text.hasSuffix("/s") ? String(text.dropLast(2)) : text
+        guard let n = Int(number), !number.isEmpty, number.allSatisfy(\.isNumber), (1...maxRate).contains(n) else {
+            throw AdminError("--rate \(text) is not a rate from 1/s to \(maxRate)/s (like 100/s)")
+        }
+        return n
+    }
+
+    static func heldNames(_ service: AdminService) -> String {
+        let held = service.table.routes.filter { $0.hold != nil }.map(\.name)
+        return held.isEmpty ? "none" : held.joined(separator: ", ")
+    }
+
+    // MARK: follow-ups
+
+    /// Waits until no write of `names` is in flight upstream (or the quiescence deadline).
+    /// Its answer is the signal that the database freeze may start.
+    static func quiesce(_ service: AdminService, _ names: [String]) -> [String] {
+        let routes = Set(names)
+        service.holdBook.began(names, rejections: service.dataPlane.holdSnapshot(routes: []).rejections)
+        let deadline = Clock.monotonicMilliseconds() + quiescenceMilliseconds
+        let list = names.joined(separator: ", ")
+        while true {
+            let snapshot = service.dataPlane.holdSnapshot(routes: routes)
+            let inFlight = snapshot.writesInFlight.values.reduce(0, +)
+            if inFlight == 0 {
+                return ["held: \(list) (writes); 0 in flight; \(snapshot.parked) parked"]
+            }
+            if Clock.monotonicMilliseconds() >= deadline {
+                let servers = snapshot.writesInFlight.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+                return ["held: \(list) (writes); \(inFlight) still in flight after \(quiescenceMilliseconds / 1000)s on \(servers); \(snapshot.parked) parked — not quiet yet: do not freeze the database"]
+            }
+            usleep(10_000)
+        }
+    }
+
+    /// Sends the parked requests of the released routes upstream: oldest first, at most
+    /// `Proxy.releaseConcurrency` running at once and `rate` per second; answers once the
+    /// queue is empty and the released requests were answered (or 30 s later).
+    static func drain(_ service: AdminService, _ names: [String], rate: Int, command: String) -> [String] {
+        let burst = Double(min(Proxy.releaseConcurrency, max(1, rate)))
+        var tokens = 1.0
+        var last = Clock.monotonicMilliseconds()
+        var snapshot = service.dataPlane.holdSnapshot(routes: [])
+        let startTotal = snapshot.releasedTotal
+        var done = false
+        // A parked request waits at most 300 s: past that nothing is left to release.
+        let giveUp = last + UInt64(HoldState.maxMaxWaitSeconds + 10) * 1000
+        while !done && Clock.monotonicMilliseconds() < giveUp {
+            let now = Clock.monotonicMilliseconds()
+            tokens = min(burst, tokens + Double(rate) * Double(now - last) / 1000)
+            last = now
+            let allowance = min(Int(tokens), Proxy.releaseConcurrency - snapshot.releasedInFlight)
+            if allowance > 0 {
+                let before = snapshot.releasedTotal
+                snapshot = service.dataPlane.releaseParked(count: allowance)
+                tokens -= Double(snapshot.releasedTotal - before)
+                // None of the released routes' requests is left in any worker.
+                if snapshot.releasable == 0 { done = true }
+            } else {
+                snapshot = service.dataPlane.holdSnapshot(routes: [])
+            }
+            if !done { usleep(5_000) }
+        }
+        // The answer waits for the released requests' own answers (bounded).
+        let answered = Clock.monotonicMilliseconds() + quiescenceMilliseconds
+        while snapshot.releasedInFlight > 0 && Clock.monotonicMilliseconds() < answered {
+            usleep(10_000)
+            snapshot = service.dataPlane.holdSnapshot(routes: [])
+        }
+        let released = snapshot.releasedTotal - startTotal
+        let refused = service.holdBook.ended(names, rejections: snapshot.rejections)
+        let refusedTotal = refused.values.reduce(0, +)
+        let reasons = refused.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        var line = "released: \(names.joined(separator: ", ")); \(released) parked write(s) sent upstream in arrival order (\(rate)/s, at most \(Proxy.releaseConcurrency) at a time)"
+        line += "; longest wait \(String(format: "%.1f", Double(snapshot.longestParkMilliseconds) / 1000))s"
+        line += "; refused 503 while held: \(refusedTotal)" + (reasons.isEmpty ? "" : " (\(reasons))")
+        if snapshot.releasedInFlight > 0 { line += "; \(snapshot.releasedInFlight) still running" }
+        // The bound hits, as counts (never bodies), in the audit log beside the release.
+        let me = Caller(uid: geteuid(), gid: getegid(), pid: getpid())
+        try? service.audit.append(.init(time: AuditLog.now(), outcome: "hold-report", uid: me.uid, pid: me.pid, user: me.userName,
+                                        command: command, reason: nil, changes: [line], error: nil,
+                                        generationBefore: nil, generation: service.table.generation, count: refusedTotal))
+        return [line]
+    }
+}

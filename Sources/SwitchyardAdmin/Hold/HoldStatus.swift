@@ -1,0 +1,44 @@
+import Foundation
+import SwitchyardProxy
+import SwitchyardRouting
+
+/// The write hold in `status` and `/status.json`: which routes are held, since when, and
+/// the parked queue with its refusals.
+enum HoldStatus {
+    static func describe(_ service: AdminService) -> ([String], [String: Any]) {
+        let held = service.table.routes.filter { $0.hold != nil }
+        let snapshot = service.dataPlane.holdSnapshot(routes: Set(held.map(\.name)))
+        return describe(held, snapshot)
+    }
+
+    static func describe(_ held: [CompiledRoute], _ s: HoldSnapshot) -> ([String], [String: Any]) {
+        var lines: [String] = []
+        var routes: [[String: Any]] = []
+        let now = Date().timeIntervalSince1970
+        for route in held {
+            guard let hold = route.hold else { continue }
+            let age = Int(now - hold.state.since)
+            let tooOld = Double(age) >= HoldState.maxAgeSeconds
+            lines.append("  \(route.name): held for \(age)s (\(hold.rules.methods.joined(separator: " ")); max-wait \(hold.state.maxWaitSeconds)s)"
+                         + (tooOld ? " — older than 10 min: new writes get 503" : ""))
+            routes.append(["name": route.name, "since": hold.state.since, "seconds": age, "methods": hold.rules.methods,
+                           "max_wait_seconds": hold.state.maxWaitSeconds, "refusing_new_writes": tooOld,
+                           "reason": hold.state.reason as Any])
+        }
+        let inFlight = s.writesInFlight.values.reduce(0, +)
+        if !held.isEmpty || s.parked > 0 {
+            lines.insert("", at: 0)
+            lines.insert("write hold:", at: 1)
+            let reasons = s.rejections.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            lines.append("  \(inFlight) write(s) in flight; \(s.parked) parked (oldest \(String(format: "%.1f", Double(s.oldestParkedMilliseconds) / 1000))s, "
+                         + "\(s.parkedBytes) body bytes); released \(s.releasedTotal); refused \(s.rejectedTotal)"
+                         + (reasons.isEmpty ? "" : " (\(reasons))"))
+        }
+        let json: [String: Any] = ["routes": routes, "parked": s.parked, "parked_bytes": s.parkedBytes,
+                                   "writes_in_flight": inFlight, "released_in_flight": s.releasedInFlight,
+                                   "released_total": s.releasedTotal, "parked_total": s.parkedTotal,
+                                   "rejections": s.rejections, "oldest_parked_ms": s.oldestParkedMilliseconds,
+                                   "longest_park_ms": s.longestParkMilliseconds]
+        return (lines, json)
+    }
+}

@@ -1,0 +1,156 @@
+import Glibc
+import SwitchyardHTTP
+import SwitchyardRouting
+import SwitchyardSystem
+
+/// The write hold at the exchange's decision point: a held write is parked in its worker's
+/// queue (its head and the body so far stay in `fromClient`, nothing goes upstream), and
+/// released later by routing it again with the table current then. See `Phase.parked`.
+extension DownstreamConnection {
+    /// Whether the held route parks this request, refuses it (a bound, an old hold, an
+    /// HTTP/2 stream) or lets it pass (a read, an exception path). Off the common path:
+    /// only requests on a held route get here. Does not allocate.
+    func holdVerdict(_ hold: CompiledHold, _ base: UnsafeRawPointer) -> Exchange.Verdict {
+        let p = requestParser
+        let methodBytes = UnsafeRawBufferPointer(start: base + p.methodSpan.start, count: p.methodSpan.count)
+        let path = scratch.unsafelyUnwrapped.routingPath(base: base)
+        guard hold.holds(method: methodBytes, path: path) else { return .forward }
+        if time(nil) >= hold.refuseAfterSeconds { return refuseHeld(.holdTooOld) }
+        let queue = worker.hold
+        var declared = 0
+        if case .length(let n) = requestBody {
+            if n > queue.limits.body { return refuseHeld(.bodyLimit) }
+            declared = Int(n)
+        }
+        // An HTTP/1.1 connection parks one request at a time; an HTTP/2 connection one per
+        // stream, up to the bound.
+        let onConnection = bridge?.connection.parkedStreams ?? 0
+        if onConnection >= queue.limits.perConnection { return refuseHeld(.connectionLimit) }
+        if queue.isFull { return refuseHeld(.parkedLimit) }
+        // What the process holds of this body: at most one buffer (the rest waits in the
+        // socket until release).
+        let held = min(declared, worker.buffers.bufferSize)
+        if UInt64(queue.parkedBytes + held) > queue.limits.bytes { return refuseHeld(.bytesLimit) }
+        parkedBytes = held
+        parkedMaxWait = UInt64(hold.state.maxWaitSeconds) * 1000
+        return .park
+    }
+
+    private func refuseHeld(_ reason: HoldRejection) -> Exchange.Verdict {
+        worker.hold.rejected(reason)
+        holdRefusal = true
+        return .refuse
+    }
+
+    /// Carries out `.park`: queued in arrival order, answered 503 if still here at max-wait.
+    func park() {
+        let now = Clock.monotonicMilliseconds()
+        parkedSince = now
+        phase = .parked
+        deadline = now + parkedMaxWait
+        worker.hold.parkedBytes += parkedBytes
+        worker.hold.append(self)
+        bridge?.connection.parkedStreams += 1
+    }
+
+    /// A parked exchange whose client has gone is dropped: never forwarded.
+    func parkedClientCheck() -> Bool {
+        // An HTTP/2 stream's END_STREAM is the end of its request, not the client leaving
+        // (a reset arrives as `bridgeCancel`).
+        guard clientEOF, bridge == nil else { return false }
+        perform(exchange.clientGone())
+        return true
+    }
+
+    /// Max-wait passed: 503 with Retry-After, "not saved"; the request is never forwarded.
+    func parkExpired() {
+        worker.hold.rejected(.maxWait)
+        worker.stats.timeouts += 1
+        holdRefusal = true
+        performThenAdvance(exchange.deadlinePassed())
+    }
+
+    /// The exchange leaves the hold's books (it ended, or was taken for release).
+    func leaveHold() {
+        let queue = worker.hold
+        if parkedSince != 0 {
+            queue.remove(self)
+            bridge?.connection.parkedStreams -= 1
+            releaseBuffer(&parkedH2Head)
+            queue.parkedBytes -= parkedBytes
+            let waited = Clock.monotonicMilliseconds() &- parkedSince
+            if waited > queue.longestParkMilliseconds { queue.longestParkMilliseconds = waited }
+            parkedSince = 0
+            parkedBytes = 0
+        }
+        if releasedFromHold {
+            releasedFromHold = false
+            queue.releasedInFlight -= 1
+        }
+    }
+
+    /// Release: the parked exchange starts again from its head, routed by the current
+    /// table (the release's own generation or a later one). Called by the worker with the
+    /// connection already taken off the queue.
+    func resumeFromHold() {
+        precondition(phase == .parked, "resumeFromHold in \(phase)")
+        let queue = worker.hold
+        queue.parkedBytes -= parkedBytes
+        let waited = Clock.monotonicMilliseconds() &- parkedSince
+        if waited > queue.longestParkMilliseconds { queue.longestParkMilliseconds = waited }
+        parkedSince = 0
+        parkedBytes = 0
+        bridge?.connection.parkedStreams -= 1
+        releasedFromHold = true
+        queue.releasedInFlight += 1
+        queue.releasedTotal += 1
+        // Undo the pin and the in-flight gauge of the first routing; the request's start
+        // time stays, so the access log's duration includes the wait.
+        let started = startNanoseconds
+        if let handle {
+            if observed.inFlightCell >= 0 { handle.metrics[observed.inFlightCell].leave() }
+            observed = ExchangeObservation()
+            handle.activeRequests -= 1
+            if handle.activeRequests == 0 { worker.tableReleased(handle) }
+            self.handle = nil
+        }
+        releaseBuffer(&toUpstream)
+        exchange.parkReleased()
+        servedRequests -= 1
+        phase = .awaitingHead
+        let headLength = parkedHeadLength
+        parkedHeadLength = 0
+        if bridge != nil {
+            // The stream's decoded head (the body, if any, is in `fromClient`).
+            let head = parkedH2Head
+            parkedH2Head = nil
+            startExchange(base: head?.readable.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, headLength: 0, headBytes: parkedHeadBytes)
+            if let head { worker.buffers.give(head) }
+        } else {
+            startExchange(base: fromClient!.readable.baseAddress!, headLength: headLength)
+        }
+        startNanoseconds = started
+        advance()
+        bridge?.connection.needsFlush()
+    }
+
+    /// The server label of a write of `routeName` in flight upstream on this connection
+    /// (connecting or sending, not parked); nil otherwise. For the hold's quiescence.
+    func writeInFlight(route routeName: String) -> [UInt8]? {
+        guard phase == .connecting || phase == .holdingBody || phase == .exchanging, let handle, decision.route >= 0 else { return nil }
+        let route = handle.table.routes[decision.route]
+        guard route.name == routeName, !method.isSafeRead else { return nil }
+        if phase == .exchanging && exchange.responseComplete { return nil }
+        return upstream.map { $0.pool.labelBytes } ?? lastServerLabel
+    }
+}
+
+extension HTTPMethod {
+    /// GET, HEAD, OPTIONS, TRACE: never held, never waited for.
+    var isSafeRead: Bool {
+        switch self {
+        case .get, .head, .options, .trace: return true
+        default: return false
+        }
+    }
+}

@@ -1,0 +1,88 @@
+/// One worker's parked writes, in arrival order, and its hold counters. Confined to the
+/// worker's thread; the admin side reads it through the loop hand-off (`Proxy+Hold`).
+///
+/// The queue's storage is reserved for the worker's bound once, so parking allocates
+/// nothing; a connection that leaves (client gone, max-wait) is removed in place.
+final class HoldQueue {
+    let limits: HoldLimits
+    /// Oldest first. An HTTP/1.1 connection is here at most once (it parks one exchange).
+    private(set) var parked: [DownstreamConnection] = []
+    /// Body bytes the parked requests count against `limits.bytes`.
+    var parkedBytes = 0
+    /// Exchanges released from the hold that have not ended yet (a release keeps at most
+    /// `Proxy.releaseConcurrency` of them in flight).
+    var releasedInFlight = 0
+    /// Released since the worker started (monotonic count).
+    var releasedTotal = 0
+    /// Parked since the worker started (monotonic count).
+    var parkedTotal = 0
+    /// Per `HoldRejection`, since the worker started.
+    var rejections = HoldRejectionCounts()
+    /// The longest time one request stayed parked (ms), since the worker started.
+    var longestParkMilliseconds: UInt64 = 0
+
+    init(limits: HoldLimits) {
+        self.limits = limits
+        parked.reserveCapacity(max(limits.parked, 1))
+    }
+
+    var isFull: Bool { parked.count >= limits.parked }
+
+    func append(_ connection: DownstreamConnection) {
+        parked.append(connection)
+        parkedTotal += 1
+    }
+
+    func remove(_ connection: DownstreamConnection) {
+        // Off the common path (a client gone or a wait expired); the queue is short.
+        if let i = parked.firstIndex(where: { $0 === connection }) { parked.remove(at: i) }
+    }
+
+    /// Takes up to `count` of the oldest parked connections whose route `isReleased` says
+    /// is no longer held (another route's hold keeps its own requests parked, in order).
+    func takeOldest(_ count: Int, isReleased: (DownstreamConnection) -> Bool) -> [DownstreamConnection] {
+        var taken: [DownstreamConnection] = []
+        var i = 0
+        while i < parked.count && taken.count < count {
+            if isReleased(parked[i]) {
+                taken.append(parked.remove(at: i))
+            } else {
+                i += 1
+            }
+        }
+        return taken
+    }
+
+    func rejected(_ reason: HoldRejection) { rejections[reason] += 1 }
+}
+
+/// A count per `HoldRejection` as plain stored integers: a scrape copies it off the worker
+/// without allocating (an array would be shared and copied on the next refusal).
+struct HoldRejectionCounts: Sendable {
+    private var parkedLimit = 0, connectionLimit = 0, bytesLimit = 0, bodyLimit = 0, maxWait = 0, holdTooOld = 0, http2 = 0
+
+    subscript(reason: HoldRejection) -> Int {
+        get {
+            switch reason {
+            case .parkedLimit: return parkedLimit
+            case .connectionLimit: return connectionLimit
+            case .bytesLimit: return bytesLimit
+            case .bodyLimit: return bodyLimit
+            case .maxWait: return maxWait
+            case .holdTooOld: return holdTooOld
+            case .http2: return http2
+            }
+        }
+        set {
+            switch reason {
+            case .parkedLimit: parkedLimit = newValue
+            case .connectionLimit: connectionLimit = newValue
+            case .bytesLimit: bytesLimit = newValue
+            case .bodyLimit: bodyLimit = newValue
+            case .maxWait: maxWait = newValue
+            case .holdTooOld: holdTooOld = newValue
+            case .http2: http2 = newValue
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import SwitchyardRouting
+import SwitchyardSystem
+
+/// The write hold as the admin side sees it, merged over the workers.
+public struct HoldSnapshot: Sendable, Equatable {
+    /// Requests parked now.
+    public var parked = 0
+    /// Bytes of parked bodies held in memory now.
+    public var parkedBytes = 0
+    /// Released exchanges still running.
+    public var releasedInFlight = 0
+    /// Counts since the process started.
+    public var parkedTotal = 0
+    public var releasedTotal = 0
+    /// By `HoldRejection.label`, since the process started.
+    public var rejections: [String: Int] = [:]
+    public var longestParkMilliseconds: UInt64 = 0
+    /// How long the oldest request parked now has waited (ms; 0: none parked).
+    public var oldestParkedMilliseconds: UInt64 = 0
+    /// After a release step: parked requests whose route is no longer held, still queued.
+    public var releasable = 0
+    /// Writes of the routes asked about that are in flight upstream, by server label.
+    public var writesInFlight: [String: Int] = [:]
+
+    public init() {}
+
+    public var rejectedTotal: Int { rejections.values.reduce(0, +) }
+}
+
+extension Proxy {
+    /// At most this many released exchanges run at once (a release must not become the
+    /// burst a database just promoted falls over from).
+    public static let releaseConcurrency = 16
+
+    /// The hold's counters merged from every worker (each reads its own on its loop, as
+    /// `stats` does). `routes`: the routes whose writes in flight upstream are counted.
+    public func holdSnapshot(routes: Set<String> = []) -> HoldSnapshot {
+        let parts = onEveryWorker { worker in Self.counters(of: worker, routes: routes) }
+        return parts.reduce(into: HoldSnapshot()) { Self.merge(&$0, $1) }
+    }
+
+    /// Releases up to `count` parked requests whose route is no longer held, oldest first
+    /// in each worker; the workers whose oldest such request waited longest go first, each
+    /// given no more than it has. The snapshot's `releasable` says how many are left.
+    public func releaseParked(count: Int) -> HoldSnapshot {
+        let waiting = onEveryWorker { worker -> (age: UInt64, count: Int) in
+            let table = worker.current.table
+            var age: UInt64 = 0
+            var releasable = 0
+            for connection in worker.hold.parked where Self.isReleased(connection, by: table) {
+                if releasable == 0 { age = Clock.monotonicMilliseconds() &- connection.parkedSince }
+                releasable += 1
+            }
+            return (age, releasable)
+        }
+        let order = waiting.indices.sorted { waiting[$0].age > waiting[$1].age }
+        var quota = [Int](repeating: 0, count: waiting.count)
+        var left = count
+        var given = true
+        while left > 0 && given {
+            given = false
+            for w in order where left > 0 && quota[w] < waiting[w].count {
+                quota[w] += 1
+                left -= 1
+                given = true
+            }
+        }
+        let quotas = quota
+        let parts = onEveryWorkerIndexed { index, worker -> WorkerHoldCounters in
+            let table = worker.current.table
+            if quotas[index] > 0 {
+                let taken = worker.hold.takeOldest(quotas[index]) { Self.isReleased($0, by: table) }
+                for connection in taken { connection.resumeFromHold() }
+            }
+            var counters = Self.counters(of: worker, routes: [])
+            counters.releasable = worker.hold.parked.reduce(0) { $0 + (Self.isReleased($1, by: table) ? 1 : 0) }
+            return counters
+        }
+        return parts.reduce(into: HoldSnapshot()) { Self.merge(&$0, $1) }
+    }
+
+    /// Whether the table in force no longer holds the route a parked request was routed to.
+    private static func isReleased(_ connection: DownstreamConnection, by table: RouteTable) -> Bool {
+        guard let handle = connection.handle, connection.decision.route >= 0 else { return true }
+        let name = handle.table.routes[connection.decision.route].name
+        guard let now = table.routeIndex(named: name) else { return true }
+        return table.routes[now].hold == nil
+    }
+
+    /// One worker's counters, copied on its loop: plain integers (no allocation, so a
+    /// scrape keeps the worker at 0 allocations); the writes in flight of `routes` are
+    /// looked up only when asked (a hold's quiescence, `status` during a hold).
+    private static func counters(of worker: Worker, routes: Set<String>) -> WorkerHoldCounters {
+        let queue = worker.hold
+        var c = WorkerHoldCounters(parked: queue.parked.count, parkedBytes: queue.parkedBytes,
+                                   releasedInFlight: queue.releasedInFlight, parkedTotal: queue.parkedTotal,
+                                   releasedTotal: queue.releasedTotal, rejections: queue.rejections,
+                                   longestPark: queue.longestParkMilliseconds, oldestParked: 0, releasable: 0, writesInFlight: nil)
+        if let first = queue.parked.first { c.oldestParked = Clock.monotonicMilliseconds() &- first.parkedSince }
+        guard !routes.isEmpty else { return c }
+        var labels: [[UInt8]] = []
+        for route in routes {
+            var drivers = worker.connections
+            for h2 in worker.http2Connections { drivers += h2.streams.compactMap(\.exchange) }
+            for connection in drivers {
+                if let label = connection.writeInFlight(route: route) { labels.append(label) }
+            }
+        }
+        c.writesInFlight = labels
+        return c
+    }
+
+    /// Merged on the asking thread (dictionaries allocate: never on a worker).
+    private static func merge(_ total: inout HoldSnapshot, _ part: WorkerHoldCounters) {
+        total.parked += part.parked
+        total.parkedBytes += part.parkedBytes
+        total.releasedInFlight += part.releasedInFlight
+        total.parkedTotal += part.parkedTotal
+        total.releasedTotal += part.releasedTotal
+        total.releasable += part.releasable
+        for reason in HoldRejection.allCases where part.rejections[reason] > 0 {
+            total.rejections[reason.label, default: 0] += part.rejections[reason]
+        }
+        let oldest = part.parked > 0 ? part.oldestParked : 0
+        total.longestParkMilliseconds = max(total.longestParkMilliseconds, part.longestPark, oldest)
+        total.oldestParkedMilliseconds = max(total.oldestParkedMilliseconds, oldest)
+        for label in part.writesInFlight ?? [] { total.writesInFlight[String(decoding: label, as: UTF8.self), default: 0] += 1 }
+    }
+}
+
+/// What one worker's loop copies out for a hold snapshot.
+struct WorkerHoldCounters: Sendable {
+    var parked, parkedBytes, releasedInFlight, parkedTotal, releasedTotal: Int
+    var rejections: HoldRejectionCounts
+    var longestPark, oldestParked: UInt64
+    var releasable: Int
+    var writesInFlight: [[UInt8]]?
+}

@@ -1,0 +1,172 @@
+import Foundation
+import Glibc
+import Testing
+import SwitchyardAdmin
+import SwitchyardRouting
+import SwitchyardSystem
+import SwitchyardTestSupport
+
+/// `hold` and `release` on a real proxy with real origins: writes park while reads flow,
+/// the release sends them to the routing in force then, and bad input changes nothing.
+@Suite struct HoldCommandTests {
+    @Test func heldWritesParkWhileReadsFlowAndGoToTheNewSideOnRelease() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes)
+        defer { h.stop() }
+        let hold = h.run("hold app --reason CHG-7")
+        #expect(hold.ok, "\(hold.text)")
+        #expect(hold.text.contains("held: app (writes); 0 in flight; 0 parked"), "\(hold.text)")
+        let writer = Handed(try TestClient(port: h.port))
+        let parked = Background { HoldSupport.post(writer.client, "/notes/1", body: "note 1") }
+        try waitFor("the write to park", seconds: 5) { h.proxy.holdSnapshot().parked == 1 }
+        // Reads flow, on other connections; so does the excepted login path.
+        let reader = try TestClient(port: h.port)
+        for i in 0..<5 { #expect(reader.get("/notes/\(i)")?.status == 200) }
+        #expect(HoldSupport.post(reader, "/login", body: "user")?.text.hasPrefix("legacy answered POST /login") == true)
+        #expect(HoldSupport.seen(h.legacy, "POST", "/notes") == 0, "nothing held reached a backend")
+        let status = h.run("status")
+        #expect(status.text.contains("write hold:") && status.text.contains("1 parked"), "\(status.text)")
+        #expect(!parked.finished)
+        #expect(h.run("flip app").ok)
+        let release = h.run("release app")
+        #expect(release.ok, "\(release.text)")
+        #expect(release.text.contains("released: app; 1 parked write(s) sent upstream"), "\(release.text)")
+        let answer = try parked.wait()
+        #expect(answer?.status == 200)
+        #expect(answer?.text.hasPrefix("cloud answered POST /notes/1") == true, "\(answer?.text ?? "no answer")")
+        #expect(HoldSupport.seen(h.legacy, "POST", "/notes") == 0)
+        #expect(HoldSupport.seen(h.cloud, "POST", "/notes") == 1)
+        // The connection goes on after a released request.
+        #expect(HoldSupport.post(writer.client, "/notes/2")?.text.hasPrefix("cloud answered POST /notes/2") == true)
+        let commands = h.auditRecords().compactMap { $0["command"] as? String }
+        #expect(commands.contains("hold app --reason CHG-7") && commands.contains("release app"), "\(commands)")
+        #expect(h.auditRecords().contains { $0["outcome"] as? String == "hold-report" })
+    }
+
+    @Test func aParkedConnectionKeepsItsOrderAndOtherWritesArriveInArrivalOrder() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes, workers: 1)
+        defer { h.stop() }
+        #expect(h.run("hold app").ok)
+        var pending: [Background<TestClient.Response?>] = []
+        for i in 0..<20 {
+            let client = Handed(try TestClient(port: h.port))
+            pending.append(Background { HoldSupport.post(client.client, "/notes/\(i)") })
+            try waitFor("write \(i) to park", seconds: 5) { h.proxy.holdSnapshot().parked == i + 1 }
+        }
+        // 20/s: each is sent 50 ms after the one before, so the backend sees the sending order.
+        #expect(h.run("release app --rate 20/s").ok)
+        for p in pending { #expect(try p.wait()?.status == 200) }
+        let order = h.legacy.requestHeads.filter { $0.hasPrefix("POST /notes/") }.map { head in
+            Int(head.split(separator: " ")[1].dropFirst("/notes/".count)) ?? -1
+        }
+        #expect(order == Array(0..<20), "released in arrival order: \(order)")
+    }
+
+    @Test func aRevertThatEndsTheHoldReleasesItsQueue() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes)
+        defer { h.stop() }
+        #expect(h.run("hold app").ok)
+        let writer = Handed(try TestClient(port: h.port))
+        let parked = Background { HoldSupport.post(writer.client, "/notes/r") }
+        try waitFor("the write to park", seconds: 5) { h.proxy.holdSnapshot().parked == 1 }
+        let revert = h.run("revert")
+        #expect(revert.ok && revert.text.contains("app released") && revert.text.contains("released: app; 1 parked write(s)"), "\(revert.text)")
+        #expect(try parked.wait()?.text.hasPrefix("legacy answered POST /notes/r") == true)
+    }
+
+    @Test func badInputIsRefusedInOneLineAuditedAndChangesNothing() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes)
+        defer { h.stop() }
+        let generation = h.proxy.table.generation
+        let cases = [
+            ("hold nosuch", "unknown route \"nosuch\""),
+            ("hold tds", "mode tcp"),
+            ("hold app --max-wait -5s", "is not a duration"),
+            ("hold app --max-wait 0s", "too short"),
+            ("hold app --max-wait 301s", "too long"),
+            ("hold app --max-wait 1h", "is not a duration"),
+            ("release app", "route app is not held"),
+            ("release all", "no route is held"),
+            ("release app --rate 0/s", "not a rate"),
+            ("hold", "usage: hold"),
+        ]
+        for (line, expected) in cases {
+            let answer = h.run(line)
+            #expect(!answer.ok, "\(line) was accepted")
+            #expect(answer.text.contains(expected), "\(line): \(answer.text)")
+            #expect(!answer.text.contains("\n"), "\(line): one line")
+        }
+        #expect(h.proxy.table.generation == generation, "nothing changed")
+        let refused = h.auditRecords().filter { $0["outcome"] as? String == "refused" }.compactMap { $0["command"] as? String }
+        #expect(refused.count == cases.count, "every refusal audited: \(refused)")
+        #expect(h.run("hold app").ok)
+        let twice = h.run("hold app")
+        #expect(!twice.ok && twice.text.contains("already held"), "\(twice.text)")
+    }
+
+    @Test func holdAnswersOnlyOnceWritesInFlightUpstreamAreDone() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes)
+        defer { h.stop() }
+        var slow: [Background<TestClient.Response?>] = []
+        for _ in 0..<3 {
+            let client = Handed(try TestClient(port: h.port))
+            slow.append(Background { HoldSupport.post(client.client, "/slow?ms=700") })
+        }
+        try waitFor("the slow writes to reach legacy", seconds: 5) { HoldSupport.seen(h.legacy, "POST", "/slow") == 3 }
+        let started = Clock.monotonicMilliseconds()
+        let hold = h.run("hold app")
+        let took = Clock.monotonicMilliseconds() - started
+        #expect(hold.ok && hold.text.contains("0 in flight"), "\(hold.text)")
+        #expect(took >= 300, "the hold waited for the writes in flight (\(took) ms)")
+        for s in slow {
+            #expect(s.finished, "every write in flight had its answer before the hold answered")
+            #expect(try s.wait()?.status == 200)
+        }
+    }
+
+    @Test func maxWaitAnswers503NotSavedAndTheRequestIsNeverForwarded() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes)
+        defer { h.stop() }
+        #expect(h.run("hold app --max-wait 1s").ok)
+        let client = try TestClient(port: h.port)
+        let started = Clock.monotonicMilliseconds()
+        let answer = HoldSupport.post(client, "/notes/9")
+        let waited = Clock.monotonicMilliseconds() - started
+        #expect(answer?.status == 503)
+        #expect(answer?.header("Retry-After") != nil)
+        #expect(answer?.text.contains("NOT saved") == true, "\(answer?.text ?? "")")
+        #expect(waited >= 900 && waited < 5_000, "answered at max-wait (\(waited) ms)")
+        #expect(h.run("release app").ok)
+        usleep(200_000)
+        #expect(HoldSupport.seen(h.legacy, "POST", "/notes") == 0, "never forwarded later")
+        #expect(h.proxy.holdSnapshot().rejections["max_wait"] == 1)
+    }
+
+    @Test func aClientThatLeavesWhileParkedIsDroppedAndNeverForwarded() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes)
+        defer { h.stop() }
+        #expect(h.run("hold app").ok)
+        do {
+            let client = try TestClient(port: h.port)
+            client.send("POST /notes/5 HTTP/1.1\r\nHost: test.local\r\nContent-Length: 6\r\n\r\nnote 5")
+            try waitFor("the write to park", seconds: 5) { h.proxy.holdSnapshot().parked == 1 }
+        }   // the client closes its socket here
+        try waitFor("the parked write to be dropped", seconds: 5) { h.proxy.holdSnapshot().parked == 0 }
+        #expect(h.run("release app").ok)
+        usleep(200_000)
+        #expect(HoldSupport.seen(h.legacy, "POST", "/notes") == 0)
+        #expect(h.legacy.requestCount == 0, "the backend never saw it")
+    }
+
+    @Test func theHoldIsRuntimeStateThatSurvivesARestart() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes)
+        defer { h.stop() }
+        #expect(h.run("hold app --max-wait 45s --reason CHG-9").ok)
+        let saved = try String(contentsOfFile: h.statePath, encoding: .utf8)
+        #expect(saved.contains("\"hold\""), "the state file carries the hold")
+        let config = try RoutesConfig.load(path: h.routesPath)
+        let (table, _, _) = try AdminService.startingTable(config: config, statePath: h.statePath)
+        let route = table.routes[table.routeIndex(named: "app")!]
+        #expect(route.hold?.state.maxWaitSeconds == 45)
+        #expect(route.hold?.state.reason == "CHG-9")
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Glibc
+import SwitchyardAdmin
+import SwitchyardOrigin
+import SwitchyardTestSupport
+
+/// Pieces the write-hold tests share.
+enum HoldSupport {
+    static let routes = """
+        listen http 127.0.0.1:0
+        backend legacy {
+            server 127.0.0.1:LEGACY
+        }
+        backend cloud {
+            server 127.0.0.1:CLOUD
+        }
+        route app {
+            active legacy standby cloud
+            hold except /login
+        }
+        route tds {
+            mode tcp
+            listen 127.0.0.1:0
+            backend legacy
+        }
+        """
+
+    /// A POST with a body of `body` bytes (Content-Length), sent raw.
+    static func post(_ client: TestClient, _ path: String, body: String = "note") -> TestClient.Response? {
+        client.send("POST \(path) HTTP/1.1\r\nHost: test.local\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        return client.readResponse()
+    }
+
+    /// How many requests with `method` and a path starting with `prefix` the origin saw.
+    static func seen(_ origin: OriginServer, _ method: String, _ prefix: String) -> Int {
+        origin.requestHeads.filter { $0.hasPrefix("\(method) \(prefix)") }.count
+    }
+}
+
+/// One value set from another thread (a lock TSan understands).
+final class Box<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var item: T
+    init(_ value: T) { item = value }
+    var value: T {
+        get { lock.lock(); defer { lock.unlock() }; return item }
+        set { lock.lock(); item = newValue; lock.unlock() }
+    }
+}
+
+/// Runs `body` on its own thread; `wait` returns its result.
+final class Background<T>: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private let box: Box<T?> = Box(nil)
+    init(_ body: @escaping @Sendable () -> T) {
+        Thread { [box, done] in box.value = body(); done.signal() }.start()
+    }
+    func wait(seconds: Double = 30) throws -> T {
+        try done.wait(seconds: seconds, for: "a background request")
+        return box.value!
+    }
+    var finished: Bool { box.value != nil }
+}
+
+/// A client handed to the one thread that uses it from then on.
+struct Handed: @unchecked Sendable {
+    let client: TestClient
+    init(_ client: TestClient) { self.client = client }
+}
