@@ -6,6 +6,13 @@ import SwitchyardRouting
 
 /// `serve` with a `fleet` line: the agent that keeps this instance with the others.
 enum ServeFleet {
+    /// `check`: a password file `serve` could not read, as one line naming it.
+    static func passwordProblems(_ config: RoutesConfig, file: String) -> [String] {
+        guard let fleet = config.fleet, let path = fleet.passwordFile else { return [] }
+        guard (try? String(contentsOfFile: path, encoding: .utf8)) == nil else { return [] }
+        return ["\(file): fleet \(fleet.name): cannot read password-file \(path)"]
+    }
+
     /// nil without a fleet line. A fleet needs the admin socket (changes come through it)
     /// and so a state file (the instance starts from it when etcd is out of reach).
     static func make(config: RoutesConfig, service: AdminService?, errorLog: ErrorLog) throws -> FleetAgent? {

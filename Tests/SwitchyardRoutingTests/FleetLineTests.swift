@@ -19,6 +19,12 @@ struct FleetLineTests {
         #expect(fleet.instance == "a")
     }
 
+    @Test func theExampleFleetFileNamesItsFleetAndInstance() throws {
+        let text = try String(contentsOfFile: #filePath.components(separatedBy: "/Tests/")[0] + "/routes/fleet-host-a.routes", encoding: .utf8)
+        let fleet = try #require(try parse(text).fleet)
+        #expect(fleet.name == "clinic" && fleet.instance == "host-a" && fleet.endpoints.count == 3)
+    }
+
     @Test(arguments: [
         ("fleet clinic", "test.routes:1:1: missing argument for fleet (usage: fleet NAME etcd URL [URL...] [user NAME password-file PATH] [instance NAME])"),
         ("fleet clinic consul http://127.0.0.1:2379", "test.routes:1:14: expected etcd after the fleet name"),
