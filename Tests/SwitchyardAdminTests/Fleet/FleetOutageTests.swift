@@ -16,6 +16,13 @@ extension FleetTests {
             #expect(fixture.a.command("flip app").contains("every live instance"))
             let generation = try #require(fixture.a.generation())
             let port = try fixture.a.port()
+            // Every instance's view is fresh before the outage, so the transcript shows what an
+            // operator would see after a quiet while: everyone synced at this generation.
+            try waitFor("the views to list three synced instances", seconds: 10) {
+                fixture.instances.allSatisfy { instance in
+                    instance.command("status").split(separator: "\n").filter { $0.contains(" synced ") && $0.contains(" \(generation) ") }.count == 3
+                }
+            }
 
             // Clients keep coming to A through the outage.
             let failures = Mutex(0), served = Mutex(0), running = Mutex(true)
