@@ -192,7 +192,8 @@ public final class AdminServer: @unchecked Sendable {
                     if answer.ok { kill(getpid(), SIGTERM) }
                     return
                 }
-                let (answer, json) = service.execute(line, caller: caller)
+                let progress = AdminProgress { [self] text in send(fd, text + "\n") }
+                let (answer, json) = service.execute(line, caller: caller, progress: progress)
                 send(fd, answer.rendered(json: json))
             }
             if pending.count > Self.maxLineBytes {

@@ -22,7 +22,7 @@ public final class AdminService: @unchecked Sendable {
     private(set) var config: RoutesConfig
     var history: [HistoryEntry]
     /// The committed change's follow-up, handed from `commit` to `execute` (commit lock).
-    private var pendingFollowUp: (@Sendable (AdminService) -> [String])?
+    private var pendingFollowUp: (@Sendable (AdminService, AdminProgress) -> [String])?
     /// What the write hold remembers between `hold` and `release` (its own lock).
     let holdBook = HoldBook()
     let errorLog: ErrorLog
@@ -101,10 +101,12 @@ public final class AdminService: @unchecked Sendable {
 
     /// Runs one command line for `caller`. A refusal of a change is audited after the
     /// commit lock is released: writing and fsyncing it must not hold up accepted changes.
-    public func execute(_ line: String, caller: Caller) -> (AdminAnswer, json: Bool) {
+    /// A command that waits after its commit (`hold`, `release`) reports how far it is on
+    /// `progress` (human answers only).
+    public func execute(_ line: String, caller: Caller, progress: AdminProgress = .silent) -> (AdminAnswer, json: Bool) {
         let (answer, json, refusal, followUp) = executeLocked(line, caller: caller)
         if let refusal { recordRefusal(refusal.command, caller, refusal.error, generationBefore: refusal.generation) }
-        if let followUp { return (answer.followedBy(followUp(self)), json) }
+        if let followUp { return (answer.followedBy(followUp(self, json ? .silent : progress)), json) }
         return (answer, json)
     }
 
@@ -115,7 +117,7 @@ public final class AdminService: @unchecked Sendable {
         var generation: UInt64
     }
 
-    private func executeLocked(_ line: String, caller: Caller) -> (AdminAnswer, Bool, Refusal?, (@Sendable (AdminService) -> [String])?) {
+    private func executeLocked(_ line: String, caller: Caller) -> (AdminAnswer, Bool, Refusal?, (@Sendable (AdminService, AdminProgress) -> [String])?) {
         lock.lock()
         defer { pendingFollowUp = nil ; lock.unlock() }
         let (answer, json, refusal) = executeLockedCommand(line, caller: caller)
@@ -256,7 +258,7 @@ public final class AdminService: @unchecked Sendable {
         var extraLines: [String] = []
         /// Runs after the commit, outside the commit lock (a hold waiting for writes in
         /// flight, a release pacing its queue); its lines end the answer.
-        var followUp: (@Sendable (AdminService) -> [String])? = nil
+        var followUp: (@Sendable (AdminService, AdminProgress) -> [String])? = nil
     }
 
     /// `generation`: the one the fleet's store gave this change (nil: the next one).

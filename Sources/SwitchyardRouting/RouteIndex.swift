@@ -24,6 +24,8 @@ final class RouteIndex: Sendable {
     private let hostKeys: [KeySpan]
     private let hostGroups: [Int32]
     private let hostSlotMask: Int
+    /// No route names a host: the request's host need not be hashed at all.
+    private let noHostRoutes: Bool
 
     // (group, prefix) → routes. Slot is empty when its hash is 0.
     private let prefixHashes: [UInt64]
@@ -140,6 +142,7 @@ final class RouteIndex: Sendable {
         self.hostKeys = hostKeys
         self.hostGroups = hostGroups
         self.hostSlotMask = hostCapacity - 1
+        self.noHostRoutes = hostOrder.isEmpty
         self.prefixHashes = prefixHashes
         self.prefixKeys = prefixKeys
         self.prefixGroups = prefixGroups
@@ -163,7 +166,7 @@ final class RouteIndex: Sendable {
     }
 
     private func group(ofHost host: UnsafeRawBufferPointer) -> Int {
-        guard host.count > 0 else { return 0 }
+        guard host.count > 0, !noHostRoutes else { return 0 }
         var hash = Self.seed(group: 0)
         var i = 0
         while i < host.count {

@@ -81,15 +81,15 @@ enum AdminClient {
         }
         Array(line.utf8).withUnsafeBytes { try? fd.writeAll($0) }
         Socket.shutdownWrite(fd)
-        var answer: [UInt8] = []
+        var answer = ProgressFilter(live: isatty(STDOUT_FILENO) == 1)
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = chunk.withUnsafeMutableBytes { read(fd.rawValue, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
-            answer.append(contentsOf: chunk[0..<n])
+            answer.take(chunk[0..<n])
         }
-        let text = String(decoding: answer, as: UTF8.self)
+        let text = answer.finish()
         printNow(text)
         if text.hasPrefix("error:") || text.hasPrefix("{\"error\"") || text.contains("\"ok\":false") { throw ExitCode(1) }
     }

@@ -39,7 +39,7 @@ enum HoldCommands {
             state.routes[route.name] = runtime
         }
         let names = targets.map(\.name)
-        return .init(state: state, followUp: { service in quiesce(service, names) })
+        return .init(state: state, followUp: { service, progress in quiesce(service, names, progress: progress) })
     }
 
     static func release(_ service: AdminService, _ command: AdminCommandLine) throws(AdminError) -> AdminService.Change {
@@ -62,18 +62,18 @@ enum HoldCommands {
         }
         let names = targets.map(\.name)
         let text = command.text
-        return .init(state: state, followUp: { service in drain(service, names, rate: rate, command: text) })
+        return .init(state: state, followUp: { service, progress in drain(service, names, rate: rate, command: text, progress: progress) })
     }
 
     /// For a change that is not `release` but ends holds (`revert` to a generation before
     /// the hold, a `reload`): the parked requests of those routes are released at the default
     /// rate, so none waits for its max-wait. nil when no hold ended.
-    static func releaseFollowUp(from old: RouteTable, to new: RouteTable, command: String) -> (@Sendable (AdminService) -> [String])? {
+    static func releaseFollowUp(from old: RouteTable, to new: RouteTable, command: String) -> (@Sendable (AdminService, AdminProgress) -> [String])? {
         let ended = old.routes.filter { route in
             route.hold != nil && (new.routeIndex(named: route.name).map { new.routes[$0].hold == nil } ?? true)
         }.map(\.name)
         guard !ended.isEmpty else { return nil }
-        return { service in drain(service, ended, rate: defaultRate, command: command) }
+        return { service, progress in drain(service, ended, rate: defaultRate, command: command, progress: progress) }
     }
 
     // MARK: values
@@ -108,7 +108,7 @@ enum HoldCommands {
 
     /// Waits until no write of `names` is in flight upstream (or the quiescence deadline).
     /// Its answer is the signal that the database freeze may start.
-    static func quiesce(_ service: AdminService, _ names: [String]) -> [String] {
+    static func quiesce(_ service: AdminService, _ names: [String], progress: AdminProgress = .silent) -> [String] {
         let routes = Set(names)
         service.holdBook.began(names, rejections: service.dataPlane.holdSnapshot(routes: []).rejections)
         let deadline = Clock.monotonicMilliseconds() + quiescenceMilliseconds
@@ -119,7 +119,9 @@ enum HoldCommands {
             if inFlight == 0 {
                 return ["held: \(list) (writes); 0 in flight; \(snapshot.parked) parked"]
             }
-            if Clock.monotonicMilliseconds() >= deadline {
+            let now = Clock.monotonicMilliseconds()
+            progress.report("\(inFlight) write(s) still in flight upstream, \((deadline &- min(now, deadline) + 999) / 1000)s left; \(snapshot.parked) parked", now: now)
+            if now >= deadline {
                 let servers = snapshot.writesInFlight.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
                 return ["held: \(list) (writes); \(inFlight) still in flight after \(quiescenceMilliseconds / 1000)s on \(servers); \(snapshot.parked) parked — not quiet yet: do not freeze the database"]
             }
@@ -130,7 +132,8 @@ enum HoldCommands {
     /// Sends the parked requests of the released routes upstream: oldest first, at most
     /// `Proxy.releaseConcurrency` running at once and `rate` per second; answers once the
     /// queue is empty and the released requests were answered (or 30 s later).
-    static func drain(_ service: AdminService, _ names: [String], rate: Int, command: String) -> [String] {
+    static func drain(_ service: AdminService, _ names: [String], rate: Int, command: String,
+                      progress: AdminProgress = .silent) -> [String] {
         let burst = Double(min(Proxy.releaseConcurrency, max(1, rate)))
         var tokens = 1.0
         var last = Clock.monotonicMilliseconds()
@@ -153,7 +156,10 @@ enum HoldCommands {
             } else {
                 snapshot = service.dataPlane.holdSnapshot(routes: [])
             }
-            if !done { usleep(5_000) }
+            if !done {
+                progress.report("\(snapshot.releasedTotal - startTotal) released, \(snapshot.releasable) still parked, \(snapshot.releasedInFlight) running", now: now)
+                usleep(5_000)
+            }
         }
         // The answer waits for the released requests' own answers (bounded).
         let answered = Clock.monotonicMilliseconds() + quiescenceMilliseconds

@@ -118,9 +118,43 @@ import SwitchyardTestSupport
         #expect(hold.ok && hold.text.contains("0 in flight"), "\(hold.text)")
         #expect(took >= 300, "the hold waited for the writes in flight (\(took) ms)")
         for s in slow {
-            #expect(s.finished, "every write in flight had its answer before the hold answered")
+            // The proxy counts a write done once its answer is relayed; the client thread that
+            // reads it may be scheduled a moment later on a loaded machine.
+            #expect(waitUntil(2) { s.finished }, "every write in flight had its answer when the hold answered")
             #expect(try s.wait()?.status == 200)
         }
+    }
+
+    @Test func whileItWaitsTheHoldReportsTheWritesStillInFlightAsProgressLines() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes)
+        defer { h.stop() }
+        var slow: [Background<TestClient.Response?>] = []
+        for _ in 0..<2 {
+            let client = Handed(try TestClient(port: h.port))
+            slow.append(Background { HoldSupport.post(client.client, "/slow?ms=800") })
+        }
+        try waitFor("the slow writes to reach legacy", seconds: 5) { HoldSupport.seen(h.legacy, "POST", "/slow") == 2 }
+        final class Lines: @unchecked Sendable { var all: [String] = [] }
+        let lines = Lines()
+        let (answer, _) = h.service.execute("hold app", caller: AdminHarness.root,
+                                            progress: AdminProgress(intervalMilliseconds: 0) { lines.all.append($0) })
+        #expect(answer.ok && answer.text.contains("0 in flight"), "\(answer.text)")
+        #expect(!answer.text.contains("progress:"), "the answer itself carries no progress line")
+        #expect(!lines.all.isEmpty, "the wait was reported while it lasted")
+        #expect(lines.all.allSatisfy { $0.hasPrefix(AdminProgress.prefix) }, "\(lines.all)")
+        #expect(lines.all.first?.contains("2 write(s) still in flight upstream") == true, "\(lines.all)")
+        #expect(lines.all.first?.contains("s left; 0 parked") == true, "\(lines.all)")
+        for s in slow { _ = try s.wait() }
+        // A JSON answer is one object: no progress lines around it.
+        let client = Handed(try TestClient(port: h.port))
+        let parked = Background { HoldSupport.post(client.client, "/notes/1") }
+        try waitFor("the write to park", seconds: 5) { h.proxy.holdSnapshot().parked == 1 }
+        let jsonLines = Lines()
+        let (released, json) = h.service.execute("release app --rate 1/s --json", caller: AdminHarness.root,
+                                                  progress: AdminProgress(intervalMilliseconds: 0) { jsonLines.all.append($0) })
+        #expect(json && released.ok, "\(released.text)")
+        #expect(jsonLines.all.isEmpty, "\(jsonLines.all)")
+        #expect(try parked.wait()?.status == 200)
     }
 
     @Test func maxWaitAnswers503NotSavedAndTheRequestIsNeverForwarded() throws {
