@@ -62,7 +62,7 @@ extension AdminService {
         if let release = HoldCommands.releaseFollowUp(from: old, to: newTable, command: command) {
             let log = errorLog
             Thread { [self] in
-                for line in release(self) { log.info("fleet: \(line)") }
+                for line in release(self, AdminProgress(sink: nil)) { log.info("fleet: \(line)") }
             }.start()
         }
         return true
