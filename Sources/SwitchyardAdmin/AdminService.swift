@@ -20,7 +20,7 @@ public final class AdminService: @unchecked Sendable {
     /// Refusal records per uid per second; its own lock.
     private let refusals = RefusalLimiter()
     private(set) var config: RoutesConfig
-    private(set) var history: [HistoryEntry]
+    var history: [HistoryEntry]
     /// The committed change's follow-up, handed from `commit` to `execute` (commit lock).
     var pendingFollowUp: (@Sendable (AdminService, AdminProgress) -> [String])?
     /// What the write hold remembers between `hold` and `release` (its own lock).
@@ -38,6 +38,9 @@ public final class AdminService: @unchecked Sendable {
     public var generationObserver: (@Sendable (UInt64) -> Void)?
     /// `upgrade` and `takeover` (nil: `demo`, which cannot be upgraded in place).
     public var upgrade: Upgrade?
+    /// Fleet mode (`fleet` in the routes file): changes go through etcd first. Set before the
+    /// admin socket starts serving.
+    public var fleet: FleetAgent?
     /// Why changes are refused right now (an upgrade is handing over), or nil. Such a
     /// refusal is not audited: the new process continues the audit chain from the file, and
     /// this one must not write behind it.
@@ -156,12 +159,18 @@ public final class AdminService: @unchecked Sendable {
             }
         }
         do {
+            // Fleet mode: the change is computed from the store's copy (read and caught up
+            // with here) and committed to etcd first. `reload` and `drain` stay local.
+            let viaFleet = spec.changes && fleet != nil && !FleetAgent.localCommands.contains(name)
+            if viaFleet, let fleet { try fleet.prepareChange(self, command) }
             let outcome = try spec.run(self, command, caller)
             switch outcome {
             case .answer(let answer):
                 return (answer, command.json, nil)
             case .change(let change):
-                return (try commit(change, command, caller), command.json, nil)
+                if viaFleet, let fleet { return (try fleet.commit(change, command, caller, service: self), command.json, nil) }
+                // A reload in fleet mode is this host's own: it keeps the fleet's generation.
+                return (try commit(change, command, caller, generation: fleet == nil ? nil : table.generation), command.json, nil)
             }
         } catch {
             return spec.changes ? refused(error) : (.failure(error), command.json, nil)
@@ -259,14 +268,16 @@ public final class AdminService: @unchecked Sendable {
         var followUp: (@Sendable (AdminService, AdminProgress) -> [String])? = nil
     }
 
-    func commit(_ change: Change, _ command: AdminCommandLine, _ caller: Caller) throws(AdminError) -> AdminAnswer {
+    /// `generation`: the one the fleet's store gave this change (nil: the next one).
+    func commit(_ change: Change, _ command: AdminCommandLine, _ caller: Caller,
+                generation fleetGeneration: UInt64? = nil) throws(AdminError) -> AdminAnswer {
         let old = table
         let newConfig = change.config ?? config
         if change.config == nil && change.state == old.state {
             return .success("nothing changed (generation \(old.generation))", json: ["generation": old.generation, "changes": []])
         }
         try refuseGuardedRaise(old: old, newState: change.state, config: newConfig)
-        let generation = old.generation + 1
+        let generation = fleetGeneration ?? old.generation + 1
         let newTable: RouteTable
         do {
             newTable = try RouteTable.build(config: newConfig, state: change.state, generation: generation)

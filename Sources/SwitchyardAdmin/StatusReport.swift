@@ -16,7 +16,10 @@ enum StatusReport {
         let table = service.table
         let snapshots = service.dataPlane.backendSnapshots()
         let health = service.dataPlane.serverHealth()
-        var lines = ["generation \(table.generation)", "", "routes:"]
+        var lines = ["generation \(table.generation)"]
+        // Fleet mode: whether this instance is with the others, first of all.
+        if let fleet = service.fleet { lines += fleet.statusLines(serving: table.generation) }
+        lines += ["", "routes:"]
         var routesJSON: [[String: Any]] = []
         for route in table.routes {
             var line = "  \(route.name) (\(route.mode.rawValue)): \(describe(route))"
@@ -82,7 +85,8 @@ enum StatusReport {
         if !guardLines.isEmpty { lines += ["", "guards:"] + guardLines }
         return .success(lines.joined(separator: "\n"),
                         json: ["generation": table.generation, "routes": routesJSON, "backends": backendsJSON, "clients": clientsJSON,
-                               "hold": holdJSON, "guards": GuardCommands.json(service)])
+                               "hold": holdJSON, "guards": GuardCommands.json(service),
+                               "fleet": service.fleet?.statusJSON(serving: table.generation) as Any])
     }
 
     private static func pad(_ n: Int, _ width: Int) -> String { padText(String(n), width) }

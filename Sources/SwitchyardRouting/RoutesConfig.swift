@@ -31,6 +31,8 @@ public struct RoutesConfig: Sendable, Equatable {
     public var notify: [NotifyTarget] = []
     /// `plan NAME { … }` blocks (see `PlanConfig`).
     public var plans: [PlanConfig] = []
+    /// `fleet …`: switch together with other instances through etcd. `nil`: alone (the default).
+    public var fleet: FleetConfig?
 
     public init(listeners: [ListenerConfig] = [], backends: [BackendConfig] = [], routes: [RouteConfig] = [],
                 admin: AdminConfig? = nil, statePath: String? = nil, accessLogPath: String? = nil,

@@ -10,6 +10,7 @@ extension RoutesParser {
         config.tuning = tuning
         config.metrics = metrics
         config.notify = notify
+        config.fleet = fleet
         if let line = tuning.maxRequestLineBytes, let headers = tuning.maxHeaderBytes, line + headers > TuningConfig.maxHeadBytes,
            let at = seenOnce["limit header-bytes"] {
             errors.append(RoutesError(file: file, line: at, column: 1,

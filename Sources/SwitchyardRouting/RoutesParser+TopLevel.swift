@@ -1,5 +1,5 @@
 extension RoutesParser {
-    static let topLevelDirectives = ["listen", "admin", "user", "state", "access-log", "error-log", "generation-header", "metrics", "trust-forwarded", "timeout", "limit", "backend", "route", "notify", "plan"]
+    static let topLevelDirectives = ["listen", "admin", "user", "state", "access-log", "error-log", "generation-header", "metrics", "trust-forwarded", "timeout", "limit", "fleet", "backend", "route", "notify", "plan"]
 
     mutating func topLevelDirective(_ tokens: [RoutesToken]) {
         let keyword = tokens[0]
@@ -53,6 +53,8 @@ extension RoutesParser {
             timeoutDirective(tokens)
         case "limit":
             limitDirective(tokens)
+        case "fleet":
+            fleetDirective(tokens)
         case "server", "health":
             unknownDirective(keyword, scope: "at top level", known: Self.topLevelDirectives,
                              hint: "\(keyword.text) belongs inside a backend block")

@@ -23,6 +23,7 @@ struct RoutesParser {
     var generationHeader: String?
     var metrics: Endpoint?
     var notify: [NotifyTarget] = []
+    var fleet: FleetConfig?
     var trustForwarded: [CIDR] = []
     var tuning = TuningConfig()
     /// Directives that may appear once, and the line they first appeared on.

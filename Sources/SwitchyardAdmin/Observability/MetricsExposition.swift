@@ -53,6 +53,12 @@ enum MetricsExposition {
         out.sample("switchyard_generation", [], Double(table.generation))
         out.family("switchyard_generation_timestamp_seconds", "gauge", "When the generation in force was made (seconds since the epoch).")
         out.sample("switchyard_generation_timestamp_seconds", [], generationTime(table: table, service: service))
+        if let fleet = service?.fleet {
+            out.family("switchyard_fleet_detached", "gauge", "1 while this instance is cut off from the fleet's etcd (serving its last generation).")
+            out.sample("switchyard_fleet_detached", [("fleet", fleet.config.name)], fleet.detachedGauge)
+            out.family("switchyard_fleet_lag_generations", "gauge", "Generations the fleet's store is ahead of this instance.")
+            out.sample("switchyard_fleet_lag_generations", [("fleet", fleet.config.name)], fleet.lagGauge(serving: table.generation))
+        }
         out.family("switchyard_admin_changes_total", "counter", "Changes that made a generation, by admin command.")
         let changes = service?.activity.changesByCommand ?? [:]
         for command in Set(changeCommands).union(changes.keys).sorted() {

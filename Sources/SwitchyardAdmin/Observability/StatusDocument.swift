@@ -70,6 +70,7 @@ enum StatusDocument {
                 ["route": g.route, "name": g.name, "kind": g.kind, "mode": g.mode, "state": g.state, "figures": g.figures,
                  "tripped_at": g.tripped ?? NSNull(), "trips": g.trips]
             },
+            "fleet": service?.fleet?.statusJSON(serving: table.generation) as Any,
         ]
         return (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data("{}".utf8)
     }
