@@ -63,10 +63,9 @@ extension AdminService {
         // A trip aborts the route's plans; a revert guard's own commit below puts the route back.
         if guardConfig.mode != .observe { abortPlans(on: guardConfig.route, because: "guard \(guardConfig.name) tripped: \(figures)",
                    revert: guardConfig.mode != .revert || revertChange(guardConfig) == nil) }
-        if guardConfig.mode == .revert, let change = revertChange(guardConfig) {
+        if guardConfig.mode == .revert, revertChange(guardConfig) != nil {
             do {
-                _ = try commit(change, command, actor)
-                return
+                if try commitAsActor(command, actor, { revertChange(guardConfig) }) != nil { return }
             } catch {
                 errorLog.error("guard \(guardConfig.route) \(guardConfig.name): revert failed: \(error.message)")
             }

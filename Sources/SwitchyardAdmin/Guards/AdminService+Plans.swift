@@ -64,10 +64,11 @@ extension AdminService {
             guardBook.record.plans[plan.name]?.stepApplied(k, plan: plan)
             do {
                 let words = try AdminCommandLine(parsing: line)
-                let change = step.basisPoints == nil ? try AdminCommands.flip(self, words) : try AdminCommands.weight(self, words)
                 var command = try AdminCommandLine(parsing: "plan \(plan.name) step \(k + 1)")
                 command.reason = "\(step.text) (\(line))"
-                _ = try commit(change, command, actor)
+                _ = try commitAsActor(command, actor) { () throws(AdminError) -> Change? in
+                    step.basisPoints == nil ? try AdminCommands.flip(self, words) : try AdminCommands.weight(self, words)
+                }
                 errorLog.info("plan \(plan.name): step \(k + 1) of \(plan.steps.count) applied: \(step.text)")
                 if guardBook.record.plans[plan.name]?.phase == .completed { planCompleted(plan) }
             } catch {
@@ -99,13 +100,15 @@ extension AdminService {
             errorLog.error("plan \(plan.name): generation \(generation) is no longer in the history; route \(plan.route) left as it is")
             return
         }
-        var state = table.state
-        state.routes[plan.route] = Self.routing(of: entry.state.routes[plan.route], keepingHoldOf: state.routes[plan.route])
         do {
             var command = try AdminCommandLine(parsing: "plan \(plan.name) abort")
             command.reason = guardBook.record.plans[plan.name]?.note
-            _ = try commit(Change(state: state.reconciled(with: config).0,
-                                  extraLines: ["plan \(plan.name): route \(plan.route) as in generation \(generation)"]), command, actor)
+            _ = try commitAsActor(command, actor) {
+                var state = table.state
+                state.routes[plan.route] = Self.routing(of: entry.state.routes[plan.route], keepingHoldOf: state.routes[plan.route])
+                return Change(state: state.reconciled(with: config).0,
+                              extraLines: ["plan \(plan.name): route \(plan.route) as in generation \(generation)"])
+            }
         } catch {
             errorLog.error("plan \(plan.name): abort could not revert: \(error.message)")
         }
