@@ -65,10 +65,14 @@ enum AdminCommands {
         .init(word: "reload", usage: "reload", summary: "re-read the routes file (an invalid file changes nothing)", changes: true) { service, _, _ throws(AdminError) in
             .change(try service.reloadChange())
         },
-    ]
+    ] + GuardCommands.specs + PlanCommands.specs
 
     static func find(_ word: String, _ words: [String]) -> AdminCommandSpec? {
-        all.first { $0.word == word }
+        // A spec's word may be two words ("plan status"): the longest match wins.
+        all.first { spec in
+            let specWords = spec.word.split(separator: " ")
+            return specWords.count <= words.count && zip(specWords, words).allSatisfy { $0 == $1 }
+        }
     }
 
     static var helpText: String {

@@ -18,15 +18,20 @@ public final class AdminService: @unchecked Sendable {
     /// The inventory and decision log a previous run saved (see `InventoryStore`).
     let inventoryStore: InventoryStore
     /// The commit lock: one command at a time changes or reads the routing state.
-    private let lock = NSLock()
+    let lock = NSLock()
     /// Refusal records per uid per second; its own lock.
     private let refusals = RefusalLimiter()
     private(set) var config: RoutesConfig
-    private(set) var history: [HistoryEntry]
+    var history: [HistoryEntry]
     /// The committed change's follow-up, handed from `commit` to `execute` (commit lock).
-    private var pendingFollowUp: (@Sendable (AdminService, AdminProgress) -> [String])?
+    var pendingFollowUp: (@Sendable (AdminService, AdminProgress) -> [String])?
     /// What the write hold remembers between `hold` and `release` (its own lock).
     let holdBook = HoldBook()
+    /// Guards added at run time, their runs and latches, plans (see `AdminService+Guards`);
+    /// under the commit lock.
+    var guardBook = GuardBook()
+    /// `notify` lines' deliveries (nil without any); never waited for by a commit.
+    public private(set) var eventNotifier: EventNotifier?
     let errorLog: ErrorLog
     /// Changes and reloads counted for the metrics listener.
     public let activity = AdminActivity()
@@ -35,6 +40,9 @@ public final class AdminService: @unchecked Sendable {
     public var generationObserver: (@Sendable (UInt64) -> Void)?
     /// `upgrade` and `takeover` (nil: `demo`, which cannot be upgraded in place).
     public var upgrade: Upgrade?
+    /// Fleet mode (`fleet` in the routes file): changes go through etcd first. Set before the
+    /// admin socket starts serving.
+    public var fleet: FleetAgent?
     /// Why changes are refused right now (an upgrade is handing over), or nil. Such a
     /// refusal is not audited: the new process continues the audit chain from the file, and
     /// this one must not write behind it.
@@ -69,6 +77,8 @@ public final class AdminService: @unchecked Sendable {
         self.errorLog = errorLog
         inventoryStore = InventoryStore(statePath: statePath, errorLog: errorLog)
         history = restored?.history ?? []
+        guardBook = GuardBook(record: restored?.guards)
+        eventNotifier = config.notify.isEmpty ? nil : EventNotifier(targets: config.notify, errorLog: errorLog)
         // An upgrade's new process serves the same generation with the same history: the
         // old process records the upgrade itself, and the state file stays as it is.
         if takingOver && restored != nil { return }
@@ -79,7 +89,7 @@ public final class AdminService: @unchecked Sendable {
                                  changes: startWarnings, state: table.state)
         appendHistory(entry)
         // The start is a generation too: written down so that `revert to N` finds it.
-        try StateFile(generation: table.generation, state: table.state, history: history).save(path: statePath)
+        try StateFile(generation: table.generation, state: table.state, history: history, guards: guardBook.record).save(path: statePath)
         for warning in startWarnings {
             try? audit.append(.init(time: entry.time, outcome: "warning", uid: me.uid, pid: me.pid, user: me.userName,
                                     command: "start", reason: nil, changes: [warning], error: nil,
@@ -152,12 +162,18 @@ public final class AdminService: @unchecked Sendable {
             }
         }
         do {
+            // Fleet mode: the change is computed from the store's copy (read and caught up
+            // with here) and committed to etcd first. `reload` and `drain` stay local.
+            let viaFleet = spec.changes && fleet != nil && !FleetAgent.localCommands.contains(name)
+            if viaFleet, let fleet { try fleet.prepareChange(self, command) }
             let outcome = try spec.run(self, command, caller)
             switch outcome {
             case .answer(let answer):
                 return (answer, command.json, nil)
             case .change(let change):
-                return (try commit(change, command, caller), command.json, nil)
+                if viaFleet, let fleet { return (try fleet.commit(change, command, caller, service: self), command.json, nil) }
+                // A reload in fleet mode is this host's own: it keeps the fleet's generation.
+                return (try commit(change, command, caller, generation: fleet == nil ? nil : table.generation), command.json, nil)
             }
         } catch {
             return spec.changes ? refused(error) : (.failure(error), command.json, nil)
@@ -255,13 +271,16 @@ public final class AdminService: @unchecked Sendable {
         var followUp: (@Sendable (AdminService, AdminProgress) -> [String])? = nil
     }
 
-    private func commit(_ change: Change, _ command: AdminCommandLine, _ caller: Caller) throws(AdminError) -> AdminAnswer {
+    /// `generation`: the one the fleet's store gave this change (nil: the next one).
+    func commit(_ change: Change, _ command: AdminCommandLine, _ caller: Caller,
+                generation fleetGeneration: UInt64? = nil) throws(AdminError) -> AdminAnswer {
         let old = table
         let newConfig = change.config ?? config
         if change.config == nil && change.state == old.state {
             return .success("nothing changed (generation \(old.generation))", json: ["generation": old.generation, "changes": []])
         }
-        let generation = old.generation + 1
+        try refuseGuardedRaise(old: old, newState: change.state, config: newConfig)
+        let generation = fleetGeneration ?? old.generation + 1
         let newTable: RouteTable
         do {
             newTable = try RouteTable.build(config: newConfig, state: change.state, generation: generation)
@@ -281,8 +300,8 @@ public final class AdminService: @unchecked Sendable {
         newHistory.append(entry)
         if newHistory.count > StateFile.historyLimit { newHistory.removeFirst(newHistory.count - StateFile.historyLimit) }
         // 1. Durable first: after a crash from here on, the restart comes back in this state.
-        let oldFile = StateFile(generation: old.generation, state: old.state, history: history)
-        try StateFile(generation: generation, state: newTable.state, history: newHistory).save(path: statePath)
+        let oldFile = StateFile(generation: old.generation, state: old.state, history: history, guards: guardBook.record)
+        try StateFile(generation: generation, state: newTable.state, history: newHistory, guards: guardBook.record).save(path: statePath)
         // 2. Every worker installs it before we go on.
         do {
             try dataPlane.publish(newTable, reloadingCertificates: change.config != nil)
@@ -320,6 +339,8 @@ public final class AdminService: @unchecked Sendable {
             lines.append("tunnels (route → backend) \(names.joined(separator: ", ")) close in \(String(format: "%.1f", Double(drain) / 1000))s")
         }
         if let auditError { lines.append("warning: the audit record was not written: \(auditError)") }
+        if change.config != nil { eventNotifier?.setTargets(newConfig.notify) }
+        notify(command, caller, changes: changes, generationBefore: old.generation, generation: generation)
         generationObserver?(generation)
         // A change that ended a hold any other way (revert, reload) releases its queue too.
         pendingFollowUp = change.followUp ?? HoldCommands.releaseFollowUp(from: old, to: newTable, command: command.text)

@@ -19,14 +19,17 @@ public struct StateFile: Sendable, Codable, Equatable {
     public var generation: UInt64
     public var state: RuntimeState
     public var history: [HistoryEntry]
+    /// Guards added at run time, latched trips and plans' progress (absent in older files).
+    public var guards: GuardRecord?
 
     /// Generations kept for `history` and `revert to N`.
     public static let historyLimit = 200
 
-    public init(generation: UInt64, state: RuntimeState, history: [HistoryEntry]) {
+    public init(generation: UInt64, state: RuntimeState, history: [HistoryEntry], guards: GuardRecord? = nil) {
         self.generation = generation
         self.state = state
         self.history = history
+        self.guards = guards
     }
 
     /// nil when there is no file yet; an unreadable or corrupt file is an error (starting

@@ -16,7 +16,10 @@ enum StatusReport {
         let table = service.table
         let snapshots = service.dataPlane.backendSnapshots()
         let health = service.dataPlane.serverHealth()
-        var lines = ["generation \(table.generation)", "", "routes:"]
+        var lines = ["generation \(table.generation)"]
+        // Fleet mode: whether this instance is with the others, first of all.
+        if let fleet = service.fleet { lines += fleet.statusLines(serving: table.generation) }
+        lines += ["", "routes:"]
         var routesJSON: [[String: Any]] = []
         for route in table.routes {
             var line = "  \(route.name) (\(route.mode.rawValue)): \(describe(route))"
@@ -78,9 +81,12 @@ enum StatusReport {
             "other_handshakes": stats.otherHandshakes, "tls_failures": stats.tlsFailures, "h2_protocol_errors": stats.h2ProtocolErrors]
         let (holdLines, holdJSON) = HoldStatus.describe(service)
         lines += holdLines
+        let guardLines = GuardCommands.lines(service)
+        if !guardLines.isEmpty { lines += ["", "guards:"] + guardLines }
         return .success(lines.joined(separator: "\n"),
                         json: ["generation": table.generation, "routes": routesJSON, "backends": backendsJSON, "clients": clientsJSON,
-                               "hold": holdJSON])
+                               "hold": holdJSON, "guards": GuardCommands.json(service),
+                               "fleet": service.fleet?.statusJSON(serving: table.generation) as Any])
     }
 
     private static func pad(_ n: Int, _ width: Int) -> String { padText(String(n), width) }

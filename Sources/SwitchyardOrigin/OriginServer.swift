@@ -43,6 +43,22 @@ public final class OriginServer: @unchecked Sendable {
         set { lock.lock(); _failing = newValue; lock.unlock() }
     }
 
+    /// While above 0, one request in this many is answered 503 (a partial fault: 5 is 20 %).
+    public var failingOneIn: Int {
+        get { lock.lock(); defer { lock.unlock() }; return _failingOneIn }
+        set { lock.lock(); _failingOneIn = newValue; _partialCount = 0; lock.unlock() }
+    }
+    private var _failingOneIn = 0
+    private var _partialCount = 0
+
+    /// True when this request is one of the partial fault's.
+    private func partialFault() -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        guard _failingOneIn > 0 else { return false }
+        _partialCount += 1
+        return _partialCount % _failingOneIn == 0
+    }
+
     /// While true, a request arriving on a connection that already carried one is read and
     /// the connection closed without an answer: a keep-alive timeout firing just as the
     /// request arrives, which the proxy sees as a stale pooled connection.
@@ -126,7 +142,7 @@ public final class OriginServer: @unchecked Sendable {
             let path = request.path
             let generation = request.headerValue("x-switchyard-generation")
             switch true {
-            case failing:
+            case failing || partialFault():
                 socket.respond(status: 503, body: Array("\(name) is failing\n".utf8), keepAlive: keepAlive)
             case path == "/close":
                 return

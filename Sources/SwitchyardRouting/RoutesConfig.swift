@@ -25,6 +25,14 @@ public struct RoutesConfig: Sendable, Equatable {
     /// `metrics ADDR:PORT`: where the read-only admin HTTP listener (`/metrics`,
     /// `/status.json`, the cutover page) listens. `nil`: off (the default).
     public var metrics: Endpoint?
+    /// `guard` lines of every route, in file order (see `GuardConfig`).
+    public var guards: [GuardConfig] = []
+    /// `notify` lines: where changes, trips and plan steps are told (see `NotifyTarget`).
+    public var notify: [NotifyTarget] = []
+    /// `plan NAME { … }` blocks (see `PlanConfig`).
+    public var plans: [PlanConfig] = []
+    /// `fleet …`: switch together with other instances through etcd. `nil`: alone (the default).
+    public var fleet: FleetConfig?
 
     public init(listeners: [ListenerConfig] = [], backends: [BackendConfig] = [], routes: [RouteConfig] = [],
                 admin: AdminConfig? = nil, statePath: String? = nil, accessLogPath: String? = nil,

@@ -9,6 +9,8 @@ extension RoutesParser {
         config.trustForwarded = trustForwarded
         config.tuning = tuning
         config.metrics = metrics
+        config.notify = notify
+        config.fleet = fleet
         if let line = tuning.maxRequestLineBytes, let headers = tuning.maxHeaderBytes, line + headers > TuningConfig.maxHeadBytes,
            let at = seenOnce["limit header-bytes"] {
             errors.append(RoutesError(file: file, line: at, column: 1,
@@ -50,6 +52,8 @@ extension RoutesParser {
             }
             config.routes.append(route)
         }
+        config.guards = checkGuards(config)
+        config.plans = checkPlans(config)
         config.listeners += tcpListeners.map(\.listener)
         checkListenerAddresses(zip(listeners, listenerTokens).map { ($0, $1) } + tcpListeners)
 

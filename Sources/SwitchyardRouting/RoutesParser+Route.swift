@@ -33,10 +33,12 @@ struct RouteDraft {
     /// A backend/active/split line was seen, even one with a problem: then "no backend"
     /// would only repeat that problem.
     var sawSideLine = false
+    /// `guard …` lines, read once the backends are known (`checkGuards`).
+    var guardLines: [[RoutesToken]] = []
 }
 
 extension RoutesParser {
-    static let routeDirectives = ["mode", "host", "path", "listen", "backend", "active", "split", "sticky", "cohort", "max-body", "failover", "cert", "hold"]
+    static let routeDirectives = ["mode", "host", "path", "listen", "backend", "active", "split", "sticky", "cohort", "max-body", "failover", "cert", "hold", "guard"]
 
     mutating func routeDirective(_ tokens: [RoutesToken], route index: Int) {
         let keyword = tokens[0]
@@ -128,6 +130,8 @@ extension RoutesParser {
         case "failover":
             guard expectArguments(tokens, 0...0, usage: "failover") else { return }
             route.failover = true
+        case "guard":
+            route.guardLines.append(tokens)
         case "cert":
             let usage = "cert PATH key PATH [chain PATH]"
             guard !rejectDuplicate(keyword, firstLine: route.certificateToken?.line),

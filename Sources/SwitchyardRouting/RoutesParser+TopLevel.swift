@@ -1,5 +1,5 @@
 extension RoutesParser {
-    static let topLevelDirectives = ["listen", "admin", "user", "state", "access-log", "error-log", "generation-header", "metrics", "trust-forwarded", "timeout", "limit", "backend", "route"]
+    static let topLevelDirectives = ["listen", "admin", "user", "state", "access-log", "error-log", "generation-header", "metrics", "trust-forwarded", "timeout", "limit", "fleet", "backend", "route", "notify", "plan"]
 
     mutating func topLevelDirective(_ tokens: [RoutesToken]) {
         let keyword = tokens[0]
@@ -47,10 +47,14 @@ extension RoutesParser {
                   expectArguments(tokens, 1...Int.max - 1, usage: "trust-forwarded CIDR [CIDR...]") else { return }
             seenOnce["trust-forwarded"] = keyword.line
             trustForwarded = tokens.dropFirst().compactMap { cidr($0) }
+        case "notify":
+            notifyDirective(tokens)
         case "timeout":
             timeoutDirective(tokens)
         case "limit":
             limitDirective(tokens)
+        case "fleet":
+            fleetDirective(tokens)
         case "server", "health":
             unknownDirective(keyword, scope: "at top level", known: Self.topLevelDirectives,
                              hint: "\(keyword.text) belongs inside a backend block")

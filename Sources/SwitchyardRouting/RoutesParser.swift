@@ -22,6 +22,8 @@ struct RoutesParser {
     var errorLogPath: String?
     var generationHeader: String?
     var metrics: Endpoint?
+    var notify: [NotifyTarget] = []
+    var fleet: FleetConfig?
     var trustForwarded: [CIDR] = []
     var tuning = TuningConfig()
     /// Directives that may appear once, and the line they first appeared on.
@@ -29,11 +31,14 @@ struct RoutesParser {
 
     var backends: [BackendDraft] = []
     var routes: [RouteDraft] = []
+    /// `plan NAME {` blocks, read once routes and guards are known (`checkPlans`).
+    var plans: [PlanReader.Block] = []
 
     /// The block whose lines are being read, if any.
     enum OpenBlock {
         case backend(Int)
         case route(Int)
+        case plan(Int)
         /// An unknown block: its lines are skipped so one mistake gives one message.
         case unknown
     }
@@ -82,7 +87,7 @@ struct RoutesParser {
                 error(brace, "'{' must end the line")
                 continue
             }
-            let isHeader = tokens.last!.text == "{" || (open == nil && (first.text == "backend" || first.text == "route"))
+            let isHeader = tokens.last!.text == "{" || (open == nil && (first.text == "backend" || first.text == "route" || first.text == "plan"))
             if isHeader {
                 if let (_, header) = open {
                     error(header, "unterminated block \"\(blockTitle(header))\": no '}' before the block on line \(first.line)")
@@ -94,6 +99,7 @@ struct RoutesParser {
             case nil: topLevelDirective(tokens)
             case .backend(let index): backendDirective(tokens, backend: index)
             case .route(let index): routeDirective(tokens, route: index)
+            case .plan(let index): plans[index].lines.append(tokens)
             case .unknown: continue
             }
         }
@@ -122,8 +128,13 @@ struct RoutesParser {
         let keyword = tokens[0]
         let hasBrace = tokens.last!.text == "{"
         let words = hasBrace ? Array(tokens.dropLast()) : tokens
+        if keyword.text == "plan" {
+            if !hasBrace { error(line: tokens.last!.line, column: tokens.last!.endColumn + 1, "expected '{' at the end of the plan line") }
+            plans.append(PlanReader.Block(header: tokens))
+            return .plan(plans.count - 1)
+        }
         guard keyword.text == "backend" || keyword.text == "route" else {
-            let hint = closestWord(to: keyword.text, in: ["backend", "route"]).map { " (did you mean \"\($0)\"?)" } ?? " (known blocks: backend, route)"
+            let hint = closestWord(to: keyword.text, in: ["backend", "route"]).map { " (did you mean \"\($0)\"?)" } ?? " (known blocks: backend, route, plan)"
             error(keyword, "unknown block \"\(keyword.text)\"\(hint)")
             return .unknown
         }

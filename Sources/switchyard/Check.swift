@@ -15,7 +15,8 @@ struct Check: ParsableCommand {
             let config = try RoutesConfig.load(path: routesFile)
             let table = try RouteTable.build(config: config, state: RuntimeState(), generation: 1)
             // Certificates, keys and CA files are read as `serve` and `reload` read them.
-            let problems = Proxy.certificateProblems(config, file: routesFile)
+            // So is the fleet's etcd password file, which `serve` reads at start.
+            let problems = Proxy.certificateProblems(config, file: routesFile) + ServeFleet.passwordProblems(config, file: routesFile)
             if !problems.isEmpty {
                 printError(problems.joined(separator: "\n"))
                 throw ExitCode(1)

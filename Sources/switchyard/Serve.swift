@@ -108,8 +108,10 @@ struct ServeRunner {
         }
         do {
             if let statePath {
+                // In a fleet the generation is the fleet's: a restart serves the saved one and
+                // does not count itself as a change (the store would be behind it).
                 (table, warnings, restored) = try AdminService.startingTable(config: config, statePath: statePath,
-                                                                             takingOver: takeover != nil)
+                                                                             takingOver: takeover != nil || config.fleet != nil)
             } else {
                 table = try RouteTable.build(config: config, state: RuntimeState(), generation: 1)
             }
@@ -142,7 +144,7 @@ struct ServeRunner {
                 let adminService = try AdminService(
                     routesPath: routesFile, config: config, statePath: statePath, auditPath: auditPath,
                     policy: policy, dataPlane: proxy, restored: restored, startWarnings: warnings, errorLog: errorLog,
-                    takingOver: takeover != nil)
+                    takingOver: takeover != nil || (config.fleet != nil && restored != nil))
                 admin = try AdminServer(path: adminPath, groupID: policy.socketGroupID, trust: trust,
                                         limits: config.admin ?? AdminConfig(socketPath: adminPath), service: adminService,
                                         replacing: takeover != nil)
@@ -177,9 +179,14 @@ struct ServeRunner {
         let notifier = ServiceNotifier(environment: ProcessInfo.processInfo.environment, errorLog: errorLog)
         service?.generationObserver = { notifier.generationChanged($0) }
         if upgradable { service?.upgrade = ServeUpgrade.upgrade(proxy: proxy, notifier: notifier) }
+        let fleet = try ServeFleet.make(config: config, service: service, errorLog: errorLog)
         proxy.start()
+        if let fleet, let service { fleet.start(service: service) }
         admin?.start()
         metrics?.start()
+        // Guards and plans: checked every second on their own thread, off the data plane.
+        let guards = service.map { GuardEvaluator(service: $0, proxy: proxy) }
+        guards?.start()
         for address in proxy.httpAddresses { errorLog.info("listening on http://\(address) (generation \(table.generation))") }
         for (route, address) in proxy.tcpAddresses.sorted(by: { $0.key < $1.key }) { errorLog.info("route \(route): tcp on \(address)") }
         if let admin { errorLog.info("admin socket \(admin.path)") }
@@ -235,6 +242,7 @@ struct ServeRunner {
             errorLog.info("shutting down: finishing requests in flight (up to \(options.grace) s)")
             admin?.stop()
             metrics?.stop()
+            fleet?.stop()
             service?.flushRefusalSummaries()
             service?.saveInventory(final: true)
             proxy.shutdown(graceMilliseconds: options.grace * 1000)

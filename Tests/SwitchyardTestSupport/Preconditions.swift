@@ -15,7 +15,7 @@ private let packageOf = ["curl": "curl", "nghttp": "nghttp2-client", "h2load": "
                          "promtool": "prometheus", "prometheus": "prometheus",
 
                          "systemd-analyze": "systemd", "lintian": "lintian", "dpkg-deb": "dpkg", "man": "man-db",
-                         "wrk": "wrk", "make": "make"]
+                         "wrk": "wrk", "make": "make", "etcd": "etcd-server", "etcdctl": "etcd-client"]
 
 /// The full path of `name`, found on `PATH` (not a hard-coded /usr/bin); throws
 /// "install …" when it is not there.

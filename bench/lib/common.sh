@@ -179,7 +179,15 @@ wait_port() {
 
 # http_status PORT [PATH] — the status code of one GET (000 when no answer).
 http_status() {
-    curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:$1${2:-/}" 2>/dev/null || true
+    # Three tries: on a machine busy with builds a just-started server can miss one 5 s window
+    # (seen once in CI: the nginx origin answered 000, then 200 on a rerun).
+    local code=000 try
+    for try in 1 2 3; do
+        code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:$1${2:-/}" 2>/dev/null || true)
+        [ "$code" != 000 ] && [ -n "$code" ] && break
+        sleep 1
+    done
+    echo "$code"
 }
 
 # ---------------------------------------------------------------- /proc readings

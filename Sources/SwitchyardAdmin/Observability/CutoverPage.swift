@@ -21,7 +21,7 @@ body { margin: 0; padding: 0.8rem; background: #fafafa; color: #222; }
 header { display: flex; flex-wrap: wrap; gap: 0.4rem 1.2rem; align-items: baseline; }
 h1 { font-size: 1.3rem; margin: 0; }
 #generation { font-weight: 600; }
-#updated.stale, #state.down { color: var(--bad); font-weight: 600; }
+#updated.stale, #state.down, #fleet.detached { color: var(--bad); font-weight: 600; }
 .route { background: #fff; border: 1px solid #ddd; border-radius: 6px; margin: 0.8rem 0; padding: 0.6rem 0.8rem; }
 .route h2 { font-size: 1.1rem; margin: 0 0 0.4rem; }
 .bar { display: flex; height: 1.4rem; border-radius: 4px; overflow: hidden; background: #eee; margin: 0.3rem 0; }
@@ -51,6 +51,7 @@ svg { width: 100%; height: 9rem; background: #fcfcfc; border: 1px solid #eee; }
   <span id="state"></span>
 </header>
 <div id="reload"></div>
+<div id="fleet"></div>
 <div id="routes"><p id="empty">no data yet</p></div>
 <h2 style="font-size:1rem">Changes</h2>
 <ol id="timeline" reversed></ol>
@@ -77,6 +78,12 @@ function render(doc) {
   document.getElementById("who").textContent = g.user ? ("by " + g.user + " at " + when(g.time) + ": " + g.command + (g.reason ? " [" + g.reason + "]" : "")) : "";
   const reload = doc.last_reload;
   document.getElementById("reload").textContent = reload ? ("last reload " + when(reload.time) + ": " + (reload.ok ? "ok" : "failed") + " — " + reload.message) : "";
+  // Fleet mode: whether this instance is with the others (status.json's "fleet").
+  const fleet = doc.fleet, fleetLine = document.getElementById("fleet");
+  fleetLine.textContent = fleet ? ("fleet " + fleet.name + ", instance " + fleet.instance + ": " +
+    (fleet.detached_since ? "DETACHED since " + fleet.detached_since + " (" + fleet.detached_reason + ")" : fleet.status) +
+    ", serving generation " + fleet.generation + (fleet.rejected ? "; REJECTED: " + fleet.rejected : "")) : "";
+  fleetLine.className = fleet && fleet.status !== "synced" ? "detached" : "";
   const routes = document.getElementById("routes");
   routes.replaceChildren();
   const anyTraffic = (doc.routes || []).some(r => r.sides.some(s => s.requests > 0 || s.history.some(p => p[4] > 0)));
@@ -103,6 +110,10 @@ function renderRoute(route, doc) {
   });
   box.appendChild(bar);
   if (route.cohorts.length) box.appendChild(el("div", { class: "n" }, "cohorts: " + route.cohorts.join(", ")));
+  for (const g of (doc.guards || []).filter(g => g.route === route.name)) {
+    box.appendChild(el("div", { class: "guard", "data-guard": g.name, "data-state": g.state },
+      "guard " + g.name + " (" + g.kind + ", " + g.mode + "): " + (g.state === "tripped" ? "TRIPPED at " + g.tripped_at + " — ack with: switchyard guard " + route.name + " ack" : g.state) + " — " + g.figures));
+  }
   box.appendChild(renderTable(route.sides));
   const legend = el("div", { class: "legend" });
   route.sides.forEach((side, i) => {

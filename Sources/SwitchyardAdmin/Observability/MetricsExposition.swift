@@ -53,6 +53,12 @@ enum MetricsExposition {
         out.sample("switchyard_generation", [], Double(table.generation))
         out.family("switchyard_generation_timestamp_seconds", "gauge", "When the generation in force was made (seconds since the epoch).")
         out.sample("switchyard_generation_timestamp_seconds", [], generationTime(table: table, service: service))
+        if let fleet = service?.fleet {
+            out.family("switchyard_fleet_detached", "gauge", "1 while this instance is cut off from the fleet's etcd (serving its last generation).")
+            out.sample("switchyard_fleet_detached", [("fleet", fleet.config.name)], fleet.detachedGauge)
+            out.family("switchyard_fleet_lag_generations", "gauge", "Generations the fleet's store is ahead of this instance.")
+            out.sample("switchyard_fleet_lag_generations", [("fleet", fleet.config.name)], fleet.lagGauge(serving: table.generation))
+        }
         out.family("switchyard_admin_changes_total", "counter", "Changes that made a generation, by admin command.")
         let changes = service?.activity.changesByCommand ?? [:]
         for command in Set(changeCommands).union(changes.keys).sorted() {
@@ -61,6 +67,15 @@ enum MetricsExposition {
         out.family("switchyard_config_reloads_total", "counter", "Routes-file reloads, by result.")
         let reloads = service?.activity.reloadsByResult ?? ["ok": 0, "failed": 0]
         for result in ["failed", "ok"] { out.sample("switchyard_config_reloads_total", [("result", result)], Double(reloads[result] ?? 0)) }
+        out.family("switchyard_guard_trips_total", "counter", "Guard trips since start, by route and guard.")
+        for g in service?.guardSnapshot ?? [] {
+            out.sample("switchyard_guard_trips_total", [("route", g.route), ("guard", g.name)], Double(g.trips))
+        }
+        let notifyCounts = service?.eventNotifier?.counters.withLock { $0 } ?? (failures: 0, dropped: 0, delivered: 0)
+        out.family("switchyard_notify_failures_total", "counter", "Notify events not delivered after every retry.")
+        out.sample("switchyard_notify_failures_total", [], Double(notifyCounts.failures))
+        out.family("switchyard_notify_dropped_total", "counter", "Notify events dropped from a full queue (oldest first).")
+        out.sample("switchyard_notify_dropped_total", [], Double(notifyCounts.dropped))
         out.family("switchyard_server_up", "gauge", "1 when a server may get traffic (health checks pass, not ejected).")
         for (b, backend) in table.config.backends.enumerated() where b < snapshot.serversUp.count {
             for (s, server) in backend.servers.enumerated() where s < snapshot.serversUp[b].count {

@@ -68,6 +68,11 @@ enum StatusDocument {
             "history_columns": ["time", "rps", "error_percent", "p99_ms", "requests"],
             "routes": routes, "timeline": timeline,
             "hold": service.map { HoldStatus.describe($0).1 } ?? NSNull(),
+            "guards": (service?.guardSnapshot ?? []).map { g -> [String: Any] in
+                ["route": g.route, "name": g.name, "kind": g.kind, "mode": g.mode, "state": g.state, "figures": g.figures,
+                 "tripped_at": g.tripped ?? NSNull(), "trips": g.trips]
+            },
+            "fleet": service?.fleet?.statusJSON(serving: table.generation) as Any,
         ]
         return (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data("{}".utf8)
     }

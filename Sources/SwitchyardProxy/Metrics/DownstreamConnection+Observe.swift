@@ -55,7 +55,9 @@ extension DownstreamConnection {
     func observeConnectFailure() {
         observed.connectFailures += 1
         guard let handle, decision.route >= 0 else { return }
-        handle.metrics[decision.route * handle.servers.count + decision.backend].recordProxyError(.connect)
+        let cell = handle.metrics[decision.route * handle.servers.count + decision.backend]
+        cell.recordProxyError(.connect)
+        cell.recordTransportFailure()
     }
 
     /// The upstream broke the exchange for good (no replay): why, for the error counters.
@@ -86,8 +88,15 @@ extension DownstreamConnection {
         let now = Clock.monotonicNanoseconds()
         let header = observed.headNanoseconds == 0 ? nil : (observed.headNanoseconds &- startNanoseconds) / 1000
         cell.recordRequest(status: status, microseconds: (now &- startNanoseconds) / 1000, headerMicroseconds: header)
+        let upstreamCut = aborted && observed.upstreamError != nil
+        let ownError = status >= 500 && !responseHeadDone
+        cell.recordGuardOutcome(status: status, failed: status >= 500 || upstreamCut,
+                                upstreamAnswered: observed.upstreamStatus != 0 && !upstreamCut)
+        // Connect failures were counted as they happened; our own answer after none (no
+        // server up, a timeout, a reset) and a cut by the upstream are one each.
+        if (ownError && observed.connectFailures == 0) || upstreamCut { cell.recordTransportFailure() }
         // Our own answers and cuts, not the backend's: a 503 the backend sent is its own.
-        if status >= 500 && !responseHeadDone {
+        if ownError {
             switch status {
             case 503: cell.recordProxyError(.noServer)
             case 504: cell.recordProxyError(.timeout)

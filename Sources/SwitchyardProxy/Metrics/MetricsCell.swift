@@ -33,6 +33,26 @@ final class MetricsCell {
         }
     }
 
+    /// What the guards read of one finished request: whether it failed the user (a 5xx,
+    /// ours or the backend's, or a cut caused by the upstream), whether it was a 401/403/404,
+    /// and whether the upstream answered at all (an answer ends a transport-failure streak).
+    @inline(__always)
+    func recordGuardOutcome(status: Int, failed: Bool, upstreamAnswered: Bool) {
+        if failed { slots[MetricsLayout.guardErrors] &+= 1 }
+        if status == 401 || status == 403 || status == 404 { slots[MetricsLayout.clientErrors] &+= 1 }
+        if upstreamAnswered { slots[MetricsLayout.transportStreak] = 0 }
+    }
+
+    /// A transport failure (connect failure, timeout, reset, our own 502/503/504): the
+    /// streak grows, and each time it reaches `fastTripStreak` a run is counted, so that a
+    /// streak the admin thread did not see at its height still shows.
+    @inline(__always)
+    func recordTransportFailure() {
+        slots[MetricsLayout.transportFailures] &+= 1
+        slots[MetricsLayout.transportStreak] &+= 1
+        if slots[MetricsLayout.transportStreak] == MetricsLayout.fastTripStreak { slots[MetricsLayout.streakRuns] &+= 1 }
+    }
+
     @inline(__always)
     func recordProxyError(_ reason: ProxyErrorReason) {
         slots[MetricsLayout.proxyErrors + Int(reason.rawValue)] &+= 1
@@ -105,7 +125,18 @@ public enum MetricsLayout {
     /// `LatencyWindow`'s log-linear buckets, cumulative since start.
     public static let fine = headerSum + 1
     public static let fineCount = LatencyWindow.buckets
-    public static let width = fine + fineCount
+    /// For the guards (cumulative like the rest): requests that failed the user, 401/403/404
+    /// answers, transport failures, the current run of transport failures in a row (a gauge:
+    /// 0 after any upstream answer), and how many runs reached `fastTripStreak`.
+    public static let guardErrors = fine + fineCount
+    public static let clientErrors = guardErrors + 1
+    public static let transportFailures = clientErrors + 1
+    public static let transportStreak = transportFailures + 1
+    public static let streakRuns = transportStreak + 1
+    public static let width = streakRuns + 1
+    /// Transport failures in a row that make a fast trip (the figure; fixed so
+    /// that workers can count runs without knowing the guards).
+    public static let fastTripStreak: UInt64 = 10
 
     /// The slot of a status's class; no status (0) and anything odd count as 5xx, as the
     /// client did not get a good answer.

@@ -45,16 +45,28 @@ public struct MetricsCounts: Sendable {
     public var durationSumMicroseconds: UInt64 { slots[MetricsLayout.durationSum] }
     public var headerBuckets: ArraySlice<UInt64> { slots[MetricsLayout.header..<MetricsLayout.header + MetricsLayout.bucketCount] }
     public var headerSumMicroseconds: UInt64 { slots[MetricsLayout.headerSum] }
+    /// Requests that failed the user: 5xx answers (the backend's or ours) and cuts caused
+    /// by the upstream. What the error guard counts.
+    public var guardErrors: UInt64 { slots[MetricsLayout.guardErrors] }
+    /// 401, 403 and 404 answers (the client-error guard).
+    public var clientErrors: UInt64 { slots[MetricsLayout.clientErrors] }
+    /// Connect failures, timeouts, resets and our own 502/503/504.
+    public var transportFailures: UInt64 { slots[MetricsLayout.transportFailures] }
+    /// Transport failures in a row right now, summed over workers (a gauge).
+    public var transportStreak: UInt64 { slots[MetricsLayout.transportStreak] }
+    /// Runs of `MetricsLayout.fastTripStreak` transport failures in a row, in any worker.
+    public var streakRuns: UInt64 { slots[MetricsLayout.streakRuns] }
     /// The fine latency histogram (cumulative since start), for percentiles.
     public var fineHistogram: ArraySlice<UInt64> { slots[MetricsLayout.fine..<MetricsLayout.fine + MetricsLayout.fineCount] }
 
     /// A cell with nothing counted (series the routes file implies before any request).
     public static let zero = MetricsCounts(slots: Array(repeating: 0, count: MetricsLayout.width))
 
-    /// What happened between `earlier` and this (counters only; in flight is this one's).
+    /// What happened between `earlier` and this (counters only; in flight and the
+    /// transport streak, gauges, are this one's).
     public func since(_ earlier: MetricsCounts) -> MetricsCounts {
         var delta = slots
-        for i in 0..<delta.count where i != MetricsLayout.inFlight { delta[i] = slots[i] &- earlier.slots[i] }
+        for i in 0..<delta.count where i != MetricsLayout.inFlight && i != MetricsLayout.transportStreak { delta[i] = slots[i] &- earlier.slots[i] }
         return MetricsCounts(slots: delta)
     }
 

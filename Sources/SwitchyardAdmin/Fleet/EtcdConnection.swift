@@ -1,0 +1,195 @@
+import Foundation
+import Glibc
+import SwitchyardRouting
+import SwitchyardSystem
+
+/// Why a call to etcd did not give an answer. `status` is set when etcd answered with an
+/// HTTP error (401: the token expired or was never given).
+struct EtcdError: Error, CustomStringConvertible {
+    var message: String
+    var status: Int? = nil
+    /// The request may have reached etcd (it was sent, the answer never came): a write must
+    /// be read back before anything is retried.
+    var maybeApplied = false
+    var description: String { message }
+}
+
+/// One HTTP/1.1 request to etcd's JSON gateway over a plain TCP socket, on the fleet's own
+/// threads (never on an event loop): blocking in spirit, every wait bounded by a deadline
+/// through poll(2). Unary calls read the whole answer; a watch reads it line by line.
+final class EtcdConnection {
+    private let fd: FileDescriptor
+    private var buffer: [UInt8] = []
+    /// Decoded body bytes not yet handed out (chunked framing removed).
+    private var body: [UInt8] = []
+    private var chunked = false
+    private var remainingInChunk = 0
+    private var bodyEnded = false
+    private var contentLength: Int?
+    let endpoint: FleetEndpoint
+
+    private init(fd: FileDescriptor, endpoint: FleetEndpoint) {
+        self.fd = fd
+        self.endpoint = endpoint
+    }
+
+    deinit { fd.close() }
+
+    /// Connects within `timeoutMilliseconds`.
+    static func open(_ endpoint: FleetEndpoint, timeoutMilliseconds: Int) throws(EtcdError) -> EtcdConnection {
+        let address: SocketAddress
+        do { address = try SocketAddress.resolve(host: endpoint.host, port: endpoint.port) } catch {
+            throw EtcdError(message: "\(endpoint): \(error)")
+        }
+        let fd: FileDescriptor, connected: Bool
+        do { (fd, connected) = try Socket.connect(to: address) } catch { throw EtcdError(message: "\(endpoint): \(error)") }
+        let connection = EtcdConnection(fd: fd, endpoint: endpoint)
+        if !connected {
+            guard connection.wait(POLLOUT, until: Clock.monotonicMilliseconds() + UInt64(timeoutMilliseconds)) else {
+                throw EtcdError(message: "\(endpoint): connect timed out")
+            }
+            let err = Socket.takeError(fd)
+            guard err == 0 else { throw EtcdError(message: "\(endpoint): connect: \(String(cString: strerror(err)))") }
+        }
+        return connection
+    }
+
+    private func wait(_ events: Int32, until deadline: UInt64) -> Bool {
+        while true {
+            let now = Clock.monotonicMilliseconds()
+            guard now < deadline else { return false }
+            var entry = pollfd(fd: fd.rawValue, events: Int16(events), revents: 0)
+            let rc = poll(&entry, 1, Int32(min(deadline - now, 60_000)))
+            if rc > 0 { return true }
+            if rc < 0 && errno != EINTR { return false }
+        }
+    }
+
+    /// Sends `POST path` with a JSON body.
+    func send(path: String, json: Data, token: String?, headers: [String] = [], deadline: UInt64) throws(EtcdError) {
+        var head = "POST \(path) HTTP/1.1\r\nHost: \(endpoint.host):\(endpoint.port)\r\nContent-Type: application/json\r\n"
+        head += "Content-Length: \(json.count)\r\n"
+        if let token { head += "Authorization: \(token)\r\n" }
+        for header in headers { head += header + "\r\n" }
+        head += "\r\n"
+        var bytes = Array(head.utf8) + Array(json)
+        var sent = 0
+        while sent < bytes.count {
+            guard wait(POLLOUT, until: deadline) else { throw EtcdError(message: "\(endpoint): send timed out", maybeApplied: sent > 0) }
+            let n = bytes.withUnsafeMutableBytes { Glibc.send(fd.rawValue, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EAGAIN || errno == EINTR { continue }
+                throw EtcdError(message: "\(endpoint): send: \(String(cString: strerror(errno)))", maybeApplied: sent > 0)
+            }
+            sent += n
+        }
+    }
+
+    /// Reads more bytes into `buffer`; false at the end of the stream or the deadline.
+    private func fill(until deadline: UInt64) throws(EtcdError) -> Bool {
+        guard wait(POLLIN, until: deadline) else { return false }
+        var chunk = [UInt8](repeating: 0, count: 16_384)
+        let n = chunk.withUnsafeMutableBytes { recv(fd.rawValue, $0.baseAddress, $0.count, 0) }
+        if n < 0 {
+            if errno == EAGAIN || errno == EINTR { return true }
+            throw EtcdError(message: "\(endpoint): read: \(String(cString: strerror(errno)))", maybeApplied: true)
+        }
+        if n == 0 { throw EtcdError(message: "\(endpoint): connection closed", maybeApplied: true) }
+        buffer += chunk[0..<n]
+        return true
+    }
+
+    /// Reads the status line and headers. Returns the status code.
+    func readHead(deadline: UInt64) throws(EtcdError) -> Int {
+        while true {
+            if let end = Self.find([13, 10, 13, 10], in: buffer) {
+                let text = String(decoding: buffer[0..<end], as: UTF8.self)
+                buffer.removeFirst(end + 4)
+                let lines = text.components(separatedBy: "\r\n")
+                let parts = lines[0].split(separator: " ")
+                guard parts.count >= 2, let status = Int(parts[1]) else {
+                    throw EtcdError(message: "\(endpoint): not an HTTP answer", maybeApplied: true)
+                }
+                for line in lines.dropFirst() {
+                    let lower = line.lowercased()
+                    if lower.hasPrefix("transfer-encoding:") && lower.contains("chunked") { chunked = true }
+                    if lower.hasPrefix("content-length:") { contentLength = Int(lower.dropFirst(15).trimmingCharacters(in: .whitespaces)) }
+                }
+                return status
+            }
+            guard try fill(until: deadline) else { throw EtcdError(message: "\(endpoint): timed out waiting for an answer", maybeApplied: true) }
+        }
+    }
+
+    /// Moves what `buffer` holds of the body into `body`, undoing chunked framing.
+    private func decode() throws(EtcdError) {
+        if !chunked {
+            body += buffer
+            buffer.removeAll()
+            if let length = contentLength, body.count >= length { bodyEnded = true }
+            return
+        }
+        while !buffer.isEmpty && !bodyEnded {
+            if remainingInChunk > 0 {
+                let take = min(remainingInChunk, buffer.count)
+                body += buffer[0..<take]
+                buffer.removeFirst(take)
+                remainingInChunk -= take
+                if remainingInChunk == 0 { remainingInChunk = -2 }   // its CRLF follows
+                continue
+            }
+            if remainingInChunk == -2 {
+                guard buffer.count >= 2 else { return }
+                buffer.removeFirst(2)
+                remainingInChunk = 0
+                continue
+            }
+            guard let end = Self.find([13, 10], in: buffer) else { return }
+            let sizeText = String(decoding: buffer[0..<end], as: UTF8.self).split(separator: ";").first ?? ""
+            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else {
+                throw EtcdError(message: "\(endpoint): bad chunk size", maybeApplied: true)
+            }
+            buffer.removeFirst(end + 2)
+            if size == 0 { bodyEnded = true } else { remainingInChunk = size }
+        }
+    }
+
+    /// The whole body of a unary answer (the gateway frames it with chunks or a length).
+    func readBody(deadline: UInt64) throws(EtcdError) -> Data {
+        guard chunked || contentLength != nil else {
+            throw EtcdError(message: "\(endpoint): answer without length or chunks", maybeApplied: true)
+        }
+        while true {
+            try decode()
+            if bodyEnded { return Data(body) }
+            guard try fill(until: deadline) else { throw EtcdError(message: "\(endpoint): answer timed out", maybeApplied: true) }
+        }
+    }
+
+    /// The next line of a streamed answer (a watch sends one JSON object a line), or nil
+    /// when nothing came before `deadline`. Throws when the stream ended.
+    func readLine(deadline: UInt64) throws(EtcdError) -> Data? {
+        while true {
+            try decode()
+            if let newline = body.firstIndex(of: 10) {
+                let line = Data(body[0..<newline])
+                body.removeFirst(newline + 1)
+                return line
+            }
+            if bodyEnded {
+                if body.isEmpty { throw EtcdError(message: "\(endpoint): the watch ended") }
+                defer { body.removeAll() }
+                return Data(body)
+            }
+            guard try fill(until: deadline) else { return nil }
+        }
+    }
+
+    private static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard haystack.count >= needle.count else { return nil }
+        for i in 0...(haystack.count - needle.count) where haystack[i] == needle[0] {
+            if Array(haystack[i..<(i + needle.count)]) == needle { return i }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,297 @@
+import Foundation
+import Glibc
+import Synchronization
+import SwitchyardProxy
+import SwitchyardRouting
+import SwitchyardSystem
+
+/// This instance's part in a fleet (`fleet` in the routes file). Two threads of its own talk
+/// to etcd — never an event loop: the watcher follows the `state` key and applies what it
+/// sees through the admin commit path; the heartbeat renews the instance's lease, writes its
+/// `instances/<name>` record and reads the others'. Admin changes go through `prepareChange`
+/// and `commit`, on the admin thread, under the commit lock.
+public final class FleetAgent: @unchecked Sendable {
+    /// Commands that stay on this host in fleet mode: `reload` reads this host's routes
+    /// file; `drain` closes this host's connections.
+    static let localCommands: Set<String> = ["reload", "drain"]
+
+    let config: FleetConfig
+    let keys: FleetKeys
+    public let instanceName: String
+    let credentials: (user: String, password: String)?
+    let errorLog: ErrorLog
+    /// Set once at start; the service outlives the agent's threads (the process does).
+    private(set) weak var service: AdminService?
+
+    let link: Mutex<FleetLink>
+    /// What this instance applied last: generation and the store revision it came from.
+    let applied: Mutex<(generation: UInt64, revision: Int64, atMilliseconds: UInt64)>
+    /// The other instances as the heartbeat read them last.
+    let view = Mutex(FleetView())
+    /// The current lease (the heartbeat's), for the commit path's own record write.
+    let lease = Mutex<Int64?>(nil)
+    let stopped = Mutex(false)
+    /// The admin thread's client (used under the commit lock only).
+    private let commitClient: EtcdClient
+    /// The store's copy read by `prepareChange` for the `commit` that follows.
+    private var pendingRead: (modRevision: Int64, generation: UInt64)?
+
+    /// `password`: the first line of the password file, read by `serve` at start.
+    public init(config: FleetConfig, password: String?, errorLog: ErrorLog) {
+        self.config = config
+        keys = FleetKeys(fleet: config.name)
+        instanceName = config.instance ?? Self.hostName()
+        credentials = config.user.map { ($0, password ?? "") }
+        self.errorLog = errorLog
+        link = Mutex(FleetLink(nowMilliseconds: Clock.monotonicMilliseconds()))
+        applied = Mutex((0, 0, 0))
+        commitClient = EtcdClient(endpoints: config.endpoints, credentials: credentials)
+    }
+
+    private static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Starts following the store. `service` serves the table the agent changes.
+    public func start(service: AdminService) {
+        self.service = service
+        applied.withLock { $0 = (service.table.generation, 0, Self.wallMilliseconds()) }
+        let watcher = Thread { [self] in
+            var watcher = FleetWatcher(agent: self)
+            watcher.run()
+        }
+        watcher.name = "fleet-watch"
+        watcher.start()
+        let heartbeat = Thread { [self] in
+            var heartbeat = FleetHeartbeat(agent: self)
+            heartbeat.run()
+        }
+        heartbeat.name = "fleet-heartbeat"
+        heartbeat.start()
+    }
+
+    public func stop() { stopped.withLock { $0 = true } }
+    var isStopped: Bool { stopped.withLock { $0 } }
+
+    static func wallMilliseconds() -> UInt64 { Clock.wallMicroseconds() / 1000 }
+    static func wallText() -> String { AuditLog.now() }
+
+    /// The link with the clock applied first: whoever looks (status, a change, the metrics,
+    /// either thread) sees "detached" as soon as 5 s passed, not when a blocked call returns.
+    func currentLink() -> FleetLink {
+        let (link, becameDetached) = self.link.withLock { link -> (FleetLink, Bool) in
+            let became = link.tick(nowMilliseconds: Clock.monotonicMilliseconds(), wall: Self.wallText())
+            return (link, became)
+        }
+        if becameDetached, case .detached(_, let since, let reason) = link.phase {
+            errorLog.error("fleet \(config.name): DETACHED since \(since) (\(reason)), serving generation \(service?.table.generation ?? 0)")
+        }
+        return link
+    }
+
+    // MARK: changes (admin thread, commit lock held)
+
+    /// Refuses when detached; reads the store's state (linearizable) and catches up with it,
+    /// so that the command computes its change from the store's copy.
+    func prepareChange(_ service: AdminService, _ command: AdminCommandLine) throws(AdminError) {
+        pendingRead = nil
+        if let refusal = currentLink().changeRefusal { throw AdminError(refusal) }
+        // A read is safe to repeat: each endpoint gets one try (a dead member, a leader
+        // election in progress) before the change is refused.
+        var read: (revision: Int64, kvs: [EtcdKeyValue])?
+        var failures: [String] = []
+        for _ in config.endpoints {
+            do {
+                read = try commitClient.range(keys.state)
+                break
+            } catch {
+                failures.append(error.description)
+                commitClient.rotate()
+            }
+        }
+        guard let read else {
+            throw AdminError("fleet \(config.name): cannot read the state (\(failures.joined(separator: "; "))): not applied anywhere")
+        }
+        link.withLock { $0.callSucceeded(nowMilliseconds: Clock.monotonicMilliseconds()) }
+        guard let kv = read.kvs.first else {
+            throw AdminError("fleet \(config.name): the store has no state yet (the watcher seeds it): not applied anywhere, retry")
+        }
+        let document = try FleetDocument.decode(kv.value)
+        switch FleetApplyDecision.decide(storeGeneration: document.generation, localGeneration: service.table.generation, whole: true) {
+        case .apply:
+            _ = try service.applyFleetDocumentLocked(document)
+            noteApplied(document.generation, revision: kv.modRevision)
+        case .storeBehind(let alarm):
+            link.withLock { $0.storeBehind(alarm) }
+            throw AdminError("\(alarm): not applied anywhere")
+        case .ignore:
+            break
+        }
+        pendingRead = (kv.modRevision, document.generation)
+        try fetchHistoryForRevert(service, command)
+    }
+
+    /// `revert to N` of a generation this instance never applied (it joined later, or was
+    /// down): the state comes from the store's `history/N`, added to the local history.
+    private func fetchHistoryForRevert(_ service: AdminService, _ command: AdminCommandLine) throws(AdminError) {
+        guard command.words.count == 3, command.words[0] == "revert", command.words[1] == "to",
+              let n = UInt64(command.words[2]), !service.history.contains(where: { $0.generation == n }) else { return }
+        guard let read = try? commitClient.range(keys.history(n)), let kv = read.kvs.first else { return }
+        let document = try FleetDocument.decode(kv.value)
+        let entry = HistoryEntry(generation: n, time: document.time, uid: document.uid, user: document.user,
+                                 command: "\(document.command) (fleet, via \(document.instance))", reason: document.reason,
+                                 changes: document.changes, state: document.state)
+        let index = service.history.firstIndex { $0.generation > n } ?? service.history.endIndex
+        service.history.insert(entry, at: index)
+    }
+
+    /// Commits `change` to the store in one transaction guarded by the state's mod_revision,
+    /// then applies it here through the commit path and waits (≤ 1 s) for the others.
+    func commit(_ change: AdminService.Change, _ command: AdminCommandLine, _ caller: Caller,
+                service: AdminService) throws(AdminError) -> AdminAnswer {
+        guard let read = pendingRead else { preconditionFailure("commit without prepareChange") }
+        pendingRead = nil
+        let old = service.table
+        let generation = old.generation + 1
+        let newTable: RouteTable
+        do {
+            newTable = try RouteTable.build(config: service.config, state: change.state, generation: generation)
+        } catch {
+            throw AdminError(error.description.replacingOccurrences(of: "\n", with: "; "))
+        }
+        let routingChanges = newTable.describeChanges(from: old)
+        // Compared by effect, as the local commit does: an override equal to the file is no change.
+        if change.state == old.state || routingChanges.isEmpty {
+            return .success("nothing changed (generation \(old.generation))", json: ["generation": old.generation, "changes": []])
+        }
+        let changes = routingChanges + change.extraLines
+        let time = Self.wallText()
+        let document = FleetDocument(generation: generation, state: newTable.state, instance: instanceName, user: caller.userName,
+                                     uid: caller.uid, command: AdminText.stored(command.text),
+                                     reason: command.reason.map(AdminText.stored), changes: changes, time: time,
+                                     committedAtMilliseconds: Self.wallMilliseconds())
+        let record = FleetAuditRecord(generation: generation, generationBefore: old.generation, instance: instanceName,
+                                      user: caller.userName, uid: caller.uid, command: document.command, reason: document.reason,
+                                      changes: changes, time: time)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let auditData = (try? encoder.encode(record)) ?? Data()
+        var deletes: [String] = []
+        if generation > FleetKeys.historyKept { deletes.append(keys.history(generation - FleetKeys.historyKept)) }
+        let revision: Int64
+        var readBackNote: String?
+        do {
+            let result = try commitClient.txn([.modRevision(keys.state, read.modRevision)],
+                                              puts: [(keys.state, document.encoded()), (keys.audit(generation), auditData),
+                                                     (keys.history(generation), document.encoded())],
+                                              deletes: deletes, readOnFailure: keys.state)
+            guard result.succeeded else {
+                let now = result.current.first.flatMap { try? FleetDocument.decode($0.value) }?.generation
+                throw AdminError("conflict: the fleet is at generation \(now.map(String.init) ?? "?"), retry")
+            }
+            revision = result.revision
+        } catch let error as EtcdError {
+            commitClient.rotate()
+            revision = try readBack(document, after: error)
+            readBackNote = "fleet \(config.name): the transaction's answer was lost (\(error)); read back from etcd: committed"
+        } catch let error as AdminError {
+            throw error
+        } catch {
+            preconditionFailure("txn throws EtcdError or AdminError only")
+        }
+        link.withLock { $0.callSucceeded(nowMilliseconds: Clock.monotonicMilliseconds()) }
+        // Committed in the store: now here, through the same path as any local change.
+        var answer = try service.commit(change, command, caller, generation: generation)
+        noteApplied(generation, revision: revision)
+        writeOwnRecord(using: commitClient)
+        let laggards = waitForAcknowledgements(generation)
+        let line = laggards.isEmpty
+            ? "fleet \(config.name): every live instance serves generation \(generation)"
+            : "fleet \(config.name): not yet acknowledged after 1 s by " + laggards.joined(separator: ", ")
+        answer.text += "\n" + line
+        if let readBackNote { answer.text += "\n" + readBackNote }
+        if let data = answer.json.data(using: .utf8), var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
+            object["fleet"] = ["generation": generation, "revision": revision, "laggards": laggards]
+            answer.json = AdminAnswer.encode(object)
+        }
+        return answer
+    }
+
+    /// A transaction whose answer never came may have committed: read the state back before
+    /// anyone retries, and say which it was.
+    private func readBack(_ document: FleetDocument, after error: EtcdError) throws(AdminError) -> Int64 {
+        guard error.maybeApplied else {
+            throw AdminError("fleet \(config.name): cannot reach etcd (\(error)): not applied anywhere")
+        }
+        for _ in 0..<3 {
+            do {
+                let read = try commitClient.range(keys.state)
+                if let kv = read.kvs.first, let stored = try? FleetDocument.decode(kv.value), stored == document {
+                    return kv.modRevision
+                }
+                throw AdminError("fleet \(config.name): the transaction timed out and did not commit (\(error)): not applied anywhere, retry")
+            } catch let failure as EtcdError {
+                commitClient.rotate()
+                errorLog.warning("fleet: reading back a timed-out transaction: \(failure)")
+            } catch let refusal as AdminError {
+                throw refusal
+            } catch {}
+        }
+        throw AdminError("fleet \(config.name): the transaction timed out and etcd cannot be read back (\(error)): the change may or may not be in the store; check `status` before retrying")
+    }
+
+    func noteApplied(_ generation: UInt64, revision: Int64) {
+        applied.withLock { $0 = (generation, max($0.revision, revision), Self.wallMilliseconds()) }
+    }
+
+    /// Polls the instance records until every live one serves `generation` (≤ 1 s). Returns
+    /// those that lag, as "name (generation N)".
+    private func waitForAcknowledgements(_ generation: UInt64) -> [String] {
+        let deadline = Clock.monotonicMilliseconds() + 1000
+        var laggards: [String] = []
+        repeat {
+            guard let read = try? commitClient.range(keys.instances, prefix: true) else {
+                commitClient.rotate()
+                return ["(instance records unreadable)"]
+            }
+            laggards = read.kvs.compactMap { kv in
+                guard let record = try? JSONDecoder().decode(FleetInstanceRecord.self, from: kv.value) else { return nil }
+                return record.generation >= generation ? nil : "\(record.name) (generation \(record.generation))"
+            }
+            if laggards.isEmpty { return [] }
+            usleep(10_000)
+        } while Clock.monotonicMilliseconds() < deadline
+        return laggards
+    }
+
+    // MARK: records
+
+    /// This instance's record as it stands.
+    func ownRecord() -> FleetInstanceRecord {
+        let (generation, revision, at) = applied.withLock { $0 }
+        let link = currentLink()
+        let (word, error) = (link.statusWord, link.rejection ?? link.alarm ?? link.lastError)
+        return FleetInstanceRecord(name: instanceName, generation: generation, revision: revision, appliedAtMilliseconds: at,
+                                   seenAtMilliseconds: Self.wallMilliseconds(), status: word, error: error)
+    }
+
+    /// Writes `instances/<name>` under the current lease (no lease yet: nothing to do).
+    func writeOwnRecord(using client: EtcdClient) {
+        guard let lease = lease.withLock({ $0 }) else { return }
+        guard let data = try? JSONEncoder().encode(ownRecord()) else { return }
+        do { try client.put(keys.instance(instanceName), data, lease: lease) } catch {
+            errorLog.warning("fleet: writing the instance record: \(error)")
+        }
+    }
+}
+
+/// The fleet as the heartbeat read it last.
+struct FleetView {
+    var instances: [FleetInstanceRecord] = []
+    /// Instances that joined once and hold no live record now.
+    var gone: [String] = []
+    var storeGeneration: UInt64?
+    var readAtMilliseconds: UInt64 = 0
+}

@@ -1,0 +1,99 @@
+import Foundation
+import SwitchyardRouting
+
+/// The fleet's runtime state, the one `state` key: everything a change touches, so a change
+/// is one write and a resync is one read. The same document is kept as `history/<generation>`.
+struct FleetDocument: Codable, Equatable {
+    var generation: UInt64
+    var state: RuntimeState
+    /// Who made it, through which instance, and why (also in `audit/<generation>`).
+    var instance: String
+    var user: String
+    var uid: UInt32
+    var command: String
+    var reason: String?
+    var changes: [String]
+    var time: String
+    /// Wall clock of the commit, for the apply skew.
+    var committedAtMilliseconds: UInt64
+
+    /// Throws with a reason a person can act on when the bytes are not a state document.
+    static func decode(_ data: Data) throws(AdminError) -> FleetDocument {
+        do {
+            return try JSONDecoder().decode(FleetDocument.self, from: data)
+        } catch {
+            throw AdminError("the fleet's state document does not parse: \(Self.reason(error))")
+        }
+    }
+
+    func encoded() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(self) else { preconditionFailure("a FleetDocument always encodes") }
+        return data
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            return "\(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
+        case DecodingError.keyNotFound(let key, _):
+            return "missing \(key.stringValue)"
+        case DecodingError.dataCorrupted(let context):
+            return context.debugDescription
+        default:
+            return "\(error)"
+        }
+    }
+}
+
+/// One change as the fleet's audit trail keeps it (`audit/<generation>`).
+struct FleetAuditRecord: Codable {
+    var generation: UInt64
+    var generationBefore: UInt64
+    var instance: String
+    var user: String
+    var uid: UInt32
+    var command: String
+    var reason: String?
+    var changes: [String]
+    var time: String
+}
+
+/// What an instance says about itself (`instances/<name>`, under its lease: it vanishes
+/// when the instance stops renewing).
+struct FleetInstanceRecord: Codable, Equatable {
+    var name: String
+    var generation: UInt64
+    var revision: Int64
+    var appliedAtMilliseconds: UInt64
+    var seenAtMilliseconds: UInt64
+    /// `synced`, `detached` or `rejected`.
+    var status: String
+    var error: String?
+}
+
+/// Where the fleet's keys live: `/switchyard/<fleet>/…`.
+struct FleetKeys {
+    let root: String
+    init(fleet: String) { root = "/switchyard/\(fleet)/" }
+    var state: String { root + "state" }
+    /// Zero-padded so that the keys sort by generation.
+    func audit(_ generation: UInt64) -> String { root + "audit/" + Self.padded(generation) }
+    func history(_ generation: UInt64) -> String { root + "history/" + Self.padded(generation) }
+    var instances: String { root + "instances/" }
+    func instance(_ name: String) -> String { instances + name }
+    /// Every instance that ever joined (no lease): an instance here and not under
+    /// `instances/` is gone.
+    var members: String { root + "members/" }
+    func member(_ name: String) -> String { members + name }
+    var auditPrefix: String { root + "audit/" }
+
+    static func padded(_ generation: UInt64) -> String {
+        let text = String(generation)
+        return String(repeating: "0", count: max(0, 20 - text.count)) + text
+    }
+
+    /// Fleet states kept for `revert to N`.
+    static let historyKept: UInt64 = 100
+}

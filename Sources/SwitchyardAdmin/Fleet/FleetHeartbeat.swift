@@ -1,0 +1,70 @@
+import Foundation
+import Glibc
+import SwitchyardSystem
+
+/// The fleet's heartbeat thread: every half second it renews the lease, writes this
+/// instance's record and reads the others'; it is what notices that etcd is out of reach.
+struct FleetHeartbeat {
+    let agent: FleetAgent
+    private let client: EtcdClient
+    private var backoff = FleetBackoff()
+    private var random = SystemRandomNumberGenerator()
+    private var lastLogged: String?
+    static let intervalMilliseconds: UInt64 = 500
+    static let leaseSeconds = 5
+
+    init(agent: FleetAgent) {
+        self.agent = agent
+        client = EtcdClient(endpoints: agent.config.endpoints, credentials: agent.credentials)
+    }
+
+    mutating func run() {
+        while !agent.isStopped {
+            var wait = Self.intervalMilliseconds
+            do {
+                try beat()
+                backoff.reset()
+                lastLogged = nil
+            } catch {
+                agent.link.withLock {
+                    $0.callFailed(nowMilliseconds: Clock.monotonicMilliseconds(), reason: error.description, wall: FleetAgent.wallText())
+                }
+                // Said once per kind of failure, not twice a second.
+                if error.description != lastLogged {
+                    agent.errorLog.warning("fleet \(agent.config.name): heartbeat: \(error)")
+                    lastLogged = error.description
+                }
+                client.rotate()
+                wait = backoff.next(random: random.next())
+            }
+            _ = agent.currentLink()   // says DETACHED in the error log when 5 s are over
+            usleep(UInt32(wait * 1000))
+        }
+    }
+
+    private func beat() throws(EtcdError) {
+        var lease = agent.lease.withLock { $0 }
+        if let current = lease, try !client.keepAlive(current) { lease = nil }
+        if lease == nil {
+            let granted = try client.grantLease(ttlSeconds: Self.leaseSeconds)
+            agent.lease.withLock { $0 = granted }
+            try client.put(agent.keys.member(agent.instanceName), Data(agent.instanceName.utf8))
+        }
+        let record = agent.ownRecord()
+        if let data = try? JSONEncoder().encode(record) {
+            try client.put(agent.keys.instance(agent.instanceName), data, lease: agent.lease.withLock { $0 })
+        }
+        let instances = try client.range(agent.keys.instances, prefix: true)
+        let members = try client.range(agent.keys.members, prefix: true)
+        let state = try client.range(agent.keys.state)
+        agent.link.withLock { $0.callSucceeded(nowMilliseconds: Clock.monotonicMilliseconds()) }
+        let records = instances.kvs.compactMap { try? JSONDecoder().decode(FleetInstanceRecord.self, from: $0.value) }
+        let live = Set(records.map(\.name))
+        let gone = members.kvs.map { String($0.key.dropFirst(agent.keys.members.count)) }.filter { !live.contains($0) }
+        let storeGeneration = state.kvs.first.flatMap { try? FleetDocument.decode($0.value) }?.generation
+        agent.view.withLock {
+            $0 = FleetView(instances: records.sorted { $0.name < $1.name }, gone: gone.sorted(), storeGeneration: storeGeneration,
+                           readAtMilliseconds: FleetAgent.wallMilliseconds())
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import Glibc
+import SwitchyardSystem
+
+/// The fleet's watch thread: reads the `state` key whole (at start, after a reconnect, after
+/// a compaction), then follows it with a watch from the revision after, applying every newer
+/// generation through the admin commit path. It never skips: whatever breaks the watch, it
+/// starts again with a whole read.
+struct FleetWatcher {
+    let agent: FleetAgent
+    private let client: EtcdClient
+    private var backoff = FleetBackoff()
+    private var random = SystemRandomNumberGenerator()
+
+    init(agent: FleetAgent) {
+        self.agent = agent
+        client = EtcdClient(endpoints: agent.config.endpoints, credentials: agent.credentials)
+    }
+
+    mutating func run() {
+        while !agent.isStopped {
+            do {
+                try follow()
+            } catch {
+                let now = Clock.monotonicMilliseconds()
+                agent.link.withLock {
+                    $0.callFailed(nowMilliseconds: now, reason: error.description, wall: FleetAgent.wallText())
+                    $0.watchEnded(nowMilliseconds: now, reason: error.description, wall: FleetAgent.wallText())
+                }
+                client.rotate()
+                usleep(UInt32(backoff.next(random: random.next()) * 1000))
+            }
+        }
+    }
+
+    /// One whole read and one watch, until the watch breaks (throws) or must be redone.
+    private mutating func follow() throws(EtcdError) {
+        let read = try client.range(agent.keys.state)
+        agent.link.withLock { $0.callSucceeded(nowMilliseconds: Clock.monotonicMilliseconds()) }
+        if let kv = read.kvs.first {
+            consider(kv, whole: true)
+        } else {
+            try seed()
+            return   // read again: the seed (ours or another's) is now the store's state
+        }
+        let watch = try client.openWatch(agent.keys.state, startRevision: read.revision + 1)
+        agent.link.withLock { $0.caughtUpWithStore() }
+        backoff.reset()
+        while !agent.isStopped {
+            // Detached meanwhile (the heartbeat saw 5 s without success): start over with a
+            // whole read, so that "synced" again means "caught up".
+            if case .detached = agent.currentLink().phase {
+                throw EtcdError(message: "detached: reconnecting")
+            }
+            guard let line = try watch.readLine(deadline: Clock.monotonicMilliseconds() + 500) else { continue }
+            guard let parsed = EtcdWatchLine.parse(line) else { continue }
+            switch parsed {
+            case .created:
+                continue
+            case .events(_, let kvs):
+                agent.link.withLock { $0.callSucceeded(nowMilliseconds: Clock.monotonicMilliseconds()) }
+                for kv in kvs { consider(kv, whole: false) }
+            case .progress:
+                agent.link.withLock { $0.callSucceeded(nowMilliseconds: Clock.monotonicMilliseconds()) }
+            case .compacted(let revision):
+                agent.errorLog.info("fleet: the watch start was compacted (revision \(revision)); reading the state whole")
+                return
+            case .canceled(let reason):
+                throw EtcdError(message: "watch ended: \(reason)")
+            }
+        }
+    }
+
+    /// An empty store: this instance's state becomes the fleet's first, unless another
+    /// instance got there first (the transaction requires the key to be absent).
+    private func seed() throws(EtcdError) {
+        guard let service = agent.service else { return }
+        let table = service.table
+        let document = FleetDocument(generation: table.generation, state: table.state, instance: agent.instanceName,
+                                     user: "switchyard", uid: geteuid(), command: "fleet seeded from \(agent.instanceName)",
+                                     reason: nil, changes: [], time: FleetAgent.wallText(),
+                                     committedAtMilliseconds: FleetAgent.wallMilliseconds())
+        let result = try client.txn([.modRevision(agent.keys.state, 0)],
+                                    puts: [(agent.keys.state, document.encoded()), (agent.keys.history(table.generation), document.encoded())],
+                                    readOnFailure: agent.keys.state)
+        if result.succeeded { agent.errorLog.info("fleet \(agent.config.name): seeded the store with generation \(table.generation)") }
+    }
+
+    /// Decides about one version of the state key, and applies it when it is newer.
+    private func consider(_ kv: EtcdKeyValue, whole: Bool) {
+        guard let service = agent.service else { return }
+        let document: FleetDocument
+        do {
+            document = try FleetDocument.decode(kv.value)
+        } catch {
+            reject(error.message, revision: kv.modRevision)
+            return
+        }
+        switch FleetApplyDecision.decide(storeGeneration: document.generation, localGeneration: service.table.generation, whole: whole) {
+        case .ignore:
+            agent.link.withLock { $0.storeBehind(nil) }
+            if document.generation == service.table.generation {
+                agent.noteApplied(document.generation, revision: kv.modRevision)
+                agent.link.withLock { $0.rejected(nil) }
+            }
+        case .storeBehind(let alarm):
+            agent.link.withLock { $0.storeBehind(alarm) }
+            agent.errorLog.error("fleet \(agent.config.name): \(alarm)")
+        case .apply:
+            do {
+                if try service.applyFleetDocument(document) {
+                    agent.noteApplied(document.generation, revision: kv.modRevision)
+                    agent.errorLog.info("fleet \(agent.config.name): applied generation \(document.generation) (\(document.command), via \(document.instance))")
+                }
+                agent.link.withLock { $0.rejected(nil); $0.storeBehind(nil) }
+                agent.writeOwnRecord(using: client)
+            } catch {
+                reject(error.message, revision: kv.modRevision)
+            }
+        }
+    }
+
+    private func reject(_ reason: String, revision: Int64) {
+        agent.link.withLock { $0.rejected(reason) }
+        agent.errorLog.error("fleet \(agent.config.name): rejected the store's state at revision \(revision): \(reason); keeping generation \(agent.service?.table.generation ?? 0)")
+        agent.writeOwnRecord(using: client)
+    }
+}

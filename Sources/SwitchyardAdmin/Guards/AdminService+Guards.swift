@@ -1,0 +1,148 @@
+import Foundation
+import Glibc
+import SwitchyardProxy
+import SwitchyardRouting
+
+/// The guards on the admin side: the check every second, what a trip does, and the rule
+/// that a latched guard refuses raises of its route's new side. Everything here runs under
+/// the commit lock, so a trip's revert is one more commit in line with people's.
+extension AdminService {
+    /// The routes file's guards, then those added at run time, for routes that exist.
+    var allGuards: [GuardConfig] {
+        (config.guards + guardBook.record.runtimeGuards).filter { table.routeIndex(named: $0.route) != nil }
+    }
+
+    /// The cells the guards read (both sides of each) and the longest window among them.
+    func guardCells() -> (Set<MetricsKey>, Int) {
+        lock.withLock {
+            let guards = allGuards
+            var keys = Set<MetricsKey>()
+            for g in guards {
+                keys.insert(MetricsKey(route: g.route, backend: g.newSide))
+                keys.insert(MetricsKey(route: g.route, backend: g.oldSide))
+            }
+            return (keys, guards.map(\.windowSeconds).max() ?? 0)
+        }
+    }
+
+    /// One check of every guard over the windows (called by `GuardEvaluator` each second).
+    func guardTick(_ windows: GuardWindows) {
+        lock.lock()
+        tickLocked(windows)
+        // A commit made here (a trip, a plan step) may leave a follow-up, as `execute` runs
+        // for a person's command: run it the same way, after the commit lock.
+        let followUp = pendingFollowUp
+        pendingFollowUp = nil
+        lock.unlock()
+        if let followUp { for line in followUp(self, .silent) { errorLog.info(line) } }
+    }
+
+    private func tickLocked(_ windows: GuardWindows) {
+        for guardConfig in allGuards {
+            let new = windows.window(route: guardConfig.route, backend: guardConfig.newSide, seconds: guardConfig.windowSeconds)
+            let old = windows.window(route: guardConfig.route, backend: guardConfig.oldSide, seconds: guardConfig.windowSeconds)
+            var run = guardBook.run(guardConfig)
+            let action = run.checked(guardConfig.check(new: new, old: old), checks: guardConfig.checks, at: AuditLog.now())
+            guardBook.runs[GuardBook.key(guardConfig)] = run
+            if case .trip(let figures) = action { tripped(guardConfig, figures: figures, trip: run.trip!) }
+        }
+        planTick(windows)
+    }
+
+    /// Carries out a trip: latched in the state file, counted, logged, and for `revert` the
+    /// route restored as it was before the new side gained traffic — a commit whose actor is
+    /// the guard and whose reason is the window's figures.
+    private func tripped(_ guardConfig: GuardConfig, figures: String, trip: GuardTrip) {
+        let key = GuardBook.key(guardConfig)
+        guardBook.record.trips[key] = trip
+        guardBook.tripsTotal[key, default: 0] += 1
+        errorLog.warning("guard \(guardConfig.route) \(guardConfig.name) (\(guardConfig.kind.rawValue), \(guardConfig.mode.rawValue)) tripped: \(figures)")
+        let actor = Caller(uid: geteuid(), gid: getegid(), pid: getpid(), userName: "guard \(guardConfig.route) \(guardConfig.name)")
+        var command = (try? AdminCommandLine(parsing: "guard \(guardConfig.route) \(guardConfig.name) trip")) ?? (try! AdminCommandLine(parsing: "guard trip"))
+        command.reason = figures
+        // A trip aborts the route's plans; a revert guard's own commit below puts the route back.
+        if guardConfig.mode != .observe { abortPlans(on: guardConfig.route, because: "guard \(guardConfig.name) tripped: \(figures)",
+                   revert: guardConfig.mode != .revert || revertChange(guardConfig) == nil) }
+        if guardConfig.mode == .revert, revertChange(guardConfig) != nil {
+            do {
+                if try commitAsActor(command, actor, { revertChange(guardConfig) }) != nil { return }
+            } catch {
+                errorLog.error("guard \(guardConfig.route) \(guardConfig.name): revert failed: \(error.message)")
+            }
+        }
+        // No routing change (observe, freeze, or nothing to revert to): the latch and the
+        // figures are still written down.
+        saveGuardRecord()
+        let what = guardConfig.mode == .observe ? "observed only" : (guardConfig.mode == .freeze ? "raises of \(guardConfig.newSide) refused until ack" : "nothing to revert to")
+        try? audit.append(.init(time: trip.time, outcome: "accepted", uid: actor.uid, pid: actor.pid, user: actor.userName,
+                                command: command.text, reason: figures, changes: ["guard \(guardConfig.name) tripped: \(what)"],
+                                error: nil, generationBefore: table.generation, generation: table.generation))
+        notify(command, actor, changes: ["guard \(guardConfig.name) tripped: \(what)"], generationBefore: table.generation,
+               generation: table.generation, figures: figures)
+    }
+
+    /// The change a revert guard makes: its route's runtime as it was before the new side
+    /// last gained traffic; nil when the new side never had less.
+    func revertChange(_ guardConfig: GuardConfig) -> Change? {
+        guard let route = config.routes.first(where: { $0.name == guardConfig.route }),
+              let target = RevertTarget.find(route: route, newSide: guardConfig.newSide,
+                                             generations: history.map { ($0.generation, $0.state) }) else { return nil }
+        var state = table.state
+        state.routes[route.name] = Self.routing(of: target.runtime, keepingHoldOf: state.routes[route.name])
+        return Change(state: state.reconciled(with: config).0,
+                      extraLines: ["guard \(guardConfig.name): route \(route.name) as in generation \(target.generation)"])
+    }
+
+    /// `earlier`'s routing (split, sides, cohorts) with `current`'s write hold: a revert of
+    /// the traffic must not end a hold a person put on (nil: as in the routes file).
+    static func routing(of earlier: RouteRuntime?, keepingHoldOf current: RouteRuntime?) -> RouteRuntime? {
+        var runtime = earlier ?? RouteRuntime()
+        runtime.hold = current?.hold
+        return runtime.isEmpty ? nil : runtime
+    }
+
+    /// A latched guard (freeze or revert mode) refuses any change that raises its route's
+    /// new side, whoever asks (a person, a plan).
+    func refuseGuardedRaise(old: RouteTable, newState: RuntimeState, config newConfig: RoutesConfig) throws(AdminError) {
+        for guardConfig in allGuards where guardConfig.mode != .observe {
+            guard let trip = guardBook.record.trips[GuardBook.key(guardConfig)],
+                  let route = newConfig.routes.first(where: { $0.name == guardConfig.route }) else { continue }
+            let before = route.share(of: guardConfig.newSide, under: old.state.routes[route.name])
+            let after = route.share(of: guardConfig.newSide, under: newState.routes[route.name])
+            if after > before {
+                throw AdminError("route \(route.name): guard \(guardConfig.name) tripped at \(trip.time) (\(trip.figures)); \(guardConfig.newSide)'s share may not rise until `guard \(route.name) ack`")
+            }
+        }
+    }
+
+    /// Writes the state file again with the same generation (a guard or plan changed).
+    func saveGuardRecord() {
+        do {
+            try StateFile(generation: table.generation, state: table.state, history: history, guards: guardBook.record).save(path: statePath)
+        } catch {
+            errorLog.error("state file: \(error.message)")
+        }
+    }
+
+    /// An accepted guard or plan command that changes no generation: state file, audit.
+    func recordGuardChange(_ command: AdminCommandLine, _ caller: Caller, _ changes: [String]) throws(AdminError) {
+        try StateFile(generation: table.generation, state: table.state, history: history, guards: guardBook.record).save(path: statePath)
+        try audit.append(.init(time: AuditLog.now(), outcome: "accepted", uid: caller.uid, pid: caller.pid, user: caller.userName,
+                               command: command.text, reason: command.reason, changes: changes, error: nil,
+                               generationBefore: table.generation, generation: table.generation))
+        notify(command, caller, changes: changes, generationBefore: table.generation, generation: table.generation)
+    }
+
+    /// Each guard with its state, for `guards`, `status` and /status.json.
+    func guardStates() -> [(config: GuardConfig, run: GuardRun, trips: UInt64)] {
+        allGuards.map { ($0, guardBook.run($0), guardBook.tripsTotal[GuardBook.key($0)] ?? 0) }
+    }
+
+    /// `guardStates` under the commit lock (for the metrics listener's thread).
+    public var guardSnapshot: [(route: String, name: String, kind: String, mode: String, state: String, figures: String, tripped: String?, trips: UInt64)] {
+        lock.withLock {
+            guardStates().map { ($0.config.route, $0.config.name, $0.config.kind.rawValue, $0.config.mode.rawValue,
+                                 $0.run.tripped ? "tripped" : $0.run.lastWord, $0.run.lastFigures, $0.run.trip?.time, $0.trips) }
+        }
+    }
+}

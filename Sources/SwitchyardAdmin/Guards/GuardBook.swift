@@ -1,0 +1,39 @@
+import SwitchyardRouting
+
+/// What survives a restart of the guards: the guards added at run time and the trips not
+/// yet acknowledged (a latch must not open by restarting). Kept in the state file.
+public struct GuardRecord: Sendable, Codable, Equatable {
+    public var runtimeGuards: [GuardConfig] = []
+    /// By `route/name`.
+    public var trips: [String: GuardTrip] = [:]
+    /// Plans given to `plan load` (the routes file's are read from it).
+    public var loadedPlans: [PlanConfig] = []
+    /// Every plan's progress, by plan name.
+    public var plans: [String: PlanProgress] = [:]
+
+    public init() {}
+}
+
+/// The guards' state on the admin side, under the commit lock: the record, every guard's
+/// run (red checks in a row, last verdict) and the trips counted since start for /metrics.
+struct GuardBook {
+    var record: GuardRecord
+    var runs: [String: GuardRun] = [:]
+    var tripsTotal: [String: UInt64] = [:]
+    /// Monotonic milliseconds of the last plan tick (plans count time only while running).
+    var lastPlanTick: UInt64?
+
+    init(record: GuardRecord? = nil) {
+        self.record = record ?? GuardRecord()
+        // A plan that was running before a restart waits for a person.
+        for name in self.record.plans.keys { self.record.plans[name]!.restored() }
+    }
+
+    static func key(_ guardConfig: GuardConfig) -> String { "\(guardConfig.route)/\(guardConfig.name)" }
+
+    /// A guard's run, with its latch as persisted.
+    func run(_ guardConfig: GuardConfig) -> GuardRun {
+        let key = Self.key(guardConfig)
+        return runs[key] ?? GuardRun(trip: record.trips[key])
+    }
+}

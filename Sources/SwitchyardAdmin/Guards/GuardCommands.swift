@@ -1,0 +1,99 @@
+import SwitchyardRouting
+
+/// `guard ROUTE ack|add|remove …` and `guards`: the guards at run time. Run under the
+/// commit lock like every command; each accepted one is audited and written to the state
+/// file.
+enum GuardCommands {
+    static let usage = "guard ROUTE ack | guard ROUTE add NAME errors|latency|client-errors new BACKEND old BACKEND [observe|freeze|revert] [OPTION VALUE]... | guard ROUTE remove NAME"
+
+    static let specs: [AdminCommandSpec] = [
+        .init(word: "guards", usage: "guards", summary: "every guard: its state, last figures, trips", changes: false) { service, command, _ throws(AdminError) in
+            guard command.words.count == 1 else { throw AdminError("usage: guards") }
+            return .answer(list(service))
+        },
+        .init(word: "guard", usage: "guard ROUTE ack|add|remove ...", summary: "acknowledge a route's tripped guards; add or remove a guard at run time", changes: true) { service, command, caller throws(AdminError) in
+            .answer(try run(service, command, caller))
+        },
+    ]
+
+    static func run(_ service: AdminService, _ command: AdminCommandLine, _ caller: Caller) throws(AdminError) -> AdminAnswer {
+        let words = command.words
+        guard words.count >= 3 else { throw AdminError("usage: \(usage)") }
+        let route = try AdminCommands.route(service, words[1])
+        switch words[2] {
+        case "ack":
+            guard words.count == 3 else { throw AdminError("usage: guard ROUTE ack") }
+            let tripped = service.allGuards.filter { $0.route == route.name && service.guardBook.run($0).tripped }
+            guard !tripped.isEmpty else { throw AdminError("route \(route.name) has no tripped guard") }
+            var changes: [String] = []
+            for guardConfig in tripped {
+                var run = service.guardBook.run(guardConfig)
+                let trip = run.trip!
+                run.acknowledged()
+                service.guardBook.runs[GuardBook.key(guardConfig)] = run
+                service.guardBook.record.trips.removeValue(forKey: GuardBook.key(guardConfig))
+                changes.append("guard \(guardConfig.name): trip of \(trip.time) acknowledged")
+            }
+            try service.recordGuardChange(command, caller, changes)
+            return .success(changes.joined(separator: "\n"), json: ["changes": changes])
+        case "add":
+            if route.mode == .tcp { throw AdminError("guards are for http routes (route \(route.name) is mode tcp)") }
+            let parsed: GuardConfig
+            switch GuardConfig.parse(Array(words.dropFirst(3)), route: route.name) {
+            case .success(let config): parsed = config
+            case .failure(let problem): throw AdminError(problem.message)
+            }
+            _ = try AdminCommands.backend(service, parsed.newSide)
+            _ = try AdminCommands.backend(service, parsed.oldSide)
+            if service.allGuards.contains(where: { $0.route == route.name && $0.name == parsed.name }) {
+                throw AdminError("route \(route.name) already has a guard \(parsed.name)")
+            }
+            service.guardBook.record.runtimeGuards.append(parsed)
+            let change = "guard added to route \(route.name): \(parsed.text)"
+            try service.recordGuardChange(command, caller, [change])
+            return .success(change, json: ["changes": [change]])
+        case "remove":
+            guard words.count == 4 else { throw AdminError("usage: guard ROUTE remove NAME") }
+            guard let index = service.guardBook.record.runtimeGuards.firstIndex(where: { $0.route == route.name && $0.name == words[3] }) else {
+                if service.config.guards.contains(where: { $0.route == route.name && $0.name == words[3] }) {
+                    throw AdminError("guard \(words[3]) is in the routes file: remove it there and reload")
+                }
+                throw AdminError("route \(route.name) has no guard \(words[3]) added at run time")
+            }
+            let removed = service.guardBook.record.runtimeGuards.remove(at: index)
+            service.guardBook.record.trips.removeValue(forKey: GuardBook.key(removed))
+            service.guardBook.runs.removeValue(forKey: GuardBook.key(removed))
+            let change = "guard removed from route \(route.name): \(removed.text)"
+            try service.recordGuardChange(command, caller, [change])
+            return .success(change, json: ["changes": [change]])
+        default:
+            throw AdminError("usage: \(usage)")
+        }
+    }
+
+    /// One line per guard, then its figures.
+    static func lines(_ service: AdminService) -> [String] {
+        service.guardStates().flatMap { state -> [String] in
+            let g = state.config
+            let word = state.run.trip.map { "TRIPPED at \($0.time) (ack: guard \(g.route) ack)" } ?? state.run.lastWord
+            var lines = ["  \(g.route) \(g.name): \(g.kind.rawValue) \(g.newSide) vs \(g.oldSide), \(g.mode.rawValue): \(word)"]
+            lines.append("    " + (state.run.trip?.figures ?? state.run.lastFigures))
+            return lines
+        }
+    }
+
+    static func list(_ service: AdminService) -> AdminAnswer {
+        let json = json(service)
+        if json.isEmpty { return .success("no guards", json: ["guards": json]) }
+        return .success((["guards:"] + lines(service)).joined(separator: "\n"), json: ["guards": json])
+    }
+
+    static func json(_ service: AdminService) -> [[String: Any]] {
+        service.guardStates().map {
+            ["route": $0.config.route, "name": $0.config.name, "kind": $0.config.kind.rawValue, "mode": $0.config.mode.rawValue,
+             "new": $0.config.newSide, "old": $0.config.oldSide, "state": $0.run.tripped ? "tripped" : $0.run.lastWord,
+             "figures": $0.run.trip?.figures ?? $0.run.lastFigures, "tripped_at": $0.run.trip?.time as Any, "trips": $0.trips,
+             "definition": $0.config.text]
+        }
+    }
+}

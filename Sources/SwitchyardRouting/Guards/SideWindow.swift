@@ -1,0 +1,40 @@
+/// One side of a route over a guard's window: the counts the workers kept, summed over
+/// workers and over the window's 1-second steps, and the p95 read from its histogram.
+public struct SideWindow: Sendable, Equatable {
+    public var requests: UInt64 = 0
+    /// 5xx answers (the backend's or ours) and cuts caused by the upstream.
+    public var errors: UInt64 = 0
+    /// 401, 403 and 404 answers.
+    public var clientErrors: UInt64 = 0
+    /// Connect failures, timeouts, resets, our own 502/503/504.
+    public var transportFailures: UInt64 = 0
+    /// Transport failures in a row right now (summed over workers).
+    public var streak: UInt64 = 0
+    /// Runs of `fastTripStreak` failures in a row seen inside the window.
+    public var streakRuns: UInt64 = 0
+    /// nil without requests.
+    public var p95Microseconds: UInt64?
+
+    public init(requests: UInt64 = 0, errors: UInt64 = 0, clientErrors: UInt64 = 0, transportFailures: UInt64 = 0,
+                streak: UInt64 = 0, streakRuns: UInt64 = 0, p95Microseconds: UInt64? = nil) {
+        self.requests = requests
+        self.errors = errors
+        self.clientErrors = clientErrors
+        self.transportFailures = transportFailures
+        self.streak = streak
+        self.streakRuns = streakRuns
+        self.p95Microseconds = p95Microseconds
+    }
+
+    public var errorRatio: Double { requests == 0 ? 0 : Double(errors) / Double(requests) }
+    public var clientErrorRatio: Double { requests == 0 ? 0 : Double(clientErrors) / Double(requests) }
+
+    /// Two servers' windows as one side (the p95 of a sum cannot be read from two p95s:
+    /// the larger is kept, which errs towards tripping).
+    public static func + (a: SideWindow, b: SideWindow) -> SideWindow {
+        SideWindow(requests: a.requests + b.requests, errors: a.errors + b.errors, clientErrors: a.clientErrors + b.clientErrors,
+                   transportFailures: a.transportFailures + b.transportFailures, streak: a.streak + b.streak,
+                   streakRuns: a.streakRuns + b.streakRuns,
+                   p95Microseconds: [a.p95Microseconds, b.p95Microseconds].compactMap { $0 }.max())
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Glibc
+import Synchronization
+import Testing
+import SwitchyardTestSupport
+
+/// What survives etcd losing its leader, and what clinicians see while a ramp is typed on one
+/// instance and their connections land on any of the three.
+extension FleetTests {
+    @Suite struct FleetConvergenceTests {
+        @Test func killingTheEtcdLeaderMidStreamLosesNoAcknowledgedChange() throws {
+            let fixture = try FleetFixture()
+            defer { fixture.shutdown() }
+            let acknowledged = Mutex<[UInt64]>([]), answers = Mutex<[String]>([]), done = Mutex(false)
+            let a = fixture.a
+            let stream = Thread {
+                for i in 0..<60 {
+                    let text = a.command("weight other cloud \(20 + i)%")
+                    answers.withLock { $0.append(text) }
+                    if let line = text.split(separator: "\n").first, line.hasPrefix("generation "),
+                       let number = UInt64(line.dropFirst("generation ".count).prefix { $0.isNumber }) {
+                        acknowledged.withLock { $0.append(number) }
+                    }
+                    usleep(50_000)
+                }
+                done.withLock { $0 = true }
+            }
+            stream.start()
+            try waitFor("a few changes", seconds: 10) { acknowledged.withLock { $0.count } >= 5 }
+            let leader = try fixture.cluster.leader()
+            fixture.cluster.stop(leader, kill9: true)
+            let ackedAtKill = acknowledged.withLock { $0.count }
+            #expect(!done.withLock { $0 } && ackedAtKill < 60, "the leader died while changes were still coming")
+            try waitFor("the stream to end", seconds: 90) { done.withLock { $0 } }
+            try fixture.cluster.start(leader)
+            let acked = acknowledged.withLock { $0 }
+            print("leader m\(leader) killed mid-stream: \(acked.count) of 60 changes acknowledged (\(ackedAtKill) before the kill); others: "
+                  + answers.withLock { $0 }.filter { !$0.hasPrefix("generation ") }.map { $0.trimmingCharacters(in: .newlines) }.joined(separator: " | "))
+            let audit = try fixture.cluster.objects(fixture.keys + "audit/").compactMap { ($0["generation"] as? Double).map(UInt64.init) }
+            for generation in acked { #expect(audit.contains(generation), "acknowledged generation \(generation) is in the store") }
+            let storeGeneration = try #require((try fixture.storeState())["generation"] as? Double).map(UInt64.init)
+            try waitFor("the fleet to converge on \(storeGeneration)", seconds: 15) {
+                fixture.instances.allSatisfy { $0.generation() == storeGeneration && $0.isSynced }
+            }
+            #expect(Set(fixture.instances.map { $0.command("show routes") }).count == 1)
+        }
+
+        @Test func aRampTypedOnOneInstanceBouncesNoUserAcrossInstances() throws {
+            let fixture = try FleetFixture()
+            defer { fixture.shutdown() }
+            let ports = try fixture.instances.map { try $0.port() }
+            #expect(fixture.a.command("weight other cloud 5%").contains("every live instance"))
+            // 300 users, each with their own sticky cookie, each connection to any instance.
+            let users = (0..<300).map { String(format: "%016llx", UInt64($0) &* 0x9E37_79B9_7F4A_7C15) }
+            var lastSide: [String: String] = [:]
+            var bounces = 0, requests = 0
+            var cloudUsers: [Int] = []
+            for (stage, share) in ["5%", "25%", "100%"].enumerated() {
+                if stage > 0 { #expect(fixture.a.command("weight other cloud \(share)").contains("every live instance serves")) }
+                for (u, user) in users.enumerated() {
+                    var sides = Set<String>()
+                    for round in 0..<3 {
+                        let port = ports[(u + round) % 3]
+                        let client = try TestClient(port: port)
+                        let response = try #require(client.get("/other/chart", headers: "Cookie: SWITCHYARD_BUCKET=\(user)\r\n"))
+                        requests += 1
+                        sides.insert(String(response.text.split(separator: " ").first ?? ""))
+                    }
+                    if sides.count > 1 { bounces += 1 }
+                    // Raising the cloud share only moves users towards the cloud.
+                    if lastSide[user] == "cloud" && sides.contains("legacy") { bounces += 1 }
+                    lastSide[user] = sides.first
+                }
+                cloudUsers.append(lastSide.values.filter { $0 == "cloud" }.count)
+            }
+            let onCloud = lastSide.values.filter { $0 == "cloud" }.count
+            print("ramp 5% → 25% → 100% through a, \(requests) requests over a, b, c: \(bounces) bounces")
+            #expect(bounces == 0)
+            print("users on cloud per stage: \(cloudUsers)")
+            #expect(cloudUsers[0] > 0 && cloudUsers[0] < 45, "about 5% of 300")
+            #expect(cloudUsers[1] > cloudUsers[0] && cloudUsers[1] < 120, "about 25% of 300")
+            #expect(onCloud == users.count)
+        }
+    }
+}
+
+extension FleetTests.FleetConvergenceTests {
+    @Test func aTransactionWhoseAnswerWasLostIsReadBackNotRetried() throws {
+        let fixture = try FleetFixture(instanceNames: ["a", "b"])
+        defer { fixture.shutdown() }
+        let proxy = try AnswerDroppingProxy(upstreamPort: fixture.cluster.members[0].clientPort)
+        defer { proxy.stop() }
+        // P reaches etcd through the proxy first, then the other members.
+        let p = try FleetInstance(name: "p", parent: fixture.directory, fleet: fixture.fleet,
+                                  endpoints: ["http://127.0.0.1:\(proxy.port)"] + fixture.cluster.clientURLs.dropFirst(),
+                                  legacy: fixture.legacy.port, cloud: fixture.cloud.port)
+        try p.start()
+        defer { p.stop() }
+        try waitFor("p to say synced", seconds: 10) { p.isSynced }
+        let start = try #require(p.generation())
+        proxy.dropTransactionAnswers.withLock { $0 = true }
+        let answer = p.command("flip app")
+        proxy.dropTransactionAnswers.withLock { $0 = false }
+        #expect(proxy.dropped.withLock { $0 } == 1, "the transaction went through the proxy and its answer was swallowed")
+        #expect(answer.contains("generation \(start + 1): app active legacy → cloud"), "\(answer)")
+        #expect(answer.contains("read back from etcd: committed"), "\(answer)")
+        // Committed once: no retry made a second generation.
+        let audit = try fixture.cluster.objects(fixture.keys + "audit/").compactMap { ($0["generation"] as? Double).map(UInt64.init) }
+        #expect(audit == [start + 1], "\(audit)")
+        try waitFor("a and b at generation \(start + 1)", seconds: 5) { fixture.instances.allSatisfy { $0.generation() == start + 1 } }
+    }
+}

@@ -1,0 +1,33 @@
+import Foundation
+import Glibc
+import Testing
+import SwitchyardTestSupport
+
+/// The write hold across a fleet: `hold` typed on one instance parks writes on all of them,
+/// a flip moves them, and `release` typed there sends every instance's parked writes on.
+extension FleetTests {
+    @Suite struct FleetHoldTests {
+        @Test func aHoldAndReleaseTypedOnOneInstanceParkAndReleaseWritesOnAnother() throws {
+            let fixture = try FleetFixture(instanceNames: ["a", "b"])
+            defer { fixture.shutdown() }
+            let hold = fixture.a.command("hold app")
+            #expect(hold.contains("every live instance serves"), "\(hold)")
+            // A write on B parks: nothing reaches a backend.
+            let port = try fixture.b.port()
+            let parked = Background<String?> {
+                guard let client = try? TestClient(port: port, timeoutSeconds: 30) else { return nil }
+                return HoldSupport.post(client, "/notes/1", body: "note")?.text
+            }
+            try waitFor("B to park the write", seconds: 5) { fixture.b.command("status").contains("; 1 parked (") }
+            #expect(HoldSupport.seen(fixture.legacy, "POST", "/notes") == 0)
+            #expect(HoldSupport.seen(fixture.cloud, "POST", "/notes") == 0)
+            #expect(fixture.a.command("flip app").contains("every live instance serves"))
+            let release = fixture.a.command("release app")
+            #expect(release.contains("every live instance serves"), "\(release)")
+            // B releases its own parked write, to the routing in force now: cloud.
+            let answer = try parked.wait(seconds: 20)
+            #expect(answer?.hasPrefix("cloud answered POST /notes/1") == true, "\(answer ?? "no answer")")
+            #expect(HoldSupport.seen(fixture.legacy, "POST", "/notes") == 0)
+        }
+    }
+}
