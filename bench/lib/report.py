@@ -358,34 +358,33 @@ def cmd_h2(results, handshakes, cmdline, machine):
           "columns mean Switchyard spends less.")
 
 
+def against_plain(path, name, what, plain):
+    """One notes line per connection count: the CPU and req/s of row `name` ÷ the plain
+    Switchyard row measured beside it in the same rounds."""
+    groups, _, conns = group(load(path))
+    for c in conns:
+        base, row = groups.get((c, "switchyard")), groups.get((c, name))
+        if not base or not row:
+            continue
+        a, b = summarize(base), summarize(row)
+        if a["cpu"] and b["cpu"]:
+            print(f"- {what}, c={c}: CPU {b['cpu']:.1f} vs {a['cpu']:.1f} µs/req {plain} "
+                  f"({(b['cpu'] / a['cpu'] - 1) * 100:+.1f} %), {b['rps']:,.0f} vs {a['rps']:,.0f} req/s")
+
+
 def cmd_metrics(path, scrapes):
     """bench/compare --metrics: CPU per request with the metrics listener on and scraped
     every second ÷ off, per connection count (the issue's bar: within 2 %)."""
-    groups, _, conns = group(load(path))
-    for c in conns:
-        off, on = groups.get((c, "switchyard")), groups.get((c, "switchyard_metrics"))
-        if not off or not on:
-            continue
-        a, b = summarize(off), summarize(on)
-        if a["cpu"] and b["cpu"]:
-            print(f"- metrics listener on, /metrics and /status.json scraped every second ({scrapes} scrapes), "
-                  f"c={c}: CPU {b['cpu']:.1f} vs {a['cpu']:.1f} µs/req off ({(b['cpu'] / a['cpu'] - 1) * 100:+.1f} %), "
-                  f"{b['rps']:,.0f} vs {a['rps']:,.0f} req/s")
+    against_plain(path, "switchyard_metrics",
+                  f"metrics listener on, /metrics and /status.json scraped every second ({scrapes} scrapes)", "off")
 
 
 def cmd_routes(path, hosts):
     """bench/compare --routes N: CPU per request with N hosts × 100 path prefixes (requests
     naming the last host) ÷ the one-route file, per connection count (the bar: within 3 %)."""
-    groups, _, conns = group(load(path))
-    for c in conns:
-        one, many = groups.get((c, "switchyard")), groups.get((c, "switchyard_routes"))
-        if not one or not many:
-            continue
-        a, b = summarize(one), summarize(many)
-        if a["cpu"] and b["cpu"]:
-            print(f"- {int(hosts) * 100:,} routes ({hosts} hosts × 100 path prefixes, requests for the last host), "
-                  f"c={c}: CPU {b['cpu']:.1f} vs {a['cpu']:.1f} µs/req with one route ({(b['cpu'] / a['cpu'] - 1) * 100:+.1f} %), "
-                  f"{b['rps']:,.0f} vs {a['rps']:,.0f} req/s")
+    against_plain(path, "switchyard_routes",
+                  f"{int(hosts) * 100:,} routes ({hosts} hosts × 100 path prefixes, requests for the last host)",
+                  "with one route")
 
 
 def main(argv):
