@@ -84,6 +84,21 @@ public enum Socket {
         return fd
     }
 
+    /// Waits with poll(2) until `fd` is ready for `events` (POLLIN, POLLOUT) or the monotonic
+    /// clock reaches `deadline` (milliseconds, `Clock.monotonicMilliseconds`). For the
+    /// blocking clients on threads of their own (etcd, notify), never an event loop.
+    /// Returns false at the deadline or on a poll error.
+    public static func waitReady(_ fd: FileDescriptor, events: Int32, until deadline: UInt64) -> Bool {
+        while true {
+            let now = Clock.monotonicMilliseconds()
+            guard now < deadline else { return false }
+            var entry = pollfd(fd: fd.rawValue, events: Int16(events), revents: 0)
+            let rc = poll(&entry, 1, Int32(min(deadline - now, 60_000)))
+            if rc > 0 { return true }
+            if rc < 0 && errno != EINTR { return false }
+        }
+    }
+
     /// The pending error of a socket (SO_ERROR): how a non-blocking connect ended.
     public static func takeError(_ fd: FileDescriptor) -> Int32 {
         var value: Int32 = 0

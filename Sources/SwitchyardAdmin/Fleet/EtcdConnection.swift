@@ -55,14 +55,7 @@ final class EtcdConnection {
     }
 
     private func wait(_ events: Int32, until deadline: UInt64) -> Bool {
-        while true {
-            let now = Clock.monotonicMilliseconds()
-            guard now < deadline else { return false }
-            var entry = pollfd(fd: fd.rawValue, events: Int16(events), revents: 0)
-            let rc = poll(&entry, 1, Int32(min(deadline - now, 60_000)))
-            if rc > 0 { return true }
-            if rc < 0 && errno != EINTR { return false }
-        }
+        Socket.waitReady(fd, events: events, until: deadline)
     }
 
     /// Sends `POST path` with a JSON body.

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SwitchyardSystem
 import SwitchyardTLS
 
 /// One connection to a `notify post` receiver, plain or TLS, on a notify thread: blocking
@@ -8,12 +9,13 @@ import SwitchyardTLS
 /// plane's upstreams: the certificate must chain to the `ca` file (or the system store) and
 /// name the host.
 final class NotifyConnection {
-    private let fd: Int32
+    private let fd: FileDescriptor
     private let tls: TLSSession?
-    private let deadline: Date
+    /// Monotonic milliseconds (`Clock.monotonicMilliseconds`).
+    private let deadline: UInt64
     let peer: String
 
-    private init(fd: Int32, tls: TLSSession?, deadline: Date, peer: String) {
+    private init(fd: FileDescriptor, tls: TLSSession?, deadline: UInt64, peer: String) {
         self.fd = fd
         self.tls = tls
         self.deadline = deadline
@@ -21,37 +23,30 @@ final class NotifyConnection {
     }
 
     deinit {
-        close(fd)
+        fd.close()
     }
 
-    /// Connects (and for TLS, shakes hands) before `deadline`, or says why not.
-    static func open(host: String, port: UInt16, tls context: TLSClientContext?, deadline: Date) -> Result<NotifyConnection, NotifyFailure> {
+    /// Connects (and for TLS, shakes hands) before `deadline` (monotonic milliseconds), or
+    /// says why not.
+    static func open(host: String, port: UInt16, tls context: TLSClientContext?, deadline: UInt64) -> Result<NotifyConnection, NotifyFailure> {
         let peer = "\(host):\(port)"
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var list: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, String(port), &hints, &list) == 0, let info = list else { return .failure("cannot resolve \(host)") }
-        defer { freeaddrinfo(list) }
-        let fd = socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard fd >= 0 else { return .failure("socket: errno \(errno)") }
-        if connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) != 0 && errno != EINPROGRESS {
-            let reason = String(cString: strerror(errno))
-            close(fd)
-            return .failure(NotifyFailure("connect to \(peer): \(reason)"))
+        let fd: FileDescriptor, connected: Bool
+        do { (fd, connected) = try Socket.connect(to: try SocketAddress.resolve(host: host, port: port)) } catch {
+            return .failure(NotifyFailure("connect to \(peer): \(error)"))
         }
         var session: TLSSession?
         if let context {
             do { session = try TLSSession(client: context, serverName: host) } catch {
-                close(fd)
+                fd.close()
                 return .failure(NotifyFailure("TLS to \(peer): \(error.message)"))
             }
         }
         let connection = NotifyConnection(fd: fd, tls: session, deadline: deadline, peer: peer)
-        guard connection.wait(POLLOUT) else { return .failure("connect to \(peer) timed out") }
-        var soError: Int32 = 0
-        var length = socklen_t(MemoryLayout<Int32>.size)
-        getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &length)
-        if soError != 0 { return .failure("connect to \(peer): \(String(cString: strerror(soError)))") }
+        if !connected {
+            guard connection.wait(POLLOUT) else { return .failure("connect to \(peer) timed out") }
+            let error = Socket.takeError(fd)
+            if error != 0 { return .failure("connect to \(peer): \(String(cString: strerror(error)))") }
+        }
         if let failure = connection.handshake() { return .failure(failure) }
         return .success(connection)
     }
@@ -78,7 +73,7 @@ final class NotifyConnection {
         guard let tls else {
             while true {
                 guard wait(POLLIN) else { return .failure("no answer from \(peer) in time") }
-                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                let n = buffer.withUnsafeMutableBytes { recv(fd.rawValue, $0.baseAddress, $0.count, 0) }
                 if n >= 0 { return .success(Array(buffer[0..<n])) }
                 if errno != EAGAIN && errno != EINTR { return .failure("recv from \(peer): \(String(cString: strerror(errno)))") }
             }
@@ -134,7 +129,7 @@ final class NotifyConnection {
         var chunk = [UInt8](repeating: 0, count: max(1, min(16_384, tls.ciphertextRoom)))
         while true {
             guard wait(POLLIN) else { return "no answer from \(peer) in time" }
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let n = chunk.withUnsafeMutableBytes { recv(fd.rawValue, $0.baseAddress, $0.count, 0) }
             if n == 0 { return Self.endOfStream }
             if n > 0 {
                 // Sized to the session's room, so all of it is taken.
@@ -148,7 +143,7 @@ final class NotifyConnection {
     private func sendRaw(_ bytes: [UInt8]) -> NotifyFailure? {
         var sent = 0
         while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if n > 0 { sent += n; continue }
             guard n < 0, errno == EAGAIN || errno == EINTR else { return "send to \(peer): \(String(cString: strerror(errno)))" }
             guard wait(POLLOUT) else { return "sending to \(peer) timed out" }
@@ -158,14 +153,7 @@ final class NotifyConnection {
 
     /// Waits for `event` until the deadline; false when it passed.
     private func wait(_ event: Int32) -> Bool {
-        while true {
-            let left = Int32(max(0, deadline.timeIntervalSinceNow * 1000))
-            guard left > 0 else { return false }
-            var pfd = pollfd(fd: fd, events: Int16(event), revents: 0)
-            let ready = poll(&pfd, 1, left)
-            if ready > 0 { return true }
-            if ready == 0 || errno != EINTR { return false }
-        }
+        Socket.waitReady(fd, events: event, until: deadline)
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import SwitchyardRouting
+import SwitchyardSystem
 import SwitchyardTLS
 
 /// One attempt to hand an event to a target, within a timeout: nil when delivered, else why not.
@@ -42,7 +43,7 @@ enum NotifyDelivery {
     /// delivery.
     private static func post(_ host: String, _ port: UInt16, _ path: String, tls: TLSClientContext?, _ event: Data,
                              _ timeoutMilliseconds: Int) -> String? {
-        let deadline = Date().addingTimeInterval(Double(timeoutMilliseconds) / 1000)
+        let deadline = Clock.monotonicMilliseconds() + UInt64(max(0, timeoutMilliseconds))
         let connection: NotifyConnection
         switch NotifyConnection.open(host: host, port: port, tls: tls, deadline: deadline) {
         case .success(let opened): connection = opened
