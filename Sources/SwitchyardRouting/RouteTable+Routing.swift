@@ -23,8 +23,7 @@ extension RouteTable {
     func routeByScan<R: RoutableRequest>(_ request: borrowing R, random: UInt64) -> RouteDecision? {
         let host = ByteMatch.hostWithoutPort(request.host)
         let path = request.path
-        // Index loops, not for-in, on this path: an unspecialized `IndexingIterator` (debug
-        // builds) allocates, and the proxy's no-allocation tests run in debug too.
+        let httpOrder = self.httpOrder
         var position = 0
         while position < httpOrder.count {
             let index = httpOrder[position]

@@ -13,9 +13,6 @@ public final class RouteTable: Sendable {
     /// Same order as `config.routes`.
     public let routes: [CompiledRoute]
 
-    /// Indices of the http routes in the order `route(_:random:)` tries them: routes naming
-    /// hosts before any-host routes, then longer path prefixes first, then file order.
-    let httpOrder: [Int]
     /// What `route(_:random:)` looks routes up in; chooses what the scan over `httpOrder` would.
     let httpIndex: RouteIndex
     /// Per route (same order as `routes`): a bit per listener index the route is served on,
@@ -75,13 +72,6 @@ public final class RouteTable: Sendable {
             for host in route.hosts { presented[host.lowercased()] = certificate }
         }
         self.presentedCertificates = presented
-        self.httpOrder = routes.indices.filter { routes[$0].mode == .http }.sorted { a, b in
-            let ra = routes[a], rb = routes[b]
-            if ra.hosts.isEmpty != rb.hosts.isEmpty { return !ra.hosts.isEmpty }
-            let la = ra.pathPrefix?.utf8.count ?? 0, lb = rb.pathPrefix?.utf8.count ?? 0
-            if la != lb { return la > lb }
-            return a < b
-        }
         self.httpIndex = RouteIndex(routes: routes, listenerMasks: listenerMasks)
     }
 
@@ -103,5 +93,18 @@ public final class RouteTable: Sendable {
         guard let own = config.routes[routeIndex].certificate else { return true }
         guard let name = serverName?.lowercased() else { return false }
         return presentedCertificates[name] == own
+    }
+
+    /// Indices of the http routes in rule order: routes naming hosts before any-host routes,
+    /// then longer path prefixes first, then file order. Only `routeByScan`, the reference
+    /// the index is tested against, walks it; computed when asked, not on every table build.
+    var httpOrder: [Int] {
+        routes.indices.filter { routes[$0].mode == .http }.sorted { a, b in
+            let ra = routes[a], rb = routes[b]
+            if ra.hosts.isEmpty != rb.hosts.isEmpty { return !ra.hosts.isEmpty }
+            let la = ra.pathPrefix?.utf8.count ?? 0, lb = rb.pathPrefix?.utf8.count ?? 0
+            if la != lb { return la > lb }
+            return a < b
+        }
     }
 }
