@@ -33,9 +33,9 @@ import SwitchyardProxy
         }
         // One empty window first: the runtime instantiates some metadata lazily the first
         // time the measuring hand-off runs. After it, an empty window counts 0.
-        _ = measure(h) {}
-        #expect(measure(h) {} == 0, "the measuring hand-off itself must not allocate")
-        let counted = try measure(h) {
+        _ = Self.measure(h) {}
+        #expect(Self.measure(h) {} == 0, "the measuring hand-off itself must not allocate")
+        let counted = try Self.measure(h) {
             for _ in 0..<Int(ProcessInfo.processInfo.environment["SY_COUNT"] ?? "10000")! {
                 let response = try #require(client.get("/chart/123", headers: "Cookie: theme=dark; SWITCHYARD_BUCKET=00000000000000aa\r\nUser-Agent: test\r\n"))
                 #expect(response.status == 200)
@@ -70,15 +70,17 @@ import SwitchyardProxy
             stream += 2
         }
         for _ in 0..<500 { try request() }
-        _ = measure(h) {}
+        _ = Self.measure(h) {}
         let count = 1_000
-        let counted = try measure(h) { for _ in 0..<count { try request() } }
+        let counted = try Self.measure(h) { for _ in 0..<count { try request() } }
         let perRequest = Double(counted) / Double(count)
         print("HTTP/2: \(perRequest) allocations per request on the worker thread")
         #expect(perRequest <= 23.5, "\(perRequest) allocations per HTTP/2 request (bound: 23: the driver is reused)")
     }
 
-    private func measure(_ h: ProxyHarness, _ body: () throws -> Void) rethrows -> Int {
+    /// Allocations on the first worker's thread while `body` runs (the inventory's allocation
+    /// test uses it too).
+    static func measure(_ h: ProxyHarness, _ body: () throws -> Void) rethrows -> Int {
         let start = h.proxy.runOnFirstWorkerForTest { () -> Int in
             sy_malloc_counter_enable(1)
             return sy_malloc_counter_read()

@@ -36,9 +36,9 @@ import SwitchyardTestSupport
         for i in 0..<2_000 { try request(i) }
         // No read before counting: `Proxy.start` took the copies once already, so the first
         // read during the traffic allocates nothing on the worker either.
-        _ = measure(h) {}
+        _ = AllocationTests.measure(h) {}
         let count = 10_000
-        let counted = try measure(h) {
+        let counted = try AllocationTests.measure(h) {
             for i in 2_000..<(2_000 + count) {
                 try request(i)
                 // The admin side reads while traffic flows (its copies are made on the worker).
@@ -54,19 +54,5 @@ import SwitchyardTestSupport
         #expect(total == UInt64(2_000 + count))
         #expect(snapshot.other(.endpoints) > 0, "20,000 distinct paths must overflow the endpoint table")
         #expect(h.proxy.decisionRecords().count == 2_000 + count)
-    }
-
-    private func measure(_ h: ProxyHarness, _ body: () throws -> Void) rethrows -> Int {
-        let start = h.proxy.runOnFirstWorkerForTest { () -> Int in
-            sy_malloc_counter_enable(1)
-            return sy_malloc_counter_read()
-        }
-        try body()
-        let end = h.proxy.runOnFirstWorkerForTest { () -> Int in
-            let value = sy_malloc_counter_read()
-            sy_malloc_counter_enable(0)
-            return value
-        }
-        return end - start
     }
 }
