@@ -33,16 +33,22 @@ let package = Package(
                        providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2",
                        providers: [.apt(["libnghttp2-dev"])]),
+        // Mirror comparison decodes gzip-encoded answers.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "SwitchyardSystem", dependencies: ["CSwitchyardShims"], swiftSettings: dataPlaneSettings),
         .target(name: "SwitchyardHTTP", dependencies: ["CNGHTTP2"], swiftSettings: dataPlaneSettings),
         .target(name: "SwitchyardRouting", swiftSettings: dataPlaneSettings),
         .target(name: "SwitchyardTLS", dependencies: ["COpenSSL"], swiftSettings: dataPlaneSettings),
+        // Mirror and compare: what a mirrored pair is, and comparing pairs into a report (no I/O).
+        .target(name: "SwitchyardCompare", dependencies: ["CZlib"]),
         .target(name: "SwitchyardProxy",
-                dependencies: ["SwitchyardSystem", "SwitchyardHTTP", "SwitchyardRouting", "SwitchyardTLS", "CSwitchyardShims"],
+                dependencies: ["SwitchyardSystem", "SwitchyardHTTP", "SwitchyardRouting", "SwitchyardTLS", "SwitchyardCompare",
+                               "CSwitchyardShims"],
                 swiftSettings: dataPlaneSettings),
         .target(name: "SwitchyardAdmin",
-                dependencies: ["SwitchyardProxy", "SwitchyardRouting", "SwitchyardSystem", "SwitchyardTLS"]),
+                dependencies: ["SwitchyardProxy", "SwitchyardRouting", "SwitchyardSystem", "SwitchyardTLS", "SwitchyardCompare"]),
         // Small origin servers: the demo's two built-in backends and the tests' backends.
         .target(name: "SwitchyardOrigin", dependencies: ["SwitchyardSystem", "CSwitchyardShims"]),
         .executableTarget(name: "switchyard",
@@ -56,6 +62,7 @@ let package = Package(
         .target(name: "SwitchyardTestSupport", dependencies: ["SwitchyardHTTP", "SwitchyardSystem"], path: "Tests/SwitchyardTestSupport"),
 
         .testTarget(name: "SwitchyardHTTPTests", dependencies: ["SwitchyardHTTP", "SwitchyardTestSupport"]),
+        .testTarget(name: "SwitchyardCompareTests", dependencies: ["SwitchyardCompare"]),
         .testTarget(name: "SwitchyardRoutingTests", dependencies: ["SwitchyardRouting", "SwitchyardTestSupport"]),
         .testTarget(name: "SwitchyardTLSTests", dependencies: ["SwitchyardTLS", "CSwitchyardMallocCounter", "SwitchyardTestSupport"]),
         .testTarget(name: "SwitchyardAdminTests",
