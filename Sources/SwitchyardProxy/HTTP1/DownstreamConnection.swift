@@ -61,7 +61,10 @@ final class DownstreamConnection: EventHandler, Indexed {
     /// Written only by this connection (its extensions in HTTP1/); others read it.
     var phase = Phase.awaitingHead
     let fd: FileDescriptor
-    unowned let worker: Worker
+    /// The worker that owns this connection. `unowned(unsafe)`: the worker lives as long as
+    /// the process and holds every connection it runs, so the reference cannot dangle; a
+    /// checked `unowned` cost a strong retain and release on every use (callgrind: ~8 a request).
+    unowned(unsafe) let worker: Worker
     var registration = RegistrationID.none
     /// Position in the worker's connection list (for O(1) removal).
     var listIndex = -1
