@@ -346,7 +346,7 @@ final class DownstreamConnection: EventHandler, Indexed {
         guard phase != .closed else { return }
         if bridge == nil {
             var client: UInt32 = 0
-            if !clientEOF, (fromClient?.writableCount ?? 1) > 0 || (fromClient?.readerIndex ?? 0) > 0,
+            if !clientEOF, clientBufferHasRoom,
                (tls?.session.ciphertextRoom ?? 1) > 0 {
                 client |= Epoll.readable
             }
