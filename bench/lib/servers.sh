@@ -58,7 +58,7 @@ CONF
 }
 
 # start_nginx_proxy NAME PORT UPSTREAM_PORT — nginx as a reverse proxy, 1 worker, upstream
-# keep-alive, logging off, on PROXY_CPU.
+# keep-alive, logging off, on PROXY_CPU. $NGINX_EXTRA_SERVER, if set, goes in the server block.
 start_nginx_proxy() {
     local name=$1 port=$2 upstream=$3 dir="$BENCH_WORK/$1"
     mkdir -p "$dir"
@@ -72,7 +72,8 @@ start_nginx_proxy() {
         keepalive_timeout 300s;
     }
     server {
-        listen 127.0.0.1:$port backlog=4096;
+        listen 127.0.0.1:$port backlog=4096;${NGINX_EXTRA_SERVER:+
+        $NGINX_EXTRA_SERVER}
         location / {
             proxy_pass http://origin;
             proxy_http_version 1.1;
@@ -87,6 +88,7 @@ CONF
 
 # start_haproxy NAME PORT SERVER_PORT[:WEIGHT]... — HAProxy, nbthread 1, http-reuse always, no
 # logging, stats socket at $BENCH_WORK/NAME.sock (level admin), on PROXY_CPU.
+# $HAPROXY_EXTRA_DEFAULTS, if set, is added to the defaults section.
 # Servers are named s1, s2… in the backend "origin".
 start_haproxy() {
     local name=$1 port=$2; shift 2
@@ -108,7 +110,8 @@ defaults
     timeout client 300s
     timeout server 300s
     timeout http-keep-alive 300s
-    http-reuse always
+    http-reuse always${HAPROXY_EXTRA_DEFAULTS:+
+$HAPROXY_EXTRA_DEFAULTS}
 frontend fe
     bind 127.0.0.1:$port
     default_backend origin
