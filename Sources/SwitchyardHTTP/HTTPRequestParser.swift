@@ -65,6 +65,8 @@ public final class HTTPRequestParser {
     /// The host the request is for: Host, or for an HTTP/1.0 absolute-form request without
     /// one, the target's authority (what routing matches and the upstream gets as Host).
     public var requestedHostSpan: ByteSpan? { hostSpan ?? targetAuthority }
+    /// The first User-Agent field's value, if any (the inventory's client kind).
+    public private(set) var userAgentSpan: ByteSpan?
     /// How the request body is delimited: `.none`, `.contentLength(n)` or `.chunked`.
     public private(set) var framing = BodyFraming.none
     /// Whether the connection may carry another request: HTTP/1.1 unless "Connection: close";
@@ -105,6 +107,7 @@ public final class HTTPRequestParser {
         querySpan = ByteSpan(start: 0, count: 0)
         version = .http11
         hostSpan = nil
+        userAgentSpan = nil
         framing = .none
         keepAlive = false
         upgrade = false
@@ -240,6 +243,8 @@ public final class HTTPRequestParser {
                 throw ParseFailure(417, "the only expectation supported is 100-continue", at: value.start)
             }
             expectContinue = version == .http11
+        case .userAgent:
+            if userAgentSpan == nil { userAgentSpan = value }
         case .unknown, .otherHopByHop, .xForwardedFor, .xForwardedProto, .forwarded, .xForwardedHost, .xRealIP, .clientIdentity:
             break
         }

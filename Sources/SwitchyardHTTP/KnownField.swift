@@ -7,11 +7,14 @@ enum KnownField {
     case xForwardedFor, xForwardedProto, forwarded
     /// Forwarding fields the proxy writes itself or keeps only from trusted peers.
     case xForwardedHost, xRealIP, clientIdentity
+    /// User-Agent: an ordinary field, named so the request parser can keep its span for the
+    /// inventory (which would otherwise search the head for it on every request).
+    case userAgent
 
     /// The role the field starts with (a Connection token may later make it `.hopByHop`).
     var role: HeaderRole {
         switch self {
-        case .unknown, .expect: return .other
+        case .unknown, .expect, .userAgent: return .other
         case .host: return .host
         case .contentLength: return .contentLength
         case .transferEncoding, .connection, .upgrade, .otherHopByHop: return .hopByHop
@@ -50,6 +53,7 @@ enum KnownField {
         case 10:
             if ASCII.equalsIgnoringCase(name, "connection") { return .connection }
             if ASCII.equalsIgnoringCase(name, "keep-alive") { return .otherHopByHop }
+            if ASCII.equalsIgnoringCase(name, "user-agent") { return .userAgent }
         case 11:
             if equalsWithUnderscoreForDash(name, "x-client-ip") { return .clientIdentity }
         case 13:

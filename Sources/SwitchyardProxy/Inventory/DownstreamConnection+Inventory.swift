@@ -9,8 +9,6 @@ import SwitchyardSystem
 /// the caller's network, the Host, SNI name, User-Agent product token, protocol, method and
 /// path template (never the query) are kept.
 extension DownstreamConnection {
-    static let userAgentName: [UInt8] = Array("user-agent".utf8)
-
     func observeInventory(_ base: UnsafeRawPointer, _ p: HTTPRequestParser, _ handle: TableHandle) {
         guard decision.route >= 0 else { return }
         let inventory = worker.inventory
@@ -19,7 +17,7 @@ extension DownstreamConnection {
         let network = InventoryNetwork.encoded(client.address)
         let view = RequestView(base: base, parser: p, clientAddress: client.address,
                                path: scratch.unsafelyUnwrapped.routingPath(base: base), listener: client.listener)
-        let userAgent = Self.userAgentName.withUnsafeBytes { view.headerValue(lowercasedName: $0) }
+        let userAgent = p.userAgentSpan.map { HeadWriter.slice(base, $0) }
         let pinned = decision.reason == .cohort
         var routeHash: UInt32 = 0
         var kindHash: UInt32 = 0
