@@ -24,9 +24,10 @@ enum StatusReport {
         for route in table.routes {
             var line = "  \(route.name) (\(route.mode.rawValue)): \(describe(route))"
             if !route.cohorts.isEmpty { line += "; cohorts: " + route.cohorts.map(\.description).joined(separator: ", ") }
+            if let mirror = MirrorCommands.describe(route) { line += "; " + mirror }
             lines.append(line)
             routesJSON.append(["name": route.name, "mode": route.mode.rawValue, "routing": describe(route),
-                               "cohorts": route.cohorts.map(\.description)])
+                               "cohorts": route.cohorts.map(\.description), "mirror": MirrorCommands.describe(route) as Any])
         }
         let unverified = table.backends.flatMap { backend in
             backend.servers.filter { $0.tls && !$0.verify }.map { "\(backend.name) \($0.endpoint)" }
