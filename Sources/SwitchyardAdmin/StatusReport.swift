@@ -118,6 +118,7 @@ enum StatusReport {
             if route.config.failover { lines.append("    failover") }
             if route.config.hold.methods != HoldRules.defaultMethods { lines.append("    hold methods " + route.config.hold.methods.joined(separator: " ")) }
             if !route.config.hold.exceptions.isEmpty { lines.append("    hold except " + route.config.hold.exceptions.joined(separator: " ")) }
+            if let mirror = route.mirror { lines.append("    mirror \(mirror.backend) \(Percent.format(mirror.basisPoints))") }
             lines.append("}")
         }
         return .success(lines.joined(separator: "\n"))

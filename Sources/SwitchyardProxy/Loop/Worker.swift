@@ -43,7 +43,8 @@ final class Worker: @unchecked Sendable {
     private(set) var mirror: WorkerMirror?
     var mirrorState: WorkerMirror {
         if let mirror { return mirror }
-        let made = WorkerMirror(loop: loop, buffers: buffers, workers: settings.workers, limits: limits)
+        let made = WorkerMirror(loop: loop, buffers: buffers, workers: settings.workers, limits: limits,
+                                deadlineMilliseconds: settings.mirrorTimeoutMilliseconds)
         mirror = made
         return made
     }

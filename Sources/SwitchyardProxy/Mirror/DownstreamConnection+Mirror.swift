@@ -67,7 +67,7 @@ extension DownstreamConnection {
                               path: String(decoding: HeadWriter.slice(base, p.pathSpan), as: UTF8.self),
                               primary: state.takeRecorder(), mirror: state)
         mirrorPair = pair
-        let deadline = now + WorkerMirror.deadlineMilliseconds
+        let deadline = now + state.deadlineMilliseconds
         let copy = MirrorExchange(mirror: state, pair: pair, kind: .mirror, target: mirror.backend, limiter: limiter,
                                   server: server, method: method, request: request, deadline: deadline)
         pair.added(copy)

@@ -20,10 +20,11 @@ final class WorkerMirror {
     private(set) var outbox: [MirrorSample] = []
     private(set) var outboxDropped = 0
     static let outboxLimit = 4_096
-    /// A copy not answered by then is given up (counted as a timeout).
-    static let deadlineMilliseconds: UInt64 = 10_000
+    /// A copy not answered by then is given up (counted as a timeout; `ProxySettings`).
+    let deadlineMilliseconds: UInt64
 
-    init(loop: EventLoop, buffers: BufferPool, workers: Int, limits: HTTPLimits) {
+    init(loop: EventLoop, buffers: BufferPool, workers: Int, limits: HTTPLimits, deadlineMilliseconds: UInt64) {
+        self.deadlineMilliseconds = deadlineMilliseconds
         self.loop = loop
         self.buffers = buffers
         self.workers = workers
