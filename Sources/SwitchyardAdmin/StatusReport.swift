@@ -82,11 +82,13 @@ enum StatusReport {
             "other_handshakes": stats.otherHandshakes, "tls_failures": stats.tlsFailures, "h2_protocol_errors": stats.h2ProtocolErrors]
         let (holdLines, holdJSON) = HoldStatus.describe(service)
         lines += holdLines
+        let (mirrorLines, mirrorJSON) = MirrorStatus.describe(service)
+        lines += mirrorLines
         let guardLines = GuardCommands.lines(service)
         if !guardLines.isEmpty { lines += ["", "guards:"] + guardLines }
         return .success(lines.joined(separator: "\n"),
                         json: ["generation": table.generation, "routes": routesJSON, "backends": backendsJSON, "clients": clientsJSON,
-                               "hold": holdJSON, "guards": GuardCommands.json(service),
+                               "hold": holdJSON, "mirror": mirrorJSON, "guards": GuardCommands.json(service),
                                "fleet": service.fleet?.statusJSON(serving: table.generation) as Any])
     }
 

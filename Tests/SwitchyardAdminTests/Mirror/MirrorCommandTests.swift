@@ -36,6 +36,8 @@ import SwitchyardTestSupport
         try waitFor("the copy", seconds: 5) { h.cloud.requestHeads.count == 1 }
         #expect(h.cloud.requestHeads[0].hasPrefix("GET /during") && h.cloud.requestHeads[0].contains("X-Switchyard-Mirror: 1"))
         #expect(h.proxy.drainMirrorSamples().count <= 1)
+        try waitFor("the copy to end", seconds: 5) { h.proxy.mirrorSnapshot().total.inFlight == 0 }
+        #expect(h.run("status").text.contains("cloud: sent 1, answered 1, dropped 0, failed 0, in flight 0"), "\(h.run("status").text)")
 
         let saved = try String(contentsOfFile: h.statePath, encoding: .utf8)
         #expect(saved.contains("\"mirror\""), "the setting is in the state file: \(saved)")
