@@ -19,7 +19,11 @@ final class WorkerMirror {
     /// Finished samples waiting for the admin thread; bounded, the overflow counted.
     private(set) var outbox: [MirrorSample] = []
     private(set) var outboxDropped = 0
+    /// Captured body bytes held in the outbox: bounded too, since a sample may carry up to
+    /// 2 MiB of bodies (both sides at `MirrorAnswer.captureLimit`).
+    private var outboxBytes = 0
     static let outboxLimit = 4_096
+    static let outboxByteLimit = 64 << 20
     /// A copy not answered by then is given up (counted as a timeout; `ProxySettings`).
     let deadlineMilliseconds: UInt64
 
@@ -78,16 +82,19 @@ final class WorkerMirror {
     }
 
     func deliver(_ sample: MirrorSample) {
-        guard outbox.count < Self.outboxLimit else {
+        let bytes = (sample.primary.body?.count ?? 0) + (sample.other.body?.count ?? 0)
+        guard outbox.count < Self.outboxLimit, outboxBytes + bytes <= Self.outboxByteLimit else {
             outboxDropped += 1
             return
         }
+        outboxBytes += bytes
         outbox.append(sample)
     }
 
     func takeOutbox() -> [MirrorSample] {
         let taken = outbox
         outbox = []
+        outboxBytes = 0
         return taken
     }
 

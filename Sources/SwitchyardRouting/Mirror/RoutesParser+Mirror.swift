@@ -51,18 +51,17 @@ extension RoutesParser {
         }
     }
 
-    /// The file-wide checks of a route's mirror: its target must be a backend of the file,
-    /// and only an http route is mirrored.
+    /// The file-wide checks of a route's mirror: its target (if the file names one) must be
+    /// a backend of the file, and only an http route is mirrored.
     mutating func checkMirror(_ draft: RouteDraft, knownBackends: [String]) {
         guard let token = draft.mirrorToken else { return }
         if draft.mode == .tcp {
             error(token, "mirror applies to http routes only (a mirror copies requests), and this route is mode tcp")
             return
         }
-        guard let target = draft.mirrorBackend else {
-            error(token, "mirror settings but no target (add `mirror BACKEND PCT`)")
-            return
-        }
+        // Settings without a target are the route's rules for when `mirror ROUTE BACKEND PCT`
+        // names one at run time.
+        guard let target = draft.mirrorBackend else { return }
         if !knownBackends.contains(target.text) {
             let known = knownBackends.isEmpty ? "no backend is defined" : "known: \(knownBackends.joined(separator: ", "))"
             error(target, "unknown mirror backend \"\(target.text)\" (\(known))")

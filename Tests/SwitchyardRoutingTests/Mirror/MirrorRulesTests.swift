@@ -56,13 +56,14 @@ import Testing
             ("    mirror rate 200\n", 10, 17, "bad rate"),
             ("    mirror\n", 10, 5, "missing argument for mirror"),
             ("    mirror cloud 5% now\n", 10, 21, "unexpected argument"),
-            ("    mirror noise 5%\n", 10, 5, "no target"),
         ]
         for (line, row, column, fragment) in cases {
             let text = twoBackends + "route app {\n    backend legacy\n" + line + "}\n"
             let errors = collectErrors(text)
             #expect(errors.contains { $0.line == row && $0.column == column && $0.message.contains(fragment) }, "\(line): \(errors)")
         }
+        let settingsOnly = try? parse(twoBackends + "route app {\n    backend legacy\n    mirror noise 5%\n}\n")
+        #expect(settingsOnly?.routes[0].mirror == MirrorRules(noiseBasisPoints: 500), "rules for a target named at run time")
         let twice = twoBackends + "route app {\n    backend legacy\n    mirror cloud 5%\n    mirror legacy 5%\n}\n"
         #expect(collectErrors(twice).contains { $0.line == 11 && $0.message.contains("one target per route") })
         let tcp = twoBackends + "route tds {\n    mode tcp\n    listen 127.0.0.1:0\n    backend legacy\n    mirror cloud 5%\n}\n"
