@@ -31,6 +31,11 @@ final class MirrorExchange: Indexed {
     private var body = Body.head
     private var writeBlocked = false
     private var eof = false
+    /// The request's length in `out`, kept until the copy ends: a pooled connection the
+    /// server closed just as the copy was sent gets it again on a fresh one (once).
+    private let requestLength: Int
+    private var receivedAny = false
+    private var retried = false
     private(set) var ended = false
     /// Monotonic ms past which the copy is given up (counted as a timeout).
     let deadline: UInt64
@@ -46,6 +51,7 @@ final class MirrorExchange: Indexed {
         self.server = server
         self.method = method
         self.out = request
+        requestLength = request.readableCount
         self.deadline = deadline
         recorder = mirror.takeRecorder()
     }
@@ -53,7 +59,7 @@ final class MirrorExchange: Indexed {
     /// Takes an idle connection of the server or connects; false (and ended) when the connect
     /// failed at once.
     func start() {
-        if let idle = server.idle.popLast() {
+        if !retried, let idle = server.idle.popLast() {
             attach(idle)
             pump()
             return
@@ -97,27 +103,40 @@ final class MirrorExchange: Indexed {
     /// Moves the copy as far as it goes without waiting, then sets what it waits for.
     private func pump() {
         guard let connection, !ended else { return }
-        if let request = out, !writeBlocked {
+        if let request = out, !request.isEmpty, !writeBlocked {
             do {
                 while !request.isEmpty {
                     guard case .processed(let n) = try connection.fd.write(request.readable) else {
                         writeBlocked = true
                         break
                     }
-                    request.consume(n)
+                    request.consumeKeeping(n)
                 }
             } catch {
-                end(failure: .reset)
+                failed(.reset)
                 return
-            }
-            if request.isEmpty {
-                mirror.buffers.give(request)
-                out = nil
             }
         }
         if !read() { return }
-        guard !ended else { return }
-        mirror.loop.setInterest(connection.registration, out == nil ? Epoll.readable : Epoll.readable | Epoll.writable)
+        guard !ended, let connection = self.connection else { return }
+        let sending = !(out?.isEmpty ?? true)
+        mirror.loop.setInterest(connection.registration, sending ? Epoll.readable | Epoll.writable : Epoll.readable)
+    }
+
+    /// A failure: on a reused connection before any answer byte, the server may have closed
+    /// it as the copy was sent — sent again once on a fresh connection; else the end.
+    private func failed(_ failure: MirrorAnswer.Failure) {
+        guard failure == .reset, !retried, !receivedAny, let connection, connection.hasServed, let request = out else {
+            end(failure: failure)
+            return
+        }
+        retried = true
+        connection.close()
+        self.connection = nil
+        request.restore(count: requestLength)
+        eof = false
+        writeBlocked = false
+        start()
     }
 
     /// Reads and consumes what the server sent; false when the copy ended.
@@ -131,11 +150,13 @@ final class MirrorExchange: Indexed {
                 do {
                     switch try connection.fd.read(into: buffer.writable) {
                     case .processed(0): eof = true
-                    case .processed(let n): buffer.commit(n)
+                    case .processed(let n):
+                        buffer.commit(n)
+                        receivedAny = true
                     case .wouldBlock: break
                     }
                 } catch {
-                    end(failure: .reset)
+                    failed(.reset)
                     return false
                 }
             }
@@ -147,7 +168,7 @@ final class MirrorExchange: Indexed {
                     if case .untilClose = body {
                         end(failure: nil)
                     } else {
-                        end(failure: .reset)
+                        failed(.reset)
                     }
                     return false
                 }
@@ -244,7 +265,7 @@ final class MirrorExchange: Indexed {
         recorder.ended(failure: failure)
         if let connection {
             let reusable = failure == nil && !eof && (parser?.keepAlive ?? false) && (input?.isEmpty ?? true)
-                && out == nil && server.idle.count < MirrorServer.maxIdle && !connection.closed
+                && (out?.isEmpty ?? true) && server.idle.count < MirrorServer.maxIdle && !connection.closed
             if case .untilClose = body {} else if reusable {
                 connection.owner = nil
                 connection.hasServed = true

@@ -100,6 +100,19 @@ import SwitchyardTestSupport
         #expect(heads.filter { $0.contains("X-Switchyard-Mirror: 1") }.count == 1)
     }
 
+    @Test func aCopyOnAPooledConnectionTheServerClosedIsSentAgainOnAFreshOne() throws {
+        let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 100%", extra: "mirror noise 0%"))
+        defer { h.stop() }
+        h.cloud.dropsRequestsOnReusedConnections = true
+        let client = try h.client()
+        for i in 0..<3 {
+            #expect(client.get("/notes/\(i)", headers: "X-User: a\r\n")?.status == 200)
+            _ = try h.mirrorSamples(1).first.map { #expect($0.other.failure == nil && $0.other.status == 200, "copy \(i): \($0.other)") }
+        }
+        #expect(h.cloud.connectionCount == 3, "each copy after the first met a closed pooled connection and went again")
+        #expect(h.mirrorCounters("cloud").failed.isEmpty)
+    }
+
     @Test func aUsersWholeSessionIsMirroredOrNoneOfIt() throws {
         let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 50%", extra: "mirror noise 0%"))
         defer { h.stop() }
