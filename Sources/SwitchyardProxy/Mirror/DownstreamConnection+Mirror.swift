@@ -17,7 +17,8 @@ extension DownstreamConnection {
     /// Called at the decision point once the request goes on (`.forward`); `headLength`: the
     /// head's bytes at the start of `fromClient` (0 for an HTTP/2 stream: the body starts there).
     func forkMirror(_ mirror: CompiledMirror, _ base: UnsafeRawPointer, headLength: Int) {
-        guard let handle, let head = toUpstream, mirrorPair == nil else { return }
+        // An upgrade (WebSocket) becomes a tunnel, not an answer to compare: never copied.
+        guard let handle, let head = toUpstream, mirrorPair == nil, !requestIsUpgrade else { return }
         let p = requestParser
         let table = handle.table
         let view = RequestView(base: base, parser: p, clientAddress: client.address,

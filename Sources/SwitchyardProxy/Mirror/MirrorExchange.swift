@@ -193,6 +193,10 @@ final class MirrorExchange: Indexed {
                 end(failure: .malformed)
                 return false
             case .complete(let headLength):
+                if p.status == 101 {
+                    end(failure: .malformed)   // never asked for: the copy carries no upgrade
+                    return false
+                }
                 if p.status < 200 {
                     buffer.consume(headLength)
                     p.reset()

@@ -113,6 +113,19 @@ import SwitchyardTestSupport
         #expect(h.mirrorCounters("cloud").failed.isEmpty)
     }
 
+    @Test func anUpgradeIsNeverCopied() throws {
+        let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 100%", extra: "mirror noise 0%"))
+        defer { h.stop() }
+        let client = try h.client()
+        #expect(client.send("GET /ws HTTP/1.1\r\nHost: x\r\nX-User: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"))
+        let switched = try #require(client.readResponse(head: true))
+        #expect(switched.status == 101)
+        let other = try h.client()
+        #expect(other.get("/after", headers: "X-User: a\r\n")?.status == 200)
+        _ = try h.mirrorSamples(1)
+        #expect(h.cloud.requestHeads.map { String($0.prefix(10)) } == ["GET /after"], "only the plain read was copied")
+    }
+
     @Test func aUsersWholeSessionIsMirroredOrNoneOfIt() throws {
         let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 50%", extra: "mirror noise 0%"))
         defer { h.stop() }
