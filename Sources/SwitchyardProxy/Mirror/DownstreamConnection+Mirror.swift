@@ -99,7 +99,7 @@ extension DownstreamConnection {
         return (total + n - 1) / n
     }
 
-    /// A server of `backend` the mirror's client can reach (plain HTTP, available), starting
+    /// An available server of `backend` (plain or TLS, as the primary reaches it), starting
     /// at a random one so copies spread over the servers.
     private func mirrorServer(_ handle: TableHandle, backend: Int, _ state: WorkerMirror) -> MirrorServer? {
         let pools = handle.servers[backend]
@@ -109,7 +109,7 @@ extension DownstreamConnection {
         var k = 0
         while k < pools.count {
             let pool = pools[(first + k) % pools.count]
-            if pool.tls == nil && pool.isAvailable(now: now) { return state.server(key: pool.key, address: pool.address) }
+            if pool.isAvailable(now: now) { return state.server(key: pool.key, address: pool.address, tls: pool.tls) }
             k += 1
         }
         return nil

@@ -1,4 +1,5 @@
 import SwitchyardSystem
+import SwitchyardTLS
 
 /// One mirror server as a worker sees it: its address and its idle keep-alive connections.
 /// The mirror's own, never the primary's pools: a copy never takes (or spoils) a connection
@@ -6,6 +7,8 @@ import SwitchyardSystem
 final class MirrorServer {
     let address: SocketAddress
     let key: String
+    /// TLS towards this server (`server … tls`), as the primary's pools have it.
+    var tls: UpstreamTLS?
     var idle: [MirrorConnection] = []
     static let maxIdle = 16
 
@@ -31,6 +34,8 @@ final class MirrorConnection: EventHandler {
     var registration = RegistrationID.none
     unowned(unsafe) var owner: MirrorExchange?
     var connecting: Bool
+    /// The TLS client side, for `tls` servers (such connections are not pooled).
+    var tls: TLSTransport?
     /// Carried a complete exchange before (a failure before any answer byte may be a stale
     /// keep-alive connection).
     var hasServed = false
@@ -55,6 +60,7 @@ final class MirrorConnection: EventHandler {
     func close() {
         guard !closed else { return }
         closed = true
+        tls?.release()
         loop.deregister(registration)
         fd.close()
         owner = nil

@@ -2,6 +2,7 @@ import Glibc
 import SwitchyardCompare
 import SwitchyardHTTP
 import SwitchyardSystem
+import SwitchyardTLS
 
 /// A copy of a request with no client: the primary's rewritten head (and body, when there is
 /// one and it was all there) sent to one server on the mirror's own connection, its answer
@@ -69,6 +70,9 @@ final class MirrorExchange: Indexed {
             try? Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
             let made = MirrorConnection(fd: fd, server: server, loop: mirror.loop, connecting: !connected)
             do {
+                if let tls = server.tls {
+                    made.tls = TLSTransport(session: try TLSSession(client: tls.context, serverName: tls.serverName), pool: mirror.buffers)
+                }
                 made.registration = try mirror.loop.register(fd, made, events: connected ? Epoll.writable | Epoll.readable : Epoll.writable)
             } catch {
                 made.close()
@@ -103,24 +107,75 @@ final class MirrorExchange: Indexed {
     /// Moves the copy as far as it goes without waiting, then sets what it waits for.
     private func pump() {
         guard let connection, !ended else { return }
-        if let request = out, !request.isEmpty, !writeBlocked {
-            do {
-                while !request.isEmpty {
-                    guard case .processed(let n) = try connection.fd.write(request.readable) else {
-                        writeBlocked = true
-                        break
-                    }
-                    request.consumeKeeping(n)
-                }
-            } catch {
-                failed(.reset)
-                return
-            }
-        }
+        if !send(connection) { return }
         if !read() { return }
         guard !ended, let connection = self.connection else { return }
-        let sending = !(out?.isEmpty ?? true)
+        // TLS: the handshake finished while reading; the request can go now.
+        if connection.tls != nil, !(out?.isEmpty ?? true), !send(connection) { return }
+        let sending = !(out?.isEmpty ?? true) || (connection.tls?.hasPendingOutput ?? false)
         mirror.loop.setInterest(connection.registration, sending ? Epoll.readable | Epoll.writable : Epoll.readable)
+    }
+
+    /// Writes what it can of the request (encrypted, for a `tls` server); false when the
+    /// copy failed. The bytes are kept (`consumeKeeping`) for a send on a fresh connection.
+    private func send(_ connection: MirrorConnection) -> Bool {
+        guard !writeBlocked else { return true }
+        do {
+            if let tls = connection.tls {
+                if !tls.session.isHandshakeComplete { _ = try tls.session.handshake() }
+                guard try tls.flush(connection.fd) else { writeBlocked = true ; return true }
+                while let request = out, !request.isEmpty {
+                    let n = try tls.encrypt(request.readable)
+                    if n == 0 { break }
+                    request.consumeKeeping(n)
+                    guard try tls.flush(connection.fd) else { writeBlocked = true ; break }
+                }
+                return true
+            }
+            guard let request = out else { return true }
+            while !request.isEmpty {
+                guard case .processed(let n) = try connection.fd.write(request.readable) else {
+                    writeBlocked = true
+                    break
+                }
+                request.consumeKeeping(n)
+            }
+            return true
+        } catch {
+            // A TLS handshake that fails (verification, protocol) is the connect's failure.
+            failed(connection.tls.map { $0.session.isHandshakeComplete } == false ? .connect : .reset)
+            return false
+        }
+    }
+
+    /// One read into `buffer`: from the socket, or for a `tls` server ciphertext in and
+    /// plaintext out (the handshake advances here too).
+    private func fill(_ buffer: IOBuffer, _ connection: MirrorConnection) throws {
+        guard let tls = connection.tls else {
+            switch try connection.fd.read(into: buffer.writable) {
+            case .processed(0): eof = true
+            case .processed(let n):
+                buffer.commit(n)
+                receivedAny = true
+            case .wouldBlock: break
+            }
+            return
+        }
+        let socket = try tls.readSocket(connection.fd, scratch: mirror.loop.cipherScratch)
+        reading: while buffer.writableCount > 0 {
+            switch try tls.decrypt(into: buffer.writable) {
+            case .bytes(let n):
+                buffer.commit(n)
+                receivedAny = true
+            case .needMore:
+                if socket == .endOfStream { eof = true }
+                break reading
+            case .closed:
+                eof = true
+                break reading
+            }
+        }
+        _ = try tls.flush(connection.fd)
     }
 
     /// A failure: on a reused connection before any answer byte, the server may have closed
@@ -148,15 +203,9 @@ final class MirrorExchange: Indexed {
             buffer.compact()
             if buffer.writableCount > 0 && !eof {
                 do {
-                    switch try connection.fd.read(into: buffer.writable) {
-                    case .processed(0): eof = true
-                    case .processed(let n):
-                        buffer.commit(n)
-                        receivedAny = true
-                    case .wouldBlock: break
-                    }
+                    try fill(buffer, connection)
                 } catch {
-                    failed(.reset)
+                    failed(connection.tls.map { $0.session.isHandshakeComplete } == false ? .connect : .reset)
                     return false
                 }
             }
@@ -270,6 +319,7 @@ final class MirrorExchange: Indexed {
         if let connection {
             let reusable = failure == nil && !eof && (parser?.keepAlive ?? false) && (input?.isEmpty ?? true)
                 && (out?.isEmpty ?? true) && server.idle.count < MirrorServer.maxIdle && !connection.closed
+                && connection.tls == nil   // an idle TLS connection's tickets would need reading: not pooled
             if case .untilClose = body {} else if reusable {
                 connection.owner = nil
                 connection.hasServed = true

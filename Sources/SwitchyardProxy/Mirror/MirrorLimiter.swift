@@ -11,8 +11,7 @@ public enum MirrorDrop: Int, CaseIterable, Sendable {
     /// The copy could not be built whole: a body still arriving (or chunked), or a head and
     /// body larger than one pooled buffer.
     case tooLarge
-    /// No server of the target can take it (all down, or only `tls` servers: the mirror's
-    /// client speaks plain HTTP/1.1).
+    /// No server of the target can take it (all down or ejected).
     case noServer
 
     public var label: String {

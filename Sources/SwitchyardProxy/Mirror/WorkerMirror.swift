@@ -43,9 +43,13 @@ final class WorkerMirror {
         return made
     }
 
-    func server(key: String, address: SocketAddress) -> MirrorServer {
-        if let existing = servers[key] { return existing }
+    func server(key: String, address: SocketAddress, tls: UpstreamTLS?) -> MirrorServer {
+        if let existing = servers[key] {
+            existing.tls = tls   // a reload may have replaced the context
+            return existing
+        }
         let made = MirrorServer(key: key, address: address)
+        made.tls = tls
         servers[key] = made
         return made
     }
