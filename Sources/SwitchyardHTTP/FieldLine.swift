@@ -29,16 +29,16 @@ enum FieldLine {
 
         var valueStart = i + 1
         while valueStart < cr, ByteClass.isWhitespace(b[valueStart]) { valueStart += 1 }
-        var valueEnd = valueStart
+        // Validate first, trim trailing whitespace after: one test per byte in the loop.
         var j = valueStart
         while j < cr {
-            let c = b[j]
-            guard ByteClass.isFieldValueChar(c) else {
+            guard ByteClass.isFieldValueChar(b[j]) else {
                 throw ParseFailure(400, "control byte in a field value", at: j)
             }
             j += 1
-            if !ByteClass.isWhitespace(c) { valueEnd = j }
         }
+        var valueEnd = cr
+        while valueEnd > valueStart, ByteClass.isWhitespace(b[valueEnd - 1]) { valueEnd -= 1 }
         return (name, ByteSpan(from: valueStart, to: valueEnd))
     }
 }

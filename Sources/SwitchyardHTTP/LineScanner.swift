@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Finds the end of one head line, enforcing CRLF line endings.
 ///
 /// We reject a bare LF and a bare CR anywhere in a head (400). RFC 9112 §2.2 allows a
@@ -20,21 +24,22 @@ enum LineScanner {
     static func scan(_ b: UnsafeRawBufferPointer, from: Int, stop: Int) throws(ParseFailure) -> Outcome {
         let lastCR = stop - 2
         let end = min(b.count, lastCR + 1)
-        var i = from
-        while i < end {
-            let c = b[i]
-            if c == Byte.lf {
-                throw ParseFailure(400, "bare LF in head (lines must end with CRLF)", at: i)
+        // memchr (vectorised in libc) finds the CR; a second one proves no LF came before it.
+        // Byte by byte this loop was a sixth of a proxied response head's parse.
+        if from < end, let base = b.baseAddress {
+            let cr = memchr(base + from, Int32(Byte.cr), end - from)
+            let crIndex = cr.map { base.distance(to: UnsafeRawPointer($0)) } ?? end
+            if crIndex > from, let lf = memchr(base + from, Int32(Byte.lf), crIndex - from) {
+                throw ParseFailure(400, "bare LF in head (lines must end with CRLF)", at: base.distance(to: UnsafeRawPointer(lf)))
             }
-            if c == Byte.cr {
-                if i + 1 >= b.count { return .needMore(resumeAt: i) }
-                guard b[i + 1] == Byte.lf else {
-                    throw ParseFailure(400, "bare CR in head (CR must be followed by LF)", at: i)
+            if cr != nil {
+                if crIndex + 1 >= b.count { return .needMore(resumeAt: crIndex) }
+                guard b[crIndex + 1] == Byte.lf else {
+                    throw ParseFailure(400, "bare CR in head (CR must be followed by LF)", at: crIndex)
                 }
-                return .line(cr: i)
+                return .line(cr: crIndex)
             }
-            i += 1
         }
-        return b.count > lastCR ? .limit : .needMore(resumeAt: i)
+        return b.count > lastCR ? .limit : .needMore(resumeAt: max(from, end))
     }
 }

@@ -10,7 +10,10 @@ import CNGHTTP2
 /// bounds the memory a slow backend can make us hold.
 public final class H2ServerSession {
     private var session: OpaquePointer?
-    private unowned let delegate: H2SessionDelegate
+    /// `unowned(unsafe)`: the delegate (the HTTP/2 connection) owns this session and calls
+    /// into nghttp2 only from its own methods, so it is alive whenever a callback runs; the
+    /// checked form cost a retain and release per callback (one per header field).
+    private unowned(unsafe) let delegate: H2SessionDelegate
     /// Output nghttp2 handed us that did not fit the caller's buffer yet.
     private var pending: UnsafePointer<UInt8>?
     private var pendingCount = 0

@@ -11,7 +11,7 @@ extension DownstreamConnection {
 
     func pumpExchange() -> Bool {
         var progressed = false
-        if let tls, !clientEOF, (fromClient?.writableCount ?? 1) > 0 || (fromClient?.readerIndex ?? 0) > 0,
+        if let tls, !clientEOF, clientBufferHasRoom,
            pullPlaintext(tls) { progressed = true }
         if let upstream, let upstreamTLS = upstream.tls, !upstream.connecting, !upstreamEOF,
            (fromUpstream?.writableCount ?? 1) > 0, pullUpstreamPlaintext(upstream, upstreamTLS) { progressed = true }

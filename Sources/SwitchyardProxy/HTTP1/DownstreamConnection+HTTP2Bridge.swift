@@ -11,6 +11,7 @@ extension DownstreamConnection {
     /// The socket speaks HTTP/2 (ALPN "h2", or the h2c preface): an `H2Connection` takes
     /// it over with the bytes already read; this object leaves the worker's list.
     func handOverToHTTP2() {
+        if fromClient != nil { ensureFullClientBuffer() }
         let input = fromClient
         fromClient = nil
         phase = .closed

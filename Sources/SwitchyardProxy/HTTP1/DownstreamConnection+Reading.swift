@@ -21,9 +21,7 @@ extension DownstreamConnection {
             readCiphertext(tls)
             return
         }
-        if fromClient == nil { fromClient = worker.buffers.take() }
-        let buffer = fromClient!
-        buffer.ensureWritable(4096)
+        let buffer = clientReadBuffer()
         guard buffer.writableCount > 0 else { return }
         do {
             switch try fd.read(into: buffer.writable) {
@@ -41,6 +39,40 @@ extension DownstreamConnection {
             if phase == .awaitingHead || phase == .closing { close() }
             else { abort(reason: "client: \(error)") }
         }
+    }
+
+    /// The buffer the next client read goes into. A connection waiting for a head starts
+    /// with a small one (`BufferPool.takeSmall`); once the head fills it, its bytes move to
+    /// a full buffer, as they do when the head completes (`ensureFullClientBuffer`): every
+    /// phase after the head sees full buffers only.
+    func clientReadBuffer() -> IOBuffer {
+        guard let buffer = fromClient else {
+            let fresh = phase == .awaitingHead ? worker.buffers.takeSmall() : worker.buffers.take()
+            fromClient = fresh
+            return fresh
+        }
+        buffer.ensureWritable(4096)
+        if buffer.writableCount == 0 && buffer.capacity < worker.buffers.bufferSize { return ensureFullClientBuffer() }
+        return buffer
+    }
+
+    /// The next client read has somewhere to go: no buffer yet, free space (or space a
+    /// compaction frees), or a small buffer that moves to a full one when read into.
+    var clientBufferHasRoom: Bool {
+        guard let buffer = fromClient else { return true }
+        return buffer.writableCount > 0 || buffer.readerIndex > 0 || buffer.capacity < worker.buffers.bufferSize
+    }
+
+    /// Moves a small `fromClient`'s bytes into a full buffer (no-op for a full one).
+    @discardableResult
+    func ensureFullClientBuffer() -> IOBuffer {
+        let current = fromClient.unsafelyUnwrapped
+        guard current.capacity < worker.buffers.bufferSize else { return current }
+        let full = worker.buffers.take()
+        current.move(into: full)
+        worker.buffers.give(current)
+        fromClient = full
+        return full
     }
 
     /// Bookkeeping for `n` new client bytes in `buffer` (plain or decrypted): the body-rate
@@ -75,12 +107,10 @@ extension DownstreamConnection {
     /// sends what the handshake produced.
     func pullPlaintext(_ tls: TLSTransport) -> Bool {
         guard phase != .closed, phase != .lingering else { return false }
-        if fromClient == nil { fromClient = worker.buffers.take() }
-        let buffer = fromClient!
         var progressed = false
         do {
             reading: while true {
-                buffer.ensureWritable(4096)
+                let buffer = clientReadBuffer()
                 guard buffer.writableCount > 0 else { break }
                 switch try tls.decrypt(into: buffer.writable) {
                 case .bytes(let n):

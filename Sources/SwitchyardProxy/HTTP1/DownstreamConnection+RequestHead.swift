@@ -30,6 +30,12 @@ extension DownstreamConnection {
                 phase = .closing
                 return true
             }
+            // A head that is still arriving keeps only its bytes, not the parsers: the
+            // scratch goes back to the pool and the next read parses the head again from
+            // its first byte (it is all still in `fromClient`). A head that comes in one
+            // read never gets here; one trickled a line a second (slowloris) costs its
+            // buffer page instead of a parser set each, and is re-read at most ~8 KiB.
+            releaseScratch()
             return false
         case .error(let error):
             worker.stats.badRequests += 1
@@ -37,6 +43,12 @@ extension DownstreamConnection {
             logRefusal(status: error.status, reason: error.reason)
             return true
         case .complete(let headLength):
+            // Body bytes, a hold, a replay: what follows a head works on a full buffer.
+            if buffer.capacity < worker.buffers.bufferSize {
+                let full = ensureFullClientBuffer()
+                startExchange(base: full.readable.baseAddress!, headLength: headLength)
+                return true
+            }
             startExchange(base: bytes.baseAddress!, headLength: headLength)
             return true
         }

@@ -61,7 +61,10 @@ final class DownstreamConnection: EventHandler, Indexed {
     /// Written only by this connection (its extensions in HTTP1/); others read it.
     var phase = Phase.awaitingHead
     let fd: FileDescriptor
-    unowned let worker: Worker
+    /// The worker that owns this connection. `unowned(unsafe)`: the worker lives as long as
+    /// the process and holds every connection it runs, so the reference cannot dangle; a
+    /// checked `unowned` cost a strong retain and release on every use (callgrind: ~8 a request).
+    unowned(unsafe) let worker: Worker
     var registration = RegistrationID.none
     /// Position in the worker's connection list (for O(1) removal).
     var listIndex = -1
@@ -346,7 +349,7 @@ final class DownstreamConnection: EventHandler, Indexed {
         guard phase != .closed else { return }
         if bridge == nil {
             var client: UInt32 = 0
-            if !clientEOF, (fromClient?.writableCount ?? 1) > 0 || (fromClient?.readerIndex ?? 0) > 0,
+            if !clientEOF, clientBufferHasRoom,
                (tls?.session.ciphertextRoom ?? 1) > 0 {
                 client |= Epoll.readable
             }

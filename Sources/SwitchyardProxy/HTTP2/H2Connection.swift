@@ -13,7 +13,8 @@ import SwitchyardTLS
 /// after the loop's batch of events (`DeferredWork`), never from inside nghttp2's calls.
 final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed {
     let fd: FileDescriptor
-    unowned let worker: Worker
+    /// `unowned(unsafe)` as in `DownstreamConnection.worker`: the worker outlives its connections.
+    unowned(unsafe) let worker: Worker
     var registration = RegistrationID.none
     /// Position in the worker's HTTP/2 connection list.
     var listIndex = -1
@@ -286,7 +287,10 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     }
 
     func h2Header(_ id: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        stream(id)?.header(name: name, value: value)
+        // Called once per header field: the stream is used without a retain/release pair
+        // (the session holds it for as long as the stream is open, see `h2StreamOpened`).
+        guard let pointer = session?.object(of: id) else { return }
+        Unmanaged<H2Stream>.fromOpaque(pointer)._withUnsafeGuaranteedRef { $0.header(name: name, value: value) }
     }
 
     func h2HeadComplete(_ id: Int32, endStream: Bool) {

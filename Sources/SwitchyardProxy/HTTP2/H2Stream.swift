@@ -15,7 +15,10 @@ import SwitchyardSystem
 /// `body` has room, which nghttp2 drains as the client's window allows.
 final class H2Stream: Indexed {
     let id: Int32
-    unowned let connection: H2Connection
+    /// `unowned(unsafe)`: the connection holds its streams (and is the only one that does
+    /// beyond a call's locals), so a stream never outlives it; a checked `unowned` cost a
+    /// retain and release on each of the dozen uses a stream makes per request.
+    unowned(unsafe) let connection: H2Connection
     /// The SNI name of the connection's TLS client, if any.
     var serverName: String? { connection.serverName }
     /// Position in the connection's stream list.
@@ -68,7 +71,14 @@ final class H2Stream: Indexed {
 
     func header(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         if scratch == nil { scratch = worker.takeScratch() }
-        head.add(name: name, value: value, parser: scratch!.request, pool: worker.buffers, limits: connection.limits)
+        // Borrowed, not retained: the stream holds the scratch and the worker its pool.
+        let parser = Unmanaged.passUnretained(scratch.unsafelyUnwrapped.request)
+        let pool = Unmanaged.passUnretained(worker.buffers)
+        parser._withUnsafeGuaranteedRef { parser in
+            pool._withUnsafeGuaranteedRef { pool in
+                head.add(name: name, value: value, parser: parser, pool: pool, limits: connection.limits)
+            }
+        }
     }
 
     /// The head is complete: answer 431, or start the exchange with the decoded head.

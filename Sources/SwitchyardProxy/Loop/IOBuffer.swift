@@ -17,9 +17,30 @@ final class IOBuffer {
         let mapped = mmap(nil, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         precondition(mapped != MAP_FAILED && mapped != nil, "out of memory for an I/O buffer")
         base = mapped!
+        isMapped = true
     }
 
-    deinit { munmap(base, capacity) }
+    /// A small buffer from the heap (`BufferPool.takeSmall`): a page of its own would be
+    /// most of a waiting head's cost.
+    init(heapCapacity: Int) {
+        capacity = heapCapacity
+        base = .allocate(byteCount: heapCapacity, alignment: 16)
+        isMapped = false
+    }
+
+    private let isMapped: Bool
+
+    deinit {
+        if isMapped { munmap(base, capacity) } else { base.deallocate() }
+    }
+
+    /// Moves this buffer's unread bytes into `bigger` (empty, larger), for a head that
+    /// outgrew a small buffer.
+    func move(into bigger: IOBuffer) {
+        precondition(bigger.isEmpty && bigger.capacity >= readableCount, "moving into a smaller or used buffer")
+        bigger.append(readable)
+        clear()
+    }
 
     @inline(__always) var readableCount: Int { writerIndex - readerIndex }
     @inline(__always) var isEmpty: Bool { writerIndex == readerIndex }
@@ -159,9 +180,40 @@ final class BufferPool {
     }
 
     @inline(__always) func give(_ buffer: IOBuffer) {
+        if buffer.capacity != bufferSize {
+            giveSmall(buffer)
+            return
+        }
         outstanding -= 1
         buffer.clear()
         free.append(buffer)
+    }
+
+    /// Small buffers, for a client's request head until it proves larger than one (or
+    /// completes): a connection trickling its head (slowloris) holds 2 KiB of heap, not a
+    /// page of its own. `give` takes them back too (it tells them apart by capacity).
+    static let smallSize = 2048
+    private var smallFree: [IOBuffer] = []
+    private var smallLowWater = Int.max
+    /// Small buffers handed out and not given back (tests read it).
+    private(set) var smallOutstanding = 0
+
+    @inline(__always) func takeSmall() -> IOBuffer {
+        guard bufferSize > Self.smallSize else { return take() }
+        smallOutstanding += 1
+        if let buffer = smallFree.popLast() {
+            if smallFree.count < smallLowWater { smallLowWater = smallFree.count }
+            return buffer
+        }
+        smallLowWater = 0
+        return IOBuffer(heapCapacity: Self.smallSize)
+    }
+
+    private func giveSmall(_ buffer: IOBuffer) {
+        precondition(buffer.capacity == Self.smallSize, "a buffer of \(buffer.capacity) bytes came back to a pool of \(bufferSize)")
+        smallOutstanding -= 1
+        buffer.clear()
+        smallFree.append(buffer)
     }
 
     func resetPeak() { peakOutstanding = outstanding }
@@ -176,8 +228,10 @@ final class BufferPool {
     func trim() {
         let excess = min(lowWater, free.count) - Self.keepIdle
         lowWater = free.count
-        guard excess > 0 else { return }
-        free.removeLast(max(1, excess / 4))
+        if excess > 0 { free.removeLast(max(1, excess / 4)) }
+        let smallExcess = min(smallLowWater, smallFree.count) - Self.keepIdle
+        smallLowWater = smallFree.count
+        if smallExcess > 0 { smallFree.removeLast(max(1, smallExcess / 4)) }
     }
 
     var idleCount: Int { free.count }

@@ -221,6 +221,21 @@ public final class Proxy: @unchecked Sendable {
         }.reduce(0, +)
     }
 
+    /// What the workers hold right now, summed: full I/O buffers, small head buffers and
+    /// request scratches (parsers) handed out. Tests prove what a waiting head costs.
+    public func heldForTest() -> (buffers: Int, smallBuffers: Int, scratches: Int) {
+        let each: [[Int]] = onEveryWorker { worker in
+            [worker.buffers.outstanding, worker.buffers.smallOutstanding, worker.scratchesOut]
+        }
+        var total = (buffers: 0, smallBuffers: 0, scratches: 0)
+        for counts in each {
+            total.buffers += counts[0]
+            total.smallBuffers += counts[1]
+            total.scratches += counts[2]
+        }
+        return total
+    }
+
     /// Per-backend counters summed over workers, by backend name.
     public func backendSnapshots() -> [String: BackendSnapshot] {
         var total: [String: BackendSnapshot] = [:]

@@ -81,13 +81,18 @@ final class Worker: @unchecked Sendable {
                                                           maxNameBytes: settings.maxHeaderBytes)
     var cipherScratch: UnsafeMutableRawBufferPointer { loop.cipherScratch }
 
+    /// Scratches handed out and not given back (tests: a waiting head holds none).
+    private(set) var scratchesOut = 0
+
     @inline(__always)
     func takeScratch() -> ExchangeScratch {
-        scratchPool.popLast() ?? ExchangeScratch(limits: limits)
+        scratchesOut += 1
+        return scratchPool.popLast() ?? ExchangeScratch(limits: limits)
     }
 
     @inline(__always)
     func giveScratch(_ scratch: ExchangeScratch) {
+        scratchesOut -= 1
         scratch.reset()
         scratchPool.append(scratch)
     }
