@@ -1,3 +1,4 @@
+import SwitchyardCompare
 import SwitchyardProxy
 import SwitchyardRouting
 
@@ -26,6 +27,10 @@ public protocol DataPlane: AnyObject, Sendable {
     func inventorySnapshot() -> InventorySnapshot
     /// The decision log's records, for `simulate`.
     func decisionRecords() -> [DecisionRecord]
+    /// The mirror's counters per target backend, merged over the workers.
+    func mirrorSnapshot() -> MirrorSnapshot
+    /// Takes the finished mirrored pairs from the workers' outboxes (for the comparer).
+    func drainMirrorSamples() -> [MirrorSample]
 }
 
 extension Proxy: DataPlane {}

@@ -24,9 +24,10 @@ enum StatusReport {
         for route in table.routes {
             var line = "  \(route.name) (\(route.mode.rawValue)): \(describe(route))"
             if !route.cohorts.isEmpty { line += "; cohorts: " + route.cohorts.map(\.description).joined(separator: ", ") }
+            if let mirror = MirrorCommands.describe(route) { line += "; " + mirror }
             lines.append(line)
             routesJSON.append(["name": route.name, "mode": route.mode.rawValue, "routing": describe(route),
-                               "cohorts": route.cohorts.map(\.description)])
+                               "cohorts": route.cohorts.map(\.description), "mirror": MirrorCommands.describe(route) as Any])
         }
         let unverified = table.backends.flatMap { backend in
             backend.servers.filter { $0.tls && !$0.verify }.map { "\(backend.name) \($0.endpoint)" }
@@ -81,11 +82,13 @@ enum StatusReport {
             "other_handshakes": stats.otherHandshakes, "tls_failures": stats.tlsFailures, "h2_protocol_errors": stats.h2ProtocolErrors]
         let (holdLines, holdJSON) = HoldStatus.describe(service)
         lines += holdLines
+        let (mirrorLines, mirrorJSON) = MirrorStatus.describe(service)
+        lines += mirrorLines
         let guardLines = GuardCommands.lines(service)
         if !guardLines.isEmpty { lines += ["", "guards:"] + guardLines }
         return .success(lines.joined(separator: "\n"),
                         json: ["generation": table.generation, "routes": routesJSON, "backends": backendsJSON, "clients": clientsJSON,
-                               "hold": holdJSON, "guards": GuardCommands.json(service),
+                               "hold": holdJSON, "mirror": mirrorJSON, "guards": GuardCommands.json(service),
                                "fleet": service.fleet?.statusJSON(serving: table.generation) as Any])
     }
 
@@ -117,6 +120,7 @@ enum StatusReport {
             if route.config.failover { lines.append("    failover") }
             if route.config.hold.methods != HoldRules.defaultMethods { lines.append("    hold methods " + route.config.hold.methods.joined(separator: " ")) }
             if !route.config.hold.exceptions.isEmpty { lines.append("    hold except " + route.config.hold.exceptions.joined(separator: " ")) }
+            if let mirror = route.mirror { lines.append("    mirror \(mirror.backend) \(Percent.format(mirror.basisPoints))") }
             lines.append("}")
         }
         return .success(lines.joined(separator: "\n"))

@@ -59,6 +59,9 @@ public struct BackendConfig: Sendable, Equatable {
     /// Never empty in a parsed config.
     public var servers: [ServerConfig]
     public var health: HealthCheckConfig?
+    /// `sandbox`: a copy of the database where writes do no harm, so a mirror may send it
+    /// any method (with its body), not only the route's reads.
+    public var sandbox = false
 
     public init(name: String, servers: [ServerConfig], health: HealthCheckConfig? = nil) {
         self.name = name

@@ -21,6 +21,8 @@ public final class CompiledRoute: Sendable {
     public let maxBodyBytes: UInt64?
     /// The write hold in force (nil: none): runtime state, flipped with everything else.
     public let hold: CompiledHold?
+    /// The mirror in force (nil: none, off, or a 0% share): runtime state over the file.
+    public let mirror: CompiledMirror?
     /// The route as written in the routes file.
     public let config: RouteConfig
 
@@ -43,7 +45,8 @@ public final class CompiledRoute: Sendable {
 
     /// Folds `runtime` into `config`. Returns the problems instead when the result would be
     /// unusable (a split not summing to 100%, an unknown backend, no side at all).
-    static func compile(_ config: RouteConfig, runtime: RouteRuntime?, backendIndex: (String) -> Int?) -> Result<CompiledRoute, RouteProblems> {
+    static func compile(_ config: RouteConfig, runtime: RouteRuntime?, backendIndex: (String) -> Int?,
+                        isSandbox: (Int) -> Bool = { _ in false }) -> Result<CompiledRoute, RouteProblems> {
         var problems: [String] = []
         func index(_ name: String, _ role: String) -> Int {
             if let i = backendIndex(name) { return i }
@@ -99,6 +102,7 @@ public final class CompiledRoute: Sendable {
         if config.mode == .tcp && runtime?.hold != nil {
             problems.append("a tcp route cannot be held (a write hold parks http requests)")
         }
+        let mirror = compileMirror(config, runtime: runtime, problems: &problems, backendIndex: backendIndex, isSandbox: isSandbox)
         guard problems.isEmpty else { return .failure(RouteProblems(messages: problems)) }
 
         let stickyName: ByteString?
@@ -111,12 +115,12 @@ public final class CompiledRoute: Sendable {
             config: config, active: active, activeIndex: activeIndex, standby: standby, standbyIndex: standbyIndex,
             split: split, cohorts: cohorts, cohortMatchers: matchers, splitBackends: splitBackends,
             splitEnds: splitEnds, stickyName: stickyName,
-            hold: runtime?.hold.map { CompiledHold(rules: config.hold, state: $0) }))
+            hold: runtime?.hold.map { CompiledHold(rules: config.hold, state: $0) }, mirror: mirror))
     }
 
     private init(config: RouteConfig, active: String?, activeIndex: Int?, standby: String?, standbyIndex: Int?,
                  split: [WeightedBackend], cohorts: [Cohort], cohortMatchers: [CompiledCohort],
-                 splitBackends: [Int], splitEnds: [Int], stickyName: ByteString?, hold: CompiledHold?) {
+                 splitBackends: [Int], splitEnds: [Int], stickyName: ByteString?, hold: CompiledHold?, mirror: CompiledMirror?) {
         self.name = config.name
         self.mode = config.mode
         self.hosts = config.hosts
@@ -138,6 +142,7 @@ public final class CompiledRoute: Sendable {
         self.splitEnds = splitEnds
         self.stickyName = stickyName
         self.hold = hold
+        self.mirror = mirror
     }
 
     /// The split entry owning `bucket`. Only called when `split` is non-empty.

@@ -58,6 +58,8 @@ public struct RouteConfig: Sendable, Equatable {
     public var listenerNames: [String] = []
     /// `hold methods …` and `hold except PATH…`: what a write hold parks on this route.
     public var hold = HoldRules()
+    /// `mirror …` lines: copies of this route's requests to another backend (nil: none).
+    public var mirror: MirrorRules?
     /// The line of the route's header, `route NAME {`.
     public var line: Int
 

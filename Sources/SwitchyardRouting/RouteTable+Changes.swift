@@ -62,10 +62,11 @@ extension RouteTable {
             lines.append("\(name) cohort removed: \(cohort)")
         }
         lines += holdChanges(of: new, from: old)
+        lines += mirrorChanges(of: new, from: old)
         if old.config.hosts != new.config.hosts || old.config.pathPrefix != new.config.pathPrefix
             || old.config.mode != new.config.mode || old.config.listen != new.config.listen
             || old.config.sticky != new.config.sticky || old.config.maxBodyBytes != new.config.maxBodyBytes
-            || old.config.hold != new.config.hold {
+            || old.config.hold != new.config.hold || old.config.mirror != new.config.mirror {
             lines.append("\(name) matching or options changed in the routes file")
         }
         return lines

@@ -37,7 +37,8 @@ public final class RouteTable: Sendable {
         var errors: [RoutesError] = []
         var routes: [CompiledRoute] = []
         for route in config.routes {
-            switch CompiledRoute.compile(route, runtime: reconciled.routes[route.name], backendIndex: { indexByName[$0] }) {
+            switch CompiledRoute.compile(route, runtime: reconciled.routes[route.name], backendIndex: { indexByName[$0] },
+                                          isSandbox: { config.backends[$0].sandbox }) {
             case .success(let compiled):
                 routes.append(compiled)
             case .failure(let problems):

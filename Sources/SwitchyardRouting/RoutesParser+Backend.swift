@@ -8,10 +8,12 @@ struct BackendDraft {
     var healthLine: Int?
     /// A server line was seen, even one with a problem (see `RouteDraft.sawSideLine`).
     var sawServerLine = false
+    /// `sandbox`: a mirror may send this backend any method (see `BackendConfig.sandbox`).
+    var sandbox = false
 }
 
 extension RoutesParser {
-    static let backendDirectives = ["server", "health"]
+    static let backendDirectives = ["server", "health", "sandbox"]
 
     mutating func backendDirective(_ tokens: [RoutesToken], backend index: Int) {
         let keyword = tokens[0]
@@ -23,7 +25,10 @@ extension RoutesParser {
             guard !rejectDuplicate(keyword, firstLine: backends[index].healthLine) else { return }
             backends[index].healthLine = keyword.line
             backends[index].health = healthDirective(tokens)
-        case "mode", "host", "path", "listen", "active", "split", "sticky", "cohort", "max-body", "backend":
+        case "sandbox":
+            guard expectArguments(tokens, 0...0, usage: "sandbox") else { return }
+            backends[index].sandbox = true
+        case "mode", "host", "path", "listen", "active", "split", "sticky", "cohort", "max-body", "backend", "mirror":
             unknownDirective(keyword, scope: "in a backend block", known: Self.backendDirectives,
                              hint: "\(keyword.text) belongs inside a route block")
         default:

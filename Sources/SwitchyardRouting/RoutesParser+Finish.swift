@@ -29,7 +29,9 @@ extension RoutesParser {
             } else if !draft.servers.isEmpty && draft.servers.allSatisfy({ $0.weight == 0 }) {
                 error(draft.name, "backend \"\(draft.name.text)\" has only servers of weight 0, so it could never serve")
             }
-            config.backends.append(BackendConfig(name: draft.name.text, servers: draft.servers, health: draft.health))
+            var backend = BackendConfig(name: draft.name.text, servers: draft.servers, health: draft.health)
+            backend.sandbox = draft.sandbox
+            config.backends.append(backend)
         }
         let knownBackends = config.backends.map(\.name)
 
@@ -90,6 +92,7 @@ extension RoutesParser {
         reference(draft.standby)
         for entry in draft.split { reference(entry.backend) }
         for entry in draft.cohorts { reference(entry.backend) }
+        checkMirror(draft, knownBackends: knownBackends)
 
         if let active = draft.active, let standby = draft.standby, active.text == standby.text {
             error(standby, "standby is the same backend as active (\"\(active.text)\")")
@@ -147,6 +150,7 @@ extension RoutesParser {
                            maxBodyBytes: draft.maxBodyBytes, failover: draft.failover, certificate: draft.certificate,
                            listenerNames: draft.listenerNames.map(\.text), line: draft.keyword.line)
         route.hold = draft.hold
+        route.mirror = draft.mirror
         return route
     }
 }

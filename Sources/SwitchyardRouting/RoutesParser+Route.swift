@@ -28,6 +28,10 @@ struct RouteDraft {
     var failover = false
     var hold = HoldRules()
     var holdToken: RoutesToken?
+    /// `mirror …` lines (see `mirrorDirective`), the first of them, and the target named.
+    var mirror: MirrorRules?
+    var mirrorToken: RoutesToken?
+    var mirrorBackend: RoutesToken?
     var certificate: CertificatePaths?
     var certificateToken: RoutesToken?
     /// A backend/active/split line was seen, even one with a problem: then "no backend"
@@ -38,7 +42,7 @@ struct RouteDraft {
 }
 
 extension RoutesParser {
-    static let routeDirectives = ["mode", "host", "path", "listen", "backend", "active", "split", "sticky", "cohort", "max-body", "failover", "cert", "hold", "guard"]
+    static let routeDirectives = ["mode", "host", "path", "listen", "backend", "active", "split", "sticky", "cohort", "max-body", "failover", "cert", "hold", "guard", "mirror"]
 
     mutating func routeDirective(_ tokens: [RoutesToken], route index: Int) {
         let keyword = tokens[0]
@@ -155,6 +159,8 @@ extension RoutesParser {
             route.certificate = CertificatePaths(certPath: tokens[1].text, keyPath: key, chainPath: paths["chain"], line: keyword.line)
         case "hold":
             holdDirective(tokens, route: &route)
+        case "mirror":
+            mirrorDirective(tokens, route: &route)
         case "server", "health":
             unknownDirective(keyword, scope: "in a route block", known: Self.routeDirectives,
                              hint: "\(keyword.text) belongs inside a backend block")

@@ -47,6 +47,10 @@ extension RuntimeState {
                 warnings.append("state: route \"\(name)\" is now mode tcp; its write hold was dropped")
                 runtime.hold = nil
             }
+            if let target = runtime.mirror?.backend, !backends.contains(target) || route.mode == .tcp {
+                warnings.append("state: route \"\(name)\": mirror target \"\(target)\" no longer exists or the route is mode tcp; the file's mirror is used")
+                runtime.mirror = nil
+            }
             if !runtime.isEmpty { result.routes[name] = runtime }
         }
         return (result, warnings)

@@ -35,24 +35,28 @@ public struct RouteRuntime: Sendable, Equatable, Codable {
     public var removedCohorts: [Cohort]
     /// A write hold in force (nil: none).
     public var hold: HoldState?
+    /// The mirror's target and share set over the admin socket (nil: as in the routes file).
+    public var mirror: MirrorSetting?
 
     public init(active: String? = nil, standby: String? = nil, split: [WeightedBackend]? = nil,
-                extraCohorts: [Cohort] = [], removedCohorts: [Cohort] = [], hold: HoldState? = nil) {
+                extraCohorts: [Cohort] = [], removedCohorts: [Cohort] = [], hold: HoldState? = nil,
+                mirror: MirrorSetting? = nil) {
         self.active = active
         self.standby = standby
         self.split = split
         self.extraCohorts = extraCohorts
         self.removedCohorts = removedCohorts
         self.hold = hold
+        self.mirror = mirror
     }
 
     /// True when nothing is overridden.
     public var isEmpty: Bool {
-        active == nil && standby == nil && split == nil && extraCohorts.isEmpty && removedCohorts.isEmpty && hold == nil
+        active == nil && standby == nil && split == nil && extraCohorts.isEmpty && removedCohorts.isEmpty && hold == nil && mirror == nil
     }
 
     private enum CodingKeys: String, CodingKey {
-        case active, standby, split, extraCohorts, removedCohorts, hold
+        case active, standby, split, extraCohorts, removedCohorts, hold, mirror
     }
 
     // Written by hand so a state file that leaves out the empty lists still loads.
@@ -64,5 +68,6 @@ public struct RouteRuntime: Sendable, Equatable, Codable {
         extraCohorts = try container.decodeIfPresent([Cohort].self, forKey: .extraCohorts) ?? []
         removedCohorts = try container.decodeIfPresent([Cohort].self, forKey: .removedCohorts) ?? []
         hold = try container.decodeIfPresent(HoldState.self, forKey: .hold)
+        mirror = try container.decodeIfPresent(MirrorSetting.self, forKey: .mirror)
     }
 }

@@ -155,6 +155,7 @@ extension DownstreamConnection {
             if responseUntilClose {
                 out.ensureWritable(16 * 1024)
                 let n = out.append(input.readable)
+                if mirrorPair != nil { mirrorTap(UnsafeRawBufferPointer(start: input.readable.baseAddress, count: n)) }
                 input.consume(n)
                 return n > 0
             }
@@ -166,6 +167,7 @@ extension DownstreamConnection {
             let n = min(Int(clamping: remaining), input.readableCount, out.writableCount)
             guard n > 0 else { return false }
             out.append(UnsafeRawBufferPointer(start: input.readable.baseAddress, count: n))
+            if mirrorPair != nil { mirrorTap(UnsafeRawBufferPointer(start: input.readable.baseAddress, count: n)) }
             input.consume(n)
             if remaining == UInt64(n) {
                 responseBody = .done
@@ -192,6 +194,9 @@ extension DownstreamConnection {
                         out.commit(ChunkedEncoder.writeChunkHeader(count: step.data.count, into: out.writable))
                     }
                     out.append(UnsafeRawBufferPointer(start: input.readable.baseAddress! + step.data.start, count: step.data.count))
+                    if mirrorPair != nil {
+                        mirrorTap(UnsafeRawBufferPointer(start: input.readable.baseAddress! + step.data.start, count: step.data.count))
+                    }
                     if chunkToClient { out.append(ChunkedEncoder.chunkTrailer) }
                 }
                 if step.consumed > 0 {
@@ -261,6 +266,7 @@ extension DownstreamConnection {
             case .relayResponse(let closeAfter):
                 if closeAfter { closeAfterResponse = true }
                 takeResponseFraming(p)
+                if let pair = mirrorPair { pair.primary.head(p, base) }
                 if bridge != nil {
                     relayHeadToStream(p, base, headLength: headLength, input: input)
                     return true
@@ -367,6 +373,7 @@ extension DownstreamConnection {
     func endRequest() {
         guard let handle else { return }
         if parkedSince != 0 || releasedFromHold { leaveHold() }
+        if mirrorPair != nil { mirrorPrimaryEnded() }
         // The line first: it reads the observation that `observeEnd` resets.
         logRequest(handle)
         observeInventoryEnd(handle)

@@ -89,7 +89,7 @@ extension DownstreamConnection {
             chunkedBodyBytes = 0
             if case .chunked = requestBody { requestChunks.reset() }
             if writeUpstreamHead(base, p, handle) {
-                let verdict = passDecisionPoint(base)
+                let verdict = passDecisionPoint(base, headLength: headLength)
                 // Counted when it goes on: a parked request is counted at its release (it
                 // starts again from its head), a refused one never reached a backend.
                 if verdict == .forward { observeInventory(base, p, handle) }
@@ -129,12 +129,17 @@ extension DownstreamConnection {
     }
 
     /// The exchange's decision point (see `Exchange.decisionPointPassed` for what a hook
-    /// there may and may not do). The write hold is plugged in here (`+Hold`); a route
-    /// without a hold costs one load and a nil check.
+    /// there may and may not do). The write hold is plugged in here (`+Hold`), then the
+    /// mirror's fork (`Mirror/`); a route with neither costs one load and two nil checks.
     @inline(__always)
-    func passDecisionPoint(_ base: UnsafeRawPointer) -> Exchange.Verdict {
-        guard let hold = handle.unsafelyUnwrapped.table.routes[decision.route].hold else { return .forward }
-        return holdVerdict(hold, base)
+    func passDecisionPoint(_ base: UnsafeRawPointer, headLength: Int) -> Exchange.Verdict {
+        let route = handle.unsafelyUnwrapped.table.routes[decision.route]
+        if let hold = route.hold {
+            let verdict = holdVerdict(hold, base)
+            if verdict != .forward { return verdict }
+        }
+        if let mirror = route.mirror { forkMirror(mirror, base, headLength: headLength) }
+        return .forward
     }
 
     /// Writes the head for the upstream into a fresh `toUpstream`; false when it does not fit.

@@ -192,6 +192,9 @@ final class DownstreamConnection: EventHandler, Indexed {
     var releasedFromHold = false
     /// Our next own answer is the hold's 503 (Retry-After, "not saved").
     var holdRefusal = false
+    /// Mirror (see `Mirror/`): the pair this exchange's answer is recorded for; nil when the
+    /// exchange is not mirrored (then the recording costs one nil check per body step).
+    var mirrorPair: MirrorPair?
 
     // Timing (monotonic ms).
     var deadline: UInt64 = 0

@@ -43,6 +43,8 @@ public struct ProxySettings: Sendable {
     public var maxConnectionsPerWorker = 20_000
     /// Write-hold bounds (routes file: `limit hold-parked|hold-per-connection|hold-bytes|hold-body`).
     public var hold = HoldLimits()
+    /// A mirrored copy not answered within this is given up and counted as a timeout.
+    public var mirrorTimeoutMilliseconds: UInt64 = 10_000
     /// Path of the access log (JSON lines), or nil for none.
     public var accessLogPath: String?
     /// Path of the error log, or nil for standard error.

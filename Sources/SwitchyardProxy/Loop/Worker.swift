@@ -39,6 +39,15 @@ final class Worker: @unchecked Sendable {
     private(set) var connections: [DownstreamConnection] = []
     /// Parked writes of this worker (write hold), in arrival order.
     private(set) lazy var hold = HoldQueue(limits: settings.hold.perWorker(workers: settings.workers))
+    /// The mirror's connections, bounds, copies in flight and outbox; made by the first copy.
+    private(set) var mirror: WorkerMirror?
+    var mirrorState: WorkerMirror {
+        if let mirror { return mirror }
+        let made = WorkerMirror(loop: loop, buffers: buffers, workers: settings.workers, limits: limits,
+                                deadlineMilliseconds: settings.mirrorTimeoutMilliseconds)
+        mirror = made
+        return made
+    }
     private var tunnels: [TCPTunnel] = []
     private(set) var http2Connections: [H2Connection] = []
     private var listeners: [Listener] = []
@@ -334,6 +343,7 @@ final class Worker: @unchecked Sendable {
         buffers.trim()
         if scratchPool.count > BufferPool.keepIdle { scratchPool.removeLast((scratchPool.count - BufferPool.keepIdle + 3) / 4) }
         if !drainOrders.isEmpty { carryOutDrains(now) }
+        mirror?.tick(now: now)
     }
 
     /// Orders tunnels (WebSocket, TCP mode) closed at `deadline`; `backends` holds
@@ -424,6 +434,7 @@ final class Worker: @unchecked Sendable {
         while let tunnel = tunnels.last { tunnel.close() }
         while let connection = http2Connections.last { connection.close() }
         for pool in poolsByAddress.values { pool.closeIdle() }
+        mirror?.closeAll()
         accessLog?.flush()
     }
 

@@ -1,0 +1,45 @@
+import SwitchyardCompare
+
+/// A mirrored request: the primary's answer (recorded as it is relayed to the user) and the
+/// copies sent for it (the mirror target's, and for a noise sample the primary side's
+/// second). When every part has ended — answered, failed or timed out — one `MirrorSample`
+/// per copy goes to the worker's outbox. Confined to the worker's thread.
+final class MirrorPair {
+    let route: String
+    let method: String
+    /// Without the query string (never stored, never compared).
+    let path: String
+    let primary: MirrorRecorder
+    private(set) var copies: [MirrorExchange] = []
+    /// The primary and the copies still running.
+    private var openParts = 1
+    unowned let mirror: WorkerMirror
+
+    init(route: String, method: String, path: String, primary: MirrorRecorder, mirror: WorkerMirror) {
+        self.route = route
+        self.method = method
+        self.path = path
+        self.primary = primary
+        self.mirror = mirror
+    }
+
+    func added(_ copy: MirrorExchange) {
+        copies.append(copy)
+        openParts += 1
+    }
+
+    /// The primary or a copy ended; the last one hands the samples over.
+    func partEnded() {
+        openParts -= 1
+        precondition(openParts >= 0, "a mirrored pair's part ended twice")
+        guard openParts == 0 else { return }
+        let answer = primary.answer()
+        for copy in copies {
+            mirror.deliver(MirrorSample(kind: copy.kind, route: route, target: copy.target, method: method, path: path,
+                                        primary: answer, other: copy.recorder.answer()))
+            mirror.giveRecorder(copy.recorder)
+        }
+        mirror.giveRecorder(primary)
+        copies.removeAll()
+    }
+}

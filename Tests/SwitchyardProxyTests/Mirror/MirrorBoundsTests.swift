@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+import SwitchyardCompare
+import SwitchyardProxy
+import SwitchyardTestSupport
+
+/// A mirror target that stalls, resets or answers 10 MiB costs the user nothing: the
+/// primary's answers are unaffected, pooled buffers stay bounded, and the counters say what
+/// was dropped or failed. Over a bound a copy is dropped, never queued.
+@Suite struct MirrorBoundsTests {
+    static func routes(target: MirrorTarget, _ extra: String = "") -> String {
+        mirrorRoutes("mirror shadow 100%", extra: "mirror noise 0%\n" + extra,
+                     backends: "backend shadow {\n    server 127.0.0.1:\(target.port)\n}")
+    }
+
+    @Test func aStalledTargetIsBoundedByInFlightAndTimesOut() throws {
+        let stall = try MirrorTarget(.stall)
+        defer { stall.stop() }
+        let h = try ProxyHarness(routes: Self.routes(target: stall, "mirror in-flight 4")) { $0.mirrorTimeoutMilliseconds = 1_500 }
+        defer { h.stop() }
+        let client = try h.client()
+        let started = Date()
+        for i in 0..<20 {
+            let answer = try #require(client.get("/notes/\(i)", headers: "X-User: u\r\n"))
+            #expect(answer.status == 200 && answer.text.hasPrefix("legacy answered GET /notes/\(i)"))
+        }
+        #expect(Date().timeIntervalSince(started) < 1.4, "the users never waited for the stalled copies")
+        var counters = h.mirrorCounters("shadow")
+        #expect(counters.sent == 4, "the in-flight bound: \(counters)")
+        #expect(counters.dropped[MirrorDrop.inFlight.rawValue] == 16)
+        #expect(counters.inFlight == 4)
+        let samples = try h.mirrorSamples(4, seconds: 10)
+        #expect(samples.allSatisfy { $0.other.failure == .timeout && $0.primary.status == 200 })
+        counters = h.mirrorCounters("shadow")
+        #expect(counters.failed["timeout"] == 4 && counters.inFlight == 0)
+        // Places free again: the next read is copied.
+        #expect(client.get("/again", headers: "X-User: u\r\n")?.status == 200)
+        #expect(h.mirrorCounters("shadow").sent == 5)
+    }
+
+    @Test func aTargetThatResetsIsCountedAndTheUsersAreAnswered() throws {
+        let reset = try MirrorTarget(.reset)
+        defer { reset.stop() }
+        let h = try ProxyHarness(routes: Self.routes(target: reset))
+        defer { h.stop() }
+        let client = try h.client()
+        for i in 0..<5 {
+            #expect(client.get("/notes/\(i)", headers: "X-User: u\r\n")?.status == 200)
+        }
+        let samples = try h.mirrorSamples(5)
+        #expect(samples.allSatisfy { $0.other.failure == .reset && $0.primary.failure == nil })
+        #expect(h.mirrorCounters("shadow").failed["reset"] == 5)
+    }
+
+    @Test func aTenMebibyteAnswerIsHashedWithoutBeingHeld() throws {
+        let big = try MirrorTarget(.big(bytes: 10 << 20))
+        defer { big.stop() }
+        let h = try ProxyHarness(routes: Self.routes(target: big))
+        defer { h.stop() }
+        let client = try h.client()
+        #expect(client.get("/warm", headers: "X-User: u\r\n")?.status == 200)
+        _ = try h.mirrorSamples(1, seconds: 20)
+        _ = h.proxy.bufferHighWater(reset: true)
+        for i in 0..<4 {
+            let answer = try #require(client.get("/notes/\(i)", headers: "X-User: u\r\n"))
+            #expect(answer.status == 200 && answer.text.hasPrefix("legacy answered"))
+        }
+        let samples = try h.mirrorSamples(4, seconds: 30)
+        for sample in samples {
+            #expect(sample.other.failure == nil)
+            #expect(sample.other.bodyLength == 10 << 20)
+            #expect(sample.other.body == nil, "over the capture limit: hash only")
+            #expect(sample.other.bodyHash.count == 32)
+        }
+        #expect(Set(samples.map(\.other.bodyHash)).count == 1)
+        let (outstanding, peak) = h.proxy.bufferHighWater()
+        // A copy holds at most its request and its read buffer; the user's exchange four.
+        #expect(peak <= 8, "pooled buffers at most \(peak) while 40 MiB of mirror answers streamed past")
+        #expect(outstanding <= 2)
+    }
+
+    @Test func overTheRateCapCopiesAreDroppedNotQueued() throws {
+        let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 100%", extra: "mirror noise 0%\nmirror rate 2/s"))
+        defer { h.stop() }
+        let client = try h.client()
+        for i in 0..<10 {
+            #expect(client.get("/notes/\(i)", headers: "X-User: u\r\n")?.status == 200)
+        }
+        try waitFor("copies done", seconds: 5) { h.mirrorCounters("cloud").inFlight == 0 }
+        let counters = h.mirrorCounters("cloud")
+        #expect(counters.sent + counters.dropped[MirrorDrop.rate.rawValue] == 10)
+        #expect(counters.sent <= 3, "a burst of 2, and at most one token refilled: \(counters)")
+        #expect(h.cloud.requestCount == counters.sent, "dropped copies were never sent later")
+    }
+}

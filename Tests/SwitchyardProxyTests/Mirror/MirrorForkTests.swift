@@ -1,0 +1,149 @@
+import Foundation
+import Testing
+import SwitchyardCompare
+import SwitchyardProxy
+import SwitchyardTestSupport
+
+/// The fork at the decision point, with real origins: the user gets the primary's answer,
+/// the copy goes to the mirror target marked `X-Switchyard-Mirror: 1`, and each pair comes
+/// out as a `MirrorSample` holding both answers.
+@Suite struct MirrorForkTests {
+    @Test func aMirroredReadReachesBothSidesAndTheUserGetsThePrimarysAnswer() throws {
+        let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 100%", extra: "mirror noise 0%"))
+        defer { h.stop() }
+        let client = try h.client()
+        let answer = try #require(client.get("/notes/7?patient=123", headers: "X-User: nurse-1\r\n"))
+        #expect(answer.status == 200)
+        #expect(answer.text.hasPrefix("legacy answered GET /notes/7"), "the user gets the primary's answer")
+        #expect(answer.header("X-Switchyard-Mirror") == nil)
+        let samples = try h.mirrorSamples(1)
+        let sample = try #require(samples.first)
+        #expect(sample.kind == .mirror)
+        #expect(sample.route == "app" && sample.target == "cloud" && sample.method == "GET")
+        #expect(sample.path == "/notes/7", "no query string leaves the data plane")
+        #expect(sample.primary.status == 200 && sample.other.status == 200)
+        #expect(sample.primary.failure == nil && sample.other.failure == nil)
+        #expect(sample.primary.body == answer.body, "the primary's body as the user got it")
+        #expect(String(decoding: sample.other.body ?? [], as: UTF8.self).hasPrefix("cloud answered GET /notes/7"))
+        #expect(sample.primary.bodyHash.count == 32 && sample.other.bodyHash.count == 32)
+        #expect(sample.primary.bodyHash != sample.other.bodyHash)
+        #expect(sample.primary.bodyLength == answer.body.count)
+        #expect(sample.other.headers.contains { $0.name.lowercased() == "content-length" })
+        let heads = h.cloud.requestHeads
+        #expect(heads.count == 1)
+        #expect(heads.first?.contains("X-Switchyard-Mirror: 1") == true, "the copy is marked")
+        #expect(heads.first?.hasPrefix("GET /notes/7?patient=123 ") == true, "the copy is the request as sent upstream")
+        #expect(h.legacy.requestHeads.allSatisfy { !$0.contains("X-Switchyard-Mirror") })
+        let counters = h.mirrorCounters("cloud")
+        #expect(counters.sent == 1 && counters.completed == 1 && counters.inFlight == 0)
+    }
+
+    @Test func aChunkedPrimaryAnswerIsRecordedDeFramed() throws {
+        let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 100%", extra: "mirror noise 0%"))
+        defer { h.stop() }
+        let answer = try #require(try h.client().get("/chunked", headers: "X-User: a\r\n"))
+        #expect(answer.status == 200)
+        let sample = try #require(try h.mirrorSamples(1).first)
+        #expect(sample.primary.body == answer.body, "the de-chunked body is what is compared")
+        #expect(sample.other.body == answer.body, "both origins answer /chunked alike")
+        #expect(sample.primary.bodyHash == sample.other.bodyHash)
+    }
+
+    @Test func aPostIsNeverSentToAMirrorThatIsNotASandbox() throws {
+        let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 100%", extra: "mirror noise 0%"))
+        defer { h.stop() }
+        let client = try h.client()
+        #expect(client.send("POST /notes HTTP/1.1\r\nHost: x\r\nX-User: a\r\nContent-Length: 5\r\n\r\nhello"))
+        let posted = try #require(client.readResponse())
+        #expect(posted.status == 200)
+        #expect(client.send("PUT /notes/1 HTTP/1.1\r\nHost: x\r\nX-User: a\r\nContent-Length: 0\r\n\r\n"))
+        #expect(client.readResponse()?.status == 200)
+        // A read after them: once its copy arrived, any copy of the writes would have too.
+        #expect(client.get("/after", headers: "X-User: a\r\n")?.status == 200)
+        _ = try h.mirrorSamples(1)
+        #expect(h.cloud.requestHeads.count == 1, "only the read was copied: \(h.cloud.requestHeads)")
+        #expect(h.cloud.requestHeads.allSatisfy { $0.hasPrefix("GET /after") })
+        #expect(h.legacy.requestHeads.filter { $0.hasPrefix("POST") }.count == 1, "the write reached the primary once")
+        #expect(h.mirrorCounters("cloud").dropped[MirrorDrop.method.rawValue] == 2)
+    }
+
+    @Test func aWriteGoesWithItsBodyToASandboxAndNeverTwiceToThePrimary() throws {
+        let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 100%", extra: "mirror noise 100%", cloudExtra: "sandbox"))
+        defer { h.stop() }
+        let client = try h.client()
+        #expect(client.send("POST /echo HTTP/1.1\r\nHost: x\r\nX-User: a\r\nContent-Length: 11\r\n\r\nhello world"))
+        let posted = try #require(client.readResponse())
+        #expect(posted.text == "hello world")
+        let sample = try #require(try h.mirrorSamples(1).first)
+        #expect(sample.kind == .mirror && sample.method == "POST")
+        #expect(sample.other.body == Array("hello world".utf8), "the sandbox got the body")
+        let raw = try #require(h.cloud.rawRequests.first)
+        let text = String(decoding: raw, as: UTF8.self)
+        #expect(text.hasPrefix("POST /echo ") && text.contains("X-Switchyard-Mirror: 1") && text.hasSuffix("hello world"))
+        // Noise is for reads only: the primary's real database never sees a write twice.
+        #expect(h.legacy.requestHeads.count == 1)
+    }
+
+    @Test func noiseSendsTheCopyASecondTimeToThePrimarySide() throws {
+        let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 100%", extra: "mirror noise 100%"))
+        defer { h.stop() }
+        let answer = try #require(try h.client().get("/notes/9", headers: "X-User: a\r\n"))
+        #expect(answer.status == 200)
+        let samples = try h.mirrorSamples(2)
+        let noise = try #require(samples.first { $0.kind == .noise })
+        let mirror = try #require(samples.first { $0.kind == .mirror })
+        #expect(noise.target == "legacy" && mirror.target == "cloud")
+        #expect(noise.other.body == answer.body, "primary vs primary: the same origin answers the same")
+        #expect(noise.primary.bodyHash == noise.other.bodyHash)
+        let heads = h.legacy.requestHeads
+        #expect(heads.count == 2)
+        #expect(heads.filter { $0.contains("X-Switchyard-Mirror: 1") }.count == 1)
+    }
+
+    @Test func aCopyOnAPooledConnectionTheServerClosedIsSentAgainOnAFreshOne() throws {
+        let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 100%", extra: "mirror noise 0%"))
+        defer { h.stop() }
+        h.cloud.dropsRequestsOnReusedConnections = true
+        let client = try h.client()
+        for i in 0..<3 {
+            #expect(client.get("/notes/\(i)", headers: "X-User: a\r\n")?.status == 200)
+            _ = try h.mirrorSamples(1).first.map { #expect($0.other.failure == nil && $0.other.status == 200, "copy \(i): \($0.other)") }
+        }
+        #expect(h.cloud.connectionCount == 3, "each copy after the first met a closed pooled connection and went again")
+        #expect(h.mirrorCounters("cloud").failed.isEmpty)
+    }
+
+    @Test func anUpgradeIsNeverCopied() throws {
+        let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 100%", extra: "mirror noise 0%"))
+        defer { h.stop() }
+        let client = try h.client()
+        #expect(client.send("GET /ws HTTP/1.1\r\nHost: x\r\nX-User: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"))
+        let switched = try #require(client.readResponse(head: true))
+        #expect(switched.status == 101)
+        let other = try h.client()
+        #expect(other.get("/after", headers: "X-User: a\r\n")?.status == 200)
+        _ = try h.mirrorSamples(1)
+        #expect(h.cloud.requestHeads.map { String($0.prefix(10)) } == ["GET /after"], "only the plain read was copied")
+    }
+
+    @Test func aUsersWholeSessionIsMirroredOrNoneOfIt() throws {
+        let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 50%", extra: "mirror noise 0%"))
+        defer { h.stop() }
+        let client = try h.client()
+        let users = (0..<40).map { "user-\($0)" }
+        for round in 0..<3 {
+            for user in users {
+                #expect(client.get("/chart/\(user)/\(round)", headers: "X-User: \(user)\r\n")?.status == 200)
+            }
+        }
+        try waitFor("the copies", seconds: 10) { h.mirrorCounters("cloud").inFlight == 0 && h.mirrorCounters("cloud").sent > 0 }
+        let heads = h.cloud.requestHeads
+        var mirroredUsers = 0
+        for user in users {
+            let copies = heads.filter { $0.hasPrefix("GET /chart/\(user)/") }.count
+            #expect(copies == 0 || copies == 3, "\(user): \(copies) of 3 requests mirrored")
+            if copies == 3 { mirroredUsers += 1 }
+        }
+        #expect(mirroredUsers > 5 && mirroredUsers < 35, "about half the users: \(mirroredUsers) of 40")
+    }
+}
