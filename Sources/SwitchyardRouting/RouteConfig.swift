@@ -58,6 +58,8 @@ public struct RouteConfig: Sendable, Equatable {
     public var listenerNames: [String] = []
     /// `hold methods …` and `hold except PATH…`: what a write hold parks on this route.
     public var hold = HoldRules()
+    /// `compare …` lines: how mirrored pairs of this route are compared (admin side only).
+    public var compare = CompareRules()
     /// The line of the route's header, `route NAME {`.
     public var line: Int
 

@@ -147,6 +147,7 @@ extension RoutesParser {
                            maxBodyBytes: draft.maxBodyBytes, failover: draft.failover, certificate: draft.certificate,
                            listenerNames: draft.listenerNames.map(\.text), line: draft.keyword.line)
         route.hold = draft.hold
+        route.compare = draft.compare
         return route
     }
 }
