@@ -62,7 +62,7 @@ let package = Package(
         .target(name: "SwitchyardTestSupport", dependencies: ["SwitchyardHTTP", "SwitchyardSystem"], path: "Tests/SwitchyardTestSupport"),
 
         .testTarget(name: "SwitchyardHTTPTests", dependencies: ["SwitchyardHTTP", "SwitchyardTestSupport"]),
-        .testTarget(name: "SwitchyardCompareTests", dependencies: ["SwitchyardCompare", "SwitchyardRouting"]),
+        .testTarget(name: "SwitchyardCompareTests", dependencies: ["SwitchyardCompare", "SwitchyardRouting", "CZlib"]),
         .testTarget(name: "SwitchyardRoutingTests", dependencies: ["SwitchyardRouting", "SwitchyardTestSupport"]),
         .testTarget(name: "SwitchyardTLSTests", dependencies: ["SwitchyardTLS", "CSwitchyardMallocCounter", "SwitchyardTestSupport"]),
         .testTarget(name: "SwitchyardAdminTests",
