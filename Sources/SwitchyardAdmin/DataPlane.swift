@@ -1,3 +1,4 @@
+import SwitchyardCompare
 import SwitchyardProxy
 import SwitchyardRouting
 
@@ -26,6 +27,16 @@ public protocol DataPlane: AnyObject, Sendable {
     func inventorySnapshot() -> InventorySnapshot
     /// The decision log's records, for `simulate`.
     func decisionRecords() -> [DecisionRecord]
+    /// Mirrored pairs completed since the last call, taken off every worker's bounded queue
+    /// (the admin thread compares them: `AdminService.ingestMirrorSamples`).
+    func drainMirrorSamples() -> [MirrorSample]
+}
+
+extension DataPlane {
+    /// Until the data plane makes mirrored pairs there are none. MERGE: once `Proxy` has
+    /// its own `drainMirrorSamples()`, it is this requirement's implementation (delete this
+    /// default if nothing else needs it).
+    public func drainMirrorSamples() -> [MirrorSample] { [] }
 }
 
 extension Proxy: DataPlane {}

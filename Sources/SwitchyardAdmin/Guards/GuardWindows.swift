@@ -66,6 +66,8 @@ public final class GuardEvaluator: @unchecked Sendable {
                 let (keys, keep) = service.guardCells()
                 if !keys.isEmpty { windows.add(proxy.metricsSnapshot(), at: seconds, keys: keys, keepSeconds: keep) }
                 service.guardTick(windows)
+                // MIRROR: the pairs the workers completed this second, compared off the data plane.
+                service.ingestMirrorSamples(service.dataPlane.drainMirrorSamples())
                 usleep(UInt32(tickMilliseconds) * 1000)
             }
         }

@@ -112,7 +112,7 @@ public final class MetricsServer: @unchecked Sendable {
         switch request.path {
         case "/metrics":
             let text = MetricsExposition.render(snapshot: proxy.metricsSnapshot(), table: proxy.table, service: service)
-                + HoldMetrics.render(proxy.holdSnapshot())
+                + HoldMetrics.render(proxy.holdSnapshot()) + CompareMetrics.render(service: service, table: proxy.table)
             return AdminHTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Data(text.utf8))
         case "/status.json":
             return AdminHTTPResponse(status: 200, contentType: "application/json",

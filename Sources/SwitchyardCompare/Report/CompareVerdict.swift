@@ -34,9 +34,9 @@ public struct CompareVerdict: Sendable, Equatable {
 }
 
 /// Numbers as the report writes them, for people reading at 2 a.m.
-enum ReportFormat {
+public enum ReportFormat {
     /// 1234567 → "1,234,567".
-    static func count(_ n: Int) -> String {
+    public static func count(_ n: Int) -> String {
         let digits = String(n.magnitude)
         var out = ""
         for (i, c) in digits.enumerated() {
@@ -47,7 +47,7 @@ enum ReportFormat {
     }
 
     /// 0.029 → "2.9 %", 0.00012 → "0.012 %", 0 → "0 %".
-    static func percent(_ ratio: Double) -> String {
+    public static func percent(_ ratio: Double) -> String {
         let p = ratio * 100
         if p == 0 { return "0 %" }
         let text: String
@@ -70,7 +70,7 @@ enum ReportFormat {
     }
 
     /// Seconds → "45 s", "38 min", "1 h", "2 h 5 min", "3 d".
-    static func duration(_ seconds: Double) -> String {
+    public static func duration(_ seconds: Double) -> String {
         let s = Int(seconds)
         if s < 60 { return "\(s) s" }
         if s < 3600 { return "\(s / 60) min" }
@@ -79,7 +79,7 @@ enum ReportFormat {
     }
 
     /// Microseconds → "850 µs", "12 ms", "1.4 s".
-    static func latency(_ micros: Int?) -> String {
+    public static func latency(_ micros: Int?) -> String {
         guard let micros else { return "-" }
         if micros < 1000 { return "\(micros) µs" }
         if micros < 1_000_000 { return "\(micros / 1000) ms" }

@@ -1,0 +1,47 @@
+import Foundation
+import SwitchyardCompare
+import SwitchyardRouting
+
+/// The admin side of mirror and compare: where the data plane's samples come in, the
+/// report, and its saving.
+extension AdminService {
+    /// THE ENTRY POINT for mirrored pairs: compares `samples` and folds them into the report.
+    /// Called by the guard evaluator's once-a-second tick with what
+    /// `DataPlane.drainMirrorSamples()` returned (see `GuardEvaluator.start`); tests call it
+    /// directly. Takes the comparison's own lock, never the commit lock; samples of routes
+    /// no longer in the routes file are dropped.
+    public func ingestMirrorSamples(_ samples: [MirrorSample], now: Date = Date()) {
+        guard !samples.isEmpty else { return }
+        let routes = compareRules()
+        compareStore.ingest(samples, now: now) { routes[$0] }
+    }
+
+    /// Every http route's `compare` rules, by name (from the table in force).
+    func compareRules() -> [String: CompareRules] {
+        var rules: [String: CompareRules] = [:]
+        for route in table.routes where route.mode == .http { rules[route.name] = route.config.compare }
+        return rules
+    }
+
+    /// The report for `route` (nil: every route that has pairs, or a mirror line… — every
+    /// http route that has compared anything).
+    func compareReport(route: String?) -> CompareReport {
+        let book = compareStore.book
+        let rules = compareRules()
+        let names: [String]
+        if let route { names = [route] } else {
+            names = table.routes.filter { $0.mode == .http && book.routes[$0.name] != nil }.map(\.name)
+        }
+        return CompareReport(book: book, routes: names.map { ($0, rules[$0] ?? CompareRules()) })
+    }
+
+    /// Saves the comparison every minute until `saveComparison(final: true)`.
+    public func startSavingComparison(everySeconds seconds: Double = 60) {
+        compareStore.startSaving(every: seconds, errorLog: errorLog)
+    }
+
+    /// Saves now; with `final`, no periodic save follows (call before the proxy shuts down).
+    public func saveComparison(final: Bool = false) {
+        do { try compareStore.save(final: final) } catch { errorLog.error("saving the comparison: \(error.message)") }
+    }
+}
