@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "SwitchyardTLSTests", dependencies: ["SwitchyardTLS", "CSwitchyardMallocCounter", "SwitchyardTestSupport"]),
         .testTarget(name: "SwitchyardAdminTests",
                     dependencies: ["SwitchyardAdmin", "SwitchyardProxy", "SwitchyardOrigin", "SwitchyardRouting",
-                                   "SwitchyardSystem", "SwitchyardTestSupport", "CSwitchyardMallocCounter"]),
+                                   "SwitchyardSystem", "SwitchyardTestSupport", "CSwitchyardMallocCounter", "SwitchyardCompare"]),
         .testTarget(name: "SwitchyardProxyTests",
                     dependencies: ["SwitchyardProxy", "SwitchyardOrigin", "SwitchyardRouting", "SwitchyardSystem",
                                    "SwitchyardHTTP", "CSwitchyardMallocCounter", "CSwitchyardShims", "CNGHTTP2",
