@@ -10,7 +10,7 @@ function renderCompare(c) {
   const box = el("div", { class: "compare", "data-ready": String(c.ready) });
   box.appendChild(el("h3", {}, "Mirror comparison"));
   const list = el("ul");
-  const pct = (r) => (r * 100).toFixed(r >= 0.1 || r === 0 ? 0 : (r >= 0.001 ? 1 : 3)) + " %";
+  const pct = (r) => Number((r * 100).toPrecision(2)) + " %";
   list.appendChild(el("li", { class: c.ready ? "ok" : "warn", "data-row": "verdict" }, c.verdict));
   list.appendChild(el("li", { "data-row": "pairs" }, c.pairs + " pairs (" + c.noise_samples + " primary-vs-primary); above noise " + pct(c.mismatch_rate) + ", noise only " + pct(c.noise_rate)));
   for (const e of c.endpoints || []) {

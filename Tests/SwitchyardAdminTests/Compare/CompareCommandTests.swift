@@ -80,7 +80,7 @@ import SwitchyardTestSupport
         let reset = try s.cli(["compare", "reset", "app", "--reason", "CHG-7"])
         #expect(reset.status == 0 && reset.output.contains("comparison of route app reset (100 pairs forgotten; routing unchanged)"), "\(reset.output)")
         let record = try #require(s.harness.auditRecords().last)
-        #expect(record["command"] as? String == "compare reset app")
+        #expect((record["command"] as? String)?.hasPrefix("compare reset app") == true)
         #expect(record["reason"] as? String == "CHG-7")
         #expect(record["outcome"] as? String == "accepted")
         #expect(s.harness.auditRecords().contains { $0["command"] as? String == "compare reset app" && $0["outcome"] as? String == "refused" })

@@ -14,7 +14,7 @@ import SwitchyardTestSupport
         let scrape = try h.scrape()
         let samples = parseSamples(scrape)
         #expect(samples[#"switchyard_compare_pairs_total{route="app",kind="mirror"}"#] == 400)
-        #expect(samples[#"switchyard_compare_pairs_total{route="app",kind="noise"}"#] == 20)
+        #expect(samples[#"switchyard_compare_pairs_total{route="app",kind="noise"}"#] == 40)
         #expect(samples[#"switchyard_compare_mismatches_total{route="app",kind="status"}"#] == 200)
         #expect(samples[#"switchyard_compare_mismatches_total{route="app",kind="json"}"#] == 400, "the timestamp differs in every pair")
         #expect(samples[#"switchyard_compare_mismatches_total{route="app",kind="header"}"#] == 0)
@@ -46,9 +46,9 @@ import SwitchyardTestSupport
         guard (try? tool("chromium")) != nil else { return }
         let dom = try CutoverPageTests.chromium("http://127.0.0.1:\(h.port)/", extra: ["--dump-dom"])
         #expect(dom.contains("Mirror comparison"), "\(dom.suffix(3000))")
-        #expect(dom.contains("600 pairs (30 primary-vs-primary)"))
+        #expect(dom.contains("600 pairs (60 primary-vs-primary)"))
         #expect(dom.contains("GET /patients/{id}: 300 pairs; mismatches: $.patient.fullName 3 %, $.patient.name 3 %; noise: $.generatedAt"), "\(dom.suffix(3000))")
-        #expect(dom.contains("GET /reports/{id}/pdf: 300 pairs; mismatches: status:200&gt;500 100 %"))
+        #expect(dom.contains("GET /reports/{id}/pdf: 300 pairs; mismatches: status:200&gt;500 100 %; noise: $.generatedAt"))
         #expect(CutoverPageTests.scriptErrors(dom).isEmpty, "\(CutoverPageTests.scriptErrors(dom))")
     }
 }

@@ -30,7 +30,7 @@ enum CompareSamples {
                             bodyHash: [], bodyLength: body.count, latencyMicros: latency)
     }
 
-    /// `pairs` pairs on each of two endpoints, and a noise sample for one in ten.
+    /// `pairs` pairs on each of two endpoints, and on each a noise sample for one in ten.
     static func planted(pairs: Int, route: String = "app") -> [MirrorSample] {
         var samples: [MirrorSample] = []
         for i in 0..<pairs {
@@ -40,6 +40,8 @@ enum CompareSamples {
                                         primary: answer(i), other: answer(i, status: 500)))
             if i % 10 == 0 {
                 samples.append(MirrorSample(kind: .noise, route: route, target: "legacy", method: "GET", path: "/patients/\(i)",
+                                            primary: answer(i), other: answer(i)))
+                samples.append(MirrorSample(kind: .noise, route: route, target: "legacy", method: "GET", path: "/reports/\(i)/pdf",
                                             primary: answer(i), other: answer(i)))
             }
         }
