@@ -62,11 +62,26 @@ public struct CompareAggregator: Sendable {
             } else {
                 e.overflowPairs += 1
             }
-            if unique.allSatisfy({ NoiseRule.isNoise($0, in: e) }) { e.noiseAtIngest += 1 }
-            e.examples.append(CompareExample(time: time, target: sample.target, primaryStatus: sample.primary.status,
-                                             otherStatus: sample.other.status, differences: Array(unique.prefix(10)),
-                                             primaryHash: Self.hashText(sample.primary), otherHash: Self.hashText(sample.other)))
-            if e.examples.count > EndpointBook.maxExamples { e.examples.removeFirst(e.examples.count - EndpointBook.maxExamples) }
+            let noiseOnly = unique.allSatisfy { NoiseRule.isNoise($0, in: e) }
+            if noiseOnly { e.noiseAtIngest += 1 }
+            let example = CompareExample(time: time, target: sample.target, primaryStatus: sample.primary.status,
+                                         otherStatus: sample.other.status, differences: Array(unique.prefix(10)),
+                                         primaryHash: Self.hashText(sample.primary), otherHash: Self.hashText(sample.other))
+            Self.keep(example, in: &e)
+        }
+    }
+
+    /// Keeps the latest `maxExamples` differing pairs, preferring those that differ by more
+    /// than noise: when full, the oldest noise-only example makes room; a noise-only pair
+    /// is not kept in place of a mismatch.
+    static func keep(_ example: CompareExample, in e: inout EndpointBook) {
+        e.examples.append(example)
+        guard e.examples.count > EndpointBook.maxExamples else { return }
+        let isNoise = { (x: CompareExample) in x.differences.allSatisfy { NoiseRule.isNoise($0, in: e) } }
+        if let oldestNoise = e.examples.firstIndex(where: isNoise) {
+            e.examples.remove(at: oldestNoise)
+        } else {
+            e.examples.removeFirst()
         }
     }
 

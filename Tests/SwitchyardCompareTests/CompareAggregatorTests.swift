@@ -55,6 +55,7 @@ import SwitchyardRouting
         #expect(route.verdict.text.contains("mismatches above noise"))
         #expect(route.verdict.text.contains("status:200>500 on GET /reports/{id}/pdf"), "\(route.verdict.text)")
         #expect(patients.examples.count == EndpointBook.maxExamples)
+        #expect(patients.examples.allSatisfy { $0.differences.contains("json:$.patient.name") }, "mismatches kept over noise-only pairs")
     }
 
     @Test func withoutNoiseSamplesEveryDifferenceIsAMismatch() throws {

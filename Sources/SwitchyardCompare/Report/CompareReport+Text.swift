@@ -47,9 +47,12 @@ extension CompareReport {
         if !e.hashOnly.isEmpty {
             lines.append("    compared by hash only: " + e.hashOnly.sorted { $0.key < $1.key }.map { "\($0.key.replacingOccurrences(of: "_", with: " ")) \($0.value)" }.joined(separator: ", "))
         }
-        for example in e.examples.suffix(Self.textExamples).reversed() {
+        // The latest pairs that differ by more than noise, and only those differences.
+        let noise = Set(e.keys.filter(\.isNoise).map(\.key))
+        let telling = e.examples.filter { !$0.differences.allSatisfy(noise.contains) }
+        for example in telling.suffix(Self.textExamples).reversed() {
             lines.append("    recent: \(Self.time(example.time)) \(example.target) \(example.primaryStatus)/\(example.otherStatus) "
-                         + example.differences.map(DifferenceKey.display).joined(separator: ", ")
+                         + example.differences.filter { !noise.contains($0) }.map(DifferenceKey.display).joined(separator: ", ")
                          + "  body \(example.primaryHash) / \(example.otherHash)")
         }
         return lines

@@ -82,6 +82,7 @@ public enum ReportFormat {
     public static func latency(_ micros: Int?) -> String {
         guard let micros else { return "-" }
         if micros < 1000 { return "\(micros) µs" }
+        if micros < 10_000 { return trimmed(Double(micros) / 1000, places: 1) + " ms" }
         if micros < 1_000_000 { return "\(micros / 1000) ms" }
         return trimmed(Double(micros) / 1e6, places: 1) + " s"
     }
