@@ -45,6 +45,14 @@ import Testing
         }
     }
 
+    @Test func aPlanMayRequireTheCompareVerdict() throws {
+        let plan = "plan ramp {\n    route app\n    require compare-ready\n    cloud 100%\n}\n"
+        let config = try parse(twoBackends + "route app {\n    split legacy 100% cloud 0%\n}\n" + plan)
+        #expect(config.plans.first?.requireCompareReady == true)
+        let bad = twoBackends + "route app {\n    split legacy 100% cloud 0%\n}\n" + plan.replacingOccurrences(of: "compare-ready", with: "compare-now")
+        #expect(collectErrors(bad).contains { $0.line == 13 && $0.column == 5 && $0.message.contains("usage: require compare-ready") }, "\(collectErrors(bad))")
+    }
+
     private func collectErrors(_ text: String) -> [RoutesError] {
         do {
             _ = try RoutesConfig.parse(text, file: "bad.routes")
