@@ -17,6 +17,9 @@ final class CompareStore: @unchecked Sendable {
     private let lock = NSLock()
     private var aggregator: CompareAggregator
     private var stopped = false
+    /// Something was counted or reset since the file was last written (a proxy that
+    /// mirrors nothing never writes the file).
+    private var dirty = false
 
     init(statePath: String, errorLog: ErrorLog) {
         let directory = (statePath as NSString).deletingLastPathComponent
@@ -51,7 +54,10 @@ final class CompareStore: @unchecked Sendable {
 
     func ingest(_ samples: [MirrorSample], now: Date, rules: (String) -> CompareRules?) {
         guard !samples.isEmpty else { return }
-        lock.withLock { aggregator.ingest(samples, now: now, rules: rules) }
+        lock.withLock {
+            aggregator.ingest(samples, now: now, rules: rules)
+            dirty = true
+        }
     }
 
     var book: CompareBook { lock.withLock { aggregator.book } }
@@ -65,15 +71,19 @@ final class CompareStore: @unchecked Sendable {
         next.reset(route: route)
         try write(next.book)
         aggregator = next
+        dirty = false
     }
 
-    /// Writes the file; `final`: the shutdown's save, after which no periodic save runs.
+    /// Writes the file if anything changed; `final`: the shutdown's save, after which no
+    /// periodic save runs.
     func save(final: Bool = false) throws(AdminError) {
         lock.lock()
         defer { lock.unlock() }
         if stopped { return }
         if final { stopped = true }
+        guard dirty else { return }
         try write(aggregator.book)
+        dirty = false
     }
 
     private func write(_ book: CompareBook) throws(AdminError) {
