@@ -12,10 +12,21 @@ public struct CompareAggregator: Sendable {
     /// Compares and counts `samples`; `rules(route)` is the route's `compare` lines (nil:
     /// the route is no longer in the routes file — its samples are dropped).
     public mutating func ingest(_ samples: [MirrorSample], now: Date, rules: (String) -> CompareRules?) {
+        record(samples, outcomes: Self.compare(samples, rules: rules), now: now)
+    }
+
+    /// The comparing half of `ingest`, without the book: the slow part (decoding, parsing),
+    /// which its owner may run outside its lock. nil: the route is gone, the sample dropped.
+    public static func compare(_ samples: [MirrorSample], rules: (String) -> CompareRules?) -> [PairOutcome?] {
+        samples.map { sample in rules(sample.route).map { PairComparer.compare(sample, rules: $0) } }
+    }
+
+    /// The counting half of `ingest`: `outcomes` from `compare` over the same samples.
+    public mutating func record(_ samples: [MirrorSample], outcomes: [PairOutcome?], now: Date) {
+        precondition(samples.count == outcomes.count, "one outcome per sample")
         let time = now.timeIntervalSince1970
-        for sample in samples {
-            guard let routeRules = rules(sample.route) else { continue }
-            let outcome = PairComparer.compare(sample, rules: routeRules)
+        for (sample, outcome) in zip(samples, outcomes) {
+            guard let outcome else { continue }
             var route = book.routes[sample.route] ?? RouteBook()
             var endpoint = outcome.endpoint
             if route.endpoints[endpoint] == nil && route.endpoints.count >= RouteBook.maxEndpoints {

@@ -18,7 +18,9 @@ enum CompareCommands {
         guard command.words.count <= 2 else { throw AdminError("usage: compare [ROUTE] [--json] | compare reset ROUTE|all") }
         let route = command.words.count == 2 ? try AdminCommands.route(service, command.words[1]).name : nil
         let report = service.compareReport(route: route)
-        return .success(report.text(), json: ["routes": report.json()])
+        let dropped = service.comparisonsDropped
+        let text = report.text() + (dropped > 0 ? "\n\(ReportFormat.count(Int(dropped))) mirrored pairs not compared: the comparer was behind (its backlog is bounded)" : "")
+        return .success(text, json: ["routes": report.json(), "not_compared": dropped])
     }
 
     static func reset(_ service: AdminService, _ command: AdminCommandLine, _ caller: Caller) throws(AdminError) -> AdminAnswer {

@@ -8,7 +8,9 @@ import SwitchyardRouting
 /// - `switchyard_compare_mismatches_total{route,kind}`: mirror pairs with at least one
 ///   difference of that kind (status, header, body, json, failure), noise included;
 /// - `switchyard_compare_noise_total{route}`: mirror pairs whose every difference was
-///   classed as noise when they were compared (`NoiseRule`).
+///   classed as noise when they were compared (`NoiseRule`);
+/// - `switchyard_compare_dropped_total`: pairs dropped because the comparer's bounded
+///   backlog was full (`CompareInbox`).
 enum CompareMetrics {
     static func render(service: AdminService?, table: RouteTable) -> String {
         guard let service else { return "" }
@@ -34,6 +36,8 @@ enum CompareMetrics {
             out.sample("switchyard_compare_noise_total", [("route", route)],
                        Double(book.routes[route]!.endpoints.values.reduce(0) { $0 + $1.noiseAtIngest }))
         }
+        out.family("switchyard_compare_dropped_total", "counter", "Mirrored pairs not compared: the comparer's backlog was full.")
+        out.sample("switchyard_compare_dropped_total", [], Double(service.comparisonsDropped))
         return out.text
     }
 

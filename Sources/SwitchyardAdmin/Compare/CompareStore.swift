@@ -52,10 +52,12 @@ final class CompareStore: @unchecked Sendable {
         let description: String
     }
 
+    /// Compares `samples` (outside the lock: the slow part) and counts them (under it).
     func ingest(_ samples: [MirrorSample], now: Date, rules: (String) -> CompareRules?) {
         guard !samples.isEmpty else { return }
+        let outcomes = CompareAggregator.compare(samples, rules: rules)
         lock.withLock {
-            aggregator.ingest(samples, now: now, rules: rules)
+            aggregator.record(samples, outcomes: outcomes, now: now)
             dirty = true
         }
     }

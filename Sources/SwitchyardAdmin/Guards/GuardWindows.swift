@@ -66,8 +66,9 @@ public final class GuardEvaluator: @unchecked Sendable {
                 let (keys, keep) = service.guardCells()
                 if !keys.isEmpty { windows.add(proxy.metricsSnapshot(), at: seconds, keys: keys, keepSeconds: keep) }
                 service.guardTick(windows)
-                // MIRROR: the pairs the workers completed this second, compared off the data plane.
-                service.ingestMirrorSamples(service.dataPlane.drainMirrorSamples())
+                // MIRROR: the pairs the workers completed this second, handed to the comparer's
+                // own thread (comparing can take longer than a tick; the guards must not wait).
+                service.enqueueMirrorSamples(service.dataPlane.drainMirrorSamples())
                 usleep(UInt32(tickMilliseconds) * 1000)
             }
         }
