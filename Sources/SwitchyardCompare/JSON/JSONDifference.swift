@@ -40,10 +40,20 @@ struct JSONDifference {
         if isIgnored || paths.count >= Self.maxPaths { return }
         switch (a, b) {
         case (.object(let x), .object(let y)):
-            for key in Set(x.keys).union(y.keys).sorted() {
-                concrete.append(.key(key))
-                if let left = x[key], let right = y[key] { compare(left, right) } else { report() }
-                concrete.removeLast()
+            // Both sorted by key: one merge walk, no hashing.
+            var i = 0, j = 0
+            while i < x.count || j < y.count {
+                if j == y.count || (i < x.count && x[i].key < y[j].key) {
+                    concrete.append(.key(x[i].key)); report(); concrete.removeLast()
+                    i += 1
+                } else if i == x.count || y[j].key < x[i].key {
+                    concrete.append(.key(y[j].key)); report(); concrete.removeLast()
+                    j += 1
+                } else {
+                    concrete.append(.key(x[i].key)); compare(x[i].value, y[j].value); concrete.removeLast()
+                    i += 1
+                    j += 1
+                }
             }
         case (.array(let x), .array(let y)):
             for index in 0..<min(x.count, y.count) {

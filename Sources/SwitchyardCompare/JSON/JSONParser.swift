@@ -53,9 +53,9 @@ struct JSONParser {
 
     private mutating func object(depth: Int) throws(Invalid) -> JSONValue {
         i += 1
-        var members: [String: JSONValue] = [:]
+        var members: [JSONMember] = []
         skipSpace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object([]) }
         while true {
             skipSpace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a key") }
@@ -64,11 +64,11 @@ struct JSONParser {
             guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             i += 1
             skipSpace()
-            members[key] = try value(depth: depth + 1)
+            members.append(JSONMember(key: key, value: try value(depth: depth + 1)))
             skipSpace()
             guard i < bytes.count else { throw fail("unexpected end") }
             if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+            if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(sorting: members) }
             throw fail("expected ',' or '}'")
         }
     }
@@ -131,7 +131,14 @@ struct JSONParser {
 
     private mutating func string() throws(Invalid) -> String {
         i += 1
-        var out: [UInt8] = []
+        // Most strings have no escape: one scan, one String.
+        let start = i
+        while i < bytes.count, bytes[i] != UInt8(ascii: "\""), bytes[i] != UInt8(ascii: "\\"), bytes[i] >= 0x20 { i += 1 }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "\"") {
+            i += 1
+            return String(decoding: bytes[start..<(i - 1)], as: UTF8.self)
+        }
+        var out = Array(bytes[start..<i])
         while true {
             guard i < bytes.count else { throw fail("unterminated string") }
             let b = bytes[i]
