@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "SwitchyardRouting", swiftSettings: dataPlaneSettings),
         .target(name: "SwitchyardTLS", dependencies: ["COpenSSL"], swiftSettings: dataPlaneSettings),
         // Mirror and compare: what a mirrored pair is, and comparing pairs into a report (no I/O).
-        .target(name: "SwitchyardCompare", dependencies: ["CZlib"]),
+        .target(name: "SwitchyardCompare", dependencies: ["CZlib", "SwitchyardRouting"]),
         .target(name: "SwitchyardProxy",
                 dependencies: ["SwitchyardSystem", "SwitchyardHTTP", "SwitchyardRouting", "SwitchyardTLS", "SwitchyardCompare",
                                "CSwitchyardShims"],
@@ -62,12 +62,12 @@ let package = Package(
         .target(name: "SwitchyardTestSupport", dependencies: ["SwitchyardHTTP", "SwitchyardSystem"], path: "Tests/SwitchyardTestSupport"),
 
         .testTarget(name: "SwitchyardHTTPTests", dependencies: ["SwitchyardHTTP", "SwitchyardTestSupport"]),
-        .testTarget(name: "SwitchyardCompareTests", dependencies: ["SwitchyardCompare"]),
+        .testTarget(name: "SwitchyardCompareTests", dependencies: ["SwitchyardCompare", "SwitchyardRouting", "CZlib"]),
         .testTarget(name: "SwitchyardRoutingTests", dependencies: ["SwitchyardRouting", "SwitchyardTestSupport"]),
         .testTarget(name: "SwitchyardTLSTests", dependencies: ["SwitchyardTLS", "CSwitchyardMallocCounter", "SwitchyardTestSupport"]),
         .testTarget(name: "SwitchyardAdminTests",
                     dependencies: ["SwitchyardAdmin", "SwitchyardProxy", "SwitchyardOrigin", "SwitchyardRouting",
-                                   "SwitchyardSystem", "SwitchyardTestSupport", "CSwitchyardMallocCounter"]),
+                                   "SwitchyardSystem", "SwitchyardTestSupport", "CSwitchyardMallocCounter", "SwitchyardCompare"]),
         .testTarget(name: "SwitchyardProxyTests",
                     dependencies: ["SwitchyardProxy", "SwitchyardOrigin", "SwitchyardRouting", "SwitchyardSystem",
                                    "SwitchyardHTTP", "CSwitchyardMallocCounter", "CSwitchyardShims", "CNGHTTP2",

@@ -65,7 +65,7 @@ enum AdminCommands {
         .init(word: "reload", usage: "reload", summary: "re-read the routes file (an invalid file changes nothing)", changes: true) { service, _, _ throws(AdminError) in
             .change(try service.reloadChange())
         },
-    ] + GuardCommands.specs + PlanCommands.specs + MirrorCommands.specs
+    ] + GuardCommands.specs + PlanCommands.specs + MirrorCommands.specs + CompareCommands.specs
 
     static func find(_ word: String, _ words: [String]) -> AdminCommandSpec? {
         // A spec's word may be two words ("plan status"): the longest match wins.

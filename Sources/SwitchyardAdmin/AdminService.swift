@@ -17,6 +17,10 @@ public final class AdminService: @unchecked Sendable {
     let dataPlane: DataPlane
     /// The inventory and decision log a previous run saved (see `InventoryStore`).
     let inventoryStore: InventoryStore
+    /// The mirror comparison and its file (see `CompareStore`; its own lock).
+    let compareStore: CompareStore
+    /// Pairs handed over by the guard tick, compared on their own thread (see `CompareInbox`).
+    let compareInbox: CompareInbox
     /// The commit lock: one command at a time changes or reads the routing state.
     let lock = NSLock()
     /// Refusal records per uid per second; its own lock.
@@ -76,6 +80,8 @@ public final class AdminService: @unchecked Sendable {
         self.dataPlane = dataPlane
         self.errorLog = errorLog
         inventoryStore = InventoryStore(statePath: statePath, errorLog: errorLog)
+        compareStore = CompareStore(statePath: statePath, errorLog: errorLog)
+        compareInbox = Self.compareInbox(store: compareStore, dataPlane: dataPlane)
         history = restored?.history ?? []
         guardBook = GuardBook(record: restored?.guards)
         eventNotifier = config.notify.isEmpty ? nil : EventNotifier(targets: config.notify, errorLog: errorLog)

@@ -29,7 +29,8 @@ public protocol DataPlane: AnyObject, Sendable {
     func decisionRecords() -> [DecisionRecord]
     /// The mirror's counters per target backend, merged over the workers.
     func mirrorSnapshot() -> MirrorSnapshot
-    /// Takes the finished mirrored pairs from the workers' outboxes (for the comparer).
+    /// Mirrored pairs completed since the last call, taken off every worker's bounded outbox
+    /// (the admin side compares them: `AdminService.enqueueMirrorSamples`).
     func drainMirrorSamples() -> [MirrorSample]
 }
 

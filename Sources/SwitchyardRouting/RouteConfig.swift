@@ -60,6 +60,8 @@ public struct RouteConfig: Sendable, Equatable {
     public var hold = HoldRules()
     /// `mirror …` lines: copies of this route's requests to another backend (nil: none).
     public var mirror: MirrorRules?
+    /// `compare …` lines: how mirrored pairs of this route are compared (admin side only).
+    public var compare = CompareRules()
     /// The line of the route's header, `route NAME {`.
     public var line: Int
 

@@ -151,6 +151,7 @@ extension RoutesParser {
                            listenerNames: draft.listenerNames.map(\.text), line: draft.keyword.line)
         route.hold = draft.hold
         route.mirror = draft.mirror
+        route.compare = draft.compare
         return route
     }
 }

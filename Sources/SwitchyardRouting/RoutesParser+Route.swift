@@ -39,10 +39,12 @@ struct RouteDraft {
     var sawSideLine = false
     /// `guard …` lines, read once the backends are known (`checkGuards`).
     var guardLines: [[RoutesToken]] = []
+    /// `compare …` lines (mirror comparison rules).
+    var compare = CompareRules()
 }
 
 extension RoutesParser {
-    static let routeDirectives = ["mode", "host", "path", "listen", "backend", "active", "split", "sticky", "cohort", "max-body", "failover", "cert", "hold", "guard", "mirror"]
+    static let routeDirectives = ["mode", "host", "path", "listen", "backend", "active", "split", "sticky", "cohort", "max-body", "failover", "cert", "hold", "guard", "mirror", "compare"]
 
     mutating func routeDirective(_ tokens: [RoutesToken], route index: Int) {
         let keyword = tokens[0]
@@ -136,6 +138,8 @@ extension RoutesParser {
             route.failover = true
         case "guard":
             route.guardLines.append(tokens)
+        case "compare":
+            compareDirective(tokens, rules: &route.compare)
         case "cert":
             let usage = "cert PATH key PATH [chain PATH]"
             guard !rejectDuplicate(keyword, firstLine: route.certificateToken?.line),

@@ -208,6 +208,7 @@ struct ServeRunner {
         notifier.startWatchdog(liveness)
         TestHooks.apply(proxy: proxy, errorLog: errorLog)
         service?.startSavingInventory()
+        service?.startSavingComparison()
 
         while true {
             let signal = Signals.wait(signals)
@@ -245,6 +246,7 @@ struct ServeRunner {
             fleet?.stop()
             service?.flushRefusalSummaries()
             service?.saveInventory(final: true)
+            service?.saveComparison(final: true)
             proxy.shutdown(graceMilliseconds: options.grace * 1000)
             errorLog.info("stopped")
             return

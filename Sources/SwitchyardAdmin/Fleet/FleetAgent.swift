@@ -13,7 +13,7 @@ import SwitchyardSystem
 public final class FleetAgent: @unchecked Sendable {
     /// Commands that stay on this host in fleet mode: `reload` reads this host's routes
     /// file; `drain` closes this host's connections.
-    static let localCommands: Set<String> = ["reload", "drain"]
+    static let localCommands: Set<String> = ["reload", "drain", "compare"]
 
     let config: FleetConfig
     let keys: FleetKeys

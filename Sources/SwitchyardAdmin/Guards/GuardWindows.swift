@@ -66,6 +66,9 @@ public final class GuardEvaluator: @unchecked Sendable {
                 let (keys, keep) = service.guardCells()
                 if !keys.isEmpty { windows.add(proxy.metricsSnapshot(), at: seconds, keys: keys, keepSeconds: keep) }
                 service.guardTick(windows)
+                // The mirror: the pairs the workers completed this second, handed to the comparer's
+                // own thread (comparing can take longer than a tick; the guards must not wait).
+                service.enqueueMirrorSamples(service.dataPlane.drainMirrorSamples())
                 usleep(UInt32(tickMilliseconds) * 1000)
             }
         }

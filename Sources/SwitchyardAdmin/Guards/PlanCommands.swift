@@ -28,11 +28,13 @@ enum PlanCommands {
             switch words[1] {
             case "start":
                 try refuseIfTripped(service, plan)
+                try refuseUnlessCompareReady(service, plan)
                 action = try progress.start(by: caller.uid, generation: service.table.generation, needsApproval: plan.approveGroup != nil)
             case "approve":
                 guard let group = plan.approveGroup else { throw PlanRefusal("plan \(plan.name) needs no approval") }
                 guard isMember(caller, of: group) else { throw PlanRefusal("\(caller.userName) (uid \(caller.uid)) is not in group \(group), which approves plan \(plan.name)") }
                 try refuseIfTripped(service, plan)
+                try refuseUnlessCompareReady(service, plan)
                 action = try progress.approve(by: caller.uid)
             case "pause":
                 try progress.pause()
@@ -124,6 +126,9 @@ enum PlanCommands {
             lines.append(line)
             if let group = plan.approveGroup {
                 lines.append("  approval: group \(group)" + (progress.approvedBy.map { ", approved by uid \($0)" } ?? ""))
+            }
+            if plan.requireCompareReady == true {
+                lines.append("  requires compare-ready: " + (service.compareReport(route: plan.route).routes.first?.verdict.text ?? "-"))
             }
             let guards = plan.gating(service.allGuards)
             for g in guards {

@@ -40,6 +40,9 @@ svg { width: 100%; height: 9rem; background: #fcfcfc; border: 1px solid #eee; }
 .inventory h3 { font-size: 0.85rem; margin: 0.5rem 0 0.1rem; }
 .inventory ul { margin: 0; padding-left: 1.2rem; font-size: 0.85rem; }
 .inventory .warn { color: var(--bad); }
+.compare h3 { font-size: 0.85rem; margin: 0.5rem 0 0.1rem; }
+.compare ul { margin: 0; padding-left: 1.2rem; font-size: 0.85rem; }
+.compare .warn { color: var(--bad); }
 </style>
 </head>
 <body>
@@ -129,6 +132,7 @@ function renderRoute(route, doc) {
   charts.appendChild(chart("p99 ms", route.sides, 3, doc));
   box.appendChild(charts);
   if (route.inventory) box.appendChild(renderInventory(route.inventory));
+  if (route.compare) box.appendChild(renderCompare(route.compare));
   return box;
 }
 
@@ -275,6 +279,7 @@ document.addEventListener("visibilitychange", () => {
 });
 setInterval(showAge, 1000);
 poll();
+"""# + ComparePanel.script + #"""
 </script>
 </body>
 </html>

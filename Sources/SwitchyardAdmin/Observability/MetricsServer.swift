@@ -114,6 +114,7 @@ public final class MetricsServer: @unchecked Sendable {
             let text = MetricsExposition.render(snapshot: proxy.metricsSnapshot(), table: proxy.table, service: service)
                 + HoldMetrics.render(proxy.holdSnapshot())
                 + MirrorMetrics.render(proxy.mirrorSnapshot(), table: proxy.table)
+                + CompareMetrics.render(service: service, table: proxy.table)
             return AdminHTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Data(text.utf8))
         case "/status.json":
             return AdminHTTPResponse(status: 200, contentType: "application/json",

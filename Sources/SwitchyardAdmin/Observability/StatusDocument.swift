@@ -20,6 +20,7 @@ enum StatusDocument {
         }
         var routes: [[String: Any]] = []
         let inventory = InventoryPanel.summary(service: service, table: table)
+        let compare = CompareMetrics.statusJSON(service: service)
         for route in table.routes where route.mode == .http {
             var sides: [[String: Any]] = []
             for backend in MetricsExposition.backends(of: route) {
@@ -52,6 +53,7 @@ enum StatusDocument {
                 "active": route.active ?? NSNull(), "standby": route.standby ?? NSNull(),
                 "cohorts": route.cohorts.map(\.description), "sides": sides,
                 "inventory": inventory[route.name] ?? NSNull(),
+                "compare": compare[route.name] ?? NSNull(),
             ])
         }
         let timeline: [[String: Any]] = entries.suffix(100).map { entry in

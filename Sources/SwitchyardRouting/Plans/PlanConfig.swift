@@ -30,6 +30,9 @@ public struct PlanConfig: Sendable, Equatable, Codable {
     public var approveGroup: String?
     /// Where it was written (0: loaded at run time).
     public var line: Int
+    /// `require compare-ready`: the plan starts (and is approved) only while its route's
+    /// mirror comparison says "ready". Optional so that plans saved before it still load.
+    public var requireCompareReady: Bool?
 
     public init(name: String, route: String, newSide: String, oldSide: String, steps: [PlanStep], guards: [String] = [],
                 approveGroup: String? = nil, line: Int = 0) {

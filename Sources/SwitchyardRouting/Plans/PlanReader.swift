@@ -3,7 +3,8 @@
 ///
 /// A block holds: `route NAME`; steps `BACKEND PCT [for DURATION]` or `flip [for DURATION]`,
 /// in order, never lowering the new side; `guards NAME...` (default: every guard of the
-/// route); `approve by group GROUP`.
+/// route); `approve by group GROUP`; `require compare-ready` (the route's mirror
+/// comparison must say "ready" before the plan starts).
 struct PlanReader {
     struct Block {
         var header: [RoutesToken]
@@ -24,6 +25,7 @@ struct PlanReader {
         var steps: [(tokens: [RoutesToken], backend: RoutesToken?, points: Int?, hold: Int?)] = []
         var guardTokens: [RoutesToken] = []
         var group: String?
+        var requireCompareReady = false
         for tokens in block.lines {
             let keyword = tokens[0]
             switch keyword.text {
@@ -34,6 +36,11 @@ struct PlanReader {
             case "guards":
                 guard tokens.count >= 2 else { problems.append((keyword, "usage: guards NAME [NAME...]")); continue }
                 guardTokens += tokens.dropFirst()
+            case "require":
+                guard tokens.count == 2, tokens[1].text == "compare-ready" else {
+                    problems.append((keyword, "usage: require compare-ready")); continue
+                }
+                requireCompareReady = true
             case "approve":
                 guard tokens.count == 4, tokens[1].text == "by", tokens[2].text == "group" else {
                     problems.append((keyword, "usage: approve by group GROUP")); continue
@@ -113,9 +120,11 @@ struct PlanReader {
             problems.append((token, "route \(route.name) has no guard \"\(token.text)\"" + (routeGuards.isEmpty ? "" : " (its guards: \(routeGuards.joined(separator: ", ")))")))
         }
         guard problems.count == before else { return nil }
-        return PlanConfig(name: header[1].text, route: route.name, newSide: newSide, oldSide: others[0],
+        var plan = PlanConfig(name: header[1].text, route: route.name, newSide: newSide, oldSide: others[0],
                           steps: steps.map { PlanStep(basisPoints: $0.points, holdMilliseconds: $0.hold, text: $0.tokens.map(\.text).joined(separator: " ")) },
                           guards: guardTokens.map(\.text), approveGroup: group, line: header[0].line)
+        if requireCompareReady { plan.requireCompareReady = true }
+        return plan
     }
 
     /// A file of plan blocks alone (`plan load`): the plans, or every problem as

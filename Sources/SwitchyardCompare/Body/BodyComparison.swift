@@ -1,0 +1,74 @@
+import Foundation
+import SwitchyardRouting
+
+/// How two bodies were compared, and what differed.
+struct BodyComparison: Equatable {
+    /// Why a pair's bodies were compared by hash only (counted in the report).
+    enum HashOnly: String, CaseIterable {
+        /// A body was over `MirrorAnswer.captureLimit` (the data plane kept its hash only).
+        case overLimit = "over_limit"
+        /// A gzip body decoded to more than `GzipDecoder.defaultLimit`.
+        case decodedTooLarge = "decoded_too_large"
+        /// A gzip body that zlib could not decode.
+        case undecodable
+        /// JSON by its Content-Type, but one side did not parse (or nested too deep).
+        case invalidJSON = "invalid_json"
+    }
+
+    var differences: [String] = []
+    var hashOnly: HashOnly?
+
+    /// `contentType`: the primary's Content-Type (structural comparison needs both sides to
+    /// say JSON; the header comparison reports when they disagree).
+    static func compare(_ primary: MirrorAnswer, _ other: MirrorAnswer, primaryType: String?, otherType: String?,
+                        primaryEncoding: String?, otherEncoding: String?, ignoring ignored: [JSONPathPattern],
+                        decodedLimit: Int = GzipDecoder.defaultLimit) -> BodyComparison {
+        var result = BodyComparison()
+        guard let a = primary.body, let b = other.body else {
+            result.hashOnly = .overLimit
+            if !sameHash(primary, other) { result.differences = [DifferenceKey.body] }
+            return result
+        }
+        // Identical bytes (and encodings): equal, nothing to decode.
+        if a == b && primaryEncoding == otherEncoding { return result }
+        let decodedA: [UInt8], decodedB: [UInt8]
+        do throws(GzipDecoder.Failure) {
+            decodedA = isGzip(primaryEncoding) ? try GzipDecoder.decode(a, limit: decodedLimit) : a
+            decodedB = isGzip(otherEncoding) ? try GzipDecoder.decode(b, limit: decodedLimit) : b
+        } catch {
+            result.hashOnly = error == .tooLarge ? .decodedTooLarge : .undecodable
+            if !sameHash(primary, other) { result.differences = [DifferenceKey.body] }
+            return result
+        }
+        if isJSON(primaryType) && isJSON(otherType) {
+            if let x = try? JSONParser.parse(decodedA), let y = try? JSONParser.parse(decodedB) {
+                result.differences = JSONDifference.paths(x, y, ignoring: ignored).map(DifferenceKey.json)
+                return result
+            }
+            result.hashOnly = .invalidJSON
+        }
+        if decodedA != decodedB { result.differences = [DifferenceKey.body] }
+        return result
+    }
+
+    /// The data plane's hashes when both sides have one, else length (a body over the
+    /// capture limit always has its hash).
+    static func sameHash(_ a: MirrorAnswer, _ b: MirrorAnswer) -> Bool {
+        if !a.bodyHash.isEmpty && !b.bodyHash.isEmpty { return a.bodyHash == b.bodyHash }
+        if let x = a.body, let y = b.body { return x == y }
+        return a.bodyLength == b.bodyLength && a.bodyHash == b.bodyHash
+    }
+
+    static func isGzip(_ encoding: String?) -> Bool {
+        guard let encoding else { return false }
+        let value = encoding.trimmingCharacters(in: [" ", "\t"]).lowercased()
+        return value == "gzip" || value == "x-gzip"
+    }
+
+    /// `application/json`, `application/problem+json`, `text/json; charset=utf-8`, ….
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let type = contentType?.lowercased().split(separator: ";").first else { return false }
+        let media = type.trimmingCharacters(in: [" ", "\t"])
+        return media.hasSuffix("/json") || media.hasSuffix("+json")
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import SwitchyardRouting
+
+/// Folds compared pairs into the `CompareBook`. Runs on the admin side (never on a worker):
+/// `ingest` compares each sample (`PairComparer`) and counts what it found; samples are
+/// dropped as soon as they are counted. Not thread-safe; its owner serialises calls.
+public struct CompareAggregator: Sendable {
+    public private(set) var book: CompareBook
+
+    public init(book: CompareBook = CompareBook()) { self.book = book }
+
+    /// Compares and counts `samples`; `rules(route)` is the route's `compare` lines (nil:
+    /// the route is no longer in the routes file — its samples are dropped).
+    public mutating func ingest(_ samples: [MirrorSample], now: Date, rules: (String) -> CompareRules?) {
+        record(samples, outcomes: Self.compare(samples, rules: rules), now: now)
+    }
+
+    /// The comparing half of `ingest`, without the book: the slow part (decoding, parsing),
+    /// which its owner may run outside its lock. nil: the route is gone, the sample dropped.
+    public static func compare(_ samples: [MirrorSample], rules: (String) -> CompareRules?) -> [PairOutcome?] {
+        samples.map { sample in rules(sample.route).map { PairComparer.compare(sample, rules: $0) } }
+    }
+
+    /// The counting half of `ingest`: `outcomes` from `compare` over the same samples.
+    public mutating func record(_ samples: [MirrorSample], outcomes: [PairOutcome?], now: Date) {
+        precondition(samples.count == outcomes.count, "one outcome per sample")
+        let time = now.timeIntervalSince1970
+        for (sample, outcome) in zip(samples, outcomes) {
+            guard let outcome else { continue }
+            var route = book.routes[sample.route] ?? RouteBook()
+            var endpoint = outcome.endpoint
+            if route.endpoints[endpoint] == nil && route.endpoints.count >= RouteBook.maxEndpoints {
+                endpoint = RouteBook.otherEndpoint
+            }
+            var e = route.endpoints[endpoint] ?? EndpointBook()
+            count(sample, outcome, into: &e, time: time)
+            route.endpoints[endpoint] = e
+            if sample.kind == .mirror {
+                if route.firstTime == nil { route.firstTime = time }
+                route.lastTime = time
+            }
+            book.routes[sample.route] = route
+        }
+    }
+
+    /// Forgets one route's counts, or every route's.
+    public mutating func reset(route: String?) {
+        if let route { book.routes[route] = nil } else { book.routes = [:] }
+    }
+
+    private func count(_ sample: MirrorSample, _ outcome: PairOutcome, into e: inout EndpointBook, time: Double) {
+        if let reason = outcome.hashOnly { e.hashOnly[reason, default: 0] += 1 }
+        let keys = outcome.differences.map { key in
+            // A bounded set of keys per endpoint: further JSON paths share one key.
+            e.keyCounts[key] != nil || e.noiseKeyCounts[key] != nil || e.keyCounts.count + e.noiseKeyCounts.count < EndpointBook.maxKeys
+                ? key : (key.hasPrefix("json:") ? EndpointBook.otherKeys : key)
+        }
+        let unique = Array(Set(keys)).sorted()
+        switch sample.kind {
+        case .noise:
+            e.noiseSamples += 1
+            for key in unique { e.noiseKeyCounts[key, default: 0] += 1 }
+        case .mirror:
+            e.pairs += 1
+            e.primaryLatency.add(sample.primary.latencyMicros)
+            e.otherLatency.add(sample.other.latencyMicros)
+            guard !unique.isEmpty else { return }
+            for kind in Set(unique.map { DifferenceKey.kind(of: $0).rawValue }) { e.kindCounts[kind, default: 0] += 1 }
+            for key in unique { e.keyCounts[key, default: 0] += 1 }
+            let signature = unique.joined(separator: "\n")
+            if e.signatures[signature] != nil || e.signatures.count < EndpointBook.maxSignatures {
+                e.signatures[signature, default: 0] += 1
+            } else {
+                e.overflowPairs += 1
+            }
+            let noiseOnly = unique.allSatisfy { NoiseRule.isNoise($0, in: e) }
+            if noiseOnly { e.noiseAtIngest += 1 }
+            let example = CompareExample(time: time, target: sample.target, primaryStatus: sample.primary.status,
+                                         otherStatus: sample.other.status, differences: Array(unique.prefix(10)),
+                                         primaryHash: Self.hashText(sample.primary), otherHash: Self.hashText(sample.other))
+            Self.keep(example, in: &e)
+        }
+    }
+
+    /// Keeps the latest `maxExamples` differing pairs, preferring those that differ by more
+    /// than noise: when full, the oldest noise-only example makes room; a noise-only pair
+    /// is not kept in place of a mismatch.
+    static func keep(_ example: CompareExample, in e: inout EndpointBook) {
+        e.examples.append(example)
+        guard e.examples.count > EndpointBook.maxExamples else { return }
+        let isNoise = { (x: CompareExample) in x.differences.allSatisfy { NoiseRule.isNoise($0, in: e) } }
+        if let oldestNoise = e.examples.firstIndex(where: isNoise) {
+            e.examples.remove(at: oldestNoise)
+        } else {
+            e.examples.removeFirst()
+        }
+    }
+
+    /// The first 8 bytes of the body hash in hex; FNV-1a 64 of the captured body when the
+    /// data plane gave no hash; "-" when there is neither.
+    static func hashText(_ answer: MirrorAnswer) -> String {
+        if !answer.bodyHash.isEmpty { return answer.bodyHash.prefix(8).map { String(format: "%02x", $0) }.joined() }
+        guard let body = answer.body else { return "-" }
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in body { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+        return "fnv:" + String(h, radix: 16)
+    }
+}

@@ -1,0 +1,45 @@
+/// An endpoint as the report names it: method and path template, the query never kept.
+///
+/// The rule is the inventory's (`InventoryKey.appendTemplate` in SwitchyardProxy,
+/// which works on raw bytes on the data plane; this is the admin side's copy over a String):
+/// a path segment that is all digits, a UUID (8-4-4-4-12 hex), or 16 or more hex digits with
+/// at least one digit is written `{id}`. The two are kept equal by
+/// `CompareEndpointRuleTests` (SwitchyardAdminTests).
+public enum EndpointTemplate {
+    public static func fold(method: String, path: String) -> String {
+        method + " " + template(path)
+    }
+
+    public static func template(_ path: String) -> String {
+        let bytes = Array(path.utf8)
+        var end = 0
+        while end < bytes.count && bytes[end] != UInt8(ascii: "?") && bytes[end] != UInt8(ascii: "#") { end += 1 }
+        if end == 0 { return "/" }
+        var out: [UInt8] = []
+        var i = 0
+        while i < end {
+            if bytes[i] == UInt8(ascii: "/") { out.append(bytes[i]); i += 1; continue }
+            var j = i
+            while j < end && bytes[j] != UInt8(ascii: "/") { j += 1 }
+            let segment = bytes[i..<j]
+            if isIdentifier(segment) { out += Array("{id}".utf8) } else { out += segment }
+            i = j
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func isIdentifier(_ s: ArraySlice<UInt8>) -> Bool {
+        if s.isEmpty { return false }
+        var digits = 0, hex = 0, dashes = 0
+        for b in s {
+            if b >= 0x30 && b <= 0x39 { digits += 1; hex += 1 }
+            else if (b >= 0x61 && b <= 0x66) || (b >= 0x41 && b <= 0x46) { hex += 1 }
+            else if b == UInt8(ascii: "-") { dashes += 1 }
+            else { return false }
+        }
+        if digits == s.count { return true }
+        let a = Array(s)
+        if a.count == 36 && dashes == 4 && a[8] == 0x2D && a[13] == 0x2D && a[18] == 0x2D && a[23] == 0x2D { return true }
+        return dashes == 0 && hex >= 16 && digits > 0
+    }
+}

@@ -1,0 +1,71 @@
+import SwitchyardRouting
+
+/// Structural comparison of two JSON documents: object key order is ignored, arrays are
+/// compared in order, numbers by value. The result is the set of field paths that differ,
+/// with array indices folded to `[*]` (so `$.items[3].ts` and `$.items[7].ts` are one path
+/// to count), sorted. Subtrees an ignore pattern matches are skipped.
+///
+/// What is reported where: a key present on one side only — its path; a value or type that
+/// differs — its path; arrays of different lengths — the array's path, after the elements
+/// both have were compared.
+struct JSONDifference {
+    /// At most this many distinct paths are reported for one pair (a wholly different
+    /// document would otherwise name every field).
+    static let maxPaths = 32
+
+    let ignored: [JSONPathPattern]
+    private(set) var paths: Set<String> = []
+    private var concrete: [JSONPathPattern.Step] = []
+
+    static func paths(_ a: JSONValue, _ b: JSONValue, ignoring ignored: [JSONPathPattern]) -> [String] {
+        var walk = JSONDifference(ignored: ignored)
+        walk.compare(a, b)
+        return walk.paths.sorted()
+    }
+
+    private init(ignored: [JSONPathPattern]) { self.ignored = ignored }
+
+    private var isIgnored: Bool { ignored.contains { $0.matches(concrete) } }
+
+    private mutating func report() {
+        guard paths.count < Self.maxPaths, !isIgnored else { return }
+        let folded = concrete.map { step -> JSONPathPattern.Step in
+            if case .index = step { return .anyIndex }
+            return step
+        }
+        paths.insert(JSONPathPattern.text(folded))
+    }
+
+    private mutating func compare(_ a: JSONValue, _ b: JSONValue) {
+        if isIgnored || paths.count >= Self.maxPaths { return }
+        switch (a, b) {
+        case (.object(let x), .object(let y)):
+            // Both sorted by key: one merge walk, no hashing.
+            var i = 0, j = 0
+            while i < x.count || j < y.count {
+                if j == y.count || (i < x.count && x[i].key < y[j].key) {
+                    concrete.append(.key(x[i].key)); report(); concrete.removeLast()
+                    i += 1
+                } else if i == x.count || y[j].key < x[i].key {
+                    concrete.append(.key(y[j].key)); report(); concrete.removeLast()
+                    j += 1
+                } else {
+                    concrete.append(.key(x[i].key)); compare(x[i].value, y[j].value); concrete.removeLast()
+                    i += 1
+                    j += 1
+                }
+            }
+        case (.array(let x), .array(let y)):
+            for index in 0..<min(x.count, y.count) {
+                concrete.append(.index(index))
+                compare(x[index], y[index])
+                concrete.removeLast()
+            }
+            if x.count != y.count { report() }
+        case (.number(let x), .number(let y)):
+            if !JSONValue.sameNumber(x, y) { report() }
+        default:
+            if a != b { report() }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Testing
+import SwitchyardRouting
+@testable import SwitchyardCompare
+
+@Suite struct PairComparerTests {
+    let rules = CompareRules()
+
+    func differences(_ a: MirrorAnswer, _ b: MirrorAnswer, rules: CompareRules = CompareRules()) -> [String] {
+        PairComparer.compare(Fixture.sample(a, b), rules: rules).differences
+    }
+
+    @Test func objectKeyOrderAndNumberSpellingDoNotMatter() {
+        #expect(differences(Fixture.json(#"{"a":1,"b":{"c":[1,2]}}"#), Fixture.json(#"{"b":{"c":[1.0,2e0]},"a":1}"#)) == [])
+    }
+
+    @Test func arraysAreComparedInOrderAndIndicesFoldToAStar() {
+        #expect(differences(Fixture.json(#"{"items":[{"id":1},{"id":2}]}"#), Fixture.json(#"{"items":[{"id":2},{"id":1}]}"#))
+                == ["json:$.items[*].id"])
+        #expect(differences(Fixture.json(#"{"items":[1,2]}"#), Fixture.json(#"{"items":[1,2,3]}"#)) == ["json:$.items"])
+    }
+
+    @Test func aRenamedFieldNamesBothPaths() {
+        #expect(differences(Fixture.json(#"{"patient":{"name":"A"}}"#), Fixture.json(#"{"patient":{"fullName":"A"}}"#))
+                == ["json:$.patient.fullName", "json:$.patient.name"])
+    }
+
+    @Test func ignorePathsLeaveSubtreesOut() throws {
+        var rules = CompareRules()
+        rules.ignoredJSON = [try JSONPathPattern(parsing: "$.meta.requestId"), try JSONPathPattern(parsing: "$.items[*].ts")]
+        let a = Fixture.json(#"{"meta":{"requestId":"x","v":1},"items":[{"ts":1,"n":1},{"ts":2,"n":2}]}"#)
+        let b = Fixture.json(#"{"meta":{"requestId":"y","v":1},"items":[{"ts":3,"n":1},{"ts":4,"n":3}]}"#)
+        #expect(differences(a, b, rules: rules) == ["json:$.items[*].n"])
+    }
+
+    @Test func statusAndTheDefaultHeaderSetAreCompared() {
+        let a = Fixture.json("{}", headers: [("Date", "Mon"), ("Server", "legacy"), ("Cache-Control", "no-store"), ("ETag", "1")])
+        let b = Fixture.json("{}", status: 500, headers: [("Date", "Tue"), ("Server", "cloud"), ("cache-control", "max-age=60"), ("ETag", "2")])
+        #expect(differences(a, b) == ["header:cache-control", "status:200>500"])
+        var rules = CompareRules()
+        rules.ignoredHeaders = ["cache-control"]
+        rules.extraHeaders = ["etag"]
+        #expect(differences(a, b, rules: rules) == ["header:etag", "status:200>500"])
+    }
+
+    @Test func gzipBodiesAreDecodedBeforeComparing() {
+        let plain = Fixture.json(#"{"a":1,"b":2}"#)
+        let zipped = Fixture.json(#"{"b":2,"a":1}"#, gzip: true)
+        // Content-Encoding differs (a header difference), the decoded documents do not.
+        #expect(differences(plain, zipped) == ["header:content-encoding"])
+        #expect(differences(Fixture.json(#"{"a":1}"#, gzip: true), Fixture.json(#"{"a":2}"#, gzip: true)) == ["json:$.a"])
+    }
+
+    @Test func aGzipBombIsComparedByHashOnly() throws {
+        let huge = [UInt8](repeating: 0x20, count: 9 << 20)
+        let bomb = Fixture.gzip(huge)
+        #expect(bomb.count < 100_000)
+        #expect(throws: GzipDecoder.Failure.tooLarge) { try GzipDecoder.decode(bomb) }
+        var a = Fixture.json("{}", gzip: true)
+        a.body = bomb
+        a.bodyHash = [1]
+        var b = a
+        b.body = Fixture.gzip(huge + [0x21])
+        b.bodyHash = [2]
+        let outcome = PairComparer.compare(Fixture.sample(a, b), rules: rules)
+        #expect(outcome.hashOnly == "decoded_too_large")
+        #expect(outcome.differences == ["body"])
+        var corrupt = a
+        corrupt.body = Array(bomb.prefix(20))
+        #expect(PairComparer.compare(Fixture.sample(corrupt, b), rules: rules).hashOnly == "undecodable")
+    }
+
+    @Test func bodiesOverTheCaptureLimitAreComparedByHash() {
+        let a = MirrorAnswer(status: 200, headers: [("Content-Type", "application/json")], body: nil, bodyHash: [1, 2, 3],
+                             bodyLength: MirrorAnswer.captureLimit + 1)
+        var b = a
+        #expect(PairComparer.compare(Fixture.sample(a, b), rules: rules) == PairOutcome(endpoint: "GET /patients/{id}", differences: [], hashOnly: "over_limit"))
+        b.bodyHash = [9, 9, 9]
+        #expect(PairComparer.compare(Fixture.sample(a, b), rules: rules).differences == ["body"])
+    }
+
+    @Test func garbageJSONIsComparedByBytes() {
+        let a = Fixture.json("{not json")
+        let b = Fixture.json("{not json!")
+        let outcome = PairComparer.compare(Fixture.sample(a, b), rules: rules)
+        #expect(outcome.hashOnly == "invalid_json")
+        #expect(outcome.differences == ["body"])
+        #expect(PairComparer.compare(Fixture.sample(a, a), rules: rules).differences == [])
+    }
+
+    @Test func aFailedSideIsAFailureDifference() {
+        let failed = MirrorAnswer(status: 0, failure: .reset)
+        #expect(differences(Fixture.json("{}"), failed) == ["failure:mirror:reset"])
+    }
+
+    @Test func endpointsFoldIdsAndDropTheQuery() {
+        #expect(EndpointTemplate.fold(method: "GET", path: "/patients/42/notes/3f2c9a1e-0b4d-4c8e-9f1a-2b3c4d5e6f70?name=Smith")
+                == "GET /patients/{id}/notes/{id}")
+        #expect(EndpointTemplate.template("/files/deadbeefdeadbeef1/raw#x") == "/files/{id}/raw")
+        #expect(EndpointTemplate.template("/files/deadbeef/v2") == "/files/deadbeef/v2")
+        #expect(EndpointTemplate.template("?q=1") == "/")
+    }
+}
