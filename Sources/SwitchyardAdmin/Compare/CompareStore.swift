@@ -28,28 +28,11 @@ final class CompareStore: @unchecked Sendable {
     }
 
     private static func load(_ path: String, errorLog: ErrorLog) -> CompareBook? {
-        let bytes: [UInt8]
-        do {
-            guard let read = try DurableFile.read(path, what: "compare file") else { return nil }
-            bytes = read
-        } catch {
-            errorLog.error("\(error.message); starting with an empty comparison")
-            return nil
-        }
-        do {
+        SideFile.load(path, what: "compare file", empty: "an empty comparison", errorLog: errorLog) { bytes in
             let book = try JSONDecoder().decode(CompareBook.self, from: Data(bytes))
-            guard book.version == CompareBook.version else { throw Damaged(description: "version \(book.version)") }
+            guard book.version == CompareBook.version else { throw SideFile.Damaged(description: "version \(book.version)") }
             return book
-        } catch {
-            let aside = path + ".damaged-\(Int(Date().timeIntervalSince1970))"
-            let moved = rename(path, aside) == 0
-            errorLog.error("compare file \(path) is damaged (\(error)); \(moved ? "kept as \(aside)" : "left in place (cannot rename it)"), starting with an empty comparison")
-            return nil
         }
-    }
-
-    struct Damaged: Error, CustomStringConvertible {
-        let description: String
     }
 
     /// Compares `samples` (outside the lock: the slow part) and counts them (under it).

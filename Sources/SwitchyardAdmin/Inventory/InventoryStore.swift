@@ -27,47 +27,24 @@ final class InventoryStore: @unchecked Sendable {
         let directory = (statePath as NSString).deletingLastPathComponent
         inventoryPath = (directory.isEmpty ? "." : directory) + "/inventory.json"
         decisionsPath = (directory.isEmpty ? "." : directory) + "/decisions.bin"
-        baseline = load(inventoryPath, what: "inventory file", errorLog: errorLog) { bytes in
+        baseline = SideFile.load(inventoryPath, what: "inventory file", empty: "an empty one", errorLog: errorLog) { bytes in
             try JSONDecoder().decode(InventorySnapshot.self, from: Data(bytes))
         } ?? InventorySnapshot()
-        baselineDecisions = load(decisionsPath, what: "decision log", errorLog: errorLog) { bytes in
+        baselineDecisions = SideFile.load(decisionsPath, what: "decision log", empty: "an empty one", errorLog: errorLog) { bytes in
             try Self.decodeDecisions(bytes)
         } ?? []
     }
 
-    private func load<T>(_ path: String, what: String, errorLog: ErrorLog, _ decode: ([UInt8]) throws -> T) -> T? {
-        let bytes: [UInt8]
-        do {
-            guard let read = try DurableFile.read(path, what: what) else { return nil }
-            bytes = read
-        } catch {
-            errorLog.error("\(error.message); starting with an empty one")
-            return nil
-        }
-        do {
-            return try decode(bytes)
-        } catch {
-            let aside = path + ".damaged-\(Int(Date().timeIntervalSince1970))"
-            let moved = rename(path, aside) == 0
-            errorLog.error("\(what) \(path) is damaged (\(error)); \(moved ? "kept as \(aside)" : "left in place (cannot rename it)"), starting with an empty one")
-            return nil
-        }
-    }
-
-    struct Damaged: Error, CustomStringConvertible {
-        let description: String
-    }
-
     static func decodeDecisions(_ bytes: [UInt8]) throws -> [DecisionRecord] {
         let stride = MemoryLayout<DecisionRecord>.stride
-        guard bytes.count >= 16, Array(bytes[0..<4]) == magic else { throw Damaged(description: "not a decision log") }
+        guard bytes.count >= 16, Array(bytes[0..<4]) == magic else { throw SideFile.Damaged(description: "not a decision log") }
         return try bytes.withUnsafeBytes { raw throws -> [DecisionRecord] in
             let version = raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
             let size = raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
             let count = Int(raw.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
-            guard version == Self.version, Int(size) == stride else { throw Damaged(description: "version \(version), record size \(size)") }
+            guard version == Self.version, Int(size) == stride else { throw SideFile.Damaged(description: "version \(version), record size \(size)") }
             guard count <= decisionLimit, bytes.count == 16 + count * stride else {
-                throw Damaged(description: "\(bytes.count) bytes for \(count) records")
+                throw SideFile.Damaged(description: "\(bytes.count) bytes for \(count) records")
             }
             var records = [DecisionRecord](repeating: DecisionRecord(time: 0, route: 0, keys: .init(), network: 0, clientKind: 0, method: 0, backend: 0), count: count)
             records.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[16...])) }
