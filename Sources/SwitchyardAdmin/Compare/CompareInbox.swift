@@ -57,6 +57,9 @@ final class CompareInbox: @unchecked Sendable {
 
     private func run() {
         defer { exited.signal() }
+        // Comparing is bookkeeping, the workers carry users: on a busy core this thread
+        // gives way (nice 10 for this thread only; Linux keeps nice per thread).
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)   // 0: the calling thread on Linux
         while true {
             condition.lock()
             while pending.isEmpty && !stopped { condition.wait() }
