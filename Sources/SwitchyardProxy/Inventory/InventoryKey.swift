@@ -15,13 +15,30 @@ final class InventoryKey {
 
     deinit { text.deallocate() }
 
-    /// FNV-1a of the text and the network; never 0.
+    /// A hash of the text, its length and the network; never 0. Eight bytes a step (the
+    /// key is hashed five times a request: byte-at-a-time FNV was ~600 instructions of it),
+    /// finished with murmur3's fmix64 so `hash % sets` spreads keys evenly.
     var hash: UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        let raw = UnsafeRawPointer(text)
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(count)
         var i = 0
-        while i < count { h = (h ^ UInt64(text[i])) &* 0x0000_0100_0000_01b3; i += 1 }
+        while i + 8 <= count {
+            h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
+            h ^= h >> 29
+            i += 8
+        }
+        var tail: UInt64 = 0
         var shift: UInt64 = 0
-        while shift < 64 { h = (h ^ ((network >> shift) & 0xFF)) &* 0x0000_0100_0000_01b3; shift += 8 }
+        while i < count {
+            tail |= UInt64(text[i]) << shift
+            shift += 8
+            i += 1
+        }
+        h = (h ^ tail) &* 0xFF51_AFD7_ED55_8CCD
+        h = (h ^ network) &* 0xC4CE_B9FE_1A85_EC53
+        h ^= h >> 33
+        h = h &* 0xFF51_AFD7_ED55_8CCD
+        h ^= h >> 33
         return h == 0 ? 1 : h
     }
 
@@ -44,12 +61,10 @@ final class InventoryKey {
     }
 
     func append(_ bytes: UnsafeRawBufferPointer) {
-        var i = 0
-        while i < bytes.count && count < HeavyHitterTable.textCapacity {
-            text[count] = bytes[i]
-            count += 1
-            i += 1
-        }
+        let n = min(bytes.count, HeavyHitterTable.textCapacity - count)
+        guard n > 0, let source = bytes.baseAddress else { return }
+        UnsafeMutableRawPointer(text + count).copyMemory(from: source, byteCount: n)
+        count += n
     }
 
     /// Lower-cased (host names compare case-insensitively).
