@@ -36,6 +36,9 @@ final class MirrorExchange: Indexed {
     /// server closed just as the copy was sent gets it again on a fresh one (once).
     private let requestLength: Int
     private var receivedAny = false
+    /// Answer bytes read so far (head and body, as received), against `maxAnswerBytes`.
+    private var answerBytes: UInt64 = 0
+    private var interimHeads = 0
     private var retried = false
     private(set) var ended = false
     /// Monotonic ms past which the copy is given up (counted as a timeout).
@@ -194,18 +197,39 @@ final class MirrorExchange: Indexed {
         start()
     }
 
+    /// Most answer bytes one copy may bring (beyond: `.tooLarge`, the copy ends): what a
+    /// mirror target can make a worker hash is bounded per copy.
+    static let maxAnswerBytes: UInt64 = 64 << 20
+    /// Socket reads per readiness event on a plain connection: a target that streams faster
+    /// than we hash gets a turn, then the worker's users and timers get theirs (epoll is
+    /// level-triggered and reports the socket again). 16 × a pooled buffer ≈ 1 MiB a turn.
+    static let readsPerEvent = 16
+    /// 1xx heads accepted before a final one (more: `.malformed`).
+    static let maxInterimHeads = 8
+
     /// Reads and consumes what the server sent; false when the copy ended.
     private func read() -> Bool {
         guard let connection else { return false }
+        var reads = 0
         while true {
             if input == nil { input = mirror.buffers.take() }
             let buffer = input!
             buffer.compact()
             if buffer.writableCount > 0 && !eof {
+                // A TLS session may hold decrypted records the socket will not announce
+                // again, so only plain connections yield mid-answer.
+                if connection.tls == nil && reads == Self.readsPerEvent { return true }
+                reads += 1
+                let before = buffer.readableCount
                 do {
                     try fill(buffer, connection)
                 } catch {
                     failed(connection.tls.map { $0.session.isHandshakeComplete } == false ? .connect : .reset)
+                    return false
+                }
+                answerBytes &+= UInt64(buffer.readableCount - before)
+                if answerBytes > Self.maxAnswerBytes {
+                    end(failure: .tooLarge)
                     return false
                 }
             }
@@ -247,6 +271,11 @@ final class MirrorExchange: Indexed {
                     return false
                 }
                 if p.status < 200 {
+                    interimHeads += 1
+                    if interimHeads > Self.maxInterimHeads {
+                        end(failure: .malformed)
+                        return false
+                    }
                     buffer.consume(headLength)
                     p.reset()
                     return true

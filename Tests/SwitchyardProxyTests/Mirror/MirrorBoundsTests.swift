@@ -74,9 +74,33 @@ import SwitchyardTestSupport
         }
         #expect(Set(samples.map(\.other.bodyHash)).count == 1)
         let (outstanding, peak) = h.proxy.bufferHighWater()
-        // A copy holds at most its request and its read buffer; the user's exchange four.
-        #expect(peak <= 8, "pooled buffers at most \(peak) while 40 MiB of mirror answers streamed past")
+        // A copy holds at most its request and its read buffer, and the four copies may all
+        // be streaming at once (a copy reads a turn at a time); the user's exchange four.
+        #expect(peak <= 4 * 2 + 4, "pooled buffers at most \(peak) while 40 MiB of mirror answers streamed past")
         #expect(outstanding <= 2)
+    }
+
+    /// A target whose answer never ends is cut at `MirrorExchange.maxAnswerBytes` (too_large),
+    /// and while it streams the worker keeps serving its users (it reads the copy a turn at a
+    /// time, not until the socket runs dry).
+    @Test func anEndlessAnswerIsCutAndUsersAreServedMeanwhile() throws {
+        let endless = try MirrorTarget(.endless)
+        defer { endless.stop() }
+        // One copy at a time (the users below are mirrored too: theirs are dropped), and a
+        // deadline far enough that the byte bound, not the clock, ends it.
+        let h = try ProxyHarness(routes: Self.routes(target: endless, "mirror in-flight 1")) { $0.mirrorTimeoutMilliseconds = 120_000 }
+        defer { h.stop() }
+        let client = try h.client()
+        #expect(client.get("/first", headers: "X-User: u\r\n")?.status == 200)
+        // The copy streams for a while (64 MiB); the same worker answers other users meanwhile.
+        let other = try h.client()
+        for i in 0..<20 {
+            let answer = try #require(other.get("/meanwhile/\(i)"))
+            #expect(answer.status == 200)
+        }
+        let samples = try h.mirrorSamples(1, seconds: 60)
+        #expect(samples.first?.other.failure == .tooLarge, "cut at the bound: \(String(describing: samples.first?.other.failure))")
+        #expect(samples.first?.primary.status == 200, "the user's own answer is whole")
     }
 
     @Test func overTheRateCapCopiesAreDroppedNotQueued() throws {

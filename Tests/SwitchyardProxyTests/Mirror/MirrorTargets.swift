@@ -4,9 +4,10 @@ import SwitchyardSystem
 
 /// Misbehaving mirror targets on 127.0.0.1 port 0, on plain blocking sockets (independent of
 /// the proxy's code): one that never answers, one that resets every connection once the
-/// request arrived, one that answers every request with a large body.
+/// request arrived, one that answers every request with a large body, one whose body never
+/// ends.
 final class MirrorTarget: @unchecked Sendable {
-    enum Behaviour { case stall, reset, big(bytes: Int) }
+    enum Behaviour { case stall, reset, big(bytes: Int), endless }
 
     let port: UInt16
     private let listener: Int32
@@ -51,6 +52,14 @@ final class MirrorTarget: @unchecked Sendable {
                 case .reset:
                     var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
                     setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+                    Glibc.close(fd)
+                    return
+                case .endless:
+                    // A body with no end, as fast as the socket takes it.
+                    let head = Array("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n".utf8)
+                    guard writeAll(fd, head) else { Glibc.close(fd); return }
+                    let block = [UInt8](repeating: 0x62, count: 64 * 1024)
+                    while writeAll(fd, block) {}
                     Glibc.close(fd)
                     return
                 case .big(let bytes):
