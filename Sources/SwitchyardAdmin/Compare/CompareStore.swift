@@ -31,6 +31,7 @@ final class CompareStore: @unchecked Sendable {
         SideFile.load(path, what: "compare file", empty: "an empty comparison", errorLog: errorLog) { bytes in
             let book = try JSONDecoder().decode(CompareBook.self, from: Data(bytes))
             guard book.version == CompareBook.version else { throw SideFile.Damaged(description: "version \(book.version)") }
+            if let problem = book.problem(now: Date()) { throw SideFile.Damaged(description: problem) }
             return book
         }
     }

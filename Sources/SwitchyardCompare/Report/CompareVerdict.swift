@@ -49,9 +49,9 @@ public enum ReportFormat {
     /// 0.029 → "2.9 %", 0.00012 → "0.012 %", 0 → "0 %".
     public static func percent(_ ratio: Double) -> String {
         let p = ratio * 100
-        if p == 0 { return "0 %" }
+        if p == 0 || !p.isFinite { return p == 0 ? "0 %" : "? %" }
         let text: String
-        if p >= 10 { text = String(Int(p.rounded())) }
+        if p >= 10 { text = String(Int(exactly: p.rounded()) ?? Int.max) }
         else if p >= 0.1 { text = trimmed(p, places: 1) }
         else { text = trimmed(p, places: 3) }
         return text + " %"
@@ -71,7 +71,8 @@ public enum ReportFormat {
 
     /// Seconds → "45 s", "38 min", "1 h", "2 h 5 min", "3 d".
     public static func duration(_ seconds: Double) -> String {
-        let s = Int(seconds)
+        // Clamped: a time from a damaged file must not trap the report.
+        let s = seconds.isFinite ? Int(max(0, min(seconds, 1e15))) : 0
         if s < 60 { return "\(s) s" }
         if s < 3600 { return "\(s / 60) min" }
         if s < 86_400 { return s % 3600 >= 60 ? "\(s / 3600) h \(s % 3600 / 60) min" : "\(s / 3600) h" }
