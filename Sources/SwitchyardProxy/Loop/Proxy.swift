@@ -18,7 +18,12 @@ public final class Proxy: @unchecked Sendable {
     private let stopped = DispatchGroup()
     /// Serialises `publish` and `shutdown` callers (admin thread, signal thread, tests).
     let control = NSLock()
-    public private(set) var table: RouteTable
+    /// The table in force. Read from any thread — the admin's commands, the metrics
+    /// listener, the comparer, the guards — so it sits behind a lock of its own (`publish`
+    /// replaces it; a reference read while being replaced could be freed under the reader).
+    public var table: RouteTable { tableLock.withLock { current } }
+    private var current: RouteTable
+    private let tableLock = NSLock()
     /// The address each `listen http` line is bound to, in file order (port 0 resolved).
     public private(set) var httpAddresses: [SocketAddress] = []
     /// The address each `listen https` line is bound to, in file order.
@@ -44,7 +49,7 @@ public final class Proxy: @unchecked Sendable {
         var settings = settings
         settings.apply(table.config.tuning)
         self.settings = settings
-        self.table = table
+        current = table
         self.errorLog = errorLog
         let servers = try ResolvedServers.resolve(table.config)
         Self.warnAboutUnverifiedTLS(table.config, errorLog)
@@ -192,7 +197,7 @@ public final class Proxy: @unchecked Sendable {
             if let contexts { worker.installCertificates(contexts) }
             worker.install(newTable, servers: servers)
         }
-        table = newTable
+        tableLock.withLock { current = newTable }
     }
 
     /// Counters summed over the workers.
