@@ -33,6 +33,10 @@ extension DownstreamConnection {
             limiter.dropped(.method)
             return
         }
+        // The common drop (a stalled target holds its in-flight share) is decided before a
+        // server is picked or a buffer taken: a copy that will not go costs the user nothing.
+        let rules = mirror.rules
+        guard limiter.hasRoom(inFlightShare: share(rules.inFlight)) else { return }
         var body = UnsafeRawBufferPointer(start: nil, count: 0)
         switch requestBody {
         case .done:
@@ -57,7 +61,6 @@ extension DownstreamConnection {
             return
         }
         let now = Clock.monotonicMilliseconds()
-        let rules = mirror.rules
         guard limiter.admit(inFlightShare: share(rules.inFlight), ratePerSecond: Double(rules.ratePerSecond) / Double(state.workers),
                             now: now) else {
             worker.buffers.give(request)

@@ -63,6 +63,16 @@ final class MirrorLimiter {
 
     /// Whether a copy may start now (`inFlightShare`, `ratePerSecond` are this worker's share);
     /// takes a token and an in-flight place when it may, counts the drop when not.
+    /// The in-flight check alone, counted as `admit` counts it: false (and one `in_flight`
+    /// drop) when this worker's share of copies is out.
+    func hasRoom(inFlightShare: Int) -> Bool {
+        guard counters.inFlight < inFlightShare else {
+            counters.dropped[MirrorDrop.inFlight.rawValue] += 1
+            return false
+        }
+        return true
+    }
+
     func admit(inFlightShare: Int, ratePerSecond: Double, now: UInt64) -> Bool {
         guard counters.inFlight < inFlightShare else {
             counters.dropped[MirrorDrop.inFlight.rawValue] += 1
