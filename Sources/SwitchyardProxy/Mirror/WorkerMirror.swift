@@ -6,7 +6,7 @@ import SwitchyardSystem
 /// target backend, the copies in flight (for their deadline), and the outbox of finished
 /// samples the admin thread drains (`Proxy.drainMirrorSamples`). Made when the worker
 /// forks its first copy; a proxy that never mirrors has none. Confined to the worker's thread.
-final class WorkerMirror {
+final class WorkerMirror: DeferredWork {
     unowned let loop: EventLoop
     let buffers: BufferPool
     let workers: Int
@@ -75,9 +75,21 @@ final class WorkerMirror {
     }
 
     /// Starts a copy (already admitted by its limiter).
+    /// Copies forked during this batch of events, started once it is done (`runDeferred`):
+    /// the user's own request leaves first, and the copy's connect and write never sit between
+    /// the decision point and the primary's forwarding.
+    private var starting: [MirrorExchange] = []
+
     func launch(_ copy: MirrorExchange) {
         active.appendIndexed(copy)
-        copy.start()
+        if starting.isEmpty { loop.runAfterEvents(self) }
+        starting.append(copy)
+    }
+
+    func runDeferred() {
+        // A copy may have ended meanwhile (the worker's tick: deadline, shutdown).
+        for copy in starting where !copy.ended { copy.start() }
+        starting.removeAll(keepingCapacity: true)
     }
 
     func copyEnded(_ copy: MirrorExchange, failure: MirrorAnswer.Failure?) {
