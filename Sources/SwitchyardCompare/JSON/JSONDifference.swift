@@ -10,8 +10,8 @@ import SwitchyardRouting
 /// name, a record number, an e-mail) and paths end up in the report, /status.json and the
 /// saved book: a key that is not name-like (anything but ASCII letters, digits, `_`, `-`,
 /// `.`; empty; over 64 bytes) is written `{key}`, a name-like one that looks like an id
-/// (the endpoint template's rule: digits, a UUID, letters and digits over 8+ bytes, …)
-/// `{id}`. No control byte or person's name with a space can reach a path this way.
+/// (the endpoint template's rule: digits, a UUID, letters and digits over 8+ bytes, …;
+/// over 32 bytes: any digit) `{id}`. No control byte or person's name with a space can reach a path this way.
 ///
 /// What is reported where: a key present on one side only — its path; a value or type that
 /// differs — its path; arrays of different lengths — the array's path, after the elements
@@ -59,6 +59,9 @@ struct JSONDifference {
                 || b == UInt8(ascii: "_") || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
         }
         if !nameLike { return "{key}" }
+        // Past 32 bytes the segment rule folds everything; a long field name
+        // (`emergencyContactPhoneNumberSecondary`) is kept unless it holds a digit.
+        if bytes.count > 32 { return bytes.contains { $0 >= 0x30 && $0 <= 0x39 } ? "{id}" : key }
         return EndpointTemplate.isIdentifier(bytes[...]) ? "{id}" : key
     }
 
