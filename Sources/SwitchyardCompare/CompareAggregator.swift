@@ -51,9 +51,12 @@ public struct CompareAggregator: Sendable {
     private func count(_ sample: MirrorSample, _ outcome: PairOutcome, into e: inout EndpointBook, time: Double) {
         if let reason = outcome.hashOnly { e.hashOnly[reason, default: 0] += 1 }
         let keys = outcome.differences.map { key in
-            // A bounded set of keys per endpoint: further JSON paths share one key.
-            e.keyCounts[key] != nil || e.noiseKeyCounts[key] != nil || e.keyCounts.count + e.noiseKeyCounts.count < EndpointBook.maxKeys
-                ? key : (key.hasPrefix("json:") ? EndpointBook.otherKeys : key)
+            // A bounded set of keys per endpoint, whatever their kind (header names and
+            // status pairs vary too): past the cap, keys of one kind share `<kind>:(other)`.
+            // Room is kept for those (one per kind), so the cap holds with them counted.
+            let room = EndpointBook.maxKeys - DifferenceKind.allCases.count
+            return e.keyCounts[key] != nil || e.noiseKeyCounts[key] != nil || e.keyCounts.count + e.noiseKeyCounts.count < room
+                ? key : DifferenceKey.other(for: key)
         }
         let unique = Array(Set(keys)).sorted()
         switch sample.kind {

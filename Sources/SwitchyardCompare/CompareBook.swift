@@ -52,9 +52,9 @@ public struct EndpointBook: Codable, Sendable, Equatable {
     public var examples: [CompareExample] = []
 
     public static let maxSignatures = 64
+    /// Distinct difference keys (mirror and noise together); beyond, `<kind>:(other)`.
     public static let maxKeys = 256
     public static let maxExamples = 20
-    public static let otherKeys = "json:(more paths)"
 
     public init() {}
 }

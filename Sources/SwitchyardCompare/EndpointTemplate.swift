@@ -2,8 +2,10 @@
 ///
 /// The rule is the inventory's (`InventoryKey.appendTemplate` in SwitchyardProxy,
 /// which works on raw bytes on the data plane; this is the admin side's copy over a String):
-/// a path segment that is all digits, a UUID (8-4-4-4-12 hex), or 16 or more hex digits with
-/// at least one digit is written `{id}`. The two are kept equal by
+/// a path segment that is all digits, a UUID (8-4-4-4-12 hex), 16 or more hex digits with
+/// at least one digit, 8+ bytes mixing digits and letters, one holding `@`, `;`, `=`, `%` or
+/// a control byte, or one over 32 bytes is written `{id}` — ids and anything that may carry a person's data
+/// (an e-mail, a record number, a token) never reach a report. The two are kept equal by
 /// `CompareEndpointRuleTests` (SwitchyardAdminTests).
 public enum EndpointTemplate {
     public static func fold(method: String, path: String) -> String {
@@ -28,15 +30,21 @@ public enum EndpointTemplate {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Must answer as `InventoryKey.isIdentifier` does (see the type's doc for the rule).
     static func isIdentifier(_ s: ArraySlice<UInt8>) -> Bool {
         if s.isEmpty { return false }
-        var digits = 0, hex = 0, dashes = 0
+        if s.count > 32 { return true }
+        var digits = 0, hex = 0, dashes = 0, letters = 0, other = false
         for b in s {
             if b >= 0x30 && b <= 0x39 { digits += 1; hex += 1 }
-            else if (b >= 0x61 && b <= 0x66) || (b >= 0x41 && b <= 0x46) { hex += 1 }
+            else if (b >= 0x61 && b <= 0x66) || (b >= 0x41 && b <= 0x46) { hex += 1; letters += 1 }
+            else if (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) { letters += 1; other = true }
             else if b == UInt8(ascii: "-") { dashes += 1 }
-            else { return false }
+            else if b == UInt8(ascii: "@") || b == UInt8(ascii: ";") || b == UInt8(ascii: "=") || b == UInt8(ascii: "%") || b < 0x20 || b == 0x7F { return true }
+            else { other = true }
         }
+        if digits > 0 && letters > 0 && s.count >= 8 { return true }
+        if other { return false }
         if digits == s.count { return true }
         let a = Array(s)
         if a.count == 36 && dashes == 4 && a[8] == 0x2D && a[13] == 0x2D && a[18] == 0x2D && a[23] == 0x2D { return true }

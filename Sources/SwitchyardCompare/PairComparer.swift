@@ -15,7 +15,7 @@ public struct PairOutcome: Sendable, Equatable {
 /// I/O, no clock; the aggregator does the counting.
 public enum PairComparer {
     public static func compare(_ sample: MirrorSample, rules: CompareRules) -> PairOutcome {
-        let endpoint = EndpointTemplate.fold(method: sample.method, path: sample.path)
+        let endpoint = DifferenceKey.capped(EndpointTemplate.fold(method: sample.method, path: sample.path))
         let p = sample.primary, o = sample.other
         // A side without an answer: nothing else to compare.
         if p.failure != nil || o.failure != nil {
@@ -34,7 +34,8 @@ public enum PairComparer {
                                           primaryEncoding: ph["content-encoding"], otherEncoding: oh["content-encoding"],
                                           ignoring: rules.ignoredJSON)
         keys += body.differences
-        return PairOutcome(endpoint: endpoint, differences: keys.sorted(), hashOnly: body.hashOnly?.rawValue)
+        return PairOutcome(endpoint: endpoint, differences: Set(keys.map(DifferenceKey.capped)).sorted(),
+                           hashOnly: body.hashOnly?.rawValue)
     }
 
     /// Header values by lower-cased name; repeated fields joined with ", " (RFC 9110 5.3),

@@ -102,7 +102,9 @@ import SwitchyardRouting
     @Test func endpointsAndSignaturesStayBounded() {
         var aggregator = CompareAggregator()
         let samples = (0..<500).map { i in
-            Fixture.sample(Fixture.json(#"{"k\#(i)":1}"#), Fixture.json(#"{"k\#(i)":2}"#), path: "/files/report-\(i).pdf")
+            // Letters only: a segment mixing digits and letters over 8 bytes is folded to {id}.
+            let word = String(i).unicodeScalars.map { Character(Unicode.Scalar($0.value + 49)!) }
+            return Fixture.sample(Fixture.json(#"{"k\#(i)":1}"#), Fixture.json(#"{"k\#(i)":2}"#), path: "/files/report-\(String(word))")
         }
         aggregator.ingest(samples, now: Date(), rules: { _ in CompareRules() })
         let book = aggregator.book.routes["charting"]!
@@ -111,7 +113,7 @@ import SwitchyardRouting
         #expect(other.pairs == 300)
         #expect(other.signatures.count == EndpointBook.maxSignatures)
         #expect(other.overflowPairs == 300 - EndpointBook.maxSignatures)
-        #expect(other.keyCounts.count <= EndpointBook.maxKeys + 1)
+        #expect(other.keyCounts.count <= EndpointBook.maxKeys)
     }
 
     @Test func latencyPercentilesComeFromFixedBuckets() {

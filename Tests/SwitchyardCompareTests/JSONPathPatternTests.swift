@@ -9,7 +9,7 @@ import SwitchyardRouting
     }
 
     @Test func saysWhereAPathStopsParsing() {
-        for (text, offset) in [("meta.x", 0), ("$.", 2), ("$.a[", 4), ("$.a[x]", 4), ("$.a]", 3), (#"$["ab"#, 5), ("$.a[1", 5)] {
+        for (text, offset) in [("meta.x", 0), ("$.", 2), ("$.a[", 4), ("$.a[x]", 4), ("$.a]", 3), (#"$["ab"#, 5), ("$.a[1", 5), ("$", 0)] {
             do {
                 _ = try JSONPathPattern(parsing: text)
                 Issue.record("\(text) parsed")
@@ -26,5 +26,9 @@ import SwitchyardRouting
         #expect(!p.matches([.key("items"), .index(0), .key("id")]))
         #expect(!p.matches([.key("items")]))
         #expect(!p.matches([.key("other"), .index(0), .key("ts")]))
+    }
+
+    @Test func controlBytesInAKeyAreEscapedWhenShown() {
+        #expect(JSONPathPattern(steps: [.key("\u{1b}[31m\u{7f}")]).description == #"$["\u001b[31m\u007f"]"#)
     }
 }

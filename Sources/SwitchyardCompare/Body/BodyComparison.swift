@@ -5,13 +5,15 @@ import SwitchyardRouting
 struct BodyComparison: Equatable {
     /// Why a pair's bodies were compared by hash only (counted in the report).
     enum HashOnly: String, CaseIterable {
-        /// A body was over `MirrorAnswer.captureLimit` (the data plane kept its hash only).
+        /// A body was over `MirrorAnswer.captureLimit` (the data plane kept its hash only), or
+        /// decoded to more than that.
         case overLimit = "over_limit"
         /// A gzip body decoded to more than `GzipDecoder.defaultLimit`.
         case decodedTooLarge = "decoded_too_large"
         /// A gzip body that zlib could not decode.
         case undecodable
-        /// JSON by its Content-Type, but one side did not parse (or nested too deep).
+        /// JSON by its Content-Type, but one side did not parse (or nested too deep, or held
+        /// more than `JSONParser.maxNodes` values).
         case invalidJSON = "invalid_json"
     }
 
@@ -38,6 +40,13 @@ struct BodyComparison: Equatable {
         } catch {
             result.hashOnly = error == .tooLarge ? .decodedTooLarge : .undecodable
             if !sameHash(primary, other) { result.differences = [DifferenceKey.body] }
+            return result
+        }
+        // The README promises structural comparison up to the capture limit: a small gzip
+        // body that inflates past it is compared by its bytes, as an over-limit body is.
+        if decodedA.count > MirrorAnswer.captureLimit || decodedB.count > MirrorAnswer.captureLimit {
+            result.hashOnly = .overLimit
+            if decodedA != decodedB { result.differences = [DifferenceKey.body] }
             return result
         }
         if isJSON(primaryType) && isJSON(otherType) {

@@ -3,7 +3,15 @@ import SwitchyardRouting
 /// Structural comparison of two JSON documents: object key order is ignored, arrays are
 /// compared in order, numbers by value. The result is the set of field paths that differ,
 /// with array indices folded to `[*]` (so `$.items[3].ts` and `$.items[7].ts` are one path
-/// to count), sorted. Subtrees an ignore pattern matches are skipped.
+/// to count), sorted. Subtrees an ignore pattern matches are skipped; patterns are matched
+/// against the real keys, before folding.
+///
+/// Object keys are folded too, because a map may be keyed by what it holds (a patient's
+/// name, a record number, an e-mail) and paths end up in the report, /status.json and the
+/// saved book: a key that is not name-like (anything but ASCII letters, digits, `_`, `-`,
+/// `.`; empty; over 64 bytes) is written `{key}`, a name-like one that looks like an id
+/// (the endpoint template's rule: digits, a UUID, letters and digits over 8+ bytes, …;
+/// over 32 bytes: any digit) `{id}`. No control byte or person's name with a space can reach a path this way.
 ///
 /// What is reported where: a key present on one side only — its path; a value or type that
 /// differs — its path; arrays of different lengths — the array's path, after the elements
@@ -29,11 +37,32 @@ struct JSONDifference {
 
     private mutating func report() {
         guard paths.count < Self.maxPaths, !isIgnored else { return }
-        let folded = concrete.map { step -> JSONPathPattern.Step in
-            if case .index = step { return .anyIndex }
-            return step
+        var text = "$"
+        for step in concrete {
+            switch step {
+            case .index, .anyIndex: text += "[*]"
+            case .key(let name):
+                // A dotted key is quoted so that `a.b` is not read as two steps.
+                let shown = Self.fold(key: name)
+                text += shown.contains(".") ? "[\"" + shown + "\"]" : "." + shown
+            case .anyKey: text += ".*"
+            }
         }
-        paths.insert(JSONPathPattern.text(folded))
+        paths.insert(text)
+    }
+
+    /// A key as a path shows it: itself when it is a plain name, else `{id}` or `{key}`.
+    static func fold(key: String) -> String {
+        let bytes = Array(key.utf8)
+        let nameLike = !bytes.isEmpty && bytes.count <= 64 && bytes.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
+                || b == UInt8(ascii: "_") || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
+        }
+        if !nameLike { return "{key}" }
+        // Past 32 bytes the segment rule folds everything; a long field name
+        // (`emergencyContactPhoneNumberSecondary`) is kept unless it holds a digit.
+        if bytes.count > 32 { return bytes.contains { $0 >= 0x30 && $0 <= 0x39 } ? "{id}" : key }
+        return EndpointTemplate.isIdentifier(bytes[...]) ? "{id}" : key
     }
 
     private mutating func compare(_ a: JSONValue, _ b: JSONValue) {

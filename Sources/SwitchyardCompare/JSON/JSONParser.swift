@@ -9,9 +9,13 @@ struct JSONParser {
 
     /// Deeper documents are not compared structurally (recursion is bounded by this).
     static let maxDepth = 64
+    /// Documents with more values than this are not compared structurally: a 1 MiB body of
+    /// `[0,0,0,…]` would otherwise build half a million nodes on the admin thread.
+    static let maxNodes = 200_000
 
     private let bytes: [UInt8]
     private var i = 0
+    private var nodes = 0
 
     static func parse(_ bytes: [UInt8]) throws(Invalid) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
@@ -32,6 +36,8 @@ struct JSONParser {
 
     private mutating func value(depth: Int) throws(Invalid) -> JSONValue {
         guard depth < Self.maxDepth else { throw fail("nested deeper than \(Self.maxDepth)") }
+        nodes += 1
+        guard nodes <= Self.maxNodes else { throw fail("more than \(Self.maxNodes) values") }
         guard i < bytes.count else { throw fail("unexpected end") }
         switch bytes[i] {
         case UInt8(ascii: "{"): return try object(depth: depth)

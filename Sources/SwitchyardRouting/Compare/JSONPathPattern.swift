@@ -81,6 +81,10 @@ public struct JSONPathPattern: Sendable, Equatable, Hashable, CustomStringConver
                 throw ParseError(offset: i, message: "unexpected '\(chars[i])' (steps are .NAME, .*, [N], [*] or [\"NAME\"])")
             }
         }
+        // `$` alone would ignore the whole body: every pair would look equal.
+        guard !steps.isEmpty else {
+            throw ParseError(offset: 0, message: "a path with no steps would ignore the whole body; name a field ($.meta.requestId)")
+        }
         self.steps = steps
     }
 
@@ -111,9 +115,15 @@ public struct JSONPathPattern: Sendable, Equatable, Hashable, CustomStringConver
                 }
                 if plain { out += "." + name } else {
                     var escaped = ""
-                    for c in name {
+                    for c in name.unicodeScalars {
                         if c == "\\" || c == "\"" { escaped.append("\\") }
-                        escaped.append(c)
+                        // A control byte would reach a terminal or a log as is (`ESC[31m`).
+                        if c.value < 0x20 || c.value == 0x7F {
+                            let hex = String(c.value, radix: 16)
+                            escaped += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                        } else {
+                            escaped.unicodeScalars.append(c)
+                        }
                     }
                     out += "[\"" + escaped + "\"]"
                 }

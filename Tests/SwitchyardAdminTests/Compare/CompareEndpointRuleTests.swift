@@ -9,7 +9,10 @@ import SwitchyardCompare
     @Test func theComparerFoldsPathsExactlyAsTheInventoryDoes() {
         let paths = ["/", "", "/patients/42", "/patients/42/notes/3f2c9a1e-0b4d-4c8e-9f1a-2b3c4d5e6f70?x=1",
                      "/files/deadbeefdeadbeef1/raw#frag", "/files/deadbeef/v2", "/a//b/", "/v1/0123456789abcdef",
-                     "/v1/abcdefabcdefabcdef", "/v1/-", "/x/3F2C9A1E-0B4D-4C8E-9F1A-2B3C4D5E6F70", "?q=1", "/api/v2/items/1234/ts"]
+                     "/v1/abcdefabcdefabcdef", "/v1/-", "/x/3F2C9A1E-0B4D-4C8E-9F1A-2B3C4D5E6F70", "?q=1", "/api/v2/items/1234/ts",
+                     "/by-email/jane@x.org", "/mrn/MRN00417/notes", "/t/a1b2c3d4", "/t/a1b2c3d", "/t/v2beta", "/q/x=1", "/q/a;b",
+                     "/s/Jane%20Doe", "/c/\u{1b}[31m", "/long/" + String(repeating: "a", count: 33), "/long/" + String(repeating: "a", count: 32),
+                     "/files/deadbeef/report-2024.pdf", "/v1/abcdefgh"]
         let key = InventoryKey()
         for path in paths {
             key.start(route: UnsafeRawBufferPointer(start: nil, count: 0))
@@ -17,5 +20,15 @@ import SwitchyardCompare
             let inventory = String(decoding: UnsafeBufferPointer(start: key.text, count: key.count), as: UTF8.self)
             #expect(EndpointTemplate.template(path) == inventory, "\(path)")
         }
+    }
+
+    /// The segments that may carry a person's data fold too, on both sides.
+    @Test func segmentsThatMayHoldAPersonsDataFold() {
+        let expected = ["/by-email/jane@x.org": "/by-email/{id}", "/mrn/MRN00417/notes": "/mrn/{id}/notes",
+                        "/t/a1b2c3d4": "/t/{id}", "/t/a1b2c3d": "/t/a1b2c3d", "/t/v2beta": "/t/v2beta",
+                        "/q/x=1": "/q/{id}", "/q/a;b": "/q/{id}", "/s/Jane%20Doe": "/s/{id}", "/c/\u{1b}[31m": "/c/{id}",
+                        "/long/" + String(repeating: "a", count: 33): "/long/{id}",
+                        "/files/deadbeef/report-2024.pdf": "/files/deadbeef/{id}", "/v1/abcdefgh": "/v1/abcdefgh"]
+        for (path, template) in expected { #expect(EndpointTemplate.template(path) == template, "\(path)") }
     }
 }

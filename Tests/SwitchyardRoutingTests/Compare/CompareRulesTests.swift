@@ -33,6 +33,7 @@ import Testing
             ("    compare ignore json meta.x\n", 10, 25, "a JSON path starts with $"),
             ("    compare ignore json $.items[x]\n", 10, 33, "expected an index, * or a quoted name inside [ ]"),
             ("    compare ignore json $.a.\n", 10, 29, "expected a field name or * after '.'"),
+            ("    compare ignore json $\n", 10, 25, "a path with no steps would ignore the whole body"),
             ("    compare header Bad:Name\n", 10, 20, "bad header name"),
             ("    compare ready 0 pairs 1h\n", 10, 19, "bad pair count"),
             ("    compare ready 10 pairs soon\n", 10, 28, "bad duration"),
