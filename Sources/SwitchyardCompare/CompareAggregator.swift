@@ -6,6 +6,9 @@ import SwitchyardRouting
 /// dropped as soon as they are counted. Not thread-safe; its owner serialises calls.
 public struct CompareAggregator: Sendable {
     public private(set) var book: CompareBook
+    /// The installation's key for the examples' body hashes (`SipHash`); the owner sets it
+    /// from `compare.key` beside the state file.
+    public var exampleKey: (UInt64, UInt64) = (0, 0)
 
     public init(book: CompareBook = CompareBook()) { self.book = book }
 
@@ -80,7 +83,8 @@ public struct CompareAggregator: Sendable {
             if noiseOnly { e.noiseAtIngest += 1 }
             let example = CompareExample(time: time, target: sample.target, primaryStatus: sample.primary.status,
                                          otherStatus: sample.other.status, differences: Array(unique.prefix(10)),
-                                         primaryHash: Self.hashText(sample.primary), otherHash: Self.hashText(sample.other))
+                                         primaryHash: Self.hashText(sample.primary, key: exampleKey),
+                                         otherHash: Self.hashText(sample.other, key: exampleKey))
             Self.keep(example, in: &e)
         }
     }
@@ -99,13 +103,15 @@ public struct CompareAggregator: Sendable {
         }
     }
 
-    /// The first 8 bytes of the body hash in hex; FNV-1a 64 of the captured body when the
-    /// data plane gave no hash; "-" when there is neither.
-    static func hashText(_ answer: MirrorAnswer) -> String {
-        if !answer.bodyHash.isEmpty { return answer.bodyHash.prefix(8).map { String(format: "%02x", $0) }.joined() }
-        guard let body = answer.body else { return "-" }
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in body { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
-        return "fnv:" + String(h, radix: 16)
+    /// The body as an example shows it: SipHash-2-4, keyed per installation, of the data
+    /// plane's SHA-256 (or of the captured body when there is none), in hex; "-" when there
+    /// is neither. Equal bodies show equal text within one installation; nobody holding the
+    /// file can test a guessed body against it.
+    static func hashText(_ answer: MirrorAnswer, key: (UInt64, UInt64)) -> String {
+        let input: [UInt8]
+        if !answer.bodyHash.isEmpty { input = answer.bodyHash } else if let body = answer.body { input = body } else { return "-" }
+        let h = SipHash.hash(key: key, input)
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
     }
 }

@@ -68,8 +68,9 @@ public struct CompareExample: Codable, Sendable, Equatable {
     public var otherStatus: Int
     /// Difference keys (at most 10).
     public var differences: [String]
-    /// The first 8 bytes of each body's hash, hex (the data plane's SHA-256; FNV-1a of the
-    /// captured body when the sample had none).
+    /// Each body as 16 hex digits: SipHash-2-4 under the installation's `compare.key` of
+    /// the data plane's SHA-256 (or of the captured body) — equal bodies look equal, a
+    /// guessed body cannot be tested against it.
     public var primaryHash: String
     public var otherHash: String
 }

@@ -44,7 +44,7 @@ import SwitchyardTestSupport
         #expect(lines.contains { $0.contains("$.generatedAt") && $0.contains("noise (100 of 100 primary-vs-primary)") }, "\(text.output)")
         #expect(lines.contains { $0.contains("status:200>500") && $0.contains("1,000 pairs (100 %)") && $0.contains("MISMATCH") })
         #expect(lines.contains { $0.contains("latency p50 / p99: primary 2.6 ms / 2.6 ms; mirror") }, "\(text.output)")
-        #expect(lines.contains { $0.hasPrefix("    recent: ") && $0.contains(" cloud 200/200 $.patient.fullName, $.patient.name  body fnv:") }, "\(text.output)")
+        #expect(lines.contains { $0.hasPrefix("    recent: ") && $0.contains(" cloud 200/200 $.patient.fullName, $.patient.name  body ") }, "\(text.output)")
         #expect(!text.output.contains("requestId"), "ignored by the routes file")
         #expect(!text.output.contains("secret") && !text.output.contains("Patient "), "no query, no body")
 
