@@ -102,7 +102,10 @@ import SwitchyardTestSupport
 
         try fixture.c.start()
         // It started from its own file (the generation before), then caught up.
-        #expect(fixture.c.errorLog.contains("(generation \(start))"), "\(fixture.c.errorLog)")
+        // (The line may land a moment after the admin socket answers: wait for it.)
+        try waitFor("c to log the generation it started from", seconds: 10) {
+            fixture.c.errorLog.contains("(generation \(start))")
+        }
         try waitFor("c to catch up", seconds: 10) { fixture.c.generation() == start + 2 && fixture.c.isSynced }
         #expect(fixture.c.answeredBy() == "cloud")
         try waitFor("a to see c back", seconds: 3) { !fixture.a.command("status").contains("gone") }
