@@ -1,12 +1,12 @@
 /// An endpoint as the report names it: method and path template, the query never kept.
 ///
-/// The rule is the inventory's (`InventoryKey.appendTemplate` in SwitchyardProxy,
-/// which works on raw bytes on the data plane; this is the admin side's copy over a String):
+/// The rule is one function, `isIdentifier`, shared with the inventory
+/// (`InventoryKey.appendTemplate` in SwitchyardProxy calls it on the data plane's raw bytes):
 /// a path segment that is all digits, a UUID (8-4-4-4-12 hex), 16 or more hex digits with
 /// at least one digit, 8+ bytes mixing digits and letters, one holding `@`, `;`, `=`, `%` or
 /// a control byte, or one over 32 bytes is written `{id}` — ids and anything that may carry a person's data
-/// (an e-mail, a record number, a token) never reach a report. The two are kept equal by
-/// `CompareEndpointRuleTests` (SwitchyardAdminTests).
+/// (an e-mail, a record number, a token) never reach a report. `CompareEndpointRuleTests`
+/// (SwitchyardAdminTests) checks that both build the same templates.
 public enum EndpointTemplate {
     public static func fold(method: String, path: String) -> String {
         method + " " + template(path)
@@ -24,14 +24,15 @@ public enum EndpointTemplate {
             var j = i
             while j < end && bytes[j] != UInt8(ascii: "/") { j += 1 }
             let segment = bytes[i..<j]
-            if isIdentifier(segment) { out += Array("{id}".utf8) } else { out += segment }
+            if segment.withUnsafeBytes({ isIdentifier($0) }) { out += Array("{id}".utf8) } else { out += segment }
             i = j
         }
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Must answer as `InventoryKey.isIdentifier` does (see the type's doc for the rule).
-    static func isIdentifier(_ s: ArraySlice<UInt8>) -> Bool {
+    /// Whether a path segment is written `{id}` (the rule in the type's doc). Pure and
+    /// allocation-free: the inventory calls it for every segment of every request's path.
+    public static func isIdentifier(_ s: UnsafeRawBufferPointer) -> Bool {
         if s.isEmpty { return false }
         if s.count > 32 { return true }
         var digits = 0, hex = 0, dashes = 0, letters = 0, other = false
@@ -46,8 +47,7 @@ public enum EndpointTemplate {
         if digits > 0 && letters > 0 && s.count >= 8 { return true }
         if other { return false }
         if digits == s.count { return true }
-        let a = Array(s)
-        if a.count == 36 && dashes == 4 && a[8] == 0x2D && a[13] == 0x2D && a[18] == 0x2D && a[23] == 0x2D { return true }
+        if s.count == 36 && dashes == 4 && s[8] == 0x2D && s[13] == 0x2D && s[18] == 0x2D && s[23] == 0x2D { return true }
         return dashes == 0 && hex >= 16 && digits > 0
     }
 }

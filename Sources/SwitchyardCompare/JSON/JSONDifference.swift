@@ -62,7 +62,7 @@ struct JSONDifference {
         // Past 32 bytes the segment rule folds everything; a long field name
         // (`emergencyContactPhoneNumberSecondary`) is kept unless it holds a digit.
         if bytes.count > 32 { return bytes.contains { $0 >= 0x30 && $0 <= 0x39 } ? "{id}" : key }
-        return EndpointTemplate.isIdentifier(bytes[...]) ? "{id}" : key
+        return bytes.withUnsafeBytes { EndpointTemplate.isIdentifier($0) } ? "{id}" : key
     }
 
     private mutating func compare(_ a: JSONValue, _ b: JSONValue) {

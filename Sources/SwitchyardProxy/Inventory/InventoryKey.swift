@@ -1,3 +1,4 @@
+import SwitchyardCompare
 import SwitchyardRouting
 
 /// The key of one inventory row, assembled in memory the worker owns: the route's name and
@@ -98,7 +99,8 @@ final class InventoryKey {
     }
 
     /// A path template: the path up to `?` or `#` (never the query), with each segment that
-    /// looks like an identifier or may carry a person's data (`isIdentifier`) written `{id}`.
+    /// looks like an identifier or may carry a person's data written `{id}` — the rule is
+    /// `EndpointTemplate.isIdentifier`, the one the mirror comparison's report folds by.
     func appendTemplate(ofPath path: UnsafeRawBufferPointer) {
         var end = 0
         while end < path.count && path[end] != UInt8(ascii: "?") && path[end] != UInt8(ascii: "#") { end += 1 }
@@ -108,36 +110,10 @@ final class InventoryKey {
             var j = i
             while j < end && path[j] != UInt8(ascii: "/") { j += 1 }
             let segment = UnsafeRawBufferPointer(rebasing: path[i..<j])
-            if Self.isIdentifier(segment) { append("{id}") } else { append(segment) }
+            if EndpointTemplate.isIdentifier(segment) { append("{id}") } else { append(segment) }
             i = j
         }
         if end == 0 { appendByte(UInt8(ascii: "/")) }
-    }
-
-    /// An id, or a segment that may carry a person's data (an e-mail, a token, a
-    /// `key=value`, percent-encoded text): all digits; a UUID; 16+ hex digits with a digit;
-    /// digits and letters together over 8+ bytes (`a1b2c3d4`, `MRN00417`); any of `@ ; = %`
-    /// or a control byte; over 32 bytes. Kept equal to `EndpointTemplate.isIdentifier` (CompareEndpointRuleTests).
-    static func isIdentifier(_ s: UnsafeRawBufferPointer) -> Bool {
-        if s.isEmpty { return false }
-        if s.count > 32 { return true }
-        var digits = 0, hex = 0, dashes = 0, letters = 0, other = false
-        var i = 0
-        while i < s.count {
-            let b = s[i]
-            if b >= 0x30 && b <= 0x39 { digits += 1 ; hex += 1 }
-            else if (b >= 0x61 && b <= 0x66) || (b >= 0x41 && b <= 0x46) { hex += 1 ; letters += 1 }
-            else if (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) { letters += 1 ; other = true }
-            else if b == UInt8(ascii: "-") { dashes += 1 }
-            else if b == UInt8(ascii: "@") || b == UInt8(ascii: ";") || b == UInt8(ascii: "=") || b == UInt8(ascii: "%") || b < 0x20 || b == 0x7F { return true }
-            else { other = true }
-            i += 1
-        }
-        if digits > 0 && letters > 0 && s.count >= 8 { return true }
-        if other { return false }
-        if digits == s.count { return true }
-        if s.count == 36 && dashes == 4 && s[8] == 0x2D && s[13] == 0x2D && s[18] == 0x2D && s[23] == 0x2D { return true }
-        return dashes == 0 && hex >= 16 && digits > 0
     }
 }
 

@@ -2,9 +2,10 @@ import Testing
 @testable import SwitchyardProxy
 import SwitchyardCompare
 
-/// The report's endpoint templates use the inventory's `{id}` rule; the data plane's copy
-/// works on raw bytes (`InventoryKey.appendTemplate`), the comparer's on a String
-/// (`EndpointTemplate`). They must fold every path the same way.
+/// The report's endpoint templates use the inventory's `{id}` rule (one function,
+/// `EndpointTemplate.isIdentifier`); the data plane walks raw bytes
+/// (`InventoryKey.appendTemplate`), the comparer a String (`EndpointTemplate.template`).
+/// They must fold every path the same way.
 @Suite struct CompareEndpointRuleTests {
     @Test func theComparerFoldsPathsExactlyAsTheInventoryDoes() {
         let paths = ["/", "", "/patients/42", "/patients/42/notes/3f2c9a1e-0b4d-4c8e-9f1a-2b3c4d5e6f70?x=1",
