@@ -43,13 +43,9 @@ extension DownstreamConnection {
             logRefusal(status: error.status, reason: error.reason)
             return true
         case .complete(let headLength):
-            // Body bytes, a hold, a replay: what follows a head works on a full buffer.
-            if buffer.capacity < worker.buffers.bufferSize {
-                let full = ensureFullClientBuffer()
-                startExchange(base: full.readable.baseAddress!, headLength: headLength)
-                return true
-            }
-            startExchange(base: bytes.baseAddress!, headLength: headLength)
+            // Body bytes, a hold, a replay: what follows a head works on a full buffer (a
+            // small one's bytes move now; a full one stays as it is).
+            startExchange(base: ensureFullClientBuffer().readable.baseAddress!, headLength: headLength)
             return true
         }
     }
