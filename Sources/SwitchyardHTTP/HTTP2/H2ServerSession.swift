@@ -10,10 +10,11 @@ import CNGHTTP2
 /// bounds the memory a slow backend can make us hold.
 public final class H2ServerSession {
     private var session: OpaquePointer?
-    /// `unowned(unsafe)`: the delegate (the HTTP/2 connection) owns this session and calls
-    /// into nghttp2 only from its own methods, so it is alive whenever a callback runs; the
-    /// checked form cost a retain and release per callback (one per header field).
-    private unowned(unsafe) let delegate: H2SessionDelegate
+    /// Strong on purpose: the delegate (the HTTP/2 connection) owns this session, and the
+    /// cycle is broken when it drops the session at close. A strong `let` read through a
+    /// borrowed owner (`withOwner`) costs nothing per callback; the `unowned(unsafe)` form
+    /// cost a retain and release at every callback (one per header field).
+    private let delegate: H2SessionDelegate
     /// Output nghttp2 handed us that did not fit the caller's buffer yet.
     private var pending: UnsafePointer<UInt8>?
     private var pendingCount = 0
@@ -191,52 +192,60 @@ public final class H2ServerSession {
 
     // MARK: callbacks
 
-    private static func owner(_ userData: UnsafeMutableRawPointer?) -> H2ServerSession {
-        Unmanaged<H2ServerSession>.fromOpaque(userData!).takeUnretainedValue()
+    /// Runs `body` with the session behind nghttp2's `user_data`, borrowed: nghttp2 calls
+    /// back only from inside the session's own methods, so the session is alive throughout
+    /// and no retain is needed (`takeUnretainedValue` would retain and release it).
+    @inline(__always)
+    private static func withOwner<R>(_ userData: UnsafeMutableRawPointer?, _ body: (H2ServerSession) -> R) -> R {
+        Unmanaged<H2ServerSession>.fromOpaque(userData!)._withUnsafeGuaranteedRef(body)
     }
 
     private static func install(_ callbacks: OpaquePointer) {
         nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks) { _, hd, userData in
             guard let hd, hd.pointee.type == UInt8(NGHTTP2_HEADERS.rawValue) else { return 0 }
-            H2ServerSession.owner(userData).checkHeadersStream(hd.pointee.stream_id)
+            H2ServerSession.withOwner(userData) { $0.checkHeadersStream(hd.pointee.stream_id) }
             return 0
         }
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
             guard let frame, frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue),
                   frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST else { return 0 }
-            let owner = H2ServerSession.owner(userData)
-            owner.highestOpened = max(owner.highestOpened, frame.pointee.hd.stream_id)
-            owner.delegate.h2StreamOpened(frame.pointee.hd.stream_id)
+            H2ServerSession.withOwner(userData) { owner in
+                owner.highestOpened = max(owner.highestOpened, frame.pointee.hd.stream_id)
+                owner.delegate.h2StreamOpened(frame.pointee.hd.stream_id)
+            }
             return 0
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
             guard let frame, frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST else { return 0 }
-            H2ServerSession.owner(userData).delegate.h2Header(frame.pointee.hd.stream_id,
-                                              name: UnsafeRawBufferPointer(start: name, count: nameLength),
-                                              value: UnsafeRawBufferPointer(start: value, count: valueLength))
+            H2ServerSession.withOwner(userData) {
+                $0.delegate.h2Header(frame.pointee.hd.stream_id,
+                                     name: UnsafeRawBufferPointer(start: name, count: nameLength),
+                                     value: UnsafeRawBufferPointer(start: value, count: valueLength))
+            }
             return 0
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
             guard let frame else { return 0 }
             let hd = frame.pointee.hd
             let endStream = hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
-            let delegate = H2ServerSession.owner(userData).delegate
-            switch Int(hd.type) {
-            case Int(NGHTTP2_HEADERS.rawValue):
-                if frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
-                    delegate.h2HeadComplete(hd.stream_id, endStream: endStream)
-                } else if endStream {
-                    delegate.h2RequestEnded(hd.stream_id)   // trailers: dropped, as on HTTP/1.1
+            H2ServerSession.withOwner(userData) { owner in
+                switch Int(hd.type) {
+                case Int(NGHTTP2_HEADERS.rawValue):
+                    if frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
+                        owner.delegate.h2HeadComplete(hd.stream_id, endStream: endStream)
+                    } else if endStream {
+                        owner.delegate.h2RequestEnded(hd.stream_id)   // trailers: dropped, as on HTTP/1.1
+                    }
+                case Int(NGHTTP2_DATA.rawValue):
+                    if endStream { owner.delegate.h2RequestEnded(hd.stream_id) }
+                default:
+                    break
                 }
-            case Int(NGHTTP2_DATA.rawValue):
-                if endStream { delegate.h2RequestEnded(hd.stream_id) }
-            default:
-                break
             }
             return 0
         }
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, stream, data, length, userData in
-            H2ServerSession.owner(userData).delegate.h2Data(stream, UnsafeRawBufferPointer(start: data, count: length))
+            H2ServerSession.withOwner(userData) { $0.delegate.h2Data(stream, UnsafeRawBufferPointer(start: data, count: length)) }
             return 0
         }
         nghttp2_session_callbacks_set_on_frame_send_callback(callbacks) { _, frame, userData in
@@ -244,7 +253,7 @@ public final class H2ServerSession {
             let hd = frame.pointee.hd
             if hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0,
                hd.type == UInt8(NGHTTP2_DATA.rawValue) || hd.type == UInt8(NGHTTP2_HEADERS.rawValue) {
-                H2ServerSession.owner(userData).delegate.h2ResponseSent(hd.stream_id)
+                H2ServerSession.withOwner(userData) { $0.delegate.h2ResponseSent(hd.stream_id) }
             } else if hd.type == UInt8(NGHTTP2_GOAWAY.rawValue) {
                 // nghttp2 says why in the GOAWAY's debug data ("request HEADERS: max concurrent
                 // streams exceeded"): the error log can then name the limit.
@@ -252,20 +261,22 @@ public final class H2ServerSession {
                 let reason = goAway.opaque_data_len > 0 && goAway.opaque_data != nil
                     ? String(decoding: UnsafeRawBufferPointer(start: goAway.opaque_data, count: min(goAway.opaque_data_len, 256)), as: UTF8.self)
                     : ""
-                H2ServerSession.owner(userData).delegate.h2GoAwaySent(errorCode: goAway.error_code, reason: reason)
+                H2ServerSession.withOwner(userData) { $0.delegate.h2GoAwaySent(errorCode: goAway.error_code, reason: reason) }
             }
             return 0
         }
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, stream, errorCode, userData in
-            H2ServerSession.owner(userData).noteClosed(stream)
-            H2ServerSession.owner(userData).delegate.h2StreamClosed(stream, errorCode: errorCode)
+            H2ServerSession.withOwner(userData) { owner in
+                owner.noteClosed(stream)
+                owner.delegate.h2StreamClosed(stream, errorCode: errorCode)
+            }
             return 0
         }
     }
 
     private static let readBody: nghttp2_data_source_read_callback = { _, stream, buffer, length, flags, _, userData in
         let target = UnsafeMutableRawBufferPointer(start: buffer, count: length)
-        switch H2ServerSession.owner(userData).delegate.h2ResponseBody(stream, into: target) {
+        switch H2ServerSession.withOwner(userData, { $0.delegate.h2ResponseBody(stream, into: target) }) {
         case .deferred:
             return Int(NGHTTP2_ERR_DEFERRED.rawValue)
         case .bytes(let n, let end):

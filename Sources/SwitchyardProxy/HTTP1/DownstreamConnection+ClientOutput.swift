@@ -129,7 +129,7 @@ extension DownstreamConnection {
     }
 
     func startLingering() {
-        if bridge != nil {
+        if isH2 {
             close()   // the stream ends with the answer; there is no socket to linger on
             return
         }

@@ -267,7 +267,7 @@ extension DownstreamConnection {
                 if closeAfter { closeAfterResponse = true }
                 takeResponseFraming(p)
                 if let pair = mirrorPair { pair.primary.head(p, base) }
-                if bridge != nil {
+                if isH2 {
                     relayHeadToStream(p, base, headLength: headLength, input: input)
                     return true
                 }
@@ -302,7 +302,7 @@ extension DownstreamConnection {
         case .chunked:
             responseChunks.reset()
             responseBody = .chunked
-            chunkToClient = bridge == nil && !clientIsHTTP10
+            chunkToClient = !isH2 && !clientIsHTTP10
         case .untilClose:
             responseBody = .done
             responseUntilClose = true
@@ -379,7 +379,7 @@ extension DownstreamConnection {
         observeInventoryEnd(handle)
         observeEnd(handle)
         worker.stats.requests += 1
-        if bridge != nil { worker.stats.h2Requests += 1 }
+        if isH2 { worker.stats.h2Requests += 1 }
         if status >= 500 { worker.stats.serverErrors += 1 }
         if inTunnel {
             inTunnel = false

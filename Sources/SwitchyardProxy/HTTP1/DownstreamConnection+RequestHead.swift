@@ -73,12 +73,12 @@ extension DownstreamConnection {
         decision = Self.unrouted
         switch p.framing {
         case .contentLength(let n): requestBody = n == 0 ? .done : .length(n)
-        case .chunked: requestBody = bridge == nil ? .chunked : .streamChunked
+        case .chunked: requestBody = !isH2 ? .chunked : .streamChunked
         case .none, .untilClose: requestBody = .done
         }
         let request = Exchange.Request(
             method: method, body: requestBody.exchangeBody, expectContinue: p.expectContinue,
-            upgrade: requestIsUpgrade, clientIsHTTP10: clientIsHTTP10, keepAlive: requestKeepAlive, http2: bridge != nil)
+            upgrade: requestIsUpgrade, clientIsHTTP10: clientIsHTTP10, keepAlive: requestKeepAlive, http2: isH2)
         var action = exchange.headRouted(request, route(base, p, handle), draining: worker.draining)
         if case .consultDecisionPoint = action {
             bodyLimit = exchange.bodyLimit

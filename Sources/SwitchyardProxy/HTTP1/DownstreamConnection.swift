@@ -61,10 +61,12 @@ final class DownstreamConnection: EventHandler, Indexed {
     /// Written only by this connection (its extensions in HTTP1/); others read it.
     var phase = Phase.awaitingHead
     let fd: FileDescriptor
-    /// The worker that owns this connection. `unowned(unsafe)`: the worker lives as long as
-    /// the process and holds every connection it runs, so the reference cannot dangle; a
-    /// checked `unowned` cost a strong retain and release on every use (callgrind: ~8 a request).
-    unowned(unsafe) let worker: Worker
+    /// The worker that owns this connection. Strong on purpose: a strong `let` is read
+    /// without retain or release, while an `unowned(unsafe)` read is made strong (a retain
+    /// and a release) at every use — callgrind counted ~50 such pairs a request across the
+    /// exchange driver. The cycle (the worker's list holds the connection) is broken by
+    /// `close()`, which takes the connection off that list; `Worker.closeAll` closes every one.
+    let worker: Worker
     var registration = RegistrationID.none
     /// Position in the worker's connection list (for O(1) removal).
     var listIndex = -1
@@ -85,7 +87,10 @@ final class DownstreamConnection: EventHandler, Indexed {
     /// The client reached us over TLS (X-Forwarded-Proto, Secure cookies).
     let isTLS: Bool
     /// The HTTP/2 stream this connection carries, or nil for a client socket.
-    unowned(unsafe) var bridge: H2Stream?
+    unowned(unsafe) var bridge: H2Stream? { didSet { isH2 = bridge != nil } }
+    /// `bridge != nil`, kept as a flag: testing the unowned(unsafe) reference itself costs a
+    /// retain and release, and the exchange asks on every request.
+    private(set) var isH2 = false
     /// A plain listener with `h2c`: a first request that is the HTTP/2 preface hands the
     /// socket to an `H2Connection`.
     let h2cAllowed: Bool
@@ -164,6 +169,8 @@ final class DownstreamConnection: EventHandler, Indexed {
     var startNanoseconds: UInt64 = 0
     /// Metrics and access-log notes of the current exchange (see `+Observe`).
     var observed = ExchangeObservation()
+    /// The inventory rows this connection's requests on one route share (see the type).
+    var shortcut = InventoryShortcut()
     /// Method and path of the current request for the access log (the head itself is
     /// consumed from the read buffer once forwarded). Allocated once per connection.
     /// The label ("backend/host:port") of the server that served the last request, for its
@@ -229,6 +236,7 @@ final class DownstreamConnection: EventHandler, Indexed {
         self.tls = tls
         self.isTLS = secure
         self.bridge = bridge
+        self.isH2 = bridge != nil  // didSet does not run in init
         self.h2cAllowed = h2c
         self.protocolName = protocolName
         self.tlsVersion = tlsVersion
@@ -347,7 +355,7 @@ final class DownstreamConnection: EventHandler, Indexed {
 
     func updateInterests() {
         guard phase != .closed else { return }
-        if bridge == nil {
+        if !isH2 {
             var client: UInt32 = 0
             if !clientEOF, clientBufferHasRoom,
                (tls?.session.ciphertextRoom ?? 1) > 0 {

@@ -13,8 +13,9 @@ import SwitchyardTLS
 /// after the loop's batch of events (`DeferredWork`), never from inside nghttp2's calls.
 final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed {
     let fd: FileDescriptor
-    /// `unowned(unsafe)` as in `DownstreamConnection.worker`: the worker outlives its connections.
-    unowned(unsafe) let worker: Worker
+    /// Strong, as `DownstreamConnection.worker` (read without retain or release); `close()`
+    /// takes the connection off the worker's list, which breaks the cycle.
+    let worker: Worker
     var registration = RegistrationID.none
     /// Position in the worker's HTTP/2 connection list.
     var listIndex = -1

@@ -15,10 +15,11 @@ import SwitchyardSystem
 /// `body` has room, which nghttp2 drains as the client's window allows.
 final class H2Stream: Indexed {
     let id: Int32
-    /// `unowned(unsafe)`: the connection holds its streams (and is the only one that does
-    /// beyond a call's locals), so a stream never outlives it; a checked `unowned` cost a
-    /// retain and release on each of the dozen uses a stream makes per request.
-    unowned(unsafe) let connection: H2Connection
+    /// Strong on purpose: a strong `let` is read without retain or release (an
+    /// `unowned(unsafe)` read costs both at every use, a dozen a request). The cycle — the
+    /// connection's list holds its streams — is broken when the stream closes and leaves
+    /// that list; `H2Connection.close` closes every stream it still has.
+    let connection: H2Connection
     /// The SNI name of the connection's TLS client, if any.
     var serverName: String? { connection.serverName }
     /// Position in the connection's stream list.

@@ -57,7 +57,7 @@ extension DownstreamConnection {
     func parkedClientCheck() -> Bool {
         // An HTTP/2 stream's END_STREAM is the end of its request, not the client leaving
         // (a reset arrives as `bridgeCancel`).
-        guard clientEOF, bridge == nil else { return false }
+        guard clientEOF, !isH2 else { return false }
         perform(exchange.clientGone())
         return true
     }
@@ -120,7 +120,7 @@ extension DownstreamConnection {
         phase = .awaitingHead
         let headLength = parkedHeadLength
         parkedHeadLength = 0
-        if bridge != nil {
+        if isH2 {
             // The stream's decoded head (the body, if any, is in `fromClient`).
             let head = parkedH2Head
             parkedH2Head = nil

@@ -21,12 +21,25 @@ extension DownstreamConnection {
         let pinned = decision.reason == .cohort
         var routeHash: UInt32 = 0
         var kindHash: UInt32 = 0
+        let generation = handle.table.generation
+        // The rows that are the same for every request of this connection on this route are
+        // counted through their kept slots (see `InventoryShortcut`); the first request, or
+        // one whose slot was taken meanwhile, records them by key.
+        let same = shortcut.matches(generation: generation, route: decision.route, http10: clientIsHTTP10)
+        if !same {
+            shortcut = InventoryShortcut(generation: generation, route: decision.route, http10: clientIsHTTP10)
+        }
         handle.routeNames[decision.route].withUnsafeBytes { route in
             routeHash = DecisionRecord.nameHash(route)
-            key.start(route: route)
-            key.network = network
-            let caller = inventory.table(.callers).record(key, now: now)
-            if pinned { caller[HeavyHitterTable.Word.pinned] &+= 1 }
+            let callers = inventory.table(.callers)
+            if !(same && InventoryShortcut.count(callers, shortcut.caller, shortcut.callerHash, now: now)) {
+                key.start(route: route)
+                key.network = network
+                let slot = callers.record(key, now: now)
+                shortcut.caller = slot
+                shortcut.callerHash = slot[HeavyHitterTable.Word.hash]
+            }
+            if pinned { shortcut.caller.unsafelyUnwrapped[HeavyHitterTable.Word.pinned] &+= 1 }
 
             key.start(route: route)
             key.separator()
@@ -34,11 +47,16 @@ extension DownstreamConnection {
             inventory.table(.hosts).record(key, now: now)
 
             if tlsVersion.utf8CodeUnitCount > 0, let name = tlsServerName {
-                key.start(route: route)
-                key.separator()
-                var copy = name
-                copy.withUTF8 { key.appendLowercased(UnsafeRawBufferPointer($0)) }
-                inventory.table(.serverNames).record(key, now: now)
+                let serverNames = inventory.table(.serverNames)
+                if !(same && InventoryShortcut.count(serverNames, shortcut.serverName, shortcut.serverNameHash, now: now)) {
+                    key.start(route: route)
+                    key.separator()
+                    var copy = name
+                    copy.withUTF8 { key.appendLowercased(UnsafeRawBufferPointer($0)) }
+                    let slot = serverNames.record(key, now: now)
+                    shortcut.serverName = slot
+                    shortcut.serverNameHash = slot[HeavyHitterTable.Word.hash]
+                }
             }
 
             key.start(route: route)
@@ -49,12 +67,17 @@ extension DownstreamConnection {
             key.network = network
             inventory.table(.clients).record(key, now: now)
 
-            key.start(route: route)
-            key.separator()
-            key.append(bridge != nil ? "HTTP/2" : clientIsHTTP10 ? "HTTP/1.0" : "HTTP/1.1")
-            key.separator()
-            if tlsVersion.utf8CodeUnitCount > 0 { key.append(tlsVersion) } else { key.append("plain") }
-            inventory.table(.protocols).record(key, now: now)
+            let protocols = inventory.table(.protocols)
+            if !(same && InventoryShortcut.count(protocols, shortcut.protocolRow, shortcut.protocolHash, now: now)) {
+                key.start(route: route)
+                key.separator()
+                key.append(isH2 ? "HTTP/2" : clientIsHTTP10 ? "HTTP/1.0" : "HTTP/1.1")
+                key.separator()
+                if tlsVersion.utf8CodeUnitCount > 0 { key.append(tlsVersion) } else { key.append("plain") }
+                let slot = protocols.record(key, now: now)
+                shortcut.protocolRow = slot
+                shortcut.protocolHash = slot[HeavyHitterTable.Word.hash]
+            }
 
             key.start(route: route)
             key.separator()

@@ -8,7 +8,9 @@ import SwitchyardTLS
 final class TLSTransport {
     let session: TLSSession
     private var pendingOut: IOBuffer?
-    private unowned let pool: BufferPool
+    /// Strong: the pool never refers back, and a checked `unowned` read costs a strong
+    /// retain and release at every use.
+    private let pool: BufferPool
 
     init(session: TLSSession, pool: BufferPool) {
         self.session = session

@@ -1,0 +1,46 @@
+/// Eight bytes at a time ("SWAR": SIMD within a register) for the loops every head goes
+/// through: field values are validated and names compared a word per step instead of a
+/// byte per step. Each function is exact for all 256 byte values; `WordScanTests` checks
+/// them against the byte-wise definitions on every byte value in every lane.
+enum WordScan {
+    static let ones: UInt64 = 0x0101_0101_0101_0101
+    static let highs: UInt64 = 0x8080_8080_8080_8080
+
+    /// The eight bytes at `p + offset`, the first in the low byte.
+    @inline(__always)
+    static func load(_ p: UnsafeRawPointer, _ offset: Int) -> UInt64 {
+        UInt64(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    }
+
+    /// True when every byte of `w` is a field-value byte other than HTAB: 0x20–0x7E or
+    /// 0x80–0xFF. A word with a HTAB, another CTL or DEL answers false and is looked at
+    /// byte by byte (`ByteClass.isFieldValueChar`), which is rare.
+    ///
+    /// "Some byte is below 0x20" is `(w − 0x20…20) & ~w & 0x80…80` ≠ 0: a lane's high bit is
+    /// set only when that lane wrapped below zero or a lower lane's borrow reached it, and a
+    /// borrow starts only in a lane that is below 0x20, so the answer (not the lane) is
+    /// exact; bytes ≥ 0x80 have their high bit cleared by `~w` and are never flagged. DEL
+    /// is the same test for zero on `w ^ 0x7F…7F`.
+    @inline(__always)
+    static func isPlainFieldValue(_ w: UInt64) -> Bool {
+        let belowSpace = (w &- ones &* 0x20) & ~w & highs
+        let x = w ^ (ones &* 0x7F)
+        let isDEL = (x &- ones) & ~x & highs
+        return belowSpace | isDEL == 0
+    }
+
+    /// `w` with the ASCII letters A–Z of every lane made lower case; every other byte kept.
+    ///
+    /// Per lane, on its low seven bits h (so no lane carries into the next): h + (0x80 − 'A')
+    /// has its high bit set when h ≥ 'A', h + (0x80 − 'Z' − 1) when h > 'Z'; their XOR is
+    /// set for 'A'…'Z', masked with ~w to drop bytes ≥ 0x80; shifted to 0x20, it is the bit
+    /// that makes the letter lower case.
+    @inline(__always)
+    static func lowercased(_ w: UInt64) -> UInt64 {
+        let h = w & ~highs
+        let atLeastA = h &+ ones &* UInt64(0x80 - 0x41)
+        let aboveZ = h &+ ones &* UInt64(0x80 - 0x5B)
+        let upper = (atLeastA ^ aboveZ) & ~w & highs
+        return w | (upper >> 2)
+    }
+}

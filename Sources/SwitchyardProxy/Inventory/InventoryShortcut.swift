@@ -1,0 +1,38 @@
+/// The inventory rows a connection writes with every request that are the same for all of
+/// its requests on one route: the caller (route, network), the SNI name and the protocol.
+/// The first request records them as usual and keeps their slots here; the next ones on
+/// the same route of the same table count straight into those slots — no key built, no
+/// hash — as long as each slot still holds its key (`HeavyHitterTable.kept`): a slot taken
+/// by another key meanwhile is recorded again the long way.
+///
+/// Per connection (an HTTP/2 stream driver keeps its own); touched on the worker's loop
+/// thread only, like the tables it points into, which live as long as the worker.
+struct InventoryShortcut {
+    /// The table generation and route the slots were recorded for; route −1: none.
+    var generation: UInt64 = 0
+    var route = -1
+    /// The protocol row depends on the request's version (HTTP/1.0 and 1.1 may share a
+    /// connection).
+    var http10 = false
+    var caller: UnsafeMutablePointer<UInt64>?
+    var callerHash: UInt64 = 0
+    var serverName: UnsafeMutablePointer<UInt64>?
+    var serverNameHash: UInt64 = 0
+    var protocolRow: UnsafeMutablePointer<UInt64>?
+    var protocolHash: UInt64 = 0
+
+    /// True when the slots were recorded for this route of this table and this version.
+    @inline(__always)
+    func matches(generation: UInt64, route: Int, http10: Bool) -> Bool {
+        self.route == route && self.generation == generation && self.http10 == http10
+    }
+
+    /// Counts one more request in `slot` if it still holds `hash`; false when it does not.
+    @inline(__always)
+    static func count(_ table: HeavyHitterTable, _ slot: UnsafeMutablePointer<UInt64>?, _ hash: UInt64, now: UInt64) -> Bool {
+        guard let s = table.kept(slot, hash: hash) else { return false }
+        s[HeavyHitterTable.Word.count] &+= 1
+        s[HeavyHitterTable.Word.lastSeen] = now
+        return true
+    }
+}
