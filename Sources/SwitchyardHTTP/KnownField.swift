@@ -37,6 +37,17 @@ enum KnownField {
     /// "Transfer_Encoding") is rejected (400): some servers (CGI-style environments) fold '_'
     /// into '-', so such a field could frame the body behind our back.
     static func classify(_ name: UnsafeRawBufferPointer, at offset: Int) throws(ParseFailure) -> KnownField {
+        // Every name below starts with one of these letters (either case): any other field
+        // — most of a head — is known to be none of them without a comparison.
+        // (`name[0]`, not `name.first`: the debug build's generic `first` allocates.)
+        guard name.count > 0 else { return .unknown }
+        switch ASCII.lowercased(name[0]) {
+        case UInt8(ascii: "t"), UInt8(ascii: "h"), UInt8(ascii: "e"), UInt8(ascii: "u"), UInt8(ascii: "f"),
+             UInt8(ascii: "x"), UInt8(ascii: "c"), UInt8(ascii: "k"), UInt8(ascii: "p"):
+            break
+        default:
+            return .unknown
+        }
         switch name.count {
         case 2:
             if ASCII.equalsIgnoringCase(name, "te") { return .otherHopByHop }

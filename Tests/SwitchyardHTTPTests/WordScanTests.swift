@@ -57,8 +57,8 @@ import Testing
             var tabbed = [UInt8](repeating: UInt8(ascii: "v"), count: 40)
             tabbed[position] = 0x09
             let line = Array("X-Long: ".utf8) + tabbed + [0x0D]
-            let parsed = try line.withUnsafeBytes { b throws(ParseFailure) in try FieldLine.parse(b, start: 0, cr: line.count - 1) }
-            #expect(parsed.value.count == (position == 39 ? 39 : 40), "a HTAB inside a value is allowed (position \(position))")
+            let parsed = try line.withUnsafeBytes { b in try FieldLine.parse(b, start: 0, cr: line.count - 1) }
+            #expect(parsed.value.count == (position == 0 || position == 39 ? 39 : 40), "a HTAB inside a value is kept, at either end trimmed (position \(position))")
         }
     }
 

@@ -215,10 +215,12 @@ public final class H2ServerSession {
             }
             return 0
         }
-        nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
+        nghttp2_session_callbacks_set_on_header_callback(callbacks) { session, frame, name, nameLength, value, valueLength, _, userData in
             guard let frame, frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST else { return 0 }
+            let id = frame.pointee.hd.stream_id
+            let object = nghttp2_session_get_stream_user_data(session, id)
             H2ServerSession.withOwner(userData) {
-                $0.delegate.h2Header(frame.pointee.hd.stream_id,
+                $0.delegate.h2Header(id, object: object,
                                      name: UnsafeRawBufferPointer(start: name, count: nameLength),
                                      value: UnsafeRawBufferPointer(start: value, count: valueLength))
             }

@@ -5,8 +5,10 @@ public protocol H2SessionDelegate: AnyObject {
     /// A request's HEADERS began on a new stream.
     func h2StreamOpened(_ stream: Int32)
     /// One decoded field of a request head (pseudo-fields first, names in lower case,
-    /// validated by nghttp2 against RFC 9113). Trailer fields are not reported.
-    func h2Header(_ stream: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)
+    /// validated by nghttp2 against RFC 9113). Trailer fields are not reported. `object`:
+    /// what the delegate set for the stream with `setObject` (looked up by the session, so
+    /// the delegate need not call back into it once per field).
+    func h2Header(_ stream: Int32, object: UnsafeMutableRawPointer?, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)
     /// The request head is complete; `endStream`: no body follows.
     func h2HeadComplete(_ stream: Int32, endStream: Bool)
     /// Request body bytes. They stay charged to the flow-control windows until the

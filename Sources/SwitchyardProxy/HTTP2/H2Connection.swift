@@ -287,10 +287,10 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         session?.setObject(Unmanaged.passUnretained(stream).toOpaque(), for: id)
     }
 
-    func h2Header(_ id: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+    func h2Header(_ id: Int32, object: UnsafeMutableRawPointer?, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         // Called once per header field: the stream is used without a retain/release pair
         // (the session holds it for as long as the stream is open, see `h2StreamOpened`).
-        guard let pointer = session?.object(of: id) else { return }
+        guard let pointer = object else { return }
         Unmanaged<H2Stream>.fromOpaque(pointer)._withUnsafeGuaranteedRef { $0.header(name: name, value: value) }
     }
 

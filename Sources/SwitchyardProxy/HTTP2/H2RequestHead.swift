@@ -39,14 +39,17 @@ struct H2RequestHead {
             tooLarge = true
             return
         }
+        // The length picks the one name a field can be before any comparison: most fields
+        // are none of these and cost no call.
+        let n = name.count
         if name.first == UInt8(ascii: ":") {
-            if ASCII.equals(name, ":method") { method = keep(value, pool) }
-            else if ASCII.equals(name, ":path") { path = keep(value, pool) }
-            else if ASCII.equals(name, ":authority") { authority = keep(value, pool) }
+            if n == 7, ASCII.equals(name, ":method") { method = keep(value, pool) }
+            else if n == 5, ASCII.equals(name, ":path") { path = keep(value, pool) }
+            else if n == 10, ASCII.equals(name, ":authority") { authority = keep(value, pool) }
             // :scheme is not forwarded: X-Forwarded-Proto says how the client came in.
             return
         }
-        if ASCII.equals(name, "cookie") {
+        if n == 6, ASCII.equals(name, "cookie") {
             if cookies == nil { cookies = pool.take() }
             let jar = cookies!
             guard jar.writableCount >= value.count + 2 else {
@@ -57,9 +60,9 @@ struct H2RequestHead {
             jar.append(value)
             return
         }
-        if ASCII.equals(name, "expect") || ASCII.equals(name, "te") { return }
+        if (n == 6 && ASCII.equals(name, "expect")) || (n == 2 && ASCII.equals(name, "te")) { return }
         begin(parser, pool)
-        if ASCII.equals(name, "host") {
+        if n == 4, ASCII.equals(name, "host") {
             // :authority wins over Host (RFC 9113 §8.3.1): a second host is not sent on.
             if hostAdded { return }
             hostAdded = true

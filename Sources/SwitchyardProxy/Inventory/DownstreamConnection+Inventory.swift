@@ -31,7 +31,7 @@ extension DownstreamConnection {
         }
         handle.routeNames[decision.route].withUnsafeBytes { route in
             routeHash = DecisionRecord.nameHash(route)
-            let callers = inventory.table(.callers)
+            let callers = inventory.callers
             if !(same && InventoryShortcut.count(callers, shortcut.caller, shortcut.callerHash, now: now)) {
                 key.start(route: route)
                 key.network = network
@@ -44,10 +44,10 @@ extension DownstreamConnection {
             key.start(route: route)
             key.separator()
             key.appendLowercased(view.host)
-            inventory.table(.hosts).record(key, now: now)
+            inventory.hosts.record(key, now: now)
 
             if tlsVersion.utf8CodeUnitCount > 0, let name = tlsServerName {
-                let serverNames = inventory.table(.serverNames)
+                let serverNames = inventory.serverNames
                 if !(same && InventoryShortcut.count(serverNames, shortcut.serverName, shortcut.serverNameHash, now: now)) {
                     key.start(route: route)
                     key.separator()
@@ -65,9 +65,9 @@ extension DownstreamConnection {
             key.appendProduct(ofUserAgent: userAgent)
             kindHash = DecisionRecord.nameHash(UnsafeRawBufferPointer(start: key.text + productStart, count: key.count - productStart))
             key.network = network
-            inventory.table(.clients).record(key, now: now)
+            inventory.clients.record(key, now: now)
 
-            let protocols = inventory.table(.protocols)
+            let protocols = inventory.protocols
             if !(same && InventoryShortcut.count(protocols, shortcut.protocolRow, shortcut.protocolHash, now: now)) {
                 key.start(route: route)
                 key.separator()
@@ -86,7 +86,7 @@ extension DownstreamConnection {
             key.append(UnsafeRawBufferPointer(start: logLine, count: logMethodCount))
             key.separator()
             key.appendTemplate(ofPath: HeadWriter.slice(base, p.pathSpan))
-            let endpoint = inventory.table(.endpoints).record(key, now: now)
+            let endpoint = inventory.endpoints.record(key, now: now)
             observed.inventoryEndpoint = endpoint
             observed.inventoryEndpointHash = endpoint[HeavyHitterTable.Word.hash]
         }
@@ -101,7 +101,7 @@ extension DownstreamConnection {
     func observeInventoryEnd(_ handle: TableHandle) {
         guard decision.route >= 0 else { return }
         let inventory = worker.inventory
-        if status >= 500, let slot = inventory.table(.endpoints).kept(observed.inventoryEndpoint, hash: observed.inventoryEndpointHash) {
+        if status >= 500, let slot = inventory.endpoints.kept(observed.inventoryEndpoint, hash: observed.inventoryEndpointHash) {
             slot[HeavyHitterTable.Word.errors] &+= 1
         }
         observed.inventoryEndpoint = nil

@@ -38,10 +38,20 @@ final class WorkerInventory {
     let tables: [HeavyHitterTable]
     let key = InventoryKey()
     let decisions: DecisionLog
+    /// The tables every request writes, also as properties of their own: reading an
+    /// array element retains it, reading a `let` property of a borrowed object does not.
+    let callers, hosts, serverNames, clients, protocols, endpoints: HeavyHitterTable
 
     /// `decisionCapacity`: this worker's share of the process's decision log.
     init(decisionCapacity: Int) {
-        tables = InventorySection.allCases.map { HeavyHitterTable(capacity: $0.capacity) }
+        let tables = InventorySection.allCases.map { HeavyHitterTable(capacity: $0.capacity) }
+        self.tables = tables
+        callers = tables[InventorySection.callers.rawValue]
+        hosts = tables[InventorySection.hosts.rawValue]
+        serverNames = tables[InventorySection.serverNames.rawValue]
+        clients = tables[InventorySection.clients.rawValue]
+        protocols = tables[InventorySection.protocols.rawValue]
+        endpoints = tables[InventorySection.endpoints.rawValue]
         decisions = DecisionLog(capacity: decisionCapacity)
     }
 

@@ -151,12 +151,12 @@ final class IOBuffer {
 /// Buffers recycled per worker, so steady-state traffic allocates none.
 final class BufferPool {
     let bufferSize: Int
-    private var free: [IOBuffer] = []
+    private let free: ObjectStack<IOBuffer>
 
     init(bufferSize: Int, preallocate: Int) {
         self.bufferSize = bufferSize
-        free.reserveCapacity(max(preallocate, 64))
-        for _ in 0..<preallocate { free.append(IOBuffer(capacity: bufferSize)) }
+        free = ObjectStack(capacity: max(preallocate, 64))
+        for _ in 0..<preallocate { free.push(IOBuffer(capacity: bufferSize)) }
     }
 
     /// Buffers handed out and not given back, and the most there were since `resetPeak`:
@@ -171,7 +171,7 @@ final class BufferPool {
     @inline(__always) func take() -> IOBuffer {
         outstanding += 1
         if outstanding > peakOutstanding { peakOutstanding = outstanding }
-        if let buffer = free.popLast() {
+        if let buffer = free.pop() {
             if free.count < lowWater { lowWater = free.count }
             return buffer
         }
@@ -186,14 +186,14 @@ final class BufferPool {
         }
         outstanding -= 1
         buffer.clear()
-        free.append(buffer)
+        free.push(buffer)
     }
 
     /// Small buffers, for a client's request head until it proves larger than one (or
     /// completes): a connection trickling its head (slowloris) holds 2 KiB of heap, not a
     /// page of its own. `give` takes them back too (it tells them apart by capacity).
     static let smallSize = 2048
-    private var smallFree: [IOBuffer] = []
+    private let smallFree = ObjectStack<IOBuffer>(capacity: 64)
     private var smallLowWater = Int.max
     /// Small buffers handed out and not given back (tests read it).
     private(set) var smallOutstanding = 0
@@ -201,7 +201,7 @@ final class BufferPool {
     @inline(__always) func takeSmall() -> IOBuffer {
         guard bufferSize > Self.smallSize else { return take() }
         smallOutstanding += 1
-        if let buffer = smallFree.popLast() {
+        if let buffer = smallFree.pop() {
             if smallFree.count < smallLowWater { smallLowWater = smallFree.count }
             return buffer
         }
@@ -213,7 +213,7 @@ final class BufferPool {
         precondition(buffer.capacity == Self.smallSize, "a buffer of \(buffer.capacity) bytes came back to a pool of \(bufferSize)")
         smallOutstanding -= 1
         buffer.clear()
-        smallFree.append(buffer)
+        smallFree.push(buffer)
     }
 
     func resetPeak() { peakOutstanding = outstanding }

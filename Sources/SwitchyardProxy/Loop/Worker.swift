@@ -68,13 +68,12 @@ final class Worker: @unchecked Sendable {
         random = seed
         current = TableHandle(table: table, servers: [], counters: [])
         connections.reserveCapacity(1024)
-        scratchPool.reserveCapacity(256)
         current = makeHandle(table, servers)
         generationHeader = Array((table.config.generationHeader ?? "").utf8)
         loop.onTick = { [unowned self] now in self.tick(now) }
     }
 
-    private var scratchPool: [ExchangeScratch] = []
+    private let scratchPool = ObjectStack<ExchangeScratch>(capacity: 256)
     /// Where HTTP/2 streams assemble a response head; sized so that any head the response
     /// parser accepts fits.
     private(set) lazy var h2ResponseHead = H2ResponseHead(maxFields: settings.maxHeaderCount + 8,
@@ -87,14 +86,14 @@ final class Worker: @unchecked Sendable {
     @inline(__always)
     func takeScratch() -> ExchangeScratch {
         scratchesOut += 1
-        return scratchPool.popLast() ?? ExchangeScratch(limits: limits)
+        return scratchPool.pop() ?? ExchangeScratch(limits: limits)
     }
 
     @inline(__always)
     func giveScratch(_ scratch: ExchangeScratch) {
         scratchesOut -= 1
         scratch.reset()
-        scratchPool.append(scratch)
+        scratchPool.push(scratch)
     }
 
     /// splitmix64: cheap, per worker, good enough to mint sticky-cookie tokens.
