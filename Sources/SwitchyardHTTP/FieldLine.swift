@@ -28,19 +28,9 @@ enum FieldLine {
 
         var valueStart = i + 1
         while valueStart < cr, ByteClass.isWhitespace(b[valueStart]) { valueStart += 1 }
-        // Validate first, trim trailing whitespace after: a word per step while no byte needs
-        // a closer look (a HTAB, a CTL, DEL), then one test per byte.
-        var j = valueStart
-        if let p = b.baseAddress, cr &- j >= 8 {
-            while j &+ 8 <= cr, WordScan.isPlainFieldValue(WordScan.load(p, j)) { j &+= 8 }
-            // The tail as the value's last eight bytes (overlapping what passed already).
-            if j < cr, j &+ 8 > cr, WordScan.isPlainFieldValue(WordScan.load(p, cr &- 8)) { j = cr }
-        }
-        while j < cr {
-            guard ByteClass.isFieldValueChar(b[j]) else {
-                throw ParseFailure(400, "control byte in a field value", at: j)
-            }
-            j += 1
+        // Validate first, trim trailing whitespace after.
+        if let bad = WordScan.firstNonFieldValueByte(b, from: valueStart, to: cr) {
+            throw ParseFailure(400, "control byte in a field value", at: bad)
         }
         var valueEnd = cr
         while valueEnd > valueStart, ByteClass.isWhitespace(b[valueEnd - 1]) { valueEnd -= 1 }

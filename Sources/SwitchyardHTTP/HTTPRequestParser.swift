@@ -284,8 +284,8 @@ public final class HTTPRequestParser {
             for i in name.start..<name.end where !ByteClass.isTokenChar(bytes[i]) {
                 throw ParseFailure(400, "invalid byte in a field name", at: i)
             }
-            for j in value.start..<value.end where !ByteClass.isFieldValueChar(bytes[j]) {
-                throw ParseFailure(400, "control byte in a field value", at: j)
+            if let bad = WordScan.firstNonFieldValueByte(bytes, from: value.start, to: value.end) {
+                throw ParseFailure(400, "control byte in a field value", at: bad)
             }
             try take(bytes, name: name, value: value, at: name.start)
             return nil

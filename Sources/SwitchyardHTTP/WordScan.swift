@@ -29,6 +29,23 @@ enum WordScan {
         return belowSpace | isDEL == 0
     }
 
+    /// The first byte in `b[from..<to]` that may not be in a field value (a CTL other than
+    /// HTAB, or DEL), or nil: a word per step while no byte needs a closer look, the last
+    /// eight bytes as one overlapping word, the rest byte by byte.
+    @inline(__always)
+    static func firstNonFieldValueByte(_ b: UnsafeRawBufferPointer, from: Int, to: Int) -> Int? {
+        var j = from
+        if let p = b.baseAddress, to &- j >= 8 {
+            while j &+ 8 <= to, isPlainFieldValue(load(p, j)) { j &+= 8 }
+            if j < to, j &+ 8 > to, isPlainFieldValue(load(p, to &- 8)) { j = to }
+        }
+        while j < to {
+            if !ByteClass.isFieldValueChar(b[j]) { return j }
+            j &+= 1
+        }
+        return nil
+    }
+
     /// `w` with the ASCII letters A–Z of every lane made lower case; every other byte kept.
     ///
     /// Per lane, on its low seven bits h (so no lane carries into the next): h + (0x80 − 'A')
