@@ -45,6 +45,9 @@ struct ConnectionOptions {
             while let element = list.next() {
                 if element.count == 0 { continue }
                 let token = b[span: element]
+                // The usual token names Keep-Alive, which is hop-by-hop already: nothing to
+                // mark, and no pass over every field for it.
+                if ASCII.equalsIgnoringCase(token, "keep-alive") { continue }
                 for f in 0..<table.count {
                     var field = table[f]
                     guard ASCII.equalsIgnoringCase(b[span: field.name], token) else { continue }

@@ -344,15 +344,22 @@ def cmd_h2(results, handshakes, cmdline, machine):
             print(f"| {m} | {label} | {r_s:,.0f} | {fmt_ratio(r_s, h and h[1])} | {fmt_ratio(r_s, n and n[1])} | "
                   f"{cpu:.1f} | {fmt_ratio(cpu, h and h[2])} | {fmt_ratio(cpu, n and n[2])} | {ok} | {failed} |")
     hs = load(handshakes)
-    if hs:
-        print("\n## TLS handshakes (openssl s_time -new: full handshake, one client)\n")
-        print("| proxy | handshakes/s | ÷ HAProxy | ÷ nginx | proxy CPU µs/handshake |")
-        print("|---|---:|---:|---:|---:|")
-        rate = {r["name"]: r["handshakes"] / max(float(r["real"]), 1e-9) for r in hs}
-        for r in hs:
-            cpu = r["cpu_ticks"] * 1e6 / r["clk_tck"] / max(r["handshakes"], 1)
-            print(f"| {r['label']} | {rate[r['name']]:,.0f} | {fmt_ratio(rate[r['name']], rate.get('haproxy'))} | "
-                  f"{fmt_ratio(rate[r['name']], rate.get('nginx'))} | {cpu:.0f} |")
+    titles = {"new": "openssl s_time -new: full handshake, one client",
+              "reuse": "openssl s_time -reuse: session resumed, one client"}
+    for mode in ("new", "reuse"):
+        rows = [r for r in hs if r.get("mode", "new") == mode]
+        if not rows:
+            continue
+        print(f"\n## TLS handshakes ({titles[mode]})\n")
+        print("| proxy | handshakes/s | ÷ HAProxy | ÷ nginx | proxy CPU µs/handshake | ÷ HAProxy | ÷ nginx |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        rate = {r["name"]: r["handshakes"] / max(float(r["real"]), 1e-9) for r in rows}
+        cpu = {r["name"]: r["cpu_ticks"] * 1e6 / r["clk_tck"] / max(r["handshakes"], 1) for r in rows}
+        for r in rows:
+            n = r["name"]
+            print(f"| {r['label']} | {rate[n]:,.0f} | {fmt_ratio(rate[n], rate.get('haproxy'))} | "
+                  f"{fmt_ratio(rate[n], rate.get('nginx'))} | {cpu[n]:.0f} | "
+                  f"{fmt_ratio(cpu[n], cpu.get('haproxy'))} | {fmt_ratio(cpu[n], cpu.get('nginx'))} |")
     print("\nReading it: req/s is capped by h2load and the origin sharing one core; CPU µs per "
           "request of the proxy process is the comparable figure. Ratios below 1.00× in the CPU "
           "columns mean Switchyard spends less.")

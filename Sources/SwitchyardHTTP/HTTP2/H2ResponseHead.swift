@@ -43,9 +43,21 @@ public final class H2ResponseHead {
     public func add(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool {
         guard count < capacity, namesUsed + name.count <= names.count else { return false }
         let start = names.baseAddress! + namesUsed
-        for i in 0..<name.count {
-            let c = name[i]
-            start.storeBytes(of: c >= 0x41 && c <= 0x5A ? c | 0x20 : c, toByteOffset: i, as: UInt8.self)
+        // Lower-cased a word at a time; the last word overlaps the one before it.
+        if let from = name.baseAddress, name.count >= 8 {
+            var i = 0
+            while i &+ 8 <= name.count {
+                start.storeBytes(of: WordScan.lowercased(WordScan.load(from, i)).littleEndian, toByteOffset: i, as: UInt64.self)
+                i &+= 8
+            }
+            if i < name.count {
+                let last = name.count &- 8
+                start.storeBytes(of: WordScan.lowercased(WordScan.load(from, last)).littleEndian, toByteOffset: last, as: UInt64.self)
+            }
+        } else {
+            for i in 0..<name.count {
+                start.storeBytes(of: ASCII.lowercased(name[i]), toByteOffset: i, as: UInt8.self)
+            }
         }
         namesUsed += name.count
         append(name: UnsafeRawPointer(start), nameLength: name.count,

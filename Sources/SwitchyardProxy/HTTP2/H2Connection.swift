@@ -37,6 +37,9 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     /// Exchange drivers whose stream ended, kept for the next streams of this connection
     /// (same client, TLS and SNI): a stream then costs no driver object.
     private var spareDrivers: [DownstreamConnection] = []
+    /// Closed streams kept for the next ones (as many as spare drivers): a stream object is
+    /// allocated per concurrent stream, not per request.
+    private var spareStreams: [H2Stream] = []
     /// Streams whose exchange waits for room that nghttp2 just made (see `H2Stream`).
     private var resumable: [H2Stream] = []
     private var out: IOBuffer?
@@ -282,7 +285,13 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     }
 
     func h2StreamOpened(_ id: Int32) {
-        let stream = H2Stream(id: id, connection: self)
+        let stream: H2Stream
+        if let spare = spareStreams.popLast() {
+            spare.reuse(id: id)
+            stream = spare
+        } else {
+            stream = H2Stream(id: id, connection: self)
+        }
         streams.appendIndexed(stream)
         session?.setObject(Unmanaged.passUnretained(stream).toOpaque(), for: id)
     }
@@ -338,6 +347,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         session?.setObject(nil, for: id)
         remove(stream)
         stream.close()
+        if spareStreams.count < Self.maxSpareDrivers { spareStreams.append(stream) }
     }
 
     private func remove(_ stream: H2Stream) {

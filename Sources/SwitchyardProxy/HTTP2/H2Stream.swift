@@ -14,7 +14,8 @@ import SwitchyardSystem
 /// only as the exchange takes it, and the exchange's answer is taken only as far as
 /// `body` has room, which nghttp2 drains as the client's window allows.
 final class H2Stream: Indexed {
-    let id: Int32
+    /// Set again when a closed stream is reused for the next one (`reuse(id:)`).
+    private(set) var id: Int32
     /// Strong on purpose: a strong `let` is read without retain or release (an
     /// `unowned(unsafe)` read costs both at every use, a dozen a request). The cycle — the
     /// connection's list holds its streams — is broken when the stream closes and leaves
@@ -67,6 +68,30 @@ final class H2Stream: Indexed {
     }
 
     private var worker: Worker { connection.worker }
+
+    /// Makes this closed stream the connection's next stream `id` (see
+    /// `H2Connection.spareStreams`): every per-stream field back to its initial value, so a
+    /// stream object is not allocated and freed per request. Nothing refers to a closed
+    /// stream: nghttp2's stream data was cleared at close and its exchange was recycled.
+    func reuse(id: Int32) {
+        precondition(exchange == nil && scratch == nil && pending == nil && body == nil && head.bytes == nil,
+                     "only a closed stream is reused")
+        self.id = id
+        listIndex = -1
+        cancelling = false
+        head = H2RequestHead()
+        requestEnded = false
+        discardedAfterAnswer = 0
+        endDelivered = false
+        headSubmitted = false
+        bodyComplete = false
+        deferred = false
+        exchangeBlocked = false
+        responseSent = false
+        deadline = Clock.monotonicMilliseconds() + connection.worker.settings.headerTimeoutMilliseconds
+        headComplete = false
+        expired = false
+    }
 
     // MARK: request head
 
