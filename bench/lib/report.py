@@ -345,7 +345,7 @@ def cmd_h2(results, handshakes, cmdline, machine):
                   f"{cpu:.1f} | {fmt_ratio(cpu, h and h[2])} | {fmt_ratio(cpu, n and n[2])} | {ok} | {failed} |")
     hs = load(handshakes)
     titles = {"new": "openssl s_time -new: full handshake, one client",
-              "reuse": "openssl s_time -reuse: session resumed, one client"}
+              "reuse": "openssl s_time -reuse -www /: session resumed, one GET / each, one client"}
     for mode in ("new", "reuse"):
         rows = [r for r in hs if r.get("mode", "new") == mode]
         if not rows:
