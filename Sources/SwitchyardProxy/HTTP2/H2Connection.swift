@@ -68,7 +68,10 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         limits = worker.settings.http2
         deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds
         lastWriteProgress = Clock.monotonicMilliseconds()
+        worker.liveHTTP2.connections += 1
     }
+
+    deinit { worker.liveHTTP2.connections -= 1 }
 
     /// Creates the session and processes what the HTTP/1.1 side had already read.
     func start(initial: UnsafeRawBufferPointer) {
@@ -432,6 +435,10 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         guard !closed else { return }
         closed = true
         endStreams()
+        // Spare streams hold this connection strongly (and it holds them): let go of them,
+        // or a closed connection would never be freed.
+        spareStreams.removeAll()
+        spareDrivers.removeAll()
         session = nil
         worker.loop.deregister(registration)
         fd.close()

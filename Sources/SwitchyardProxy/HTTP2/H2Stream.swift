@@ -65,7 +65,10 @@ final class H2Stream: Indexed {
         self.id = id
         self.connection = connection
         deadline = Clock.monotonicMilliseconds() + connection.worker.settings.headerTimeoutMilliseconds
+        connection.worker.liveHTTP2.streams += 1
     }
+
+    deinit { connection.worker.liveHTTP2.streams -= 1 }
 
     private var worker: Worker { connection.worker }
 

@@ -226,6 +226,13 @@ public final class Proxy: @unchecked Sendable {
         }.reduce(0, +)
     }
 
+    /// HTTP/2 connection and stream objects alive on the workers, summed: 0 and 0 once every
+    /// HTTP/2 client is gone (a reference cycle would keep them).
+    public func liveHTTP2ForTest() -> (connections: Int, streams: Int) {
+        let each: [[Int]] = onEveryWorker { worker in [worker.liveHTTP2.connections, worker.liveHTTP2.streams] }
+        return (each.reduce(0) { $0 + $1[0] }, each.reduce(0) { $0 + $1[1] })
+    }
+
     /// What the workers hold right now, summed: full I/O buffers, small head buffers and
     /// request scratches (parsers) handed out. Tests prove what a waiting head costs.
     public func heldForTest() -> (buffers: Int, smallBuffers: Int, scratches: Int) {

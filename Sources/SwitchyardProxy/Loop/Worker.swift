@@ -50,6 +50,9 @@ final class Worker: @unchecked Sendable {
     }
     private var tunnels: [TCPTunnel] = []
     private(set) var http2Connections: [H2Connection] = []
+    /// HTTP/2 connection and stream objects alive (counted in their init and deinit, which
+    /// run on this worker's thread): tests prove that closed ones are freed.
+    var liveHTTP2 = (connections: 0, streams: 0)
     private var listeners: [Listener] = []
     private var random: UInt64
 
