@@ -246,13 +246,15 @@ public final class TLSSession {
 
     /// Client side: this connection's session if a later connection can resume it, else nil
     /// (with TLS 1.3 the server's tickets arrive after the handshake, with the first data).
+    ///
+    /// A copy: when a connection is freed without having sent close_notify — an upstream
+    /// that closes after its answer, a connection we cut — OpenSSL marks *its* session not
+    /// resumable, and the saved one would go with it.
     public var resumableSession: TLSSavedSession? {
         guard let session = SSL_get1_session(ssl) else { return nil }
-        guard SSL_SESSION_is_resumable(session) == 1 else {
-            SSL_SESSION_free(session)
-            return nil
-        }
-        return TLSSavedSession(owning: session)
+        defer { SSL_SESSION_free(session) }
+        guard SSL_SESSION_is_resumable(session) == 1, let copy = SSL_SESSION_dup(session) else { return nil }
+        return TLSSavedSession(owning: copy)
     }
 
     // MARK: Private

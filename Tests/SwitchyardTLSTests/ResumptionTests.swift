@@ -40,6 +40,25 @@ import SwitchyardTLS
         #expect(second.client.peerCertificateSubject == "CN=b.test")
     }
 
+    /// An upstream that closes after its answer: the first connection is freed without a
+    /// close_notify before the second one starts, which makes OpenSSL mark its session not
+    /// resumable — the saved copy must not be affected.
+    @Test(arguments: [TLSVersion.v1_3, .v1_2])
+    func sessionSavedBeforeAnUncleanCloseIsResumed(version: TLSVersion) throws {
+        let certificates = try TestCertificates.get()
+        let serverContext = try TLSServerContext(defaultCertificate: certificates.server)
+        let clientContext = try TLSClientContext(caFile: certificates.caFile, maximumVersion: version)
+        var first: TLSPipe? = try TLSPipe(clientContext, serverContext)
+        try first!.handshake()
+        _ = try first!.send(Array("hello".utf8), from: .server)
+        let saved = try #require(first!.client.resumableSession)
+        first = nil
+
+        let second = try TLSPipe(clientContext, serverContext, resuming: saved)
+        try second.handshake()
+        #expect(second.client.sessionReused)
+    }
+
     @Test func sessionIsNotResumedByAnotherServerContext() throws {
         let certificates = try TestCertificates.get()
         let clientContext = try TLSClientContext(caFile: certificates.caFile)
