@@ -11,22 +11,14 @@ public enum ASCII {
     public static func equalsIgnoringCase(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         guard a.count == b.count else { return false }
         guard let pa = a.baseAddress, let pb = b.baseAddress else { return true }
-        // A word at a time (field names are compared on every field line), the tail by byte.
-        var i = 0
-        while i &+ 8 <= a.count {
-            if WordScan.lowercased(WordScan.load(pa, i)) != WordScan.lowercased(WordScan.load(pb, i)) { return false }
-            i &+= 8
-        }
-        if i < a.count, a.count >= 8 {
-            // The tail as the last eight bytes, overlapping what matched already.
-            let last = a.count &- 8
-            return WordScan.lowercased(WordScan.load(pa, last)) == WordScan.lowercased(WordScan.load(pb, last))
-        }
-        while i < a.count {
-            if lowercased(pa.load(fromByteOffset: i, as: UInt8.self)) != lowercased(pb.load(fromByteOffset: i, as: UInt8.self)) {
-                return false
+        // A word at a time (field names are compared on every field line).
+        if a.count >= 8 {
+            return WordScan.everyWord(count: a.count) {
+                WordScan.lowercased(WordScan.load(pa, $0)) == WordScan.lowercased(WordScan.load(pb, $0))
             }
-            i &+= 1
+        }
+        for i in 0..<a.count where lowercased(pa.load(fromByteOffset: i, as: UInt8.self)) != lowercased(pb.load(fromByteOffset: i, as: UInt8.self)) {
+            return false
         }
         return true
     }

@@ -29,16 +29,31 @@ enum WordScan {
         return belowSpace | isDEL == 0
     }
 
+    /// Calls `body` with the offset of each eight-byte word of a run of `count` ≥ 8 bytes —
+    /// 0, 8, 16, …, then `count − 8` (overlapping the word before it) when `count` is not a
+    /// multiple of eight — until `body` answers false. True when every call answered true.
+    /// The one word walk the scans, comparisons and copies below share.
+    @inline(__always)
+    static func everyWord(count: Int, _ body: (Int) -> Bool) -> Bool {
+        precondition(count >= 8, "a word walk needs at least eight bytes")
+        var i = 0
+        while i &+ 8 <= count {
+            guard body(i) else { return false }
+            i &+= 8
+        }
+        return i == count || body(count &- 8)
+    }
+
     /// The first byte in `b[from..<to]` that may not be in a field value (a CTL other than
-    /// HTAB, or DEL), or nil: a word per step while no byte needs a closer look, the last
-    /// eight bytes as one overlapping word, the rest byte by byte.
+    /// HTAB, or DEL), or nil: a word per step; only a run with a word that needs a closer
+    /// look (rare: a HTAB, a CTL, DEL) is looked at byte by byte.
     @inline(__always)
     static func firstNonFieldValueByte(_ b: UnsafeRawBufferPointer, from: Int, to: Int) -> Int? {
-        var j = from
-        if let p = b.baseAddress, to &- j >= 8 {
-            while j &+ 8 <= to, isPlainFieldValue(load(p, j)) { j &+= 8 }
-            if j < to, j &+ 8 > to, isPlainFieldValue(load(p, to &- 8)) { j = to }
+        if let p = b.baseAddress, to &- from >= 8,
+           everyWord(count: to &- from, { isPlainFieldValue(load(p, from &+ $0)) }) {
+            return nil
         }
+        var j = from
         while j < to {
             if !ByteClass.isFieldValueChar(b[j]) { return j }
             j &+= 1

@@ -43,16 +43,11 @@ public final class H2ResponseHead {
     public func add(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool {
         guard count < capacity, namesUsed + name.count <= names.count else { return false }
         let start = names.baseAddress! + namesUsed
-        // Lower-cased a word at a time; the last word overlaps the one before it.
+        // Lower-cased a word at a time (the last word may overlap the one before it).
         if let from = name.baseAddress, name.count >= 8 {
-            var i = 0
-            while i &+ 8 <= name.count {
-                start.storeBytes(of: WordScan.lowercased(WordScan.load(from, i)).littleEndian, toByteOffset: i, as: UInt64.self)
-                i &+= 8
-            }
-            if i < name.count {
-                let last = name.count &- 8
-                start.storeBytes(of: WordScan.lowercased(WordScan.load(from, last)).littleEndian, toByteOffset: last, as: UInt64.self)
+            _ = WordScan.everyWord(count: name.count) {
+                start.storeBytes(of: WordScan.lowercased(WordScan.load(from, $0)).littleEndian, toByteOffset: $0, as: UInt64.self)
+                return true
             }
         } else {
             for i in 0..<name.count {
