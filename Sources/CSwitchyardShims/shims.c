@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/random.h>
@@ -42,6 +43,8 @@ ssize_t sy_splice(int fdIn, int fdOut, size_t len) {
 int sy_pipe2_nonblocking(int fds[2]) { return pipe2(fds, O_NONBLOCK | O_CLOEXEC); }
 
 ssize_t sy_getrandom(void *buffer, size_t length) { return getrandom(buffer, length, 0); }
+
+void sy_release_free_memory(void) { malloc_trim(0); }
 
 void sy_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 

@@ -39,6 +39,29 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         }
     }
 
+    /// The IPv4 address `value` (host byte order, as `ipv4` gives it), port 0.
+    public init(ipv4 value: UInt32) {
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_addr.s_addr = value.bigEndian
+        var storage = sockaddr_storage()
+        withUnsafeMutableBytes(of: &storage) { raw in withUnsafeBytes(of: sin) { raw.copyMemory(from: $0) } }
+        self.init(storage: storage, length: socklen_t(MemoryLayout<sockaddr_in>.size))
+    }
+
+    /// The IPv6 address of two host-order halves (as `ipv6` gives them), port 0.
+    public init(ipv6 high: UInt64, _ low: UInt64) {
+        var sin6 = sockaddr_in6()
+        sin6.sin6_family = sa_family_t(AF_INET6)
+        withUnsafeMutableBytes(of: &sin6.sin6_addr) { raw in
+            for i in 0..<8 { raw[i] = UInt8(truncatingIfNeeded: high >> (56 - 8 * UInt64(i))) }
+            for i in 0..<8 { raw[8 + i] = UInt8(truncatingIfNeeded: low >> (56 - 8 * UInt64(i))) }
+        }
+        var storage = sockaddr_storage()
+        withUnsafeMutableBytes(of: &storage) { raw in withUnsafeBytes(of: sin6) { raw.copyMemory(from: $0) } }
+        self.init(storage: storage, length: socklen_t(MemoryLayout<sockaddr_in6>.size))
+    }
+
     /// A Unix domain socket path (at most 107 bytes, see unix(7)).
     public init?(unixPath: String) {
         var sun = sockaddr_un()

@@ -37,7 +37,8 @@ final class AdminHarness: @unchecked Sendable {
         }
         """
 
-    init(routes: String = AdminHarness.routes, allowUIDs: Set<UInt32> = [], workers: Int = 2) throws {
+    init(routes: String = AdminHarness.routes, allowUIDs: Set<UInt32> = [], workers: Int = 2,
+         settings: ((inout ProxySettings) -> Void)? = nil) throws {
         legacy = try OriginServer(name: "legacy")
         cloud = try OriginServer(name: "cloud")
         legacy.start()
@@ -49,7 +50,9 @@ final class AdminHarness: @unchecked Sendable {
         try text.write(toFile: routesPath, atomically: true, encoding: .utf8)
         let config = try RoutesConfig.load(path: routesPath)
         let (table, warnings, restored) = try AdminService.startingTable(config: config, statePath: directory + "/state.json")
-        proxy = try Proxy(table: table, settings: ProxySettings(workers: workers))
+        var proxySettings = ProxySettings(workers: workers)
+        settings?(&proxySettings)
+        proxy = try Proxy(table: table, settings: proxySettings)
         service = try AdminService(routesPath: routesPath, config: config, statePath: directory + "/state.json",
                                    auditPath: directory + "/audit.log",
                                    policy: AccessPolicy(serviceUID: geteuid(), allowedUIDs: allowUIDs, allowedGIDs: []),

@@ -24,7 +24,7 @@ import SwitchyardProxy
                 sticky cookie SWITCHYARD_BUCKET
                 cohort header X-Staff-Group internal -> cloud
             }
-            """)
+            """, settings: ProxyHarness.noIdleReduction)
         defer { h.stop() }
         let client = try h.client()
         // Warm up: pools, buffers, upstream connections, array capacities.

@@ -2,7 +2,8 @@
 """bench/lib/idle_client.py PORT COUNT — opens COUNT keep-alive connections to
 127.0.0.1:PORT, sends one GET on each and reads the whole response, then keeps them all
 open and idle. Prints "held N failed M" once every connection has been tried, then waits
-until stdin closes or SIGTERM/SIGINT arrives, and closes everything.
+until SIGTERM/SIGINT arrives, stdin closes (when it is a pipe or a terminal: /dev/null
+would end it at once, before anything was measured) or 600 s pass, and closes everything.
 
 At most 200 connections are being opened at any moment, so the listen backlog never
 overflows; a connection that fails is retried up to 3 times."""
@@ -50,7 +51,8 @@ async def main():
     loop = asyncio.get_running_loop()
     for s in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(s, stop.set)
-    loop.add_reader(sys.stdin.fileno(), lambda: os.read(sys.stdin.fileno(), 1) or stop.set())
+    if os.readlink("/proc/self/fd/0") != "/dev/null":
+        loop.add_reader(sys.stdin.fileno(), lambda: os.read(sys.stdin.fileno(), 1) or stop.set())
     try:
         await asyncio.wait_for(stop.wait(), 600)
     except asyncio.TimeoutError:

@@ -8,6 +8,9 @@
 void sy_malloc_counter_enable(int on);
 /// Allocations counted so far on the calling thread.
 long sy_malloc_counter_read(void);
+/// Bytes allocated minus bytes freed on the calling thread while counting (each block's
+/// malloc_usable_size): the heap a measured window left behind.
+long sy_malloc_counter_bytes(void);
 /// 1 when allocations are counted; 0 in sanitizer builds, which own the allocator.
 int sy_malloc_counter_active(void);
 

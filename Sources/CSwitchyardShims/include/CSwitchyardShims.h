@@ -38,6 +38,9 @@ int sy_pipe2_nonblocking(int fds[2]);
 
 /// getrandom(2) into `buffer`; returns bytes written or -1.
 ssize_t sy_getrandom(void *buffer, size_t length);
+/// Gives the pages of free heap memory back to the kernel (glibc's malloc_trim(0)), also
+/// those in the middle of the heap, which glibc keeps otherwise.
+void sy_release_free_memory(void);
 
 /// SIGPIPE ignored for the whole process: a peer that vanished must be an EPIPE, not a kill.
 void sy_ignore_sigpipe(void);

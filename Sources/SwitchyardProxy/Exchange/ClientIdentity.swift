@@ -21,6 +21,18 @@ struct ClientIdentity {
         self.init(peer: peer, address: address, trustedForwarder: networks.contains { $0.contains(address) }, listener: listener)
     }
 
+    /// The identity an `IdleTable` entry kept in short form (the address, trust and listener),
+    /// with its texts made again: the same texts the peer's socket address gave.
+    init(address: ClientAddress, trustedForwarder: Bool, listener: Int) {
+        let peer: SocketAddress
+        switch address {
+        case .v4(let value): peer = SocketAddress(ipv4: value)
+        case .v6(let high, let low): peer = SocketAddress(ipv6: high, low)
+        case .unix: peer = SocketAddress(unixPath: "")!   // an empty path always fits
+        }
+        self.init(peer: peer, address: address, trustedForwarder: trustedForwarder, listener: listener)
+    }
+
     /// The client a PROXY protocol header named, behind the balancer `self` describes: its
     /// address for cohorts, stickiness and X-Forwarded-For; the balancer's trust and listener.
     func behindBalancer(_ source: SocketAddress) -> ClientIdentity {

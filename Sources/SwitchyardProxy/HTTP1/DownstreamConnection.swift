@@ -25,7 +25,8 @@ import SwitchyardTLS
 ///
 /// This file holds the state, the events and the pump; the rest is in extensions beside it,
 /// one concern each: `+Reading`, `+RequestHead`, `+Upstream`, `+Exchange`, `+ClientOutput`,
-/// `+HTTP2Bridge`, `+Tunnel`, `+Timers`. The state is internal rather than private so they
+/// `+HTTP2Bridge`, `+Tunnel`, `+Timers`, `+Hibernation` (an idle connection gives its
+/// state up for an `IdleTable` entry). The state is internal rather than private so they
 /// can share it; nothing outside this folder should touch it.
 final class DownstreamConnection: EventHandler, Indexed {
     /// Where the connection is. Each phase's invariant:
@@ -95,6 +96,10 @@ final class DownstreamConnection: EventHandler, Indexed {
     /// socket to an `H2Connection`.
     let h2cAllowed: Bool
     var servedRequests = 0
+    /// `servedRequests` when a tick first found the connection quiescent (−1: the last tick
+    /// did not), and that tick's time; see `readyToHibernate`.
+    var quietMark = -1
+    var quietSince: UInt64 = 0
     /// For the access log: "h1" or "h2", and the TLS version ("" for plain).
     let protocolName: StaticString
     var tlsVersion: StaticString
@@ -229,7 +234,7 @@ final class DownstreamConnection: EventHandler, Indexed {
                   bridge: stream, h2c: false, protocolName: "h2", tlsVersion: tlsVersion)
     }
 
-    private init(fd: FileDescriptor, client: ClientIdentity, worker: Worker, tls: TLSTransport?, secure: Bool,
+    init(fd: FileDescriptor, client: ClientIdentity, worker: Worker, tls: TLSTransport?, secure: Bool,
                  bridge: H2Stream?, h2c: Bool, protocolName: StaticString, tlsVersion: StaticString) {
         self.fd = fd
         self.worker = worker

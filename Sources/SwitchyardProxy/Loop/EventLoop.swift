@@ -46,6 +46,9 @@ final class EventLoop: @unchecked Sendable {
     private var running = false
     private(set) var thread: UInt = 0
     private var deferredWork: [DeferredWork] = []
+    /// The registration slot whose event is being handled: one handler serves many
+    /// registrations (the worker's `IdleTable`) and reads which one here.
+    private(set) var eventSlot: UInt32 = 0
 
     /// Where TLS connections of this loop read ciphertext before handing it to their
     /// session (the session copies it, so one scratch serves every connection).
@@ -117,6 +120,15 @@ final class EventLoop: @unchecked Sendable {
         try? epoll.modify(FileDescriptor(rawValue: fds[slot]), events: events, data: id.packed)
     }
 
+    /// Hands a live registration to another handler (a connection going idle or waking up):
+    /// the fd, its interests and the epoll entry stay as they are, so no syscall. An event
+    /// still queued in this batch goes to the new handler.
+    func replaceHandler(_ id: RegistrationID, with handler: EventHandler) {
+        let slot = Int(id.slot)
+        precondition(generations[slot] == id.generation && handlers[slot] != nil, "stale registration")
+        handlers[slot] = handler
+    }
+
     /// Stops all events for a registration while keeping it (epoll reports hang-up and
     /// error whatever the interest mask, so a side that has ended must leave epoll, or a
     /// level-triggered loop spins on it). `setInterest` is a no-op afterwards.
@@ -178,6 +190,7 @@ final class EventLoop: @unchecked Sendable {
                     // A handler closed earlier in this batch may have freed (and even
                     // reused) the slot: the generation tells.
                     guard slot < handlers.count, generations[slot] == generation, let handler = handlers[slot] else { continue }
+                    eventSlot = UInt32(truncatingIfNeeded: slot)
                     handler.eventsReceived(event.bits)
                 }
             }

@@ -233,6 +233,11 @@ public final class Proxy: @unchecked Sendable {
         return (each.reduce(0) { $0 + $1[0] }, each.reduce(0) { $0 + $1[1] })
     }
 
+    /// Client connections reduced to idle-table entries, summed over the workers.
+    public func idleConnectionsForTest() -> Int {
+        onEveryWorker { $0.idle.count }.reduce(0, +)
+    }
+
     /// What the workers hold right now, summed: full I/O buffers, small head buffers and
     /// request scratches (parsers) handed out. Tests prove what a waiting head costs.
     public func heldForTest() -> (buffers: Int, smallBuffers: Int, scratches: Int) {

@@ -37,6 +37,8 @@ final class Worker: @unchecked Sendable {
     var stats = WorkerStats()
     private(set) var draining = false
     private(set) var connections: [DownstreamConnection] = []
+    /// HTTP/1.1 connections idle for a while, each reduced to an entry here.
+    private(set) lazy var idle = IdleTable(worker: self)
     /// Parked writes of this worker (write hold), in arrival order.
     private(set) lazy var hold = HoldQueue(limits: settings.hold.perWorker(workers: settings.workers))
     /// The mirror's connections, bounds, copies in flight and outbox; made by the first copy.
@@ -254,7 +256,32 @@ final class Worker: @unchecked Sendable {
         tunnels.removeIndexed(tunnel)
     }
 
-    var connectionCount: Int { connections.count + tunnels.count + http2Connections.count }
+    var connectionCount: Int { connections.count + idle.count + tunnels.count + http2Connections.count }
+
+    // MARK: idle connections
+
+    /// `connection` gives up its exchange state: the idle table takes its place in the
+    /// loop, and the connection object is dropped.
+    private func hibernate(_ connection: DownstreamConnection) {
+        reducedSinceTrim += 1
+        idle.add(connection)
+        loop.replaceHandler(connection.registration, with: idle)
+        connections.removeIndexed(connection)
+        connection.phase = .closed   // nothing refers to it any more; make any stray call a no-op
+    }
+
+    /// Connections reduced since free memory was last given back (see `tick`).
+    private var reducedSinceTrim = 0
+    /// Reductions after which the freed memory is given back to the kernel.
+    static let reductionsWorthATrim = 64
+
+    /// An idle connection's socket has an event: a full connection takes over from its entry.
+    func wake(_ entry: IdleTable.Entry) -> DownstreamConnection {
+        let connection = DownstreamConnection(waking: entry, worker: self)
+        loop.replaceHandler(entry.registration, with: connection)
+        connections.appendIndexed(connection)
+        return connection
+    }
 
     // MARK: tables
 
@@ -320,11 +347,26 @@ final class Worker: @unchecked Sendable {
     // MARK: time and shutdown
 
     private func tick(_ now: UInt64) {
+        // Backwards: a connection that closes or hibernates is swapped with the last one,
+        // which was visited already.
         var i = connections.count - 1
         while i >= 0 {
-            if i < connections.count { connections[i].tick(now: now) }
+            if i < connections.count {
+                let connection = connections[i]
+                connection.tick(now: now)
+                if connection.readyToHibernate(now: now) { hibernate(connection) }
+            }
             i -= 1
         }
+        if reducedSinceTrim >= Self.reductionsWorthATrim {
+            // glibc gives back only the top of the heap by itself; the connection objects
+            // freed here lie below live memory. Without this, thousands of connections going
+            // idle leave the process as large as when they were busy. Per request nothing
+            // calls malloc, so the arena locks this takes are not contended.
+            reducedSinceTrim = 0
+            sy_release_free_memory()
+        }
+        idle.tick(now: now)
         i = tunnels.count - 1
         while i >= 0 {
             if i < tunnels.count { tunnels[i].tick(now: now) }
@@ -417,6 +459,9 @@ final class Worker: @unchecked Sendable {
             listener.acceptBacklog()
             listener.close()
         }
+        // Idle connections wake up to drain like the others (close within a second, or
+        // answer a request that is arriving with `Connection: close`).
+        while idle.count > 0 { _ = wake(idle.remove(at: idle.count - 1)) }
         var i = connections.count - 1
         while i >= 0 {
             if i < connections.count { connections[i].drain() }
@@ -433,6 +478,7 @@ final class Worker: @unchecked Sendable {
     /// Closes everything that is left (the drain deadline passed).
     func closeAll() {
         while let connection = connections.last { connection.close() }
+        idle.closeAll()
         while let tunnel = tunnels.last { tunnel.close() }
         while let connection = http2Connections.last { connection.close() }
         for pool in poolsByAddress.values { pool.closeIdle() }

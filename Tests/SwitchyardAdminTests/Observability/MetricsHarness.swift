@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SwitchyardAdmin
+import SwitchyardProxy
 import SwitchyardRouting
 import SwitchyardTestSupport
 
@@ -12,8 +13,9 @@ final class MetricsHarness: @unchecked Sendable {
     var port: UInt16 { server.address.port }
     var proxyPort: UInt16 { admin.port }
 
-    init(routes: String = AdminHarness.routes, workers: Int = 2, tickMilliseconds: Int = 200) throws {
-        admin = try AdminHarness(routes: routes, workers: workers)
+    init(routes: String = AdminHarness.routes, workers: Int = 2, tickMilliseconds: Int = 200,
+         settings: ((inout ProxySettings) -> Void)? = nil) throws {
+        admin = try AdminHarness(routes: routes, workers: workers, settings: settings)
         let history = StatusHistory(proxy: admin.proxy, tickMilliseconds: tickMilliseconds, pointSpanSeconds: 1)
         server = try MetricsServer(endpoint: Endpoint(host: "127.0.0.1", port: 0), proxy: admin.proxy,
                                    service: admin.service, history: history)

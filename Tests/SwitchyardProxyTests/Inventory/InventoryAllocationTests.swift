@@ -23,7 +23,7 @@ import SwitchyardTestSupport
                 cohort header X-Staff-Group internal -> cloud
                 cohort path /reports/ -> legacy
             }
-            """)
+            """, settings: ProxyHarness.noIdleReduction)
         defer { h.stop() }
         let client = try h.client()
         func request(_ i: Int) throws {

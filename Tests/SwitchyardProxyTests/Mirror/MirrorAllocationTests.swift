@@ -14,7 +14,7 @@ import SwitchyardTestSupport
 
     @Test(.enabled(if: sy_malloc_counter_active() == 1, "sanitizer builds own the allocator"))
     func aUserOutsideTheShareAllocatesNothing() throws {
-        let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 0.01%", extra: "mirror noise 0%"))
+        let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 0.01%", extra: "mirror noise 0%"), settings: ProxyHarness.noIdleReduction)
         defer { h.stop() }
         let client = try h.client()
         // A user whose bucket is outside the first 0.01 %: found by asking, then reused.
@@ -36,7 +36,7 @@ import SwitchyardTestSupport
 
     @Test(.enabled(if: sy_malloc_counter_active() == 1, "sanitizer builds own the allocator"))
     func aMirroredRequestAllocatesABoundedAmount() throws {
-        let h = try ProxyHarness(routes: Self.routes)
+        let h = try ProxyHarness(routes: Self.routes, settings: ProxyHarness.noIdleReduction)
         defer { h.stop() }
         let client = try h.client()
         func round(_ n: Int) throws {

@@ -39,6 +39,11 @@ final class ProxyHarness: @unchecked Sendable {
         port = proxy.httpAddresses.first?.port ?? 0
     }
 
+    /// For tests that count allocations per request: a pause of the test's client on a
+    /// loaded machine must not reduce its connection to an `IdleTable` entry (allocations
+    /// that belong to no request).
+    static let noIdleReduction: @Sendable (inout ProxySettings) -> Void = { $0.idleReductionMilliseconds = .max }
+
     static let simpleRoutes = """
         generation-header X-Switchyard-Generation
         backend legacy {
