@@ -1,10 +1,34 @@
 /// Case-insensitive ASCII comparisons, without allocation, for the proxy and the router.
 /// Only the letters A–Z/a–z fold; every other byte must match exactly.
 public enum ASCII {
-    /// True when `a` and `b` have the same length and the same bytes, ignoring ASCII case.
-    public static func equalsIgnoringCase(_ a: UnsafeRawBufferPointer, _ b: StaticString) -> Bool {
-        precondition(b.hasPointerRepresentation, "literal must be a string, not a scalar")
-        return equalsIgnoringCase(a, UnsafeRawBufferPointer(start: b.utf8Start, count: b.utf8CodeUnitCount))
+    /// True when `a` spells the literal `lowercase` (which has no capital letters), ignoring
+    /// the case of `a`'s letters. Only `a` is lowered: these compares run for every field
+    /// line (names, Connection tokens, codings), and the literal is lowercase already.
+    public static func equalsIgnoringCase(_ a: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
+        let n = lowercase.utf8CodeUnitCount
+        guard a.count == n else { return false }
+        guard let pa = a.baseAddress, n > 0 else { return true }
+        let pb = UnsafeRawPointer(lowercase.utf8Start)
+        assert(hasNoCapital(pb, n), "the literal must be lowercase")
+        if n >= 8 {
+            return WordScan.everyWord(count: n) { WordScan.lowercased(WordScan.load(pa, $0)) == WordScan.load(pb, $0) }
+        }
+        var i = 0
+        while i < n {
+            if lowercased(pa.load(fromByteOffset: i, as: UInt8.self)) != pb.load(fromByteOffset: i, as: UInt8.self) { return false }
+            i &+= 1
+        }
+        return true
+    }
+
+    /// A plain loop (a closure would allocate in the debug build, where asserts run).
+    private static func hasNoCapital(_ p: UnsafeRawPointer, _ n: Int) -> Bool {
+        var i = 0
+        while i < n {
+            if p.load(fromByteOffset: i, as: UInt8.self) &- UInt8(ascii: "A") < 26 { return false }
+            i &+= 1
+        }
+        return true
     }
 
     /// True when `a` and `b` have the same length and the same bytes, ignoring ASCII case.

@@ -37,63 +37,65 @@ enum KnownField {
     /// "Transfer_Encoding") is rejected (400): some servers (CGI-style environments) fold '_'
     /// into '-', so such a field could frame the body behind our back.
     static func classify(_ name: UnsafeRawBufferPointer, at offset: Int) throws(ParseFailure) -> KnownField {
-        // Every name below starts with one of these letters (either case): any other field
-        // — most of a head — is known to be none of them without a comparison.
+        // Length and first letter pick the one or two names a field can be, so a head's
+        // other fields (most of it) are known to be none of them without a comparison, and
+        // a known one is compared once. ('_' spellings start with the same letter.)
         // (`name[0]`, not `name.first`: the debug build's generic `first` allocates.)
         guard name.count > 0 else { return .unknown }
-        switch ASCII.lowercased(name[0]) {
-        case UInt8(ascii: "t"), UInt8(ascii: "h"), UInt8(ascii: "e"), UInt8(ascii: "u"), UInt8(ascii: "f"),
-             UInt8(ascii: "x"), UInt8(ascii: "c"), UInt8(ascii: "k"), UInt8(ascii: "p"):
-            break
-        default:
-            return .unknown
-        }
-        switch name.count {
-        case 2:
+        switch (name.count, ASCII.lowercased(name[0])) {
+        case (2, UInt8(ascii: "t")):
             if ASCII.equalsIgnoringCase(name, "te") { return .otherHopByHop }
-        case 4:
+        case (4, UInt8(ascii: "h")):
             if ASCII.equalsIgnoringCase(name, "host") { return .host }
-        case 6:
+        case (6, UInt8(ascii: "e")):
             if ASCII.equalsIgnoringCase(name, "expect") { return .expect }
-        case 7:
+        case (7, UInt8(ascii: "u")):
             if ASCII.equalsIgnoringCase(name, "upgrade") { return .upgrade }
+        case (7, UInt8(ascii: "t")):
             if ASCII.equalsIgnoringCase(name, "trailer") { return .otherHopByHop }
-        case 9:
+        case (9, UInt8(ascii: "f")):
             if ASCII.equalsIgnoringCase(name, "forwarded") { return .forwarded }
+        case (9, UInt8(ascii: "x")):
             if equalsWithUnderscoreForDash(name, "x-real-ip") { return .xRealIP }
-        case 10:
+        case (10, UInt8(ascii: "c")):
             if ASCII.equalsIgnoringCase(name, "connection") { return .connection }
+        case (10, UInt8(ascii: "k")):
             if ASCII.equalsIgnoringCase(name, "keep-alive") { return .otherHopByHop }
+        case (10, UInt8(ascii: "u")):
             if ASCII.equalsIgnoringCase(name, "user-agent") { return .userAgent }
-        case 11:
+        case (11, UInt8(ascii: "x")):
             if equalsWithUnderscoreForDash(name, "x-client-ip") { return .clientIdentity }
-        case 13:
+        case (13, UInt8(ascii: "x")):
             if equalsWithUnderscoreForDash(name, "x-rewrite-url") { return .clientIdentity }
-        case 14:
+        case (14, UInt8(ascii: "c")):
             if ASCII.equalsIgnoringCase(name, "content-length") { return .contentLength }
             if equalsWithUnderscoreForDash(name, "content-length") {
                 throw ParseFailure(400, "field name looks like Content-Length with '_' for '-'", at: offset)
             }
+        case (14, UInt8(ascii: "t")):
             if equalsWithUnderscoreForDash(name, "true-client-ip") { return .clientIdentity }
+        case (14, UInt8(ascii: "x")):
             if equalsWithUnderscoreForDash(name, "x-original-url") { return .clientIdentity }
-        case 15:
+        case (15, UInt8(ascii: "x")):
             if equalsWithUnderscoreForDash(name, "x-forwarded-for") { return .xForwardedFor }
             if equalsWithUnderscoreForDash(name, "x-forwarded-ssl") { return .clientIdentity }
-        case 16:
+        case (16, UInt8(ascii: "p")):
             if ASCII.equalsIgnoringCase(name, "proxy-connection") { return .otherHopByHop }
+        case (16, UInt8(ascii: "x")):
             if equalsWithUnderscoreForDash(name, "x-forwarded-host") { return .xForwardedHost }
             if equalsWithUnderscoreForDash(name, "x-forwarded-port") { return .clientIdentity }
-        case 17:
+        case (17, UInt8(ascii: "t")):
             if ASCII.equalsIgnoringCase(name, "transfer-encoding") { return .transferEncoding }
-            if equalsWithUnderscoreForDash(name, "x-forwarded-proto") { return .xForwardedProto }
             if equalsWithUnderscoreForDash(name, "transfer-encoding") {
                 throw ParseFailure(400, "field name looks like Transfer-Encoding with '_' for '-'", at: offset)
             }
-        case 18:
+        case (17, UInt8(ascii: "x")):
+            if equalsWithUnderscoreForDash(name, "x-forwarded-proto") { return .xForwardedProto }
+        case (18, UInt8(ascii: "x")):
             if equalsWithUnderscoreForDash(name, "x-forwarded-server") { return .clientIdentity }
             if equalsWithUnderscoreForDash(name, "x-forwarded-scheme") { return .clientIdentity }
             if equalsWithUnderscoreForDash(name, "x-forwarded-prefix") { return .clientIdentity }
-        case 19:
+        case (19, UInt8(ascii: "x")):
             if equalsWithUnderscoreForDash(name, "x-cluster-client-ip") { return .clientIdentity }
         default:
             break

@@ -35,7 +35,7 @@ enum RequestID {
     /// Whether a header name is `X-Request-ID` (any case).
     @inline(__always)
     static func isHeaderName(_ name: UnsafeRawBufferPointer) -> Bool {
-        name.count == 12 && ASCII.equalsIgnoringCase(name, headerName)
+        name.count == 12 && ASCII.equalsIgnoringCase(name, "x-request-id")
     }
 
     /// Writes a minted ID (`high` then `low` as 16 hex digits each) at `destination`, which
