@@ -29,8 +29,8 @@ extension DownstreamConnection {
                 let connection = UpstreamConnection(fd: upstreamFD, pool: pool, loop: worker.loop, connecting: !connected)
                 if let tls = pool.tls {
                     do {
-                        connection.tls = TLSTransport(session: try TLSSession(client: tls.context, serverName: tls.serverName),
-                                                      pool: worker.buffers)
+                        let session = try TLSSession(client: tls.context, serverName: tls.serverName, resuming: pool.resumable)
+                        connection.tls = TLSTransport(session: session, pool: worker.buffers)
                     } catch {
                         connection.close()
                         throw error
@@ -197,6 +197,9 @@ extension DownstreamConnection {
         guard let upstream else { return }
         let reusedConnection = upstream.hasServed
         let pool = upstream.pool
+        // A TLS connection that failed before its first answer may have failed over the
+        // session it offered: the next one does a full handshake.
+        if upstream.tls != nil, !upstream.sessionSaved { pool.resumable = nil }
         upstream.close()
         self.upstream = nil
         let nothingReceived = !responseHeadDone && (fromUpstream?.isEmpty ?? true)

@@ -293,6 +293,9 @@ final class Worker: @unchecked Sendable {
                 let key = "\(backend.name)/\(address)"
                 if let existing = poolsByAddress[key] {
                     existing.tls = servers.tls[b][s]
+                    // A session verified under the old TLS settings (CA, name) must not be
+                    // resumed under new ones: the next connection does a full handshake.
+                    existing.resumable = nil
                     list.append(existing)
                 } else {
                     let pool = ServerPool(key: key, address: address, label: "\(backend.name)/\(backend.servers[s].endpoint)")

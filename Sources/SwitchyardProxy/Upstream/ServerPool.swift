@@ -25,6 +25,10 @@ final class ServerPool {
     let key: String
     /// TLS towards this server, when its `server` line says `tls`.
     var tls: UpstreamTLS?
+    /// The last TLS session a connection to this server can resume (nil: none yet, or the
+    /// last resumed connection failed before its first answer): a new connection offers it
+    /// and skips the full handshake when the server accepts.
+    var resumable: TLSSavedSession?
     var openConnections = 0
 
     init(key: String, address: SocketAddress, label: String) {

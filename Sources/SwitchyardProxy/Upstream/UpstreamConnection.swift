@@ -18,6 +18,9 @@ final class UpstreamConnection: EventHandler {
     private(set) var closed = false
     /// The TLS client side, for `tls` servers.
     var tls: TLSTransport?
+    /// Its session was given to the pool for later connections to resume (once per
+    /// connection, after the first response head: TLS 1.3 tickets arrive after the handshake).
+    var sessionSaved = false
 
     init(fd: FileDescriptor, pool: ServerPool, loop: EventLoop, connecting: Bool) {
         self.fd = fd
