@@ -5,9 +5,10 @@ import SwitchyardProxy
 import SwitchyardSystem
 
 /// A new TLS connection to an upstream server resumes the session of the pool's last one
-/// instead of a full handshake (not after a reload, which may change what was verified). The server is `openssl s_server -www`, which closes every
-/// connection after its answer (so each request is a new connection) and says in the page
-/// whether the session was "New" or "Reused".
+/// instead of a full handshake (not after a reload, which may change what was verified).
+/// The server is `openssl s_server -www`, which closes every connection after its answer
+/// (so each request is a new connection) and says in the page whether the session was
+/// "New" or "Reused".
 @Suite struct UpstreamTLSResumptionTests {
     @Test func everyConnectionAfterTheFirstResumesTheSession() throws {
         try requireTools("openssl")
