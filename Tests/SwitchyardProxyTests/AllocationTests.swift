@@ -81,13 +81,19 @@ import SwitchyardProxy
     /// Allocations on the first worker's thread while `body` runs (the inventory's allocation
     /// test uses it too).
     static func measure(_ h: ProxyHarness, _ body: () throws -> Void) rethrows -> Int {
+        try measure(h, reading: { sy_malloc_counter_read() }, body)
+    }
+
+    /// How much of what `reading` counts on the first worker's thread (calls, or net bytes)
+    /// grew while `body` ran.
+    static func measure(_ h: ProxyHarness, reading: @escaping @Sendable () -> Int, _ body: () throws -> Void) rethrows -> Int {
         let start = h.proxy.runOnFirstWorkerForTest { () -> Int in
             sy_malloc_counter_enable(1)
-            return sy_malloc_counter_read()
+            return reading()
         }
         try body()
         let end = h.proxy.runOnFirstWorkerForTest { () -> Int in
-            let value = sy_malloc_counter_read()
+            let value = reading()
             sy_malloc_counter_enable(0)
             return value
         }

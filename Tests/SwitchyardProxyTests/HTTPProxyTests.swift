@@ -429,11 +429,17 @@ import SwitchyardProxy
     /// with Connection: close, then stops": a request sent on an idle connection just after
     /// the drain began is answered (and closed); one that stays silent is closed after 1 s.
     @Test func aDrainingProxyAnswersAnIdleConnectionsLastRequestWithConnectionClose() throws {
-        let h = try ProxyHarness()
+        try Self.drainAnswersOrClosesIdleConnections(try ProxyHarness())
+    }
+
+    /// The drain rule above on `h` (which it stops): two idle connections — `idle` for
+    /// `beforeDrain` to wait on — one answered with `Connection: close`, one closed silent.
+    static func drainAnswersOrClosesIdleConnections(_ h: ProxyHarness, beforeDrain: () throws -> Void = {}) throws {
         let idle = try h.client()
         #expect(idle.get("/first")?.status == 200)
         let silent = try h.client()
         #expect(silent.get("/first")?.status == 200)
+        try beforeDrain()
         let busy = try h.client()
         busy.send("GET /slow?ms=3000 HTTP/1.1\r\nHost: a\r\n\r\n")   // keeps the drain going
         try waitFor("the slow request to reach the origin", seconds: 10) { h.legacy.requestHeads.contains { $0.hasPrefix("GET /slow") } }

@@ -77,29 +77,9 @@ import SwitchyardProxy
     /// began is answered with `Connection: close`; a silent one is closed after a second.
     @Test func aDrainWakesReducedConnectionsToAnswerOrClose() throws {
         let h = try ProxyHarness { $0.idleReductionMilliseconds = 200 }
-        let idle = try h.client()
-        #expect(idle.get("/first")?.status == 200)
-        let silent = try h.client()
-        #expect(silent.get("/first")?.status == 200)
-        try waitFor("both connections reduced", seconds: 5) { h.proxy.idleConnectionsForTest() == 2 }
-        let busy = try h.client()
-        busy.send("GET /slow?ms=3000 HTTP/1.1\r\nHost: a\r\n\r\n")   // keeps the drain going
-        try waitFor("the slow request to reach the origin", seconds: 10) { h.legacy.requestHeads.contains { $0.hasPrefix("GET /slow") } }
-        let done = DispatchSemaphore(value: 0)
-        let proxy = h.proxy
-        Thread { proxy.shutdown(graceMilliseconds: 6_000); done.signal() }.start()
-        defer { h.legacy.stop(); h.cloud.stop() }
-        try waitFor("the listener to close (the drain began)", seconds: 5) { (try? TestClient(port: h.port)) == nil }
-        let drainBegan = Date()
-        let late = try #require(idle.get("/late"), "a request on a reduced connection during the drain is answered")
-        #expect(late.status == 200 && late.text == "legacy answered GET /late (generation 1)\n")
-        #expect(late.header("Connection") == "close")
-        #expect(idle.readToEnd().isEmpty, "then the connection closes")
-        #expect(silent.readToEnd().isEmpty, "a silent reduced connection is closed")
-        let closedAfter = Date().timeIntervalSince(drainBegan)
-        #expect(closedAfter < 2.5, "within its last second, not when the slow request ends at 3 s (\(closedAfter) s)")
-        #expect(busy.readResponse()?.status == 200, "the slow request still finishes")
-        try done.wait(seconds: 15, for: "the proxy's shutdown to finish")
+        try HTTPProxyTests.drainAnswersOrClosesIdleConnections(h) {
+            try waitFor("both connections reduced", seconds: 5) { h.proxy.idleConnectionsForTest() == 2 }
+        }
     }
 
     /// A TLS connection keeps its session while reduced: the next request is decrypted and
@@ -129,16 +109,6 @@ import SwitchyardProxy
 
     /// Net heap bytes the first worker's thread kept from what it allocated while `body` ran.
     static func measureBytes(_ h: ProxyHarness, _ body: () throws -> Void) rethrows -> Int {
-        let start = h.proxy.runOnFirstWorkerForTest { () -> Int in
-            sy_malloc_counter_enable(1)
-            return sy_malloc_counter_bytes()
-        }
-        try body()
-        let end = h.proxy.runOnFirstWorkerForTest { () -> Int in
-            let value = sy_malloc_counter_bytes()
-            sy_malloc_counter_enable(0)
-            return value
-        }
-        return end - start
+        try AllocationTests.measure(h, reading: { sy_malloc_counter_bytes() }, body)
     }
 }
