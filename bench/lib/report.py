@@ -271,7 +271,7 @@ def cmd_idle(results, cmdline, machine):
     out = report_head("Idle keep-alive connections: memory per connection", cmdline, machine)
     out.append("Each client connection sent one request, read the 200, and stays open and idle. "
                "RSS is VmRSS of the proxy (master + workers) from /proc; per connection = "
-               "(RSS with the connections − RSS before) ÷ connections. Target: ≤ 1 KiB per connection.")
+               "(RSS with the connections − RSS before) ÷ connections. Target: ≤ 0.5 KiB per connection.")
     out.append("")
     out.append("| server | connections held | RSS before KiB | RSS with connections KiB | KiB per connection | ÷ HAProxy | ÷ nginx |")
     out.append("|---|---:|---:|---:|---:|---:|---:|")
