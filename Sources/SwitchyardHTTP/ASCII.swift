@@ -10,15 +10,7 @@ public enum ASCII {
         guard let pa = a.baseAddress, n > 0 else { return true }
         let pb = UnsafeRawPointer(lowercase.utf8Start)
         assert(hasNoCapital(pb, n), "the literal must be lowercase")
-        if n >= 8 {
-            return WordScan.everyWord(count: n) { WordScan.lowercased(WordScan.load(pa, $0)) == WordScan.load(pb, $0) }
-        }
-        var i = 0
-        while i < n {
-            if lowercased(pa.load(fromByteOffset: i, as: UInt8.self)) != pb.load(fromByteOffset: i, as: UInt8.self) { return false }
-            i &+= 1
-        }
-        return true
+        return equalFolding(pa, pb, n, bIsLowercase: true)
     }
 
     /// A plain loop (a closure would allocate in the debug build, where asserts run).
@@ -35,14 +27,25 @@ public enum ASCII {
     public static func equalsIgnoringCase(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         guard a.count == b.count else { return false }
         guard let pa = a.baseAddress, let pb = b.baseAddress else { return true }
-        // A word at a time (field names are compared on every field line).
-        if a.count >= 8 {
-            return WordScan.everyWord(count: a.count) {
-                WordScan.lowercased(WordScan.load(pa, $0)) == WordScan.lowercased(WordScan.load(pb, $0))
+        return equalFolding(pa, pb, a.count, bIsLowercase: false)
+    }
+
+    /// The comparison both overloads run on `n` bytes at `pa` and `pb`: `pa`'s letters
+    /// lowered, `pb`'s too unless it is a lowercase literal; a word a step (names are
+    /// compared on every field line), then byte by byte for runs under eight bytes.
+    @inline(__always)
+    private static func equalFolding(_ pa: UnsafeRawPointer, _ pb: UnsafeRawPointer, _ n: Int, bIsLowercase: Bool) -> Bool {
+        if n >= 8 {
+            return WordScan.everyWord(count: n) {
+                let b = WordScan.load(pb, $0)
+                return WordScan.lowercased(WordScan.load(pa, $0)) == (bIsLowercase ? b : WordScan.lowercased(b))
             }
         }
-        for i in 0..<a.count where lowercased(pa.load(fromByteOffset: i, as: UInt8.self)) != lowercased(pb.load(fromByteOffset: i, as: UInt8.self)) {
-            return false
+        var i = 0
+        while i < n {
+            let b = pb.load(fromByteOffset: i, as: UInt8.self)
+            if lowercased(pa.load(fromByteOffset: i, as: UInt8.self)) != (bIsLowercase ? b : lowercased(b)) { return false }
+            i &+= 1
         }
         return true
     }
