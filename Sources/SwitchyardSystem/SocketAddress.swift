@@ -13,7 +13,6 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
 
     /// Parses a numeric IPv4 or IPv6 address (no brackets) and a port.
     public init?(ip: String, port: UInt16) {
-        var storage = sockaddr_storage()
         var v4 = in_addr()
         var v6 = in6_addr()
         if inet_pton(AF_INET, ip, &v4) == 1 {
@@ -21,19 +20,13 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
             sin.sin_family = sa_family_t(AF_INET)
             sin.sin_port = port.bigEndian
             sin.sin_addr = v4
-            withUnsafeMutableBytes(of: &storage) { raw in
-                withUnsafeBytes(of: sin) { raw.copyMemory(from: $0) }
-            }
-            self.init(storage: storage, length: socklen_t(MemoryLayout<sockaddr_in>.size))
+            self.init(copying: sin)
         } else if inet_pton(AF_INET6, ip, &v6) == 1 {
             var sin6 = sockaddr_in6()
             sin6.sin6_family = sa_family_t(AF_INET6)
             sin6.sin6_port = port.bigEndian
             sin6.sin6_addr = v6
-            withUnsafeMutableBytes(of: &storage) { raw in
-                withUnsafeBytes(of: sin6) { raw.copyMemory(from: $0) }
-            }
-            self.init(storage: storage, length: socklen_t(MemoryLayout<sockaddr_in6>.size))
+            self.init(copying: sin6)
         } else {
             return nil
         }
@@ -44,9 +37,7 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         var sin = sockaddr_in()
         sin.sin_family = sa_family_t(AF_INET)
         sin.sin_addr.s_addr = value.bigEndian
-        var storage = sockaddr_storage()
-        withUnsafeMutableBytes(of: &storage) { raw in withUnsafeBytes(of: sin) { raw.copyMemory(from: $0) } }
-        self.init(storage: storage, length: socklen_t(MemoryLayout<sockaddr_in>.size))
+        self.init(copying: sin)
     }
 
     /// The IPv6 address of two host-order halves (as `ipv6` gives them), port 0.
@@ -57,9 +48,15 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
             for i in 0..<8 { raw[i] = UInt8(truncatingIfNeeded: high >> (56 - 8 * UInt64(i))) }
             for i in 0..<8 { raw[8 + i] = UInt8(truncatingIfNeeded: low >> (56 - 8 * UInt64(i))) }
         }
+        self.init(copying: sin6)
+    }
+
+    /// The address in `address` (a `sockaddr_in`, `sockaddr_in6` or `sockaddr_un`), copied
+    /// into the storage, its length the type's size.
+    private init<Address>(copying address: Address) {
         var storage = sockaddr_storage()
-        withUnsafeMutableBytes(of: &storage) { raw in withUnsafeBytes(of: sin6) { raw.copyMemory(from: $0) } }
-        self.init(storage: storage, length: socklen_t(MemoryLayout<sockaddr_in6>.size))
+        withUnsafeMutableBytes(of: &storage) { raw in withUnsafeBytes(of: address) { raw.copyMemory(from: $0) } }
+        self.init(storage: storage, length: socklen_t(MemoryLayout<Address>.size))
     }
 
     /// A Unix domain socket path (at most 107 bytes, see unix(7)).
@@ -73,11 +70,7 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
             raw.copyBytes(from: bytes)
             raw[bytes.count] = 0
         }
-        var storage = sockaddr_storage()
-        withUnsafeMutableBytes(of: &storage) { raw in
-            withUnsafeBytes(of: sun) { raw.copyMemory(from: $0) }
-        }
-        self.init(storage: storage, length: socklen_t(MemoryLayout<sockaddr_un>.size))
+        self.init(copying: sun)
     }
 
     /// Resolves `host` (numeric or a DNS name, "localhost" included) with getaddrinfo.
