@@ -233,12 +233,6 @@ extension DownstreamConnection {
             return true
         case .complete(let headLength):
             observeResponseHead()
-            if let upstream, !upstream.sessionSaved, let tls = upstream.tls {
-                // The server answered: its session works, and with TLS 1.3 its tickets
-                // came before this head. The next connection to it offers the session.
-                upstream.sessionSaved = true
-                if let session = tls.session.resumableSession { upstream.pool.resumable = session }
-            }
             let base = bytes.baseAddress!
             let p = responseParser
             replayLength = 0

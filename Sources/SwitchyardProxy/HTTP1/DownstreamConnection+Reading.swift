@@ -197,6 +197,7 @@ extension DownstreamConnection {
                     buffer.commit(n)
                     progressed = true
                     deadline = Clock.monotonicMilliseconds() + idleLimit
+                    if !upstream.sessionSaved { saveSession(upstream, tls) }
                 case .needMore:
                     break reading
                 case .closed:
@@ -209,6 +210,14 @@ extension DownstreamConnection {
             return true
         }
         return progressed
+    }
+
+    /// The server's first answer bytes: its session works, and with TLS 1.3 its tickets came
+    /// before them. Later connections to it offer the session (once per connection; only
+    /// TLS upstreams get here, so plain ones pay nothing).
+    private func saveSession(_ upstream: UpstreamConnection, _ tls: TLSTransport) {
+        upstream.sessionSaved = true
+        if let session = tls.session.resumableSession { upstream.pool.resumable = session }
     }
 
     var idleLimit: UInt64 {

@@ -19,7 +19,7 @@ final class UpstreamConnection: EventHandler {
     /// The TLS client side, for `tls` servers.
     var tls: TLSTransport?
     /// Its session was given to the pool for later connections to resume (once per
-    /// connection, after the first response head: TLS 1.3 tickets arrive after the handshake).
+    /// connection, at the first answer bytes: TLS 1.3 tickets arrive after the handshake).
     var sessionSaved = false
 
     init(fd: FileDescriptor, pool: ServerPool, loop: EventLoop, connecting: Bool) {
