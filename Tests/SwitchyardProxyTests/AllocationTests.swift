@@ -51,15 +51,7 @@ import SwitchyardProxy
     /// counted with a perf uprobe on malloc under h2load), one of which was the driver.
     @Test(.enabled(if: sy_malloc_counter_active() == 1, "sanitizer builds own the allocator"))
     func http2StreamsAllocateABoundedAmountPerRequest() throws {
-        let h = try ProxyHarness(routes: """
-            listen http 127.0.0.1:0 h2c
-            backend legacy {
-                server 127.0.0.1:LEGACY
-            }
-            route app {
-                backend legacy
-            }
-            """)
+        let h = try ProxyHarness(routes: ProxyHarness.h2cRoutes)
         defer { h.stop() }
         let client = try H2FrameClient(port: h.port)
         var stream: UInt32 = 1

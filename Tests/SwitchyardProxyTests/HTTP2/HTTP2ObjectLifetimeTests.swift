@@ -8,15 +8,7 @@ import SwitchyardProxy
 /// freed — a reference cycle would keep one per HTTP/2 client for the life of the process.
 @Suite struct HTTP2ObjectLifetimeTests {
     @Test func closedClientsLeaveNoConnectionOrStreamBehind() throws {
-        let h = try ProxyHarness(routes: """
-            listen http 127.0.0.1:0 h2c
-            backend legacy {
-                server 127.0.0.1:LEGACY
-            }
-            route app {
-                backend legacy
-            }
-            """)
+        let h = try ProxyHarness(routes: ProxyHarness.h2cRoutes)
         defer { h.stop() }
         for _ in 0..<3 {
             var client: H2FrameClient? = try H2FrameClient(port: h.port)

@@ -44,6 +44,17 @@ final class ProxyHarness: @unchecked Sendable {
     /// that belong to no request).
     static let noIdleReduction: @Sendable (inout ProxySettings) -> Void = { $0.idleReductionMilliseconds = .max }
 
+    /// One h2c listener (prior-knowledge HTTP/2 on plain TCP), one backend, one route.
+    static let h2cRoutes = """
+        listen http 127.0.0.1:0 h2c
+        backend legacy {
+            server 127.0.0.1:LEGACY
+        }
+        route app {
+            backend legacy
+        }
+        """
+
     static let simpleRoutes = """
         generation-header X-Switchyard-Generation
         backend legacy {
