@@ -164,18 +164,10 @@ final class BufferPool {
     private(set) var outstanding = 0
     private(set) var peakOutstanding = 0
 
-    /// The fewest idle buffers there were since the last `trim`: buffers above it were not
-    /// needed during that time.
-    private var lowWater = Int.max
-
     @inline(__always) func take() -> IOBuffer {
         outstanding += 1
         if outstanding > peakOutstanding { peakOutstanding = outstanding }
-        if let buffer = free.pop() {
-            if free.count < lowWater { lowWater = free.count }
-            return buffer
-        }
-        lowWater = 0
+        if let buffer = free.pop() { return buffer }
         return IOBuffer(capacity: bufferSize)
     }
 
@@ -194,18 +186,13 @@ final class BufferPool {
     /// page of its own. `give` takes them back too (it tells them apart by capacity).
     static let smallSize = 2048
     private let smallFree = ObjectStack<IOBuffer>(capacity: 64)
-    private var smallLowWater = Int.max
     /// Small buffers handed out and not given back (tests read it).
     private(set) var smallOutstanding = 0
 
     @inline(__always) func takeSmall() -> IOBuffer {
         guard bufferSize > Self.smallSize else { return take() }
         smallOutstanding += 1
-        if let buffer = smallFree.pop() {
-            if smallFree.count < smallLowWater { smallLowWater = smallFree.count }
-            return buffer
-        }
-        smallLowWater = 0
+        if let buffer = smallFree.pop() { return buffer }
         return IOBuffer(heapCapacity: Self.smallSize)
     }
 
@@ -221,17 +208,16 @@ final class BufferPool {
     /// Idle buffers kept for the next burst; beyond that, `trim` returns them to the kernel.
     static let keepIdle = 64
 
-    /// Called on the loop's tick: releases a share of the idle buffers that stayed idle
-    /// since the last tick, beyond `keepIdle` — so a burst's memory goes back gradually
-    /// once the burst is over, while steady traffic that cycles many buffers (HTTP/2
-    /// streams) keeps them instead of unmapping and mapping them again every tick.
+    /// Ticks an idle buffer must stay unused before `trim` may release it: a second at
+    /// the loop's 100 ms tick.
+    static let trimWindowTicks = 10
+
+    /// Called on the loop's tick: gives back to the kernel, gradually, the idle buffers
+    /// beyond `keepIdle` that no exchange needed for a whole window (see
+    /// `ObjectStack.releaseUnused`).
     func trim() {
-        let excess = min(lowWater, free.count) - Self.keepIdle
-        lowWater = free.count
-        if excess > 0 { free.removeLast(max(1, excess / 4)) }
-        let smallExcess = min(smallLowWater, smallFree.count) - Self.keepIdle
-        smallLowWater = smallFree.count
-        if smallExcess > 0 { smallFree.removeLast(max(1, smallExcess / 4)) }
+        free.releaseUnused(keeping: Self.keepIdle, windowTicks: Self.trimWindowTicks)
+        smallFree.releaseUnused(keeping: Self.keepIdle, windowTicks: Self.trimWindowTicks)
     }
 
     var idleCount: Int { free.count }

@@ -388,7 +388,7 @@ final class Worker: @unchecked Sendable {
         }
         accessLog?.flush()
         buffers.trim()
-        if scratchPool.count > BufferPool.keepIdle { scratchPool.removeLast((scratchPool.count - BufferPool.keepIdle + 3) / 4) }
+        scratchPool.releaseUnused(keeping: BufferPool.keepIdle, windowTicks: BufferPool.trimWindowTicks)
         if !drainOrders.isEmpty { carryOutDrains(now) }
         mirror?.tick(now: now)
     }
