@@ -6,8 +6,16 @@ import SwitchyardTLS
 /// because an idle HTTP/1.1 connection has nothing legitimate to say.
 final class UpstreamConnection: EventHandler {
     let fd: FileDescriptor
-    unowned let pool: ServerPool
-    unowned let loop: EventLoop
+    /// Strong on purpose, like `DownstreamConnection.worker`: a strong `let` is read without
+    /// retain or release, while a checked `unowned` read costs an atomic retain and release
+    /// at every use (six a request in `finishExchange` alone). The cycle — the pool's
+    /// `idle` list holds its idle connections — is broken when a connection leaves that list
+    /// (it is used again, or `close()`d after `removeIdle`), and a pool is dropped only
+    /// after `closeIdle()` emptied it (`Worker.closeUnusedPools`, `Worker.closeAll`).
+    let pool: ServerPool
+    /// Strong for the same reason; the loop outlives every connection of its worker (the
+    /// loop's handler list holds the connection only while it is registered).
+    let loop: EventLoop
     var registration = RegistrationID.none
     unowned(unsafe) var owner: DownstreamConnection?
     /// True until the non-blocking connect has completed.
