@@ -105,17 +105,12 @@ extension DownstreamConnection {
     }
 
     func releaseScratch() {
-        if let taken = scratch {
-            scratch = nil
-            worker.giveScratch(taken)
-        }
+        if let taken = scratch.take() { worker.giveScratch(taken) }
     }
 
     @inline(__always)
     func releaseBuffer(_ buffer: inout IOBuffer?) {
-        if let b = buffer {
-            worker.buffers.give(b)
-            buffer = nil
-        }
+        // `take()` moves the reference out: no retain and release around the hand-back.
+        if let b = buffer.take() { worker.buffers.give(b) }
     }
 }

@@ -193,10 +193,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         guard !closed else { return }
         let outputDrained = (out?.isEmpty ?? true) && !(tls?.hasPendingOutput ?? false) && !(session?.wantsWrite ?? false)
         if outputDrained {
-            if let out {
-                worker.buffers.give(out)
-                self.out = nil
-            }
+            if let out = out.take() { worker.buffers.give(out) }
             let sessionOver = session.map { !$0.wantsRead && !$0.wantsWrite } ?? true
             if failed || sessionOver || (clientEOF && streams.isEmpty) || (goingAway && streams.isEmpty) {
                 startLingering()
@@ -442,10 +439,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         session = nil
         worker.loop.deregister(registration)
         fd.close()
-        if let out {
-            worker.buffers.give(out)
-            self.out = nil
-        }
+        if let out = out.take() { worker.buffers.give(out) }
         tls?.release()
         worker.http2Closed(self)
     }

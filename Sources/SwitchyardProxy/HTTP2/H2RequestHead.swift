@@ -95,16 +95,13 @@ struct H2RequestHead {
     /// again at release; the parser's spans point into it (the joined cookie was copied
     /// into it at completion, so the cookie buffer is not needed).
     mutating func takeBytes() -> IOBuffer? {
-        defer { bytes = nil }
-        return bytes
+        bytes.take()
     }
 
     /// Gives the buffers back.
     mutating func release(_ pool: BufferPool) {
-        if let bytes { pool.give(bytes) }
-        if let cookies { pool.give(cookies) }
-        bytes = nil
-        cookies = nil
+        if let bytes = bytes.take() { pool.give(bytes) }
+        if let cookies = cookies.take() { pool.give(cookies) }
     }
 
     private var readable: UnsafeRawBufferPointer {

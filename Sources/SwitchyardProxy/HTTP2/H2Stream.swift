@@ -201,10 +201,7 @@ final class H2Stream: Indexed {
             held.consume(n)
             moved = n > 0
         }
-        if pending?.isEmpty ?? false {
-            worker.buffers.give(pending!)
-            pending = nil
-        }
+        if pending?.isEmpty ?? false { worker.buffers.give(pending.take()!) }
         if requestEnded && !endDelivered && pending == nil {
             endDelivered = true
             exchange.bridgeEndOfRequest()
@@ -380,16 +377,15 @@ final class H2Stream: Indexed {
         head.release(worker.buffers)
         releaseScratch()
         returnPending()
-        if let body { worker.buffers.give(body); self.body = nil }
+        if let body = body.take() { worker.buffers.give(body) }
     }
 
     /// Held request DATA that will never be forwarded: its bytes go back to the client's
     /// connection window, or every cancelled upload would shrink it for good.
     private func returnPending() {
-        guard let held = pending else { return }
+        guard let held = pending.take() else { return }
         connection.session?.consume(id, held.readableCount)
         worker.buffers.give(held)
-        pending = nil
         connection.needsFlush()
     }
 

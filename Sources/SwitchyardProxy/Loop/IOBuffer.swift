@@ -171,7 +171,8 @@ final class BufferPool {
         return IOBuffer(capacity: bufferSize)
     }
 
-    @inline(__always) func give(_ buffer: IOBuffer) {
+    /// `consuming`: the caller's reference moves into the pool (see `ObjectStack.push`).
+    @inline(__always) func give(_ buffer: consuming IOBuffer) {
         if buffer.capacity != bufferSize {
             giveSmall(buffer)
             return
@@ -196,7 +197,7 @@ final class BufferPool {
         return IOBuffer(heapCapacity: Self.smallSize)
     }
 
-    private func giveSmall(_ buffer: IOBuffer) {
+    private func giveSmall(_ buffer: consuming IOBuffer) {
         precondition(buffer.capacity == Self.smallSize, "a buffer of \(buffer.capacity) bytes came back to a pool of \(bufferSize)")
         smallOutstanding -= 1
         buffer.clear()

@@ -20,8 +20,10 @@ final class ObjectStack<Element: AnyObject> {
         slots.deallocate()
     }
 
+    /// `consuming`: the caller's reference moves into the stack (no retain and release
+    /// pair, each an atomic, for a buffer going back to its pool).
     @inline(__always)
-    func push(_ element: Element) {
+    func push(_ element: consuming Element) {
         if count == capacity { grow() }
         (slots + count).initialize(to: .passRetained(element))
         count &+= 1

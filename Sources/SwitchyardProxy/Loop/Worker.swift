@@ -95,7 +95,7 @@ final class Worker: @unchecked Sendable {
     }
 
     @inline(__always)
-    func giveScratch(_ scratch: ExchangeScratch) {
+    func giveScratch(_ scratch: consuming ExchangeScratch) {
         scratchesOut -= 1
         scratch.reset()
         scratchPool.push(scratch)
