@@ -217,7 +217,9 @@ extension DownstreamConnection {
     func parseResponseHead(_ input: IOBuffer) -> Bool {
         input.compact()
         let bytes = input.readable
-        switch responseParser.parse(bytes, requestMethod: method) {
+        // Read once: each read of `responseParser` goes through the optional `scratch`.
+        let p = responseParser
+        switch p.parse(bytes, requestMethod: method) {
         case .needMore:
             if upstreamEOF {
                 upstreamFailed(Errno(code: ECONNRESET, call: "upstream closed before a complete response head"))
@@ -234,7 +236,6 @@ extension DownstreamConnection {
         case .complete(let headLength):
             observeResponseHead()
             let base = bytes.baseAddress!
-            let p = responseParser
             replayLength = 0
             toUpstream?.dropKept()
             if toClient == nil { toClient = worker.buffers.take() }
@@ -246,7 +247,7 @@ extension DownstreamConnection {
                 upstreamFailed(Errno(code: EPROTO, call: "101 Switching Protocols without an upgrade request"))
                 return true
             case .startTunnel:
-                _ = writeResponseHead(out, base, upgrade: true)
+                _ = writeResponseHead(out, base, p, upgrade: true)
                 input.consume(headLength)
                 status = 101
                 responseHeadDone = true
@@ -259,9 +260,9 @@ extension DownstreamConnection {
                 handle?.counters[decision.backend].record(status: 101, microseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1000, nowMilliseconds: Clock.monotonicMilliseconds())
                 return true
             case .forwardInterim, .dropInterim:
-                if action == .forwardInterim { _ = writeResponseHead(out, base, upgrade: false) }
+                if action == .forwardInterim { _ = writeResponseHead(out, base, p, upgrade: false) }
                 input.consume(headLength)
-                responseParser.reset()
+                p.reset()
                 return true
             case .relayResponse(let closeAfter):
                 if closeAfter { closeAfterResponse = true }
@@ -274,7 +275,7 @@ extension DownstreamConnection {
             case let other:
                 preconditionFailure("responseHeadReceived answered \(other)")
             }
-            guard writeResponseHead(out, base, upgrade: false) else {
+            guard writeResponseHead(out, base, p, upgrade: false) else {
                 exchange.responseHeadNotRelayed()
                 upstreamFailed(Errno(code: EMSGSIZE, call: "upstream response head too large"))
                 return true
@@ -309,15 +310,18 @@ extension DownstreamConnection {
         }
     }
 
-    /// The sticky cookie's name when this answer issues one, else empty.
-    var issuedCookieName: [UInt8] {
-        decision.issueCookie ? (handle?.cookieNames[decision.route] ?? []) : []
+    /// Calls `body` with the sticky cookie's name when this answer issues one, else with
+    /// an empty buffer (without touching an array: most answers issue none).
+    @inline(__always)
+    func withIssuedCookieName<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        guard decision.issueCookie, let handle else { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        return handle.cookieNames[decision.route].withUnsafeBytes(body)
     }
 
     /// HTTP/2: the parsed head goes to the stream as a HEADERS frame (no HTTP/1.1 text), and
     /// the body follows de-framed into `toClient` (see `flushToClient`).
     func relayHeadToStream(_ p: HTTPResponseParser, _ base: UnsafeRawPointer, headLength: Int, input: IOBuffer) {
-        issuedCookieName.withUnsafeBytes { name in
+        withIssuedCookieName { name in
             bridge.unsafelyUnwrapped.submitHead(p, base: base, hasBody: !responseDone, cookie: name.isEmpty ? nil
                 : .init(name: name, value: decision.cookieValue, secure: isTLS))
         }
@@ -326,9 +330,9 @@ extension DownstreamConnection {
     }
 
     /// Writes the response head for the client, with the sticky cookie when one is issued.
-    func writeResponseHead(_ out: IOBuffer, _ base: UnsafeRawPointer, upgrade: Bool) -> Bool {
-        return issuedCookieName.withUnsafeBytes { name in
-            HeadWriter.writeResponseHead(out, base, responseParser, .init(
+    func writeResponseHead(_ out: IOBuffer, _ base: UnsafeRawPointer, _ p: HTTPResponseParser, upgrade: Bool) -> Bool {
+        return withIssuedCookieName { name in
+            HeadWriter.writeResponseHead(out, base, p, .init(
                 clientIsHTTP10: clientIsHTTP10, closeAfter: closeAfterResponse, chunkToClient: chunkToClient,
                 upgrade: upgrade, cookieName: name, cookieValue: decision.cookieValue, secureCookie: isTLS))
         }

@@ -205,11 +205,14 @@ extension DownstreamConnection {
     }
 
     func rememberForLog(_ base: UnsafeRawPointer) {
-        let m = requestParser.methodSpan
+        // One read of `scratch` (each read of the optional property is a retain and a
+        // release; its `let`s are then free).
+        let scratch = self.scratch.unsafelyUnwrapped
+        let m = scratch.request.methodSpan
         logMethodCount = min(m.count, 16)
-        logLine.copyMemory(from: base + m.start, byteCount: logMethodCount)
-        let path = requestParser.pathSpan
+        scratch.logLine.copyMemory(from: base + m.start, byteCount: logMethodCount)
+        let path = scratch.request.pathSpan
         logPathCount = min(path.count, Self.logLineCapacity - 16)
-        (logLine + 16).copyMemory(from: base + path.start, byteCount: logPathCount)
+        (scratch.logLine + 16).copyMemory(from: base + path.start, byteCount: logPathCount)
     }
 }
