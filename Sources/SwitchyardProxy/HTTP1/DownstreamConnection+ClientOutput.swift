@@ -9,8 +9,9 @@ extension DownstreamConnection {
     // MARK: writing to the client
 
     func flushToClient() -> Bool {
-        if let tls { return flushEncrypted(tls) }
-        if let bridge {
+        // The flags first: binding a nil optional still calls into the runtime.
+        if isTLS, let tls { return flushEncrypted(tls) }
+        if isH2, let bridge {
             guard phase != .closed, let out = toClient, !out.isEmpty, !clientWriteBlocked else { return false }
             let (n, blocked) = bridge.deliverBody(out.readable, complete: responseDone)
             out.consume(n)
@@ -102,7 +103,7 @@ extension DownstreamConnection {
 
     /// Our own answer: HTTP/1.1 text into `toClient`, or a stream's HEADERS and DATA.
     func queueOwnAnswer(_ status: Int, close: Bool) {
-        if let bridge {
+        if isH2, let bridge {
             bridge.answer(status: status, heldWrite: holdRefusal)
             holdRefusal = false
             return
@@ -157,7 +158,7 @@ extension DownstreamConnection {
         releaseBuffer(&toUpstream)
         releaseBuffer(&fromUpstream)
         releaseScratch()
-        if let bridge {
+        if isH2, let bridge {
             bridge.exchangeClosed(aborted: aborted)
             return
         }

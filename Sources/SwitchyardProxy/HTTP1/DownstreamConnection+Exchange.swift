@@ -11,7 +11,7 @@ extension DownstreamConnection {
 
     func pumpExchange() -> Bool {
         var progressed = false
-        if let tls, !clientEOF, clientBufferHasRoom,
+        if isTLS, let tls, !clientEOF, clientBufferHasRoom,
            pullPlaintext(tls) { progressed = true }
         if let upstream, let upstreamTLS = upstream.tls, !upstream.connecting, !upstreamEOF,
            (fromUpstream?.writableCount ?? 1) > 0, pullUpstreamPlaintext(upstream, upstreamTLS) { progressed = true }
@@ -343,15 +343,15 @@ extension DownstreamConnection {
     /// Ends the exchange normally: returns the upstream connection to its pool when it can
     /// carry another request, logs, and goes back to waiting for the next head.
     func finishExchange() {
-        if let upstream {
+        // Moved out (`take()`), not copied: the pool's list or `close()` gets this reference.
+        if let upstream = upstream.take() {
             if status < 500 { upstream.pool.succeeded() }
             // Every request byte must have left, or the server would read the next request
             // as the rest of this body and answers would shift between users.
-            let reusable = !upstreamEOF && responseParser.keepAlive && requestBody.isDone
+            let reusable = !upstreamEOF && withScratch({ $0.response.keepAlive }) && requestBody.isDone
                 && (toUpstream?.isEmpty ?? true) && !(upstream.tls?.hasPendingOutput ?? false)
                 && (fromUpstream?.isEmpty ?? true) && !responseUntilClose && !worker.draining
                 && upstream.pool.idle.count < worker.settings.maxIdlePerServer
-            self.upstream = nil
             if reusable {
                 upstream.owner = nil
                 upstream.hasServed = true
@@ -394,7 +394,7 @@ extension DownstreamConnection {
                 status: status, microseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1000,
                 nowMilliseconds: Clock.monotonicMilliseconds())
         }
-        requestParser.reset()
+        withScratch { $0.request.reset() }
         handle.activeRequests -= 1
         if handle.activeRequests == 0 { worker.tableReleased(handle) }
         self.handle = nil

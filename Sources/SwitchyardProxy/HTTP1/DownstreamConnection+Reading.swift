@@ -17,7 +17,7 @@ extension DownstreamConnection {
             if !Lingering.discard(fd, scratch: worker.cipherScratch) { close() }
             return
         }
-        if let tls {
+        if isTLS, let tls {
             readCiphertext(tls)
             return
         }

@@ -23,7 +23,7 @@ extension DownstreamConnection {
             return false
         }
         if scratch == nil { scratch = worker.takeScratch() }
-        switch requestParser.parse(bytes) {
+        switch withScratch({ $0.request.parse(bytes) }) {
         case .needMore:
             if clientEOF {
                 fromClient?.clear()
@@ -69,7 +69,7 @@ extension DownstreamConnection {
         let handle = worker.current
         self.handle = handle
         handle.activeRequests += 1
-        lastServerLabel = []
+        lastServer = nil
         decision = Self.unrouted
         switch p.framing {
         case .contentLength(let n): requestBody = n == 0 ? .done : .length(n)
@@ -85,7 +85,7 @@ extension DownstreamConnection {
             chunkedBodyBytes = 0
             if case .chunked = requestBody { requestChunks.reset() }
             if writeUpstreamHead(base, p, handle) {
-                let verdict = passDecisionPoint(base, headLength: headLength)
+                let verdict = passDecisionPoint(base, headLength: headLength, handle)
                 // Counted when it goes on: a parked request is counted at its release (it
                 // starts again from its head), a refused one never reached a backend.
                 if verdict == .forward { observeInventory(base, p, handle) }
@@ -128,8 +128,10 @@ extension DownstreamConnection {
     /// there may and may not do). The write hold is plugged in here (`+Hold`), then the
     /// mirror's fork (`Mirror/`); a route with neither costs one load and two nil checks.
     @inline(__always)
-    func passDecisionPoint(_ base: UnsafeRawPointer, headLength: Int) -> Exchange.Verdict {
-        let route = handle.unsafelyUnwrapped.table.routes[decision.route]
+    func passDecisionPoint(_ base: UnsafeRawPointer, headLength: Int, _ handle: TableHandle) -> Exchange.Verdict {
+        // The pinned handle comes in as an argument: read from the `unowned(unsafe)`
+        // property it would be retained and released.
+        let route = handle.table.routes[decision.route]
         if let hold = route.hold {
             let verdict = holdVerdict(hold, base)
             if verdict != .forward { return verdict }
@@ -142,6 +144,7 @@ extension DownstreamConnection {
     func writeUpstreamHead(_ base: UnsafeRawPointer, _ p: HTTPRequestParser, _ handle: TableHandle) -> Bool {
         let out = worker.buffers.take()
         toUpstream = out
+        let requestID = withScratch { UnsafeRawBufferPointer(start: $0.requestID, count: $0.requestIDCount) }
         let written: Bool = client.ip.withUnsafeBytes { ip in
             client.forwardedFor.withUnsafeBytes { fwd in
                 worker.generationHeader.withUnsafeBytes { gen in
@@ -154,7 +157,7 @@ extension DownstreamConnection {
         }
         guard written else { return false }
         replayLength = requestBody.isDone ? out.readableCount : 0
-        responseParser.reset()
+        withScratch { $0.response.reset() }
         responseHeadDone = false
         responseDone = false
         upstreamEOF = false

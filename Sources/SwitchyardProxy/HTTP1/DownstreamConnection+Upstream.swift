@@ -81,7 +81,7 @@ extension DownstreamConnection {
 
     func attach(_ connection: UpstreamConnection) {
         connection.owner = self
-        lastServerLabel = connection.pool.labelBytes
+        lastServer = connection.pool
         upstream = connection
         upstreamEOF = false
         upstreamWriteBlocked = false

@@ -117,6 +117,12 @@ final class DownstreamConnection: EventHandler, Indexed {
     var requestParser: HTTPRequestParser { scratch.unsafelyUnwrapped.request }
     var responseParser: HTTPResponseParser { scratch.unsafelyUnwrapped.response }
     var logLine: UnsafeMutableRawPointer { scratch.unsafelyUnwrapped.logLine }
+    /// Runs `body` on the scratch without an atomic retain and release around it (the
+    /// property holds it throughout: `body` must not give it back).
+    @inline(__always)
+    func withScratch<R>(_ body: (ExchangeScratch) -> R) -> R {
+        Unmanaged.passUnretained(scratch.unsafelyUnwrapped)._withUnsafeGuaranteedRef(body)
+    }
     var requestChunks = ChunkedDecoder()
     var bodyValidator = ChunkedDecoder()
     var validatedOffset = 0
@@ -178,9 +184,13 @@ final class DownstreamConnection: EventHandler, Indexed {
     var shortcut = InventoryShortcut()
     /// Method and path of the current request for the access log (the head itself is
     /// consumed from the read buffer once forwarded). Allocated once per connection.
-    /// The label ("backend/host:port") of the server that served the last request, for its
-    /// access-log line.
-    var lastServerLabel: [UInt8] = []
+    /// The server that served the last request; its label ("backend/host:port") goes into
+    /// the access-log line. `unowned(unsafe)`: set on every request, and a strong reference
+    /// or a copied label would cost an atomic retain and release each time. It is read only
+    /// while the request's table is pinned (`handle`), and the table's `servers` hold the
+    /// pool; `startExchange` clears it.
+    unowned(unsafe) var lastServer: ServerPool?
+    var lastServerLabel: [UInt8] { lastServer?.labelBytes ?? [] }
     var logMethodCount = 0
     var logPathCount = 0
     static let logLineCapacity = ExchangeScratch.logLineCapacity
@@ -238,6 +248,7 @@ final class DownstreamConnection: EventHandler, Indexed {
                  bridge: H2Stream?, h2c: Bool, protocolName: StaticString, tlsVersion: StaticString) {
         self.fd = fd
         self.worker = worker
+        precondition(tls == nil || secure, "a TLS connection not marked secure")
         self.tls = tls
         self.isTLS = secure
         self.bridge = bridge
@@ -319,10 +330,11 @@ final class DownstreamConnection: EventHandler, Indexed {
         var progressed = true
         while progressed {
             progressed = false
-            if let bridge, bridge.refill(self) { progressed = true }
+            // The flags first: binding a nil optional still calls into the runtime.
+            if isH2, let bridge, bridge.refill(self) { progressed = true }
             switch phase {
             case .awaitingHead:
-                if let tls, !clientEOF, pullPlaintext(tls) { progressed = true }
+                if isTLS, let tls, !clientEOF, pullPlaintext(tls) { progressed = true }
                 guard phase == .awaitingHead else { break }
                 // Answers of our own (404, 503) may still be queued from the last request.
                 if flushToClient() { progressed = true }
