@@ -25,7 +25,7 @@ extension DownstreamConnection {
     /// The stream's decoded head, loaded into `scratch`'s request parser with `verdict`
     /// (its spans point into `head`): starts the exchange with no second parse. A refused
     /// head is answered with its status and logged like a refused HTTP/1.1 head.
-    func startDecoded(scratch: ExchangeScratch, head: UnsafeRawBufferPointer, size: Int,
+    func startDecoded(scratch: consuming ExchangeScratch, head: UnsafeRawBufferPointer, size: Int,
                       verdict: HeadParseResult, endStream: Bool) {
         self.scratch = scratch
         if endStream { clientEOF = true }

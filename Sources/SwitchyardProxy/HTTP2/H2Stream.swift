@@ -122,12 +122,11 @@ final class H2Stream: Indexed {
             return
         }
         // A head of pseudo-fields only took no parser yet.
-        if scratch == nil { scratch = worker.takeScratch() }
-        let verdict = head.complete(parser: scratch!.request, pool: worker.buffers, endStream: endStream)
+        // Moved out (`take()`) and on into the exchange: no retain and release on the way.
+        let lent = scratch.take() ?? worker.takeScratch()
+        let verdict = head.complete(parser: lent.request, pool: worker.buffers, endStream: endStream)
         let exchange = connection.takeDriver(for: self)
         self.exchange = exchange
-        let lent = scratch!
-        scratch = nil
         if endStream { endDelivered = true }
         exchange.startDecoded(scratch: lent, head: head.bytes?.readable ?? UnsafeRawBufferPointer(start: nil, count: 0),
                               size: head.size, verdict: verdict, endStream: endStream)
