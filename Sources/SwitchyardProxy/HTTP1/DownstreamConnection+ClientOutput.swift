@@ -148,10 +148,7 @@ extension DownstreamConnection {
     func close() {
         guard phase != .closed else { return }
         phase = .closed
-        if let upstream {
-            upstream.close()
-            self.upstream = nil
-        }
+        if let upstream = upstream.take() { upstream.close() }
         if handle != nil { endRequest() }
         releaseBuffer(&fromClient)
         releaseBuffer(&toClient)

@@ -26,7 +26,22 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     var isTLS: Bool { tls != nil }
     let tlsVersion: StaticString
     let limits: H2Limits
-    private(set) var session: H2ServerSession?
+    private(set) var session: H2ServerSession? {
+        didSet { sessionRef = session.map { Unmanaged.passUnretained($0) } }
+    }
+    /// `session`, unretained: reading the optional property is an atomic retain and
+    /// release, about ten times a request from the stream code.
+    private var sessionRef: Unmanaged<H2ServerSession>?
+
+    /// Runs `body` on the session without retaining it; nil once the session is gone.
+    /// Only for calls that run no delegate callback (submit, resume, consume, reset,
+    /// stream objects): a callback may end the connection and drop the session while
+    /// `body` still uses it. `receive` and `produce` hold their own strong reference.
+    @inline(__always) @discardableResult
+    func withSession<R>(_ body: (H2ServerSession) -> R) -> R? {
+        guard let sessionRef else { return nil }
+        return sessionRef._withUnsafeGuaranteedRef(body)
+    }
     /// The worker's response head under construction (nghttp2 copies it on submit, so
     /// one per worker serves every connection; an idle connection carries none).
     var responseHead: H2ResponseHead { worker.h2ResponseHead }
@@ -36,10 +51,10 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     var parkedStreams = 0
     /// Exchange drivers whose stream ended, kept for the next streams of this connection
     /// (same client, TLS and SNI): a stream then costs no driver object.
-    private var spareDrivers: [DownstreamConnection] = []
+    private let spareDrivers = ObjectStack<DownstreamConnection>(capacity: 16)
     /// Closed streams kept for the next ones (as many as spare drivers): a stream object is
     /// allocated per concurrent stream, not per request.
-    private var spareStreams: [H2Stream] = []
+    private let spareStreams = ObjectStack<H2Stream>(capacity: 16)
     /// Streams whose exchange waits for room that nghttp2 just made (see `H2Stream`).
     private var resumable: [H2Stream] = []
     private var out: IOBuffer?
@@ -191,7 +206,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         }
         pumping = false
         guard !closed else { return }
-        let outputDrained = (out?.isEmpty ?? true) && !(tls?.hasPendingOutput ?? false) && !(session?.wantsWrite ?? false)
+        let outputDrained = (out?.isEmpty ?? true) && !(tls?.hasPendingOutput ?? false) && !(withSession { $0.wantsWrite } ?? false)
         if outputDrained {
             if let out = out.take() { worker.buffers.give(out) }
             let sessionOver = session.map { !$0.wantsRead && !$0.wantsWrite } ?? true
@@ -261,7 +276,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
 
     /// A driver for `stream`'s exchange: a spare one rebound, or a new one.
     func takeDriver(for stream: H2Stream) -> DownstreamConnection {
-        if let spare = spareDrivers.popLast() {
+        if let spare = spareDrivers.pop() {
             spare.rebind(to: stream)
             return spare
         }
@@ -269,9 +284,9 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     }
 
     /// A driver whose exchange closed (called from inside its `close`, which returns at once).
-    func recycle(_ driver: DownstreamConnection) {
+    func recycle(_ driver: consuming DownstreamConnection) {
         precondition(driver.phase == .closed, "a driver is recycled only once closed")
-        if spareDrivers.count < Self.maxSpareDrivers { spareDrivers.append(driver) }
+        if spareDrivers.count < Self.maxSpareDrivers { spareDrivers.push(driver) }
     }
 
     /// More than the usual concurrent streams are not worth keeping.
@@ -280,20 +295,20 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     // MARK: session events
 
     private func stream(_ id: Int32) -> H2Stream? {
-        guard let pointer = session?.object(of: id) else { return nil }
+        guard let pointer = withSession({ $0.object(of: id) }) ?? nil else { return nil }
         return Unmanaged<H2Stream>.fromOpaque(pointer).takeUnretainedValue()
     }
 
     func h2StreamOpened(_ id: Int32) {
         let stream: H2Stream
-        if let spare = spareStreams.popLast() {
+        if let spare = spareStreams.pop() {
             spare.reuse(id: id)
             stream = spare
         } else {
             stream = H2Stream(id: id, connection: self)
         }
         streams.appendIndexed(stream)
-        session?.setObject(Unmanaged.passUnretained(stream).toOpaque(), for: id)
+        withSession { $0.setObject(Unmanaged.passUnretained(stream).toOpaque(), for: id) }
     }
 
     func h2Header(_ id: Int32, object: UnsafeMutableRawPointer?, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
@@ -305,7 +320,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
 
     func h2HeadComplete(_ id: Int32, endStream: Bool) {
         if goingAway {
-            session?.reset(id, code: H2ServerSession.refusedStream)
+            withSession { $0.reset(id, code: H2ServerSession.refusedStream) }
             return
         }
         stream(id)?.headComplete(endStream: endStream)
@@ -313,7 +328,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
 
     func h2Data(_ id: Int32, _ bytes: UnsafeRawBufferPointer) {
         guard let stream = stream(id) else {
-            session?.consume(id, bytes.count)
+            withSession { $0.consume(id, bytes.count) }
             return
         }
         stream.data(bytes)
@@ -344,10 +359,10 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
 
     func h2StreamClosed(_ id: Int32, errorCode: UInt32) {
         guard let stream = stream(id) else { return }
-        session?.setObject(nil, for: id)
+        withSession { $0.setObject(nil, for: id) }
         remove(stream)
         stream.close()
-        if spareStreams.count < Self.maxSpareDrivers { spareStreams.append(stream) }
+        if spareStreams.count < Self.maxSpareDrivers { spareStreams.push(stream) }
     }
 
     private func remove(_ stream: H2Stream) {
@@ -381,18 +396,18 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
                 } else if !stream.expired, stream.responseSent, !stream.requestEnded, now >= stream.deadline {
                     // Answered, and the client's unread body did not end in time: stop it.
                     stream.expired = true
-                    session?.reset(stream.id, code: H2ServerSession.noError)
+                    withSession { $0.reset(stream.id, code: H2ServerSession.noError) }
                     needsFlush()
                 } else if !stream.expired, !stream.responseSent, now >= stream.deadline {
                     stream.expired = true
                     worker.stats.timeouts += 1
                     if stream.headComplete {
-                        session?.reset(stream.id, code: H2ServerSession.cancel)
+                        withSession { $0.reset(stream.id, code: H2ServerSession.cancel) }
                     } else {
                         // A header block left open blocks the whole connection (only its
                         // CONTINUATION frames may follow): the connection ends.
                         failed = true
-                        session?.terminate(code: H2ServerSession.protocolError)
+                        withSession { $0.terminate(code: H2ServerSession.protocolError) }
                     }
                     needsFlush()
                 }
@@ -401,7 +416,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         }
         if streams.isEmpty && now >= deadline && !goingAway {
             goingAway = true
-            session?.goAway()
+            withSession { $0.goAway() }
             pump()
         }
     }
@@ -411,7 +426,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     func drain() {
         guard !closed, !goingAway, !lingering else { return }
         goingAway = true
-        session?.goAway()
+        withSession { $0.goAway() }
         pump()
     }
 
@@ -434,8 +449,8 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         endStreams()
         // Spare streams hold this connection strongly (and it holds them): let go of them,
         // or a closed connection would never be freed.
-        spareStreams.removeAll()
-        spareDrivers.removeAll()
+        spareStreams.removeLast(spareStreams.count)
+        spareDrivers.removeLast(spareDrivers.count)
         session = nil
         worker.loop.deregister(registration)
         fd.close()

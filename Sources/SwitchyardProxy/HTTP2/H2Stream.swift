@@ -141,14 +141,14 @@ final class H2Stream: Indexed {
     func data(_ bytes: UnsafeRawBufferPointer) {
         guard let exchange, exchange.acceptsRequestBytes else {
             // Answered already (or refused): the rest of the body is read and dropped.
-            connection.session?.consume(id, bytes.count)
+            connection.withSession { $0.consume(id, bytes.count) }
             connection.needsFlush()
             if responseSent {
                 let before = discardedAfterAnswer
                 discardedAfterAnswer += bytes.count
                 // Reset once, on the frame that crosses the bound.
                 if before <= Self.maxDiscardAfterAnswer && discardedAfterAnswer > Self.maxDiscardAfterAnswer {
-                    connection.session?.reset(id, code: H2ServerSession.noError)
+                    connection.withSession { $0.reset(id, code: H2ServerSession.noError) }
                 }
             }
             return
@@ -163,7 +163,7 @@ final class H2Stream: Indexed {
             pending!.ensureWritable(rest.count)
             // The stream window is below a buffer, so what the client may send fits.
             guard pending!.append(rest) == rest.count else {
-                connection.session?.reset(id, code: H2ServerSession.flowControlError)
+                connection.withSession { $0.reset(id, code: H2ServerSession.flowControlError) }
                 return
             }
         }
@@ -182,7 +182,7 @@ final class H2Stream: Indexed {
         let n = min(bytes.count, exchange.bridgeInputRoom)
         guard n > 0 else { return 0 }
         exchange.bridgeWrite(UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
-        connection.session?.consume(id, n)
+        connection.withSession { $0.consume(id, n) }
         connection.needsFlush()
         return n
     }
@@ -225,7 +225,7 @@ final class H2Stream: Indexed {
         }
         // Sized from the parser's limits, so a full head cannot happen; never send half a head.
         guard fits else {
-            connection.session?.reset(id, code: H2ServerSession.internalError)
+            connection.withSession { $0.reset(id, code: H2ServerSession.internalError) }
             headSubmitted = true
             bodyComplete = true
             return
@@ -233,7 +233,7 @@ final class H2Stream: Indexed {
         headSubmitted = true
         bodyComplete = !hasBody
         guard let cookie else {
-            connection.session?.submitResponse(id, head: head, hasBody: hasBody)
+            connection.withSession { $0.submitResponse(id, head: head, hasBody: hasBody) }
             connection.needsFlush()
             return
         }
@@ -241,7 +241,7 @@ final class H2Stream: Indexed {
         let value = worker.buffers.take()
         HeadWriter.appendCookie(value, name: cookie.name, value: cookie.value, secure: cookie.secure)
         head.add(name: Self.bytes("set-cookie"), value: value.readable)
-        connection.session?.submitResponse(id, head: head, hasBody: hasBody)
+        connection.withSession { $0.submitResponse(id, head: head, hasBody: hasBody) }
         worker.buffers.give(value)
         connection.needsFlush()
     }
@@ -269,7 +269,7 @@ final class H2Stream: Indexed {
         body!.append(Self.bytes(text.body))
         headSubmitted = true
         bodyComplete = true
-        connection.session?.submitResponse(id, head: head, hasBody: true)
+        connection.withSession { $0.submitResponse(id, head: head, hasBody: true) }
         worker.buffers.give(length)
         connection.needsFlush()
     }
@@ -286,7 +286,7 @@ final class H2Stream: Indexed {
         if complete && used == input.count { bodyComplete = true }
         if deferred && (!out.isEmpty || bodyComplete) {
             deferred = false
-            connection.session?.resume(id)
+            connection.withSession { $0.resume(id) }
         }
         connection.needsFlush()
         let blocked = used < input.count
@@ -336,18 +336,17 @@ final class H2Stream: Indexed {
     /// The exchange is over. A clean end completes a close-delimited body; a cut before
     /// the answer was complete resets the stream.
     func exchangeClosed(aborted: Bool) {
-        if let exchange { connection.recycle(exchange) }
-        exchange = nil
+        if let exchange = exchange.take() { connection.recycle(exchange) }
         guard !cancelling else { return }
         returnPending()
         deadline = Clock.monotonicMilliseconds() + worker.settings.upstreamTimeoutMilliseconds
         // A clean end completes the body (a close-delimited one ends only here).
         if headSubmitted, !aborted { bodyComplete = true }
         if !headSubmitted || !bodyComplete {
-            connection.session?.reset(id, code: H2ServerSession.internalError)
+            connection.withSession { $0.reset(id, code: H2ServerSession.internalError) }
         } else if deferred {
             deferred = false
-            connection.session?.resume(id)
+            connection.withSession { $0.resume(id) }
         }
         releaseScratch()
         connection.needsFlush()
@@ -361,15 +360,14 @@ final class H2Stream: Indexed {
         head.reset(status: status)
         headSubmitted = true
         bodyComplete = true
-        connection.session?.submitResponse(id, head: head, hasBody: false)
+        connection.withSession { $0.submitResponse(id, head: head, hasBody: false) }
         connection.needsFlush()
     }
 
     /// The stream is gone (closed by nghttp2): ends the exchange and frees everything.
     func close() {
         cancelling = true
-        if let exchange {
-            self.exchange = nil
+        if let exchange = exchange.take() {
             exchange.bridgeCancel()
             connection.recycle(exchange)
         }
@@ -383,7 +381,7 @@ final class H2Stream: Indexed {
     /// connection window, or every cancelled upload would shrink it for good.
     private func returnPending() {
         guard let held = pending.take() else { return }
-        connection.session?.consume(id, held.readableCount)
+        connection.withSession { $0.consume(id, held.readableCount) }
         worker.buffers.give(held)
         connection.needsFlush()
     }

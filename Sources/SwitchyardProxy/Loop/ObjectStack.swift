@@ -6,7 +6,9 @@
 /// The stack owns one strong reference to each object it holds. One thread only (the
 /// worker's loop), like the pools.
 final class ObjectStack<Element: AnyObject> {
-    private var slots: UnsafeMutablePointer<Unmanaged<Element>>
+    /// Strong references, initialized and moved out as owned values: a push moves the
+    /// caller's reference in and a pop moves it out, with no retain or release.
+    private var slots: UnsafeMutablePointer<Element>
     private var capacity: Int
     private(set) var count = 0
 
@@ -25,7 +27,7 @@ final class ObjectStack<Element: AnyObject> {
     @inline(__always)
     func push(_ element: consuming Element) {
         if count == capacity { grow() }
-        (slots + count).initialize(to: .passRetained(element))
+        (slots + count).initialize(to: consume element)
         count &+= 1
     }
 
@@ -37,7 +39,7 @@ final class ObjectStack<Element: AnyObject> {
         }
         count &-= 1
         if count < lowWater { lowWater = count }
-        return slots[count].takeRetainedValue()
+        return (slots + count).move()
     }
 
     /// The fewest objects the stack held since the current window began: objects above it
@@ -66,12 +68,12 @@ final class ObjectStack<Element: AnyObject> {
         precondition(n >= 0 && n <= count, "removing \(n) of \(count)")
         for _ in 0..<n {
             count -= 1
-            slots[count].release()
+            (slots + count).deinitialize(count: 1)
         }
     }
 
     private func grow() {
-        let bigger = UnsafeMutablePointer<Unmanaged<Element>>.allocate(capacity: capacity * 2)
+        let bigger = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
         bigger.moveInitialize(from: slots, count: count)
         slots.deallocate()
         slots = bigger
