@@ -11,8 +11,8 @@ import SwitchyardSystem
 extension DownstreamConnection {
     func observeInventory(_ base: UnsafeRawPointer, _ p: HTTPRequestParser, _ handle: TableHandle) {
         guard decision.route >= 0 else { return }
-        let inventory = worker.inventory
-        let key = inventory.key
+        // `worker.inventory…` spelled out, not bound to locals: the closure below would
+        // retain a captured local (measured: two retain/release pairs a request).
         let now = Clock.wallMicroseconds() / 1_000_000
         let network = InventoryNetwork.encoded(client.address)
         let view = RequestView(base: base, parser: p, clientAddress: client.address,
@@ -31,67 +31,67 @@ extension DownstreamConnection {
         }
         handle.routeNames[decision.route].withUnsafeBytes { route in
             routeHash = DecisionRecord.nameHash(route)
-            let callers = inventory.callers
+            let callers = worker.inventory.callers
             if !(same && InventoryShortcut.count(callers, shortcut.caller, shortcut.callerHash, now: now)) {
-                key.start(route: route)
-                key.network = network
-                let slot = callers.record(key, now: now)
+                worker.inventory.key.start(route: route)
+                worker.inventory.key.network = network
+                let slot = callers.record(worker.inventory.key, now: now)
                 shortcut.caller = slot
                 shortcut.callerHash = slot[HeavyHitterTable.Word.hash]
             }
             if pinned { shortcut.caller.unsafelyUnwrapped[HeavyHitterTable.Word.pinned] &+= 1 }
 
-            key.start(route: route)
-            key.separator()
-            key.appendLowercased(view.host)
-            inventory.hosts.record(key, now: now)
+            worker.inventory.key.start(route: route)
+            worker.inventory.key.separator()
+            worker.inventory.key.appendLowercased(view.host)
+            worker.inventory.hosts.record(worker.inventory.key, now: now)
 
             if tlsVersion.utf8CodeUnitCount > 0, let name = tlsServerName {
-                let serverNames = inventory.serverNames
+                let serverNames = worker.inventory.serverNames
                 if !(same && InventoryShortcut.count(serverNames, shortcut.serverName, shortcut.serverNameHash, now: now)) {
-                    key.start(route: route)
-                    key.separator()
+                    worker.inventory.key.start(route: route)
+                    worker.inventory.key.separator()
                     var copy = name
-                    copy.withUTF8 { key.appendLowercased(UnsafeRawBufferPointer($0)) }
-                    let slot = serverNames.record(key, now: now)
+                    copy.withUTF8 { worker.inventory.key.appendLowercased(UnsafeRawBufferPointer($0)) }
+                    let slot = serverNames.record(worker.inventory.key, now: now)
                     shortcut.serverName = slot
                     shortcut.serverNameHash = slot[HeavyHitterTable.Word.hash]
                 }
             }
 
-            key.start(route: route)
-            key.separator()
-            let productStart = key.count
-            key.appendProduct(ofUserAgent: userAgent)
-            kindHash = DecisionRecord.nameHash(UnsafeRawBufferPointer(start: key.text + productStart, count: key.count - productStart))
-            key.network = network
-            inventory.clients.record(key, now: now)
+            worker.inventory.key.start(route: route)
+            worker.inventory.key.separator()
+            let productStart = worker.inventory.key.count
+            worker.inventory.key.appendProduct(ofUserAgent: userAgent)
+            kindHash = DecisionRecord.nameHash(UnsafeRawBufferPointer(start: worker.inventory.key.text + productStart, count: worker.inventory.key.count - productStart))
+            worker.inventory.key.network = network
+            worker.inventory.clients.record(worker.inventory.key, now: now)
 
-            let protocols = inventory.protocols
+            let protocols = worker.inventory.protocols
             if !(same && InventoryShortcut.count(protocols, shortcut.protocolRow, shortcut.protocolHash, now: now)) {
-                key.start(route: route)
-                key.separator()
-                key.append(isH2 ? "HTTP/2" : clientIsHTTP10 ? "HTTP/1.0" : "HTTP/1.1")
-                key.separator()
-                if tlsVersion.utf8CodeUnitCount > 0 { key.append(tlsVersion) } else { key.append("plain") }
-                let slot = protocols.record(key, now: now)
+                worker.inventory.key.start(route: route)
+                worker.inventory.key.separator()
+                worker.inventory.key.append(isH2 ? "HTTP/2" : clientIsHTTP10 ? "HTTP/1.0" : "HTTP/1.1")
+                worker.inventory.key.separator()
+                if tlsVersion.utf8CodeUnitCount > 0 { worker.inventory.key.append(tlsVersion) } else { worker.inventory.key.append("plain") }
+                let slot = protocols.record(worker.inventory.key, now: now)
                 shortcut.protocolRow = slot
                 shortcut.protocolHash = slot[HeavyHitterTable.Word.hash]
             }
 
-            key.start(route: route)
-            key.separator()
-            handle.backendNames[decision.backend].withUnsafeBytes { key.append($0) }
-            key.separator()
-            key.append(UnsafeRawBufferPointer(start: logLine, count: logMethodCount))
-            key.separator()
-            key.appendTemplate(ofPath: HeadWriter.slice(base, p.pathSpan))
-            let endpoint = inventory.endpoints.record(key, now: now)
+            worker.inventory.key.start(route: route)
+            worker.inventory.key.separator()
+            handle.backendNames[decision.backend].withUnsafeBytes { worker.inventory.key.append($0) }
+            worker.inventory.key.separator()
+            worker.inventory.key.append(UnsafeRawBufferPointer(start: logLine, count: logMethodCount))
+            worker.inventory.key.separator()
+            worker.inventory.key.appendTemplate(ofPath: HeadWriter.slice(base, p.pathSpan))
+            let endpoint = worker.inventory.endpoints.record(worker.inventory.key, now: now)
             observed.inventoryEndpoint = endpoint
             observed.inventoryEndpointHash = endpoint[HeavyHitterTable.Word.hash]
         }
         let keys = handle.table.replayKeys(view, path: view.path, decision: decision)
-        inventory.decisions.append(DecisionRecord(
+        worker.inventory.decisions.append(DecisionRecord(
             time: UInt32(truncatingIfNeeded: now), route: routeHash, keys: keys, network: network,
             clientKind: kindHash, method: method.rawValue, backend: UInt8(truncatingIfNeeded: decision.backend)))
     }
