@@ -144,7 +144,7 @@ extension DownstreamConnection {
     func writeUpstreamHead(_ base: UnsafeRawPointer, _ p: HTTPRequestParser, _ handle: TableHandle) -> Bool {
         let out = worker.buffers.take()
         toUpstream = out
-        let requestID = withScratch { UnsafeRawBufferPointer(start: $0.requestID, count: $0.requestIDCount) }
+        let requestID = self.requestID
         let written: Bool = client.ip.withUnsafeBytes { ip in
             client.forwardedFor.withUnsafeBytes { fwd in
                 worker.generationHeader.withUnsafeBytes { gen in
@@ -208,14 +208,10 @@ extension DownstreamConnection {
     }
 
     func rememberForLog(_ base: UnsafeRawPointer) {
-        // One read of `scratch` (each read of the optional property is a retain and a
-        // release; its `let`s are then free).
-        let scratch = self.scratch.unsafelyUnwrapped
-        let m = scratch.request.methodSpan
+        let (m, path, line) = withScratch { ($0.request.methodSpan, $0.request.pathSpan, $0.logLine) }
         logMethodCount = min(m.count, 16)
-        scratch.logLine.copyMemory(from: base + m.start, byteCount: logMethodCount)
-        let path = scratch.request.pathSpan
+        line.copyMemory(from: base + m.start, byteCount: logMethodCount)
         logPathCount = min(path.count, Self.logLineCapacity - 16)
-        (scratch.logLine + 16).copyMemory(from: base + path.start, byteCount: logPathCount)
+        (line + 16).copyMemory(from: base + path.start, byteCount: logPathCount)
     }
 }

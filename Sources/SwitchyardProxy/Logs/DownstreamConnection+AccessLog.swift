@@ -29,8 +29,8 @@ extension DownstreamConnection {
 
     /// The request ID of the exchange in progress (empty when no head was parsed).
     var requestID: UnsafeRawBufferPointer {
-        guard let scratch else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        return UnsafeRawBufferPointer(start: scratch.requestID, count: scratch.requestIDCount)
+        guard scratch != nil else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return withScratch { UnsafeRawBufferPointer(start: $0.requestID, count: $0.requestIDCount) }
     }
 
     /// How the backend was chosen, for `via`.
