@@ -12,6 +12,7 @@
 
 static const uint64_t SY_SSL_OP_NO_RENEGOTIATION = SSL_OP_NO_RENEGOTIATION;
 static const uint64_t SY_SSL_OP_NO_COMPRESSION = SSL_OP_NO_COMPRESSION;
+static const uint64_t SY_SSL_OP_NO_TICKET = SSL_OP_NO_TICKET;
 static const unsigned long SY_XN_FLAG_RFC2253 = XN_FLAG_RFC2253;
 
 // MARK: SSL_CTX macros.

@@ -93,6 +93,36 @@ import SwitchyardSystem
         #expect(h.legacy.connectionCount == 0)
     }
 
+    /// Resumption from the server's session cache: one stateful ticket per TLS 1.3
+    /// handshake, and the session survives a client that vanishes without close_notify
+    /// (killed after its answer), for TLS 1.3 tickets and TLS 1.2 session ids alike.
+    @Test(arguments: ["-tls1_3", "-tls1_2"])
+    func sessionsResumeAfterAClientVanishes(version: String) throws {
+        try requireTools("openssl", "curl", "sh", "timeout")
+        let certificate = try Certificate()
+        let (h, port) = try harness(certificate)
+        defer { h.stop() }
+        let session = certificate.directory + "/session.pem"
+        // The request is answered (so TLS 1.3's ticket has arrived), then the client is
+        // killed with the connection still open: no close_notify, no FIN first.
+        func connect(_ sessionFlags: String) throws -> String {
+            let script = "(printf 'GET /a HTTP/1.1\\r\\nHost: localhost\\r\\n\\r\\n'; sleep 5) | "
+                + "timeout -s KILL 2 \(try tool("openssl")) s_client -connect 127.0.0.1:\(port) -servername localhost "
+                + "\(version) -msg -ign_eof \(sessionFlags) 2>&1; true"
+            return try runProcess(try tool("sh"), ["-c", script], timeoutSeconds: 30).output
+        }
+        let first = try connect("-sess_out \(session)")
+        #expect(first.contains("legacy answered GET /a"), "the first connection was served: \(first)")
+        #expect(first.contains("New, TLSv1"), "a full handshake first: \(first)")
+        if version == "-tls1_3" {
+            let tickets = first.components(separatedBy: "\n").filter { $0.hasPrefix("<<<") && $0.contains("NewSessionTicket") }
+            #expect(tickets.count == 1, "exactly one ticket: \(tickets)")
+        }
+        let second = try connect("-sess_in \(session)")
+        #expect(second.contains("Reused, TLSv1"), "the vanished client's session is resumed: \(second)")
+        #expect(second.contains("legacy answered GET /a"))
+    }
+
     /// "no renegotiation": a TLS 1.2 client asking to renegotiate after the handshake is
     /// refused with the no_renegotiation alert.
     @Test func renegotiationIsRefused() throws {
