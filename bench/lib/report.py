@@ -63,6 +63,27 @@ def med(values):
     return statistics.median(values) if values else None
 
 
+def paired_ratios(rows_a, rows_b, value):
+    """value(a) ÷ value(b) for each round both rows ran, in round order. A round runs every
+    proxy back to back, so a slow stretch of a shared machine lands on one round's rows
+    together; the ratio within a round cancels it, a ratio of medians taken over different
+    rounds does not."""
+    by_round = {r["round"]: value(r) for r in rows_b}
+    out = []
+    for a in sorted(rows_a, key=lambda r: r["round"]):
+        va, vb = value(a), by_round.get(a["round"])
+        if va is not None and vb:
+            out.append(va / vb)
+    return out
+
+
+def fmt_paired(ratios):
+    """'median (r1, r2, …)' for a list of per-round ratios, or a dash."""
+    if not ratios:
+        return "—"
+    return f"{statistics.median(ratios):.2f}× ({', '.join(f'{r:.2f}' for r in ratios)})"
+
+
 def group(rows):
     """(conns, name) → list of rows, preserving first-seen order of names and conns."""
     groups, names, conns = {}, [], []
@@ -220,6 +241,20 @@ def cmd_compare(results, rate_results, cmdline, machine, notes_path):
         out.append(f"| {c} | {fmt_ratio(sy['rps'], ha.get('rps'))} | {fmt_ratio(sy['rps'], ng.get('rps'))} | "
                    f"{fmt_ratio(sy['cpu'], ha.get('cpu'))} | {fmt_ratio(sy['cpu'], ng.get('cpu'))} | "
                    f"{fmt_ratio(sy['rps'], tcp.get('rps'))} |")
+    if rounds > 1:
+        out.append("")
+        out.append("Paired by round — each ratio from the rows of one round (median, then every round); "
+                   "this is the figure to read against a target on a shared machine:")
+        out.append("")
+        out.append("| conns | CPU/req ÷ HAProxy | req/s ÷ HAProxy | CPU/req ÷ TCP mode |")
+        out.append("|---:|---|---|---|")
+        for c in conns_list:
+            sy = groups.get((c, "switchyard"))
+            if not sy:
+                continue
+            per = lambda other, f: fmt_paired(paired_ratios(sy, groups.get((c, other), []), f))
+            out.append(f"| {c} | {per('haproxy', cpu_us_per_req)} | {per('haproxy', lambda r: rps(r['wrk']))} | "
+                       f"{per('switchyard_tcp', cpu_us_per_req)} |")
     rate_rows = load(rate_results)
     if rate_rows:
         out.append("")
@@ -319,7 +354,8 @@ def cmd_flip(results, cmdline, machine, notes_path):
 
 def cmd_h2(results, handshakes, cmdline, machine):
     """bench/h2: medians over rounds of req/s and proxy CPU µs per request, per stream
-    count, with ratios to HAProxy and nginx; then TLS handshakes per second."""
+    count, with ratios to HAProxy and nginx, and the same ratios paired by round; then TLS
+    handshakes per second and CPU per handshake (medians over rounds, paired ratios)."""
     rows = load(results)
     print("\n".join(report_head("bench/h2 — HTTPS + HTTP/2 through Switchyard, HAProxy and nginx", cmdline, machine)))
     print("Same plain HTTP/1.1 nginx origin behind every proxy; h2load over TLS (ALPN h2) on the "
@@ -343,6 +379,18 @@ def cmd_h2(results, handshakes, cmdline, machine):
             h, n = figures.get("haproxy"), figures.get("nginx")
             print(f"| {m} | {label} | {r_s:,.0f} | {fmt_ratio(r_s, h and h[1])} | {fmt_ratio(r_s, n and n[1])} | "
                   f"{cpu:.1f} | {fmt_ratio(cpu, h and h[2])} | {fmt_ratio(cpu, n and n[2])} | {ok} | {failed} |")
+    rounds = max((r["round"] for r in rows), default=0)
+    if rounds > 1:
+        h2_cpu = lambda r: r["cpu_ticks"] * 1e6 / r["clk_tck"] / max(r["rps"] * r["seconds"], 1)
+        print("\nPaired by round — Switchyard's CPU µs per request ÷ the other proxy's in the same "
+              "round (median, then every round); the figure to read against a target on a shared machine:\n")
+        print("| streams/conn | CPU ÷ HAProxy | CPU ÷ nginx |")
+        print("|---:|---|---|")
+        for m in streams:
+            sy = [r for r in rows if r["streams"] == m and r["name"] == "switchyard"]
+            per = lambda other: fmt_paired(paired_ratios(
+                sy, [r for r in rows if r["streams"] == m and r["name"] == other], h2_cpu))
+            print(f"| {m} | {per('haproxy')} | {per('nginx')} |")
     hs = load(handshakes)
     titles = {"new": "openssl s_time -new: full handshake, one client",
               "reuse": "openssl s_time -reuse -www /: session resumed, one GET / each, one client"}
@@ -353,13 +401,25 @@ def cmd_h2(results, handshakes, cmdline, machine):
         print(f"\n## TLS handshakes ({titles[mode]})\n")
         print("| proxy | handshakes/s | ÷ HAProxy | ÷ nginx | proxy CPU µs/handshake | ÷ HAProxy | ÷ nginx |")
         print("|---|---:|---:|---:|---:|---:|---:|")
-        rate = {r["name"]: r["handshakes"] / max(float(r["real"]), 1e-9) for r in rows}
-        cpu = {r["name"]: r["cpu_ticks"] * 1e6 / r["clk_tck"] / max(r["handshakes"], 1) for r in rows}
+        hs_rate = lambda r: r["handshakes"] / max(float(r["real"]), 1e-9)
+        hs_cpu = lambda r: r["cpu_ticks"] * 1e6 / r["clk_tck"] / max(r["handshakes"], 1)
+        names, labels = [], {}
         for r in rows:
-            n = r["name"]
-            print(f"| {r['label']} | {rate[n]:,.0f} | {fmt_ratio(rate[n], rate.get('haproxy'))} | "
+            r.setdefault("round", 1)
+            if r["name"] not in names:
+                names.append(r["name"])
+                labels[r["name"]] = r["label"]
+        of = {n: [r for r in rows if r["name"] == n] for n in names}
+        rate = {n: med([hs_rate(r) for r in of[n]]) for n in names}
+        cpu = {n: med([hs_cpu(r) for r in of[n]]) for n in names}
+        for n in names:
+            print(f"| {labels[n]} | {rate[n]:,.0f} | {fmt_ratio(rate[n], rate.get('haproxy'))} | "
                   f"{fmt_ratio(rate[n], rate.get('nginx'))} | {cpu[n]:.0f} | "
                   f"{fmt_ratio(cpu[n], cpu.get('haproxy'))} | {fmt_ratio(cpu[n], cpu.get('nginx'))} |")
+        if max(r["round"] for r in rows) > 1 and "switchyard" in of:
+            print(f"\nPaired by round, Switchyard's CPU per handshake ÷ HAProxy's "
+                  f"{fmt_paired(paired_ratios(of['switchyard'], of.get('haproxy', []), hs_cpu))}, "
+                  f"÷ nginx's {fmt_paired(paired_ratios(of['switchyard'], of.get('nginx', []), hs_cpu))}.")
     print("\nReading it: req/s is capped by h2load and the origin sharing one core; CPU µs per "
           "request of the proxy process is the comparable figure. Ratios below 1.00× in the CPU "
           "columns mean Switchyard spends less.")
