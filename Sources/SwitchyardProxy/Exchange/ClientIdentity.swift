@@ -5,10 +5,12 @@ import SwitchyardSystem
 /// Who a client is, in the forms the proxy needs per request: the address the router
 /// matches cohorts against, and the texts written into X-Forwarded-For and Forwarded.
 /// Computed once per client connection; the HTTP/2 streams of a connection share it.
+/// The texts are held inline (`InlineText`): no heap object to allocate per connection, nor
+/// to retain per request when the head writer reads them.
 struct ClientIdentity {
     let address: ClientAddress
-    let ip: [UInt8]
-    let forwardedFor: [UInt8]
+    let ip: InlineText
+    let forwardedFor: InlineText
     /// The peer is in the listener's (or the file's) `trust-forwarded` networks: its
     /// forwarding fields are kept and appended to rather than replaced.
     let trustedForwarder: Bool
@@ -49,8 +51,10 @@ struct ClientIdentity {
         self.address = address
         self.listener = listener
         self.trustedForwarder = trustedForwarder
+        // inet_ntop's forms are at most 45 bytes (INET6_ADDRSTRLEN - 1), "unix" or "?"
+        // otherwise, so both texts fit an InlineText.
         let text = peer.ipString
-        ip = Array(text.utf8)
-        forwardedFor = Array((peer.family == AF_INET6 ? "for=\"[\(text)]\"" : "for=\(text)").utf8)
+        ip = InlineText(text.utf8)
+        forwardedFor = InlineText((peer.family == AF_INET6 ? "for=\"[\(text)]\"" : "for=\(text)").utf8)
     }
 }

@@ -375,7 +375,15 @@ extension DownstreamConnection {
 
     /// Logs the request and unpins its table.
     func endRequest() {
-        guard let handle else { return }
+        guard let pinned else { return }
+        let lastPin = pinned._withUnsafeGuaranteedRef { endRequest($0) }
+        self.handle = nil
+        // A retired table whose last request this was is dropped here, outside the borrow.
+        if lastPin { worker.tableReleased(pinned.takeUnretainedValue()) }
+    }
+
+    /// `endRequest` with the pinned table borrowed. True when this was its last request.
+    private func endRequest(_ handle: TableHandle) -> Bool {
         if parkedSince != 0 || releasedFromHold { leaveHold() }
         if mirrorPair != nil { mirrorPrimaryEnded() }
         // The line first: it reads the observation that `observeEnd` resets.
@@ -396,7 +404,6 @@ extension DownstreamConnection {
         }
         withScratch { $0.request.reset() }
         handle.activeRequests -= 1
-        if handle.activeRequests == 0 { worker.tableReleased(handle) }
-        self.handle = nil
+        return handle.activeRequests == 0
     }
 }

@@ -66,8 +66,16 @@ extension DownstreamConnection {
         rememberForLog(base)
         assignRequestID(base)
         closeAfterResponse = !requestKeepAlive || worker.draining
-        let handle = worker.current
-        self.handle = handle
+        // The worker's current table, pinned and borrowed without a retain: the worker holds
+        // it, and it stays current for this call (a new one is installed between events).
+        let current = worker.currentRef
+        pinned = current
+        current._withUnsafeGuaranteedRef { startExchange(base: base, headLength: headLength, headBytes: headBytes, p, $0) }
+    }
+
+    /// `startExchange` with the table pinned: routes the head, writes it for the upstream,
+    /// passes the decision point and carries out the exchange's first action.
+    private func startExchange(base: UnsafeRawPointer, headLength: Int, headBytes: Int?, _ p: HTTPRequestParser, _ handle: TableHandle) {
         handle.activeRequests += 1
         lastServer = nil
         decision = Self.unrouted
@@ -113,7 +121,7 @@ extension DownstreamConnection {
                                path: scratch.unsafelyUnwrapped.routingPath(base: base), listener: client.listener)
         guard let decision = handle.table.route(view, random: worker.nextRandom()) else { return .noRoute }
         self.decision = decision
-        observeRouted()
+        observeRouted(handle)
         let route = handle.table.routes[decision.route]
         // A route with its own certificate answers only where that certificate was presented:
         // a client that checked another name's certificate is misdirected (421).
@@ -147,7 +155,7 @@ extension DownstreamConnection {
         let requestID = self.requestID
         let written: Bool = client.ip.withUnsafeBytes { ip in
             client.forwardedFor.withUnsafeBytes { fwd in
-                worker.generationHeader.withUnsafeBytes { gen in
+                handle.generationHeader.withUnsafeBytes { gen in
                     HeadWriter.writeRequestHead(out, base, p, .init(
                         clientIP: ip, forwardedFor: fwd, scheme: isTLS ? "https" : "http",
                         generationHeader: gen, generation: handle.table.generation,

@@ -12,7 +12,18 @@ extension DownstreamConnection {
     /// Takes an idle pooled connection or starts a connect, trying the backend's servers in
     /// the order `TableHandle.nextServer` gives. With no server left: failover or 503.
     func connectUpstream(allowReuse: Bool) {
-        guard let handle else { preconditionFailure("no table pinned") }
+        guard let pinned else { preconditionFailure("no table pinned") }
+        // The table borrowed, not retained; the 503 is answered after the borrow, since an
+        // answer may end the request and unpin the table.
+        if let answer = pinned._withUnsafeGuaranteedRef({ connectUpstream(allowReuse: allowReuse, $0) }) {
+            worker.stats.noServer += 1
+            perform(answer)
+        }
+    }
+
+    /// nil when a connection was attached or a connect started; else the action that
+    /// answers for the backend that has no server left.
+    private func connectUpstream(allowReuse: Bool, _ handle: TableHandle) -> Exchange.Action? {
         let now = Clock.monotonicMilliseconds()
         observeConnectStart()
         while let pool = handle.nextServer(of: decision.backend, tried: &exchange.triedServers, now: now) {
@@ -22,7 +33,7 @@ extension DownstreamConnection {
                 observeConnected()
                 phase = .exchanging
                 deadline = now + worker.settings.upstreamTimeoutMilliseconds
-                return
+                return nil
             }
             do {
                 let (upstreamFD, connected) = try Socket.connect(to: pool.address)
@@ -52,7 +63,7 @@ extension DownstreamConnection {
                     phase = .connecting
                     deadline = now + worker.settings.connectTimeoutMilliseconds
                 }
-                return
+                return nil
             } catch {
                 noteConnectFailure(pool, error)
             }
@@ -61,11 +72,9 @@ extension DownstreamConnection {
         let action = exchange.noServerLeft(otherSide: failoverBackend(handle))
         if case .failOver(let other) = action {
             decision.backend = other
-            connectUpstream(allowReuse: allowReuse)
-            return
+            return connectUpstream(allowReuse: allowReuse, handle)
         }
-        worker.stats.noServer += 1
-        perform(action)
+        return action
     }
 
     /// The route's other side for `failover`: the standby (or active, if the standby was

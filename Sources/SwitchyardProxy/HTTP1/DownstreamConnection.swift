@@ -138,7 +138,16 @@ final class DownstreamConnection: EventHandler, Indexed {
 
     // The exchange in progress (valid from `connecting` to the end of the exchange).
     var upstream: UpstreamConnection?
-    unowned(unsafe) var handle: TableHandle?
+    /// The table the request pinned (`TableHandle.activeRequests`), held unretained: the
+    /// worker keeps it alive until the last pin is gone. Binding this optional to a name
+    /// retains and releases it (atomics); the per-request paths borrow `pinned` instead
+    /// (`_withUnsafeGuaranteedRef`, the borrow ending before anything may drop the table) or take
+    /// the table as an argument.
+    var handle: TableHandle? {
+        get { pinned?.takeUnretainedValue() }
+        set { pinned = newValue.map { Unmanaged.passUnretained($0) } }
+    }
+    var pinned: Unmanaged<TableHandle>?
     var decision = DownstreamConnection.unrouted
     /// The decision of a request that has not been (or could not be) routed: route and
     /// backend -1, so nothing is attributed to a route it never reached.

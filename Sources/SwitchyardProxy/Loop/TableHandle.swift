@@ -20,6 +20,10 @@ final class TableHandle {
     let backendNames: [[UInt8]]
     /// Per route: the sticky cookie's name when the route issues one, else empty.
     let cookieNames: [[UInt8]]
+    /// The name of the header that carries the table's generation (empty: none), kept with
+    /// the table it names. A `let` of the handle the request pins, passed as an argument, is
+    /// read without a retain; the worker's `var` copy was retained around each use.
+    let generationHeader: [UInt8]
 
     /// backend index → this worker's counters for it (shared across tables by name).
     let counters: [BackendCounters]
@@ -55,6 +59,7 @@ final class TableHandle {
         roundRobin = Array(repeating: 0, count: servers.count)
         routeNames = table.config.routes.map { Array($0.name.utf8) }
         backendNames = table.config.backends.map { Array($0.name.utf8) }
+        generationHeader = Array((table.config.generationHeader ?? "").utf8)
         cookieNames = table.routes.map { route in
             if case .cookie(let name) = route.sticky { return Array(name.utf8) }
             return []

@@ -17,13 +17,17 @@ final class Worker: @unchecked Sendable {
     let buffers: BufferPool
     let errorLog: ErrorLog
     private(set) var accessLog: AccessLog?
-    private(set) var current: TableHandle
+    private(set) var current: TableHandle {
+        didSet { currentRef = Unmanaged.passUnretained(current) }
+    }
+    /// `current`, unretained: a request pins it without the atomic retain that reading
+    /// `current` costs (see `DownstreamConnection.startExchange`).
+    private(set) var currentRef: Unmanaged<TableHandle>
     /// Tables replaced while requests still used them; dropped when their last request ends.
     private var retired: [TableHandle] = []
     /// Pools by server identity, reused across tables so keep-alive connections survive a
     /// change that keeps the server.
     private var poolsByAddress: [String: ServerPool] = [:]
-    private(set) var generationHeader: [UInt8] = []
     /// Per-backend counters by backend name: they survive table changes.
     private var backendCounters: [String: BackendCounters] = [:]
     /// Per route and backend, for `/metrics` (see `WorkerMetrics`).
@@ -72,9 +76,10 @@ final class Worker: @unchecked Sendable {
         if sy_getrandom(&seed, 8) != 8 { seed = Clock.monotonicNanoseconds() ^ UInt64(index) }
         random = seed
         current = TableHandle(table: table, servers: [], counters: [])
+        currentRef = Unmanaged.passUnretained(current)
         connections.reserveCapacity(1024)
         current = makeHandle(table, servers)
-        generationHeader = Array((table.config.generationHeader ?? "").utf8)
+        currentRef = Unmanaged.passUnretained(current)   // observers do not run in an init
         loop.onTick = { [unowned self] now in self.tick(now) }
     }
 
@@ -323,7 +328,6 @@ final class Worker: @unchecked Sendable {
     func install(_ table: RouteTable, servers: ResolvedServers) {
         let old = current
         current = makeHandle(table, servers)
-        generationHeader = Array((table.config.generationHeader ?? "").utf8)
         if old.activeRequests > 0 { retired.append(old) }
         closeUnusedPools()
     }

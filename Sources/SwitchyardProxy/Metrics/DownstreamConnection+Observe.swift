@@ -8,8 +8,8 @@ import SwitchyardTLS
 extension DownstreamConnection {
     /// The request was routed: it is in flight for its route and the backend chosen.
     @inline(__always)
-    func observeRouted() {
-        guard let handle, decision.route >= 0 else { return }
+    func observeRouted(_ handle: TableHandle) {
+        guard decision.route >= 0 else { return }
         let index = decision.route * handle.servers.count + decision.backend
         observed = ExchangeObservation()
         observed.inFlightCell = index
