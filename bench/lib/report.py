@@ -352,6 +352,11 @@ def cmd_flip(results, cmdline, machine, notes_path):
     print("\n".join(out))
 
 
+def h2_cpu_us_per_req(r):
+    """bench/h2's proxy CPU µs per request for one row (one proxy, stream count and round)."""
+    return r["cpu_ticks"] * 1e6 / r["clk_tck"] / max(r["rps"] * r["seconds"], 1)
+
+
 def cmd_h2(results, handshakes, cmdline, machine):
     """bench/h2: medians over rounds of req/s and proxy CPU µs per request, per stream
     count, with ratios to HAProxy and nginx, and the same ratios paired by round; then TLS
@@ -372,7 +377,7 @@ def cmd_h2(results, handshakes, cmdline, machine):
             rs = [r for r in rows if r["streams"] == m and r["name"] == name]
             if not rs:
                 continue
-            cpu = [r["cpu_ticks"] * 1e6 / r["clk_tck"] / max(r["rps"] * r["seconds"], 1) for r in rs]
+            cpu = [h2_cpu_us_per_req(r) for r in rs]
             figures[name] = (rs[0]["label"], med([r["rps"] for r in rs]), med(cpu),
                              sum(r["ok"] for r in rs), ",".join(sorted({r["failed"] for r in rs})))
         for name, (label, r_s, cpu, ok, failed) in figures.items():
@@ -381,7 +386,6 @@ def cmd_h2(results, handshakes, cmdline, machine):
                   f"{cpu:.1f} | {fmt_ratio(cpu, h and h[2])} | {fmt_ratio(cpu, n and n[2])} | {ok} | {failed} |")
     rounds = max((r["round"] for r in rows), default=0)
     if rounds > 1:
-        h2_cpu = lambda r: r["cpu_ticks"] * 1e6 / r["clk_tck"] / max(r["rps"] * r["seconds"], 1)
         print("\nPaired by round — Switchyard's CPU µs per request ÷ the other proxy's in the same "
               "round (median, then every round); the figure to read against a target on a shared machine:\n")
         print("| streams/conn | CPU ÷ HAProxy | CPU ÷ nginx |")
@@ -389,7 +393,7 @@ def cmd_h2(results, handshakes, cmdline, machine):
         for m in streams:
             sy = [r for r in rows if r["streams"] == m and r["name"] == "switchyard"]
             per = lambda other: fmt_paired(paired_ratios(
-                sy, [r for r in rows if r["streams"] == m and r["name"] == other], h2_cpu))
+                sy, [r for r in rows if r["streams"] == m and r["name"] == other], h2_cpu_us_per_req))
             print(f"| {m} | {per('haproxy')} | {per('nginx')} |")
     hs = load(handshakes)
     titles = {"new": "openssl s_time -new: full handshake, one client",
@@ -405,7 +409,6 @@ def cmd_h2(results, handshakes, cmdline, machine):
         hs_cpu = lambda r: r["cpu_ticks"] * 1e6 / r["clk_tck"] / max(r["handshakes"], 1)
         names, labels = [], {}
         for r in rows:
-            r.setdefault("round", 1)
             if r["name"] not in names:
                 names.append(r["name"])
                 labels[r["name"]] = r["label"]
