@@ -28,8 +28,11 @@ struct InlineText: Equatable {
         }
     }
 
-    /// The bytes as an array (error messages, tests).
+    /// The bytes as an array (tests, equality).
     var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
+
+    /// The text as a String, for error log lines.
+    var string: String { withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
 
     static func == (a: InlineText, b: InlineText) -> Bool { a.bytes == b.bytes }
 }

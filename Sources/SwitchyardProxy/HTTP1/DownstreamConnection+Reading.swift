@@ -256,7 +256,7 @@ extension DownstreamConnection {
             take = length - already
         case .invalid(let reason):
             worker.stats.badRequests += 1
-            worker.clientErrorLog("PROXY protocol from \(String(decoding: client.ip.bytes, as: UTF8.self)): \(reason); closing")
+            worker.clientErrorLog("PROXY protocol from \(client.ip.string): \(reason); closing")
             close()
             return
         }

@@ -181,7 +181,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
             // then the connection closes. Other connections never notice.
             failed = true
             worker.stats.h2ProtocolErrors += 1
-            worker.clientErrorLog("HTTP/2 client \(String(decoding: client.ip.bytes, as: UTF8.self)): \(error); closing the connection")
+            worker.clientErrorLog("HTTP/2 client \(client.ip.string): \(error); closing the connection")
             // Some limits (CONTINUATION) fail without a GOAWAY of nghttp2's own; the
             // client still learns why (a no-op when one is queued already).
             session.terminate(code: error.isFlood ? H2ServerSession.enhanceYourCalm : H2ServerSession.protocolError)
@@ -354,7 +354,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         // nghttp2's reason is its own text, never the client's bytes; control bytes are
         // dropped all the same, so a log line stays one line.
         let why = reason.isEmpty ? "protocol error or flood" : String(reason.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F }.map(Character.init))
-        worker.clientErrorLog("HTTP/2 client \(String(decoding: client.ip.bytes, as: UTF8.self)): \(why) (GOAWAY code \(errorCode)); closing the connection")
+        worker.clientErrorLog("HTTP/2 client \(client.ip.string): \(why) (GOAWAY code \(errorCode)); closing the connection")
     }
 
     func h2StreamClosed(_ id: Int32, errorCode: UInt32) {
