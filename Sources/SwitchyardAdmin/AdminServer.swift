@@ -15,6 +15,10 @@ public final class AdminServer: @unchecked Sendable {
     /// Where the socket was bound: `path`, or beside it until `moveIntoPlace` (upgrade).
     private let boundPath: String
     private let listener: FileDescriptor
+    /// The socket file's identity as bound (device, inode): `stop` removes the file at `path`
+    /// only while it is still ours. (fstat on the listener would name the socket's inode in
+    /// sockfs, never the file's.) rename(2) keeps it, so it holds after `moveIntoPlace`.
+    private let boundFile: (device: UInt64, inode: UInt64)
     private let service: AdminService
     private let limits: AdminConfig
     private let slots: AdminConnectionSlots
@@ -43,6 +47,12 @@ public final class AdminServer: @unchecked Sendable {
             fd.close()
             throw AdminError("admin socket \(path): chmod: \(String(cString: strerror(errno)))")
         }
+        var info = stat()
+        guard lstat(boundPath, &info) == 0 else {
+            fd.close()
+            throw AdminError("admin socket \(path): stat: \(String(cString: strerror(errno)))")
+        }
+        boundFile = (UInt64(info.st_dev), UInt64(info.st_ino))
         listener = fd
     }
 
@@ -95,11 +105,11 @@ public final class AdminServer: @unchecked Sendable {
         stopping.withLock { $0 = true }
         Glibc.shutdown(listener.rawValue, Int32(SHUT_RDWR))
         // After an upgrade the path is the new process's socket: remove only our own.
-        var ours = stat()
-        guard fstat(listener.rawValue, &ours) == 0 else { return }
         for candidate in Set([path, boundPath]) {
             var onDisk = stat()
-            if lstat(candidate, &onDisk) == 0, onDisk.st_ino == ours.st_ino, onDisk.st_dev == ours.st_dev { unlink(candidate) }
+            if lstat(candidate, &onDisk) == 0, UInt64(onDisk.st_ino) == boundFile.inode, UInt64(onDisk.st_dev) == boundFile.device {
+                unlink(candidate)
+            }
         }
     }
 

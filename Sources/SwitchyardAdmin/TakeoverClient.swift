@@ -57,9 +57,8 @@ public final class TakeoverClient {
     }
 
     /// Tells the old process this one serves; returns once it handed over (named us the main
-    /// process and stopped taking changes).
+    /// process and stopped taking changes). The connection stays open for `inPlace`.
     public func ready() throws(AdminError) {
-        defer { connection.close() }
         do {
             try DescriptorPassing.send(connection, Array("ready\n".utf8), descriptors: [])
             var answer: [UInt8] = []
@@ -70,13 +69,24 @@ public final class TakeoverClient {
                 answer += bytes
             }
             guard answer == Array("handed-over\n".utf8) else {
+                connection.close()
                 throw AdminError("upgrade: the running proxy did not hand over: \(String(decoding: answer, as: UTF8.self))")
             }
         } catch let error as AdminError {
             throw error
         } catch {
+            connection.close()
             throw AdminError("upgrade: \(error)")
         }
+    }
+
+    /// After `ready`: this process's admin socket now answers on the path, so the old process
+    /// may answer `upgrade` and stop its own (a command sent in between would otherwise find
+    /// a socket that no longer accepts). An old process that does not wait for this line
+    /// (an earlier version) has closed the connection: the error is of no consequence.
+    public func inPlace() {
+        try? DescriptorPassing.send(connection, Array("in-place\n".utf8), descriptors: [])
+        connection.close()
     }
 
     /// Gives up: the old process goes on serving.

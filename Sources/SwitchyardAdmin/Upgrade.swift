@@ -17,6 +17,8 @@ public final class Upgrade: Sendable {
         case started(pid: Int32)
         /// This pid has the sockets and is getting ready.
         case handingOver(pid: Int32)
+        /// This pid is the service now and moves its admin socket into place (`in-place`).
+        case movingIn(pid: Int32)
         /// This pid is the service now; we drain.
         case handedOver(pid: Int32)
 
@@ -25,7 +27,7 @@ public final class Upgrade: Sendable {
             case .idle: return "none"
             case .started(let pid): return pid == 0 ? "a new process is starting" : "new process pid \(pid) is starting"
             case .handingOver(let pid): return "pid \(pid) is taking the sockets over"
-            case .handedOver(let pid): return "handed over to pid \(pid)"
+            case .movingIn(let pid), .handedOver(let pid): return "handed over to pid \(pid)"
             }
         }
     }
@@ -41,6 +43,8 @@ public final class Upgrade: Sendable {
     private let notifier: ServiceNotifier
     /// Seconds a new process gets from its start to `ready`.
     static let readySeconds = 30.0
+    /// Seconds the new process gets, once handed over, to move its admin socket into place.
+    static let inPlaceSeconds = 5.0
     /// The environment variable that makes `serve` take over from the admin socket's process.
     public static let takeoverVariable = "SWITCHYARD_TAKEOVER"
 
@@ -90,7 +94,8 @@ public final class Upgrade: Sendable {
         phase.withLock { $0 = .started(pid: pid) }
         service.errorLog.info("upgrade: started \(path) as pid \(pid), waiting for it to take over")
         let deadline = Date().addingTimeInterval(Self.readySeconds)
-        while Date() < deadline {
+        // Once handed over, the new process is the service: never stopped here, however late.
+        while Date() < deadline || { if case .movingIn = phase.withLock({ $0 }) { return true } else { return false } }() {
             if case .handedOver(let new) = phase.withLock({ $0 }) {
                 return .success("upgrade: pid \(getpid()) → \(new) (\(path)), generation \(service.table.generation); pid \(getpid()) stops accepting and drains",
                                 json: ["pid": Int(new), "previous": Int(getpid()), "generation": service.table.generation])
@@ -187,15 +192,7 @@ public final class Upgrade: Sendable {
         }
         // Wait for `ready`: the new process has bound its admin socket, loaded the state and
         // its workers run. The read timeout is the admin idle timeout; a few rounds of it.
-        let deadline = Date().addingTimeInterval(Self.readySeconds)
-        var line = ""
-        while !line.hasSuffix("\n") {
-            var byte: UInt8 = 0
-            let n = read(fd.rawValue, &byte, 1)
-            if n == 1 { line.append(Character(UnicodeScalar(byte))); if line.count > 64 { break }; continue }
-            if n < 0 && (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && Date() < deadline)) { continue }
-            break
-        }
+        let line = Self.readLine(fd, seconds: Self.readySeconds)
         guard line == "ready\n" else {
             return giveUp(line.isEmpty ? "it closed the connection (or went silent) before it was ready" : "it said \(line.debugDescription)")
         }
@@ -206,10 +203,33 @@ public final class Upgrade: Sendable {
         let asked = request.withLock { $0 }
         service.recordUpgrade(to: caller.pid, by: asked?.caller, reason: asked?.reason, binary: asked?.binary)
         service.handOver("this proxy (pid \(getpid())) handed over to pid \(caller.pid) and is draining: commands go to the new process")
-        phase.withLock { $0 = .handedOver(pid: caller.pid) }
+        phase.withLock { $0 = .movingIn(pid: caller.pid) }
         Self.write(fd, "handed-over\n")
+        // `upgrade` is answered (and this process stops accepting admin connections) once
+        // the new process's admin socket has taken the path: `in-place`, or the connection's
+        // end from a new process that failed to move it or does not say it.
+        let moved = Self.readLine(fd, seconds: Self.inPlaceSeconds)
+        if moved != "in-place\n" {
+            service.errorLog.error("upgrade: pid \(caller.pid) did not say its admin socket took the path (\(moved.isEmpty ? "no answer" : moved.debugDescription)); stopping anyway")
+        }
+        phase.withLock { $0 = .handedOver(pid: caller.pid) }
         // Nobody waits for this hand-over (a process started by hand): stop by ourselves.
         if previousPhase == .idle { kill(getpid(), SIGTERM) }
+    }
+
+    /// One line of at most 64 bytes from the new process (the admin idle timeout bounds
+    /// each read; this loops on it until `seconds`): what came, possibly without its newline.
+    private static func readLine(_ fd: FileDescriptor, seconds: Double) -> String {
+        let deadline = Date().addingTimeInterval(seconds)
+        var line = ""
+        while !line.hasSuffix("\n") {
+            var byte: UInt8 = 0
+            let n = read(fd.rawValue, &byte, 1)
+            if n == 1 { line.append(Character(UnicodeScalar(byte))); if line.count > 64 { break }; continue }
+            if n < 0 && (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && Date() < deadline)) { continue }
+            break
+        }
+        return line
     }
 
     private static func write(_ fd: FileDescriptor, _ text: String) {

@@ -24,16 +24,23 @@ enum ServeUpgrade {
         }
     }
 
-    /// Says `ready`, waits for `handed-over`, then moves the admin socket into place. The
-    /// failure, or nil.
+    /// Says `ready`, waits for `handed-over`, moves the admin socket into place, then says
+    /// `in-place` (the old process answers `upgrade` only then). The failure, or nil.
     static func finish(_ takeover: TakeoverClient, admin: AdminServer?) -> String? {
         do {
             try takeover.ready()
-            try admin?.moveIntoPlace()
-            return nil
         } catch {
             return "\(error)"
         }
+        TestHooks.slowMoveIn()
+        do {
+            try admin?.moveIntoPlace()
+        } catch {
+            takeover.abandon()
+            return "\(error)"
+        }
+        takeover.inPlace()
+        return nil
     }
 
     /// The `upgrade` machinery of a running `serve`: the executable as it was at start and

@@ -8,6 +8,15 @@ enum TestHooks {
     /// the start (the watchdog test).
     static let hangWorkerVariable = "SWITCHYARD_HANG_WORKER_FOR_TESTING"
 
+    /// `SWITCHYARD_SLOW_MOVE_IN_FOR_TESTING=MS`: an upgrade's new process waits MS
+    /// milliseconds between `handed-over` and moving its admin socket into place.
+    static let slowMoveInVariable = "SWITCHYARD_SLOW_MOVE_IN_FOR_TESTING"
+
+    static func slowMoveIn() {
+        guard let text = ProcessInfo.processInfo.environment[slowMoveInVariable], let delay = UInt32(text) else { return }
+        usleep(delay * 1000)
+    }
+
     static func apply(proxy: Proxy, errorLog: ErrorLog) {
         guard let text = ProcessInfo.processInfo.environment[hangWorkerVariable], let delay = UInt32(text) else { return }
         errorLog.warning("\(hangWorkerVariable)=\(delay): worker 0 will hang (tests only)")

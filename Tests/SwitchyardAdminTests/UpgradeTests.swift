@@ -176,6 +176,26 @@ import SwitchyardTestSupport
         #expect(verify.status == 0 && verify.output.contains("ok — 11 record(s)"), "\(verify.output)")
         kill(previous, SIGTERM)
         try waitFor("the last process to stop", seconds: 15) { !Self.alive(previous) }
+        // Its socket file (renamed into place at its upgrade) goes with it.
+        #expect(!FileManager.default.fileExists(atPath: setup.admin), "the admin socket file is removed at stop")
+    }
+
+    @Test func upgradeAnswersOnlyOnceTheNewAdminSocketHasThePath() throws {
+        // The new process is slow to move its socket into place: the old one must not answer
+        // (and stop accepting on its own socket) before, or the next command finds no one.
+        let setup = try Setup()
+        let (first, _) = try setup.serve(environment: ["SWITCHYARD_SLOW_MOVE_IN_FOR_TESTING": "1500"])
+        let generation = try #require(setup.generation())
+        let started = Date()
+        let result = try setup.upgrade()
+        #expect(result.status == 0, "\(result.output)")
+        let new = try #require(result.newPID, "\(result.output)")
+        #expect(Date().timeIntervalSince(started) >= 1.5, "answered before the new socket took the path")
+        #expect(setup.generation() == generation, "the next command is answered at once")
+        try waitFor("pid \(first) to exit", seconds: 15) { !Self.alive(first) }
+        #expect(setup.generation() == generation, "the old process's exit left the new socket file in place")
+        kill(new, SIGTERM)
+        try waitFor("the new process to stop", seconds: 15) { !Self.alive(new) }
     }
 
     @Test func aMissingOrBrokenBinaryOrASecondUpgradeLeavesTheOldProcessServing() throws {
