@@ -216,9 +216,11 @@ final class BufferPool {
     /// Called on the loop's tick: gives back to the kernel, gradually, the idle buffers
     /// beyond `keepIdle` that no exchange needed for a whole window (see
     /// `ObjectStack.releaseUnused`).
-    func trim() {
+    /// The number of heap buffers released (mapped ones unmap by themselves).
+    @discardableResult
+    func trim() -> Int {
         free.releaseUnused(keeping: Self.keepIdle, windowTicks: Self.trimWindowTicks)
-        smallFree.releaseUnused(keeping: Self.keepIdle, windowTicks: Self.trimWindowTicks)
+        return smallFree.releaseUnused(keeping: Self.keepIdle, windowTicks: Self.trimWindowTicks)
     }
 
     var idleCount: Int { free.count }

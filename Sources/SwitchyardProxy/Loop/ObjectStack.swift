@@ -35,32 +35,45 @@ final class ObjectStack<Element: AnyObject> {
     func pop() -> Element? {
         guard count > 0 else {
             lowWater = 0
+            poppedInWindow = true
             return nil
         }
         count &-= 1
         if count < lowWater { lowWater = count }
+        poppedInWindow = true
         return (slots + count).move()
     }
 
     /// The fewest objects the stack held since the current window began: objects above it
     /// were not needed during the window.
     private var lowWater = Int.max
+    /// Whether anything was taken during the current window.
+    private var poppedInWindow = false
     private var ticksInWindow = 0
 
     /// Called on every loop tick. Once every `windowTicks` ticks, releases a quarter of the
     /// objects above `keep` that stayed unused for the whole window, so a burst's memory
-    /// goes back gradually once the burst is over. The window is long (a second, not one
+    /// goes back gradually while traffic goes on. The window is long (a second, not one
     /// tick) because steady traffic whose demand swings between ticks — HTTP/2 clients
     /// with a hundred streams each — would otherwise free objects on one tick and make them
     /// again on the next: at -m 100, one 64 KiB buffer unmapped and mapped again every
-    /// 15 requests (strace).
-    func releaseUnused(keeping keep: Int, windowTicks: Int) {
+    /// 15 requests (strace). A window in which nothing at all was taken means the traffic
+    /// stopped: everything above `keep` goes at once (thousands of connections gone idle
+    /// after a burst should not hold the burst's buffers for seconds more). The number
+    /// released.
+    @discardableResult
+    func releaseUnused(keeping keep: Int, windowTicks: Int) -> Int {
         ticksInWindow += 1
-        guard ticksInWindow >= windowTicks else { return }
+        guard ticksInWindow >= windowTicks else { return 0 }
         ticksInWindow = 0
-        let excess = min(lowWater, count) - keep
+        let quiet = !poppedInWindow
+        let excess = (quiet ? count : min(lowWater, count)) - keep
         lowWater = count
-        if excess > 0 { removeLast(max(1, excess / 4)) }
+        poppedInWindow = false
+        guard excess > 0 else { return 0 }
+        let released = quiet ? excess : max(1, excess / 4)
+        removeLast(released)
+        return released
     }
 
     /// Drops the `n` most recently pushed objects.

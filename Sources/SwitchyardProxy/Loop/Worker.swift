@@ -275,7 +275,8 @@ final class Worker: @unchecked Sendable {
         connection.phase = .closed   // nothing refers to it any more; make any stray call a no-op
     }
 
-    /// Connections reduced since free memory was last given back (see `tick`).
+    /// Connections reduced and pooled heap objects released since free memory was last
+    /// given back (see `tick`).
     private var reducedSinceTrim = 0
     /// Reductions after which the freed memory is given back to the kernel.
     static let reductionsWorthATrim = 64
@@ -365,6 +366,10 @@ final class Worker: @unchecked Sendable {
             }
             i -= 1
         }
+        // Pooled buffers and scratch nobody took for a while go back first, so that the trim
+        // below also returns the heap they held.
+        reducedSinceTrim += buffers.trim()
+        reducedSinceTrim += scratchPool.releaseUnused(keeping: BufferPool.keepIdle, windowTicks: BufferPool.trimWindowTicks)
         if reducedSinceTrim >= Self.reductionsWorthATrim {
             // glibc gives back only the top of the heap by itself; the connection objects
             // freed here lie below live memory. Without this, thousands of connections going
@@ -391,8 +396,6 @@ final class Worker: @unchecked Sendable {
             i += 1
         }
         accessLog?.flush()
-        buffers.trim()
-        scratchPool.releaseUnused(keeping: BufferPool.keepIdle, windowTicks: BufferPool.trimWindowTicks)
         if !drainOrders.isEmpty { carryOutDrains(now) }
         mirror?.tick(now: now)
     }

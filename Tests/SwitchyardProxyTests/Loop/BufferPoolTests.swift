@@ -48,4 +48,26 @@ import Testing
         }
         #expect(pool.idleCount == BufferPool.keepIdle + 10)
     }
+
+    @Test func aBurstFollowedBySilenceGoesBackAfterOneQuietWindow() {
+        let pool = BufferPool(bufferSize: 4096, preallocate: 0)
+        cycle(pool, 300)
+        // The window that saw the burst took buffers: nothing goes at its end.
+        for _ in 0..<BufferPool.trimWindowTicks { pool.trim() }
+        #expect(pool.idleCount == 300)
+        // A whole window with nothing taken: all but the kept ones go at once, and the
+        // trim says how many (the worker then gives the heap back).
+        var released = 0
+        for _ in 0..<BufferPool.trimWindowTicks { released += pool.trim() }
+        #expect(pool.idleCount == BufferPool.keepIdle)
+        #expect(released == 0, "4 KiB buffers are mapped, not heap: none counts for a heap trim")
+        // Small (heap) buffers count.
+        var small: [IOBuffer] = []
+        for _ in 0..<100 { small.append(pool.takeSmall()) }
+        for buffer in small { pool.give(buffer) }
+        small = []
+        released = 0
+        for _ in 0..<(2 * BufferPool.trimWindowTicks) { released += pool.trim() }
+        #expect(released == 100 - BufferPool.keepIdle)
+    }
 }
