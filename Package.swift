@@ -27,6 +27,8 @@ let package = Package(
         // C: _GNU_SOURCE, epoll/eventfd/timerfd/splice/SO_PEERCRED and wrappers for glibc's
         // transparent-union socket calls that Swift cannot pass pointers to.
         .target(name: "CSwitchyardShims"),
+        // C: a worker's free lists of small blocks, handed to nghttp2 as its allocator.
+        .target(name: "CSwitchyardBlockCache"),
         // `switchyard version`'s commit, from git before every build.
         .plugin(name: "BuildInfo", capability: .buildTool()),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
@@ -38,7 +40,7 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "SwitchyardSystem", dependencies: ["CSwitchyardShims"], swiftSettings: dataPlaneSettings),
-        .target(name: "SwitchyardHTTP", dependencies: ["CNGHTTP2"], swiftSettings: dataPlaneSettings),
+        .target(name: "SwitchyardHTTP", dependencies: ["CNGHTTP2", "CSwitchyardBlockCache"], swiftSettings: dataPlaneSettings),
         .target(name: "SwitchyardRouting", swiftSettings: dataPlaneSettings),
         .target(name: "SwitchyardTLS", dependencies: ["COpenSSL"], swiftSettings: dataPlaneSettings),
         // Mirror and compare: what a mirrored pair is, and comparing pairs into a report (no I/O).

@@ -15,6 +15,9 @@ public final class H2ServerSession {
     /// borrowed owner (`withOwner`) costs nothing per callback; the `unowned(unsafe)` form
     /// cost a retain and release at every callback (one per header field).
     private let delegate: H2SessionDelegate
+    /// Where nghttp2 allocates (nil: malloc). Held so that it outlives the session, whose
+    /// deletion frees through it.
+    private let memory: H2Memory?
     /// Output nghttp2 handed us that did not fit the caller's buffer yet.
     private var pending: UnsafePointer<UInt8>?
     private var pendingCount = 0
@@ -45,8 +48,11 @@ public final class H2ServerSession {
         }
     }
 
-    public init(limits: H2Limits = .default, delegate: H2SessionDelegate) throws(H2Error) {
+    /// `memory`: the worker's `H2Memory`, which every session of that worker shares (on
+    /// its thread only); nil allocates with malloc.
+    public init(limits: H2Limits = .default, delegate: H2SessionDelegate, memory: H2Memory? = nil) throws(H2Error) {
         self.delegate = delegate
+        self.memory = memory
         var callbacks: OpaquePointer?
         guard nghttp2_session_callbacks_new(&callbacks) == 0, let callbacks else { throw H2Error(code: NGHTTP2_ERR_NOMEM.rawValue) }
         defer { nghttp2_session_callbacks_del(callbacks) }
@@ -62,7 +68,14 @@ public final class H2ServerSession {
         nghttp2_option_set_max_outbound_ack(option, limits.maxOutboundAck)
 
         var created: OpaquePointer?
-        let rv = nghttp2_session_server_new2(&created, callbacks, Unmanaged.passUnretained(self).toOpaque(), option)
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        let rv: Int32
+        if var allocator = memory?.allocator {
+            // nghttp2 copies the allocator into the session.
+            rv = nghttp2_session_server_new3(&created, callbacks, context, option, &allocator)
+        } else {
+            rv = nghttp2_session_server_new2(&created, callbacks, context, option)
+        }
         guard rv == 0, let created else { throw H2Error(code: rv) }
         session = created
 

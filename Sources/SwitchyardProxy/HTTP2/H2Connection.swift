@@ -91,7 +91,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     /// Creates the session and processes what the HTTP/1.1 side had already read.
     func start(initial: UnsafeRawBufferPointer) {
         do {
-            session = try H2ServerSession(limits: limits, delegate: self)
+            session = try H2ServerSession(limits: limits, delegate: self, memory: worker.h2Memory)
         } catch {
             worker.errorLog.error("HTTP/2 session: \(error)")
             close()

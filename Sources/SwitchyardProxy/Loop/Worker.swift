@@ -15,6 +15,9 @@ final class Worker: @unchecked Sendable {
     let settings: ProxySettings
     let limits: HTTPLimits
     let buffers: BufferPool
+    /// nghttp2's heap for this worker's HTTP/2 sessions (free lists, trimmed on the tick).
+    let h2Memory = H2Memory()
+    private var ticksSinceH2Trim = 0
     let errorLog: ErrorLog
     private(set) var accessLog: AccessLog?
     private(set) var current: TableHandle {
@@ -370,6 +373,11 @@ final class Worker: @unchecked Sendable {
         // below also returns the heap they held.
         reducedSinceTrim += buffers.trim()
         reducedSinceTrim += scratchPool.releaseUnused(keeping: BufferPool.keepIdle, windowTicks: BufferPool.trimWindowTicks)
+        ticksSinceH2Trim += 1
+        if ticksSinceH2Trim >= BufferPool.trimWindowTicks {
+            ticksSinceH2Trim = 0
+            reducedSinceTrim += h2Memory.trim()
+        }
         if reducedSinceTrim >= Self.reductionsWorthATrim {
             // glibc gives back only the top of the heap by itself; the connection objects
             // freed here lie below live memory. Without this, thousands of connections going

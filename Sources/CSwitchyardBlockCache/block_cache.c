@@ -1,0 +1,148 @@
+// See CSwitchyardBlockCache.h. Each block carries a 16-byte header before the pointer handed
+// out (16 keeps malloc's alignment): its size class, or for a block above the largest class
+// its requested size, which realloc needs.
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "CSwitchyardBlockCache.h"
+
+enum {
+    SMALLEST_SHIFT = 5,               // 32 bytes
+    CLASSES = 8,                      // 32 … 4096 bytes
+    HEADER = 16,
+    LARGE = 0xFF,
+    MAX_BLOCKS_PER_CLASS = 1024,      // 32 KiB of 32-byte blocks … 
+    MAX_BYTES_PER_CLASS = 512 * 1024, // … and no class above 512 KiB of free blocks
+};
+
+typedef struct header {
+    uint32_t size_class;              // LARGE: not cached
+    uint32_t unused;
+    uint64_t size;                    // usable bytes after the header
+} header;
+
+typedef struct free_block { struct free_block *next; } free_block;
+
+struct sy_block_cache {
+    free_block *lists[CLASSES];
+    uint32_t counts[CLASSES];
+    uint32_t limits[CLASSES];
+    size_t allocated_since_trim;
+    size_t misses;
+};
+
+_Static_assert(sizeof(header) == HEADER, "the header keeps malloc's 16-byte alignment");
+
+static inline size_t class_size(unsigned size_class) { return (size_t)1 << (size_class + SMALLEST_SHIFT); }
+
+// The smallest class that holds `size`, or LARGE.
+static inline unsigned class_of(size_t size) {
+    if (size <= class_size(0)) return 0;
+    if (size > class_size(CLASSES - 1)) return LARGE;
+    unsigned bits = 64 - (unsigned)__builtin_clzll((unsigned long long)(size - 1));
+    return bits - SMALLEST_SHIFT;
+}
+
+sy_block_cache *sy_block_cache_new(void) {
+    sy_block_cache *cache = calloc(1, sizeof *cache);
+    if (!cache) return NULL;
+    for (unsigned c = 0; c < CLASSES; c++) {
+        size_t by_bytes = MAX_BYTES_PER_CLASS / class_size(c);
+        cache->limits[c] = (uint32_t)(by_bytes < MAX_BLOCKS_PER_CLASS ? by_bytes : MAX_BLOCKS_PER_CLASS);
+    }
+    return cache;
+}
+
+static size_t release_all(sy_block_cache *cache) {
+    size_t released = 0;
+    for (unsigned c = 0; c < CLASSES; c++) {
+        free_block *block = cache->lists[c];
+        while (block) {
+            free_block *next = block->next;
+            free((char *)block - HEADER);
+            block = next;
+            released++;
+        }
+        cache->lists[c] = NULL;
+        cache->counts[c] = 0;
+    }
+    return released;
+}
+
+void sy_block_cache_destroy(sy_block_cache *cache) {
+    if (!cache) return;
+    release_all(cache);
+    free(cache);
+}
+
+void *sy_block_cache_malloc(size_t size, void *opaque) {
+    sy_block_cache *cache = opaque;
+    unsigned c = class_of(size);
+    cache->allocated_since_trim++;
+    if (c != LARGE && cache->lists[c]) {
+        free_block *block = cache->lists[c];
+        cache->lists[c] = block->next;
+        cache->counts[c]--;
+        return block;
+    }
+    cache->misses++;
+    size_t usable = c == LARGE ? size : class_size(c);
+    if (usable > SIZE_MAX - HEADER) return NULL;
+    header *h = malloc(HEADER + usable);
+    if (!h) return NULL;
+    h->size_class = c;
+    h->unused = 0;
+    h->size = usable;
+    return (char *)h + HEADER;
+}
+
+void sy_block_cache_free(void *pointer, void *opaque) {
+    if (!pointer) return;
+    sy_block_cache *cache = opaque;
+    header *h = (header *)((char *)pointer - HEADER);
+    unsigned c = h->size_class;
+    if (c != LARGE && cache->counts[c] < cache->limits[c]) {
+        free_block *block = pointer;
+        block->next = cache->lists[c];
+        cache->lists[c] = block;
+        cache->counts[c]++;
+        return;
+    }
+    free(h);
+}
+
+void *sy_block_cache_calloc(size_t count, size_t size, void *cache) {
+    if (size && count > SIZE_MAX / size) return NULL;
+    void *pointer = sy_block_cache_malloc(count * size, cache);
+    if (pointer) memset(pointer, 0, count * size);
+    return pointer;
+}
+
+void *sy_block_cache_realloc(void *pointer, size_t size, void *cache) {
+    if (!pointer) return sy_block_cache_malloc(size, cache);
+    if (size == 0) {
+        sy_block_cache_free(pointer, cache);
+        return NULL;
+    }
+    header *h = (header *)((char *)pointer - HEADER);
+    if (size <= h->size) return pointer;
+    void *bigger = sy_block_cache_malloc(size, cache);
+    if (!bigger) return NULL;      // like realloc: the old block stays valid
+    memcpy(bigger, pointer, h->size);
+    sy_block_cache_free(pointer, cache);
+    return bigger;
+}
+
+size_t sy_block_cache_trim(sy_block_cache *cache) {
+    size_t allocated = cache->allocated_since_trim;
+    cache->allocated_since_trim = 0;
+    return allocated == 0 ? release_all(cache) : 0;
+}
+
+size_t sy_block_cache_cached(const sy_block_cache *cache) {
+    size_t total = 0;
+    for (unsigned c = 0; c < CLASSES; c++) total += cache->counts[c];
+    return total;
+}
+
+size_t sy_block_cache_misses(const sy_block_cache *cache) { return cache->misses; }

@@ -1,0 +1,82 @@
+import CSwitchyardBlockCache
+import Testing
+@testable import SwitchyardHTTP
+
+/// The block cache nghttp2 allocates from: a freed block serves the next allocation of its
+/// size class, contents survive a realloc, calloc zeroes a reused block, big blocks and
+/// blocks beyond a class's limit go back to malloc, and a quiet second empties it.
+@Suite struct H2MemoryTests {
+    let memory = H2Memory()
+    var context: UnsafeMutableRawPointer? { memory.allocator.mem_user_data }
+
+    @Test func aFreedBlockServesTheNextAllocationOfItsClass() throws {
+        let first = try #require(sy_block_cache_malloc(40, context))
+        sy_block_cache_free(first, context)
+        #expect(memory.cachedBlocks == 1)
+        // 33…64 bytes share a class.
+        let second = try #require(sy_block_cache_malloc(64, context))
+        #expect(second == first)
+        #expect(memory.misses == 1, "only the first allocation called malloc")
+        // Another class does not take it.
+        let other = try #require(sy_block_cache_malloc(65, context))
+        #expect(other != first)
+        #expect(memory.misses == 2)
+        sy_block_cache_free(second, context)
+        sy_block_cache_free(other, context)
+        sy_block_cache_free(nil, context)
+        #expect(memory.cachedBlocks == 2)
+    }
+
+    @Test func reallocKeepsTheContentsAndTheBlockWhileItFits() throws {
+        let block = try #require(sy_block_cache_malloc(100, context))
+        let bytes = block.assumingMemoryBound(to: UInt8.self)
+        for i in 0..<100 { bytes[i] = UInt8(i) }
+        // 100 bytes live in the 128-byte class: growing to 128 keeps the block.
+        #expect(sy_block_cache_realloc(block, 128, context) == block)
+        let grown = try #require(sy_block_cache_realloc(block, 10_000, context))
+        #expect(grown != block)
+        let moved = grown.assumingMemoryBound(to: UInt8.self)
+        #expect((0..<100).allSatisfy { moved[$0] == UInt8($0) })
+        #expect(memory.cachedBlocks == 1, "the old block went back on its list")
+        #expect(sy_block_cache_realloc(grown, 0, context) == nil)
+        let fresh = try #require(sy_block_cache_realloc(nil, 20, context))
+        sy_block_cache_free(fresh, context)
+    }
+
+    @Test func callocZeroesAReusedBlockAndRefusesAnOverflow() throws {
+        let block = try #require(sy_block_cache_malloc(256, context))
+        block.initializeMemory(as: UInt8.self, repeating: 0xAB, count: 256)
+        sy_block_cache_free(block, context)
+        let zeroed = try #require(sy_block_cache_calloc(16, 16, context))
+        #expect(zeroed == block)
+        let bytes = zeroed.assumingMemoryBound(to: UInt8.self)
+        #expect((0..<256).allSatisfy { bytes[$0] == 0 })
+        #expect(sy_block_cache_calloc(Int.max, 4, context) == nil)
+        sy_block_cache_free(zeroed, context)
+    }
+
+    @Test func bigBlocksAndBlocksBeyondAClassLimitAreNotKept() throws {
+        let big = try #require(sy_block_cache_malloc(5000, context))
+        sy_block_cache_free(big, context)
+        #expect(memory.cachedBlocks == 0)
+        var blocks: [UnsafeMutableRawPointer] = []
+        for _ in 0..<2000 { blocks.append(try #require(sy_block_cache_malloc(32, context))) }
+        for block in blocks { sy_block_cache_free(block, context) }
+        #expect(memory.cachedBlocks == 1024)
+        // 4 KiB blocks: at most 512 KiB of them.
+        blocks = []
+        for _ in 0..<200 { blocks.append(try #require(sy_block_cache_malloc(4096, context))) }
+        for block in blocks { sy_block_cache_free(block, context) }
+        #expect(memory.cachedBlocks == 1024 + 128)
+    }
+
+    @Test func aSecondWithoutAllocationsEmptiesTheCache() throws {
+        var blocks: [UnsafeMutableRawPointer] = []
+        for size in [16, 200, 1000, 3000] { blocks.append(try #require(sy_block_cache_malloc(size, context))) }
+        for block in blocks { sy_block_cache_free(block, context) }
+        #expect(memory.trim() == 0, "allocations since the last trim: nothing goes")
+        #expect(memory.cachedBlocks == 4)
+        #expect(memory.trim() == 4)
+        #expect(memory.cachedBlocks == 0)
+    }
+}
