@@ -16,7 +16,7 @@ extension DownstreamConnection {
             bodyValidator = ChunkedDecoder(limits: worker.limits)
             validatedOffset = 0
             phase = .holdingBody
-            deadline = Clock.monotonicMilliseconds() + worker.settings.upstreamTimeoutMilliseconds
+            deadline = worker.nowMilliseconds + worker.settings.upstreamTimeoutMilliseconds
             startRateWindow()
         case .connect(let reuse):
             connectUpstream(allowReuse: reuse)

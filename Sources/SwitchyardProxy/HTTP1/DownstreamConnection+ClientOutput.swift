@@ -21,7 +21,7 @@ extension DownstreamConnection {
         }
         guard phase != .closed, let out = toClient, !out.isEmpty, !clientWriteBlocked, !clientShutDown else { return false }
         do {
-            switch try fd.write(out.readable) {
+            switch try fd.send(out.readable) {
             case .processed(let n):
                 out.consume(n)
                 bytesOut += UInt64(n)
@@ -89,7 +89,7 @@ extension DownstreamConnection {
             phase = .closing
         } else {
             phase = .awaitingHead
-            deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds
+            deadline = worker.nowMilliseconds + worker.settings.keepAliveTimeoutMilliseconds
         }
     }
 

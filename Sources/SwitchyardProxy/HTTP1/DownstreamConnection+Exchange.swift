@@ -252,7 +252,7 @@ extension DownstreamConnection {
                 status = 101
                 responseHeadDone = true
                 phase = .tunnel
-                deadline = Clock.monotonicMilliseconds() + worker.settings.tunnelIdleTimeoutMilliseconds
+                deadline = worker.nowMilliseconds + worker.settings.tunnelIdleTimeoutMilliseconds
                 worker.stats.openTunnels += 1
                 handle?.counters[decision.backend].openTunnels += 1
                 inTunnel = true
@@ -369,7 +369,7 @@ extension DownstreamConnection {
             phase = .closing
         } else {
             phase = .awaitingHead
-            deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds
+            deadline = worker.nowMilliseconds + worker.settings.keepAliveTimeoutMilliseconds
         }
     }
 
@@ -400,7 +400,7 @@ extension DownstreamConnection {
         } else if decision.route >= 0 {
             handle.counters[decision.backend].record(
                 status: status, microseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1000,
-                nowMilliseconds: Clock.monotonicMilliseconds())
+                nowMilliseconds: worker.nowMilliseconds)
         }
         withScratch { $0.request.reset() }
         handle.activeRequests -= 1

@@ -60,7 +60,7 @@ extension DownstreamConnection {
         tunnelShutUpstream = false
         tunnelShutClient = false
         status = 0
-        deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds
+        deadline = worker.nowMilliseconds + worker.settings.keepAliveTimeoutMilliseconds
     }
 
     /// The exchange can still use request bytes (after an early answer it cannot: the

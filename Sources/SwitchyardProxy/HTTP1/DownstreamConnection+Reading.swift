@@ -24,7 +24,7 @@ extension DownstreamConnection {
         let buffer = clientReadBuffer()
         guard buffer.writableCount > 0 else { return }
         do {
-            switch try fd.read(into: buffer.writable) {
+            switch try fd.receive(into: buffer.writable) {
             case .processed(0):
                 clientEOF = true
             case .processed(let n):
@@ -81,9 +81,9 @@ extension DownstreamConnection {
     func clientBytesReceived(_ n: Int, into buffer: IOBuffer) {
         rateWindowBytes += UInt64(n)
         if phase == .awaitingHead && buffer.readableCount == n {
-            deadline = Clock.monotonicMilliseconds() + worker.settings.headerTimeoutMilliseconds
+            deadline = worker.nowMilliseconds + worker.settings.headerTimeoutMilliseconds
         } else if phase == .tunnel || phase == .exchanging {
-            deadline = Clock.monotonicMilliseconds() + idleLimit
+            deadline = worker.nowMilliseconds + idleLimit
         }
     }
 
@@ -165,12 +165,12 @@ extension DownstreamConnection {
         buffer.ensureWritable(4096)
         guard buffer.writableCount > 0 else { return }
         do {
-            switch try upstream.fd.read(into: buffer.writable) {
+            switch try upstream.fd.receive(into: buffer.writable) {
             case .processed(0):
                 upstreamEOF = true
             case .processed(let n):
                 buffer.commit(n)
-                deadline = Clock.monotonicMilliseconds() + idleLimit
+                deadline = worker.nowMilliseconds + idleLimit
             case .wouldBlock:
                 break
             }
@@ -196,7 +196,7 @@ extension DownstreamConnection {
                 case .bytes(let n):
                     buffer.commit(n)
                     progressed = true
-                    deadline = Clock.monotonicMilliseconds() + idleLimit
+                    deadline = worker.nowMilliseconds + idleLimit
                     if !upstream.sessionSaved { saveSession(upstream, tls) }
                 case .needMore:
                     break reading
@@ -261,7 +261,7 @@ extension DownstreamConnection {
             return
         }
         // Consume exactly the header's bytes (they are in the socket: we just peeked them).
-        let consumed = (try? fd.read(into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<take]))) ?? .processed(0)
+        let consumed = (try? fd.receive(into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<take]))) ?? .processed(0)
         guard case .processed(take) = consumed else {
             close()
             return
@@ -269,7 +269,7 @@ extension DownstreamConnection {
         if case .complete(_, let source) = verdict {
             proxyHeader = nil
             if let source { client = client.behindBalancer(source) }
-            if tls == nil { deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds }
+            if tls == nil { deadline = worker.nowMilliseconds + worker.settings.keepAliveTimeoutMilliseconds }
             return
         }
         held.removeLast(held.count - already - take)

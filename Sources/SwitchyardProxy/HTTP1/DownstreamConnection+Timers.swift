@@ -9,7 +9,7 @@ extension DownstreamConnection {
     // MARK: timers
 
     func startRateWindow() {
-        rateWindowStart = Clock.monotonicMilliseconds()
+        rateWindowStart = worker.nowMilliseconds
         rateWindowBytes = 0
         rateWindowHeldBack = false
     }

@@ -24,7 +24,7 @@ extension DownstreamConnection {
     /// nil when a connection was attached or a connect started; else the action that
     /// answers for the backend that has no server left.
     private func connectUpstream(allowReuse: Bool, _ handle: TableHandle) -> Exchange.Action? {
-        let now = Clock.monotonicMilliseconds()
+        let now = worker.nowMilliseconds
         observeConnectStart()
         while let pool = handle.nextServer(of: decision.backend, tried: &exchange.triedServers, now: now) {
             if allowReuse, let idle = pool.idle.popLast() {
@@ -130,7 +130,7 @@ extension DownstreamConnection {
         if let upstream, let tls = upstream.tls, !upstream.connecting { return flushToUpstreamTLS(upstream, tls) }
         guard let upstream, !upstream.connecting, let out = toUpstream, !out.isEmpty, !upstreamWriteBlocked else { return false }
         do {
-            switch try upstream.fd.write(out.readable) {
+            switch try upstream.fd.send(out.readable) {
             case .processed(let n):
                 if replayLength > 0 {
                     // Keep the bytes for a replay: only move the read index.

@@ -243,7 +243,7 @@ final class DownstreamConnection: EventHandler, Indexed {
                   secure: session != nil, bridge: nil, h2c: h2c, protocolName: "h1", tlsVersion: "")
         if proxyProtocol {
             proxyHeader = []
-            deadline = Clock.monotonicMilliseconds() + worker.settings.headerTimeoutMilliseconds
+            deadline = worker.nowMilliseconds + worker.settings.headerTimeoutMilliseconds
         }
     }
 
@@ -317,7 +317,7 @@ final class DownstreamConnection: EventHandler, Indexed {
             exchange.connected()
             observeConnected()
             phase = .exchanging
-            deadline = Clock.monotonicMilliseconds() + worker.settings.upstreamTimeoutMilliseconds
+            deadline = worker.nowMilliseconds + worker.settings.upstreamTimeoutMilliseconds
         }
         if events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0 {
             readFromUpstream()

@@ -17,7 +17,7 @@ enum Lingering {
     /// One read of what the client still sends, dropped. False when the client closed or
     /// the read failed: time to close.
     static func discard(_ fd: FileDescriptor, scratch: UnsafeMutableRawBufferPointer) -> Bool {
-        switch try? fd.read(into: scratch) {
+        switch try? fd.receive(into: scratch) {
         case .processed(let n)? where n > 0: return true
         case .wouldBlock?: return true
         default: return false

@@ -159,7 +159,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
             return
         }
         do {
-            switch try fd.read(into: scratch) {
+            switch try fd.receive(into: scratch) {
             case .processed(0): clientEOF = true
             case .processed(let n): receive(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
             case .wouldBlock: break
@@ -240,16 +240,16 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
                     buffer.consume(n)
                     if n > 0 {
                         progressed = true
-                        lastWriteProgress = Clock.monotonicMilliseconds()
+                        lastWriteProgress = worker.nowMilliseconds
                     }
                     guard try tls.flush(fd) else { writeBlocked = true; return progressed }
                     if n == 0 { return progressed }
                 } else {
-                    switch try fd.write(buffer.readable) {
+                    switch try fd.send(buffer.readable) {
                     case .processed(let n):
                         buffer.consume(n)
                         progressed = true
-                        lastWriteProgress = Clock.monotonicMilliseconds()
+                        lastWriteProgress = worker.nowMilliseconds
                     case .wouldBlock:
                         writeBlocked = true
                         return progressed
@@ -369,7 +369,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         guard streams.removeIndexed(stream) else { return }
         if let i = resumable.firstIndex(where: { $0 === stream }) { resumable.remove(at: i) }
         if streams.isEmpty && !lingering {
-            deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds
+            deadline = worker.nowMilliseconds + worker.settings.keepAliveTimeoutMilliseconds
         }
     }
 

@@ -64,7 +64,7 @@ final class H2Stream: Indexed {
     init(id: Int32, connection: H2Connection) {
         self.id = id
         self.connection = connection
-        deadline = Clock.monotonicMilliseconds() + connection.worker.settings.headerTimeoutMilliseconds
+        deadline = connection.worker.nowMilliseconds + connection.worker.settings.headerTimeoutMilliseconds
         connection.worker.liveHTTP2.streams += 1
     }
 
@@ -91,7 +91,7 @@ final class H2Stream: Indexed {
         deferred = false
         exchangeBlocked = false
         responseSent = false
-        deadline = Clock.monotonicMilliseconds() + connection.worker.settings.headerTimeoutMilliseconds
+        deadline = connection.worker.nowMilliseconds + connection.worker.settings.headerTimeoutMilliseconds
         headComplete = false
         expired = false
     }
@@ -329,7 +329,7 @@ final class H2Stream: Indexed {
     func responseFinished() {
         responseSent = true
         if !requestEnded {
-            deadline = Clock.monotonicMilliseconds() + worker.settings.bodyRateWindowMilliseconds
+            deadline = worker.nowMilliseconds + worker.settings.bodyRateWindowMilliseconds
         }
     }
 
@@ -339,7 +339,7 @@ final class H2Stream: Indexed {
         if let exchange = exchange.take() { connection.recycle(exchange) }
         guard !cancelling else { return }
         returnPending()
-        deadline = Clock.monotonicMilliseconds() + worker.settings.upstreamTimeoutMilliseconds
+        deadline = worker.nowMilliseconds + worker.settings.upstreamTimeoutMilliseconds
         // A clean end completes the body (a close-delimited one ends only here).
         if headSubmitted, !aborted { bodyComplete = true }
         if !headSubmitted || !bodyComplete {

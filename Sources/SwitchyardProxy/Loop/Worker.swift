@@ -355,6 +355,9 @@ final class Worker: @unchecked Sendable {
 
     var currentGeneration: UInt64 { current.table.generation }
 
+    /// The loop's clock, read once per batch of events (`EventLoop.nowMilliseconds`).
+    @inline(__always) var nowMilliseconds: UInt64 { loop.nowMilliseconds }
+
     // MARK: time and shutdown
 
     private func tick(_ now: UInt64) {

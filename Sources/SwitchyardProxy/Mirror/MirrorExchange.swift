@@ -137,7 +137,7 @@ final class MirrorExchange: Indexed {
             }
             guard let request = out else { return true }
             while !request.isEmpty {
-                guard case .processed(let n) = try connection.fd.write(request.readable) else {
+                guard case .processed(let n) = try connection.fd.send(request.readable) else {
                     writeBlocked = true
                     break
                 }
@@ -155,7 +155,7 @@ final class MirrorExchange: Indexed {
     /// plaintext out (the handshake advances here too).
     private func fill(_ buffer: IOBuffer, _ connection: MirrorConnection) throws {
         guard let tls = connection.tls else {
-            switch try connection.fd.read(into: buffer.writable) {
+            switch try connection.fd.receive(into: buffer.writable) {
             case .processed(0): eof = true
             case .processed(let n):
                 buffer.commit(n)

@@ -24,7 +24,7 @@ final class TLSTransport {
     func readSocket(_ fd: FileDescriptor, scratch: UnsafeMutableRawBufferPointer) throws(Errno) -> SocketRead {
         let room = min(scratch.count, session.ciphertextRoom)
         guard room > 0 else { return .full }
-        switch try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<room])) {
+        switch try fd.receive(into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<room])) {
         case .processed(0):
             return .endOfStream
         case .processed(let n):
@@ -68,7 +68,7 @@ final class TLSTransport {
                 }
                 out.commit(n)
             }
-            switch try fd.write(out.readable) {
+            switch try fd.send(out.readable) {
             case .processed(let n):
                 out.consume(n)
             case .wouldBlock:
