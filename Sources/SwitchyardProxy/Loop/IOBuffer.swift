@@ -105,9 +105,46 @@ final class IOBuffer {
     @inline(__always) @discardableResult
     func append(_ bytes: UnsafeRawBufferPointer) -> Int {
         let n = min(bytes.count, writableCount)
-        if n > 0 { (base + writerIndex).copyMemory(from: bytes.baseAddress!, byteCount: n) }
+        if n > 0 { Self.copy(to: base + writerIndex, from: bytes.baseAddress!, count: n) }
         writerIndex += n
         return n
+    }
+
+    /// A head is written as dozens of pieces of a few bytes (names, ": ", values, CRLF):
+    /// up to 32 bytes are moved with overlapping 8-byte loads and stores in line; a call to
+    /// memmove for each was 4 % of an HTTP/2 request's instructions (callgrind, 27 calls
+    /// from `HeadWriter.writeRequestHead` alone). Longer runs go to memmove.
+    @inline(__always)
+    static func copy(to destination: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count n: Int) {
+        switch n {
+        case 8...16:
+            let head = source.loadUnaligned(as: UInt64.self)
+            let tail = source.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+            destination.storeBytes(of: head, as: UInt64.self)
+            destination.storeBytes(of: tail, toByteOffset: n - 8, as: UInt64.self)
+        case 17...32:
+            let a = source.loadUnaligned(as: UInt64.self)
+            let b = source.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            let c = source.loadUnaligned(fromByteOffset: n - 16, as: UInt64.self)
+            let d = source.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+            destination.storeBytes(of: a, as: UInt64.self)
+            destination.storeBytes(of: b, toByteOffset: 8, as: UInt64.self)
+            destination.storeBytes(of: c, toByteOffset: n - 16, as: UInt64.self)
+            destination.storeBytes(of: d, toByteOffset: n - 8, as: UInt64.self)
+        case 4...7:
+            let head = source.loadUnaligned(as: UInt32.self)
+            let tail = source.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
+            destination.storeBytes(of: head, as: UInt32.self)
+            destination.storeBytes(of: tail, toByteOffset: n - 4, as: UInt32.self)
+        case 1...3:
+            var i = 0
+            while i < n {
+                destination.storeBytes(of: source.load(fromByteOffset: i, as: UInt8.self), toByteOffset: i, as: UInt8.self)
+                i += 1
+            }
+        default:
+            destination.copyMemory(from: source, byteCount: n)
+        }
     }
 
     @inline(__always) func append(_ string: StaticString) {
