@@ -386,10 +386,12 @@ extension DownstreamConnection {
     private func endRequest(_ handle: TableHandle) -> Bool {
         if parkedSince != 0 || releasedFromHold { leaveHold() }
         if mirrorPair != nil { mirrorPrimaryEnded() }
+        // One clock read for the log line, the metrics and the backend's counters.
+        let end = Clock.monotonicNanoseconds()
         // The line first: it reads the observation that `observeEnd` resets.
-        logRequest(handle)
+        logRequest(handle, now: end)
         observeInventoryEnd(handle)
-        observeEnd(handle)
+        observeEnd(handle, now: end)
         worker.stats.requests += 1
         if isH2 { worker.stats.h2Requests += 1 }
         if status >= 500 { worker.stats.serverErrors += 1 }
@@ -399,7 +401,7 @@ extension DownstreamConnection {
             worker.stats.openTunnels -= 1
         } else if decision.route >= 0 {
             handle.counters[decision.backend].record(
-                status: status, microseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1000,
+                status: status, microseconds: (end &- startNanoseconds) / 1000,
                 nowMilliseconds: worker.nowMilliseconds)
         }
         withScratch { $0.request.reset() }

@@ -25,12 +25,13 @@ extension DownstreamConnection {
     /// answers for the backend that has no server left.
     private func connectUpstream(allowReuse: Bool, _ handle: TableHandle) -> Exchange.Action? {
         let now = worker.nowMilliseconds
-        observeConnectStart()
+        let searchStart = Clock.monotonicNanoseconds()
+        observeConnectStart(searchStart)
         while let pool = handle.nextServer(of: decision.backend, tried: &exchange.triedServers, now: now) {
             if allowReuse, let idle = pool.idle.popLast() {
                 attach(idle)
                 exchange.connected()
-                observeConnected()
+                observeConnected(searchStart)
                 phase = .exchanging
                 deadline = now + worker.settings.upstreamTimeoutMilliseconds
                 return nil

@@ -47,8 +47,8 @@ extension DownstreamConnection {
     }
 
     /// The access-log line of an exchange that ends (called by `endRequest` before the
-    /// observation is reset).
-    func logRequest(_ handle: TableHandle) {
+    /// observation is reset); `now`: the monotonic clock at the end, in nanoseconds.
+    func logRequest(_ handle: TableHandle, now: UInt64) {
         guard let log = worker.accessLog else { return }
         // A request that matched no route (404, CONNECT's 501) has no route or backend:
         // never the previous request's.
@@ -61,7 +61,6 @@ extension DownstreamConnection {
         // Aborted without a reason of the exchange's own: the client side broke (hung up,
         // reset its stream, a failed read or write, a TLS error).
         if aborted && flags.isEmpty { flags = .downstreamTerminated }
-        let now = Clock.monotonicNanoseconds()
         route.withUnsafeBytes { r in backend.withUnsafeBytes { b in client.ip.withUnsafeBytes { c in serverLabel.withUnsafeBytes { s in
             log.append(.init(
                 client: c,

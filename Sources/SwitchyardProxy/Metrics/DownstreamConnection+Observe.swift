@@ -27,14 +27,16 @@ extension DownstreamConnection {
     /// The exchange looks for an upstream connection (the first time: `connect_us` counts
     /// from here, across retries and failover).
     @inline(__always)
-    func observeConnectStart() {
-        if observed.connectStartNanoseconds == 0 { observed.connectStartNanoseconds = Clock.monotonicNanoseconds() }
+    func observeConnectStart(_ now: UInt64) {
+        if observed.connectStartNanoseconds == 0 { observed.connectStartNanoseconds = now }
     }
 
     /// An upstream connection is ready for the request (pooled, or a connect completed).
+    /// `now`: the clock when the caller read it already (a pooled connection is ready at
+    /// the instant the search began: one read for both).
     @inline(__always)
-    func observeConnected() {
-        observed.connectedNanoseconds = Clock.monotonicNanoseconds()
+    func observeConnected(_ now: UInt64 = Clock.monotonicNanoseconds()) {
+        observed.connectedNanoseconds = now
     }
 
     /// The exchange answered on its own (`status`): why, for the access log's flags.
@@ -76,7 +78,7 @@ extension DownstreamConnection {
     /// The request ended (answered, refused, or cut): counted under the backend that
     /// answered it (after a failover, the other side), and no longer in flight.
     @inline(__always)
-    func observeEnd(_ handle: TableHandle) {
+    func observeEnd(_ handle: TableHandle, now: UInt64) {
         // The access log has read it (see `endRequest`): the next request starts afresh.
         defer { observed = ExchangeObservation() }
         if observed.inFlightCell >= 0 {
@@ -85,7 +87,6 @@ extension DownstreamConnection {
         }
         guard decision.route >= 0 else { return }
         let cell = handle.metrics[decision.route * handle.servers.count + decision.backend]
-        let now = Clock.monotonicNanoseconds()
         let header = observed.headNanoseconds == 0 ? nil : (observed.headNanoseconds &- startNanoseconds) / 1000
         cell.recordRequest(status: status, microseconds: (now &- startNanoseconds) / 1000, headerMicroseconds: header)
         let upstreamCut = aborted && observed.upstreamError != nil
