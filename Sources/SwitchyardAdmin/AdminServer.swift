@@ -13,7 +13,7 @@ import SwitchyardSystem
 public final class AdminServer: @unchecked Sendable {
     public let path: String
     /// Where the socket was bound: `path`, or beside it until `moveIntoPlace` (upgrade).
-    private let boundPath: String
+    public let boundPath: String
     private let listener: FileDescriptor
     /// The socket file's identity as bound (device, inode): `stop` removes the file at `path`
     /// only while it is still ours. (fstat on the listener would name the socket's inode in

@@ -210,7 +210,10 @@ public final class Upgrade: Sendable {
         // end from a new process that failed to move it or does not say it.
         let moved = Self.readLine(fd, seconds: Self.inPlaceSeconds)
         if moved != "in-place\n" {
-            service.errorLog.error("upgrade: pid \(caller.pid) did not say its admin socket took the path (\(moved.isEmpty ? "no answer" : moved.debugDescription)); stopping anyway")
+            // A new process of an earlier version closes without saying it: the hand-over
+            // stands either way (it serves already); commands may meet a closed socket
+            // for a moment.
+            service.errorLog.warning("upgrade: pid \(caller.pid) did not say its admin socket took the path (\(moved.isEmpty ? "no answer" : moved.debugDescription)); handing over anyway")
         }
         phase.withLock { $0 = .handedOver(pid: caller.pid) }
         // Nobody waits for this hand-over (a process started by hand): stop by ourselves.

@@ -194,13 +194,18 @@ struct ServeRunner {
         ready?(proxy)
         if let takeover {
             // The old process names us the main process, stops taking changes and drains.
-            if let failure = ServeUpgrade.finish(takeover, admin: admin) {
+            switch ServeUpgrade.finish(takeover, admin: admin) {
+            case .serving:
+                errorLog.info("took over from pid \(takeover.previousPID) at generation \(proxy.table.generation)")
+            case .refused(let failure):
                 errorLog.error(failure)
                 admin?.stop()
                 proxy.shutdown(graceMilliseconds: options.grace * 1000)
                 throw ExitCode(1)
+            case .servingWithoutAdminPath(let failure):
+                errorLog.error("took over from pid \(takeover.previousPID) at generation \(proxy.table.generation), "
+                               + "but \(failure): the admin socket answers at \(admin?.boundPath ?? "-") until a restart")
             }
-            errorLog.info("took over from pid \(takeover.previousPID) at generation \(proxy.table.generation)")
         }
         notifier.ready(generation: proxy.table.generation)
         let liveness = WorkerLiveness(proxy: proxy)

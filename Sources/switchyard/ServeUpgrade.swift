@@ -24,23 +24,36 @@ enum ServeUpgrade {
         }
     }
 
+    /// How the hand-over ended for the new process.
+    enum Finish {
+        /// This process serves, its admin socket on the path.
+        case serving
+        /// The old process did not hand over: it goes on serving, this one must stop.
+        case refused(String)
+        /// Handed over (the old process drains), but the admin socket could not take the
+        /// path: this process serves all the same — stopping now would leave nobody
+        /// serving — and says where its socket is.
+        case servingWithoutAdminPath(String)
+    }
+
     /// Says `ready`, waits for `handed-over`, moves the admin socket into place, then says
-    /// `in-place` (the old process answers `upgrade` only then). The failure, or nil.
-    static func finish(_ takeover: TakeoverClient, admin: AdminServer?) -> String? {
+    /// `in-place` (the old process answers `upgrade` only then).
+    static func finish(_ takeover: TakeoverClient, admin: AdminServer?) -> Finish {
         do {
             try takeover.ready()
         } catch {
-            return "\(error)"
+            return .refused("\(error)")
         }
         TestHooks.slowMoveIn()
         do {
+            if TestHooks.failMoveIn { throw AdminError("admin socket: rename refused (test hook)") }
             try admin?.moveIntoPlace()
         } catch {
             takeover.abandon()
-            return "\(error)"
+            return .servingWithoutAdminPath("\(error)")
         }
         takeover.inPlace()
-        return nil
+        return .serving
     }
 
     /// The `upgrade` machinery of a running `serve`: the executable as it was at start and

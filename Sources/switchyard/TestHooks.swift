@@ -17,6 +17,10 @@ enum TestHooks {
         usleep(delay * 1000)
     }
 
+    /// `SWITCHYARD_FAIL_MOVE_IN_FOR_TESTING=1`: an upgrade's new process fails to move its
+    /// admin socket into place, as a rename(2) refused would (the test of what it does then).
+    static var failMoveIn: Bool { ProcessInfo.processInfo.environment["SWITCHYARD_FAIL_MOVE_IN_FOR_TESTING"] == "1" }
+
     static func apply(proxy: Proxy, errorLog: ErrorLog) {
         guard let text = ProcessInfo.processInfo.environment[hangWorkerVariable], let delay = UInt32(text) else { return }
         errorLog.warning("\(hangWorkerVariable)=\(delay): worker 0 will hang (tests only)")

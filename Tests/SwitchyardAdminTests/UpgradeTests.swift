@@ -198,6 +198,27 @@ import SwitchyardTestSupport
         try waitFor("the new process to stop", seconds: 15) { !Self.alive(new) }
     }
 
+    @Test func aNewProcessWhoseSocketCannotTakeThePathServesOnAndSaysWhere() throws {
+        try requireTools("curl")
+        let setup = try Setup()
+        let (first, port) = try setup.serve(environment: ["SWITCHYARD_FAIL_MOVE_IN_FOR_TESTING": "1"])
+        let generation = try #require(setup.generation())
+        let result = try setup.upgrade()
+        #expect(result.status == 0, "the hand-over stands: \(result.output)")
+        let new = try #require(result.newPID, "\(result.output)")
+        try waitFor("pid \(first) to drain and exit", seconds: 15) { !Self.alive(first) }
+        // Stopping would have left nobody serving: the new process answers requests, and
+        // its admin socket where it was bound.
+        #expect(Self.alive(new))
+        let curl = try runProcess(try tool("curl"), ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"])
+        #expect(curl.output == "200")
+        let beside = setup.admin + ".upgrade"
+        #expect(ServeProcessTests.command(beside, "status")?.contains(generation) == true)
+        #expect(setup.errorLogText.contains("the admin socket answers at \(beside) until a restart"), "\(setup.errorLogText)")
+        kill(new, SIGTERM)
+        try waitFor("the new process to stop", seconds: 15) { !Self.alive(new) }
+    }
+
     @Test func aMissingOrBrokenBinaryOrASecondUpgradeLeavesTheOldProcessServing() throws {
         try requireTools("curl")
         let setup = try Setup()
