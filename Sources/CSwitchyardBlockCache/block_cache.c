@@ -27,6 +27,9 @@ struct sy_block_cache {
     free_block *lists[CLASSES];
     uint32_t counts[CLASSES];
     uint32_t limits[CLASSES];
+    // The fewest blocks each list held since the last trim: blocks above it were not
+    // needed for a whole window.
+    uint32_t low[CLASSES];
     size_t allocated_since_trim;
     size_t misses;
 };
@@ -83,8 +86,10 @@ void *sy_block_cache_malloc(size_t size, void *opaque) {
         free_block *block = cache->lists[c];
         cache->lists[c] = block->next;
         cache->counts[c]--;
+        if (cache->counts[c] < cache->low[c]) cache->low[c] = cache->counts[c];
         return block;
     }
+    if (c != LARGE) cache->low[c] = 0;
     cache->misses++;
     size_t usable = c == LARGE ? size : class_size(c);
     if (usable > SIZE_MAX - HEADER) return NULL;
@@ -133,10 +138,35 @@ void *sy_block_cache_realloc(void *pointer, size_t size, void *cache) {
     return bigger;
 }
 
+// Frees the `n` blocks at the head of class `c`'s list.
+static size_t release_some(sy_block_cache *cache, unsigned c, uint32_t n) {
+    size_t released = 0;
+    while (n-- > 0 && cache->lists[c]) {
+        free_block *block = cache->lists[c];
+        cache->lists[c] = block->next;
+        cache->counts[c]--;
+        free((char *)block - HEADER);
+        released++;
+    }
+    return released;
+}
+
 size_t sy_block_cache_trim(sy_block_cache *cache) {
     size_t allocated = cache->allocated_since_trim;
     cache->allocated_since_trim = 0;
-    return allocated == 0 ? release_all(cache) : 0;
+    size_t released = 0;
+    if (allocated == 0) {
+        released = release_all(cache);
+    } else {
+        // Traffic goes on: a quarter of what no allocation needed for the whole window, so
+        // a burst's peak goes back gradually (as the worker's buffer pools do).
+        for (unsigned c = 0; c < CLASSES; c++) {
+            uint32_t unused = cache->low[c] < cache->counts[c] ? cache->low[c] : cache->counts[c];
+            if (unused > 0) released += release_some(cache, c, unused / 4 > 0 ? unused / 4 : 1);
+        }
+    }
+    for (unsigned c = 0; c < CLASSES; c++) cache->low[c] = cache->counts[c];
+    return released;
 }
 
 size_t sy_block_cache_cached(const sy_block_cache *cache) {

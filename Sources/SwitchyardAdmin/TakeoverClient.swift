@@ -89,6 +89,8 @@ public final class TakeoverClient {
         connection.close()
     }
 
-    /// Gives up: the old process goes on serving.
+    /// Closes the conversation. Before `ready` succeeded the old process goes on serving;
+    /// after it (the admin socket could not take the path) the old one takes the close as
+    /// the end of the hand-over and drains, and this process serves.
     public func abandon() { connection.close() }
 }

@@ -94,27 +94,49 @@ public final class Upgrade: Sendable {
         phase.withLock { $0 = .started(pid: pid) }
         service.errorLog.info("upgrade: started \(path) as pid \(pid), waiting for it to take over")
         let deadline = Date().addingTimeInterval(Self.readySeconds)
-        // Once handed over, the new process is the service: never stopped here, however late.
-        while Date() < deadline || { if case .movingIn = phase.withLock({ $0 }) { return true } else { return false } }() {
-            if case .handedOver(let new) = phase.withLock({ $0 }) {
+        while true {
+            let current = phase.withLock { $0 }
+            if case .handedOver(let new) = current {
                 return .success("upgrade: pid \(getpid()) → \(new) (\(path)), generation \(service.table.generation); pid \(getpid()) stops accepting and drains",
                                 json: ["pid": Int(new), "previous": Int(getpid()), "generation": service.table.generation])
             }
-            var status: Int32 = 0
-            if waitpid(pid, &status, WNOHANG) == pid {
-                phase.withLock { $0 = .idle }
-                service.thaw()
-                let how = status & 0x7F == 0 ? "exited with status \((status >> 8) & 0xFF)" : "was killed by signal \(status & 0x7F)"
-                return .failure(AdminError("upgrade failed: the new process (pid \(pid), \(path)) \(how) before taking over (its standard error says why); \(here)"))
+            // Once `takeOver` has moved on to `.movingIn` the new process is the service:
+            // never stopped or given up on here (the in-place wait that follows is bounded).
+            if Self.beforeHandOver(current) {
+                var status: Int32 = 0
+                if waitpid(pid, &status, WNOHANG) == pid, giveUpBeforeHandOver() {
+                    service.thaw()
+                    let how = status & 0x7F == 0 ? "exited with status \((status >> 8) & 0xFF)" : "was killed by signal \(status & 0x7F)"
+                    return .failure(AdminError("upgrade failed: the new process (pid \(pid), \(path)) \(how) before taking over (its standard error says why); \(here)"))
+                }
+                // Too slow: it must not take over later, behind our back. Given up only if
+                // `takeOver` has not moved on in the meantime (one step under the lock).
+                if Date() >= deadline, giveUpBeforeHandOver() {
+                    kill(pid, SIGKILL)
+                    _ = waitpid(pid, nil, 0)
+                    service.thaw()
+                    return .failure(AdminError("upgrade failed: the new process (pid \(pid)) was not ready within \(Int(Self.readySeconds)) s and was stopped; \(here)"))
+                }
             }
             usleep(20_000)
         }
-        // Too slow: it must not take over later, behind our back.
-        kill(pid, SIGKILL)
-        _ = waitpid(pid, nil, 0)
-        phase.withLock { $0 = .idle }
-        service.thaw()
-        return .failure(AdminError("upgrade failed: the new process (pid \(pid)) was not ready within \(Int(Self.readySeconds)) s and was stopped; \(here)"))
+    }
+
+    /// Started or taking the sockets over, but not handed over yet.
+    private static func beforeHandOver(_ phase: Phase) -> Bool {
+        switch phase {
+        case .started, .handingOver: return true
+        case .idle, .movingIn, .handedOver: return false
+        }
+    }
+
+    /// Back to `.idle` if the hand-over has not happened; false if `takeOver` got there first.
+    private func giveUpBeforeHandOver() -> Bool {
+        phase.withLock { current in
+            guard Self.beforeHandOver(current) else { return false }
+            current = .idle
+            return true
+        }
     }
 
     /// posix_spawn with a clean signal mask and default dispositions (this process blocks
@@ -196,6 +218,14 @@ public final class Upgrade: Sendable {
         guard line == "ready\n" else {
             return giveUp(line.isEmpty ? "it closed the connection (or went silent) before it was ready" : "it said \(line.debugDescription)")
         }
+        // The hand-over happens here, in one step under the lock: unless `run` gave up on
+        // the new process (too slow: it is being killed) in the meantime.
+        let handingOver = phase.withLock { current -> Bool in
+            guard current == .handingOver(pid: caller.pid) else { return false }
+            current = .movingIn(pid: caller.pid)
+            return true
+        }
+        guard handingOver else { return giveUp("the upgrade gave up waiting for it") }
         // systemd: the new process is the service's main process now (we are still the main
         // process, so NotifyAccess=main accepts this); after this we say nothing to it.
         notifier.mainPID(caller.pid)
@@ -203,11 +233,13 @@ public final class Upgrade: Sendable {
         let asked = request.withLock { $0 }
         service.recordUpgrade(to: caller.pid, by: asked?.caller, reason: asked?.reason, binary: asked?.binary)
         service.handOver("this proxy (pid \(getpid())) handed over to pid \(caller.pid) and is draining: commands go to the new process")
-        phase.withLock { $0 = .movingIn(pid: caller.pid) }
         Self.write(fd, "handed-over\n")
         // `upgrade` is answered (and this process stops accepting admin connections) once
         // the new process's admin socket has taken the path: `in-place`, or the connection's
         // end from a new process that failed to move it or does not say it.
+        // The admin idle timeout (30 s) bounds each read; the in-place wait is shorter.
+        var slice = timeval(tv_sec: 0, tv_usec: 250_000)
+        setsockopt(fd.rawValue, SOL_SOCKET, SO_RCVTIMEO, &slice, socklen_t(MemoryLayout<timeval>.size))
         let moved = Self.readLine(fd, seconds: Self.inPlaceSeconds)
         if moved != "in-place\n" {
             // A new process of an earlier version closes without saying it: the hand-over

@@ -27,11 +27,14 @@ extension DownstreamConnection {
         let now = worker.nowMilliseconds
         let searchStart = Clock.monotonicNanoseconds()
         observeConnectStart(searchStart)
+        var firstServer = true
         while let pool = handle.nextServer(of: decision.backend, tried: &exchange.triedServers, now: now) {
+            defer { firstServer = false }
             if allowReuse, let idle = pool.idle.popLast() {
                 attach(idle)
                 exchange.connected()
-                observeConnected(searchStart)
+                // After a refused connect to another server, time has passed: read it again.
+                observeConnected(firstServer ? searchStart : Clock.monotonicNanoseconds())
                 phase = .exchanging
                 deadline = now + worker.settings.upstreamTimeoutMilliseconds
                 return nil

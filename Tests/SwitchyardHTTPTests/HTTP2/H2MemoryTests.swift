@@ -79,4 +79,24 @@ import Testing
         #expect(memory.trim() == 4)
         #expect(memory.cachedBlocks == 0)
     }
+
+    @Test func underTrafficTheBlocksNoAllocationNeededGoBackAQuarterAtATime() throws {
+        var blocks: [UnsafeMutableRawPointer] = []
+        for _ in 0..<100 { blocks.append(try #require(sy_block_cache_malloc(64, context))) }
+        for block in blocks { sy_block_cache_free(block, context) }
+        // The window that made them needed them: nothing goes.
+        #expect(memory.trim() == 0)
+        #expect(memory.cachedBlocks == 100)
+        // A window with traffic of another size only: a quarter of the unused 64-byte blocks.
+        let other = try #require(sy_block_cache_malloc(1000, context))
+        sy_block_cache_free(other, context)
+        #expect(memory.trim() == 25)
+        #expect(memory.cachedBlocks == 75 + 1)
+        // A window that took 10 of them back (and returned them): a quarter of the 65 unused.
+        blocks = []
+        for _ in 0..<10 { blocks.append(try #require(sy_block_cache_malloc(50, context))) }
+        for block in blocks { sy_block_cache_free(block, context) }
+        #expect(memory.trim() == 16 + 1, "65 / 4 of the 64-byte class, and the 1,000-byte block nothing needed")
+        #expect(memory.cachedBlocks == 75 - 16)
+    }
 }
