@@ -56,19 +56,22 @@ sy_block_cache *sy_block_cache_new(void) {
     return cache;
 }
 
+// Frees the `n` blocks at the head of class `c`'s list.
+static size_t release_some(sy_block_cache *cache, unsigned c, uint32_t n) {
+    size_t released = 0;
+    while (n-- > 0 && cache->lists[c]) {
+        free_block *block = cache->lists[c];
+        cache->lists[c] = block->next;
+        cache->counts[c]--;
+        free((char *)block - HEADER);
+        released++;
+    }
+    return released;
+}
+
 static size_t release_all(sy_block_cache *cache) {
     size_t released = 0;
-    for (unsigned c = 0; c < CLASSES; c++) {
-        free_block *block = cache->lists[c];
-        while (block) {
-            free_block *next = block->next;
-            free((char *)block - HEADER);
-            block = next;
-            released++;
-        }
-        cache->lists[c] = NULL;
-        cache->counts[c] = 0;
-    }
+    for (unsigned c = 0; c < CLASSES; c++) released += release_some(cache, c, cache->counts[c]);
     return released;
 }
 
@@ -136,19 +139,6 @@ void *sy_block_cache_realloc(void *pointer, size_t size, void *cache) {
     memcpy(bigger, pointer, h->size);
     sy_block_cache_free(pointer, cache);
     return bigger;
-}
-
-// Frees the `n` blocks at the head of class `c`'s list.
-static size_t release_some(sy_block_cache *cache, unsigned c, uint32_t n) {
-    size_t released = 0;
-    while (n-- > 0 && cache->lists[c]) {
-        free_block *block = cache->lists[c];
-        cache->lists[c] = block->next;
-        cache->counts[c]--;
-        free((char *)block - HEADER);
-        released++;
-    }
-    return released;
 }
 
 size_t sy_block_cache_trim(sy_block_cache *cache) {

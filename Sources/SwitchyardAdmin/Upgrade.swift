@@ -213,7 +213,7 @@ public final class Upgrade: Sendable {
             return giveUp("sending the sockets: \(error)")
         }
         // Wait for `ready`: the new process has bound its admin socket, loaded the state and
-        // its workers run. The read timeout is the admin idle timeout; a few rounds of it.
+        // its workers run.
         let line = Self.readLine(fd, seconds: Self.readySeconds)
         guard line == "ready\n" else {
             return giveUp(line.isEmpty ? "it closed the connection (or went silent) before it was ready" : "it said \(line.debugDescription)")
@@ -237,9 +237,6 @@ public final class Upgrade: Sendable {
         // `upgrade` is answered (and this process stops accepting admin connections) once
         // the new process's admin socket has taken the path: `in-place`, or the connection's
         // end from a new process that failed to move it or does not say it.
-        // The admin idle timeout (30 s) bounds each read; the in-place wait is shorter.
-        var slice = timeval(tv_sec: 0, tv_usec: 250_000)
-        setsockopt(fd.rawValue, SOL_SOCKET, SO_RCVTIMEO, &slice, socklen_t(MemoryLayout<timeval>.size))
         let moved = Self.readLine(fd, seconds: Self.inPlaceSeconds)
         if moved != "in-place\n" {
             // A new process of an earlier version closes without saying it: the hand-over
@@ -252,9 +249,12 @@ public final class Upgrade: Sendable {
         if previousPhase == .idle { kill(getpid(), SIGTERM) }
     }
 
-    /// One line of at most 64 bytes from the new process (the admin idle timeout bounds
-    /// each read; this loops on it until `seconds`): what came, possibly without its newline.
+    /// One line of at most 64 bytes from the new process within `seconds`: what came,
+    /// possibly without its newline. Reads wait 250 ms at a time (the connection's own
+    /// timeout is the admin idle timeout, 30 s: longer than a wait may be).
     private static func readLine(_ fd: FileDescriptor, seconds: Double) -> String {
+        var slice = timeval(tv_sec: 0, tv_usec: 250_000)
+        setsockopt(fd.rawValue, SOL_SOCKET, SO_RCVTIMEO, &slice, socklen_t(MemoryLayout<timeval>.size))
         let deadline = Date().addingTimeInterval(seconds)
         var line = ""
         while !line.hasSuffix("\n") {

@@ -118,10 +118,7 @@ final class IOBuffer {
     static func copy(to destination: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count n: Int) {
         switch n {
         case 8...16:
-            let head = source.loadUnaligned(as: UInt64.self)
-            let tail = source.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
-            destination.storeBytes(of: head, as: UInt64.self)
-            destination.storeBytes(of: tail, toByteOffset: n - 8, as: UInt64.self)
+            copyEnds(to: destination, from: source, count: n, as: UInt64.self)
         case 17...32:
             let a = source.loadUnaligned(as: UInt64.self)
             let b = source.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
@@ -132,10 +129,7 @@ final class IOBuffer {
             destination.storeBytes(of: c, toByteOffset: n - 16, as: UInt64.self)
             destination.storeBytes(of: d, toByteOffset: n - 8, as: UInt64.self)
         case 4...7:
-            let head = source.loadUnaligned(as: UInt32.self)
-            let tail = source.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
-            destination.storeBytes(of: head, as: UInt32.self)
-            destination.storeBytes(of: tail, toByteOffset: n - 4, as: UInt32.self)
+            copyEnds(to: destination, from: source, count: n, as: UInt32.self)
         case 1...3:
             var i = 0
             while i < n {
@@ -145,6 +139,18 @@ final class IOBuffer {
         default:
             destination.copyMemory(from: source, byteCount: n)
         }
+    }
+
+    /// `n` bytes (one to two `Word`s) as the word at the start and the word at the end,
+    /// overlapping in the middle; both loaded before either is stored.
+    @inline(__always)
+    private static func copyEnds<Word: FixedWidthInteger>(to destination: UnsafeMutableRawPointer, from source: UnsafeRawPointer,
+                                                          count n: Int, as _: Word.Type) {
+        let tailOffset = n - MemoryLayout<Word>.size
+        let head = source.loadUnaligned(as: Word.self)
+        let tail = source.loadUnaligned(fromByteOffset: tailOffset, as: Word.self)
+        destination.storeBytes(of: head, as: Word.self)
+        destination.storeBytes(of: tail, toByteOffset: tailOffset, as: Word.self)
     }
 
     @inline(__always) func append(_ string: StaticString) {

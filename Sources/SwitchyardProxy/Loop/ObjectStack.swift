@@ -33,21 +33,20 @@ final class ObjectStack<Element: AnyObject> {
 
     @inline(__always)
     func pop() -> Element? {
+        poppedInWindow = true
         guard count > 0 else {
             lowWater = 0
-            poppedInWindow = true
             return nil
         }
         count &-= 1
         if count < lowWater { lowWater = count }
-        poppedInWindow = true
         return (slots + count).move()
     }
 
     /// The fewest objects the stack held since the current window began: objects above it
     /// were not needed during the window.
     private var lowWater = Int.max
-    /// Whether anything was taken during the current window.
+    /// Whether anything was asked for during the current window (an empty stack too).
     private var poppedInWindow = false
     private var ticksInWindow = 0
 
