@@ -14,7 +14,9 @@ enum InventoryPanel {
         let lock = NSLock()
         var time = Date.distantPast
         var generation: UInt64 = 0
-        var service: ObjectIdentifier?
+        /// Weak, not an ObjectIdentifier: a service freed and another made at the same
+        /// address (tests run many in one process) must not find the first one's summary.
+        weak var service: AdminService?
         var value: [String: [String: Any]] = [:]
     }
 
@@ -23,7 +25,7 @@ enum InventoryPanel {
         cache.lock.lock()
         defer { cache.lock.unlock() }
         if Date().timeIntervalSince(cache.time) < 10 && cache.generation == table.generation
-            && cache.service == ObjectIdentifier(service) { return cache.value }
+            && cache.service === service { return cache.value }
         let report = InventoryReport(snapshot: service.inventory(), table: table, route: nil, since: nil)
         var result: [String: [String: Any]] = [:]
         for name in report.routeNames {
@@ -58,7 +60,7 @@ enum InventoryPanel {
         }
         cache.time = Date()
         cache.generation = table.generation
-        cache.service = ObjectIdentifier(service)
+        cache.service = service
         cache.value = result
         return result
     }
