@@ -5,8 +5,9 @@ enum FieldLine {
     /// Rejected (400): a line starting with SP/HTAB (obs-fold, or whitespace before the first
     /// field: both let two parsers see different fields), an empty name, any non-token byte
     /// in the name (whitespace before the colon included, RFC 9112 §5.1), a missing colon,
-    /// and NUL, other CTLs and DEL in the value.
-    static func parse(_ b: UnsafeRawBufferPointer, start: Int, cr: Int) throws(ParseFailure)
+    /// and NUL, other CTLs and DEL in the value. `plain`: the line scan already saw no
+    /// control byte or DEL in the line (`LineScanner`), so the value is not scanned again.
+    static func parse(_ b: UnsafeRawBufferPointer, start: Int, cr: Int, plain: Bool = false) throws(ParseFailure)
         -> (name: ByteSpan, value: ByteSpan)
     {
         precondition(start < cr, "empty lines end the head and are not field lines")
@@ -29,7 +30,7 @@ enum FieldLine {
         var valueStart = i + 1
         while valueStart < cr, ByteClass.isWhitespace(b[valueStart]) { valueStart += 1 }
         // Validate first, trim trailing whitespace after.
-        if let bad = WordScan.firstNonFieldValueByte(b, from: valueStart, to: cr) {
+        if !plain, let bad = WordScan.firstNonFieldValueByte(b, from: valueStart, to: cr) {
             throw ParseFailure(400, "control byte in a field value", at: bad)
         }
         var valueEnd = cr

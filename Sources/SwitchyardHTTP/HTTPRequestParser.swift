@@ -135,8 +135,8 @@ public final class HTTPRequestParser {
                     return .needMore
                 case .startLine(let cr):
                     try readRequestLine(bytes, cr: cr)
-                case .fieldLine(let start, let cr):
-                    try readField(bytes, start: start, cr: cr)
+                case .fieldLine(let start, let cr, let plain):
+                    try readField(bytes, start: start, cr: cr, plain: plain)
                 case .end(let headLength):
                     try finish(bytes, end: headLength - 2)
                     stage = .complete(headLength: headLength)
@@ -200,8 +200,8 @@ public final class HTTPRequestParser {
         targetAuthority = target.authority
     }
 
-    private func readField(_ b: UnsafeRawBufferPointer, start: Int, cr: Int) throws(ParseFailure) {
-        let (name, value) = try FieldLine.parse(b, start: start, cr: cr)
+    private func readField(_ b: UnsafeRawBufferPointer, start: Int, cr: Int, plain: Bool) throws(ParseFailure) {
+        let (name, value) = try FieldLine.parse(b, start: start, cr: cr, plain: plain)
         try take(b, name: name, value: value, at: start)
     }
 

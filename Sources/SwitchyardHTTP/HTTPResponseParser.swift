@@ -96,8 +96,8 @@ public final class HTTPResponseParser {
                     return .needMore
                 case .startLine(let cr):
                     try readStatusLine(bytes, cr: cr)
-                case .fieldLine(let start, let cr):
-                    try readField(bytes, start: start, cr: cr)
+                case .fieldLine(let start, let cr, let plain):
+                    try readField(bytes, start: start, cr: cr, plain: plain)
                 case .end(let headLength):
                     try finish(bytes, requestMethod: requestMethod)
                     stage = .complete(headLength: headLength)
@@ -138,8 +138,8 @@ public final class HTTPResponseParser {
         reasonSpan = ByteSpan(from: afterCode + 1, to: cr)
     }
 
-    private func readField(_ b: UnsafeRawBufferPointer, start: Int, cr: Int) throws(ParseFailure) {
-        let (name, value) = try FieldLine.parse(b, start: start, cr: cr)
+    private func readField(_ b: UnsafeRawBufferPointer, start: Int, cr: Int, plain: Bool) throws(ParseFailure) {
+        let (name, value) = try FieldLine.parse(b, start: start, cr: cr, plain: plain)
         let known = try KnownField.classify(b[span: name], at: name.start)
         guard table.append(HeaderField(name: name, value: value, role: known.role)) else {
             throw ParseFailure(431, "more header fields than the limit", at: start)

@@ -9,8 +9,9 @@ struct HeadCursor {
         case needMore
         /// The start line `[0, cr)` is complete.
         case startLine(cr: Int)
-        /// A field line `[start, cr)` is complete (never empty).
-        case fieldLine(start: Int, cr: Int)
+        /// A field line `[start, cr)` is complete (never empty). `plain`: no byte of it is a
+        /// control byte or DEL (false when unsure: a line that arrived in pieces).
+        case fieldLine(start: Int, cr: Int, plain: Bool)
         /// The empty line ending the head was read; the head is `headLength` bytes.
         case end(headLength: Int)
     }
@@ -43,6 +44,8 @@ struct HeadCursor {
     mutating func next(_ b: UnsafeRawBufferPointer) throws(ParseFailure) -> Event {
         precondition(b.count >= scanFrom, "the caller's buffer lost bytes it already passed to the parser")
         let stop = blockStart.map { $0 + maxHeaderBytes } ?? maxStartLineBytes
+        // A line scanned in pieces: the bytes an earlier call passed are not vouched for.
+        let wholeLine = scanFrom == lineStart
         switch try LineScanner.scan(b, from: scanFrom, stop: stop) {
         case .needMore(let resumeAt):
             scanFrom = resumeAt
@@ -52,7 +55,7 @@ struct HeadCursor {
                 throw ParseFailure(414, "start line longer than the limit", at: stop)
             }
             throw ParseFailure(431, "header block larger than the limit", at: stop)
-        case .line(let cr):
+        case .line(let cr, let plain):
             let start = lineStart
             let next = cr + 2
             lineStart = next
@@ -64,7 +67,7 @@ struct HeadCursor {
             if cr == start { return .end(headLength: next) }
             // A field line must leave room for the empty line that ends the block.
             if next + 2 > stop { throw ParseFailure(431, "header block larger than the limit", at: stop) }
-            return .fieldLine(start: start, cr: cr)
+            return .fieldLine(start: start, cr: cr, plain: plain && wholeLine)
         }
     }
 }

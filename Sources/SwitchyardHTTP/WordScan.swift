@@ -23,10 +23,18 @@ enum WordScan {
     /// is the same test for zero on `w ^ 0x7F…7F`.
     @inline(__always)
     static func isPlainFieldValue(_ w: UInt64) -> Bool {
+        specialLanes(w) == 0
+    }
+
+    /// The lanes of `w` holding a byte below 0x20 or DEL, as their high bits; zero when every
+    /// byte is a field-value byte other than HTAB. Only the lowest flagged lane is exact (a
+    /// borrow can flag a lane above a true one), which is all a scan for the first such
+    /// byte needs: the argument is `isPlainFieldValue`'s.
+    @inline(__always)
+    static func specialLanes(_ w: UInt64) -> UInt64 {
         let belowSpace = (w &- ones &* 0x20) & ~w & highs
         let x = w ^ (ones &* 0x7F)
-        let isDEL = (x &- ones) & ~x & highs
-        return belowSpace | isDEL == 0
+        return belowSpace | ((x &- ones) & ~x & highs)
     }
 
     /// Calls `body` with the offset of each eight-byte word of a run of `count` ≥ 8 bytes —
