@@ -11,19 +11,26 @@ extension DownstreamConnection {
     func flushToClient() -> Bool {
         // The flags first: binding a nil optional still calls into the runtime.
         if isTLS, let tls { return flushEncrypted(tls) }
-        if isH2, let bridge {
-            guard phase != .closed, let out = toClient, !out.isEmpty, !clientWriteBlocked else { return false }
-            let (n, blocked) = bridge.deliverBody(out.readable, complete: responseDone)
-            out.consume(n)
+        // `toClient` (and `bridge`'s stream) stay put through this call: they are used
+        // through guaranteed references, not retained copies (atomic pairs every response).
+        guard phase != .closed, toClient != nil, !clientWriteBlocked else { return false }
+        let out = Unmanaged.passUnretained(toClient.unsafelyUnwrapped)
+        let bytes = out._withUnsafeGuaranteedRef { $0.readable }
+        guard !bytes.isEmpty else { return false }
+        if isH2 {
+            let (n, blocked) = Unmanaged.passUnretained(bridge.unsafelyUnwrapped)._withUnsafeGuaranteedRef {
+                $0.deliverBody(bytes, complete: responseDone)
+            }
+            out._withUnsafeGuaranteedRef { $0.consume(n) }
             bytesOut += UInt64(n)
             if blocked { clientWriteBlocked = true }
             return n > 0
         }
-        guard phase != .closed, let out = toClient, !out.isEmpty, !clientWriteBlocked, !clientShutDown else { return false }
+        guard !clientShutDown else { return false }
         do {
-            switch try fd.send(out.readable) {
+            switch try fd.send(bytes) {
             case .processed(let n):
-                out.consume(n)
+                out._withUnsafeGuaranteedRef { $0.consume(n) }
                 bytesOut += UInt64(n)
                 return n > 0
             case .wouldBlock:

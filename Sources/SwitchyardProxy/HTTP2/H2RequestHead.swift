@@ -130,13 +130,19 @@ struct H2RequestHead {
     /// the header-list limit is below a buffer, so only a broken limit gets there).
     private mutating func keep(_ value: UnsafeRawBufferPointer, _ pool: BufferPool) -> ByteSpan {
         if bytes == nil { bytes = pool.take() }
-        let buffer = bytes!
-        guard buffer.writableCount >= value.count else {
+        // `bytes` holds the buffer through this call. Used through a plain `let` (or an
+        // `unowned(unsafe)` one) it is retained and released around the append — an atomic
+        // pair for each of a request's six fields; a guaranteed reference costs nothing.
+        let span = Unmanaged.passUnretained(bytes.unsafelyUnwrapped)._withUnsafeGuaranteedRef { buffer -> ByteSpan? in
+            guard buffer.writableCount >= value.count else { return nil }
+            let span = ByteSpan(start: buffer.readableCount, count: value.count)
+            buffer.append(value)
+            return span
+        }
+        guard let span else {
             tooLarge = true
             return ByteSpan(start: 0, count: 0)
         }
-        let span = ByteSpan(start: buffer.readableCount, count: value.count)
-        buffer.append(value)
         return span
     }
 }

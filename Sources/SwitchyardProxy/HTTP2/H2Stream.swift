@@ -280,11 +280,13 @@ final class H2Stream: Indexed {
     func deliverBody(_ input: UnsafeRawBufferPointer, complete: Bool) -> (Int, Bool) {
         guard !bodyComplete else { return (input.count, false) }   // nothing belongs after it
         if body == nil { body = worker.buffers.take() }
-        let out = body!
-        out.ensureWritable(16 * 1024)   // compacts only when the tail is short
-        let used = out.append(input)
+        // `body` holds the buffer through this call: a guaranteed reference, no retain.
+        let (used, empty) = Unmanaged.passUnretained(body.unsafelyUnwrapped)._withUnsafeGuaranteedRef { out in
+            out.ensureWritable(16 * 1024)   // compacts only when the tail is short
+            return (out.append(input), out.isEmpty)
+        }
         if complete && used == input.count { bodyComplete = true }
-        if deferred && (!out.isEmpty || bodyComplete) {
+        if deferred && (!empty || bodyComplete) {
             deferred = false
             connection.withSession { $0.resume(id) }
         }

@@ -13,7 +13,7 @@ extension DownstreamConnection {
         guard decision.route >= 0 else { return }
         // `worker.inventory…` spelled out, not bound to locals: the closure below would
         // retain a captured local (measured: two retain/release pairs a request).
-        let now = Clock.wallMicroseconds() / 1_000_000
+        let now = worker.wallSeconds
         let network = InventoryNetwork.encoded(client.address)
         let view = RequestView(base: base, parser: p, clientAddress: client.address,
                                path: scratch.unsafelyUnwrapped.routingPath(base: base), listener: client.listener)
