@@ -8,11 +8,19 @@ struct ConnectionOptions {
     var keepAlive = false
     /// An "upgrade" token was seen.
     var upgrade = false
+    /// A token other than "keep-alive" was seen: one that may name a field to drop. Without
+    /// one (`Connection: keep-alive`, what nearly every backend sends) no field is looked at.
+    var namesOtherFields = false
 
     /// Reads one Connection field's tokens. Elements must be tokens; empty elements are
     /// tolerated, as RFC 9110 §5.6.1 asks of recipients. Else 400.
     mutating func add(_ b: UnsafeRawBufferPointer, _ value: ByteSpan) throws(ParseFailure) {
         present = true
+        // The usual whole value, answered without walking it as a list.
+        if value.count == 10, ASCII.equalsIgnoringCase(b[span: value], "keep-alive") {
+            keepAlive = true
+            return
+        }
         var list = FieldList(b, value)
         while let element = list.next() {
             if element.count == 0 { continue }
@@ -20,10 +28,13 @@ struct ConnectionOptions {
                 throw ParseFailure(400, "Connection must be a list of tokens", at: element.start)
             }
             let token = b[span: element]
+            if ASCII.equalsIgnoringCase(token, "keep-alive") {
+                keepAlive = true
+                continue
+            }
+            namesOtherFields = true
             if ASCII.equalsIgnoringCase(token, "close") {
                 close = true
-            } else if ASCII.equalsIgnoringCase(token, "keep-alive") {
-                keepAlive = true
             } else if ASCII.equalsIgnoringCase(token, "upgrade") {
                 upgrade = true
             }
@@ -36,7 +47,7 @@ struct ConnectionOptions {
     /// Forwarded, X-Real-IP, …) keep their roles: the proxy rewrites them anyway, and letting a client strip
     /// them would hide its address from the backend. O(tokens × fields), without allocation.
     func markNominatedFields(_ b: UnsafeRawBufferPointer, _ table: HeaderFieldTable) throws(ParseFailure) {
-        guard present else { return }
+        guard present, namesOtherFields else { return }
         for c in 0..<table.count {
             let connection = table[c]
             guard connection.role == .hopByHop, ASCII.equalsIgnoringCase(b[span: connection.name], "connection")

@@ -128,6 +128,22 @@ let browserRequest = "GET /charting/patient/42?tab=vitals HTTP/1.1\r\n"
         #expect(s.keepAlive == true)
     }
 
+    /// A whole `Connection: keep-alive` is answered without a walk over the fields; a second
+    /// Connection field naming one still marks it, and `close` still names a field "Close".
+    @Test func aKeepAliveConnectionFieldSkipsTheWalkButNotTheOtherFieldsTokens() {
+        let m = bytes("GET / HTTP/1.1\r\nHost: a\r\nConnection: Keep-Alive\r\nX-A: 1\r\nConnection: x-a\r\n\r\n")
+        let s = parseRequest(m)
+        #expect(s.headers.map(\.role) == [.host, .hopByHop, .hopByHop, .hopByHop])
+        #expect(s.keepAlive == true)
+        let plain = bytes("GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\nX-A: 1\r\n\r\n")
+        #expect(parseRequest(plain).headers.map(\.role) == [.host, .hopByHop, .other])
+        let close = bytes("HTTP/1.1 200 OK\r\nConnection: close\r\nClose: 1\r\nContent-Length: 0\r\n\r\n")
+        let parser = HTTPResponseParser()
+        #expect(close.withUnsafeBytes { parser.parse($0, requestMethod: .get) } == .complete(headLength: close.count))
+        #expect(parser.header(1).role == .hopByHop)
+        #expect(parser.keepAlive == false)
+    }
+
     @Test func connectionMayNameForwardedFieldsWhichKeepTheirRole() {
         let m = bytes("GET / HTTP/1.1\r\nHost: a\r\nConnection: X-Forwarded-For\r\nX-Forwarded-For: 1\r\n\r\n")
         #expect(parseRequest(m).headers.last?.role == .xForwardedFor)
