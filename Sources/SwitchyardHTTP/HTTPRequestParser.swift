@@ -94,6 +94,7 @@ public final class HTTPRequestParser {
     /// Prepares for the next message on the same connection, without allocating.
     public func reset() {
         stage = .reading
+        isDecoded = false
         cursor.reset()
         table.removeAll()
         targetAuthority = nil
@@ -252,6 +253,10 @@ public final class HTTPRequestParser {
 
     // MARK: a head decoded by HTTP/2
 
+    /// The head was decoded by HTTP/2 (`beginDecoded`): its names and values sit apart in a
+    /// buffer of their own, not as `name: value` lines of a text head.
+    public private(set) var isDecoded = false
+
     /// Starts a request head whose fields an HTTP/2 session already decoded (HPACK), so
     /// nothing is rendered as HTTP/1.1 text and parsed a second time. `bytes` holds every
     /// name and value the spans point into (it may grow between calls, its start fixed).
@@ -260,6 +265,7 @@ public final class HTTPRequestParser {
     /// treated as HTTP/1.1 without keep-alive (one exchange per stream).
     public func beginDecoded(_ bytes: UnsafeRawBufferPointer, method: ByteSpan, target: ByteSpan) -> HeadParseResult? {
         reset()
+        isDecoded = true
         do throws(ParseFailure) {
             // The limit of a text request line holds for what would have been one.
             guard method.count + target.count + 10 <= limits.maxRequestLineBytes else {

@@ -17,6 +17,59 @@ enum HeadWriter {
         out.append("\r\n")
     }
 
+    /// Copies the fields a text head forwards, joining those that stand back to back in
+    /// the received head as exactly `name: value` CRLF (one SP after the colon, no
+    /// whitespace after the value) into one append: a response's usual fields go out in one
+    /// copy instead of four appends each. `flush` before writing anything else. For a text
+    /// head only (`lines`): the spans of a head decoded by HTTP/2 point into a buffer of
+    /// names and values, not lines.
+    struct FieldCopier {
+        private let base: UnsafeRawPointer
+        private let lines: Bool
+        /// The pending run of whole lines, `[start, end)` in the head; empty when equal.
+        private var start = 0
+        private var end = 0
+
+        init(_ base: UnsafeRawPointer, lines: Bool) {
+            self.base = base
+            self.lines = lines
+        }
+
+        /// The parser ended the name at its colon and the value before CR or whitespace; a
+        /// value holds no CR (a bare CR is refused), so a CR right after it is the line's.
+        @inline(__always)
+        private func isWholeLine(_ field: HeaderField) -> Bool {
+            lines && field.value.start == field.name.end &+ 2
+                && base.load(fromByteOffset: field.name.end &+ 1, as: UInt8.self) == UInt8(ascii: " ")
+                && base.load(fromByteOffset: field.value.end, as: UInt8.self) == UInt8(ascii: "\r")
+        }
+
+        @inline(__always)
+        mutating func add(_ out: IOBuffer, _ field: HeaderField) {
+            if isWholeLine(field) {
+                let lineEnd = field.value.end &+ 2
+                if field.name.start == end && end != start {
+                    end = lineEnd
+                    return
+                }
+                flush(out)
+                start = field.name.start
+                end = lineEnd
+                return
+            }
+            flush(out)
+            appendField(out, base, field)
+        }
+
+        @inline(__always)
+        mutating func flush(_ out: IOBuffer) {
+            guard end != start else { return }
+            out.append(UnsafeRawBufferPointer(start: base + start, count: end &- start))
+            start = 0
+            end = 0
+        }
+    }
+
     struct RequestExtras {
         /// The client's address as written in X-Forwarded-For and X-Real-IP ("10.0.0.1", "::1").
         var clientIP: UnsafeRawBufferPointer
@@ -56,6 +109,7 @@ enum HeadWriter {
         var keptProto = false, keptHost = false, keptRealIP = false
         let trusted = x.trustedPeer
         let generationName = x.generationHeader
+        var copier = FieldCopier(base, lines: !p.isDecoded)
         for i in 0..<p.headerCount {
             let field = p.header(i)
             switch field.role {
@@ -67,25 +121,26 @@ enum HeadWriter {
                 }
                 // Ours replaces the client's (the same value when it was sane).
                 if RequestID.isHeaderName(slice(base, field.name)) { continue }
-                appendField(out, base, field)
+                copier.add(out, field)
             case .host:
-                appendField(out, base, field)
+                copier.add(out, field)
             case .xForwardedFor:
                 sawForwardedFor = true
             case .forwarded:
                 sawForwarded = true
             case .xForwardedProto:
-                if trusted { keptProto = true ; appendField(out, base, field) }
+                if trusted { keptProto = true ; copier.add(out, field) }
             case .xForwardedHost:
-                if trusted { keptHost = true ; appendField(out, base, field) }
+                if trusted { keptHost = true ; copier.add(out, field) }
             case .xRealIP:
-                if trusted { keptRealIP = true ; appendField(out, base, field) }
+                if trusted { keptRealIP = true ; copier.add(out, field) }
             case .clientIdentity:
-                if trusted { appendField(out, base, field) }
+                if trusted { copier.add(out, field) }
             case .hopByHop, .contentLength:
                 continue
             }
         }
+        copier.flush(out)
         // HTTP/1.0 may leave Host out of an absolute-form request: the target's authority
         // is the host it asked for (and the one it was routed by).
         let host = p.requestedHostSpan
@@ -172,11 +227,13 @@ enum HeadWriter {
         out.append(byte: UInt8(ascii: " "))
         out.append(slice(base, p.reasonSpan))
         out.append("\r\n")
+        var copier = FieldCopier(base, lines: true)
         for i in 0..<p.headerCount {
             let field = p.header(i)
             if field.role == .hopByHop { continue }
-            appendField(out, base, field)
+            copier.add(out, field)
         }
+        copier.flush(out)
         if x.upgrade, let upgrade = p.upgradeSpan {
             out.append("Connection: upgrade\r\nUpgrade: ")
             out.append(slice(base, upgrade))
