@@ -146,6 +146,9 @@ extension DownstreamConnection {
             // write: two small writes meet Nagle and delayed ACKs (a 40 ms stall).
             guard responseHeadDone, phase == .exchanging, !input.isEmpty else { return progressed }
         }
+        if isH2, case .length(let remaining) = responseBody, mirrorPair == nil, toClient?.isEmpty ?? true {
+            return deliverBodyToStream(input, remaining: remaining)
+        }
         if toClient == nil { toClient = worker.buffers.take() }
         let out = toClient!
         switch responseBody {
