@@ -13,6 +13,9 @@ extension DownstreamConnection {
         if isTLS, let tls { return flushEncrypted(tls) }
         // `toClient` (and `bridge`'s stream) stay put through this call: they are used
         // through guaranteed references, not retained copies (atomic pairs every response).
+        // Neither `deliverBody` nor `send` runs the exchange again (the stream only asks for
+        // a flush later), so nothing here can give the buffer back before its last use; the
+        // error path's `abort` comes after it.
         guard phase != .closed, toClient != nil, !clientWriteBlocked else { return false }
         let out = Unmanaged.passUnretained(toClient.unsafelyUnwrapped)
         let bytes = out._withUnsafeGuaranteedRef { $0.readable }

@@ -241,16 +241,13 @@ extension DownstreamConnection {
             let base = bytes.baseAddress!
             replayLength = 0
             toUpstream?.dropKept()
-            if toClient == nil { toClient = worker.buffers.take() }
-            let out = toClient!
-            out.ensureWritable(headLength + 512)
             let action = exchange.responseHeadReceived(status: p.status, framing: p.framing)
             switch action {
             case .rejectResponse:
                 upstreamFailed(Errno(code: EPROTO, call: "101 Switching Protocols without an upgrade request"))
                 return true
             case .startTunnel:
-                _ = writeResponseHead(out, base, p, upgrade: true)
+                _ = writeResponseHead(clientHeadBuffer(headLength), base, p, upgrade: true)
                 input.consume(headLength)
                 status = 101
                 responseHeadDone = true
@@ -263,7 +260,7 @@ extension DownstreamConnection {
                 handle?.counters[decision.backend].record(status: 101, microseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1000, nowMilliseconds: Clock.monotonicMilliseconds())
                 return true
             case .forwardInterim, .dropInterim:
-                if action == .forwardInterim { _ = writeResponseHead(out, base, p, upgrade: false) }
+                if action == .forwardInterim { _ = writeResponseHead(clientHeadBuffer(headLength), base, p, upgrade: false) }
                 input.consume(headLength)
                 p.reset()
                 return true
@@ -278,7 +275,7 @@ extension DownstreamConnection {
             case let other:
                 preconditionFailure("responseHeadReceived answered \(other)")
             }
-            guard writeResponseHead(out, base, p, upgrade: false) else {
+            guard writeResponseHead(clientHeadBuffer(headLength), base, p, upgrade: false) else {
                 exchange.responseHeadNotRelayed()
                 upstreamFailed(Errno(code: EMSGSIZE, call: "upstream response head too large"))
                 return true
@@ -287,6 +284,16 @@ extension DownstreamConnection {
             responseHeadDone = true
             return true
         }
+    }
+
+    /// `toClient`, taken when there is none, with room for a response head of `headLength`
+    /// bytes. Taken only where a head is written to it: an HTTP/2 stream's answer goes to
+    /// the stream, its body too (`deliverBodyToStream`), and needs no such buffer.
+    private func clientHeadBuffer(_ headLength: Int) -> IOBuffer {
+        if toClient == nil { toClient = worker.buffers.take() }
+        let out = toClient.unsafelyUnwrapped
+        out.ensureWritable(headLength + 512)
+        return out
     }
 
     /// The final response's status and framing: what of its body is still to come, and how

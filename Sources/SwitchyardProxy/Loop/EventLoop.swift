@@ -203,7 +203,14 @@ final class EventLoop: @unchecked Sendable {
                     runPending()
                 } else if event.data == Self.timerData {
                     _ = timer.drain()
-                    wallOffsetMilliseconds = Self.wallOffset()
+                    // The two clocks drift apart by milliseconds: an offset a little below
+                    // the last one is that drift, and taking it could step `wallSeconds`
+                    // back across a second (a row's "last seen" before its "first seen").
+                    // A step of a second or more is the wall clock set: follow it.
+                    let offset = Self.wallOffset()
+                    if offset > wallOffsetMilliseconds || wallOffsetMilliseconds &- offset >= 1000 {
+                        wallOffsetMilliseconds = offset
+                    }
                     onTick?(nowMilliseconds)
                 } else {
                     let slot = Int(truncatingIfNeeded: event.data & 0xFFFF_FFFF)
