@@ -15,6 +15,18 @@ enum FieldLine {
             throw ParseFailure(400, "field line starts with whitespace (obs-fold is not accepted)", at: start)
         }
         var i = start
+        // Letters, digits and "-" (token bytes, and what names are made of) are skipped a
+        // word at a time; the byte loop goes on from the first other byte, usually the colon.
+        if let p = b.baseAddress {
+            while cr &- i >= 8 {
+                let lanes = WordScan.nonNameLanes(WordScan.load(p, i))
+                if lanes != 0 {
+                    i &+= lanes.trailingZeroBitCount >> 3
+                    break
+                }
+                i &+= 8
+            }
+        }
         // The colon is not a token byte: the name ends at the first byte that is not one.
         while i < cr, ByteClass.isTokenChar(b[i]) { i += 1 }
         guard i < cr else { throw ParseFailure(400, "field line without a colon", at: start) }

@@ -37,6 +37,23 @@ enum WordScan {
         return belowSpace | ((x &- ones) & ~x & highs)
     }
 
+    /// The lanes of `w` whose byte is not an ASCII letter, digit or "-" — the bytes nearly
+    /// every field name is made of — as their high bits. Exact in every lane: each range
+    /// test adds to the low seven bits of its own lane only (at most 0x7F + 0x80), so no
+    /// carry crosses lanes; bytes ≥ 0x80 are flagged by `~w`'s high bit being clear.
+    @inline(__always)
+    static func nonNameLanes(_ w: UInt64) -> UInt64 {
+        @inline(__always) func atLeast(_ h: UInt64, _ low: UInt8) -> UInt64 {
+            (h &+ ones &* UInt64(0x80 &- low)) & highs
+        }
+        let h = w & ~highs
+        let folded = (w | ones &* 0x20) & ~highs   // letters in lower case; digits and "-" keep
+        let letter = atLeast(folded, 0x61) & ~atLeast(folded, 0x7B)
+        let digit = atLeast(h, 0x30) & ~atLeast(h, 0x3A)
+        let dash = atLeast(h, 0x2D) & ~atLeast(h, 0x2E)
+        return ~((letter | digit | dash) & ~w) & highs
+    }
+
     /// Calls `body` with the offset of each eight-byte word of a run of `count` ≥ 8 bytes —
     /// 0, 8, 16, …, then `count − 8` (overlapping the word before it) when `count` is not a
     /// multiple of eight — until `body` answers false. True when every call answered true.

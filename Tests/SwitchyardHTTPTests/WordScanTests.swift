@@ -23,9 +23,18 @@ import Testing
                     let w = Self.word(bytes)
                     #expect(WordScan.isPlainFieldValue(w) == Self.plainByByte(bytes), "bytes \(bytes)")
                     #expect(WordScan.lowercased(w) == Self.word(bytes.map(ASCII.lowercased)), "bytes \(bytes)")
+                    #expect(WordScan.nonNameLanes(w) == Self.nonNameLanesByByte(bytes), "bytes \(bytes)")
                 }
             }
         }
+    }
+
+    /// 0x80 in every lane whose byte is not a letter, digit or "-".
+    static func nonNameLanesByByte(_ bytes: [UInt8]) -> UInt64 {
+        word(bytes.map { c in
+            let name = (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || c == 0x2D
+            return name ? 0 : 0x80
+        })
     }
 
     @Test func randomWordsAgreeWithTheByteWiseDefinitions() {
@@ -35,6 +44,7 @@ import Testing
             let bytes = (0..<8).map { UInt8(truncatingIfNeeded: w >> (8 * UInt64($0))) }
             #expect(WordScan.isPlainFieldValue(w) == Self.plainByByte(bytes))
             #expect(WordScan.lowercased(w) == Self.word(bytes.map(ASCII.lowercased)))
+            #expect(WordScan.nonNameLanes(w) == Self.nonNameLanesByByte(bytes))
         }
     }
 
