@@ -112,7 +112,7 @@ extension DownstreamConnection {
             key.start(route: route)
             key.separator()
             key.append("websocket")
-            let slot = inventory.table(.tunnels).record(key, now: Clock.wallMicroseconds() / 1_000_000)
+            let slot = inventory.table(.tunnels).record(key, now: worker.wallSeconds)
             if lifetime > slot[HeavyHitterTable.Word.longest] { slot[HeavyHitterTable.Word.longest] = lifetime }
         }
     }

@@ -4,8 +4,8 @@ import SwitchyardSystem
 extension WorkerInventory {
     /// A TCP-mode connection ended: its caller's network (with a cohort pin) and a `tcp`
     /// tunnel row with the route's longest connection. Once per connection, allocation-free.
-    func recordTCPConnection(route name: [UInt8], client: ClientAddress, pinned: Bool, milliseconds: UInt64) {
-        let now = Clock.wallMicroseconds() / 1_000_000
+    /// `now`: the worker's wall clock in seconds (`Worker.wallSeconds`), as for every row.
+    func recordTCPConnection(route name: [UInt8], client: ClientAddress, pinned: Bool, milliseconds: UInt64, now: UInt64) {
         name.withUnsafeBytes { route in
             key.start(route: route)
             key.network = InventoryNetwork.encoded(client)

@@ -357,7 +357,8 @@ final class Worker: @unchecked Sendable {
 
     /// The loop's clock, read once per batch of events (`EventLoop.nowMilliseconds`).
     @inline(__always) var nowMilliseconds: UInt64 { loop.nowMilliseconds }
-    /// The wall clock in seconds, read on each tick (`EventLoop.wallSeconds`).
+    /// The wall clock in seconds at this batch of events: the batch clock plus an offset
+    /// read on each tick (`EventLoop.wallSeconds`). Every inventory row is stamped with it.
     @inline(__always) var wallSeconds: UInt64 { loop.wallSeconds }
 
     // MARK: time and shutdown

@@ -242,7 +242,8 @@ final class TCPTunnel: EventHandler, Indexed {
         toClient.close()
         side = nil
         worker.inventory.recordTCPConnection(route: handle.routeNames[routeIndex], client: clientAddress, pinned: pinned,
-                                             milliseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1_000_000)
+                                             milliseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1_000_000,
+                                             now: worker.wallSeconds)
         handle.activeRequests -= 1
         if handle.activeRequests == 0 { worker.tableReleased(handle) }
         worker.tunnelClosed(self)
