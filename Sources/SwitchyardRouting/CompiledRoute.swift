@@ -19,6 +19,8 @@ public final class CompiledRoute: Sendable {
     public let cohorts: [Cohort]
     public let sticky: StickyKey
     public let maxBodyBytes: UInt64?
+    /// `config.certificate != nil`, asked on every request (`RouteTable.admission`).
+    let hasOwnCertificate: Bool
     /// The write hold in force (nil: none): runtime state, flipped with everything else.
     public let hold: CompiledHold?
     /// The mirror in force (nil: none, off, or a 0% share): runtime state over the file.
@@ -134,6 +136,7 @@ public final class CompiledRoute: Sendable {
         self.cohorts = cohorts
         self.sticky = config.sticky
         self.maxBodyBytes = config.maxBodyBytes
+        self.hasOwnCertificate = config.certificate != nil
         self.config = config
         self.hostKeys = config.hosts.map { ByteString($0, lowercased: true) }
         self.pathKey = config.pathPrefix.map { ByteString($0) }

@@ -90,6 +90,15 @@ public final class RouteTable: Sendable {
     /// name wins, as the listener does); otherwise the client checked some other
     /// certificate, and the request is misdirected (421, RFC 9110 §15.5.20). Routes without
     /// their own certificate answer on any connection.
+    /// What the proxy asks of a routed request's route, read in one call: whether it has a
+    /// certificate of its own (then `certificateCovers` decides), and its body limit. Asked
+    /// on every request, so nothing of the route is copied out (a copy of its config would
+    /// retain every string in it).
+    public func admission(of routeIndex: Int) -> (ownCertificate: Bool, maxBodyBytes: UInt64?) {
+        let route = routes[routeIndex]
+        return (route.hasOwnCertificate, route.maxBodyBytes)
+    }
+
     public func certificateCovers(routeIndex: Int, serverName: String?) -> Bool {
         guard let own = config.routes[routeIndex].certificate else { return true }
         guard let name = serverName?.lowercased() else { return false }

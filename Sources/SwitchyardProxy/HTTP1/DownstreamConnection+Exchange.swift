@@ -366,7 +366,8 @@ extension DownstreamConnection {
                 upstream.owner = nil
                 upstream.hasServed = true
                 worker.loop.setInterest(upstream.registration, Epoll.readable)
-                upstream.pool.idle.append(upstream)
+                // The pool borrowed (the connection holds it), the connection moved in.
+                Unmanaged.passUnretained(upstream.pool)._withUnsafeGuaranteedRef { $0.idle.append(upstream) }
             } else {
                 upstream.close()
             }

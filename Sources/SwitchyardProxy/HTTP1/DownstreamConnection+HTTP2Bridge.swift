@@ -136,6 +136,7 @@ extension DownstreamConnection {
     @inline(__always)
     func releaseBuffer(_ buffer: inout IOBuffer?) {
         // `take()` moves the reference out: no retain and release around the hand-back.
-        if let b = buffer.take() { worker.buffers.give(b) }
+        guard buffer != nil else { return }
+        worker.buffersRef._withUnsafeGuaranteedRef { $0.give(buffer.take().unsafelyUnwrapped) }
     }
 }

@@ -150,22 +150,36 @@ extension DownstreamConnection {
     }
 
     func readFromUpstream() {
-        guard let upstream, !upstreamEOF else { return }
-        if let tls = upstream.tls {
-            do {
-                if try tls.readSocket(upstream.fd, scratch: worker.cipherScratch) == .endOfStream { upstreamEOF = true }
-            } catch {
-                upstreamEOF = true
-            }
-            pullUpstreamPlaintext(upstream, tls)
+        guard upstream != nil, !upstreamEOF else { return }
+        if upstream.unsafelyUnwrapped.tls != nil {
+            readFromTLSUpstream()
             return
         }
         if fromUpstream == nil { fromUpstream = worker.buffers.take() }
-        let buffer = fromUpstream!
+        // Connection and buffer borrowed, not retained (two pairs every answer): `upstream`
+        // and `fromUpstream` hold them, and a plain read replaces neither.
+        let fd = Unmanaged.passUnretained(upstream.unsafelyUnwrapped)._withUnsafeGuaranteedRef { $0.fd }
+        Unmanaged.passUnretained(fromUpstream.unsafelyUnwrapped)._withUnsafeGuaranteedRef { receive(from: fd, into: $0) }
+    }
+
+    /// A TLS upstream's socket read and decryption (strong references here: a failed
+    /// handshake ends the exchange, and with it `upstream`, mid-call).
+    private func readFromTLSUpstream() {
+        guard let upstream, let tls = upstream.tls else { return }
+        do {
+            if try tls.readSocket(upstream.fd, scratch: worker.cipherScratch) == .endOfStream { upstreamEOF = true }
+        } catch {
+            upstreamEOF = true
+        }
+        pullUpstreamPlaintext(upstream, tls)
+    }
+
+    /// One plain read from the upstream socket into `buffer` (`fromUpstream`).
+    private func receive(from fd: FileDescriptor, into buffer: IOBuffer) {
         buffer.ensureWritable(4096)
         guard buffer.writableCount > 0 else { return }
         do {
-            switch try upstream.fd.receive(into: buffer.writable) {
+            switch try fd.receive(into: buffer.writable) {
             case .processed(0):
                 upstreamEOF = true
             case .processed(let n):

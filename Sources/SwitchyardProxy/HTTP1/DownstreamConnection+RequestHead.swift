@@ -118,18 +118,18 @@ extension DownstreamConnection {
     func route(_ base: UnsafeRawPointer, _ p: HTTPRequestParser, _ handle: TableHandle) -> Exchange.Routing {
         if method == .connect { return .connectMethod }
         let view = RequestView(base: base, parser: p, clientAddress: client.address,
-                               path: scratch.unsafelyUnwrapped.routingPath(base: base), listener: client.listener)
+                               path: withScratch { $0.routingPath(base: base) }, listener: client.listener)
         guard let decision = handle.table.route(view, random: worker.nextRandom()) else { return .noRoute }
         self.decision = decision
         observeRouted(handle)
-        let route = handle.table.routes[decision.route]
+        let admission = handle.table.admission(of: decision.route)
         // A route with its own certificate answers only where that certificate was presented:
         // a client that checked another name's certificate is misdirected (421).
-        if isTLS, route.config.certificate != nil,
+        if isTLS, admission.ownCertificate,
            !handle.table.certificateCovers(routeIndex: decision.route, serverName: tlsServerName) {
             return .misdirected
         }
-        return .routed(backend: decision.backend, maxBody: route.maxBodyBytes)
+        return .routed(backend: decision.backend, maxBody: admission.maxBodyBytes)
     }
 
     /// The exchange's decision point (see `Exchange.decisionPointPassed` for what a hook
@@ -150,21 +150,23 @@ extension DownstreamConnection {
 
     /// Writes the head for the upstream into a fresh `toUpstream`; false when it does not fit.
     func writeUpstreamHead(_ base: UnsafeRawPointer, _ p: HTTPRequestParser, _ handle: TableHandle) -> Bool {
-        let out = worker.buffers.take()
-        toUpstream = out
+        toUpstream = worker.buffers.take()
+        // Borrowed from `toUpstream`, which holds it throughout (a local copy was a retain and
+        // a release a request).
+        let out = Unmanaged.passUnretained(toUpstream.unsafelyUnwrapped)
         let requestID = self.requestID
         let written: Bool = client.ip.withUnsafeBytes { ip in
             client.forwardedFor.withUnsafeBytes { fwd in
                 handle.generationHeader.withUnsafeBytes { gen in
-                    HeadWriter.writeRequestHead(out, base, p, .init(
+                    out._withUnsafeGuaranteedRef { out in HeadWriter.writeRequestHead(out, base, p, .init(
                         clientIP: ip, forwardedFor: fwd, scheme: isTLS ? "https" : "http",
                         generationHeader: gen, generation: handle.table.generation,
-                        trustedPeer: client.trustedForwarder, requestID: requestID))
+                        trustedPeer: client.trustedForwarder, requestID: requestID)) }
                 }
             }
         }
         guard written else { return false }
-        replayLength = requestBody.isDone ? out.readableCount : 0
+        replayLength = requestBody.isDone ? out._withUnsafeGuaranteedRef { $0.readableCount } : 0
         withScratch { $0.response.reset() }
         responseHeadDone = false
         responseDone = false

@@ -131,23 +131,38 @@ extension DownstreamConnection {
             if let out = toUpstream, !out.isEmpty, replayLength == 0 { out.clear() }
             return false
         }
-        if let upstream, let tls = upstream.tls, !upstream.connecting { return flushToUpstreamTLS(upstream, tls) }
-        guard let upstream, !upstream.connecting, let out = toUpstream, !out.isEmpty, !upstreamWriteBlocked else { return false }
-        do {
-            switch try upstream.fd.send(out.readable) {
-            case .processed(let n):
-                if replayLength > 0 {
-                    // Keep the bytes for a replay: only move the read index.
-                    out.consumeKeeping(n)
-                } else {
-                    out.consume(n)
+        guard upstream != nil else { return false }
+        if upstream.unsafelyUnwrapped.tls != nil {
+            guard let upstream, let tls = upstream.tls, !upstream.connecting else { return false }
+            return flushToUpstreamTLS(upstream, tls)
+        }
+        // Connection and buffer borrowed, not retained (two pairs every request): `upstream`
+        // and `toUpstream` hold them for the send; a failure is handled after the borrow.
+        let (fd, connecting) = Unmanaged.passUnretained(upstream.unsafelyUnwrapped)._withUnsafeGuaranteedRef { ($0.fd, $0.connecting) }
+        guard !connecting, toUpstream != nil, !upstreamWriteBlocked else { return false }
+        let keep = replayLength > 0
+        let sent = Unmanaged.passUnretained(toUpstream.unsafelyUnwrapped)._withUnsafeGuaranteedRef { out -> Result<Int, Errno> in
+            guard !out.isEmpty else { return .success(0) }
+            do throws(Errno) {
+                switch try fd.send(out.readable) {
+                case .processed(let n):
+                    // Bytes kept for a replay: only the read index moves.
+                    if keep { out.consumeKeeping(n) } else { out.consume(n) }
+                    return .success(n)
+                case .wouldBlock:
+                    return .success(-1)
                 }
-                return n > 0
-            case .wouldBlock:
-                upstreamWriteBlocked = true
-                return false
+            } catch {
+                return .failure(error)
             }
-        } catch {
+        }
+        switch sent {
+        case .success(let n) where n >= 0:
+            return n > 0
+        case .success:
+            upstreamWriteBlocked = true
+            return false
+        case .failure(let error):
             upstreamWriteFailed(error)
             return true
         }

@@ -305,8 +305,11 @@ final class DownstreamConnection: EventHandler, Indexed {
     }
 
     func upstreamEventsReceived(_ events: UInt32) {
-        guard let upstream else { return }
-        if upstream.connecting {
+        guard upstream != nil else { return }
+        // A strong reference only while connecting (a failed connect ends the upstream):
+        // taken for every event, it cost a retain and release each.
+        if Unmanaged.passUnretained(upstream.unsafelyUnwrapped)._withUnsafeGuaranteedRef({ $0.connecting }) {
+            guard let upstream else { return }
             guard events & (Epoll.writable | Epoll.error | Epoll.hangUp) != 0 else { return }
             let err = Socket.takeError(upstream.fd)
             if err != 0 {
@@ -340,7 +343,12 @@ final class DownstreamConnection: EventHandler, Indexed {
         while progressed {
             progressed = false
             // The flags first: binding a nil optional still calls into the runtime.
-            if isH2, let bridge, bridge.refill(self) { progressed = true }
+            // The stream borrowed, not retained (a pair each pass, two passes or more a
+            // request): it is alive while it is bridged, and `refill` only moves bytes and
+            // flags — it closes nothing.
+            if isH2, Unmanaged.passUnretained(bridge.unsafelyUnwrapped)._withUnsafeGuaranteedRef({ $0.refill(self) }) {
+                progressed = true
+            }
             switch phase {
             case .awaitingHead:
                 if isTLS, let tls, !clientEOF, pullPlaintext(tls) { progressed = true }
@@ -391,7 +399,11 @@ final class DownstreamConnection: EventHandler, Indexed {
             if clientWriteBlocked { client |= Epoll.writable }
             worker.loop.setInterest(registration, client)
         }
-        if let upstream, !upstream.closed {
+        guard upstream != nil else { return }
+        // Borrowed, not retained (a pair every call): `upstream` holds it, and setting
+        // interests closes nothing.
+        Unmanaged.passUnretained(upstream.unsafelyUnwrapped)._withUnsafeGuaranteedRef { upstream in
+            guard !upstream.closed else { return }
             var events: UInt32 = 0
             if upstream.connecting {
                 events = Epoll.writable

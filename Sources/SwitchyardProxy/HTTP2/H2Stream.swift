@@ -124,7 +124,10 @@ final class H2Stream: Indexed {
         // A head of pseudo-fields only took no parser yet.
         // Moved out (`take()`) and on into the exchange: no retain and release on the way.
         let lent = scratch.take() ?? worker.takeScratch()
-        let verdict = head.complete(parser: lent.request, pool: worker.buffers, endStream: endStream)
+        // Parser and pool borrowed, not retained: `lent` holds the one, the worker the other.
+        let verdict = Unmanaged.passUnretained(lent.request)._withUnsafeGuaranteedRef { parser in
+            worker.buffersRef._withUnsafeGuaranteedRef { head.complete(parser: parser, pool: $0, endStream: endStream) }
+        }
         let exchange = connection.takeDriver(for: self)
         self.exchange = exchange
         if endStream { endDelivered = true }
@@ -133,7 +136,7 @@ final class H2Stream: Indexed {
         // The exchange copied what it needs (the upstream head, the log's method and path);
         // a parked one (write hold) keeps the head to route it again at release.
         if exchange.phase == .parked { exchange.parkedH2Head = head.takeBytes() }
-        head.release(worker.buffers)
+        worker.buffersRef._withUnsafeGuaranteedRef { head.release($0) }
     }
 
     // MARK: request body

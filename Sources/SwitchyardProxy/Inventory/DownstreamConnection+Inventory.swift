@@ -11,12 +11,18 @@ import SwitchyardSystem
 extension DownstreamConnection {
     func observeInventory(_ base: UnsafeRawPointer, _ p: HTTPRequestParser, _ handle: TableHandle) {
         guard decision.route >= 0 else { return }
-        // `worker.inventory…` spelled out, not bound to locals: the closure below would
-        // retain a captured local (measured: two retain/release pairs a request).
+        // The worker's tables borrowed for the call (it holds them for its whole life): read
+        // as `worker.inventory…`, the key and a table were retained and released on every
+        // request (three pairs, callgrind), bound to locals the closure below retained them.
+        Unmanaged.passUnretained(worker.inventory)._withUnsafeGuaranteedRef { observeInventory(base, p, handle, $0) }
+    }
+
+    private func observeInventory(_ base: UnsafeRawPointer, _ p: HTTPRequestParser, _ handle: TableHandle,
+                                  _ inventory: WorkerInventory) {
         let now = worker.wallSeconds
         let network = InventoryNetwork.encoded(client.address)
         let view = RequestView(base: base, parser: p, clientAddress: client.address,
-                               path: scratch.unsafelyUnwrapped.routingPath(base: base), listener: client.listener)
+                               path: withScratch { $0.routingPath(base: base) }, listener: client.listener)
         let userAgent = p.userAgentSpan.map { HeadWriter.slice(base, $0) }
         let pinned = decision.reason == .cohort
         var routeHash: UInt32 = 0
@@ -31,67 +37,70 @@ extension DownstreamConnection {
         }
         handle.routeNames[decision.route].withUnsafeBytes { route in
             routeHash = DecisionRecord.nameHash(route)
-            let callers = worker.inventory.callers
+            let callers = inventory.callers
             if !(same && InventoryShortcut.count(callers, shortcut.caller, shortcut.callerHash, now: now)) {
-                worker.inventory.key.start(route: route)
-                worker.inventory.key.network = network
-                let slot = callers.record(worker.inventory.key, now: now)
+                inventory.key.start(route: route)
+                inventory.key.network = network
+                let slot = callers.record(inventory.key, now: now)
                 shortcut.caller = slot
                 shortcut.callerHash = slot[HeavyHitterTable.Word.hash]
             }
             if pinned { shortcut.caller.unsafelyUnwrapped[HeavyHitterTable.Word.pinned] &+= 1 }
 
-            worker.inventory.key.start(route: route)
-            worker.inventory.key.separator()
-            worker.inventory.key.appendLowercased(view.host)
-            worker.inventory.hosts.record(worker.inventory.key, now: now)
+            inventory.key.start(route: route)
+            inventory.key.separator()
+            inventory.key.appendLowercased(view.host)
+            inventory.hosts.record(inventory.key, now: now)
 
-            if tlsVersion.utf8CodeUnitCount > 0, let name = tlsServerName {
-                let serverNames = worker.inventory.serverNames
-                if !(same && InventoryShortcut.count(serverNames, shortcut.serverName, shortcut.serverNameHash, now: now)) {
-                    worker.inventory.key.start(route: route)
-                    worker.inventory.key.separator()
+            // The shortcut first: the SNI name (a String) is read only to record its row the
+            // long way. Without SNI there is no kept slot, and no name either.
+            if tlsVersion.utf8CodeUnitCount > 0 {
+                let serverNames = inventory.serverNames
+                if !(same && InventoryShortcut.count(serverNames, shortcut.serverName, shortcut.serverNameHash, now: now)),
+                   let name = tlsServerName {
+                    inventory.key.start(route: route)
+                    inventory.key.separator()
                     var copy = name
-                    copy.withUTF8 { worker.inventory.key.appendLowercased(UnsafeRawBufferPointer($0)) }
-                    let slot = serverNames.record(worker.inventory.key, now: now)
+                    copy.withUTF8 { inventory.key.appendLowercased(UnsafeRawBufferPointer($0)) }
+                    let slot = serverNames.record(inventory.key, now: now)
                     shortcut.serverName = slot
                     shortcut.serverNameHash = slot[HeavyHitterTable.Word.hash]
                 }
             }
 
-            worker.inventory.key.start(route: route)
-            worker.inventory.key.separator()
-            let productStart = worker.inventory.key.count
-            worker.inventory.key.appendProduct(ofUserAgent: userAgent)
-            kindHash = DecisionRecord.nameHash(UnsafeRawBufferPointer(start: worker.inventory.key.text + productStart, count: worker.inventory.key.count - productStart))
-            worker.inventory.key.network = network
-            worker.inventory.clients.record(worker.inventory.key, now: now)
+            inventory.key.start(route: route)
+            inventory.key.separator()
+            let productStart = inventory.key.count
+            inventory.key.appendProduct(ofUserAgent: userAgent)
+            kindHash = DecisionRecord.nameHash(UnsafeRawBufferPointer(start: inventory.key.text + productStart, count: inventory.key.count - productStart))
+            inventory.key.network = network
+            inventory.clients.record(inventory.key, now: now)
 
-            let protocols = worker.inventory.protocols
+            let protocols = inventory.protocols
             if !(same && InventoryShortcut.count(protocols, shortcut.protocolRow, shortcut.protocolHash, now: now)) {
-                worker.inventory.key.start(route: route)
-                worker.inventory.key.separator()
-                worker.inventory.key.append(isH2 ? "HTTP/2" : clientIsHTTP10 ? "HTTP/1.0" : "HTTP/1.1")
-                worker.inventory.key.separator()
-                if tlsVersion.utf8CodeUnitCount > 0 { worker.inventory.key.append(tlsVersion) } else { worker.inventory.key.append("plain") }
-                let slot = protocols.record(worker.inventory.key, now: now)
+                inventory.key.start(route: route)
+                inventory.key.separator()
+                inventory.key.append(isH2 ? "HTTP/2" : clientIsHTTP10 ? "HTTP/1.0" : "HTTP/1.1")
+                inventory.key.separator()
+                if tlsVersion.utf8CodeUnitCount > 0 { inventory.key.append(tlsVersion) } else { inventory.key.append("plain") }
+                let slot = protocols.record(inventory.key, now: now)
                 shortcut.protocolRow = slot
                 shortcut.protocolHash = slot[HeavyHitterTable.Word.hash]
             }
 
-            worker.inventory.key.start(route: route)
-            worker.inventory.key.separator()
-            handle.backendNames[decision.backend].withUnsafeBytes { worker.inventory.key.append($0) }
-            worker.inventory.key.separator()
-            worker.inventory.key.append(UnsafeRawBufferPointer(start: logLine, count: logMethodCount))
-            worker.inventory.key.separator()
-            worker.inventory.key.appendTemplate(ofPath: HeadWriter.slice(base, p.pathSpan))
-            let endpoint = worker.inventory.endpoints.record(worker.inventory.key, now: now)
+            inventory.key.start(route: route)
+            inventory.key.separator()
+            handle.backendNames[decision.backend].withUnsafeBytes { inventory.key.append($0) }
+            inventory.key.separator()
+            inventory.key.append(UnsafeRawBufferPointer(start: logLine, count: logMethodCount))
+            inventory.key.separator()
+            inventory.key.appendTemplate(ofPath: HeadWriter.slice(base, p.pathSpan))
+            let endpoint = inventory.endpoints.record(inventory.key, now: now)
             observed.inventoryEndpoint = endpoint
             observed.inventoryEndpointHash = endpoint[HeavyHitterTable.Word.hash]
         }
         let keys = handle.table.replayKeys(view, path: view.path, decision: decision)
-        worker.inventory.decisions.append(DecisionRecord(
+        inventory.decisions.append(DecisionRecord(
             time: UInt32(truncatingIfNeeded: now), route: routeHash, keys: keys, network: network,
             clientKind: kindHash, method: method.rawValue, backend: UInt8(truncatingIfNeeded: decision.backend)))
     }

@@ -35,18 +35,19 @@ final class TableHandle {
     /// one whose connect just failed only when no other is left. Marks the pick in `tried`
     /// and moves the round robin past it. nil: no server left to try.
     func nextServer(of backend: Int, tried: inout UInt64, now: UInt64) -> ServerPool? {
-        let pools = servers[backend]
-        let count = pools.count
+        // `servers[backend]` indexed in place each time: bound to a local, the inner array
+        // was retained and released on every request.
+        let count = servers[backend].count
         let start = roundRobin[backend]
         for pass in 0..<2 {
             for k in 0..<count {
                 let index = (start + k) % count
                 if tried & (1 << UInt64(index & 63)) != 0 { continue }
-                if !pools[index].isAvailable(now: now) { continue }
-                if pass == 0 && pools[index].skipUntil > now { continue }
+                if !servers[backend][index].isAvailable(now: now) { continue }
+                if pass == 0 && servers[backend][index].skipUntil > now { continue }
                 tried |= 1 << UInt64(index & 63)
                 roundRobin[backend] = (index + 1) % count
-                return pools[index]
+                return servers[backend][index]
             }
         }
         return nil
