@@ -126,14 +126,16 @@ stop_pid() {
     local pid=$1 i kids
     kill -0 "$pid" 2>/dev/null || return 0
     kids=$(child_pids "$pid")
-    kill -TERM "$pid" 2>/dev/null
+    # Every step may fail (the process is gone already): `|| true`, so that a script run
+    # under `set -e` (bench/cpusplit) still stops the rest from its EXIT trap.
+    kill -TERM "$pid" 2>/dev/null || true
     for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$pid" 2>/dev/null; then
-        kill -KILL "$pid" 2>/dev/null
+        kill -KILL "$pid" 2>/dev/null || true
     fi
-    wait "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null || true
     # Children (nginx workers) normally exit with their master; make sure.
-    for i in $kids; do kill -KILL "$i" 2>/dev/null; done
+    for i in $kids; do kill -KILL "$i" 2>/dev/null || true; done
     return 0
 }
 
