@@ -83,8 +83,11 @@ import SwitchyardTestSupport
         // E: the browser again, over TLS 1.2.
         try run(["--interface", "127.0.1.2", "--http1.1", "--tls-max", "1.2", "-A", "Mozilla/5.0 (X11; Linux x86_64)"] + tls
                 + ["https://localhost:\(t)/patients/7/chart"])
-        // F, G: a vendor's desktop client over HTTP/2: TLS 1.3, then h2c to the raw IP.
-        try run(["--interface", "127.0.4.2", "--http2", "--tlsv1.3", "-A", "ClinicDesk/3.1"] + tls + ["https://localhost:\(t)/api/orders/9"])
+        // F, G: a vendor's desktop client over HTTP/2: TLS 1.3 (two requests on one connection:
+        // the second counts its SNI, caller and protocol rows through the connection's kept
+        // slots), then h2c to the raw IP.
+        try run(["--interface", "127.0.4.2", "--http2", "--tlsv1.3", "-A", "ClinicDesk/3.1"] + tls
+                + ["https://localhost:\(t)/api/orders/9", "https://localhost:\(t)/api/orders/11"])
         try run(["--interface", "127.0.4.2", "--http2-prior-knowledge", "-A", "ClinicDesk/3.1", "http://127.0.0.1:\(p)/api/orders/10"])
         // H: a WebSocket tunnel from 127.0.0.1, no User-Agent, Host "a".
         let client = try TestClient(port: p)
@@ -107,26 +110,26 @@ import SwitchyardTestSupport
             Dictionary(rows(section).map { (key($0), ($0["requests"] ?? $0["count"]) as? Int ?? -1) }, uniquingKeysWith: +)
         }
         #expect(table("callers") { $0["network"] as! String } ==
-                ["127.0.1.0/24": 4, "127.0.2.0/24": 2, "127.0.3.0/24": 2, "127.0.4.0/24": 2, "127.0.0.0/24": 1])
+                ["127.0.1.0/24": 4, "127.0.2.0/24": 2, "127.0.3.0/24": 2, "127.0.4.0/24": 3, "127.0.0.0/24": 1])
         #expect(Dictionary(rows("callers").map { ($0["network"] as! String, $0["pinned"] as! Int) }, uniquingKeysWith: +) ==
                 ["127.0.1.0/24": 0, "127.0.2.0/24": 2, "127.0.3.0/24": 0, "127.0.4.0/24": 0, "127.0.0.0/24": 0])
         #expect(table("hosts") { $0["host"] as! String } ==
-                ["app.example": 3, "127.0.0.1:\(p)": 3, "old-app.internal": 2, "localhost:\(t)": 2, "a": 1])
+                ["app.example": 3, "127.0.0.1:\(p)": 3, "old-app.internal": 2, "localhost:\(t)": 3, "a": 1])
         let flags = Dictionary(uniqueKeysWithValues: rows("hosts").map { ($0["host"] as! String, ($0["raw_ip"] as! Bool ? "raw IP" : "") + ($0["unlisted"] as! Bool ? "unlisted" : "")) })
         #expect(flags == ["app.example": "", "127.0.0.1:\(p)": "raw IP", "old-app.internal": "unlisted", "localhost:\(t)": "", "a": "unlisted"])
-        #expect(table("sni") { $0["name"] as! String } == ["localhost": 2])
+        #expect(table("sni") { $0["name"] as! String } == ["localhost": 3])
         #expect(table("clients") { "\($0["browser"] as! Bool ? "browser" : "other") \($0["product"] as! String) \($0["network"] as! String)" } ==
                 ["browser Mozilla 127.0.1.0/24": 4, "other okhttp 127.0.2.0/24": 2, "other python-requests 127.0.3.0/24": 2,
-                 "other ClinicDesk 127.0.4.0/24": 2, "other - 127.0.0.0/24": 1])
+                 "other ClinicDesk 127.0.4.0/24": 3, "other - 127.0.0.0/24": 1])
         #expect(table("protocols") { "\($0["http"] as! String) \($0["tls"] as! String)" } ==
-                ["HTTP/1.1 plain": 7, "HTTP/1.0 plain": 1, "HTTP/1.1 TLSv1.2": 1, "HTTP/2 TLSv1.3": 1, "HTTP/2 plain": 1])
+                ["HTTP/1.1 plain": 7, "HTTP/1.0 plain": 1, "HTTP/1.1 TLSv1.2": 1, "HTTP/2 TLSv1.3": 2, "HTTP/2 plain": 1])
         #expect(table("tunnels") { $0["kind"] as! String } == ["websocket": 1])
         var endpoints: [String: String] = [:]
         for row in rows("endpoints") {
             let sides = row["sides"] as! [String: [String: Int]]
             endpoints["\(row["method"]!) \(row["template"]!)"] = ["legacy", "cloud"].map { "\($0) \(sides[$0]!["requests"]!)/\(sides[$0]!["errors"]!)" }.joined(separator: " ")
         }
-        #expect(endpoints == ["GET /patients/{id}/chart": "legacy 4/0 cloud 0/0", "GET /api/orders/{id}": "legacy 2/0 cloud 2/0",
+        #expect(endpoints == ["GET /patients/{id}/chart": "legacy 4/0 cloud 0/0", "GET /api/orders/{id}": "legacy 3/0 cloud 2/0",
                               "GET /search": "legacy 1/0 cloud 0/0", "GET /status/{id}": "legacy 1/1 cloud 0/0", "GET /ws": "legacy 1/0 cloud 0/0"])
 
         // The same, as people and spreadsheets read it; never the query.
