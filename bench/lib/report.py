@@ -373,7 +373,7 @@ def cmd_h2(results, handshakes, cmdline, machine):
             streams.append(r["streams"])
     for m in streams:
         figures = {}
-        for name in ("switchyard", "haproxy", "nginx"):
+        for name in ("switchyard", "switchyard_old", "haproxy", "nginx"):
             rs = [r for r in rows if r["streams"] == m and r["name"] == name]
             if not rs:
                 continue
@@ -388,13 +388,15 @@ def cmd_h2(results, handshakes, cmdline, machine):
     if rounds > 1:
         print("\nPaired by round — Switchyard's CPU µs per request ÷ the other proxy's in the same "
               "round (median, then every round); the figure to read against a target on a shared machine:\n")
-        print("| streams/conn | CPU ÷ HAProxy | CPU ÷ nginx |")
-        print("|---:|---|---|")
+        # --old: the older binary's rows too, and the new one ÷ the old one, round by round.
+        old = any(r["name"] == "switchyard_old" for r in rows)
+        print("| streams/conn | CPU ÷ HAProxy | CPU ÷ nginx |" + (" CPU ÷ old binary | old binary's CPU ÷ HAProxy |" if old else ""))
+        print("|---:|---|---|" + ("---|---|" if old else ""))
         for m in streams:
-            sy = [r for r in rows if r["streams"] == m and r["name"] == "switchyard"]
-            per = lambda other: fmt_paired(paired_ratios(
-                sy, [r for r in rows if r["streams"] == m and r["name"] == other], h2_cpu_us_per_req))
-            print(f"| {m} | {per('haproxy')} | {per('nginx')} |")
+            of = lambda name: [r for r in rows if r["streams"] == m and r["name"] == name]
+            per = lambda other, mine="switchyard": fmt_paired(paired_ratios(of(mine), of(other), h2_cpu_us_per_req))
+            extra = f" {per('switchyard_old')} | {per('haproxy', 'switchyard_old')} |" if old else ""
+            print(f"| {m} | {per('haproxy')} | {per('nginx')} |" + extra)
     hs = load(handshakes)
     titles = {"new": "openssl s_time -new: full handshake, one client",
               "reuse": "openssl s_time -reuse -www /: session resumed, one GET / each, one client"}
@@ -420,9 +422,11 @@ def cmd_h2(results, handshakes, cmdline, machine):
                   f"{fmt_ratio(rate[n], rate.get('nginx'))} | {cpu[n]:.0f} | "
                   f"{fmt_ratio(cpu[n], cpu.get('haproxy'))} | {fmt_ratio(cpu[n], cpu.get('nginx'))} |")
         if max(r["round"] for r in rows) > 1 and "switchyard" in of:
+            old = (f", ÷ the old binary's {fmt_paired(paired_ratios(of['switchyard'], of['switchyard_old'], hs_cpu))}"
+                   if "switchyard_old" in of else "")
             print(f"\nPaired by round, Switchyard's CPU per handshake ÷ HAProxy's "
                   f"{fmt_paired(paired_ratios(of['switchyard'], of.get('haproxy', []), hs_cpu))}, "
-                  f"÷ nginx's {fmt_paired(paired_ratios(of['switchyard'], of.get('nginx', []), hs_cpu))}.")
+                  f"÷ nginx's {fmt_paired(paired_ratios(of['switchyard'], of.get('nginx', []), hs_cpu))}{old}.")
     print("\nReading it: req/s is capped by h2load and the origin sharing one core; CPU µs per "
           "request of the proxy process is the comparable figure. Ratios below 1.00× in the CPU "
           "columns mean Switchyard spends less.")
