@@ -38,6 +38,7 @@ PORT_SWITCHYARD_FLIP=18088
 PORT_SWITCHYARD_METRICS=18089   # bench/compare --metrics: Switchyard with its metrics listener
 PORT_METRICS_LISTENER=18093     # … and that listener, scraped every second
 PORT_SWITCHYARD_ROUTES=18094    # bench/compare --routes N: Switchyard with N hosts × 100 prefixes
+PORT_SWITCHYARD_OLD=18096       # bench/compare --old BINARY: an older build beside the new one
 
 BENCH_NAME=${BENCH_NAME:-$(basename "$0")}
 

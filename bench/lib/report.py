@@ -461,6 +461,19 @@ def cmd_routes(path, hosts):
                   "with one route")
 
 
+def cmd_old(path, old_binary):
+    """bench/compare --old: this build's CPU per request and req/s ÷ the old build's, paired
+    by round (the two rows run back to back in every round), per connection count."""
+    groups, _, conns = group(load(path))
+    for c in conns:
+        new, old = groups.get((c, "switchyard")), groups.get((c, "switchyard_old"))
+        if not new or not old:
+            continue
+        cpu = fmt_paired(paired_ratios(new, old, cpu_us_per_req))
+        rate = fmt_paired(paired_ratios(new, old, lambda r: rps(r["wrk"])))
+        print(f"- this build ÷ the old binary ({old_binary}), c={c}, paired by round: CPU/req {cpu}, req/s {rate}")
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "line":
@@ -475,6 +488,8 @@ def main(argv):
         cmd_metrics(argv[2], argv[3])
     elif cmd == "routes":
         cmd_routes(argv[2], argv[3])
+    elif cmd == "old":
+        cmd_old(argv[2], argv[3])
     elif cmd == "check":
         return cmd_check(argv[2], argv[3])
     elif cmd == "idle":
