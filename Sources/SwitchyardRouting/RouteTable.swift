@@ -84,12 +84,6 @@ public final class RouteTable: Sendable {
         routes.firstIndex { $0.name == name }
     }
 
-    /// Whether the route at `routeIndex` may answer on a connection whose TLS client sent
-    /// `serverName` as SNI (nil: none). A route with its own `cert` may answer only where
-    /// that certificate was the one presented — the name picked it (last route listing the
-    /// name wins, as the listener does); otherwise the client checked some other
-    /// certificate, and the request is misdirected (421, RFC 9110 §15.5.20). Routes without
-    /// their own certificate answer on any connection.
     /// What the proxy asks of a routed request's route, read in one call: whether it has a
     /// certificate of its own (then `certificateCovers` decides), and its body limit. Asked
     /// on every request, so nothing of the route is copied out (a copy of its config would
@@ -99,6 +93,12 @@ public final class RouteTable: Sendable {
         return (route.hasOwnCertificate, route.maxBodyBytes)
     }
 
+    /// Whether the route at `routeIndex` may answer on a connection whose TLS client sent
+    /// `serverName` as SNI (nil: none). A route with its own `cert` may answer only where
+    /// that certificate was the one presented — the name picked it (last route listing the
+    /// name wins, as the listener does); otherwise the client checked some other
+    /// certificate, and the request is misdirected (421, RFC 9110 §15.5.20). Routes without
+    /// their own certificate answer on any connection.
     public func certificateCovers(routeIndex: Int, serverName: String?) -> Bool {
         guard let own = config.routes[routeIndex].certificate else { return true }
         guard let name = serverName?.lowercased() else { return false }
