@@ -151,14 +151,14 @@ extension DownstreamConnection {
 
     func readFromUpstream() {
         guard upstream != nil, !upstreamEOF else { return }
-        if upstream.unsafelyUnwrapped.tls != nil {
+        if withUpstream({ $0.tls != nil }) {
             readFromTLSUpstream()
             return
         }
         if fromUpstream == nil { fromUpstream = worker.buffers.take() }
         // Connection and buffer borrowed, not retained (two pairs every answer): `upstream`
         // and `fromUpstream` hold them, and a plain read replaces neither.
-        let fd = Unmanaged.passUnretained(upstream.unsafelyUnwrapped)._withUnsafeGuaranteedRef { $0.fd }
+        let fd = withUpstream { $0.fd }
         Unmanaged.passUnretained(fromUpstream.unsafelyUnwrapped)._withUnsafeGuaranteedRef { receive(from: fd, into: $0) }
     }
 

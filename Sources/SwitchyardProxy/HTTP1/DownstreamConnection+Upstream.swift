@@ -132,34 +132,30 @@ extension DownstreamConnection {
             return false
         }
         guard upstream != nil else { return false }
-        if upstream.unsafelyUnwrapped.tls != nil {
+        if withUpstream({ $0.tls != nil }) {
             guard let upstream, let tls = upstream.tls, !upstream.connecting else { return false }
             return flushToUpstreamTLS(upstream, tls)
         }
         // Connection and buffer borrowed, not retained (two pairs every request): `upstream`
         // and `toUpstream` hold them for the send; a failure is handled after the borrow.
-        let (fd, connecting) = Unmanaged.passUnretained(upstream.unsafelyUnwrapped)._withUnsafeGuaranteedRef { ($0.fd, $0.connecting) }
+        let (fd, connecting) = withUpstream { ($0.fd, $0.connecting) }
         guard !connecting, toUpstream != nil, !upstreamWriteBlocked else { return false }
         let keep = replayLength > 0
-        let sent = Unmanaged.passUnretained(toUpstream.unsafelyUnwrapped)._withUnsafeGuaranteedRef { out -> Result<Int, Errno> in
-            guard !out.isEmpty else { return .success(0) }
+        let sent = Unmanaged.passUnretained(toUpstream.unsafelyUnwrapped)._withUnsafeGuaranteedRef { out -> Result<IOResult<Int>, Errno> in
+            guard !out.isEmpty else { return .success(.processed(0)) }
             do throws(Errno) {
-                switch try fd.send(out.readable) {
-                case .processed(let n):
-                    // Bytes kept for a replay: only the read index moves.
-                    if keep { out.consumeKeeping(n) } else { out.consume(n) }
-                    return .success(n)
-                case .wouldBlock:
-                    return .success(-1)
-                }
+                let result = try fd.send(out.readable)
+                // Bytes kept for a replay: only the read index moves.
+                if case .processed(let n) = result { if keep { out.consumeKeeping(n) } else { out.consume(n) } }
+                return .success(result)
             } catch {
                 return .failure(error)
             }
         }
         switch sent {
-        case .success(let n) where n >= 0:
+        case .success(.processed(let n)):
             return n > 0
-        case .success:
+        case .success(.wouldBlock):
             upstreamWriteBlocked = true
             return false
         case .failure(let error):

@@ -138,6 +138,13 @@ final class DownstreamConnection: EventHandler, Indexed {
 
     // The exchange in progress (valid from `connecting` to the end of the exchange).
     var upstream: UpstreamConnection?
+    /// Runs `body` on the upstream connection (non-nil) without an atomic retain and release
+    /// around it, as `withScratch` does for the scratch: the property holds it throughout, so
+    /// `body` must not end it (no failure handling inside; TLS paths keep a strong reference).
+    @inline(__always)
+    func withUpstream<R>(_ body: (UpstreamConnection) -> R) -> R {
+        Unmanaged.passUnretained(upstream.unsafelyUnwrapped)._withUnsafeGuaranteedRef(body)
+    }
     /// The table the request pinned (`TableHandle.activeRequests`), held unretained: the
     /// worker keeps it alive until the last pin is gone. Binding this optional to a name
     /// retains and releases it (atomics); the per-request paths borrow `pinned` instead
@@ -308,7 +315,7 @@ final class DownstreamConnection: EventHandler, Indexed {
         guard upstream != nil else { return }
         // A strong reference only while connecting (a failed connect ends the upstream):
         // taken for every event, it cost a retain and release each.
-        if Unmanaged.passUnretained(upstream.unsafelyUnwrapped)._withUnsafeGuaranteedRef({ $0.connecting }) {
+        if withUpstream({ $0.connecting }) {
             guard let upstream else { return }
             guard events & (Epoll.writable | Epoll.error | Epoll.hangUp) != 0 else { return }
             let err = Socket.takeError(upstream.fd)
@@ -402,7 +409,7 @@ final class DownstreamConnection: EventHandler, Indexed {
         guard upstream != nil else { return }
         // Borrowed, not retained (a pair every call): `upstream` holds it, and setting
         // interests closes nothing.
-        Unmanaged.passUnretained(upstream.unsafelyUnwrapped)._withUnsafeGuaranteedRef { upstream in
+        withUpstream { upstream in
             guard !upstream.closed else { return }
             var events: UInt32 = 0
             if upstream.connecting {
