@@ -181,9 +181,10 @@ CONF
 
 # start_switchyard NAME ROUTES_FILE ACCESS_LOG(off|PATH) — 1 worker, on PROXY_CPU.
 start_switchyard() {
-    local name=$1 routes=$2 accesslog=$3
+    # BINARY (optional): another build than $SWITCHYARD (bench/compare and bench/h2 --old).
+    local name=$1 routes=$2 accesslog=$3 binary=${4:-$SWITCHYARD}
     start_pinned "$name" "$PROXY_CPU" "$BENCH_WORK/$name.log" \
-        "$SWITCHYARD" serve "$routes" --workers 1 --access-log "$accesslog" --grace 1
+        "$binary" serve "$routes" --workers 1 --access-log "$accesslog" --grace 1
 }
 
 # run_wrk PORT CONNECTIONS SECONDS — wrk -t1 on LOAD_CPU; prints one JSON line
