@@ -199,17 +199,24 @@ child_pids() {
     cat /proc/"$1"/task/*/children 2>/dev/null
 }
 
-# proc_ticks PID — utime+stime (clock ticks) of the process and its direct children
+# proc_user_sys PID — "utime stime" (clock ticks) of the process and its direct children
 # (nginx's worker does the work; its master only waits).
-proc_ticks() {
-    local total=0 p stat rest f
+proc_user_sys() {
+    local u=0 s=0 p stat rest f
     for p in "$1" $(child_pids "$1"); do
         stat=$(cat /proc/"$p"/stat 2>/dev/null) || continue
         rest=${stat##*) }
         read -r -a f <<<"$rest"
-        total=$(( total + f[11] + f[12] ))
+        u=$(( u + f[11] )); s=$(( s + f[12] ))
     done
-    echo "$total"
+    echo "$u $s"
+}
+
+# proc_ticks PID — utime+stime (clock ticks), the same processes.
+proc_ticks() {
+    local u s
+    read -r u s < <(proc_user_sys "$1")
+    echo $(( u + s ))
 }
 
 # proc_rss_kib PID — resident set (KiB) of the process and its direct children.
