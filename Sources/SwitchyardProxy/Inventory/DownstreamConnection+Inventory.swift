@@ -47,10 +47,19 @@ extension DownstreamConnection {
             }
             if pinned { shortcut.caller.unsafelyUnwrapped[HeavyHitterTable.Word.pinned] &+= 1 }
 
-            inventory.key.start(route: route)
-            inventory.key.separator()
-            inventory.key.appendLowercased(view.host)
-            inventory.hosts.record(inventory.key, now: now)
+            // Host and client rows through their kept slots when this request names the same
+            // host and product as the one that recorded them (compared, not hashed).
+            let prefix = route.count &+ 1
+            let hosts = inventory.hosts
+            if !(same && InventoryShortcut.countIfText(hosts, shortcut.host, shortcut.hostHash, prefix: prefix,
+                                                       part: view.host, foldingCase: true, now: now)) {
+                inventory.key.start(route: route)
+                inventory.key.separator()
+                inventory.key.appendLowercased(view.host)
+                let slot = hosts.record(inventory.key, now: now)
+                shortcut.host = slot
+                shortcut.hostHash = slot[HeavyHitterTable.Word.hash]
+            }
 
             // The shortcut first: the SNI name (a String) is read only to record its row the
             // long way. Without SNI there is no kept slot, and no name either.
@@ -68,13 +77,25 @@ extension DownstreamConnection {
                 }
             }
 
-            inventory.key.start(route: route)
-            inventory.key.separator()
-            let productStart = inventory.key.count
-            inventory.key.appendProduct(ofUserAgent: userAgent)
-            kindHash = DecisionRecord.nameHash(UnsafeRawBufferPointer(start: inventory.key.text + productStart, count: inventory.key.count - productStart))
-            inventory.key.network = network
-            inventory.clients.record(inventory.key, now: now)
+            let clients = inventory.clients
+            let productLength = userAgent.map(InventoryKey.productLength(ofUserAgent:)) ?? 0
+            let product = productLength > 0 ? UnsafeRawBufferPointer(rebasing: userAgent.unsafelyUnwrapped[0..<productLength])
+                : InventoryShortcut.noProduct
+            if same && InventoryShortcut.countIfText(clients, shortcut.client, shortcut.clientHash, prefix: prefix,
+                                                     part: product, foldingCase: false, now: now) {
+                kindHash = shortcut.clientKind
+            } else {
+                inventory.key.start(route: route)
+                inventory.key.separator()
+                let productStart = inventory.key.count
+                inventory.key.append(product)
+                kindHash = DecisionRecord.nameHash(UnsafeRawBufferPointer(start: inventory.key.text + productStart, count: inventory.key.count - productStart))
+                inventory.key.network = network
+                let slot = clients.record(inventory.key, now: now)
+                shortcut.client = slot
+                shortcut.clientHash = slot[HeavyHitterTable.Word.hash]
+                shortcut.clientKind = kindHash
+            }
 
             let protocols = inventory.protocols
             if !(same && InventoryShortcut.count(protocols, shortcut.protocolRow, shortcut.protocolHash, now: now)) {

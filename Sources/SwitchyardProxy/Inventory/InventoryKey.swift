@@ -86,16 +86,20 @@ final class InventoryKey {
     /// The product token of a User-Agent value: its first name, up to `/`, a space or `(`
     /// (`Mozilla/5.0 (X11…)` → `Mozilla`, `okhttp/4.9` → `okhttp`); `-` when absent.
     func appendProduct(ofUserAgent value: UnsafeRawBufferPointer?) {
-        guard let value, value.count > 0 else { appendByte(UInt8(ascii: "-")) ; return }
+        let n = value.map(Self.productLength(ofUserAgent:)) ?? 0
+        if let value, n > 0 { append(UnsafeRawBufferPointer(rebasing: value[0..<n])) } else { appendByte(UInt8(ascii: "-")) }
+    }
+
+    /// How many of a User-Agent value's first bytes are its product token (at most 48; 0
+    /// when it starts with a delimiter or is empty).
+    static func productLength(ofUserAgent value: UnsafeRawBufferPointer) -> Int {
         var i = 0
-        let start = count
         while i < value.count && i < 48 {
             let b = value[i]
-            if b == UInt8(ascii: "/") || b == 0x20 || b == UInt8(ascii: "(") || b < 0x21 || b > 0x7E { break }
-            appendByte(b)
+            if b == UInt8(ascii: "/") || b == UInt8(ascii: "(") || b < 0x21 || b > 0x7E { break }
             i += 1
         }
-        if count == start { appendByte(UInt8(ascii: "-")) }
+        return i
     }
 
     /// A path template: the path up to `?` or `#` (never the query), with each segment that

@@ -1,9 +1,18 @@
+import Glibc
+import SwitchyardHTTP
+
 /// The inventory rows a connection writes with every request that are the same for all of
 /// its requests on one route: the caller (route, network), the SNI name and the protocol.
 /// The first request records them as usual and keeps their slots here; the next ones on
 /// the same route of the same table count straight into those slots — no key built, no
 /// hash — as long as each slot still holds its key (`HeavyHitterTable.kept`): a slot taken
 /// by another key meanwhile is recorded again the long way.
+///
+/// The host and client (User-Agent product) rows usually repeat too, but a request may
+/// name another: their slots are used only when the slot's key text, after the route's
+/// name and separator, is this request's host (ignoring case, as the key is lowercased) or
+/// product, byte for byte (`countIfText`) — a compare of a few words instead of a key
+/// built, hashed and looked up.
 ///
 /// Per connection (an HTTP/2 stream driver keeps its own); touched on the worker's loop
 /// thread only, like the tables it points into, which live as long as the worker.
@@ -20,6 +29,12 @@ struct InventoryShortcut {
     var serverNameHash: UInt64 = 0
     var protocolRow: UnsafeMutablePointer<UInt64>?
     var protocolHash: UInt64 = 0
+    var host: UnsafeMutablePointer<UInt64>?
+    var hostHash: UInt64 = 0
+    var client: UnsafeMutablePointer<UInt64>?
+    var clientHash: UInt64 = 0
+    /// `DecisionRecord.nameHash` of the client row's product, for the decision log.
+    var clientKind: UInt32 = 0
 
     /// True when the slots were recorded for this route of this table and this version.
     @inline(__always)
@@ -31,6 +46,36 @@ struct InventoryShortcut {
     @inline(__always)
     static func count(_ table: HeavyHitterTable, _ slot: UnsafeMutablePointer<UInt64>?, _ hash: UInt64, now: UInt64) -> Bool {
         guard let s = table.kept(slot, hash: hash) else { return false }
+        s[HeavyHitterTable.Word.count] &+= 1
+        s[HeavyHitterTable.Word.lastSeen] = now
+        return true
+    }
+
+    /// The client row's product when a request has none (`InventoryKey.appendProduct`).
+    static var noProduct: UnsafeRawBufferPointer {
+        let dash: StaticString = "-"
+        return UnsafeRawBufferPointer(start: dash.utf8Start, count: 1)
+    }
+
+    /// Counts one more request in `slot` if it still holds `hash` and its key's text past
+    /// the first `prefix` bytes (route name, separator) is `part` — ignoring ASCII case when
+    /// `foldingCase`, else exactly; false otherwise (the caller records the long way). A
+    /// key cut at `HeavyHitterTable.textCapacity` never matches: its text is shorter.
+    @inline(__always)
+    static func countIfText(_ table: HeavyHitterTable, _ slot: UnsafeMutablePointer<UInt64>?, _ hash: UInt64,
+                            prefix: Int, part: UnsafeRawBufferPointer, foldingCase: Bool, now: UInt64) -> Bool {
+        guard let s = table.kept(slot, hash: hash),
+              s[HeavyHitterTable.Word.textCount] == UInt64(prefix &+ part.count) else { return false }
+        let text = UnsafeRawBufferPointer(start: UnsafeRawPointer(s) + HeavyHitterTable.textOffset + prefix, count: part.count)
+        let same: Bool
+        if foldingCase {
+            same = ASCII.equalsIgnoringCase(part, text)
+        } else if let a = part.baseAddress, let b = text.baseAddress {
+            same = memcmp(a, b, part.count) == 0
+        } else {
+            same = part.count == 0
+        }
+        guard same else { return false }
         s[HeavyHitterTable.Word.count] &+= 1
         s[HeavyHitterTable.Word.lastSeen] = now
         return true

@@ -195,6 +195,40 @@ import SwitchyardTestSupport
         print(h.run("inventory tds").text)
     }
 
+    /// One keep-alive connection whose requests change their Host and User-Agent: the host
+    /// and client rows a connection keeps are used only for the same host (any case) and the
+    /// same product; any other is counted under its own row (same lengths included: the
+    /// text is compared, not only its length).
+    @Test func aConnectionThatChangesItsHostOrUserAgentCountsEachUnderItsOwnRow() throws {
+        let h = try AdminHarness(routes: """
+            listen http 127.0.0.1:0
+            backend legacy {
+                server 127.0.0.1:LEGACY
+            }
+            route app {
+                backend legacy
+            }
+            """)
+        defer { h.stop() }
+        let client = try TestClient(port: h.port)
+        let requests: [(host: String, agent: String?)] = [
+            ("App.Example", "Mozilla/5.0 (X11)"), ("app.example", "Mozilla/4.0"), ("app.exemple", "Mozilla/5.0 (X11)"),
+            ("app.example", "curl/8.1"), ("APP.EXAMPLE", nil), ("app.example", "Mozillb/1"), ("app.exampl", "Mozilla"),
+        ]
+        for r in requests {
+            _ = client.send("GET /x HTTP/1.1\r\nHost: \(r.host)\r\n" + (r.agent.map { "User-Agent: \($0)\r\n" } ?? "") + "\r\n")
+            #expect(client.readResponse()?.status == 200)
+        }
+        let answer = try json(h, "inventory app --json")
+        let app = try #require((answer["routes"] as? [String: Any])?["app"] as? [String: Any])
+        func table(_ section: String, _ key: String) -> [String: Int] {
+            Dictionary(((app[section] as? [[String: Any]]) ?? []).map { ($0[key] as! String, $0["requests"] as? Int ?? -1) }, uniquingKeysWith: +)
+        }
+        #expect(table("hosts", "host") == ["app.example": 5, "app.exemple": 1, "app.exampl": 1])
+        #expect(table("clients", "product") == ["Mozilla": 4, "curl": 1, "-": 1, "Mozillb": 1])
+        #expect(table("callers", "network") == ["127.0.0.0/24": 7])
+    }
+
     @Test func badInventoryCommandsAreRefusedInOneLine() throws {
         let h = try AdminHarness()
         defer { h.stop() }
