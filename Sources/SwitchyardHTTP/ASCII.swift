@@ -4,6 +4,7 @@ public enum ASCII {
     /// True when `a` spells the literal `lowercase` (which has no capital letters), ignoring
     /// the case of `a`'s letters. Only `a` is lowered: these compares run for every field
     /// line (names, Connection tokens, codings), and the literal is lowercase already.
+    @inline(__always)
     public static func equalsIgnoringCase(_ a: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
         let n = lowercase.utf8CodeUnitCount
         guard a.count == n else { return false }
@@ -32,7 +33,8 @@ public enum ASCII {
 
     /// The comparison both overloads run on `n` bytes at `pa` and `pb`: `pa`'s letters
     /// lowered, `pb`'s too unless it is a lowercase literal; a word a step (names are
-    /// compared on every field line), then byte by byte for runs under eight bytes.
+    /// compared on every field line); from four bytes, one word made of two overlapping
+    /// four-byte halves ("host"); byte by byte below.
     @inline(__always)
     private static func equalFolding(_ pa: UnsafeRawPointer, _ pb: UnsafeRawPointer, _ n: Int, bIsLowercase: Bool) -> Bool {
         if n >= 8 {
@@ -40,6 +42,14 @@ public enum ASCII {
                 let b = WordScan.load(pb, $0)
                 return WordScan.lowercased(WordScan.load(pa, $0)) == (bIsLowercase ? b : WordScan.lowercased(b))
             }
+        }
+        if n >= 4 {
+            @inline(__always) func halves(_ p: UnsafeRawPointer) -> UInt64 {
+                UInt64(UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
+                    | UInt64(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self))) << 32
+            }
+            let b = halves(pb)
+            return WordScan.lowercased(halves(pa)) == (bIsLowercase ? b : WordScan.lowercased(b))
         }
         var i = 0
         while i < n {
@@ -50,12 +60,26 @@ public enum ASCII {
         return true
     }
 
-    /// Exact, case-sensitive comparison with a literal.
+    /// Exact, case-sensitive comparison with a literal: a word a step from eight bytes
+    /// ("HTTP/1.1" on every start line is one compare), two overlapping four-byte loads from
+    /// four (the methods), byte by byte below.
+    @inline(__always)
     public static func equals(_ a: UnsafeRawBufferPointer, _ b: StaticString) -> Bool {
-        guard a.count == b.utf8CodeUnitCount else { return false }
-        let p = b.utf8Start
-        for i in 0..<a.count where a[i] != p[i] {
-            return false
+        let n = b.utf8CodeUnitCount
+        guard a.count == n else { return false }
+        guard let pa = a.baseAddress, n > 0 else { return true }
+        let pb = UnsafeRawPointer(b.utf8Start)
+        if n >= 8 {
+            return WordScan.everyWord(count: n) { WordScan.load(pa, $0) == WordScan.load(pb, $0) }
+        }
+        if n >= 4 {
+            return pa.loadUnaligned(as: UInt32.self) == pb.loadUnaligned(as: UInt32.self)
+                && pa.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self) == pb.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)
+        }
+        var i = 0
+        while i < n {
+            if pa.load(fromByteOffset: i, as: UInt8.self) != pb.load(fromByteOffset: i, as: UInt8.self) { return false }
+            i &+= 1
         }
         return true
     }
