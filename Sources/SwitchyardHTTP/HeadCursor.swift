@@ -41,6 +41,7 @@ struct HeadCursor {
     /// Throws 414 when the start line, CRLF included, would exceed `maxRequestLineBytes`, and
     /// 431 when the header block, final CRLF included, would exceed `maxHeaderBytes`. Both are
     /// detected as soon as the bytes at hand prove it, without waiting for the line's end.
+    @inline(__always)
     mutating func next(_ b: UnsafeRawBufferPointer) throws(ParseFailure) -> Event {
         precondition(b.count >= scanFrom, "the caller's buffer lost bytes it already passed to the parser")
         let stop = blockStart.map { $0 + maxHeaderBytes } ?? maxStartLineBytes
