@@ -43,9 +43,18 @@ extension DownstreamConnection {
             logRefusal(status: error.status, reason: error.reason)
             return true
         case .complete(let headLength):
-            // Body bytes, a hold, a replay: what follows a head works on a full buffer (a
-            // small one's bytes move now; a full one stays as it is).
-            startExchange(base: ensureFullClientBuffer().readable.baseAddress!, headLength: headLength)
+            // Body bytes and a tunnel's bytes follow their head into a full buffer (a small
+            // one's bytes move now; a full one stays as it is). A head with neither — most
+            // requests — keeps the small buffer it came in: the head is consumed at once (or
+            // kept while parked, and found again through `fromClient`), and a pipelined
+            // request that fills it moves to a full buffer then (`clientReadBuffer`). It
+            // saves a full buffer's take, the copy and three reference-count pairs.
+            let bodyless = withScratch { s -> Bool in
+                guard case .none = s.request.framing else { return false }
+                return !s.request.upgrade
+            }
+            let buffer = bodyless ? buffer : ensureFullClientBuffer()
+            startExchange(base: buffer.readable.baseAddress!, headLength: headLength)
             return true
         }
     }
