@@ -109,6 +109,24 @@ import SwitchyardProxy
         }
     }
 
+    /// A bodyless head stays in the 2 KiB buffer it was read into; pipelined heads that do
+    /// not fit beside it, and a body after them, move the bytes to a full buffer mid-exchange.
+    /// Every answer still comes, in order, with the right body.
+    @Test func pipelinedHeadsLargerThanASmallBufferAreAnsweredInOrder() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        let client = try h.client()
+        let padding = String(repeating: "p", count: 1_700)
+        var requests = (1...3).map { "GET /big\($0) HTTP/1.1\r\nHost: a\r\nX-Pad: \(padding)\r\n\r\n" }
+        requests.insert("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", at: 2)
+        client.send(requests.joined())
+        #expect(client.readResponse()?.text == "legacy answered GET /big1 (generation 1)\n")
+        #expect(client.readResponse()?.text == "legacy answered GET /big2 (generation 1)\n")
+        #expect(client.readResponse()?.text == "hello")
+        #expect(client.readResponse()?.text == "legacy answered GET /big3 (generation 1)\n")
+        #expect(client.get("/after")?.text == "legacy answered GET /after (generation 1)\n")
+    }
+
     @Test func headAnd204And304HaveNoBody() throws {
         let h = try ProxyHarness()
         defer { h.stop() }
