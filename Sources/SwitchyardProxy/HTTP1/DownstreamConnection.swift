@@ -284,7 +284,7 @@ final class DownstreamConnection: EventHandler, Indexed {
 
     // MARK: events
 
-    func eventsReceived(_ events: UInt32) {
+    override func eventsReceived(_ events: UInt32) {
         if proxyHeader != nil {
             // The balancer's header comes first, even before a TLS ClientHello. Once it is
             // read, the level-triggered loop reports whatever followed it.

@@ -74,7 +74,7 @@ final class IdleTable: EventHandler {
         return entry
     }
 
-    func eventsReceived(_ events: UInt32) {
+    override func eventsReceived(_ events: UInt32) {
         let slot = Int(worker.loop.eventSlot)
         guard slot < indexBySlot.count, indexBySlot[slot] >= 0 else { return }
         worker.wake(remove(at: Int(indexBySlot[slot]))).eventsReceived(events)

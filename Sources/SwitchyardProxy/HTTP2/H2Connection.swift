@@ -103,7 +103,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
 
     // MARK: events
 
-    func eventsReceived(_ events: UInt32) {
+    override func eventsReceived(_ events: UInt32) {
         guard !closed else { return }
         if lingering {
             if !Lingering.discard(fd, scratch: worker.cipherScratch) { close() }

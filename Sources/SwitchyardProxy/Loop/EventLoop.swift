@@ -2,9 +2,17 @@ import Synchronization
 import SwitchyardSystem
 
 /// Something registered with an event loop. Called on the loop's thread only.
-protocol EventHandler: AnyObject {
+///
+/// A class to subclass, not a protocol: the loop calls a handler through an unretained
+/// reference (`Unmanaged._withUnsafeGuaranteedRef` needs a class type), so an event costs
+/// no atomic retain and release of its handler. A handler deregistered or replaced while
+/// the loop handles a batch of events (a connection that closes itself in its own call)
+/// is kept alive until the batch ends (`EventLoop.retired`).
+class EventHandler {
     /// epoll reported `events` (a mask of `Epoll.readable`, `.writable`, `.error`, `.hangUp`).
-    func eventsReceived(_ events: UInt32)
+    func eventsReceived(_ events: UInt32) {
+        preconditionFailure("\(type(of: self)) does not override eventsReceived")
+    }
 }
 
 /// Work an event handler asks to run once the current batch of events is handled (an
@@ -31,7 +39,12 @@ final class EventLoop: @unchecked Sendable {
     private let epoll: Epoll
     private let wakeup: EventFD
     private let timer: TimerFD
+    /// The handlers, owned; `calls` holds the same ones unretained, for the call per event.
     private var handlers: [EventHandler?] = []
+    private var calls: [Unmanaged<EventHandler>?] = []
+    /// Handlers deregistered or replaced since the batch of events began: the one being
+    /// called may be among them and must outlive its call. Released when the batch ends.
+    private var retired: [EventHandler] = []
     private var generations: [UInt32] = []
     private var freeSlots: [UInt32] = []
     private var interests: [UInt32] = []
@@ -66,6 +79,8 @@ final class EventLoop: @unchecked Sendable {
         spare.reserveCapacity(64)
         deferredWork.reserveCapacity(64)
         handlers.reserveCapacity(1024)
+        calls.reserveCapacity(1024)
+        retired.reserveCapacity(64)
         generations.reserveCapacity(1024)
         interests.reserveCapacity(1024)
         fds.reserveCapacity(1024)
@@ -91,6 +106,7 @@ final class EventLoop: @unchecked Sendable {
         } else {
             slot = UInt32(handlers.count)
             handlers.append(nil)
+            calls.append(nil)
             generations.append(0)
             interests.append(0)
             fds.append(-1)
@@ -104,6 +120,7 @@ final class EventLoop: @unchecked Sendable {
             throw error
         }
         handlers[Int(slot)] = handler
+        calls[Int(slot)] = Unmanaged.passUnretained(handler)
         interests[Int(slot)] = events
         fds[Int(slot)] = fd.rawValue
         return id
@@ -126,7 +143,9 @@ final class EventLoop: @unchecked Sendable {
     func replaceHandler(_ id: RegistrationID, with handler: EventHandler) {
         let slot = Int(id.slot)
         precondition(generations[slot] == id.generation && handlers[slot] != nil, "stale registration")
+        retired.append(handlers[slot].unsafelyUnwrapped)
         handlers[slot] = handler
+        calls[slot] = Unmanaged.passUnretained(handler)
     }
 
     /// Stops all events for a registration while keeping it (epoll reports hang-up and
@@ -146,7 +165,9 @@ final class EventLoop: @unchecked Sendable {
         let slot = Int(id.slot)
         guard slot < handlers.count, generations[slot] == id.generation, handlers[slot] != nil else { return }
         epoll.remove(FileDescriptor(rawValue: fds[slot]))
+        retired.append(handlers[slot].unsafelyUnwrapped)
         handlers[slot] = nil
+        calls[slot] = nil
         fds[slot] = -1
         generations[slot] &+= 1   // any event still queued for this slot is now stale
         freeSlots.append(UInt32(slot))
@@ -217,12 +238,14 @@ final class EventLoop: @unchecked Sendable {
                     let generation = UInt32(truncatingIfNeeded: event.data >> 32)
                     // A handler closed earlier in this batch may have freed (and even
                     // reused) the slot: the generation tells.
-                    guard slot < handlers.count, generations[slot] == generation, let handler = handlers[slot] else { continue }
+                    guard slot < calls.count, generations[slot] == generation, let handler = calls[slot] else { continue }
                     eventSlot = UInt32(truncatingIfNeeded: slot)
-                    handler.eventsReceived(event.bits)
+                    // Unretained: `handlers` owns it, and `retired` once it leaves the table.
+                    handler._withUnsafeGuaranteedRef { $0.eventsReceived(event.bits) }
                 }
             }
             runDeferredWork()
+            if !retired.isEmpty { retired.removeAll(keepingCapacity: true) }
         }
         running = false
     }

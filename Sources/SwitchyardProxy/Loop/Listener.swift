@@ -35,7 +35,7 @@ final class Listener: EventHandler {
         self.worker = worker
     }
 
-    func eventsReceived(_ events: UInt32) {
+    override func eventsReceived(_ events: UInt32) {
         for _ in 0..<Self.acceptBurst {
             if worker.atConnectionLimit {
                 pause()

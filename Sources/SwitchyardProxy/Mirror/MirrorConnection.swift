@@ -48,7 +48,7 @@ final class MirrorConnection: EventHandler {
         self.connecting = connecting
     }
 
-    func eventsReceived(_ events: UInt32) {
+    override func eventsReceived(_ events: UInt32) {
         if let owner {
             owner.eventsReceived(events)
         } else {

@@ -82,7 +82,7 @@ final class TCPTunnel: EventHandler, Indexed {
     private final class UpstreamSide: EventHandler {
         unowned let tunnel: TCPTunnel
         init(_ tunnel: TCPTunnel) { self.tunnel = tunnel }
-    func eventsReceived(_ events: UInt32) { tunnel.upstreamEventsReceived(events) }
+    override func eventsReceived(_ events: UInt32) { tunnel.upstreamEventsReceived(events) }
     }
     private var side: UpstreamSide?
 
@@ -140,7 +140,7 @@ final class TCPTunnel: EventHandler, Indexed {
         handle.counters[backend].record(status: 200, microseconds: 0, nowMilliseconds: Clock.monotonicMilliseconds())
     }
 
-    func eventsReceived(_ events: UInt32) {
+    override func eventsReceived(_ events: UInt32) {
         pump(clientReadable: events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0, upstreamReadable: false,
              clientWritable: events & Epoll.writable != 0, upstreamWritable: false)
     }

@@ -38,7 +38,7 @@ final class UpstreamConnection: EventHandler {
         pool.openConnections += 1
     }
 
-    func eventsReceived(_ events: UInt32) {
+    override func eventsReceived(_ events: UInt32) {
         if let owner {
             owner.upstreamEventsReceived(events)
         } else if let tls, events & (Epoll.hangUp | Epoll.error) == 0, idleTLSRecordsOnly(tls) {
