@@ -29,6 +29,9 @@ static inline long sy_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) {
 static inline long sy_SSL_CTX_set_session_cache_mode(SSL_CTX *ctx, long mode) {
     return SSL_CTX_set_session_cache_mode(ctx, mode);
 }
+static inline long sy_SSL_CTX_sess_number(SSL_CTX *ctx) {
+    return SSL_CTX_sess_number(ctx);
+}
 /// Takes ownership of `x509` on success (1), not on failure (0).
 static inline int sy_SSL_CTX_add0_chain_cert(SSL_CTX *ctx, X509 *x509) {
     return (int)SSL_CTX_add0_chain_cert(ctx, x509);

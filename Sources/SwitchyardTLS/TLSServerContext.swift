@@ -82,10 +82,29 @@ public final class TLSServerContext: @unchecked Sendable {
         }
     }
 
+    /// Drops the sessions whose lifetime ended by `now` (Unix seconds) from every context's
+    /// cache. OpenSSL's own clearing is off (see `makeContext`): one worker calls this about
+    /// once a minute. Safe from any thread (OpenSSL locks the cache).
+    public func flushExpiredSessions(now: Int) {
+        SSL_CTX_flush_sessions(defaultContext.pointer, now)
+        for context in namedContexts { SSL_CTX_flush_sessions(context.pointer, now) }
+    }
+
+    /// Sessions held in the caches, all contexts together.
+    public var cachedSessions: Int {
+        namedContexts.reduce(sy_SSL_CTX_sess_number(defaultContext.pointer)) { $0 + sy_SSL_CTX_sess_number($1.pointer) }
+    }
+
     private static func makeContext(_ files: TLSCertificateFiles, clientCertificateCA: String?) throws(TLSError) -> SSLContextHandle {
         let context = try SSLContextHandle(server: true)
         try CertificateLoader.load(files, into: context.pointer)
-        _ = sy_SSL_CTX_set_session_cache_mode(context.pointer, Int(SSL_SESS_CACHE_SERVER))
+        // No automatic clearing: OpenSSL's walks the whole cache (up to 20,480 sessions, cold
+        // memory) under the context's write lock on every 255th handshake, stalling every
+        // worker's handshakes meanwhile (perf: `OPENSSL_LH_doall_arg` among the resumed
+        // handshake's costs). One worker calls `flushExpiredSessions` once a minute instead;
+        // an expired session is never resumed meanwhile (checked at lookup), and a full cache
+        // drops its oldest session for each new one.
+        _ = sy_SSL_CTX_set_session_cache_mode(context.pointer, Int(SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_AUTO_CLEAR))
         // Resumption from the server's own session cache (shared by every worker): TLS 1.2
         // by session id, TLS 1.3 by one stateful ticket (an id into the cache) per handshake.
         // OpenSSL's default, two tickets each holding the whole session encrypted, cost

@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 import SwitchyardTLS
 
@@ -70,5 +71,31 @@ import SwitchyardTLS
         let other = try TLSPipe(clientContext, try TLSServerContext(defaultCertificate: certificates.server), resuming: saved)
         try other.handshake()
         #expect(!other.client.sessionReused)
+    }
+
+    /// OpenSSL's own clearing of the server's session cache is off (it walked the whole cache
+    /// every 255th handshake); `flushExpiredSessions` drops the sessions whose lifetime
+    /// (OpenSSL's two hours) has ended, and only those, and a dropped one is not resumed.
+    @Test(arguments: [TLSVersion.v1_3, .v1_2])
+    func expiredSessionsLeaveTheCacheWhenFlushed(version: TLSVersion) throws {
+        let certificates = try TestCertificates.get()
+        let serverContext = try TLSServerContext(defaultCertificate: certificates.server)
+        let clientContext = try TLSClientContext(caFile: certificates.caFile, maximumVersion: version)
+        var saved: TLSSavedSession?
+        for _ in 0..<3 {
+            let pipe = try TLSPipe(clientContext, serverContext)
+            try pipe.handshake()
+            _ = try pipe.send(Array("hello".utf8), from: .server)
+            saved = pipe.client.resumableSession
+        }
+        #expect(serverContext.cachedSessions == 3)
+        let now = Int(time(nil))
+        serverContext.flushExpiredSessions(now: now)
+        #expect(serverContext.cachedSessions == 3)
+        serverContext.flushExpiredSessions(now: now + 3 * 3600)
+        #expect(serverContext.cachedSessions == 0)
+        let again = try TLSPipe(clientContext, serverContext, resuming: try #require(saved))
+        try again.handshake()
+        #expect(!again.client.sessionReused)
     }
 }

@@ -67,6 +67,7 @@ final class Worker: @unchecked Sendable {
     /// run on this worker's thread): tests prove that closed ones are freed.
     var liveHTTP2 = (connections: 0, streams: 0)
     private var listeners: [Listener] = []
+    private var lastSessionFlush: UInt64 = 0
     private var random: UInt64
 
     init(index: Int, settings: ProxySettings, table: RouteTable, servers: ResolvedServers,
@@ -417,6 +418,23 @@ final class Worker: @unchecked Sendable {
         accessLog?.flush()
         if !drainOrders.isEmpty { carryOutDrains(now) }
         mirror?.tick(now: now)
+        // The TLS contexts' session caches are shared by every worker: the first flushes them.
+        if index == 0 && now &- lastSessionFlush >= Self.sessionFlushMilliseconds {
+            lastSessionFlush = now
+            flushExpiredSessions()
+        }
+    }
+
+    /// How often worker 0 drops expired TLS sessions (`TLSServerContext.flushExpiredSessions`).
+    static let sessionFlushMilliseconds: UInt64 = 60_000
+
+    private func flushExpiredSessions() {
+        let seconds = Int(wallSeconds)
+        var i = 0
+        while i < listeners.count {
+            if case .https(let context) = listeners[i].kind { context.flushExpiredSessions(now: seconds) }
+            i += 1
+        }
     }
 
     /// Orders tunnels (WebSocket, TCP mode) closed at `deadline`; `backends` holds
