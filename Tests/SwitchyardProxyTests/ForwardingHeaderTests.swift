@@ -162,6 +162,25 @@ import SwitchyardProxy
         #expect(h.legacy.requestCount == 0)
     }
 
+    /// HTTP/1.0 in origin form may name no host; HTTP/1.1 must (a backend answers 400 and
+    /// closes without one). The backend gets the address the client connected to, and its
+    /// connection stays pooled for the next request.
+    @Test func http10WithoutHostGetsTheListenersAddressAsHost() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        for _ in 0..<2 {
+            let client = try h.client()
+            client.send("GET /headers HTTP/1.0\r\n\r\n")
+            let response = try #require(client.readResponse())
+            #expect(response.status == 200)
+        }
+        let head = try #require(h.legacy.requestHeads.last)
+        #expect(head.hasPrefix("GET /headers HTTP/1.1\r\n"))
+        #expect(head.contains("\r\nHost: 127.0.0.1:\(h.port)\r\n"), "\(head)")
+        #expect(!head.contains("X-Forwarded-Host"), "the client named no host")
+        #expect(h.legacy.connectionCount == 1, "the upstream connection was reused")
+    }
+
     @Test(arguments: ["/%61uth/login", "/./auth/login", "//auth/login", "/x/../auth/login", "/auth;x/login",
                       "/%2e%2e/auth/login", "/auth/./login", "/AUTH/../auth/login"])
     func otherSpellingsOfAMovedPathRouteLikeIt(_ path: String) throws {

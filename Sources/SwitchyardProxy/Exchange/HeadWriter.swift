@@ -85,6 +85,9 @@ enum HeadWriter {
         /// The request's ID (`RequestID`: the client's sane one or ours), sent as
         /// `X-Request-ID` in place of every client copy.
         var requestID: UnsafeRawBufferPointer
+        /// The Host for a request that names none (HTTP/1.0 in origin form): the address the
+        /// client connected to. Empty when the request names its host.
+        var fallbackHost = UnsafeRawBufferPointer(start: nil, count: 0)
     }
 
     /// The request head for the upstream. Returns false if it did not fit (cannot happen
@@ -147,6 +150,12 @@ enum HeadWriter {
         if p.hostSpan == nil, let host {
             out.append("Host: ")
             out.append(slice(base, host))
+            out.append("\r\n")
+        } else if host == nil && x.fallbackHost.count > 0 {
+            // HTTP/1.0 without Host: HTTP/1.1 requires one (RFC 9110 §7.2), and a backend
+            // answers 400 and closes without it.
+            out.append("Host: ")
+            out.append(x.fallbackHost)
             out.append("\r\n")
         }
         // One X-Forwarded-For and one Forwarded: trusted earlier hops first, then this client.

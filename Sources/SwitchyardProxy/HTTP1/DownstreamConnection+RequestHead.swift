@@ -164,13 +164,17 @@ extension DownstreamConnection {
         // a release a request).
         let out = Unmanaged.passUnretained(toUpstream.unsafelyUnwrapped)
         let requestID = self.requestID
+        // Only for a request that names no host (HTTP/1.0): a system call and a string.
+        let fallbackHost: [UInt8] = p.requestedHostSpan == nil ? Array(localAuthority().utf8) : []
         let written: Bool = client.ip.withUnsafeBytes { ip in
             client.forwardedFor.withUnsafeBytes { fwd in
                 handle.generationHeader.withUnsafeBytes { gen in
-                    out._withUnsafeGuaranteedRef { out in HeadWriter.writeRequestHead(out, base, p, .init(
-                        clientIP: ip, forwardedFor: fwd, scheme: isTLS ? "https" : "http",
-                        generationHeader: gen, generation: handle.table.generation,
-                        trustedPeer: client.trustedForwarder, requestID: requestID)) }
+                    fallbackHost.withUnsafeBytes { fallbackHost in
+                        out._withUnsafeGuaranteedRef { out in HeadWriter.writeRequestHead(out, base, p, .init(
+                            clientIP: ip, forwardedFor: fwd, scheme: isTLS ? "https" : "http",
+                            generationHeader: gen, generation: handle.table.generation,
+                            trustedPeer: client.trustedForwarder, requestID: requestID, fallbackHost: fallbackHost)) }
+                    }
                 }
             }
         }
@@ -181,6 +185,16 @@ extension DownstreamConnection {
         responseDone = false
         upstreamEOF = false
         return true
+    }
+
+    /// The address the client connected to, as a Host value (`192.0.2.1:80`, `[2001:db8::1]:443`;
+    /// `localhost` for a Unix socket or when the kernel cannot say).
+    private func localAuthority() -> String {
+        let socket = isH2 ? bridge.unsafelyUnwrapped.connection.fd : fd
+        guard let address = try? Socket.localAddress(socket), address.family == AF_INET || address.family == AF_INET6 else {
+            return "localhost"
+        }
+        return address.description
     }
 
     /// Validates the held chunked body as it arrives; see `Phase.holdingBody`.
