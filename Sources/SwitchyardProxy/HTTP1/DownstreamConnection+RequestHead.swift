@@ -164,12 +164,10 @@ extension DownstreamConnection {
         // a release a request).
         let out = Unmanaged.passUnretained(toUpstream.unsafelyUnwrapped)
         let requestID = self.requestID
-        // Only for a request that names no host (HTTP/1.0): a system call and a string.
-        let fallbackHost: [UInt8] = p.requestedHostSpan == nil ? Array(localAuthority().utf8) : []
-        let written: Bool = client.ip.withUnsafeBytes { ip in
-            client.forwardedFor.withUnsafeBytes { fwd in
-                handle.generationHeader.withUnsafeBytes { gen in
-                    fallbackHost.withUnsafeBytes { fallbackHost in
+        func write(fallbackHost: UnsafeRawBufferPointer) -> Bool {
+            client.ip.withUnsafeBytes { ip in
+                client.forwardedFor.withUnsafeBytes { fwd in
+                    handle.generationHeader.withUnsafeBytes { gen in
                         out._withUnsafeGuaranteedRef { out in HeadWriter.writeRequestHead(out, base, p, .init(
                             clientIP: ip, forwardedFor: fwd, scheme: isTLS ? "https" : "http",
                             generationHeader: gen, generation: handle.table.generation,
@@ -178,6 +176,9 @@ extension DownstreamConnection {
                 }
             }
         }
+        // Only a request that names no host (HTTP/1.0) pays for a system call and a string.
+        let written = p.requestedHostSpan == nil ? Array(localAuthority().utf8).withUnsafeBytes { write(fallbackHost: $0) }
+            : write(fallbackHost: UnsafeRawBufferPointer(start: nil, count: 0))
         guard written else { return false }
         replayLength = requestBody.isDone ? out._withUnsafeGuaranteedRef { $0.readableCount } : 0
         withScratch { $0.response.reset() }
