@@ -35,7 +35,9 @@ import SwitchyardTestSupport
         #expect(client.get("/during", headers: "X-User: a\r\n")?.text.hasPrefix("legacy answered GET /during") == true)
         try waitFor("the copy", seconds: 5) { h.cloud.requestHeads.count == 1 }
         #expect(h.cloud.requestHeads[0].hasPrefix("GET /during") && h.cloud.requestHeads[0].contains("X-Switchyard-Mirror: 1"))
-        #expect(h.proxy.drainMirrorSamples().count <= 1)
+        // The copy's sample, if it is ready; one request in a hundred also gets a noise copy
+        // to the primary side (the route's default noise share), a second sample not counted here.
+        #expect(h.proxy.drainMirrorSamples().filter { $0.target == "cloud" }.count <= 1)
         try waitFor("the copy to end", seconds: 5) { h.proxy.mirrorSnapshot().total.inFlight == 0 }
         #expect(h.run("status").text.contains("cloud: sent 1, answered 1, dropped 0, failed 0, in flight 0"), "\(h.run("status").text)")
 
