@@ -11,7 +11,7 @@ public enum ASCII {
         guard let pa = a.baseAddress, n > 0 else { return true }
         let pb = UnsafeRawPointer(lowercase.utf8Start)
         assert(hasNoCapital(pb, n), "the literal must be lowercase")
-        return equalFolding(pa, pb, n, bIsLowercase: true)
+        return equalFolding(pa, pb, n, foldA: true, foldB: false)
     }
 
     /// A plain loop (a closure would allocate in the debug build, where asserts run).
@@ -28,19 +28,19 @@ public enum ASCII {
     public static func equalsIgnoringCase(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         guard a.count == b.count else { return false }
         guard let pa = a.baseAddress, let pb = b.baseAddress else { return true }
-        return equalFolding(pa, pb, a.count, bIsLowercase: false)
+        return equalFolding(pa, pb, a.count, foldA: true, foldB: true)
     }
 
-    /// The comparison both overloads run on `n` bytes at `pa` and `pb`: `pa`'s letters
-    /// lowered, `pb`'s too unless it is a lowercase literal; a word a step (names are
-    /// compared on every field line); from four bytes, one word made of two overlapping
-    /// four-byte halves ("host"); byte by byte below.
+    /// The comparison every overload runs on `n` bytes at `pa` and `pb`, letters lowered on
+    /// the sides that fold (`equals` folds neither, a lowercase literal is not folded): a
+    /// word a step (names are compared on every field line); from four bytes, one word made
+    /// of two overlapping four-byte halves ("host", the methods); byte by byte below.
     @inline(__always)
-    private static func equalFolding(_ pa: UnsafeRawPointer, _ pb: UnsafeRawPointer, _ n: Int, bIsLowercase: Bool) -> Bool {
+    private static func equalFolding(_ pa: UnsafeRawPointer, _ pb: UnsafeRawPointer, _ n: Int, foldA: Bool, foldB: Bool) -> Bool {
+        @inline(__always) func fold(_ w: UInt64, _ on: Bool) -> UInt64 { on ? WordScan.lowercased(w) : w }
         if n >= 8 {
             return WordScan.everyWord(count: n) {
-                let b = WordScan.load(pb, $0)
-                return WordScan.lowercased(WordScan.load(pa, $0)) == (bIsLowercase ? b : WordScan.lowercased(b))
+                fold(WordScan.load(pa, $0), foldA) == fold(WordScan.load(pb, $0), foldB)
             }
         }
         if n >= 4 {
@@ -48,40 +48,25 @@ public enum ASCII {
                 UInt64(UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
                     | UInt64(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self))) << 32
             }
-            let b = halves(pb)
-            return WordScan.lowercased(halves(pa)) == (bIsLowercase ? b : WordScan.lowercased(b))
+            return fold(halves(pa), foldA) == fold(halves(pb), foldB)
         }
         var i = 0
         while i < n {
-            let b = pb.load(fromByteOffset: i, as: UInt8.self)
-            if lowercased(pa.load(fromByteOffset: i, as: UInt8.self)) != (bIsLowercase ? b : lowercased(b)) { return false }
+            let a = pa.load(fromByteOffset: i, as: UInt8.self), b = pb.load(fromByteOffset: i, as: UInt8.self)
+            if (foldA ? lowercased(a) : a) != (foldB ? lowercased(b) : b) { return false }
             i &+= 1
         }
         return true
     }
 
-    /// Exact, case-sensitive comparison with a literal: a word a step from eight bytes
-    /// ("HTTP/1.1" on every start line is one compare), two overlapping four-byte loads from
-    /// four (the methods), byte by byte below.
+    /// Exact, case-sensitive comparison with a literal ("HTTP/1.1" on every start line is
+    /// one word compare).
     @inline(__always)
     public static func equals(_ a: UnsafeRawBufferPointer, _ b: StaticString) -> Bool {
         let n = b.utf8CodeUnitCount
         guard a.count == n else { return false }
         guard let pa = a.baseAddress, n > 0 else { return true }
-        let pb = UnsafeRawPointer(b.utf8Start)
-        if n >= 8 {
-            return WordScan.everyWord(count: n) { WordScan.load(pa, $0) == WordScan.load(pb, $0) }
-        }
-        if n >= 4 {
-            return pa.loadUnaligned(as: UInt32.self) == pb.loadUnaligned(as: UInt32.self)
-                && pa.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self) == pb.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)
-        }
-        var i = 0
-        while i < n {
-            if pa.load(fromByteOffset: i, as: UInt8.self) != pb.load(fromByteOffset: i, as: UInt8.self) { return false }
-            i &+= 1
-        }
-        return true
+        return equalFolding(pa, UnsafeRawPointer(b.utf8Start), n, foldA: false, foldB: false)
     }
 
     /// True when `a` starts with `prefix`, ignoring ASCII case.

@@ -78,9 +78,7 @@ extension DownstreamConnection {
             }
 
             let clients = inventory.clients
-            let productLength = userAgent.map(InventoryKey.productLength(ofUserAgent:)) ?? 0
-            let product = productLength > 0 ? UnsafeRawBufferPointer(rebasing: userAgent.unsafelyUnwrapped[0..<productLength])
-                : InventoryShortcut.noProduct
+            let product = InventoryKey.product(ofUserAgent: userAgent)
             if same && InventoryShortcut.countIfText(clients, shortcut.client, shortcut.clientHash, prefix: prefix,
                                                      part: product, foldingCase: false, now: now) {
                 kindHash = shortcut.clientKind

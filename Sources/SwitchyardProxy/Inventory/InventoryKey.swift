@@ -86,20 +86,25 @@ final class InventoryKey {
     /// The product token of a User-Agent value: its first name, up to `/`, a space or `(`
     /// (`Mozilla/5.0 (X11…)` → `Mozilla`, `okhttp/4.9` → `okhttp`); `-` when absent.
     func appendProduct(ofUserAgent value: UnsafeRawBufferPointer?) {
-        let n = value.map(Self.productLength(ofUserAgent:)) ?? 0
-        if let value, n > 0 { append(UnsafeRawBufferPointer(rebasing: value[0..<n])) } else { appendByte(UInt8(ascii: "-")) }
+        append(Self.product(ofUserAgent: value))
     }
 
-    /// How many of a User-Agent value's first bytes are its product token (at most 48; 0
-    /// when it starts with a delimiter or is empty).
-    static func productLength(ofUserAgent value: UnsafeRawBufferPointer) -> Int {
+    /// The bytes `appendProduct` appends: the value's first bytes (at most 48), or `-` when
+    /// there is no value or it starts with a delimiter.
+    static func product(ofUserAgent value: UnsafeRawBufferPointer?) -> UnsafeRawBufferPointer {
+        guard let value else { return noProduct }
         var i = 0
         while i < value.count && i < 48 {
             let b = value[i]
             if b == UInt8(ascii: "/") || b == UInt8(ascii: "(") || b < 0x21 || b > 0x7E { break }
             i += 1
         }
-        return i
+        return i > 0 ? UnsafeRawBufferPointer(rebasing: value[0..<i]) : noProduct
+    }
+
+    private static var noProduct: UnsafeRawBufferPointer {
+        let dash: StaticString = "-"
+        return UnsafeRawBufferPointer(start: dash.utf8Start, count: 1)
     }
 
     /// A path template: the path up to `?` or `#` (never the query), with each segment that

@@ -51,12 +51,6 @@ struct InventoryShortcut {
         return true
     }
 
-    /// The client row's product when a request has none (`InventoryKey.appendProduct`).
-    static var noProduct: UnsafeRawBufferPointer {
-        let dash: StaticString = "-"
-        return UnsafeRawBufferPointer(start: dash.utf8Start, count: 1)
-    }
-
     /// Counts one more request in `slot` if it still holds `hash` and its key's text past
     /// the first `prefix` bytes (route name, separator) is `part` — ignoring ASCII case when
     /// `foldingCase`, else exactly; false otherwise (the caller records the long way). A
