@@ -2,7 +2,6 @@ import Foundation
 import Glibc
 import SwitchyardProxy
 import SwitchyardRouting
-import Synchronization
 import SwitchyardSystem
 
 /// The admin socket: a Unix stream socket, mode 0660, in a directory `AdminDirectory`
@@ -23,7 +22,7 @@ public final class AdminServer: @unchecked Sendable {
     private let limits: AdminConfig
     private let slots: AdminConnectionSlots
     /// Set by `stop`, read by the accept thread when accept fails.
-    private let stopping = Mutex(false)
+    private let stopping = Locked(false)
     /// A command line longer than this is refused (and the connection closed).
     static let maxLineBytes = 4096
 

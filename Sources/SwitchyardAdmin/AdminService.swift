@@ -1,6 +1,5 @@
 import Foundation
 import Glibc
-import Synchronization
 import SwitchyardProxy
 import SwitchyardRouting
 import SwitchyardSystem
@@ -50,8 +49,8 @@ public final class AdminService: @unchecked Sendable {
     /// Why changes are refused right now (an upgrade is handing over), or nil. Such a
     /// refusal is not audited: the new process continues the audit chain from the file, and
     /// this one must not write behind it.
-    private let frozen = Mutex<String?>(nil)
-    private let handedOverFlag = Mutex(false)
+    private let frozen = Locked<String?>(nil)
+    private let handedOverFlag = Locked(false)
 
     /// Restores the state file (if any) against `config`, reconciling names that vanished.
     /// Returns the table to start the data plane with, and warnings for the error log.

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import SwitchyardSystem
 import SwitchyardTLS
 
 /// The audit log's hash chain. Each line is one JSON object that begins with three fields
@@ -101,7 +101,7 @@ final class AuditChainState: Sendable {
         /// nil: the next record starts a new chain.
         var head: AuditChain.Head?
     }
-    let head = Mutex(Known())
+    let head = Locked(Known())
 }
 
 private extension String {

@@ -1,6 +1,5 @@
 import Foundation
 import Glibc
-import Synchronization
 import SwitchyardProxy
 import SwitchyardSystem
 
@@ -15,10 +14,10 @@ public final class ServiceNotifier: Sendable {
     private let errorLog: ErrorLog
     /// Between `reloading()` and `reloaded(…)`: the reload's own commit is reported by the
     /// closing `READY=1`, not by a `STATUS=` of its own in the middle.
-    private let reloadInProgress = Mutex(false)
+    private let reloadInProgress = Locked(false)
     /// Set once this process handed its place to a successor (`upgrade`): from then on the
     /// successor speaks for the service, and a `STOPPING=1` from us would stop it.
-    private let silenced = Mutex(false)
+    private let silenced = Locked(false)
     private let watchdogInterval: UInt64?
 
     /// Reads `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` from `environment`. A

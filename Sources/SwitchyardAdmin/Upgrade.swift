@@ -1,6 +1,5 @@
 import Foundation
 import Glibc
-import Synchronization
 import SwitchyardSystem
 
 /// `switchyard upgrade [--binary PATH]` and SIGUSR2, on the old process's side: start the
@@ -32,9 +31,9 @@ public final class Upgrade: Sendable {
         }
     }
 
-    private let phase = Mutex(Phase.idle)
+    private let phase = Locked(Phase.idle)
     /// Who asked for the upgrade under way, why, and to which binary (the audit record).
-    private let request = Mutex<(caller: Caller, reason: String?, binary: String)?>(nil)
+    private let request = Locked<(caller: Caller, reason: String?, binary: String)?>(nil)
     /// This executable, as it was when the process started (`/proc/self/exe` then): a
     /// package upgrade replaces the file at that path.
     private let executable: String

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import SwitchyardSystem
 
 /// Whether every worker's event loop is still turning, for the systemd watchdog: a prober
@@ -10,7 +9,7 @@ import SwitchyardSystem
 public final class WorkerLiveness: Sendable {
     private let proxy: Proxy
     /// When the last complete round finished (monotonic ms); 0: none yet.
-    private let lastRound = Mutex<UInt64>(0)
+    private let lastRound = Locked<UInt64>(0)
     private let pauseMilliseconds: UInt32
 
     public init(proxy: Proxy, pauseMilliseconds: UInt32 = 100) {

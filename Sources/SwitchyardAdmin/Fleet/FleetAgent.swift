@@ -1,6 +1,5 @@
 import Foundation
 import Glibc
-import Synchronization
 import SwitchyardProxy
 import SwitchyardRouting
 import SwitchyardSystem
@@ -23,14 +22,14 @@ public final class FleetAgent: @unchecked Sendable {
     /// Set once at start; the service outlives the agent's threads (the process does).
     private(set) weak var service: AdminService?
 
-    let link: Mutex<FleetLink>
+    let link: Locked<FleetLink>
     /// What this instance applied last: generation and the store revision it came from.
-    let applied: Mutex<(generation: UInt64, revision: Int64, atMilliseconds: UInt64)>
+    let applied: Locked<(generation: UInt64, revision: Int64, atMilliseconds: UInt64)>
     /// The other instances as the heartbeat read them last.
-    let view = Mutex(FleetView())
+    let view = Locked(FleetView())
     /// The current lease (the heartbeat's), for the commit path's own record write.
-    let lease = Mutex<Int64?>(nil)
-    let stopped = Mutex(false)
+    let lease = Locked<Int64?>(nil)
+    let stopped = Locked(false)
     /// The admin thread's client (used under the commit lock only).
     private let commitClient: EtcdClient
     /// The store's copy read by `prepareChange` for the `commit` that follows.
@@ -43,8 +42,8 @@ public final class FleetAgent: @unchecked Sendable {
         instanceName = config.instance ?? Self.hostName()
         credentials = config.user.map { ($0, password ?? "") }
         self.errorLog = errorLog
-        link = Mutex(FleetLink(nowMilliseconds: Clock.monotonicMilliseconds()))
-        applied = Mutex((0, 0, 0))
+        link = Locked(FleetLink(nowMilliseconds: Clock.monotonicMilliseconds()))
+        applied = Locked((0, 0, 0))
         commitClient = EtcdClient(endpoints: config.endpoints, credentials: credentials)
     }
 

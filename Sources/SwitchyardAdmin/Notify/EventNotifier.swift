@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import Synchronization
+import SwitchyardSystem
 import SwitchyardProxy
 import SwitchyardRouting
 
@@ -18,12 +18,12 @@ public final class EventNotifier: Sendable {
     static let backoffMilliseconds = [200, 400, 800]
 
     private let errorLog: ErrorLog
-    private let queues: Mutex<[NotifyQueue]>
-    public let counters = Mutex((failures: UInt64(0), dropped: UInt64(0), delivered: UInt64(0)))
+    private let queues: Locked<[NotifyQueue]>
+    public let counters = Locked((failures: UInt64(0), dropped: UInt64(0), delivered: UInt64(0)))
 
     public init(targets: [NotifyTarget], errorLog: ErrorLog) {
         self.errorLog = errorLog
-        queues = Mutex([])
+        queues = Locked([])
         setTargets(targets)
     }
 

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import SwitchyardSystem
 
 /// What the admin side did, for `/metrics` and `/status.json`: accepted changes per command
 /// word, reloads per outcome, and the last reload. Updated by the commit path (a few times
@@ -18,7 +18,7 @@ public final class AdminActivity: Sendable {
         var lastReload: LastReload?
     }
 
-    private let counts = Mutex(Counts())
+    private let counts = Locked(Counts())
 
     public init() {}
 

@@ -21,11 +21,9 @@ public final class MetricsServer: @unchecked Sendable {
     private let service: AdminService?
     private let errorLog: ErrorLog
     private let allowedHosts: Set<String>
-    private let stopping = Mutex(false)
-    /// Connections being served. An atomic, not a `Mutex`: when two connection threads ended
-    /// at once, `make tsan` reported the count's update inside `Mutex.withLock` as a race —
-    /// the Mutex's contended path waits in the kernel (a futex), which ThreadSanitizer does
-    /// not see as synchronisation; an atomic it does.
+    private let stopping = Locked(false)
+    /// Connections being served: a counter added to on admit and taken from at each end, which
+    /// is all an atomic is for (no lock around a single number).
     private let open = Atomic<Int>(0)
     static let maxConnections = 64
     static let timeoutMilliseconds = 5_000

@@ -1,6 +1,6 @@
 import Foundation
 import SwitchyardProxy
-import Synchronization
+import SwitchyardSystem
 
 /// What the cutover page draws, kept by the proxy so that a page opened mid-cutover has
 /// its history at once: every `tick` the merged metrics are sampled (off the data plane,
@@ -37,8 +37,8 @@ public final class StatusHistory: @unchecked Sendable {
     let keepSeconds: Double
     /// Ratios and percentiles of "now" are read over this window (req/s over `pointSpan`).
     let windowSeconds: Double
-    private let state = Mutex(State())
-    private let stopped = Mutex(false)
+    private let state = Locked(State())
+    private let stopped = Locked(false)
 
     public init(proxy: Proxy, tickMilliseconds: Int = 2_000, pointSpanSeconds: Double = 10, keepSeconds: Double = 900,
                 windowSeconds: Double = 60) {

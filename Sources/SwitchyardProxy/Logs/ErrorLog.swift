@@ -1,11 +1,10 @@
 import Glibc
-import Synchronization
 import SwitchyardSystem
 
 /// The error log: one line per event worth an operator's attention. Shared by all threads
 /// behind a lock; it is written on failures, never per successful request.
 public final class ErrorLog: Sendable {
-    private let fd: Mutex<FileDescriptor>
+    private let fd: Locked<FileDescriptor>
     /// The file's path; nil for standard error (which is never reopened).
     public let path: String?
 
@@ -13,9 +12,9 @@ public final class ErrorLog: Sendable {
     public init(path: String?) throws(Errno) {
         self.path = path
         if let path {
-            fd = Mutex(try AccessLog.open(path: path))
+            fd = Locked(try AccessLog.open(path: path))
         } else {
-            fd = Mutex(FileDescriptor(rawValue: 2))
+            fd = Locked(FileDescriptor(rawValue: 2))
         }
     }
 

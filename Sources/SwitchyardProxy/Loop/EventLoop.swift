@@ -1,4 +1,3 @@
-import Synchronization
 import SwitchyardSystem
 
 /// Something registered with an event loop. Called on the loop's thread only.
@@ -51,7 +50,7 @@ final class EventLoop: @unchecked Sendable {
     private var fds: [Int32] = []
 
     /// Cross-thread work, the one piece of state behind a lock (never touched per request).
-    private let pending = Mutex<[@Sendable () -> Void]>({
+    private let pending = Locked<[@Sendable () -> Void]>({
         var queue: [@Sendable () -> Void] = []
         queue.reserveCapacity(64)
         return queue

@@ -1,15 +1,15 @@
 import Foundation
 import Glibc
-import Synchronization
+import SwitchyardSystem
 
 /// A TCP relay in front of one etcd member that passes every request on and every answer
 /// back — except the answers to `POST /v3/kv/txn` while `dropTransactionAnswers` is set:
 /// those it swallows, so the transaction commits and the caller never hears it.
 final class AnswerDroppingProxy: @unchecked Sendable {
     let port: UInt16
-    let dropTransactionAnswers = Mutex(false)
+    let dropTransactionAnswers = Locked(false)
     /// Transactions whose answer was swallowed.
-    let dropped = Mutex(0)
+    let dropped = Locked(0)
     private let listener: Int32
     private let upstreamPort: UInt16
 
@@ -47,7 +47,7 @@ final class AnswerDroppingProxy: @unchecked Sendable {
             }
             guard rc == 0 else { close(client); close(upstream); continue }
             // Our etcd client sends one request per connection: its first bytes say which.
-            let isTransaction = Mutex(false)
+            let isTransaction = Locked(false)
             Thread { [self] in
                 relay(from: client, to: upstream, firstBytes: { bytes in
                     let transaction = bytes.starts(with: Array("POST /v3/kv/txn".utf8))

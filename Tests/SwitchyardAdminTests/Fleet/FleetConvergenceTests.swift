@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import Synchronization
+import SwitchyardSystem
 import Testing
 import SwitchyardTestSupport
 
@@ -11,7 +11,7 @@ extension FleetTests {
         @Test func killingTheEtcdLeaderMidStreamLosesNoAcknowledgedChange() throws {
             let fixture = try FleetFixture()
             defer { fixture.shutdown() }
-            let acknowledged = Mutex<[UInt64]>([]), answers = Mutex<[String]>([]), done = Mutex(false)
+            let acknowledged = Locked<[UInt64]>([]), answers = Locked<[String]>([]), done = Locked(false)
             let a = fixture.a
             let stream = Thread {
                 for i in 0..<60 {

@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import Synchronization
+import SwitchyardSystem
 import Testing
 import SwitchyardOrigin
 import SwitchyardTestSupport
@@ -25,7 +25,7 @@ extension FleetTests {
             }
 
             // Clients keep coming to A through the outage.
-            let failures = Mutex(0), served = Mutex(0), running = Mutex(true)
+            let failures = Locked(0), served = Locked(0), running = Locked(true)
             let clients = Thread {
                 while running.withLock({ $0 }) {
                     if let client = try? TestClient(port: port), let response = client.get("/"), response.status == 200,

@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import Synchronization
+import SwitchyardSystem
 import Testing
 import SwitchyardTestSupport
 
@@ -58,7 +58,7 @@ import SwitchyardTestSupport
         let fixture = try FleetFixture()
         defer { fixture.shutdown() }
         let start = try #require(fixture.a.generation())
-        let answers = Mutex<[String]>([])
+        let answers = Locked<[String]>([])
         let threads = [fixture.a, fixture.b].enumerated().map { index, instance in
             Thread {
                 for i in 0..<10 {
