@@ -75,8 +75,7 @@ final class HeavyHitterTable {
         while w < Self.ways {
             let s = slot(first + w)
             if s[Word.hash] == hash {
-                s[Word.count] &+= 1
-                s[Word.lastSeen] = now
+                Self.bump(s, now: now)
                 return s
             }
             if s[Word.count] < victimCount {
@@ -97,6 +96,13 @@ final class HeavyHitterTable {
         s[Word.textCount] = UInt64(n)
         (UnsafeMutableRawPointer(s) + Self.textOffset).copyMemory(from: key.text, byteCount: n)
         return s
+    }
+
+    /// One more occurrence of the key `s` holds, seen `now`.
+    @inline(__always)
+    static func bump(_ s: UnsafeMutablePointer<UInt64>, now: UInt64) {
+        s[Word.count] &+= 1
+        s[Word.lastSeen] = now
     }
 
     /// The slot `hash` holds now, if it is still kept (an end-of-request update for a key

@@ -46,8 +46,7 @@ struct InventoryShortcut {
     @inline(__always)
     static func count(_ table: HeavyHitterTable, _ slot: UnsafeMutablePointer<UInt64>?, _ hash: UInt64, now: UInt64) -> Bool {
         guard let s = table.kept(slot, hash: hash) else { return false }
-        s[HeavyHitterTable.Word.count] &+= 1
-        s[HeavyHitterTable.Word.lastSeen] = now
+        HeavyHitterTable.bump(s, now: now)
         return true
     }
 
@@ -70,8 +69,7 @@ struct InventoryShortcut {
             same = part.count == 0
         }
         guard same else { return false }
-        s[HeavyHitterTable.Word.count] &+= 1
-        s[HeavyHitterTable.Word.lastSeen] = now
+        HeavyHitterTable.bump(s, now: now)
         return true
     }
 }
