@@ -18,6 +18,7 @@ void sy_malloc_counter_enable(int on) { (void)on; }
 long sy_malloc_counter_read(void) { return 0; }
 long sy_malloc_counter_bytes(void) { return 0; }
 int sy_malloc_counter_active(void) { return 0; }
+int sy_sanitized(void) { return 1; }
 #else
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
@@ -61,4 +62,5 @@ void sy_malloc_counter_enable(int on) { counting = on; }
 long sy_malloc_counter_read(void) { return counted; }
 long sy_malloc_counter_bytes(void) { return counted_bytes; }
 int sy_malloc_counter_active(void) { return 1; }
+int sy_sanitized(void) { return 0; }
 #endif

@@ -1,3 +1,4 @@
+import CSwitchyardMallocCounter
 import Foundation
 import Testing
 import SwitchyardTestSupport
@@ -312,8 +313,11 @@ import SwitchyardProxy
         let status = try String(contentsOfFile: "/proc/\(served.pid)/status", encoding: .utf8)
         let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") })
         let peakKiB = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? .max
-        // A few pooled 64 KiB buffers, not the body: the whole process stays small.
-        #expect(peakKiB < 64 * 1024, "the proxy's peak resident memory was \(peakKiB) KiB for a 1 GiB upload")
+        // A few pooled 64 KiB buffers, not the body: the whole process stays small. Under
+        // `make tsan` the sanitizer's shadow memory alone is past the bound (111 MiB peak).
+        if sy_sanitized() == 0 {
+            #expect(peakKiB < 64 * 1024, "the proxy's peak resident memory was \(peakKiB) KiB for a 1 GiB upload")
+        }
     }
 
     @Test func largeChunkedUploadStreamsPastTheHoldingBuffer() throws {

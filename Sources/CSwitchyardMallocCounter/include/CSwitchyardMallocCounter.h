@@ -13,5 +13,8 @@ long sy_malloc_counter_read(void);
 long sy_malloc_counter_bytes(void);
 /// 1 when allocations are counted; 0 in sanitizer builds, which own the allocator.
 int sy_malloc_counter_active(void);
+/// 1 in a ThreadSanitizer or AddressSanitizer build (`make tsan`): its shadow memory counts
+/// in every process's resident memory, so memory bounds do not apply there.
+int sy_sanitized(void);
 
 #endif
