@@ -43,8 +43,10 @@ extension DownstreamConnection {
 
     /// The buffer the next client read goes into. A connection waiting for a head starts
     /// with a small one (`BufferPool.takeSmall`); once the head fills it, its bytes move to
-    /// a full buffer, as they do when the head completes (`ensureFullClientBuffer`): every
-    /// phase after the head sees full buffers only.
+    /// a full buffer (`ensureFullClientBuffer`), as they do when a head with a body or an
+    /// upgrade completes. A bodyless head is consumed from the small buffer where it lies
+    /// (also when parked by a write hold), and a read in any later phase that finds a
+    /// small buffer full moves it then.
     func clientReadBuffer() -> IOBuffer {
         guard let buffer = fromClient else {
             let fresh = phase == .awaitingHead ? worker.buffers.takeSmall() : worker.buffers.take()

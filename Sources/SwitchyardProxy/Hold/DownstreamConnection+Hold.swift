@@ -4,7 +4,8 @@ import SwitchyardRouting
 import SwitchyardSystem
 
 /// The write hold at the exchange's decision point: a held write is parked in its worker's
-/// queue (its head and the body so far stay in `fromClient`, nothing goes upstream), and
+/// queue (its head and the body so far stay in `fromClient` — a small buffer for a bodyless
+/// head, a full one otherwise — nothing goes upstream), and
 /// released later by routing it again with the table current then. See `Phase.parked`.
 extension DownstreamConnection {
     /// Whether the held route parks this request, refuses it (a bound, an old hold, an

@@ -244,9 +244,19 @@ final class EventLoop: @unchecked Sendable {
                 }
             }
             runDeferredWork()
-            if !retired.isEmpty { retired.removeAll(keepingCapacity: true) }
+            releaseRetired()
         }
         running = false
+        releaseRetired()
+    }
+
+    /// Frees the handlers deregistered or replaced since the last call. Only where no
+    /// handler's call is on the stack: the end of a batch, and after `run` returned (the
+    /// worker's `closeAll` at shutdown deregisters everything outside any batch; left in
+    /// the list, those connections would keep their worker alive through their strong
+    /// `worker` references).
+    func releaseRetired() {
+        if !retired.isEmpty { retired.removeAll(keepingCapacity: true) }
     }
 
     /// Queues `work` to run after the current batch of events (loop thread).

@@ -142,6 +142,7 @@ public final class Proxy: @unchecked Sendable {
             let thread = Thread { [stopped] in
                 worker.loop.run()
                 worker.closeAll()
+                worker.loop.releaseRetired()
                 stopped.leave()
             }
             thread.name = "switchyard-worker-\(worker.index)"

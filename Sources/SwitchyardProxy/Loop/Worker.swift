@@ -281,12 +281,17 @@ final class Worker: @unchecked Sendable {
         idle.add(connection)
         loop.replaceHandler(connection.registration, with: idle)
         connections.removeIndexed(connection)
-        connection.phase = .closed   // nothing refers to it any more; make any stray call a no-op
+        // Freed when this batch ends (the loop's retired list); make any stray call a no-op.
+        connection.phase = .closed
     }
 
     /// Connections reduced and pooled heap objects released since free memory was last
     /// given back (see `tick`).
     private var reducedSinceTrim = 0
+    /// Set when enough was reduced: the trim runs on the next tick, once the loop has freed
+    /// the connections that hibernated or closed in this one (they stay alive until their
+    /// batch of events ends, `EventLoop.releaseRetired`).
+    private var trimDue = false
     /// Reductions after which the freed memory is given back to the kernel.
     static let reductionsWorthATrim = 64
 
@@ -390,13 +395,17 @@ final class Worker: @unchecked Sendable {
             ticksSinceH2Trim = 0
             reducedSinceTrim += h2Memory.trim()
         }
-        if reducedSinceTrim >= Self.reductionsWorthATrim {
+        if trimDue {
             // glibc gives back only the top of the heap by itself; the connection objects
-            // freed here lie below live memory. Without this, thousands of connections going
-            // idle leave the process as large as when they were busy. Per request nothing
-            // calls malloc, so the arena locks this takes are not contended.
-            reducedSinceTrim = 0
+            // freed since the last tick lie below live memory. Without this, thousands of
+            // connections going idle leave the process as large as when they were busy. Per
+            // request nothing calls malloc, so the arena locks this takes are not contended.
+            trimDue = false
             sy_release_free_memory()
+        }
+        if reducedSinceTrim >= Self.reductionsWorthATrim {
+            reducedSinceTrim = 0
+            trimDue = true
         }
         idle.tick(now: now)
         i = tunnels.count - 1
