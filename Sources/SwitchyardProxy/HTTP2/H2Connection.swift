@@ -459,11 +459,17 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         worker.http2Closed(self)
     }
 
-    /// Ends every stream; their exchanges give back upstream connections and tables.
+    /// Ends every stream; their exchanges give back upstream connections and tables. The
+    /// session may live on (lingering) and holds each stream's address unretained: cleared
+    /// first, so no later callback can reach a freed stream.
     private func endStreams() {
         let open = streams
         streams.removeAll()
         resumable.removeAll()
-        for stream in open { stream.close() }
+        for stream in open {
+            let id = stream.id
+            withSession { $0.setObject(nil, for: id) }
+            stream.close()
+        }
     }
 }
