@@ -88,16 +88,21 @@ clean:
 FUZZ_SECONDS ?= 60
 FUZZ_DIR := $(BUILD_DIR)/fuzz
 FUZZ_FLAGS := -sanitize=fuzzer,address -parse-as-library -O -g
+# swiftc with its "Cannot export local symbol" notes (one per static library) left out, and
+# its own exit status kept: a harness that does not build stops `make fuzz`.
+FUZZ_SWIFTC = sh -c 'out=$$(swiftc "$$@" 2>&1); rc=$$?; printf "%s\n" "$$out" | grep -v "Cannot export local symbol"; exit $$rc' swiftc
 .PHONY: fuzz fuzz-build
 fuzz-build:
 	@mkdir -p $(FUZZ_DIR)/artifacts
-	swiftc $(FUZZ_FLAGS) -module-name SwitchyardHTTP Sources/SwitchyardHTTP/*.swift -emit-module -emit-library -static -o $(FUZZ_DIR)/libSwitchyardHTTP.a -emit-module-path $(FUZZ_DIR)/SwitchyardHTTP.swiftmodule 2>&1 | grep -v "Cannot export local symbol" || true
-	swiftc $(FUZZ_FLAGS) -module-name SwitchyardRouting Sources/SwitchyardRouting/*.swift -emit-module -emit-library -static -o $(FUZZ_DIR)/libSwitchyardRouting.a -emit-module-path $(FUZZ_DIR)/SwitchyardRouting.swiftmodule 2>&1 | grep -v "Cannot export local symbol" || true
+	$(FUZZ_SWIFTC) $(FUZZ_FLAGS) -module-name SwitchyardHTTP Sources/SwitchyardHTTP/*.swift -emit-module -emit-library -static -o $(FUZZ_DIR)/libSwitchyardHTTP.a -emit-module-path $(FUZZ_DIR)/SwitchyardHTTP.swiftmodule
+	$(FUZZ_SWIFTC) $(FUZZ_FLAGS) -module-name SwitchyardRouting $$(find Sources/SwitchyardRouting -name '*.swift' | sort) -emit-module -emit-library -static -o $(FUZZ_DIR)/libSwitchyardRouting.a -emit-module-path $(FUZZ_DIR)/SwitchyardRouting.swiftmodule
 	for h in request response; do \
-		swiftc $(FUZZ_FLAGS) -I $(FUZZ_DIR) Tests/Fuzz/$$h.swift $(FUZZ_DIR)/libSwitchyardHTTP.a -o $(FUZZ_DIR)/$$h 2>&1 | grep -v "Cannot export local symbol" || true; done
-	swiftc $(FUZZ_FLAGS) -I $(FUZZ_DIR) Tests/Fuzz/chunked.swift Tests/SwitchyardTestSupport/ChunkedFeed.swift $(FUZZ_DIR)/libSwitchyardHTTP.a -o $(FUZZ_DIR)/chunked 2>&1 | grep -v "Cannot export local symbol" || true
-	swiftc $(FUZZ_FLAGS) -I $(FUZZ_DIR) Tests/Fuzz/routes.swift $(FUZZ_DIR)/libSwitchyardRouting.a -o $(FUZZ_DIR)/routes 2>&1 | grep -v "Cannot export local symbol" || true
+		$(FUZZ_SWIFTC) $(FUZZ_FLAGS) -I $(FUZZ_DIR) Tests/Fuzz/$$h.swift $(FUZZ_DIR)/libSwitchyardHTTP.a -o $(FUZZ_DIR)/$$h || exit 1; done
+	$(FUZZ_SWIFTC) $(FUZZ_FLAGS) -I $(FUZZ_DIR) Tests/Fuzz/chunked.swift Tests/SwitchyardTestSupport/ChunkedFeed.swift $(FUZZ_DIR)/libSwitchyardHTTP.a -o $(FUZZ_DIR)/chunked
+	$(FUZZ_SWIFTC) $(FUZZ_FLAGS) -I $(FUZZ_DIR) Tests/Fuzz/routes.swift $(FUZZ_DIR)/libSwitchyardRouting.a -o $(FUZZ_DIR)/routes
 
+# Fails when a harness left a crash, leak or timeout in $(FUZZ_DIR)/artifacts (from this run
+# or an earlier one: read it, fix the parser, then delete it).
 fuzz: fuzz-build
 	@for h in request response chunked routes; do \
 		mkdir -p $(FUZZ_DIR)/found/$$h; \
@@ -105,7 +110,8 @@ fuzz: fuzz-build
 		$(FUZZ_DIR)/$$h -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=$(FUZZ_DIR)/artifacts/$$h- \
 			$(FUZZ_DIR)/found/$$h Tests/Fuzz/corpus/$$h 2>&1 | grep -E "^#[0-9]+.*DONE|Done [0-9]+ runs|ERROR|SUMMARY|crash-" ; \
 		$(FUZZ_DIR)/$$h -merge=1 Tests/Fuzz/corpus/$$h $(FUZZ_DIR)/found/$$h >/dev/null 2>&1; \
-	done; ls $(FUZZ_DIR)/artifacts
+	done; \
+	if [ -n "$$(ls -A $(FUZZ_DIR)/artifacts)" ]; then echo "make fuzz: findings in $(FUZZ_DIR)/artifacts:"; ls $(FUZZ_DIR)/artifacts; exit 1; fi
 
 # ThreadSanitizer over the integration tests (a separate build folder: it shares nothing
 # with the normal build). Fails on a test failure or on any ThreadSanitizer report: all
