@@ -15,8 +15,10 @@ enum Percent {
             }
             fraction = parts[1].count == 1 ? f * 10 : f
         }
-        let points = whole * 100 + fraction
-        guard (0...10_000).contains(points) else { throw AdminError("\"\(text)\" is outside 0%…100%") }
+        // Compared before it is scaled: a whole part of 18 digits would overflow the product.
+        guard whole <= 100, case let points = whole * 100 + fraction, points <= 10_000 else {
+            throw AdminError("\"\(text)\" is outside 0%…100%")
+        }
         return points
     }
 
@@ -28,11 +30,21 @@ enum Percent {
 
 /// Durations as in the routes file: 500ms, 30s, 2m.
 enum Duration {
+    /// The longest duration a command takes (30 days): longer than any drain or wait an
+    /// operator means, and far from where adding it to a clock could overflow.
+    static let maxMilliseconds: UInt64 = 30 * 24 * 3_600_000
+
     static func parseMilliseconds(_ text: String) throws(AdminError) -> UInt64 {
         let units: [(String, UInt64)] = [("ms", 1), ("s", 1000), ("m", 60_000)]
         for (suffix, factor) in units where text.hasSuffix(suffix) {
             let number = text.dropLast(suffix.count)
-            if let value = UInt64(number), !number.isEmpty, number.allSatisfy(\.isNumber) { return value * factor }
+            if let value = UInt64(number), !number.isEmpty, number.allSatisfy(\.isNumber) {
+                let (milliseconds, overflow) = value.multipliedReportingOverflow(by: factor)
+                guard !overflow, milliseconds <= maxMilliseconds else {
+                    throw AdminError("\"\(text)\" is too long (at most 30 days)")
+                }
+                return milliseconds
+            }
         }
         throw AdminError("\"\(text)\" is not a duration (like 30s, 500ms or 2m)")
     }

@@ -37,11 +37,31 @@ public struct StateFile: Sendable, Codable, Equatable {
     /// O_NOFOLLOW: a symlink planted in place of the file is refused, not followed.
     public static func load(path: String) throws(AdminError) -> StateFile? {
         guard let bytes = try DurableFile.read(path, what: "state file") else { return nil }
+        let file: StateFile
         do {
-            return try JSONDecoder().decode(StateFile.self, from: Data(bytes))
+            file = try JSONDecoder().decode(StateFile.self, from: Data(bytes))
         } catch {
             throw AdminError("state file \(path) is not valid (\(error)); move it aside to start from the routes file alone")
         }
+        if let problem = file.rangeProblem {
+            throw AdminError("state file \(path) is not valid (\(problem)); move it aside to start from the routes file alone")
+        }
+        return file
+    }
+
+    /// The largest generation read back from outside: JSON numbers past 2^53 are not exact,
+    /// and a generation near UInt64.max would overflow at the next change.
+    public static let maxGeneration: UInt64 = 1 << 53
+
+    /// A value no command could have written (see `RangeChecks`), or nil.
+    var rangeProblem: String? {
+        if generation > Self.maxGeneration { return "generation \(generation) is past 2^53" }
+        if let problem = state.rangeProblem ?? guards?.rangeProblem { return problem }
+        for entry in history {
+            if entry.generation > Self.maxGeneration { return "history generation \(entry.generation) is past 2^53" }
+            if let problem = entry.state.rangeProblem { return "history generation \(entry.generation): \(problem)" }
+        }
+        return nil
     }
 
     public func save(path: String) throws(AdminError) {

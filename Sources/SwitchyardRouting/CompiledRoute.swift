@@ -66,7 +66,8 @@ public final class CompiledRoute: Sendable {
         for entry in split {
             if !seen.insert(entry.backend).inserted { problems.append("backend \"\(entry.backend)\" appears twice in the split") }
             if !(0...10000).contains(entry.basisPoints) { problems.append("share \(entry.basisPoints) of \"\(entry.backend)\" is outside 0…10000 basis points") }
-            total += entry.basisPoints
+            // Clamped: a share past the range is already a problem, and must not overflow the sum.
+            total += min(max(entry.basisPoints, -1), 10_001)
             splitBackends.append(index(entry.backend, "split"))
             splitEnds.append(total)
         }

@@ -104,6 +104,11 @@ extension RoutesParser {
         case "request-line", "header-bytes", "min-body-rate":
             guard let size = value(parseSize(tokens[2].text), at: tokens[2]) else { return }
             if name.text == "min-body-rate" {
+                // Bounded so that rate × window stays far from overflow on the request path.
+                guard size <= TuningConfig.maxMinBodyBytesPerSecond else {
+                    error(tokens[2], "min-body-rate must be at most 1g (bytes per second a body must keep up)")
+                    return
+                }
                 tuning.minBodyBytesPerSecond = size
             } else {
                 guard size >= 256, size <= TuningConfig.maxHeadBytes else {

@@ -26,6 +26,8 @@ public struct TuningConfig: Sendable, Equatable {
     /// `timeout NAME DURATION`.
     public static let timeoutNames = ["header", "keep-alive", "connect", "upstream", "tunnel"]
     /// `limit NAME VALUE`.
+    /// The largest `limit min-body-rate` (1 GiB a second).
+    public static let maxMinBodyBytesPerSecond: UInt64 = 1 << 30
     public static let limitNames = ["request-line", "header-bytes", "header-count", "connections", "idle-per-server", "min-body-rate",
                                      "hold-parked", "hold-per-connection", "hold-bytes", "hold-body"]
     /// A request head must fit in one 64 KiB I/O buffer with room to spare.

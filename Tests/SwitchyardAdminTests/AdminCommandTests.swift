@@ -42,6 +42,12 @@ import SwitchyardAdmin
             ("cohort app add client 10.0.0.0/33 -> cloud", "not a CIDR"),
             ("flip all --drain soon", "not a duration"),
             ("weight app \"cloud", "unterminated quote"),
+            // Numbers whose scaling would overflow: refused before they are multiplied.
+            ("weight app cloud 99999999999999999%", "outside 0%…100%"),
+            ("simulate app cloud 99999999999999999%", "outside 0%…100%"),
+            ("flip all --drain 99999999999999999m", "too long (at most 30 days)"),
+            ("drain cloud 99999999999999999s", "too long (at most 30 days)"),
+            ("drain cloud 18446744073709551615ms", "too long (at most 30 days)"),
         ]
         for (line, fragment) in cases {
             let answer = h.run(line)

@@ -45,6 +45,8 @@ import SwitchyardRouting
         ("limit header-bytes 1m", "1:20:", "between 256 and 60k"),
         ("limit header-count zero", "1:20:", "whole number"),
         ("limit colour 5", "1:7:", "unknown limit"),
+        // Past 1g a second, rate × window would overflow on the request path.
+        ("limit min-body-rate 2000000g", "1:21:", "at most 1g"),
         ("timeout header 5s\ntimeout header 6s", "2:1:", "duplicate"),
     ])
     func badLinesAreRefusedWithPositions(_ line: String, _ position: String, _ fragment: String) {

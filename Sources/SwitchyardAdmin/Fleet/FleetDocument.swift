@@ -19,11 +19,19 @@ struct FleetDocument: Codable, Equatable {
 
     /// Throws with a reason a person can act on when the bytes are not a state document.
     static func decode(_ data: Data) throws(AdminError) -> FleetDocument {
+        let document: FleetDocument
         do {
-            return try JSONDecoder().decode(FleetDocument.self, from: data)
+            document = try JSONDecoder().decode(FleetDocument.self, from: data)
         } catch {
             throw AdminError("the fleet's state document does not parse: \(Self.reason(error))")
         }
+        if document.generation > StateFile.maxGeneration {
+            throw AdminError("the fleet's state document has generation \(document.generation), past 2^53")
+        }
+        if let problem = document.state.rangeProblem {
+            throw AdminError("the fleet's state document is out of range: \(problem)")
+        }
+        return document
     }
 
     func encoded() -> Data {

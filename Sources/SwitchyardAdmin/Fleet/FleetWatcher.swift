@@ -43,6 +43,11 @@ struct FleetWatcher {
             try seed()
             return   // read again: the seed (ours or another's) is now the store's state
         }
+        // A revision is etcd's counter, far below Int64.max; an answer saying otherwise is
+        // refused like any other bad answer (retried with backoff), never added to.
+        guard read.revision >= 0, read.revision < Int64.max else {
+            throw EtcdError(message: "etcd answered revision \(read.revision), which cannot be watched from")
+        }
         let watch = try client.openWatch(agent.keys.state, startRevision: read.revision + 1)
         agent.link.withLock { $0.caughtUpWithStore() }
         backoff.reset()

@@ -12,6 +12,13 @@ public struct GuardRecord: Sendable, Codable, Equatable {
     public var plans: [String: PlanProgress] = [:]
 
     public init() {}
+
+    /// The first value outside what a command could have set (see `RangeChecks`), or nil.
+    public var rangeProblem: String? {
+        runtimeGuards.lazy.compactMap(\.rangeProblem).first
+            ?? loadedPlans.lazy.compactMap(\.rangeProblem).first
+            ?? plans.values.lazy.compactMap(\.rangeProblem).first
+    }
 }
 
 /// The guards' state on the admin side, under the commit lock: the record, every guard's

@@ -64,9 +64,9 @@ struct InventoryReport {
 
     func text() -> String {
         var lines: [String] = []
-        let total = routeNames.reduce(UInt64(0)) { sum, name in sum + rows(.callers, route: name).reduce(0) { $0 + $1.count } }
+        let total = routeNames.reduce(UInt64(0)) { sum, name in sum &+ rows(.callers, route: name).reduce(0) { $0 &+ $1.count } }
         // --since keeps the rows seen since then; a row's counts run from its first sighting.
-        let window = since.map { " in rows seen since " + Self.time(UInt64($0.timeIntervalSince1970)) + " (counts since each row's first seen)" } ?? ""
+        let window = since.map { " in rows seen since " + Self.time(UInt64(max(0, $0.timeIntervalSince1970))) + " (counts since each row's first seen)" } ?? ""
         lines.append("inventory: \(total) request(s)\(window); tables bounded at \(Proxy.inventoryBytesPerWorker / 1024) KiB per worker")
         for name in routeNames {
             lines.append("")
@@ -137,8 +137,8 @@ struct InventoryReport {
             let key = row.parts[2] + " " + row.parts[3]
             if byKey[key] == nil { order.append(key) }
             let previous = byKey[key, default: [:]][row.parts[1]] ?? (0, 0)
-            byKey[key, default: [:]][row.parts[1]] = (previous.0 + row.count, previous.1 + row.errors)
-            totals[key, default: 0] += row.count
+            byKey[key, default: [:]][row.parts[1]] = (previous.0 &+ row.count, previous.1 &+ row.errors)
+            totals[key, default: 0] &+= row.count
         }
         var sides = sides(of: name)
         for entry in byKey.values { for side in entry.keys.sorted() where !sides.contains(side) { sides.append(side) } }

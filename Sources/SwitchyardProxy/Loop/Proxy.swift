@@ -272,7 +272,8 @@ public final class Proxy: @unchecked Sendable {
     /// Tunnels close after `milliseconds` (0: now), in every worker; `backends` holds
     /// "route/backend" pairs, or "*/backend" for every route.
     public func drainTunnels(to backends: Set<String>, afterMilliseconds milliseconds: UInt64) {
-        let deadline = Clock.monotonicMilliseconds() + milliseconds
+        let (sum, overflow) = Clock.monotonicMilliseconds().addingReportingOverflow(milliseconds)
+        let deadline = overflow ? UInt64.max : sum
         _ = onEveryWorker { $0.drainTunnels(to: backends, deadline: deadline) }
     }
 

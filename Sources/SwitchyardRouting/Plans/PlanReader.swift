@@ -67,7 +67,7 @@ struct PlanReader {
                         problems.append((rest[0], "expected `for DURATION` after the step (e.g. for 10m)")); continue
                     }
                     switch parseDuration(rest[1].text) {
-                    case .value(let ms) where ms <= 7 * 86_400_000: hold = ms
+                    case .value(let ms) where ms <= PlanConfig.maxHoldMilliseconds: hold = ms
                     case .value: problems.append((rest[1], "a step is held at most 7 days")); continue
                     case .problem(let message): problems.append((rest[1], message)); continue
                     }

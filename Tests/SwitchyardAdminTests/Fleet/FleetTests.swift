@@ -142,5 +142,15 @@ import SwitchyardTestSupport
         #expect(fixture.c.answeredBy() == "cloud")
         let records = try fixture.cluster.objects(fixture.keys + "instances/")
         #expect(records.allSatisfy { $0["status"] as? String == "rejected" }, "\(records)")
+
+        // Parses and names known backends, but has a generation no change reaches (one past
+        // 2^53; near UInt64.max the next change would overflow). The other ranges:
+        // `StateFileRangeTests`, the same check.
+        let restored = document.replacingOccurrences(of: "\"active\":\"nowhere\"", with: "\"active\":\"cloud\"")
+        let farGeneration = restored.replacingOccurrences(of: "\"generation\":\(good + 5)", with: "\"generation\":9007199254740993")
+        try fixture.cluster.etcdctl(["put", fixture.keys + "state", farGeneration])
+        try waitFor("b to reject the generation", seconds: 5) { fixture.b.command("status").contains("past 2^53") }
+        #expect(fixture.b.generation() == good)
+        #expect(fixture.b.answeredBy() == "cloud", "the last good table still serves")
     }
 }
