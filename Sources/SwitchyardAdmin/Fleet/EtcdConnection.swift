@@ -22,11 +22,20 @@ final class EtcdConnection {
     private var buffer: [UInt8] = []
     /// Decoded body bytes not yet handed out (chunked framing removed).
     private var body: [UInt8] = []
+    /// How much of `body` holds no newline (a watch line being read): scanned once only.
+    private var scannedForNewline = 0
     private var chunked = false
     private var remainingInChunk = 0
     private var bodyEnded = false
     private var contentLength: Int?
     let endpoint: FleetEndpoint
+
+    /// The most an answer's head, and its body (or one line of a watch), may hold. Far above
+    /// what etcd sends (it refuses requests over 1.5 MiB itself): only a broken peer, or
+    /// something else listening on the endpoint, reaches them — refused, instead of growing
+    /// without end on the fleet's threads.
+    static let maxHeadBytes = 64 << 10
+    static let maxBodyBytes = 64 << 20
 
     private init(fd: FileDescriptor, endpoint: FleetEndpoint) {
         self.fd = fd
@@ -110,12 +119,22 @@ final class EtcdConnection {
                 }
                 return status
             }
+            guard buffer.count <= Self.maxHeadBytes else {
+                throw EtcdError(message: "\(endpoint): answer head larger than \(Self.maxHeadBytes >> 10) KiB", maybeApplied: true)
+            }
             guard try fill(until: deadline) else { throw EtcdError(message: "\(endpoint): timed out waiting for an answer", maybeApplied: true) }
         }
     }
 
     /// Moves what `buffer` holds of the body into `body`, undoing chunked framing.
     private func decode() throws(EtcdError) {
+        try decodeFraming()
+        guard body.count <= Self.maxBodyBytes else {
+            throw EtcdError(message: "\(endpoint): answer (or watch line) larger than \(Self.maxBodyBytes >> 20) MiB", maybeApplied: true)
+        }
+    }
+
+    private func decodeFraming() throws(EtcdError) {
         if !chunked {
             body += buffer
             buffer.removeAll()
@@ -137,9 +156,13 @@ final class EtcdConnection {
                 remainingInChunk = 0
                 continue
             }
-            guard let end = Self.find([13, 10], in: buffer) else { return }
+            guard let end = Self.find([13, 10], in: buffer) else {
+                // A chunk-size line is a few hex digits: one that never ends is not etcd.
+                if buffer.count > 1024 { throw EtcdError(message: "\(endpoint): bad chunk size", maybeApplied: true) }
+                return
+            }
             let sizeText = String(decoding: buffer[0..<end], as: UTF8.self).split(separator: ";").first ?? ""
-            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else {
+            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16), size >= 0 else {
                 throw EtcdError(message: "\(endpoint): bad chunk size", maybeApplied: true)
             }
             buffer.removeFirst(end + 2)
@@ -164,14 +187,16 @@ final class EtcdConnection {
     func readLine(deadline: UInt64) throws(EtcdError) -> Data? {
         while true {
             try decode()
-            if let newline = body.firstIndex(of: 10) {
+            if let newline = body[scannedForNewline...].firstIndex(of: 10) {
                 let line = Data(body[0..<newline])
                 body.removeFirst(newline + 1)
+                scannedForNewline = 0
                 return line
             }
+            scannedForNewline = body.count
             if bodyEnded {
                 if body.isEmpty { throw EtcdError(message: "\(endpoint): the watch ended") }
-                defer { body.removeAll() }
+                defer { body.removeAll(); scannedForNewline = 0 }
                 return Data(body)
             }
             guard try fill(until: deadline) else { return nil }
