@@ -17,12 +17,20 @@ struct AdminHTTPRequest {
     }
 
     static let maxHeadBytes = 8 * 1024
+    /// The whole head must arrive within this: the socket's receive timeout bounds each read
+    /// only, and a client sending a byte every few seconds would keep one of the listener's
+    /// 64 connection slots for hours (64 such clients: no metrics, no cutover page).
+    static let headDeadlineMilliseconds: UInt64 = 10_000
 
     static func read(from fd: FileDescriptor) throws(Refusal) -> AdminHTTPRequest {
+        let deadline = Clock.monotonicMilliseconds() + headDeadlineMilliseconds
         var head: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 2048)
         while !containsEnd(head) {
             guard head.count < maxHeadBytes else { throw Refusal(status: 431, message: "request head over 8 KiB") }
+            guard Clock.monotonicMilliseconds() < deadline else {
+                throw Refusal(status: 408, message: "request head not complete within \(headDeadlineMilliseconds / 1000) s")
+            }
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd.rawValue, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw Refusal(status: 408, message: "incomplete request head") }

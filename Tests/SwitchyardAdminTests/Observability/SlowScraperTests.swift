@@ -81,4 +81,31 @@ import SwitchyardTestSupport
         }, "\(closed) of \(Self.scrapers) answered or closed after the timeout")
         #expect(try h.request("/metrics").status == 200)
     }
+
+    /// One scraper trickling its head a byte every 2 s: each read comes within the socket's
+    /// 5 s timeout, so only the whole head's 10 s deadline ends it (it used to keep its slot
+    /// for as long as it kept trickling).
+    @Test func aScraperTricklingItsHeadIsCutAtTheHeadDeadline() throws {
+        let h = try MetricsHarness()
+        defer { h.stop() }
+        let fd = try Socket.connectBlocking(to: SocketAddress(ip: "127.0.0.1", port: h.port)!)
+        defer { fd.close() }
+        let started = Date()
+        _ = writeAll(fd.rawValue, Array("GET /metrics HTTP/1.1\r\nHost: ".utf8))
+        var endedAfter: Double?
+        while endedAfter == nil && Date().timeIntervalSince(started) < 25 {
+            var poller = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
+            if poll(&poller, 1, 2_000) > 0 {
+                endedAfter = Date().timeIntervalSince(started)
+                break
+            }
+            _ = send(fd.rawValue, "a", 1, Int32(MSG_NOSIGNAL))
+        }
+        let after = try #require(endedAfter, "still open after 25 s of trickling")
+        #expect(after >= 9.5 && after < 16, "ended after \(after) s")
+        var answer = [UInt8](repeating: 0, count: 512)
+        let n = recv(fd.rawValue, &answer, answer.count, 0)
+        if n > 0 { #expect(String(decoding: answer[0..<n], as: UTF8.self).hasPrefix("HTTP/1.1 408"), "answered otherwise") }
+        #expect(try h.request("/metrics").status == 200)
+    }
 }
