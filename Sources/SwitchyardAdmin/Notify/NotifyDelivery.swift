@@ -52,7 +52,9 @@ enum NotifyDelivery {
         let head = "POST \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nContent-Type: application/json\r\nContent-Length: \(event.count)\r\nConnection: close\r\nUser-Agent: switchyard-notify\r\n\r\n"
         if let failure = connection.send(Array(head.utf8) + Array(event)) { return failure.message }
         var answer: [UInt8] = []
-        while !answer.contains(UInt8(ascii: "\n")) {
+        // Only the status line matters: a receiver that never sends a newline is not read
+        // past 8 KiB (its answer then reads as "not an HTTP answer").
+        while !answer.contains(UInt8(ascii: "\n")) && answer.count < 8 * 1024 {
             switch connection.receive() {
             case .success(let bytes):
                 if bytes.isEmpty { break }

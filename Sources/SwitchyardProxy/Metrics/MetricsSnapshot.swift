@@ -30,14 +30,14 @@ public struct MetricsCounts: Sendable {
 
     /// Answers of class `hundreds`xx (1…5).
     public func requests(class hundreds: Int) -> UInt64 { slots[MetricsLayout.statusClasses + hundreds - 1] }
-    public var requests: UInt64 { (1...5).reduce(0) { $0 + requests(class: $1) } }
+    public var requests: UInt64 { (1...5).reduce(0) { $0 &+ requests(class: $1) } }
     /// 5xx answers, the backend's or ours.
     public var serverErrors: UInt64 { requests(class: 5) }
     public func proxyErrors(_ reason: ProxyErrorReason) -> UInt64 { slots[MetricsLayout.proxyErrors + Int(reason.rawValue)] }
     /// Proxy errors that failed a request (connect attempts left out: a later server may
     /// have answered).
     public var failedByProxy: UInt64 {
-        ProxyErrorReason.allCases.filter { $0 != .connect }.reduce(0) { $0 + proxyErrors($1) }
+        ProxyErrorReason.allCases.filter { $0 != .connect }.reduce(0) { $0 &+ proxyErrors($1) }
     }
     public var inFlight: Int64 { Int64(bitPattern: slots[MetricsLayout.inFlight]) }
     /// Non-cumulative counts per bucket of `MetricsLayout.bucketSeconds`, then +Inf.
@@ -74,12 +74,14 @@ public struct MetricsCounts: Sendable {
     /// fine histogram; nil without requests.
     public func percentileMicroseconds(_ fraction: Double) -> UInt64? {
         let fine = fineHistogram
-        let total = fine.reduce(0, +)
+        // Wrapping sums: the counts are differences of counters (`since`), which never
+        // trap, and nothing here may either.
+        let total = fine.reduce(0, &+)
         guard total > 0 else { return nil }
-        let rank = max(1, UInt64((Double(total) * fraction).rounded(.up)))
+        let rank = max(1, UInt64(min((Double(total) * fraction).rounded(.up), Double(UInt64.max >> 1))))
         var seen: UInt64 = 0
         for (offset, count) in fine.enumerated() {
-            seen += count
+            seen &+= count
             if seen >= rank { return MetricsLayout.fineLowerBound(offset) }
         }
         return MetricsLayout.fineLowerBound(MetricsLayout.fineCount - 1)
