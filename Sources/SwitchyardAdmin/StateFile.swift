@@ -55,13 +55,20 @@ public struct StateFile: Sendable, Codable, Equatable {
 
     /// A value no command could have written (see `RangeChecks`), or nil.
     var rangeProblem: String? {
-        if generation > Self.maxGeneration { return "generation \(generation) is past 2^53" }
-        if let problem = state.rangeProblem ?? guards?.rangeProblem { return problem }
+        if let problem = Self.rangeProblem(generation: generation, state: state) ?? guards?.rangeProblem { return problem }
         for entry in history {
-            if entry.generation > Self.maxGeneration { return "history generation \(entry.generation) is past 2^53" }
-            if let problem = entry.state.rangeProblem { return "history generation \(entry.generation): \(problem)" }
+            if let problem = Self.rangeProblem(generation: entry.generation, state: entry.state) {
+                return "history generation \(entry.generation): \(problem)"
+            }
         }
         return nil
+    }
+
+    /// A generation and its runtime state read back from outside (this file, its history,
+    /// the fleet's document), checked as no command writes them, or nil.
+    static func rangeProblem(generation: UInt64, state: RuntimeState) -> String? {
+        if generation > maxGeneration { return "generation \(generation) is past 2^53" }
+        return state.rangeProblem
     }
 
     public func save(path: String) throws(AdminError) {

@@ -25,10 +25,7 @@ struct FleetDocument: Codable, Equatable {
         } catch {
             throw AdminError("the fleet's state document does not parse: \(Self.reason(error))")
         }
-        if document.generation > StateFile.maxGeneration {
-            throw AdminError("the fleet's state document has generation \(document.generation), past 2^53")
-        }
-        if let problem = document.state.rangeProblem {
+        if let problem = StateFile.rangeProblem(generation: document.generation, state: document.state) {
             throw AdminError("the fleet's state document is out of range: \(problem)")
         }
         return document

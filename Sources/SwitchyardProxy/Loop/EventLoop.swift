@@ -247,14 +247,13 @@ final class EventLoop: @unchecked Sendable {
             releaseRetired()
         }
         running = false
-        releaseRetired()
     }
 
     /// Frees the handlers deregistered or replaced since the last call. Only where no
-    /// handler's call is on the stack: the end of a batch, and after `run` returned (the
-    /// worker's `closeAll` at shutdown deregisters everything outside any batch; left in
-    /// the list, those connections would keep their worker alive through their strong
-    /// `worker` references).
+    /// handler's call is on the stack: the end of a batch, and after the worker's `closeAll`
+    /// at shutdown, which deregisters everything once `run` has returned (left in the list,
+    /// those connections would keep their worker alive through their strong `worker`
+    /// references).
     func releaseRetired() {
         if !retired.isEmpty { retired.removeAll(keepingCapacity: true) }
     }

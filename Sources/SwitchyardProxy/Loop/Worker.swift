@@ -288,10 +288,6 @@ final class Worker: @unchecked Sendable {
     /// Connections reduced and pooled heap objects released since free memory was last
     /// given back (see `tick`).
     private var reducedSinceTrim = 0
-    /// Set when enough was reduced: the trim runs on the next tick, once the loop has freed
-    /// the connections that hibernated or closed in this one (they stay alive until their
-    /// batch of events ends, `EventLoop.releaseRetired`).
-    private var trimDue = false
     /// Reductions after which the freed memory is given back to the kernel.
     static let reductionsWorthATrim = 64
 
@@ -375,6 +371,16 @@ final class Worker: @unchecked Sendable {
     // MARK: time and shutdown
 
     private func tick(_ now: UInt64) {
+        // First, for what the earlier ticks reduced: connections that hibernated or closed
+        // then stayed alive until their batch of events ended (`EventLoop.releaseRetired`),
+        // so only now is their memory free to give back. glibc gives back only the top of
+        // the heap by itself; these objects lie below live memory. Without this, thousands of
+        // connections going idle leave the process as large as when they were busy. Per
+        // request nothing calls malloc, so the arena locks this takes are not contended.
+        if reducedSinceTrim >= Self.reductionsWorthATrim {
+            reducedSinceTrim = 0
+            sy_release_free_memory()
+        }
         // Backwards: a connection that closes or hibernates is swapped with the last one,
         // which was visited already.
         var i = connections.count - 1
@@ -386,26 +392,14 @@ final class Worker: @unchecked Sendable {
             }
             i -= 1
         }
-        // Pooled buffers and scratch nobody took for a while go back first, so that the trim
-        // below also returns the heap they held.
+        // Pooled buffers and scratch nobody took for a while go back (the next tick's trim
+        // returns the heap they held).
         reducedSinceTrim += buffers.trim()
         reducedSinceTrim += scratchPool.releaseUnused(keeping: BufferPool.keepIdle, windowTicks: BufferPool.trimWindowTicks)
         ticksSinceH2Trim += 1
         if ticksSinceH2Trim >= BufferPool.trimWindowTicks {
             ticksSinceH2Trim = 0
             reducedSinceTrim += h2Memory.trim()
-        }
-        if trimDue {
-            // glibc gives back only the top of the heap by itself; the connection objects
-            // freed since the last tick lie below live memory. Without this, thousands of
-            // connections going idle leave the process as large as when they were busy. Per
-            // request nothing calls malloc, so the arena locks this takes are not contended.
-            trimDue = false
-            sy_release_free_memory()
-        }
-        if reducedSinceTrim >= Self.reductionsWorthATrim {
-            reducedSinceTrim = 0
-            trimDue = true
         }
         idle.tick(now: now)
         i = tunnels.count - 1
