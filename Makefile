@@ -91,6 +91,9 @@ FUZZ_FLAGS := -sanitize=fuzzer,address -parse-as-library -O -g
 # swiftc with its "Cannot export local symbol" notes (one per static library) left out, and
 # its own exit status kept: a harness that does not build stops `make fuzz`.
 FUZZ_SWIFTC = sh -c 'out=$$(swiftc "$$@" 2>&1); rc=$$?; printf "%s\n" "$$out" | grep -v "Cannot export local symbol"; exit $$rc' swiftc
+# SwitchyardHTTP is built without HTTP2/ (the wrapper around nghttp2, whose frame parsing
+# nghttp2's own project fuzzes; our use of it is what the HTTP/2 attack tests check): the
+# harnesses need the HTTP/1.1 parsers only.
 .PHONY: fuzz fuzz-build
 fuzz-build:
 	@mkdir -p $(FUZZ_DIR)/artifacts

@@ -30,13 +30,13 @@ extension RuntimeState {
 }
 
 extension GuardConfig {
-    /// The ranges `set(_:_:)` enforces on each option, widened to the kinds' defaults (a
-    /// latency guard's `points` and an errors guard's `above` are 0 unless set).
+    /// The ranges `set(_:_:)` enforces on each option, where 0 also stands for an option
+    /// the guard's kind does not use (a latency guard's `points`, an errors guard's `above`).
     public var rangeProblem: String? {
-        let finite = points.isFinite && times.isFinite
-        guard finite, (0...100).contains(points), (1...100).contains(times), (0...60_000).contains(aboveMilliseconds),
-              (1...1_000_000).contains(minRequests), (1...Self.maxWindowSeconds).contains(windowSeconds),
-              (1...600).contains(checks) else {
+        guard points == 0 || Self.pointsRange.contains(points), Self.timesRange.contains(times),
+              aboveMilliseconds == 0 || Self.aboveRange.contains(aboveMilliseconds),
+              Self.minRequestsRange.contains(minRequests), Self.windowRange.contains(windowSeconds),
+              Self.checksRange.contains(checks) else {
             return "guard \(name) on route \(route) has an option outside its range"
         }
         return nil

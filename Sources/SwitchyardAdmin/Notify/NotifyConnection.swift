@@ -126,7 +126,11 @@ final class NotifyConnection {
     /// Reads one batch of ciphertext from the socket into the session.
     private func readCiphertext() -> NotifyFailure? {
         guard let tls else { return nil }
-        var chunk = [UInt8](repeating: 0, count: max(1, min(16_384, tls.ciphertextRoom)))
+        // No room means a full window of the receiver's bytes waits undecrypted while we
+        // still send: it talks without reading. Reading on would have to drop what it sent.
+        let room = min(16_384, tls.ciphertextRoom)
+        guard room > 0 else { return "\(peer) sent more than \(TLSSession.pendingCiphertextLimit / 1024) KiB before reading the notification" }
+        var chunk = [UInt8](repeating: 0, count: room)
         while true {
             guard wait(POLLIN) else { return "no answer from \(peer) in time" }
             let n = chunk.withUnsafeMutableBytes { recv(fd.rawValue, $0.baseAddress, $0.count, 0) }

@@ -88,23 +88,23 @@ public struct GuardConfig: Sendable, Equatable, Codable {
         }
         switch option {
         case "points":
-            guard let v = number(0.1...100) else { return "points must be 0.1…100 (percentage points), not \"\(text)\"" }
+            guard let v = number(Self.pointsRange) else { return "points must be 0.1…100 (percentage points), not \"\(text)\"" }
             points = v
         case "times":
-            guard let v = number(1...100) else { return "times must be 1…100, not \"\(text)\"" }
+            guard let v = number(Self.timesRange) else { return "times must be 1…100, not \"\(text)\"" }
             times = v
         case "above":
             let t = text.hasSuffix("ms") ? String(text.dropLast(2)) : text
-            guard let v = Int(t), (1...60_000).contains(v) else { return "above must be 1ms…60000ms, not \"\(text)\"" }
+            guard let v = Int(t), Self.aboveRange.contains(v) else { return "above must be 1ms…60000ms, not \"\(text)\"" }
             aboveMilliseconds = v
         case "min":
-            guard let v = Int(text), (1...1_000_000).contains(v) else { return "min must be 1…1000000 requests, not \"\(text)\"" }
+            guard let v = Int(text), Self.minRequestsRange.contains(v) else { return "min must be 1…1000000 requests, not \"\(text)\"" }
             minRequests = v
         case "window":
-            guard let v = seconds(1...GuardConfig.maxWindowSeconds) else { return "window must be 1s…\(GuardConfig.maxWindowSeconds)s, not \"\(text)\"" }
+            guard let v = seconds(Self.windowRange) else { return "window must be 1s…\(GuardConfig.maxWindowSeconds)s, not \"\(text)\"" }
             windowSeconds = v
         case "checks":
-            guard let v = Int(text), (1...600).contains(v) else { return "checks must be 1…600, not \"\(text)\"" }
+            guard let v = Int(text), Self.checksRange.contains(v) else { return "checks must be 1…600, not \"\(text)\"" }
             checks = v
         case "fast-trip":
             guard text == "on" || text == "off" else { return "fast-trip must be on or off, not \"\(text)\"" }
@@ -117,6 +117,15 @@ public struct GuardConfig: Sendable, Equatable, Codable {
 
     /// The longest window a guard may read (the admin side keeps this many seconds).
     public static let maxWindowSeconds = 300
+
+    // Each option's range, named once: `set` enforces them, and `rangeProblem` checks a
+    // guard read back from the state file or the fleet's document against them.
+    static let pointsRange: ClosedRange<Double> = 0.1...100
+    static let timesRange: ClosedRange<Double> = 1...100
+    static let aboveRange = 1...60_000
+    static let minRequestsRange = 1...1_000_000
+    static let windowRange = 1...maxWindowSeconds
+    static let checksRange = 1...600
 
     /// The guard in routes-file words.
     public var text: String {
