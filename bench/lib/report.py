@@ -357,6 +357,19 @@ def h2_cpu_us_per_req(r):
     return r["cpu_ticks"] * 1e6 / r["clk_tck"] / max(r["rps"] * r["seconds"], 1)
 
 
+def h2_user_us_per_req(r):
+    """The user-space part of `h2_cpu_us_per_req` (rows from before the split: None)."""
+    if "user_ticks" not in r:
+        return None
+    return r["user_ticks"] * 1e6 / r["clk_tck"] / max(r["rps"] * r["seconds"], 1)
+
+
+def h2_sys_us_per_req(r):
+    """The kernel's part of `h2_cpu_us_per_req`."""
+    user = h2_user_us_per_req(r)
+    return None if user is None else h2_cpu_us_per_req(r) - user
+
+
 def cmd_h2(results, handshakes, cmdline, machine):
     """bench/h2: medians over rounds of req/s and proxy CPU µs per request, per stream
     count, with ratios to HAProxy and nginx, and the same ratios paired by round; then TLS
@@ -397,6 +410,26 @@ def cmd_h2(results, handshakes, cmdline, machine):
             per = lambda other, mine="switchyard": fmt_paired(paired_ratios(of(mine), of(other), h2_cpu_us_per_req))
             extra = f" {per('switchyard_old')} | {per('haproxy', 'switchyard_old')} |" if old else ""
             print(f"| {m} | {per('haproxy')} | {per('nginx')} |" + extra)
+    # The CPU split into user space (the proxy's code, OpenSSL, nghttp2) and the kernel
+    # (sockets, TCP over loopback, epoll): most of a request is the kernel's and alike for
+    # every proxy, so the user column is where the proxies' own work differs.
+    if all(h2_user_us_per_req(r) is not None for r in rows):
+        print("\nThe same CPU split: user space (the proxy, OpenSSL, nghttp2) and the kernel, µs per "
+              "request, medians, with Switchyard ÷ the other proxy paired by round:\n")
+        print("| streams/conn | proxy | user µs/req | system µs/req | user ÷ HAProxy | system ÷ HAProxy | user ÷ nginx | system ÷ nginx |")
+        print("|---:|---|---:|---:|---|---|---|---|")
+        for m in streams:
+            of = lambda name: [r for r in rows if r["streams"] == m and r["name"] == name]
+            for name in ("switchyard", "switchyard_old", "haproxy", "nginx"):
+                rs = of(name)
+                if not rs:
+                    continue
+                cells = ["", "", "", ""]
+                if name == "switchyard":
+                    cells = [fmt_paired(paired_ratios(rs, of(other), part))
+                             for other in ("haproxy", "nginx") for part in (h2_user_us_per_req, h2_sys_us_per_req)]
+                print(f"| {m} | {rs[0]['label']} | {med([h2_user_us_per_req(r) for r in rs]):.1f} | "
+                      f"{med([h2_sys_us_per_req(r) for r in rs]):.1f} | " + " | ".join(cells) + " |")
     hs = load(handshakes)
     titles = {"new": "openssl s_time -new: full handshake, one client",
               "reuse": "openssl s_time -reuse -www /: session resumed, one GET / each, one client"}
