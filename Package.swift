@@ -72,7 +72,7 @@ let package = Package(
                                    "SwitchyardSystem", "SwitchyardTestSupport", "CSwitchyardMallocCounter", "SwitchyardCompare"]),
         .testTarget(name: "SwitchyardProxyTests",
                     dependencies: ["SwitchyardProxy", "SwitchyardOrigin", "SwitchyardRouting", "SwitchyardSystem",
-                                   "SwitchyardHTTP", "CSwitchyardMallocCounter", "CSwitchyardShims", "CNGHTTP2",
+                                   "SwitchyardHTTP", "SwitchyardTLS", "CSwitchyardMallocCounter", "CSwitchyardShims", "CNGHTTP2",
                                    "SwitchyardTestSupport"]),
     ]
 )

@@ -165,13 +165,16 @@ extension DownstreamConnection {
     }
 
     /// A TLS upstream's socket read and decryption (strong references here: a failed
-    /// handshake ends the exchange, and with it `upstream`, mid-call).
+    /// handshake ends the exchange, and with it `upstream`, mid-call). The socket's end is
+    /// not yet the answer's: records read before it may still wait for room to be decrypted.
     private func readFromTLSUpstream() {
         guard let upstream, let tls = upstream.tls else { return }
-        do {
-            if try tls.readSocket(upstream.fd, scratch: worker.cipherScratch) == .endOfStream { upstreamEOF = true }
-        } catch {
-            upstreamEOF = true
+        if !upstreamSocketEOF {
+            do {
+                if try tls.readSocket(upstream.fd, scratch: worker.cipherScratch) == .endOfStream { upstreamSocketEOF = true }
+            } catch {
+                upstreamEOF = true
+            }
         }
         pullUpstreamPlaintext(upstream, tls)
     }
@@ -215,6 +218,8 @@ extension DownstreamConnection {
                     deadline = worker.nowMilliseconds + idleLimit
                     if !upstream.sessionSaved { saveSession(upstream, tls) }
                 case .needMore:
+                    // Everything the session held is out; after the socket's end no more comes.
+                    if upstreamSocketEOF { upstreamEOF = true }
                     break reading
                 case .closed:
                     upstreamEOF = true

@@ -185,6 +185,7 @@ extension DownstreamConnection {
         responseHeadDone = false
         responseDone = false
         upstreamEOF = false
+        upstreamSocketEOF = false
         return true
     }
 

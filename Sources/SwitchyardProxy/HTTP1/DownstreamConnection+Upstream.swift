@@ -97,6 +97,7 @@ extension DownstreamConnection {
         lastServer = connection.pool
         upstream = connection
         upstreamEOF = false
+        upstreamSocketEOF = false
         upstreamWriteBlocked = false
         upstreamWriteBroken = false
     }

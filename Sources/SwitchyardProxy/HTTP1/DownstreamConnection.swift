@@ -175,6 +175,10 @@ final class DownstreamConnection: EventHandler, Indexed {
     var responseDone = false
     var closeAfterResponse = false
     var upstreamEOF = false
+    /// A TLS upstream's socket reached end of stream, while the session may still hold
+    /// records it had no room to decrypt yet (the client reads slower than the server
+    /// sends). `upstreamEOF` follows once those are out: until then the answer goes on.
+    var upstreamSocketEOF = false
     var upstreamWriteBlocked = false
     /// Writing to the upstream failed (EPIPE, reset): the server may have answered in full
     /// and closed without reading the rest of the body. What it sent is still read and
@@ -332,7 +336,7 @@ final class DownstreamConnection: EventHandler, Indexed {
         if events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0 {
             readFromUpstream()
         }
-        if events & (Epoll.hangUp | Epoll.error) != 0, upstreamEOF, let upstream = self.upstream {
+        if events & (Epoll.hangUp | Epoll.error) != 0, upstreamEOF || upstreamSocketEOF, let upstream = self.upstream {
             // Its end is known; what it sent is still processed from `fromUpstream`. Stop
             // listening, or level-triggered epoll reports the hang-up again and again.
             worker.loop.mute(upstream.registration)
@@ -415,7 +419,7 @@ final class DownstreamConnection: EventHandler, Indexed {
             if upstream.connecting {
                 events = Epoll.writable
             } else {
-                if !upstreamEOF, (fromUpstream?.writableCount ?? 1) > 0 || (fromUpstream?.readerIndex ?? 0) > 0,
+                if !upstreamEOF, !upstreamSocketEOF, (fromUpstream?.writableCount ?? 1) > 0 || (fromUpstream?.readerIndex ?? 0) > 0,
                    (upstream.tls?.session.ciphertextRoom ?? 1) > 0 {
                     events |= Epoll.readable
                 }

@@ -1,0 +1,257 @@
+import Foundation
+import Testing
+import SwitchyardTestSupport
+import SwitchyardProxy
+import SwitchyardSystem
+import SwitchyardTLS
+
+/// A TLS server that sends its whole answer and closes the connection without a
+/// close_notify (many do), to a client that takes the answer slower than it comes: the proxy
+/// reads the socket's end while records it had no room to decrypt yet still wait in the
+/// session. Those are the answer's last bytes and must reach the client. Before, the
+/// socket's end ended the answer at once: one delimited by the close was cut short without a
+/// sign (the HTTP/2 test lost 50,848 of 4,194,304 bytes), one with a length was cut as a
+/// failed upstream. A server that sends close_notify, like `openssl s_server`, was never
+/// affected: the alert comes after the data, in order.
+@Suite struct UpstreamTLSEndOfStreamTests {
+    /// An HTTP/1.1 client with a small receive buffer, both framings. On loopback the
+    /// proxy's send buffer drains in large steps (the kernel wakes a writer once a third of
+    /// it is free), so records seldom wait here; this guards the path, the HTTP/2 test below
+    /// is the one that caught the loss.
+    @Test(arguments: [false, true])
+    func theLastRecordsBeforeATLSServersCloseReachASlowClient(withLength: Bool) throws {
+        try requireTools("openssl")
+        let pki = try TLSConfigurationTests.PKI()
+        try pki.selfSigned("origin", name: "localhost")
+        let size = 2 << 20
+        let expected = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 11) }
+        let server = try AbruptTLSServer(certificate: pki.path("origin.pem"), key: pki.path("origin.key"),
+                                         head: withLength ? "HTTP/1.1 200 OK\r\nContent-Length: \(size)\r\nConnection: close\r\n\r\n"
+                                                          : "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n",
+                                         body: expected)
+        defer { server.stop() }
+        let h = try ProxyHarness(routes: """
+            backend secure {
+                server 127.0.0.1:\(server.port) tls ca \(pki.path("origin.pem")) sni localhost
+            }
+            route app {
+                backend secure
+            }
+            """)
+        defer { h.stop() }
+
+        for attempt in 0..<1 {
+            let client = try TestClient(port: h.port, timeoutSeconds: 30)
+            // A small receive buffer and pauses between reads: the proxy's buffers toward
+            // this client fill, and with them the room to decrypt what the server sent.
+            var small: Int32 = 16 << 10
+            setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+            client.send("GET /big.bin HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n")
+            var received: [UInt8] = []
+            received.reserveCapacity(size + 4096)
+            var chunk = [UInt8](repeating: 0, count: 64 << 10)
+            while true {
+                let n = chunk.withUnsafeMutableBytes { Glibc.read(client.fd, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                received += chunk[0..<n]
+                usleep(100)
+            }
+            let text = String(decoding: received.prefix(512), as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 200"), "attempt \(attempt): \(text.prefix(120))")
+            let body = try #require(Self.body(of: received), "attempt \(attempt): no complete head")
+            #expect(body.count == size, "attempt \(attempt): \(body.count) of \(size) body bytes arrived")
+            let same = body == expected   // a Bool: the arrays themselves would fill the log
+            #expect(same, "attempt \(attempt): the body's bytes differ")
+        }
+        #expect(server.served == 1, "the answer came from the server, once")
+    }
+
+    /// The same behind an HTTP/2 stream whose client opens its window 16 KiB at a time: the
+    /// exchange takes the answer from the session in small steps, so records wait in it.
+    @Test func aSlowHTTP2StreamGetsTheLastRecordsToo() throws {
+        try requireTools("openssl", "nghttp")
+        let pki = try TLSConfigurationTests.PKI()
+        try pki.selfSigned("origin", name: "localhost")
+        let size = 4 << 20
+        let expected = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 13) }
+        let server = try AbruptTLSServer(certificate: pki.path("origin.pem"), key: pki.path("origin.key"),
+                                         head: "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n",
+                                         body: expected)
+        defer { server.stop() }
+        let h = try ProxyHarness(routes: """
+            listen http 127.0.0.1:0 h2c
+            backend secure {
+                server 127.0.0.1:\(server.port) tls ca \(pki.path("origin.pem")) sni localhost
+            }
+            route app {
+                backend secure
+            }
+            """)
+        defer { h.stop() }
+        for attempt in 0..<2 {
+            let output = pki.path("body-\(attempt).bin")
+            FileManager.default.createFile(atPath: output, contents: nil)
+            let file = try #require(FileHandle(forWritingAtPath: output))
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: toolPath("nghttp"))
+            process.arguments = ["-w", "14", "-W", "16", "-t", "60", "http://127.0.0.1:\(h.port)/big.bin"]
+            process.standardOutput = file
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            try file.close()
+            let body = [UInt8](try Data(contentsOf: URL(fileURLWithPath: output)))
+            #expect(process.terminationStatus == 0, "attempt \(attempt): nghttp exited \(process.terminationStatus)")
+            #expect(body.count == size, "attempt \(attempt): \(body.count) of \(size) body bytes arrived")
+            let same = body == expected   // a Bool: the arrays themselves would fill the log
+            #expect(same, "attempt \(attempt): the body's bytes differ")
+        }
+    }
+
+    /// After a 101 the connection is a tunnel, and the same holds: what the TLS server sent
+    /// reaches a slow client whole. The tunnel now also takes records out of the session when
+    /// its client side makes room, as an exchange does (before, only the server's socket
+    /// events did, and with the session full there are none). On loopback this test passed
+    /// without that change too (the same large-step draining as above): it guards the path.
+    @Test func aTunnelToATLSServerDeliversEverythingToASlowClient() throws {
+        try requireTools("openssl")
+        let pki = try TLSConfigurationTests.PKI()
+        try pki.selfSigned("origin", name: "localhost")
+        let size = 2 << 20
+        let expected = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ $0 >> 9) }
+        let server = try AbruptTLSServer(certificate: pki.path("origin.pem"), key: pki.path("origin.key"),
+                                         head: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+                                         body: expected)
+        defer { server.stop() }
+        let h = try ProxyHarness(routes: """
+            backend secure {
+                server 127.0.0.1:\(server.port) tls ca \(pki.path("origin.pem")) sni localhost
+            }
+            route app {
+                backend secure
+            }
+            """)
+        defer { h.stop() }
+        let client = try TestClient(port: h.port, timeoutSeconds: 20)
+        var small: Int32 = 16 << 10
+        setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        client.send("GET /ws HTTP/1.1\r\nHost: app\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(client.fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            received += chunk[0..<n]
+            usleep(100)
+        }
+        #expect(String(decoding: received.prefix(64), as: UTF8.self).hasPrefix("HTTP/1.1 101"))
+        let body = try #require(Self.body(of: received), "no complete head")
+        #expect(body.count == size, "\(body.count) of \(size) tunnelled bytes arrived")
+        let same = body == expected   // a Bool: the arrays themselves would fill the log
+        #expect(same, "the tunnelled bytes differ")
+    }
+
+    /// The body of a response whose head is followed by the raw body (until close) or by
+    /// chunks; nil without a complete head.
+    static func body(of response: [UInt8]) -> [UInt8]? {
+        let marker: [UInt8] = Array("\r\n\r\n".utf8)
+        guard response.count >= 4 else { return nil }
+        guard let end = (0...(response.count - 4)).first(where: { Array(response[$0..<$0 + 4]) == marker }) else { return nil }
+        let head = String(decoding: response[..<end], as: UTF8.self).lowercased()
+        let rest = Array(response[(end + 4)...])
+        guard head.contains("transfer-encoding: chunked") else { return rest }
+        var body: [UInt8] = []
+        var i = 0
+        while let lineEnd = (i..<max(i, rest.count - 1)).first(where: { rest[$0] == 13 && rest[$0 + 1] == 10 }),
+              let size = Int(String(decoding: rest[i..<lineEnd], as: UTF8.self).split(separator: ";").first ?? "", radix: 16) {
+            if size == 0 { return body }
+            let start = lineEnd + 2
+            guard start + size <= rest.count else { return body + rest[start...] }
+            body += rest[start..<start + size]
+            i = start + size + 2
+        }
+        return body
+    }
+}
+
+/// A blocking TLS server on 127.0.0.1 port 0, one connection at a time, built on the
+/// proxy's own `TLSSession`: it reads a request head, writes `head` and `body`, and closes
+/// the socket without a close_notify.
+final class AbruptTLSServer: @unchecked Sendable {
+    let port: UInt16
+    private let listener: FileDescriptor
+    private let context: TLSServerContext
+    private let response: [UInt8]
+    private let lock = NSLock()
+    private var servedCount = 0
+    var served: Int { lock.withLock { servedCount } }
+
+    init(certificate: String, key: String, head: String, body: [UInt8]) throws {
+        context = try TLSServerContext(defaultCertificate: TLSCertificateFiles(certificatePath: certificate, keyPath: key),
+                                       alpn: ["http/1.1"])
+        response = Array(head.utf8) + body
+        let fd = try Socket.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: false)
+        // Made non-blocking for the proxy's loops; this thread blocks.
+        _ = fcntl(fd.rawValue, F_SETFL, fcntl(fd.rawValue, F_GETFL) & ~O_NONBLOCK)
+        listener = fd
+        port = try Socket.localAddress(fd).port
+        Thread { [self] in serve() }.start()
+    }
+
+    func stop() { Glibc.shutdown(listener.rawValue, Int32(SHUT_RDWR)); listener.close() }
+
+    private func serve() {
+        while true {
+            let fd = accept(listener.rawValue, nil, nil)
+            guard fd >= 0 else { return }
+            answer(fd)
+            lock.withLock { servedCount += 1 }   // before the close its client waits for
+            Glibc.close(fd)   // no close_notify: the socket just ends
+        }
+    }
+
+    private func answer(_ fd: Int32) {
+        guard let session = try? TLSSession(server: context) else { return }
+        var scratch = [UInt8](repeating: 0, count: 64 << 10)
+        func flush() -> Bool {
+            while session.hasCiphertextToSend {
+                let n = scratch.withUnsafeMutableBytes { session.takeCiphertext(into: $0) }
+                if n == 0 { break }
+                guard writeAll(fd, Array(scratch[0..<n])) else { return false }
+            }
+            return true
+        }
+        func feed() -> Bool {
+            let n = scratch.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { return false }
+            return scratch.withUnsafeBytes { session.feedCiphertext(UnsafeRawBufferPointer(rebasing: $0[0..<n])) } == n
+        }
+        while true {
+            guard let state = try? session.handshake() else { return }
+            guard flush() else { return }
+            if state == .complete { break }
+            guard feed() else { return }
+        }
+        var request: [UInt8] = []
+        while !request.containsHeadEnd {
+            switch try? scratch.withUnsafeMutableBytes({ try session.readPlaintext(into: $0) }) {
+            case .bytes(let n)?: request += scratch[0..<n]
+            case .needMore?: guard flush(), feed() else { return }
+            default: return
+            }
+        }
+        var offset = 0
+        while offset < response.count {
+            let n = (try? response[offset...].withUnsafeBytes { try session.writePlaintext($0) }) ?? 0
+            offset += n
+            guard flush(), n > 0 else { return }
+        }
+    }
+}
+
+private extension Array where Element == UInt8 {
+    var containsHeadEnd: Bool {
+        count >= 4 && (0...(count - 4)).contains { self[$0] == 13 && self[$0 + 1] == 10 && self[$0 + 2] == 13 && self[$0 + 3] == 10 }
+    }
+}
