@@ -380,7 +380,10 @@ final class DownstreamConnection: EventHandler, Indexed {
             case .tunnel:
                 progressed = pumpTunnel()
             case .closing:
-                _ = flushToClient()
+                // Sent in part: go round again, until all of it is out or the socket says
+                // EAGAIN (which sets the writable interest). Ignoring a partial send left the
+                // rest with no event to wake it, until the closing deadline cut it off.
+                if flushToClient() { progressed = true }
                 if clientOutputDrained, phase == .closing { startLingering() }
             case .lingering, .closed:
                 break
