@@ -358,7 +358,9 @@ extension DownstreamConnection {
             if status < 500 { upstream.pool.succeeded() }
             // Every request byte must have left, or the server would read the next request
             // as the rest of this body and answers would shift between users.
-            let reusable = !upstreamEOF && withScratch({ $0.response.keepAlive }) && requestBody.isDone
+            // A TLS server's socket may have ended while its last records were still being
+            // decrypted: ended all the same.
+            let reusable = !upstreamEOF && !upstreamSocketEOF && withScratch({ $0.response.keepAlive }) && requestBody.isDone
                 && (toUpstream?.isEmpty ?? true) && !(upstream.tls?.hasPendingOutput ?? false)
                 && (fromUpstream?.isEmpty ?? true) && !responseUntilClose && !worker.draining
                 && upstream.pool.idle.count < worker.settings.maxIdlePerServer
