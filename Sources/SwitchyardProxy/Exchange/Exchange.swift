@@ -317,6 +317,9 @@ struct Exchange {
         switch state {
         case .connecting, .sending, .receiving:
             break
+        case .tunnel:
+            // The server's side of a tunnel failed (a reset, a bad TLS record): it ends.
+            return cut(.tunnelEnded)
         default:
             preconditionFailure("upstreamFailed in \(state)")
         }

@@ -173,7 +173,9 @@ extension DownstreamConnection {
             do {
                 if try tls.readSocket(upstream.fd, scratch: worker.cipherScratch) == .endOfStream { upstreamSocketEOF = true }
             } catch {
+                // A reset is not a clean end: an until-close body must not look complete.
                 upstreamEOF = true
+                responseUntilClose = false
             }
         }
         pullUpstreamPlaintext(upstream, tls)

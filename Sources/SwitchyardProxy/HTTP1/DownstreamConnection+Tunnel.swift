@@ -15,6 +15,7 @@ extension DownstreamConnection {
         // with its read interest off (the session full) no event would bring them.
         if let upstream, let upstreamTLS = upstream.tls, !upstream.connecting, !upstreamEOF, (fromUpstream?.writableCount ?? 1) > 0,
            pullUpstreamPlaintext(upstream, upstreamTLS) { progressed = true }
+        if phase != .tunnel { return true }   // the server's side failed: the tunnel is cut
         if let input = fromClient, !input.isEmpty {
             if toUpstream == nil { toUpstream = worker.buffers.take() }
             toUpstream!.ensureWritable(16 * 1024)

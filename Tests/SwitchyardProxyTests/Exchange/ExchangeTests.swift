@@ -201,6 +201,12 @@ import SwitchyardHTTP
         #expect(e.responseHeadReceived(status: 101, framing: .none) == .startTunnel)
         #expect(e.state == .tunnel)
         #expect(e.tunnelEnded() == .finish(close: true))
+        // The server's side failing mid-tunnel (a reset, a bad TLS record) ends the tunnel;
+        // it was a precondition failure — a crash on what a server sends.
+        var failing = Self.sending(Self.with { $0.upgrade = true })
+        #expect(failing.responseHeadReceived(status: 101, framing: .none) == .startTunnel)
+        #expect(failing.upstreamFailed(reusedConnection: true, nothingReceived: false, replayable: false) == .cut(reason: .tunnelEnded))
+        #expect(failing.state == .cut)
     }
 
     @Test func bodiesTheClientCanOnlySeeEndByCloseCloseTheConnection() {
