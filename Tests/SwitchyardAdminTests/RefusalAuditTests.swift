@@ -63,7 +63,10 @@ import SwitchyardSystem
         // 10 records per second of about 1.2 KB each, for the seconds the run took.
         let bound = (Int(elapsed) + 3) * 10 * 1_400
         #expect(size < bound, "audit log \(size) bytes after \(elapsed) s (before: 16.6 MB)")
-        #expect(size < 256 * 1024)
+        // And a fixed ceiling far below the 16.6 MB of before, with room for a slow run (the
+        // log grows with the seconds the 2,000 commands take: 20 s under ThreadSanitizer
+        // came to 290 KB, past the 256 KiB this line used to ask for).
+        #expect(size < 1 << 20)
         let refused = Self.records(audit).filter { $0["outcome"] as? String == "refused" }
         #expect(!refused.isEmpty)
         for record in refused.prefix(3) {
