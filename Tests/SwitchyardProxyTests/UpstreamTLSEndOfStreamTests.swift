@@ -20,82 +20,41 @@ import SwitchyardTLS
     /// is the one that caught the loss.
     @Test(arguments: [false, true])
     func theLastRecordsBeforeATLSServersCloseReachASlowClient(withLength: Bool) throws {
-        try requireTools("openssl")
-        let pki = try TLSConfigurationTests.PKI()
-        try pki.selfSigned("origin", name: "localhost")
         let size = 2 << 20
         let expected = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 11) }
-        let server = try AbruptTLSServer(certificate: pki.path("origin.pem"), key: pki.path("origin.key"),
-                                         head: withLength ? "HTTP/1.1 200 OK\r\nContent-Length: \(size)\r\nConnection: close\r\n\r\n"
-                                                          : "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n",
-                                         body: expected)
-        defer { server.stop() }
-        let h = try ProxyHarness(routes: """
-            backend secure {
-                server 127.0.0.1:\(server.port) tls ca \(pki.path("origin.pem")) sni localhost
-            }
-            route app {
-                backend secure
-            }
-            """)
-        defer { h.stop() }
-
-        for attempt in 0..<1 {
-            let client = try TestClient(port: h.port, timeoutSeconds: 30)
-            // A small receive buffer and pauses between reads: the proxy's buffers toward
-            // this client fill, and with them the room to decrypt what the server sent.
-            var small: Int32 = 16 << 10
-            setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
-            client.send("GET /big.bin HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n")
-            var received: [UInt8] = []
-            received.reserveCapacity(size + 4096)
-            var chunk = [UInt8](repeating: 0, count: 4 << 10)
-            while true {
-                let n = chunk.withUnsafeMutableBytes { Glibc.read(client.fd, $0.baseAddress, $0.count) }
-                if n <= 0 { break }
-                received += chunk[0..<n]
-                usleep(1000)
-            }
-            let text = String(decoding: received.prefix(512), as: UTF8.self)
-            #expect(text.hasPrefix("HTTP/1.1 200"), "attempt \(attempt): \(text.prefix(120))")
-            let body = try #require(Self.body(of: received), "attempt \(attempt): no complete head")
-            #expect(body.count == size, "attempt \(attempt): \(body.count) of \(size) body bytes arrived")
-            let same = body == expected   // a Bool: the arrays themselves would fill the log
-            #expect(same, "attempt \(attempt): the body's bytes differ")
-        }
+        let setup = try Setup(head: withLength ? "HTTP/1.1 200 OK\r\nContent-Length: \(size)\r\nConnection: close\r\n\r\n"
+                                               : "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n",
+                              body: expected)
+        defer { setup.stop() }
+        let client = try Self.slowClient(port: setup.proxy.port, timeoutSeconds: 30)
+        client.send("GET /big.bin HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n")
+        let received = Self.readSlowly(client)
+        let text = String(decoding: received.prefix(512), as: UTF8.self)
+        #expect(text.hasPrefix("HTTP/1.1 200"), "\(text.prefix(120))")
+        let body = try #require(Self.body(of: received), "no complete head")
+        #expect(body.count == size, "\(body.count) of \(size) body bytes arrived")
+        let same = body == expected   // a Bool: the arrays themselves would fill the log
+        #expect(same, "the body's bytes differ")
         // With a length the proxy may finish before the server closes: wait for it a little.
-        try waitFor("the server to finish its answer", seconds: 10) { server.served == 1 }
+        try waitFor("the server to finish its answer", seconds: 10) { setup.server.served == 1 }
     }
 
     /// The same behind an HTTP/2 stream whose client opens its window 16 KiB at a time: the
     /// exchange takes the answer from the session in small steps, so records wait in it.
     @Test func aSlowHTTP2StreamGetsTheLastRecordsToo() throws {
-        try requireTools("openssl", "nghttp")
-        let pki = try TLSConfigurationTests.PKI()
-        try pki.selfSigned("origin", name: "localhost")
+        try requireTools("nghttp")
         let size = 4 << 20
         let expected = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 13) }
-        let server = try AbruptTLSServer(certificate: pki.path("origin.pem"), key: pki.path("origin.key"),
-                                         head: "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n",
-                                         body: expected)
-        defer { server.stop() }
-        let h = try ProxyHarness(routes: """
-            listen http 127.0.0.1:0 h2c
-            backend secure {
-                server 127.0.0.1:\(server.port) tls ca \(pki.path("origin.pem")) sni localhost
-            }
-            route app {
-                backend secure
-            }
-            """)
-        defer { h.stop() }
+        let setup = try Setup(head: "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n",
+                              body: expected, listen: "listen http 127.0.0.1:0 h2c")
+        defer { setup.stop() }
         for attempt in 0..<2 {
-            let output = pki.path("body-\(attempt).bin")
+            let output = setup.pki.path("body-\(attempt).bin")
             FileManager.default.createFile(atPath: output, contents: nil)
             let file = try #require(FileHandle(forWritingAtPath: output))
             let process = Process()
             process.executableURL = URL(fileURLWithPath: toolPath("nghttp"))
-            process.arguments = ["-w", "14", "-W", "16", "-t", "60", "http://127.0.0.1:\(h.port)/big.bin"]
+            process.arguments = ["-w", "14", "-W", "16", "-t", "60", "http://127.0.0.1:\(setup.proxy.port)/big.bin"]
             process.standardOutput = file
             process.standardError = FileHandle.nullDevice
             try process.run()
@@ -115,37 +74,13 @@ import SwitchyardTLS
     /// events did, and with the session full there are none). On loopback this test passed
     /// without that change too (the same large-step draining as above): it guards the path.
     @Test func aTunnelToATLSServerDeliversEverythingToASlowClient() throws {
-        try requireTools("openssl")
-        let pki = try TLSConfigurationTests.PKI()
-        try pki.selfSigned("origin", name: "localhost")
         let size = 2 << 20
         let expected = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ $0 >> 9) }
-        let server = try AbruptTLSServer(certificate: pki.path("origin.pem"), key: pki.path("origin.key"),
-                                         head: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
-                                         body: expected)
-        defer { server.stop() }
-        let h = try ProxyHarness(routes: """
-            backend secure {
-                server 127.0.0.1:\(server.port) tls ca \(pki.path("origin.pem")) sni localhost
-            }
-            route app {
-                backend secure
-            }
-            """)
-        defer { h.stop() }
-        let client = try TestClient(port: h.port, timeoutSeconds: 20)
-        var small: Int32 = 16 << 10
-        setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
-        client.send("GET /ws HTTP/1.1\r\nHost: app\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-        var received: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4 << 10)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(client.fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            received += chunk[0..<n]
-            usleep(1000)
-        }
+        let setup = try Setup(head: Self.switchingProtocols, body: expected)
+        defer { setup.stop() }
+        let client = try Self.slowClient(port: setup.proxy.port, timeoutSeconds: 20)
+        client.send(Self.upgradeRequest)
+        let received = Self.readSlowly(client)
         #expect(String(decoding: received.prefix(64), as: UTF8.self).hasPrefix("HTTP/1.1 101"))
         let body = try #require(Self.body(of: received), "no complete head")
         #expect(body.count == size, "\(body.count) of \(size) tunnelled bytes arrived")
@@ -157,33 +92,80 @@ import SwitchyardTLS
     /// tunnel; the proxy must go on. It hit a precondition in the exchange — the whole process
     /// (here: the test process) would have crashed.
     @Test func aBadRecordFromTheServerEndsTheTunnelAndNothingElse() throws {
-        try requireTools("openssl")
-        let pki = try TLSConfigurationTests.PKI()
-        try pki.selfSigned("origin", name: "localhost")
-        let server = try AbruptTLSServer(certificate: pki.path("origin.pem"), key: pki.path("origin.key"),
-                                         head: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
-                                         body: Array("hello".utf8),
-                                         garbageAfter: [0x17, 0x03, 0x03, 0x00, 0x20] + [UInt8](repeating: 0x5a, count: 32))
-        defer { server.stop() }
-        let h = try ProxyHarness(routes: """
-            backend secure {
-                server 127.0.0.1:\(server.port) tls ca \(pki.path("origin.pem")) sni localhost
-            }
-            route app {
-                backend secure
-            }
-            """)
-        defer { h.stop() }
+        let setup = try Setup(head: Self.switchingProtocols, body: Array("hello".utf8),
+                              garbageAfter: [0x17, 0x03, 0x03, 0x00, 0x20] + [UInt8](repeating: 0x5a, count: 32))
+        defer { setup.stop() }
         for _ in 0..<2 {
-            let client = try TestClient(port: h.port, timeoutSeconds: 10)
-            client.send("GET /ws HTTP/1.1\r\nHost: app\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            let client = try TestClient(port: setup.proxy.port, timeoutSeconds: 10)
+            client.send(Self.upgradeRequest)
             let text = String(decoding: client.readToEnd(), as: UTF8.self)
             #expect(text.hasPrefix("HTTP/1.1 101"), "\(text.prefix(80))")
             #expect(text.hasSuffix("hello"), "what came before the bad record is delivered, then the tunnel ends")
         }
-        // Still serving: the admin view answers and counts the two tunnels' failures.
-        #expect(h.proxy.stats().upstreamErrors >= 2)
+        // Still running (a crash would have ended the test process), and both failures counted.
+        #expect(setup.proxy.proxy.stats().upstreamErrors >= 2)
+    }
+
+    // MARK: support
+
+    /// A throwaway certificate, an `AbruptTLSServer` with it, and a proxy whose one route goes
+    /// to that server over verified TLS. `stop()` stops the proxy first, then the server.
+    struct Setup {
+        let pki: TLSConfigurationTests.PKI
+        let server: AbruptTLSServer
+        let proxy: ProxyHarness
+
+        init(head: String, body: [UInt8], garbageAfter: [UInt8] = [], listen: String = "") throws {
+            try requireTools("openssl")
+            pki = try TLSConfigurationTests.PKI()
+            try pki.selfSigned("origin", name: "localhost")
+            server = try AbruptTLSServer(certificate: pki.path("origin.pem"), key: pki.path("origin.key"),
+                                         head: head, body: body, garbageAfter: garbageAfter)
+            do {
+                proxy = try ProxyHarness(routes: """
+                    \(listen)
+                    backend secure {
+                        server 127.0.0.1:\(server.port) tls ca \(pki.path("origin.pem")) sni localhost
+                    }
+                    route app {
+                        backend secure
+                    }
+                    """)
+            } catch {
+                server.stop()
+                throw error
+            }
+        }
+
+        func stop() {
+            proxy.stop()
+            server.stop()
+        }
+    }
+
+    static let switchingProtocols = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+    static let upgradeRequest = "GET /ws HTTP/1.1\r\nHost: app\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+
+    /// A client with a small receive buffer: the proxy's buffers toward it fill, and with
+    /// them the room to decrypt what the server sent.
+    static func slowClient(port: UInt16, timeoutSeconds: Int) throws -> TestClient {
+        let client = try TestClient(port: port, timeoutSeconds: timeoutSeconds)
+        var small: Int32 = 16 << 10
+        setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        return client
+    }
+
+    /// Everything until the end of the stream, 4 KiB at a time with a pause after each read.
+    static func readSlowly(_ client: TestClient) -> [UInt8] {
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4 << 10)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(client.fd, $0.baseAddress, $0.count) }
+            if n <= 0 { return received }
+            received += chunk[0..<n]
+            usleep(1000)
+        }
     }
 
     /// The body of a response whose head is followed by the raw body (until close) or by
