@@ -13,8 +13,7 @@ extension DownstreamConnection {
         var progressed = false
         if isTLS, let tls, !clientEOF, clientBufferHasRoom,
            pullPlaintext(tls) { progressed = true }
-        if let upstream, let upstreamTLS = upstream.tls, !upstream.connecting, !upstreamEOF,
-           (fromUpstream?.writableCount ?? 1) > 0, pullUpstreamPlaintext(upstream, upstreamTLS) { progressed = true }
+        if pullWaitingUpstreamRecords() { progressed = true }
         if pumpRequestBody() { progressed = true }
         if flushToUpstream() { progressed = true }
         if phase != .exchanging { return true }

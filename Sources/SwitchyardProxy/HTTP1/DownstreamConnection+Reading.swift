@@ -202,6 +202,16 @@ extension DownstreamConnection {
         }
     }
 
+    /// A TLS upstream's records that waited in the session for room in `fromUpstream`, taken
+    /// out once there is room: with the session full its read interest is off, so no socket
+    /// event would bring them (the exchange and the tunnel pumps both call this).
+    @inline(__always)
+    func pullWaitingUpstreamRecords() -> Bool {
+        guard let upstream, let tls = upstream.tls, !upstream.connecting, !upstreamEOF,
+              (fromUpstream?.writableCount ?? 1) > 0 else { return false }
+        return pullUpstreamPlaintext(upstream, tls)
+    }
+
     /// TLS upstream: decrypts what the session holds into `fromUpstream` and sends what the
     /// handshake produced. A failed handshake (verification!) fails the exchange: 502.
     @discardableResult

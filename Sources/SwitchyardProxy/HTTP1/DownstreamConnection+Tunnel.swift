@@ -11,10 +11,7 @@ extension DownstreamConnection {
     func pumpTunnel() -> Bool {
         var progressed = false
         if let tls, !clientEOF, pullPlaintext(tls) { progressed = true }
-        // A TLS upstream's session may hold records that waited for room in `fromUpstream`:
-        // with its read interest off (the session full) no event would bring them.
-        if let upstream, let upstreamTLS = upstream.tls, !upstream.connecting, !upstreamEOF, (fromUpstream?.writableCount ?? 1) > 0,
-           pullUpstreamPlaintext(upstream, upstreamTLS) { progressed = true }
+        if pullWaitingUpstreamRecords() { progressed = true }
         if phase != .tunnel { return true }   // the server's side failed: the tunnel is cut
         if let input = fromClient, !input.isEmpty {
             if toUpstream == nil { toUpstream = worker.buffers.take() }
