@@ -146,7 +146,7 @@ extension DownstreamConnection {
         }
         Lingering.shutdownWrite(fd, tls: tls)
         clientShutDown = true
-        if clientEOF {
+        if clientEOF || clientSocketEOF {
             close()
             return
         }

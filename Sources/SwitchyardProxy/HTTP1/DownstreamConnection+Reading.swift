@@ -12,7 +12,7 @@ extension DownstreamConnection {
     /// One read per readiness event: level-triggered epoll reports the fd again if more is
     /// waiting, and a second read that would only return EAGAIN is a wasted system call.
     func readFromClient() {
-        guard !clientEOF, phase != .closed else { return }
+        guard !clientEOF, !clientSocketEOF, phase != .closed else { return }
         if phase == .lingering {
             if !Lingering.discard(fd, scratch: worker.cipherScratch) { close() }
             return
@@ -93,7 +93,7 @@ extension DownstreamConnection {
     func readCiphertext(_ tls: TLSTransport) {
         do {
             switch try tls.readSocket(fd, scratch: worker.cipherScratch) {
-            case .endOfStream: clientEOF = true
+            case .endOfStream: clientSocketEOF = true   // `clientEOF` once the session is empty
             case .fed, .wouldBlock, .full: break
             }
         } catch {
@@ -120,6 +120,8 @@ extension DownstreamConnection {
                     clientBytesReceived(n, into: buffer)
                     progressed = true
                 case .needMore:
+                    // After the socket's end, a record still incomplete never will be.
+                    if clientSocketEOF { clientEOF = true }
                     break reading
                 case .closed:
                     clientEOF = true

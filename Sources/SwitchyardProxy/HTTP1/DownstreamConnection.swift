@@ -132,7 +132,14 @@ final class DownstreamConnection: EventHandler, Indexed {
     var responseChunks = ChunkedDecoder()
 
     // Client side of the socket.
+    /// No more request bytes will come: the socket ended (plain), or the TLS session ended
+    /// or has nothing left to decrypt after its socket ended.
     var clientEOF = false
+    /// A TLS client's socket reached end of stream, while the session may still hold
+    /// records there was no room to decrypt (pipelined requests, a body's tail): they are
+    /// taken as room comes — by the pump, since no socket event will come for them — and
+    /// `clientEOF` follows once the session has nothing left.
+    var clientSocketEOF = false
     var clientWriteBlocked = false
     var clientShutDown = false
 
@@ -298,7 +305,7 @@ final class DownstreamConnection: EventHandler, Indexed {
         if events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0 {
             readFromClient()
         }
-        if events & (Epoll.hangUp | Epoll.error) != 0, clientEOF, phase != .closed {
+        if events & (Epoll.hangUp | Epoll.error) != 0, clientEOF || clientSocketEOF, phase != .closed {
             // The client is gone both ways (or its socket failed): nothing more can be read
             // or delivered. A tunnel whose client side already ended just stops listening.
             if phase == .tunnel && tunnelShutClient && events & Epoll.error == 0 {
@@ -353,6 +360,9 @@ final class DownstreamConnection: EventHandler, Indexed {
         var progressed = true
         while progressed {
             progressed = false
+            // A TLS client whose socket ended: its last records leave the session here, in
+            // every phase that would have read them on a socket event (none will come).
+            if clientSocketEOF, !clientEOF, let tls, clientBufferHasRoom, pullPlaintext(tls) { progressed = true }
             // The flags first: binding a nil optional still calls into the runtime.
             // The stream borrowed, not retained (a pair each pass, two passes or more a
             // request): it is alive while it is bridged, and `refill` only moves bytes and
@@ -405,11 +415,11 @@ final class DownstreamConnection: EventHandler, Indexed {
         guard phase != .closed else { return }
         if !isH2 {
             var client: UInt32 = 0
-            if !clientEOF, clientBufferHasRoom,
+            if !clientEOF, !clientSocketEOF, clientBufferHasRoom,
                (tls?.session.ciphertextRoom ?? 1) > 0 {
                 client |= Epoll.readable
             }
-            if phase == .lingering { client = clientEOF ? 0 : Epoll.readable }
+            if phase == .lingering { client = clientEOF || clientSocketEOF ? 0 : Epoll.readable }
             if clientWriteBlocked { client |= Epoll.writable }
             worker.loop.setInterest(registration, client)
         }
