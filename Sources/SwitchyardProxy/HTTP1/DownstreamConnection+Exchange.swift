@@ -20,6 +20,10 @@ extension DownstreamConnection {
         if pumpResponse() { progressed = true }
         if phase != .exchanging { return true }
         if flushToClient() { progressed = true }
+        // A failed send aborts (the client reset): the connection is closed, and finishing
+        // its exchange now would reopen it as `closing` and close its descriptor a second
+        // time — by then perhaps another connection's, opened by another thread.
+        if phase != .exchanging { return true }
         if responseDone, case .finish(let close) = exchange.responseEnded() {
             if close { closeAfterResponse = true }
             finishExchange()

@@ -305,7 +305,11 @@ final class DownstreamConnection: EventHandler, Indexed {
         if events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0 {
             readFromClient()
         }
-        if events & (Epoll.hangUp | Epoll.error) != 0, clientEOF || clientSocketEOF, phase != .closed {
+        // An error (a reset) counts even when nothing could be read: with the buffer full
+        // the read above did not happen, and level-triggered epoll would report the error
+        // again and again — a worker spinning until a deadline (a parked write's max-wait).
+        if events & (Epoll.hangUp | Epoll.error) != 0, clientEOF || clientSocketEOF || events & Epoll.error != 0,
+           phase != .closed {
             // The client is gone both ways (or its socket failed): nothing more can be read
             // or delivered. A tunnel whose client side already ended just stops listening.
             if phase == .tunnel && tunnelShutClient && events & Epoll.error == 0 {
