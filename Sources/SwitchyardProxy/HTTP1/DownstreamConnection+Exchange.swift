@@ -52,8 +52,7 @@ extension DownstreamConnection {
             input.consume(n)
             bytesIn += UInt64(n)
             if remaining == UInt64(n) {
-                requestBody = .done
-                exchange.requestBodyEnded()
+                requestBodyDone()
             } else {
                 requestBody = .length(remaining - UInt64(n))
             }
@@ -92,8 +91,7 @@ extension DownstreamConnection {
                 }
                 if step.finished {
                     out.append(ChunkedEncoder.lastChunk)
-                    requestBody = .done
-                    exchange.requestBodyEnded()
+                    requestBodyDone()
                     return true
                 }
                 if step.consumed == 0 || input.isEmpty { return progressed }
@@ -124,9 +122,19 @@ extension DownstreamConnection {
         out.ensureWritable(8)
         guard out.writableCount >= 5 else { return false }
         out.append(ChunkedEncoder.lastChunk)
-        requestBody = .done
-        exchange.requestBodyEnded()
+        requestBodyDone()
         return true
+    }
+
+    /// The request body's last byte is in `toUpstream`. The exchange has nothing to do then:
+    /// a response that ends also ends the exchange, in the pass of `pumpExchange` that
+    /// completes it, so no request body is still being sent after that (`requestBodyEnded`
+    /// finishes the exchange only for a driver that would have missed it).
+    @inline(__always)
+    func requestBodyDone() {
+        requestBody = .done
+        let action = exchange.requestBodyEnded()
+        assert(action == .none, "the request body ended after the response: \(action)")
     }
 
     /// Parses the response head and moves response body bytes to `toClient`.
