@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Testing
 import SwitchyardTestSupport
@@ -9,7 +10,7 @@ import SwitchyardSystem
 /// TCP (L4) mode: bytes relayed with splice(2), the backend chosen once per connection.
 @Suite struct TCPModeTests {
     /// A started one-worker proxy with a `mode tcp` route to `servers` (in order), and its port.
-    func tcpProxy(servers: [UInt16]) throws -> (Proxy, UInt16) {
+    func tcpProxy(servers: [UInt16], settings: (inout ProxySettings) -> Void = { _ in }) throws -> (Proxy, UInt16) {
         let config = try RoutesConfig.parse("""
             backend db {
             \(servers.map { "    server 127.0.0.1:\($0)" }.joined(separator: "\n"))
@@ -20,8 +21,10 @@ import SwitchyardSystem
                 backend db
             }
             """, file: "tcp.routes")
+        var tuned = ProxySettings(workers: 1)
+        settings(&tuned)
         let proxy = try Proxy(table: RouteTable.build(config: config, state: RuntimeState(), generation: 1),
-                              settings: ProxySettings(workers: 1))
+                              settings: tuned)
         proxy.start()
         guard let address = proxy.tcpAddresses["tds"] else {
             proxy.shutdown(graceMilliseconds: 0)
@@ -55,5 +58,86 @@ import SwitchyardSystem
         let client = try TestClient(port: port)
         #expect(client.readToEnd().isEmpty)
         #expect(proxy.stats().noServer == 1)
+    }
+
+    /// A server sending in small packets (100-byte writes, TCP_NODELAY) to a client that reads
+    /// nothing: the pipe's 16 buffers fill with 1,600 bytes, far below the byte count the
+    /// relay allowed, while the server's socket stays readable. Before, the worker spun on that
+    /// readable socket, and every spin pushed the idle deadline, so the tunnel never idled
+    /// out; now reading waits for the pipe to drain, and the idle timeout (3 s here) ends it.
+    @Test func aClientThatReadsNothingFromASmallPacketServerIdlesOut() throws {
+        let server = try SmallPacketServer()
+        defer { server.stop() }
+        let (proxy, port) = try tcpProxy(servers: [server.port]) { $0.tunnelIdleTimeoutMilliseconds = 3_000 }
+        defer { proxy.shutdown(graceMilliseconds: 500) }
+        let listeners = proxy.registeredDescriptors()
+        let client = try TestClient(port: port)
+        var small: Int32 = 4096
+        setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        try waitFor("the server to stop, blocked", seconds: 10) { server.blocked }
+        #expect(proxy.registeredDescriptors() == listeners + 2, "the tunnel is open while the client reads nothing")
+        try waitFor("the idle tunnel to close", seconds: 8) { proxy.registeredDescriptors() == listeners }
+    }
+
+    /// A client that resets while the proxy still connects to a server that does not answer
+    /// (its accept queue is full): the tunnel ends at once. Before, the client's reset was
+    /// reported at every wait until the connect timed out (10 s here), the worker spinning.
+    @Test func aClientResetDuringTheConnectEndsTheTunnelAtOnce() throws {
+        let full = try Socket.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: false, backlog: 0)
+        defer { full.close() }
+        let fullPort = try Socket.localAddress(full).port
+        let queued = try TestClient(port: fullPort)   // the one connection a backlog of 0 takes
+        defer { _ = queued }
+        let (proxy, port) = try tcpProxy(servers: [fullPort]) { $0.connectTimeoutMilliseconds = 10_000 }
+        defer { proxy.shutdown(graceMilliseconds: 500) }
+        let listeners = proxy.registeredDescriptors()
+        let fd = try Socket.connectBlocking(to: SocketAddress(ip: "127.0.0.1", port: port)!)
+        try waitFor("the proxy to start connecting", seconds: 5) { proxy.registeredDescriptors() == listeners + 2 }
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd.rawValue, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        fd.close()
+        try waitFor("the tunnel to end", seconds: 3) { proxy.registeredDescriptors() == listeners }
+    }
+}
+
+/// Accepts one connection and writes 100-byte packets to it (TCP_NODELAY) until a write
+/// blocks for half a second: then `blocked`.
+final class SmallPacketServer: @unchecked Sendable {
+    let port: UInt16
+    private let listener: FileDescriptor
+    private let lock = NSLock()
+    private var isBlocked = false
+    var blocked: Bool { lock.withLock { isBlocked } }
+    private let finished = DispatchSemaphore(value: 0)
+
+    init() throws {
+        let fd = try Socket.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: false)
+        _ = fcntl(fd.rawValue, F_SETFL, fcntl(fd.rawValue, F_GETFL) & ~O_NONBLOCK)   // this thread blocks
+        listener = fd
+        port = try Socket.localAddress(fd).port
+        Thread { [self] in serve() }.start()
+    }
+
+    func stop() {
+        Glibc.shutdown(listener.rawValue, Int32(SHUT_RDWR))
+        _ = finished.wait(timeout: .now() + 10)
+        listener.close()
+    }
+
+    private func serve() {
+        defer { finished.signal() }
+        let fd = accept(listener.rawValue, nil, nil)
+        guard fd >= 0 else { return }
+        defer { Glibc.close(fd) }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        var half = timeval(tv_sec: 0, tv_usec: 500_000)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &half, socklen_t(MemoryLayout<timeval>.size))
+        let packet = [UInt8](repeating: UInt8(ascii: "s"), count: 100)
+        while packet.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) > 0 {}
+        lock.withLock { isBlocked = true }
+        // Keep the connection until the test ends.
+        var byte: UInt8 = 0
+        while Glibc.recv(fd, &byte, 1, 0) > 0 {}
     }
 }

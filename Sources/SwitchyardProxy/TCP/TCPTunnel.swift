@@ -13,6 +13,11 @@ struct SpliceRelay {
     var destinationBlocked = false
     /// Our write side towards the destination was shut down (the half-close passed on).
     var shutDown = false
+    /// The source had bytes but the pipe took none: a pipe holds 16 buffers, and splicing
+    /// from a socket uses one per packet, so small packets fill it long before
+    /// `pipeCapacity` bytes. Reading waits until bytes leave the pipe — listening to a
+    /// source that stays readable meanwhile would spin the worker.
+    var pipeFull = false
     static let pipeCapacity = 64 * 1024
 
     init() throws(Errno) {
@@ -26,12 +31,19 @@ struct SpliceRelay {
             switch try Socket.splice(from: source, to: pipeWrite, count: Self.pipeCapacity - pending) {
             case .processed(0): sourceEOF = true; progressed = true
             case .processed(let n): pending += n; progressed = true
-            case .wouldBlock: break
+            // Nothing to read, or no buffer left in the pipe: with bytes in it, take it for
+            // the latter (the bytes leaving clears it; until then they are what we wait for).
+            case .wouldBlock: if pending > 0 { pipeFull = true }
             }
         }
         if pending > 0 && !destinationBlocked {
             switch try Socket.splice(from: pipeRead, to: destination, count: pending) {
-            case .processed(let n): pending -= n; progressed = progressed || n > 0
+            case .processed(let n):
+                pending -= n
+                if n > 0 {
+                    progressed = true
+                    pipeFull = false
+                }
             case .wouldBlock: destinationBlocked = true
             }
         }
@@ -43,7 +55,7 @@ struct SpliceRelay {
         return progressed
     }
 
-    var wantsSource: Bool { !sourceEOF && pending < Self.pipeCapacity }
+    var wantsSource: Bool { !sourceEOF && !pipeFull && pending < Self.pipeCapacity }
 
     func close() {
         pipeRead.close()
@@ -141,6 +153,12 @@ final class TCPTunnel: EventHandler, Indexed {
     }
 
     override func eventsReceived(_ events: UInt32) {
+        // A client that resets is gone: while connecting there is nothing to pass on yet,
+        // and later its reset would be reported again and again while its pipe is full.
+        if events & Epoll.error != 0 || (connecting && events & Epoll.hangUp != 0) {
+            close()
+            return
+        }
         pump(clientReadable: events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0, upstreamReadable: false,
              clientWritable: events & Epoll.writable != 0, upstreamWritable: false)
     }
@@ -161,6 +179,9 @@ final class TCPTunnel: EventHandler, Indexed {
             }
             connecting = false
             tunnelOpened()
+            // From the connect's deadline to the tunnel's idle one (a pump that moves
+            // nothing leaves the deadline as it is).
+            deadline = Clock.monotonicMilliseconds() + worker.settings.tunnelIdleTimeoutMilliseconds
         }
         pump(clientReadable: false, upstreamReadable: events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0,
              clientWritable: false, upstreamWritable: events & Epoll.writable != 0)
@@ -175,6 +196,7 @@ final class TCPTunnel: EventHandler, Indexed {
         }
         if clientWritable { toClient.destinationBlocked = false }
         if upstreamWritable { toUpstream.destinationBlocked = false }
+        var moved = false
         do {
             var readClient = clientReadable
             var readUpstream = upstreamReadable
@@ -184,12 +206,15 @@ final class TCPTunnel: EventHandler, Indexed {
                 readClient = false
                 readUpstream = false
                 if !a && !b { break }
+                moved = true
             }
         } catch {
             close()
             return
         }
-        deadline = Clock.monotonicMilliseconds() + worker.settings.tunnelIdleTimeoutMilliseconds
+        // Idle is idle: an event that moved nothing does not push the deadline (events
+        // that repeat without progress would otherwise keep a stuck tunnel open for ever).
+        if moved { deadline = Clock.monotonicMilliseconds() + worker.settings.tunnelIdleTimeoutMilliseconds }
         if toUpstream.shutDown && toClient.shutDown {
             close()
             return
