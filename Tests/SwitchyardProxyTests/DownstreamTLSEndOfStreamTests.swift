@@ -20,7 +20,7 @@ import SwitchyardTLS
     /// with the buffer full and the next requests in the session — when the socket's end is
     /// read. Before, 60-odd of the 120 were answered.
     @Test func pipelinedRequestsBeforeAHalfCloseAreAllAnswered() throws {
-        let origin = try ClosingOrigin()
+        let origin = try ClosingOrigin.start()
         defer { origin.stop() }
         let setup = try Setup(server: "127.0.0.1:\(origin.port)")
         defer { setup.stop() }
@@ -45,7 +45,7 @@ import SwitchyardTLS
     /// buffer and the session, and the proxy waits for a new upstream connection. Before, the socket's end read then cut the body short:
     /// the server never got it whole and the post was aborted.
     @Test func aFormPostBehindGetsArrivesWholeAfterAHalfClose() throws {
-        let origin = try ClosingOrigin()
+        let origin = try ClosingOrigin.start()
         defer { origin.stop() }
         let setup = try Setup(server: "127.0.0.1:\(origin.port)")
         defer { setup.stop() }
@@ -96,30 +96,12 @@ import SwitchyardTLS
 /// A plain HTTP/1.1 server that reads one request (a `Content-Length` body too) and
 /// answers "answered TARGET" (and "with N bytes" for a body) with `Connection: close`, then
 /// closes: every request needs a new connection. One connection at a time, on its own thread.
-final class ClosingOrigin: @unchecked Sendable {
-    let port: UInt16
-    private let listener: FileDescriptor
-    private let finished = DispatchSemaphore(value: 0)
+enum ClosingOrigin {
+    static func start() throws -> OneThreadServer { try OneThreadServer(serve: serve) }
 
-    init() throws {
-        let fd = try Socket.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: false)
-        _ = fcntl(fd.rawValue, F_SETFL, fcntl(fd.rawValue, F_GETFL) & ~O_NONBLOCK)   // this thread blocks
-        listener = fd
-        port = try Socket.localAddress(fd).port
-        Thread { [self] in serve() }.start()
-    }
-
-    /// Wakes the accept, waits for the thread to leave, then closes the listener.
-    func stop() {
-        Glibc.shutdown(listener.rawValue, Int32(SHUT_RDWR))
-        _ = finished.wait(timeout: .now() + 10)
-        listener.close()
-    }
-
-    private func serve() {
-        defer { finished.signal() }
+    private static func serve(_ listener: Int32) {
         while true {
-            let fd = accept(listener.rawValue, nil, nil)
+            let fd = accept(listener, nil, nil)
             guard fd >= 0 else { return }
             var received: [UInt8] = []
             var chunk = [UInt8](repeating: 0, count: 16 << 10)

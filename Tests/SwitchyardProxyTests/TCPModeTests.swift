@@ -103,30 +103,20 @@ import SwitchyardSystem
 /// Accepts one connection and writes 100-byte packets to it (TCP_NODELAY) until a write
 /// blocks for half a second: then `blocked`.
 final class SmallPacketServer: @unchecked Sendable {
-    let port: UInt16
-    private let listener: FileDescriptor
+    private var server: OneThreadServer!
+    var port: UInt16 { server.port }
     private let lock = NSLock()
     private var isBlocked = false
     var blocked: Bool { lock.withLock { isBlocked } }
-    private let finished = DispatchSemaphore(value: 0)
 
     init() throws {
-        let fd = try Socket.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: false)
-        _ = fcntl(fd.rawValue, F_SETFL, fcntl(fd.rawValue, F_GETFL) & ~O_NONBLOCK)   // this thread blocks
-        listener = fd
-        port = try Socket.localAddress(fd).port
-        Thread { [self] in serve() }.start()
+        server = try OneThreadServer { [self] listener in serve(listener) }
     }
 
-    func stop() {
-        Glibc.shutdown(listener.rawValue, Int32(SHUT_RDWR))
-        _ = finished.wait(timeout: .now() + 10)
-        listener.close()
-    }
+    func stop() { server.stop() }
 
-    private func serve() {
-        defer { finished.signal() }
-        let fd = accept(listener.rawValue, nil, nil)
+    private func serve(_ listener: Int32) {
+        let fd = accept(listener, nil, nil)
         guard fd >= 0 else { return }
         defer { Glibc.close(fd) }
         var one: Int32 = 1

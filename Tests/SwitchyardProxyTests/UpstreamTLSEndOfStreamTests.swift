@@ -50,7 +50,7 @@ import SwitchyardTLS
         defer { setup.stop() }
         for attempt in 0..<2 {
             let output = setup.pki.path("body-\(attempt).bin")
-            FileManager.default.createFile(atPath: output, contents: nil)
+            _ = FileManager.default.createFile(atPath: output, contents: nil)
             let file = try #require(FileHandle(forWritingAtPath: output))
             let process = Process()
             process.executableURL = URL(fileURLWithPath: toolPath("nghttp"))
@@ -195,8 +195,8 @@ import SwitchyardTLS
 /// proxy's own `TLSSession`: it reads a request head, writes `head` and `body`, and closes
 /// the socket without a close_notify.
 final class AbruptTLSServer: @unchecked Sendable {
-    let port: UInt16
-    private let listener: FileDescriptor
+    private var server: OneThreadServer!
+    var port: UInt16 { server.port }
     private let context: TLSServerContext
     private let response: [UInt8]
     private let lock = NSLock()
@@ -211,28 +211,14 @@ final class AbruptTLSServer: @unchecked Sendable {
         context = try TLSServerContext(defaultCertificate: TLSCertificateFiles(certificatePath: certificate, keyPath: key),
                                        alpn: ["http/1.1"])
         response = Array(head.utf8) + body
-        let fd = try Socket.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: false)
-        // Made non-blocking for the proxy's loops; this thread blocks.
-        _ = fcntl(fd.rawValue, F_SETFL, fcntl(fd.rawValue, F_GETFL) & ~O_NONBLOCK)
-        listener = fd
-        port = try Socket.localAddress(fd).port
-        Thread { [self] in serve() }.start()
+        server = try OneThreadServer { [self] listener in serve(listener) }
     }
 
-    private let finished = DispatchSemaphore(value: 0)
+    func stop() { server.stop() }
 
-    /// Wakes the accept, waits for the serving thread to leave, then closes the listener: its
-    /// descriptor number is not reused under a thread still calling `accept` on it.
-    func stop() {
-        Glibc.shutdown(listener.rawValue, Int32(SHUT_RDWR))
-        _ = finished.wait(timeout: .now() + 10)
-        listener.close()
-    }
-
-    private func serve() {
-        defer { finished.signal() }
+    private func serve(_ listener: Int32) {
         while true {
-            let fd = accept(listener.rawValue, nil, nil)
+            let fd = accept(listener, nil, nil)
             guard fd >= 0 else { return }
             if answer(fd), !garbage.isEmpty {
                 // Once the answer was taken in (a tunnel running), then the bad record alone,

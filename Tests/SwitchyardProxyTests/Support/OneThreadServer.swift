@@ -1,0 +1,31 @@
+import Foundation
+import Glibc
+import SwitchyardSystem
+
+/// A blocking test server on 127.0.0.1 port 0: one thread runs `serve` with the listening
+/// descriptor (blocking, so `accept` waits). `stop()` wakes that accept, waits for the thread
+/// to leave, then closes the listener — its number is not reused under a thread still calling
+/// `accept` on it. The servers built on it (`AbruptTLSServer`, `ClosingOrigin`,
+/// `SmallPacketServer`) say what they do with each connection.
+final class OneThreadServer: @unchecked Sendable {
+    let port: UInt16
+    private let listener: FileDescriptor
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(serve: @escaping @Sendable (_ listener: Int32) -> Void) throws {
+        let fd = try Socket.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: false)
+        _ = fcntl(fd.rawValue, F_SETFL, fcntl(fd.rawValue, F_GETFL) & ~O_NONBLOCK)
+        listener = fd
+        port = try Socket.localAddress(fd).port
+        Thread { [finished] in
+            serve(fd.rawValue)
+            finished.signal()
+        }.start()
+    }
+
+    func stop() {
+        Glibc.shutdown(listener.rawValue, Int32(SHUT_RDWR))
+        _ = finished.wait(timeout: .now() + 10)
+        listener.close()
+    }
+}
