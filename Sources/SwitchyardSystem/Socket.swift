@@ -68,16 +68,27 @@ public enum Socket {
         throw Errno(code: err, call: "connect(\(address))")
     }
 
-    /// Blocking connect, for clients (CLI, tests).
-    public static func connectBlocking(to address: SocketAddress) throws(Errno) -> FileDescriptor {
+    /// Blocking connect, for clients (CLI, tests) and the health checker's thread.
+    /// - Parameter timeoutMilliseconds: how long the connect may take (nil: the kernel's
+    ///   SYN retries, about two minutes for a server that drops them); past it, ETIMEDOUT.
+    ///   It stays the socket's send timeout (SO_SNDTIMEO) afterwards.
+    public static func connectBlocking(to address: SocketAddress, timeoutMilliseconds: Int? = nil) throws(Errno) -> FileDescriptor {
         let fd = FileDescriptor(rawValue: try syscallValue("socket") {
             socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         })
+        if let timeoutMilliseconds {
+            // socket(7): a blocking connect honours SO_SNDTIMEO and gives up with EINPROGRESS.
+            var tv = timeval(tv_sec: timeoutMilliseconds / 1000, tv_usec: (timeoutMilliseconds % 1000) * 1000)
+            setsockopt(fd.rawValue, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        }
         var address = address
         do {
             _ = try syscallValue("connect(\(address))") { sy_connect(fd.rawValue, &address.storage, address.length) }
         } catch {
             fd.close()
+            if error.code == EINPROGRESS || error.code == EAGAIN {
+                throw Errno(code: ETIMEDOUT, call: "connect(\(address)) within \(timeoutMilliseconds ?? 0) ms")
+            }
             throw error
         }
         if address.family != AF_UNIX { try? setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1) }

@@ -3,6 +3,7 @@ import Testing
 import SwitchyardTestSupport
 import SwitchyardOrigin
 import SwitchyardProxy
+import SwitchyardSystem
 
 /// Active health checks and passive ejection, with real origins going away and coming back.
 @Suite struct HealthTests {
@@ -42,6 +43,32 @@ import SwitchyardProxy
         #expect(waitUntil(8) { h.proxy.serverHealth()["pair"]?.up == 2 }, "the server is back up")
         for i in 0..<10 { _ = try h.client().get("/back\(i)") }
         #expect(h.cloud.requestHeads.contains { $0.hasPrefix("GET /back") }, "and gets traffic again")
+    }
+
+    /// A server that drops connection attempts (its accept queue full: SYNs go unanswered)
+    /// fails its check within the check's timeout, and the other servers go on being checked.
+    /// Before, the connect had no limit: the one health thread waited the kernel's two
+    /// minutes of SYN retries, and no other server's failure was noticed meanwhile.
+    @Test func aServerDroppingConnectsHoldsUpNoOtherCheck() throws {
+        let full = try Socket.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: false, backlog: 0)
+        defer { full.close() }
+        let fullPort = try Socket.localAddress(full).port
+        let queued = try TestClient(port: fullPort)   // the one connection a backlog of 0 takes
+        defer { _ = queued }
+        let h = try ProxyHarness(routes: """
+            backend pair {
+                server 127.0.0.1:\(fullPort)
+                server 127.0.0.1:CLOUD
+                health GET /healthz every 100ms expect 200 rise 1 fall 1
+            }
+            route app {
+                backend pair
+            }
+            """)
+        defer { h.stop() }
+        h.cloud.failing = true
+        #expect(waitUntil(8) { h.proxy.serverHealth()["pair"]?.up == 0 }, "both servers are marked down")
+        #expect(h.cloud.requestHeads.contains { $0.hasPrefix("GET /healthz") }, "the answering server was checked")
     }
 
     /// "a check waits 1–2 s for its answer": with checks every 100 ms the wait is 1 s, so a

@@ -127,7 +127,9 @@ final class HealthChecker: @unchecked Sendable {
         let timeout = max(1_000, min(target.check.intervalMilliseconds, 2_000))
         let fd: FileDescriptor
         do {
-            fd = try Socket.connectBlocking(to: target.address)
+            // A server that drops SYNs would otherwise hold this one thread — every other
+            // server's checks — for the kernel's two minutes of retries.
+            fd = try Socket.connectBlocking(to: target.address, timeoutMilliseconds: timeout)
         } catch {
             return "\(error)"
         }
