@@ -3,7 +3,7 @@ import Glibc
 import Testing
 import SwitchyardTestSupport
 import SwitchyardOrigin
-import SwitchyardProxy
+@testable import SwitchyardProxy
 import SwitchyardRouting
 import SwitchyardSystem
 
@@ -97,6 +97,70 @@ import SwitchyardSystem
         setsockopt(fd.rawValue, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
         fd.close()
         try waitFor("the tunnel to end", seconds: 3) { proxy.registeredDescriptors() == listeners }
+    }
+
+    /// A server that fills the way to a client reading nothing, then resets (closes with
+    /// SO_LINGER 0, as some do). The proxy cannot read the reset (its pipe is full) and
+    /// level-triggered epoll reports the hang-up at every wait: before, the worker spun on it
+    /// (a whole CPU) until the client read; now that side is muted and read as the pipe
+    /// drains. Then every byte the proxy's kernel acknowledged reaches the client.
+    @Test func aServerResetWhileTheClientReadsNothingDoesNotSpinTheWorker() throws {
+        let acknowledged = Locked(-1)
+        let server = try OneThreadServer { listener in
+            let fd = accept(listener, nil, nil)
+            guard fd >= 0 else { return }
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            var sent = 0
+            var chunk = [UInt8](repeating: 0, count: 16 << 10)
+            for _ in 0..<3 {   // until the way is full, three times with a pause
+                while true {
+                    for i in chunk.indices { chunk[i] = UInt8(truncatingIfNeeded: (sent + i) &* 11 &+ (sent + i) >> 8) }
+                    let n = chunk.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    if n <= 0 { break }
+                    sent += n
+                }
+                usleep(200_000)
+            }
+            var unsent: Int32 = 0
+            _ = ioctl(fd, UInt(TIOCOUTQ), &unsent)   // sent but not acknowledged: lost with the reset
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+            Glibc.close(fd)
+            acknowledged.withLock { $0 = sent - Int(unsent) }
+        }
+        defer { server.stop() }
+        let (proxy, port) = try tcpProxy(servers: [server.port])
+        defer { proxy.shutdown(graceMilliseconds: 500) }
+        let client = try TestClient(port: port, timeoutSeconds: 10)
+        try waitFor("the server to reset", seconds: 20) { acknowledged.withLock { $0 } >= 0 }
+        // The worker thread's id: /proc/thread-self, read on that thread, is "PID/task/TID".
+        let link = proxy.onFirstWorker { _ in (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self")) ?? "" }
+        let worker = try #require(Int32(link.split(separator: "/").last ?? ""), "\(link)")
+        let before = Self.cpuTicks(thread: worker)
+        usleep(1_000_000)
+        let spent = Self.cpuTicks(thread: worker) - before
+        #expect(spent < 50, "the worker used \(spent) of a second's 100 clock ticks while nothing could move")
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(client.fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            received += chunk[0..<n]
+        }
+        let expected = acknowledged.withLock { $0 }
+        #expect(received.count == expected, "\(received.count) of the \(expected) acknowledged bytes reached the client")
+        let same = received.indices.allSatisfy { received[$0] == UInt8(truncatingIfNeeded: $0 &* 11 &+ $0 >> 8) }
+        #expect(same, "the bytes differ")
+    }
+
+    /// User and system clock ticks a thread of this process has used (/proc, proc(5)).
+    static func cpuTicks(thread: Int32) -> Int {
+        guard let stat = try? String(contentsOfFile: "/proc/self/task/\(thread)/stat", encoding: .utf8),
+              let end = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: end)...].split(separator: " ")
+        // After the name: state is field 3, utime 14 and stime 15.
+        guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { return 0 }
+        return user + system
     }
 }
 

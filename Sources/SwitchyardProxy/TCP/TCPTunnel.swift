@@ -18,36 +18,55 @@ struct SpliceRelay {
     /// `pipeCapacity` bytes. Reading waits until bytes leave the pipe — listening to a
     /// source that stays readable meanwhile would spin the worker.
     var pipeFull = false
+    /// Reading the source failed (a reset): what the pipe holds still goes out, then the
+    /// relay is over. On Linux what arrived before a reset is read before its error.
+    var sourceFailed = false
+    /// Writing to the destination failed: nothing more can reach it; the pipe is dropped.
+    var destinationFailed = false
     static let pipeCapacity = 64 * 1024
 
     init() throws(Errno) {
         (pipeRead, pipeWrite) = try Pipe.make()
     }
 
-    /// Moves what it can; returns true if bytes moved or the stream state changed.
-    mutating func pump(from source: FileDescriptor, to destination: FileDescriptor, sourceReadable: Bool) throws(Errno) -> Bool {
+    /// Moves what it can; returns true if bytes moved or the stream state changed. A failed
+    /// splice sets `sourceFailed` or `destinationFailed` (the tunnel decides what ends).
+    mutating func pump(from source: FileDescriptor, to destination: FileDescriptor, sourceReadable: Bool) -> Bool {
         var progressed = false
-        if sourceReadable && !sourceEOF && pending < Self.pipeCapacity {
-            switch try Socket.splice(from: source, to: pipeWrite, count: Self.pipeCapacity - pending) {
-            case .processed(0): sourceEOF = true; progressed = true
-            case .processed(let n): pending += n; progressed = true
-            // Nothing to read, or no buffer left in the pipe: with bytes in it, take it for
-            // the latter (the bytes leaving clears it; until then they are what we wait for).
-            case .wouldBlock: if pending > 0 { pipeFull = true }
-            }
-        }
-        if pending > 0 && !destinationBlocked {
-            switch try Socket.splice(from: pipeRead, to: destination, count: pending) {
-            case .processed(let n):
-                pending -= n
-                if n > 0 {
-                    progressed = true
-                    pipeFull = false
+        if sourceReadable && wantsSource {
+            do {
+                switch try Socket.splice(from: source, to: pipeWrite, count: Self.pipeCapacity - pending) {
+                case .processed(0): sourceEOF = true; progressed = true
+                case .processed(let n): pending += n; progressed = true
+                // Nothing to read, or no buffer left in the pipe: with bytes in it, take it for
+                // the latter (the bytes leaving clears it; until then they are what we wait for).
+                case .wouldBlock: if pending > 0 { pipeFull = true }
                 }
-            case .wouldBlock: destinationBlocked = true
+            } catch {
+                sourceEOF = true
+                sourceFailed = true
+                progressed = true
             }
         }
-        if sourceEOF && pending == 0 && !shutDown {
+        if pending > 0 && !destinationBlocked && !destinationFailed {
+            do {
+                switch try Socket.splice(from: pipeRead, to: destination, count: pending) {
+                case .processed(let n):
+                    pending -= n
+                    if n > 0 {
+                        progressed = true
+                        pipeFull = false
+                    }
+                case .wouldBlock: destinationBlocked = true
+                }
+            } catch {
+                destinationFailed = true
+                sourceEOF = true
+                pending = 0   // the pipe is closed with the tunnel
+                progressed = true
+            }
+        }
+        if sourceEOF && pending == 0 && !shutDown && !destinationFailed {
             Socket.shutdownWrite(destination)
             shutDown = true
             progressed = true
@@ -85,6 +104,11 @@ final class TCPTunnel: EventHandler, Indexed {
     private(set) var closed = false
     var listIndex = -1
     private var deadline: UInt64
+    /// A side that hung up (or, the server, failed) while its relay's pipe was full: its
+    /// registration is muted — level-triggered epoll would report the hang-up at every
+    /// wait — and the pump reads it whenever it runs, until the end or the error comes.
+    private var clientHungUp = false
+    private var upstreamHungUp = false
     /// For the inventory: the caller, whether a cohort placed it, when it was accepted.
     private let clientAddress: ClientAddress
     private let pinned: Bool
@@ -159,6 +183,10 @@ final class TCPTunnel: EventHandler, Indexed {
             close()
             return
         }
+        if events & Epoll.hangUp != 0 && !toUpstream.wantsSource && !clientHungUp {
+            worker.loop.mute(registration)
+            clientHungUp = true
+        }
         pump(clientReadable: events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0, upstreamReadable: false,
              clientWritable: events & Epoll.writable != 0, upstreamWritable: false)
     }
@@ -183,6 +211,12 @@ final class TCPTunnel: EventHandler, Indexed {
             // nothing leaves the deadline as it is).
             deadline = Clock.monotonicMilliseconds() + worker.settings.tunnelIdleTimeoutMilliseconds
         }
+        if events & (Epoll.hangUp | Epoll.error) != 0 && !toClient.wantsSource && !upstreamHungUp {
+            // Nothing more can be written to it either: let a write find that out.
+            worker.loop.mute(upstreamRegistration)
+            upstreamHungUp = true
+            toUpstream.destinationBlocked = false
+        }
         pump(clientReadable: false, upstreamReadable: events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0,
              clientWritable: false, upstreamWritable: events & Epoll.writable != 0)
     }
@@ -197,25 +231,27 @@ final class TCPTunnel: EventHandler, Indexed {
         if clientWritable { toClient.destinationBlocked = false }
         if upstreamWritable { toUpstream.destinationBlocked = false }
         var moved = false
-        do {
-            var readClient = clientReadable
-            var readUpstream = upstreamReadable
-            while true {
-                let a = try toUpstream.pump(from: client, to: upstream, sourceReadable: readClient)
-                let b = try toClient.pump(from: upstream, to: client, sourceReadable: readUpstream)
-                readClient = false
-                readUpstream = false
-                if !a && !b { break }
-                moved = true
-            }
-        } catch {
+        var readClient = clientReadable || clientHungUp
+        var readUpstream = upstreamReadable || upstreamHungUp
+        while true {
+            let a = toUpstream.pump(from: client, to: upstream, sourceReadable: readClient)
+            let b = toClient.pump(from: upstream, to: client, sourceReadable: readUpstream)
+            readClient = clientHungUp
+            readUpstream = upstreamHungUp
+            if !a && !b { break }
+            moved = true
+        }
+        // The client failed (reading or writing it): nothing more can reach it. The server
+        // failed: what it sent before goes to the client first, then the tunnel ends; its
+        // other direction just stops (the client's further bytes have nowhere to go).
+        if toUpstream.sourceFailed || toClient.destinationFailed || (toClient.sourceFailed && toClient.pending == 0) {
             close()
             return
         }
         // Idle is idle: an event that moved nothing does not push the deadline (events
         // that repeat without progress would otherwise keep a stuck tunnel open for ever).
         if moved { deadline = Clock.monotonicMilliseconds() + worker.settings.tunnelIdleTimeoutMilliseconds }
-        if toUpstream.shutDown && toClient.shutDown {
+        if (toUpstream.shutDown || toUpstream.destinationFailed) && toClient.shutDown {
             close()
             return
         }
