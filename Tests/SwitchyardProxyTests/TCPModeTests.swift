@@ -3,7 +3,7 @@ import Glibc
 import Testing
 import SwitchyardTestSupport
 import SwitchyardOrigin
-@testable import SwitchyardProxy
+import SwitchyardProxy
 import SwitchyardRouting
 import SwitchyardSystem
 
@@ -133,12 +133,7 @@ import SwitchyardSystem
         defer { proxy.shutdown(graceMilliseconds: 500) }
         let client = try TestClient(port: port, timeoutSeconds: 10)
         try waitFor("the server to reset", seconds: 20) { acknowledged.withLock { $0 } >= 0 }
-        // The worker thread's id: /proc/thread-self, read on that thread, is "PID/task/TID".
-        let link = proxy.onFirstWorker { _ in (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self")) ?? "" }
-        let worker = try #require(Int32(link.split(separator: "/").last ?? ""), "\(link)")
-        let before = Self.cpuTicks(thread: worker)
-        usleep(1_000_000)
-        let spent = Self.cpuTicks(thread: worker) - before
+        let spent = try WorkerThreadCPU(proxy).used(over: 1)
         #expect(spent < 50, "the worker used \(spent) of a second's 100 clock ticks while nothing could move")
         var received: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
@@ -151,16 +146,6 @@ import SwitchyardSystem
         #expect(received.count == expected, "\(received.count) of the \(expected) acknowledged bytes reached the client")
         let same = received.indices.allSatisfy { received[$0] == UInt8(truncatingIfNeeded: $0 &* 11 &+ $0 >> 8) }
         #expect(same, "the bytes differ")
-    }
-
-    /// User and system clock ticks a thread of this process has used (/proc, proc(5)).
-    static func cpuTicks(thread: Int32) -> Int {
-        guard let stat = try? String(contentsOfFile: "/proc/self/task/\(thread)/stat", encoding: .utf8),
-              let end = stat.lastIndex(of: ")") else { return 0 }
-        let fields = stat[stat.index(after: end)...].split(separator: " ")
-        // After the name: state is field 3, utime 14 and stime 15.
-        guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { return 0 }
-        return user + system
     }
 }
 

@@ -371,7 +371,7 @@ extension DownstreamConnection {
             // as the rest of this body and answers would shift between users.
             // A TLS server's socket may have ended while its last records were still being
             // decrypted: ended all the same.
-            let reusable = !upstreamEOF && !upstreamSocketEOF && withScratch({ $0.response.keepAlive }) && requestBody.isDone
+            let reusable = !upstreamEOF && !upstreamSocketEOF && !upstreamHungUp && withScratch({ $0.response.keepAlive }) && requestBody.isDone
                 && (toUpstream?.isEmpty ?? true) && !(upstream.tls?.hasPendingOutput ?? false)
                 && (fromUpstream?.isEmpty ?? true) && !responseUntilClose && !worker.draining
                 && upstream.pool.idle.count < worker.settings.maxIdlePerServer

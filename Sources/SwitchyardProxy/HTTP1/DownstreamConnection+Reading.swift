@@ -209,9 +209,20 @@ extension DownstreamConnection {
     /// event would bring them (the exchange and the tunnel pumps both call this).
     @inline(__always)
     func pullWaitingUpstreamRecords() -> Bool {
+        if upstreamHungUp { return readHungUpUpstream() }
         guard let upstream, let tls = upstream.tls, !upstream.connecting, !upstreamEOF,
               (fromUpstream?.writableCount ?? 1) > 0 else { return false }
         return pullUpstreamPlaintext(upstream, tls)
+    }
+
+    /// An upstream muted after hanging up with no room to read its end (see
+    /// `upstreamHungUp`): read as room comes, until its end or its error. True on progress.
+    func readHungUpUpstream() -> Bool {
+        guard upstream != nil, !upstreamEOF, !withUpstream({ $0.connecting }),
+              (fromUpstream?.writableCount ?? 1) > 0 || (fromUpstream?.readerIndex ?? 0) > 0 else { return false }
+        let before = fromUpstream?.readableCount ?? 0
+        readFromUpstream()
+        return upstream == nil || upstreamEOF || (fromUpstream?.readableCount ?? 0) != before
     }
 
     /// TLS upstream: decrypts what the session holds into `fromUpstream` and sends what the

@@ -10,6 +10,13 @@ extension DownstreamConnection {
 
     func pumpTunnel() -> Bool {
         var progressed = false
+        if clientHungUp, !clientEOF, !clientSocketEOF, clientBufferHasRoom {
+            // The muted client's last bytes (see `clientHungUp`), as room comes.
+            let before = fromClient?.readableCount ?? 0
+            readFromClient()
+            if phase != .tunnel { return true }
+            if clientEOF || clientSocketEOF || (fromClient?.readableCount ?? 0) != before { progressed = true }
+        }
         if let tls, !clientEOF, pullPlaintext(tls) { progressed = true }
         if pullWaitingUpstreamRecords() { progressed = true }
         if phase != .tunnel { return true }   // the server's side failed: the tunnel is cut

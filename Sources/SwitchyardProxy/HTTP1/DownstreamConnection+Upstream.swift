@@ -100,6 +100,7 @@ extension DownstreamConnection {
         upstreamSocketEOF = false
         upstreamWriteBlocked = false
         upstreamWriteBroken = false
+        upstreamHungUp = false
     }
 
     func noteConnectFailure(_ pool: ServerPool, _ error: Error) {

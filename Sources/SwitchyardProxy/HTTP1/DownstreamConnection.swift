@@ -191,6 +191,12 @@ final class DownstreamConnection: EventHandler, Indexed {
     /// and closed without reading the rest of the body. What it sent is still read and
     /// delivered; request bytes from now on are dropped. Judged at upstream EOF.
     var upstreamWriteBroken = false
+    /// The upstream hung up (or failed) before its end could be read — no room in
+    /// `fromUpstream` — so its registration is muted (level-triggered epoll would report
+    /// the hang-up at every wait) and the pumps read it as room comes, to its end.
+    var upstreamHungUp = false
+    /// The same for the client in a tunnel whose client side we already shut.
+    var clientHungUp = false
     /// Bytes of `toUpstream` that replay the request on a fresh connection (bodiless
     /// requests only; 0 = not replayable).
     var replayLength = 0
@@ -308,7 +314,13 @@ final class DownstreamConnection: EventHandler, Indexed {
         // An error (a reset) counts even when nothing could be read: with the buffer full
         // the read above did not happen, and level-triggered epoll would report the error
         // again and again — a worker spinning until a deadline (a parked write's max-wait).
-        if events & (Epoll.hangUp | Epoll.error) != 0, clientEOF || clientSocketEOF || events & Epoll.error != 0,
+        if events & (Epoll.hangUp | Epoll.error) != 0, phase == .tunnel, tunnelShutClient, !clientEOF, !clientSocketEOF,
+           events & Epoll.error == 0, !clientHungUp {
+            // Gone both ways with bytes still unread (no room for them): `pumpTunnel` reads
+            // them as room comes.
+            worker.loop.mute(registration)
+            clientHungUp = true
+        } else if events & (Epoll.hangUp | Epoll.error) != 0, clientEOF || clientSocketEOF || events & Epoll.error != 0,
            phase != .closed {
             // The client is gone both ways (or its socket failed): nothing more can be read
             // or delivered. A tunnel whose client side already ended just stops listening.
@@ -344,13 +356,23 @@ final class DownstreamConnection: EventHandler, Indexed {
             phase = .exchanging
             deadline = worker.nowMilliseconds + worker.settings.upstreamTimeoutMilliseconds
         }
-        if events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0 {
+        if events & (Epoll.hangUp | Epoll.error) != 0 {
+            // The connection the event is for: a failed read may replay the request on a
+            // new one, which must not be muted.
+            let hungUp = withUpstream { $0.registration }
             readFromUpstream()
-        }
-        if events & (Epoll.hangUp | Epoll.error) != 0, upstreamEOF || upstreamSocketEOF, let upstream = self.upstream {
-            // Its end is known; what it sent is still processed from `fromUpstream`. Stop
-            // listening, or level-triggered epoll reports the hang-up again and again.
-            worker.loop.mute(upstream.registration)
+            if let upstream = self.upstream, upstream.registration == hungUp {
+                // Its end is known, or (no room to read it) will be read by the pumps;
+                // either way stop listening, or epoll reports the hang-up again and again.
+                // Nothing more can be written to it either: a write finds that out.
+                worker.loop.mute(upstream.registration)
+                if !upstreamEOF && !upstreamSocketEOF {
+                    upstreamHungUp = true
+                    upstreamWriteBlocked = false
+                }
+            }
+        } else if events & Epoll.readable != 0 {
+            readFromUpstream()
         }
         if events & Epoll.writable != 0 { upstreamWriteBlocked = false }
         advance()

@@ -1,0 +1,80 @@
+import Foundation
+import Glibc
+import Testing
+import SwitchyardTestSupport
+import SwitchyardProxy
+import SwitchyardSystem
+
+/// A server that resets while its client reads nothing: the proxy's buffer toward the client
+/// is full, so it cannot read the reset, and level-triggered epoll reports the hang-up at
+/// every wait. Before, the worker spun on it — a whole CPU, for as long as the client did not
+/// read: up to the tunnel's idle timeout (ten minutes) after a 101, as long as the client's
+/// patience in an answer. Now that side is muted and the pumps read it as room comes.
+@Suite struct TunnelHangUpTests {
+    /// In a tunnel after 101 Switching Protocols. Then every byte the proxy's kernel
+    /// acknowledged reaches the client (in both tests).
+    @Test func aServerResetWhileTheClientReadsNothingDoesNotSpinTheWorker() throws {
+        try serverResets(head: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+                         request: UpstreamTLSEndOfStreamTests.upgradeRequest)
+    }
+
+    /// In the middle of an answer (its length never reached): the client gets what came, then
+    /// the connection ends (the answer is cut, its length never reached).
+    @Test func aServerResetMidAnswerWhileTheClientReadsNothingDoesNotSpinTheWorker() throws {
+        try serverResets(head: "HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n",
+                         request: "GET /big HTTP/1.1\r\nHost: app\r\n\r\n")
+    }
+
+    func serverResets(head: String, request: String) throws {
+        let acknowledged = Locked(-1)
+        let server = try OneThreadServer { listener in
+            let fd = accept(listener, nil, nil)
+            guard fd >= 0 else { return }
+            var request: [UInt8] = []
+            var byte: UInt8 = 0
+            while !request.suffix(4).elementsEqual([13, 10, 13, 10]), Glibc.read(fd, &byte, 1) == 1 { request.append(byte) }
+            _ = writeAll(fd, Array(head.utf8))
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            var sent = 0
+            var chunk = [UInt8](repeating: 0, count: 16 << 10)
+            for _ in 0..<3 {   // until the way is full, three times with a pause
+                while true {
+                    for i in chunk.indices { chunk[i] = UInt8(truncatingIfNeeded: (sent + i) &* 13 &+ (sent + i) >> 9) }
+                    let n = chunk.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    if n <= 0 { break }
+                    sent += n
+                }
+                usleep(200_000)
+            }
+            var unsent: Int32 = 0
+            _ = ioctl(fd, UInt(TIOCOUTQ), &unsent)   // sent but not acknowledged: lost with the reset
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+            Glibc.close(fd)
+            acknowledged.withLock { $0 = sent - Int(unsent) }
+        }
+        defer { server.stop() }
+        let h = try ProxyHarness(routes: """
+            backend ws {
+                server 127.0.0.1:\(server.port)
+            }
+            route app {
+                backend ws
+            }
+            """)
+        defer { h.stop() }
+        let client = try h.client(timeoutSeconds: 10)
+        client.send(request)
+        try waitFor("the server to reset", seconds: 20) { acknowledged.withLock { $0 } >= 0 }
+        let spent = try WorkerThreadCPU(h.proxy).used(over: 1)
+        #expect(spent < 50, "the worker used \(spent) of a second's 100 clock ticks while nothing could move")
+        let received = client.readToEnd()
+        let expected = acknowledged.withLock { $0 }
+        #expect(expected > 64 << 10, "\(expected) bytes acknowledged")
+        #expect(received.starts(with: Array(head.prefix(13).utf8)), "\(String(decoding: received.prefix(40), as: UTF8.self))")
+        let payload = try #require(UpstreamTLSEndOfStreamTests.body(of: received), "no complete head")
+        #expect(payload.count == expected, "\(payload.count) of the \(expected) acknowledged bytes reached the client")
+        let same = payload.enumerated().allSatisfy { $0.element == UInt8(truncatingIfNeeded: $0.offset &* 13 &+ $0.offset >> 9) }
+        #expect(same, "the bytes differ")
+    }
+}
