@@ -72,3 +72,21 @@ import SwitchyardSystem
         fd.close()
     }
 }
+
+/// A listener that stops listening under the proxy (shut down by another process holding
+/// the same socket): every accept fails with EINVAL and leaves it reported again at once.
+/// Before, only "no descriptors or memory" paused accepting — any other error was taken for
+/// one client's, and the worker spun, 64 accepts a wake-up. Now that listener is let go (the
+/// error says it is for good; a shut-down socket is reported as hung up whatever the
+/// interest, so a pause would not stop the reports), and other errors pause accepting.
+@Suite struct ListenerErrorTests {
+    @Test func aListenerThatStopsListeningDoesNotSpinTheWorker() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        let listener = try #require(h.proxy.listeningSockets.first).fd
+        Glibc.shutdown(listener.rawValue, Int32(SHUT_RD))
+        usleep(200_000)
+        let spent = try WorkerThreadCPU(h.proxy).used(over: 1)
+        #expect(spent < 50, "the worker used \(spent) of a second's 100 clock ticks on a dead listener")
+    }
+}

@@ -27,6 +27,8 @@ final class Listener: EventHandler {
     /// Accepts per wake-up before yielding to other connections' events.
     private static let acceptBurst = 64
     private static let pauseMilliseconds: UInt64 = 100
+    private static let oneConnectionErrors: Set<Int32> = [ECONNABORTED, EPROTO, EINTR, ENETDOWN, ENOPROTOOPT, EHOSTDOWN,
+                                                          ENONET, EHOSTUNREACH, ENETUNREACH]
 
     init(fd: FileDescriptor, kind: Kind, worker: Worker, configIndex: Int) {
         self.configIndex = configIndex
@@ -49,12 +51,22 @@ final class Listener: EventHandler {
                     return
                 }
             } catch {
-                if error.code == EMFILE || error.code == ENFILE || error.code == ENOBUFS || error.code == ENOMEM {
-                    worker.errorLog.error("accept: \(error); pausing accepts for \(Self.pauseMilliseconds) ms")
-                    pause()
+                // That one client is gone (accept(2) passes its connection's pending network
+                // error on): keep accepting.
+                if Self.oneConnectionErrors.contains(error.code) { continue }
+                if error.code == EINVAL || error.code == EBADF || error.code == ENOTSOCK {
+                    // No longer a listening socket (shut down by another process holding it):
+                    // for good, and reported as hung up whatever the interest. Stop listening.
+                    worker.errorLog.error("accept: \(error); this listener accepts no more connections")
+                    worker.loop.mute(registration)
                     return
                 }
-                // ECONNABORTED and friends: that one client is gone; keep accepting.
+                // Anything else (no descriptors or memory; a security module refusing) leaves
+                // the queue as it was, and a level-triggered listener would be reported again
+                // at once: a spinning worker. Pause.
+                worker.errorLog.error("accept: \(error); pausing accepts for \(Self.pauseMilliseconds) ms")
+                pause()
+                return
             }
         }
     }
