@@ -86,7 +86,8 @@ public enum Socket {
             _ = try syscallValue("connect(\(address))") { sy_connect(fd.rawValue, &address.storage, address.length) }
         } catch {
             fd.close()
-            if error.code == EINPROGRESS || error.code == EAGAIN {
+            // EALREADY: a retry after EINTR found the first attempt still under way.
+            if error.code == EINPROGRESS || error.code == EAGAIN || error.code == EALREADY {
                 throw Errno(code: ETIMEDOUT, call: "connect(\(address)) within \(timeoutMilliseconds ?? 0) ms")
             }
             throw error

@@ -41,12 +41,18 @@ import SwitchyardTLS
 
     /// The same behind an HTTP/2 stream whose client opens its window 16 KiB at a time: the
     /// exchange takes the answer from the session in small steps, so records wait in it.
-    @Test func aSlowHTTP2StreamGetsTheLastRecordsToo() throws {
+    /// Also for a server that ends with a reset once its answer (with a length) was taken in:
+    /// a reset's error read while records still waited dropped them — the answer cut instead
+    /// of complete. That case guards the path (found by reading; on loopback the session was
+    /// empty whenever the error came, and the case passed before the fix too).
+    @Test(arguments: [false, true])
+    func aSlowHTTP2StreamGetsTheLastRecordsToo(reset: Bool) throws {
         try requireTools("nghttp")
-        let size = 4 << 20
+        let size = reset ? 192 << 10 : 4 << 20   // a reset waits until the proxy's kernel has it all
         let expected = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 13) }
-        let setup = try Setup(head: "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n",
-                              body: expected, listen: "listen http 127.0.0.1:0 h2c")
+        let setup = try Setup(head: reset ? "HTTP/1.1 200 OK\r\nContent-Length: \(size)\r\n\r\n"
+                                          : "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n",
+                              body: expected, resetAtEnd: reset, listen: "listen http 127.0.0.1:0 h2c")
         defer { setup.stop() }
         for attempt in 0..<2 {
             let output = setup.pki.path("body-\(attempt).bin")
@@ -115,12 +121,12 @@ import SwitchyardTLS
         let server: AbruptTLSServer
         let proxy: ProxyHarness
 
-        init(head: String, body: [UInt8], garbageAfter: [UInt8] = [], listen: String = "") throws {
+        init(head: String, body: [UInt8], garbageAfter: [UInt8] = [], resetAtEnd: Bool = false, listen: String = "") throws {
             try requireTools("openssl")
             pki = try TLSConfigurationTests.PKI()
             try pki.selfSigned("origin", name: "localhost")
             server = try AbruptTLSServer(certificate: pki.path("origin.pem"), key: pki.path("origin.key"),
-                                         head: head, body: body, garbageAfter: garbageAfter)
+                                         head: head, body: body, garbageAfter: garbageAfter, resetAtEnd: resetAtEnd)
             do {
                 proxy = try ProxyHarness(routes: """
                     \(listen)
@@ -205,9 +211,12 @@ final class AbruptTLSServer: @unchecked Sendable {
 
     /// Raw bytes written to the socket after the answer, outside TLS (a bad record).
     private let garbage: [UInt8]
+    /// End with a reset (SO_LINGER 0) once the client's kernel has acknowledged everything.
+    private let reset: Bool
 
-    init(certificate: String, key: String, head: String, body: [UInt8], garbageAfter: [UInt8] = []) throws {
+    init(certificate: String, key: String, head: String, body: [UInt8], garbageAfter: [UInt8] = [], resetAtEnd: Bool = false) throws {
         garbage = garbageAfter
+        reset = resetAtEnd
         context = try TLSServerContext(defaultCertificate: TLSCertificateFiles(certificatePath: certificate, keyPath: key),
                                        alpn: ["http/1.1"])
         response = Array(head.utf8) + body
@@ -227,8 +236,17 @@ final class AbruptTLSServer: @unchecked Sendable {
                 _ = writeAll(fd, garbage)
                 usleep(300_000)
             }
+            if reset {
+                var unsent: Int32 = 1
+                for _ in 0..<500 where unsent > 0 {   // 5 s at most
+                    _ = ioctl(fd, UInt(TIOCOUTQ), &unsent)
+                    if unsent > 0 { usleep(10_000) }
+                }
+                var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+                setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+            }
             lock.withLock { servedCount += 1 }   // before the close its client waits for
-            Glibc.close(fd)   // no close_notify: the socket just ends
+            Glibc.close(fd)   // no close_notify: the socket just ends (or is reset)
         }
     }
 

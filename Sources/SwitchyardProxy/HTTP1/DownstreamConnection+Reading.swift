@@ -176,7 +176,9 @@ extension DownstreamConnection {
                 if try tls.readSocket(upstream.fd, scratch: worker.cipherScratch) == .endOfStream { upstreamSocketEOF = true }
             } catch {
                 // A reset is not a clean end: an until-close body must not look complete.
-                upstreamEOF = true
+                // What the session already holds was sent before it: decrypted all the same
+                // (an answer with a length may still complete).
+                upstreamSocketEOF = true
                 responseUntilClose = false
             }
         }

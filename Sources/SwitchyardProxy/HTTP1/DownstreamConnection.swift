@@ -366,10 +366,8 @@ final class DownstreamConnection: EventHandler, Indexed {
                 // either way stop listening, or epoll reports the hang-up again and again.
                 // Nothing more can be written to it either: a write finds that out.
                 worker.loop.mute(upstream.registration)
-                if !upstreamEOF && !upstreamSocketEOF {
-                    upstreamHungUp = true
-                    upstreamWriteBlocked = false
-                }
+                upstreamWriteBlocked = false   // no writable event will come now
+                if !upstreamEOF && !upstreamSocketEOF { upstreamHungUp = true }
             }
         } else if events & Epoll.readable != 0 {
             readFromUpstream()

@@ -27,7 +27,7 @@ final class Listener: EventHandler {
     /// Accepts per wake-up before yielding to other connections' events.
     private static let acceptBurst = 64
     private static let pauseMilliseconds: UInt64 = 100
-    private static let oneConnectionErrors: Set<Int32> = [ECONNABORTED, EPROTO, EINTR, ENETDOWN, ENOPROTOOPT, EHOSTDOWN,
+    private static let oneConnectionErrors: Set<Int32> = [ECONNABORTED, EPROTO, ENETDOWN, ENOPROTOOPT, EHOSTDOWN,
                                                           ENONET, EHOSTUNREACH, ENETUNREACH]
 
     init(fd: FileDescriptor, kind: Kind, worker: Worker, configIndex: Int) {
@@ -54,7 +54,7 @@ final class Listener: EventHandler {
                 // That one client is gone (accept(2) passes its connection's pending network
                 // error on): keep accepting.
                 if Self.oneConnectionErrors.contains(error.code) { continue }
-                if error.code == EINVAL || error.code == EBADF || error.code == ENOTSOCK {
+                if error.code == EINVAL || error.code == ENOTSOCK {
                     // No longer a listening socket (shut down by another process holding it):
                     // for good, and reported as hung up whatever the interest. Stop listening.
                     worker.errorLog.error("accept: \(error); this listener accepts no more connections")
