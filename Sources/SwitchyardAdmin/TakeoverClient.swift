@@ -44,7 +44,8 @@ public final class TakeoverClient {
         let lines = String(decoding: text, as: UTF8.self).split(separator: "\n").map(String.init)
         let header = lines.first?.split(separator: " ").map(String.init) ?? []
         guard header.count == 7, header[0] == "takeover", let generation = UInt64(header[2]), let pid = Int32(header[4]),
-              let count = Int(header[6]), lines.last == "end", lines.count == count + 2, received.count == count else {
+              let count = Int(header[6]), (1...Self.maxSockets).contains(count),
+              lines.last == "end", lines.count == count + 2, received.count == count else {
             for socket in received { socket.close() }
             fd.close()
             let said = lines.first ?? "nothing"
@@ -55,6 +56,10 @@ public final class TakeoverClient {
         previousPID = pid
         listeners = InheritedListeners(Array(zip(lines[1...count], received)).map { (name: $0.0, fd: $0.1) })
     }
+
+    /// More listening sockets than any routes file opens: a count beyond it (or 0, or one
+    /// whose arithmetic would overflow) is a peer that is not a Switchyard.
+    static let maxSockets = 65_536
 
     /// Tells the old process this one serves; returns once it handed over (named us the main
     /// process and stopped taking changes). The connection stays open for `inPlace`.

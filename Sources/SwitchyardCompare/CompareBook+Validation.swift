@@ -16,6 +16,16 @@ extension CompareBook {
         func count(_ n: Int) -> Bool { n >= 0 && n <= Self.maxCount }
         func counts(_ map: [String: Int]) -> Bool { map.values.allSatisfy(count) }
         if routes.count > 10_000 { return "\(routes.count) routes" }
+        // Each count in range is not enough: the reports add them up (per route, over
+        // routes), so the book's total must stay in range too — else a crafted file makes
+        // `compare` and /status.json overflow.
+        var total = 0
+        func add(_ n: Int) -> Bool {
+            let (sum, overflow) = total.addingReportingOverflow(n)
+            total = sum
+            return !overflow && total <= Self.maxCount
+        }
+        func addAll(_ map: [String: Int]) -> Bool { map.values.allSatisfy(add) }
         for (name, route) in routes {
             guard time(route.firstTime), time(route.lastTime) else { return "route \(name): a time out of range" }
             if let first = route.firstTime, let last = route.lastTime, first > last { return "route \(name): first pair after the latest" }
@@ -25,6 +35,10 @@ extension CompareBook {
                 guard count(book.pairs), count(book.noiseSamples), count(book.overflowPairs), count(book.noiseAtIngest),
                       counts(book.kindCounts), counts(book.keyCounts), counts(book.noiseKeyCounts),
                       counts(book.signatures), counts(book.hashOnly) else { return "\(place): a count out of range" }
+                guard add(book.pairs), add(book.noiseSamples), add(book.overflowPairs), add(book.noiseAtIngest),
+                      addAll(book.kindCounts), addAll(book.keyCounts), addAll(book.noiseKeyCounts),
+                      addAll(book.signatures), addAll(book.hashOnly)
+                else { return "\(place): the counts add up to more than \(Self.maxCount)" }
                 guard book.keyCounts.count <= EndpointBook.maxKeys + 16, book.noiseKeyCounts.count <= EndpointBook.maxKeys + 16,
                       book.signatures.count <= EndpointBook.maxSignatures, book.examples.count <= EndpointBook.maxExamples
                 else { return "\(place): more entries than kept" }

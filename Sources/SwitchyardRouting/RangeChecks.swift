@@ -44,8 +44,12 @@ extension GuardConfig {
 }
 
 extension PlanConfig {
-    /// The ranges the plan reader enforces: shares 0…10000, holds up to 7 days.
+    /// The ranges the plan reader enforces: at least one step, shares 0…10000, holds up to
+    /// 7 days.
     public var rangeProblem: String? {
+        // The reader never makes a plan without steps; a stored one would have `plan start`
+        // apply a step that is not there.
+        if steps.isEmpty { return "plan \(name) has no steps" }
         for step in steps {
             if let points = step.basisPoints, !(0...10_000).contains(points) {
                 return "plan \(name): a step's share \(points) is outside 0…10000 basis points"

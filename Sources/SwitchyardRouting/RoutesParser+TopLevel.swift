@@ -94,6 +94,11 @@ extension RoutesParser {
         switch name.text {
         case "hold-bytes", "hold-body":
             guard let size = value(parseSize(tokens[2].text), at: tokens[2]) else { return }
+            // Bounded: the share per worker is computed from it, and memory past this is fiction.
+            guard size <= TuningConfig.maxHoldBytes else {
+                error(tokens[2], "\(name.text) must be at most 1024g")
+                return
+            }
             if name.text == "hold-bytes" { tuning.holdBytes = size } else { tuning.holdBody = size }
         case "hold-parked", "hold-per-connection":
             guard let n = UInt64(tokens[2].text), n <= 1_000_000 else {

@@ -15,6 +15,8 @@ public struct TuningConfig: Sendable, Equatable {
     /// worker (a legacy server with a small connection limit may want few).
     public var maxIdlePerServer: UInt64?
     public var minBodyBytesPerSecond: UInt64?
+    /// The most `limit hold-bytes` and `hold-body` may say (1 TiB).
+    public static let maxHoldBytes: UInt64 = 1 << 40
     /// Write-hold bounds: `limit hold-parked N`, `hold-per-connection N`, `hold-bytes SIZE`, `hold-body SIZE`.
     public var holdParked: UInt64?
     public var holdPerConnection: UInt64?

@@ -36,6 +36,18 @@ import Testing
         }
     }
 
+    /// Counts each in range can still add up past what the reports' sums hold: 16 endpoints
+    /// of 64 signatures counted 2^53 each made `compare` and /status.json overflow (a crash).
+    @Test func countsThatAddUpPastTheRangeAreRefused() {
+        var book = book { _, _ in }
+        var endpoint = EndpointBook()
+        endpoint.pairs = 1 << 53
+        for k in 0..<64 { endpoint.signatures["s\(k)"] = 1 << 53 }
+        for e in 0..<16 { book.routes["app"]!.endpoints["GET /e\(e)"] = endpoint }
+        let problem = book.problem(now: Date())
+        #expect(problem?.contains("add up") == true, "\(problem ?? "accepted")")
+    }
+
     @Test func reportTextNeverTrapsOnExtremeNumbers() {
         #expect(ReportFormat.duration(1e300) == ReportFormat.duration(1e15))
         #expect(ReportFormat.duration(-.infinity) == "0 s")

@@ -102,4 +102,15 @@ import Testing
         let errors: [RoutesError] = collectErrors(bad)
         #expect(errors.contains { $0.line == 1 && $0.column == 19 }, "\(errors)")
     }
+
+    /// A size the parser reads but no machine holds: refused at its word. Before, the
+    /// per-worker share's rounding overflowed on the first status read (a crash).
+    @Test func holdBytesBeyondATebibyteAreRefusedAtTheirWord() throws {
+        for line in ["limit hold-bytes 18446744073709551615", "limit hold-body 1025g"] {
+            let errors = collectErrors(line + "\n" + twoBackends + "route app {\n    backend legacy\n}\n")
+            let column = line.split(separator: " ").prefix(2).joined(separator: " ").count + 2   // the size's word
+            #expect(errors.contains { $0.line == 1 && $0.column == column && $0.message.contains("at most 1024g") }, "\(line): \(errors)")
+        }
+        #expect(try parse("limit hold-bytes 1024g\n" + twoBackends + "route app {\n    backend legacy\n}\n").tuning.holdBytes == 1 << 40)
+    }
 }

@@ -55,6 +55,9 @@ extension AdminService {
         case .none:
             return
         case .apply(let k):
+            // The machine asks only for steps the plan has (a stored plan is checked for
+            // steps on load); a precondition, not a crash on a bad file.
+            precondition(plan.steps.indices.contains(k), "plan \(plan.name) has no step \(k + 1)")
             let step = plan.steps[k]
             let line = step.basisPoints.map { "weight \(plan.route) \(plan.newSide) \(Percent.format($0))" } ?? "flip \(plan.route)"
             let actor = planActor(plan, "step \(k + 1)")

@@ -35,15 +35,20 @@ enum InventoryCommand {
 enum SinceOption {
     static func parse(_ text: String, now: Date) throws(AdminError) -> Date {
         let units: [(Character, Double)] = [("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
+        // Ten years back at most, and never before 1970: the reports print seconds since then.
         if let last = text.last, let unit = units.first(where: { $0.0 == last }),
-           let n = Double(text.dropLast()), n >= 0, n.isFinite, n <= 3650 * 86_400 {
+           let n = Double(text.dropLast()), n >= 0, n.isFinite, n * unit.1 <= 3650 * 86_400,
+           now.timeIntervalSince1970 - n * unit.1 >= 0 {
             return now.addingTimeInterval(-n * unit.1)
         }
+        let date: Date
         do {
-            return try AuditExport.parseDate(text)
+            date = try AuditExport.parseDate(text)
         } catch {
-            throw AdminError("--since \(text): give a duration (30m, 24h, 7d) or a date (2026-11-30, 2026-11-30T08:00:00Z)")
+            throw AdminError("--since \(text): give a duration up to ten years (30m, 24h, 7d) or a date (2026-11-30, 2026-11-30T08:00:00Z)")
         }
+        guard date.timeIntervalSince1970 >= 0 else { throw AdminError("--since \(text): a date from 1970 on") }
+        return date
     }
 }
 

@@ -43,7 +43,7 @@ struct SimulationReport {
 
     func text() -> String {
         let s = simulation
-        var lines = ["simulate \(s.route): \(s.records) recorded request(s)\(since.map { " since " + InventoryReport.time(UInt64($0.timeIntervalSince1970)) } ?? ""), \(s.users) user(s)"]
+        var lines = ["simulate \(s.route): \(s.records) recorded request(s)\(since.map { " since " + InventoryReport.time(UInt64(max(0, $0.timeIntervalSince1970))) } ?? ""), \(s.users) user(s)"]
         lines.append("  now:   \(Self.routing(before))")
         lines.append("  after: \(Self.routing(after))")
         lines.append("  side          users now → after   sessions now → after   requests now → after")

@@ -29,7 +29,7 @@ public struct HoldLimits: Sendable, Equatable {
         var share = self
         let n = max(workers, 1)
         share.parked = (parked + n - 1) / n
-        share.bytes = (bytes + UInt64(n) - 1) / UInt64(n)
+        share.bytes = bytes / UInt64(n) + (bytes % UInt64(n) == 0 ? 0 : 1)   // no overflow near the top
         return share
     }
 }

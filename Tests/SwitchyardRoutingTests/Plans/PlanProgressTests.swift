@@ -66,4 +66,11 @@ import Testing
         p.stepFailed(0, "guard tripped")
         #expect(p.phase == .paused && p.note == "step 1 was refused: guard tripped")
     }
+
+    /// A stored plan without steps (no routes file writes one; a damaged state file could) is
+    /// refused when loaded: `plan start` would have applied a step that is not there (a crash).
+    @Test func aPlanWithoutStepsIsOutOfRange() {
+        #expect(PlanConfig(name: "p", route: "app", newSide: "cloud", oldSide: "legacy", steps: []).rangeProblem == "plan p has no steps")
+        #expect(plan.rangeProblem == nil)
+    }
 }

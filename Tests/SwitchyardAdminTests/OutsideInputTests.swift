@@ -1,0 +1,45 @@
+import Foundation
+import Glibc
+import Testing
+@testable import SwitchyardAdmin
+import SwitchyardSystem
+
+/// Input from outside that reached arithmetic or an index that traps (found by an audit
+/// helper): each is now refused in one line, and the process goes on.
+@Suite struct OutsideInputTests {
+    /// A peer on the admin socket path answering `takeover` with a socket count of 0 or one
+    /// near Int.max (a broken or impostor process): the new process refuses to take over.
+    /// Before, `lines[1...0]` and `count + 2` trapped.
+    @Test(arguments: ["0", "9223372036854775807", "-1"])
+    func aTakeoverAnswerWithAnImpossibleCountIsRefused(count: String) throws {
+        let path = NSTemporaryDirectory() + "sy-takeover-\(UUID().uuidString.prefix(8)).sock"
+        let listener = try Socket.listenUnix(path: path)
+        defer { listener.close(); unlink(path) }
+        let answered = DispatchSemaphore(value: 0)
+        Thread {
+            let fd = accept(listener.rawValue, nil, nil)
+            if fd >= 0 {
+                var byte: UInt8 = 0
+                while Glibc.read(fd, &byte, 1) == 1 && byte != UInt8(ascii: "\n") {}
+                let reply = Array("takeover generation 1 pid 1 sockets \(count)\nend\n".utf8)
+                _ = reply.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                Glibc.close(fd)
+            }
+            answered.signal()
+        }.start()
+        #expect(throws: AdminError.self) { _ = try TakeoverClient(adminPath: path) }
+        _ = answered.wait(timeout: .now() + 10)
+    }
+
+    /// `simulate … --since` further back than ten years or before 1970 is refused. Before,
+    /// `1000000h` passed (the bound was on the number, not the time) and a date before 1970
+    /// trapped converting negative seconds for the report.
+    @Test func aSinceBefore1970OrBeyondTenYearsIsRefused() throws {
+        let now = Date()
+        for text in ["1000000h", "315360000d", "1900-01-01", "1969-12-31T23:59:59Z"] {
+            #expect(throws: AdminError.self, "\(text)") { _ = try SinceOption.parse(text, now: now) }
+        }
+        #expect(try SinceOption.parse("7d", now: now) == now.addingTimeInterval(-7 * 86_400))
+        #expect(try SinceOption.parse("87600h", now: now) == now.addingTimeInterval(-87_600 * 3600))
+    }
+}
