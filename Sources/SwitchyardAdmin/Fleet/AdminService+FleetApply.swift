@@ -36,8 +36,11 @@ extension AdminService {
         var newHistory = history
         newHistory.append(entry)
         if newHistory.count > StateFile.historyLimit { newHistory.removeFirst(newHistory.count - StateFile.historyLimit) }
-        let oldFile = StateFile(generation: old.generation, state: old.state, history: history)
-        try StateFile(generation: document.generation, state: newTable.state, history: newHistory).save(path: statePath)
+        // The guard record (trips, loaded plans, plan progress) is this instance's own and
+        // goes with every state file it writes, as a local commit's does.
+        let oldFile = StateFile(generation: old.generation, state: old.state, history: history, guards: guardBook.record)
+        try StateFile(generation: document.generation, state: newTable.state, history: newHistory, guards: guardBook.record)
+            .save(path: statePath)
         do {
             try dataPlane.publish(newTable, reloadingCertificates: false)
         } catch {
