@@ -65,6 +65,12 @@ extension DownstreamConnection {
         return buffer.writableCount > 0 || buffer.readerIndex > 0 || buffer.capacity < worker.buffers.bufferSize
     }
 
+    /// The next upstream read has somewhere to go: no buffer yet, free space, or space a
+    /// compaction frees.
+    var upstreamBufferHasRoom: Bool {
+        (fromUpstream?.writableCount ?? 1) > 0 || (fromUpstream?.readerIndex ?? 0) > 0
+    }
+
     /// Moves a small `fromClient`'s bytes into a full buffer (no-op for a full one).
     @discardableResult
     func ensureFullClientBuffer() -> IOBuffer {
@@ -220,8 +226,7 @@ extension DownstreamConnection {
     /// An upstream muted after hanging up with no room to read its end (see
     /// `upstreamHungUp`): read as room comes, until its end or its error. True on progress.
     func readHungUpUpstream() -> Bool {
-        guard upstream != nil, !upstreamEOF, !withUpstream({ $0.connecting }),
-              (fromUpstream?.writableCount ?? 1) > 0 || (fromUpstream?.readerIndex ?? 0) > 0 else { return false }
+        guard upstream != nil, !upstreamEOF, !withUpstream({ $0.connecting }), upstreamBufferHasRoom else { return false }
         let before = fromUpstream?.readableCount ?? 0
         readFromUpstream()
         return upstream == nil || upstreamEOF || (fromUpstream?.readableCount ?? 0) != before

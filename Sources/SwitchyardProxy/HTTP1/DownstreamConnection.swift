@@ -311,27 +311,31 @@ final class DownstreamConnection: EventHandler, Indexed {
         if events & (Epoll.readable | Epoll.hangUp | Epoll.error) != 0 {
             readFromClient()
         }
-        // An error (a reset) counts even when nothing could be read: with the buffer full
-        // the read above did not happen, and level-triggered epoll would report the error
-        // again and again — a worker spinning until a deadline (a parked write's max-wait).
-        if events & (Epoll.hangUp | Epoll.error) != 0, phase == .tunnel, tunnelShutClient, !clientEOF, !clientSocketEOF,
-           events & Epoll.error == 0, !clientHungUp {
-            // Gone both ways with bytes still unread (no room for them): `pumpTunnel` reads
-            // them as room comes.
-            worker.loop.mute(registration)
-            clientHungUp = true
-        } else if events & (Epoll.hangUp | Epoll.error) != 0, clientEOF || clientSocketEOF || events & Epoll.error != 0,
-           phase != .closed {
-            // The client is gone both ways (or its socket failed): nothing more can be read
-            // or delivered. A tunnel whose client side already ended just stops listening.
-            if phase == .tunnel && tunnelShutClient && events & Epoll.error == 0 {
-                worker.loop.mute(registration)
-            } else if phase == .awaitingHead || phase == .closing || phase == .lingering {
-                close()
-                return
-            } else {
-                abort(reason: "client hung up")
-                return
+        if events & (Epoll.hangUp | Epoll.error) != 0, phase != .closed {
+            let failed = events & Epoll.error != 0
+            if phase == .tunnel, tunnelShutClient, !failed, !clientEOF, !clientSocketEOF {
+                // Gone both ways with bytes still unread (no room for them): muted, and
+                // `pumpTunnel` reads them as room comes.
+                if !clientHungUp {
+                    worker.loop.mute(registration)
+                    clientHungUp = true
+                }
+            } else if clientEOF || clientSocketEOF || failed {
+                // The client is gone both ways (or its socket failed): nothing more can be
+                // read or delivered. An error counts even when nothing could be read: with the
+                // buffer full the read above did not happen, and level-triggered epoll would
+                // report it again and again — a worker spinning until a deadline (a parked
+                // write's max-wait). A tunnel whose client side already ended just stops
+                // listening.
+                if phase == .tunnel && tunnelShutClient && !failed {
+                    worker.loop.mute(registration)
+                } else if phase == .awaitingHead || phase == .closing || phase == .lingering {
+                    close()
+                    return
+                } else {
+                    abort(reason: "client hung up")
+                    return
+                }
             }
         }
         if events & Epoll.writable != 0 { clientWriteBlocked = false }
@@ -456,7 +460,7 @@ final class DownstreamConnection: EventHandler, Indexed {
             if upstream.connecting {
                 events = Epoll.writable
             } else {
-                if !upstreamEOF, !upstreamSocketEOF, (fromUpstream?.writableCount ?? 1) > 0 || (fromUpstream?.readerIndex ?? 0) > 0,
+                if !upstreamEOF, !upstreamSocketEOF, upstreamBufferHasRoom,
                    (upstream.tls?.session.ciphertextRoom ?? 1) > 0 {
                     events |= Epoll.readable
                 }
