@@ -194,8 +194,7 @@ import SwitchyardTestSupport
             h.cloud.requestHeads.contains { $0.contains("ms=400") }
         }
         // A reset, not a FIN: the proxy learns at once that nobody waits for the answer.
-        var option = linger(l_onoff: 1, l_linger: 0)
-        setsockopt(leaving.fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+        resetOnClose(leaving.fd)
         close(leaving.fd)
         // A malformed head: refused before routing.
         let bad = try h.client()

@@ -23,7 +23,7 @@ import SwitchyardSystem
             usleep(100_000)   // the request is with the server
             // The worker is held past the answer (at 300 ms) and the reset (at 400 ms).
             let released = DispatchSemaphore(value: 0)
-            Thread { h.proxy.onFirstWorker { _ in usleep(600_000) }; released.signal() }.start()
+            Thread { _ = h.proxy.onFirstWorker { _ in usleep(600_000) }; released.signal() }.start()
             usleep(300_000)
             Self.reset(fd)
             #expect(released.wait(timeout: .now() + 10) == .success, "attempt \(attempt): the worker came back")
@@ -67,8 +67,7 @@ import SwitchyardSystem
 
     /// Closes with a reset (SO_LINGER 0) instead of a FIN.
     static func reset(_ fd: FileDescriptor) {
-        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-        setsockopt(fd.rawValue, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        resetOnClose(fd.rawValue)
         fd.close()
     }
 }

@@ -50,14 +50,10 @@ import SwitchyardSystem
     /// Before, the connect had no limit: the one health thread waited the kernel's two
     /// minutes of SYN retries, and no other server's failure was noticed meanwhile.
     @Test func aServerDroppingConnectsHoldsUpNoOtherCheck() throws {
-        let full = try Socket.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: false, backlog: 0)
-        defer { full.close() }
-        let fullPort = try Socket.localAddress(full).port
-        let queued = try TestClient(port: fullPort)   // the one connection a backlog of 0 takes
-        defer { _ = queued }
+        let full = try FullBacklogListener()
         let h = try ProxyHarness(routes: """
             backend pair {
-                server 127.0.0.1:\(fullPort)
+                server 127.0.0.1:\(full.port)
                 server 127.0.0.1:CLOUD
                 health GET /healthz every 100ms expect 200 rise 1 fall 1
             }

@@ -83,18 +83,13 @@ import SwitchyardSystem
     /// (its accept queue is full): the tunnel ends at once. Before, the client's reset was
     /// reported at every wait until the connect timed out (10 s here), the worker spinning.
     @Test func aClientResetDuringTheConnectEndsTheTunnelAtOnce() throws {
-        let full = try Socket.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: false, backlog: 0)
-        defer { full.close() }
-        let fullPort = try Socket.localAddress(full).port
-        let queued = try TestClient(port: fullPort)   // the one connection a backlog of 0 takes
-        defer { _ = queued }
-        let (proxy, port) = try tcpProxy(servers: [fullPort]) { $0.connectTimeoutMilliseconds = 10_000 }
+        let full = try FullBacklogListener()
+        let (proxy, port) = try tcpProxy(servers: [full.port]) { $0.connectTimeoutMilliseconds = 10_000 }
         defer { proxy.shutdown(graceMilliseconds: 500) }
         let listeners = proxy.registeredDescriptors()
         let fd = try Socket.connectBlocking(to: SocketAddress(ip: "127.0.0.1", port: port)!)
         try waitFor("the proxy to start connecting", seconds: 5) { proxy.registeredDescriptors() == listeners + 2 }
-        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-        setsockopt(fd.rawValue, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        resetOnClose(fd.rawValue)
         fd.close()
         try waitFor("the tunnel to end", seconds: 3) { proxy.registeredDescriptors() == listeners }
     }
@@ -109,24 +104,8 @@ import SwitchyardSystem
         let server = try OneThreadServer { listener in
             let fd = accept(listener, nil, nil)
             guard fd >= 0 else { return }
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            var sent = 0
-            var chunk = [UInt8](repeating: 0, count: 16 << 10)
-            for _ in 0..<3 {   // until the way is full, three times with a pause
-                while true {
-                    for i in chunk.indices { chunk[i] = UInt8(truncatingIfNeeded: (sent + i) &* 11 &+ (sent + i) >> 8) }
-                    let n = chunk.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                    if n <= 0 { break }
-                    sent += n
-                }
-                usleep(200_000)
-            }
-            var unsent: Int32 = 0
-            _ = ioctl(fd, UInt(TIOCOUTQ), &unsent)   // sent but not acknowledged: lost with the reset
-            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-            setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
-            Glibc.close(fd)
-            acknowledged.withLock { $0 = sent - Int(unsent) }
+            let sent = fillThenReset(fd) { UInt8(truncatingIfNeeded: $0 &* 11 &+ $0 >> 8) }
+            acknowledged.withLock { $0 = sent }
         }
         defer { server.stop() }
         let (proxy, port) = try tcpProxy(servers: [server.port])

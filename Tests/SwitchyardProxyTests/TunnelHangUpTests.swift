@@ -34,24 +34,8 @@ import SwitchyardSystem
             var byte: UInt8 = 0
             while !request.suffix(4).elementsEqual([13, 10, 13, 10]), Glibc.read(fd, &byte, 1) == 1 { request.append(byte) }
             _ = writeAll(fd, Array(head.utf8))
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            var sent = 0
-            var chunk = [UInt8](repeating: 0, count: 16 << 10)
-            for _ in 0..<3 {   // until the way is full, three times with a pause
-                while true {
-                    for i in chunk.indices { chunk[i] = UInt8(truncatingIfNeeded: (sent + i) &* 13 &+ (sent + i) >> 9) }
-                    let n = chunk.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                    if n <= 0 { break }
-                    sent += n
-                }
-                usleep(200_000)
-            }
-            var unsent: Int32 = 0
-            _ = ioctl(fd, UInt(TIOCOUTQ), &unsent)   // sent but not acknowledged: lost with the reset
-            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-            setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
-            Glibc.close(fd)
-            acknowledged.withLock { $0 = sent - Int(unsent) }
+            let sent = fillThenReset(fd) { UInt8(truncatingIfNeeded: $0 &* 13 &+ $0 >> 9) }
+            acknowledged.withLock { $0 = sent }
         }
         defer { server.stop() }
         let h = try ProxyHarness(routes: """

@@ -242,8 +242,7 @@ final class AbruptTLSServer: @unchecked Sendable {
                     _ = ioctl(fd, UInt(TIOCOUTQ), &unsent)
                     if unsent > 0 { usleep(10_000) }
                 }
-                var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-                setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+                resetOnClose(fd)
             }
             lock.withLock { servedCount += 1 }   // before the close its client waits for
             Glibc.close(fd)   // no close_notify: the socket just ends (or is reset)

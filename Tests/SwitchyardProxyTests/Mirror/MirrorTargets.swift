@@ -50,8 +50,7 @@ final class MirrorTarget: @unchecked Sendable {
                     lock.lock(); held.append(fd); lock.unlock()
                     return   // never answers; closed by `stop`
                 case .reset:
-                    var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-                    setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+                    resetOnClose(fd)
                     Glibc.close(fd)
                     return
                 case .endless:
