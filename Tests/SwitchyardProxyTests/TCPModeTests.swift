@@ -126,6 +126,48 @@ import SwitchyardSystem
         let same = received.indices.allSatisfy { received[$0] == UInt8(truncatingIfNeeded: $0 &* 11 &+ $0 >> 8) }
         #expect(same, "the bytes differ")
     }
+
+    /// The same reset, but the client goes on sending after it: bytes the tunnel no longer
+    /// reads (the server is gone). Closing the client's socket with them unread sent a reset,
+    /// and the reset threw away the server's last bytes still queued in the proxy's kernel
+    /// for a client that had not read them yet. Now the tunnel shuts its side down behind
+    /// them and reads and drops the client's bytes until the client closes.
+    @Test func aServerResetWithTheClientStillSendingDeliversEverythingTheServerSent() throws {
+        let acknowledged = Locked(-1)
+        let server = try OneThreadServer { listener in
+            let fd = accept(listener, nil, nil)
+            guard fd >= 0 else { return }
+            let sent = fillThenReset(fd) { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 10) }
+            acknowledged.withLock { $0 = sent }
+        }
+        defer { server.stop() }
+        let (proxy, port) = try tcpProxy(servers: [server.port])
+        defer { proxy.shutdown(graceMilliseconds: 500) }
+        let client = try TestClient(port: port, timeoutSeconds: 10)
+        try waitFor("the server to reset", seconds: 20) { acknowledged.withLock { $0 } >= 0 }
+        // The first piece goes into the pipe and fails toward the dead server; the rest stays
+        // unread in the proxy's socket.
+        for _ in 0..<2 {
+            _ = client.send(String(repeating: "after the reset\n", count: 64))
+            usleep(200_000)
+        }
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4 << 10)
+        var lastError: Int32 = 0
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(client.fd, $0.baseAddress, $0.count) }
+            if n < 0 { lastError = errno }
+            if n <= 0 { break }
+            received += chunk[0..<n]
+            usleep(received.count % (256 << 10) < 4 << 10 ? 20_000 : 0)   // a client that reads slowly
+        }
+        let expected = acknowledged.withLock { $0 }
+        #expect(expected > 64 << 10, "\(expected) bytes acknowledged")
+        #expect(received.count == expected, "\(received.count) of the \(expected) acknowledged bytes reached the client (errno \(lastError))")
+        #expect(lastError == 0, "the client's read ended with errno \(lastError), not the end of the stream")
+        let same = received.indices.allSatisfy { received[$0] == UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 10) }
+        #expect(same, "the bytes differ")
+    }
 }
 
 /// Accepts one connection and writes 100-byte packets to it (TCP_NODELAY) until a write

@@ -109,6 +109,11 @@ final class TCPTunnel: EventHandler, Indexed {
     /// wait — and the pump reads it whenever it runs, until the end or the error comes.
     private var clientHungUp = false
     private var upstreamHungUp = false
+    /// The server's side is over and all it sent is in the client's socket, shut down behind
+    /// it: what the client still sends is read and dropped until it closes or
+    /// `lingerMilliseconds` pass. Closing with the client's bytes unread would send a reset,
+    /// and a reset throws away what the client's kernel has not yet acknowledged.
+    private var lingering = false
     /// For the inventory: the caller, whether a cohort placed it, when it was accepted.
     private let clientAddress: ClientAddress
     private let pinned: Bool
@@ -177,6 +182,10 @@ final class TCPTunnel: EventHandler, Indexed {
     }
 
     override func eventsReceived(_ events: UInt32) {
+        if lingering {
+            if events & Epoll.error != 0 || !Lingering.discard(client, scratch: worker.cipherScratch) { close() }
+            return
+        }
         // A client that resets is gone: while connecting there is nothing to pass on yet,
         // and later its reset would be reported again and again while its pipe is full.
         if events & Epoll.error != 0 || (connecting && events & Epoll.hangUp != 0) {
@@ -222,7 +231,7 @@ final class TCPTunnel: EventHandler, Indexed {
     }
 
     private func pump(clientReadable: Bool, upstreamReadable: Bool, clientWritable: Bool, upstreamWritable: Bool) {
-        guard !closed else { return }
+        guard !closed, !lingering else { return }
         guard let upstream, !connecting else {
             // Still connecting: leave the client's bytes in its socket (back-pressure).
             updateInterests()
@@ -244,18 +253,55 @@ final class TCPTunnel: EventHandler, Indexed {
         // The client failed (reading or writing it): nothing more can reach it. The server
         // failed: what it sent before goes to the client first, then the tunnel ends; its
         // other direction just stops (the client's further bytes have nowhere to go).
-        if toUpstream.sourceFailed || toClient.destinationFailed || (toClient.sourceFailed && toClient.pending == 0) {
+        if toUpstream.sourceFailed || toClient.destinationFailed {
             close()
+            return
+        }
+        if toClient.sourceFailed && toClient.pending == 0 {
+            startLingering()
             return
         }
         // Idle is idle: an event that moved nothing does not push the deadline (events
         // that repeat without progress would otherwise keep a stuck tunnel open for ever).
         if moved { deadline = Clock.monotonicMilliseconds() + worker.settings.tunnelIdleTimeoutMilliseconds }
-        if (toUpstream.shutDown || toUpstream.destinationFailed) && toClient.shutDown {
-            close()
+        if toUpstream.shutDown && toClient.shutDown {
+            close()   // both ends passed on: the client's side was read to its end
+            return
+        }
+        if toUpstream.destinationFailed && toClient.shutDown {
+            startLingering()   // the client may still be sending what the server took no more of
             return
         }
         updateInterests()
+    }
+
+    /// The server's side is over and the client's pipe empty (see `lingering`).
+    private func startLingering() {
+        endUpstream()
+        if !toClient.shutDown {
+            Socket.shutdownWrite(client)
+            toClient.shutDown = true
+        }
+        // Muted for a hang-up: the client is gone both ways, nothing left to wait for.
+        if clientHungUp {
+            close()
+            return
+        }
+        lingering = true
+        deadline = Clock.monotonicMilliseconds() + worker.settings.lingerMilliseconds
+        worker.loop.setInterest(registration, Epoll.readable)
+    }
+
+    /// Closes the upstream socket, if any (its counters count open tunnels).
+    private func endUpstream() {
+        guard let upstream else { return }
+        if !connecting {
+            worker.stats.openTunnels -= 1
+            handle.counters[backend].openTunnels -= 1
+        }
+        worker.loop.deregister(upstreamRegistration)
+        upstream.close()
+        self.upstream = nil
     }
 
     private func updateInterests() {
@@ -289,14 +335,7 @@ final class TCPTunnel: EventHandler, Indexed {
     func close() {
         guard !closed else { return }
         closed = true
-        if let upstream {
-            if !connecting {
-                worker.stats.openTunnels -= 1
-                handle.counters[backend].openTunnels -= 1
-            }
-            worker.loop.deregister(upstreamRegistration)
-            upstream.close()
-        }
+        endUpstream()
         worker.loop.deregister(registration)
         client.close()
         toUpstream.close()
