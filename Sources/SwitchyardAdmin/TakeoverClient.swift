@@ -13,14 +13,21 @@ public final class TakeoverClient {
     public let generation: UInt64
     public let previousPID: Int32
 
-    /// Connects to `adminPath` and takes the sockets over.
-    public init(adminPath: String) throws(AdminError) {
+    /// Connects to `adminPath` and takes the sockets over. `expectedPID`: the process that
+    /// started this one (`SWITCHYARD_TAKEOVER`); the socket's listener must be that process,
+    /// running as root or as this process's user. Listening sockets from anyone else — a
+    /// process that took the path in a shared directory — would be served as ours.
+    public init(adminPath: String, expectedPID: Int32? = nil) throws(AdminError) {
         guard let address = SocketAddress(unixPath: adminPath) else { throw AdminError("admin socket path too long: \(adminPath)") }
         let fd: FileDescriptor
         do {
             fd = try Socket.connectBlocking(to: address)
         } catch {
             throw AdminError("upgrade: cannot reach the running proxy at \(adminPath): \(error)")
+        }
+        if let problem = Self.peerProblem(fd, expectedPID: expectedPID) {
+            fd.close()
+            throw AdminError("upgrade: refusing the sockets of the process on \(adminPath): \(problem)")
         }
         var timeout = timeval(tv_sec: 30, tv_usec: 0)
         setsockopt(fd.rawValue, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -44,7 +51,7 @@ public final class TakeoverClient {
         let lines = String(decoding: text, as: UTF8.self).split(separator: "\n").map(String.init)
         let header = lines.first?.split(separator: " ").map(String.init) ?? []
         guard header.count == 7, header[0] == "takeover", let generation = UInt64(header[2]), let pid = Int32(header[4]),
-              let count = Int(header[6]), (1...Self.maxSockets).contains(count),
+              let count = Int(header[6]), (1...Self.maxSockets).contains(count), expectedPID == nil || pid == expectedPID,
               lines.last == "end", lines.count == count + 2, received.count == count else {
             for socket in received { socket.close() }
             fd.close()
@@ -55,6 +62,19 @@ public final class TakeoverClient {
         self.generation = generation
         previousPID = pid
         listeners = InheritedListeners(Array(zip(lines[1...count], received)).map { (name: $0.0, fd: $0.1) })
+    }
+
+    /// Why the process listening on `fd` is not the one to take sockets from, or nil. The
+    /// kernel's word (SO_PEERCRED: who called listen), not what the peer says.
+    static func peerProblem(_ fd: FileDescriptor, expectedPID: Int32?) -> String? {
+        guard let peer = try? Socket.peerCredentials(fd) else { return "cannot tell who listens there" }
+        guard [0, getuid(), geteuid()].contains(peer.uid) else {
+            return "it runs as \(Caller.name(of: peer.uid)) (uid \(peer.uid)), not root or this process's user"
+        }
+        if let expectedPID, peer.pid != expectedPID {
+            return "it is pid \(peer.pid), not the process that started this one (pid \(expectedPID))"
+        }
+        return nil
     }
 
     /// More listening sockets than any routes file opens: a count beyond it (or 0, or one

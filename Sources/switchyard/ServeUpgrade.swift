@@ -9,7 +9,7 @@ enum ServeUpgrade {
     /// With `SWITCHYARD_TAKEOVER` set (by the old process), the sockets of the proxy on the
     /// admin socket; nil otherwise. A failure stops this process before it binds anything.
     static func takeOverIfAsked(adminPath: String?) throws -> TakeoverClient? {
-        guard ProcessInfo.processInfo.environment[Upgrade.takeoverVariable] != nil else { return nil }
+        guard let starter = ProcessInfo.processInfo.environment[Upgrade.takeoverVariable] else { return nil }
         // Not for a process this one starts in turn.
         unsetenv(Upgrade.takeoverVariable)
         guard let adminPath else {
@@ -17,7 +17,9 @@ enum ServeUpgrade {
             throw ExitCode(1)
         }
         do {
-            return try TakeoverClient(adminPath: adminPath)
+            // The variable holds the pid of the process that started this one: the one whose
+            // sockets to take (a value that is no pid checks the owner only).
+            return try TakeoverClient(adminPath: adminPath, expectedPID: Int32(starter).flatMap { $0 > 0 ? $0 : nil })
         } catch {
             printError("switchyard: \(error)")
             throw ExitCode(1)

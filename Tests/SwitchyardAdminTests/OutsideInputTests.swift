@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 @testable import SwitchyardAdmin
+@testable import SwitchyardProxy
 import SwitchyardSystem
 
 /// Input from outside that reached arithmetic or an index that traps (found by an audit
@@ -29,6 +30,54 @@ import SwitchyardSystem
         }.start()
         #expect(throws: AdminError.self) { _ = try TakeoverClient(adminPath: path) }
         _ = answered.wait(timeout: .now() + 10)
+    }
+
+    /// The sockets are taken only from the process that started this one, as the kernel
+    /// names the listener (SO_PEERCRED), not as its answer says. Before, any process that held
+    /// the admin socket's path had its listening sockets served as the proxy's own. Here the
+    /// listener is this test process: taken from it when it is the expected one, refused
+    /// (nothing received, one line naming both pids) when another pid is expected.
+    @Test func socketsAreTakenOnlyFromTheProcessThatStartedThisOne() throws {
+        let me = getpid(), other = getppid()
+        let (listeners, _) = try takeover(expectedPID: me)
+        #expect(listeners == 1)
+        do {
+            _ = try takeover(expectedPID: other)
+            Issue.record("the sockets of pid \(me) were taken while pid \(other) was expected")
+        } catch {
+            #expect("\(error)".contains("it is pid \(me), not the process that started this one (pid \(other))"), "\(error)")
+        }
+    }
+
+    /// A peer on a fresh path answering `takeover` properly, with one TCP listener passed.
+    private func takeover(expectedPID: Int32) throws -> (listeners: Int, path: String) {
+        let path = NSTemporaryDirectory() + "sy-takeover-\(UUID().uuidString.prefix(8)).sock"
+        let listener = try Socket.listenUnix(path: path)
+        defer { listener.close(); unlink(path) }
+        let passed = try Socket.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: false, backlog: 1)
+        defer { passed.close() }
+        let answered = DispatchSemaphore(value: 0)
+        Thread {
+            let fd = accept(listener.rawValue, nil, nil)
+            if fd >= 0 {
+                var byte: UInt8 = 0
+                while Glibc.read(fd, &byte, 1) == 1 && byte != UInt8(ascii: "\n") {}
+                // A refused client has closed without asking: no answer (no SIGPIPE).
+                if byte == UInt8(ascii: "\n") {
+                    let reply = Array("takeover generation 1 pid \(getpid()) sockets 1\nhttp 127.0.0.1:0\nend\n".utf8)
+                    try? DescriptorPassing.send(FileDescriptor(rawValue: fd), reply, descriptors: [passed])
+                }
+                usleep(200_000)
+                Glibc.close(fd)
+            }
+            answered.signal()
+        }.start()
+        defer { _ = answered.wait(timeout: .now() + 10) }
+        let client = try TakeoverClient(adminPath: path, expectedPID: expectedPID)
+        client.abandon()
+        var taken = client.listeners
+        defer { _ = taken.closeLeftovers() }
+        return (taken.count, path)
     }
 
     /// `simulate … --since` further back than ten years or before 1970 is refused. Before,
