@@ -12,7 +12,14 @@ import PackageDescription
 // and every test runs the debug build, where the checks stay on and trap on a conflicting
 // access, under the same request paths (`make tsan` covers the cross-thread side).
 // Static checks (compile-time) are unaffected.
-let dataPlaneSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+// -cross-module-optimization: the data plane's modules make their function bodies available
+// to the modules that call them (the proxy's loop calls the parsers, the socket layer and
+// the routing table across module boundaries), so calls are inlined and specialised there
+// and their retains and releases optimised away. callgrind, same invocation: 12,609 → 12,262
+// instructions and 40 → 36 reference-count calls per HTTP/1.1 request, 25,876 → 25,514 and
+// 68 → 65 per HTTP/2 request at -m 100. A compiler mode, no check turned off; the release
+// build takes about 30 s longer. (-enable-cmo-everything on top: the same binary.)
+let dataPlaneSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release))]
 
 let package = Package(
     name: "Switchyard",
