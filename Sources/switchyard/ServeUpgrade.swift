@@ -17,9 +17,11 @@ enum ServeUpgrade {
             throw ExitCode(1)
         }
         do {
-            // The variable holds the pid of the process that started this one: the one whose
-            // sockets to take (a value that is no pid checks the owner only).
-            return try TakeoverClient(adminPath: adminPath, expectedPID: Int32(starter).flatMap { $0 > 0 ? $0 : nil })
+            // The variable holds the pid of the process that started this one (`upgrade`):
+            // the one whose sockets to take. Set by hand to anything else (`1`, a process
+            // that did not start this one), only the socket's owner is checked.
+            let expected = Int32(starter).flatMap { $0 == getppid() ? $0 : nil }
+            return try TakeoverClient(adminPath: adminPath, expectedPID: expected)
         } catch {
             printError("switchyard: \(error)")
             throw ExitCode(1)

@@ -18,7 +18,7 @@ import SwitchyardSystem
         defer { listener.close(); unlink(path) }
         let answered = DispatchSemaphore(value: 0)
         Thread {
-            let fd = accept(listener.rawValue, nil, nil)
+            let fd = acceptWithin10Seconds(listener)
             if fd >= 0 {
                 var byte: UInt8 = 0
                 while Glibc.read(fd, &byte, 1) == 1 && byte != UInt8(ascii: "\n") {}
@@ -58,7 +58,7 @@ import SwitchyardSystem
         defer { passed.close() }
         let answered = DispatchSemaphore(value: 0)
         Thread {
-            let fd = accept(listener.rawValue, nil, nil)
+            let fd = acceptWithin10Seconds(listener)
             if fd >= 0 {
                 var byte: UInt8 = 0
                 while Glibc.read(fd, &byte, 1) == 1 && byte != UInt8(ascii: "\n") {}
@@ -91,4 +91,17 @@ import SwitchyardSystem
         #expect(try SinceOption.parse("7d", now: now) == now.addingTimeInterval(-7 * 86_400))
         #expect(try SinceOption.parse("87600h", now: now) == now.addingTimeInterval(-87_600 * 3600))
     }
+}
+
+/// One connection from `listener`, or -1 after 10 s (a client that never came must not leave
+/// the thread blocked on a descriptor the test has closed and another test may reuse); reads
+/// on it time out after 10 s too.
+private func acceptWithin10Seconds(_ listener: FileDescriptor) -> Int32 {
+    var ready = pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0)
+    guard poll(&ready, 1, 10_000) == 1 else { return -1 }
+    let fd = accept(listener.rawValue, nil, nil)
+    guard fd >= 0 else { return -1 }
+    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    return fd
 }

@@ -168,6 +168,86 @@ import SwitchyardSystem
         let same = received.indices.allSatisfy { received[$0] == UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 10) }
         #expect(same, "the bytes differ")
     }
+
+    /// The client's end arrives while the way to the server is full (the client's bytes sit
+    /// unread in the proxy's socket, its hang-up muted), after the server sent its answer and
+    /// its end; then the server resets. The tunnel read nothing more from a muted client and
+    /// closed with those bytes unread: a reset, and what the client had not yet received of
+    /// the answer was lost. Now it reads the client to its end first.
+    @Test func aClientThatHalfClosedWithItsBytesUnreadStillGetsTheWholeAnswer() throws {
+        let answerBytes = 400 << 10
+        let step = DispatchSemaphore(value: 0), next = DispatchSemaphore(value: 0)
+        let acknowledged = Locked(-1)
+        let server = try OneThreadServer { listener in
+            let fd = accept(listener, nil, nil)
+            guard fd >= 0 else { return }
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var hello = UInt8(ascii: "h")
+            _ = Glibc.send(fd, &hello, 1, Int32(MSG_NOSIGNAL))   // through the proxy: the tunnel is up
+            guard next.wait(timeout: .now() + 20) == .success else { Glibc.close(fd); return }   // the client filled the way
+            var answer = [UInt8](repeating: 0, count: answerBytes)
+            for i in answer.indices { answer[i] = UInt8(truncatingIfNeeded: i &* 5 &+ i >> 9) }
+            let sent = answer.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            Glibc.shutdown(fd, Int32(SHUT_WR))
+            usleep(300_000)   // the answer and its end pass the proxy
+            // Take a little of the upload: the proxy reads the client again, which opens the
+            // client's window for its end, and fills its pipe toward here once more.
+            var taken = 0
+            var scratch = [UInt8](repeating: 0, count: 16 << 10)
+            while taken < 96 << 10 {
+                let n = scratch.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
+                if n <= 0 { break }
+                taken += n
+            }
+            step.signal()
+            guard next.wait(timeout: .now() + 20) == .success else { Glibc.close(fd); return }   // the client half-closed
+            acknowledged.withLock { $0 = resetNow(fd, sent: max(sent, 0)) }
+            step.signal()
+        }
+        defer { server.stop() }
+        let (proxy, port) = try tcpProxy(servers: [server.port])
+        defer { proxy.shutdown(graceMilliseconds: 500) }
+        let client = try TestClient(port: port, timeoutSeconds: 10)
+        // A small send buffer: the client's own queue holds little of what it sends.
+        var small: Int32 = 4096
+        setsockopt(client.fd, SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        var hello: UInt8 = 0
+        #expect(Glibc.read(client.fd, &hello, 1) == 1 && hello == UInt8(ascii: "h"), "the tunnel did not open")
+        let uploaded = fill(client.fd) { UInt8(truncatingIfNeeded: $0) }
+        #expect(uploaded > 64 << 10, "only \(uploaded) bytes went toward a server that reads nothing")
+        next.signal()
+        #expect(step.wait(timeout: .now() + 20) == .success, "the server did not answer")
+        // Its own queue empty, the client's end goes out alone (not behind bytes waiting for
+        // the proxy's window).
+        var unsent: Int32 = 1
+        for _ in 0..<100 where unsent > 0 {
+            usleep(20_000)
+            _ = ioctl(client.fd, UInt(TIOCOUTQ), &unsent)
+        }
+        Glibc.shutdown(client.fd, Int32(SHUT_WR))
+        usleep(300_000)   // the proxy sees the hang-up while its pipe toward the server is full
+        next.signal()
+        #expect(step.wait(timeout: .now() + 20) == .success, "the server did not reset")
+        usleep(300_000)
+        _ = fcntl(client.fd, F_SETFL, fcntl(client.fd, F_GETFL) & ~O_NONBLOCK)
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        var lastError: Int32 = 0
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(client.fd, $0.baseAddress, $0.count) }
+            if n < 0 { lastError = errno }
+            if n <= 0 { break }
+            received += chunk[0..<n]
+        }
+        let expected = acknowledged.withLock { $0 }
+        #expect(expected == answerBytes, "the proxy's kernel acknowledged \(expected) of the \(answerBytes) bytes")
+        #expect(received.count == expected, "\(received.count) of the \(expected) acknowledged bytes reached the client (errno \(lastError))")
+        #expect(lastError == 0, "the client's read ended with errno \(lastError), not the end of the stream")
+        let same = received.indices.allSatisfy { received[$0] == UInt8(truncatingIfNeeded: $0 &* 5 &+ $0 >> 9) }
+        #expect(same, "the bytes differ")
+    }
 }
 
 /// Accepts one connection and writes 100-byte packets to it (TCP_NODELAY) until a write

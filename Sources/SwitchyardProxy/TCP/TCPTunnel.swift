@@ -282,8 +282,11 @@ final class TCPTunnel: EventHandler, Indexed {
             Socket.shutdownWrite(client)
             toClient.shutDown = true
         }
-        // Muted for a hang-up: the client is gone both ways, nothing left to wait for.
+        // Muted for a hang-up: both directions are shut, the client's end (its FIN) has
+        // arrived, so all it sent is in the socket already — possibly unread, left there while
+        // the pipe toward the server was full. Read to that end, then close: no reset.
         if clientHungUp {
+            while case .processed(let n)? = try? client.receive(into: worker.cipherScratch), n > 0 {}
             close()
             return
         }

@@ -14,6 +14,14 @@ func resetOnClose(_ fd: Int32) {
 /// filled), then closes it with a reset. Returns how many bytes the peer's kernel had
 /// acknowledged: the ones sent but not acknowledged are lost with the reset.
 func fillThenReset(_ fd: Int32, byte: (Int) -> UInt8) -> Int {
+    let sent = fill(fd, byte: byte)
+    return resetNow(fd, sent: sent)
+}
+
+/// Sends `byte(i)` for the i-th byte without blocking until the way to a peer that reads
+/// nothing is full (three times, with a pause between, so every buffer on the way has
+/// filled); the socket stays non-blocking. Returns the bytes sent.
+func fill(_ fd: Int32, byte: (Int) -> UInt8) -> Int {
     _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
     var sent = 0
     var chunk = [UInt8](repeating: 0, count: 16 << 10)
@@ -26,6 +34,12 @@ func fillThenReset(_ fd: Int32, byte: (Int) -> UInt8) -> Int {
         }
         usleep(200_000)
     }
+    return sent
+}
+
+/// Closes `fd` with a reset; of the `sent` bytes, returns how many the peer's kernel had
+/// acknowledged (the others are lost with the reset).
+func resetNow(_ fd: Int32, sent: Int) -> Int {
     var unsent: Int32 = 0
     _ = ioctl(fd, UInt(TIOCOUTQ), &unsent)
     resetOnClose(fd)
