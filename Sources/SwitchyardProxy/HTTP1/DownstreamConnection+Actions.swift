@@ -28,7 +28,11 @@ extension DownstreamConnection {
             finishWithError(status, close: close)
         case .cut(let reason):
             observeCut(reason)
-            abort(reason: reason.rawValue)
+            if !isH2 && (reason == .upstreamFailedMidResponse || reason == .upstreamTimeoutMidResponse) {
+                endCutAnswer()
+            } else {
+                abort(reason: reason.rawValue)
+            }
         case .finish:
             finishExchange()
         case .forwardInterim, .dropInterim, .startTunnel, .relayResponse, .rejectResponse:

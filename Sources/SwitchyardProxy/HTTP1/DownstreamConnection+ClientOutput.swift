@@ -139,12 +139,32 @@ extension DownstreamConnection {
         close()
     }
 
+    /// An HTTP/1.1 answer the server cut (it failed, or fell silent, mid-answer): what
+    /// already came still goes to the client, then the connection ends with a half-close and
+    /// a linger. Closing at once dropped what was queued for a client that had not read it
+    /// yet (and, with the client's bytes unread, the reset threw away the kernel's queue).
+    func endCutAnswer() {
+        aborted = true
+        if let upstream {
+            upstream.close()
+            self.upstream = nil
+        }
+        if handle != nil { endRequest() }
+        releaseBuffer(&toUpstream)
+        releaseBuffer(&fromUpstream)
+        fromClient?.clear()   // pipelined requests get no answer on a connection that ends
+        answerCut = true
+        closeAfterResponse = true
+        phase = .closing
+        deadline = worker.nowMilliseconds + worker.settings.upstreamTimeoutMilliseconds
+    }
+
     func startLingering() {
         if isH2 {
             close()   // the stream ends with the answer; there is no socket to linger on
             return
         }
-        Lingering.shutdownWrite(fd, tls: tls)
+        Lingering.shutdownWrite(fd, tls: answerCut ? nil : tls)
         clientShutDown = true
         if clientEOF || clientSocketEOF {
             close()

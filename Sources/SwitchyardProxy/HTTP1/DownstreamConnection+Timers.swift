@@ -66,11 +66,11 @@ extension DownstreamConnection {
         }
     }
 
-    /// Carries out a timer's action; an exchange that ended with an answer queued moves on
-    /// (flushes it), one that was cut is closed already.
+    /// Carries out a timer's action; an exchange that ended with an answer queued, or with
+    /// a cut answer's bytes still to send, moves on (flushes them); a closed one is done.
     func performThenAdvance(_ action: Exchange.Action) {
         perform(action)
-        if case .cut = action { return }
+        if phase == .closed { return }
         advance()
     }
 }

@@ -181,6 +181,9 @@ final class DownstreamConnection: EventHandler, Indexed {
     var chunkToClient = false
     var responseDone = false
     var closeAfterResponse = false
+    /// The server failed mid-answer (`endCutAnswer`): the connection ends after what came is
+    /// sent, without TLS close_notify, which would tell the client the answer ended cleanly.
+    var answerCut = false
     var upstreamEOF = false
     /// A TLS upstream's socket reached end of stream, while the session may still hold
     /// records it had no room to decrypt yet (the client reads slower than the server
