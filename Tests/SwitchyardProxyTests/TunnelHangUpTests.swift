@@ -36,6 +36,14 @@ import SwitchyardSystem
                          thenFill: true)
     }
 
+    /// The same in a tunnel after 101, the client still sending when the server resets (a
+    /// guard: the tunnel passes the server's end on before anything closes, and this passed
+    /// before the fix above too).
+    @Test func aCutTunnelReachesAClientStillSending() throws {
+        try serverResets(head: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+                         request: UpstreamTLSEndOfStreamTests.upgradeRequest, thenFill: true)
+    }
+
     func serverResets(head: String, request: String, thenFill: Bool = false) throws {
         let acknowledged = Locked(-1)
         let server = try OneThreadServer { listener in
