@@ -137,6 +137,13 @@ public enum Socket {
         _ = Glibc.shutdown(fd.rawValue, Int32(SHUT_WR))
     }
 
+    /// Makes the next close of `fd` a reset (SO_LINGER 0) instead of an orderly end: the
+    /// peer learns the stream broke off, where an end of stream would read as complete.
+    public static func resetOnClose(_ fd: FileDescriptor) {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(fd.rawValue, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+    }
+
     /// Moves bytes between two descriptors through the kernel (splice(2)); one side must be a pipe.
     @inline(__always)
     public static func splice(from: FileDescriptor, to: FileDescriptor, count: Int) throws(Errno) -> IOResult<Int> {

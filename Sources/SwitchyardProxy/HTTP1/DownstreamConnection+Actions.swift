@@ -29,7 +29,14 @@ extension DownstreamConnection {
         case .cut(let reason):
             observeCut(reason)
             if !isH2 && (reason == .upstreamFailedMidResponse || reason == .upstreamTimeoutMidResponse) {
-                endCutAnswer()
+                if cutShowsInFraming {
+                    endCutAnswer()
+                } else {
+                    // Ended by the close: an orderly end would read as the whole answer. A
+                    // TLS client tells by the missing close_notify; a plain one by a reset.
+                    if !isTLS { Socket.resetOnClose(fd) }
+                    abort(reason: reason.rawValue)
+                }
             } else {
                 abort(reason: reason.rawValue)
             }

@@ -149,6 +149,14 @@ extension DownstreamConnection {
             upstream.close()
             self.upstream = nil
         }
+        // What came of the answer and waits in `fromUpstream` (a timeout while the client
+        // read nothing, a TLS failure after good records) goes too, as far as there is room.
+        // Only while it moves bytes: a chunk it cannot decode stays where it is.
+        while let input = fromUpstream, !input.isEmpty {
+            let before = input.readableCount
+            _ = pumpResponse()
+            if (fromUpstream?.readableCount ?? 0) >= before { break }
+        }
         if handle != nil { endRequest() }
         releaseBuffer(&toUpstream)
         releaseBuffer(&fromUpstream)
@@ -157,6 +165,16 @@ extension DownstreamConnection {
         closeAfterResponse = true
         phase = .closing
         deadline = worker.nowMilliseconds + worker.settings.upstreamTimeoutMilliseconds
+    }
+
+    /// Whether the client can tell a cut answer from a whole one by its framing: a length
+    /// not reached, or chunks without their last one. An answer ended by the close cannot.
+    var cutShowsInFraming: Bool {
+        switch responseBody {
+        case .length: return true
+        case .chunked: return chunkToClient
+        case .done, .streamChunked: return false
+        }
     }
 
     func startLingering() {

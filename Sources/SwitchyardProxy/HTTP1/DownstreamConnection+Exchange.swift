@@ -141,7 +141,7 @@ extension DownstreamConnection {
     func pumpResponse() -> Bool {
         guard let input = fromUpstream, !input.isEmpty else {
             if upstreamEOF && !responseDone {
-                if responseHeadDone && responseUntilClose {
+                if responseHeadDone && responseUntilClose && !upstreamReset {
                     responseDone = true
                     closeAfterResponse = true
                     return true
@@ -313,6 +313,7 @@ extension DownstreamConnection {
     func takeResponseFraming(_ p: HTTPResponseParser) {
         status = p.status
         responseUntilClose = false
+        upstreamReset = false
         chunkToClient = false
         switch p.framing {
         case .none:

@@ -185,7 +185,7 @@ extension DownstreamConnection {
                 // What the session already holds was sent before it: decrypted all the same
                 // (an answer with a length may still complete).
                 upstreamSocketEOF = true
-                responseUntilClose = false
+                upstreamReset = true
             }
         }
         pullUpstreamPlaintext(upstream, tls)
@@ -208,7 +208,7 @@ extension DownstreamConnection {
         } catch {
             // A reset is not a clean end: an until-close body must not look complete.
             upstreamEOF = true
-            responseUntilClose = false
+            upstreamReset = true
         }
     }
 

@@ -177,6 +177,9 @@ final class DownstreamConnection: EventHandler, Indexed {
     var requestBody = Body.done
     var responseBody = Body.done
     var responseUntilClose = false
+    /// The upstream's read failed (a reset): its end is not the answer's clean end, even
+    /// for a body delimited by the close. What it sent before is still relayed.
+    var upstreamReset = false
     var responseHeadDone = false
     var chunkToClient = false
     var responseDone = false
