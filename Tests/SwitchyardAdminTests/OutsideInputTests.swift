@@ -16,18 +16,7 @@ import SwitchyardSystem
         let path = NSTemporaryDirectory() + "sy-takeover-\(UUID().uuidString.prefix(8)).sock"
         let listener = try Socket.listenUnix(path: path)
         defer { listener.close(); unlink(path) }
-        let answered = DispatchSemaphore(value: 0)
-        Thread {
-            let fd = acceptWithin10Seconds(listener)
-            if fd >= 0 {
-                var byte: UInt8 = 0
-                while Glibc.read(fd, &byte, 1) == 1 && byte != UInt8(ascii: "\n") {}
-                let reply = Array("takeover generation 1 pid 1 sockets \(count)\nend\n".utf8)
-                _ = reply.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-                Glibc.close(fd)
-            }
-            answered.signal()
-        }.start()
+        let answered = answerTakeover(on: listener, with: "takeover generation 1 pid 1 sockets \(count)\nend\n")
         #expect(throws: AdminError.self) { _ = try TakeoverClient(adminPath: path) }
         _ = answered.wait(timeout: .now() + 10)
     }
@@ -56,22 +45,8 @@ import SwitchyardSystem
         defer { listener.close(); unlink(path) }
         let passed = try Socket.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: false, backlog: 1)
         defer { passed.close() }
-        let answered = DispatchSemaphore(value: 0)
-        Thread {
-            let fd = acceptWithin10Seconds(listener)
-            if fd >= 0 {
-                var byte: UInt8 = 0
-                while Glibc.read(fd, &byte, 1) == 1 && byte != UInt8(ascii: "\n") {}
-                // A refused client has closed without asking: no answer (no SIGPIPE).
-                if byte == UInt8(ascii: "\n") {
-                    let reply = Array("takeover generation 1 pid \(getpid()) sockets 1\nhttp 127.0.0.1:0\nend\n".utf8)
-                    try? DescriptorPassing.send(FileDescriptor(rawValue: fd), reply, descriptors: [passed])
-                }
-                usleep(200_000)
-                Glibc.close(fd)
-            }
-            answered.signal()
-        }.start()
+        let answered = answerTakeover(on: listener, with: "takeover generation 1 pid \(getpid()) sockets 1\nhttp 127.0.0.1:0\nend\n",
+                                      passing: [passed])
         defer { _ = answered.wait(timeout: .now() + 10) }
         let client = try TakeoverClient(adminPath: path, expectedPID: expectedPID)
         client.abandon()
@@ -91,6 +66,27 @@ import SwitchyardSystem
         #expect(try SinceOption.parse("7d", now: now) == now.addingTimeInterval(-7 * 86_400))
         #expect(try SinceOption.parse("87600h", now: now) == now.addingTimeInterval(-87_600 * 3600))
     }
+}
+
+/// A fake running proxy on `listener`: takes one connection, reads its request line and
+/// answers `reply` with `passing` attached (SCM_RIGHTS); signals when done. A client that
+/// closed without asking (refused before it did) gets no answer.
+private func answerTakeover(on listener: FileDescriptor, with reply: String, passing: [FileDescriptor] = []) -> DispatchSemaphore {
+    let answered = DispatchSemaphore(value: 0)
+    Thread {
+        let fd = acceptWithin10Seconds(listener)
+        if fd >= 0 {
+            var byte: UInt8 = 0
+            while Glibc.read(fd, &byte, 1) == 1 && byte != UInt8(ascii: "\n") {}
+            if byte == UInt8(ascii: "\n") {
+                try? DescriptorPassing.send(FileDescriptor(rawValue: fd), Array(reply.utf8), descriptors: passing)
+            }
+            usleep(200_000)
+            Glibc.close(fd)
+        }
+        answered.signal()
+    }.start()
+    return answered
 }
 
 /// One connection from `listener`, or -1 after 10 s (a client that never came must not leave

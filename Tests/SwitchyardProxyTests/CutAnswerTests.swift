@@ -37,15 +37,7 @@ import SwitchyardProxy
         let client = try h.client(timeoutSeconds: 20)
         let started = Date()
         _ = client.send("GET /report HTTP/1.1\r\nHost: app\r\n\r\n")
-        var received: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16 << 10)
-        var lastError: Int32 = 0
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(client.fd, $0.baseAddress, $0.count) }
-            if n < 0 { lastError = errno }
-            if n <= 0 { break }
-            received += chunk[0..<n]
-        }
+        let (received, lastError) = readUntilEnd(client.fd)
         let text = String(decoding: received, as: UTF8.self)
         #expect(text.hasPrefix("HTTP/1.1 200"), "\(text.prefix(60))")
         #expect(text.hasSuffix(body), "what came of the answer did not all arrive (\(received.count) bytes)")

@@ -9,6 +9,19 @@ import SwitchyardSystem
 
 /// TCP (L4) mode: bytes relayed with splice(2), the backend chosen once per connection.
 @Suite struct TCPModeTests {
+    /// A server that fills the way toward its one client (`byte(i)` for the i-th byte), then
+    /// resets; `acknowledged` becomes the bytes the proxy's kernel had taken (-1 until then).
+    func fillingServerThatResets(_ byte: @escaping @Sendable (Int) -> UInt8) throws -> (OneThreadServer, Locked<Int>) {
+        let acknowledged = Locked(-1)
+        let server = try OneThreadServer { listener in
+            let fd = accept(listener, nil, nil)
+            guard fd >= 0 else { return }
+            let sent = fillThenReset(fd, byte: byte)
+            acknowledged.withLock { $0 = sent }
+        }
+        return (server, acknowledged)
+    }
+
     /// A started one-worker proxy with a `mode tcp` route to `servers` (in order), and its port.
     func tcpProxy(servers: [UInt16], settings: (inout ProxySettings) -> Void = { _ in }) throws -> (Proxy, UInt16) {
         let config = try RoutesConfig.parse("""
@@ -100,13 +113,7 @@ import SwitchyardSystem
     /// (a whole CPU) until the client read; now that side is muted and read as the pipe
     /// drains. Then every byte the proxy's kernel acknowledged reaches the client.
     @Test func aServerResetWhileTheClientReadsNothingDoesNotSpinTheWorker() throws {
-        let acknowledged = Locked(-1)
-        let server = try OneThreadServer { listener in
-            let fd = accept(listener, nil, nil)
-            guard fd >= 0 else { return }
-            let sent = fillThenReset(fd) { UInt8(truncatingIfNeeded: $0 &* 11 &+ $0 >> 8) }
-            acknowledged.withLock { $0 = sent }
-        }
+        let (server, acknowledged) = try fillingServerThatResets { UInt8(truncatingIfNeeded: $0 &* 11 &+ $0 >> 8) }
         defer { server.stop() }
         let (proxy, port) = try tcpProxy(servers: [server.port])
         defer { proxy.shutdown(graceMilliseconds: 500) }
@@ -114,13 +121,7 @@ import SwitchyardSystem
         try waitFor("the server to reset", seconds: 20) { acknowledged.withLock { $0 } >= 0 }
         let spent = try WorkerThreadCPU(proxy).used(over: 1)
         #expect(spent < 50, "the worker used \(spent) of a second's 100 clock ticks while nothing could move")
-        var received: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 << 10)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(client.fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            received += chunk[0..<n]
-        }
+        let received = readUntilEnd(client.fd).bytes
         let expected = acknowledged.withLock { $0 }
         #expect(received.count == expected, "\(received.count) of the \(expected) acknowledged bytes reached the client")
         let same = received.indices.allSatisfy { received[$0] == UInt8(truncatingIfNeeded: $0 &* 11 &+ $0 >> 8) }
@@ -133,13 +134,7 @@ import SwitchyardSystem
     /// for a client that had not read them yet. Now the tunnel shuts its side down behind
     /// them and reads and drops the client's bytes until the client closes.
     @Test func aServerResetWithTheClientStillSendingDeliversEverythingTheServerSent() throws {
-        let acknowledged = Locked(-1)
-        let server = try OneThreadServer { listener in
-            let fd = accept(listener, nil, nil)
-            guard fd >= 0 else { return }
-            let sent = fillThenReset(fd) { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 10) }
-            acknowledged.withLock { $0 = sent }
-        }
+        let (server, acknowledged) = try fillingServerThatResets { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 10) }
         defer { server.stop() }
         let (proxy, port) = try tcpProxy(servers: [server.port])
         defer { proxy.shutdown(graceMilliseconds: 500) }
@@ -151,16 +146,8 @@ import SwitchyardSystem
             _ = client.send(String(repeating: "after the reset\n", count: 64))
             usleep(200_000)
         }
-        var received: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4 << 10)
-        var lastError: Int32 = 0
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(client.fd, $0.baseAddress, $0.count) }
-            if n < 0 { lastError = errno }
-            if n <= 0 { break }
-            received += chunk[0..<n]
-            usleep(received.count % (256 << 10) < 4 << 10 ? 20_000 : 0)   // a client that reads slowly
-        }
+        // A client that reads slowly.
+        let (received, lastError) = readUntilEnd(client.fd, chunkSize: 4 << 10) { usleep($0 % (256 << 10) < 4 << 10 ? 20_000 : 0) }
         let expected = acknowledged.withLock { $0 }
         #expect(expected > 64 << 10, "\(expected) bytes acknowledged")
         #expect(received.count == expected, "\(received.count) of the \(expected) acknowledged bytes reached the client (errno \(lastError))")
@@ -232,15 +219,7 @@ import SwitchyardSystem
         #expect(step.wait(timeout: .now() + 20) == .success, "the server did not reset")
         usleep(300_000)
         _ = fcntl(client.fd, F_SETFL, fcntl(client.fd, F_GETFL) & ~O_NONBLOCK)
-        var received: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 << 10)
-        var lastError: Int32 = 0
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(client.fd, $0.baseAddress, $0.count) }
-            if n < 0 { lastError = errno }
-            if n <= 0 { break }
-            received += chunk[0..<n]
-        }
+        let (received, lastError) = readUntilEnd(client.fd)
         let expected = acknowledged.withLock { $0 }
         #expect(expected == answerBytes, "the proxy's kernel acknowledged \(expected) of the \(answerBytes) bytes")
         #expect(received.count == expected, "\(received.count) of the \(expected) acknowledged bytes reached the client (errno \(lastError))")

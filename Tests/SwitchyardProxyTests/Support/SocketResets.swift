@@ -47,6 +47,21 @@ func resetNow(_ fd: Int32, sent: Int) -> Int {
     return sent - Int(unsent)
 }
 
+/// Reads `fd` (blocking) until its end or an error: the bytes, and the errno that ended the
+/// reading (0: an orderly end of stream). `afterEachRead` gets the count so far (a client
+/// that reads slowly sleeps there).
+func readUntilEnd(_ fd: Int32, chunkSize: Int = 64 << 10, afterEachRead: (Int) -> Void = { _ in }) -> (bytes: [UInt8], error: Int32) {
+    var received: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: chunkSize)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        if n < 0 { return (received, errno) }
+        if n == 0 { return (received, 0) }
+        received += chunk[0..<n]
+        afterEachRead(received.count)
+    }
+}
+
 /// A listener with a backlog of 0 holding the one connection such a backlog takes: further
 /// connection attempts to `port` go unanswered (the kernel drops their SYNs), like a server
 /// behind a firewall that drops them.
