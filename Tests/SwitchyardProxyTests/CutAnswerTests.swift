@@ -16,9 +16,7 @@ import SwitchyardProxy
         let server = try OneThreadServer { listener in
             let fd = accept(listener, nil, nil)
             guard fd >= 0 else { return }
-            var request: [UInt8] = []
-            var byte: UInt8 = 0
-            while !request.suffix(4).elementsEqual([13, 10, 13, 10]), Glibc.read(fd, &byte, 1) == 1 { request.append(byte) }
+            _ = readRequestHead(fd)
             _ = writeAll(fd, Array("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n\(body)".utf8))
             usleep(200_000)
             resetOnClose(fd)

@@ -49,9 +49,7 @@ import SwitchyardSystem
         let server = try OneThreadServer { listener in
             let fd = accept(listener, nil, nil)
             guard fd >= 0 else { return }
-            var request: [UInt8] = []
-            var byte: UInt8 = 0
-            while !request.suffix(4).elementsEqual([13, 10, 13, 10]), Glibc.read(fd, &byte, 1) == 1 { request.append(byte) }
+            _ = readRequestHead(fd)
             _ = writeAll(fd, Array(head.utf8))
             let sent = fillThenReset(fd) { UInt8(truncatingIfNeeded: $0 &* 13 &+ $0 >> 9) }
             acknowledged.withLock { $0 = sent }

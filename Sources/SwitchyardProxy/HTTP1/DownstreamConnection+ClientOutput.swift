@@ -161,7 +161,6 @@ extension DownstreamConnection {
         releaseBuffer(&toUpstream)
         releaseBuffer(&fromUpstream)
         fromClient?.clear()   // pipelined requests get no answer on a connection that ends
-        answerCut = true
         closeAfterResponse = true
         phase = .closing
         deadline = worker.nowMilliseconds + worker.settings.upstreamTimeoutMilliseconds
@@ -182,7 +181,8 @@ extension DownstreamConnection {
             close()   // the stream ends with the answer; there is no socket to linger on
             return
         }
-        Lingering.shutdownWrite(fd, tls: answerCut ? nil : tls)
+        // Only a cut answer lingers with `aborted` set: `abort` closes at once.
+        Lingering.shutdownWrite(fd, tls: aborted ? nil : tls)
         clientShutDown = true
         if clientEOF || clientSocketEOF {
             close()

@@ -184,9 +184,6 @@ final class DownstreamConnection: EventHandler, Indexed {
     var chunkToClient = false
     var responseDone = false
     var closeAfterResponse = false
-    /// The server failed mid-answer (`endCutAnswer`): the connection ends after what came is
-    /// sent, without TLS close_notify, which would tell the client the answer ended cleanly.
-    var answerCut = false
     var upstreamEOF = false
     /// A TLS upstream's socket reached end of stream, while the session may still hold
     /// records it had no room to decrypt yet (the client reads slower than the server
@@ -236,7 +233,9 @@ final class DownstreamConnection: EventHandler, Indexed {
     static let drainIdleMilliseconds: UInt64 = 1_000
     /// The exchange became a tunnel (counted in the tunnel gauges until it ends).
     var inTunnel = false
-    /// The exchange ended by `abort` (a cut, not an answer).
+    /// The exchange was cut, not answered: by `abort` (closed at once) or by `endCutAnswer`
+    /// (closed after what came is sent, without TLS close_notify, which would tell the
+    /// client the answer ended cleanly).
     var aborted = false
     var tunnelShutUpstream = false
     var tunnelShutClient = false

@@ -29,3 +29,12 @@ final class OneThreadServer: @unchecked Sendable {
         listener.close()
     }
 }
+
+/// Reads a request head from a blocking socket, a byte at a time (nothing after it is
+/// consumed), up to its blank line or the end of the stream.
+func readRequestHead(_ fd: Int32) -> [UInt8] {
+    var head: [UInt8] = []
+    var byte: UInt8 = 0
+    while !head.suffix(4).elementsEqual([13, 10, 13, 10]), Glibc.read(fd, &byte, 1) == 1 { head.append(byte) }
+    return head
+}

@@ -5,8 +5,7 @@ import SwitchyardTestSupport
 /// Makes the next close of `fd` a reset (SO_LINGER 0) instead of a FIN, as a client that
 /// gives up or a server that closes abruptly does.
 func resetOnClose(_ fd: Int32) {
-    var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+    Socket.resetOnClose(FileDescriptor(rawValue: fd))
 }
 
 /// Sends `byte(i)` for the i-th byte on a connected socket until the way to a peer that reads
