@@ -139,7 +139,7 @@ extension DownstreamConnection {
 
     /// Parses the response head and moves response body bytes to `toClient`.
     func pumpResponse() -> Bool {
-        guard let input = fromUpstream, !input.isEmpty else {
+        guard fromUpstream != nil, !fromUpstream.unsafelyUnwrapped.isEmpty else {
             if upstreamEOF && !responseDone {
                 if responseHeadDone && responseUntilClose && !upstreamReset {
                     responseDone = true
@@ -151,6 +151,11 @@ extension DownstreamConnection {
             }
             return false
         }
+        // Both buffers borrowed, not retained (two atomic pairs every answer): see `fromClientRef`.
+        return fromUpstreamRef._withUnsafeGuaranteedRef { pumpResponse(from: $0) }
+    }
+
+    private func pumpResponse(from input: IOBuffer) -> Bool {
         if !responseHeadDone {
             let progressed = parseResponseHead(input)
             // Carry on with the body in the same pass, so that head and body leave in one
@@ -161,7 +166,12 @@ extension DownstreamConnection {
             return deliverBodyToStream(input, remaining: remaining)
         }
         if toClient == nil { toClient = worker.buffers.take() }
-        let out = toClient!
+        return toClientRef._withUnsafeGuaranteedRef { relayResponseBody(from: input, to: $0) }
+    }
+
+    /// Moves what `input` holds of the response body to `out` (`toClient`), re-chunked or
+    /// de-chunked as the framing asks.
+    private func relayResponseBody(from input: IOBuffer, to out: IOBuffer) -> Bool {
         switch responseBody {
         case .streamChunked:
             preconditionFailure("a response body is never stream-delimited")
@@ -229,10 +239,13 @@ extension DownstreamConnection {
     }
 
     func parseResponseHead(_ input: IOBuffer) -> Bool {
+        // The parser borrowed from the scratch, not retained (a `let` of a borrowed object).
+        withScratch { parseResponseHead(input, $0.response) }
+    }
+
+    private func parseResponseHead(_ input: IOBuffer, _ p: HTTPResponseParser) -> Bool {
         input.compact()
         let bytes = input.readable
-        // Read once: each read of `responseParser` goes through the optional `scratch`.
-        let p = responseParser
         switch p.parse(bytes, requestMethod: method) {
         case .needMore:
             if upstreamEOF {
@@ -258,7 +271,7 @@ extension DownstreamConnection {
                 upstreamFailed(Errno(code: EPROTO, call: "101 Switching Protocols without an upgrade request"))
                 return true
             case .startTunnel:
-                _ = writeResponseHead(clientHeadBuffer(headLength), base, p, upgrade: true)
+                _ = writeResponseHeadToClient(headLength, base, p, upgrade: true)
                 input.consume(headLength)
                 status = 101
                 responseHeadDone = true
@@ -271,7 +284,7 @@ extension DownstreamConnection {
                 handle?.counters[decision.backend].record(status: 101, microseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1000, nowMilliseconds: Clock.monotonicMilliseconds())
                 return true
             case .forwardInterim, .dropInterim:
-                if action == .forwardInterim { _ = writeResponseHead(clientHeadBuffer(headLength), base, p, upgrade: false) }
+                if action == .forwardInterim { _ = writeResponseHeadToClient(headLength, base, p, upgrade: false) }
                 input.consume(headLength)
                 p.reset()
                 return true
@@ -286,7 +299,7 @@ extension DownstreamConnection {
             case let other:
                 preconditionFailure("responseHeadReceived answered \(other)")
             }
-            guard writeResponseHead(clientHeadBuffer(headLength), base, p, upgrade: false) else {
+            guard writeResponseHeadToClient(headLength, base, p, upgrade: false) else {
                 exchange.responseHeadNotRelayed()
                 upstreamFailed(Errno(code: EMSGSIZE, call: "upstream response head too large"))
                 return true
@@ -297,14 +310,17 @@ extension DownstreamConnection {
         }
     }
 
-    /// `toClient`, taken when there is none, with room for a response head of `headLength`
-    /// bytes. Taken only where a head is written to it: an HTTP/2 stream's answer goes to
-    /// the stream, its body too (`deliverBodyToStream`), and needs no such buffer.
-    private func clientHeadBuffer(_ headLength: Int) -> IOBuffer {
+    /// Writes the response head (received as `headLength` bytes) to `toClient`, taken when
+    /// there is none, with room made for it. Taken only where a head is written to it: an
+    /// HTTP/2 stream's answer goes to the stream, its body too (`deliverBodyToStream`), and
+    /// needs no such buffer.
+    private func writeResponseHeadToClient(_ headLength: Int, _ base: UnsafeRawPointer, _ p: HTTPResponseParser,
+                                           upgrade: Bool) -> Bool {
         if toClient == nil { toClient = worker.buffers.take() }
-        let out = toClient.unsafelyUnwrapped
-        out.ensureWritable(headLength + 512)
-        return out
+        return toClientRef._withUnsafeGuaranteedRef { out in
+            out.ensureWritable(headLength + 512)
+            return writeResponseHead(out, base, p, upgrade: upgrade)
+        }
     }
 
     /// The final response's status and framing: what of its body is still to come, and how
@@ -379,7 +395,8 @@ extension DownstreamConnection {
             if reusable {
                 upstream.owner = nil
                 upstream.hasServed = true
-                worker.loop.setInterest(upstream.registration, Epoll.readable)
+                let registration = upstream.registration
+                worker.loopRef._withUnsafeGuaranteedRef { $0.setInterest(registration, Epoll.readable) }
                 // The pool borrowed (the connection holds it), the connection moved in.
                 Unmanaged.passUnretained(upstream.pool)._withUnsafeGuaranteedRef { $0.idle.append(upstream) }
             } else {
@@ -425,9 +442,13 @@ extension DownstreamConnection {
             handle.counters[decision.backend].openTunnels -= 1
             worker.stats.openTunnels -= 1
         } else if decision.route >= 0 {
-            handle.counters[decision.backend].record(
-                status: status, microseconds: (end &- startNanoseconds) / 1000,
-                nowMilliseconds: worker.nowMilliseconds)
+            // Borrowed, not retained (an atomic pair every request): `counters` is a `let`
+            // of the table, which the request has pinned.
+            let microseconds = (end &- startNanoseconds) / 1000
+            let now = worker.nowMilliseconds
+            Unmanaged.passUnretained(handle.counters[decision.backend])._withUnsafeGuaranteedRef {
+                $0.record(status: status, microseconds: microseconds, nowMilliseconds: now)
+            }
         }
         withScratch { $0.request.reset() }
         handle.activeRequests -= 1

@@ -21,7 +21,13 @@ extension DownstreamConnection {
             readCiphertext(tls)
             return
         }
-        let buffer = clientReadBuffer()
+        prepareClientReadBuffer()
+        // Borrowed, not retained (an atomic pair every read): see `fromClientRef`.
+        fromClientRef._withUnsafeGuaranteedRef { receiveFromClient(into: $0) }
+    }
+
+    /// One plain read from the client socket into `buffer` (`fromClient`).
+    private func receiveFromClient(into buffer: IOBuffer) {
         guard buffer.writableCount > 0 else { return }
         do {
             switch try fd.receive(into: buffer.writable) {
@@ -41,21 +47,22 @@ extension DownstreamConnection {
         }
     }
 
-    /// The buffer the next client read goes into. A connection waiting for a head starts
-    /// with a small one (`BufferPool.takeSmall`); once the head fills it, its bytes move to
-    /// a full buffer (`ensureFullClientBuffer`), as they do when a head with a body or an
-    /// upgrade completes. A bodyless head is consumed from the small buffer where it lies
-    /// (also when parked by a write hold), and a read in any later phase that finds a
-    /// small buffer full moves it then.
-    func clientReadBuffer() -> IOBuffer {
-        guard let buffer = fromClient else {
-            let fresh = phase == .awaitingHead ? worker.buffers.takeSmall() : worker.buffers.take()
-            fromClient = fresh
-            return fresh
+    /// Makes `fromClient` the buffer the next client read goes into. A connection waiting
+    /// for a head starts with a small one (`BufferPool.takeSmall`); once the head fills it,
+    /// its bytes move to a full buffer (`ensureFullClientBuffer`), as they do when a head
+    /// with a body or an upgrade completes. A bodyless head is consumed from the small
+    /// buffer where it lies (also when parked by a write hold), and a read in any later
+    /// phase that finds a small buffer full moves it then.
+    func prepareClientReadBuffer() {
+        guard fromClient != nil else {
+            fromClient = phase == .awaitingHead ? worker.buffers.takeSmall() : worker.buffers.take()
+            return
         }
-        buffer.ensureWritable(4096)
-        if buffer.writableCount == 0 && buffer.capacity < worker.buffers.bufferSize { return ensureFullClientBuffer() }
-        return buffer
+        let small = fromClientRef._withUnsafeGuaranteedRef { buffer -> Bool in
+            buffer.ensureWritable(4096)
+            return buffer.writableCount == 0 && buffer.capacity < worker.buffers.bufferSize
+        }
+        if small { ensureFullClientBuffer() }
     }
 
     /// The next client read has somewhere to go: no buffer yet, free space (or space a
@@ -118,7 +125,8 @@ extension DownstreamConnection {
         var progressed = false
         do {
             reading: while true {
-                let buffer = clientReadBuffer()
+                prepareClientReadBuffer()
+                let buffer = fromClient.unsafelyUnwrapped
                 guard buffer.writableCount > 0 else { break }
                 switch try tls.decrypt(into: buffer.writable) {
                 case .bytes(let n):

@@ -10,10 +10,15 @@ extension DownstreamConnection {
     // MARK: request head
 
     func parseHead() -> Bool {
-        guard let buffer = fromClient, !buffer.isEmpty else {
+        guard fromClient != nil, !fromClient.unsafelyUnwrapped.isEmpty else {
             if clientEOF { phase = .closing }   // flushes what is queued, then closes
             return clientEOF
         }
+        // Borrowed, not retained (an atomic pair every request): see `fromClientRef`.
+        return fromClientRef._withUnsafeGuaranteedRef { parseHead(in: $0) }
+    }
+
+    private func parseHead(in buffer: IOBuffer) -> Bool {
         buffer.compact()   // the parser works on offsets from the message's first byte
         let bytes = buffer.readable
         if h2cAllowed && servedRequests == 0, let prefix = H2Preface.match(bytes) {
@@ -47,14 +52,14 @@ extension DownstreamConnection {
             // one's bytes move now; a full one stays as it is). A head with neither — most
             // requests — keeps the small buffer it came in: the head is consumed at once (or
             // kept while parked, and found again through `fromClient`), and a pipelined
-            // request that fills it moves to a full buffer then (`clientReadBuffer`). It
-            // saves a full buffer's take, the copy and three reference-count pairs.
+            // request that fills it moves to a full buffer then (`prepareClientReadBuffer`).
+            // It saves a full buffer's take, the copy and three reference-count pairs.
             let bodyless = withScratch { s -> Bool in
                 guard case .none = s.request.framing else { return false }
                 return !s.request.upgrade
             }
-            let buffer = bodyless ? buffer : ensureFullClientBuffer()
-            startExchange(base: buffer.readable.baseAddress!, headLength: headLength)
+            if !bodyless { ensureFullClientBuffer() }
+            startExchange(base: fromClientRef._withUnsafeGuaranteedRef { $0.readable.baseAddress! }, headLength: headLength)
             return true
         }
     }
@@ -62,9 +67,14 @@ extension DownstreamConnection {
     /// `headLength`: the head's bytes at the start of `fromClient` (0 for an HTTP/2 head,
     /// which lives in the stream's buffer); `headBytes`: its size for the access log.
     func startExchange(base: UnsafeRawPointer, headLength: Int, headBytes: Int? = nil) {
+        // The parser borrowed from the scratch, not retained (a `let` of a borrowed object;
+        // the scratch, like a buffer, is never freed while an event is handled).
+        withScratch { startExchange(base: base, headLength: headLength, headBytes: headBytes, $0.request) }
+    }
+
+    private func startExchange(base: UnsafeRawPointer, headLength: Int, headBytes: Int?, _ p: HTTPRequestParser) {
         startNanoseconds = Clock.monotonicNanoseconds()
         servedRequests += 1
-        let p = requestParser
         method = p.method
         clientIsHTTP10 = p.version == .http10
         requestKeepAlive = p.keepAlive

@@ -28,49 +28,13 @@ extension DownstreamConnection {
         let searchStart = Clock.monotonicNanoseconds()
         observeConnectStart(searchStart)
         var firstServer = true
-        while let pool = handle.nextServer(of: decision.backend, tried: &exchange.triedServers, now: now) {
+        while let next = handle.nextServerUnretained(of: decision.backend, tried: &exchange.triedServers, now: now) {
             defer { firstServer = false }
-            if allowReuse, let idle = pool.idle.popLast() {
-                attach(idle)
-                exchange.connected()
-                // After a refused connect to another server, time has passed: read it again.
-                observeConnected(firstServer ? searchStart : Clock.monotonicNanoseconds())
-                phase = .exchanging
-                deadline = now + worker.settings.upstreamTimeoutMilliseconds
-                return nil
+            // The pool borrowed, not retained: the pinned table holds it for the whole call.
+            let started = next._withUnsafeGuaranteedRef { pool in
+                use(pool, allowReuse: allowReuse, now: now, since: firstServer ? searchStart : nil)
             }
-            do {
-                let (upstreamFD, connected) = try Socket.connect(to: pool.address)
-                let connection = UpstreamConnection(fd: upstreamFD, pool: pool, loop: worker.loop, connecting: !connected)
-                if let tls = pool.tls {
-                    do {
-                        let session = try TLSSession(client: tls.context, serverName: tls.serverName, resuming: pool.resumable)
-                        connection.tls = TLSTransport(session: session, pool: worker.buffers)
-                    } catch {
-                        connection.close()
-                        throw error
-                    }
-                }
-                do {
-                    connection.registration = try worker.loop.register(upstreamFD, connection, events: connected ? Epoll.readable : Epoll.writable)
-                } catch {
-                    connection.close()
-                    throw error
-                }
-                attach(connection)
-                if connected {
-                    exchange.connected()
-                    observeConnected()
-                    phase = .exchanging
-                    deadline = now + worker.settings.upstreamTimeoutMilliseconds
-                } else {
-                    phase = .connecting
-                    deadline = now + worker.settings.connectTimeoutMilliseconds
-                }
-                return nil
-            } catch {
-                noteConnectFailure(pool, error)
-            }
+            if started { return nil }
         }
         // No server of this backend can take it: the route's other side, or 503.
         let action = exchange.noServerLeft(otherSide: failoverBackend(handle))
@@ -79,6 +43,54 @@ extension DownstreamConnection {
             return connectUpstream(allowReuse: allowReuse, handle)
         }
         return action
+    }
+
+    /// Attaches an idle connection of `pool` or starts a connect to its server; false when
+    /// the connect failed at once (noted; the caller tries the next server). `since`: when
+    /// the search for a server began, if this is its first server (after a refused connect
+    /// to another, time has passed and the clock is read again).
+    private func use(_ pool: ServerPool, allowReuse: Bool, now: UInt64, since searchStart: UInt64?) -> Bool {
+        if allowReuse, let idle = pool.idle.popLast() {
+            attach(idle)
+            exchange.connected()
+            observeConnected(searchStart ?? Clock.monotonicNanoseconds())
+            phase = .exchanging
+            deadline = now + worker.settings.upstreamTimeoutMilliseconds
+            return true
+        }
+        do {
+            let (upstreamFD, connected) = try Socket.connect(to: pool.address)
+            let connection = UpstreamConnection(fd: upstreamFD, pool: pool, loop: worker.loop, connecting: !connected)
+            if let tls = pool.tls {
+                do {
+                    let session = try TLSSession(client: tls.context, serverName: tls.serverName, resuming: pool.resumable)
+                    connection.tls = TLSTransport(session: session, pool: worker.buffers)
+                } catch {
+                    connection.close()
+                    throw error
+                }
+            }
+            do {
+                connection.registration = try worker.loop.register(upstreamFD, connection, events: connected ? Epoll.readable : Epoll.writable)
+            } catch {
+                connection.close()
+                throw error
+            }
+            attach(connection)
+            if connected {
+                exchange.connected()
+                observeConnected()
+                phase = .exchanging
+                deadline = now + worker.settings.upstreamTimeoutMilliseconds
+            } else {
+                phase = .connecting
+                deadline = now + worker.settings.connectTimeoutMilliseconds
+            }
+            return true
+        } catch {
+            noteConnectFailure(pool, error)
+            return false
+        }
     }
 
     /// The route's other side for `failover`: the standby (or active, if the standby was

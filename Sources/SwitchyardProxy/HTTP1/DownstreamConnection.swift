@@ -123,6 +123,13 @@ final class DownstreamConnection: EventHandler, Indexed {
     func withScratch<R>(_ body: (ExchangeScratch) -> R) -> R {
         Unmanaged.passUnretained(scratch.unsafelyUnwrapped)._withUnsafeGuaranteedRef(body)
     }
+    /// `fromClient`, `fromUpstream` and `toClient` (each must not be nil) unretained, to use
+    /// through `_withUnsafeGuaranteedRef` without the atomic retain and release a local
+    /// copy costs. Sound for the rest of the call even if the field is given back meanwhile:
+    /// a buffer is never freed while an event is handled (`BufferPool`'s lifetime rule).
+    var fromClientRef: Unmanaged<IOBuffer> { Unmanaged.passUnretained(fromClient.unsafelyUnwrapped) }
+    var fromUpstreamRef: Unmanaged<IOBuffer> { Unmanaged.passUnretained(fromUpstream.unsafelyUnwrapped) }
+    var toClientRef: Unmanaged<IOBuffer> { Unmanaged.passUnretained(toClient.unsafelyUnwrapped) }
     var requestChunks = ChunkedDecoder()
     var bodyValidator = ChunkedDecoder()
     var validatedOffset = 0

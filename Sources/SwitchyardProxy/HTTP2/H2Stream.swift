@@ -117,7 +117,7 @@ final class H2Stream: Indexed {
         guard !head.tooLarge else {
             worker.stats.badRequests += 1
             respondDirectly(status: 431)
-            head.release(worker.buffers)
+            worker.buffersRef._withUnsafeGuaranteedRef { head.release($0) }
             releaseScratch()
             return
         }
@@ -376,10 +376,10 @@ final class H2Stream: Indexed {
             exchange.bridgeCancel()
             connection.recycle(exchange)
         }
-        head.release(worker.buffers)
+        worker.buffersRef._withUnsafeGuaranteedRef { head.release($0) }
         releaseScratch()
         returnPending()
-        if let body = body.take() { worker.buffers.give(body) }
+        if body != nil { worker.buffersRef._withUnsafeGuaranteedRef { $0.give(body.take().unsafelyUnwrapped) } }
     }
 
     /// Held request DATA that will never be forwarded: its bytes go back to the client's

@@ -35,6 +35,13 @@ final class TableHandle {
     /// one whose connect just failed only when no other is left. Marks the pick in `tried`
     /// and moves the round robin past it. nil: no server left to try.
     func nextServer(of backend: Int, tried: inout UInt64, now: UInt64) -> ServerPool? {
+        nextServerUnretained(of: backend, tried: &tried, now: now)?.takeUnretainedValue()
+    }
+
+    /// `nextServer`, unretained: the pool lives as long as this table (`servers` is a `let`),
+    /// so a caller that holds the table may borrow it for the call instead of retaining it
+    /// (an atomic pair every request).
+    func nextServerUnretained(of backend: Int, tried: inout UInt64, now: UInt64) -> Unmanaged<ServerPool>? {
         // `servers[backend]` indexed in place each time: bound to a local, the inner array
         // was retained and released on every request.
         let count = servers[backend].count
@@ -47,7 +54,7 @@ final class TableHandle {
                 if pass == 0 && servers[backend][index].skipUntil > now { continue }
                 tried |= 1 << UInt64(index & 63)
                 roundRobin[backend] = (index + 1) % count
-                return servers[backend][index]
+                return Unmanaged.passUnretained(servers[backend][index])
             }
         }
         return nil

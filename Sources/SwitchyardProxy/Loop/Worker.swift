@@ -19,6 +19,9 @@ final class Worker: @unchecked Sendable {
     /// pool was retained and released around every `give` (callgrind: two pairs an HTTP/2
     /// request in `finishExchange` alone). The worker holds its pool for its whole life.
     let buffersRef: Unmanaged<BufferPool>
+    /// `loop`, unretained, for the calls an exchange makes on every request (interest
+    /// changes): the worker holds its loop for its whole life.
+    let loopRef: Unmanaged<EventLoop>
     /// nghttp2's heap for this worker's HTTP/2 sessions (free lists, trimmed on the tick).
     let h2Memory = H2Memory()
     private var ticksSinceH2Trim = 0
@@ -79,6 +82,7 @@ final class Worker: @unchecked Sendable {
         loop = try EventLoop()
         buffers = BufferPool(bufferSize: settings.bufferSize, preallocate: 16)
         buffersRef = Unmanaged.passUnretained(buffers)
+        loopRef = Unmanaged.passUnretained(loop)
         inventory = WorkerInventory(decisionCapacity: (settings.decisionLogRecords + settings.workers - 1) / settings.workers)
         if let accessLogFD { accessLog = AccessLog(fd: accessLogFD) }
         var seed: UInt64 = 0
