@@ -299,6 +299,17 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         return Unmanaged<H2Stream>.fromOpaque(pointer).takeUnretainedValue()
     }
 
+    /// Runs `body` on the open stream `id`, unretained (an atomic pair saved on each of a
+    /// request's callbacks); nil when there is none. Only for a callback that cannot free
+    /// the stream: nghttp2 closes a stream in a callback of its own (`h2StreamClosed`, which
+    /// keeps a strong reference), never inside another one, and this connection's `close`
+    /// runs from its own event handling, never from a stream's call.
+    @inline(__always)
+    private func withStream<R>(_ id: Int32, _ body: (H2Stream) -> R) -> R? {
+        guard let pointer = withSession({ $0.object(of: id) }) ?? nil else { return nil }
+        return Unmanaged<H2Stream>.fromOpaque(pointer)._withUnsafeGuaranteedRef(body)
+    }
+
     func h2StreamOpened(_ id: Int32) {
         let stream: H2Stream
         if let spare = spareStreams.pop() {
@@ -323,28 +334,26 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
             withSession { $0.reset(id, code: H2ServerSession.refusedStream) }
             return
         }
-        stream(id)?.headComplete(endStream: endStream)
+        withStream(id) { $0.headComplete(endStream: endStream) }
     }
 
     func h2Data(_ id: Int32, _ bytes: UnsafeRawBufferPointer) {
-        guard let stream = stream(id) else {
+        guard withStream(id, { $0.data(bytes) }) != nil else {
             withSession { $0.consume(id, bytes.count) }
             return
         }
-        stream.data(bytes)
     }
 
     func h2RequestEnded(_ id: Int32) {
-        stream(id)?.requestEnd()
+        withStream(id) { $0.requestEnd() }
     }
 
     func h2ResponseBody(_ id: Int32, into buffer: UnsafeMutableRawBufferPointer) -> H2BodyChunk {
-        guard let stream = stream(id) else { return .bytes(0, end: true) }
-        return stream.responseBody(into: buffer)
+        withStream(id) { $0.responseBody(into: buffer) } ?? .bytes(0, end: true)
     }
 
     func h2ResponseSent(_ id: Int32) {
-        stream(id)?.responseFinished()
+        withStream(id) { $0.responseFinished() }
     }
 
     func h2GoAwaySent(errorCode: UInt32, reason: String) {

@@ -131,7 +131,7 @@ final class H2Stream: Indexed {
         let exchange = connection.takeDriver(for: self)
         self.exchange = exchange
         if endStream { endDelivered = true }
-        exchange.startDecoded(scratch: lent, head: head.bytes?.readable ?? UnsafeRawBufferPointer(start: nil, count: 0),
+        exchange.startDecoded(scratch: consume lent, head: head.bytes?.readable ?? UnsafeRawBufferPointer(start: nil, count: 0),
                               size: head.size, verdict: verdict, endStream: endStream)
         // The exchange copied what it needs (the upstream head, the log's method and path);
         // a parked one (write hold) keeps the head to route it again at release.
@@ -218,7 +218,12 @@ final class H2Stream: Indexed {
     /// fields lower-cased, connection-specific ones dropped (RFC 9113 §8.2.2), the sticky
     /// cookie added when one is issued. `hasBody`: DATA follows.
     func submitHead(_ parser: HTTPResponseParser, base: UnsafeRawPointer, hasBody: Bool, cookie: Cookie?) {
-        let head = connection.responseHead
+        // The worker's head borrowed, not retained (see `Worker.h2ResponseHeadRef`).
+        worker.h2ResponseHeadRef._withUnsafeGuaranteedRef { submitHead(parser, base: base, hasBody: hasBody, cookie: cookie, into: $0) }
+    }
+
+    private func submitHead(_ parser: HTTPResponseParser, base: UnsafeRawPointer, hasBody: Bool, cookie: Cookie?,
+                            into head: H2ResponseHead) {
         head.reset(status: parser.status)
         var fits = true
         for i in 0..<parser.headerCount where fits {

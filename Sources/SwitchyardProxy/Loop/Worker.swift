@@ -99,8 +99,17 @@ final class Worker: @unchecked Sendable {
     private let scratchPool = ObjectStack<ExchangeScratch>(capacity: 256)
     /// Where HTTP/2 streams assemble a response head; sized so that any head the response
     /// parser accepts fits.
-    private(set) lazy var h2ResponseHead = H2ResponseHead(maxFields: settings.maxHeaderCount + 8,
-                                                          maxNameBytes: settings.maxHeaderBytes)
+    /// Made on first use (a worker that never serves HTTP/2 holds none) and unretained
+    /// (`h2ResponseHeadRef`): the worker holds it for its whole life, and every HTTP/2
+    /// answer writes its head here (the lazy property's read was an atomic pair each).
+    var h2ResponseHead: H2ResponseHead { h2ResponseHeadRef.takeUnretainedValue() }
+    var h2ResponseHeadRef: Unmanaged<H2ResponseHead> {
+        if h2ResponseHeadStorage == nil {
+            h2ResponseHeadStorage = H2ResponseHead(maxFields: settings.maxHeaderCount + 8, maxNameBytes: settings.maxHeaderBytes)
+        }
+        return Unmanaged.passUnretained(h2ResponseHeadStorage.unsafelyUnwrapped)
+    }
+    private var h2ResponseHeadStorage: H2ResponseHead?
     var cipherScratch: UnsafeMutableRawBufferPointer { loop.cipherScratch }
 
     /// Scratches handed out and not given back (tests: a waiting head holds none).
