@@ -88,9 +88,10 @@ final class DownstreamConnection: EventHandler, Indexed {
     /// The client reached us over TLS (X-Forwarded-Proto, Secure cookies).
     let isTLS: Bool
     /// The HTTP/2 stream this connection carries, or nil for a client socket.
-    unowned(unsafe) var bridge: H2Stream? { didSet { isH2 = bridge != nil } }
+    unowned(unsafe) var bridge: H2Stream? { willSet { isH2 = newValue != nil } }
     /// `bridge != nil`, kept as a flag: testing the unowned(unsafe) reference itself costs a
-    /// retain and release, and the exchange asks on every request.
+    /// retain and release, and the exchange asks on every request (set from `newValue` in
+    /// `willSet` for the same reason: a `didSet` reading `bridge` paid it on every stream).
     private(set) var isH2 = false
     /// A plain listener with `h2c`: a first request that is the HTTP/2 preface hands the
     /// socket to an `H2Connection`.
@@ -297,7 +298,7 @@ final class DownstreamConnection: EventHandler, Indexed {
         self.tls = tls
         self.isTLS = secure
         self.bridge = bridge
-        self.isH2 = bridge != nil  // didSet does not run in init
+        self.isH2 = bridge != nil  // willSet does not run in init
         self.h2cAllowed = h2c
         self.protocolName = protocolName
         self.tlsVersion = tlsVersion

@@ -45,6 +45,8 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     /// The worker's response head under construction (nghttp2 copies it on submit, so
     /// one per worker serves every connection; an idle connection carries none).
     var responseHead: H2ResponseHead { worker.h2ResponseHead }
+    /// `responseHead`, unretained, read once (the worker holds it for its whole life).
+    private(set) lazy var responseHeadRef = worker.h2ResponseHeadRef
 
     private(set) var streams: [H2Stream] = []
     /// Streams of this connection parked by a write hold (the per-connection bound).
@@ -318,8 +320,9 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         } else {
             stream = H2Stream(id: id, connection: self)
         }
-        streams.appendIndexed(stream)
-        withSession { $0.setObject(Unmanaged.passUnretained(stream).toOpaque(), for: id) }
+        let object = Unmanaged.passUnretained(stream).toOpaque()
+        streams.appendIndexed(consume stream)   // moved into the list, not retained
+        withSession { $0.setObject(object, for: id) }
     }
 
     func h2Header(_ id: Int32, object: UnsafeMutableRawPointer?, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {

@@ -123,7 +123,8 @@ final class H2Stream: Indexed {
         }
         // A head of pseudo-fields only took no parser yet.
         // Moved out (`take()`) and on into the exchange: no retain and release on the way.
-        let lent = scratch.take() ?? worker.takeScratch()
+        if scratch == nil { scratch = worker.takeScratch() }
+        let lent = scratch.take().unsafelyUnwrapped
         // Parser and pool borrowed, not retained: `lent` holds the one, the worker the other.
         let verdict = Unmanaged.passUnretained(lent.request)._withUnsafeGuaranteedRef { parser in
             worker.buffersRef._withUnsafeGuaranteedRef { head.complete(parser: parser, pool: $0, endStream: endStream) }
@@ -219,7 +220,7 @@ final class H2Stream: Indexed {
     /// cookie added when one is issued. `hasBody`: DATA follows.
     func submitHead(_ parser: HTTPResponseParser, base: UnsafeRawPointer, hasBody: Bool, cookie: Cookie?) {
         // The worker's head borrowed, not retained (see `Worker.h2ResponseHeadRef`).
-        worker.h2ResponseHeadRef._withUnsafeGuaranteedRef { submitHead(parser, base: base, hasBody: hasBody, cookie: cookie, into: $0) }
+        connection.responseHeadRef._withUnsafeGuaranteedRef { submitHead(parser, base: base, hasBody: hasBody, cookie: cookie, into: $0) }
     }
 
     private func submitHead(_ parser: HTTPResponseParser, base: UnsafeRawPointer, hasBody: Bool, cookie: Cookie?,
@@ -306,19 +307,24 @@ final class H2Stream: Indexed {
 
     /// nghttp2 asks for DATA.
     func responseBody(into buffer: UnsafeMutableRawBufferPointer) -> H2BodyChunk {
-        guard let out = body, !out.isEmpty else {
+        guard body != nil, !body.unsafelyUnwrapped.isEmpty else {
             if bodyComplete { return .bytes(0, end: true) }
             deferred = true
             return .deferred
         }
-        let n = min(out.readableCount, buffer.count)
-        buffer.baseAddress!.copyMemory(from: out.readable.baseAddress!, byteCount: n)
-        out.consume(n)
+        // Borrowed, not retained (an atomic pair every answer): `body` holds it, and a
+        // buffer is never freed while an event is handled (`BufferPool`'s lifetime rule).
+        let (n, drained) = Unmanaged.passUnretained(body.unsafelyUnwrapped)._withUnsafeGuaranteedRef { out in
+            let n = min(out.readableCount, buffer.count)
+            buffer.baseAddress!.copyMemory(from: out.readable.baseAddress!, byteCount: n)
+            out.consume(n)
+            return (n, out.isEmpty)
+        }
         if exchangeBlocked {
             exchangeBlocked = false
             connection.resumeLater(self)
         }
-        return .bytes(n, end: bodyComplete && out.isEmpty)
+        return .bytes(n, end: bodyComplete && drained)
     }
 
     /// Runs the exchange again after `body` made room (from the connection, outside

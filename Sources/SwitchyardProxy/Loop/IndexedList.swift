@@ -5,8 +5,9 @@ protocol Indexed: AnyObject {
 }
 
 extension Array where Element: Indexed {
-    /// Appends `element` and records its position.
-    mutating func appendIndexed(_ element: Element) {
+    /// Appends `element` and records its position. `consuming`: a caller's last use moves
+    /// its reference into the array instead of retaining a copy.
+    mutating func appendIndexed(_ element: consuming Element) {
         element.listIndex = count
         append(element)
     }
