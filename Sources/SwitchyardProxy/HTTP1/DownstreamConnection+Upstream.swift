@@ -106,7 +106,7 @@ extension DownstreamConnection {
 
     func attach(_ connection: UpstreamConnection) {
         connection.owner = self
-        lastServer = connection.pool
+        lastServer = Unmanaged.passUnretained(connection.pool)
         upstream = connection
         upstreamEOF = false
         upstreamSocketEOF = false

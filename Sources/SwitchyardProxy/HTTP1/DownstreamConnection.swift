@@ -229,12 +229,18 @@ final class DownstreamConnection: EventHandler, Indexed {
     /// Method and path of the current request for the access log (the head itself is
     /// consumed from the read buffer once forwarded). Allocated once per connection.
     /// The server that served the last request; its label ("backend/host:port") goes into
-    /// the access-log line. `unowned(unsafe)`: set on every request, and a strong reference
-    /// or a copied label would cost an atomic retain and release each time. It is read only
-    /// while the request's table is pinned (`handle`), and the table's `servers` hold the
-    /// pool; `startExchange` clears it.
-    unowned(unsafe) var lastServer: ServerPool?
-    var lastServerLabel: [UInt8] { lastServer?.labelBytes ?? [] }
+    /// the access-log line. Unretained: set on every request, and a strong reference or a
+    /// copied label would cost an atomic retain and release each time (so would testing an
+    /// `unowned(unsafe)` one for nil). It is read only while the request's table is pinned
+    /// (`handle`), and the table's `servers` hold the pool; `startExchange` clears it.
+    var lastServer: Unmanaged<ServerPool>?
+    var lastServerLabel: [UInt8] { lastServer.map { $0.takeUnretainedValue().labelBytes } ?? [] }
+    /// Runs `body` on the last server's label (empty: none) without copying it.
+    @inline(__always)
+    func withLastServerLabel<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        guard let lastServer else { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        return lastServer._withUnsafeGuaranteedRef { $0.labelBytes.withUnsafeBytes(body) }
+    }
     var logMethodCount = 0
     var logPathCount = 0
     static let logLineCapacity = ExchangeScratch.logLineCapacity

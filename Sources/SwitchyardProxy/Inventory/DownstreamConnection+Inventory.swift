@@ -35,7 +35,8 @@ extension DownstreamConnection {
         if !same {
             shortcut = InventoryShortcut(generation: generation, route: decision.route, http10: clientIsHTTP10)
         }
-        handle.routeNames[decision.route].withUnsafeBytes { route in
+        do {
+            let route = handle.routeName(decision.route)
             routeHash = DecisionRecord.nameHash(route)
             let callers = inventory.callers
             if !(same && InventoryShortcut.count(callers, shortcut.caller, shortcut.callerHash, now: now)) {
@@ -109,7 +110,7 @@ extension DownstreamConnection {
 
             inventory.key.start(route: route)
             inventory.key.separator()
-            handle.backendNames[decision.backend].withUnsafeBytes { inventory.key.append($0) }
+            inventory.key.append(handle.backendName(decision.backend))
             inventory.key.separator()
             inventory.key.append(UnsafeRawBufferPointer(start: logLine, count: logMethodCount))
             inventory.key.separator()

@@ -49,19 +49,20 @@ extension DownstreamConnection {
     /// The access-log line of an exchange that ends (called by `endRequest` before the
     /// observation is reset); `now`: the monotonic clock at the end, in nanoseconds.
     func logRequest(_ handle: TableHandle, now: UInt64) {
-        guard let log = worker.accessLog else { return }
+        // The log, the names and the server's label borrowed, not retained or copied (five
+        // atomic pairs a request, with the access log on as it is by default).
+        guard let log = worker.accessLogRef else { return }
         // A request that matched no route (404, CONNECT's 501) has no route or backend:
         // never the previous request's.
         let routed = decision.route >= 0
-        let route = routed ? handle.routeNames[decision.route] : Self.dash
-        let backend = routed ? handle.backendNames[decision.backend] : Self.dash
-        let serverLabel = lastServerLabel
+        let r = routed ? handle.routeName(decision.route) : Self.dashText
+        let b = routed ? handle.backendName(decision.backend) : Self.dashText
         let o = observed
         var flags = o.flags
         // Aborted without a reason of the exchange's own: the client side broke (hung up,
         // reset its stream, a failed read or write, a TLS error).
         if aborted && flags.isEmpty { flags = .downstreamTerminated }
-        route.withUnsafeBytes { r in backend.withUnsafeBytes { b in client.ip.withUnsafeBytes { c in serverLabel.withUnsafeBytes { s in
+        log._withUnsafeGuaranteedRef { log in client.ip.withUnsafeBytes { c in withLastServerLabel { s in
             log.append(.init(
                 client: c,
                 method: UnsafeRawBufferPointer(start: logLine, count: logMethodCount),
@@ -74,7 +75,7 @@ extension DownstreamConnection {
                 connectMicroseconds: o.connectedNanoseconds == 0 ? nil : (o.connectedNanoseconds &- o.connectStartNanoseconds) / 1000,
                 ttfbMicroseconds: o.headNanoseconds == 0 ? nil : (o.headNanoseconds &- startNanoseconds) / 1000,
                 retries: o.connectFailures + (exchange.replayed ? 1 : 0), via: via, flags: flags))
-        } } } }
+        } } }
     }
 
     /// A request refused before it was routed (malformed head): one access-log line with
@@ -101,4 +102,8 @@ extension DownstreamConnection {
     }
 
     static let dash: [UInt8] = [UInt8(ascii: "-")]
+    static var dashText: UnsafeRawBufferPointer {
+        let dash: StaticString = "-"
+        return UnsafeRawBufferPointer(start: dash.utf8Start, count: dash.utf8CodeUnitCount)
+    }
 }

@@ -18,6 +18,12 @@ final class TableHandle {
     /// Route and backend names as bytes, for access-log lines.
     let routeNames: [[UInt8]]
     let backendNames: [[UInt8]]
+    /// `routeNames` and `backendNames` laid end to end in one allocation each (freed with
+    /// the handle), for what every request writes them into (the inventory, the access
+    /// log): reading an inner array of `routeNames` retained and released it, an atomic
+    /// pair a request. See `routeName(_:)`.
+    private let routeNameText: NameText
+    private let backendNameText: NameText
     /// Per route: the sticky cookie's name when the route issues one, else empty.
     let cookieNames: [[UInt8]]
     /// The name of the header that carries the table's generation (empty: none), kept with
@@ -34,6 +40,19 @@ final class TableHandle {
     /// pick: never a down or ejected one, nor one already in `tried` (a bit per server index);
     /// one whose connect just failed only when no other is left. Marks the pick in `tried`
     /// and moves the round robin past it. nil: no server left to try.
+    deinit {
+        routeNameText.deallocate()
+        backendNameText.deallocate()
+    }
+
+    /// Route `index`'s name as bytes, valid as long as this handle (which a request pins).
+    @inline(__always)
+    func routeName(_ index: Int) -> UnsafeRawBufferPointer { routeNameText[index] }
+
+    /// Backend `index`'s name as bytes, valid as long as this handle.
+    @inline(__always)
+    func backendName(_ index: Int) -> UnsafeRawBufferPointer { backendNameText[index] }
+
     func nextServer(of backend: Int, tried: inout UInt64, now: UInt64) -> ServerPool? {
         nextServerUnretained(of: backend, tried: &tried, now: now)?.takeUnretainedValue()
     }
@@ -67,6 +86,8 @@ final class TableHandle {
         roundRobin = Array(repeating: 0, count: servers.count)
         routeNames = table.config.routes.map { Array($0.name.utf8) }
         backendNames = table.config.backends.map { Array($0.name.utf8) }
+        routeNameText = NameText(routeNames)
+        backendNameText = NameText(backendNames)
         generationHeader = Array((table.config.generationHeader ?? "").utf8)
         cookieNames = table.routes.map { route in
             if case .cookie(let name) = route.sticky { return Array(name.utf8) }

@@ -26,7 +26,10 @@ final class Worker: @unchecked Sendable {
     let h2Memory = H2Memory()
     private var ticksSinceH2Trim = 0
     let errorLog: ErrorLog
-    private(set) var accessLog: AccessLog?
+    let accessLog: AccessLog?
+    /// `accessLog`, unretained, for the line every request writes (the worker holds it for
+    /// its whole life; a reopen swaps its file, not the object).
+    let accessLogRef: Unmanaged<AccessLog>?
     private(set) var current: TableHandle {
         didSet { currentRef = Unmanaged.passUnretained(current) }
     }
@@ -84,7 +87,8 @@ final class Worker: @unchecked Sendable {
         buffersRef = Unmanaged.passUnretained(buffers)
         loopRef = Unmanaged.passUnretained(loop)
         inventory = WorkerInventory(decisionCapacity: (settings.decisionLogRecords + settings.workers - 1) / settings.workers)
-        if let accessLogFD { accessLog = AccessLog(fd: accessLogFD) }
+        accessLog = accessLogFD.map { AccessLog(fd: $0) }
+        accessLogRef = accessLog.map { Unmanaged.passUnretained($0) }
         var seed: UInt64 = 0
         if sy_getrandom(&seed, 8) != 8 { seed = Clock.monotonicNanoseconds() ^ UInt64(index) }
         random = seed
