@@ -169,6 +169,9 @@ extension DownstreamConnection {
 
     /// Writes the head for the upstream into a fresh `toUpstream`; false when it does not fit.
     func writeUpstreamHead(_ base: UnsafeRawPointer, _ p: HTTPRequestParser, _ handle: TableHandle) -> Bool {
+        // Every exchange gives `toUpstream` back at its end; should one still be here, it goes
+        // to the pool too, never freed outright (`BufferPool`'s lifetime rule).
+        releaseBuffer(&toUpstream)
         toUpstream = worker.buffers.take()
         // Borrowed from `toUpstream`, which holds it throughout (a local copy was a retain and
         // a release a request).

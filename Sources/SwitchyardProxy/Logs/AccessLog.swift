@@ -64,7 +64,10 @@ final class AccessLog {
 
     /// `wallMicroseconds`: the line's time (tests give their own).
     func append(_ e: Entry, wallMicroseconds: UInt64 = Clock.wallMicroseconds()) {
-        if buffer.writableCount < Self.lineReserve + e.path.count * 6 { flush() }
+        // Every byte of the texts may grow sixfold escaped (`\u00XX`); the rest of a line
+        // fits in the fixed reserve. A line that does not fit is cut, never written past.
+        let texts = e.path.count + e.route.count + e.backend.count + e.server.count + e.client.count + e.requestID.count
+        if buffer.writableCount < Self.lineReserve + texts * 6 { flush() }
         buffer.append("{\"time\":\"")
         appendTimestamp(wallMicroseconds)
         buffer.append("\",\"request_id\":\"")

@@ -193,13 +193,15 @@ final class IOBuffer {
 
 /// Buffers recycled per worker, so steady-state traffic allocates none.
 ///
-/// Lifetime rule the hot path leans on: a buffer is never freed while an event is handled.
-/// Every buffer a connection drops comes back here (`give`; `releaseBuffer`), and the pool
-/// frees idle ones only in `trim`, on the loop's tick — which runs between handler calls,
-/// never inside one. So a connection may use one of its buffer fields through an unretained
-/// reference (`DownstreamConnection.fromClientRef`) for the rest of a call, even past a call that
-/// gives the buffer back: no atomic retain and release per use. (Using a buffer after giving
-/// it back would still be a logic error; the rule only keeps its memory valid.)
+/// Lifetime rule the hot path leans on: a connection's or a stream's buffer is never freed
+/// while an event is handled. Every buffer a `DownstreamConnection` or an `H2Stream` drops
+/// from its fields comes back here (`give`; `releaseBuffer`), and the pool frees idle ones
+/// only in `trim`, on the loop's tick — which runs between handler calls, never inside one.
+/// So those fields may be used through unretained references
+/// (`DownstreamConnection.fromClientRef`, `H2Stream.responseBody`) for the rest of a call,
+/// even past a call that gives the buffer back: no atomic retain and release per use.
+/// (Using a buffer after giving it back would still be a logic error; the rule only keeps
+/// its memory valid.) Buffers held elsewhere (TLS output, the mirror) are not borrowed so.
 final class BufferPool {
     let bufferSize: Int
     private let free: ObjectStack<IOBuffer>

@@ -36,10 +36,6 @@ final class TableHandle {
     /// route index × backend count + backend index → this worker's metrics cell.
     var metrics: [MetricsCell] = []
 
-    /// The next server of `backend` for a new exchange or tunnel, round robin from the last
-    /// pick: never a down or ejected one, nor one already in `tried` (a bit per server index);
-    /// one whose connect just failed only when no other is left. Marks the pick in `tried`
-    /// and moves the round robin past it. nil: no server left to try.
     deinit {
         routeNameText.deallocate()
         backendNameText.deallocate()
@@ -53,6 +49,10 @@ final class TableHandle {
     @inline(__always)
     func backendName(_ index: Int) -> UnsafeRawBufferPointer { backendNameText[index] }
 
+    /// The next server of `backend` for a new exchange or tunnel, round robin from the last
+    /// pick: never a down or ejected one, nor one already in `tried` (a bit per server index);
+    /// one whose connect just failed only when no other is left. Marks the pick in `tried`
+    /// and moves the round robin past it. nil: no server left to try.
     func nextServer(of backend: Int, tried: inout UInt64, now: UInt64) -> ServerPool? {
         nextServerUnretained(of: backend, tried: &tried, now: now)?.takeUnretainedValue()
     }
