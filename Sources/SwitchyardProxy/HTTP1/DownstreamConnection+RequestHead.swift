@@ -157,14 +157,16 @@ extension DownstreamConnection {
     @inline(__always)
     func passDecisionPoint(_ base: UnsafeRawPointer, headLength: Int, _ handle: TableHandle) -> Exchange.Verdict {
         // The pinned handle comes in as an argument: read from the `unowned(unsafe)`
-        // property it would be retained and released.
-        let route = handle.table.routes[decision.route]
-        if let hold = route.hold {
-            let verdict = holdVerdict(hold, base)
-            if verdict != .forward { return verdict }
+        // property it would be retained and released. The route borrowed, not retained (an
+        // atomic pair every request): the pinned table holds it.
+        Unmanaged.passUnretained(handle.table.routes[decision.route])._withUnsafeGuaranteedRef { route in
+            if let hold = route.hold {
+                let verdict = holdVerdict(hold, base)
+                if verdict != .forward { return verdict }
+            }
+            if let mirror = route.mirror { forkMirror(mirror, base, headLength: headLength) }
+            return .forward
         }
-        if let mirror = route.mirror { forkMirror(mirror, base, headLength: headLength) }
-        return .forward
     }
 
     /// Writes the head for the upstream into a fresh `toUpstream`; false when it does not fit.
