@@ -157,7 +157,7 @@ final class AccessLog {
         }
     }
 
-    /// `bytes` as the inside of a JSON string: a byte below 0x20, `"`, `\\`, DEL or above as
+    /// `bytes` as the inside of a JSON string: a byte below 0x20, `"`, `\`, DEL or above as
     /// `\u00XX`, every other byte as it is. Runs of plain bytes are found a word at a time
     /// and copied in one append (byte by byte, this was the biggest part of a line's cost:
     /// 1,771 of 4,576 instructions a request, callgrind).
