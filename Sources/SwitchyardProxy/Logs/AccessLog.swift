@@ -209,7 +209,7 @@ final class AccessLog {
             stampSecond = second
             formatStamp(Int64(second))
         }
-        withUnsafeBytes(of: &stamp) { buffer.append(UnsafeRawBufferPointer(rebasing: $0[0..<Self.stampLength])) }
+        withUnsafeBytes(of: &stamp) { _ = buffer.append(UnsafeRawBufferPointer(rebasing: $0[0..<Self.stampLength])) }
         var fraction = micros % 1_000_000
         let out = buffer.writable
         guard out.count >= 7 else { return }

@@ -163,21 +163,43 @@ final class IOBuffer {
         writerIndex += 1
     }
 
-    /// Appends a decimal number without allocating.
+    /// Appends a decimal number without allocating (nothing when it does not fit). Two
+    /// digits a step from a table of pairs: the access log writes nine numbers a line, and
+    /// a digit a step was a quarter of the line's cost.
     func append(decimal value: UInt64) {
         var count = 1
-        var n = value / 10
-        while n > 0 { count += 1; n /= 10 }
+        var power: UInt64 = 10
+        while count < 20 && value >= power {
+            count &+= 1
+            power &*= 10
+        }
         guard writableCount >= count else { return }
+        let pairs = Self.digitPairs.utf8Start
         var v = value
-        var i = writerIndex + count - 1
-        repeat {
-            base.storeBytes(of: UInt8(ascii: "0") + UInt8(v % 10), toByteOffset: i, as: UInt8.self)
-            v /= 10
-            i -= 1
-        } while v > 0
-        writerIndex += count
+        var i = writerIndex &+ count
+        while v >= 100 {
+            let pair = Int(truncatingIfNeeded: v % 100) &* 2
+            v /= 100
+            i &-= 2
+            base.storeBytes(of: pairs[pair], toByteOffset: i, as: UInt8.self)
+            base.storeBytes(of: pairs[pair &+ 1], toByteOffset: i &+ 1, as: UInt8.self)
+        }
+        if v >= 10 {
+            let pair = Int(truncatingIfNeeded: v) &* 2
+            base.storeBytes(of: pairs[pair], toByteOffset: writerIndex, as: UInt8.self)
+            base.storeBytes(of: pairs[pair &+ 1], toByteOffset: writerIndex &+ 1, as: UInt8.self)
+        } else {
+            base.storeBytes(of: UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v), toByteOffset: writerIndex, as: UInt8.self)
+        }
+        writerIndex &+= count
     }
+
+    /// "00", "01", … "99" end to end.
+    private static let digitPairs: StaticString = """
+        00010203040506070809101112131415161718192021222324252627282930313233343536373839\
+        40414243444546474849505152535455565758596061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899
+        """
 
     /// Appends `value` as lower-case hex, `width` digits (zero-padded).
     func append(hex value: UInt64, width: Int) {

@@ -22,6 +22,32 @@ import Testing
         }
     }
 
+    @Test func decimalsAreStringsDigitsForEveryLengthAndNothingWhenTheyDoNotFit() {
+        var values: [UInt64] = Array(0...1_000) + [UInt64.max, UInt64.max - 1]
+        var power: UInt64 = 10
+        for _ in 1...19 {
+            values += [power - 1, power, power + 1, power / 10 * 9 + 7]
+            if power > UInt64.max / 10 { break }
+            power *= 10
+        }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 { values.append(UInt64.random(in: 0...UInt64.max, using: &generator) >> UInt64.random(in: 0...63, using: &generator)) }
+        let buffer = IOBuffer(heapCapacity: 64)
+        for value in values {
+            buffer.clear()
+            buffer.append(byte: UInt8(ascii: "<"))
+            buffer.append(decimal: value)
+            buffer.append(byte: UInt8(ascii: ">"))
+            #expect(String(decoding: buffer.readable, as: UTF8.self) == "<\(value)>")
+        }
+        // Too little room: nothing at all, not the first digits.
+        let small = IOBuffer(heapCapacity: 4)
+        small.append(decimal: 12_345)
+        #expect(small.readableCount == 0)
+        small.append(decimal: 1_234)
+        #expect(String(decoding: small.readable, as: UTF8.self) == "1234")
+    }
+
     @Test func appendStopsAtTheCapacity() {
         let buffer = IOBuffer(heapCapacity: 20)
         let text: StaticString = "X-Forwarded-Proto: "
