@@ -137,12 +137,10 @@ extension DownstreamConnection {
         guard inTunnel else { return }
         let lifetime = (Clock.monotonicNanoseconds() &- startNanoseconds) / 1_000_000
         let key = inventory.key
-        handle.routeNames[decision.route].withUnsafeBytes { route in
-            key.start(route: route)
-            key.separator()
-            key.append("websocket")
-            let slot = inventory.table(.tunnels).record(key, now: worker.wallSeconds)
-            if lifetime > slot[HeavyHitterTable.Word.longest] { slot[HeavyHitterTable.Word.longest] = lifetime }
-        }
+        key.start(route: handle.routeName(decision.route))
+        key.separator()
+        key.append("websocket")
+        let slot = inventory.table(.tunnels).record(key, now: worker.wallSeconds)
+        if lifetime > slot[HeavyHitterTable.Word.longest] { slot[HeavyHitterTable.Word.longest] = lifetime }
     }
 }

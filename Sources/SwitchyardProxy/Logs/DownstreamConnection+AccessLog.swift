@@ -88,8 +88,8 @@ extension DownstreamConnection {
         let high = worker.nextRandom(), low = worker.nextRandom()
         withUnsafeMutableBytes(of: &minted) { id in
             RequestID.mint(high: high, low: low, into: id.baseAddress!)
-            let dash = Self.dash
-            dash.withUnsafeBytes { d in client.ip.withUnsafeBytes { c in
+            let d = Self.dashText
+            client.ip.withUnsafeBytes { c in
                 log.append(.init(
                     client: c, method: d, path: d, route: d, backend: d, server: d,
                     status: status, bytesIn: 0, bytesOut: 0, durationMicroseconds: 0,
@@ -97,11 +97,10 @@ extension DownstreamConnection {
                     tlsVersion: tlsVersion, reason: reason,
                     requestID: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(id)[0..<RequestID.mintedLength]),
                     flags: status == 408 ? .streamIdle : .downstreamProtocolError))
-            } }
+            }
         }
     }
 
-    static let dash: [UInt8] = [UInt8(ascii: "-")]
     static var dashText: UnsafeRawBufferPointer {
         let dash: StaticString = "-"
         return UnsafeRawBufferPointer(start: dash.utf8Start, count: dash.utf8CodeUnitCount)

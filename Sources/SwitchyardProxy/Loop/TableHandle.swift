@@ -15,13 +15,10 @@ final class TableHandle {
     let servers: [[ServerPool]]
     var roundRobin: [Int]
     var activeRequests = 0
-    /// Route and backend names as bytes, for access-log lines.
-    let routeNames: [[UInt8]]
-    let backendNames: [[UInt8]]
-    /// `routeNames` and `backendNames` laid end to end in one allocation each (freed with
+    /// Route and backend names as bytes, laid end to end in one allocation each (freed with
     /// the handle), for what every request writes them into (the inventory, the access
-    /// log): reading an inner array of `routeNames` retained and released it, an atomic
-    /// pair a request. See `routeName(_:)`.
+    /// log): an array of arrays retained and released the inner array on every read, an
+    /// atomic pair a request. See `routeName(_:)`.
     private let routeNameText: NameText
     private let backendNameText: NameText
     /// Per route: the sticky cookie's name when the route issues one, else empty.
@@ -84,10 +81,8 @@ final class TableHandle {
         self.servers = servers
         self.counters = counters
         roundRobin = Array(repeating: 0, count: servers.count)
-        routeNames = table.config.routes.map { Array($0.name.utf8) }
-        backendNames = table.config.backends.map { Array($0.name.utf8) }
-        routeNameText = NameText(routeNames)
-        backendNameText = NameText(backendNames)
+        routeNameText = NameText(table.config.routes.map { Array($0.name.utf8) })
+        backendNameText = NameText(table.config.backends.map { Array($0.name.utf8) })
         generationHeader = Array((table.config.generationHeader ?? "").utf8)
         cookieNames = table.routes.map { route in
             if case .cookie(let name) = route.sticky { return Array(name.utf8) }

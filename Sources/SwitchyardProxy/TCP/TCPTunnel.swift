@@ -344,7 +344,7 @@ final class TCPTunnel: EventHandler, Indexed {
         toUpstream.close()
         toClient.close()
         side = nil
-        worker.inventory.recordTCPConnection(route: handle.routeNames[routeIndex], client: clientAddress, pinned: pinned,
+        worker.inventory.recordTCPConnection(route: handle.routeName(routeIndex), client: clientAddress, pinned: pinned,
                                              milliseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1_000_000,
                                              now: worker.wallSeconds)
         handle.activeRequests -= 1
