@@ -3,6 +3,7 @@ import Testing
 import SwitchyardTestSupport
 import SwitchyardOrigin
 import SwitchyardProxy
+import SwitchyardRouting
 import SwitchyardSystem
 
 /// Active health checks and passive ejection, with real origins going away and coming back.
@@ -209,5 +210,32 @@ import SwitchyardSystem
         #expect(strict.status == 503, "without failover: 503 at once")
         #expect(!strict.text.contains("legacy is failing"), "the proxy answered, not the sick origin: \(strict.text)")
         #expect(traffic(h.legacy).isEmpty, "the server marked down received no request: \(traffic(h.legacy))")
+    }
+
+    /// Without a health line the check thread sleeps until the routes change: it used to
+    /// wake every 20 ms to find nothing due (50 times a second, on the workers' CPU). A
+    /// reload that adds a check wakes it, and the check is sent at once.
+    @Test func theCheckThreadSleepsUntilARouteAsksForChecks() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        let before = h.proxy.healthIdleWakeupsForTest()
+        usleep(600_000)
+        let idle = h.proxy.healthIdleWakeupsForTest() - before
+        #expect(idle <= 2, "the check thread woke \(idle) times in 0.6 s with nothing to check")
+
+        let text = """
+            listen http 127.0.0.1:0
+            backend legacy {
+                server 127.0.0.1:\(h.legacy.port)
+                health GET /healthz every 100ms expect 200 rise 1 fall 1
+            }
+            route app {
+                backend legacy
+            }
+            """
+        let config = try RoutesConfig.parse(text, file: "test.routes")
+        try h.proxy.publish(try RouteTable.build(config: config, state: RuntimeState(), generation: 2))
+        #expect(waitUntil(2) { h.legacy.requestHeads.contains { $0.hasPrefix("GET /healthz") } },
+                "the reload woke the check thread")
     }
 }

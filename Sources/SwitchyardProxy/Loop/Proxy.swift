@@ -291,6 +291,10 @@ public final class Proxy: @unchecked Sendable {
         return total
     }
 
+    /// How often the health-check thread woke with no check due (tests: without health
+    /// lines it sleeps until the routes change).
+    public func healthIdleWakeupsForTest() -> Int { health.idleWakeupCount }
+
     /// Runs `body` on the first worker's thread (tests: allocation counting).
     public func runOnFirstWorkerForTest<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
         onFirstWorker { _ in body() }

@@ -21,9 +21,13 @@ final class HealthChecker: @unchecked Sendable {
         var lastError = ""
     }
 
-    private let lock = NSLock()
+    /// Guards the targets; signalled when they change or the checker stops, so that the
+    /// thread sleeps until the next check is due instead of polling.
+    private let lock = NSCondition()
     private var targets: [Target] = []
     private var stopped = false
+    /// Times the thread woke without a check to run (tests: an idle checker stays asleep).
+    private var idleWakeups = 0
     private let onChange: @Sendable (String, Bool) -> Void
     private let errorLog: ErrorLog
 
@@ -54,6 +58,7 @@ final class HealthChecker: @unchecked Sendable {
             }
         }
         targets = next
+        lock.broadcast()
     }
 
     /// Health by pool key, for servers that are checked.
@@ -70,7 +75,14 @@ final class HealthChecker: @unchecked Sendable {
     }
 
     func stop() {
-        lock.lock(); stopped = true; lock.unlock()
+        lock.lock(); stopped = true; lock.broadcast(); lock.unlock()
+    }
+
+    /// Wake-ups that found no check due, since the start.
+    var idleWakeupCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return idleWakeups
     }
 
     private func run() {
@@ -80,11 +92,24 @@ final class HealthChecker: @unchecked Sendable {
             let now = Clock.monotonicMilliseconds()
             let dueIndex = targets.indices.first { targets[$0].due <= now }
             let target = dueIndex.map { targets[$0] }
-            lock.unlock()
             guard let index = dueIndex, var target else {
-                usleep(20_000)
+                // Nothing due: sleep until the next check is, or until the targets change
+                // or the checker stops (both signal). It used to poll every 20 ms, which
+                // woke a proxy without a single health line 50 times a second, on the
+                // CPU its workers share. Decided and waited under one hold of the lock, so
+                // a change cannot slip in between and be slept through. At most a second
+                // at a time: the wait's deadline is wall-clock time, which can jump.
+                if let next = targets.lazy.map(\.due).min() {
+                    let milliseconds = min(next &- now, 1_000)
+                    _ = lock.wait(until: Date(timeIntervalSinceNow: Double(milliseconds) / 1_000))
+                } else {
+                    lock.wait()
+                }
+                idleWakeups += 1
+                lock.unlock()
                 continue
             }
+            lock.unlock()
             let result = probe(target)
             lock.lock()
             // The list may have been replaced while probing: apply to the same key.
