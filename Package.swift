@@ -36,6 +36,8 @@ let package = Package(
         .target(name: "CSwitchyardShims"),
         // C: a worker's free lists of small blocks, handed to nghttp2 as its allocator.
         .target(name: "CSwitchyardBlockCache"),
+        // C: OpenSSL's allocator, the worker's block cache on a worker's thread.
+        .target(name: "CSwitchyardTLSHeap", dependencies: ["COpenSSL", "CSwitchyardBlockCache"]),
         // `switchyard version`'s commit, from git before every build.
         .plugin(name: "BuildInfo", capability: .buildTool()),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
@@ -49,7 +51,7 @@ let package = Package(
         .target(name: "SwitchyardSystem", dependencies: ["CSwitchyardShims"], swiftSettings: dataPlaneSettings),
         .target(name: "SwitchyardHTTP", dependencies: ["CNGHTTP2", "CSwitchyardBlockCache"], swiftSettings: dataPlaneSettings),
         .target(name: "SwitchyardRouting", swiftSettings: dataPlaneSettings),
-        .target(name: "SwitchyardTLS", dependencies: ["COpenSSL"], swiftSettings: dataPlaneSettings),
+        .target(name: "SwitchyardTLS", dependencies: ["COpenSSL", "CSwitchyardTLSHeap"], swiftSettings: dataPlaneSettings),
         // Mirror and compare: what a mirrored pair is, and comparing pairs into a report (no I/O).
         .target(name: "SwitchyardCompare", dependencies: ["CZlib", "SwitchyardRouting"]),
         .target(name: "SwitchyardProxy",

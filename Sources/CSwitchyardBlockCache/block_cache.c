@@ -81,8 +81,21 @@ void sy_block_cache_destroy(sy_block_cache *cache) {
     free(cache);
 }
 
+// A block with the header but no cache behind it (the calling thread has none): it goes
+// back to malloc when freed, on whichever thread frees it.
+static void *uncached_malloc(size_t size) {
+    if (size > SIZE_MAX - HEADER) return NULL;
+    header *h = malloc(HEADER + size);
+    if (!h) return NULL;
+    h->size_class = LARGE;
+    h->unused = 0;
+    h->size = size;
+    return (char *)h + HEADER;
+}
+
 void *sy_block_cache_malloc(size_t size, void *opaque) {
     sy_block_cache *cache = opaque;
+    if (!cache) return uncached_malloc(size);
     unsigned c = class_of(size);
     cache->allocated_since_trim++;
     if (c != LARGE && cache->lists[c]) {
@@ -109,7 +122,7 @@ void sy_block_cache_free(void *pointer, void *opaque) {
     sy_block_cache *cache = opaque;
     header *h = (header *)((char *)pointer - HEADER);
     unsigned c = h->size_class;
-    if (c != LARGE && cache->counts[c] < cache->limits[c]) {
+    if (cache && c != LARGE && cache->counts[c] < cache->limits[c]) {
         free_block *block = pointer;
         block->next = cache->lists[c];
         cache->lists[c] = block;

@@ -19,6 +19,8 @@ sy_block_cache *sy_block_cache_new(void);
 /// through it afterwards (the owner outlives every session that uses it).
 void sy_block_cache_destroy(sy_block_cache *cache);
 
+// `cache` may be NULL (a thread without one, see CSwitchyardTLSHeap): blocks are then
+// malloc's, with the same header, and a block may be freed through any cache or none.
 void *sy_block_cache_malloc(size_t size, void *cache);
 void sy_block_cache_free(void *pointer, void *cache);
 void *sy_block_cache_calloc(size_t count, size_t size, void *cache);

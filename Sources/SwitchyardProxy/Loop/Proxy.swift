@@ -140,9 +140,11 @@ public final class Proxy: @unchecked Sendable {
         for worker in workers {
             stopped.enter()
             let thread = Thread { [stopped] in
+                TLSHeap.attachToCurrentThread()
                 worker.loop.run()
                 worker.closeAll()
                 worker.loop.releaseRetired()
+                TLSHeap.detachFromCurrentThread()
                 stopped.leave()
             }
             thread.name = "switchyard-worker-\(worker.index)"

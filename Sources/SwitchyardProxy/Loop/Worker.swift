@@ -417,6 +417,7 @@ final class Worker: @unchecked Sendable {
         if ticksSinceH2Trim >= BufferPool.trimWindowTicks {
             ticksSinceH2Trim = 0
             reducedSinceTrim += h2Memory.trim()
+            reducedSinceTrim += TLSHeap.trimCurrentThread()
         }
         idle.tick(now: now)
         i = tunnels.count - 1
