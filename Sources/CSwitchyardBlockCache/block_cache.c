@@ -17,9 +17,21 @@ enum {
 
 typedef struct header {
     uint32_t size_class;              // LARGE: not cached
-    uint32_t unused;
+    uint32_t magic;                   // MAGIC: a block of ours (checked when it comes back)
     uint64_t size;                    // usable bytes after the header
 } header;
+
+// A pointer that was never ours, or a block freed twice, would otherwise go on a free list
+// and be handed out again: glibc's own checks no longer see these blocks. A block waiting
+// on a list is marked FREED. One compare per free, and the process stops at the mistake.
+#define MAGIC 0x53594243u             // "SYBC": in use
+#define FREED 0x53594246u             // "SYBF": on a free list
+
+static inline header *header_of(void *pointer) {
+    header *h = (header *)((char *)pointer - HEADER);
+    if (h->magic != MAGIC) abort();
+    return h;
+}
 
 typedef struct free_block { struct free_block *next; } free_block;
 
@@ -88,7 +100,7 @@ static void *uncached_malloc(size_t size) {
     header *h = malloc(HEADER + size);
     if (!h) return NULL;
     h->size_class = LARGE;
-    h->unused = 0;
+    h->magic = MAGIC;
     h->size = size;
     return (char *)h + HEADER;
 }
@@ -103,6 +115,7 @@ void *sy_block_cache_malloc(size_t size, void *opaque) {
         cache->lists[c] = block->next;
         cache->counts[c]--;
         if (cache->counts[c] < cache->low[c]) cache->low[c] = cache->counts[c];
+        ((header *)((char *)block - HEADER))->magic = MAGIC;
         return block;
     }
     if (c != LARGE) cache->low[c] = 0;
@@ -112,7 +125,7 @@ void *sy_block_cache_malloc(size_t size, void *opaque) {
     header *h = malloc(HEADER + usable);
     if (!h) return NULL;
     h->size_class = c;
-    h->unused = 0;
+    h->magic = MAGIC;
     h->size = usable;
     return (char *)h + HEADER;
 }
@@ -120,15 +133,17 @@ void *sy_block_cache_malloc(size_t size, void *opaque) {
 void sy_block_cache_free(void *pointer, void *opaque) {
     if (!pointer) return;
     sy_block_cache *cache = opaque;
-    header *h = (header *)((char *)pointer - HEADER);
+    header *h = header_of(pointer);
     unsigned c = h->size_class;
     if (cache && c != LARGE && cache->counts[c] < cache->limits[c]) {
         free_block *block = pointer;
+        h->magic = FREED;
         block->next = cache->lists[c];
         cache->lists[c] = block;
         cache->counts[c]++;
         return;
     }
+    h->magic = 0;
     free(h);
 }
 
@@ -145,7 +160,7 @@ void *sy_block_cache_realloc(void *pointer, size_t size, void *cache) {
         sy_block_cache_free(pointer, cache);
         return NULL;
     }
-    header *h = (header *)((char *)pointer - HEADER);
+    header *h = header_of(pointer);
     if (size <= h->size) return pointer;
     void *bigger = sy_block_cache_malloc(size, cache);
     if (!bigger) return NULL;      // like realloc: the old block stays valid

@@ -293,8 +293,8 @@ public final class Proxy: @unchecked Sendable {
         return total
     }
 
-    /// How often the health-check thread woke with no check due (tests: without health
-    /// lines it sleeps until the routes change).
+    /// How often the health-check thread went to sleep with no check due (tests: without
+    /// health lines it sleeps until the routes change).
     public func healthIdleWakeupsForTest() -> Int { health.idleWakeupCount }
 
     /// Runs `body` on the first worker's thread (tests: allocation counting).

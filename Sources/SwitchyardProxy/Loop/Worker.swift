@@ -417,7 +417,10 @@ final class Worker: @unchecked Sendable {
         if ticksSinceH2Trim >= BufferPool.trimWindowTicks {
             ticksSinceH2Trim = 0
             reducedSinceTrim += h2Memory.trim()
-            reducedSinceTrim += TLSHeap.trimCurrentThread()
+            // A handshake's blocks are small (most under 256 bytes): sixteen weigh about
+            // what one pooled buffer or hibernated connection does, so a busy second of
+            // handshakes does not call for giving memory back every second.
+            reducedSinceTrim += TLSHeap.trimCurrentThread() / 16
         }
         idle.tick(now: now)
         i = tunnels.count - 1

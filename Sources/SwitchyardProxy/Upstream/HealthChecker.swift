@@ -21,12 +21,17 @@ final class HealthChecker: @unchecked Sendable {
         var lastError = ""
     }
 
-    /// Guards the targets; signalled when they change or the checker stops, so that the
-    /// thread sleeps until the next check is due instead of polling.
-    private let lock = NSCondition()
+    private let lock = NSLock()
     private var targets: [Target] = []
     private var stopped = false
-    /// Times the thread woke without a check to run (tests: an idle checker stays asleep).
+    /// Signalled when the targets change or the checker stops, so that the thread sleeps
+    /// until the next check is due instead of polling. A semaphore, not a condition: its
+    /// timeout runs on the monotonic clock (`NSCondition.wait(until:)` takes a wall-clock
+    /// deadline, which a clock stepped back would stretch), and a signal given before the
+    /// thread waits is not lost.
+    private let changed = DispatchSemaphore(value: 0)
+    /// Times the thread went to sleep with no check due (tests: an idle checker stays
+    /// asleep).
     private var idleWakeups = 0
     private let onChange: @Sendable (String, Bool) -> Void
     private let errorLog: ErrorLog
@@ -58,7 +63,7 @@ final class HealthChecker: @unchecked Sendable {
             }
         }
         targets = next
-        lock.broadcast()
+        changed.signal()
     }
 
     /// Health by pool key, for servers that are checked.
@@ -75,10 +80,11 @@ final class HealthChecker: @unchecked Sendable {
     }
 
     func stop() {
-        lock.lock(); stopped = true; lock.broadcast(); lock.unlock()
+        lock.lock(); stopped = true; lock.unlock()
+        changed.signal()
     }
 
-    /// Wake-ups that found no check due, since the start.
+    /// Sleeps with no check due, since the start.
     var idleWakeupCount: Int {
         lock.lock()
         defer { lock.unlock() }
@@ -96,17 +102,16 @@ final class HealthChecker: @unchecked Sendable {
                 // Nothing due: sleep until the next check is, or until the targets change
                 // or the checker stops (both signal). It used to poll every 20 ms, which
                 // woke a proxy without a single health line 50 times a second, on the
-                // CPU its workers share. Decided and waited under one hold of the lock, so
-                // a change cannot slip in between and be slept through. At most a second
-                // at a time: the wait's deadline is wall-clock time, which can jump.
-                if let next = targets.lazy.map(\.due).min() {
-                    let milliseconds = min(next &- now, 1_000)
-                    _ = lock.wait(until: Date(timeIntervalSinceNow: Double(milliseconds) / 1_000))
-                } else {
-                    lock.wait()
-                }
+                // CPU its workers share. A signal given between the unlock and the wait
+                // is kept by the semaphore, so no change is slept through.
+                let next = targets.lazy.map(\.due).min()
                 idleWakeups += 1
                 lock.unlock()
+                if let next {
+                    _ = changed.wait(timeout: .now() + .milliseconds(Int(next &- now)))
+                } else {
+                    changed.wait()
+                }
                 continue
             }
             lock.unlock()

@@ -99,4 +99,31 @@ import Testing
         #expect(memory.trim() == 16 + 1, "65 / 4 of the 64-byte class, and the 1,000-byte block nothing needed")
         #expect(memory.cachedBlocks == 75 - 16)
     }
+
+    /// OpenSSL's heap (CSwitchyardTLSHeap) passes no cache on a thread without one, and a
+    /// block may be freed on another worker than the one that made it: a block from no
+    /// cache is never kept, a block made by one cache is kept by whichever cache frees it,
+    /// and one freed through no cache goes back to malloc.
+    @Test func blocksMoveBetweenCachesAndThreadsWithoutOne() throws {
+        let other = H2Memory()
+        let otherContext = other.allocator.mem_user_data
+        let uncached = try #require(sy_block_cache_malloc(100, nil))
+        sy_block_cache_free(uncached, context)
+        #expect(memory.cachedBlocks == 0, "a block from no cache is not kept")
+
+        let made = try #require(sy_block_cache_malloc(100, context))
+        sy_block_cache_free(made, otherContext)
+        #expect(other.cachedBlocks == 1, "the cache that frees a block keeps it")
+        #expect(sy_block_cache_malloc(120, otherContext) == made, "and hands it out again")
+        sy_block_cache_free(made, nil)
+        #expect(other.cachedBlocks == 0 && memory.cachedBlocks == 0, "freed through no cache: back to malloc")
+
+        // Grown without a cache, the contents move along.
+        let small = try #require(sy_block_cache_malloc(16, nil))
+        small.storeBytes(of: 0x1234_5678, as: UInt32.self)
+        let grown = try #require(sy_block_cache_realloc(small, 5000, nil))
+        #expect(grown.load(as: UInt32.self) == 0x1234_5678)
+        sy_block_cache_free(grown, context)
+        #expect(memory.cachedBlocks == 0, "a big block is never kept")
+    }
 }
