@@ -93,21 +93,22 @@ void sy_block_cache_destroy(sy_block_cache *cache) {
     free(cache);
 }
 
-// A block with the header but no cache behind it (the calling thread has none): it goes
-// back to malloc when freed, on whichever thread frees it.
-static void *uncached_malloc(size_t size) {
-    if (size > SIZE_MAX - HEADER) return NULL;
-    header *h = malloc(HEADER + size);
+// A new block from malloc: the header, marked in use, then `usable` bytes.
+static void *new_block(unsigned size_class, size_t usable) {
+    if (usable > SIZE_MAX - HEADER) return NULL;
+    header *h = malloc(HEADER + usable);
     if (!h) return NULL;
-    h->size_class = LARGE;
+    h->size_class = size_class;
     h->magic = MAGIC;
-    h->size = size;
+    h->size = usable;
     return (char *)h + HEADER;
 }
 
 void *sy_block_cache_malloc(size_t size, void *opaque) {
     sy_block_cache *cache = opaque;
-    if (!cache) return uncached_malloc(size);
+    // No cache behind the calling thread: a block that goes back to malloc when freed, on
+    // whichever thread frees it.
+    if (!cache) return new_block(LARGE, size);
     unsigned c = class_of(size);
     cache->allocated_since_trim++;
     if (c != LARGE && cache->lists[c]) {
@@ -120,14 +121,7 @@ void *sy_block_cache_malloc(size_t size, void *opaque) {
     }
     if (c != LARGE) cache->low[c] = 0;
     cache->misses++;
-    size_t usable = c == LARGE ? size : class_size(c);
-    if (usable > SIZE_MAX - HEADER) return NULL;
-    header *h = malloc(HEADER + usable);
-    if (!h) return NULL;
-    h->size_class = c;
-    h->magic = MAGIC;
-    h->size = usable;
-    return (char *)h + HEADER;
+    return new_block(c, c == LARGE ? size : class_size(c));
 }
 
 void sy_block_cache_free(void *pointer, void *opaque) {
