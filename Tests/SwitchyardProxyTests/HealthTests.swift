@@ -218,9 +218,9 @@ import SwitchyardSystem
     @Test func theCheckThreadSleepsUntilARouteAsksForChecks() throws {
         let h = try ProxyHarness()
         defer { h.stop() }
-        let before = h.proxy.healthIdleWakeupsForTest()
+        let before = h.proxy.healthIdleSleepsForTest()
         usleep(600_000)
-        let idle = h.proxy.healthIdleWakeupsForTest() - before
+        let idle = h.proxy.healthIdleSleepsForTest() - before
         #expect(idle <= 2, "the check thread went to sleep \(idle) times in 0.6 s with nothing to check")
 
         let text = """

@@ -295,7 +295,7 @@ public final class Proxy: @unchecked Sendable {
 
     /// How often the health-check thread went to sleep with no check due (tests: without
     /// health lines it sleeps until the routes change).
-    public func healthIdleWakeupsForTest() -> Int { health.idleWakeupCount }
+    public func healthIdleSleepsForTest() -> Int { health.idleSleepCount }
 
     /// Runs `body` on the first worker's thread (tests: allocation counting).
     public func runOnFirstWorkerForTest<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {

@@ -32,7 +32,7 @@ final class HealthChecker: @unchecked Sendable {
     private let changed = DispatchSemaphore(value: 0)
     /// Times the thread went to sleep with no check due (tests: an idle checker stays
     /// asleep).
-    private var idleWakeups = 0
+    private var idleSleeps = 0
     private let onChange: @Sendable (String, Bool) -> Void
     private let errorLog: ErrorLog
 
@@ -85,10 +85,10 @@ final class HealthChecker: @unchecked Sendable {
     }
 
     /// Sleeps with no check due, since the start.
-    var idleWakeupCount: Int {
+    var idleSleepCount: Int {
         lock.lock()
         defer { lock.unlock() }
-        return idleWakeups
+        return idleSleeps
     }
 
     private func run() {
@@ -105,7 +105,7 @@ final class HealthChecker: @unchecked Sendable {
                 // CPU its workers share. A signal given between the unlock and the wait
                 // is kept by the semaphore, so no change is slept through.
                 let next = targets.lazy.map(\.due).min()
-                idleWakeups += 1
+                idleSleeps += 1
                 lock.unlock()
                 if let next {
                     _ = changed.wait(timeout: .now() + .milliseconds(Int(next &- now)))
