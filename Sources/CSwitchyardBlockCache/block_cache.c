@@ -27,8 +27,12 @@ typedef struct header {
 #define MAGIC 0x53594243u             // "SYBC": in use
 #define FREED 0x53594246u             // "SYBF": on a free list
 
+// The header in front of a block we handed out (or hold on a free list).
+static inline header *header_at(void *pointer) { return (header *)((char *)pointer - HEADER); }
+
+// The header of a block coming back to us, which must be in use.
 static inline header *header_of(void *pointer) {
-    header *h = (header *)((char *)pointer - HEADER);
+    header *h = header_at(pointer);
     if (h->magic != MAGIC) abort();
     return h;
 }
@@ -75,7 +79,7 @@ static size_t release_some(sy_block_cache *cache, unsigned c, uint32_t n) {
         free_block *block = cache->lists[c];
         cache->lists[c] = block->next;
         cache->counts[c]--;
-        free((char *)block - HEADER);
+        free(header_at(block));
         released++;
     }
     return released;
@@ -116,7 +120,7 @@ void *sy_block_cache_malloc(size_t size, void *opaque) {
         cache->lists[c] = block->next;
         cache->counts[c]--;
         if (cache->counts[c] < cache->low[c]) cache->low[c] = cache->counts[c];
-        ((header *)((char *)block - HEADER))->magic = MAGIC;
+        header_at(block)->magic = MAGIC;
         return block;
     }
     if (c != LARGE) cache->low[c] = 0;
