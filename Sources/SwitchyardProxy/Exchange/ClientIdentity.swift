@@ -51,10 +51,14 @@ struct ClientIdentity {
         self.address = address
         self.listener = listener
         self.trustedForwarder = trustedForwarder
-        // inet_ntop's forms are at most 45 bytes (INET6_ADDRSTRLEN - 1), "unix" or "?"
-        // otherwise, so both texts fit an InlineText.
-        let text = peer.ipString
-        ip = InlineText(text.utf8)
-        forwardedFor = InlineText((peer.family == AF_INET6 ? "for=\"[\(text)]\"" : "for=\(text)").utf8)
+        // The address text is at most 45 bytes (inet_ntop's longest IPv6 form), "unix" or "?"
+        // otherwise, so both texts fit an InlineText. Made on the stack: no String, no
+        // heap block, once a connection and again when an idle one wakes.
+        let isIPv6 = peer.family == AF_INET6
+        let texts = peer.withIPText { text in
+            (InlineText(text), isIPv6 ? InlineText("for=\"[", text, "]\"") : InlineText("for=", text, ""))
+        }
+        ip = texts.0
+        forwardedFor = texts.1
     }
 }

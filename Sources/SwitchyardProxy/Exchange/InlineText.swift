@@ -20,6 +20,21 @@ struct InlineText: Equatable {
         }
     }
 
+    /// `prefix`, `text` and `suffix` end to end; together they must fit (`capacity`).
+    init(_ prefix: StaticString, _ text: UnsafeRawBufferPointer, _ suffix: StaticString) {
+        let total = prefix.utf8CodeUnitCount + text.count + suffix.utf8CodeUnitCount
+        precondition(total <= Self.capacity, "InlineText holds at most \(Self.capacity) bytes")
+        count = total
+        Swift.withUnsafeMutableBytes(of: &storage) { raw in
+            let out = raw.baseAddress.unsafelyUnwrapped
+            out.copyMemory(from: prefix.utf8Start, byteCount: prefix.utf8CodeUnitCount)
+            var at = prefix.utf8CodeUnitCount
+            if let base = text.baseAddress { (out + at).copyMemory(from: base, byteCount: text.count) }
+            at += text.count
+            (out + at).copyMemory(from: suffix.utf8Start, byteCount: suffix.utf8CodeUnitCount)
+        }
+    }
+
     /// The bytes, valid during `body` only.
     @inline(__always)
     func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {

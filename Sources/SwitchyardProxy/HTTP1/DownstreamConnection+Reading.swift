@@ -123,7 +123,10 @@ extension DownstreamConnection {
     func pullPlaintext(_ tls: TLSTransport) -> Bool {
         guard phase != .closed, phase != .lingering else { return false }
         var progressed = false
-        do {
+        // Two typed `do`s, not one: decryption throws TLSError and the socket write Errno,
+        // and a single block would box either into an `any Error` (a heap block and a
+        // dynamic cast each time a client resets its connection).
+        do throws(TLSError) {
             reading: while true {
                 prepareClientReadBuffer()
                 let buffer = fromClient.unsafelyUnwrapped
@@ -142,27 +145,29 @@ extension DownstreamConnection {
                     break reading
                 }
             }
-            if !clientShutDown, try !tls.flush(fd) { clientWriteBlocked = true }
-            if !handshakeNoted, tls.session.isHandshakeComplete {
-                handshakeNoted = true
-                tlsVersion = TLSVersionName.of(tls.session)
-                worker.stats.noteHandshake(tlsVersion)
-                if tls.session.negotiatedALPN == "h2" {
-                    handOverToHTTP2()
-                    return true
-                }
-            }
-        } catch let error as TLSError {
+        } catch {
             // A failed handshake (not TLS, no common cipher…) or a broken record: send
             // the alert if any, then close. Nothing to log per client beyond a counter.
             worker.stats.tlsFailures += 1
             _ = try? tls.flush(fd)
             if phase == .awaitingHead || phase == .closing { close() } else { abort(reason: "TLS: \(error)") }
             return true
+        }
+        do throws(Errno) {
+            if !clientShutDown, try !tls.flush(fd) { clientWriteBlocked = true }
         } catch {
             clientEOF = true
             close()
             return true
+        }
+        if !handshakeNoted, tls.session.isHandshakeComplete {
+            handshakeNoted = true
+            tlsVersion = TLSVersionName.of(tls.session)
+            worker.stats.noteHandshake(tlsVersion)
+            if tls.session.negotiatedALPN == "h2" {
+                handOverToHTTP2()
+                return true
+            }
         }
         return progressed
     }

@@ -28,4 +28,15 @@ import Testing
         #expect(InlineText(base.dropLast()) != InlineText(base))
         #expect(InlineText([0]) != InlineText([]))
     }
+
+    /// The joining form, which the client's Forwarded element is made with: prefix, text and
+    /// suffix end to end, at every length the text may have, with empty parts too.
+    @Test(arguments: [0, 1, 15, 45, 56])
+    func prefixTextAndSuffixComeOutEndToEnd(length: Int) {
+        let middle = (0..<length).map { UInt8(truncatingIfNeeded: 48 &+ $0 % 10) }
+        let joined = middle.withUnsafeBytes { InlineText("for=\"[", $0, "]\"") }
+        #expect(joined.bytes == Array("for=\"[".utf8) + middle + Array("]\"".utf8))
+        let bare = middle.withUnsafeBytes { InlineText("", $0, "") }
+        #expect(bare == InlineText(middle))
+    }
 }
