@@ -149,12 +149,12 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
     /// A dotted quad is written here; IPv6 stays inet_ntop's (its zero-run compression and
     /// IPv4-mapped form are the ones logs and X-Forwarded-For have always carried).
     public func withIPText<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        // 48 bytes: inet_ntop's longest IPv6 text and its NUL (INET6_ADDRSTRLEN, 46) fit.
-        var text: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
         var storage = self.storage
         let family = self.family
-        return try withUnsafeMutableBytes(of: &text) { raw in
-            let out = raw.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: UInt8.self)
+        // 48 bytes on the stack: inet_ntop's longest IPv6 text and its NUL (INET6_ADDRSTRLEN,
+        // 46) fit. CChar and UInt8 may share memory (signed and unsigned of one size).
+        return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { buffer in
+            let out = buffer.baseAddress.unsafelyUnwrapped
             var count = 0
             switch family {
             case AF_INET:
@@ -166,7 +166,7 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
                 withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
                     var addr = sin6.pointee.sin6_addr
                     if inet_ntop(AF_INET6, &addr, UnsafeMutableRawPointer(out).assumingMemoryBound(to: CChar.self),
-                                 socklen_t(raw.count)) != nil {
+                                 socklen_t(buffer.count)) != nil {
                         count = strlen(UnsafeRawPointer(out).assumingMemoryBound(to: CChar.self))
                     }
                 } }
