@@ -158,10 +158,7 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
             var count = 0
             switch family {
             case AF_INET:
-                let value = withUnsafePointer(to: &storage) {
-                    $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt32(bigEndian: $0.pointee.sin_addr.s_addr) }
-                }
-                count = Self.writeDottedQuad(value, into: out)
+                count = Self.writeDottedQuad(ipv4.unsafelyUnwrapped, into: out)   // set for AF_INET
             case AF_INET6:
                 withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
                     var addr = sin6.pointee.sin6_addr
