@@ -114,8 +114,12 @@ public final class TLSServerContext: @unchecked Sendable {
         // resumes with one ticket and gets the next from that connection. The cache holds
         // at most OpenSSL's 20,480 sessions (about 1.1 KiB each, measured), the oldest
         // going first, each for OpenSSL's 2 hours.
+        // None at the end of the handshake: `TLSSession` asks for the one ticket once the
+        // client has sent bytes, and it leaves with our first answer. A connection that
+        // never carries a request (health checks, scanners, preconnects) costs no ticket,
+        // no cached session and no extra send.
         _ = SSL_CTX_set_options(context.pointer, SY_SSL_OP_NO_TICKET)
-        _ = SSL_CTX_set_num_tickets(context.pointer, 1)
+        _ = SSL_CTX_set_num_tickets(context.pointer, 0)
         // Sessions are only resumed within the same id context; OpenSSL refuses to resume
         // at all without one when client certificates are verified.
         let idContext = Array("switchyard".utf8)

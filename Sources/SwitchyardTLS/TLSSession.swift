@@ -33,11 +33,22 @@ public final class TLSSession {
     /// Set once the handshake has been seen to finish; OpenSSL's own flag dips while it
     /// processes post-handshake messages (tickets, key updates).
     private var handshakeFinished = false
+    /// Server side: where this connection's one TLS 1.3 session ticket stands. It is issued
+    /// with our first write after the client's first bytes, not at the end of the handshake
+    /// (`TLSServerContext` sends none there): a client that says nothing — a TLS health
+    /// check, a scanner, a browser's unused preconnect — costs no ticket, and a client that
+    /// asks gets it in the same send as the answer.
+    private var ticket: TicketState = .notOwed
+
+    private enum TicketState {
+        case notOwed, awaitingClientBytes, due
+    }
 
     /// A downstream session: we are the server.
     public init(server context: TLSServerContext) throws(TLSError) {
         (ssl, networkIn, networkOut) = try Self.makeSSL(context.defaultContext.pointer)
         owner = context
+        ticket = .awaitingClientBytes
         SSL_set_accept_state(ssl)
     }
 
@@ -160,6 +171,7 @@ public final class TLSSession {
         var count = 0
         if SSL_read_ex(ssl, buffer.baseAddress, buffer.count, &count) == 1 {
             handshakeFinished = true
+            if ticket == .awaitingClientBytes { ticket = .due }
             return .bytes(count)
         }
         switch SSL_get_error(ssl, 0) {
@@ -181,6 +193,12 @@ public final class TLSSession {
     ///   fatal error).
     public func writePlaintext(_ bytes: UnsafeRawBufferPointer) throws(TLSError) -> Int {
         guard let base = bytes.baseAddress else { return 0 }
+        if ticket == .due {
+            // Queued for OpenSSL's next write, which is this one: the ticket's record goes
+            // out ahead of the data. Refused (0) where tickets do not exist (TLS 1.2).
+            ticket = .notOwed
+            _ = SSL_new_session_ticket(ssl)
+        }
         var total = 0
         // With partial writes on, OpenSSL returns after each record; loop to fill the room.
         while total < bytes.count {

@@ -123,6 +123,23 @@ import SwitchyardSystem
         #expect(second.contains("legacy answered GET /a"))
     }
 
+    /// A TLS 1.3 client that completes its handshake and sends nothing (a TLS health check,
+    /// a scanner, a browser's unused preconnect) is sent no session ticket: the ticket waits
+    /// for the client's first bytes and leaves with the answer (one, as above).
+    @Test func aClientThatAsksNothingIsSentNoTicket() throws {
+        try requireTools("openssl", "curl", "sh", "timeout")
+        let certificate = try Certificate()
+        let (h, port) = try harness(certificate)
+        defer { h.stop() }
+        let script = "sleep 3 | timeout -s KILL 2 \(try tool("openssl")) s_client -connect 127.0.0.1:\(port) "
+            + "-servername localhost -tls1_3 -msg -ign_eof 2>&1; true"
+        let output = try runProcess(try tool("sh"), ["-c", script], timeoutSeconds: 30).output
+        #expect(output.contains("New, TLSv1.3"), "the handshake completed: \(output)")
+        let tickets = output.components(separatedBy: "\n").filter { $0.hasPrefix("<<<") && $0.contains("NewSessionTicket") }
+        #expect(tickets.isEmpty, "no ticket for a client that asked nothing: \(tickets)")
+        #expect(h.legacy.connectionCount == 0)
+    }
+
     /// "no renegotiation": a TLS 1.2 client asking to renegotiate after the handshake is
     /// refused with the no_renegotiation alert.
     @Test func renegotiationIsRefused() throws {

@@ -13,7 +13,8 @@ import SwitchyardTLS
         let first = try TLSPipe(clientContext, serverContext)
         try first.handshake()
         #expect(!first.client.sessionReused)
-        // TLS 1.3 tickets travel after the handshake; the client reads them with data.
+        // TLS 1.3's ticket travels with the server's first answer to a client that spoke.
+        _ = try first.send(Array("hi".utf8), from: .client)
         _ = try first.send(Array("hello".utf8), from: .server)
         let saved = try #require(first.client.resumableSession)
 
@@ -32,6 +33,7 @@ import SwitchyardTLS
         let clientContext = try TLSClientContext(caFile: certificates.caFile, maximumVersion: version)
         let first = try TLSPipe(clientContext, serverContext, serverName: "b.test")
         try first.handshake()
+        _ = try first.send(Array("hi".utf8), from: .client)
         _ = try first.send(Array("hello".utf8), from: .server)
         let saved = try #require(first.client.resumableSession)
 
@@ -51,6 +53,7 @@ import SwitchyardTLS
         let clientContext = try TLSClientContext(caFile: certificates.caFile, maximumVersion: version)
         var first: TLSPipe? = try TLSPipe(clientContext, serverContext)
         try first!.handshake()
+        _ = try first!.send(Array("hi".utf8), from: .client)
         _ = try first!.send(Array("hello".utf8), from: .server)
         let saved = try #require(first!.client.resumableSession)
         first = nil
@@ -65,6 +68,7 @@ import SwitchyardTLS
         let clientContext = try TLSClientContext(caFile: certificates.caFile)
         let first = try TLSPipe(clientContext, try TLSServerContext(defaultCertificate: certificates.server))
         try first.handshake()
+        _ = try first.send(Array("hi".utf8), from: .client)
         _ = try first.send(Array("hello".utf8), from: .server)
         let saved = try #require(first.client.resumableSession)
 
@@ -85,6 +89,7 @@ import SwitchyardTLS
         for _ in 0..<3 {
             let pipe = try TLSPipe(clientContext, serverContext)
             try pipe.handshake()
+            _ = try pipe.send(Array("hi".utf8), from: .client)
             _ = try pipe.send(Array("hello".utf8), from: .server)
             saved = pipe.client.resumableSession
         }
@@ -97,5 +102,29 @@ import SwitchyardTLS
         let again = try TLSPipe(clientContext, serverContext, resuming: try #require(saved))
         try again.handshake()
         #expect(!again.client.sessionReused)
+    }
+
+    /// A TLS 1.3 client that has sent nothing gets no ticket and leaves no session in the
+    /// cache, even when the server writes to it; once it has spoken, the server's next write
+    /// carries exactly one ticket ahead of the data, and reading makes none.
+    @Test func theTicketWaitsForTheClientsFirstBytes() throws {
+        let certificates = try TestCertificates.get()
+        let serverContext = try TLSServerContext(defaultCertificate: certificates.server)
+        let clientContext = try TLSClientContext(caFile: certificates.caFile, maximumVersion: .v1_3)
+        let pipe = try TLSPipe(clientContext, serverContext)
+        try pipe.handshake()
+        #expect(pipe.server.protocolVersion == "TLSv1.3")
+        #expect(try pipe.send(Array("unasked".utf8), from: .server) == Array("unasked".utf8))
+        #expect(pipe.client.resumableSession == nil, "a client that said nothing holds no ticket")
+        #expect(serverContext.cachedSessions == 0)
+
+        #expect(try pipe.send(Array("hi".utf8), from: .client) == Array("hi".utf8))
+        #expect(serverContext.cachedSessions == 0, "reading the client's bytes makes no ticket by itself")
+        _ = try pipe.send(Array("answer".utf8), from: .server)
+        #expect(pipe.client.resumableSession != nil)
+        #expect(serverContext.cachedSessions == 1)
+        _ = try pipe.send(Array("more".utf8), from: .client)
+        _ = try pipe.send(Array("more".utf8), from: .server)
+        #expect(serverContext.cachedSessions == 1, "one ticket a connection, not one an answer")
     }
 }
