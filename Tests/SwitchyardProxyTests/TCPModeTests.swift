@@ -46,6 +46,24 @@ import SwitchyardSystem
         return (proxy, address.port)
     }
 
+    /// A backend that speaks first (an SMTP or database greeting) is heard by a client that
+    /// has sent nothing: a TCP-mode listener accepts at once (HTTP listeners wait for the
+    /// client's first bytes, `ListenerOptionsTests`).
+    @Test func aBackendThatSpeaksFirstIsHeardByASilentClient() throws {
+        let greeting = Array("220 ready\r\n".utf8)
+        let server = try OneThreadServer { listener in
+            let fd = accept(listener, nil, nil)
+            guard fd >= 0 else { return }
+            _ = writeAll(fd, greeting)
+            Glibc.close(fd)
+        }
+        defer { server.stop() }
+        let (proxy, port) = try tcpProxy(servers: [server.port])
+        defer { proxy.shutdown(graceMilliseconds: 500) }
+        let client = try TestClient(port: port, timeoutSeconds: 5)
+        #expect(client.readToEnd() == greeting)
+    }
+
     @Test func echoWithHalfClose() throws {
         let echo = try EchoServer()
         echo.start()

@@ -145,6 +145,21 @@ final class Worker: @unchecked Sendable {
     // MARK: listeners and connections
 
     func addListener(_ fd: FileDescriptor, kind: Listener.Kind, configIndex: Int) throws(Errno) {
+        // Our writes are whole messages already batched in a buffer; Nagle would only hold
+        // the last segment of each back for a delayed ACK. Set on the listening socket, the
+        // option is inherited by every socket accept(2) returns: no setsockopt a connection.
+        try Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+        switch kind {
+        case .http, .https:
+            // HTTP and TLS clients speak first, so the kernel hands a connection over once
+            // its first bytes are in: one wake-up a connection instead of two (accept, then
+            // the head or ClientHello), and a client that says nothing is let through only
+            // after a second (one SYN-ACK resent), then meets the head timeout as before.
+            // Not for TCP mode: there the server may speak first. Harmless if refused.
+            try? Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_DEFER_ACCEPT, 1)
+        case .tcp:
+            break
+        }
         let listener = Listener(fd: fd, kind: kind, worker: self, configIndex: configIndex)
         listener.registration = try loop.register(fd, listener, events: Epoll.readable)
         listeners.append(listener)
@@ -153,9 +168,7 @@ final class Worker: @unchecked Sendable {
     var atConnectionLimit: Bool { connectionCount >= settings.maxConnectionsPerWorker }
 
     func accepted(_ fd: FileDescriptor, peer: SocketAddress, from listener: Listener) {
-        // Our writes are whole messages already batched in a buffer; Nagle would only hold
-        // the last segment of each back for a delayed ACK.
-        try? Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+        // TCP_NODELAY comes with the socket, inherited from the listener (`addListener`).
         var session: TLSSession?
         if case .https(let context) = listener.kind {
             do {
