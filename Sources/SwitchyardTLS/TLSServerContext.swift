@@ -9,7 +9,8 @@ import COpenSSL
 ///
 /// Policy: TLS 1.2 and 1.3 only; TLS 1.2 with ECDHE + AEAD suites only; no renegotiation,
 /// no compression; session resumption on (a server-side session cache: TLS 1.2 session ids,
-/// one stateful TLS 1.3 ticket per handshake).
+/// one stateful TLS 1.3 ticket per connection, sent with the first answer to a client that
+/// has spoken; `TLSSession` issues it).
 ///
 /// ALPN: the first protocol of *our* `alpn` list that the client offers. If the client
 /// offers ALPN but none of ours, "http/1.1" is chosen when the client offers it, else the
@@ -106,7 +107,7 @@ public final class TLSServerContext: @unchecked Sendable {
         // drops its oldest session for each new one.
         _ = sy_SSL_CTX_set_session_cache_mode(context.pointer, Int(SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_AUTO_CLEAR))
         // Resumption from the server's own session cache (shared by every worker): TLS 1.2
-        // by session id, TLS 1.3 by one stateful ticket (an id into the cache) per handshake.
+        // by session id, TLS 1.3 by one stateful ticket (an id into the cache) per connection.
         // OpenSSL's default, two tickets each holding the whole session encrypted, cost
         // about 160,000 instructions a ticket (the session encoded three times and decoded
         // once, then encrypted and MACed): a sixth of a full handshake (bench/callgrind
