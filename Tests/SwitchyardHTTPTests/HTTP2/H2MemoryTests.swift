@@ -56,9 +56,9 @@ import Testing
     }
 
     @Test func bigBlocksAndBlocksBeyondAClassLimitAreNotKept() throws {
-        let big = try #require(sy_block_cache_malloc(5000, context))
+        let big = try #require(sy_block_cache_malloc(16_385, context))
         sy_block_cache_free(big, context)
-        #expect(memory.cachedBlocks == 0)
+        #expect(memory.cachedBlocks == 0, "above the largest class (16 KiB)")
         var blocks: [UnsafeMutableRawPointer] = []
         for _ in 0..<2000 { blocks.append(try #require(sy_block_cache_malloc(32, context))) }
         for block in blocks { sy_block_cache_free(block, context) }
@@ -68,6 +68,11 @@ import Testing
         for _ in 0..<200 { blocks.append(try #require(sy_block_cache_malloc(4096, context))) }
         for block in blocks { sy_block_cache_free(block, context) }
         #expect(memory.cachedBlocks == 1024 + 128)
+        // 16 KiB blocks, the largest class (OpenSSL's 8 KiB name lists fit below it): 32.
+        blocks = []
+        for _ in 0..<40 { blocks.append(try #require(sy_block_cache_malloc(16_384, context))) }
+        for block in blocks { sy_block_cache_free(block, context) }
+        #expect(memory.cachedBlocks == 1024 + 128 + 32)
     }
 
     @Test func aSecondWithoutAllocationsEmptiesTheCache() throws {
