@@ -212,6 +212,18 @@ proc_user_sys() {
     echo "$u $s"
 }
 
+# proc_minflt PID — minor page faults of the process and its direct children.
+proc_minflt() {
+    local total=0 p stat rest f
+    for p in "$1" $(child_pids "$1"); do
+        stat=$(cat /proc/"$p"/stat 2>/dev/null) || continue
+        rest=${stat##*) }
+        read -r -a f <<<"$rest"
+        total=$(( total + f[7] ))
+    done
+    echo "$total"
+}
+
 # proc_ticks PID — utime+stime (clock ticks), the same processes.
 proc_ticks() {
     local u s

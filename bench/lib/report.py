@@ -370,14 +370,28 @@ def h2_sys_us_per_req(r):
     return None if user is None else h2_cpu_us_per_req(r) - user
 
 
+def proxy_labels(rows):
+    """(name, label) of each proxy in the rows, in the bench's order."""
+    seen = []
+    for name in ("switchyard", "switchyard_old", "haproxy", "nginx"):
+        label = next((r["label"] for r in rows if r["name"] == name), None)
+        if label:
+            seen.append((name, label))
+    return seen
+
+
 def cmd_h2(results, handshakes, cmdline, machine):
     """bench/h2: medians over rounds of req/s and proxy CPU µs per request, per stream
     count, with ratios to HAProxy and nginx, and the same ratios paired by round; then TLS
     handshakes per second and CPU per handshake (medians over rounds, paired ratios)."""
     rows = load(results)
     print("\n".join(report_head("bench/h2 — HTTPS + HTTP/2 through Switchyard, HAProxy and nginx", cmdline, machine)))
+    warmup = re.search(r"--warmup (\d+)", cmdline)
+    warm = (f" Each measured run (h2load and s_time alike) comes right after {warmup.group(1)} s of the "
+            "same load against the same proxy, not counted: the figures are warm, steady-state ones."
+            if warmup and warmup.group(1) != "0" else " No warm-up: each run starts from the proxy's idle state.")
     print("Same plain HTTP/1.1 nginx origin behind every proxy; h2load over TLS (ALPN h2) on the "
-          "origin's core, proxies on the other. Medians over rounds.\n")
+          "origin's core, proxies on the other. Medians over rounds." + warm + "\n")
     print("| streams/conn | proxy | req/s | ÷ HAProxy | ÷ nginx | CPU µs/req | ÷ HAProxy | ÷ nginx | 2xx | failed+errored |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     streams = []
@@ -430,6 +444,20 @@ def cmd_h2(results, handshakes, cmdline, machine):
                              for other in ("haproxy", "nginx") for part in (h2_user_us_per_req, h2_sys_us_per_req)]
                 print(f"| {m} | {rs[0]['label']} | {med([h2_user_us_per_req(r) for r in rs]):.1f} | "
                       f"{med([h2_sys_us_per_req(r) for r in rs]):.1f} | " + " | ".join(cells) + " |")
+    # Minor page faults: memory the proxy touched for the first time, or again after giving
+    # it back to the kernel. A round that starts from a worker which released its buffers
+    # pays them (the kernel zeroes each page); a warm round pays almost none.
+    if all("minflt" in r for r in rows):
+        print("\nMinor page faults per 1,000 requests, median over rounds (every round):\n")
+        print("| streams/conn | " + " | ".join(label for _, label in proxy_labels(rows)) + " |")
+        print("|---:|" + "---|" * len(proxy_labels(rows)))
+        for m in streams:
+            cells = []
+            for name, _ in proxy_labels(rows):
+                rs = [r for r in rows if r["streams"] == m and r["name"] == name]
+                per = [r["minflt"] * 1000 / max(r["ok"], 1) for r in rs]
+                cells.append(f"{med(per):.1f} (" + ", ".join(f"{x:.1f}" for x in per) + ")" if per else "–")
+            print(f"| {m} | " + " | ".join(cells) + " |")
     hs = load(handshakes)
     titles = {"new": "openssl s_time -new: full handshake, one client",
               "reuse": "openssl s_time -reuse -www /: session resumed, one GET / each, one client"}
