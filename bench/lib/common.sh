@@ -199,30 +199,30 @@ child_pids() {
     cat /proc/"$1"/task/*/children 2>/dev/null
 }
 
-# proc_user_sys PID — "utime stime" (clock ticks) of the process and its direct children
-# (nginx's worker does the work; its master only waits).
-proc_user_sys() {
-    local u=0 s=0 p stat rest f
-    for p in "$1" $(child_pids "$1"); do
+# proc_stat_sum PID INDEX... — for each INDEX, the sum over the process and its direct
+# children (nginx's worker does the work; its master only waits) of that field of
+# /proc/PID/stat, counted from the field after the command name (0: state, 7: minflt,
+# 11: utime, 12: stime); one line, the sums in the order asked.
+proc_stat_sum() {
+    local pid=$1 p stat rest f i
+    shift
+    local -a sums=()
+    for i in "$@"; do sums+=(0); done
+    for p in "$pid" $(child_pids "$pid"); do
         stat=$(cat /proc/"$p"/stat 2>/dev/null) || continue
         rest=${stat##*) }
         read -r -a f <<<"$rest"
-        u=$(( u + f[11] )); s=$(( s + f[12] ))
+        i=0
+        for field in "$@"; do
+            sums[i]=$(( sums[i] + f[field] ))
+            i=$(( i + 1 ))
+        done
     done
-    echo "$u $s"
+    echo "${sums[*]}"
 }
 
-# proc_minflt PID — minor page faults of the process and its direct children.
-proc_minflt() {
-    local total=0 p stat rest f
-    for p in "$1" $(child_pids "$1"); do
-        stat=$(cat /proc/"$p"/stat 2>/dev/null) || continue
-        rest=${stat##*) }
-        read -r -a f <<<"$rest"
-        total=$(( total + f[7] ))
-    done
-    echo "$total"
-}
+# proc_user_sys PID — "utime stime" (clock ticks) of the process and its direct children.
+proc_user_sys() { proc_stat_sum "$1" 11 12; }
 
 # proc_ticks PID — utime+stime (clock ticks), the same processes.
 proc_ticks() {

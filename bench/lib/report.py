@@ -448,12 +448,13 @@ def cmd_h2(results, handshakes, cmdline, machine):
     # it back to the kernel. A round that starts from a worker which released its buffers
     # pays them (the kernel zeroes each page); a warm round pays almost none.
     if all("minflt" in r for r in rows):
+        proxies = proxy_labels(rows)
         print("\nMinor page faults per 1,000 requests, median over rounds (every round):\n")
-        print("| streams/conn | " + " | ".join(label for _, label in proxy_labels(rows)) + " |")
-        print("|---:|" + "---|" * len(proxy_labels(rows)))
+        print("| streams/conn | " + " | ".join(label for _, label in proxies) + " |")
+        print("|---:|" + "---|" * len(proxies))
         for m in streams:
             cells = []
-            for name, _ in proxy_labels(rows):
+            for name, _ in proxies:
                 rs = [r for r in rows if r["streams"] == m and r["name"] == name]
                 per = [r["minflt"] * 1000 / max(r["ok"], 1) for r in rs]
                 cells.append(f"{med(per):.1f} (" + ", ".join(f"{x:.1f}" for x in per) + ")" if per else "–")
