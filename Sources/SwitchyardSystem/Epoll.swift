@@ -1,8 +1,9 @@
 import CSwitchyardShims
 import Glibc
 
-/// An epoll instance (epoll(7)). Level-triggered: an fd stays reported while it is ready,
-/// so a handler may do one bounded amount of work per wake-up without losing events.
+/// An epoll instance (epoll(7)). Level-triggered unless `EPOLLET` is in a registration's
+/// mask: an fd stays reported while it is ready, so a handler may do one bounded amount
+/// of work per wake-up without losing events.
 public struct Epoll: ~Copyable {
     public let fd: FileDescriptor
     private let events: UnsafeMutablePointer<epoll_event>
@@ -18,6 +19,8 @@ public struct Epoll: ~Copyable {
     public static let error = SY_EPOLLERR
     public static let hangUp = SY_EPOLLHUP
     public static let readHangUp = SY_EPOLLRDHUP
+    /// `EPOLLET`, an input flag only: epoll never reports it.
+    public static let edgeTriggered = SY_EPOLLET
 
     public init(capacity: Int = 256) throws(Errno) {
         fd = FileDescriptor(rawValue: try syscallValue("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) })

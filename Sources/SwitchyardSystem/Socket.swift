@@ -111,6 +111,15 @@ public enum Socket {
         }
     }
 
+    /// True when a non-blocking socket has nothing queued to read: no byte and no end
+    /// (`recv` with `MSG_PEEK` says `EAGAIN`). Reads nothing.
+    public static func nothingToRead(_ fd: FileDescriptor) -> Bool {
+        var byte: UInt8 = 0
+        guard recv(fd.rawValue, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) < 0 else { return false }
+        let code = sy_errno()
+        return code == EAGAIN || code == EWOULDBLOCK
+    }
+
     /// The pending error of a socket (SO_ERROR): how a non-blocking connect ended.
     public static func takeError(_ fd: FileDescriptor) -> Int32 {
         var value: Int32 = 0

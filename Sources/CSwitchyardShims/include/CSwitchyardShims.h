@@ -21,6 +21,7 @@ static const uint32_t SY_EPOLLOUT = EPOLLOUT;
 static const uint32_t SY_EPOLLERR = EPOLLERR;
 static const uint32_t SY_EPOLLHUP = EPOLLHUP;
 static const uint32_t SY_EPOLLRDHUP = EPOLLRDHUP;
+static const uint32_t SY_EPOLLET = EPOLLET;
 
 int sy_errno(void);
 int sy_accept4(int fd, struct sockaddr_storage *addr, socklen_t *len, int flags);

@@ -172,7 +172,12 @@ extension DownstreamConnection {
         return progressed
     }
 
-    func readFromUpstream() {
+    ///
+    /// A plain upstream socket is edge-triggered (`EventLoop.register`): a read that fills
+    /// what it asked for may have left bytes queued, which no new event would announce, so
+    /// it asks the loop for another turn (`readAgain`), as it does when the event said the
+    /// server's end has arrived (`peerEnded`) and the read that takes it is still to come.
+    func readFromUpstream(peerEnded: Bool = false) {
         guard upstream != nil, !upstreamEOF else { return }
         if withUpstream({ $0.tls != nil }) {
             readFromTLSUpstream()
@@ -181,8 +186,17 @@ extension DownstreamConnection {
         if fromUpstream == nil { fromUpstream = worker.buffers.take() }
         // Connection and buffer borrowed, not retained (two pairs every answer): `upstream`
         // and `fromUpstream` hold them, and a plain read replaces neither.
-        let fd = withUpstream { $0.fd }
-        Unmanaged.passUnretained(fromUpstream.unsafelyUnwrapped)._withUnsafeGuaranteedRef { receive(from: fd, into: $0) }
+        let (fd, registration) = withUpstream { ($0.fd, $0.registration) }
+        var filled = Unmanaged.passUnretained(fromUpstream.unsafelyUnwrapped)._withUnsafeGuaranteedRef { receive(from: fd, into: $0) }
+        if peerEnded && !filled && !upstreamEOF {
+            // The end arrived before this report and a short read took every byte before
+            // it: take the end now, so a connection whose server closed right after its
+            // answer is not put back in the pool for the next request to find dead.
+            filled = Unmanaged.passUnretained(fromUpstream.unsafelyUnwrapped)._withUnsafeGuaranteedRef { receive(from: fd, into: $0) }
+        }
+        if filled || (peerEnded && !upstreamEOF) {
+            worker.loopRef._withUnsafeGuaranteedRef { $0.readAgain(registration) }
+        }
     }
 
     /// A TLS upstream's socket read and decryption (strong references here: a failed
@@ -204,10 +218,12 @@ extension DownstreamConnection {
         pullUpstreamPlaintext(upstream, tls)
     }
 
-    /// One plain read from the upstream socket into `buffer` (`fromUpstream`).
-    private func receive(from fd: FileDescriptor, into buffer: IOBuffer) {
+    /// One plain read from the upstream socket into `buffer` (`fromUpstream`). True when it
+    /// filled all the room it had: more may be queued.
+    private func receive(from fd: FileDescriptor, into buffer: IOBuffer) -> Bool {
         buffer.ensureWritable(4096)
-        guard buffer.writableCount > 0 else { return }
+        let room = buffer.writableCount
+        guard room > 0 else { return false }
         do {
             switch try fd.receive(into: buffer.writable) {
             case .processed(0):
@@ -215,6 +231,7 @@ extension DownstreamConnection {
             case .processed(let n):
                 buffer.commit(n)
                 deadline = worker.nowMilliseconds + idleLimit
+                return n == room
             case .wouldBlock:
                 break
             }
@@ -223,6 +240,7 @@ extension DownstreamConnection {
             upstreamEOF = true
             upstreamReset = true
         }
+        return false
     }
 
     /// A TLS upstream's records that waited in the session for room in `fromUpstream`, taken

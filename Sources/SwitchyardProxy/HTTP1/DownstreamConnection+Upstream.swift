@@ -71,7 +71,10 @@ extension DownstreamConnection {
                 }
             }
             do {
-                connection.registration = try worker.loop.register(upstreamFD, connection, events: connected ? Epoll.readable : Epoll.writable)
+                // Edge-triggered when plain (one poll of the socket per answer, not two; see
+                // `readFromUpstream`); a TLS session's reads stay level-triggered.
+                connection.registration = try worker.loop.register(upstreamFD, connection, events: connected ? Epoll.readable : Epoll.writable,
+                                                                   edgeTriggered: connection.tls == nil)
             } catch {
                 connection.close()
                 throw error

@@ -393,7 +393,7 @@ final class DownstreamConnection: EventHandler, Indexed {
                 if !upstreamEOF && !upstreamSocketEOF { upstreamHungUp = true }
             }
         } else if events & Epoll.readable != 0 {
-            readFromUpstream()
+            readFromUpstream(peerEnded: events & Epoll.readHangUp != 0)
         }
         if events & Epoll.writable != 0 { upstreamWriteBlocked = false }
         advance()

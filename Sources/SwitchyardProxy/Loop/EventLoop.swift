@@ -47,7 +47,14 @@ final class EventLoop: @unchecked Sendable {
     private var generations: [UInt32] = []
     private var freeSlots: [UInt32] = []
     private var interests: [UInt32] = []
+    /// Per slot: registered edge-triggered (see `register`).
+    private var edges: [Bool] = []
     private var fds: [Int32] = []
+    /// Edge-triggered registrations whose last read filled what it asked for: more may be
+    /// queued, and no new edge will say so. Each gets one more readable event after the
+    /// current batch (see `readAgain`).
+    private var again: [RegistrationID] = []
+    private var againSpare: [RegistrationID] = []
 
     /// Cross-thread work, the one piece of state behind a lock (never touched per request).
     private let pending = Locked<[@Sendable () -> Void]>({
@@ -82,6 +89,9 @@ final class EventLoop: @unchecked Sendable {
         retired.reserveCapacity(64)
         generations.reserveCapacity(1024)
         interests.reserveCapacity(1024)
+        edges.reserveCapacity(1024)
+        again.reserveCapacity(64)
+        againSpare.reserveCapacity(64)
         fds.reserveCapacity(1024)
         freeSlots.reserveCapacity(1024)
         try epoll.add(wakeup.fd, events: Epoll.readable, data: Self.wakeupData)
@@ -98,7 +108,14 @@ final class EventLoop: @unchecked Sendable {
 
     // MARK: registrations (loop thread)
 
-    func register(_ fd: FileDescriptor, _ handler: EventHandler, events: UInt32) throws(Errno) -> RegistrationID {
+    /// Adds `fd` for `events`. `edgeTriggered` registrations (`EPOLLET`) are reported once
+    /// per change of readiness, not at every `epoll_wait` while ready: epoll then polls the
+    /// socket once per report instead of twice (level-triggered entries go back on the
+    /// ready list and are polled again at the next wait to find them drained). Their
+    /// handler must read until a read comes back short, and says so with `readAgain` when
+    /// a read filled what it asked for; `EPOLLRDHUP` comes with every readable interest,
+    /// so an end that arrived with the last bytes is seen in the same report.
+    func register(_ fd: FileDescriptor, _ handler: EventHandler, events: UInt32, edgeTriggered: Bool = false) throws(Errno) -> RegistrationID {
         let slot: UInt32
         if let reused = freeSlots.popLast() {
             slot = reused
@@ -108,12 +125,14 @@ final class EventLoop: @unchecked Sendable {
             calls.append(nil)
             generations.append(0)
             interests.append(0)
+            edges.append(false)
             fds.append(-1)
         }
         generations[Int(slot)] &+= 1
         let id = RegistrationID(slot: slot, generation: generations[Int(slot)])
+        edges[Int(slot)] = edgeTriggered
         do {
-            try epoll.add(fd, events: events, data: id.packed)
+            try epoll.add(fd, events: Self.mask(events, edge: edgeTriggered), data: id.packed)
         } catch {
             freeSlots.append(slot)
             throw error
@@ -133,7 +152,32 @@ final class EventLoop: @unchecked Sendable {
         guard interests[slot] != events, interests[slot] != Self.muted else { return }
         interests[slot] = events
         // EPOLL_CTL_MOD on a live registration fails only on our bugs (EBADF/ENOENT).
-        try? epoll.modify(FileDescriptor(rawValue: fds[slot]), events: events, data: id.packed)
+        try? epoll.modify(FileDescriptor(rawValue: fds[slot]), events: Self.mask(events, edge: edges[slot]), data: id.packed)
+    }
+
+    /// What epoll is given for an interest: edge-triggered registrations keep `EPOLLET` in
+    /// every mask (an `EPOLL_CTL_MOD` without it would make them level-triggered), and read
+    /// with `EPOLLRDHUP`.
+    @inline(__always)
+    private static func mask(_ events: UInt32, edge: Bool) -> UInt32 {
+        guard edge else { return events }
+        return events & Epoll.readable != 0 ? events | Epoll.edgeTriggered | Epoll.readHangUp : events | Epoll.edgeTriggered
+    }
+
+    /// The bit a `readAgain` event carries besides `Epoll.readable`: no socket event, so
+    /// there may be nothing to read (a handler that closes on any event, an idle pooled
+    /// connection, looks first).
+    static let again = Epoll.edgeTriggered
+
+    /// An edge-triggered registration's read filled what it asked for, or saw the peer's
+    /// end coming: its handler gets `Epoll.readable | EventLoop.again` once the current
+    /// batch is handled, as level-triggered epoll would have reported it again, unless it
+    /// no longer waits to read then (when it does again, `EPOLL_CTL_MOD` reports a socket
+    /// that is still readable). A no-op for level-triggered registrations.
+    func readAgain(_ id: RegistrationID) {
+        let slot = Int(id.slot)
+        precondition(generations[slot] == id.generation, "stale registration")
+        if edges[slot] { again.append(id) }
     }
 
     /// Hands a live registration to another handler (a connection going idle or waking up):
@@ -168,6 +212,7 @@ final class EventLoop: @unchecked Sendable {
         handlers[slot] = nil
         calls[slot] = nil
         fds[slot] = -1
+        edges[slot] = false
         generations[slot] &+= 1   // any event still queued for this slot is now stale
         freeSlots.append(UInt32(slot))
     }
@@ -214,7 +259,10 @@ final class EventLoop: @unchecked Sendable {
         running = true
         while !stopRequested {
             let count: Int
-            do { count = try epoll.wait(timeoutMilliseconds: -1) } catch { continue }
+            // Reads owed to edge-triggered registrations are taken after a look at what else
+            // is ready, not before: a connection with a lot queued gets one read per batch,
+            // as under level-triggered epoll, and does not starve the others.
+            do { count = try epoll.wait(timeoutMilliseconds: again.isEmpty ? -1 : 0) } catch { continue }
             nowMilliseconds = Clock.monotonicMilliseconds()
             for index in 0..<count {
                 let event = epoll.event(at: index)
@@ -243,10 +291,28 @@ final class EventLoop: @unchecked Sendable {
                     handler._withUnsafeGuaranteedRef { $0.eventsReceived(event.bits) }
                 }
             }
+            if !again.isEmpty { readAgainOwed() }
             runDeferredWork()
             releaseRetired()
         }
         running = false
+    }
+
+    /// Delivers the events `readAgain` queued (those queued meanwhile wait for the next
+    /// batch) to the registrations still alive and still waiting to read.
+    private func readAgainOwed() {
+        swap(&again, &againSpare)
+        var i = 0
+        while i < againSpare.count {
+            let id = againSpare[i]
+            i += 1
+            let slot = Int(id.slot)
+            guard generations[slot] == id.generation, let handler = calls[slot],
+                  interests[slot] != Self.muted, interests[slot] & Epoll.readable != 0 else { continue }
+            eventSlot = id.slot
+            handler._withUnsafeGuaranteedRef { $0.eventsReceived(Epoll.readable | Self.again) }
+        }
+        againSpare.removeAll(keepingCapacity: true)
     }
 
     /// Frees the handlers deregistered or replaced since the last call. Only where no

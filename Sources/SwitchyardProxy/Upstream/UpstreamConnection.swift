@@ -41,6 +41,10 @@ final class UpstreamConnection: EventHandler {
     override func eventsReceived(_ events: UInt32) {
         if let owner {
             owner.upstreamEventsReceived(events)
+        } else if events & EventLoop.again != 0 && Socket.nothingToRead(fd) {
+            // A read owed to its last exchange (`EventLoop.readAgain`), not a socket event:
+            // nothing came, so the connection is as good as when it was pooled.
+            return
         } else if let tls, events & (Epoll.hangUp | Epoll.error) == 0, idleTLSRecordsOnly(tls) {
             // TLS 1.3 sends session tickets after the handshake: records, but no data.
             return
