@@ -172,7 +172,7 @@ extension DownstreamConnection {
         return progressed
     }
 
-    ///
+    /// One read from the upstream socket: plain into `fromUpstream`, or through the TLS session.
     /// A plain upstream socket is edge-triggered (`EventLoop.register`): a read that fills
     /// what it asked for may have left bytes queued, which no new event would announce, so
     /// it asks the loop for another turn (`readAgain`), as it does when the event said the

@@ -176,8 +176,9 @@ final class EventLoop: @unchecked Sendable {
     /// that is still readable). A no-op for level-triggered registrations.
     func readAgain(_ id: RegistrationID) {
         let slot = Int(id.slot)
-        precondition(generations[slot] == id.generation, "stale registration")
-        if edges[slot] { again.append(id) }
+        // A registration already gone owes nothing (and delivery checks again).
+        guard slot < edges.count, generations[slot] == id.generation, edges[slot] else { return }
+        again.append(id)
     }
 
     /// Hands a live registration to another handler (a connection going idle or waking up):
