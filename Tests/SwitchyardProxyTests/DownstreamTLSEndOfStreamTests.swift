@@ -113,10 +113,7 @@ enum ClosingOrigin {
             while !String(decoding: received, as: UTF8.self).contains("\r\n\r\n"), more() {}
             let text = String(decoding: received, as: UTF8.self)
             let head = text.components(separatedBy: "\r\n\r\n")[0]
-            let target = head.split(separator: " ").dropFirst().first ?? "?"
-            let length = head.lowercased().components(separatedBy: "\r\n")
-                .first { $0.hasPrefix("content-length:") }
-                .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) }
+            let (target, length) = targetAndLength(ofHead: head)
             var body = "answered \(target)\n"
             if let length {
                 let headBytes = head.utf8.count + 4

@@ -57,10 +57,7 @@ enum AnswerThenCloseOrigin {
                 guard fd >= 0 else { return }
                 counter.lock.withLock { counter.connections += 1 }
                 let head = String(decoding: readRequestHead(fd), as: UTF8.self)
-                let target = head.split(separator: " ").dropFirst().first ?? "?"
-                let length = head.lowercased().components(separatedBy: "\r\n")
-                    .first { $0.hasPrefix("content-length:") }
-                    .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) }
+                let (target, length) = targetAndLength(ofHead: head)
                 var body = "answered \(target)\n"
                 if let length {
                     var received = 0

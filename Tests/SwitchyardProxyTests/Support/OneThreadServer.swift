@@ -6,7 +6,7 @@ import SwitchyardSystem
 /// descriptor (blocking, so `accept` waits). `stop()` wakes that accept, waits for the thread
 /// to leave, then closes the listener — its number is not reused under a thread still calling
 /// `accept` on it. The servers built on it (`AbruptTLSServer`, `ClosingOrigin`,
-/// `SmallPacketServer`) say what they do with each connection.
+/// `SmallPacketServer`, `AnswerThenCloseOrigin`) say what they do with each connection.
 final class OneThreadServer: @unchecked Sendable {
     let port: UInt16
     private let listener: FileDescriptor
@@ -37,4 +37,14 @@ func readRequestHead(_ fd: Int32) -> [UInt8] {
     var byte: UInt8 = 0
     while !head.suffix(4).elementsEqual([13, 10, 13, 10]), Glibc.read(fd, &byte, 1) == 1 { head.append(byte) }
     return head
+}
+
+/// A request head's target and its `Content-Length` (nil without one), for the test servers
+/// that answer "answered TARGET".
+func targetAndLength(ofHead head: String) -> (target: Substring, length: Int?) {
+    let target = head.split(separator: " ").dropFirst().first ?? "?"
+    let length = head.lowercased().components(separatedBy: "\r\n")
+        .first { $0.hasPrefix("content-length:") }
+        .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) }
+    return (target, length)
 }
