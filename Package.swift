@@ -36,6 +36,8 @@ let package = Package(
         .target(name: "CSwitchyardShims"),
         // C: a worker's free lists of small blocks, handed to nghttp2 as its allocator.
         .target(name: "CSwitchyardBlockCache"),
+        // C: sixteen-byte SSE2 scans for the lines and field names of HTTP/1.1 heads.
+        .target(name: "CSwitchyardHeadScan"),
         // C: OpenSSL's allocator, the worker's block cache on a worker's thread.
         .target(name: "CSwitchyardTLSHeap", dependencies: ["COpenSSL", "CSwitchyardBlockCache"]),
         // `switchyard version`'s commit, from git before every build.
@@ -49,7 +51,7 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "SwitchyardSystem", dependencies: ["CSwitchyardShims"], swiftSettings: dataPlaneSettings),
-        .target(name: "SwitchyardHTTP", dependencies: ["CNGHTTP2", "CSwitchyardBlockCache"], swiftSettings: dataPlaneSettings),
+        .target(name: "SwitchyardHTTP", dependencies: ["CNGHTTP2", "CSwitchyardBlockCache", "CSwitchyardHeadScan"], swiftSettings: dataPlaneSettings),
         .target(name: "SwitchyardRouting", swiftSettings: dataPlaneSettings),
         .target(name: "SwitchyardTLS", dependencies: ["COpenSSL", "CSwitchyardTLSHeap"], swiftSettings: dataPlaneSettings),
         // Mirror and compare: what a mirrored pair is, and comparing pairs into a report (no I/O).
@@ -72,7 +74,7 @@ let package = Package(
         // Test-only: what several test targets (and the chunked fuzz harness) share.
         .target(name: "SwitchyardTestSupport", dependencies: ["SwitchyardHTTP", "SwitchyardSystem"], path: "Tests/SwitchyardTestSupport"),
 
-        .testTarget(name: "SwitchyardHTTPTests", dependencies: ["SwitchyardHTTP", "SwitchyardTestSupport"]),
+        .testTarget(name: "SwitchyardHTTPTests", dependencies: ["SwitchyardHTTP", "SwitchyardTestSupport", "CSwitchyardHeadScan"]),
         .testTarget(name: "SwitchyardCompareTests", dependencies: ["SwitchyardCompare", "SwitchyardRouting", "CZlib"]),
         .testTarget(name: "SwitchyardRoutingTests", dependencies: ["SwitchyardRouting", "SwitchyardTestSupport"]),
         .testTarget(name: "SwitchyardTLSTests", dependencies: ["SwitchyardTLS", "CSwitchyardMallocCounter", "SwitchyardTestSupport"]),

@@ -1,3 +1,5 @@
+import CSwitchyardHeadScan
+
 /// Finds the end of one head line, enforcing CRLF line endings.
 ///
 /// We reject a bare LF and a bare CR anywhere in a head (400). RFC 9112 §2.2 allows a
@@ -20,11 +22,13 @@ enum LineScanner {
     /// must come by `stop - 2`: any other byte there proves the limit is exceeded, before the
     /// line ends. Bytes before `from` were scanned by an earlier call.
     ///
-    /// One pass, a word per step: CR and LF are control bytes, so the scan looks for the
-    /// first byte below 0x20 or DEL (`WordScan.specialLanes`) and only such a byte is looked
-    /// at alone. It used to be two `memchr`s (CR, then LF before it) and a third pass over
-    /// the value in `FieldLine`; on the short lines of a head the calls cost more than the
-    /// bytes.
+    /// One pass, sixteen bytes per step (SSE2, `sy_head_special16`), then a word, then a
+    /// byte for the last few: CR and LF are control bytes, so the scan looks for the first
+    /// byte below 0x20 or DEL and only such a byte is looked at alone. It used to be two
+    /// `memchr`s (CR, then LF before it) and a third pass over the value in `FieldLine`; on
+    /// the short lines of a head the calls cost more than the bytes. Sixteen lanes instead
+    /// of eight halve the steps of a typical 20-40 byte line, and a step is fewer
+    /// instructions (the word test's four 64-bit constants are reloaded on every step).
     @inline(__always)
     static func scan(_ b: UnsafeRawBufferPointer, from: Int, stop: Int) throws(ParseFailure) -> Outcome {
         let lastCR = stop - 2
@@ -34,7 +38,11 @@ enum LineScanner {
         if let base = b.baseAddress {
             while i < end {
                 let special: Int
-                if end &- i >= 8 {
+                if end &- i >= 16 {
+                    let lanes = sy_head_special16(base + i)
+                    if lanes == 0 { i &+= 16; continue }
+                    special = i &+ lanes.trailingZeroBitCount
+                } else if end &- i >= 8 {
                     let lanes = WordScan.specialLanes(WordScan.load(base, i))
                     if lanes == 0 { i &+= 8; continue }
                     special = i &+ lanes.trailingZeroBitCount >> 3

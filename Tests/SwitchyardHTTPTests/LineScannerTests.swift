@@ -53,7 +53,7 @@ import Testing
                     Int.random(in: 0..<6, using: &generator) == 0 ? alphabet.randomElement(using: &generator)! : UInt8(0x61)
                 }
             }
-            var b = random(Int.random(in: 0...30, using: &generator))
+            var b = random(Int.random(in: 0...50, using: &generator))
             if Bool.random(using: &generator) { b += [0x0D, 0x0A] + random(Int.random(in: 0...10, using: &generator)) }
             let count = b.count
             for from in 0...count {
