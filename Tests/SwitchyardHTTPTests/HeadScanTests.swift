@@ -15,7 +15,7 @@ import Testing
     }
 
     static func nonNameByByte(_ bytes: [UInt8]) -> UInt32 {
-        lanes(bytes) { c in !((c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || c == 0x2D) }
+        lanes(bytes) { !WordScanTests.isNameByte($0) }
     }
 
     static func lanes(_ bytes: [UInt8], _ flagged: (UInt8) -> Bool) -> UInt32 {

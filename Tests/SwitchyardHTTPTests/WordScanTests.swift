@@ -29,12 +29,15 @@ import Testing
         }
     }
 
+    /// An ASCII letter, digit or "-": the bytes the name scans skip (`WordScan.nonNameLanes`,
+    /// `sy_head_non_name16`), by the definition.
+    static func isNameByte(_ c: UInt8) -> Bool {
+        (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || c == 0x2D
+    }
+
     /// 0x80 in every lane whose byte is not a letter, digit or "-".
     static func nonNameLanesByByte(_ bytes: [UInt8]) -> UInt64 {
-        word(bytes.map { c in
-            let name = (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || c == 0x2D
-            return name ? 0 : 0x80
-        })
+        word(bytes.map { isNameByte($0) ? 0 : 0x80 })
     }
 
     @Test func randomWordsAgreeWithTheByteWiseDefinitions() {

@@ -25,8 +25,8 @@ import SwitchyardTestSupport
         }
         """
 
-    static func run(_ path: String, _ arguments: [String]) -> (status: Int32, output: String) {
-        TLSTerminationTests.run(path, arguments)
+    static func run(_ path: String, _ arguments: [String], timeoutSeconds: Double = 60) -> (status: Int32, output: String) {
+        TLSTerminationTests.run(path, arguments, timeoutSeconds: timeoutSeconds)
     }
 
     // MARK: real clients
@@ -207,14 +207,10 @@ import SwitchyardTestSupport
         nonisolated(unsafe) var load: (status: Int32, output: String) = (-1, "")
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            // The same 120 s as the loop's guard below, not `run`'s 60: under ThreadSanitizer,
+            // The same 120 s as the loop's guard below, not `run`'s default 60: under ThreadSanitizer,
             // with the other suites running beside it, 20,000 requests take 30-70 s.
-            do {
-                load = try runProcess(toolPath("h2load"), ["-n", "20000", "-c", "4", "-m", "10", "http://127.0.0.1:\(port)/a"],
-                                      standardError: .discarded, timeoutSeconds: 120)
-            } catch {
-                load = (-1, "\(error)")
-            }
+            load = Self.run(toolPath("h2load"), ["-n", "20000", "-c", "4", "-m", "10", "http://127.0.0.1:\(port)/a"],
+                            timeoutSeconds: 120)
             done.signal()
         }
         // Flip and revert while the streams run: 0 %, 100 %, 50 %… of users on cloud.

@@ -26,9 +26,9 @@ import SwitchyardSystem
         deinit { try? FileManager.default.removeItem(atPath: directory) }
     }
 
-    static func run(_ path: String, _ arguments: [String]) -> (status: Int32, output: String) {
+    static func run(_ path: String, _ arguments: [String], timeoutSeconds: Double = 60) -> (status: Int32, output: String) {
         do {
-            return try runProcess(path, arguments, standardError: .discarded, timeoutSeconds: 60)
+            return try runProcess(path, arguments, standardError: .discarded, timeoutSeconds: timeoutSeconds)
         } catch {
             return (-1, "\(error)")
         }
