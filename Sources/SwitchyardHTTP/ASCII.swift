@@ -31,6 +31,16 @@ public enum ASCII {
         return equalFolding(pa, pb, a.count, foldA: true, foldB: true)
     }
 
+    /// True when `a` and `lowercased` (which has no capital letters) have the same length
+    /// and the same bytes, ignoring the case of `a`'s letters: for text kept lowercased,
+    /// such as an inventory key, which need not be folded again.
+    public static func equalsIgnoringCase(_ a: UnsafeRawBufferPointer, lowercased b: UnsafeRawBufferPointer) -> Bool {
+        guard a.count == b.count else { return false }
+        guard let pa = a.baseAddress, let pb = b.baseAddress else { return true }
+        assert(hasNoCapital(pb, b.count), "the lowercased side has a capital letter")
+        return equalFolding(pa, pb, a.count, foldA: true, foldB: false)
+    }
+
     /// The comparison every overload runs on `n` bytes at `pa` and `pb`, letters lowered on
     /// the sides that fold (`equals` folds neither, a lowercase literal is not folded): a
     /// word a step (names are compared on every field line); from four bytes, one word made

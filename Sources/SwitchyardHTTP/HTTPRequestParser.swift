@@ -67,6 +67,9 @@ public final class HTTPRequestParser {
     public var requestedHostSpan: ByteSpan? { hostSpan ?? targetAuthority }
     /// The first User-Agent field's value, if any (the inventory's client kind).
     public private(set) var userAgentSpan: ByteSpan?
+    /// The first Cookie field's value, if any (a head decoded by HTTP/2 has the crumbs
+    /// joined into one field): what sticky cookies and cookie cohorts read.
+    public private(set) var cookieSpan: ByteSpan?
     /// How the request body is delimited: `.none`, `.contentLength(n)` or `.chunked`.
     public private(set) var framing = BodyFraming.none
     /// Whether the connection may carry another request: HTTP/1.1 unless "Connection: close";
@@ -109,6 +112,7 @@ public final class HTTPRequestParser {
         version = .http11
         hostSpan = nil
         userAgentSpan = nil
+        cookieSpan = nil
         framing = .none
         keepAlive = false
         upgrade = false
@@ -246,6 +250,8 @@ public final class HTTPRequestParser {
             expectContinue = version == .http11
         case .userAgent:
             if userAgentSpan == nil { userAgentSpan = value }
+        case .cookie:
+            if cookieSpan == nil { cookieSpan = value }
         case .unknown, .otherHopByHop, .xForwardedFor, .xForwardedProto, .forwarded, .xForwardedHost, .xRealIP, .clientIdentity:
             break
         }

@@ -167,7 +167,7 @@ public final class HTTPResponseParser {
         case .upgrade:
             guard upgradeSpan == nil else { throw ParseFailure(502, "more than one Upgrade field", at: start) }
             upgradeSpan = value
-        case .unknown, .host, .expect, .otherHopByHop, .xForwardedFor, .xForwardedProto, .forwarded, .xForwardedHost, .xRealIP, .clientIdentity, .userAgent:
+        case .unknown, .host, .expect, .otherHopByHop, .xForwardedFor, .xForwardedProto, .forwarded, .xForwardedHost, .xRealIP, .clientIdentity, .userAgent, .cookie:
             break
         }
     }

@@ -10,11 +10,14 @@ enum KnownField {
     /// User-Agent: an ordinary field, named so the request parser can keep its span for the
     /// inventory (which would otherwise search the head for it on every request).
     case userAgent
+    /// Cookie: an ordinary field, named so the request parser can keep its span for sticky
+    /// cookies, cookie cohorts and the decision log (`RoutableRequest.cookieHeader`).
+    case cookie
 
     /// The role the field starts with (a Connection token may later make it `.hopByHop`).
     var role: HeaderRole {
         switch self {
-        case .unknown, .expect, .userAgent: return .other
+        case .unknown, .expect, .userAgent, .cookie: return .other
         case .host: return .host
         case .contentLength: return .contentLength
         case .transferEncoding, .connection, .upgrade, .otherHopByHop: return .hopByHop
@@ -47,6 +50,8 @@ enum KnownField {
             if ASCII.equalsIgnoringCase(name, "te") { return .otherHopByHop }
         case (4, UInt8(ascii: "h")):
             if ASCII.equalsIgnoringCase(name, "host") { return .host }
+        case (6, UInt8(ascii: "c")):
+            if ASCII.equalsIgnoringCase(name, "cookie") { return .cookie }
         case (6, UInt8(ascii: "e")):
             if ASCII.equalsIgnoringCase(name, "expect") { return .expect }
         case (7, UInt8(ascii: "u")):

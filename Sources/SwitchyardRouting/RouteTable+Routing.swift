@@ -84,7 +84,7 @@ extension RouteTable {
         var cookieValue: UInt64 = 0
         switch route.sticky {
         case .cookie:
-            let header = request.headerValue(lowercasedName: cookieHeaderName.bytes)
+            let header = request.cookieHeader
             if let sent = header.flatMap({ ByteMatch.cookie(route.stickyName!.bytes, in: $0) }), sent.count > 0 {
                 bucket = StickyBucket.of(sent)
             } else {
@@ -116,7 +116,7 @@ extension RouteTable {
             let sent = request.headerValue(lowercasedName: name.bytes)
             return sent.map { ByteMatch.equals(ByteMatch.trimmed($0), value.bytes) } == true ? backend : nil
         case .cookie(let name, let value, let backend):
-            let header = request.headerValue(lowercasedName: cookieHeaderName.bytes)
+            let header = request.cookieHeader
             let sent = header.flatMap { ByteMatch.cookie(name.bytes, in: $0) }
             return sent.map { ByteMatch.equals($0, value.bytes) } == true ? backend : nil
         case .client(let cidr, let backend):

@@ -22,8 +22,6 @@ public final class RouteTable: Sendable {
     /// last route listing a name wins, as `ListenerCertificates` builds it). Names not here
     /// get the listener's own certificate.
     let presentedCertificates: [String: CertificatePaths]
-    /// Bytes compared on the request path that belong to no route.
-    let cookieHeaderName = ByteString("cookie")
 
     /// Builds a table from a parsed config and runtime state. The state is reconciled first
     /// (see `RuntimeState.reconciled(with:)`); what remains must make every route usable,

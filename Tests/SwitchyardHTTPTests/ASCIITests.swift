@@ -57,6 +57,7 @@ import SwitchyardHTTP
             upper.withUnsafeBytes { a in
                 #expect(ASCII.equalsIgnoringCase(a, literal), "\(literal) in capitals")
                 text.withUnsafeBytes { #expect(ASCII.equalsIgnoringCase(a, $0), "\(literal) in capitals, as bytes") }
+                text.withUnsafeBytes { #expect(ASCII.equalsIgnoringCase(a, lowercased: $0), "\(literal) in capitals, against lowercased bytes") }
             }
             for i in text.indices {
                 var other = upper
@@ -64,6 +65,7 @@ import SwitchyardHTTP
                 other.withUnsafeBytes { a in
                     #expect(!ASCII.equalsIgnoringCase(a, literal), "\(literal) with byte \(i) changed")
                     text.withUnsafeBytes { #expect(!ASCII.equalsIgnoringCase(a, $0), "\(literal) with byte \(i) changed, as bytes") }
+                    text.withUnsafeBytes { #expect(!ASCII.equalsIgnoringCase(a, lowercased: $0), "\(literal) with byte \(i) changed, against lowercased bytes") }
                 }
             }
         }

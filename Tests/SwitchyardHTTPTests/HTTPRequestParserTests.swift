@@ -117,6 +117,15 @@ let browserRequest = "GET /charting/patient/42?tab=vitals HTTP/1.1\r\n"
         }
         #expect(text(m, s.pathSpan) == "/charting/patient/42")
         #expect(s.keepAlive == true)
+        #expect(text(m, s.cookieSpan) == "SWITCHYARD_BUCKET=1234; session=xyz")
+    }
+
+    /// The router reads the cookie through `cookieSpan`, not a search by name: it must be
+    /// the first Cookie field, in any case, and nothing when there is none.
+    @Test func cookieSpanIsTheFirstCookieField() {
+        let m = bytes("GET / HTTP/1.1\r\nHost: a\r\nCOOKIE:  b=2 \r\nCookie: c=3\r\n\r\n")
+        #expect(text(m, parseRequest(m).cookieSpan) == "b=2")
+        #expect(parseRequest("GET / HTTP/1.1\r\nHost: a\r\nCookies: d=4\r\n\r\n").cookieSpan == nil)
     }
 
     @Test func connectionTokensMakeNamedFieldsHopByHop() {
@@ -241,13 +250,15 @@ let browserRequest = "GET /charting/patient/42?tab=vitals HTTP/1.1\r\n"
 
     @Test func resetReusesTheParserForTheNextMessage() {
         let parser = HTTPRequestParser()
-        let first = parseRequest(bytes("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nX: y\r\n\r\n"), parser: parser)
+        let first = parseRequest(bytes("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nCookie: k=v\r\n\r\n"), parser: parser)
         #expect(first.framing == .contentLength(3))
+        #expect(first.cookieSpan != nil)
         let second = parseRequest(bytes("GET /b HTTP/1.0\r\n\r\n"), parser: parser)
         #expect(second.framing == BodyFraming.none)
         #expect(second.headers.isEmpty)
         #expect(second.version == .http10)
         #expect(second.hostSpan == nil)
+        #expect(second.cookieSpan == nil)
         let broken = parseRequest(bytes("GET / HTTP/1.1\r\n\r\n"), parser: parser)
         #expect(broken.errorStatus == 400)
         let third = parseRequest(bytes("GET / HTTP/1.1\r\nHost: c\r\n\r\n"), parser: parser)

@@ -33,6 +33,11 @@ struct RequestView: RoutableRequest {
         }
     }
 
+    var cookieHeader: UnsafeRawBufferPointer? {
+        let base = self.base
+        return parserRef._withUnsafeGuaranteedRef { parser in parser.cookieSpan.map { HeadWriter.slice(base, $0) } }
+    }
+
     func headerValue(lowercasedName name: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
         let base = self.base
         return parserRef._withUnsafeGuaranteedRef { parser in

@@ -32,12 +32,13 @@ extension DownstreamConnection {
         // counted through their kept slots (see `InventoryShortcut`); the first request, or
         // one whose slot was taken meanwhile, records them by key.
         let same = shortcut.matches(generation: generation, route: decision.route, http10: clientIsHTTP10)
-        if !same {
-            shortcut = InventoryShortcut(generation: generation, route: decision.route, http10: clientIsHTTP10)
-        }
         do {
             let route = handle.routeName(decision.route)
-            routeHash = DecisionRecord.nameHash(route)
+            if !same {
+                shortcut = InventoryShortcut(generation: generation, route: decision.route, http10: clientIsHTTP10)
+                shortcut.routeHash = DecisionRecord.nameHash(route)
+            }
+            routeHash = shortcut.routeHash
             let callers = inventory.callers
             if !(same && InventoryShortcut.count(callers, shortcut.caller, shortcut.callerHash, now: now)) {
                 inventory.key.start(route: route)

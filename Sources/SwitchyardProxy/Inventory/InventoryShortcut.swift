@@ -35,6 +35,9 @@ struct InventoryShortcut {
     var clientHash: UInt64 = 0
     /// `DecisionRecord.nameHash` of the client row's product, for the decision log.
     var clientKind: UInt32 = 0
+    /// `DecisionRecord.nameHash` of the route's name, for the decision log: the same for
+    /// every request while `matches` holds.
+    var routeHash: UInt32 = 0
 
     /// True when the slots were recorded for this route of this table and this version.
     @inline(__always)
@@ -62,7 +65,8 @@ struct InventoryShortcut {
         let text = UnsafeRawBufferPointer(start: UnsafeRawPointer(s) + HeavyHitterTable.textOffset + prefix, count: part.count)
         let same: Bool
         if foldingCase {
-            same = ASCII.equalsIgnoringCase(part, text)
+            // The key's text was lowercased when it was recorded.
+            same = ASCII.equalsIgnoringCase(part, lowercased: text)
         } else if let a = part.baseAddress, let b = text.baseAddress {
             same = memcmp(a, b, part.count) == 0
         } else {

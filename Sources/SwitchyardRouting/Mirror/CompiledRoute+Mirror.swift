@@ -53,7 +53,7 @@ extension RouteTable {
         let route = routes[decision.route]
         switch route.sticky {
         case .cookie:
-            let header = request.headerValue(lowercasedName: cookieHeaderName.bytes)
+            let header = request.cookieHeader
             if let sent = header.flatMap({ ByteMatch.cookie(route.stickyName!.bytes, in: $0) }), sent.count > 0 {
                 return StickyBucket.of(sent)
             }

@@ -10,6 +10,7 @@ struct RequestSnapshot: Equatable, CustomStringConvertible {
     var version: HTTPVersion?
     var headers: [HeaderField] = []
     var hostSpan: ByteSpan?
+    var cookieSpan: ByteSpan?
     var framing: BodyFraming?
     var keepAlive: Bool?
     var upgrade: Bool?
@@ -26,6 +27,7 @@ struct RequestSnapshot: Equatable, CustomStringConvertible {
         version = parser.version
         headers = (0..<parser.headerCount).map { parser.header($0) }
         hostSpan = parser.hostSpan
+        cookieSpan = parser.cookieSpan
         framing = parser.framing
         keepAlive = parser.keepAlive
         upgrade = parser.upgrade
