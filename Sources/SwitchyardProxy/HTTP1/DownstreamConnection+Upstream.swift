@@ -51,7 +51,7 @@ extension DownstreamConnection {
     /// to another, time has passed and the clock is read again).
     private func use(_ pool: ServerPool, allowReuse: Bool, now: UInt64, since searchStart: UInt64?) -> Bool {
         if allowReuse, let idle = pool.idle.popLast() {
-            attach(idle)
+            attach(consume idle)
             exchange.connected()
             observeConnected(searchStart ?? Clock.monotonicNanoseconds())
             phase = .exchanging
@@ -79,7 +79,7 @@ extension DownstreamConnection {
                 connection.close()
                 throw error
             }
-            attach(connection)
+            attach(consume connection)
             if connected {
                 exchange.connected()
                 observeConnected()
@@ -107,7 +107,9 @@ extension DownstreamConnection {
         return handle.table.backendIndex(named: other)
     }
 
-    func attach(_ connection: UpstreamConnection) {
+    /// `consuming`: the caller's reference (popped from the pool's list, or just made) moves
+    /// into `upstream` instead of being copied there and released (an atomic pair a request).
+    func attach(_ connection: consuming UpstreamConnection) {
         connection.owner = self
         lastServer = Unmanaged.passUnretained(connection.pool)
         upstream = connection

@@ -17,7 +17,15 @@ final class UpstreamConnection: EventHandler {
     /// loop's handler list holds the connection only while it is registered).
     let loop: EventLoop
     var registration = RegistrationID.none
-    unowned(unsafe) var owner: DownstreamConnection?
+    /// The exchange this connection serves, nil while it is idle. Kept unretained, and read
+    /// through `_withUnsafeGuaranteedRef` on each event: an `unowned(unsafe)` property is
+    /// made strong at every read, an atomic retain and release per answer (callgrind). The
+    /// owner clears it before it lets the connection go (`finishExchange`, `close()`).
+    private var ownerRef: Unmanaged<DownstreamConnection>?
+    var owner: DownstreamConnection? {
+        get { ownerRef?.takeUnretainedValue() }
+        set { ownerRef = newValue.map { Unmanaged.passUnretained($0) } }
+    }
     /// True until the non-blocking connect has completed.
     var connecting: Bool
     /// True once this connection has carried a complete exchange: a failure before the
@@ -39,8 +47,8 @@ final class UpstreamConnection: EventHandler {
     }
 
     override func eventsReceived(_ events: UInt32) {
-        if let owner {
-            owner.upstreamEventsReceived(events)
+        if let ownerRef {
+            ownerRef._withUnsafeGuaranteedRef { $0.upstreamEventsReceived(events) }
         } else if events & EventLoop.again != 0 && Socket.nothingToRead(fd) {
             // A read owed to its last exchange (`EventLoop.readAgain`), not a socket event:
             // nothing came, so the connection is as good as when it was pooled.
