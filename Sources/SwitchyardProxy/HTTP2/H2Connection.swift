@@ -288,7 +288,9 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     /// A driver whose exchange closed (called from inside its `close`, which returns at once).
     func recycle(_ driver: consuming DownstreamConnection) {
         precondition(driver.phase == .closed, "a driver is recycled only once closed")
-        if spareDrivers.count < Self.maxSpareDrivers { spareDrivers.push(driver) }
+        // Not freed here even when not kept: its `close` (maybe in its own upstream event,
+        // reached without a retain, see `UpstreamConnection.owner`) is still running.
+        if spareDrivers.count < Self.maxSpareDrivers { spareDrivers.push(driver) } else { worker.loop.retire(driver) }
     }
 
     /// More than the usual concurrent streams are not worth keeping.

@@ -316,6 +316,14 @@ final class EventLoop: @unchecked Sendable {
         againSpare.removeAll(keepingCapacity: true)
     }
 
+    /// Keeps `handler`, which its last owner is letting go of, alive until the current batch
+    /// ends, as a deregistered one is: a call may still be running in it, reached through
+    /// an unretained reference (an HTTP/2 stream's exchange driver that closed in its own
+    /// upstream event and is not kept as a spare).
+    func retire(_ handler: EventHandler) {
+        retired.append(handler)
+    }
+
     /// Frees the handlers deregistered or replaced since the last call. Only where no
     /// handler's call is on the stack: the end of a batch, and after the worker's `closeAll`
     /// at shutdown, which deregisters everything once `run` has returned (left in the list,

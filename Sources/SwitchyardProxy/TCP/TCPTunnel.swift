@@ -86,7 +86,11 @@ struct SpliceRelay {
 /// are relayed both ways until both sides have ended (half-closes pass through).
 final class TCPTunnel: EventHandler, Indexed {
     private let client: FileDescriptor
-    private unowned let worker: Worker
+    /// Strong, as `DownstreamConnection.worker` is: a checked `unowned` read costs an atomic
+    /// retain and release at every use (callgrind: eight a request-and-answer through a
+    /// tunnel). The cycle (the worker's list holds the tunnel) is broken by `close()`, which
+    /// takes the tunnel off that list; `Worker.closeAll` closes every one.
+    private let worker: Worker
     var registration = RegistrationID.none
     private var upstreamRegistration = RegistrationID.none
     private var upstream: FileDescriptor?
@@ -119,11 +123,16 @@ final class TCPTunnel: EventHandler, Indexed {
     private let pinned: Bool
     private let startNanoseconds = Clock.monotonicNanoseconds()
 
-    /// Receives the upstream socket's events for the tunnel.
+    /// Receives the upstream socket's events for the tunnel, which it reaches unretained
+    /// (a checked `unowned` read was an atomic pair per event): the tunnel deregisters this
+    /// side before it can go, and a tunnel that closes inside the call is kept by the loop
+    /// until the batch ends (its own registration is retired).
     private final class UpstreamSide: EventHandler {
-        unowned let tunnel: TCPTunnel
-        init(_ tunnel: TCPTunnel) { self.tunnel = tunnel }
-    override func eventsReceived(_ events: UInt32) { tunnel.upstreamEventsReceived(events) }
+        let tunnel: Unmanaged<TCPTunnel>
+        init(_ tunnel: TCPTunnel) { self.tunnel = Unmanaged.passUnretained(tunnel) }
+        override func eventsReceived(_ events: UInt32) {
+            tunnel._withUnsafeGuaranteedRef { $0.upstreamEventsReceived(events) }
+        }
     }
     private var side: UpstreamSide?
 
@@ -318,8 +327,10 @@ final class TCPTunnel: EventHandler, Indexed {
             if toClient.destinationBlocked { clientEvents |= Epoll.writable }
             if toUpstream.destinationBlocked { upstreamEvents |= Epoll.writable }
         }
-        worker.loop.setInterest(registration, clientEvents)
-        if upstream != nil { worker.loop.setInterest(upstreamRegistration, upstreamEvents) }
+        worker.loopRef._withUnsafeGuaranteedRef { loop in
+            loop.setInterest(registration, clientEvents)
+            if upstream != nil { loop.setInterest(upstreamRegistration, upstreamEvents) }
+        }
     }
 
     func tick(now: UInt64) {

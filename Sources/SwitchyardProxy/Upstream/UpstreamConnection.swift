@@ -17,10 +17,14 @@ final class UpstreamConnection: EventHandler {
     /// loop's handler list holds the connection only while it is registered).
     let loop: EventLoop
     var registration = RegistrationID.none
-    /// The exchange this connection serves, nil while it is idle. Kept unretained, and read
+    /// The exchange this connection serves, nil while it is idle. Kept unretained, and called
     /// through `_withUnsafeGuaranteedRef` on each event: an `unowned(unsafe)` property is
     /// made strong at every read, an atomic retain and release per answer (callgrind). The
-    /// owner clears it before it lets the connection go (`finishExchange`, `close()`).
+    /// owner clears it before it lets the connection go (`finishExchange`, `close()`); an
+    /// owner that closes inside the call outlives it all the same, because the loop keeps
+    /// what leaves it until the batch of events ends (`EventLoop.retired`: a client
+    /// connection deregisters or hands over its socket, an HTTP/2 driver is kept as a spare
+    /// or retired by `H2Connection.recycle`).
     private var ownerRef: Unmanaged<DownstreamConnection>?
     var owner: DownstreamConnection? {
         get { ownerRef?.takeUnretainedValue() }
