@@ -203,8 +203,9 @@ extension DownstreamConnection {
         releaseBuffer(&toUpstream)
         releaseBuffer(&fromUpstream)
         releaseScratch()
-        if isH2, let bridge {
-            bridge.exchangeClosed(aborted: aborted)
+        if isH2 {
+            // Borrowed, as in `relayHeadToStream`: the stream outlives this call.
+            Unmanaged.passUnretained(bridge.unsafelyUnwrapped)._withUnsafeGuaranteedRef { $0.exchangeClosed(aborted: aborted) }
             return
         }
         worker.loop.deregister(registration)

@@ -359,9 +359,13 @@ extension DownstreamConnection {
     /// HTTP/2: the parsed head goes to the stream as a HEADERS frame (no HTTP/1.1 text), and
     /// the body follows de-framed into `toClient` (see `flushToClient`).
     func relayHeadToStream(_ p: HTTPResponseParser, _ base: UnsafeRawPointer, headLength: Int, input: IOBuffer) {
+        // The stream borrowed: it is alive while it is bridged, and submitting a head closes
+        // no stream (nghttp2 closes streams only in its own callbacks).
         withIssuedCookieName { name in
-            bridge.unsafelyUnwrapped.submitHead(p, base: base, hasBody: !responseDone, cookie: name.isEmpty ? nil
-                : .init(name: name, value: decision.cookieValue, secure: isTLS))
+            Unmanaged.passUnretained(bridge.unsafelyUnwrapped)._withUnsafeGuaranteedRef {
+                $0.submitHead(p, base: base, hasBody: !responseDone, cookie: name.isEmpty ? nil
+                    : .init(name: name, value: decision.cookieValue, secure: isTLS))
+            }
         }
         input.consume(headLength)
         responseHeadDone = true

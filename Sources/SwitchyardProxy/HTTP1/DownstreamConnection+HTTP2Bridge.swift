@@ -27,7 +27,8 @@ extension DownstreamConnection {
     /// head is answered with its status and logged like a refused HTTP/1.1 head.
     func startDecoded(scratch: consuming ExchangeScratch, head: UnsafeRawBufferPointer, size: Int,
                       verdict: HeadParseResult, endStream: Bool) {
-        self.scratch = scratch
+        self.scratch = consume scratch   // moved in: without `consume`, copied and released
+
         if endStream { clientEOF = true }
         switch verdict {
         case .complete:

@@ -124,19 +124,25 @@ final class H2Stream: Indexed {
         // A head of pseudo-fields only took no parser yet.
         // Moved out (`take()`) and on into the exchange: no retain and release on the way.
         if scratch == nil { scratch = worker.takeScratch() }
-        let lent = scratch.take().unsafelyUnwrapped
-        // Parser and pool borrowed, not retained: `lent` holds the one, the worker the other.
-        let verdict = Unmanaged.passUnretained(lent.request)._withUnsafeGuaranteedRef { parser in
+        // Parser and pool borrowed, not retained: `scratch` holds the one, the worker the other.
+        let verdict = Unmanaged.passUnretained(scratch.unsafelyUnwrapped.request)._withUnsafeGuaranteedRef { parser in
             worker.buffersRef._withUnsafeGuaranteedRef { head.complete(parser: parser, pool: $0, endStream: endStream) }
         }
-        let exchange = connection.takeDriver(for: self)
-        self.exchange = exchange
+        // The driver moved into `exchange` and used from there unretained, the scratch moved
+        // on into it (`take()` in the call): a local copy of either cost an atomic retain and
+        // release a stream (callgrind). A driver whose exchange ends inside `startDecoded`
+        // is kept as a spare or retired to the loop (`H2Connection.recycle`), so it outlives
+        // the call.
+        exchange = connection.takeDriver(for: self)
         if endStream { endDelivered = true }
-        exchange.startDecoded(scratch: consume lent, head: head.bytes?.readable ?? UnsafeRawBufferPointer(start: nil, count: 0),
-                              size: head.size, verdict: verdict, endStream: endStream)
-        // The exchange copied what it needs (the upstream head, the log's method and path);
-        // a parked one (write hold) keeps the head to route it again at release.
-        if exchange.phase == .parked { exchange.parkedH2Head = head.takeBytes() }
+        Unmanaged.passUnretained(exchange.unsafelyUnwrapped)._withUnsafeGuaranteedRef { exchange in
+            exchange.startDecoded(scratch: scratch.take().unsafelyUnwrapped,
+                                  head: head.bytes?.readable ?? UnsafeRawBufferPointer(start: nil, count: 0),
+                                  size: head.size, verdict: verdict, endStream: endStream)
+            // The exchange copied what it needs (the upstream head, the log's method and
+            // path); a parked one (write hold) keeps the head to route it again at release.
+            if exchange.phase == .parked { exchange.parkedH2Head = head.takeBytes() }
+        }
         worker.buffersRef._withUnsafeGuaranteedRef { head.release($0) }
     }
 

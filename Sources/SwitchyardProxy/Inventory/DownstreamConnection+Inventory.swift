@@ -64,18 +64,21 @@ extension DownstreamConnection {
             }
 
             // The shortcut first: the SNI name (a String) is read only to record its row the
-            // long way. Without SNI there is no kept slot, and no name either.
-            if tlsVersion.utf8CodeUnitCount > 0 {
+            // long way. Without SNI there is no row, and the connection remembers that.
+            if tlsVersion.utf8CodeUnitCount > 0 && !(same && shortcut.noServerName) {
                 let serverNames = inventory.serverNames
-                if !(same && InventoryShortcut.count(serverNames, shortcut.serverName, shortcut.serverNameHash, now: now)),
-                   let name = tlsServerName {
-                    inventory.key.start(route: route)
-                    inventory.key.separator()
-                    var copy = name
-                    copy.withUTF8 { inventory.key.appendLowercased(UnsafeRawBufferPointer($0)) }
-                    let slot = serverNames.record(inventory.key, now: now)
-                    shortcut.serverName = slot
-                    shortcut.serverNameHash = slot[HeavyHitterTable.Word.hash]
+                if !(same && InventoryShortcut.count(serverNames, shortcut.serverName, shortcut.serverNameHash, now: now)) {
+                    if let name = tlsServerName {
+                        inventory.key.start(route: route)
+                        inventory.key.separator()
+                        var copy = name
+                        copy.withUTF8 { inventory.key.appendLowercased(UnsafeRawBufferPointer($0)) }
+                        let slot = serverNames.record(inventory.key, now: now)
+                        shortcut.serverName = slot
+                        shortcut.serverNameHash = slot[HeavyHitterTable.Word.hash]
+                    } else {
+                        shortcut.noServerName = true
+                    }
                 }
             }
 

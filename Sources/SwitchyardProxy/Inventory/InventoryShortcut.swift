@@ -27,6 +27,9 @@ struct InventoryShortcut {
     var callerHash: UInt64 = 0
     var serverName: UnsafeMutablePointer<UInt64>?
     var serverNameHash: UInt64 = 0
+    /// The TLS client sent no SNI name (it connected to an address): there is no row, and
+    /// nothing to look up again.
+    var noServerName = false
     var protocolRow: UnsafeMutablePointer<UInt64>?
     var protocolHash: UInt64 = 0
     var host: UnsafeMutablePointer<UInt64>?

@@ -195,6 +195,34 @@ import SwitchyardTestSupport
         print(h.run("inventory tds").text)
     }
 
+    /// A TLS client that names no server (it connected to an address: no SNI) has no row in
+    /// `sni`, and each of its requests still counts in every other row, the connection's
+    /// later ones through its kept slots (which remember that there is no name).
+    @Test func aTLSClientWithoutServerNameCountsInEveryOtherRow() throws {
+        try requireTools("curl", "openssl")
+        let certificate = try Certificate()
+        let h = try AdminHarness(routes: Self.routes(certificate))
+        defer { h.stop() }
+        let t = try #require(h.proxy.httpsAddresses.first).port
+        let curl = try tool("curl")
+        for version in ["--http2", "--http1.1"] {
+            let result = try runProcess(curl, ["-s", "-k", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{http_code} ", "--max-time", "20", version, "-A", "Probe/1.0",
+                                               "https://127.0.0.1:\(t)/api/orders/1", "https://127.0.0.1:\(t)/api/orders/2"])
+            #expect(result.status == 0 && result.output == "200 200 ", "curl \(version): \(result.output)")
+        }
+        let answer = try json(h, "inventory app --json")
+        let app = try #require((answer["routes"] as? [String: Any])?["app"] as? [String: Any])
+        func table(_ section: String, _ key: ([String: Any]) -> String) -> [String: Int] {
+            Dictionary(((app[section] as? [[String: Any]]) ?? []).map { (key($0), $0["requests"] as? Int ?? -1) }, uniquingKeysWith: +)
+        }
+        #expect(table("sni") { $0["name"] as! String } == [:])
+        #expect(table("callers") { $0["network"] as! String } == ["127.0.0.0/24": 4])
+        #expect(table("hosts") { $0["host"] as! String } == ["127.0.0.1:\(t)": 4])
+        #expect(table("clients") { $0["product"] as! String } == ["Probe": 4])
+        #expect(table("protocols") { "\($0["http"] as! String) \($0["tls"] as! String)" } ==
+                ["HTTP/2 TLSv1.3": 2, "HTTP/1.1 TLSv1.3": 2])
+    }
+
     /// One keep-alive connection whose requests change their Host and User-Agent: the host
     /// and client rows a connection keeps are used only for the same host (any case) and the
     /// same product; any other is counted under its own row (same lengths included: the
