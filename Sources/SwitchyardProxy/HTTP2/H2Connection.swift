@@ -298,11 +298,6 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
 
     // MARK: session events
 
-    private func stream(_ id: Int32) -> H2Stream? {
-        guard let pointer = withSession({ $0.object(of: id) }) ?? nil else { return nil }
-        return Unmanaged<H2Stream>.fromOpaque(pointer).takeUnretainedValue()
-    }
-
     /// Runs `body` on the open stream `id`, unretained (an atomic pair saved on each of a
     /// request's callbacks); nil when there is none. Only for a callback that cannot free
     /// the stream: nghttp2 closes a stream in a callback of its own (`h2StreamClosed`, which
@@ -372,19 +367,24 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     }
 
     func h2StreamClosed(_ id: Int32, errorCode: UInt32) {
-        guard let stream = stream(id) else { return }
+        guard let pointer = withSession({ $0.object(of: id) }) ?? nil else { return }
         withSession { $0.setObject(nil, for: id) }
-        remove(stream)
+        // The list's reference, moved out (`takeIndexed`), is the strong one the stream is
+        // closed with and moved on into the spares: no retain and release of its own.
+        let unretained = Unmanaged<H2Stream>.fromOpaque(pointer)
+        let stream = unretained._withUnsafeGuaranteedRef { take($0) } ?? unretained.takeUnretainedValue()
         stream.close()
-        if spareStreams.count < Self.maxSpareDrivers { spareStreams.push(stream) }
+        if spareStreams.count < Self.maxSpareDrivers { spareStreams.push(consume stream) }
     }
 
-    private func remove(_ stream: H2Stream) {
-        guard streams.removeIndexed(stream) else { return }
+    /// Takes `stream` off the list; nil when it was not on it.
+    private func take(_ stream: H2Stream) -> H2Stream? {
+        guard let taken = streams.takeIndexed(stream) else { return nil }
         if let i = resumable.firstIndex(where: { $0 === stream }) { resumable.remove(at: i) }
         if streams.isEmpty && !lingering {
             deadline = worker.nowMilliseconds + worker.settings.keepAliveTimeoutMilliseconds
         }
+        return taken
     }
 
     // MARK: timers and shutdown
@@ -403,35 +403,40 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         }
         var i = streams.count - 1
         while i >= 0 {
-            if i < streams.count {
-                let stream = streams[i]
-                if let exchange = stream.exchange {
-                    exchange.tick(now: now)
-                } else if !stream.expired, stream.responseSent, !stream.requestEnded, now >= stream.deadline {
-                    // Answered, and the client's unread body did not end in time: stop it.
-                    stream.expired = true
-                    withSession { $0.reset(stream.id, code: H2ServerSession.noError) }
-                    needsFlush()
-                } else if !stream.expired, !stream.responseSent, now >= stream.deadline {
-                    stream.expired = true
-                    worker.stats.timeouts += 1
-                    if stream.headComplete {
-                        withSession { $0.reset(stream.id, code: H2ServerSession.cancel) }
-                    } else {
-                        // A header block left open blocks the whole connection (only its
-                        // CONTINUATION frames may follow): the connection ends.
-                        failed = true
-                        withSession { $0.terminate(code: H2ServerSession.protocolError) }
-                    }
-                    needsFlush()
-                }
-            }
+            // Unretained (an atomic pair per stream and tick): nghttp2 closes streams only in
+            // its own callbacks, and a driver whose exchange ends in its tick is kept as a
+            // spare or retired to the loop (`recycle`), so both outlive the call.
+            if i < streams.count { Unmanaged.passUnretained(streams[i])._withUnsafeGuaranteedRef { tick($0, now: now) } }
             i -= 1
         }
         if streams.isEmpty && now >= deadline && !goingAway {
             goingAway = true
             withSession { $0.goAway() }
             pump()
+        }
+    }
+
+    /// One stream's part of the tick: its exchange's timeouts, or its own deadline.
+    private func tick(_ stream: H2Stream, now: UInt64) {
+        if stream.exchange != nil {
+            Unmanaged.passUnretained(stream.exchange.unsafelyUnwrapped)._withUnsafeGuaranteedRef { $0.tick(now: now) }
+        } else if !stream.expired, stream.responseSent, !stream.requestEnded, now >= stream.deadline {
+            // Answered, and the client's unread body did not end in time: stop it.
+            stream.expired = true
+            withSession { $0.reset(stream.id, code: H2ServerSession.noError) }
+            needsFlush()
+        } else if !stream.expired, !stream.responseSent, now >= stream.deadline {
+            stream.expired = true
+            worker.stats.timeouts += 1
+            if stream.headComplete {
+                withSession { $0.reset(stream.id, code: H2ServerSession.cancel) }
+            } else {
+                // A header block left open blocks the whole connection (only its
+                // CONTINUATION frames may follow): the connection ends.
+                failed = true
+                withSession { $0.terminate(code: H2ServerSession.protocolError) }
+            }
+            needsFlush()
         }
     }
 
