@@ -202,3 +202,27 @@ run_wrk() {
     fi
     echo "$json"
 }
+
+# in_round_order ROUND TARGET... — the targets ("name:port:label") in the order round ROUND
+# measures them: on even rounds `switchyard` and `switchyard_old` (`--old`) trade places, so
+# neither build always runs first. Which of two runs back to back went first moved their
+# ratio by 6–12 % in stop 46's h2 runs (the same two builds, run again in swapped order).
+in_round_order() {
+    local round=$1; shift
+    local -a order=("$@")
+    local i new=-1 old=-1 swap
+    if (( round % 2 == 0 )); then
+        for i in "${!order[@]}"; do
+            case ${order[$i]} in
+                switchyard:*) new=$i ;;
+                switchyard_old:*) old=$i ;;
+            esac
+        done
+        if (( new >= 0 && old >= 0 )); then
+            swap=${order[$new]}
+            order[$new]=${order[$old]}
+            order[$old]=$swap
+        fi
+    fi
+    printf '%s\n' "${order[@]}"
+}
