@@ -389,7 +389,7 @@ extension DownstreamConnection {
         // pool's list or closed: an `if let` copy, captured by the closure that appends it,
         // cost an atomic retain and release a request (callgrind).
         if upstream != nil {
-            Unmanaged.passUnretained(upstream.unsafelyUnwrapped)._withUnsafeGuaranteedRef { retire($0) }
+            Unmanaged.passUnretained(upstream.unsafelyUnwrapped)._withUnsafeGuaranteedRef { returnOrClose($0) }
         }
         endRequest()
         releaseBuffer(&toUpstream)
@@ -406,7 +406,7 @@ extension DownstreamConnection {
     /// `upstream` (the same object as `self.upstream`, borrowed) goes back to its pool when it
     /// can carry another request, or is closed; either way `self.upstream` is nil after, and
     /// `upstream` is not used again.
-    private func retire(_ upstream: UpstreamConnection) {
+    private func returnOrClose(_ upstream: UpstreamConnection) {
         if status < 500 { upstream.pool.succeeded() }
         // Every request byte must have left, or the server would read the next request
         // as the rest of this body and answers would shift between users.

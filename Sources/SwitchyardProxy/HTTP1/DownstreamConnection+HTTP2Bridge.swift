@@ -28,7 +28,6 @@ extension DownstreamConnection {
     func startDecoded(scratch: consuming ExchangeScratch, head: UnsafeRawBufferPointer, size: Int,
                       verdict: HeadParseResult, endStream: Bool) {
         self.scratch = consume scratch   // moved in: without `consume`, copied and released
-
         if endStream { clientEOF = true }
         switch verdict {
         case .complete:
