@@ -33,14 +33,6 @@ extension Array where Element: Indexed {
     /// (already removed, or never added).
     @discardableResult
     mutating func removeIndexed(_ element: Element) -> Bool {
-        let index = element.listIndex
-        guard index >= 0, index < count, self[index] === element else { return false }
-        let last = removeLast()
-        if index < count {
-            self[index] = last
-            last.listIndex = index
-        }
-        element.listIndex = -1
-        return true
+        takeIndexed(element) != nil
     }
 }

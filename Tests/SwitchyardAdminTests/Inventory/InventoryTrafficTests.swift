@@ -50,6 +50,13 @@ import SwitchyardTestSupport
         """
     }
 
+    /// A route's inventory section as key → count (`requests`, or `count` for tunnels),
+    /// rows with the same key added up.
+    static func table(_ app: [String: Any], _ section: String, _ key: ([String: Any]) -> String) -> [String: Int] {
+        Dictionary(((app[section] as? [[String: Any]]) ?? []).map { (key($0), ($0["requests"] ?? $0["count"]) as? Int ?? -1) },
+                   uniquingKeysWith: +)
+    }
+
     func json(_ h: AdminHarness, _ line: String) throws -> [String: Any] {
         let (answer, _) = h.service.execute(line, caller: AdminHarness.root)
         #expect(answer.ok, "\(answer.text)")
@@ -106,9 +113,7 @@ import SwitchyardTestSupport
             usleep(50_000)
         }
         func rows(_ section: String) -> [[String: Any]] { app[section] as? [[String: Any]] ?? [] }
-        func table(_ section: String, _ key: ([String: Any]) -> String) -> [String: Int] {
-            Dictionary(rows(section).map { (key($0), ($0["requests"] ?? $0["count"]) as? Int ?? -1) }, uniquingKeysWith: +)
-        }
+        func table(_ section: String, _ key: ([String: Any]) -> String) -> [String: Int] { Self.table(app, section, key) }
         #expect(table("callers") { $0["network"] as! String } ==
                 ["127.0.1.0/24": 4, "127.0.2.0/24": 2, "127.0.3.0/24": 2, "127.0.4.0/24": 3, "127.0.0.0/24": 1])
         #expect(Dictionary(rows("callers").map { ($0["network"] as! String, $0["pinned"] as! Int) }, uniquingKeysWith: +) ==
@@ -212,9 +217,7 @@ import SwitchyardTestSupport
         }
         let answer = try json(h, "inventory app --json")
         let app = try #require((answer["routes"] as? [String: Any])?["app"] as? [String: Any])
-        func table(_ section: String, _ key: ([String: Any]) -> String) -> [String: Int] {
-            Dictionary(((app[section] as? [[String: Any]]) ?? []).map { (key($0), $0["requests"] as? Int ?? -1) }, uniquingKeysWith: +)
-        }
+        func table(_ section: String, _ key: ([String: Any]) -> String) -> [String: Int] { Self.table(app, section, key) }
         #expect(table("sni") { $0["name"] as! String } == [:])
         #expect(table("callers") { $0["network"] as! String } == ["127.0.0.0/24": 4])
         #expect(table("hosts") { $0["host"] as! String } == ["127.0.0.1:\(t)": 4])
@@ -249,9 +252,7 @@ import SwitchyardTestSupport
         }
         let answer = try json(h, "inventory app --json")
         let app = try #require((answer["routes"] as? [String: Any])?["app"] as? [String: Any])
-        func table(_ section: String, _ key: String) -> [String: Int] {
-            Dictionary(((app[section] as? [[String: Any]]) ?? []).map { ($0[key] as! String, $0["requests"] as? Int ?? -1) }, uniquingKeysWith: +)
-        }
+        func table(_ section: String, _ key: String) -> [String: Int] { Self.table(app, section) { $0[key] as! String } }
         #expect(table("hosts", "host") == ["app.example": 5, "app.exemple": 1, "app.exampl": 1])
         #expect(table("clients", "product") == ["Mozilla": 4, "curl": 1, "-": 1, "Mozillb": 1])
         #expect(table("callers", "network") == ["127.0.0.0/24": 7])
