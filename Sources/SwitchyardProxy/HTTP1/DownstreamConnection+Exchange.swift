@@ -281,7 +281,7 @@ extension DownstreamConnection {
                 handle?.counters[decision.backend].openTunnels += 1
                 inTunnel = true
                 // The tunnel counts as one request, answered 101, for the counters.
-                handle?.counters[decision.backend].record(status: 101, microseconds: (Clock.monotonicNanoseconds() &- startNanoseconds) / 1000, nowMilliseconds: Clock.monotonicMilliseconds())
+                handle?.counters[decision.backend].record(status: 101, microseconds: (worker.nowNanoseconds &- startNanoseconds) / 1000, nowMilliseconds: worker.nowMilliseconds)
                 return true
             case .forwardInterim, .dropInterim:
                 if action == .forwardInterim { _ = writeResponseHeadToClient(headLength, base, p, upgrade: false) }
@@ -442,8 +442,8 @@ extension DownstreamConnection {
     private func endRequest(_ handle: TableHandle) -> Bool {
         if parkedSince != 0 || releasedFromHold { leaveHold() }
         if mirrorPair != nil { mirrorPrimaryEnded() }
-        // One clock read for the log line, the metrics and the backend's counters.
-        let end = Clock.monotonicNanoseconds()
+        // One time for the log line, the metrics and the backend's counters: the batch's.
+        let end = worker.nowNanoseconds
         // The line first: it reads the observation that `observeEnd` resets.
         logRequest(handle, now: end)
         observeInventoryEnd(handle)

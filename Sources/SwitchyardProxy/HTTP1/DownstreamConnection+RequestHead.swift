@@ -73,7 +73,7 @@ extension DownstreamConnection {
     }
 
     private func startExchange(base: UnsafeRawPointer, headLength: Int, headBytes: Int?, _ p: HTTPRequestParser) {
-        startNanoseconds = Clock.monotonicNanoseconds()
+        startNanoseconds = worker.nowNanoseconds
         servedRequests += 1
         method = p.method
         clientIsHTTP10 = p.version == .http10

@@ -25,14 +25,11 @@ extension DownstreamConnection {
     /// answers for the backend that has no server left.
     private func connectUpstream(allowReuse: Bool, _ handle: TableHandle) -> Exchange.Action? {
         let now = worker.nowMilliseconds
-        let searchStart = Clock.monotonicNanoseconds()
-        observeConnectStart(searchStart)
-        var firstServer = true
+        observeConnectStart(worker.nowNanoseconds)
         while let next = handle.nextServerUnretained(of: decision.backend, tried: &exchange.triedServers, now: now) {
-            defer { firstServer = false }
             // The pool borrowed, not retained: the pinned table holds it for the whole call.
             let started = next._withUnsafeGuaranteedRef { pool in
-                use(pool, allowReuse: allowReuse, now: now, since: firstServer ? searchStart : nil)
+                use(pool, allowReuse: allowReuse, now: now)
             }
             if started { return nil }
         }
@@ -46,14 +43,12 @@ extension DownstreamConnection {
     }
 
     /// Attaches an idle connection of `pool` or starts a connect to its server; false when
-    /// the connect failed at once (noted; the caller tries the next server). `since`: when
-    /// the search for a server began, if this is its first server (after a refused connect
-    /// to another, time has passed and the clock is read again).
-    private func use(_ pool: ServerPool, allowReuse: Bool, now: UInt64, since searchStart: UInt64?) -> Bool {
+    /// the connect failed at once (noted; the caller tries the next server).
+    private func use(_ pool: ServerPool, allowReuse: Bool, now: UInt64) -> Bool {
         if allowReuse, let idle = pool.idle.popLast() {
             attach(consume idle)
             exchange.connected()
-            observeConnected(searchStart ?? Clock.monotonicNanoseconds())
+            observeConnected()
             phase = .exchanging
             deadline = now + worker.settings.upstreamTimeoutMilliseconds
             return true

@@ -139,7 +139,7 @@ extension DownstreamConnection {
         }
         observed.inventoryEndpoint = nil
         guard inTunnel else { return }
-        let lifetime = (Clock.monotonicNanoseconds() &- startNanoseconds) / 1_000_000
+        let lifetime = (worker.nowNanoseconds &- startNanoseconds) / 1_000_000
         let key = inventory.key
         key.start(route: handle.routeName(decision.route))
         key.separator()

@@ -394,6 +394,9 @@ final class Worker: @unchecked Sendable {
 
     /// The loop's clock, read once per batch of events (`EventLoop.nowMilliseconds`).
     @inline(__always) var nowMilliseconds: UInt64 { loop.nowMilliseconds }
+    /// The same clock in nanoseconds: what a request's timings are taken from
+    /// (`EventLoop.nowNanoseconds` says what they then mean).
+    @inline(__always) var nowNanoseconds: UInt64 { loop.nowNanoseconds }
     /// The wall clock in seconds at this batch of events: the batch clock plus an offset
     /// read on each tick (`EventLoop.wallSeconds`). Every inventory row is stamped with it.
     @inline(__always) var wallSeconds: UInt64 { loop.wallSeconds }

@@ -20,7 +20,7 @@ extension DownstreamConnection {
     /// time to first byte, the last one's status is the upstream's.
     @inline(__always)
     func observeResponseHead() {
-        if observed.headNanoseconds == 0 { observed.headNanoseconds = Clock.monotonicNanoseconds() }
+        if observed.headNanoseconds == 0 { observed.headNanoseconds = worker.nowNanoseconds }
         observed.upstreamStatus = responseParser.status
     }
 
@@ -32,11 +32,11 @@ extension DownstreamConnection {
     }
 
     /// An upstream connection is ready for the request (pooled, or a connect completed).
-    /// `now`: the clock when the caller read it already (a pooled connection is ready at
-    /// the instant the search began: one read for both).
+    /// From the loop's batch clock, as every timing of a request (a pooled connection is
+    /// ready in the batch its search began in).
     @inline(__always)
-    func observeConnected(_ now: UInt64 = Clock.monotonicNanoseconds()) {
-        observed.connectedNanoseconds = now
+    func observeConnected() {
+        observed.connectedNanoseconds = worker.nowNanoseconds
     }
 
     /// The exchange answered on its own (`status`): why, for the access log's flags.
