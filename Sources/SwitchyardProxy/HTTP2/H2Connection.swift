@@ -21,6 +21,9 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     var listIndex = -1
     let client: ClientIdentity
     private let tls: TLSTransport?
+    /// `tls`, unretained: the transport is a `let` that lives as long as the connection,
+    /// and binding the optional property (`if let tls`) is an atomic retain and release.
+    private let tlsRef: Unmanaged<TLSTransport>?
     /// The SNI name the TLS client sent, if any; read once (it cannot change).
     private(set) lazy var serverName: String? = tls?.session.serverName
     var isTLS: Bool { tls != nil }
@@ -81,10 +84,11 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         self.client = client
         self.worker = worker
         self.tls = tls
+        tlsRef = tls.map { Unmanaged.passUnretained($0) }
         self.tlsVersion = tlsVersion
         limits = worker.settings.http2
-        deadline = Clock.monotonicMilliseconds() + worker.settings.keepAliveTimeoutMilliseconds
-        lastWriteProgress = Clock.monotonicMilliseconds()
+        deadline = worker.nowMilliseconds + worker.settings.keepAliveTimeoutMilliseconds
+        lastWriteProgress = worker.nowMilliseconds
         worker.liveHTTP2.connections += 1
     }
 
@@ -142,22 +146,8 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     private func read() {
         guard !clientEOF, !failed else { return }
         let scratch = worker.cipherScratch
-        if let tls {
-            do {
-                if try tls.readSocket(fd, scratch: scratch) == .endOfStream { clientEOF = true }
-                reading: while !failed {
-                    switch try tls.decrypt(into: scratch) {
-                    case .bytes(let n): receive(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
-                    case .needMore: break reading
-                    case .closed:
-                        clientEOF = true
-                        break reading
-                    }
-                }
-            } catch {
-                clientEOF = true
-                failed = true
-            }
+        if let tlsRef {
+            tlsRef._withUnsafeGuaranteedRef { readTLS($0, scratch: scratch) }
             return
         }
         do {
@@ -165,6 +155,24 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
             case .processed(0): clientEOF = true
             case .processed(let n): receive(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
             case .wouldBlock: break
+            }
+        } catch {
+            clientEOF = true
+            failed = true
+        }
+    }
+
+    private func readTLS(_ tls: TLSTransport, scratch: UnsafeMutableRawBufferPointer) {
+        do {
+            if try tls.readSocket(fd, scratch: scratch) == .endOfStream { clientEOF = true }
+            reading: while !failed {
+                switch try tls.decrypt(into: scratch) {
+                case .bytes(let n): receive(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+                case .needMore: break reading
+                case .closed:
+                    clientEOF = true
+                    break reading
+                }
             }
         } catch {
             clientEOF = true
@@ -208,10 +216,11 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         }
         pumping = false
         guard !closed else { return }
-        let outputDrained = (out?.isEmpty ?? true) && !(tls?.hasPendingOutput ?? false) && !(withSession { $0.wantsWrite } ?? false)
+        let outputDrained = (out?.isEmpty ?? true) && !(tlsRef?._withUnsafeGuaranteedRef { $0.hasPendingOutput } ?? false)
+            && !(withSession { $0.wantsWrite } ?? false)
         if outputDrained {
             if let out = out.take() { worker.buffers.give(out) }
-            let sessionOver = session.map { !$0.wantsRead && !$0.wantsWrite } ?? true
+            let sessionOver = withSession { !$0.wantsRead && !$0.wantsWrite } ?? true
             if failed || sessionOver || (clientEOF && streams.isEmpty) || (goingAway && streams.isEmpty) {
                 startLingering()
                 return
@@ -223,15 +232,28 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
 
     /// Moves frames from the session to the socket until it would block. True on progress.
     private func flush() -> Bool {
+        // Strong: `produce` runs callbacks that may end the connection and drop the session.
         guard let session, !writeBlocked else { return false }
+        // The buffer moved out of `out` for the loop and back after it (copying it out of
+        // the property was an atomic retain and release a turn); a connection that closed
+        // meanwhile gives it back to the pool, as `close` would have.
+        let buffer = out.take() ?? worker.buffers.take()
+        let progressed = if let tlsRef {
+            tlsRef._withUnsafeGuaranteedRef { flush(session, buffer, tls: $0) }
+        } else {
+            flush(session, buffer, tls: nil)
+        }
+        if closed { worker.buffers.give(buffer) } else { out = consume buffer }
+        return progressed
+    }
+
+    private func flush(_ session: H2ServerSession, _ buffer: IOBuffer, tls: TLSTransport?) -> Bool {
         var progressed = false
         do {
             while true {
                 if let tls, tls.hasPendingOutput {
                     guard try tls.flush(fd) else { writeBlocked = true; return progressed }
                 }
-                if out == nil { out = worker.buffers.take() }
-                let buffer = out!
                 if buffer.isEmpty {
                     let n = try session.produce(into: buffer.writable)
                     if n == 0 { return progressed }

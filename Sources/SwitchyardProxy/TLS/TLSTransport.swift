@@ -53,25 +53,28 @@ final class TLSTransport {
 
     /// Writes pending ciphertext to the socket. True when nothing is left to write.
     func flush(_ fd: FileDescriptor) throws(Errno) -> Bool {
+        // The buffer is moved out of `pendingOut` and back, never copied (a copy out of the
+        // property is an atomic retain and release).
+        guard let out = pendingOut.take() ?? (session.hasCiphertextToSend ? pool.take() : nil) else { return true }
         while true {
-            if pendingOut == nil {
-                guard session.hasCiphertextToSend else { return true }
-                pendingOut = pool.take()
-            }
-            let out = pendingOut!
             if out.isEmpty {
                 let n = session.takeCiphertext(into: out.writable)
                 if n == 0 {
                     pool.give(out)
-                    pendingOut = nil
                     return true
                 }
                 out.commit(n)
             }
-            switch try fd.send(out.readable) {
+            let sent: IOResult<Int>
+            do { sent = try fd.send(out.readable) } catch {
+                pendingOut = consume out
+                throw error
+            }
+            switch sent {
             case .processed(let n):
                 out.consume(n)
             case .wouldBlock:
+                pendingOut = consume out
                 return false
             }
         }
