@@ -239,19 +239,21 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         // meanwhile gives it back to the pool, as `close` would have.
         let buffer = out.take() ?? worker.buffers.take()
         let progressed = if let tlsRef {
-            tlsRef._withUnsafeGuaranteedRef { flush(session, buffer, tls: $0) }
+            tlsRef._withUnsafeGuaranteedRef { flushTLS(session, buffer, $0) }
         } else {
-            flush(session, buffer, tls: nil)
+            flushPlain(session, buffer)
         }
         if closed { worker.buffers.give(buffer) } else { out = consume buffer }
         return progressed
     }
 
-    private func flush(_ session: H2ServerSession, _ buffer: IOBuffer, tls: TLSTransport?) -> Bool {
+    /// `flush` over TLS: frames into `buffer`, encrypted, sent. The transport is passed
+    /// non-optional: an optional parameter bound with `if let` was retained around each use.
+    private func flushTLS(_ session: H2ServerSession, _ buffer: IOBuffer, _ tls: TLSTransport) -> Bool {
         var progressed = false
         do {
             while true {
-                if let tls, tls.hasPendingOutput {
+                if tls.hasPendingOutput {
                     guard try tls.flush(fd) else { writeBlocked = true; return progressed }
                 }
                 if buffer.isEmpty {
@@ -259,29 +261,43 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
                     if n == 0 { return progressed }
                     buffer.commit(n)
                 }
-                if let tls {
-                    let n = try tls.encrypt(buffer.readable)
-                    buffer.consume(n)
-                    if n > 0 {
-                        progressed = true
-                        lastWriteProgress = worker.nowMilliseconds
-                    }
-                    guard try tls.flush(fd) else { writeBlocked = true; return progressed }
-                    if n == 0 { return progressed }
-                } else {
-                    switch try fd.send(buffer.readable) {
-                    case .processed(let n):
-                        buffer.consume(n)
-                        progressed = true
-                        lastWriteProgress = worker.nowMilliseconds
-                    case .wouldBlock:
-                        writeBlocked = true
-                        return progressed
-                    }
+                let n = try tls.encrypt(buffer.readable)
+                buffer.consume(n)
+                if n > 0 {
+                    progressed = true
+                    lastWriteProgress = worker.nowMilliseconds
                 }
+                guard try tls.flush(fd) else { writeBlocked = true; return progressed }
+                if n == 0 { return progressed }
             }
         } catch {
             // The client is gone (or the session failed): nothing more can be delivered.
+            close()
+            return true
+        }
+    }
+
+    /// `flush` over plain TCP (h2c): frames into `buffer`, sent.
+    private func flushPlain(_ session: H2ServerSession, _ buffer: IOBuffer) -> Bool {
+        var progressed = false
+        do {
+            while true {
+                if buffer.isEmpty {
+                    let n = try session.produce(into: buffer.writable)
+                    if n == 0 { return progressed }
+                    buffer.commit(n)
+                }
+                switch try fd.send(buffer.readable) {
+                case .processed(let n):
+                    buffer.consume(n)
+                    progressed = true
+                    lastWriteProgress = worker.nowMilliseconds
+                case .wouldBlock:
+                    writeBlocked = true
+                    return progressed
+                }
+            }
+        } catch {
             close()
             return true
         }
