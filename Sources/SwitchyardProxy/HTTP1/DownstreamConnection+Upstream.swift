@@ -25,7 +25,7 @@ extension DownstreamConnection {
     /// answers for the backend that has no server left.
     private func connectUpstream(allowReuse: Bool, _ handle: TableHandle) -> Exchange.Action? {
         let now = worker.nowMilliseconds
-        observeConnectStart(worker.nowNanoseconds)
+        observeConnectStart()
         while let next = handle.nextServerUnretained(of: decision.backend, tried: &exchange.triedServers, now: now) {
             // The pool borrowed, not retained: the pinned table holds it for the whole call.
             let started = next._withUnsafeGuaranteedRef { pool in

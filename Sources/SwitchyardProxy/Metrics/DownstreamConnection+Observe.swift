@@ -27,8 +27,8 @@ extension DownstreamConnection {
     /// The exchange looks for an upstream connection (the first time: `connect_us` counts
     /// from here, across retries and failover).
     @inline(__always)
-    func observeConnectStart(_ now: UInt64) {
-        if observed.connectStartNanoseconds == 0 { observed.connectStartNanoseconds = now }
+    func observeConnectStart() {
+        if observed.connectStartNanoseconds == 0 { observed.connectStartNanoseconds = worker.nowNanoseconds }
     }
 
     /// An upstream connection is ready for the request (pooled, or a connect completed).

@@ -23,27 +23,20 @@ import SwitchyardSystem
         for _ in 0..<5 {
             usleep(20_000)
             let posted = Clock.monotonicNanoseconds()
-            let seen = Seen()
+            let seen = Locked((nanoseconds: UInt64(0), milliseconds: UInt64(0)))
             let done = DispatchSemaphore(value: 0)
             loop.execute {
-                seen.set(loop.nowNanoseconds, loop.nowMilliseconds)
+                seen.withLock { $0 = (loop.nowNanoseconds, loop.nowMilliseconds) }
                 done.signal()
             }
             #expect(done.wait(timeout: .now() + 5) == .success)
             let after = Clock.monotonicNanoseconds()
-            let (nanoseconds, milliseconds) = seen.get()
+            let (nanoseconds, milliseconds) = seen.withLock { $0 }
             #expect(nanoseconds >= posted, "the batch began \(posted - nanoseconds) ns before the work was posted")
             #expect(nanoseconds <= after)
             #expect(nanoseconds > previous, "each batch a later time")
             #expect(milliseconds == nanoseconds / 1_000_000, "one clock in two units")
             previous = nanoseconds
         }
-    }
-
-    final class Seen: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value: (UInt64, UInt64) = (0, 0)
-        func set(_ nanoseconds: UInt64, _ milliseconds: UInt64) { lock.withLock { value = (nanoseconds, milliseconds) } }
-        func get() -> (UInt64, UInt64) { lock.withLock { value } }
     }
 }
