@@ -8,6 +8,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/filter.h>
 #include "CSwitchyardShims.h"
 
 int sy_errno(void) { return errno; }
@@ -34,6 +35,24 @@ int sy_peercred(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) {
     int rc = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
     if (rc == 0) { *pid = cred.pid; *uid = cred.uid; *gid = cred.gid; }
     return rc;
+}
+
+int sy_hold_new_handshakes(int fd, int hold) {
+    if (!hold) {
+        int rc = setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, NULL, 0);
+        return rc == 0 || errno == ENOENT ? 0 : -1;
+    }
+    // A TCP socket's filter sees the segment from its TCP header on (tcp_filter in the
+    // kernel's receive path): byte 13 holds the flags, SYN 0x02 and ACK 0x10.
+    static struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),
+        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, 0),           // a new handshake: dropped (the client retries)
+        BPF_STMT(BPF_RET | BPF_K, 0xFFFFFFFF),  // anything else: kept whole
+    };
+    struct sock_fprog program = { .len = sizeof code / sizeof code[0], .filter = code };
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program);
 }
 
 ssize_t sy_splice(int fdIn, int fdOut, size_t len) {

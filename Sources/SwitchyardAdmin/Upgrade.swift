@@ -63,6 +63,14 @@ public final class Upgrade: Sendable {
     }
 
     public var handedOver: Bool { if case .handedOver = phase.withLock({ $0 }) { return true } else { return false } }
+    /// The listening sockets are, or are being, handed to a new process, which serves from
+    /// them: a shutdown of this one must leave them as they are.
+    public var socketsHandedOn: Bool {
+        switch phase.withLock({ $0 }) {
+        case .handingOver, .movingIn, .handedOver: return true
+        case .idle, .started: return false
+        }
+    }
 
     // MARK: starting the new process (the `upgrade` command, SIGUSR2)
 

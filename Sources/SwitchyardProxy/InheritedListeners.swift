@@ -10,20 +10,29 @@ import SwitchyardSystem
 /// Sockets are matched to `listen` lines by the address they are bound to (read from the
 /// socket itself, not from what the sender called it); a line with port 0 takes the first
 /// group bound to its host. What no line takes is closed by `closeLeftovers`.
+///
+/// A socket systemd activated stays systemd's after an upgrade: the old process names it
+/// "systemd listen …" when it hands it over, so that the new one knows it too.
 public struct InheritedListeners: Sendable {
     /// Sockets bound to one address, with the names they came with.
     struct Group: Sendable {
         var address: SocketAddress
         var sockets: [FileDescriptor]
         var names: [String]
+        /// systemd keeps its own descriptor: closing ours resets nothing, and what we set on
+        /// the socket stays for the next process it starts.
+        var keptBySystemd: Bool
     }
     private var groups: [Group] = []
 
     public init() {}
 
+    /// The name an upgrade gives a socket systemd activated (`keptBySystemd`).
+    public static let systemdPrefix = "systemd "
+
     /// `sockets`: descriptors and the names they came with (for the log). A descriptor that
-    /// is not a bound TCP socket is closed here.
-    public init(_ sockets: [(name: String, fd: FileDescriptor)]) {
+    /// is not a bound TCP socket is closed here. `fromSystemd`: all of them are systemd's.
+    public init(_ sockets: [(name: String, fd: FileDescriptor)], fromSystemd: Bool = false) {
         for (name, fd) in sockets {
             guard let address = try? Socket.localAddress(fd), address.family == AF_INET || address.family == AF_INET6 else {
                 fd.close()
@@ -33,11 +42,13 @@ public struct InheritedListeners: Sendable {
             // already is not: the flag belongs to the shared open file).
             try? fd.setNonBlocking()
             _ = fcntl(fd.rawValue, F_SETFD, FD_CLOEXEC)
+            let kept = fromSystemd || name.hasPrefix(Self.systemdPrefix)
             if let i = groups.firstIndex(where: { $0.address.description == address.description }) {
                 groups[i].sockets.append(fd)
                 groups[i].names.append(name)
+                groups[i].keptBySystemd = groups[i].keptBySystemd || kept
             } else {
-                groups.append(Group(address: address, sockets: [fd], names: [name]))
+                groups.append(Group(address: address, sockets: [fd], names: [name], keptBySystemd: kept))
             }
         }
     }
@@ -46,13 +57,14 @@ public struct InheritedListeners: Sendable {
     public var count: Int { groups.reduce(0) { $0 + $1.sockets.count } }
 
     /// Takes the sockets bound to `address` (port 0: any port on its host).
-    mutating func take(matching address: SocketAddress) -> [FileDescriptor] {
+    mutating func take(matching address: SocketAddress) -> (sockets: [FileDescriptor], keptBySystemd: Bool) {
         let index = groups.firstIndex { group in
             address.port == 0 ? group.address.ipString == address.ipString && group.address.family == address.family
                               : group.address.description == address.description
         }
-        guard let index else { return [] }
-        return groups.remove(at: index).sockets
+        guard let index else { return ([], false) }
+        let group = groups.remove(at: index)
+        return (group.sockets, group.keptBySystemd)
     }
 
     /// Closes what no `listen` line took; their addresses, for the log.
@@ -74,6 +86,6 @@ public struct InheritedListeners: Sendable {
         let sockets = (0..<count).map { i in
             (name: Int(i) < names.count && !names[Int(i)].isEmpty ? names[Int(i)] : "fd \(3 + i)", fd: FileDescriptor(rawValue: 3 + i))
         }
-        return InheritedListeners(sockets)
+        return InheritedListeners(sockets, fromSystemd: true)
     }
 }

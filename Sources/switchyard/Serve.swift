@@ -252,7 +252,8 @@ struct ServeRunner {
             service?.flushRefusalSummaries()
             service?.saveInventory(final: true)
             service?.saveComparison(final: true)
-            proxy.shutdown(graceMilliseconds: options.grace * 1000)
+            // After an upgrade (or during one) the listening sockets serve on in the new process.
+            proxy.shutdown(graceMilliseconds: options.grace * 1000, listenersHandedOver: service?.upgrade?.socketsHandedOn ?? false)
             errorLog.info("stopped")
             return
         }

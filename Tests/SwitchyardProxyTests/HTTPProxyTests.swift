@@ -4,6 +4,7 @@ import Testing
 import SwitchyardTestSupport
 import SwitchyardOrigin
 import SwitchyardProxy
+import SwitchyardSystem
 
 /// The HTTP/1.1 data plane on real sockets: a proxy on 127.0.0.1 port 0, real origin
 /// servers behind it, a raw test client in front.
@@ -469,7 +470,13 @@ import SwitchyardProxy
         let proxy = h.proxy
         Thread { proxy.shutdown(graceMilliseconds: 6_000); done.signal() }.start()
         defer { h.legacy.stop(); h.cloud.stop() }
-        try waitFor("the listener to close (the drain began)", seconds: 5) { (try? TestClient(port: h.port)) == nil }
+        // The drain began when a new client's handshake no longer completes (`HandshakeGate`).
+        let address = SocketAddress(ip: "127.0.0.1", port: h.port)!
+        try waitFor("the listener to stop taking new clients (the drain began)", seconds: 5) {
+            guard let fd = try? Socket.connectBlocking(to: address, timeoutMilliseconds: 100) else { return true }
+            fd.close()
+            return false
+        }
         let drainBegan = Date()
         let late = try #require(idle.get("/late"), "a request on an idle connection during the drain is answered")
         #expect(late.status == 200 && late.text == "legacy answered GET /late (generation 1)\n")

@@ -33,6 +33,12 @@ int sy_getpeername(int fd, struct sockaddr_storage *addr, socklen_t *len);
 /// Credentials of the process at the other end of a Unix socket (socket(7), SO_PEERCRED).
 int sy_peercred(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 
+/// Shutdown of a listening socket: with `hold` 1, a filter drops segments that would start
+/// a new handshake (SYN without ACK), so that no new client completes one, while handshakes
+/// already begun finish and their connections can still be accepted; with `hold` 0 the
+/// filter is removed (none attached is not an error). Returns 0 or -1 with errno.
+int sy_hold_new_handshakes(int fd, int hold);
+
 /// splice(2) between two descriptors (one a pipe), non-blocking, moving pages if it can.
 ssize_t sy_splice(int fdIn, int fdOut, size_t len);
 int sy_pipe2_nonblocking(int fds[2]);

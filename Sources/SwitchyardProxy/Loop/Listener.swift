@@ -23,6 +23,9 @@ final class Listener: EventHandler {
     private var pausedUntil: UInt64 = 0
     private var peer = SocketAddress(storage: .init(), length: 0)
     private(set) var closed = false
+    /// Socket activation's socket: closing ours resets nothing, and a filter set on it would
+    /// outlive us.
+    let keptBySystemd: Bool
 
     /// Accepts per wake-up before yielding to other connections' events.
     private static let acceptBurst = 64
@@ -30,7 +33,8 @@ final class Listener: EventHandler {
     private static let oneConnectionErrors: Set<Int32> = [ECONNABORTED, EPROTO, ENETDOWN, ENOPROTOOPT, EHOSTDOWN,
                                                           ENONET, EHOSTUNREACH, ENETUNREACH]
 
-    init(fd: FileDescriptor, kind: Kind, worker: Worker, configIndex: Int) {
+    init(fd: FileDescriptor, kind: Kind, worker: Worker, configIndex: Int, keptBySystemd: Bool = false) {
+        self.keptBySystemd = keptBySystemd
         self.configIndex = configIndex
         self.fd = fd
         self.kind = kind
@@ -96,6 +100,23 @@ final class Listener: EventHandler {
             guard case .processed(let client)? = try? Socket.accept(fd, peer: &peer) else { return }
             worker.accepted(client, peer: peer, from: self)
         }
+    }
+
+    /// Shutdown: new handshakes are dropped and the listener stays open, for the clients
+    /// that connected before (`HandshakeGate`). HTTP and HTTPS only: TCP-mode connections
+    /// are cut at the drain deadline anyway. False when it cannot (or need not) hold: close.
+    func holdNewHandshakes() -> Bool {
+        guard !closed, !keptBySystemd else { return false }
+        guard case .tcp = kind else {
+            do {
+                try HandshakeGate.hold(fd)
+                return true
+            } catch {
+                worker.errorLog.warning("shutdown: \(error); closing the listener at once")
+                return false
+            }
+        }
+        return false
     }
 
     func close() {

@@ -36,8 +36,12 @@ public final class Proxy: @unchecked Sendable {
     let accessLogPath: String?
     private var health: HealthChecker!
     /// Every listening socket of every worker, named "listen N ADDRESS" (N: the `listen`
-    /// line's index): what an upgrade hands to the next process.
+    /// line's index; "systemd listen …" for socket activation's): what an upgrade hands to
+    /// the next process.
     public private(set) var listeningSockets: [(name: String, fd: FileDescriptor)] = []
+    /// The ports of the HTTP and HTTPS listeners whose sockets close with this process (not
+    /// systemd's): shutdown waits for the handshakes begun on them (`HandshakeGate`).
+    private(set) var handshakePorts: Set<UInt16> = []
 
     /// `inherited`: listening sockets to use instead of binding (an upgrade's or systemd's);
     /// the ones no `listen` line matches are closed, and said so in the error log.
@@ -95,7 +99,8 @@ public final class Proxy: @unchecked Sendable {
             // workers (systemd passes one per address) the rest share them through dup; with
             // more (the old process had more workers) the extra ones go round the workers,
             // so that no socket with a queue is left unread.
-            let taken = inherited.take(matching: address)
+            let (taken, keptBySystemd) = inherited.take(matching: address)
+            let name = keptBySystemd ? InheritedListeners.systemdPrefix + "listen" : "listen"
             for (i, worker) in workers.enumerated() {
                 let fd: FileDescriptor
                 do {
@@ -112,13 +117,14 @@ public final class Proxy: @unchecked Sendable {
                     throw ProxyError.bind(address: "\(listener.endpoint)", underlying: error)
                 }
                 if address.port == 0 { address = try Socket.localAddress(fd) }
-                try worker.addListener(fd, kind: kind, configIndex: configIndex)
-                listeningSockets.append(("listen \(configIndex) \(address)", fd))
+                try worker.addListener(fd, kind: kind, configIndex: configIndex, keptBySystemd: keptBySystemd)
+                listeningSockets.append(("\(name) \(configIndex) \(address)", fd))
             }
             for (j, fd) in taken.dropFirst(workers.count).enumerated() {
-                try workers[j % workers.count].addListener(fd, kind: kind, configIndex: configIndex)
-                listeningSockets.append(("listen \(configIndex) \(address)", fd))
+                try workers[j % workers.count].addListener(fd, kind: kind, configIndex: configIndex, keptBySystemd: keptBySystemd)
+                listeningSockets.append(("\(name) \(configIndex) \(address)", fd))
             }
+            if listener.kind != .tcp && !keptBySystemd { handshakePorts.insert(address.port) }
             switch listener.kind {
             case .http: httpAddresses.append(address)
             case .tcp: tcpAddresses[listener.routeName ?? ""] = address
@@ -304,21 +310,36 @@ public final class Proxy: @unchecked Sendable {
 
     /// Graceful shutdown: stop accepting, let requests in flight finish for up to
     /// `graceMilliseconds`, then close what is left and stop the workers.
-    public func shutdown(graceMilliseconds: Int = 10_000) {
+    ///
+    /// `listenersHandedOver`: an upgrade gave the listening sockets to the process that
+    /// serves now. They are not ours to hold (`HandshakeGate`), and closing our descriptors
+    /// resets nothing.
+    public func shutdown(graceMilliseconds: Int = 10_000, listenersHandedOver: Bool = false) {
         control.lock()
         defer { control.unlock() }
-        _ = onEveryWorker { $0.beginDrain() }
+        let holding = !listenersHandedOver && !handshakePorts.isEmpty
+        _ = onEveryWorker { $0.beginDrain(holdingHandshakes: holding) }
         let deadline = Clock.monotonicMilliseconds() + UInt64(graceMilliseconds)
-        while Clock.monotonicMilliseconds() < deadline {
-            let open = onEveryWorker { $0.connectionCount }.reduce(0, +)
-            if open == 0 { break }
-            usleep(20_000)
-        }
+        // Requests in flight finish. Clients that connected before the hold and had not
+        // been accepted yet are accepted as they speak, and answered with `Connection: close`.
+        waitForDrain(until: deadline) { [handshakePorts] in !holding || HandshakeGate.inProgress(ports: handshakePorts) == 0 }
+        // Then the listeners close, and a connection that was still in their queues drains too.
+        _ = onEveryWorker { $0.closeListeners() }
+        waitForDrain(until: deadline) { true }
         health.stop()
         for worker in workers { worker.loop.stop() }
         stopped.wait()
         accessLogFD?.close()
         accessLogFD = nil
+    }
+
+    /// Waits until no connection is open and `alsoDone` holds, or until `deadline`.
+    private func waitForDrain(until deadline: UInt64, alsoDone: () -> Bool) {
+        while Clock.monotonicMilliseconds() < deadline {
+            let open = onEveryWorker { $0.connectionCount }.reduce(0, +)
+            if open == 0 && alsoDone() { return }
+            usleep(20_000)
+        }
     }
 
     public func waitUntilStopped() { stopped.wait() }

@@ -144,7 +144,8 @@ final class Worker: @unchecked Sendable {
 
     // MARK: listeners and connections
 
-    func addListener(_ fd: FileDescriptor, kind: Listener.Kind, configIndex: Int) throws(Errno) {
+    /// `keptBySystemd`: socket activation's socket, which outlives this process.
+    func addListener(_ fd: FileDescriptor, kind: Listener.Kind, configIndex: Int, keptBySystemd: Bool = false) throws(Errno) {
         // Our writes are whole messages already batched in a buffer; Nagle would only hold
         // the last segment of each back for a delayed ACK. Set on the listening socket, the
         // option is inherited by every socket accept(2) returns: no setsockopt a connection.
@@ -160,7 +161,10 @@ final class Worker: @unchecked Sendable {
         case .tcp:
             break
         }
-        let listener = Listener(fd: fd, kind: kind, worker: self, configIndex: configIndex)
+        // A socket inherited from a process stopped in the middle of its shutdown may still
+        // drop new handshakes (`HandshakeGate.hold`).
+        HandshakeGate.release(fd)
+        let listener = Listener(fd: fd, kind: kind, worker: self, configIndex: configIndex, keptBySystemd: keptBySystemd)
         listener.registration = try loop.register(fd, listener, events: Epoll.readable)
         listeners.append(listener)
     }
@@ -205,6 +209,8 @@ final class Worker: @unchecked Sendable {
             }
             connections.appendIndexed(connection)
             stats.openConnections += 1
+            // Accepted during a shutdown (`HandshakeGate`): one answer, then close.
+            if draining { connection.drain() }
         case .tcp(let route):
             guard let routeIndex = current.table.routeIndex(named: route) else {
                 fd.close()
@@ -540,11 +546,19 @@ final class Worker: @unchecked Sendable {
     }
 
     /// Stops accepting and lets connections finish their current request.
-    func beginDrain() {
+    ///
+    /// `holdingHandshakes`: HTTP listeners whose socket closes with us stay open and keep
+    /// accepting, but drop new handshakes (`HandshakeGate`), until `closeListeners`. Clients
+    /// that had connected but not been accepted are answered, not reset by the close.
+    func beginDrain(holdingHandshakes: Bool) {
         draining = true
         for listener in listeners {
-            listener.acceptBacklog()
-            listener.close()
+            if holdingHandshakes, listener.holdNewHandshakes() {
+                listener.acceptBacklog()
+            } else {
+                listener.acceptBacklog()
+                listener.close()
+            }
         }
         // Idle connections wake up to drain like the others (close within a second, or
         // answer a request that is arriving with `Connection: close`).
@@ -560,6 +574,15 @@ final class Worker: @unchecked Sendable {
             i -= 1
         }
         accessLog?.flush()
+    }
+
+    /// Shutdown, after the held handshakes have completed: closes the listeners that
+    /// `beginDrain` left open, accepting what is in their queues first.
+    func closeListeners() {
+        for listener in listeners where !listener.closed {
+            listener.acceptBacklog()
+            listener.close()
+        }
     }
 
     /// Closes everything that is left (the drain deadline passed).
