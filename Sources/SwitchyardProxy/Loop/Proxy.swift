@@ -319,10 +319,17 @@ public final class Proxy: @unchecked Sendable {
         defer { control.unlock() }
         let holding = !listenersHandedOver && !handshakePorts.isEmpty
         _ = onEveryWorker { $0.beginDrain(holdingHandshakes: holding) }
-        let deadline = Clock.monotonicMilliseconds() + UInt64(graceMilliseconds)
+        let start = Clock.monotonicMilliseconds()
+        let deadline = start + UInt64(graceMilliseconds)
         // Requests in flight finish. Clients that connected before the hold and had not
         // been accepted yet are accepted as they speak, and answered with `Connection: close`.
-        waitForDrain(until: deadline) { [handshakePorts] in !holding || HandshakeGate.inProgress(ports: handshakePorts) == 0 }
+        // A handshake the client never completes (it vanished after its SYN) would stay for
+        // a minute of SYN-ACKs resent: the wait for handshakes ends after a few seconds, by
+        // when a client that did complete one has been handed over (deferral is off).
+        let handshakesEnd = start + Self.handshakeWaitMilliseconds
+        waitForDrain(until: deadline) { [handshakePorts] in
+            !holding || Clock.monotonicMilliseconds() >= handshakesEnd || HandshakeGate.inProgress(ports: handshakePorts) == 0
+        }
         // Then the listeners close, and a connection that was still in their queues drains too.
         _ = onEveryWorker { $0.closeListeners() }
         waitForDrain(until: deadline) { true }
@@ -332,6 +339,10 @@ public final class Proxy: @unchecked Sendable {
         accessLogFD?.close()
         accessLogFD = nil
     }
+
+    /// How long a shutdown waits at most for handshakes begun before it (`HandshakeGate`):
+    /// the kernel resends a SYN-ACK after 1 s, then 2 s more.
+    static let handshakeWaitMilliseconds: UInt64 = 3_000
 
     /// Waits until no connection is open and `alsoDone` holds, or until `deadline`.
     private func waitForDrain(until deadline: UInt64, alsoDone: () -> Bool) {
