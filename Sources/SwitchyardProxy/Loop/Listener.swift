@@ -107,16 +107,14 @@ final class Listener: EventHandler {
     /// are cut at the drain deadline anyway. False when it cannot (or need not) hold: close.
     func holdNewHandshakes() -> Bool {
         guard !closed, !keptBySystemd else { return false }
-        guard case .tcp = kind else {
-            do {
-                try HandshakeGate.hold(fd)
-                return true
-            } catch {
-                worker.errorLog.warning("shutdown: \(error); closing the listener at once")
-                return false
-            }
+        if case .tcp = kind { return false }
+        do {
+            try HandshakeGate.hold(fd)
+            return true
+        } catch {
+            worker.errorLog.warning("shutdown: \(error); closing the listener at once")
+            return false
         }
-        return false
     }
 
     func close() {
