@@ -15,7 +15,7 @@ final class ProxyHarness: @unchecked Sendable {
     let port: UInt16
     let accessLogPath: String
 
-    /// `routes` may use `LEGACY` and `CLOUD` for the origins' ports, `DEAD` for a port
+    /// `routes` may use `LEGACY` and `CLOUD` for the origins' ports, `:DEAD` for a port
     /// where nothing listens, and `ACCESSLOG` for the access log's path. Without a `listen` line, one is added.
     init(routes: String = ProxyHarness.simpleRoutes, workers: Int = 1, errorLog: ErrorLog = .standardError,
          settings: ((inout ProxySettings) -> Void)? = nil) throws {
@@ -27,7 +27,9 @@ final class ProxyHarness: @unchecked Sendable {
         var text = routes
             .replacingOccurrences(of: "LEGACY", with: "\(legacy.port)")
             .replacingOccurrences(of: "CLOUD", with: "\(cloud.port)")
-            .replacingOccurrences(of: "DEAD", with: "\(ProxyHarness.deadPort())")
+            // With its colon: a bare "DEAD" also turns up in the hex of a temporary path's
+            // UUID (a CA file's, for one), which the replacement then broke now and then.
+            .replacingOccurrences(of: ":DEAD", with: ":\(ProxyHarness.deadPort())")
             .replacingOccurrences(of: "ACCESSLOG", with: accessLogPath)
         if !text.contains("listen http") { text = "listen http 127.0.0.1:0\naccess-log \(accessLogPath)\n" + text }
         let config = try RoutesConfig.parse(text, file: "test.routes")
