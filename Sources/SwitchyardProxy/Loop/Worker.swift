@@ -248,31 +248,11 @@ final class Worker: @unchecked Sendable {
         stats.openConnections -= 1
     }
 
-    /// Lines about misbehaving clients: at most `clientErrorLinesPerSecond` per worker, so
-    /// an attacker opening bad connections cannot fill the disk; the rest are counted
-    /// (`status` shows the totals) and summed up in the next line that is written.
-    private var clientErrorWindow: UInt64 = 0
-    private var clientErrorLines = 0
-    private var clientErrorsSuppressed = 0
-    static let clientErrorLinesPerSecond = 10
+    /// Lines about misbehaving clients, within `ClientErrorLines`' budget.
+    private var clientErrorLines = ClientErrorLines()
 
     func clientErrorLog(_ message: @autoclosure () -> String) {
-        let second = Clock.monotonicMilliseconds() / 1000
-        if second != clientErrorWindow {
-            clientErrorWindow = second
-            clientErrorLines = 0
-        }
-        guard clientErrorLines < Self.clientErrorLinesPerSecond else {
-            clientErrorsSuppressed += 1
-            return
-        }
-        clientErrorLines += 1
-        var line = message()
-        if clientErrorsSuppressed > 0 {
-            line += " (\(clientErrorsSuppressed) similar lines left out)"
-            clientErrorsSuppressed = 0
-        }
-        errorLog.error(line)
+        if let line = clientErrorLines.admit(message, second: Clock.monotonicMilliseconds() / 1000) { errorLog.error(line) }
     }
 
     /// A client socket turned out to speak HTTP/2: an `H2Connection` takes it over, with the
