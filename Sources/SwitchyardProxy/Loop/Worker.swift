@@ -533,12 +533,9 @@ final class Worker: @unchecked Sendable {
     func beginDrain(holdingHandshakes: Bool) {
         draining = true
         for listener in listeners {
-            if holdingHandshakes, listener.holdNewHandshakes() {
-                listener.acceptBacklog()
-            } else {
-                listener.acceptBacklog()
-                listener.close()
-            }
+            let held = holdingHandshakes && listener.holdNewHandshakes()
+            listener.acceptBacklog()
+            if !held { listener.close() }
         }
         // Idle connections wake up to drain like the others (close within a second, or
         // answer a request that is arriving with `Connection: close`).
