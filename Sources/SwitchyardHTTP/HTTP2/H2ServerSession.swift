@@ -21,6 +21,14 @@ public final class H2ServerSession {
     /// Output nghttp2 handed us that did not fit the caller's buffer yet.
     private var pending: UnsafePointer<UInt8>?
     private var pendingCount = 0
+    /// While `produce` asks nghttp2 for frames: where a DATA frame's bytes go (the caller's
+    /// buffer after what it already holds), how many bytes fit there, and how many the
+    /// frames written so far took. Response bodies take nghttp2's no-copy path: the body is
+    /// copied once, from the stream's buffer into the caller's, instead of into nghttp2's
+    /// frame buffer first and out of it again.
+    private var sink: UnsafeMutableRawPointer?
+    private var sinkRoom = 0
+    private var sinkUsed = 0
     /// The highest stream id the client opened with HEADERS.
     private var highestOpened: Int32 = 0
     /// The last streams that closed: a client's HEADERS for one of them (trailers racing our
@@ -116,8 +124,16 @@ public final class H2ServerSession {
         var written = 0
         while written < buffer.count {
             if pendingCount == 0 {
+                // DATA frames nghttp2 sends on the way (`sendData`) are written at `sink`,
+                // before the bytes it returns: the frames' order is kept.
+                sink = out + written
+                sinkRoom = buffer.count - written
+                sinkUsed = 0
                 var data: UnsafePointer<UInt8>?
                 let n = nghttp2_session_mem_send(session, &data)
+                written += sinkUsed
+                sink = nil
+                sinkRoom = 0
                 if n < 0 { throw H2Error(code: Int32(n)) }
                 guard n > 0, let data else { break }
                 pending = data
@@ -280,6 +296,7 @@ public final class H2ServerSession {
             }
             return 0
         }
+        nghttp2_session_callbacks_set_send_data_callback(callbacks, sendData)
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, stream, errorCode, userData in
             H2ServerSession.withOwner(userData) { owner in
                 owner.noteClosed(stream)
@@ -289,14 +306,62 @@ public final class H2ServerSession {
         }
     }
 
-    private static let readBody: nghttp2_data_source_read_callback = { _, stream, buffer, length, flags, _, userData in
-        let target = UnsafeMutableRawBufferPointer(start: buffer, count: length)
-        switch H2ServerSession.withOwner(userData, { $0.delegate.h2ResponseBody(stream, into: target) }) {
-        case .deferred:
-            return Int(NGHTTP2_ERR_DEFERRED.rawValue)
-        case .bytes(let n, let end):
-            if end { flags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue) }
-            return n
+    /// A DATA frame's header: its bytes go out before the payload (RFC 9113 §4.1).
+    private static let frameHeaderBytes = 9
+
+    /// A frame is cut to the room left in the caller's buffer only if this much still fits;
+    /// with less room left it waits for the next buffer whole, rather than go out as a
+    /// sliver with a header of its own.
+    private static let smallestCutFrame = 4096
+
+    /// Sizes the next DATA frame of `stream`; its bytes are copied later, by `sendData`,
+    /// straight into the caller's buffer (`NGHTTP2_DATA_FLAG_NO_COPY`). The frame is cut to
+    /// the room left in that buffer, so that `sendData` can write it at once; with little
+    /// room left it keeps nghttp2's size and `sendData` answers WOULDBLOCK: `produce` returns
+    /// what it wrote, and the caller's next, empty buffer (a pool buffer, 64 KiB) holds the
+    /// frame (nghttp2 asks for at most 16 KiB, its default frame size, as we set no
+    /// `data_source_read_length_callback`).
+    private static let readBody: nghttp2_data_source_read_callback = { _, stream, _, length, flags, _, userData in
+        H2ServerSession.withOwner(userData) { owner in
+            let room = owner.sinkRoom - owner.sinkUsed - frameHeaderBytes
+            let size = room >= length || room < smallestCutFrame ? length : room
+            switch owner.delegate.h2ResponseBodyReady(stream, max: size) {
+            case .deferred:
+                return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+            case .bytes(let n, let end):
+                if end { flags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue) }
+                // An empty frame (END_STREAM alone) is nghttp2's to write.
+                if n > 0 { flags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_NO_COPY.rawValue) }
+                return n
+            }
+        }
+    }
+
+    /// Writes a DATA frame `readBody` sized: header, pad length, payload, padding, in that
+    /// order (nghttp2's contract for `NGHTTP2_DATA_FLAG_NO_COPY`), at `sink`, all of it or
+    /// nothing. We ask for no padding (no padding callback); it is written all the same if
+    /// nghttp2 ever adds some.
+    private static let sendData: nghttp2_send_data_callback = { _, frame, header, length, _, userData in
+        guard let frame, let header else { return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
+        return H2ServerSession.withOwner(userData) { owner in
+            let padding = Int(frame.pointee.data.padlen)
+            let size = frameHeaderBytes + length + padding
+            guard let sink = owner.sink, owner.sinkRoom - owner.sinkUsed >= size else {
+                return Int32(NGHTTP2_ERR_WOULDBLOCK.rawValue)
+            }
+            var at = sink + owner.sinkUsed
+            at.copyMemory(from: header, byteCount: frameHeaderBytes)
+            at += frameHeaderBytes
+            if padding > 0 {
+                at.storeBytes(of: UInt8(padding - 1), as: UInt8.self)
+                at += 1
+            }
+            guard owner.delegate.h2CopyResponseBody(frame.pointee.hd.stream_id, into: UnsafeMutableRawBufferPointer(start: at, count: length)) else {
+                return Int32(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+            }
+            if padding > 1 { (at + length).initializeMemory(as: UInt8.self, repeating: 0, count: padding - 1) }
+            owner.sinkUsed += size
+            return 0
         }
     }
 }

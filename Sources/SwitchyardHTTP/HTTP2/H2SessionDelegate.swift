@@ -16,8 +16,15 @@ public protocol H2SessionDelegate: AnyObject {
     func h2Data(_ stream: Int32, _ bytes: UnsafeRawBufferPointer)
     /// The request body ended (END_STREAM on DATA or on trailers).
     func h2RequestEnded(_ stream: Int32)
-    /// Response body bytes for `stream`, asked for when nghttp2 can send DATA.
-    func h2ResponseBody(_ stream: Int32, into buffer: UnsafeMutableRawBufferPointer) -> H2BodyChunk
+    /// How many response body bytes of `stream` (at most `max`) the next DATA frame
+    /// carries, asked for when nghttp2 can send DATA. Nothing is copied yet: the bytes
+    /// stay where they are until `h2CopyResponseBody` writes the frame.
+    func h2ResponseBodyReady(_ stream: Int32, max: Int) -> H2BodyChunk
+    /// Copies the first `buffer.count` ready bytes of `stream`'s response body into the
+    /// frame being written and lets them go. Always the count `h2ResponseBodyReady` gave,
+    /// or less. False when they are not there (the stream's body is gone): nghttp2 then
+    /// resets the stream rather than send bytes that are not its answer.
+    func h2CopyResponseBody(_ stream: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Bool
     /// The stream's last frame (END_STREAM) was serialised: its response is complete.
     func h2ResponseSent(_ stream: Int32)
     /// A GOAWAY left; a non-zero `errorCode` means nghttp2 ended the session because the

@@ -386,8 +386,12 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         withStream(id) { $0.requestEnd() }
     }
 
-    func h2ResponseBody(_ id: Int32, into buffer: UnsafeMutableRawBufferPointer) -> H2BodyChunk {
-        withStream(id) { $0.responseBody(into: buffer) } ?? .bytes(0, end: true)
+    func h2ResponseBodyReady(_ id: Int32, max: Int) -> H2BodyChunk {
+        withStream(id) { $0.responseBodyReady(max: max) } ?? .bytes(0, end: true)
+    }
+
+    func h2CopyResponseBody(_ id: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        withStream(id) { $0.copyResponseBody(into: buffer) } ?? false
     }
 
     func h2ResponseSent(_ id: Int32) {

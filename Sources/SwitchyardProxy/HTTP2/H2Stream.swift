@@ -311,26 +311,39 @@ final class H2Stream: Indexed {
         return (used, blocked)
     }
 
-    /// nghttp2 asks for DATA.
-    func responseBody(into buffer: UnsafeMutableRawBufferPointer) -> H2BodyChunk {
+    /// How many staged body bytes the next DATA frame carries (at most `max`); they stay
+    /// in `body` until `copyResponseBody` writes the frame. `.deferred` while nothing is
+    /// staged and more will come.
+    func responseBodyReady(max: Int) -> H2BodyChunk {
         guard body != nil, !body.unsafelyUnwrapped.isEmpty else {
             if bodyComplete { return .bytes(0, end: true) }
             deferred = true
             return .deferred
         }
+        let staged = body.unsafelyUnwrapped.readableCount
+        let n = min(staged, max)
+        return .bytes(n, end: bodyComplete && n == staged)
+    }
+
+    /// Copies the first `buffer.count` staged bytes into a DATA frame being written and
+    /// lets them go; an exchange that waited for room runs again. False if they are not
+    /// there (cannot happen: only this copy takes bytes out of `body`, and `body` is given
+    /// back only when the stream closes, after which nghttp2 sends nothing for it).
+    func copyResponseBody(into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        guard body != nil else { return false }
         // Borrowed, not retained (an atomic pair every answer): `body` holds it, and a
         // buffer is never freed while an event is handled (`BufferPool`'s lifetime rule).
-        let (n, drained) = Unmanaged.passUnretained(body.unsafelyUnwrapped)._withUnsafeGuaranteedRef { out in
-            let n = min(out.readableCount, buffer.count)
-            buffer.baseAddress!.copyMemory(from: out.readable.baseAddress!, byteCount: n)
-            out.consume(n)
-            return (n, out.isEmpty)
+        let copied = Unmanaged.passUnretained(body.unsafelyUnwrapped)._withUnsafeGuaranteedRef { out in
+            guard out.readableCount >= buffer.count else { return false }
+            if buffer.count > 0 { buffer.baseAddress!.copyMemory(from: out.readable.baseAddress!, byteCount: buffer.count) }
+            out.consume(buffer.count)
+            return true
         }
-        if exchangeBlocked {
+        if copied && exchangeBlocked {
             exchangeBlocked = false
             connection.resumeLater(self)
         }
-        return .bytes(n, end: bodyComplete && drained)
+        return copied
     }
 
     /// Runs the exchange again after `body` made room (from the connection, outside
