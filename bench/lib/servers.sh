@@ -32,16 +32,24 @@ CONF
 
 # start_origin NAME PORT [PORT2] — nginx, 1 worker, fixed body, keep-alive, on LOAD_CPU.
 # With PORT2, a second server block answers there with a body naming the other side
-# (bench/flip tells which backend answered from the body).
+# (bench/flip tells which backend answered from the body). With $ORIGIN_BODY_BYTES set
+# (bench/h2 --body-bytes), PORT answers every request with a file of that many bytes
+# ("x" throughout) instead of the short text.
 start_origin() {
-    local name=$1 port=$2 port2=${3:-} dir="$BENCH_WORK/$1"
+    local name=$1 port=$2 port2=${3:-} dir="$BENCH_WORK/$1" answer
     mkdir -p "$dir"
+    answer="location / { default_type text/plain; return 200 \"$ORIGIN_BODY\"; }"
+    if [ "${ORIGIN_BODY_BYTES:-0}" -gt 0 ]; then
+        mkdir -p "$dir/www"
+        head -c "$ORIGIN_BODY_BYTES" /dev/zero | tr '\0' x >"$dir/www/body"
+        answer="location / { default_type application/octet-stream; root $dir/www; try_files /body =404; }"
+    fi
     {
         nginx_common_head "$dir"
         cat <<CONF
     server {
         listen 127.0.0.1:$port backlog=4096;
-        location / { default_type text/plain; return 200 "$ORIGIN_BODY"; }
+        $answer
     }
 CONF
         if [ -n "$port2" ]; then
