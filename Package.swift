@@ -40,6 +40,8 @@ let package = Package(
         .target(name: "CSwitchyardHeadScan"),
         // C: OpenSSL's allocator, the worker's block cache on a worker's thread.
         .target(name: "CSwitchyardTLSHeap", dependencies: ["COpenSSL", "CSwitchyardBlockCache"]),
+        // C: the BIO OpenSSL writes a connection's records into, sent from where they lie.
+        .target(name: "CSwitchyardCiphertextSink", dependencies: ["COpenSSL"]),
         // `switchyard version`'s commit, from git before every build.
         .plugin(name: "BuildInfo", capability: .buildTool()),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
@@ -53,7 +55,7 @@ let package = Package(
         .target(name: "SwitchyardSystem", dependencies: ["CSwitchyardShims"], swiftSettings: dataPlaneSettings),
         .target(name: "SwitchyardHTTP", dependencies: ["CNGHTTP2", "CSwitchyardBlockCache", "CSwitchyardHeadScan"], swiftSettings: dataPlaneSettings),
         .target(name: "SwitchyardRouting", swiftSettings: dataPlaneSettings),
-        .target(name: "SwitchyardTLS", dependencies: ["COpenSSL", "CSwitchyardTLSHeap"], swiftSettings: dataPlaneSettings),
+        .target(name: "SwitchyardTLS", dependencies: ["COpenSSL", "CSwitchyardTLSHeap", "CSwitchyardCiphertextSink"], swiftSettings: dataPlaneSettings),
         // Mirror and compare: what a mirrored pair is, and comparing pairs into a report (no I/O).
         .target(name: "SwitchyardCompare", dependencies: ["CZlib", "SwitchyardRouting"]),
         .target(name: "SwitchyardProxy",

@@ -1,4 +1,5 @@
 import COpenSSL
+import CSwitchyardCiphertextSink
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,14 +9,15 @@ import Glibc
 /// plaintext through it.
 ///
 /// The loop's duty after *every* call (handshake, read, write, shutdown): if
-/// `hasCiphertextToSend`, drain `takeCiphertext` to the socket. Handshake records, session
-/// tickets, key updates and alerts appear there without a write of ours.
+/// `hasCiphertextToSend`, send `ciphertextToSend` (or drain `takeCiphertext`) to the
+/// socket. Handshake records, session tickets, key updates and alerts appear there without
+/// a write of ours.
 ///
 /// Not thread-safe: a session lives on one event-loop thread. It keeps its context alive.
 ///
-/// Hot path: `feedCiphertext`, `takeCiphertext`, `readPlaintext` and `writePlaintext`
-/// allocate no Swift objects (OpenSSL reuses its record buffers and the memory BIOs keep
-/// their capacity), except when they throw.
+/// Hot path: `feedCiphertext`, `takeCiphertext`, `ciphertextToSend`, `readPlaintext` and
+/// `writePlaintext` allocate no Swift objects (OpenSSL reuses its record buffers, and the
+/// input memory BIO and the output sink keep their capacity), except when they throw.
 public final class TLSSession {
     /// Soft limit on ciphertext buffered in either direction. `feedCiphertext` accepts no
     /// more once this much is waiting to be decrypted, and `writePlaintext` consumes nothing
@@ -26,7 +28,8 @@ public final class TLSSession {
     private let ssl: OpaquePointer
     /// Ciphertext from the network, read by OpenSSL (owned by `ssl`).
     private let networkIn: OpaquePointer
-    /// Ciphertext for the network, written by OpenSSL (owned by `ssl`).
+    /// Ciphertext for the network, written by OpenSSL (owned by `ssl`): a sink BIO
+    /// (`CSwitchyardCiphertextSink`), sent from where it lies (`ciphertextToSend`).
     private let networkOut: OpaquePointer
     /// The context whose callbacks and certificates this session borrows.
     private let owner: AnyObject
@@ -112,9 +115,25 @@ public final class TLSSession {
     /// Ciphertext to send to the network (handshake records, alerts, encrypted data): copies
     /// up to `buffer.count` bytes into `buffer` and returns the count (0 = nothing pending).
     public func takeCiphertext(into buffer: UnsafeMutableRawBufferPointer) -> Int {
-        guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
-        let read = BIO_read(networkOut, base, Int32(clamping: buffer.count))
-        return max(0, Int(read))
+        let waiting = ciphertextToSend
+        guard let base = buffer.baseAddress, let from = waiting.baseAddress else { return 0 }
+        let count = min(buffer.count, waiting.count)
+        base.copyMemory(from: from, byteCount: count)
+        ciphertextSent(count)
+        return count
+    }
+
+    /// The ciphertext waiting to be sent, where it lies (empty when none): valid until the
+    /// next call into this session. Send from it, then say how much went (`ciphertextSent`);
+    /// `takeCiphertext` is the same with a copy.
+    public var ciphertextToSend: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: sy_sink_bio_data(networkOut), count: sy_sink_bio_pending(networkOut))
+    }
+
+    /// The first `count` bytes of `ciphertextToSend` were sent.
+    public func ciphertextSent(_ count: Int) {
+        precondition(count >= 0 && count <= sy_sink_bio_pending(networkOut), "sent more ciphertext than was waiting")
+        sy_sink_bio_consume(networkOut, count)
     }
 
     /// How many more ciphertext bytes `feedCiphertext` would accept now.
@@ -124,7 +143,7 @@ public final class TLSSession {
 
     /// Whether `takeCiphertext` has bytes to give.
     public var hasCiphertextToSend: Bool {
-        BIO_ctrl_pending(networkOut) > 0
+        sy_sink_bio_pending(networkOut) > 0
     }
 
     // MARK: Handshake
@@ -202,7 +221,7 @@ public final class TLSSession {
         var total = 0
         // With partial writes on, OpenSSL returns after each record; loop to fill the room.
         while total < bytes.count {
-            let room = Self.pendingCiphertextLimit - Int(BIO_ctrl_pending(networkOut))
+            let room = Self.pendingCiphertextLimit - sy_sink_bio_pending(networkOut)
             guard room > 0 else { break }
             Self.emptyErrorQueue()
             var written = 0
@@ -290,10 +309,10 @@ public final class TLSSession {
             SSL_free(ssl)
             throw TLSError.openSSL("cannot create a TLS memory buffer")
         }
-        guard let output = BIO_new(BIO_s_mem()) else {
+        guard let output = sy_sink_bio_new() else {
             BIO_free(input)
             SSL_free(ssl)
-            throw TLSError.openSSL("cannot create a TLS memory buffer")
+            throw TLSError.openSSL("cannot create a TLS output buffer")
         }
         // An empty input buffer means "more may come" (retry), not end of stream: the end of
         // the TCP stream is the event loop's to report, not the buffer's.

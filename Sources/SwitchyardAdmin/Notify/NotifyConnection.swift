@@ -5,7 +5,7 @@ import SwitchyardTLS
 
 /// One connection to a `notify post` receiver, plain or TLS, on a notify thread: blocking
 /// work in small steps, every wait bounded by the attempt's deadline (poll), errors as one
-/// line for the error log. TLS goes through the same `TLSSession` (memory BIOs) as the data
+/// line for the error log. TLS goes through the same `TLSSession` (in-memory BIOs) as the data
 /// plane's upstreams: the certificate must chain to the `ca` file (or the system store) and
 /// name the host.
 final class NotifyConnection {

@@ -210,7 +210,6 @@ extension DownstreamConnection {
         }
         worker.loop.deregister(registration)
         fd.close()
-        tls?.release()
         worker.connectionClosed(self)
     }
 }

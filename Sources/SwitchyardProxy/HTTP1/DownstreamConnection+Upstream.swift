@@ -59,7 +59,7 @@ extension DownstreamConnection {
             if let tls = pool.tls {
                 do {
                     let session = try TLSSession(client: tls.context, serverName: tls.serverName, resuming: pool.resumable)
-                    connection.tls = TLSTransport(session: session, pool: worker.buffers)
+                    connection.tls = TLSTransport(session: session)
                 } catch {
                     connection.close()
                     throw error

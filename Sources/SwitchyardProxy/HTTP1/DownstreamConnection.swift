@@ -282,7 +282,7 @@ final class DownstreamConnection: EventHandler, Indexed {
     convenience init(fd: FileDescriptor, client: ClientIdentity, worker: Worker, tls session: TLSSession? = nil, h2c: Bool = false,
                      proxyProtocol: Bool = false) {
         self.init(fd: fd, client: client, worker: worker,
-                  tls: session.map { TLSTransport(session: $0, pool: worker.buffers) },
+                  tls: session.map { TLSTransport(session: $0) },
                   secure: session != nil, bridge: nil, h2c: h2c, protocolName: "h1", tlsVersion: "")
         if proxyProtocol {
             proxyHeader = []

@@ -93,7 +93,6 @@ final class IdleTable: EventHandler {
         let entry = remove(at: index)
         worker.loop.deregister(entry.registration)
         entry.fd.close()
-        entry.tls?.release()
         worker.stats.openConnections -= 1
     }
 

@@ -516,7 +516,6 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         worker.loop.deregister(registration)
         fd.close()
         if let out = out.take() { worker.buffers.give(out) }
-        tls?.release()
         worker.http2Closed(self)
     }
 

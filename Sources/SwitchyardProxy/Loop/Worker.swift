@@ -262,7 +262,6 @@ final class Worker: @unchecked Sendable {
         do {
             connection.registration = try loop.register(fd, connection, events: Epoll.readable)
         } catch {
-            tls?.release()
             fd.close()
             if let initial { buffers.give(initial) }
             return

@@ -60,7 +60,6 @@ final class MirrorConnection: EventHandler {
     func close() {
         guard !closed else { return }
         closed = true
-        tls?.release()
         loop.deregister(registration)
         fd.close()
         owner = nil

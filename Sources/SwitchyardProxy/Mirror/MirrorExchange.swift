@@ -74,7 +74,7 @@ final class MirrorExchange: Indexed {
             let made = MirrorConnection(fd: fd, server: server, loop: mirror.loop, connecting: !connected)
             do {
                 if let tls = server.tls {
-                    made.tls = TLSTransport(session: try TLSSession(client: tls.context, serverName: tls.serverName), pool: mirror.buffers)
+                    made.tls = TLSTransport(session: try TLSSession(client: tls.context, serverName: tls.serverName))
                 }
                 made.registration = try mirror.loop.register(fd, made, events: connected ? Epoll.writable | Epoll.readable : Epoll.writable)
             } catch {

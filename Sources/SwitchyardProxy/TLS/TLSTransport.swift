@@ -2,19 +2,15 @@ import SwitchyardSystem
 import SwitchyardTLS
 
 /// The TLS side of a client connection: ciphertext moves between the socket and the
-/// session's memory BIOs; the connection above it sees plaintext only. Non-blocking: the
-/// handshake advances as bytes arrive, and ciphertext that the socket would not take
-/// waits in `pendingOut`.
+/// session; the connection above it sees plaintext only. Non-blocking: the handshake
+/// advances as bytes arrive, and ciphertext that the socket would not take waits in the
+/// session, where OpenSSL wrote it (`TLSSession.ciphertextToSend`), bounded by
+/// `TLSSession.pendingCiphertextLimit`.
 final class TLSTransport {
     let session: TLSSession
-    private var pendingOut: IOBuffer?
-    /// Strong: the pool never refers back, and a checked `unowned` read costs a strong
-    /// retain and release at every use.
-    private let pool: BufferPool
 
-    init(session: TLSSession, pool: BufferPool) {
+    init(session: TLSSession) {
         self.session = session
-        self.pool = pool
     }
 
     enum SocketRead { case fed, endOfStream, wouldBlock, full }
@@ -51,44 +47,23 @@ final class TLSTransport {
         return try session.writePlaintext(bytes)
     }
 
-    /// Writes pending ciphertext to the socket. True when nothing is left to write.
+    /// Writes pending ciphertext to the socket, straight from the session (no copy into a
+    /// buffer of ours first). True when nothing is left to write.
     func flush(_ fd: FileDescriptor) throws(Errno) -> Bool {
-        // The buffer is moved out of `pendingOut` and back, never copied (a copy out of the
-        // property is an atomic retain and release).
-        guard let out = pendingOut.take() ?? (session.hasCiphertextToSend ? pool.take() : nil) else { return true }
         while true {
-            if out.isEmpty {
-                let n = session.takeCiphertext(into: out.writable)
-                if n == 0 {
-                    pool.give(out)
-                    return true
-                }
-                out.commit(n)
-            }
-            let sent: IOResult<Int>
-            do { sent = try fd.send(out.readable) } catch {
-                pendingOut = consume out
-                throw error
-            }
-            switch sent {
+            let waiting = session.ciphertextToSend
+            if waiting.isEmpty { return true }
+            switch try fd.send(waiting) {
             case .processed(let n):
-                out.consume(n)
+                session.ciphertextSent(n)
             case .wouldBlock:
-                pendingOut = consume out
                 return false
             }
         }
     }
 
-    var hasPendingOutput: Bool { pendingOut.map { !$0.isEmpty } ?? false || session.hasCiphertextToSend }
+    var hasPendingOutput: Bool { session.hasCiphertextToSend }
 
     /// Queues close_notify (sent by the next `flush`).
     func shutdown() { session.shutdown() }
-
-    func release() {
-        if let out = pendingOut {
-            pool.give(out)
-            pendingOut = nil
-        }
-    }
 }

@@ -78,7 +78,6 @@ final class UpstreamConnection: EventHandler {
     func close() {
         guard !closed else { return }
         closed = true
-        tls?.release()
         loop.deregister(registration)
         fd.close()
         pool.openConnections -= 1

@@ -1,0 +1,118 @@
+#include "CSwitchyardCiphertextSink.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+// The bytes waiting are [start, end) of data; capacity is data's size.
+typedef struct {
+    unsigned char *data;
+    size_t capacity;
+    size_t start;
+    size_t end;
+} sy_sink;
+
+// The first buffer holds a handshake's flight or one full TLS record (16 KiB and its
+// overhead) and then some; doubled twice it holds the most `TLSSession.writePlaintext` lets
+// wait (its 64 KiB limit and one record more), so a busy connection's sink stops at 84 KiB.
+enum { sy_sink_first_capacity = 21 * 1024 };
+
+static int sink_write(BIO *bio, const char *in, int length) {
+    BIO_clear_retry_flags(bio);
+    if (length <= 0) return 0;
+    sy_sink *sink = BIO_get_data(bio);
+    size_t count = (size_t)length;
+    if (sink->capacity - sink->end < count) {
+        // Room at the front first (what was sent), then a bigger buffer.
+        if (sink->start > 0) {
+            memmove(sink->data, sink->data + sink->start, sink->end - sink->start);
+            sink->end -= sink->start;
+            sink->start = 0;
+        }
+        if (sink->capacity - sink->end < count) {
+            size_t capacity = sink->capacity > 0 ? sink->capacity : sy_sink_first_capacity;
+            while (capacity - sink->end < count) capacity *= 2;
+            unsigned char *grown = realloc(sink->data, capacity);
+            if (grown == NULL) return -1;
+            sink->data = grown;
+            sink->capacity = capacity;
+        }
+    }
+    memcpy(sink->data + sink->end, in, count);
+    sink->end += count;
+    return length;
+}
+
+static long sink_ctrl(BIO *bio, int command, long number, void *pointer) {
+    (void)number;
+    (void)pointer;
+    sy_sink *sink = BIO_get_data(bio);
+    switch (command) {
+    case BIO_CTRL_PENDING:
+    case BIO_CTRL_WPENDING:
+        return (long)(sink->end - sink->start);
+    case BIO_CTRL_FLUSH:
+        // Nothing to push: the caller sends what waits.
+        return 1;
+    default:
+        // Everything else (kTLS, datagram options, duplication) is not ours to support.
+        return 0;
+    }
+}
+
+static int sink_create(BIO *bio) {
+    sy_sink *sink = calloc(1, sizeof *sink);
+    if (sink == NULL) return 0;
+    BIO_set_data(bio, sink);
+    BIO_set_init(bio, 1);
+    return 1;
+}
+
+static int sink_destroy(BIO *bio) {
+    sy_sink *sink = BIO_get_data(bio);
+    if (sink != NULL) {
+        free(sink->data);
+        free(sink);
+    }
+    BIO_set_data(bio, NULL);
+    return 1;
+}
+
+static BIO_METHOD *sink_method;
+static pthread_once_t sink_method_once = PTHREAD_ONCE_INIT;
+
+static void make_sink_method(void) {
+    BIO_METHOD *method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "switchyard ciphertext sink");
+    if (method == NULL) return;
+    if (!BIO_meth_set_write(method, sink_write) || !BIO_meth_set_ctrl(method, sink_ctrl)
+        || !BIO_meth_set_create(method, sink_create) || !BIO_meth_set_destroy(method, sink_destroy)) {
+        BIO_meth_free(method);
+        return;
+    }
+    sink_method = method;
+}
+
+BIO *sy_sink_bio_new(void) {
+    pthread_once(&sink_method_once, make_sink_method);
+    return sink_method != NULL ? BIO_new(sink_method) : NULL;
+}
+
+size_t sy_sink_bio_pending(BIO *bio) {
+    sy_sink *sink = BIO_get_data(bio);
+    return sink->end - sink->start;
+}
+
+const unsigned char *sy_sink_bio_data(BIO *bio) {
+    sy_sink *sink = BIO_get_data(bio);
+    return sink->end > sink->start ? sink->data + sink->start : NULL;
+}
+
+void sy_sink_bio_consume(BIO *bio, size_t count) {
+    sy_sink *sink = BIO_get_data(bio);
+    if (count > sink->end - sink->start) count = sink->end - sink->start;
+    sink->start += count;
+    if (sink->start == sink->end) {
+        sink->start = 0;
+        sink->end = 0;
+    }
+}
