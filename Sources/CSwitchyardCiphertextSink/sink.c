@@ -12,10 +12,18 @@ typedef struct {
     size_t end;
 } sy_sink;
 
-// The first buffer holds a handshake's flight or one full TLS record (16 KiB and its
-// overhead) and then some; doubled twice it holds the most `TLSSession.writePlaintext` lets
-// wait (its 64 KiB limit and one record more), so a busy connection's sink stops at 84 KiB.
-enum { sy_sink_first_capacity = 21 * 1024 };
+// The most a connection's sink needs: what `TLSSession.writePlaintext` lets wait (its
+// 64 KiB limit and one record more, 16 KiB and its overhead).
+enum { sy_sink_busy_capacity = 84 * 1024 };
+
+// The buffer's next size when `need` bytes must fit: a page-rounded `need` at first (a
+// handshake's flight, a few KiB, which is all a connection of small answers keeps), then
+// doubling up to the busy size: a connection holds what its answers needed, not more.
+static size_t next_capacity(size_t capacity, size_t need) {
+    size_t doubled = capacity * 2 < sy_sink_busy_capacity ? capacity * 2 : sy_sink_busy_capacity;
+    size_t rounded = (need + 4095) & ~(size_t)4095;
+    return rounded > doubled ? rounded : doubled;
+}
 
 static int sink_write(BIO *bio, const char *in, int length) {
     BIO_clear_retry_flags(bio);
@@ -30,8 +38,7 @@ static int sink_write(BIO *bio, const char *in, int length) {
             sink->start = 0;
         }
         if (sink->capacity - sink->end < count) {
-            size_t capacity = sink->capacity > 0 ? sink->capacity : sy_sink_first_capacity;
-            while (capacity - sink->end < count) capacity *= 2;
+            size_t capacity = next_capacity(sink->capacity, sink->end + count);
             unsigned char *grown = realloc(sink->data, capacity);
             if (grown == NULL) return -1;
             sink->data = grown;

@@ -6,9 +6,10 @@
 // copy. For an answer's body that was two extra passes over every byte on the way out
 // (callgrind: memset 1 instruction and memcpy about 2 a byte of a 256 KiB answer).
 //
-// One connection's, on one thread. The buffer grows (doubling, never zeroed) to what the
-// writes need and keeps its size for the connection's life, as a memory BIO keeps its own:
-// a steady stream of answers allocates nothing.
+// One connection's, on one thread. The buffer grows (never zeroed) to what the writes
+// need, at most 84 KiB unless a single write needs more, and keeps its size for the
+// connection's life, as a memory BIO keeps its own: a steady stream of answers allocates
+// nothing, and a connection of small answers keeps a few KiB.
 #ifndef C_SWITCHYARD_CIPHERTEXT_SINK_H
 #define C_SWITCHYARD_CIPHERTEXT_SINK_H
 
