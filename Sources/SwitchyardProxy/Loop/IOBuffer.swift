@@ -220,10 +220,10 @@ final class IOBuffer {
 /// from its fields comes back here (`give`; `releaseBuffer`), and the pool frees idle ones
 /// only in `trim`, on the loop's tick — which runs between handler calls, never inside one.
 /// So those fields may be used through unretained references
-/// (`DownstreamConnection.fromClientRef`, `H2Stream.responseBody`) for the rest of a call,
-/// even past a call that gives the buffer back: no atomic retain and release per use.
+/// (`DownstreamConnection.fromClientRef`, `H2Stream.copyResponseBody`) for the rest of a
+/// call, even past a call that gives the buffer back: no atomic retain and release per use.
 /// (Using a buffer after giving it back would still be a logic error; the rule only keeps
-/// its memory valid.) Buffers held elsewhere (TLS output, the mirror) are not borrowed so.
+/// its memory valid.) Buffers held elsewhere (the mirror's) are not borrowed so.
 final class BufferPool {
     let bufferSize: Int
     private let free: ObjectStack<IOBuffer>
