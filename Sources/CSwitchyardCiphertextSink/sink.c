@@ -3,14 +3,24 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
-// The bytes waiting are [start, end) of data; capacity is data's size.
+// The bytes waiting are [start, end) of data; capacity is data's size. `fd`: the socket
+// lent for the current write (-1 when none); `direct`: bytes of records sent straight to it.
 typedef struct {
     unsigned char *data;
     size_t capacity;
     size_t start;
     size_t end;
+    int fd;
+    unsigned long long direct;
 } sy_sink;
+
+// A record at least this long goes straight to a lent socket: an answer's body, in full
+// records of 16 KiB. Shorter ones (a small answer, a session ticket, an alert) wait, so
+// that what one write makes leaves in one send, as before.
+enum { sy_sink_direct_min = 8 * 1024 };
 
 // The most a connection's sink needs: what `TLSSession.writePlaintext` lets wait (its
 // 64 KiB limit and one record more, 16 KiB and its overhead).
@@ -25,11 +35,43 @@ static size_t next_capacity(size_t capacity, size_t need) {
     return rounded > doubled ? rounded : doubled;
 }
 
+// Sends what waits and then `count` bytes of `in`, in one call. Returns how many bytes of
+// `in` went; what waits is consumed as far as it went. A send refused (EAGAIN, a reset,
+// an interrupt) sends nothing: the caller keeps every byte, and its own send meets the
+// same condition and reports it.
+static size_t send_direct(sy_sink *sink, const char *in, size_t count) {
+    size_t waiting = sink->end - sink->start;
+    struct iovec parts[2];
+    int used = 0;
+    if (waiting > 0) parts[used++] = (struct iovec){ sink->data + sink->start, waiting };
+    parts[used++] = (struct iovec){ (void *)in, count };
+    struct msghdr message = { .msg_iov = parts, .msg_iovlen = (size_t)used };
+    ssize_t sent = sendmsg(sink->fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent <= 0) return 0;
+    size_t went = (size_t)sent;
+    if (went < waiting) {
+        sink->start += went;
+        return 0;
+    }
+    sink->start = 0;
+    sink->end = 0;
+    went -= waiting;
+    sink->direct += went;
+    return went;
+}
+
 static int sink_write(BIO *bio, const char *in, int length) {
     BIO_clear_retry_flags(bio);
     if (length <= 0) return 0;
     sy_sink *sink = BIO_get_data(bio);
     size_t count = (size_t)length;
+    if (sink->fd >= 0 && count >= sy_sink_direct_min) {
+        // Straight from OpenSSL's record buffer to the socket: no copy into the sink.
+        size_t went = send_direct(sink, in, count);
+        in += went;
+        count -= went;
+        if (count == 0) return length;
+    }
     if (sink->capacity - sink->end < count) {
         // Room at the front first (what was sent), then a bigger buffer.
         if (sink->start > 0) {
@@ -70,6 +112,7 @@ static long sink_ctrl(BIO *bio, int command, long number, void *pointer) {
 static int sink_create(BIO *bio) {
     sy_sink *sink = calloc(1, sizeof *sink);
     if (sink == NULL) return 0;
+    sink->fd = -1;
     BIO_set_data(bio, sink);
     BIO_set_init(bio, 1);
     return 1;
@@ -122,4 +165,14 @@ void sy_sink_bio_consume(BIO *bio, size_t count) {
         sink->start = 0;
         sink->end = 0;
     }
+}
+
+void sy_sink_bio_lend_socket(BIO *bio, int fd) {
+    sy_sink *sink = BIO_get_data(bio);
+    sink->fd = fd;
+}
+
+unsigned long long sy_sink_bio_direct_bytes(BIO *bio) {
+    sy_sink *sink = BIO_get_data(bio);
+    return sink->direct;
 }

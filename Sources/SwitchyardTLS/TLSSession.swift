@@ -130,6 +130,10 @@ public final class TLSSession {
         UnsafeRawBufferPointer(start: sy_sink_bio_data(networkOut), count: sy_sink_bio_pending(networkOut))
     }
 
+    /// Bytes of ciphertext that went straight to a lent socket (`writePlaintext(_:sendingTo:)`)
+    /// instead of waiting in the sink.
+    public var ciphertextSentDirectly: UInt64 { UInt64(sy_sink_bio_direct_bytes(networkOut)) }
+
     /// The first `count` bytes of `ciphertextToSend` were sent.
     public func ciphertextSent(_ count: Int) {
         precondition(count >= 0 && count <= sy_sink_bio_pending(networkOut), "sent more ciphertext than was waiting")
@@ -208,10 +212,16 @@ public final class TLSSession {
     /// when `pendingCiphertextLimit` bytes already wait to be sent or the handshake has not
     /// finished; offer the rest again after sending.
     ///
+    /// - Parameter socket: the connection's socket, lent for this call (-1: none). Full
+    ///   records (8 KiB or more) then go straight to it, after what waits, with no copy
+    ///   into the sink; what it does not take waits as usual. Send what waits after the
+    ///   call in either case: short records, and whatever the socket refused, stay.
     /// - Throws: `TLSError` when the connection can no longer send (after `shutdown`, or a
     ///   fatal error).
-    public func writePlaintext(_ bytes: UnsafeRawBufferPointer) throws(TLSError) -> Int {
+    public func writePlaintext(_ bytes: UnsafeRawBufferPointer, sendingTo socket: Int32 = -1) throws(TLSError) -> Int {
         guard let base = bytes.baseAddress else { return 0 }
+        if socket >= 0 { sy_sink_bio_lend_socket(networkOut, socket) }
+        defer { if socket >= 0 { sy_sink_bio_lend_socket(networkOut, -1) } }
         if ticket == .due {
             // Queued for OpenSSL's next write, which is this one: the ticket's record goes
             // out ahead of the data. Refused (0) where tickets do not exist (TLS 1.2).

@@ -6,6 +6,11 @@
 // copy. For an answer's body that was two extra passes over every byte on the way out
 // (callgrind: memset 1 instruction and memcpy about 2 a byte of a 256 KiB answer).
 //
+// With a socket lent (`sy_sink_bio_lend_socket`, while the caller encrypts an answer), a
+// full record skips the buffer: it goes from OpenSSL's record buffer to the socket, after
+// what waits, and only what the socket refuses is kept (a 256 KiB answer's last copy in
+// user space but OpenSSL's own).
+//
 // One connection's, on one thread. The buffer grows (never zeroed) to what the writes
 // need, at most 84 KiB unless a single write needs more, and keeps its size for the
 // connection's life, as a memory BIO keeps its own: a steady stream of answers allocates
@@ -24,5 +29,12 @@ size_t sy_sink_bio_pending(BIO *bio);
 const unsigned char *sy_sink_bio_data(BIO *bio);
 /// The first `count` waiting bytes were sent (`count` ≤ pending).
 void sy_sink_bio_consume(BIO *bio, size_t count);
+/// Lends the connection's socket for the writes that follow (-1 takes it back): a record
+/// of 8 KiB or more is then sent straight from OpenSSL's buffer, together with what
+/// waits (one `sendmsg`), and only what the socket does not take is kept. Lend it only
+/// while no one else sends on the socket, and send what waits after, as always.
+void sy_sink_bio_lend_socket(BIO *bio, int fd);
+/// Bytes of records sent straight to a lent socket so far (tests, measurements).
+unsigned long long sy_sink_bio_direct_bytes(BIO *bio);
 
 #endif

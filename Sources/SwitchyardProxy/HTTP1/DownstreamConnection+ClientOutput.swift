@@ -57,7 +57,7 @@ extension DownstreamConnection {
                 return false
             }
             while let out = toClient, !out.isEmpty {
-                let n = try tls.encrypt(out.readable)
+                let n = try tls.encrypt(out.readable, sendingTo: fd)
                 if n == 0 { break }
                 out.consume(n)
                 bytesOut += UInt64(n)

@@ -209,7 +209,7 @@ extension DownstreamConnection {
                 return false
             }
             while let out = toUpstream, !out.isEmpty {
-                let n = try tls.encrypt(out.readable)
+                let n = try tls.encrypt(out.readable, sendingTo: upstream.fd)
                 if n == 0 { break }
                 if replayLength > 0 { out.consumeKeeping(n) } else { out.consume(n) }
                 progressed = true

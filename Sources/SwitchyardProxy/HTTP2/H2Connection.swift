@@ -261,7 +261,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
                     if n == 0 { return progressed }
                     buffer.commit(n)
                 }
-                let n = try tls.encrypt(buffer.readable)
+                let n = try tls.encrypt(buffer.readable, sendingTo: fd)
                 buffer.consume(n)
                 if n > 0 {
                     progressed = true

@@ -128,7 +128,7 @@ final class MirrorExchange: Indexed {
                 if !tls.session.isHandshakeComplete { _ = try tls.session.handshake() }
                 guard try tls.flush(connection.fd) else { writeBlocked = true ; return true }
                 while let request = out, !request.isEmpty {
-                    let n = try tls.encrypt(request.readable)
+                    let n = try tls.encrypt(request.readable, sendingTo: connection.fd)
                     if n == 0 { break }
                     request.consumeKeeping(n)
                     guard try tls.flush(connection.fd) else { writeBlocked = true ; break }

@@ -42,9 +42,11 @@ final class TLSTransport {
     }
 
     /// Encrypts as much of `bytes` as the session takes; returns the plaintext consumed.
-    func encrypt(_ bytes: UnsafeRawBufferPointer) throws(TLSError) -> Int {
+    /// Full records go straight to `fd` when the socket takes them (no copy into the
+    /// session's sink); call `flush` after, as always, for the rest.
+    func encrypt(_ bytes: UnsafeRawBufferPointer, sendingTo fd: FileDescriptor) throws(TLSError) -> Int {
         guard session.isHandshakeComplete else { return 0 }
-        return try session.writePlaintext(bytes)
+        return try session.writePlaintext(bytes, sendingTo: fd.rawValue)
     }
 
     /// Writes pending ciphertext to the socket, straight from the session (no copy into a
