@@ -117,6 +117,56 @@ extension DownstreamConnection {
         return used > 0
     }
 
+    /// One read from a plain upstream socket straight into the stream's staged body, for a
+    /// body of known length: no pass through `fromUpstream` and no copy out of it (one copy
+    /// of every byte less on a large answer). Only while `fromUpstream` holds nothing (bytes
+    /// there go first, by `deliverBodyToStream`), and never past the answer's last byte:
+    /// what a server sends after it must not reach the client. False when the caller is to
+    /// read into `fromUpstream` as usual: this read is not for the stream, or it took the
+    /// answer's last byte (the usual read then finds whatever follows, which keeps the
+    /// connection from its pool, and takes a pending end now).
+    func receiveIntoStream(peerEnded: Bool) -> Bool {
+        guard responseHeadDone, phase == .exchanging, !clientWriteBlocked, !upstreamHungUp, mirrorPair == nil,
+              case .length(let remaining) = responseBody,
+              fromUpstream?.isEmpty ?? true, toClient?.isEmpty ?? true else { return false }
+        // The stream borrowed: it is alive while it is bridged, and neither call closes it.
+        let stream = Unmanaged.passUnretained(bridge.unsafelyUnwrapped)
+        guard let window = stream._withUnsafeGuaranteedRef({ $0.bodyReceiveWindow(max: Int(clamping: remaining)) }) else {
+            return false
+        }
+        let (fd, registration) = withUpstream { ($0.fd, $0.registration) }
+        var filled = false
+        do {
+            switch try fd.receive(into: window) {
+            case .processed(0):
+                upstreamEOF = true
+            case .processed(let n):
+                deadline = worker.nowMilliseconds + idleLimit
+                let last = UInt64(n) == remaining
+                stream._withUnsafeGuaranteedRef { $0.bodyReceived(n, complete: last) }
+                bytesOut += UInt64(n)
+                if last {
+                    responseBody = .done
+                    responseDone = true
+                    return false
+                }
+                responseBody = .length(remaining - UInt64(n))
+                filled = n == window.count
+            case .wouldBlock:
+                break
+            }
+        } catch {
+            // A reset is not a clean end (as `receive(from:into:)`).
+            upstreamEOF = true
+            upstreamReset = true
+        }
+        // Edge-triggered: a full window may have left bytes queued (see `readFromUpstream`).
+        if filled || (peerEnded && !upstreamEOF) {
+            worker.loopRef._withUnsafeGuaranteedRef { $0.readAgain(registration) }
+        }
+        return true
+    }
+
     /// The stream can take more of the answer again.
     func bridgeResume() {
         clientWriteBlocked = false

@@ -183,6 +183,7 @@ extension DownstreamConnection {
             readFromTLSUpstream()
             return
         }
+        if isH2, receiveIntoStream(peerEnded: peerEnded) { return }
         if fromUpstream == nil { fromUpstream = worker.buffers.take() }
         // Connection and buffer borrowed, not retained (two pairs every answer): `upstream`
         // and `fromUpstream` hold them, and a plain read replaces neither.

@@ -311,6 +311,33 @@ final class H2Stream: Indexed {
         return (used, blocked)
     }
 
+    /// Room at the end of the staged body for bytes received straight from the upstream
+    /// socket (`DownstreamConnection.receiveIntoStream`), at most `max`; nil when the stream
+    /// takes no more now (complete, or its buffer full until frames leave). Follow with
+    /// `bodyReceived`.
+    func bodyReceiveWindow(max: Int) -> UnsafeMutableRawBufferPointer? {
+        guard !bodyComplete else { return nil }
+        if body == nil { body = worker.buffers.take() }
+        return Unmanaged.passUnretained(body.unsafelyUnwrapped)._withUnsafeGuaranteedRef { out in
+            out.ensureWritable(16 * 1024)   // compacts only when the tail is short
+            let n = min(out.writableCount, max)
+            return n > 0 ? UnsafeMutableRawBufferPointer(rebasing: out.writable[0..<n]) : nil
+        }
+    }
+
+    /// `count` bytes were received into the window `bodyReceiveWindow` gave; `complete`:
+    /// they are the answer's last. What `deliverBody` does once it has copied.
+    func bodyReceived(_ count: Int, complete: Bool) {
+        Unmanaged.passUnretained(body.unsafelyUnwrapped)._withUnsafeGuaranteedRef { $0.commit(count) }
+        if complete { bodyComplete = true }
+        if deferred && (count > 0 || bodyComplete) {
+            deferred = false
+            connection.withSession { $0.resume(id) }
+        }
+        connection.needsFlush()
+        exchangeBlocked = false
+    }
+
     /// How many staged body bytes the next DATA frame carries (at most `max`); they stay
     /// in `body` until `copyResponseBody` writes the frame. `.deferred` while nothing is
     /// staged and more will come.

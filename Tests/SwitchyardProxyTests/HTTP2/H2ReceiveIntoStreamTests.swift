@@ -1,0 +1,74 @@
+import Foundation
+import Glibc
+import Testing
+import SwitchyardTestSupport
+
+/// An HTTP/2 stream's answer of known length is read from a plain upstream socket straight
+/// into the stream's staged body (`DownstreamConnection.receiveIntoStream`), never past
+/// the answer's last byte. What a server sends after that last byte must not reach the
+/// client, and must keep the connection from being reused.
+@Suite struct H2ReceiveIntoStreamTests {
+    /// The server sends its head, waits (so the body is read on its own, into the stream),
+    /// then the body with a whole second answer glued behind it. Stream 1 gets the body
+    /// and nothing more; stream 3 is served on a new connection with its own answer. Read
+    /// to the socket's end, the glued answer would sit there unseen, the connection would
+    /// go back to its pool, and stream 3 would be answered "EVIL!".
+    @Test func bytesAfterTheAnswerNeverReachTheClientNorTheNextStream() throws {
+        let origin = try GluedAnswerOrigin.start(bodyBytes: 40_000)
+        defer { origin.server.stop() }
+        let h = try ProxyHarness(routes: """
+            listen http 127.0.0.1:0 h2c
+            backend legacy {
+                server 127.0.0.1:\(origin.server.port)
+            }
+            route app {
+                backend legacy
+            }
+            """)
+        defer { h.stop() }
+        let client = try H2FrameClient(port: h.port, timeoutSeconds: 10)
+
+        client.request(stream: 1, path: "/first")
+        let first = try #require(client.response(stream: 1))
+        #expect(first.status == 200 && first.reset == nil)
+        #expect(first.body.count == 40_000, "the body and nothing after it (\(first.body.count) bytes)")
+        #expect(first.body.allSatisfy { $0 == UInt8(ascii: "y") })
+
+        client.request(stream: 3, path: "/second")
+        let second = try #require(client.response(stream: 3))
+        #expect(second.status == 200)
+        #expect(second.body.count == 40_000 && second.body.allSatisfy { $0 == UInt8(ascii: "y") },
+                "stream 3 got its own answer, not the glued one (\(second.body.prefix(16).map { Character(UnicodeScalar($0)) }))")
+        #expect(origin.connections() == 2, "the connection that sent bytes after its answer was not reused")
+    }
+}
+
+/// A plain HTTP/1.1 server, one connection at a time: to each request a `Content-Length`
+/// head, a pause, then the body with a complete second answer ("EVIL!") glued behind it in
+/// the same write; then the next request on the same connection.
+enum GluedAnswerOrigin {
+    final class Counter: @unchecked Sendable {
+        let lock = NSLock()
+        var connections = 0
+    }
+
+    static func start(bodyBytes: Int) throws -> (server: OneThreadServer, connections: @Sendable () -> Int) {
+        let counter = Counter()
+        let server = try OneThreadServer { listener in
+            while true {
+                let fd = accept(listener, nil, nil)
+                guard fd >= 0 else { return }
+                counter.lock.withLock { counter.connections += 1 }
+                while !readRequestHead(fd).isEmpty {
+                    guard writeAll(fd, Array("HTTP/1.1 200 OK\r\nContent-Length: \(bodyBytes)\r\n\r\n".utf8)) else { break }
+                    usleep(50_000)
+                    let glued = [UInt8](repeating: UInt8(ascii: "y"), count: bodyBytes)
+                        + Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!".utf8)
+                    guard writeAll(fd, glued) else { break }
+                }
+                Glibc.close(fd)
+            }
+        }
+        return (server, { counter.lock.withLock { counter.connections } })
+    }
+}
