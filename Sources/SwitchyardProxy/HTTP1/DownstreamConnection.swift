@@ -19,7 +19,9 @@ import SwitchyardTLS
 /// decoded head into the request parser (no HTTP/1.1 text in between), writes its DATA
 /// into `fromClient`, and is handed the parsed response head and the de-framed body, so a
 /// stream is routed, limited, forwarded and logged exactly like an HTTP/1.1 request. Such
-/// a connection has no socket of its own.
+/// a connection has no socket of its own. A body of known length from a plain upstream
+/// skips `fromUpstream` when it can: it is read straight into the stream's staged body
+/// (`receiveIntoStream`), never past the answer's last byte.
 ///
 /// All of it is confined to the worker's event-loop thread.
 ///
