@@ -32,7 +32,6 @@ import SwitchyardTLS
 
         var offset = first
         var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 32 * 1024)
         let pieces = [1, 700, 4_096, 13, 16_411, 65_536, 9]
         var piece = 0
         var rounds = 0
@@ -49,13 +48,7 @@ import SwitchyardTLS
             if offset < plaintext.count {
                 offset += try plaintext.withUnsafeBytes { try pipe.server.writePlaintext(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
             }
-            reading: while true {
-                switch try buffer.withUnsafeMutableBytes({ try pipe.client.readPlaintext(into: $0) }) {
-                case .bytes(let count): received += buffer[0..<count]
-                case .needMore: break reading
-                case .closed: Issue.record("the server closed"); return
-                }
-            }
+            guard try pipe.client.drainPlaintext(into: &received) else { Issue.record("the server closed"); return }
         }
         #expect(received.count == plaintext.count)
         #expect(received == plaintext, "every byte arrived, in order")

@@ -39,7 +39,6 @@ import SwitchyardTLS
         var offset = 0
         var received: [UInt8] = []
         var wire = [UInt8](repeating: 0, count: 64 * 1024)
-        var plain = [UInt8](repeating: 0, count: 32 * 1024)
         var waitedAfterADirectSend = false
         var rounds = 0
         while received.count < plaintext.count && rounds < 100_000 {
@@ -66,13 +65,7 @@ import SwitchyardTLS
                 let fed = wire.withUnsafeBytes { pipe.client.feedCiphertext(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
                 try #require(fed == n)
             }
-            reading: while true {
-                switch try plain.withUnsafeMutableBytes({ try pipe.client.readPlaintext(into: $0) }) {
-                case .bytes(let count): received += plain[0..<count]
-                case .needMore: break reading
-                case .closed: Issue.record("the server closed"); return
-                }
-            }
+            guard try pipe.client.drainPlaintext(into: &received) else { Issue.record("the server closed"); return }
         }
         #expect(received.count == plaintext.count)
         #expect(received == plaintext, "every byte arrived, in order")
@@ -109,7 +102,6 @@ import SwitchyardTLS
         defer { close(sending); close(receiving) }
         // The client's request: the server's next write carries the session ticket.
         #expect(try pipe.send(Array("GET / HTTP/1.1\r\n\r\n".utf8), from: .client).count == 18)
-        var plain = [UInt8](repeating: 0, count: 32 * 1024)
 
         let short = Array("a short answer".utf8)
         let long = (0..<40_000).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
@@ -128,13 +120,7 @@ import SwitchyardTLS
         try #require(n > 0)
         #expect(wire.withUnsafeBytes { pipe.client.feedCiphertext(UnsafeRawBufferPointer(rebasing: $0[0..<n])) } == n)
         var received: [UInt8] = []
-        reading: while true {
-            switch try plain.withUnsafeMutableBytes({ try pipe.client.readPlaintext(into: $0) }) {
-            case .bytes(let count): received += plain[0..<count]
-            case .needMore: break reading
-            case .closed: Issue.record("the server closed"); return
-            }
-        }
+        #expect(try pipe.client.drainPlaintext(into: &received), "the server did not close")
         #expect(received == short + long, "both answers, in order")
         #expect(pipe.client.resumableSession != nil, "the ticket arrived ahead of them")
     }

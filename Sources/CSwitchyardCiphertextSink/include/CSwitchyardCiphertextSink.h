@@ -8,8 +8,8 @@
 //
 // With a socket lent (`sy_sink_bio_lend_socket`, while the caller encrypts an answer), a
 // full record skips the buffer: it goes from OpenSSL's record buffer to the socket, after
-// what waits, and only what the socket refuses is kept (a 256 KiB answer's last copy in
-// user space but OpenSSL's own).
+// what waits, and only what the socket refuses is kept: one copy of every byte of a
+// large answer less.
 //
 // One connection's, on one thread. The buffer grows (never zeroed) to what the writes
 // need, at most 84 KiB unless a single write needs more, and keeps its size for the

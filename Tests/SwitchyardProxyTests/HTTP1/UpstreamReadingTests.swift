@@ -44,31 +44,18 @@ import SwitchyardSystem
 /// A plain HTTP/1.1 server that answers one request per connection with keep-alive (a
 /// `Content-Length`, no `Connection: close`) and closes the socket right after the answer.
 enum AnswerThenCloseOrigin {
-    final class Counter: @unchecked Sendable {
-        let lock = NSLock()
-        var connections = 0
-    }
-
     static func start() throws -> (server: OneThreadServer, connections: @Sendable () -> Int) {
-        let counter = Counter()
-        let server = try OneThreadServer { listener in
-            while true {
-                let fd = accept(listener, nil, nil)
-                guard fd >= 0 else { return }
-                counter.lock.withLock { counter.connections += 1 }
-                let head = String(decoding: readRequestHead(fd), as: UTF8.self)
-                let (target, length) = targetAndLength(ofHead: head)
-                var body = "answered \(target)\n"
-                if let length {
-                    var received = 0
-                    var byte: UInt8 = 0
-                    while received < length, Glibc.read(fd, &byte, 1) == 1 { received += 1 }
-                    body = "answered \(target) with \(received) bytes\n"
-                }
-                _ = writeAll(fd, Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8))
-                Glibc.close(fd)
+        try OneThreadServer.counting { fd in
+            let head = String(decoding: readRequestHead(fd), as: UTF8.self)
+            let (target, length) = targetAndLength(ofHead: head)
+            var body = "answered \(target)\n"
+            if let length {
+                var received = 0
+                var byte: UInt8 = 0
+                while received < length, Glibc.read(fd, &byte, 1) == 1 { received += 1 }
+                body = "answered \(target) with \(received) bytes\n"
             }
+            _ = writeAll(fd, Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8))
         }
-        return (server, { counter.lock.withLock { counter.connections } })
     }
 }

@@ -47,28 +47,15 @@ import SwitchyardTestSupport
 /// head, a pause, then the body with a complete second answer ("EVIL!") glued behind it in
 /// the same write; then the next request on the same connection.
 enum GluedAnswerOrigin {
-    final class Counter: @unchecked Sendable {
-        let lock = NSLock()
-        var connections = 0
-    }
-
     static func start(bodyBytes: Int) throws -> (server: OneThreadServer, connections: @Sendable () -> Int) {
-        let counter = Counter()
-        let server = try OneThreadServer { listener in
-            while true {
-                let fd = accept(listener, nil, nil)
-                guard fd >= 0 else { return }
-                counter.lock.withLock { counter.connections += 1 }
-                while !readRequestHead(fd).isEmpty {
-                    guard writeAll(fd, Array("HTTP/1.1 200 OK\r\nContent-Length: \(bodyBytes)\r\n\r\n".utf8)) else { break }
-                    usleep(50_000)
-                    let glued = [UInt8](repeating: UInt8(ascii: "y"), count: bodyBytes)
-                        + Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!".utf8)
-                    guard writeAll(fd, glued) else { break }
-                }
-                Glibc.close(fd)
+        try OneThreadServer.counting { fd in
+            while !readRequestHead(fd).isEmpty {
+                guard writeAll(fd, Array("HTTP/1.1 200 OK\r\nContent-Length: \(bodyBytes)\r\n\r\n".utf8)) else { return }
+                usleep(50_000)
+                let glued = [UInt8](repeating: UInt8(ascii: "y"), count: bodyBytes)
+                    + Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!".utf8)
+                guard writeAll(fd, glued) else { return }
             }
         }
-        return (server, { counter.lock.withLock { counter.connections } })
     }
 }

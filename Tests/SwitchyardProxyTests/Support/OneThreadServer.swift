@@ -6,7 +6,8 @@ import SwitchyardSystem
 /// descriptor (blocking, so `accept` waits). `stop()` wakes that accept, waits for the thread
 /// to leave, then closes the listener — its number is not reused under a thread still calling
 /// `accept` on it. The servers built on it (`AbruptTLSServer`, `ClosingOrigin`,
-/// `SmallPacketServer`, `AnswerThenCloseOrigin`) say what they do with each connection.
+/// `SmallPacketServer`, `AnswerThenCloseOrigin`, `GluedAnswerOrigin`) say what they do with
+/// each connection.
 final class OneThreadServer: @unchecked Sendable {
     let port: UInt16
     private let listener: FileDescriptor
@@ -28,6 +29,34 @@ final class OneThreadServer: @unchecked Sendable {
         _ = finished.wait(timeout: .now() + 10)
         listener.close()
     }
+}
+
+extension OneThreadServer {
+    /// A server that takes one connection at a time: counts it, hands it to `handle` (on
+    /// the server's thread), closes it, takes the next. `connections` says how many came.
+    static func counting(_ handle: @escaping @Sendable (_ fd: Int32) -> Void) throws
+        -> (server: OneThreadServer, connections: @Sendable () -> Int) {
+        let counter = ConnectionCounter()
+        let server = try OneThreadServer { listener in
+            while true {
+                let fd = accept(listener, nil, nil)
+                guard fd >= 0 else { return }
+                counter.accepted()
+                handle(fd)
+                Glibc.close(fd)
+            }
+        }
+        return (server, { counter.value })
+    }
+}
+
+/// Connections a test server accepted, counted on its thread and read by the test's.
+private final class ConnectionCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    func accepted() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
 }
 
 /// Reads a request head from a blocking socket, a byte at a time (nothing after it is

@@ -102,3 +102,18 @@ final class TLSPipe {
         return received
     }
 }
+
+extension TLSSession {
+    /// Appends every plaintext byte the session can give now to `received`; false when the
+    /// peer closed.
+    func drainPlaintext(into received: inout [UInt8]) throws -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 32 * 1024)
+        while true {
+            switch try buffer.withUnsafeMutableBytes({ try readPlaintext(into: $0) }) {
+            case .bytes(let count): received += buffer[0..<count]
+            case .needMore: return true
+            case .closed: return false
+            }
+        }
+    }
+}
