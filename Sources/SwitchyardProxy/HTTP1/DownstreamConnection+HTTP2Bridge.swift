@@ -131,7 +131,17 @@ extension DownstreamConnection {
               fromUpstream?.isEmpty ?? true, toClient?.isEmpty ?? true else { return false }
         // The stream borrowed: it is alive while it is bridged, and neither call closes it.
         let stream = Unmanaged.passUnretained(bridge.unsafelyUnwrapped)
-        guard let window = stream._withUnsafeGuaranteedRef({ $0.bodyReceiveWindow(max: Int(clamping: remaining)) }) else {
+        let window: UnsafeMutableRawBufferPointer
+        switch stream._withUnsafeGuaranteedRef({ $0.bodyReceiveWindow(max: Int(clamping: remaining)) }) {
+        case .room(let room):
+            window = room
+        case .full:
+            // The bytes stay in the socket — back-pressure on the server, as a full
+            // `fromUpstream` is — until frames leave and `bridgeResume` asks again. Read
+            // into `fromUpstream` now, they would only be copied into the stream later.
+            upstreamReadParked = true
+            return true
+        case .complete:
             return false
         }
         let (fd, registration) = withUpstream { ($0.fd, $0.registration) }
@@ -170,6 +180,13 @@ extension DownstreamConnection {
     /// The stream can take more of the answer again.
     func bridgeResume() {
         clientWriteBlocked = false
+        if upstreamReadParked {
+            // Edge-triggered: the bytes left in the socket will bring no event of their own.
+            upstreamReadParked = false
+            if let registration = upstream.map({ $0.registration }) {
+                worker.loopRef._withUnsafeGuaranteedRef { $0.readAgain(registration) }
+            }
+        }
         advance()
     }
 

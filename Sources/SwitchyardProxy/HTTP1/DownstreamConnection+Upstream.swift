@@ -113,6 +113,7 @@ extension DownstreamConnection {
         upstreamWriteBlocked = false
         upstreamWriteBroken = false
         upstreamHungUp = false
+        upstreamReadParked = false
     }
 
     func noteConnectFailure(_ pool: ServerPool, _ error: Error) {

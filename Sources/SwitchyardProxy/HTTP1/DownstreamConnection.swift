@@ -208,6 +208,9 @@ final class DownstreamConnection: EventHandler, Indexed {
     /// `fromUpstream` — so its registration is muted (level-triggered epoll would report
     /// the hang-up at every wait) and the pumps read it as room comes, to its end.
     var upstreamHungUp = false
+    /// HTTP/2: an upstream read was left for later because the stream's staged body is full
+    /// (`receiveIntoStream`); `bridgeResume` asks for it again once frames made room.
+    var upstreamReadParked = false
     /// The same for the client in a tunnel whose client side we already shut.
     var clientHungUp = false
     /// Bytes of `toUpstream` that replay the request on a fresh connection (bodiless

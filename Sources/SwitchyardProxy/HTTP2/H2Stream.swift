@@ -312,17 +312,21 @@ final class H2Stream: Indexed {
     }
 
     /// Room at the end of the staged body for bytes received straight from the upstream
-    /// socket (`DownstreamConnection.receiveIntoStream`), at most `max`; nil when the stream
-    /// takes no more now (complete, or its buffer full until frames leave). Follow with
-    /// `bodyReceived`.
-    func bodyReceiveWindow(max: Int) -> UnsafeMutableRawBufferPointer? {
-        guard !bodyComplete else { return nil }
+    /// socket (`DownstreamConnection.receiveIntoStream`), at most `max`; follow with
+    /// `bodyReceived`. `.full` until frames leave (the exchange is then resumed, as after a
+    /// `deliverBody` that could not take everything); `.complete` when the answer is.
+    func bodyReceiveWindow(max: Int) -> H2BodyWindow {
+        guard !bodyComplete else { return .complete }
         if body == nil { body = worker.buffers.take() }
-        return Unmanaged.passUnretained(body.unsafelyUnwrapped)._withUnsafeGuaranteedRef { out in
+        let window = Unmanaged.passUnretained(body.unsafelyUnwrapped)._withUnsafeGuaranteedRef { out in
             out.ensureWritable(16 * 1024)   // compacts only when the tail is short
-            let n = min(out.writableCount, max)
-            return n > 0 ? UnsafeMutableRawBufferPointer(rebasing: out.writable[0..<n]) : nil
+            return UnsafeMutableRawBufferPointer(rebasing: out.writable[0..<min(out.writableCount, max)])
         }
+        guard !window.isEmpty else {
+            exchangeBlocked = true
+            return .full
+        }
+        return .room(window)
     }
 
     /// `count` bytes were received into the window `bodyReceiveWindow` gave; `complete`:

@@ -5,8 +5,9 @@ import SwitchyardTestSupport
 
 /// An HTTP/2 stream's answer of known length is read from a plain upstream socket straight
 /// into the stream's staged body (`DownstreamConnection.receiveIntoStream`), never past
-/// the answer's last byte. What a server sends after that last byte must not reach the
-/// client, and must keep the connection from being reused.
+/// the answer's last byte, and not at all while that body is full. What a server sends
+/// after that last byte must not reach the client, and must keep the connection from being
+/// reused; an answer held by the client's window must resume when it opens.
 @Suite struct H2ReceiveIntoStreamTests {
     /// The server sends its head, waits (so the body is read on its own, into the stream),
     /// then the body with a whole second answer glued behind it. Stream 1 gets the body
@@ -40,6 +41,36 @@ import SwitchyardTestSupport
         #expect(second.body.count == 40_000 && second.body.allSatisfy { $0 == UInt8(ascii: "y") },
                 "stream 3 got its own answer, not the glued one (\(second.body.prefix(16).map { Character(UnicodeScalar($0)) }))")
         #expect(origin.connections() == 2, "the connection that sent bytes after its answer was not reused")
+    }
+
+    /// A client that grants no window for a while: the stream's staged body fills, the next
+    /// upstream read waits with the rest of the answer in the socket (no event will tell of
+    /// it: the socket is edge-triggered), and once the client opens its window the answer
+    /// resumes and arrives whole. Without the read asked for again on resume it stalls.
+    @Test func anAnswerHeldByTheClientsWindowResumesWhenItOpens() throws {
+        let h = try ProxyHarness(routes: HTTP2Tests.routes)
+        defer { h.stop() }
+        let client = try H2FrameClient(port: h.port, timeoutSeconds: 10)
+        let size = 1_000_000
+        client.request(stream: 1, path: "/big?bytes=\(size)")
+        var body: [UInt8] = []
+        var ended = false
+        // The default stream window: 65,535 bytes, and no WINDOW_UPDATE yet.
+        while body.count < 65_535, let frame = client.readFrame() {
+            if frame.type == H2FrameClient.data && frame.stream == 1 { body += frame.payload }
+            if frame.type == H2FrameClient.rstStream { Issue.record("stream reset"); return }
+        }
+        #expect(body.count == 65_535, "the first window's worth, then nothing until it opens")
+        usleep(300_000)   // the staged body fills; the upstream read waits
+        client.sendFrame(type: H2FrameClient.windowUpdate, flags: 0, stream: 1, payload: H2FrameClient.uint32(UInt32(size)))
+        while !ended, let frame = client.readFrame() {
+            guard frame.stream == 1 else { continue }
+            if frame.type == H2FrameClient.data { body += frame.payload }
+            if frame.type == H2FrameClient.rstStream { Issue.record("stream reset"); return }
+            if frame.type == H2FrameClient.data && frame.flags & H2FrameClient.endStream != 0 { ended = true }
+        }
+        #expect(ended, "the answer ended (\(body.count) of \(size) bytes)")
+        #expect(body.count == size && body.allSatisfy { $0 == UInt8(ascii: "x") }, "every byte, the origin's")
     }
 }
 
