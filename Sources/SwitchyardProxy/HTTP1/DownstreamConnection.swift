@@ -21,7 +21,8 @@ import SwitchyardTLS
 /// stream is routed, limited, forwarded and logged exactly like an HTTP/1.1 request. Such
 /// a connection has no socket of its own. A body of known length from a plain upstream
 /// skips `fromUpstream` when it can: it is read straight into the stream's staged body
-/// (`receiveIntoStream`), never past the answer's last byte.
+/// (`receiveIntoStream`), never past the answer's last byte, and waits in the socket while
+/// that body is full.
 ///
 /// All of it is confined to the worker's event-loop thread.
 ///
