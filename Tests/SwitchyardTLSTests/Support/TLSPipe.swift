@@ -73,7 +73,6 @@ final class TLSPipe {
         let (writer, reader) = side == .client ? (client, server) : (server, client)
         var offset = 0
         var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
         var idleRounds = 0
         while received.count < bytes.count {
             var progressed = false
@@ -83,17 +82,9 @@ final class TLSPipe {
                 progressed = written > 0
             }
             progressed = move(side) > 0 || progressed
-            reading: while true {
-                switch try buffer.withUnsafeMutableBytes({ try reader.readPlaintext(into: $0) }) {
-                case .bytes(let count):
-                    received.append(contentsOf: buffer[0..<count])
-                    progressed = true
-                case .needMore:
-                    break reading
-                case .closed:
-                    throw TLSError(message: "peer closed while sending")
-                }
-            }
+            let before = received.count
+            guard try reader.drainPlaintext(into: &received) else { throw TLSError(message: "peer closed while sending") }
+            if received.count > before { progressed = true }
             // Whatever the reader produced (tickets acknowledged, key updates) goes back.
             move(side == .client ? .server : .client)
             idleRounds = progressed ? 0 : idleRounds + 1

@@ -5,16 +5,7 @@ import SwitchyardTLS
 /// With the connection's socket lent to a write (`writePlaintext(_:sendingTo:)`), full
 /// records go from OpenSSL's record buffer straight to the socket, after what waits in the
 /// sink; short records, and what the socket refuses, wait in the sink for the caller's send.
-@Suite struct DirectSendTests {
-    let serverContext: TLSServerContext
-    let clientContext: TLSClientContext
-
-    init() throws {
-        let certificates = try TestCertificates.get()
-        serverContext = try TLSServerContext(defaultCertificate: certificates.server)
-        clientContext = try TLSClientContext(caFile: certificates.caFile)
-    }
-
+extension CiphertextSinkTests {
     /// A real socket pair, both ends non-blocking; `small`: the sending end with a small
     /// buffer, so that it refuses records part-way.
     private func socketPair(small: Bool = true) throws -> (send: Int32, receive: Int32) {
