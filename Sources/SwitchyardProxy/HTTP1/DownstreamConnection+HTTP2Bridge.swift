@@ -106,15 +106,22 @@ extension DownstreamConnection {
             $0.deliverBody(bytes, complete: last)
         }
         input.consume(used)
-        bytesOut += UInt64(used)
         if blocked { clientWriteBlocked = true }
-        if used == n && last {
+        bodyWentToStream(used, of: remaining)
+        return used > 0
+    }
+
+    /// `count` bytes of the `remaining` body went to the stream: counted, and the answer
+    /// done when they were its last.
+    @inline(__always)
+    private func bodyWentToStream(_ count: Int, of remaining: UInt64) {
+        bytesOut += UInt64(count)
+        if UInt64(count) == remaining {
             responseBody = .done
             responseDone = true
         } else {
-            responseBody = .length(remaining - UInt64(used))
+            responseBody = .length(remaining - UInt64(count))
         }
-        return used > 0
     }
 
     /// One read from a plain upstream socket straight into the stream's staged body, for a
@@ -145,33 +152,15 @@ extension DownstreamConnection {
             return false
         }
         let (fd, registration) = withUpstream { ($0.fd, $0.registration) }
-        var filled = false
-        do {
-            switch try fd.receive(into: window) {
-            case .processed(0):
-                upstreamEOF = true
-            case .processed(let n):
-                deadline = worker.nowMilliseconds + idleLimit
-                let last = UInt64(n) == remaining
-                stream._withUnsafeGuaranteedRef { $0.bodyReceived(n, complete: last) }
-                bytesOut += UInt64(n)
-                if last {
-                    responseBody = .done
-                    responseDone = true
-                    return false
-                }
-                responseBody = .length(remaining - UInt64(n))
-                filled = n == window.count
-            case .wouldBlock:
-                break
-            }
-        } catch {
-            // A reset is not a clean end (as `receive(from:into:)`).
-            upstreamEOF = true
-            upstreamReset = true
+        let n = receiveFromUpstream(fd, into: window)
+        if n > 0 {
+            let last = UInt64(n) == remaining
+            stream._withUnsafeGuaranteedRef { $0.bodyReceived(n, complete: last) }
+            bodyWentToStream(n, of: remaining)
+            if last { return false }
         }
         // Edge-triggered: a full window may have left bytes queued (see `readFromUpstream`).
-        if filled || (peerEnded && !upstreamEOF) {
+        if n == window.count || (peerEnded && !upstreamEOF) {
             worker.loopRef._withUnsafeGuaranteedRef { $0.readAgain(registration) }
         }
         return true

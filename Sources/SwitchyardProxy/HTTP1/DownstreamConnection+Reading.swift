@@ -225,14 +225,23 @@ extension DownstreamConnection {
         buffer.ensureWritable(4096)
         let room = buffer.writableCount
         guard room > 0 else { return false }
+        let n = receiveFromUpstream(fd, into: buffer.writable)
+        buffer.commit(n)
+        return n == room
+    }
+
+    /// One plain read from the upstream socket into `window` (`fromUpstream`'s room, or an
+    /// HTTP/2 stream's: `receiveIntoStream`). Returns the bytes read, 0 when none came; the
+    /// server's end and a reset are noted, and bytes put off the idle deadline.
+    @inline(__always)
+    func receiveFromUpstream(_ fd: FileDescriptor, into window: UnsafeMutableRawBufferPointer) -> Int {
         do {
-            switch try fd.receive(into: buffer.writable) {
+            switch try fd.receive(into: window) {
             case .processed(0):
                 upstreamEOF = true
             case .processed(let n):
-                buffer.commit(n)
                 deadline = worker.nowMilliseconds + idleLimit
-                return n == room
+                return n
             case .wouldBlock:
                 break
             }
@@ -241,7 +250,7 @@ extension DownstreamConnection {
             upstreamEOF = true
             upstreamReset = true
         }
-        return false
+        return 0
     }
 
     /// A TLS upstream's records that waited in the session for room in `fromUpstream`, taken

@@ -292,23 +292,23 @@ final class H2Stream: Indexed {
     /// Response body bytes (already de-framed by the exchange), staged as far as `body`
     /// has room; `complete`: these are the last. Returns the bytes taken, and whether the
     /// stream is full.
+    /// The same staging as a read straight into the stream (`bodyReceiveWindow`, then
+    /// `bodyReceived`), with a copy between. `input` is never empty (both callers check).
     func deliverBody(_ input: UnsafeRawBufferPointer, complete: Bool) -> (Int, Bool) {
-        guard !bodyComplete else { return (input.count, false) }   // nothing belongs after it
-        if body == nil { body = worker.buffers.take() }
-        // `body` holds the buffer through this call: a guaranteed reference, no retain.
-        let (used, empty) = Unmanaged.passUnretained(body.unsafelyUnwrapped)._withUnsafeGuaranteedRef { out in
-            out.ensureWritable(16 * 1024)   // compacts only when the tail is short
-            return (out.append(input), out.isEmpty)
+        switch bodyReceiveWindow(max: input.count) {
+        case .complete:
+            return (input.count, false)   // nothing belongs after it
+        case .full:
+            connection.needsFlush()
+            return (0, true)   // `bodyReceiveWindow` marked the exchange blocked
+        case .room(let window):
+            let used = window.count
+            window.copyMemory(from: UnsafeRawBufferPointer(rebasing: input[0..<used]))
+            bodyReceived(used, complete: complete && used == input.count)
+            let blocked = used < input.count
+            exchangeBlocked = blocked
+            return (used, blocked)
         }
-        if complete && used == input.count { bodyComplete = true }
-        if deferred && (!empty || bodyComplete) {
-            deferred = false
-            connection.withSession { $0.resume(id) }
-        }
-        connection.needsFlush()
-        let blocked = used < input.count
-        exchangeBlocked = blocked
-        return (used, blocked)
     }
 
     /// Room at the end of the staged body for bytes received straight from the upstream
@@ -330,7 +330,7 @@ final class H2Stream: Indexed {
     }
 
     /// `count` bytes were received into the window `bodyReceiveWindow` gave; `complete`:
-    /// they are the answer's last. What `deliverBody` does once it has copied.
+    /// they are the answer's last.
     func bodyReceived(_ count: Int, complete: Bool) {
         Unmanaged.passUnretained(body.unsafelyUnwrapped)._withUnsafeGuaranteedRef { $0.commit(count) }
         if complete { bodyComplete = true }
