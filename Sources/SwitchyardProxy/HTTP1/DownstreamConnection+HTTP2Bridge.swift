@@ -96,15 +96,28 @@ extension DownstreamConnection {
     /// DATA buffer: no `toClient` buffer taken, filled and copied out again (a 64 KiB buffer
     /// and a copy a request less, with a hundred streams in flight on each connection).
     /// What the stream cannot take yet stays in `fromUpstream` until `bridgeResume`.
+    /// When every byte `fromUpstream` holds is body and the stream has nothing staged, the
+    /// buffer itself becomes the stream's staged body (`H2Stream.adoptBody`) and the next
+    /// read takes a fresh one: the body bytes that came with the head are not copied. With
+    /// bytes after the answer's last (a server that broke its framing) they are copied, and
+    /// what follows stays behind, keeping the connection from its pool.
+    /// `input` is `fromUpstream`, borrowed by the caller.
     func deliverBodyToStream(_ input: IOBuffer, remaining: UInt64) -> Bool {
         guard !clientWriteBlocked, phase != .closed else { return false }
         let n = min(Int(clamping: remaining), input.readableCount)
         guard n > 0 else { return false }
-        let bytes = UnsafeRawBufferPointer(start: input.readable.baseAddress, count: n)
         let last = remaining == UInt64(n)
-        let (used, blocked) = Unmanaged.passUnretained(bridge.unsafelyUnwrapped)._withUnsafeGuaranteedRef {
-            $0.deliverBody(bytes, complete: last)
+        // The stream borrowed: it is alive while it is bridged, and neither call closes it.
+        let stream = Unmanaged.passUnretained(bridge.unsafelyUnwrapped)
+        if n == input.readableCount, stream._withUnsafeGuaranteedRef({ $0.canAdoptBody }) {
+            assert(fromUpstream === input, "the body is delivered from fromUpstream")
+            // Moved, not copied: the stream's reference is the one `fromUpstream` held.
+            stream._withUnsafeGuaranteedRef { $0.adoptBody(fromUpstream.take().unsafelyUnwrapped, complete: last) }
+            bodyWentToStream(n, of: remaining)
+            return true
         }
+        let bytes = UnsafeRawBufferPointer(start: input.readable.baseAddress, count: n)
+        let (used, blocked) = stream._withUnsafeGuaranteedRef { $0.deliverBody(bytes, complete: last) }
         input.consume(used)
         if blocked { clientWriteBlocked = true }
         bodyWentToStream(used, of: remaining)

@@ -22,7 +22,8 @@ import SwitchyardTLS
 /// a connection has no socket of its own. A body of known length from a plain upstream
 /// skips `fromUpstream` when it can: it is read straight into the stream's staged body
 /// (`receiveIntoStream`), never past the answer's last byte, and waits in the socket while
-/// that body is full.
+/// that body is full; the body bytes read with the head stay where they were read, the
+/// buffer itself becoming the stream's staged body.
 ///
 /// All of it is confined to the worker's event-loop thread.
 ///

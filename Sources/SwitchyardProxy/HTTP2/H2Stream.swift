@@ -319,7 +319,9 @@ final class H2Stream: Indexed {
         guard !bodyComplete else { return .complete }
         if body == nil { body = worker.buffers.take() }
         let window = Unmanaged.passUnretained(body.unsafelyUnwrapped)._withUnsafeGuaranteedRef { out in
-            out.ensureWritable(16 * 1024)   // compacts only when the tail is short
+            // Compacts only when the tail is short and the move is cheap; a full buffer
+            // waits for its frames to leave (`.full`).
+            out.ensureWritableCheaply(16 * 1024)
             return UnsafeMutableRawBufferPointer(rebasing: out.writable[0..<min(out.writableCount, max)])
         }
         guard !window.isEmpty else {
@@ -333,6 +335,31 @@ final class H2Stream: Indexed {
     /// they are the answer's last.
     func bodyReceived(_ count: Int, complete: Bool) {
         Unmanaged.passUnretained(body.unsafelyUnwrapped)._withUnsafeGuaranteedRef { $0.commit(count) }
+        bodyGrew(by: count, complete: complete)
+    }
+
+    /// Whether `adoptBody` may take a buffer: nothing is staged (staged bytes leave first)
+    /// and the answer is not complete.
+    var canAdoptBody: Bool {
+        !bodyComplete && (body == nil || body.unsafelyUnwrapped.isEmpty)
+    }
+
+    /// Takes `buffer`, every readable byte of it body, as the staged body itself, when
+    /// `canAdoptBody`: the bytes an upstream read brought along with the response head
+    /// are not copied out of it (up to 64 KiB an answer). The empty buffer it replaces
+    /// goes back to the pool. `complete`: they are the answer's last.
+    func adoptBody(_ buffer: consuming IOBuffer, complete: Bool) {
+        precondition(canAdoptBody, "a body is adopted only while nothing is staged")
+        let count = buffer.readableCount
+        if let empty = body.take() { worker.buffers.give(empty) }
+        body = consume buffer
+        bodyGrew(by: count, complete: complete)
+    }
+
+    /// `count` bytes joined the staged body (`complete`: the answer's last): a deferred
+    /// DATA source is resumed and the connection flushes.
+    @inline(__always)
+    private func bodyGrew(by count: Int, complete: Bool) {
         if complete { bodyComplete = true }
         if deferred && (count > 0 || bodyComplete) {
             deferred = false

@@ -80,6 +80,15 @@ final class IOBuffer {
         if writableCount < wanted { compact() }
     }
 
+    /// Compacts when less than `wanted` bytes are free at the end and the bytes to move are
+    /// no more than the room it makes at the front. A full buffer whose unread bytes start
+    /// just past a consumed head (an upstream read adopted as an HTTP/2 stream's body) is
+    /// left as it is: it empties as its frames leave, and is then reused from the front
+    /// without moving 64 KiB by a few hundred bytes.
+    @inline(__always) func ensureWritableCheaply(_ wanted: Int) {
+        if writableCount < wanted && readableCount <= readerIndex { compact() }
+    }
+
     /// Consumes without recycling the space, so the bytes can be replayed with `restore`.
     @inline(__always) func consumeKeeping(_ n: Int) {
         precondition(n <= readableCount)

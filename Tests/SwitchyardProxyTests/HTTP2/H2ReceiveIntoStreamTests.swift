@@ -5,17 +5,24 @@ import SwitchyardTestSupport
 
 /// An HTTP/2 stream's answer of known length is read from a plain upstream socket straight
 /// into the stream's staged body (`DownstreamConnection.receiveIntoStream`), never past
-/// the answer's last byte, and not at all while that body is full. What a server sends
-/// after that last byte must not reach the client, and must keep the connection from being
-/// reused; an answer held by the client's window must resume when it opens.
+/// the answer's last byte, and not at all while that body is full; the body bytes read
+/// with the head become the stream's body without a copy (`H2Stream.adoptBody`). What a
+/// server sends after that last byte must not reach the client, and must keep the
+/// connection from being reused; an answer held by the client's window must resume when
+/// it opens.
 @Suite struct H2ReceiveIntoStreamTests {
-    /// The server sends its head, waits (so the body is read on its own, into the stream),
-    /// then the body with a whole second answer glued behind it. Stream 1 gets the body
-    /// and nothing more; stream 3 is served on a new connection with its own answer. Read
-    /// to the socket's end, the glued answer would sit there unseen, the connection would
-    /// go back to its pool, and stream 3 would be answered "EVIL!".
-    @Test func bytesAfterTheAnswerNeverReachTheClientNorTheNextStream() throws {
-        let origin = try GluedAnswerOrigin.start(bodyBytes: 40_000)
+    /// The server sends the body with a whole second answer glued behind it. Stream 1 gets
+    /// the body and nothing more; stream 3 is served on a new connection with its own
+    /// answer.
+    /// - The head apart (a pause after it), 40,000 bytes: the body is read on its own, into
+    ///   the stream. Read to the socket's end, the glued answer would sit there unseen, the
+    ///   connection would go back to its pool, and stream 3 would be answered "EVIL!".
+    /// - Head, body and the glued answer in one write of 4,000 bytes and more: one read
+    ///   brings all of it. Adopted whole as stream 1's body, the read buffer would carry
+    ///   "EVIL!" to the client and leave nothing behind to keep the connection from its pool.
+    @Test(arguments: [(true, 40_000), (false, 4_000)])
+    func bytesAfterTheAnswerNeverReachTheClientNorTheNextStream(headApart: Bool, bodyBytes: Int) throws {
+        let origin = try GluedAnswerOrigin.start(bodyBytes: bodyBytes, headApart: headApart)
         defer { origin.server.stop() }
         let h = try ProxyHarness(routes: """
             listen http 127.0.0.1:0 h2c
@@ -32,13 +39,13 @@ import SwitchyardTestSupport
         client.request(stream: 1, path: "/first")
         let first = try #require(client.response(stream: 1))
         #expect(first.status == 200 && first.reset == nil)
-        #expect(first.body.count == 40_000, "the body and nothing after it (\(first.body.count) bytes)")
+        #expect(first.body.count == bodyBytes, "the body and nothing after it (\(first.body.count) bytes)")
         #expect(first.body.allSatisfy { $0 == UInt8(ascii: "y") })
 
         client.request(stream: 3, path: "/second")
         let second = try #require(client.response(stream: 3))
         #expect(second.status == 200)
-        #expect(second.body.count == 40_000 && second.body.allSatisfy { $0 == UInt8(ascii: "y") },
+        #expect(second.body.count == bodyBytes && second.body.allSatisfy { $0 == UInt8(ascii: "y") },
                 "stream 3 got its own answer, not the glued one (\(second.body.prefix(16).map { Character(UnicodeScalar($0)) }))")
         #expect(origin.connections() == 2, "the connection that sent bytes after its answer was not reused")
     }
@@ -75,17 +82,23 @@ import SwitchyardTestSupport
 }
 
 /// A plain HTTP/1.1 server, one connection at a time: to each request a `Content-Length`
-/// head, a pause, then the body with a complete second answer ("EVIL!") glued behind it in
-/// the same write; then the next request on the same connection.
+/// head, then the body with a complete second answer ("EVIL!") glued behind it in the same
+/// write; then the next request on the same connection. `headApart`: the head is written
+/// on its own, and the body 50 ms later.
 enum GluedAnswerOrigin {
-    static func start(bodyBytes: Int) throws -> (server: OneThreadServer, connections: @Sendable () -> Int) {
+    static func start(bodyBytes: Int, headApart: Bool) throws -> (server: OneThreadServer, connections: @Sendable () -> Int) {
         try OneThreadServer.counting { fd in
             while !readRequestHead(fd).isEmpty {
-                guard writeAll(fd, Array("HTTP/1.1 200 OK\r\nContent-Length: \(bodyBytes)\r\n\r\n".utf8)) else { return }
-                usleep(50_000)
+                let head = Array("HTTP/1.1 200 OK\r\nContent-Length: \(bodyBytes)\r\n\r\n".utf8)
                 let glued = [UInt8](repeating: UInt8(ascii: "y"), count: bodyBytes)
                     + Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!".utf8)
-                guard writeAll(fd, glued) else { return }
+                if headApart {
+                    guard writeAll(fd, head) else { return }
+                    usleep(50_000)
+                    guard writeAll(fd, glued) else { return }
+                } else {
+                    guard writeAll(fd, head + glued) else { return }
+                }
             }
         }
     }

@@ -57,4 +57,23 @@ import Testing
         #expect(n == 1 && buffer.readableCount == 20)
         #expect(Array(buffer.readable) == Array("X-Forwarded-Proto: X".utf8))
     }
+
+    /// `ensureWritableCheaply` moves the unread bytes to the front only when they are no
+    /// more than the room the move makes: a full buffer read just past its head stays put
+    /// (an HTTP/2 stream's adopted body), one mostly consumed is compacted, and the bytes
+    /// are the same either way.
+    @Test func compactsOnlyWhenTheMoveIsNoLargerThanTheRoomItMakes() {
+        let buffer = IOBuffer(heapCapacity: 100)
+        let bytes = (0..<100).map { UInt8($0) }
+        bytes.withUnsafeBytes { _ = buffer.append($0) }
+        buffer.consume(10)   // a head of 10 bytes: 90 unread would move to free 10
+        buffer.ensureWritableCheaply(16)
+        #expect(buffer.writableCount == 0 && buffer.readableCount == 90, "left full, not moved")
+        #expect(Array(buffer.readable) == Array(bytes[10...]))
+        buffer.consume(40)   // 50 consumed, 50 unread: the move frees as much as it moves
+        buffer.ensureWritableCheaply(16)
+        #expect(buffer.writableCount == 50 && Array(buffer.readable) == Array(bytes[50...]))
+        buffer.ensureWritableCheaply(16)   // enough room already: nothing moves
+        #expect(buffer.writableCount == 50)
+    }
 }
