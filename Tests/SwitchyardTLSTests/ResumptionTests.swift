@@ -99,7 +99,10 @@ import SwitchyardTLS
         #expect(serverContext.cachedSessions == 3)
         serverContext.flushExpiredSessions(now: now + 3 * 3600)
         #expect(serverContext.cachedSessions == 0)
-        let again = try TLSPipe(clientContext, serverContext, resuming: try #require(saved))
+        // On its own line: inside the call, `resuming:`'s optional type made `#require`
+        // wrap `saved` once more and check nothing (the compiler warned of it).
+        let session = try #require(saved)
+        let again = try TLSPipe(clientContext, serverContext, resuming: session)
         try again.handshake()
         #expect(!again.client.sessionReused)
     }
