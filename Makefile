@@ -74,6 +74,7 @@ bench-smoke: bench-deps build
 	SWITCHYARD_BIN=$(CURDIR)/$(BUILD_DIR)/debug/switchyard bench/flip --smoke
 	SWITCHYARD_BIN=$(CURDIR)/$(BUILD_DIR)/debug/switchyard bench/slowloris --smoke
 	SWITCHYARD_BIN=$(CURDIR)/$(BUILD_DIR)/debug/switchyard bench/h2 --smoke
+	SWITCHYARD_BIN=$(CURDIR)/$(BUILD_DIR)/debug/switchyard bench/h2 --smoke --h1
 	SWITCHYARD_BIN=$(CURDIR)/$(BUILD_DIR)/debug/switchyard bench/mirror --smoke
 
 bench: bench-deps

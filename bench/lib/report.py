@@ -385,13 +385,16 @@ def cmd_h2(results, handshakes, cmdline, machine):
     count, with ratios to HAProxy and nginx, and the same ratios paired by round; then TLS
     handshakes per second and CPU per handshake (medians over rounds, paired ratios)."""
     rows = load(results)
-    print("\n".join(report_head("bench/h2 — HTTPS + HTTP/2 through Switchyard, HAProxy and nginx", cmdline, machine)))
+    h1 = " --h1" in cmdline
+    protocol, alpn = ("HTTP/1.1", "http/1.1") if h1 else ("HTTP/2", "h2")
+    print("\n".join(report_head(f"bench/h2 — HTTPS + {protocol} through Switchyard, HAProxy and nginx", cmdline, machine)))
     warmup = re.search(r"--warmup (\d+)", cmdline)
     warm = (f" Each measured run (h2load and s_time alike) comes right after {warmup.group(1)} s of the "
             "same load against the same proxy, not counted: the figures are warm, steady-state ones."
             if warmup and warmup.group(1) != "0" else " No warm-up: each run starts from the proxy's idle state.")
-    print("Same plain HTTP/1.1 nginx origin behind every proxy; h2load over TLS (ALPN h2) on the "
-          "origin's core, proxies on the other. Medians over rounds." + warm + "\n")
+    print(f"Same plain HTTP/1.1 nginx origin behind every proxy; h2load over TLS (ALPN {alpn}"
+          + (", `--h1`: streams/conn is the requests pipelined on a keep-alive connection" if h1 else "")
+          + ") on the origin's core, proxies on the other. Medians over rounds." + warm + "\n")
     print("| streams/conn | proxy | req/s | ÷ HAProxy | ÷ nginx | CPU µs/req | ÷ HAProxy | ÷ nginx | 2xx | failed+errored |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     streams = []
