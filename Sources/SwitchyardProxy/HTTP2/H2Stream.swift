@@ -351,7 +351,7 @@ final class H2Stream: Indexed {
     func adoptBody(_ buffer: consuming IOBuffer, complete: Bool) {
         precondition(canAdoptBody, "a body is adopted only while nothing is staged")
         let count = buffer.readableCount
-        if let empty = body.take() { worker.buffers.give(empty) }
+        releaseBody()   // empty, or nil
         body = consume buffer
         bodyGrew(by: count, complete: complete)
     }
@@ -467,6 +467,11 @@ final class H2Stream: Indexed {
         worker.buffersRef._withUnsafeGuaranteedRef { head.release($0) }
         releaseScratch()
         returnPending()
+        releaseBody()
+    }
+
+    /// The staged body's buffer, if any, back to the pool.
+    private func releaseBody() {
         if body != nil { worker.buffersRef._withUnsafeGuaranteedRef { $0.give(body.take().unsafelyUnwrapped) } }
     }
 
