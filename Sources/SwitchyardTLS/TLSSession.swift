@@ -145,6 +145,12 @@ public final class TLSSession {
         max(0, Self.pendingCiphertextLimit - Int(BIO_ctrl_pending(networkIn)))
     }
 
+    /// How many more ciphertext bytes may wait to be sent before `writePlaintext` takes no
+    /// more plaintext.
+    public var ciphertextOutRoom: Int {
+        max(0, Self.pendingCiphertextLimit - sy_sink_bio_pending(networkOut))
+    }
+
     /// Whether `takeCiphertext` has bytes to give.
     public var hasCiphertextToSend: Bool {
         sy_sink_bio_pending(networkOut) > 0

@@ -21,14 +21,31 @@ public final class H2ServerSession {
     /// Output nghttp2 handed us that did not fit the caller's buffer yet.
     private var pending: UnsafePointer<UInt8>?
     private var pendingCount = 0
-    /// While `produce` asks nghttp2 for frames: where a DATA frame's bytes go (the caller's
-    /// buffer after what it already holds), how many bytes fit there, and how many the
-    /// frames written so far took. Response bodies take nghttp2's no-copy path: the body is
-    /// copied once, from the stream's buffer into the caller's, instead of into nghttp2's
-    /// frame buffer first and out of it again.
-    private var sink: UnsafeMutableRawPointer?
-    private var sinkRoom = 0
-    private var sinkUsed = 0
+    /// While `produce` asks nghttp2 for frames: the caller's buffer, its size, and how many
+    /// bytes of it the frames written so far took. Response bodies take nghttp2's no-copy
+    /// path: a DATA frame's body is copied once, from the stream's buffer into the caller's
+    /// (`h2CopyResponseBody`), instead of into nghttp2's frame buffer first and out of it
+    /// again — or, with `sendsDataInPlace`, not at all (`h2SendResponseBodyInPlace`).
+    private var out: UnsafeMutableRawPointer?
+    private var outRoom = 0
+    private var produced = 0
+
+    /// Whether a large DATA frame may be passed on straight from where its stream staged
+    /// the body (`H2SessionDelegate.h2SendResponseBodyInPlace`) instead of copied into the
+    /// buffer `produce` fills. The owner sets it when it can pass bytes on from anywhere
+    /// (a TLS connection encrypts them); a cleartext connection, which sends that buffer,
+    /// leaves it off.
+    public var sendsDataInPlace = false
+
+    /// The smallest DATA frame passed on in place. One sent in place is encrypted alone, as
+    /// a TLS record of its own; below this, copying it beside other streams' frames, into
+    /// a record they share, costs less than a record's work.
+    public static let smallestFrameInPlace = 4096
+
+    /// Whether the last `produce` passed frames on in place: with none written to its
+    /// buffer it returns 0, yet it made progress.
+    public private(set) var sentInPlace = false
+
     /// The highest stream id the client opened with HEADERS.
     private var highestOpened: Int32 = 0
     /// The last streams that closed: a client's HEADERS for one of them (trailers racing our
@@ -118,34 +135,34 @@ public final class H2ServerSession {
         if n < 0 { throw H2Error(code: Int32(n)) }
     }
 
-    /// Copies frames to send into `buffer`; returns the byte count (0: nothing to send now).
+    /// Copies frames to send into `buffer`; returns the byte count (0: nothing to send now,
+    /// unless `sentInPlace`). Call it only once what the last call wrote has been passed on:
+    /// a frame sent in place goes out after those bytes.
     public func produce(into buffer: UnsafeMutableRawBufferPointer) throws(H2Error) -> Int {
-        guard let session, let out = buffer.baseAddress else { return 0 }
-        var written = 0
-        while written < buffer.count {
+        guard let session, let base = buffer.baseAddress else { return 0 }
+        // DATA frames nghttp2 sends on the way (`sendData`) are written at `out + produced`,
+        // before the bytes it returns: the frames' order is kept.
+        out = base
+        outRoom = buffer.count
+        produced = 0
+        sentInPlace = false
+        defer { out = nil; outRoom = 0 }
+        while produced < buffer.count {
             if pendingCount == 0 {
-                // DATA frames nghttp2 sends on the way (`sendData`) are written at `sink`,
-                // before the bytes it returns: the frames' order is kept.
-                sink = out + written
-                sinkRoom = buffer.count - written
-                sinkUsed = 0
                 var data: UnsafePointer<UInt8>?
                 let n = nghttp2_session_mem_send(session, &data)
-                written += sinkUsed
-                sink = nil
-                sinkRoom = 0
                 if n < 0 { throw H2Error(code: Int32(n)) }
                 guard n > 0, let data else { break }
                 pending = data
                 pendingCount = n
             }
-            let take = min(pendingCount, buffer.count - written)
-            (out + written).copyMemory(from: pending!, byteCount: take)
-            written += take
+            let take = min(pendingCount, buffer.count - produced)
+            (base + produced).copyMemory(from: pending!, byteCount: take)
+            produced += take
             pending = pending! + take
             pendingCount -= take
         }
-        return written
+        return produced
     }
 
     /// The session still expects frames from the client.
@@ -314,18 +331,24 @@ public final class H2ServerSession {
     /// sliver with a header of its own.
     private static let smallestCutFrame = 4096
 
+    /// The most plaintext one TLS record carries (RFC 8446 §5.1). A frame sent in place is
+    /// encrypted alone, as its own record: with its header and the frames before it, it is
+    /// cut to fit one, or a 9-byte frame header would cost a second record.
+    private static let recordPlaintext = 16384
+
     /// Sizes the next DATA frame of `stream`; its bytes are copied later, by `sendData`,
-    /// straight into the caller's buffer (`NGHTTP2_DATA_FLAG_NO_COPY`). The frame is cut to
-    /// the room left in that buffer, so that `sendData` can write it at once; with little
-    /// room left it keeps nghttp2's size and `sendData` answers WOULDBLOCK: `produce` returns
-    /// what it wrote, and the caller's next, empty buffer (a pool buffer, 64 KiB) holds the
-    /// frame (nghttp2 asks for at most 16 KiB, its default frame size, as we set no
-    /// `data_source_read_length_callback`).
+    /// straight into the caller's buffer (`NGHTTP2_DATA_FLAG_NO_COPY`), or passed on in
+    /// place. A copied frame is cut to the room left in that buffer, so that `sendData` can
+    /// write it at once; with little room left it keeps nghttp2's size and `sendData`
+    /// answers WOULDBLOCK: `produce` returns what it wrote, and the caller's next, empty
+    /// buffer (a pool buffer, 64 KiB) holds the frame (nghttp2 asks for at most 16 KiB, its
+    /// default frame size, as we set no `data_source_read_length_callback`).
     private static let readBody: nghttp2_data_source_read_callback = { _, stream, _, length, flags, _, userData in
         H2ServerSession.withOwner(userData) { owner in
-            let room = owner.sinkRoom - owner.sinkUsed - frameHeaderBytes
+            let room = owner.outRoom - owner.produced - frameHeaderBytes
             let size = room >= length || room < smallestCutFrame ? length : room
-            switch owner.delegate.h2ResponseBodyReady(stream, max: size) {
+            let inPlaceMax = owner.sendsDataInPlace && length >= smallestFrameInPlace ? min(length, recordPlaintext - frameHeaderBytes) : 0
+            switch owner.delegate.h2ResponseBodyReady(stream, max: size, inPlaceMax: inPlaceMax, preceding: owner.produced) {
             case .deferred:
                 return Int(NGHTTP2_ERR_DEFERRED.rawValue)
             case .bytes(let n, let end):
@@ -338,29 +361,50 @@ public final class H2ServerSession {
     }
 
     /// Writes a DATA frame `readBody` sized: header, pad length, payload, padding, in that
-    /// order (nghttp2's contract for `NGHTTP2_DATA_FLAG_NO_COPY`), at `sink`, all of it or
-    /// nothing. We ask for no padding (no padding callback); it is written all the same if
-    /// nghttp2 ever adds some.
+    /// order (nghttp2's contract for `NGHTTP2_DATA_FLAG_NO_COPY`), all of it or nothing:
+    /// passed on in place with the bytes `produce` wrote before it, when the delegate
+    /// can; else at `out + produced`. We ask for no padding (no padding callback); it is
+    /// written all the same if nghttp2 ever adds some (never in place).
     private static let sendData: nghttp2_send_data_callback = { _, frame, header, length, _, userData in
         guard let frame, let header else { return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
         return H2ServerSession.withOwner(userData) { owner in
+            guard let out = owner.out else { return Int32(NGHTTP2_ERR_WOULDBLOCK.rawValue) }
+            let stream = frame.pointee.hd.stream_id
             let padding = Int(frame.pointee.data.padlen)
+            if owner.sendsDataInPlace && padding == 0 && length >= smallestFrameInPlace {
+                switch owner.delegate.h2SendResponseBodyInPlace(stream, header: UnsafeRawBufferPointer(start: header, count: frameHeaderBytes),
+                                                                 count: length, preceding: UnsafeRawBufferPointer(start: out, count: owner.produced)) {
+                case .sent:
+                    // The bytes before it went with it: the caller's buffer starts over.
+                    owner.produced = 0
+                    owner.sentInPlace = true
+                    return 0
+                case .wouldBlock:
+                    return Int32(NGHTTP2_ERR_WOULDBLOCK.rawValue)
+                case .gone:
+                    return Int32(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+                case .failed:
+                    return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
+                case .copy:
+                    break
+                }
+            }
             let size = frameHeaderBytes + length + padding
-            guard let sink = owner.sink, owner.sinkRoom - owner.sinkUsed >= size else {
+            guard owner.outRoom - owner.produced >= size else {
                 return Int32(NGHTTP2_ERR_WOULDBLOCK.rawValue)
             }
-            var at = sink + owner.sinkUsed
+            var at = out + owner.produced
             at.copyMemory(from: header, byteCount: frameHeaderBytes)
             at += frameHeaderBytes
             if padding > 0 {
                 at.storeBytes(of: UInt8(padding - 1), as: UInt8.self)
                 at += 1
             }
-            guard owner.delegate.h2CopyResponseBody(frame.pointee.hd.stream_id, into: UnsafeMutableRawBufferPointer(start: at, count: length)) else {
+            guard owner.delegate.h2CopyResponseBody(stream, into: UnsafeMutableRawBufferPointer(start: at, count: length)) else {
                 return Int32(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
             }
             if padding > 1 { (at + length).initializeMemory(as: UInt8.self, repeating: 0, count: padding - 1) }
-            owner.sinkUsed += size
+            owner.produced += size
             return 0
         }
     }

@@ -16,10 +16,20 @@ public protocol H2SessionDelegate: AnyObject {
     func h2Data(_ stream: Int32, _ bytes: UnsafeRawBufferPointer)
     /// The request body ended (END_STREAM on DATA or on trailers).
     func h2RequestEnded(_ stream: Int32)
-    /// How many response body bytes of `stream` (at most `max`) the next DATA frame
-    /// carries, asked for when nghttp2 can send DATA. Nothing is copied yet: the bytes
-    /// stay where they are until `h2CopyResponseBody` writes the frame.
-    func h2ResponseBodyReady(_ stream: Int32, max: Int) -> H2BodyChunk
+    /// How many response body bytes of `stream` the next DATA frame carries, asked for
+    /// when nghttp2 can send DATA: at most `max` for a frame copied into `produce`'s
+    /// buffer, at most `inPlaceMax` for one the delegate will pass on in place (0: not
+    /// offered). `preceding`: bytes `produce` already wrote, which a frame sent in place
+    /// takes along first (`h2SendResponseBodyInPlace`). Nothing is copied yet: the bytes
+    /// stay where they are until the frame is written.
+    func h2ResponseBodyReady(_ stream: Int32, max: Int, inPlaceMax: Int, preceding: Int) -> H2BodyChunk
+    /// Passes on the `preceding` bytes, then a DATA frame — `header` followed by the first
+    /// `count` ready bytes of `stream`'s body — straight from where the body is staged,
+    /// with no copy into `produce`'s buffer, and lets the body bytes go. All of it or
+    /// nothing: `.copy` (not possible here: the frame is copied as usual) and
+    /// `.wouldBlock` (no room to pass it on now; asked again later) leave everything as it
+    /// was. Asked only with `H2ServerSession.sendsDataInPlace` on.
+    func h2SendResponseBodyInPlace(_ stream: Int32, header: UnsafeRawBufferPointer, count: Int, preceding: UnsafeRawBufferPointer) -> H2InPlaceSend
     /// Copies the first `buffer.count` ready bytes of `stream`'s response body into the
     /// frame being written and lets them go. Always the count `h2ResponseBodyReady` gave,
     /// or less. False when they are not there (the stream's body is gone): nghttp2 then

@@ -97,7 +97,11 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     /// Creates the session and processes what the HTTP/1.1 side had already read.
     func start(initial: UnsafeRawBufferPointer) {
         do {
-            session = try H2ServerSession(limits: limits, delegate: self, memory: worker.h2Memory)
+            let created = try H2ServerSession(limits: limits, delegate: self, memory: worker.h2Memory)
+            // Over TLS a large DATA frame is encrypted where its body is staged
+            // (`h2SendResponseBodyInPlace`); h2c sends `out`, so its frames are copied there.
+            created.sendsDataInPlace = isTLS
+            session = created
         } catch {
             worker.errorLog.error("HTTP/2 session: \(error)")
             close()
@@ -258,7 +262,14 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
                 }
                 if buffer.isEmpty {
                     let n = try session.produce(into: buffer.writable)
-                    if n == 0 { return progressed }
+                    if n == 0 {
+                        // Frames encrypted in place left nothing in `buffer`: send them.
+                        guard session.sentInPlace else { return progressed }
+                        progressed = true
+                        lastWriteProgress = worker.nowMilliseconds
+                        guard try tls.flush(fd) else { writeBlocked = true; return progressed }
+                        continue
+                    }
                     buffer.commit(n)
                 }
                 let n = try tls.encrypt(buffer.readable, sendingTo: fd)
@@ -386,8 +397,15 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
         withStream(id) { $0.requestEnd() }
     }
 
-    func h2ResponseBodyReady(_ id: Int32, max: Int) -> H2BodyChunk {
-        withStream(id) { $0.responseBodyReady(max: max) } ?? .bytes(0, end: true)
+    func h2ResponseBodyReady(_ id: Int32, max: Int, inPlaceMax: Int, preceding: Int) -> H2BodyChunk {
+        withStream(id) { $0.responseBodyReady(max: max, inPlaceMax: inPlaceMax, preceding: preceding) } ?? .bytes(0, end: true)
+    }
+
+    func h2SendResponseBodyInPlace(_ id: Int32, header: UnsafeRawBufferPointer, count: Int, preceding: UnsafeRawBufferPointer) -> H2InPlaceSend {
+        guard let tlsRef else { return .copy }
+        return withStream(id) { stream in
+            tlsRef._withUnsafeGuaranteedRef { stream.sendResponseBodyInPlace(header: header, count: count, preceding: preceding, tls: $0, fd: fd) }
+        } ?? .gone
     }
 
     func h2CopyResponseBody(_ id: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Bool {

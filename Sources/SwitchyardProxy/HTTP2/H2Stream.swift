@@ -319,9 +319,11 @@ final class H2Stream: Indexed {
         guard !bodyComplete else { return .complete }
         if body == nil { body = worker.buffers.take() }
         let window = Unmanaged.passUnretained(body.unsafelyUnwrapped)._withUnsafeGuaranteedRef { out in
+            // Room in front for the frames written before the body's first bytes.
+            if out.isEmpty && out.readerIndex < Self.bodyHeadroom { out.reserveFront(Self.bodyHeadroom) }
             // Compacts only when the tail is short and the move is cheap; a full buffer
             // waits for its frames to leave (`.full`).
-            out.ensureWritableCheaply(16 * 1024)
+            out.ensureWritableCheaply(16 * 1024, keepingFront: Self.bodyHeadroom)
             return UnsafeMutableRawBufferPointer(rebasing: out.writable[0..<min(out.writableCount, max)])
         }
         guard !window.isEmpty else {
@@ -369,18 +371,77 @@ final class H2Stream: Indexed {
         exchangeBlocked = false
     }
 
-    /// How many staged body bytes the next DATA frame carries (at most `max`); they stay
-    /// in `body` until `copyResponseBody` writes the frame. `.deferred` while nothing is
+    /// How many staged body bytes the next DATA frame carries: at most `inPlaceMax` when
+    /// it can be encrypted where it is staged (`sendResponseBodyInPlace`), else at most
+    /// `max`. They stay in `body` until the frame is written. `.deferred` while nothing is
     /// staged and more will come.
-    func responseBodyReady(max: Int) -> H2BodyChunk {
+    func responseBodyReady(max: Int, inPlaceMax: Int, preceding: Int) -> H2BodyChunk {
         guard body != nil, !body.unsafelyUnwrapped.isEmpty else {
             if bodyComplete { return .bytes(0, end: true) }
             deferred = true
             return .deferred
         }
         let staged = body.unsafelyUnwrapped.readableCount
-        let n = min(staged, max)
+        var n = min(staged, max)
+        if inPlaceMax >= H2ServerSession.smallestFrameInPlace && staged >= H2ServerSession.smallestFrameInPlace {
+            let front = body.unsafelyUnwrapped.readerIndex
+            // The frames before it share its record when they fit in front of it too.
+            let cap = front >= Self.frameHeaderBytes + preceding ? inPlaceMax - preceding : inPlaceMax
+            if front >= Self.frameHeaderBytes && cap >= H2ServerSession.smallestFrameInPlace { n = min(staged, cap) }
+        }
         return .bytes(n, end: bodyComplete && n == staged)
+    }
+
+    /// An HTTP/2 frame's header (RFC 9113 §4.1).
+    private static let frameHeaderBytes = 9
+    /// Bytes left free in front of a body staged in a fresh buffer (`bodyReceiveWindow`):
+    /// a DATA frame's header, and the frames before it (the answer's HEADERS), are written
+    /// there, to be encrypted with its first bytes as one record.
+    static let bodyHeadroom = 256
+    /// Ciphertext room kept beyond the plaintext of a frame sent in place: each record's
+    /// header and tag, and a session ticket's record that may go first.
+    private static let recordSlack = 4096
+
+    /// Encrypts `preceding` (frames `produce` wrote before this one), then a DATA frame —
+    /// `header` and the first `count` staged bytes — straight from `body`: the header is
+    /// written into the consumed bytes in front of them (and `preceding` in front of it,
+    /// when it fits, so that all of it makes one record), with no copy of the payload.
+    /// All or nothing (see `H2InPlaceSend`).
+    func sendResponseBodyInPlace(header: UnsafeRawBufferPointer, count: Int, preceding: UnsafeRawBufferPointer,
+                                 tls: TLSTransport, fd: FileDescriptor) -> H2InPlaceSend {
+        guard body != nil else { return .gone }
+        guard count >= H2ServerSession.smallestFrameInPlace else { return .copy }
+        // Borrowed, as in `copyResponseBody`.
+        let result = Unmanaged.passUnretained(body.unsafelyUnwrapped)._withUnsafeGuaranteedRef { staged -> H2InPlaceSend in
+            guard staged.readableCount >= count else { return .gone }
+            let front = staged.readerIndex
+            guard front >= header.count, tls.session.isHandshakeComplete else { return .copy }
+            guard tls.session.ciphertextOutRoom >= preceding.count + header.count + count + Self.recordSlack else { return .wouldBlock }
+            let joined = front >= header.count + preceding.count
+            var start = staged.base + front - header.count
+            start.copyMemory(from: header.baseAddress!, byteCount: header.count)
+            if joined && !preceding.isEmpty {
+                start -= preceding.count
+                start.copyMemory(from: preceding.baseAddress!, byteCount: preceding.count)
+            }
+            let frame = UnsafeRawBufferPointer(start: start, count: staged.base + front + count - start)
+            do {
+                // The room was checked: OpenSSL takes all of it, or the connection failed.
+                if !joined && !preceding.isEmpty {
+                    guard try tls.encrypt(preceding, sendingTo: fd) == preceding.count else { return .failed }
+                }
+                guard try tls.encrypt(frame, sendingTo: fd) == frame.count else { return .failed }
+            } catch {
+                return .failed
+            }
+            staged.consume(count)
+            return .sent
+        }
+        if case .sent = result, exchangeBlocked {
+            exchangeBlocked = false
+            connection.resumeLater(self)
+        }
+        return result
     }
 
     /// Copies the first `buffer.count` staged bytes into a DATA frame being written and

@@ -66,13 +66,22 @@ final class IOBuffer {
         writerIndex += n
     }
 
-    /// Moves unread bytes to the front so that `writable` is as large as it can be.
-    func compact() {
-        guard readerIndex > 0 else { return }
+    /// Moves unread bytes to the front (or `front` bytes after it) so that `writable` is as
+    /// large as it can be.
+    func compact(keepingFront front: Int = 0) {
+        guard readerIndex > front else { return }
         let n = readableCount
-        if n > 0 { (base).copyMemory(from: base + readerIndex, byteCount: n) }
-        readerIndex = 0
-        writerIndex = n
+        if n > 0 { (base + front).copyMemory(from: base + readerIndex, byteCount: n) }
+        readerIndex = front
+        writerIndex = front + n
+    }
+
+    /// Starts an empty buffer `front` bytes in, leaving them free for bytes to be written
+    /// in front of what comes (an HTTP/2 DATA frame's header, `H2Stream.bodyHeadroom`).
+    func reserveFront(_ front: Int) {
+        precondition(isEmpty && front <= capacity, "front room is reserved only in an empty buffer")
+        readerIndex = front
+        writerIndex = front
     }
 
     /// Compacts when less than `wanted` bytes are free at the end.
@@ -85,8 +94,9 @@ final class IOBuffer {
     /// just past a consumed head (an upstream read adopted as an HTTP/2 stream's body) is
     /// left as it is: it empties as its frames leave, and is then reused from the front
     /// without moving 64 KiB by a few hundred bytes.
-    @inline(__always) func ensureWritableCheaply(_ wanted: Int) {
-        if writableCount < wanted && readableCount <= readerIndex { compact() }
+    /// `front`: bytes kept free before the unread ones when they move (`compact`).
+    @inline(__always) func ensureWritableCheaply(_ wanted: Int, keepingFront front: Int = 0) {
+        if writableCount < wanted && readableCount <= readerIndex - front { compact(keepingFront: front) }
     }
 
     /// Consumes without recycling the space, so the bytes can be replayed with `restore`.
@@ -229,7 +239,8 @@ final class IOBuffer {
 /// from its fields comes back here (`give`; `releaseBuffer`), and the pool frees idle ones
 /// only in `trim`, on the loop's tick — which runs between handler calls, never inside one.
 /// So those fields may be used through unretained references
-/// (`DownstreamConnection.fromClientRef`, `H2Stream.copyResponseBody`) for the rest of a
+/// (`DownstreamConnection.fromClientRef`, `H2Stream.copyResponseBody`,
+/// `H2Stream.sendResponseBodyInPlace`) for the rest of a
 /// call, even past a call that gives the buffer back: no atomic retain and release per use.
 /// (Using a buffer after giving it back would still be a logic error; the rule only keeps
 /// its memory valid.) Buffers held elsewhere (the mirror's) are not borrowed so.
