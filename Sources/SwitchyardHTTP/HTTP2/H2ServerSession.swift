@@ -334,7 +334,7 @@ public final class H2ServerSession {
     /// The most plaintext one TLS record carries (RFC 8446 §5.1). A frame sent in place is
     /// encrypted alone, as its own record: with its header and the frames before it, it is
     /// cut to fit one, or a 9-byte frame header would cost a second record.
-    private static let recordPlaintext = 16384
+    public static let recordPlaintext = 16384
 
     /// Sizes the next DATA frame of `stream`; its bytes are copied later, by `sendData`,
     /// straight into the caller's buffer (`NGHTTP2_DATA_FLAG_NO_COPY`), or passed on in

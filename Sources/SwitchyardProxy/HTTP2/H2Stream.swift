@@ -383,11 +383,14 @@ final class H2Stream: Indexed {
         }
         let staged = body.unsafelyUnwrapped.readableCount
         var n = min(staged, max)
-        if inPlaceMax >= H2ServerSession.smallestFrameInPlace && staged >= H2ServerSession.smallestFrameInPlace {
-            let front = body.unsafelyUnwrapped.readerIndex
-            // The frames before it share its record when they fit in front of it too.
-            let cap = front >= Self.frameHeaderBytes + preceding ? inPlaceMax - preceding : inPlaceMax
-            if front >= Self.frameHeaderBytes && cap >= H2ServerSession.smallestFrameInPlace { n = min(staged, cap) }
+        let front = body.unsafelyUnwrapped.readerIndex
+        if inPlaceMax >= H2ServerSession.smallestFrameInPlace && staged >= H2ServerSession.smallestFrameInPlace
+            && front >= Self.frameHeaderBytes {
+            // The frames before it share its record when they fit in front of it and leave
+            // a frame worth sending in place; else they are encrypted first, on their own.
+            let shared = min(inPlaceMax, H2ServerSession.recordPlaintext - Self.frameHeaderBytes - preceding)
+            let joins = front >= Self.frameHeaderBytes + preceding && shared >= H2ServerSession.smallestFrameInPlace
+            n = min(staged, joins ? shared : inPlaceMax)
         }
         return .bytes(n, end: bodyComplete && n == staged)
     }
@@ -417,7 +420,9 @@ final class H2Stream: Indexed {
             let front = staged.readerIndex
             guard front >= header.count, tls.session.isHandshakeComplete else { return .copy }
             guard tls.session.ciphertextOutRoom >= preceding.count + header.count + count + Self.recordSlack else { return .wouldBlock }
+            // As `responseBodyReady` sized it: in front when all of it fits one record.
             let joined = front >= header.count + preceding.count
+                && preceding.count + header.count + count <= H2ServerSession.recordPlaintext
             var start = staged.base + front - header.count
             start.copyMemory(from: header.baseAddress!, byteCount: header.count)
             if joined && !preceding.isEmpty {
@@ -446,8 +451,9 @@ final class H2Stream: Indexed {
 
     /// Copies the first `buffer.count` staged bytes into a DATA frame being written and
     /// lets them go; an exchange that waited for room runs again. False if they are not
-    /// there (cannot happen: only this copy takes bytes out of `body`, and `body` is given
-    /// back only when the stream closes, after which nghttp2 sends nothing for it).
+    /// there (cannot happen: only this copy and `sendResponseBodyInPlace` take bytes out of
+    /// `body`, both for the frame they write, and `body` is given back only when the stream
+    /// closes, after which nghttp2 sends nothing for it).
     func copyResponseBody(into buffer: UnsafeMutableRawBufferPointer) -> Bool {
         guard body != nil else { return false }
         // Borrowed, not retained (an atomic pair every answer): `body` holds it, and a

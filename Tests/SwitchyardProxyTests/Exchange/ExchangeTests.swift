@@ -225,7 +225,7 @@ import SwitchyardHTTP
         #expect(e.responseEnded() == .finish(close: true))
 
         var waits = Self.sending(Self.post(.length(100)))
-        waits.requestBodyEnded()
+        #expect(waits.requestBodyEnded() == .none, "the body ends before any answer: nothing to do yet")
         #expect(waits.responseHeadReceived(status: 200, framing: .contentLength(2)) == .relayResponse(closeAfter: false))
         #expect(waits.responseEnded() == .finish(close: false))
         #expect(waits.state == .finished)
