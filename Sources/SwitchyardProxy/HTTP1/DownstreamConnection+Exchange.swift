@@ -166,7 +166,49 @@ extension DownstreamConnection {
             return deliverBodyToStream(input, remaining: remaining)
         }
         if toClient == nil { toClient = worker.buffers.take() }
-        return toClientRef._withUnsafeGuaranteedRef { relayResponseBody(from: input, to: $0) }
+        return toClientRef._withUnsafeGuaranteedRef { out in
+            if input.readableCount >= Self.smallestBodyAdopted, !isH2, mirrorPair == nil,
+               case .length(let remaining) = responseBody, UInt64(input.readableCount) <= remaining,
+               out.readableCount <= input.readerIndex {
+                return adoptResponseBody(input, remaining: remaining)
+            }
+            return relayResponseBody(from: input, to: out)
+        }
+    }
+
+    /// The smallest body read with its head that `adoptResponseBody` takes without a copy;
+    /// a smaller one is copied behind the head, which costs less than trading buffers.
+    static let smallestBodyAdopted = 4096
+
+    /// Every byte `input` (`fromUpstream`) holds is body of known length, and what waits in
+    /// `toClient` (the response head, written after anything still unsent) fits in the
+    /// consumed bytes in front of it: those bytes are written there and `input` becomes
+    /// `toClient` itself, so the body goes to the client (or to OpenSSL) from the buffer
+    /// the upstream read filled, with no copy. The next read takes a fresh buffer; the
+    /// old `toClient` goes back to the pool. Bytes after the answer's last (a server that
+    /// broke its framing) rule it out, and stay behind to keep the connection from its pool.
+    private func adoptResponseBody(_ input: IOBuffer, remaining: UInt64) -> Bool {
+        assert(fromUpstream === input, "the response body is adopted from fromUpstream")
+        let n = input.readableCount
+        let head = toClient.take().unsafelyUnwrapped
+        input.prepend(head.readable)
+        worker.buffersRef._withUnsafeGuaranteedRef { $0.give(head) }
+        // Moved, not copied: `toClient` holds the reference `fromUpstream` held.
+        toClient = fromUpstream.take()
+        bodyRelayed(n, of: remaining)
+        return true
+    }
+
+    /// `count` bytes of a body of `remaining` more went on: the answer is complete when they
+    /// were its last.
+    @inline(__always)
+    private func bodyRelayed(_ count: Int, of remaining: UInt64) {
+        if remaining == UInt64(count) {
+            responseBody = .done
+            responseDone = true
+        } else {
+            responseBody = .length(remaining - UInt64(count))
+        }
     }
 
     /// Moves what `input` holds of the response body to `out` (`toClient`), re-chunked or
@@ -193,12 +235,7 @@ extension DownstreamConnection {
             out.append(UnsafeRawBufferPointer(start: input.readable.baseAddress, count: n))
             if mirrorPair != nil { mirrorTap(UnsafeRawBufferPointer(start: input.readable.baseAddress, count: n)) }
             input.consume(n)
-            if remaining == UInt64(n) {
-                responseBody = .done
-                responseDone = true
-            } else {
-                responseBody = .length(remaining - UInt64(n))
-            }
+            bodyRelayed(n, of: remaining)
             return true
         case .chunked:
             var progressed = false

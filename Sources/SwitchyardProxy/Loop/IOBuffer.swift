@@ -99,6 +99,15 @@ final class IOBuffer {
         if writableCount < wanted && readableCount <= readerIndex - front { compact(keepingFront: front) }
     }
 
+    /// Writes `bytes` into the consumed space just before the unread ones, which they then
+    /// precede (`bytes.count` must be at most `readerIndex`).
+    func prepend(_ bytes: UnsafeRawBufferPointer) {
+        precondition(bytes.count <= readerIndex, "no room in front for the bytes prepended")
+        guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+        readerIndex -= bytes.count
+        (base + readerIndex).copyMemory(from: source, byteCount: bytes.count)
+    }
+
     /// Consumes without recycling the space, so the bytes can be replayed with `restore`.
     @inline(__always) func consumeKeeping(_ n: Int) {
         precondition(n <= readableCount)

@@ -15,14 +15,7 @@ import SwitchyardSystem
     @Test func aServerThatClosesRightAfterItsAnswerIsNotReusedForTheNextPost() throws {
         let origin = try AnswerThenCloseOrigin.start()
         defer { origin.server.stop() }
-        let h = try ProxyHarness(routes: """
-            backend legacy {
-                server 127.0.0.1:\(origin.server.port)
-            }
-            route app {
-                backend legacy
-            }
-            """)
+        let h = try ProxyHarness(routes: ProxyHarness.routes(toOriginAt: origin.server.port))
         defer { h.stop() }
         let client = try h.client()
         let rounds = 20

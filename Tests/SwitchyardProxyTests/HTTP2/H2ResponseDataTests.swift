@@ -107,19 +107,9 @@ import SwitchyardTestSupport
         let (h, pki, port) = try Self.httpsProxy()
         defer { h.stop() }
         let sizes = [100, 4_095, 4_096, 16_375, 16_384, 16_385, 3_000, 70_001, 200_003, 50]
-        var random = SplitMix64(seed: 0x1A_91ACE)
-        var arguments = ["--http2", "--parallel", "--parallel-max", "10"]
-        var uploads: [[UInt8]] = []
-        for (i, size) in sizes.enumerated() {
-            let body = (0..<size).map { _ in UInt8.random(in: 0...255, using: &random) }
-            uploads.append(body)
-            try Data(body).write(to: URL(fileURLWithPath: pki.path("upload-\(i)")))
-            if i > 0 { arguments.append("--next") }
-            arguments += ["--cacert", pki.path("site.pem"), "--resolve", "localhost:\(port):127.0.0.1", "--http2",
-                          "--data-binary", "@" + pki.path("upload-\(i)"), "-o", pki.path("echo-\(i)"),
-                          "-w", "%{http_version} %{http_code}\\n", "https://localhost:\(port)/echo"]
-        }
-        let result = TLSConfigurationTests.curl(port, ca: pki.path("site.pem"), arguments)
+        let (uploads, arguments) = try Self.echoUploads(sizes, seed: 0x1A_91ACE, pki: pki, port: port, version: "--http2",
+                                                        writeOut: "%{http_version} %{http_code}\\n")
+        let result = TLSConfigurationTests.curl(port, ca: pki.path("site.pem"), ["--http2", "--parallel", "--parallel-max", "10"] + arguments)
         #expect(result.status == 0, "\(result.output)")
         let lines = result.output.split(separator: "\n").map(String.init)
         #expect(lines.count == sizes.count && lines.allSatisfy { $0 == "2 200" }, "every echo over HTTP/2, answered 200: \(lines)")
@@ -159,6 +149,26 @@ import SwitchyardTestSupport
         let shared = record - frameHeader - (frameHeader + headers)
         #expect(data.first == shared || data.first == record - frameHeader, "the first frame fills a record, or the one it shares with HEADERS (\(headers) bytes): \(data)")
         #expect(data.dropFirst().dropLast().allSatisfy { $0 == record - frameHeader }, "the frames between fill a record each: \(data)")
+    }
+
+    /// Random uploads of `sizes` written to files in `pki`'s directory, and curl's arguments
+    /// to post each to `/echo` on `port` (`version`: `--http2` or `--http1.1`), one transfer
+    /// each (`--next` between them), the answers to `echo-N`, `writeOut` after each.
+    static func echoUploads(_ sizes: [Int], seed: UInt64, pki: TLSConfigurationTests.PKI, port: UInt16, version: String,
+                            writeOut: String) throws -> (uploads: [[UInt8]], arguments: [String]) {
+        var random = SplitMix64(seed: seed)
+        var arguments: [String] = []
+        var uploads: [[UInt8]] = []
+        for (i, size) in sizes.enumerated() {
+            let body = (0..<size).map { _ in UInt8.random(in: 0...255, using: &random) }
+            uploads.append(body)
+            try Data(body).write(to: URL(fileURLWithPath: pki.path("upload-\(i)")))
+            if i > 0 { arguments.append("--next") }
+            arguments += ["--cacert", pki.path("site.pem"), "--resolve", "localhost:\(port):127.0.0.1", version,
+                          "--data-binary", "@" + pki.path("upload-\(i)"), "-o", pki.path("echo-\(i)"),
+                          "-w", writeOut, "https://localhost:\(port)/echo"]
+        }
+        return (uploads, arguments)
     }
 
     /// A proxy with an HTTPS listener (ALPN h2) in front of the origins, its certificate

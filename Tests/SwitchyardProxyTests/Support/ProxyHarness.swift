@@ -46,6 +46,18 @@ final class ProxyHarness: @unchecked Sendable {
     /// that belong to no request).
     static let noIdleReduction: @Sendable (inout ProxySettings) -> Void = { $0.idleReductionMilliseconds = .max }
 
+    /// One backend, the test's own server on `port`, and one route to it.
+    static func routes(toOriginAt port: UInt16) -> String {
+        """
+        backend legacy {
+            server 127.0.0.1:\(port)
+        }
+        route app {
+            backend legacy
+        }
+        """
+    }
+
     /// One h2c listener (prior-knowledge HTTP/2 on plain TCP), one backend, one route.
     static let h2cRoutes = """
         listen http 127.0.0.1:0 h2c
