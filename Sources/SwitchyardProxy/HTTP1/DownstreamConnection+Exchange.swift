@@ -176,8 +176,8 @@ extension DownstreamConnection {
         }
     }
 
-    /// The smallest body read with its head that `adoptResponseBody` takes without a copy;
-    /// a smaller one is copied behind the head, which costs less than trading buffers.
+    /// The smallest body read that `adoptResponseBody` takes without a copy; a smaller one
+    /// is copied behind the head, which costs less than trading buffers.
     static let smallestBodyAdopted = 4096
 
     /// Every byte `input` (`fromUpstream`) holds is body of known length, and what waits in
@@ -185,8 +185,14 @@ extension DownstreamConnection {
     /// consumed bytes in front of it: those bytes are written there and `input` becomes
     /// `toClient` itself, so the body goes to the client (or to OpenSSL) from the buffer
     /// the upstream read filled, with no copy. The next read takes a fresh buffer; the
-    /// old `toClient` goes back to the pool. Bytes after the answer's last (a server that
-    /// broke its framing) rule it out, and stay behind to keep the connection from its pool.
+    /// old `toClient` goes back to the pool. Mostly the read that brought the head; a later
+    /// read of the body is taken the same way whenever `toClient` has drained (nothing to
+    /// write in front). Bytes after the answer's last (a server that broke its framing)
+    /// rule it out, and stay behind to keep the connection from its pool.
+    ///
+    /// The upstream's head bytes in front are overwritten: nothing may read the response
+    /// parser's field spans after this (only `status` and `keepAlive`, stored values, are
+    /// read later today; a log field taken from a response header would need a copy).
     private func adoptResponseBody(_ input: IOBuffer, remaining: UInt64) -> Bool {
         assert(fromUpstream === input, "the response body is adopted from fromUpstream")
         let n = input.readableCount
