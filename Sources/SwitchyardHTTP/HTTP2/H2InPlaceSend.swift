@@ -3,7 +3,7 @@
 public enum H2InPlaceSend {
     /// Passed on, with the bytes before it.
     case sent
-    /// Not possible for this frame (too small, no room in front of it for its header):
+    /// Not possible for this frame (no room in front of it for its header, no handshake):
     /// copy it into `produce`'s buffer as usual. Nothing was passed on.
     case copy
     /// No room to pass it on now; nghttp2 asks again on the next `produce`. Nothing was

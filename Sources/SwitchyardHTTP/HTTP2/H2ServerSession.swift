@@ -324,7 +324,7 @@ public final class H2ServerSession {
     }
 
     /// A DATA frame's header: its bytes go out before the payload (RFC 9113 §4.1).
-    private static let frameHeaderBytes = 9
+    public static let frameHeaderBytes = 9
 
     /// A frame is cut to the room left in the caller's buffer only if this much still fits;
     /// with less room left it waits for the next buffer whole, rather than go out as a
@@ -347,7 +347,7 @@ public final class H2ServerSession {
         H2ServerSession.withOwner(userData) { owner in
             let room = owner.outRoom - owner.produced - frameHeaderBytes
             let size = room >= length || room < smallestCutFrame ? length : room
-            let inPlaceMax = owner.sendsDataInPlace && length >= smallestFrameInPlace ? min(length, recordPlaintext - frameHeaderBytes) : 0
+            let inPlaceMax = owner.sendsDataInPlace ? min(length, recordPlaintext - frameHeaderBytes) : 0
             switch owner.delegate.h2ResponseBodyReady(stream, max: size, inPlaceMax: inPlaceMax, preceding: owner.produced) {
             case .deferred:
                 return Int(NGHTTP2_ERR_DEFERRED.rawValue)

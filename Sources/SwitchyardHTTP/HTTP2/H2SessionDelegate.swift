@@ -28,7 +28,8 @@ public protocol H2SessionDelegate: AnyObject {
     /// with no copy into `produce`'s buffer, and lets the body bytes go. All of it or
     /// nothing: `.copy` (not possible here: the frame is copied as usual) and
     /// `.wouldBlock` (no room to pass it on now; asked again later) leave everything as it
-    /// was. Asked only with `H2ServerSession.sendsDataInPlace` on.
+    /// was. Asked only with `H2ServerSession.sendsDataInPlace` on, for frames of
+    /// `H2ServerSession.smallestFrameInPlace` bytes or more.
     func h2SendResponseBodyInPlace(_ stream: Int32, header: UnsafeRawBufferPointer, count: Int, preceding: UnsafeRawBufferPointer) -> H2InPlaceSend
     /// Copies the first `buffer.count` ready bytes of `stream`'s response body into the
     /// frame being written and lets them go. Always the count `h2ResponseBodyReady` gave,

@@ -205,10 +205,10 @@ extension DownstreamConnection {
         return true
     }
 
-    /// `count` bytes of a body of `remaining` more went on: the answer is complete when they
-    /// were its last.
+    /// `count` bytes of a body of `remaining` more went on (to `toClient`, or to an HTTP/2
+    /// stream): the answer is complete when they were its last.
     @inline(__always)
-    private func bodyRelayed(_ count: Int, of remaining: UInt64) {
+    func bodyRelayed(_ count: Int, of remaining: UInt64) {
         if remaining == UInt64(count) {
             responseBody = .done
             responseDone = true

@@ -129,12 +129,7 @@ extension DownstreamConnection {
     @inline(__always)
     private func bodyWentToStream(_ count: Int, of remaining: UInt64) {
         bytesOut += UInt64(count)
-        if UInt64(count) == remaining {
-            responseBody = .done
-            responseDone = true
-        } else {
-            responseBody = .length(remaining - UInt64(count))
-        }
+        bodyRelayed(count, of: remaining)
     }
 
     /// One read from a plain upstream socket straight into the stream's staged body, for a

@@ -263,11 +263,11 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
                 if buffer.isEmpty {
                     let n = try session.produce(into: buffer.writable)
                     if n == 0 {
-                        // Frames encrypted in place left nothing in `buffer`: send them.
+                        // Frames encrypted in place left nothing in `buffer`: the loop's
+                        // top sends them.
                         guard session.sentInPlace else { return progressed }
                         progressed = true
                         lastWriteProgress = worker.nowMilliseconds
-                        guard try tls.flush(fd) else { writeBlocked = true; return progressed }
                         continue
                     }
                     buffer.commit(n)

@@ -385,18 +385,16 @@ final class H2Stream: Indexed {
         var n = min(staged, max)
         let front = body.unsafelyUnwrapped.readerIndex
         if inPlaceMax >= H2ServerSession.smallestFrameInPlace && staged >= H2ServerSession.smallestFrameInPlace
-            && front >= Self.frameHeaderBytes {
+            && front >= H2ServerSession.frameHeaderBytes {
             // The frames before it share its record when they fit in front of it and leave
             // a frame worth sending in place; else they are encrypted first, on their own.
-            let shared = min(inPlaceMax, H2ServerSession.recordPlaintext - Self.frameHeaderBytes - preceding)
-            let joins = front >= Self.frameHeaderBytes + preceding && shared >= H2ServerSession.smallestFrameInPlace
+            let shared = min(inPlaceMax, H2ServerSession.recordPlaintext - H2ServerSession.frameHeaderBytes - preceding)
+            let joins = front >= H2ServerSession.frameHeaderBytes + preceding && shared >= H2ServerSession.smallestFrameInPlace
             n = min(staged, joins ? shared : inPlaceMax)
         }
         return .bytes(n, end: bodyComplete && n == staged)
     }
 
-    /// An HTTP/2 frame's header (RFC 9113 §4.1).
-    private static let frameHeaderBytes = 9
     /// Bytes left free in front of a body staged in a fresh buffer (`bodyReceiveWindow`):
     /// a DATA frame's header, and the frames before it (the answer's HEADERS), are written
     /// there, to be encrypted with its first bytes as one record.
@@ -413,7 +411,6 @@ final class H2Stream: Indexed {
     func sendResponseBodyInPlace(header: UnsafeRawBufferPointer, count: Int, preceding: UnsafeRawBufferPointer,
                                  tls: TLSTransport, fd: FileDescriptor) -> H2InPlaceSend {
         guard body != nil else { return .gone }
-        guard count >= H2ServerSession.smallestFrameInPlace else { return .copy }
         // Borrowed, as in `copyResponseBody`.
         let result = Unmanaged.passUnretained(body.unsafelyUnwrapped)._withUnsafeGuaranteedRef { staged -> H2InPlaceSend in
             guard staged.readableCount >= count else { return .gone }
