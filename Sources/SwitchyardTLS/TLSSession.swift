@@ -156,6 +156,12 @@ public final class TLSSession {
         sy_sink_bio_pending(networkOut) > 0
     }
 
+    /// Whether anything the peer sent is still unread: ciphertext not yet decrypted, or
+    /// plaintext decrypted but not yet taken by `readPlaintext`.
+    public var hasUnreadInput: Bool {
+        BIO_ctrl_pending(networkIn) > 0 || SSL_has_pending(ssl) == 1
+    }
+
     // MARK: Handshake
 
     /// Drives the handshake as far as the ciphertext fed so far allows.

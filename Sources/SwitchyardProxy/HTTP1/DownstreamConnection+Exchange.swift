@@ -455,9 +455,14 @@ extension DownstreamConnection {
         // as the rest of this body and answers would shift between users.
         // A TLS server's socket may have ended while its last records were still being
         // decrypted: ended all the same.
+        // Nothing the server sent may be left unread either: bytes after an answer would
+        // be read as the next one's. A TLS server's can also wait in the session, where
+        // they stay when the answer filled `fromUpstream` to its last byte; no socket event
+        // would announce them once the connection is idle.
         let reusable = !upstreamEOF && !upstreamSocketEOF && !upstreamHungUp && withScratch({ $0.response.keepAlive }) && requestBody.isDone
             && (toUpstream?.isEmpty ?? true) && !(upstream.tls?.hasPendingOutput ?? false)
-            && (fromUpstream?.isEmpty ?? true) && !responseUntilClose && !worker.draining
+            && (fromUpstream?.isEmpty ?? true) && !(upstream.tls?.hasUnreadInput ?? false)
+            && !responseUntilClose && !worker.draining
             && upstream.pool.idle.count < worker.settings.maxIdlePerServer
         if reusable {
             upstream.owner = nil

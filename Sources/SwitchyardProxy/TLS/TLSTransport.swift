@@ -66,6 +66,10 @@ final class TLSTransport {
 
     var hasPendingOutput: Bool { session.hasCiphertextToSend }
 
+    /// Records from the peer still in the session (`readSocket` took them, nothing
+    /// decrypted them yet, or not all of it was taken).
+    var hasUnreadInput: Bool { session.hasUnreadInput }
+
     /// Queues close_notify (sent by the next `flush`).
     func shutdown() { session.shutdown() }
 }

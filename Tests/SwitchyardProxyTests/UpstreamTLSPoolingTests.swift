@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+import SwitchyardTestSupport
+import SwitchyardProxy
+import SwitchyardTLS
+
+/// A TLS server's connection goes back to the pool only when nothing it sent is left unread.
+/// An HTTP/1.1 server has nothing legitimate to say after its answer; bytes that follow it
+/// (a buggy server's second answer) would otherwise be read as the next request's answer,
+/// perhaps another user's. For a plain server the bytes are in the socket or in
+/// `fromUpstream`, both checked. For a TLS server they can also wait in the session: the
+/// proxy decrypts only as far as `fromUpstream` has room, so records that arrived with the
+/// answer's last ones stay there when the answer ends exactly where the buffer is full.
+@Suite struct UpstreamTLSPoolingTests {
+    /// The answer and a stray second one arrive in one read; the answer fills the proxy's
+    /// (here 4 KiB) buffer to its last byte, so the stray record is still in the session when
+    /// the answer ends. The next request must get the server's answer to it, on a new
+    /// connection, not the stray bytes.
+    @Test func recordsLeftInTheSessionAfterAnAnswerKeepItsConnectionOutOfThePool() throws {
+        try requireTools("openssl")
+        let pki = try TLSConfigurationTests.PKI()
+        try pki.selfSigned("origin", name: "localhost")
+        let bufferSize = 4096
+        let firstHead = "HTTP/1.1 200 OK\r\nContent-Length: "
+        let bodyLength = bufferSize - firstHead.utf8.count - "4000\r\n\r\n".utf8.count
+        let first = Array("\(firstHead)\(bodyLength)\r\n\r\n".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: bodyLength)
+        #expect(first.count == bufferSize, "the first answer must fill the proxy's buffer exactly")
+        let server = try StrayRecordTLSServer(certificate: pki.path("origin.pem"), key: pki.path("origin.key"),
+                                              first: first, stray: Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray".utf8))
+        defer { server.stop() }
+        let proxy = try ProxyHarness(routes: """
+            backend secure {
+                server 127.0.0.1:\(server.port) tls ca \(pki.path("origin.pem")) sni localhost
+            }
+            route app {
+                backend secure
+            }
+            """, settings: { $0.bufferSize = bufferSize })
+        defer { proxy.stop() }
+
+        let client = try TestClient(port: proxy.port)
+        let answer = try #require(client.get("/first"), "no first answer")
+        #expect(answer.status == 200)
+        #expect(answer.body.count == bodyLength)
+        for i in 0..<2 {
+            let next = try #require(client.get("/next"), "no answer \(i + 2)")
+            #expect(next.text == "fresh", "answer \(i + 2) was \(next.text.debugDescription)")
+        }
+        #expect(server.connections == 2, "the connection with the stray record was reused")
+    }
+}
+
+/// A blocking TLS server on 127.0.0.1 port 0, one keep-alive connection at a time. Its very
+/// first request gets `first` and then `stray` as a record of its own, both in one socket
+/// write; every later request gets "fresh" (5 bytes, with a length).
+final class StrayRecordTLSServer: @unchecked Sendable {
+    private var server: OneThreadServer!
+    var port: UInt16 { server.port }
+    private let context: TLSServerContext
+    private let first: [UInt8]
+    private let stray: [UInt8]
+    private let lock = NSLock()
+    private var accepted = 0
+    /// Connections accepted so far.
+    var connections: Int { lock.withLock { accepted } }
+
+    init(certificate: String, key: String, first: [UInt8], stray: [UInt8]) throws {
+        context = try TLSServerContext(defaultCertificate: TLSCertificateFiles(certificatePath: certificate, keyPath: key),
+                                       alpn: ["http/1.1"])
+        self.first = first
+        self.stray = stray
+        server = try OneThreadServer { [self] listener in
+            var answered = 0
+            while true {
+                let fd = accept(listener, nil, nil)
+                guard fd >= 0 else { return }
+                lock.withLock { accepted += 1 }
+                serve(fd, answered: &answered)
+                Glibc.close(fd)
+            }
+        }
+    }
+
+    func stop() { server.stop() }
+
+    private func serve(_ fd: Int32, answered: inout Int) {
+        guard let session = try? TLSSession(server: context) else { return }
+        var scratch = [UInt8](repeating: 0, count: 64 << 10)
+        func flush() -> Bool {
+            while session.hasCiphertextToSend {
+                let n = scratch.withUnsafeMutableBytes { session.takeCiphertext(into: $0) }
+                if n == 0 { break }
+                guard writeAll(fd, Array(scratch[0..<n])) else { return false }
+            }
+            return true
+        }
+        func feed() -> Bool {
+            let n = scratch.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { return false }
+            return scratch.withUnsafeBytes { session.feedCiphertext(UnsafeRawBufferPointer(rebasing: $0[0..<n])) } == n
+        }
+        func write(_ bytes: [UInt8]) -> Bool {
+            var offset = 0
+            while offset < bytes.count {
+                let n = (try? bytes[offset...].withUnsafeBytes { try session.writePlaintext($0) }) ?? 0
+                guard n > 0 else { return false }
+                offset += n
+            }
+            return true
+        }
+        while true {
+            guard let state = try? session.handshake() else { return }
+            guard flush() else { return }
+            if state == .complete { break }
+            guard feed() else { return }
+        }
+        var request: [UInt8] = []
+        while true {
+            // One request head at a time (the proxy sends no body here).
+            while !request.containsHeadEnd {
+                switch try? scratch.withUnsafeMutableBytes({ try session.readPlaintext(into: $0) }) {
+                case .bytes(let n)?: request += scratch[0..<n]
+                case .needMore?: guard flush(), feed() else { return }
+                default: return
+                }
+            }
+            request.removeAll()
+            answered += 1
+            // Two records, written into the session before one flush: one socket write.
+            let ok = answered == 1 ? write(first) && write(stray)
+                                   : write(Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh".utf8))
+            guard ok, flush() else { return }
+        }
+    }
+}
+
+private extension Array where Element == UInt8 {
+    var containsHeadEnd: Bool {
+        count >= 4 && (0...(count - 4)).contains { self[$0] == 13 && self[$0 + 1] == 10 && self[$0 + 2] == 13 && self[$0 + 3] == 10 }
+    }
+}
