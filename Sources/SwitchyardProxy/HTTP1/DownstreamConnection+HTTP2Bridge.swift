@@ -161,6 +161,8 @@ extension DownstreamConnection {
         }
         let (fd, registration) = withUpstream { ($0.fd, $0.registration) }
         let n = receiveFromUpstream(fd, into: window)
+        // A window cut to the answer's end leaves what follows it in the socket, too.
+        upstreamReadMayBeOwed = n == window.count
         if n > 0 {
             let last = UInt64(n) == remaining
             stream._withUnsafeGuaranteedRef { $0.bodyReceived(n, complete: last) }

@@ -107,7 +107,7 @@ extension DownstreamConnection {
         do {
             switch try tls.readSocket(fd, scratch: worker.cipherScratch) {
             case .endOfStream: clientSocketEOF = true   // `clientEOF` once the session is empty
-            case .fed, .wouldBlock, .full: break
+            case .fed, .filled, .wouldBlock, .full: break
             }
         } catch {
             clientEOF = true
@@ -195,6 +195,7 @@ extension DownstreamConnection {
             // answer is not put back in the pool for the next request to find dead.
             filled = Unmanaged.passUnretained(fromUpstream.unsafelyUnwrapped)._withUnsafeGuaranteedRef { receive(from: fd, into: $0) }
         }
+        upstreamReadMayBeOwed = filled
         if filled || (peerEnded && !upstreamEOF) {
             worker.loopRef._withUnsafeGuaranteedRef { $0.readAgain(registration) }
         }
@@ -207,7 +208,11 @@ extension DownstreamConnection {
         guard let upstream, let tls = upstream.tls else { return }
         if !upstreamSocketEOF {
             do {
-                if try tls.readSocket(upstream.fd, scratch: worker.cipherScratch) == .endOfStream { upstreamSocketEOF = true }
+                let read = try tls.readSocket(upstream.fd, scratch: worker.cipherScratch)
+                if read == .endOfStream { upstreamSocketEOF = true }
+                // Level-triggered, so the loop comes back for the rest; but not before a
+                // pipelined request could take the pooled connection (`returnOrClose`).
+                upstreamReadMayBeOwed = read == .filled || read == .full
             } catch {
                 // A reset is not a clean end: an until-close body must not look complete.
                 // What the session already holds was sent before it: decrypted all the same

@@ -114,6 +114,7 @@ extension DownstreamConnection {
         upstreamWriteBroken = false
         upstreamHungUp = false
         upstreamReadParked = false
+        upstreamReadMayBeOwed = false
     }
 
     func noteConnectFailure(_ pool: ServerPool, _ error: Error) {

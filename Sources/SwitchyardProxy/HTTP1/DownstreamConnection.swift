@@ -213,6 +213,11 @@ final class DownstreamConnection: EventHandler, Indexed {
     /// HTTP/2: an upstream read was left for later because the stream's staged body is full
     /// (`receiveIntoStream`); `bridgeResume` asks for it again once frames made room.
     var upstreamReadParked = false
+    /// The last read from the upstream socket filled all it asked for: more may be queued
+    /// there, which the loop reads on its next turn (`readAgain`), or, for a connection put
+    /// back in the pool meanwhile, closes it for. A request taking that connection before
+    /// then would read those bytes as its answer: `returnOrClose` looks first.
+    var upstreamReadMayBeOwed = false
     /// The same for the client in a tunnel whose client side we already shut.
     var clientHungUp = false
     /// Bytes of `toUpstream` that replay the request on a fresh connection (bodiless

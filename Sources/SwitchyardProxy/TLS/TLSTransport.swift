@@ -13,7 +13,9 @@ final class TLSTransport {
         self.session = session
     }
 
-    enum SocketRead { case fed, endOfStream, wouldBlock, full }
+    /// `.filled`: fed, and the read took all the room it had, so more may be queued in
+    /// the socket.
+    enum SocketRead { case fed, filled, endOfStream, wouldBlock, full }
 
     /// One read of ciphertext from the socket into the session, never more than the session
     /// can take (`.full`: decrypt first — the socket keeps the rest, which is back-pressure).
@@ -27,7 +29,7 @@ final class TLSTransport {
             let accepted = session.feedCiphertext(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
             // Cannot fail: we read no more than the room the session reported.
             assert(accepted == n)
-            return .fed
+            return n == room ? .filled : .fed
         case .wouldBlock:
             return .wouldBlock
         }

@@ -70,7 +70,8 @@ final class UpstreamConnection: EventHandler {
     /// no application data (tickets), so the connection can stay in the pool.
     private func idleTLSRecordsOnly(_ tls: TLSTransport) -> Bool {
         var scratch = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-        guard (try? tls.readSocket(fd, scratch: loop.cipherScratch)) == .fed else { return false }
+        let read = try? tls.readSocket(fd, scratch: loop.cipherScratch)
+        guard read == .fed || read == .filled else { return false }
         let result = withUnsafeMutableBytes(of: &scratch) { try? tls.decrypt(into: $0) }
         return result == .needMore
     }

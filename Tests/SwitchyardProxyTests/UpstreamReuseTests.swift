@@ -4,14 +4,13 @@ import SwitchyardTestSupport
 import SwitchyardProxy
 import SwitchyardTLS
 
-/// A TLS server's connection goes back to the pool only when nothing it sent is left unread.
-/// An HTTP/1.1 server has nothing legitimate to say after its answer; bytes that follow it
-/// (a buggy server's second answer) would otherwise be read as the next request's answer,
-/// perhaps another user's. For a plain server the bytes are in the socket or in
-/// `fromUpstream`, both checked. For a TLS server they can also wait in the session: the
-/// proxy decrypts only as far as `fromUpstream` has room, so records that arrived with the
-/// answer's last ones stay there when the answer ends exactly where the buffer is full.
-@Suite struct UpstreamTLSPoolingTests {
+/// An upstream connection goes back to the pool only when nothing its server sent is left
+/// unread. An HTTP/1.1 server has nothing legitimate to say after its answer; bytes that
+/// follow it (a buggy server's second answer) would otherwise be read as the next request's
+/// answer, perhaps another user's. They can wait where the proxy does not look for an idle
+/// connection's events: in a TLS session (the proxy decrypts only as far as `fromUpstream`
+/// has room), or in the socket while the loop still owes it a read.
+@Suite struct UpstreamReuseTests {
     /// The answer and a stray second one arrive in one read; the answer fills the proxy's
     /// (here 4 KiB) buffer to its last byte, so the stray record is still in the session when
     /// the answer ends. The next request must get the server's answer to it, on a new
@@ -20,13 +19,8 @@ import SwitchyardTLS
         try requireTools("openssl")
         let pki = try TLSConfigurationTests.PKI()
         try pki.selfSigned("origin", name: "localhost")
-        let bufferSize = 4096
-        let firstHead = "HTTP/1.1 200 OK\r\nContent-Length: "
-        let bodyLength = bufferSize - firstHead.utf8.count - "4000\r\n\r\n".utf8.count
-        let first = Array("\(firstHead)\(bodyLength)\r\n\r\n".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: bodyLength)
-        #expect(first.count == bufferSize, "the first answer must fill the proxy's buffer exactly")
         let server = try StrayRecordTLSServer(certificate: pki.path("origin.pem"), key: pki.path("origin.key"),
-                                              first: first, stray: Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray".utf8))
+                                              first: Self.first, stray: Self.stray)
         defer { server.stop() }
         let proxy = try ProxyHarness(routes: """
             backend secure {
@@ -35,19 +29,62 @@ import SwitchyardTLS
             route app {
                 backend secure
             }
-            """, settings: { $0.bufferSize = bufferSize })
+            """, settings: { $0.bufferSize = Self.bufferSize })
         defer { proxy.stop() }
 
         let client = try TestClient(port: proxy.port)
         let answer = try #require(client.get("/first"), "no first answer")
         #expect(answer.status == 200)
-        #expect(answer.body.count == bodyLength)
+        #expect(answer.body.count == Self.bodyLength)
         for i in 0..<2 {
             let next = try #require(client.get("/next"), "no answer \(i + 2)")
-            #expect(next.text == "fresh", "answer \(i + 2) was \(next.text.debugDescription)")
+            #expect(String(next.text.prefix(40)) == "fresh", "answer \(i + 2)")
         }
         #expect(server.connections == 2, "the connection with the stray record was reused")
     }
+
+    /// A plain server's stray bytes wait in the socket, and a connection put back in the pool
+    /// while a read is owed to it (the last one filled the buffer) is closed by that read, on
+    /// the loop's next turn. A request already waiting must not take the connection before:
+    /// here the second of two pipelined requests, handled as soon as the first is answered.
+    /// It got the stray answer before the check (and its own was dropped).
+    @Test func aPipelinedRequestNeverGetsWhatAPlainServerSentAfterTheLastAnswer() throws {
+        let answered = AnswerCount()
+        let (server, connections) = try OneThreadServer.counting { fd in
+            while !readRequestHead(fd).isEmpty {
+                answered.value += 1
+                // The first answer and the stray one in one write: they arrive together.
+                let bytes = answered.value == 1 ? Self.first + Self.stray : Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh".utf8)
+                guard writeAll(fd, bytes) else { return }
+            }
+        }
+        defer { server.stop() }
+        let proxy = try ProxyHarness(routes: ProxyHarness.routes(toOriginAt: server.port),
+                                     settings: { $0.bufferSize = Self.bufferSize })
+        defer { proxy.stop() }
+
+        let client = try TestClient(port: proxy.port)
+        client.send("GET /first HTTP/1.1\r\nHost: app\r\n\r\nGET /next HTTP/1.1\r\nHost: app\r\n\r\n")
+        let answer = try #require(client.readResponse(), "no first answer")
+        #expect(answer.body.count == Self.bodyLength)
+        let next = try #require(client.readResponse(), "no second answer")
+        #expect(String(next.text.prefix(40)) == "fresh", "the second answer")
+        #expect(connections() == 2, "the connection with stray bytes was reused")
+    }
+
+    /// The proxy's buffers in these tests: the first answer fills one exactly.
+    static let bufferSize = 4096
+    static let firstHead = "HTTP/1.1 200 OK\r\nContent-Length: "
+    static let bodyLength = bufferSize - firstHead.utf8.count - "4000\r\n\r\n".utf8.count
+    /// `bufferSize` bytes, head and body.
+    static let first = Array("\(firstHead)\(bodyLength)\r\n\r\n".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: bodyLength)
+    /// What the server sends right after `first`, as if it answered twice.
+    static let stray = Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray".utf8)
+}
+
+/// Requests a test server answered, across its connections (used on its thread only).
+private final class AnswerCount: @unchecked Sendable {
+    var value = 0
 }
 
 /// A blocking TLS server on 127.0.0.1 port 0, one keep-alive connection at a time. Its very
