@@ -43,6 +43,38 @@ import SwitchyardTLS
         #expect(server.connections == 2, "the connection with the stray record was reused")
     }
 
+    /// The stray record's first bytes arrive while the connection sits idle in the pool: the
+    /// proxy reads them, cannot decrypt half a record, and kept the connection as if it had
+    /// been sent a ticket. The next request got the stray answer once the rest came (before
+    /// the fix, every time). Part of a record now closes an idle connection.
+    @Test func partOfARecordArrivingAtAnIdleConnectionClosesIt() throws {
+        try requireTools("openssl")
+        let pki = try TLSConfigurationTests.PKI()
+        try pki.selfSigned("origin", name: "localhost")
+        let server = try StrayRecordTLSServer(certificate: pki.path("origin.pem"), key: pki.path("origin.key"),
+                                              first: Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst".utf8),
+                                              stray: Self.stray, strayWhileIdle: true)
+        defer { server.stop() }
+        let proxy = try ProxyHarness(routes: """
+            backend secure {
+                server 127.0.0.1:\(server.port) tls ca \(pki.path("origin.pem")) sni localhost
+            }
+            route app {
+                backend secure
+            }
+            """)
+        defer { proxy.stop() }
+
+        let client = try TestClient(port: proxy.port)
+        let answer = try #require(client.get("/first"), "no first answer")
+        #expect(answer.text == "first")
+        // The server sends the stray record's first bytes 150 ms after its answer.
+        usleep(400_000)
+        let next = try #require(client.get("/next"), "no second answer")
+        #expect(String(next.text.prefix(40)) == "fresh", "the second answer")
+        #expect(server.connections == 2, "the connection with part of a record was reused")
+    }
+
     /// A plain server's stray bytes wait in the socket, and a connection put back in the pool
     /// while a read is owed to it (the last one filled the buffer) is closed by that read, on
     /// the loop's next turn. A request already waiting must not take the connection before:
@@ -89,23 +121,27 @@ private final class AnswerCount: @unchecked Sendable {
 
 /// A blocking TLS server on 127.0.0.1 port 0, one keep-alive connection at a time. Its very
 /// first request gets `first` and then `stray` as a record of its own, both in one socket
-/// write; every later request gets "fresh" (5 bytes, with a length).
+/// write; every later request gets "fresh" (5 bytes, with a length). `strayWhileIdle`: the
+/// stray record instead follows 150 ms after `first`, only its first 10 bytes; the rest
+/// goes out just before the answer to the next request on that connection.
 final class StrayRecordTLSServer: @unchecked Sendable {
     private var server: OneThreadServer!
     var port: UInt16 { server.port }
     private let context: TLSServerContext
     private let first: [UInt8]
     private let stray: [UInt8]
+    private let strayWhileIdle: Bool
     private let lock = NSLock()
     private var accepted = 0
     /// Connections accepted so far.
     var connections: Int { lock.withLock { accepted } }
 
-    init(certificate: String, key: String, first: [UInt8], stray: [UInt8]) throws {
+    init(certificate: String, key: String, first: [UInt8], stray: [UInt8], strayWhileIdle: Bool = false) throws {
         context = try TLSServerContext(defaultCertificate: TLSCertificateFiles(certificatePath: certificate, keyPath: key),
                                        alpn: ["http/1.1"])
         self.first = first
         self.stray = stray
+        self.strayWhileIdle = strayWhileIdle
         server = try OneThreadServer { [self] listener in
             var answered = 0
             while true {
@@ -152,6 +188,7 @@ final class StrayRecordTLSServer: @unchecked Sendable {
             guard feed() else { return }
         }
         var request: [UInt8] = []
+        var held: [UInt8] = []
         while true {
             // One request head at a time (the proxy sends no body here).
             while !request.containsHeadEnd {
@@ -163,6 +200,22 @@ final class StrayRecordTLSServer: @unchecked Sendable {
             }
             request.removeAll()
             answered += 1
+            if answered == 1 && strayWhileIdle {
+                guard write(first), flush() else { return }
+                usleep(150_000)
+                guard write(stray) else { return }
+                while session.hasCiphertextToSend {
+                    let n = scratch.withUnsafeMutableBytes { session.takeCiphertext(into: $0) }
+                    held += scratch[0..<n]
+                }
+                guard writeAll(fd, Array(held.prefix(10))) else { return }
+                held.removeFirst(10)
+                continue
+            }
+            if !held.isEmpty {
+                guard writeAll(fd, held) else { return }
+                held.removeAll()
+            }
             // Two records, written into the session before one flush: one socket write.
             let ok = answered == 1 ? write(first) && write(stray)
                                    : write(Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh".utf8))

@@ -459,7 +459,7 @@ extension DownstreamConnection {
         // be read as the next one's. A TLS server's can also wait in the session, where
         // they stay when the answer filled `fromUpstream` to its last byte; no socket event
         // would announce them once the connection is idle.
-        let reusable = !upstreamEOF && !upstreamSocketEOF && !upstreamHungUp && withScratch({ $0.response.keepAlive }) && requestBody.isDone
+        let reusable = !upstreamEOF && !upstreamSocketEOF && !upstreamHungUp && !upstreamWriteBroken && withScratch({ $0.response.keepAlive }) && requestBody.isDone
             && (toUpstream?.isEmpty ?? true) && !(upstream.tls?.hasPendingOutput ?? false)
             && (fromUpstream?.isEmpty ?? true) && !(upstream.tls?.hasUnreadInput ?? false)
             && !responseUntilClose && !worker.draining

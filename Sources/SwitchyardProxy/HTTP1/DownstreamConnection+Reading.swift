@@ -195,7 +195,6 @@ extension DownstreamConnection {
             // answer is not put back in the pool for the next request to find dead.
             filled = Unmanaged.passUnretained(fromUpstream.unsafelyUnwrapped)._withUnsafeGuaranteedRef { receive(from: fd, into: $0) }
         }
-        upstreamReadMayBeOwed = filled
         if filled || (peerEnded && !upstreamEOF) {
             worker.loopRef._withUnsafeGuaranteedRef { $0.readAgain(registration) }
         }
@@ -225,13 +224,15 @@ extension DownstreamConnection {
     }
 
     /// One plain read from the upstream socket into `buffer` (`fromUpstream`). True when it
-    /// filled all the room it had: more may be queued.
+    /// filled all the room it had: more may be queued. With no room it reads nothing, and
+    /// what the last read said about the socket stands.
     private func receive(from fd: FileDescriptor, into buffer: IOBuffer) -> Bool {
         buffer.ensureWritable(4096)
         let room = buffer.writableCount
         guard room > 0 else { return false }
         let n = receiveFromUpstream(fd, into: buffer.writable)
         buffer.commit(n)
+        upstreamReadMayBeOwed = n == room
         return n == room
     }
 

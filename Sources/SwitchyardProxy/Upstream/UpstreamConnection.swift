@@ -67,13 +67,15 @@ final class UpstreamConnection: EventHandler {
     }
 
     /// An idle TLS connection was readable: true if what arrived was only TLS records with
-    /// no application data (tickets), so the connection can stay in the pool.
+    /// no application data (tickets), so the connection can stay in the pool. Part of a
+    /// record is not known to be a ticket: the rest might be data, which the next request
+    /// would read as its answer, and with the socket drained no event would come first.
     private func idleTLSRecordsOnly(_ tls: TLSTransport) -> Bool {
         var scratch = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
         let read = try? tls.readSocket(fd, scratch: loop.cipherScratch)
-        guard read == .fed || read == .filled else { return false }
+        guard read == .fed else { return false }
         let result = withUnsafeMutableBytes(of: &scratch) { try? tls.decrypt(into: $0) }
-        return result == .needMore
+        return result == .needMore && !tls.hasUnreadInput
     }
 
     func close() {
