@@ -104,6 +104,58 @@ import SwitchyardTLS
         #expect(connections() == 2, "the connection with stray bytes was reused")
     }
 
+    /// A server answers a POST before reading its body (an early 401) and keeps the
+    /// connection without draining the body; the proxy goes on sending the body, and it ends
+    /// before the answer does. The server then reads that body (here a whole request of its
+    /// own) as the next request on the connection: another client's request got its answer
+    /// before the fix. An answer that came before the request was all sent now keeps the
+    /// connection out of the pool.
+    @Test func aConnectionWhoseServerAnsweredBeforeTheBodyWasSentIsNotReused() throws {
+        let smuggled = "GET /smuggled HTTP/1.1\r\nHost: app\r\n\r\n"
+        let answered = AnswerCount()
+        let (server, connections) = try OneThreadServer.counting { fd in
+            while true {
+                let head = readRequestHead(fd)
+                if head.isEmpty { return }
+                answered.value += 1
+                if answered.value == 1 {
+                    // Part of the answer at once, the rest once the body is here (left unread).
+                    guard writeAll(fd, Array("HTTP/1.1 401 Unauthorized\r\nContent-Length: 5\r\n\r\nno".utf8)) else { return }
+                    var peek = [UInt8](repeating: 0, count: smuggled.utf8.count)
+                    for _ in 0..<500 where recv(fd, &peek, peek.count, Int32(MSG_PEEK | MSG_DONTWAIT)) < peek.count {
+                        usleep(10_000)
+                    }
+                    guard writeAll(fd, Array("pe!".utf8)) else { return }
+                    continue
+                }
+                let target = targetAndLength(ofHead: String(decoding: head, as: UTF8.self)).target
+                if target == "/smuggled" {
+                    // Answered only once the next request is here (or the proxy closed the
+                    // connection): answered at once, the answer would reach the pooled
+                    // connection first, and its event would close it, on most runs.
+                    var byte: UInt8 = 0
+                    for _ in 0..<500 where recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) < 0 { usleep(10_000) }
+                }
+                let text = "answered \(target)"
+                guard writeAll(fd, Array("HTTP/1.1 200 OK\r\nContent-Length: \(text.utf8.count)\r\n\r\n\(text)".utf8)) else { return }
+            }
+        }
+        defer { server.stop() }
+        let proxy = try ProxyHarness(routes: ProxyHarness.routes(toOriginAt: server.port))
+        defer { proxy.stop() }
+
+        let client = try TestClient(port: proxy.port)
+        client.send("POST /form HTTP/1.1\r\nHost: app\r\nContent-Length: \(smuggled.utf8.count)\r\n\r\n")
+        usleep(200_000)   // the answer's head reaches the proxy first
+        client.send(smuggled)
+        let answer = try #require(client.readResponse(), "no answer to the form")
+        #expect(answer.status == 401 && answer.text == "nope!")
+        let other = try TestClient(port: proxy.port)
+        let next = try #require(other.get("/next"), "no answer to the next request")
+        #expect(next.text == "answered /next")
+        #expect(connections() == 2, "the connection with an unread body was reused")
+    }
+
     /// The proxy's buffers in these tests: the first answer fills one exactly.
     static let bufferSize = 4096
     static let firstHead = "HTTP/1.1 200 OK\r\nContent-Length: "

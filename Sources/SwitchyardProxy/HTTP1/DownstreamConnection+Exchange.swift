@@ -333,6 +333,8 @@ extension DownstreamConnection {
                 return true
             case .relayResponse(let closeAfter):
                 if closeAfter { closeAfterResponse = true }
+                answeredBeforeRequestSent = !requestBody.isDone || !(toUpstream?.isEmpty ?? true)
+                    || withUpstream { $0.tls?.hasPendingOutput ?? false }
                 takeResponseFraming(p)
                 if let pair = mirrorPair { pair.primary.head(p, base) }
                 if isH2 {
@@ -459,7 +461,8 @@ extension DownstreamConnection {
         // be read as the next one's. A TLS server's can also wait in the session, where
         // they stay when the answer filled `fromUpstream` to its last byte; no socket event
         // would announce them once the connection is idle.
-        let reusable = !upstreamEOF && !upstreamSocketEOF && !upstreamHungUp && !upstreamWriteBroken && withScratch({ $0.response.keepAlive }) && requestBody.isDone
+        let reusable = !upstreamEOF && !upstreamSocketEOF && !upstreamHungUp && !upstreamWriteBroken
+            && !answeredBeforeRequestSent && withScratch({ $0.response.keepAlive }) && requestBody.isDone
             && (toUpstream?.isEmpty ?? true) && !(upstream.tls?.hasPendingOutput ?? false)
             && (fromUpstream?.isEmpty ?? true) && !(upstream.tls?.hasUnreadInput ?? false)
             && !responseUntilClose && !worker.draining

@@ -218,6 +218,12 @@ final class DownstreamConnection: EventHandler, Indexed {
     /// back in the pool meanwhile, closes it for. A request taking that connection before
     /// then would read those bytes as its answer: `returnOrClose` looks first.
     var upstreamReadMayBeOwed = false
+    /// The final answer's head came before the last request byte left for the server: it
+    /// answered without reading the whole body, and whether it reads (and drops) the rest
+    /// is unknown. Unread, that rest would be taken for the next request on the connection
+    /// (a body can hold a whole request, and its answer would go to the next user), so the
+    /// connection is not reused.
+    var answeredBeforeRequestSent = false
     /// The same for the client in a tunnel whose client side we already shut.
     var clientHungUp = false
     /// Bytes of `toUpstream` that replay the request on a fresh connection (bodiless
