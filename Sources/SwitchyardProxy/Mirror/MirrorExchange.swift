@@ -32,6 +32,9 @@ final class MirrorExchange: Indexed {
     private var body = Body.head
     private var writeBlocked = false
     private var eof = false
+    /// The last read filled all the room it had: the server may have sent more than the
+    /// answer, still in the socket (see `end`).
+    private var readFilled = false
     /// The request's length in `out`, kept until the copy ends: a pooled connection the
     /// server closed just as the copy was sent gets it again on a fresh one (once).
     private let requestLength: Int
@@ -155,9 +158,11 @@ final class MirrorExchange: Indexed {
     /// plaintext out (the handshake advances here too).
     private func fill(_ buffer: IOBuffer, _ connection: MirrorConnection) throws {
         guard let tls = connection.tls else {
+            let room = buffer.writableCount
             switch try connection.fd.receive(into: buffer.writable) {
             case .processed(0): eof = true
             case .processed(let n):
+                readFilled = n == room
                 buffer.commit(n)
                 receivedAny = true
             case .wouldBlock: break
@@ -349,6 +354,9 @@ final class MirrorExchange: Indexed {
             let reusable = failure == nil && !eof && (parser?.keepAlive ?? false) && (input?.isEmpty ?? true)
                 && (out?.isEmpty ?? true) && server.idle.count < MirrorServer.maxIdle && !connection.closed
                 && connection.tls == nil   // an idle TLS connection's tickets would need reading: not pooled
+                // Bytes after the answer would be the next copy's answer if one took the
+                // connection before their event closed it (copies start after the batch).
+                && (!readFilled || Socket.nothingToRead(connection.fd))
             if case .untilClose = body {} else if reusable {
                 connection.owner = nil
                 connection.hasServed = true
