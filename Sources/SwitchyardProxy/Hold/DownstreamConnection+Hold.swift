@@ -126,9 +126,21 @@ extension DownstreamConnection {
             let head = parkedH2Head
             parkedH2Head = nil
             startExchange(base: head?.readable.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, headLength: 0, headBytes: parkedHeadBytes)
-            if let head { worker.buffers.give(head) }
+            // Routed again to a route that is held (its first route left the table, or no
+            // longer matched): parked again, from the same head, which stays with it; the
+            // parser's spans point into it. Given back, the next release read freed memory.
+            if phase == .parked {
+                parkedH2Head = head
+            } else if let head {
+                worker.buffers.give(head)
+            }
         } else {
             startExchange(base: fromClient!.readable.baseAddress!, headLength: headLength)
+        }
+        if phase == .parked {
+            // Parked again: waiting, not in flight.
+            releasedFromHold = false
+            queue.releasedInFlight -= 1
         }
         startNanoseconds = started
         advance()

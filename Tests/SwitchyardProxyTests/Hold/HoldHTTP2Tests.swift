@@ -52,6 +52,51 @@ import SwitchyardTestSupport
         #expect(h.legacy.requestHeads.allSatisfy { !$0.hasPrefix("POST") })
     }
 
+    /// A released stream routed again to a route that is still held parks again, and keeps
+    /// its decoded head for the next release. Before, the head went back to the pool at the
+    /// first release: the second one routed from address 0x1 (the worker crashed, and with
+    /// it this test process), and the released-in-flight gauge kept one too many.
+    @Test func aStreamParkedAgainAtItsReleaseKeepsItsHead() throws {
+        let h = try ProxyHarness(routes: Self.routes + """
+
+            route notes {
+                path /notes/
+                active legacy standby cloud
+            }
+            """)
+        defer { h.stop() }
+        let hold = HoldState(since: Date().timeIntervalSince1970, maxWaitSeconds: 60)
+        func publish(dropNotes: Bool, holdApp: Bool) throws {
+            var config = h.proxy.table.config
+            if dropNotes { config.routes.removeAll { $0.name == "notes" } }
+            var state = RuntimeState()
+            state.routes["app"] = RouteRuntime(active: "legacy", standby: "cloud", hold: holdApp ? hold : nil)
+            if !dropNotes { state.routes["notes"] = RouteRuntime(active: "legacy", standby: "cloud", hold: hold) }
+            try h.proxy.publish(try RouteTable.build(config: config, state: state, generation: h.proxy.table.generation + 1))
+        }
+        try publish(dropNotes: false, holdApp: true)
+        let client = try H2FrameClient(port: h.port)
+        _ = client.readFrame()
+        let body = Array("note from h2".utf8)
+        client.request(stream: 1, method: "POST", path: "/notes/h2", extra: [("content-length", "\(body.count)")], endStream: false)
+        client.sendFrame(type: H2FrameClient.data, flags: H2FrameClient.endStream, stream: 1, payload: body)
+        try waitFor("the stream to park", seconds: 5) { h.proxy.holdSnapshot().parked == 1 }
+
+        // Its route leaves the table: released, routed to `app`, which is held too.
+        try publish(dropNotes: true, holdApp: true)
+        #expect(h.proxy.releaseParked(count: 16).releasedTotal == 1)
+        try waitFor("the stream to park again", seconds: 5) { h.proxy.holdSnapshot().parked == 1 }
+        #expect(h.proxy.holdSnapshot().releasedInFlight == 0, "parked again, not in flight")
+
+        try publish(dropNotes: true, holdApp: false)
+        #expect(h.proxy.releaseParked(count: 16).releasedTotal == 2)
+        let answer = try #require(client.response(stream: 1), "the stream parked twice was answered")
+        #expect(answer.status == 200)
+        #expect(String(decoding: answer.body, as: UTF8.self).hasPrefix("legacy answered POST /notes/h2"))
+        #expect(h.legacy.rawRequests.contains { String(decoding: $0, as: UTF8.self).hasSuffix("note from h2") }, "the body went along")
+        try waitFor("the release to end", seconds: 5) { h.proxy.holdSnapshot().releasedInFlight == 0 }
+    }
+
     @Test func aResetParkedStreamIsDroppedAndStreamsPerConnectionAreBounded() throws {
         let h = try ProxyHarness(routes: Self.routes) { $0.hold.perConnection = 2 }
         defer { h.stop() }
