@@ -108,6 +108,31 @@ import SwitchyardTestSupport
         #expect(h.cloud.requestCount == 0 && h.legacy.requestCount == 0)
     }
 
+    /// A TCP balancer passes the client's bytes as they came: the forwarding fields in them
+    /// are the client's own. Behind a trusted balancer they were believed (the balancer's
+    /// trust), so any client could name any address to the backend in X-Real-IP and
+    /// X-Forwarded-For. Now they are believed only from a client that is itself in
+    /// trust-forwarded (an HTTP proxy behind the balancer).
+    @Test func aClientBehindATrustedBalancerCannotNameItsOwnAddress() throws {
+        let routes = Self.routes.replacingOccurrences(of: "proxy-protocol", with: "proxy-protocol trust-forwarded 127.0.0.0/8 198.51.100.0/24")
+        let h = try ProxyHarness(routes: routes)
+        defer { h.stop() }
+        let spoofed = "X-Real-IP: 10.9.9.9\r\nX-Forwarded-For: 10.9.9.9\r\nTrue-Client-IP: 10.9.9.9\r\n"
+        let client = try h.client()
+        client.send("PROXY TCP4 203.0.113.7 127.0.0.1 5555 80\r\nGET /a HTTP/1.1\r\nHost: a\r\n\(spoofed)\r\n")
+        #expect(client.readResponse()?.status == 200)
+        let head = try #require(h.cloud.requestHeads.last)   // the cohort sends 203.0.113.0/24 to cloud
+        #expect(!head.contains("10.9.9.9"), "the client's own forwarding fields reached the backend")
+        #expect(head.contains("X-Forwarded-For: 203.0.113.7\r\n"))
+        #expect(head.contains("X-Real-IP: 203.0.113.7\r\n"))
+        // A client in trust-forwarded itself keeps its fields, with this hop appended.
+        let proxied = try h.client()
+        proxied.send(Self.v2(body: Self.v2IPv4Body) + Array("GET /b HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.1.2.3\r\n\r\n".utf8))
+        #expect(proxied.readResponse()?.status == 200)
+        let legacyHead = try #require(h.legacy.requestHeads.last)
+        #expect(legacyHead.contains("X-Forwarded-For: 10.1.2.3, 198.51.100.9\r\n"), "\(legacyHead)")
+    }
+
     @Test
     func theHeaderComesBeforeTLS() throws {
         try requireTools("openssl", "curl")

@@ -36,9 +36,14 @@ struct ClientIdentity {
     }
 
     /// The client a PROXY protocol header named, behind the balancer `self` describes: its
-    /// address for cohorts, stickiness and X-Forwarded-For; the balancer's trust and listener.
-    func behindBalancer(_ source: SocketAddress) -> ClientIdentity {
-        ClientIdentity(peer: source, address: Self.address(of: source), trustedForwarder: trustedForwarder, listener: listener)
+    /// address for cohorts, stickiness and X-Forwarded-For, and for trust: a TCP balancer
+    /// passes the client's bytes as they came, so the forwarding fields in them are the
+    /// client's own, believed only if the client itself is in `networks`. With the
+    /// balancer's trust, any client behind it could name any address (X-Real-IP,
+    /// X-Forwarded-For) to the backend. The balancer's listener.
+    func behindBalancer(_ source: SocketAddress, trusted networks: [CIDR]) -> ClientIdentity {
+        let address = Self.address(of: source)
+        return ClientIdentity(peer: source, address: address, trustedForwarder: networks.contains { $0.contains(address) }, listener: listener)
     }
 
     private static func address(of peer: SocketAddress) -> ClientAddress {

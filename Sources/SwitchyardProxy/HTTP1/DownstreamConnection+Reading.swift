@@ -368,7 +368,7 @@ extension DownstreamConnection {
         }
         if case .complete(_, let source) = verdict {
             proxyHeader = nil
-            if let source { client = client.behindBalancer(source) }
+            if let source { client = client.behindBalancer(source, trusted: worker.trustForwarded(listener: client.listener)) }
             if tls == nil { deadline = worker.nowMilliseconds + worker.settings.keepAliveTimeoutMilliseconds }
             return
         }

@@ -171,6 +171,15 @@ final class Worker: @unchecked Sendable {
 
     var atConnectionLimit: Bool { connectionCount >= settings.maxConnectionsPerWorker }
 
+    /// The networks whose forwarding fields listener `index` believes: its own
+    /// `trust-forwarded` list, or the file's.
+    func trustForwarded(listener index: Int) -> [CIDR] {
+        let config = current.table.config
+        // A reload cannot add or remove listeners, but stay safe if the index is stale.
+        let own = index >= 0 && index < config.listeners.count ? config.listeners[index].trustForwarded : nil
+        return own ?? config.trustForwarded
+    }
+
     func accepted(_ fd: FileDescriptor, peer: SocketAddress, from listener: Listener) {
         // TCP_NODELAY comes with the socket, inherited from the listener (`addListener`).
         var session: TLSSession?
@@ -188,7 +197,7 @@ final class Worker: @unchecked Sendable {
             let config = current.table.config
             // A reload cannot add or remove listeners, but stay safe if the index is stale.
             let listenerConfig = listener.configIndex < config.listeners.count ? config.listeners[listener.configIndex] : nil
-            let trustList = listenerConfig?.trustForwarded ?? config.trustForwarded
+            let trustList = trustForwarded(listener: listener.configIndex)
             let client = ClientIdentity(peer: peer, trusted: trustList, listener: listener.configIndex)
             let proxyProtocol = listenerConfig?.proxyProtocol ?? false
             // A PROXY header decides who the client is: only a balancer the file trusts may
