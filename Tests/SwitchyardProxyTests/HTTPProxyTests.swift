@@ -534,4 +534,39 @@ import SwitchyardSystem
         #expect((200_000..<10_000_000).contains(duration), "duration_us \(duration)")
         #expect(entry["time"] as? String != nil)
     }
+
+    /// `bytes_out` is the whole answer, also when the line is written before all of it left:
+    /// our own answers (a 404 here: 0 before the fix, every time). The large answer to a
+    /// client that reads slowly guards the other case the fix covers, the tail of an answer
+    /// still queued when the line is written; it passed before the fix too (on loopback the
+    /// last bytes are relayed only once the client made room, and leave at once).
+    @Test func bytesOutCountsTheWholeAnswerEvenWhenItLeavesAfterTheLine() throws {
+        let h = try ProxyHarness(routes: """
+            backend legacy {
+                server 127.0.0.1:LEGACY
+            }
+            route app {
+                host a
+                backend legacy
+            }
+            """)
+        defer { h.stop() }
+        let client = try h.client()
+        client.send("GET /nowhere HTTP/1.1\r\nHost: unknown\r\n\r\n")
+        let notFound = try #require(client.readResponse())
+        #expect(notFound.status == 404)
+        let slow = try h.client()
+        var small: Int32 = 16 << 10
+        setsockopt(slow.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        slow.send("GET /big?bytes=1000000 HTTP/1.1\r\nHost: a\r\n\r\n")
+        usleep(300_000)   // the proxy's buffers toward this client fill
+        let big = try #require(slow.readResponse(), "no large answer")
+        #expect(big.body.count == 1_000_000)
+        let lines = AccessLogAttributionTests.logLines(h, atLeast: 2)
+        let entries = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let notFoundLine = try #require(entries.first { $0["status"] as? Int == 404 })
+        #expect(notFoundLine["bytes_out"] as? Int == notFound.head.utf8.count + 2 + notFound.body.count, "\(notFoundLine)")
+        let bigLine = try #require(entries.first { $0["status"] as? Int == 200 })
+        #expect(bigLine["bytes_out"] as? Int == big.head.utf8.count + 2 + big.body.count, "\(bigLine)")
+    }
 }

@@ -62,13 +62,17 @@ extension DownstreamConnection {
         // Aborted without a reason of the exchange's own: the client side broke (hung up,
         // reset its stream, a failed read or write, a TLS error).
         if aborted && flags.isEmpty { flags = .downstreamTerminated }
+        // The line is written once the answer's last byte is queued, not sent: what still
+        // waits in `toClient` (the tail of a large answer, or all of one of our own) is
+        // counted as out. Not for an aborted exchange: those bytes will never leave.
+        let queued = aborted ? 0 : UInt64(toClient?.readableCount ?? 0)
         log._withUnsafeGuaranteedRef { log in client.ip.withUnsafeBytes { c in withLastServerLabel { s in
             log.append(.init(
                 client: c,
                 method: UnsafeRawBufferPointer(start: logLine, count: logMethodCount),
                 path: UnsafeRawBufferPointer(start: logLine + 16, count: logPathCount),
                 route: r, backend: b, server: s,
-                status: status, bytesIn: bytesIn, bytesOut: bytesOut,
+                status: status, bytesIn: bytesIn, bytesOut: bytesOut &+ queued,
                 durationMicroseconds: (now &- startNanoseconds) / 1000,
                 generation: handle.table.generation, protocolName: protocolName, tlsVersion: tlsVersion,
                 requestID: requestID, upstreamStatus: o.upstreamStatus,
