@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 // The bytes waiting are [start, end) of data; capacity is data's size. `fd`: the socket
 // lent for the current write (-1 when none); `direct`: bytes of records sent straight to it.
@@ -46,7 +48,9 @@ static size_t send_direct(sy_sink *sink, const char *in, size_t count) {
     if (waiting > 0) parts[used++] = (struct iovec){ sink->data + sink->start, waiting };
     parts[used++] = (struct iovec){ (void *)in, count };
     struct msghdr message = { .msg_iov = parts, .msg_iovlen = (size_t)used };
-    ssize_t sent = sendmsg(sink->fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    // A plain system call: glibc's sendmsg is a cancellation point, with two atomic
+    // instructions around the call in a threaded process (see sy_recv in CSwitchyardShims).
+    ssize_t sent = syscall(SYS_sendmsg, sink->fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (sent <= 0) return 0;
     size_t went = (size_t)sent;
     if (went < waiting) {

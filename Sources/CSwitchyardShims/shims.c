@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/filter.h>
 #include "CSwitchyardShims.h"
@@ -56,7 +57,23 @@ int sy_hold_new_handshakes(int fd, int hold) {
 }
 
 ssize_t sy_splice(int fdIn, int fdOut, size_t len) {
-    return splice(fdIn, NULL, fdOut, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    return syscall(SYS_splice, fdIn, NULL, fdOut, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+}
+
+// glibc's recv, send, splice and epoll_wait are cancellation points: in a process with more
+// than one thread, each call sets the thread's cancellation type to asynchronous and back
+// around the system call, an atomic compare-and-swap each way (`__pthread_enable_asynccancel`,
+// `__pthread_disable_asynccancel`): 8.6 atomic instructions a proxied HTTP/1.1 request
+// (bench/callgrind). Switchyard never cancels a thread, so these ask the kernel directly;
+// syscall(2) is not a cancellation point, and returns -1 with errno like the wrappers.
+ssize_t sy_recv(int fd, void *buffer, size_t length, int flags) {
+    return syscall(SYS_recvfrom, fd, buffer, length, flags, NULL, NULL);
+}
+ssize_t sy_send(int fd, const void *buffer, size_t length, int flags) {
+    return syscall(SYS_sendto, fd, buffer, length, flags, NULL, 0);
+}
+int sy_epoll_wait(int epfd, struct epoll_event *events, int capacity, int timeoutMilliseconds) {
+    return (int)syscall(SYS_epoll_wait, epfd, events, capacity, timeoutMilliseconds);
 }
 
 int sy_pipe2_nonblocking(int fds[2]) { return pipe2(fds, O_NONBLOCK | O_CLOEXEC); }

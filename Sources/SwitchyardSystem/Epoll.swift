@@ -56,7 +56,7 @@ public struct Epoll: ~Copyable {
 
     /// Waits up to `timeoutMilliseconds` (-1: forever); returns how many events are ready.
     public func wait(timeoutMilliseconds: Int32) throws(Errno) -> Int {
-        switch try syscall(blocking: true, "epoll_wait", { epoll_wait(fd.rawValue, events, Int32(capacity), timeoutMilliseconds) }) {
+        switch try syscall(blocking: true, "epoll_wait", { sy_epoll_wait(fd.rawValue, events, Int32(capacity), timeoutMilliseconds) }) {
         case .processed(let n): return Int(n)
         case .wouldBlock: return 0
         }

@@ -23,17 +23,18 @@ public struct FileDescriptor: Sendable, Hashable, CustomStringConvertible {
 
     /// A socket's `read`: recv(2), which goes to the socket layer directly where read(2)
     /// passes through the file layer first (`vfs_read`, `fdget_pos`: about 5 % of the kernel
-    /// time of a proxied request in a perf profile). `.processed(0)` is end of stream.
+    /// time of a proxied request in a perf profile). `.processed(0)` is end of stream. As a
+    /// plain system call, not glibc's cancellation point (`sy_recv`: no atomics).
     @inline(__always)
     public func receive(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> IOResult<Int> {
-        try syscall("recv") { Glibc.recv(rawValue, buffer.baseAddress, buffer.count, 0) }
+        try syscall("recv") { sy_recv(rawValue, buffer.baseAddress, buffer.count, 0) }
     }
 
     /// A socket's `write`: send(2) with MSG_NOSIGNAL (a peer that vanished is EPIPE even
     /// where SIGPIPE is not ignored), past the file layer like `receive`.
     @inline(__always)
     public func send(_ buffer: UnsafeRawBufferPointer) throws(Errno) -> IOResult<Int> {
-        try syscall("send") { Glibc.send(rawValue, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
+        try syscall("send") { sy_send(rawValue, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
     }
 
     /// Writes all of `buffer`, waiting if needed (only for blocking descriptors: files, logs).

@@ -115,7 +115,7 @@ public enum Socket {
     /// (`recv` with `MSG_PEEK` says `EAGAIN`). Reads nothing.
     public static func nothingToRead(_ fd: FileDescriptor) -> Bool {
         var byte: UInt8 = 0
-        guard recv(fd.rawValue, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) < 0 else { return false }
+        guard sy_recv(fd.rawValue, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) < 0 else { return false }
         let code = sy_errno()
         return code == EAGAIN || code == EWOULDBLOCK
     }

@@ -41,6 +41,11 @@ int sy_hold_new_handshakes(int fd, int hold);
 
 /// splice(2) between two descriptors (one a pipe), non-blocking, moving pages if it can.
 ssize_t sy_splice(int fdIn, int fdOut, size_t len);
+/// recv(2), send(2) and epoll_wait(2) as plain system calls, not glibc's cancellation-point
+/// wrappers (two atomic instructions a call in a threaded process; see shims.c).
+ssize_t sy_recv(int fd, void *buffer, size_t length, int flags);
+ssize_t sy_send(int fd, const void *buffer, size_t length, int flags);
+int sy_epoll_wait(int epfd, struct epoll_event *events, int capacity, int timeoutMilliseconds);
 int sy_pipe2_nonblocking(int fds[2]);
 
 /// getrandom(2) into `buffer`; returns bytes written or -1.
