@@ -22,14 +22,7 @@ import SwitchyardTLS
         let server = try StrayRecordTLSServer(certificate: pki.path("origin.pem"), key: pki.path("origin.key"),
                                               first: Self.first, stray: Self.stray)
         defer { server.stop() }
-        let proxy = try ProxyHarness(routes: """
-            backend secure {
-                server 127.0.0.1:\(server.port) tls ca \(pki.path("origin.pem")) sni localhost
-            }
-            route app {
-                backend secure
-            }
-            """, settings: { $0.bufferSize = Self.bufferSize })
+        let proxy = try ProxyHarness(routes: Self.routes(to: server, pki), settings: { $0.bufferSize = Self.bufferSize })
         defer { proxy.stop() }
 
         let client = try TestClient(port: proxy.port)
@@ -55,14 +48,7 @@ import SwitchyardTLS
                                               first: Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst".utf8),
                                               stray: Self.stray, strayWhileIdle: true)
         defer { server.stop() }
-        let proxy = try ProxyHarness(routes: """
-            backend secure {
-                server 127.0.0.1:\(server.port) tls ca \(pki.path("origin.pem")) sni localhost
-            }
-            route app {
-                backend secure
-            }
-            """)
+        let proxy = try ProxyHarness(routes: Self.routes(to: server, pki))
         defer { proxy.stop() }
 
         let client = try TestClient(port: proxy.port)
@@ -156,6 +142,18 @@ import SwitchyardTLS
         #expect(connections() == 2, "the connection with an unread body was reused")
     }
 
+    /// One route to `server` over verified TLS.
+    static func routes(to server: StrayRecordTLSServer, _ pki: TLSConfigurationTests.PKI) -> String {
+        """
+        backend secure {
+            server 127.0.0.1:\(server.port) tls ca \(pki.path("origin.pem")) sni localhost
+        }
+        route app {
+            backend secure
+        }
+        """
+    }
+
     /// The proxy's buffers in these tests: the first answer fills one exactly.
     static let bufferSize = 4096
     static let firstHead = "HTTP/1.1 200 OK\r\nContent-Length: "
@@ -209,21 +207,9 @@ final class StrayRecordTLSServer: @unchecked Sendable {
     func stop() { server.stop() }
 
     private func serve(_ fd: Int32, answered: inout Int) {
-        guard let session = try? TLSSession(server: context) else { return }
+        guard let connection = BlockingTLSConnection(fd: fd, context: context) else { return }
+        let session = connection.session
         var scratch = [UInt8](repeating: 0, count: 64 << 10)
-        func flush() -> Bool {
-            while session.hasCiphertextToSend {
-                let n = scratch.withUnsafeMutableBytes { session.takeCiphertext(into: $0) }
-                if n == 0 { break }
-                guard writeAll(fd, Array(scratch[0..<n])) else { return false }
-            }
-            return true
-        }
-        func feed() -> Bool {
-            let n = scratch.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            guard n > 0 else { return false }
-            return scratch.withUnsafeBytes { session.feedCiphertext(UnsafeRawBufferPointer(rebasing: $0[0..<n])) } == n
-        }
         func write(_ bytes: [UInt8]) -> Bool {
             var offset = 0
             while offset < bytes.count {
@@ -233,27 +219,12 @@ final class StrayRecordTLSServer: @unchecked Sendable {
             }
             return true
         }
-        while true {
-            guard let state = try? session.handshake() else { return }
-            guard flush() else { return }
-            if state == .complete { break }
-            guard feed() else { return }
-        }
-        var request: [UInt8] = []
         var held: [UInt8] = []
-        while true {
-            // One request head at a time (the proxy sends no body here).
-            while !request.containsHeadEnd {
-                switch try? scratch.withUnsafeMutableBytes({ try session.readPlaintext(into: $0) }) {
-                case .bytes(let n)?: request += scratch[0..<n]
-                case .needMore?: guard flush(), feed() else { return }
-                default: return
-                }
-            }
-            request.removeAll()
+        // One request head at a time (the proxy sends no body here).
+        while connection.readHead() != nil {
             answered += 1
             if answered == 1 && strayWhileIdle {
-                guard write(first), flush() else { return }
+                guard write(first), connection.flush() else { return }
                 usleep(150_000)
                 guard write(stray) else { return }
                 while session.hasCiphertextToSend {
@@ -271,13 +242,7 @@ final class StrayRecordTLSServer: @unchecked Sendable {
             // Two records, written into the session before one flush: one socket write.
             let ok = answered == 1 ? write(first) && write(stray)
                                    : write(Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh".utf8))
-            guard ok, flush() else { return }
+            guard ok, connection.flush() else { return }
         }
-    }
-}
-
-private extension Array where Element == UInt8 {
-    var containsHeadEnd: Bool {
-        count >= 4 && (0...(count - 4)).contains { self[$0] == 13 && self[$0 + 1] == 10 && self[$0 + 2] == 13 && self[$0 + 3] == 10 }
     }
 }

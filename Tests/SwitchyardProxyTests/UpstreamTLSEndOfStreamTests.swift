@@ -252,47 +252,13 @@ final class AbruptTLSServer: @unchecked Sendable {
     /// True when the whole answer went out.
     @discardableResult
     private func answer(_ fd: Int32) -> Bool {
-        guard let session = try? TLSSession(server: context) else { return false }
-        var scratch = [UInt8](repeating: 0, count: 64 << 10)
-        func flush() -> Bool {
-            while session.hasCiphertextToSend {
-                let n = scratch.withUnsafeMutableBytes { session.takeCiphertext(into: $0) }
-                if n == 0 { break }
-                guard writeAll(fd, Array(scratch[0..<n])) else { return false }
-            }
-            return true
-        }
-        func feed() -> Bool {
-            let n = scratch.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            guard n > 0 else { return false }
-            return scratch.withUnsafeBytes { session.feedCiphertext(UnsafeRawBufferPointer(rebasing: $0[0..<n])) } == n
-        }
-        while true {
-            guard let state = try? session.handshake() else { return false }
-            guard flush() else { return false }
-            if state == .complete { break }
-            guard feed() else { return false }
-        }
-        var request: [UInt8] = []
-        while !request.containsHeadEnd {
-            switch try? scratch.withUnsafeMutableBytes({ try session.readPlaintext(into: $0) }) {
-            case .bytes(let n)?: request += scratch[0..<n]
-            case .needMore?: guard flush(), feed() else { return false }
-            default: return false
-            }
-        }
+        guard let connection = BlockingTLSConnection(fd: fd, context: context), connection.readHead() != nil else { return false }
         var offset = 0
         while offset < response.count {
-            let n = (try? response[offset...].withUnsafeBytes { try session.writePlaintext($0) }) ?? 0
+            let n = (try? response[offset...].withUnsafeBytes { try connection.session.writePlaintext($0) }) ?? 0
             offset += n
-            guard flush(), n > 0 else { return false }
+            guard connection.flush(), n > 0 else { return false }
         }
         return true
-    }
-}
-
-private extension Array where Element == UInt8 {
-    var containsHeadEnd: Bool {
-        count >= 4 && (0...(count - 4)).contains { self[$0] == 13 && self[$0 + 1] == 10 && self[$0 + 2] == 13 && self[$0 + 3] == 10 }
     }
 }
