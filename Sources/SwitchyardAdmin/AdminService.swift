@@ -33,6 +33,9 @@ public final class AdminService: @unchecked Sendable {
     /// Guards added at run time, their runs and latches, plans (see `AdminService+Guards`);
     /// under the commit lock.
     var guardBook = GuardBook()
+    /// Counts state-file writes of the guard book (`recordGuardChange`), so a refused guard or
+    /// plan command knows whether the file must be put back too.
+    var guardRecordWrites = 0
     /// `notify` lines' deliveries (nil without any); never waited for by a commit.
     public private(set) var eventNotifier: EventNotifier?
     let errorLog: ErrorLog

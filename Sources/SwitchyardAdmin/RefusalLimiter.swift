@@ -61,10 +61,12 @@ final class RefusalLimiter: @unchecked Sendable {
     }
 
     /// Removes windows that started a second or more before `now`; summaries of those that
-    /// suppressed something. Caller holds `lock`.
+    /// suppressed something. Caller holds `lock`. Callers read the clock before taking the
+    /// lock, so `now` may be a little before a window another thread just opened: that
+    /// window is not over (and the subtraction must not wrap).
     private func closeWindows(olderThan now: UInt64) -> [Summary] {
         var summaries: [Summary] = []
-        for (uid, window) in windows where now == UInt64.max || now - window.startMilliseconds >= 1000 {
+        for (uid, window) in windows where now >= window.startMilliseconds && now - window.startMilliseconds >= 1000 {
             if window.suppressed > 0 {
                 summaries.append(Summary(uid: uid, count: window.suppressed, since: window.firstSuppressed, until: window.lastSuppressed))
             }

@@ -26,6 +26,23 @@ import SwitchyardSystem
         #expect(limiter.flush().isEmpty, "uid 1001 was never held back")
     }
 
+    /// Each admin connection reads the clock before it takes the limiter's lock, so a
+    /// refusal can arrive with a time a little before the newest window's start. That window
+    /// is simply not over yet; the subtraction used to wrap and stop the proxy.
+    @Test func aRefusalStampedBeforeTheNewestWindowDoesNotStopTheProcess() async {
+        await #expect(processExitsWith: .success) {
+            let limiter = RefusalLimiter(perSecond: 10)
+            _ = limiter.admit(uid: 2, nowMilliseconds: 5_001, time: "b")
+            let (record, summaries) = limiter.admit(uid: 1, nowMilliseconds: 5_000, time: "a")
+            if !record || !summaries.isEmpty { exit(3) }
+        }
+        let limiter = RefusalLimiter(perSecond: 1)
+        _ = limiter.admit(uid: 2, nowMilliseconds: 5_001, time: "b1")
+        #expect(!limiter.admit(uid: 2, nowMilliseconds: 5_000, time: "b2").record, "same window: over the limit")
+        let (_, summaries) = limiter.admit(uid: 1, nowMilliseconds: 6_001, time: "a")
+        #expect(summaries == [RefusalLimiter.Summary(uid: 2, count: 1, since: "b2", until: "b2")])
+    }
+
     @Test func storedTextIsCutAt512BytesOnACharacterBoundary() {
         let long = String(repeating: "é", count: 300)   // 600 bytes
         let stored = AdminText.stored(long)

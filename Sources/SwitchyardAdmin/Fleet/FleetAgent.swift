@@ -165,6 +165,10 @@ public final class FleetAgent: @unchecked Sendable {
         if change.state == old.state || routingChanges.isEmpty {
             return .success("nothing changed (generation \(old.generation))", json: ["generation": old.generation, "changes": []])
         }
+        // A latched guard here refuses the raise before the store has it: checked after the
+        // commit, the others would already serve it and this instance's watcher would apply
+        // it too, under an answer that says it was refused.
+        try service.refuseGuardedRaise(old: old, newState: change.state, config: service.config)
         let changes = routingChanges + change.extraLines
         let time = Self.wallText()
         let document = FleetDocument(generation: generation, state: newTable.state, instance: instanceName, user: caller.userName,

@@ -124,9 +124,26 @@ extension AdminService {
         }
     }
 
+    /// Runs a guard or plan command. One refused after it changed the book — its state file
+    /// or its audit line could not be written — gets the book back as it was, and the state
+    /// file with it: a refused command changes nothing (a guard added in memory only would
+    /// still trip and revert; a plan would still step).
+    func keepingGuardsOnRefusal(_ body: () throws(AdminError) -> AdminAnswer) throws(AdminError) -> AdminAnswer {
+        let before = guardBook
+        let writesBefore = guardRecordWrites
+        do {
+            return try body()
+        } catch {
+            guardBook = before
+            if guardRecordWrites != writesBefore { saveGuardRecord() }
+            throw error
+        }
+    }
+
     /// An accepted guard or plan command that changes no generation: state file, audit.
     func recordGuardChange(_ command: AdminCommandLine, _ caller: Caller, _ changes: [String]) throws(AdminError) {
         try StateFile(generation: table.generation, state: table.state, history: history, guards: guardBook.record).save(path: statePath)
+        guardRecordWrites += 1
         try audit.append(.init(time: AuditLog.now(), outcome: "accepted", uid: caller.uid, pid: caller.pid, user: caller.userName,
                                command: command.text, reason: command.reason, changes: changes, error: nil,
                                generationBefore: table.generation, generation: table.generation))

@@ -12,7 +12,7 @@ enum GuardCommands {
             return .answer(list(service))
         },
         .init(word: "guard", usage: "guard ROUTE ack|add|remove ...", summary: "acknowledge a route's tripped guards; add or remove a guard at run time", changes: true) { service, command, caller throws(AdminError) in
-            .answer(try run(service, command, caller))
+            .answer(try service.keepingGuardsOnRefusal { () throws(AdminError) in try run(service, command, caller) })
         },
     ]
 

@@ -13,7 +13,7 @@ enum PlanCommands {
             return .answer(status(service, command.words.count == 3 ? command.words[2] : nil))
         },
         .init(word: "plan", usage: "plan load FILE | plan start|approve|pause|resume|abort NAME", summary: "cutover plans: load, start, approve (another person), pause, resume, abort", changes: true) { service, command, caller throws(AdminError) in
-            .answer(try run(service, command, caller))
+            .answer(try service.keepingGuardsOnRefusal { () throws(AdminError) in try run(service, command, caller) })
         },
     ]
 

@@ -38,6 +38,16 @@ extension FleetTests {
             #expect(history.contains("guard other cf"), "B applied the guard's change from the store: \(history)")
             let shown = fixture.b.command("show routes")
             #expect(shown.contains("split legacy 90.00% cloud 10.00%"), "B is back at the pre-raise split: \(shown)")
+            // The trip is latched on A until `guard other ack`: a raise typed on A is refused
+            // before the store has it, so no instance serves it.
+            let latched = try #require(fixture.b.generation())
+            let again = fixture.a.command("weight other cloud 50%")
+            #expect(again.hasPrefix("error") && again.contains("may not rise"), "\(again)")
+            let quiet = Date().addingTimeInterval(2)
+            while Date() < quiet && fixture.b.generation() == latched { usleep(50_000) }
+            #expect(fixture.b.generation() == latched, "B never serves the refused raise")
+            #expect(fixture.a.generation() == latched, "nor does A, through its watcher")
+            #expect(fixture.b.command("show routes").contains("split legacy 90.00% cloud 10.00%"))
             let audit = try fixture.cluster.objects(fixture.keys + "audit/")
             #expect(audit.contains { ($0["user"] as? String ?? $0["actor"] as? String ?? "").contains("guard other cf")
                 || ($0["command"] as? String ?? "").hasPrefix("guard other cf") }, "the store's audit has the trip: \(audit.last ?? [:])")

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 import SwitchyardTestSupport
 import SwitchyardAdmin
@@ -27,6 +28,35 @@ import SwitchyardRouting
             active legacy
         }
         """
+
+    /// A guard command refused because its state file or its audit line could not be
+    /// written leaves no guard behind: one kept in memory would still trip and revert traffic
+    /// under an answer that said it was refused.
+    @Test func aGuardCommandThatCannotBeRecordedChangesNothing() throws {
+        let h = try AdminHarness(routes: Self.routes)
+        defer { h.stop() }
+        let stateBefore = try String(contentsOfFile: h.statePath, encoding: .utf8)
+        // The state file cannot be replaced: its temporary name is taken by a directory.
+        let blocker = h.statePath + ".tmp.\(getpid())"
+        try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
+        let add = h.run("guard app add e errors new cloud old legacy freeze")
+        #expect(!add.ok && add.text.contains("cannot write"), "\(add.text)")
+        #expect(h.run("guards").text == "no guards")
+        try FileManager.default.removeItem(atPath: blocker)
+        // The state file is written, then the audit line cannot be: the file is put back too.
+        let audit = try String(contentsOfFile: h.auditPath, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: h.auditPath)
+        try FileManager.default.createDirectory(atPath: h.auditPath, withIntermediateDirectories: false)
+        let again = h.run("guard app add e errors new cloud old legacy freeze")
+        #expect(!again.ok, "\(again.text)")
+        #expect(h.run("guards").text == "no guards")
+        #expect(try String(contentsOfFile: h.statePath, encoding: .utf8) == stateBefore, "the state file is as before")
+        try FileManager.default.removeItem(atPath: h.auditPath)
+        try audit.write(toFile: h.auditPath, atomically: false, encoding: .utf8)
+        // With both writable again the same command is accepted.
+        #expect(h.run("guard app add e errors new cloud old legacy freeze").ok)
+        #expect(h.run("guards").text.contains("app e: errors cloud vs legacy, freeze"))
+    }
 
     @Test func badGuardCommandsAreRefusedInOneLineAndChangeNothing() throws {
         let h = try AdminHarness(routes: Self.routes)
