@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 import SwitchyardTestSupport
 import SwitchyardOrigin
@@ -210,6 +211,55 @@ import SwitchyardSystem
         #expect(strict.status == 503, "without failover: 503 at once")
         #expect(!strict.text.contains("legacy is failing"), "the proxy answered, not the sick origin: \(strict.text)")
         #expect(traffic(h.legacy).isEmpty, "the server marked down received no request: \(traffic(h.legacy))")
+    }
+
+    /// A server reached over TLS is checked over TLS, verified as requests are: a plain
+    /// check to its port got an alert or a close and marked a healthy server down, so every
+    /// request to it failed a few seconds after start. The same server under a name its
+    /// certificate does not carry fails its checks.
+    @Test func aTLSServerIsCheckedOverVerifiedTLS() throws {
+        try requireTools("openssl")
+        let pki = try TLSConfigurationTests.PKI()
+        try pki.selfSigned("origin", name: "localhost")
+        let port = try UpstreamTLSResumptionTests.freePort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: toolPath("openssl"))
+        // -www: a 200 status page for any GET.
+        server.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", pki.path("origin.pem"),
+                            "-key", pki.path("origin.key"), "-www", "-quiet"]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+        try waitFor("s_server listening", seconds: 10) {
+            (try? Socket.connectBlocking(to: SocketAddress(ip: "127.0.0.1", port: port)!))?.close() != nil
+        }
+        let h = try ProxyHarness(routes: """
+            backend secure {
+                server 127.0.0.1:\(port) tls ca \(pki.path("origin.pem")) sni localhost
+                health GET /healthz every 100ms rise 1 fall 1
+            }
+            backend misnamed {
+                server 127.0.0.1:\(port) tls ca \(pki.path("origin.pem")) sni wrong.test
+                health GET /healthz every 100ms rise 1 fall 1
+            }
+            route app {
+                backend secure
+            }
+            """)
+        defer { h.stop() }
+        #expect(waitUntil(8) { h.proxy.serverHealth()["misnamed"]?.up == 0 }, "the certificate does not name wrong.test")
+        // Checks every 100 ms with fall 1: a second of them all passing.
+        var lowest = 1
+        for _ in 0..<20 {
+            lowest = min(lowest, h.proxy.serverHealth()["secure"]?.up ?? 0)
+            usleep(50_000)
+        }
+        #expect(lowest == 1, "the TLS server stays up under its checks")
+        let client = try h.client()
+        client.send("GET /r HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let text = String(decoding: client.readToEnd(), as: UTF8.self)
+        #expect(text.hasPrefix("HTTP/1.1 200"), "\(text.prefix(200))")
     }
 
     /// Without a health line the check thread sleeps until the routes change: it used to

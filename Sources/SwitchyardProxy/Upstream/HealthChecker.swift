@@ -13,6 +13,9 @@ final class HealthChecker: @unchecked Sendable {
         let label: String
         let address: SocketAddress
         let host: String
+        /// TLS towards the server (nil: plain): the check speaks it as requests do, and
+        /// verifies the certificate as they do.
+        let tls: UpstreamTLS?
         let check: HealthCheckConfig
         var healthy = true
         var successes = 0
@@ -52,13 +55,14 @@ final class HealthChecker: @unchecked Sendable {
                 let address = servers.addresses[b][s]
                 let key = "\(backend.name)/\(address)"
                 if var existing = targets.first(where: { $0.key == key }) {
-                    existing = Target(key: key, label: existing.label, address: address, host: server.endpoint.host, check: check,
+                    existing = Target(key: key, label: existing.label, address: address, host: server.endpoint.host,
+                                      tls: servers.tls[b][s], check: check,
                                       healthy: existing.healthy, successes: existing.successes, failures: existing.failures,
                                       due: existing.due, lastError: existing.lastError)
                     next.append(existing)
                 } else {
                     next.append(Target(key: key, label: "\(backend.name)/\(server.endpoint)", address: address,
-                                       host: server.endpoint.host, check: check))
+                                       host: server.endpoint.host, tls: servers.tls[b][s], check: check))
                 }
             }
         }
@@ -115,7 +119,7 @@ final class HealthChecker: @unchecked Sendable {
                 continue
             }
             lock.unlock()
-            let result = probe(target)
+            let result = HealthProbe.check(target)
             lock.lock()
             // The list may have been replaced while probing: apply to the same key.
             if let current = targets.firstIndex(where: { $0.key == target.key }) {
@@ -148,39 +152,5 @@ final class HealthChecker: @unchecked Sendable {
             }
             _ = index
         }
-    }
-
-    /// One check: nil when the server answered the expected status in time, else why not.
-    private func probe(_ target: Target) -> String? {
-        // A short interval must not make the check itself impatient: a busy server that
-        // answers in 500 ms is slow, not down.
-        let timeout = max(1_000, min(target.check.intervalMilliseconds, 2_000))
-        let fd: FileDescriptor
-        do {
-            // A server that drops SYNs would otherwise hold this one thread — every other
-            // server's checks — for the kernel's two minutes of retries.
-            fd = try Socket.connectBlocking(to: target.address, timeoutMilliseconds: timeout)
-        } catch {
-            return "\(error)"
-        }
-        defer { fd.close() }
-        var tv = timeval(tv_sec: timeout / 1000, tv_usec: Int((timeout % 1000) * 1000))
-        setsockopt(fd.rawValue, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd.rawValue, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        let request = "\(target.check.method) \(target.check.path) HTTP/1.1\r\nHost: \(target.host)\r\nUser-Agent: switchyard-health\r\nConnection: close\r\n\r\n"
-        Array(request.utf8).withUnsafeBytes { try? fd.writeAll($0) }
-        var buffer = [UInt8](repeating: 0, count: 256)
-        var received = 0
-        while received < 12 {
-            let n = buffer.withUnsafeMutableBytes { read(fd.rawValue, $0.baseAddress! + received, $0.count - received) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return n == 0 ? "closed without an answer" : "no answer within \(timeout) ms" }
-            received += n
-        }
-        // "HTTP/1.1 200 ..."
-        let line = String(decoding: buffer[0..<received], as: UTF8.self)
-        let parts = line.split(separator: " ", maxSplits: 2)
-        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]) else { return "not an HTTP answer" }
-        return status == target.check.expectStatus ? nil : "status \(status), expected \(target.check.expectStatus)"
     }
 }
