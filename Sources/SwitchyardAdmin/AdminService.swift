@@ -393,6 +393,12 @@ public final class AdminService: @unchecked Sendable {
             activity.reloadFinished(ok: false, message: error.description)
             throw AdminError("reload refused, nothing changed:\n" + error.description)
         }
+        if let change = newConfig.listenerChange(from: config) {
+            let place = change.line.map { "\(routesPath):\($0):1: " } ?? "\(routesPath): "
+            let message = place + change.message + "; listeners are bound at start: restart, or `upgrade`, to change them"
+            activity.reloadFinished(ok: false, message: message)
+            throw AdminError("reload refused, nothing changed:\n" + message)
+        }
         let (state, warnings) = table.state.reconciled(with: newConfig)
         return Change(state: state, config: newConfig, extraLines: ["reloaded \(routesPath)"] + warnings.map { "warning: \($0)" }
                       + Proxy.keyFileWarnings(newConfig, file: routesPath))

@@ -44,3 +44,30 @@ public struct ListenerConfig: Sendable, Equatable {
         self.line = line
     }
 }
+
+extension RoutesConfig {
+    /// Why `self` (a file read again) cannot be applied to listeners bound from `running`:
+    /// the line of `self` it is about (nil: a line was removed) and a message; nil when it
+    /// can. Sockets are bound at start, and what is decided there stays with the socket: its
+    /// address, its kind, h2c, a tcp listener's route. Each listener's options (certificate,
+    /// client-ca, trust) are found by its position in the file, so a reload that adds,
+    /// removes, moves or re-addresses a `listen` line would hand one listener's
+    /// certificate and client-ca to another.
+    public func listenerChange(from running: RoutesConfig) -> (line: Int?, message: String)? {
+        func describe(_ l: ListenerConfig) -> String {
+            var text = "listen \(l.kind.rawValue) \(l.endpoint)"
+            if l.h2c { text += " h2c" }
+            if let route = l.routeName { text += " (route \(route))" }
+            return text
+        }
+        let before = running.listeners.map(describe)
+        let after = listeners.map(describe)
+        if before == after { return nil }
+        if let i = zip(before, after).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
+            return (listeners[i].line, "listener \(i + 1) was \"\(before[i])\", is now \"\(after[i])\"")
+        }
+        return before.count < after.count
+            ? (listeners[before.count].line, "a listener was added: \"\(after[before.count])\"")
+            : (nil, "a listener was removed: \"\(before[after.count])\"")
+    }
+}

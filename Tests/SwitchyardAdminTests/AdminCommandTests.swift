@@ -161,6 +161,36 @@ import SwitchyardAdmin
         #expect(h.proxy.table.generation == 2)
     }
 
+    /// Listeners are bound at start and each one's certificate, client-ca and trust are
+    /// found by its position in the file: a reload that added, moved or removed a `listen`
+    /// line used to be accepted and hand one listener's options to another (a public
+    /// listener's certificate, and no client-ca, on the staff one). It is refused, naming
+    /// the line, and changes nothing.
+    @Test func aReloadThatAddsMovesOrRemovesAListenerIsRefused() throws {
+        let routes = AdminHarness.routes.replacingOccurrences(
+            of: "listen http 127.0.0.1:0", with: "listen http 127.0.0.1:0\nlisten http 127.0.0.1:0 h2c")
+        let h = try AdminHarness(routes: routes)
+        defer { h.stop() }
+        let good = try String(contentsOfFile: h.routesPath, encoding: .utf8)
+        let stateBefore = try? String(contentsOfFile: h.statePath, encoding: .utf8)
+        let plain = "listen http 127.0.0.1:0\n", h2c = "listen http 127.0.0.1:0 h2c\n"
+        for (text, fragment) in [
+            (good.replacingOccurrences(of: plain + h2c, with: h2c + plain), "listener 1 was \"listen http 127.0.0.1:0\", is now \"listen http 127.0.0.1:0 h2c\""),
+            (good.replacingOccurrences(of: h2c, with: h2c + "listen http 127.0.0.1:0\n"), "test.routes:3:1: a listener was added"),
+            (good.replacingOccurrences(of: h2c, with: ""), "a listener was removed: \"listen http 127.0.0.1:0 h2c\""),
+        ] {
+            try text.write(toFile: h.routesPath, atomically: true, encoding: .utf8)
+            let answer = h.run("reload")
+            #expect(!answer.ok && answer.text.contains(fragment) && answer.text.contains("reload refused, nothing changed"), "\(answer.text)")
+            #expect(h.proxy.table.generation == 1)
+            #expect((try? String(contentsOfFile: h.statePath, encoding: .utf8)) == stateBefore)
+        }
+        // The same listeners with another change reload.
+        try good.replacingOccurrences(of: "route auth", with: "route login").write(toFile: h.routesPath, atomically: true, encoding: .utf8)
+        #expect(h.run("reload").ok)
+        #expect(h.proxy.table.generation == 2)
+    }
+
     @Test func refusedCallerIsToldAndAudited() throws {
         let h = try AdminHarness(allowUIDs: [4242])
         defer { h.stop() }
