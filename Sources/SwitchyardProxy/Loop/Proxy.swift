@@ -203,7 +203,7 @@ public final class Proxy: @unchecked Sendable {
         let contexts = reloadingCertificates ? try ListenerCertificates.contexts(for: newTable.config) : nil
         health.update(config: newTable.config, servers: servers)
         _ = onEveryWorker { worker in
-            if let contexts { worker.installCertificates(contexts) }
+            if let contexts { worker.installCertificates(contexts, listeners: newTable.config.listeners) }
             worker.install(newTable, servers: servers)
         }
         tableLock.withLock { current = newTable }

@@ -242,13 +242,17 @@ final class Worker: @unchecked Sendable {
         }
     }
 
-    /// New TLS contexts for the `listen https` listeners, in file order (see `Proxy.publish`).
-    func installCertificates(_ contexts: [TLSServerContext]) {
-        var next = 0
+    /// New TLS contexts for the `listen https` listeners, in file order (see `Proxy.publish`;
+    /// a reload cannot change the listen lines). Each socket takes the context of its own
+    /// line, found by its `configIndex`: a worker's list is not the file's order when an
+    /// upgrade handed over more sockets than it has workers (extras are appended), and by
+    /// position one listener would get another's certificate and client-ca.
+    func installCertificates(_ contexts: [TLSServerContext], listeners lines: [ListenerConfig]) {
         for listener in listeners {
-            guard case .https = listener.kind, next < contexts.count else { continue }
-            listener.replaceContext(contexts[next])
-            next += 1
+            guard case .https = listener.kind, listener.configIndex < lines.count else { continue }
+            let ordinal = lines[..<listener.configIndex].lazy.filter { $0.kind == .https }.count
+            guard ordinal < contexts.count else { continue }
+            listener.replaceContext(contexts[ordinal])
         }
     }
 
