@@ -191,6 +191,48 @@ import SwitchyardTestSupport
         #expect(client.response(stream: 3)?.status == 200, "the connection itself stays usable")
     }
 
+    /// A chunked answer that ended upstream while its client was not reading: the rest waits
+    /// on the driver, which gives up after the upstream timeout. The stream must then be
+    /// reset. It used to end cleanly once the client opened its window — END_STREAM after the
+    /// bytes already staged — and, with no content-length, a truncated answer looked whole.
+    @Test func anAnswerTheClientWasTooSlowToTakeEndsInAResetNotAShortBody() throws {
+        let total = 14 * 10_000
+        let (origin, _) = try OneThreadServer.counting { fd in
+            var head: [UInt8] = []
+            var byte: UInt8 = 0
+            while !head.suffix(4).elementsEqual(Array("\r\n\r\n".utf8)), read(fd, &byte, 1) == 1 { head.append(byte) }
+            var answer = Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
+            for _ in 0..<14 { answer += Array("2710\r\n".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: 10_000) + Array("\r\n".utf8) }
+            answer += Array("0\r\n\r\n".utf8)
+            _ = writeAll(fd, answer)
+            while read(fd, &byte, 1) == 1 {}
+        }
+        defer { origin.stop() }
+        let h = try ProxyHarness(routes: """
+            listen http 127.0.0.1:0 h2c
+            backend slow {
+                server 127.0.0.1:\(origin.port)
+            }
+            route app {
+                backend slow
+            }
+            """) { $0.upstreamTimeoutMilliseconds = 800 }
+        defer { h.stop() }
+        let client = try H2FrameClient(port: h.port)
+        client.request(stream: 1, path: "/chunks")
+        // The stream's first window (65,535 bytes), then no WINDOW_UPDATE for a while.
+        var received = 0
+        while received < 65_535, let frame = client.readFrame() {
+            if frame.type == H2FrameClient.data && frame.stream == 1 { received += frame.payload.count }
+        }
+        #expect(received == 65_535)
+        usleep(1_200_000)   // past the driver's 0.8 s, before the stream's own deadline
+        client.sendFrame(type: H2FrameClient.windowUpdate, flags: 0, stream: 1, payload: H2FrameClient.uint32(1_000_000))
+        let rest = try #require(client.response(stream: 1), "the connection ended")
+        let body = received + rest.body.count
+        #expect(body == total || rest.reset != nil, "\(body) of \(total) bytes ended as if whole")
+    }
+
     @Test func flipsUnderHTTP2LoadFailNothing() throws {
         try requireTools("nghttp", "h2load")
         let h = try ProxyHarness(routes: Self.routes)

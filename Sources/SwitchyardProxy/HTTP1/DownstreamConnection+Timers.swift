@@ -59,6 +59,14 @@ extension DownstreamConnection {
                 worker.errorLog.error("upstream \(upstream.pool.label): no response within \(worker.settings.upstreamTimeoutMilliseconds) ms")
             }
             performThenAdvance(exchange.deadlinePassed())
+        case .closing where !clientOutputDrained:
+            // The answer ended upstream, but the client did not take the rest of it in time:
+            // what is left is lost, so the client must see a cut (RST_STREAM, a missing
+            // close_notify, a reset), never a clean end, which a chunked or close-delimited
+            // answer would pass for whole.
+            worker.stats.timeouts += 1
+            if !isH2 && !isTLS { Socket.resetOnClose(fd) }
+            abort(reason: "client too slow for the rest of its answer")
         case .tunnel, .lingering, .closing:
             close()
         case .closed:
