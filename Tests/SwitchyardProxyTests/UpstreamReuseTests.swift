@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import SwitchyardTestSupport
 import SwitchyardProxy
+import SwitchyardRouting
 import SwitchyardTLS
 
 /// An upstream connection goes back to the pool only when nothing its server sent is left
@@ -34,6 +35,41 @@ import SwitchyardTLS
             #expect(String(next.text.prefix(40)) == "fresh", "answer \(i + 2)")
         }
         #expect(server.connections == 2, "the connection with the stray record was reused")
+    }
+
+    /// A connection verified under one server line's TLS settings is not used under another's:
+    /// after `tls noverify` became `tls ca … sni wrong.test` the pooled connection carried
+    /// the next request as if it had been verified under the new rules (the saved session
+    /// was dropped, the connection was not). Now it is closed, the new connection verifies,
+    /// and the certificate does not name wrong.test: 502.
+    @Test func aConnectionMadeUnderOtherTLSSettingsIsNotUsedAfterTheyChange() throws {
+        try requireTools("openssl")
+        let pki = try TLSConfigurationTests.PKI()
+        try pki.selfSigned("origin", name: "localhost")
+        let server = try StrayRecordTLSServer(certificate: pki.path("origin.pem"), key: pki.path("origin.key"),
+                                              first: Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst".utf8), stray: [])
+        defer { server.stop() }
+        let proxy = try ProxyHarness(routes: Self.routes(to: server, pki).replacingOccurrences(
+            of: "tls ca \(pki.path("origin.pem")) sni localhost", with: "tls noverify"))
+        defer { proxy.stop() }
+        let client = try TestClient(port: proxy.port)
+        #expect(client.get("/first")?.text == "first")
+        var config = proxy.proxy.table.config
+        config.backends[0].servers[0].verify = true
+        config.backends[0].servers[0].caPath = pki.path("origin.pem")
+        config.backends[0].servers[0].sni = "wrong.test"
+        try proxy.proxy.publish(try RouteTable.build(config: config, state: RuntimeState(), generation: 2))
+        let next = try #require(client.get("/next"), "no answer")
+        #expect(next.status == 502, "\(next.status) \(next.text)")
+        // The same settings again (a flip publishes them unchanged): connections stay pooled.
+        config.backends[0].servers[0].sni = "localhost"
+        try proxy.proxy.publish(try RouteTable.build(config: config, state: RuntimeState(), generation: 3))
+        let again = try TestClient(port: proxy.port)
+        #expect(again.get("/a")?.text == "fresh")
+        let before = server.connections
+        try proxy.proxy.publish(try RouteTable.build(config: config, state: RuntimeState(), generation: 4))
+        #expect(again.get("/b")?.text == "fresh")
+        #expect(server.connections == before, "a publish with the same TLS settings keeps the pooled connection")
     }
 
     /// The stray record's first bytes arrive while the connection sits idle in the pool: the

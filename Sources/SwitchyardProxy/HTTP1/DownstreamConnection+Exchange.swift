@@ -467,6 +467,7 @@ extension DownstreamConnection {
             && (fromUpstream?.isEmpty ?? true) && !(upstream.tls?.hasUnreadInput ?? false)
             && !responseUntilClose && !worker.draining
             && upstream.pool.idle.count < worker.settings.maxIdlePerServer
+            && upstream.tlsEpoch == upstream.pool.tlsEpoch
             // A system call only when the last read left bytes behind it (rare with answers
             // shorter than a buffer): a request waiting in this batch may take the
             // connection before the loop's next turn reads them.

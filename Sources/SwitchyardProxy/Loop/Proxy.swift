@@ -204,7 +204,7 @@ public final class Proxy: @unchecked Sendable {
         health.update(config: newTable.config, servers: servers)
         _ = onEveryWorker { worker in
             if let contexts { worker.installCertificates(contexts, listeners: newTable.config.listeners) }
-            worker.install(newTable, servers: servers)
+            worker.install(newTable, servers: servers, reloaded: reloadingCertificates)
         }
         tableLock.withLock { current = newTable }
     }

@@ -112,7 +112,7 @@ public struct ResolvedServers: Sendable {
                     do {
                         let context = try TLSClientContext(caFile: server.caPath, verify: server.verify,
                                                            clientCertificate: server.clientCertificate.map(ListenerCertificates.files))
-                        contexts.append(UpstreamTLS(context: context, serverName: server.sni ?? server.endpoint.host))
+                        contexts.append(UpstreamTLS(context: context, serverName: server.sni ?? server.endpoint.host, server: server))
                     } catch {
                         throw ProxyError.tls(address: "backend \(backend.name) server \(server.endpoint)", message: error.description)
                     }
@@ -132,4 +132,14 @@ public struct ResolvedServers: Sendable {
 struct UpstreamTLS: @unchecked Sendable {
     let context: TLSClientContext
     let serverName: String
+    /// The `server` line it was made from.
+    let server: ServerConfig
+
+    /// Whether `a` and `b` (either may be plain: nil) would verify and present the same:
+    /// a connection made under one may go on under the other.
+    static func sameSettings(_ a: UpstreamTLS?, _ b: UpstreamTLS?) -> Bool {
+        guard let a, let b else { return a == nil && b == nil }
+        return a.serverName == b.serverName && a.server.verify == b.server.verify && a.server.caPath == b.server.caPath
+            && a.server.clientCertificate?.withoutLine == b.server.clientCertificate?.withoutLine
+    }
 }

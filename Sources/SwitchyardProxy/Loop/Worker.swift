@@ -329,13 +329,21 @@ final class Worker: @unchecked Sendable {
 
     // MARK: tables
 
-    private func makeHandle(_ table: RouteTable, _ servers: ResolvedServers) -> TableHandle {
+    /// `reloaded`: the routes file was read again (its CA and certificate files with it).
+    private func makeHandle(_ table: RouteTable, _ servers: ResolvedServers, reloaded: Bool = false) -> TableHandle {
         var pools: [[ServerPool]] = []
         for (b, backend) in table.config.backends.enumerated() {
             var list: [ServerPool] = []
             for (s, address) in servers.addresses[b].enumerated() {
                 let key = "\(backend.name)/\(address)"
                 if let existing = poolsByAddress[key] {
+                    // Connections made under other TLS settings (plain, another CA, name or
+                    // client certificate), or before a reload that may have rotated the CA
+                    // file in place, were verified under the old rules: none is used again.
+                    if !UpstreamTLS.sameSettings(existing.tls, servers.tls[b][s]) || (reloaded && existing.tls != nil) {
+                        existing.tlsEpoch &+= 1
+                        existing.closeIdle()
+                    }
                     existing.tls = servers.tls[b][s]
                     // A session verified under the old TLS settings (CA, name) must not be
                     // resumed under new ones: the next connection does a full handshake.
@@ -364,9 +372,9 @@ final class Worker: @unchecked Sendable {
 
     /// Installs a new table: requests whose head is parsed from now on use it; requests in
     /// flight keep theirs. Idle connections to servers no table uses any more are closed.
-    func install(_ table: RouteTable, servers: ResolvedServers) {
+    func install(_ table: RouteTable, servers: ResolvedServers, reloaded: Bool = false) {
         let old = current
-        current = makeHandle(table, servers)
+        current = makeHandle(table, servers, reloaded: reloaded)
         if old.activeRequests > 0 { retired.append(old) }
         closeUnusedPools()
     }

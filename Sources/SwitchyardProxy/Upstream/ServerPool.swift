@@ -30,6 +30,9 @@ final class ServerPool {
     /// and skips the full handshake when the server accepts.
     var resumable: TLSSavedSession?
     var openConnections = 0
+    /// Raised when the server's TLS settings change (or a reload re-reads them): a
+    /// connection made under an older epoch is closed instead of pooled.
+    var tlsEpoch = 0
 
     init(key: String, address: SocketAddress, label: String) {
         self.key = key

@@ -42,9 +42,13 @@ final class UpstreamConnection: EventHandler {
     /// connection, at the first answer bytes: TLS 1.3 tickets arrive after the handshake).
     var sessionSaved = false
 
+    /// The pool's `tlsEpoch` when this connection was made.
+    let tlsEpoch: Int
+
     init(fd: FileDescriptor, pool: ServerPool, loop: EventLoop, connecting: Bool) {
         self.fd = fd
         self.pool = pool
+        tlsEpoch = pool.tlsEpoch
         self.loop = loop
         self.connecting = connecting
         pool.openConnections += 1
