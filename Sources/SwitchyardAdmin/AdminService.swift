@@ -360,26 +360,15 @@ public final class AdminService: @unchecked Sendable {
         var moved = Set<String>()
         for route in old.routes {
             guard let index = new.routeIndex(named: route.name) else { continue }
-            let before = backends(of: route), after = backends(of: new.routes[index])
+            let before = route.backendsInUse, after = new.routes[index].backendsInUse
             for backend in before.subtracting(after) { moved.insert("\(route.name)/\(backend)") }
         }
         return moved
     }
 
-    private static func backends(of route: CompiledRoute) -> Set<String> {
-        var used = Set<String>()
-        if route.split.isEmpty {
-            if let active = route.active { used.insert(active) }
-        } else {
-            for share in route.split where share.basisPoints > 0 { used.insert(share.backend) }
-        }
-        for cohort in route.cohorts { used.insert(cohort.backend) }
-        return used
-    }
-
     /// Backends that can receive traffic under a table.
     static func usedBackends(_ table: RouteTable) -> Set<String> {
-        table.routes.reduce(into: Set<String>()) { $0.formUnion(backends(of: $1)) }
+        table.routes.reduce(into: Set<String>()) { $0.formUnion($1.backendsInUse) }
     }
 
     // MARK: reload (also SIGHUP)

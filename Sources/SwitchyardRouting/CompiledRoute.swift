@@ -165,3 +165,18 @@ public final class CompiledRoute: Sendable {
 struct RouteProblems: Error {
     var messages: [String]
 }
+
+extension CompiledRoute {
+    /// The backends this route can send a request to: its active side or every split share
+    /// above 0, and its cohorts' backends.
+    public var backendsInUse: Set<String> {
+        var used = Set<String>()
+        if split.isEmpty {
+            if let active { used.insert(active) }
+        } else {
+            for share in split where share.basisPoints > 0 { used.insert(share.backend) }
+        }
+        for cohort in cohorts { used.insert(cohort.backend) }
+        return used
+    }
+}

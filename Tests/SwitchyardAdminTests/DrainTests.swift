@@ -36,6 +36,26 @@ import SwitchyardAdmin
         #expect(!stillOpen(tunnel), "the tunnel is closed")
     }
 
+    /// `flip --drain`, then `revert` before the deadline: the drain was about the side the
+    /// route left, and it is that route's side again. Its order used to stand, and at the
+    /// deadline cut every tunnel to it, those opened after the revert too.
+    @Test func aRevertBeforeTheDeadlineKeepsTheTunnelsOfTheSideThatIsBack() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        let old = try openTunnelOn(h, path: "/auth/ws")
+        #expect(h.run("flip auth --drain 500ms").ok)
+        #expect(h.run("revert").ok)
+        let opened = try openTunnelOn(h, path: "/auth/ws")
+        #expect(try tunnels(h, "legacy") == 2)
+        usleep(1_000_000)   // past the deadline
+        #expect(stillOpen(opened), "a tunnel opened after the revert stays")
+        #expect(stillOpen(old), "so does the one the revert brought back to its active side")
+        #expect(try tunnels(h, "legacy") == 2)
+        // `drain` names a backend for every route: always carried out.
+        #expect(h.run("drain legacy").ok)
+        #expect(waitUntil(5) { (try? tunnels(h, "legacy")) == 0 })
+    }
+
     func openTunnelOn(_ h: AdminHarness, path: String) throws -> TestClient {
         let client = try TestClient(port: h.port)
         let request = "GET \(path) HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"

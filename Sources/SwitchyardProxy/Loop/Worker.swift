@@ -497,9 +497,16 @@ final class Worker: @unchecked Sendable {
             return false
         }
         guard !due.isEmpty else { return }
-        // Orders name "route/backend", or "*/backend" for every route.
+        // Orders name "route/backend" (a change moved the route away from the backend), or
+        // "*/backend" for every route (`drain`). A later change that sends the route to the
+        // backend again (`flip --drain 30s`, then `revert`) ends the first kind: tunnels
+        // opened, or kept, after the revert belong to the side that is active again.
+        let table = current.table
         func isDue(_ route: String, _ backend: String) -> Bool {
-            due.contains("\(route)/\(backend)") || due.contains("*/\(backend)")
+            if due.contains("*/\(backend)") { return true }
+            guard due.contains("\(route)/\(backend)") else { return false }
+            guard let index = table.routeIndex(named: route) else { return true }
+            return !table.routes[index].backendsInUse.contains(backend)
         }
         for connection in connections {
             if let (route, backend) = connection.tunnelTarget, isDue(route, backend) { connection.close() }
