@@ -77,7 +77,11 @@ final class EtcdClient {
         let answer = (object["result"] as? [String: Any]) ?? object
         guard status == 200, object["error"] == nil else {
             let message = (object["error"] as? [String: Any])?["message"] ?? object["message"] ?? object["error"] ?? "HTTP \(status)"
-            throw EtcdError(message: "\(endpoint): \(path): \(message)", status: status == 200 ? nil : status)
+            // A server error after the request reached a member ("request timed out",
+            // "leader changed": gRPC Unavailable, 503) leaves a write's fate open: etcd may
+            // still commit it. The caller must read back, never report it not applied.
+            throw EtcdError(message: "\(endpoint): \(path): \(message)", status: status == 200 ? nil : status,
+                            maybeApplied: status >= 500)
         }
         return answer
     }

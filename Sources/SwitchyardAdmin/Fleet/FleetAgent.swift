@@ -198,15 +198,22 @@ public final class FleetAgent: @unchecked Sendable {
         } catch let error as EtcdError {
             commitClient.rotate()
             revision = try readBack(document, after: error)
-            readBackNote = "fleet \(config.name): the transaction's answer was lost (\(error)); read back from etcd: committed"
+            readBackNote = "fleet \(config.name): the transaction's answer was lost or inconclusive (\(error)); read back from etcd: committed"
         } catch let error as AdminError {
             throw error
         } catch {
             preconditionFailure("txn throws EtcdError or AdminError only")
         }
         link.withLock { $0.callSucceeded(nowMilliseconds: Clock.monotonicMilliseconds()) }
-        // Committed in the store: now here, through the same path as any local change.
-        var answer = try service.commit(change, command, caller, generation: generation)
+        // Committed in the store: now here, through the same path as any local change. A
+        // failure here (the state file, a server's name) must not read as "nothing changed":
+        // the other instances apply the store's generation.
+        var answer: AdminAnswer
+        do {
+            answer = try service.commit(change, command, caller, generation: generation)
+        } catch {
+            throw AdminError("fleet \(config.name): committed to the store as generation \(generation), which the other instances apply, but this instance could not apply it (\(error.message)); its watcher tries again from the store, and `status` says if it cannot")
+        }
         noteApplied(generation, revision: revision)
         writeOwnRecord(using: commitClient)
         let laggards = waitForAcknowledgements(generation)

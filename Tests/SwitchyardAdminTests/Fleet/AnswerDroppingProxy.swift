@@ -8,6 +8,9 @@ import SwitchyardSystem
 final class AnswerDroppingProxy: @unchecked Sendable {
     let port: UInt16
     let dropTransactionAnswers = Locked(false)
+    /// While set, a transaction's answer is replaced by these bytes once etcd has answered
+    /// (the transaction committed; the caller hears an error).
+    let replaceTransactionAnswers = Locked<[UInt8]?>(nil)
     /// Transactions whose answer was swallowed.
     let dropped = Locked(0)
     private let listener: Int32
@@ -55,12 +58,14 @@ final class AnswerDroppingProxy: @unchecked Sendable {
                 })
             }.start()
             Thread { [self] in
-                relay(from: upstream, to: client, drop: { isTransaction.withLock { $0 } && self.dropTransactionAnswers.withLock { $0 } })
+                relay(from: upstream, to: client, drop: { isTransaction.withLock { $0 } && self.dropTransactionAnswers.withLock { $0 } },
+                      replace: { isTransaction.withLock { $0 } ? self.replaceTransactionAnswers.withLock { $0 } : nil })
             }.start()
         }
     }
 
-    private func relay(from source: Int32, to destination: Int32, firstBytes: (([UInt8]) -> Void)? = nil, drop: (() -> Bool)? = nil) {
+    private func relay(from source: Int32, to destination: Int32, firstBytes: (([UInt8]) -> Void)? = nil, drop: (() -> Bool)? = nil,
+                       replace: (() -> [UInt8]?)? = nil) {
         var buffer = [UInt8](repeating: 0, count: 16_384)
         var first = true, counted = false
         while true {
@@ -69,6 +74,15 @@ final class AnswerDroppingProxy: @unchecked Sendable {
             if first { firstBytes?(Array(buffer[0..<n])); first = false }
             if let drop, drop() {
                 if !counted { dropped.withLock { $0 += 1 }; counted = true }
+                continue
+            }
+            if let replacement = replace?() {
+                if !counted {
+                    dropped.withLock { $0 += 1 }
+                    counted = true
+                    _ = replacement.withUnsafeBytes { send(destination, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    shutdown(destination, Int32(SHUT_WR))
+                }
                 continue
             }
             var sent = 0

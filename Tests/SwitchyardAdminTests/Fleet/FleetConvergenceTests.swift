@@ -86,11 +86,26 @@ extension FleetTests {
 
 extension FleetTests.FleetConvergenceTests {
     @Test func aTransactionWhoseAnswerWasLostIsReadBackNotRetried() throws {
+        try transactionIsReadBack { proxy, on in proxy.dropTransactionAnswers.withLock { $0 = on } }
+    }
+
+    /// etcd's gateway answers 503 "request timed out" (gRPC Unavailable) when a proposal did
+    /// not finish in time: it may still commit. That answer said "not applied anywhere"
+    /// while every instance applied the change; a retried flip would have flipped it back.
+    @Test func aTransactionAnswered503TimedOutIsReadBackNotCalledUnapplied() throws {
+        let body = #"{"error":"etcdserver: request timed out","code":14,"message":"etcdserver: request timed out"}"#
+        let answer = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)".utf8)
+        try transactionIsReadBack { proxy, on in proxy.replaceTransactionAnswers.withLock { $0 = on ? answer : nil } }
+    }
+
+    /// A flip whose transaction commits while its answer is spoiled by `spoil` (on, then off):
+    /// read back, said committed, committed once, applied everywhere.
+    private func transactionIsReadBack(_ spoil: (AnswerDroppingProxy, Bool) -> Void) throws {
         let fixture = try FleetFixture(instanceNames: ["a", "b"])
         defer { fixture.shutdown() }
         // P reaches each member through a relay of its own: whichever endpoint its client is
         // on when the change commits (a request that timed out on a loaded machine moves it
-        // to the next), the transaction's answer is swallowed. With one relay, in front of
+        // to the next), the transaction's answer is spoiled. With one relay, in front of
         // the first member only, a client that had moved on committed directly (seen in CI).
         let proxies = try fixture.cluster.members.map { try AnswerDroppingProxy(upstreamPort: $0.clientPort) }
         defer { proxies.forEach { $0.stop() } }
@@ -101,13 +116,14 @@ extension FleetTests.FleetConvergenceTests {
         defer { p.stop() }
         try waitFor("p to say synced", seconds: 10) { p.isSynced }
         let start = try #require(p.generation())
-        proxies.forEach { $0.dropTransactionAnswers.withLock { $0 = true } }
+        proxies.forEach { spoil($0, true) }
         let answer = p.command("flip app")
-        proxies.forEach { $0.dropTransactionAnswers.withLock { $0 = false } }
-        let dropped = proxies.reduce(0) { total, proxy in total + proxy.dropped.withLock { $0 } }
-        #expect(dropped == 1, "the transaction's answer was swallowed, once")
+        proxies.forEach { spoil($0, false) }
+        let spoiled = proxies.reduce(0) { total, proxy in total + proxy.dropped.withLock { $0 } }
+        #expect(spoiled == 1, "the transaction's answer was spoiled, once")
         #expect(answer.contains("generation \(start + 1): app active legacy → cloud"), "\(answer)")
         #expect(answer.contains("read back from etcd: committed"), "\(answer)")
+        #expect(!answer.contains("not applied anywhere"), "\(answer)")
         // Committed once: no retry made a second generation.
         let audit = try fixture.cluster.objects(fixture.keys + "audit/").compactMap { ($0["generation"] as? Double).map(UInt64.init) }
         #expect(audit == [start + 1], "\(audit)")
