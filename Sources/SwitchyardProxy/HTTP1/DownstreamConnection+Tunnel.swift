@@ -41,8 +41,11 @@ extension DownstreamConnection {
         if phase != .tunnel { return true }
         // Half-closes travel through: end of stream from one side, once everything it sent
         // was delivered, becomes a shutdown of our write side towards the other.
-        if clientEOF && !tunnelShutUpstream && (fromClient?.isEmpty ?? true) && (toUpstream?.isEmpty ?? true), let upstream {
-            Socket.shutdownWrite(upstream.fd)
+        // A TLS server's ciphertext must all have left first (shut with records still in the
+        // session, the next flush meets EPIPE and the tunnel is cut); then its close_notify.
+        if clientEOF && !tunnelShutUpstream && (fromClient?.isEmpty ?? true) && (toUpstream?.isEmpty ?? true), let upstream,
+           !(upstream.tls?.hasPendingOutput ?? false) {
+            Lingering.shutdownWrite(upstream.fd, tls: upstream.tls)
             tunnelShutUpstream = true
         }
         if upstreamEOF && !tunnelShutClient && (fromUpstream?.isEmpty ?? true) && clientOutputDrained {
