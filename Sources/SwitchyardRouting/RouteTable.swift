@@ -99,7 +99,9 @@ public final class RouteTable: Sendable {
     /// their own certificate answer on any connection.
     public func certificateCovers(routeIndex: Int, serverName: String?) -> Bool {
         guard let own = config.routes[routeIndex].certificate else { return true }
-        guard let name = serverName?.lowercased() else { return false }
+        guard var name = serverName?.lowercased() else { return false }
+        // A trailing dot names the same host (the listener picks the certificate without it).
+        if name.hasSuffix(".") { name.removeLast() }
         return presentedCertificates[name] == own
     }
 

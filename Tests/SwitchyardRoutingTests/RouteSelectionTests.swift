@@ -213,4 +213,27 @@ struct AddressTests {
         #expect(String(decoding: data, as: UTF8.self).contains("\"10.50.0.0\\/16\""))
         #expect(try JSONDecoder().decode(Cohort.self, from: data) == cohort)
     }
+
+    /// A route with its own certificate answers where that certificate was presented; the
+    /// SNI name "internal.test." (absolute form) picks it as "internal.test" does, so it may
+    /// not be refused as misdirected (it was: 421).
+    @Test func aTrailingDotInTheServerNameStillCoversTheRoutesCertificate() throws {
+        let config = try RoutesConfig.parse("""
+            listen https 127.0.0.1:0 cert /site.pem key /site.key
+            backend a {
+                server 192.0.2.1:80
+            }
+            route internal {
+                host internal.test
+                cert /internal.pem key /internal.key
+                backend a
+            }
+            """, file: "t.routes")
+        let table = try RouteTable.build(config: config, state: RuntimeState(), generation: 1)
+        let index = try #require(table.routeIndex(named: "internal"))
+        #expect(table.certificateCovers(routeIndex: index, serverName: "internal.test"))
+        #expect(table.certificateCovers(routeIndex: index, serverName: "Internal.Test."))
+        #expect(!table.certificateCovers(routeIndex: index, serverName: "other.test"))
+        #expect(!table.certificateCovers(routeIndex: index, serverName: nil))
+    }
 }
