@@ -19,9 +19,16 @@ extension DownstreamConnection {
         if time(nil) >= hold.refuseAfterSeconds { return refuseHeld(.holdTooOld) }
         let queue = worker.hold
         var declared = 0
-        if case .length(let n) = requestBody {
+        switch requestBody {
+        case .length(let n):
             if n > queue.limits.body { return refuseHeld(.bodyLimit) }
             declared = Int(n)
+        case .chunked, .streamChunked:
+            // No length to go by: counted as the most a parked request holds (one buffer),
+            // or such bodies would park for free past `hold-bytes`.
+            declared = worker.buffers.bufferSize
+        case .done:
+            break
         }
         // An HTTP/1.1 connection parks one request at a time; an HTTP/2 connection one per
         // stream, up to the bound.

@@ -72,6 +72,29 @@ import SwitchyardTestSupport
         try Self.releaseAndCheck(h, pending)
     }
 
+    /// A chunked body has no length to count: it counts as one buffer (what a parked request
+    /// holds at most). It counted 0, so chunked writes parked past `hold-bytes` for free.
+    @Test func chunkedBodiesCountAgainstTheBytesBound() throws {
+        let h = try AdminHarness(routes: Self.routes("limit hold-bytes 128k"), workers: 1)
+        defer { h.stop() }
+        #expect(h.run("hold app").ok)
+        @Sendable func chunked(_ client: TestClient, _ path: String) -> TestClient.Response? {
+            client.send("POST \(path) HTTP/1.1\r\nHost: test.local\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nnote\r\n0\r\n\r\n")
+            return client.readResponse()
+        }
+        var pending: [Background<TestClient.Response?>] = []
+        for i in 0..<2 {
+            let client = Handed(try TestClient(port: h.port))
+            pending.append(Background { chunked(client.client, "/notes/\(i)") })
+            try waitFor("write \(i) to park", seconds: 5) { h.proxy.holdSnapshot().parked == i + 1 }
+        }
+        #expect(h.proxy.holdSnapshot().parkedBytes == 2 * 64 * 1024)
+        let over = chunked(try TestClient(port: h.port), "/notes/over")
+        #expect(over?.status == 503 && over?.text.contains("NOT saved") == true, "\(over?.status ?? 0)")
+        #expect(h.proxy.holdSnapshot().rejections["bytes_limit"] == 1, "\(h.proxy.holdSnapshot().rejections)")
+        try Self.releaseAndCheck(h, pending)
+    }
+
     @Test func aHoldOlderThanTenMinutesRefusesNewWrites() throws {
         let h = try AdminHarness(routes: HoldSupport.routes, workers: 1)
         defer { h.stop() }
