@@ -50,7 +50,11 @@ enum DurableFile {
         let file = FileDescriptor(rawValue: fd)
         defer { file.close() }
         let bytes = Array((line + "\n").utf8)
+        // Where the line starts: a write cut short (a full disk, a size limit) is taken back,
+        // or the next line would be glued to the fragment and become unreadable too.
+        let start = lseek(fd, 0, SEEK_END)
         if let error = write(bytes, to: file) {
+            if start >= 0 { _ = ftruncate(fd, start) }
             throw AdminError("cannot append to \(path): \(error)")
         }
     }

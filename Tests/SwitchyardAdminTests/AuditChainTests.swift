@@ -134,4 +134,33 @@ import SwitchyardTestSupport
         }
         #expect(records == (try Self.lines(h.auditPath)).count && records >= 9)
     }
+
+    /// An append cut short (a full disk; here a file-size limit) is taken back: the fragment
+    /// stayed without its newline, the next record was glued to it, and both were lost to
+    /// the verifier. In a child process: the limit and its signal are the whole process's.
+    @Test func anAppendCutShortLeavesNoFragmentForTheNextRecord() async {
+        await #expect(processExitsWith: .success) {
+            signal(SIGXFSZ, SIG_IGN)
+            let path = NSTemporaryDirectory() + "switchyard-audit-cut-\(getpid()).log"
+            defer { unlink(path) }
+            let log = AuditLog(path: path)
+            func record(_ command: String) -> AuditLog.Record {
+                .init(time: "2026-12-04T00:00:00Z", outcome: "accepted", uid: 0, pid: 1, user: "root", command: command,
+                      reason: nil, changes: ["x"], error: nil, generationBefore: 1, generation: 2)
+            }
+            guard (try? log.append(record("first"))) != nil else { exit(2) }
+            var info = stat()
+            guard stat(path, &info) == 0 else { exit(3) }
+            var limit = rlimit()
+            getrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &limit)
+            let hard = limit.rlim_max
+            limit.rlim_cur = rlim_t(info.st_size) + 20
+            setrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &limit)
+            if (try? log.append(record(String(repeating: "long ", count: 40)))) != nil { exit(4) }   // must fail
+            limit.rlim_cur = hard
+            setrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &limit)
+            guard (try? log.append(record("third"))) != nil else { exit(5) }
+            guard case .intact(let records, _, _)? = try? AuditVerifier.verify(path: path), records == 2 else { exit(6) }
+        }
+    }
 }
