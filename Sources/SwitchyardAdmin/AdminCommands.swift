@@ -271,13 +271,15 @@ enum AdminCommands {
         guard (2...3).contains(words.count) else { throw AdminError("usage: drain BACKEND [DURATION]") }
         let name = try backend(service, words[1])
         let after = try words.count == 3 ? Duration.parseMilliseconds(words[2]) : 0
-        service.dataPlane.closeIdleConnections(to: name)
-        service.dataPlane.drainTunnels(to: ["*/\(name)"], afterMilliseconds: after)
         let message = "\(name): idle connections closed; open tunnels close in \(after / 1000)s (routing unchanged)"
+        // Audited before it acts (closing cannot be undone): an audit that cannot be written
+        // refuses the command with nothing closed.
         try service.audit.append(.init(time: AuditLog.now(), outcome: "accepted", uid: caller.uid, pid: caller.pid,
                                        user: caller.userName, command: command.text, reason: command.reason,
                                        changes: [message], error: nil, generationBefore: service.table.generation,
                                        generation: service.table.generation))
+        service.dataPlane.closeIdleConnections(to: name)
+        service.dataPlane.drainTunnels(to: ["*/\(name)"], afterMilliseconds: after)
         return .answer(.success(message))
     }
 }

@@ -56,6 +56,23 @@ import SwitchyardAdmin
         #expect(waitUntil(5) { (try? tunnels(h, "legacy")) == 0 })
     }
 
+    /// `drain` closes what cannot be reopened: it is audited first, and an audit that cannot
+    /// be written refuses it with nothing closed (it used to close, then answer "refused").
+    @Test func aDrainThatCannotBeAuditedClosesNothing() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        let tunnel = try openTunnelOn(h, path: "/auth/ws")
+        try? FileManager.default.removeItem(atPath: h.auditPath)
+        try FileManager.default.createDirectory(atPath: h.auditPath, withIntermediateDirectories: false)
+        let answer = h.run("drain legacy")
+        #expect(!answer.ok, "\(answer.text)")
+        usleep(300_000)
+        #expect(stillOpen(tunnel), "the refused drain closed nothing")
+        try FileManager.default.removeItem(atPath: h.auditPath)
+        #expect(h.run("drain legacy").ok)
+        #expect(waitUntil(5) { (try? tunnels(h, "legacy")) == 0 })
+    }
+
     func openTunnelOn(_ h: AdminHarness, path: String) throws -> TestClient {
         let client = try TestClient(port: h.port)
         let request = "GET \(path) HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
