@@ -39,8 +39,9 @@ extension AdminService {
 
     private func tickLocked(_ windows: GuardWindows) {
         for guardConfig in allGuards {
-            let new = windows.window(route: guardConfig.route, backend: guardConfig.newSide, seconds: guardConfig.windowSeconds)
-            let old = windows.window(route: guardConfig.route, backend: guardConfig.oldSide, seconds: guardConfig.windowSeconds)
+            let from = guardBook.countFrom[GuardBook.key(guardConfig)]
+            let new = windows.window(route: guardConfig.route, backend: guardConfig.newSide, seconds: guardConfig.windowSeconds, notBefore: from)
+            let old = windows.window(route: guardConfig.route, backend: guardConfig.oldSide, seconds: guardConfig.windowSeconds, notBefore: from)
             var run = guardBook.run(guardConfig)
             let action = run.checked(guardConfig.check(new: new, old: old), checks: guardConfig.checks, at: AuditLog.now())
             guardBook.runs[GuardBook.key(guardConfig)] = run

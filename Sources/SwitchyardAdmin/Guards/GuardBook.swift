@@ -29,6 +29,9 @@ struct GuardBook {
     var tripsTotal: [String: UInt64] = [:]
     /// Monotonic milliseconds of the last plan tick (plans count time only while running).
     var lastPlanTick: UInt64?
+    /// Per guard key: the evaluator's clock (monotonic seconds) at its last `ack`. Its windows
+    /// start there: the failures that tripped it must not trip it again after the ack.
+    var countFrom: [String: Double] = [:]
 
     init(record: GuardRecord? = nil) {
         self.record = record ?? GuardRecord()

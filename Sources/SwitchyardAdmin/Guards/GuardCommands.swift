@@ -31,6 +31,7 @@ enum GuardCommands {
                 let trip = run.trip!
                 run.acknowledged()
                 service.guardBook.runs[GuardBook.key(guardConfig)] = run
+                service.guardBook.countFrom[GuardBook.key(guardConfig)] = GuardEvaluator.clockSeconds()
                 service.guardBook.record.trips.removeValue(forKey: GuardBook.key(guardConfig))
                 changes.append("guard \(guardConfig.name): trip of \(trip.time) acknowledged")
             }

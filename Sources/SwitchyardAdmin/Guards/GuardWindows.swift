@@ -22,18 +22,27 @@ final class GuardWindows {
     }
 
     /// `route`'s traffic to `backend` over the last `seconds` (less while the samples do
-    /// not reach back that far).
-    func window(route: String, backend: String, seconds: Int) -> SideWindow {
+    /// not reach back that far), and none from before `notBefore` (the guard's last `ack`,
+    /// on `GuardEvaluator.clockSeconds`).
+    func window(route: String, backend: String, seconds: Int, notBefore: Double? = nil) -> SideWindow {
         guard let latest = samples.last else { return SideWindow() }
         let key = MetricsKey(route: route, backend: backend)
         guard let now = latest.cells[key] else { return SideWindow() }
         // Only samples that hold the cell: one taken before a guard asked for it must not
         // make the window "everything since start".
         let holding = samples.filter { $0.cells[key] != nil }
-        let start = holding.last { $0.seconds <= latest.seconds - Double(seconds) + 0.2 } ?? holding[0]
+        var start = holding.last { $0.seconds <= latest.seconds - Double(seconds) + 0.2 } ?? holding[0]
+        var streak = now.transportStreak
+        if let notBefore, start.seconds < notBefore {
+            // Counted from the first sample after the ack; the streak only as far as the
+            // failures since then reach.
+            guard let first = holding.first(where: { $0.seconds >= notBefore }) else { return SideWindow() }
+            start = first
+            streak = min(streak, now.since(first.cells[key]!).transportFailures)
+        }
         let delta = now.since(start.cells[key]!)
         return SideWindow(requests: delta.requests, errors: delta.guardErrors, clientErrors: delta.clientErrors,
-                          transportFailures: delta.transportFailures, streak: now.transportStreak,
+                          transportFailures: delta.transportFailures, streak: streak,
                           streakRuns: delta.streakRuns, p95Microseconds: delta.percentileMicroseconds(0.95))
     }
 }
@@ -56,12 +65,15 @@ public final class GuardEvaluator: @unchecked Sendable {
         self.tickMilliseconds = tickMilliseconds
     }
 
+    /// The evaluator's clock: monotonic seconds, as samples are stamped.
+    static func clockSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
     public func start() {
         stopped.withLock { started = true }
         let thread = Thread { [self] in
             defer { exited.signal() }
             while !stopped.withLock({ isStopped }) {
-                let seconds = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+                let seconds = Self.clockSeconds()
                 // No guard: no sample (plans still need the tick, their clock).
                 let (keys, keep) = service.guardCells()
                 if !keys.isEmpty { windows.add(proxy.metricsSnapshot(), at: seconds, keys: keys, keepSeconds: keep) }

@@ -122,6 +122,11 @@ import SwitchyardRouting
         #expect(ack.ok && ack.text.contains("guard fast: trip of"), "\(ack.text)")
         #expect(try StateFile.load(path: h.statePath)?.guards?.trips.isEmpty == true)
         #expect(h.run("weight app cloud 30%").ok)
+        // The guard counts afresh from the ack: the failures that tripped it are still in its
+        // 30 s window, and they tripped it again at the next tick (a revert guard would then
+        // have reverted the operator's raise).
+        usleep(2_500_000)
+        #expect(!h.run("guards").text.contains("TRIPPED"), "\(h.run("guards").text)")
         #expect(h.run("guard app remove fast").ok)
         #expect(h.run("guards").text == "no guards")
     }
