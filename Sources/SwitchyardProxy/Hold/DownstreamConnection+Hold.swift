@@ -47,6 +47,7 @@ extension DownstreamConnection {
     private func refuseHeld(_ reason: HoldRejection) -> Exchange.Verdict {
         worker.hold.rejected(reason)
         holdRefusal = true
+        observed.heldWrite = true
         return .refuse
     }
 
@@ -75,6 +76,7 @@ extension DownstreamConnection {
         worker.hold.rejected(.maxWait)
         worker.stats.timeouts += 1
         holdRefusal = true
+        observed.heldWrite = true
         performThenAdvance(exchange.deadlinePassed())
     }
 

@@ -25,4 +25,7 @@ struct ExchangeObservation {
     /// may be taken by another key before the request ends: then its error is not counted).
     var inventoryEndpoint: UnsafeMutablePointer<UInt64>?
     var inventoryEndpointHash: UInt64 = 0
+    /// The write hold answered it (refused, or max-wait passed): it never reached a backend,
+    /// so it is no backend's error and no transport failure.
+    var heldWrite = false
 }

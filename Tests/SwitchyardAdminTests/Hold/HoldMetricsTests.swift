@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SwitchyardAdmin
+import SwitchyardProxy
 import SwitchyardTestSupport
 
 /// The hold on /metrics and /status.json while writes are parked and one was refused.
@@ -25,5 +26,27 @@ import SwitchyardTestSupport
         #expect(h.run("release app").ok)
         for p in pending { #expect(try p.wait()?.status == 200) }
         #expect(parseSamples(try m.scrape())["switchyard_held_requests"] == 0)
+    }
+
+    /// The hold's 503s never reached a backend: they are not the routed side's errors, nor
+    /// transport failures. Counted as both (and as `no_server`), the writes a hold refuses
+    /// during the database freeze fed a guard on that side: ten in a row were a fast trip,
+    /// and a revert guard flipped the route back.
+    @Test func writesTheHoldRefusesAreNotTheBackendsErrors() throws {
+        let m = try MetricsHarness(routes: "limit hold-parked 1\n" + HoldSupport.routes, workers: 1)
+        defer { m.stop() }
+        let h = m.admin
+        #expect(h.run("hold app").ok)
+        let pending = try HoldBoundsTests.park(h, 1, body: 4)
+        for i in 0..<12 {
+            #expect(HoldSupport.post(try TestClient(port: h.port), "/notes/refused\(i)")?.status == 503)
+        }
+        #expect(h.proxy.holdSnapshot().rejections["parked_limit"] == 12)
+        let cell = h.proxy.metricsSnapshot().cells[MetricsKey(route: "app", backend: "legacy")]
+        #expect(cell?.guardErrors == 0 && cell?.transportFailures == 0 && cell?.transportStreak == 0,
+                "errors \(cell?.guardErrors ?? 99), transport failures \(cell?.transportFailures ?? 99), streak \(cell?.transportStreak ?? 99)")
+        #expect(parseSamples(try m.scrape())["switchyard_proxy_errors_total{route=\"app\",backend=\"legacy\",reason=\"no_server\"}"] == 0)
+        #expect(h.run("release app").ok)
+        for p in pending { #expect(try p.wait()?.status == 200) }
     }
 }
