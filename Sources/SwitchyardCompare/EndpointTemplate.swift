@@ -3,8 +3,10 @@
 /// The rule is one function, `isIdentifier`, shared with the inventory
 /// (`InventoryKey.appendTemplate` in SwitchyardProxy calls it on the data plane's raw bytes):
 /// a path segment that is all digits, a UUID (8-4-4-4-12 hex), 16 or more hex digits with
-/// at least one digit, 8+ bytes mixing digits and letters, one holding `@`, `;`, `=`, `%` or
-/// a control byte, or one over 32 bytes is written `{id}` — ids and anything that may carry a person's data
+/// at least one digit, 8+ bytes mixing digits and letters, four or more digits with only
+/// `-`, `.`, `+`, `_` or parentheses between them (a date, a phone or social security
+/// number), one holding `@`, `;`, `=`, `%` or a control byte, or one over 32 bytes is
+/// written `{id}` — ids and anything that may carry a person's data
 /// (an e-mail, a record number, a token) never reach a report. `CompareEndpointRuleTests`
 /// (SwitchyardAdminTests) checks that both build the same templates.
 public enum EndpointTemplate {
@@ -35,17 +37,22 @@ public enum EndpointTemplate {
     public static func isIdentifier(_ s: UnsafeRawBufferPointer) -> Bool {
         if s.isEmpty { return false }
         if s.count > 32 { return true }
-        var digits = 0, hex = 0, dashes = 0, letters = 0, other = false
+        var digits = 0, hex = 0, dashes = 0, letters = 0, separators = 0, other = false
         for b in s {
             if b >= 0x30 && b <= 0x39 { digits += 1; hex += 1 }
             else if (b >= 0x61 && b <= 0x66) || (b >= 0x41 && b <= 0x46) { hex += 1; letters += 1 }
             else if (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) { letters += 1; other = true }
             else if b == UInt8(ascii: "-") { dashes += 1 }
+            else if b == UInt8(ascii: ".") || b == UInt8(ascii: "+") || b == UInt8(ascii: "_") || b == UInt8(ascii: "(") || b == UInt8(ascii: ")") { separators += 1 }
             else if b == UInt8(ascii: "@") || b == UInt8(ascii: ";") || b == UInt8(ascii: "=") || b == UInt8(ascii: "%") || b < 0x20 || b == 0x7F { return true }
             else { other = true }
         }
         if digits > 0 && letters > 0 && s.count >= 8 { return true }
-        if other { return false }
+        // Four digits or more with only separators between them: a social security number,
+        // a date of birth, a phone number, an address (123-45-6789, 1984-03-12,
+        // 555.123.4567, +15551234567, 10.0.0.1).
+        if letters == 0 && !other && digits >= 4 { return true }
+        if other || separators > 0 { return false }
         if digits == s.count { return true }
         if s.count == 36 && dashes == 4 && s[8] == 0x2D && s[13] == 0x2D && s[18] == 0x2D && s[23] == 0x2D { return true }
         return dashes == 0 && hex >= 16 && digits > 0

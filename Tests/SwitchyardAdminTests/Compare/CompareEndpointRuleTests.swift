@@ -29,7 +29,12 @@ import SwitchyardCompare
                         "/t/a1b2c3d4": "/t/{id}", "/t/a1b2c3d": "/t/a1b2c3d", "/t/v2beta": "/t/v2beta",
                         "/q/x=1": "/q/{id}", "/q/a;b": "/q/{id}", "/s/Jane%20Doe": "/s/{id}", "/c/\u{1b}[31m": "/c/{id}",
                         "/long/" + String(repeating: "a", count: 33): "/long/{id}",
-                        "/files/deadbeef/report-2024.pdf": "/files/deadbeef/{id}", "/v1/abcdefgh": "/v1/abcdefgh"]
+                        "/files/deadbeef/report-2024.pdf": "/files/deadbeef/{id}", "/v1/abcdefgh": "/v1/abcdefgh",
+                        // Dashed or dotted numbers: a social security number, a birth date, phone numbers.
+                        "/members/123-45-6789": "/members/{id}", "/patients/by-dob/1984-03-12": "/patients/by-dob/{id}",
+                        "/callers/555.123.4567": "/callers/{id}", "/p/+15551234567": "/p/{id}", "/p/(555)1234567": "/p/{id}",
+                        // Versions and short numbers stay.
+                        "/api/v1.2/x": "/api/v1.2/x", "/r/1.0": "/r/1.0", "/a-b/c.d": "/a-b/c.d"]
         for (path, template) in expected { #expect(EndpointTemplate.template(path) == template, "\(path)") }
     }
 }
