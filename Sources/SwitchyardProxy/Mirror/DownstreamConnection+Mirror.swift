@@ -19,6 +19,10 @@ extension DownstreamConnection {
     func forkMirror(_ mirror: CompiledMirror, _ base: UnsafeRawPointer, headLength: Int) {
         // An upgrade (WebSocket) becomes a tunnel, not an answer to compare: never copied.
         guard let handle, let head = toUpstream, mirrorPair == nil, !requestIsUpgrade else { return }
+        // A user the route already sends to the mirror's target (its split share, a flip, a
+        // cohort) would be compared with itself: a pair that always matches and reads as
+        // evidence that the new side answers as the old one does.
+        guard mirror.backendIndex != decision.backend else { return }
         let p = requestParser
         let table = handle.table
         let view = RequestView(base: base, parser: p, clientAddress: client.address,
@@ -75,10 +79,12 @@ extension DownstreamConnection {
         let copy = MirrorExchange(mirror: state, pair: pair, kind: .mirror, target: mirror.backend, limiter: limiter,
                                   server: server, method: method, request: request, deadline: deadline)
         pair.added(copy)
-        // Noise: the same copy to the primary side, reads only (a write is never sent twice
-        // to the side whose database is real).
+        // Noise: the same copy to the primary side, safe methods only (a write is never sent
+        // twice to the side whose database is real, even when `mirror methods` lists it for
+        // copies to a sandbox).
         var noise: MirrorExchange?
-        if isRead, rules.noiseBasisPoints > 0, worker.nextRandom() % 10_000 < UInt64(rules.noiseBasisPoints) {
+        let safe = method == .get || method == .head || method == .options
+        if safe, isRead, rules.noiseBasisPoints > 0, worker.nextRandom() % 10_000 < UInt64(rules.noiseBasisPoints) {
             let primaryName = table.backends[decision.backend].name
             let noiseLimiter = state.limiter(for: primaryName)
             if let primaryServer = mirrorServer(handle, backend: decision.backend, state),

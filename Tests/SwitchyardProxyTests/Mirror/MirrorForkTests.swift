@@ -49,6 +49,39 @@ import SwitchyardTestSupport
         #expect(sample.primary.bodyHash == sample.other.bodyHash)
     }
 
+    /// A user the split already sends to the mirror's target is not copied there again: the
+    /// pair would compare the target with itself, always match, and count as evidence.
+    @Test func aUserAlreadyOnTheTargetIsNotMirroredToIt() throws {
+        let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 100%", extra: "mirror noise 0%")
+            .replacingOccurrences(of: "    backend legacy\n", with: "    split legacy 50% cloud 50%\n"))
+        defer { h.stop() }
+        for user in 0..<30 { #expect(try h.client().get("/notes/1", headers: "X-User: u\(user)\r\n")?.status == 200) }
+        let onLegacy = h.legacy.requestHeads.count
+        let copies = h.cloud.requestHeads.filter { $0.contains("X-Switchyard-Mirror: 1") }.count
+        let onCloud = h.cloud.requestHeads.count - copies
+        #expect(onLegacy + onCloud == 30 && onLegacy > 0 && onCloud > 0, "legacy \(onLegacy), cloud \(onCloud)")
+        #expect(waitUntil(5) { h.cloud.requestHeads.filter { $0.contains("X-Switchyard-Mirror: 1") }.count >= onLegacy })
+        usleep(200_000)
+        #expect(h.cloud.requestHeads.filter { $0.contains("X-Switchyard-Mirror: 1") }.count == onLegacy,
+                "one copy per user on legacy, none for the \(onCloud) on cloud")
+    }
+
+    /// `mirror methods GET POST` copies POSTs (to whatever the operator chose); noise, the
+    /// same request again to the primary side, is for safe methods only: that side's
+    /// database is real, and a second POST there is a second write.
+    @Test func noiseNeverSendsAWriteToThePrimaryTwice() throws {
+        let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 100%", extra: "mirror methods GET POST\nmirror noise 100%"))
+        defer { h.stop() }
+        let client = try h.client()
+        #expect(client.send("POST /notes HTTP/1.1\r\nHost: x\r\nX-User: a\r\nContent-Length: 5\r\n\r\nhello"))
+        #expect(client.readResponse()?.status == 200)
+        #expect(try h.client().get("/notes/2", headers: "X-User: a\r\n")?.status == 200)
+        // The GET's noise copy reaches legacy: noise is on.
+        #expect(waitUntil(5) { h.legacy.requestHeads.filter { $0.hasPrefix("GET /notes/2") }.count == 2 })
+        usleep(200_000)
+        #expect(h.legacy.requestHeads.filter { $0.hasPrefix("POST /notes") }.count == 1, "\(h.legacy.requestHeads)")
+    }
+
     @Test func aPostIsNeverSentToAMirrorThatIsNotASandbox() throws {
         let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 100%", extra: "mirror noise 0%"))
         defer { h.stop() }
