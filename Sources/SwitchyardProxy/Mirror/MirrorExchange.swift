@@ -205,9 +205,10 @@ final class MirrorExchange: Indexed {
     /// Most answer bytes one copy may bring (beyond: `.tooLarge`, the copy ends): what a
     /// mirror target can make a worker hash is bounded per copy.
     static let maxAnswerBytes: UInt64 = 64 << 20
-    /// Socket reads per readiness event on a plain connection: a target that streams faster
-    /// than we hash gets a turn, then the worker's users and timers get theirs (epoll is
-    /// level-triggered and reports the socket again). 16 × a pooled buffer ≈ 1 MiB a turn.
+    /// Socket reads per readiness event (over TLS, then as soon as the session holds nothing
+    /// unread): a target that streams faster than we hash gets a turn, then the worker's users
+    /// and timers get theirs (epoll is level-triggered and reports the socket again).
+    /// 16 × a pooled buffer ≈ 1 MiB a turn.
     static let readsPerEvent = 16
     /// 1xx heads accepted before a final one (more: `.malformed`).
     static let maxInterimHeads = 8
@@ -221,9 +222,11 @@ final class MirrorExchange: Indexed {
             let buffer = input!
             buffer.compact()
             if buffer.writableCount > 0 && !eof {
-                // A TLS session may hold decrypted records the socket will not announce
-                // again, so only plain connections yield mid-answer.
-                if connection.tls == nil && reads == Self.readsPerEvent { return true }
+                // Yield once nothing waits in a TLS session: epoll (level-triggered) reports
+                // the socket again for what is still in it, but not records the session has
+                // already read. A TLS copy used to read its whole answer (up to 64 MiB,
+                // decrypted and hashed) in one turn while the worker's users waited.
+                if reads >= Self.readsPerEvent && !(connection.tls?.hasUnreadInput ?? false) { return true }
                 reads += 1
                 let before = buffer.readableCount
                 do {
@@ -354,6 +357,7 @@ final class MirrorExchange: Indexed {
             let reusable = failure == nil && !eof && (parser?.keepAlive ?? false) && (input?.isEmpty ?? true)
                 && (out?.isEmpty ?? true) && server.idle.count < MirrorServer.maxIdle && !connection.closed
                 && connection.tls == nil   // an idle TLS connection's tickets would need reading: not pooled
+                && server.tls == nil       // nor a plain one to a server a reload made `tls`
                 // Bytes after the answer would be the next copy's answer if one took the
                 // connection before their event closed it (copies start after the batch).
                 && (!readFilled || Socket.nothingToRead(connection.fd))

@@ -45,7 +45,10 @@ final class WorkerMirror: DeferredWork {
 
     func server(key: String, address: SocketAddress, tls: UpstreamTLS?) -> MirrorServer {
         if let existing = servers[key] {
-            existing.tls = tls   // a reload may have replaced the context
+            // A reload may have replaced the context; one that changed the settings (a plain
+            // server now `tls`) must not see copies go on over the old, plain connections.
+            if !UpstreamTLS.sameSettings(existing.tls, tls) { existing.closeIdle() }
+            existing.tls = tls
             return existing
         }
         let made = MirrorServer(key: key, address: address)
