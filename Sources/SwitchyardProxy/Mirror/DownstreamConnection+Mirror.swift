@@ -41,6 +41,13 @@ extension DownstreamConnection {
         // server is picked or a buffer taken: a copy that will not go costs the user nothing.
         let rules = mirror.rules
         guard limiter.hasRoom(inFlightShare: share(rules.inFlight)) else { return }
+        // A pair whose copy ended waits for its primary, a slow reader's too, holding up to
+        // 2 MiB of captures: at most four times the in-flight share of them per worker, or
+        // slow readers would hold memory without bound (counted as in-flight drops).
+        guard state.livePairs < 4 * share(rules.inFlight) else {
+            limiter.dropped(.inFlight)
+            return
+        }
         var body = UnsafeRawBufferPointer(start: nil, count: 0)
         switch requestBody {
         case .done:

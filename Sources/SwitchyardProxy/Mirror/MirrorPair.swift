@@ -21,6 +21,7 @@ final class MirrorPair {
         self.path = path
         self.primary = primary
         self.mirror = mirror
+        mirror.livePairs += 1
     }
 
     func added(_ copy: MirrorExchange) {
@@ -33,6 +34,7 @@ final class MirrorPair {
         openParts -= 1
         precondition(openParts >= 0, "a mirrored pair's part ended twice")
         guard openParts == 0 else { return }
+        mirror.livePairs -= 1
         let answer = primary.answer()
         for copy in copies {
             mirror.deliver(MirrorSample(kind: copy.kind, route: route, target: copy.target, method: method, path: path,

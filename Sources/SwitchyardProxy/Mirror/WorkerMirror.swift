@@ -22,6 +22,9 @@ final class WorkerMirror: DeferredWork {
     /// Captured body bytes held in the outbox: bounded too, since a sample may carry up to
     /// 2 MiB of bodies (both sides at `MirrorAnswer.captureLimit`).
     private var outboxBytes = 0
+    /// Pairs not yet handed over: each holds its captures (up to 1 MiB a side) until its
+    /// primary has ended too, which a slow reader can make last; `forkMirror` bounds them.
+    var livePairs = 0
     static let outboxLimit = 4_096
     static let outboxByteLimit = 64 << 20
     /// A copy not answered by then is given up (counted as a timeout; `ProxySettings`).

@@ -103,6 +103,34 @@ import SwitchyardTestSupport
         #expect(samples.first?.primary.status == 200, "the user's own answer is whole")
     }
 
+    /// Pairs whose copy has ended but whose primary has not (users reading slowly) hold
+    /// their captures: at most four times the in-flight share of them. They were bounded
+    /// only by the number of client connections, each holding up to 2 MiB.
+    @Test func pairsWaitingForSlowPrimariesAreBounded() throws {
+        let quick = try MirrorTarget(.big(bytes: 100))
+        defer { quick.stop() }
+        let h = try ProxyHarness(routes: Self.routes(target: quick, "mirror in-flight 1"))
+        defer { h.stop() }
+        var readers: [TestClient] = []
+        for user in 0..<10 {
+            // Eight megabytes the user does not read: the primary stays open.
+            let client = try h.client()
+            #expect(client.send("GET /big?bytes=8000000 HTTP/1.1\r\nHost: x\r\nX-User: slow\(user)\r\n\r\n"))
+            readers.append(client)
+            try waitFor("copy \(user) done", seconds: 5) {
+                let c = h.mirrorCounters("shadow")
+                return c.inFlight == 0 && c.sent + c.dropped[MirrorDrop.inFlight.rawValue] == user + 1
+            }
+        }
+        let counters = h.mirrorCounters("shadow")
+        #expect(counters.sent == 4 && counters.dropped[MirrorDrop.inFlight.rawValue] == 6, "\(counters)")
+        // The slow users leave: their pairs end, and copies go again.
+        readers.removeAll()
+        #expect(try h.mirrorSamples(4, seconds: 5).count == 4, "the four pairs are handed over")
+        #expect(try h.client().get("/notes/1", headers: "X-User: back\r\n")?.status == 200)
+        try waitFor("a copy again", seconds: 5) { h.mirrorCounters("shadow").sent == 5 }
+    }
+
     @Test func overTheRateCapCopiesAreDroppedNotQueued() throws {
         let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 100%", extra: "mirror noise 0%\nmirror rate 2/s"))
         defer { h.stop() }
