@@ -94,7 +94,23 @@ public struct InventorySnapshot: Sendable, Equatable, Codable {
         }
         for (name, count) in other.other { result.other[name, default: 0] &+= count }
         result.sort()
+        result.keepRows(Self.rowLimit)
         return result
+    }
+
+    /// Rows kept per section by a merge: the saved inventory is the last file plus the live
+    /// tables, so without a cap every restart (new caller networks, paths that do not fold)
+    /// added to it for ever. The least-counted rows beyond go into the section's `other`.
+    public static let rowLimit = 16_384
+
+    /// Keeps the `limit` most-counted rows of each section (they are sorted), the rest's
+    /// requests counted in `other`.
+    mutating func keepRows(_ limit: Int) {
+        for name in rows.keys where rows[name]!.count > limit {
+            let dropped = rows[name]![limit...].reduce(UInt64(0)) { $0 &+ $1.count }
+            rows[name]!.removeSubrange(limit...)
+            other[name, default: 0] &+= dropped
+        }
     }
 
     mutating func sort() {
