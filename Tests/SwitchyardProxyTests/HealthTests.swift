@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import Testing
 import SwitchyardTestSupport
 import SwitchyardOrigin
@@ -220,20 +219,9 @@ import SwitchyardSystem
     @Test func aTLSServerIsCheckedOverVerifiedTLS() throws {
         try requireTools("openssl")
         let pki = try TLSConfigurationTests.PKI()
-        try pki.selfSigned("origin", name: "localhost")
-        let port = try UpstreamTLSResumptionTests.freePort()
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: toolPath("openssl"))
-        // -www: a 200 status page for any GET.
-        server.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", pki.path("origin.pem"),
-                            "-key", pki.path("origin.key"), "-www", "-quiet"]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
-        try waitFor("s_server listening", seconds: 10) {
-            (try? Socket.connectBlocking(to: SocketAddress(ip: "127.0.0.1", port: port)!))?.close() != nil
-        }
+        let server = try OpenSSLWWWServer(pki)
+        defer { server.stop() }
+        let port = server.port
         let h = try ProxyHarness(routes: """
             backend secure {
                 server 127.0.0.1:\(port) tls ca \(pki.path("origin.pem")) sni localhost

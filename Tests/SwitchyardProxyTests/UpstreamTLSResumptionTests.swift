@@ -13,21 +13,9 @@ import SwitchyardSystem
     @Test func everyConnectionAfterTheFirstResumesTheSession() throws {
         try requireTools("openssl")
         let pki = try TLSConfigurationTests.PKI()
-        try pki.selfSigned("origin", name: "localhost")
-        let originPort = try Self.freePort()
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: toolPath("openssl"))
-        server.arguments = ["s_server", "-accept", "127.0.0.1:\(originPort)", "-cert", pki.path("origin.pem"),
-                            "-key", pki.path("origin.key"), "-www", "-quiet"]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        // SIGKILL: the test process may block SIGTERM (the proxy's signal handling), and a
-        // child started from such a thread inherits the mask and would never exit.
-        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
-        try waitFor("s_server listening", seconds: 10) {
-            (try? Socket.connectBlocking(to: SocketAddress(ip: "127.0.0.1", port: originPort)!))?.close() != nil
-        }
+        let server = try OpenSSLWWWServer(pki)
+        defer { server.stop() }
+        let originPort = server.port
 
         let h = try ProxyHarness(routes: """
             backend secure {
