@@ -172,6 +172,11 @@ enum AdminCommands {
         let target = try backend(table, words[words.count - 1])
         let args = Array(words[4..<(words.count - 2)])
         let matcher: CohortMatcher
+        // A name the routes file would refuse is refused here too: `show routes` and the
+        // state file must hold lines the parser reads back.
+        if words[3] == "header" || words[3] == "cookie", args.count == 2, !isHTTPToken(args[0]) {
+            throw AdminError("bad \(words[3]) name \"\(args[0])\"")
+        }
         switch (words[3], args.count) {
         case ("header", 2): matcher = .header(name: args[0], value: args[1])
         case ("cookie", 2): matcher = .cookie(name: args[0], value: args[1])

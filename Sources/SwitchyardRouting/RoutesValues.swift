@@ -89,7 +89,7 @@ func isPlainName(_ text: String) -> Bool {
 }
 
 /// An HTTP field name or cookie name: RFC 9110 `token` characters.
-func isHTTPToken(_ text: String) -> Bool {
+public func isHTTPToken(_ text: String) -> Bool {
     !text.isEmpty && text.utf8.allSatisfy { byte in
         isAlphanumeric(byte) || "!#$%&'*+-.^_`|~".utf8.contains(byte)
     }

@@ -39,4 +39,18 @@ import SwitchyardAdmin
         #expect(try side(client, "/reports/export") == "cloud", "the remaining cohort still applies")
         #expect(h.proxy.table.generation == 7, "one generation per change")
     }
+
+    /// A header or cookie name the routes file would refuse is refused at run time too, in
+    /// one line with nothing changed: it used to be accepted, and `show routes` then printed
+    /// a line the parser cannot read back.
+    @Test func aCohortNameTheRoutesFileWouldRefuseIsRefused() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        for line in ["cohort app add header X(Staff) internal -> cloud", "cohort app add cookie a,b 1 -> cloud"] {
+            let answer = h.run(line)
+            #expect(!answer.ok && answer.text.contains("bad ") && answer.text.contains(" name "), "\(line): \(answer.text)")
+        }
+        #expect(h.proxy.table.generation == 1)
+        #expect(h.run("cohort app add header X-Staff internal -> cloud").ok)
+    }
 }

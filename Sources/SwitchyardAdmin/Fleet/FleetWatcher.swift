@@ -93,7 +93,9 @@ struct FleetWatcher {
 
     /// Decides about one version of the state key, and applies it when it is newer.
     private func consider(_ kv: EtcdKeyValue, whole: Bool) {
-        guard let service = agent.service else { return }
+        // The watch and the reads name the state key only; an answer about another key (a
+        // proxy or store misbehaving) is not the fleet's state.
+        guard kv.key == agent.keys.state, let service = agent.service else { return }
         let document: FleetDocument
         do {
             document = try FleetDocument.decode(kv.value)
