@@ -30,25 +30,26 @@ final class Worker: @unchecked Sendable {
     /// `accessLog`, unretained, for the line every request writes (the worker holds it for
     /// its whole life; a reopen swaps its file, not the object).
     let accessLogRef: Unmanaged<AccessLog>?
-    private(set) var current: TableHandle {
+    /// Set by `install` (Worker+UpstreamPools.swift).
+    var current: TableHandle {
         didSet { currentRef = Unmanaged.passUnretained(current) }
     }
     /// `current`, unretained: a request pins it without the atomic retain that reading
     /// `current` costs (see `DownstreamConnection.startExchange`).
     private(set) var currentRef: Unmanaged<TableHandle>
     /// Tables replaced while requests still used them; dropped when their last request ends.
-    private var retired: [TableHandle] = []
+    var retired: [TableHandle] = []
     /// Pools by server identity, reused across tables so keep-alive connections survive a
     /// change that keeps the server.
-    private var poolsByAddress: [String: ServerPool] = [:]
+    var poolsByAddress: [String: ServerPool] = [:]
     /// Per-backend counters by backend name: they survive table changes.
-    private var backendCounters: [String: BackendCounters] = [:]
+    var backendCounters: [String: BackendCounters] = [:]
     /// Per route and backend, for `/metrics` (see `WorkerMetrics`).
     let metrics = WorkerMetrics()
     /// Callers, hosts, clients, endpoints… and the decision log (see `WorkerInventory`).
     let inventory: WorkerInventory
     /// Active health by pool key, as the health checker last reported it.
-    private var healthByKey: [String: Bool] = [:]
+    var healthByKey: [String: Bool] = [:]
     /// Tunnels to these backends are closed once the deadline (monotonic ms) passes.
     private var drainOrders: [(backends: Set<String>, deadline: UInt64)] = []
     var stats = WorkerStats()
@@ -327,75 +328,6 @@ final class Worker: @unchecked Sendable {
         return connection
     }
 
-    // MARK: tables
-
-    /// `reloaded`: the routes file was read again (its CA and certificate files with it).
-    private func makeHandle(_ table: RouteTable, _ servers: ResolvedServers, reloaded: Bool = false) -> TableHandle {
-        var pools: [[ServerPool]] = []
-        for (b, backend) in table.config.backends.enumerated() {
-            var list: [ServerPool] = []
-            for (s, address) in servers.addresses[b].enumerated() {
-                let key = "\(backend.name)/\(address)"
-                if let existing = poolsByAddress[key] {
-                    // Connections made under other TLS settings (plain, another CA, name or
-                    // client certificate), or before a reload that may have rotated the CA
-                    // file in place, were verified under the old rules: none is used again.
-                    if !UpstreamTLS.sameSettings(existing.tls, servers.tls[b][s]) || (reloaded && existing.tls != nil) {
-                        existing.tlsEpoch &+= 1
-                        existing.closeIdle()
-                    }
-                    existing.tls = servers.tls[b][s]
-                    // A session verified under the old TLS settings (CA, name) must not be
-                    // resumed under new ones: the next connection does a full handshake.
-                    existing.resumable = nil
-                    list.append(existing)
-                } else {
-                    let pool = ServerPool(key: key, address: address, label: "\(backend.name)/\(backend.servers[s].endpoint)")
-                    pool.healthy = healthByKey[key] ?? true
-                    pool.tls = servers.tls[b][s]
-                    poolsByAddress[key] = pool
-                    list.append(pool)
-                }
-            }
-            pools.append(list)
-        }
-        let counters = table.config.backends.map { backend in
-            if let existing = backendCounters[backend.name] { return existing }
-            let created = BackendCounters()
-            backendCounters[backend.name] = created
-            return created
-        }
-        let handle = TableHandle(table: table, servers: pools, counters: counters)
-        handle.metrics = metrics.cells(for: table)
-        return handle
-    }
-
-    /// Installs a new table: requests whose head is parsed from now on use it; requests in
-    /// flight keep theirs. Idle connections to servers no table uses any more are closed.
-    func install(_ table: RouteTable, servers: ResolvedServers, reloaded: Bool = false) {
-        let old = current
-        current = makeHandle(table, servers, reloaded: reloaded)
-        if old.activeRequests > 0 { retired.append(old) }
-        closeUnusedPools()
-    }
-
-    func tableReleased(_ handle: TableHandle) {
-        guard handle !== current else { return }
-        retired.removeAll { $0 === handle }
-        closeUnusedPools()
-    }
-
-    private func closeUnusedPools() {
-        var used = Set<ObjectIdentifier>()
-        for handle in [current] + retired {
-            for list in handle.servers { for pool in list { used.insert(ObjectIdentifier(pool)) } }
-        }
-        for (key, pool) in poolsByAddress where !used.contains(ObjectIdentifier(pool)) {
-            pool.closeIdle()
-            poolsByAddress[key] = nil
-        }
-    }
-
     var currentGeneration: UInt64 { current.table.generation }
 
     /// The loop's clock, read once per batch of events (`EventLoop.nowMilliseconds`).
@@ -516,42 +448,6 @@ final class Worker: @unchecked Sendable {
         }
     }
 
-    /// The health checker's verdict for one server (pool key "backend/address").
-    func setHealth(_ key: String, healthy: Bool) {
-        healthByKey[key] = healthy
-        if let pool = poolsByAddress[key] {
-            pool.healthy = healthy
-            if !healthy { pool.closeIdle() }
-        }
-    }
-
-    /// Servers up and in total per backend name (active health and passive ejection).
-    var serverHealth: [String: (up: Int, total: Int)] {
-        var result: [String: (up: Int, total: Int)] = [:]
-        let now = Clock.monotonicMilliseconds()
-        for (b, backend) in current.table.config.backends.enumerated() {
-            let pools = current.servers[b]
-            result[backend.name] = (pools.filter { $0.isAvailable(now: now) }.count, pools.count)
-        }
-        return result
-    }
-
-    /// Closes idle upstream connections to a backend (it lost its traffic or is drained).
-    func closeIdleConnections(to backend: String) {
-        for (key, pool) in poolsByAddress where key.hasPrefix(backend + "/") { pool.closeIdle() }
-    }
-
-    /// This worker's counters per backend name, with open upstream connections.
-    var backendSnapshots: [String: BackendSnapshot] {
-        var result: [String: BackendSnapshot] = [:]
-        for (name, counters) in backendCounters { result[name] = counters.snapshot }
-        for (key, pool) in poolsByAddress {
-            let name = String(key.split(separator: "/", maxSplits: 1).first ?? "")
-            result[name]?.openConnections += pool.openConnections
-        }
-        return result
-    }
-
     /// Stops accepting and lets connections finish their current request.
     ///
     /// `holdingHandshakes`: HTTP listeners whose socket closes with us stay open and keep
@@ -598,12 +494,5 @@ final class Worker: @unchecked Sendable {
         for pool in poolsByAddress.values { pool.closeIdle() }
         mirror?.closeAll()
         accessLog?.flush()
-    }
-
-    /// Idle upstream connections per server label (for tests and status).
-    var idleUpstreams: [String: Int] {
-        var result: [String: Int] = [:]
-        for pool in poolsByAddress.values { result[pool.label, default: 0] += pool.idle.count }
-        return result
     }
 }
