@@ -93,6 +93,20 @@ import SwitchyardTestSupport
         #expect(try s.cli(["compare", "reset"]).output.contains("usage: compare reset ROUTE|all"))
     }
 
+    /// The reset is written before its audit record; when the record cannot be written the
+    /// answer still says the counts are gone (they are), with a warning, not "refused".
+    @Test func aResetThatCannotBeAuditedSaysWhatHappened() throws {
+        let s = try Served()
+        defer { s.stop() }
+        s.harness.service.ingestMirrorSamples(CompareSamples.planted(pairs: 50))
+        try? FileManager.default.removeItem(atPath: s.harness.auditPath)
+        try FileManager.default.createDirectory(atPath: s.harness.auditPath, withIntermediateDirectories: false)
+        let reset = s.harness.run("compare reset app")
+        #expect(reset.ok && reset.text.contains("100 pairs forgotten") && reset.text.contains("warning: the audit record was not written"), "\(reset.text)")
+        #expect(s.harness.run("compare app").text.contains("0 of 100 pairs"))
+        try FileManager.default.removeItem(atPath: s.harness.auditPath)
+    }
+
     @Test func checkPointsAtTheCharacterOfAnIgnorePathThatDoesNotParse() throws {
         let directory = NSTemporaryDirectory() + "switchyard-compare-check-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
