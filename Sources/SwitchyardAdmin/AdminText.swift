@@ -19,6 +19,17 @@ enum AdminText {
         return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 
+    /// `text` with each refused character replaced by U+FFFD: for text that did not come
+    /// through a command line (another fleet member's document in etcd), so a newline or a
+    /// bidirectional override cannot forge a line in the error log or turn what `history`
+    /// shows around. Text our own commands wrote never changes.
+    static func screened(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isRefused) else { return text }
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars { out.append(isRefused(scalar) ? "\u{FFFD}" : scalar) }
+        return String(out)
+    }
+
     /// The longest text kept in the audit log and the history, in bytes.
     static let storedLimit = 512
 

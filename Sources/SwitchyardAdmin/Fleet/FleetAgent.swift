@@ -140,7 +140,8 @@ public final class FleetAgent: @unchecked Sendable {
         guard let read = try? commitClient.range(keys.history(n)), let kv = read.kvs.first else { return }
         let document = try FleetDocument.decode(kv.value)
         let entry = HistoryEntry(generation: n, time: document.time, uid: document.uid, user: document.user,
-                                 command: "\(document.command) (fleet, via \(document.instance))", reason: document.reason,
+                                 command: AdminText.stored("\(document.command) (fleet, via \(document.instance))"),
+                                 reason: document.reason.map(AdminText.stored),
                                  changes: document.changes, state: document.state)
         let index = service.history.firstIndex { $0.generation > n } ?? service.history.endIndex
         service.history.insert(entry, at: index)

@@ -19,7 +19,7 @@ struct FleetDocument: Codable, Equatable {
 
     /// Throws with a reason a person can act on when the bytes are not a state document.
     static func decode(_ data: Data) throws(AdminError) -> FleetDocument {
-        let document: FleetDocument
+        var document: FleetDocument
         do {
             document = try JSONDecoder().decode(FleetDocument.self, from: data)
         } catch {
@@ -28,6 +28,14 @@ struct FleetDocument: Codable, Equatable {
         if let problem = StateFile.rangeProblem(generation: document.generation, state: document.state) {
             throw AdminError("the fleet's state document is out of range: \(problem)")
         }
+        // Anyone who can write to etcd wrote these: they reach the error log, `history` and
+        // the audit log, so characters a command line would refuse are replaced.
+        document.instance = AdminText.screened(document.instance)
+        document.user = AdminText.screened(document.user)
+        document.command = AdminText.screened(document.command)
+        document.reason = document.reason.map(AdminText.screened)
+        document.changes = document.changes.map(AdminText.screened)
+        document.time = AdminText.screened(document.time)
         return document
     }
 

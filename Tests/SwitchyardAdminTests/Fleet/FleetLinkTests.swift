@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SwitchyardAdmin
+import SwitchyardRouting
 
 /// The fleet's state machines, without I/O: when an instance is synced or detached, when it
 /// takes a change, how it paces reconnects, what it does with the store's state.
@@ -88,6 +89,22 @@ struct FleetLinkTests {
             Issue.record("a store behind this instance must raise the alarm"); return
         }
         #expect(alarm.contains("generation 3, behind this instance's 9"))
+    }
+
+    /// Text in a document written straight to etcd reaches the error log and `history`: a
+    /// newline or a right-to-left override in it is replaced, not kept.
+    @Test func controlCharactersInAStoreDocumentAreReplaced() throws {
+        let written = FleetDocument(generation: 3, state: RuntimeState(), instance: "a\nb", user: "u\u{202E}x", uid: 0,
+                                    command: "flip all\n2026-01-01 INFO forged", reason: "r\u{1B}[2J", changes: ["c\rd"],
+                                    time: "t\u{0}", committedAtMilliseconds: 1)
+        let read = try FleetDocument.decode(written.encoded())
+        #expect(read.command == "flip all\u{FFFD}2026-01-01 INFO forged")
+        #expect(read.instance == "a\u{FFFD}b" && read.user == "u\u{FFFD}x" && read.reason == "r\u{FFFD}[2J")
+        #expect(read.changes == ["c\u{FFFD}d"] && read.time == "t\u{FFFD}")
+        let clean = FleetDocument(generation: 3, state: RuntimeState(), instance: "node-1", user: "ops", uid: 0,
+                                  command: "flip all --reason \"CHG-1 café\"", reason: "CHG-1 café", changes: ["app: legacy → cloud"],
+                                  time: "2026-12-04T10:00:00Z", committedAtMilliseconds: 1)
+        #expect(try FleetDocument.decode(clean.encoded()) == clean, "our own documents read back equal (the timed-out commit's read-back compares them)")
     }
 
     @Test func aStateDocumentThatDoesNotParseSaysWhy() {
