@@ -206,7 +206,10 @@ enum AdminCommands {
         return state
     }
 
-    static func flip(_ service: AdminService, _ command: AdminCommandLine) throws(AdminError) -> AdminService.Change {
+    /// `toward`: a plan's last step, which moves the route wholly to the plan's new side
+    /// whatever the shares are (a plain flip of a split at cloud 60% would pick legacy, the
+    /// smaller side).
+    static func flip(_ service: AdminService, _ command: AdminCommandLine, toward: String? = nil) throws(AdminError) -> AdminService.Change {
         guard command.words.count == 2 else { throw AdminError("usage: flip ROUTE|all [--drain 30s]") }
         let drain = try command.drain.map { (text) throws(AdminError) in try Duration.parseMilliseconds(text) }
         var state = service.table.state
@@ -220,7 +223,7 @@ enum AdminCommands {
         } else {
             let route = try route(service, command.words[1])
             guard canFlip(route) else { throw AdminError("route \(route.name) has no standby side or two-way split to flip") }
-            try flipOne(route, &state)
+            try flipOne(route, &state, toward: toward)
         }
         return .init(state: state, drainMilliseconds: drain)
     }
@@ -230,16 +233,22 @@ enum AdminCommands {
     }
 
     /// Active/standby swap; a two-way split becomes "all to the smaller side" (ties: the
-    /// second listed), with the larger side as standby — `revert` brings the split back.
-    private static func flipOne(_ route: CompiledRoute, _ state: inout RuntimeState) throws(AdminError) {
+    /// second listed, where the file puts the new side), with the larger side as standby —
+    /// `revert` brings the split back. With `toward`, the route ends wholly on that side.
+    private static func flipOne(_ route: CompiledRoute, _ state: inout RuntimeState, toward: String? = nil) throws(AdminError) {
         var runtime = state.routes[route.name] ?? RouteRuntime()
         if route.split.isEmpty {
             guard let active = route.active, let standby = route.standby else { return }
+            if let toward, toward == active { return }
             runtime.active = standby
             runtime.standby = active
         } else {
             let a = route.split[0], b = route.split[1]
-            let (major, minor) = a.basisPoints > b.basisPoints ? (a, b) : (b, a)
+            let (major, minor) = if let toward {
+                toward == a.backend ? (b, a) : (a, b)
+            } else {
+                a.basisPoints >= b.basisPoints ? (a, b) : (b, a)
+            }
             runtime.active = minor.backend
             runtime.standby = major.backend
             runtime.split = []

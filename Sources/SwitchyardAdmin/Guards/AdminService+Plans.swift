@@ -70,7 +70,7 @@ extension AdminService {
                 var command = try AdminCommandLine(parsing: "plan \(plan.name) step \(k + 1)")
                 command.reason = "\(step.text) (\(line))"
                 _ = try commitAsActor(command, actor) { () throws(AdminError) -> Change? in
-                    step.basisPoints == nil ? try AdminCommands.flip(self, words) : try AdminCommands.weight(self, words)
+                    step.basisPoints == nil ? try AdminCommands.flip(self, words, toward: plan.newSide) : try AdminCommands.weight(self, words)
                 }
                 errorLog.info("plan \(plan.name): step \(k + 1) of \(plan.steps.count) applied: \(step.text)")
                 if guardBook.record.plans[plan.name]?.phase == .completed { planCompleted(plan) }

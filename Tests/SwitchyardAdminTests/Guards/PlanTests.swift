@@ -33,6 +33,11 @@ import SwitchyardSystem
             cloud 25% for 2s
             cloud 100%
         }
+        plan toflip {
+            route app
+            cloud 60% for 2s
+            flip
+        }
         plan gated {
             route app
             approve by group root
@@ -95,6 +100,35 @@ import SwitchyardSystem
         #expect(transcript.contains { $0.contains("guard errs: green") || $0.contains("waiting for guards") })
         let audit = h.auditRecords().filter { ($0["user"] as? String)?.hasPrefix("plan ramp step") == true }
         #expect(audit.count == 3)
+    }
+
+    /// A plan's `flip` step ends on the plan's new side. A plain flip of a split moves it to
+    /// the smaller side, which after `cloud 60%` is legacy: everyone went back.
+    @Test func aFlipStepAfterCloudPassedHalfEndsOnCloud() throws {
+        let rig = try Rig()
+        defer { rig.stop() }
+        let h = rig.h
+        usleep(500_000)
+        #expect(h.run("plan start toflip").ok)
+        #expect(rig.cloudShare == 6_000)
+        let done = waitUntil(40) {
+            usleep(500_000)
+            return h.run("plan status toflip").text.contains(": completed")
+        }
+        #expect(done, "\(h.run("plan status toflip").text)")
+        let route = h.proxy.table.routes[0]
+        #expect(route.active == "cloud" && route.split.isEmpty, "active \(route.active ?? "-"), split \(route.split)")
+        #expect(rig.failures.value == 0)
+    }
+
+    /// A plain `flip` of a 50/50 split goes to the second listed side, as its comment and
+    /// the README's file order (old side first) say.
+    @Test func aPlainFlipOfAnEvenSplitGoesToTheSecondListed() throws {
+        let h = try AdminHarness(routes: PlanTests.routes)
+        defer { h.stop() }
+        #expect(h.run("weight app cloud 50%").ok)
+        #expect(h.run("flip app").ok)
+        #expect(h.proxy.table.routes[0].active == "cloud")
     }
 
     @Test func aFaultAtStepTwoAbortsAndReverts() throws {
