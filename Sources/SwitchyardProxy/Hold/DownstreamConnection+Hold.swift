@@ -92,6 +92,15 @@ extension DownstreamConnection {
             if waited > queue.longestParkMilliseconds { queue.longestParkMilliseconds = waited }
             parkedSince = 0
             parkedBytes = 0
+            // Ended without a release (the max-wait 503, shutdown): the head it was parked
+            // with is consumed now. Left in `fromClient`, a bodiless write on a kept-alive
+            // connection was read again, parked again, and sent upstream at the next release,
+            // after its client had been told it was not saved. (A request with a body is
+            // answered with close.)
+            if !isH2, let fromClient {
+                fromClient.consume(min(parkedHeadLength, fromClient.readableCount))
+            }
+            parkedHeadLength = 0
         }
         if releasedFromHold {
             releasedFromHold = false

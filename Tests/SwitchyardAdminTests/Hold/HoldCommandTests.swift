@@ -175,6 +175,26 @@ import SwitchyardTestSupport
         #expect(h.proxy.holdSnapshot().rejections["max_wait"] == 1)
     }
 
+    /// A bodiless write (a DELETE, an empty POST) keeps its connection after the max-wait
+    /// 503. Its head used to stay in the connection's input: read again, parked again, and
+    /// sent upstream at the release, after its client was told it was not saved.
+    @Test func aBodilessWriteRefusedAtMaxWaitIsNotReadAgain() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes)
+        defer { h.stop() }
+        #expect(h.run("hold app --max-wait 1s").ok)
+        let client = try TestClient(port: h.port, timeoutSeconds: 3)
+        client.send("DELETE /notes/9 HTTP/1.1\r\nHost: test.local\r\n\r\n")
+        #expect(client.readResponse()?.status == 503)
+        usleep(300_000)
+        #expect(h.proxy.holdSnapshot().parked == 0, "not parked again")
+        #expect(h.run("release app").ok)
+        usleep(300_000)
+        #expect(HoldSupport.seen(h.legacy, "DELETE", "/notes") == 0, "never forwarded later")
+        // The connection goes on with the next request.
+        client.send("GET /notes/1 HTTP/1.1\r\nHost: test.local\r\n\r\n")
+        #expect(client.readResponse()?.status == 200)
+    }
+
     @Test func aClientThatLeavesWhileParkedIsDroppedAndNeverForwarded() throws {
         let h = try AdminHarness(routes: HoldSupport.routes)
         defer { h.stop() }
