@@ -227,13 +227,23 @@ public final class AdminService: @unchecked Sendable {
     // MARK: upgrade
 
     /// Changes are refused with `reason` (an upgrade is handing over) until `thaw`.
-    func freeze(_ reason: String) { frozen.withLock { $0 = reason } }
+    /// Taken under the commit lock: a change already past the freeze check (a person's, a
+    /// guard's, a plan step's) is written before the new process reads the state file.
+    func freeze(_ reason: String) { lock.withLock { frozen.withLock { $0 = reason } } }
+
+    /// Changes are refused (an upgrade is handing over, or has).
+    var isFrozen: Bool { frozen.withLock { $0 != nil } }
+
+    /// This process handed the service over: the state file and audit log are another's.
+    var handedOver: Bool { handedOverFlag.withLock { $0 } }
     func thaw() { frozen.withLock { $0 = nil } }
 
     /// This process is no longer the service: changes stay refused, nothing more is audited.
     func handOver(_ reason: String) {
-        handedOverFlag.withLock { $0 = true }
-        freeze(reason)
+        lock.withLock {
+            handedOverFlag.withLock { $0 = true }
+            frozen.withLock { $0 = reason }
+        }
     }
 
     /// The audit record of an upgrade, written before the new process may write its own.

@@ -247,6 +247,8 @@ struct ServeRunner {
             notifier.stopping()
             errorLog.info("shutting down: finishing requests in flight (up to \(options.grace) s)")
             admin?.stop()
+            // No trip or plan step commits while the data plane drains.
+            guards?.stop()
             metrics?.stop()
             fleet?.stop()
             service?.flushRefusalSummaries()

@@ -17,6 +17,9 @@ extension AdminService {
     func applyFleetDocumentLocked(_ document: FleetDocument) throws(AdminError) -> Bool {
         let old = table
         guard document.generation > old.generation else { return false }
+        // Handed over: the new process's watcher applies it; this one must not write the
+        // state file or the audit log that are now the new process's.
+        guard !handedOver else { return false }
         // A state naming a route or backend this host's file lacks would be silently trimmed
         // by a reconcile: in a fleet that is a table different from the others', so refuse.
         let (_, problems) = document.state.reconciled(with: config)

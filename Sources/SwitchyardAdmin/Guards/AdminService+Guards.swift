@@ -28,6 +28,13 @@ extension AdminService {
     /// One check of every guard over the windows (called by `GuardEvaluator` each second).
     func guardTick(_ windows: GuardWindows) {
         lock.lock()
+        // While an upgrade hands over (and after), trips and plan steps wait: a commit here
+        // would rewrite the state file the new process has loaded, and audit a generation it
+        // will number again. A given-up upgrade thaws, and the next tick goes on.
+        if isFrozen {
+            lock.unlock()
+            return
+        }
         tickLocked(windows)
         // A commit made here (a trip, a plan step) may leave a follow-up, as `execute` runs
         // for a person's command: run it the same way, after the commit lock.

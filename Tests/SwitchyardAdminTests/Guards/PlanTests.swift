@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import SwitchyardTestSupport
-import SwitchyardAdmin
+@testable import SwitchyardAdmin
 import SwitchyardRouting
 import SwitchyardSystem
 
@@ -129,6 +129,27 @@ import SwitchyardSystem
         #expect(h.run("weight app cloud 50%").ok)
         #expect(h.run("flip app").ok)
         #expect(h.proxy.table.routes[0].active == "cloud")
+    }
+
+    /// While an upgrade hands over, plan steps (and guard trips) wait: the old process must
+    /// not rewrite the state file the new one has loaded, nor audit a generation the new one
+    /// will number again. A given-up upgrade thaws, and the plan goes on.
+    @Test func aPlanWaitsWhileAnUpgradeHandsOver() throws {
+        let rig = try Rig()
+        defer { rig.stop() }
+        let h = rig.h
+        usleep(500_000)
+        #expect(h.run("plan start ramp").ok)
+        let generation = h.proxy.table.generation
+        let state = try String(contentsOfFile: h.statePath, encoding: .utf8)
+        let records = h.auditRecords().count
+        h.service.freeze("test: handing over")
+        sleep(6)
+        #expect(h.proxy.table.generation == generation && rig.cloudShare == 500, "no step while frozen")
+        #expect(try String(contentsOfFile: h.statePath, encoding: .utf8) == state)
+        #expect(h.auditRecords().count == records)
+        h.service.thaw()
+        #expect(waitUntil(40) { rig.cloudShare == 10_000 }, "the plan goes on once thawed")
     }
 
     @Test func aFaultAtStepTwoAbortsAndReverts() throws {
