@@ -67,6 +67,18 @@ public struct InheritedListeners: Sendable {
         return (group.sockets, group.keptBySystemd)
     }
 
+    /// Takes the sockets the sender named with `prefix` (the read-only HTTP listener, which
+    /// is not a `listen` line's: `metrics ADDRESS`).
+    public mutating func take(namedWith prefix: String) -> [FileDescriptor] {
+        var taken: [FileDescriptor] = []
+        groups.removeAll { group in
+            guard group.names.allSatisfy({ $0.hasPrefix(prefix) }) else { return false }
+            taken += group.sockets
+            return true
+        }
+        return taken
+    }
+
     /// Closes what no `listen` line took; their addresses, for the log.
     mutating func closeLeftovers() -> [String] {
         defer { groups.removeAll() }

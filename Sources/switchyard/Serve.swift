@@ -137,8 +137,9 @@ struct ServeRunner {
         var service: AdminService?
         var metrics: MetricsServer?
         do {
-            proxy = try Proxy(table: table, settings: settings, errorLog: errorLog,
-                              inherited: takeover?.listeners ?? InheritedListeners.fromSystemd())
+            var inherited = takeover?.listeners ?? InheritedListeners.fromSystemd()
+            var inheritedMetrics = inherited.take(namedWith: MetricsServer.handOverPrefix)
+            proxy = try Proxy(table: table, settings: settings, errorLog: errorLog, inherited: inherited)
             if let adminPath, let statePath, let auditPath {
                 let policy = try AccessPolicy(config: config.admin, serviceUID: trust.serviceUID)
                 let adminService = try AdminService(
@@ -153,8 +154,10 @@ struct ServeRunner {
             // The read-only HTTP listener is bound before any drop of privileges, like the
             // other listeners; it is off unless the routes file asks for it.
             if let endpoint = config.metrics {
-                metrics = try MetricsServer(endpoint: endpoint, proxy: proxy, service: service, errorLog: errorLog)
+                metrics = try MetricsServer(endpoint: endpoint, proxy: proxy, service: service, errorLog: errorLog,
+                                            inherited: inheritedMetrics.popLast())
             }
+            for fd in inheritedMetrics { fd.close() }
         } catch {
             printError("switchyard: \(error)")
             throw ExitCode(1)
@@ -178,7 +181,7 @@ struct ServeRunner {
         // systemd hears of every change from the commit path itself.
         let notifier = ServiceNotifier(environment: ProcessInfo.processInfo.environment, errorLog: errorLog)
         service?.generationObserver = { notifier.generationChanged($0) }
-        if upgradable { service?.upgrade = ServeUpgrade.upgrade(proxy: proxy, notifier: notifier) }
+        if upgradable { service?.upgrade = ServeUpgrade.upgrade(proxy: proxy, metrics: metrics, notifier: notifier) }
         let fleet = try ServeFleet.make(config: config, service: service, errorLog: errorLog)
         proxy.start()
         if let fleet, let service { fleet.start(service: service) }

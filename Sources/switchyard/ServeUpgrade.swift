@@ -62,9 +62,10 @@ enum ServeUpgrade {
 
     /// The `upgrade` machinery of a running `serve`: the executable as it was at start and
     /// this process's own arguments.
-    static func upgrade(proxy: Proxy, notifier: ServiceNotifier) -> Upgrade {
+    static func upgrade(proxy: Proxy, metrics: MetricsServer?, notifier: ServiceNotifier) -> Upgrade {
         Upgrade(executable: executableAtStart, arguments: Array(CommandLine.arguments.dropFirst()), notifier: notifier) {
-            proxy.listeningSockets
+            // The read-only HTTP listener too: the old process holds its port until it stops.
+            proxy.listeningSockets + (metrics.map { [$0.listeningSocket] } ?? [])
         }
     }
 

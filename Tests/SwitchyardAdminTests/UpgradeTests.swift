@@ -198,6 +198,30 @@ import SwitchyardTestSupport
         try waitFor("the new process to stop", seconds: 15) { !Self.alive(new) }
     }
 
+    /// The read-only HTTP listener (`metrics ADDRESS`) is handed over with the others: the
+    /// old process holds its port until it stops, so the new one, binding it afresh, exited
+    /// with "Address already in use" and every upgrade of such a file failed.
+    @Test func anUpgradeHandsTheCutoverPagesListenerOver() throws {
+        let probe = try Socket.listen(on: try SocketAddress.resolve(host: "127.0.0.1", port: 0), reusePort: false, backlog: 1)
+        let port = try Socket.localAddress(probe).port
+        probe.close()
+        let setup = try Setup()
+        let text = try String(contentsOfFile: setup.routesPath, encoding: .utf8)
+        try (text + "\nmetrics 127.0.0.1:\(port)\n").write(toFile: setup.routesPath, atomically: true, encoding: .utf8)
+        let (first, _) = try setup.serve()
+        func scrape() throws -> String {
+            try runProcess(try tool("curl"), ["-s", "--max-time", "5", "http://127.0.0.1:\(port)/metrics"]).output
+        }
+        #expect(try scrape().contains("switchyard_"))
+        let result = try setup.upgrade()
+        #expect(result.status == 0, "\(result.output)")
+        let new = try #require(result.newPID, "\(result.output)")
+        try waitFor("pid \(first) to exit", seconds: 15) { !Self.alive(first) }
+        #expect(try scrape().contains("switchyard_"), "the new process serves the page on the same port")
+        kill(new, SIGTERM)
+        try waitFor("the new process to stop", seconds: 15) { !Self.alive(new) }
+    }
+
     @Test func aNewProcessWhoseSocketCannotTakeThePathServesOnAndSaysWhere() throws {
         try requireTools("curl")
         let setup = try Setup()

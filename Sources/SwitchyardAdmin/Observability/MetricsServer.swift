@@ -28,21 +28,38 @@ public final class MetricsServer: @unchecked Sendable {
     static let maxConnections = 64
     static let timeoutMilliseconds = 5_000
 
+    /// `inherited`: the listening socket an upgrade handed over (the old process still holds
+    /// the port until it stops, so binding it again would fail); used when it is bound to
+    /// the address the routes file names now, else closed and the address bound anew.
     public init(endpoint: Endpoint, proxy: Proxy, service: AdminService?, history: StatusHistory? = nil,
-                errorLog: ErrorLog = .standardError) throws {
+                errorLog: ErrorLog = .standardError, inherited: FileDescriptor? = nil) throws {
         self.proxy = proxy
         self.service = service
         self.errorLog = errorLog
         self.history = history ?? StatusHistory(proxy: proxy)
         let resolved = try SocketAddress.resolve(host: endpoint.host, port: endpoint.port)
-        do {
-            listener = try Socket.listen(on: resolved, reusePort: false, backlog: 128)
-            address = try Socket.localAddress(listener)
-        } catch {
-            throw AdminError("metrics \(endpoint): \(error)")
+        if let inherited, let bound = try? Socket.localAddress(inherited),
+           resolved.port == 0 ? bound.ipString == resolved.ipString : bound.description == resolved.description {
+            try? inherited.setNonBlocking()
+            listener = inherited
+            address = bound
+        } else {
+            inherited?.close()
+            do {
+                listener = try Socket.listen(on: resolved, reusePort: false, backlog: 128)
+                address = try Socket.localAddress(listener)
+            } catch {
+                throw AdminError("metrics \(endpoint): \(error)")
+            }
         }
         allowedHosts = AdminHTTPRequest.allowedHosts(configured: endpoint.host, port: address.port)
     }
+
+    /// The listening socket, handed to the next process by `upgrade`.
+    public var listeningSocket: (name: String, fd: FileDescriptor) { ("\(Self.handOverPrefix)\(address)", listener) }
+
+    /// How `upgrade` names the socket, so that the new process finds it among the others.
+    public static let handOverPrefix = "metrics "
 
     public func start() {
         history.start()
