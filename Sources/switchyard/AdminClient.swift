@@ -79,6 +79,9 @@ enum AdminClient {
             printError("switchyard: \(refusal)")
             throw ExitCode(2)
         }
+        // A proxy that refuses and closes at once (its connection cap) must not kill us with
+        // SIGPIPE before its one-line reason is read and printed.
+        signal(SIGPIPE, SIG_IGN)
         Array(line.utf8).withUnsafeBytes { try? fd.writeAll($0) }
         Socket.shutdownWrite(fd)
         var answer = ProgressFilter(live: isatty(STDOUT_FILENO) == 1)
@@ -90,6 +93,13 @@ enum AdminClient {
             answer.take(chunk[0..<n])
         }
         let text = answer.finish()
+        // Every answer, accepted or refused, has at least a line: nothing at all means the
+        // proxy went away while it ran the command (stopped, killed), so whether it was
+        // applied is unknown — never "done".
+        if text.allSatisfy(\.isWhitespace) {
+            printError("switchyard: the proxy at \(path) closed the connection without answering \"\(words.first ?? "")\": it may or may not have been applied; check `switchyard history` once it answers again")
+            throw ExitCode(ExitCodes.unanswered)
+        }
         printNow(text)
         if text.hasPrefix("error:") || text.hasPrefix("{\"error\"") || text.contains("\"ok\":false") { throw ExitCode(1) }
     }

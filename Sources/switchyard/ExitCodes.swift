@@ -7,6 +7,9 @@ enum ExitCodes {
     /// Nothing was done: no admin socket found, unreachable or untrusted, an unreadable
     /// file, a value that is not one (an unknown --format, a date that is not a date).
     static let unusable: Int32 = 2
+    /// The proxy took the command and closed the connection without an answer (it stopped,
+    /// or was killed, while running it): it may or may not have been applied.
+    static let unanswered: Int32 = 3
     /// The command line itself was wrong (the argument parser's own status, EX_USAGE).
     static let usage: Int32 = 64
 
@@ -15,6 +18,7 @@ enum ExitCodes {
           0   done: succeeded, file valid, audit chain intact
           1   refused by the proxy, routes file invalid, audit log altered
           2   not done: no trusted admin socket, unreadable file, bad value
+          3   unknown: the proxy closed the connection without answering; see `history`
           64  usage: unknown command or option, missing argument
         """
 }

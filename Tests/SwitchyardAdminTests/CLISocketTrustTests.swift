@@ -37,6 +37,27 @@ import SwitchyardTestSupport
         return directory
     }
 
+    /// A proxy that takes the command and closes without a word (killed while running it)
+    /// is not "done": the CLI says it is unknown and exits 3. It exited 0 with an empty line.
+    @Test func aConnectionClosedWithoutAnAnswerIsNotSuccess() throws {
+        let binary = try switchyardBinary()
+        let directory = try Self.makeDirectory(owner: geteuid(), mode: 0o700)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let socket = directory + "/admin.sock", received = directory + "/received"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try tool("socat"))
+        process.arguments = ["-u", "UNIX-LISTEN:\(socket)", "OPEN:\(received),creat,append"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() }; process.waitUntilExit() }
+        try waitFor("socat to listen on \(socket)", seconds: 10) { access(socket, F_OK) == 0 }
+        let (status, output) = try runProcess(binary, ["weight", "app", "cloud", "20%", "--admin", socket])
+        #expect(status == 3, "\(output)")
+        #expect(output.contains("closed the connection without answering \"weight\": it may or may not have been applied"), "\(output)")
+        #expect(((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").contains("\"weight\""), "the command was sent")
+    }
+
     @Test(.enabled(if: rootOrCI, "needs root, to run socat as another uid (under CI=true it fails instead)"))
     func aSocketOfAnotherUserGetsNothing() throws {
         try requireRoot("setpriv runs socat as uid 65534")
@@ -56,8 +77,9 @@ import SwitchyardTestSupport
         #expect(((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").isEmpty, "nothing was sent")
 
         // Told to trust that user, the CLI does talk to it (so the refusal above was the check).
-        let (trusted, _) = try runProcess(binary, ["flip", "all", "--admin", socket, "--expect-owner", "65534"])
-        #expect(trusted == 0)
+        let (trusted, said) = try runProcess(binary, ["flip", "all", "--admin", socket, "--expect-owner", "65534"])
+        // socat takes the line and closes without an answer: applied or not is unknown (3).
+        #expect(trusted == 3 && said.contains("closed the connection without answering \"flip\""), "\(said)")
         #expect(waitUntil(5) { ((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").contains("\"flip\" \"all\"") })
     }
 

@@ -52,7 +52,7 @@ import SwitchyardTestSupport
     @Test func helpDocumentsTheExitStatusesAndTheGlobalOptions() throws {
         let help = try runProcess(try switchyardBinary(), ["--help"])
         #expect(help.status == 0)
-        for line in ["EXIT STATUS", "  0   done", "  1   refused", "  2   not done", "  64  usage", "--admin PATH", "--expect-owner USER|UID",
+        for line in ["EXIT STATUS", "  0   done", "  1   refused", "  2   not done", "  3   unknown", "  64  usage", "--admin PATH", "--expect-owner USER|UID",
                      "audit", "version"] {
             #expect(help.output.contains(line), "--help lacks \(line)")
         }
