@@ -15,16 +15,16 @@ extension RuntimeState {
                 warnings.append("state: route \"\(name)\" no longer exists; its runtime overrides were dropped")
                 continue
             }
-            if let active = runtime.active, !backends.contains(active) {
-                warnings.append("state: route \"\(name)\": active backend \"\(active)\" no longer exists; the file's active side is used")
+            // The sides (active, standby, split) are one override: a flip leaves active and
+            // standby with an empty split, so dropping only the vanished name left a route
+            // with no split and no active side (or standby equal to active), which does not
+            // build: the reload was refused and the proxy would not start.
+            let sides = [("active", runtime.active), ("standby", runtime.standby)].compactMap { role, name in name.map { (role, $0) } }
+                + (runtime.split ?? []).map { ("split", $0.backend) }
+            if let (role, gone) = sides.first(where: { !backends.contains($0.1) }) {
+                warnings.append("state: route \"\(name)\": \(role) backend \"\(gone)\" no longer exists; the routes file's sides are used")
                 runtime.active = nil
-            }
-            if let standby = runtime.standby, !backends.contains(standby) {
-                warnings.append("state: route \"\(name)\": standby backend \"\(standby)\" no longer exists; the file's standby side is used")
                 runtime.standby = nil
-            }
-            if let split = runtime.split, let gone = split.first(where: { !backends.contains($0.backend) }) {
-                warnings.append("state: route \"\(name)\": split backend \"\(gone.backend)\" no longer exists; the file's split is used")
                 runtime.split = nil
             }
             runtime.extraCohorts = runtime.extraCohorts.filter { cohort in

@@ -85,15 +85,33 @@ struct RuntimeStateTests {
         #expect(reconciled.routes.keys.sorted() == ["app"])
         #expect(reconciled.routes["app"] == RouteRuntime(extraCohorts: [Cohort(matcher: .path(prefix: "/y"), backend: "cloud")]))
         #expect(warnings == [
-            "state: route \"app\": split backend \"blue\" no longer exists; the file's split is used",
+            "state: route \"app\": split backend \"blue\" no longer exists; the routes file's sides are used",
             "state: route \"app\": cohort path /x -> green names a backend that no longer exists; dropped",
-            "state: route \"auth\": active backend \"green\" no longer exists; the file's active side is used",
+            "state: route \"auth\": active backend \"green\" no longer exists; the routes file's sides are used",
             "state: route \"auth\": removed cohort path /z -> cloud is no longer in the routes file; forgotten",
             "state: route \"gone\" no longer exists; its runtime overrides were dropped",
         ])
         let t = try RouteTable.build(config: config, state: state, generation: 3)
         #expect(t.state == reconciled && t.stateWarnings == warnings)
         #expect(t.routes[0].split.map(\.basisPoints) == [9000, 1000])
+    }
+
+    /// A flipped route (active and standby, an empty split) whose side was renamed in the
+    /// file: the whole sides override goes, so the table builds from the file's sides. Before,
+    /// only the vanished name went: no split and no active side (a split file), or standby
+    /// equal to active (an active/standby file), and the reload and the restart were refused.
+    @Test func aFlippedRouteWhoseSideWasRenamedBuildsFromTheFile() throws {
+        let split = "listen http 127.0.0.1:0\nbackend legacy {\n server 192.0.2.1:80\n}\nbackend cloud-v2 {\n server 192.0.2.2:80\n}\nroute app {\n split legacy 90% cloud-v2 10%\n}\n"
+        var flipped = RuntimeState()
+        flipped.routes["app"] = RouteRuntime(active: "cloud", standby: "legacy", split: [])
+        let t = try table(split, state: flipped)
+        #expect(t.routes[0].split.map(\.basisPoints) == [9000, 1000])
+        #expect(t.stateWarnings == ["state: route \"app\": active backend \"cloud\" no longer exists; the routes file's sides are used"])
+        let sides = "listen http 127.0.0.1:0\nbackend legacy-dc2 {\n server 192.0.2.1:80\n}\nbackend cloud {\n server 192.0.2.2:80\n}\nroute app {\n active legacy-dc2 standby cloud\n}\n"
+        var swapped = RuntimeState()
+        swapped.routes["app"] = RouteRuntime(active: "cloud", standby: "legacy")
+        let u = try table(sides, state: swapped)
+        #expect(u.routes[0].active == "legacy-dc2" && u.routes[0].standby == "cloud")
     }
 
     @Test func stateRoundTripsThroughJSONAndToleratesMissingLists() throws {
