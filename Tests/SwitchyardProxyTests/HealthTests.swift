@@ -1,8 +1,9 @@
 import Foundation
+import Glibc
 import Testing
 import SwitchyardTestSupport
 import SwitchyardOrigin
-import SwitchyardProxy
+@testable import SwitchyardProxy
 import SwitchyardRouting
 import SwitchyardSystem
 
@@ -92,6 +93,34 @@ import SwitchyardSystem
         #expect(log.contains("no answer within 1000 ms"), "the error log says why: \(log)")
         try waitFor("several checks of the prompt server", seconds: 10) { h.cloud.requestCount >= 3 }
         #expect(h.proxy.serverHealth()["prompt"]?.up == 1, "an answer within the wait keeps the server up")
+    }
+
+    /// "HTTP/1.1 200" with no reason phrase (RFC 9112 allows it) is a passing check. It was
+    /// read as "not an HTTP answer", so such a server was marked down and its backend 503'd.
+    @Test func aStatusLineWithoutAReasonPhrasePassesTheCheck() throws {
+        let (origin, checks) = try OneThreadServer.counting { fd in
+            _ = readRequestHead(fd)
+            let answer = Array("HTTP/1.1 200\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".utf8)
+            _ = answer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        }
+        defer { origin.stop() }
+        let h = try ProxyHarness(routes: """
+            backend bare {
+                server 127.0.0.1:\(origin.port)
+                health GET /healthz every 100ms rise 1 fall 1
+            }
+            route app {
+                backend bare
+            }
+            """)
+        defer { h.stop() }
+        try waitFor("several checks", seconds: 10) { checks() >= 4 }
+        #expect(h.proxy.serverHealth()["bare"]?.up == 1, "the server stays up")
+        #expect(HealthProbe.statusCode(Array("HTTP/1.1 204\r\n".utf8)) == 204)
+        #expect(HealthProbe.statusCode(Array("HTTP/1.1 200 OK\r\n".utf8)) == 200)
+        #expect(HealthProbe.statusCode(Array("HTTP/1.1 2000 OK\r\n".utf8)) == nil)
+        #expect(HealthProbe.statusCode(Array("HTTP/1.1 20 OK\r\n\r\n".utf8)) == nil)
+        #expect(HealthProbe.statusCode(Array("HTTP/2.0 200 OK\r\n".utf8)) == nil)
     }
 
     @Test func allServersDownAnswers503Quickly() throws {

@@ -42,11 +42,22 @@ enum HealthProbe {
         } catch {
             return error.reason
         }
-        // "HTTP/1.1 200 ..."
-        let line = String(decoding: head, as: UTF8.self)
-        let parts = line.split(separator: " ", maxSplits: 2)
-        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]) else { return "not an HTTP answer" }
+        guard let status = statusCode(head) else { return "not an HTTP answer" }
         return status == target.check.expectStatus ? nil : "status \(status), expected \(target.check.expectStatus)"
+    }
+
+    /// The status of "HTTP/1.x NNN" followed by a space or the line's end: the reason phrase
+    /// may be empty or missing (RFC 9112 §4), as the proxy's own response parser accepts.
+    static func statusCode(_ head: [UInt8]) -> Int? {
+        guard head.count >= 12, head.starts(with: "HTTP/1.".utf8), head[7] >= UInt8(ascii: "0"), head[7] <= UInt8(ascii: "9"),
+              head[8] == UInt8(ascii: " ") else { return nil }
+        var status = 0
+        for byte in head[9..<12] {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            status = status * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        if head.count > 12, head[12] != UInt8(ascii: " "), head[12] != UInt8(ascii: "\r") { return nil }
+        return status
     }
 
     /// The request in plain text; the answer's first 12 bytes or more.
