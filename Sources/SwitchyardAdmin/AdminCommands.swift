@@ -132,6 +132,13 @@ enum AdminCommands {
         if shares.isEmpty {
             if let active = route.active { shares.append(WeightedBackend(backend: active, basisPoints: 10_000)) }
             if let standby = route.standby { shares.append(WeightedBackend(backend: standby, basisPoints: 0)) }
+            // A split the file lists, flipped since: its order again, so that the users who
+            // were the canary before the flip are the ones the new share keeps (listed as
+            // active, standby, the flipped side came first and took the other end's buckets).
+            let order = route.config.split.map(\.backend)
+            if !order.isEmpty {
+                shares.sort { (order.firstIndex(of: $0.backend) ?? order.count) < (order.firstIndex(of: $1.backend) ?? order.count) }
+            }
         }
         for (name, _) in given where !shares.contains(where: { $0.backend == name }) {
             shares.append(WeightedBackend(backend: name, basisPoints: 0))

@@ -93,6 +93,19 @@ import SwitchyardAdmin
         #expect((150...199).contains(legacy), "90% split is back: \(legacy)/200 on legacy")
     }
 
+    /// `weight` on a split route flipped since keeps the file's order, so the share it gives
+    /// the flipped side covers the buckets that were its canary before the flip. It listed
+    /// active first: cloud took buckets 0–999 and every earlier canary user went to legacy.
+    @Test func weightAfterAFlipKeepsTheFilesOrderSoTheCanaryUsersStay() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        #expect(h.proxy.table.routes[0].split.map(\.backend) == ["legacy", "cloud"])
+        #expect(h.run("flip app").ok)
+        #expect(h.run("weight app cloud 10%").ok)
+        let route = h.proxy.table.routes[0]
+        #expect(route.split.map(\.backend) == ["legacy", "cloud"] && route.split.map(\.basisPoints) == [9000, 1000], "\(route.split)")
+    }
+
     @Test func cohortsPinUsers() throws {
         let h = try AdminHarness()
         defer { h.stop() }
