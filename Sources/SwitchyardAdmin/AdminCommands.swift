@@ -184,6 +184,12 @@ enum AdminCommands {
         if words[3] == "header" || words[3] == "cookie", args.count == 2, !isHTTPToken(args[0]) {
             throw AdminError("bad \(words[3]) name \"\(args[0])\"")
         }
+        // A value or prefix with a space or `#` (or an empty one) cannot be written as one
+        // word of a routes line; a value with spaces round it would never match (request
+        // values are trimmed).
+        if words[3] != "client", let value = args.last, !isRoutesWord(value) {
+            throw AdminError("bad \(words[3]) \(words[3] == "path" ? "prefix" : "value") \"\(value)\": it must be one word, without spaces or #, as a routes file would hold it")
+        }
         switch (words[3], args.count) {
         case ("header", 2): matcher = .header(name: args[0], value: args[1])
         case ("cookie", 2): matcher = .cookie(name: args[0], value: args[1])

@@ -9,6 +9,13 @@ struct RoutesToken: Equatable {
     var endColumn: Int { column + text.unicodeScalars.count }
 }
 
+/// True when `text` reads back from a routes file as this one word: not empty, and no space,
+/// tab, line end or `#` (a comment's start). Run-time values that `show routes` and the state
+/// file write as routes lines are checked with it.
+public func isRoutesWord(_ text: String) -> Bool {
+    !text.isEmpty && !text.unicodeScalars.contains { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" || $0 == "#" }
+}
+
 /// Splits routes-file text into lines of tokens. `#` starts a comment to the end of the line;
 /// spaces and tabs separate tokens; `\r\n` line ends are accepted. Lines with no tokens are
 /// left out, so every element is non-empty.
@@ -36,7 +43,10 @@ func tokenizeRoutes(_ text: String) -> [[RoutesToken]] {
         inComment = false
     }
 
-    for scalar in text.unicodeScalars {
+    // A byte-order mark an editor saved at the start is no part of the first word (it made
+    // "listen" an unknown directive that reads exactly like the known one).
+    let scalars = text.unicodeScalars.first == "\u{FEFF}" ? text.unicodeScalars.dropFirst() : text.unicodeScalars[...]
+    for scalar in scalars {
         column += 1
         if scalar == "\n" { endLine(); continue }
         if inComment { continue }

@@ -53,4 +53,20 @@ import SwitchyardAdmin
         #expect(h.proxy.table.generation == 1)
         #expect(h.run("cohort app add header X-Staff internal -> cloud").ok)
     }
+
+    /// Values and prefixes too: `show routes` and the state file write them as one word of a
+    /// routes line, so "night shift", "" or "a#b" could not be read back.
+    @Test func aCohortValueTheRoutesFileCouldNotHoldIsRefused() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        for line in ["cohort app add header X-Team \"night shift\" -> cloud", "cohort app add cookie team \"\" -> cloud",
+                     "cohort app add header X-Team a#b -> cloud", "cohort app add path \"/a b\" -> cloud"] {
+            let answer = h.run(line)
+            #expect(!answer.ok && answer.text.contains("must be one word"), "\(line): \(answer.text)")
+        }
+        #expect(h.proxy.table.generation == 1)
+        #expect(h.run("cohort app add header X-Team night -> cloud").ok)
+        let shown = h.run("show routes").text
+        #expect(shown.contains("cohort header X-Team night -> cloud"), "\(shown)")
+    }
 }

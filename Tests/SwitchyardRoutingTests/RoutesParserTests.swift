@@ -80,6 +80,21 @@ struct RoutesParserTests {
         #expect(config.generationHeader == "X-Gen")
     }
 
+    /// A file an editor saved with a byte-order mark reads as without one (it gave "1:1:
+    /// unknown directive \"listen\"", a word that reads exactly like the known one).
+    @Test func aByteOrderMarkAtTheStartIsSkipped() throws {
+        let text = "listen http 127.0.0.1:0\nbackend b {\n server 127.0.0.1:1\n}\nroute r {\n backend b\n}\n"
+        let config = try parse("\u{FEFF}" + text)
+        #expect(config.routes.map(\.name) == ["r"])
+        // Columns still count from the first character an editor shows.
+        do {
+            _ = try parse("\u{FEFF}lisen http 127.0.0.1:0\n")
+            Issue.record("expected an error")
+        } catch let error as RoutesErrors {
+            #expect(error.errors.first?.description.contains("test.routes:1:1:") == true, "\(error.errors)")
+        }
+    }
+
     @Test func parsesBackends() throws {
         let config = try parse(Self.full)
         #expect(config.backends.map(\.name) == ["legacy", "cloud"])
