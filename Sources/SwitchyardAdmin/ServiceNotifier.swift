@@ -43,8 +43,11 @@ public final class ServiceNotifier: Sendable {
     /// Whether anything is listening (tests, log lines).
     public var enabled: Bool { socket != nil }
 
+    /// With a watchdog, the first ping goes with READY=1: after an upgrade the old process
+    /// fell silent at the hand-over and this one's thread pings only half an interval from
+    /// now, so the gap since the old process's last ping could pass WatchdogSec.
     public func ready(generation: UInt64) {
-        send("READY=1\nMAINPID=\(getpid())\nSTATUS=serving, generation \(generation)")
+        send("READY=1\nMAINPID=\(getpid())\nSTATUS=serving, generation \(generation)" + (watchdogInterval != nil ? "\nWATCHDOG=1" : ""))
     }
 
     public func reloading() {
