@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 import SwitchyardTestSupport
 import SwitchyardProxy
@@ -32,6 +33,30 @@ import SwitchyardProxy
         #expect(next.status == 200)
         #expect(next.text == "legacy answered GET /after\n", "not the timed-out request's late answer")
         #expect(h.legacy.connectionCount == 2, "the timed-out upstream connection was closed, not pooled")
+    }
+
+    /// Bytes of a next, pipelined request trickled in while the backend hangs are not the
+    /// exchange's progress: the 504 still comes at the upstream timeout. They pushed the
+    /// deadline, so a byte every 300 ms kept a 500 ms timeout from firing.
+    @Test func pipelinedBytesTrickledInDoNotPutTheTimeoutOff() throws {
+        let h = try ProxyHarness(routes: Self.routes)
+        defer { h.stop() }
+        let client = try h.client()
+        #expect(client.send("GET /slow?ms=3000 HTTP/1.1\r\nHost: t\r\n\r\n"))
+        let fd = client.fd
+        let trickle = Thread {
+            for byte in Array("GET /next HTTP/1.1\r\n".utf8) {
+                usleep(300_000)
+                var b = byte
+                guard Glibc.send(fd, &b, 1, Int32(MSG_NOSIGNAL)) == 1 else { return }
+            }
+        }
+        let started = Date()
+        trickle.start()
+        let response = try #require(client.readResponse())
+        let waited = Date().timeIntervalSince(started)
+        #expect(response.status == 504)
+        #expect(waited < 2.0, "answered at the 500 ms timeout, not when the backend did (3 s): \(waited) s")
     }
 
     @Test func http2StreamGets504AndTheUpstreamConnectionIsNotReused() throws {

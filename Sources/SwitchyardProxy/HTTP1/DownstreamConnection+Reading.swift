@@ -97,7 +97,10 @@ extension DownstreamConnection {
         rateWindowBytes += UInt64(n)
         if phase == .awaitingHead && buffer.readableCount == n {
             deadline = worker.nowMilliseconds + worker.settings.headerTimeoutMilliseconds
-        } else if phase == .tunnel || phase == .exchanging {
+        } else if phase == .tunnel || (phase == .exchanging && !requestBody.isDone) {
+            // In an exchange only the request's own body is progress: bytes after it are
+            // the next (pipelined) request, and trickled in they kept a hung backend's 504
+            // from ever firing.
             deadline = worker.nowMilliseconds + idleLimit
         }
     }
