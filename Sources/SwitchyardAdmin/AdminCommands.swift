@@ -198,6 +198,7 @@ enum AdminCommands {
             matcher = .client(cidr)
         case ("path", 1):
             guard args[0].hasPrefix("/") else { throw AdminError("a path cohort starts with /") }
+            if let problem = PathPrefix.problem(args[0]) { throw AdminError(problem) }
             matcher = .path(prefix: args[0])
         default:
             throw AdminError(usage)

@@ -11,10 +11,14 @@ extension RoutesParser {
         config.metrics = metrics
         config.notify = notify
         config.fleet = fleet
-        if let line = tuning.maxRequestLineBytes, let headers = tuning.maxHeaderBytes, line + headers > TuningConfig.maxHeadBytes,
-           let at = seenOnce["limit header-bytes"] {
+        // Either limit alone counts with the other's default (HTTPLimits: 8k and 32k): with
+        // only `limit header-bytes 60k` a 68 KiB head was allowed, larger than the buffer.
+        let line = tuning.maxRequestLineBytes ?? TuningConfig.defaultRequestLineBytes
+        let headers = tuning.maxHeaderBytes ?? TuningConfig.defaultHeaderBytes
+        if line + headers > TuningConfig.maxHeadBytes,
+           let at = seenOnce["limit header-bytes"] ?? seenOnce["limit request-line"] {
             errors.append(RoutesError(file: file, line: at, column: 1,
-                                      message: "request-line + header-bytes must stay within 60k (a head fits in one 64 KiB buffer)"))
+                                      message: "request-line + header-bytes must stay within 60k (a head fits in one 64 KiB buffer; unset, they are 8k and 32k)"))
         }
 
         var backendLines: [String: Int] = [:]

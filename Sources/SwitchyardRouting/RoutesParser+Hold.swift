@@ -27,6 +27,10 @@ extension RoutesParser {
                     error(token, "hold except takes path prefixes starting with '/'")
                     continue
                 }
+                if let problem = PathPrefix.problem(token.text) {
+                    error(token, problem)
+                    continue
+                }
                 if !route.hold.exceptions.contains(token.text) { route.hold.exceptions.append(token.text) }
             }
         default:

@@ -87,6 +87,10 @@ extension RoutesParser {
                 error(tokens[1], "path prefix must start with '/'")
                 return
             }
+            if let problem = PathPrefix.problem(tokens[1].text) {
+                error(tokens[1], problem)
+                return
+            }
             route.pathPrefix = tokens[1].text
         case "listen":
             guard !rejectDuplicate(keyword, firstLine: route.listenToken?.line ?? route.listenerNames.first?.line),
@@ -294,6 +298,10 @@ extension RoutesParser {
         default:
             guard tokens[2].text.hasPrefix("/") else {
                 error(tokens[2], "path prefix must start with '/'")
+                return
+            }
+            if let problem = PathPrefix.problem(tokens[2].text) {
+                error(tokens[2], problem)
                 return
             }
             matcher = .path(prefix: tokens[2].text)

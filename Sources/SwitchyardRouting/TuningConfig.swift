@@ -34,4 +34,8 @@ public struct TuningConfig: Sendable, Equatable {
                                      "hold-parked", "hold-per-connection", "hold-bytes", "hold-body"]
     /// A request head must fit in one 64 KiB I/O buffer with room to spare.
     public static let maxHeadBytes: UInt64 = 60 * 1024
+    /// The proxy's limits when the file sets none (`HTTPLimits.default`, which this module
+    /// cannot see; a test keeps the two equal).
+    public static let defaultRequestLineBytes: UInt64 = 8 * 1024
+    public static let defaultHeaderBytes: UInt64 = 32 * 1024
 }

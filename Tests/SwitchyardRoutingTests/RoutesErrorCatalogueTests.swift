@@ -138,6 +138,13 @@ struct RoutesErrorCatalogueTests {
                 line: 10, column: 5, fragment: "either backend/active or split, not both"),
         BadFile(name: "path not starting with /", text: afterBackends("route app {\n    path auth\n    backend legacy\n}\n"),
                 line: 9, column: 10, fragment: "path prefix must start with '/'"),
+        // Prefixes in a spelling requests never have once normalised could never match.
+        BadFile(name: "route path with an escaped letter", text: afterBackends("route app {\n    path /%7Estaff\n    backend legacy\n}\n"),
+                line: 9, column: 10, fragment: #"would never match: requests are routed by their normalised path"#),
+        BadFile(name: "cohort path with a parameter", text: afterBackends("route app {\n    backend legacy\n    cohort path /api;v=2 -> cloud\n}\n"),
+                line: 10, column: 17, fragment: #"write "/api""#),
+        BadFile(name: "hold except with a dot segment", text: afterBackends("route app {\n    backend legacy\n    hold except /a/./login\n}\n"),
+                line: 10, column: 17, fragment: #"write "/a/login""#),
         BadFile(name: "unknown mode", text: afterBackends("route app {\n    mode udp\n    backend legacy\n}\n"),
                 line: 9, column: 10, fragment: "unknown mode \"udp\""),
         BadFile(name: "wildcard host", text: afterBackends("route app {\n    host *.example.com\n    backend legacy\n}\n"),

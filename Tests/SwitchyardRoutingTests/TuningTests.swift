@@ -48,6 +48,9 @@ import SwitchyardRouting
         // Past 1g a second, rate × window would overflow on the request path.
         ("limit min-body-rate 2000000g", "1:21:", "at most 1g"),
         ("timeout header 5s\ntimeout header 6s", "2:1:", "duplicate"),
+        // Alone, each counts with the other's default (8k line, 32k headers): 68k, 61k.
+        ("limit header-bytes 60k", "1:1:", "within 60k"),
+        ("limit request-line 29k", "1:1:", "within 60k"),
     ])
     func badLinesAreRefusedWithPositions(_ line: String, _ position: String, _ fragment: String) {
         do {

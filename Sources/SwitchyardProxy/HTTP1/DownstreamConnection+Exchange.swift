@@ -327,6 +327,9 @@ extension DownstreamConnection {
                 handle?.counters[decision.backend].record(status: 101, microseconds: (worker.nowNanoseconds &- startNanoseconds) / 1000, nowMilliseconds: worker.nowMilliseconds)
                 return true
             case .forwardInterim, .dropInterim:
+                // An interim head that does not fit behind the unsent output (a client not
+                // reading while the server sends large 103s) is left out whole: a hint, where
+                // a head cut short would corrupt the answer.
                 if action == .forwardInterim { _ = writeResponseHeadToClient(headLength, base, p, upgrade: false) }
                 input.consume(headLength)
                 p.reset()
@@ -364,7 +367,14 @@ extension DownstreamConnection {
         if toClient == nil { toClient = worker.buffers.take() }
         return toClientRef._withUnsafeGuaranteedRef { out in
             out.ensureWritable(headLength + 512)
-            return writeResponseHead(out, base, p, upgrade: upgrade)
+            let before = out.readableCount
+            guard writeResponseHead(out, base, p, upgrade: upgrade) else {
+                // Appends cut at the buffer's end: take back the part written, so what the
+                // client gets is whole heads only (then our 502, or the next head).
+                out.truncate(toReadable: before)
+                return false
+            }
+            return true
         }
     }
 

@@ -109,6 +109,14 @@ final class IOBuffer {
     }
 
     /// Consumes without recycling the space, so the bytes can be replayed with `restore`.
+    /// Drops written bytes from the end, keeping the first `count` unread ones (a head that
+    /// did not fit, taken back whole).
+    func truncate(toReadable count: Int) {
+        precondition(count <= readableCount)
+        writerIndex = readerIndex + count
+        if readerIndex == writerIndex { readerIndex = 0; writerIndex = 0 }
+    }
+
     @inline(__always) func consumeKeeping(_ n: Int) {
         precondition(n <= readableCount)
         readerIndex += n
