@@ -276,7 +276,13 @@ enum AdminCommands {
         let target: HistoryEntry
         switch words.count {
         case 1:
-            guard let previous = service.history.last(where: { $0.generation < current }) else {
+            // The last change's undo: the latest earlier state that differs from the one in
+            // force. Generations that changed no state (a restart's "start", a reload) are
+            // passed over; stopping at them made `revert` answer "nothing changed" right
+            // after a watchdog restart.
+            let state = service.table.state
+            guard let previous = service.history.last(where: { $0.generation < current && $0.state != state })
+                    ?? service.history.last(where: { $0.generation < current }) else {
                 throw AdminError("there is no earlier generation to revert to")
             }
             target = previous

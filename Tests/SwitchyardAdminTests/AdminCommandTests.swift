@@ -106,6 +106,18 @@ import SwitchyardAdmin
         #expect(route.split.map(\.backend) == ["legacy", "cloud"] && route.split.map(\.basisPoints) == [9000, 1000], "\(route.split)")
     }
 
+    /// `revert` undoes the last change even when a generation that changed no state (a
+    /// reload, a restart's "start") came after it; it answered "nothing changed".
+    @Test func revertPassesOverGenerationsThatChangedNoState() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        #expect(h.run("weight app cloud 20%").ok)
+        #expect(h.run("reload").ok)
+        let reverted = h.run("revert")
+        #expect(reverted.ok && reverted.text.contains("state of generation 1 restored"), "\(reverted.text)")
+        #expect(h.proxy.table.routes[0].split.map(\.basisPoints) == [9000, 1000])
+    }
+
     @Test func cohortsPinUsers() throws {
         let h = try AdminHarness()
         defer { h.stop() }
