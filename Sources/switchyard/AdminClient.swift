@@ -102,6 +102,7 @@ enum AdminClient {
         }
         printNow(text)
         if text.hasPrefix("error:") || text.hasPrefix("{\"error\"") || text.contains("\"ok\":false") { throw ExitCode(1) }
+        if words.first == "hold" && text.contains(HoldCommands.notQuietMarker) { throw ExitCode(ExitCodes.notQuiet) }
     }
 }
 

@@ -10,6 +10,9 @@ enum ExitCodes {
     /// The proxy took the command and closed the connection without an answer (it stopped,
     /// or was killed, while running it): it may or may not have been applied.
     static let unanswered: Int32 = 3
+    /// `hold`: the hold is on, but writes were still in flight upstream at the deadline, so
+    /// the database must not be frozen yet (a script's `hold … && freeze` stops here).
+    static let notQuiet: Int32 = 4
     /// The command line itself was wrong (the argument parser's own status, EX_USAGE).
     static let usage: Int32 = 64
 
@@ -19,6 +22,7 @@ enum ExitCodes {
           1   refused by the proxy, routes file invalid, audit log altered
           2   not done: no trusted admin socket, unreadable file, bad value
           3   unknown: the proxy closed the connection without answering; see `history`
+          4   hold: held, but writes still in flight at the deadline: do not freeze yet
           64  usage: unknown command or option, missing argument
         """
 }

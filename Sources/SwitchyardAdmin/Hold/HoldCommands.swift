@@ -8,9 +8,11 @@ import SwitchyardSystem
 /// runtime-state changes through the commit path (a new generation, saved, audited); their
 /// follow-ups run after the commit lock is released: the hold waits for the writes already
 /// in flight upstream (quiescence), the release paces the parked requests upstream.
-enum HoldCommands {
+public enum HoldCommands {
     /// How long `hold` waits for writes in flight before it answers with what still runs.
-    static let quiescenceMilliseconds: UInt64 = 30_000
+    /// 30 s; tests of a `serve` process shorten it with `SWITCHYARD_QUIESCENCE_MS_FOR_TESTING`.
+    static let quiescenceMilliseconds: UInt64 =
+        ProcessInfo.processInfo.environment["SWITCHYARD_QUIESCENCE_MS_FOR_TESTING"].flatMap { UInt64($0) } ?? 30_000
     static let defaultRate = 100
     static let maxRate = 10_000
 
@@ -106,6 +108,9 @@ enum HoldCommands {
 
     // MARK: follow-ups
 
+    /// The words the answer ends with when the deadline came first; the CLI exits 4 on them.
+    public static let notQuietMarker = "not quiet yet: do not freeze the database"
+
     /// Waits until no write of `names` is in flight upstream (or the quiescence deadline).
     /// Its answer is the signal that the database freeze may start.
     static func quiesce(_ service: AdminService, _ names: [String], progress: AdminProgress = .silent) -> [String] {
@@ -123,7 +128,7 @@ enum HoldCommands {
             progress.report("\(inFlight) write(s) still in flight upstream, \((deadline &- min(now, deadline) + 999) / 1000)s left; \(snapshot.parked) parked", now: now)
             if now >= deadline {
                 let servers = snapshot.writesInFlight.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
-                return ["held: \(list) (writes); \(inFlight) still in flight after \(quiescenceMilliseconds / 1000)s on \(servers); \(snapshot.parked) parked — not quiet yet: do not freeze the database"]
+                return ["held: \(list) (writes); \(inFlight) still in flight after \(quiescenceMilliseconds / 1000)s on \(servers); \(snapshot.parked) parked — \(notQuietMarker)"]
             }
             usleep(10_000)
         }
