@@ -67,7 +67,7 @@ extension RoutesParser {
     }
 
     private mutating func timeoutDirective(_ tokens: [RoutesToken]) {
-        let usage = "timeout header|keep-alive|connect|upstream|tunnel DURATION"
+        let usage = "timeout header|keep-alive|connect|upstream|tunnel|upstream-keep-alive DURATION"
         guard expectArguments(tokens, 2...2, usage: usage) else { return }
         let name = tokens[1]
         guard !rejectDuplicate(tokens[0], firstLine: seenOnce["timeout " + name.text]) else { return }
@@ -79,6 +79,7 @@ extension RoutesParser {
         case "connect": tuning.connectTimeoutMilliseconds = duration
         case "upstream": tuning.upstreamTimeoutMilliseconds = duration
         case "tunnel": tuning.tunnelTimeoutMilliseconds = duration
+        case "upstream-keep-alive": tuning.upstreamKeepAliveMilliseconds = duration
         default:
             error(name, "unknown timeout \"\(name.text)\" (known: \(TuningConfig.timeoutNames.joined(separator: ", ")))")
             return

@@ -7,6 +7,8 @@ public struct TuningConfig: Sendable, Equatable {
     public var connectTimeoutMilliseconds: Int?
     public var upstreamTimeoutMilliseconds: Int?
     public var tunnelTimeoutMilliseconds: Int?
+    /// `timeout upstream-keep-alive`: a pooled upstream connection idle longer is not reused.
+    public var upstreamKeepAliveMilliseconds: Int?
     public var maxRequestLineBytes: UInt64?
     public var maxHeaderBytes: UInt64?
     public var maxHeaderCount: UInt64?
@@ -26,7 +28,7 @@ public struct TuningConfig: Sendable, Equatable {
     public init() {}
 
     /// `timeout NAME DURATION`.
-    public static let timeoutNames = ["header", "keep-alive", "connect", "upstream", "tunnel"]
+    public static let timeoutNames = ["header", "keep-alive", "connect", "upstream", "tunnel", "upstream-keep-alive"]
     /// `limit NAME VALUE`.
     /// The largest `limit min-body-rate` (1 GiB a second).
     public static let maxMinBodyBytesPerSecond: UInt64 = 1 << 30

@@ -76,6 +76,23 @@ import SwitchyardTLS
     /// proxy reads them, cannot decrypt half a record, and kept the connection as if it had
     /// been sent a ticket. The next request got the stray answer once the rest came (before
     /// the fix, every time). Part of a record now closes an idle connection.
+    /// A pooled connection idle past `timeout upstream-keep-alive` is closed, not used: the
+    /// server may be closing it (Node and Apache do at 5 s), and a POST written into it
+    /// would get a reset and a 502 (it is not replayed). Before, any idle one was reused.
+    @Test func aConnectionIdlePastTheUpstreamKeepAliveIsNotReused() throws {
+        let h = try ProxyHarness(routes: "timeout upstream-keep-alive 300ms\n" + ProxyHarness.simpleRoutes)
+        defer { h.stop() }
+        let client = try h.client()
+        #expect(client.get("/a")?.status == 200)
+        #expect(client.get("/b")?.status == 200)
+        #expect(h.legacy.connectionCount == 1, "reused while fresh")
+        usleep(700_000)
+        #expect(client.get("/c")?.status == 200)
+        #expect(h.legacy.connectionCount == 2, "a new connection after 700 ms idle")
+        #expect(client.get("/d")?.status == 200)
+        #expect(h.legacy.connectionCount == 2, "and that one reused while fresh")
+    }
+
     @Test func partOfARecordArrivingAtAnIdleConnectionClosesIt() throws {
         try requireTools("openssl")
         let pki = try TLSConfigurationTests.PKI()

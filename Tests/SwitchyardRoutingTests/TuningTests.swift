@@ -18,6 +18,7 @@ import SwitchyardRouting
             timeout header 5s
             timeout keep-alive 2m
             timeout connect 500ms
+            timeout upstream-keep-alive 2s
             limit request-line 4k
             limit header-bytes 16k
             limit header-count 50
@@ -30,6 +31,7 @@ import SwitchyardRouting
         #expect(config.tuning.headerTimeoutMilliseconds == 5_000)
         #expect(config.tuning.keepAliveTimeoutMilliseconds == 120_000)
         #expect(config.tuning.connectTimeoutMilliseconds == 500)
+        #expect(config.tuning.upstreamKeepAliveMilliseconds == 2_000)
         #expect(config.tuning.maxRequestLineBytes == 4_096)
         #expect(config.tuning.maxHeaderBytes == 16_384)
         #expect(config.tuning.maxHeaderCount == 50)

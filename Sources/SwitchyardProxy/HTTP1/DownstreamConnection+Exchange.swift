@@ -485,6 +485,7 @@ extension DownstreamConnection {
         if reusable {
             upstream.owner = nil
             upstream.hasServed = true
+            upstream.idleSince = worker.nowMilliseconds
             let registration = upstream.registration
             worker.loopRef._withUnsafeGuaranteedRef { $0.setInterest(registration, Epoll.readable) }
             // The pool borrowed (the connection holds it), the connection moved in.

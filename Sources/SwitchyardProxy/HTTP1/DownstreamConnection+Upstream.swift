@@ -45,6 +45,12 @@ extension DownstreamConnection {
     /// Attaches an idle connection of `pool` or starts a connect to its server; false when
     /// the connect failed at once (noted; the caller tries the next server).
     private func use(_ pool: ServerPool, allowReuse: Bool, now: UInt64) -> Bool {
+        // The newest idle connection (the pool is newest last) idle past the servers' usual
+        // keep-alive: the server may be closing it right now, and a write it never reads
+        // is a lost form post (a POST is not replayed). It and all older ones are closed.
+        if allowReuse, let newest = pool.idle.last, now &- newest.idleSince > worker.settings.upstreamKeepAliveMilliseconds {
+            pool.closeIdle()
+        }
         if allowReuse, let idle = pool.idle.popLast() {
             attach(consume idle)
             exchange.connected()

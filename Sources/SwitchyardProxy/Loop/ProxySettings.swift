@@ -27,6 +27,11 @@ public struct ProxySettings: Sendable {
     /// Time allowed between sending a request and the first byte of its response (→ 504),
     /// and between two reads of a request or response body in progress.
     public var upstreamTimeoutMilliseconds: UInt64 = 60_000
+    /// A pooled upstream connection idle longer than this is closed, not used: Node and
+    /// Apache close idle keep-alive connections after 5 s, and a request written into a
+    /// connection the server is closing meets a reset (a POST is not replayed: a 502).
+    /// Under steady traffic connections never wait this long (`timeout upstream-keep-alive`).
+    public var upstreamKeepAliveMilliseconds: UInt64 = 4_000
     /// A request body must arrive at least this fast, averaged over `bodyRateWindowMilliseconds`
     /// (windows in which the proxy itself held the client back do not count). Slower is a
     /// slow-POST attack or a dead link: 408 if no answer started, else the connection is cut.
@@ -74,6 +79,7 @@ extension ProxySettings {
         if let v = tuning.connectTimeoutMilliseconds { connectTimeoutMilliseconds = UInt64(v) }
         if let v = tuning.upstreamTimeoutMilliseconds { upstreamTimeoutMilliseconds = UInt64(v) }
         if let v = tuning.tunnelTimeoutMilliseconds { tunnelIdleTimeoutMilliseconds = UInt64(v) }
+        if let v = tuning.upstreamKeepAliveMilliseconds { upstreamKeepAliveMilliseconds = UInt64(v) }
         if let v = tuning.maxRequestLineBytes { maxRequestLineBytes = Int(v) }
         if let v = tuning.maxHeaderBytes { maxHeaderBytes = Int(v) }
         if let v = tuning.maxHeaderCount { maxHeaderCount = Int(v) }

@@ -68,8 +68,7 @@ final class ServerPool {
 
     /// Closes every idle connection (the server lost its traffic, or the worker stops).
     func closeIdle() {
-        let connections = idle
-        idle.removeAll(keepingCapacity: true)
-        for connection in connections { connection.close() }
+        // One at a time: a copy of the list to walk would allocate.
+        while let connection = idle.popLast() { connection.close() }
     }
 }

@@ -44,6 +44,9 @@ final class UpstreamConnection: EventHandler {
 
     /// The pool's `tlsEpoch` when this connection was made.
     let tlsEpoch: Int
+    /// When it last went back to its pool (the worker's clock, ms): one idle longer than
+    /// `ProxySettings.upstreamKeepAliveMilliseconds` is not used again.
+    var idleSince: UInt64 = 0
 
     init(fd: FileDescriptor, pool: ServerPool, loop: EventLoop, connecting: Bool) {
         self.fd = fd
