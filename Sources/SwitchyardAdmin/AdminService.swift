@@ -90,6 +90,7 @@ public final class AdminService: @unchecked Sendable {
         // An upgrade's new process serves the same generation with the same history: the
         // old process records the upgrade itself, and the state file stays as it is.
         if takingOver && restored != nil { return }
+        if let restored { recoverUnaudited(restored) }
         let table = dataPlane.table
         let me = Caller(uid: geteuid(), gid: getegid(), pid: getpid())
         let entry = HistoryEntry(generation: table.generation, time: AuditLog.now(), uid: me.uid, user: me.userName,
@@ -102,6 +103,27 @@ public final class AdminService: @unchecked Sendable {
             try? audit.append(.init(time: entry.time, outcome: "warning", uid: me.uid, pid: me.pid, user: me.userName,
                                     command: "start", reason: nil, changes: [warning], error: nil,
                                     generationBefore: nil, generation: table.generation))
+        }
+    }
+
+    /// A change is written to the state file before its audit record: a process killed in
+    /// between (or whose audit append failed) restarts in a state the audit log never named.
+    /// The history in the state file still has those generations (who, what, why): each one
+    /// past the audit log's last accepted generation is written as a `recovered` record, so
+    /// the trail names every change in force. Start generations are not changes.
+    private func recoverUnaudited(_ restored: StateFile) {
+        guard let audited = AuditLog.lastAcceptedGeneration(path: audit.path) else { return }
+        for entry in restored.history where entry.generation > audited && entry.generation <= restored.generation
+            && !entry.command.hasPrefix("start") {
+            do {
+                try audit.append(.init(time: entry.time, outcome: "recovered", uid: entry.uid, pid: 0, user: entry.user,
+                                       command: entry.command, reason: entry.reason, changes: entry.changes,
+                                       error: "in force since before the last stop, but its audit record was not written; recovered from the state file's history",
+                                       generationBefore: nil, generation: entry.generation))
+                errorLog.warning("audit log: generation \(entry.generation) (\(entry.command)) had no record; recovered from the state file")
+            } catch {
+                errorLog.error("audit log: recovering generation \(entry.generation): \(error)")
+            }
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 @testable import SwitchyardAdmin
+import SwitchyardRouting
 import SwitchyardTestSupport
 
 /// The audit log's hash chain, written by the real commit path and checked by
@@ -118,6 +119,41 @@ import SwitchyardTestSupport
             return
         }
         #expect(records == 4)
+    }
+
+    /// The state file is written before the audit record: a process killed between the two
+    /// restarts in a state the audit log never named. The next start writes a `recovered`
+    /// record from the state file's history, and the chain stays intact.
+    @Test func aChangeInForceWithoutItsRecordIsRecoveredAtTheNextStart() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        #expect(h.run("weight app cloud 20%").ok)
+        #expect(h.run("weight app cloud 30% --reason CHG-31").ok)
+        // Killed after the state file, before the record: the last line never made it.
+        let text = try String(contentsOfFile: h.auditPath, encoding: .utf8)
+        var lines = text.split(separator: "\n")
+        #expect(lines.last?.contains("cloud 30%") == true)
+        lines.removeLast()
+        try (lines.joined(separator: "\n") + "\n").write(toFile: h.auditPath, atomically: true, encoding: .utf8)
+        let config = try RoutesConfig.load(path: h.routesPath)
+        let saved = try StateFile.load(path: h.statePath)
+        _ = try AdminService(routesPath: h.routesPath, config: config, statePath: h.statePath, auditPath: h.auditPath,
+                             policy: AccessPolicy(serviceUID: geteuid(), allowedUIDs: [], allowedGIDs: []),
+                             dataPlane: h.proxy, restored: saved, startWarnings: [], errorLog: .standardError)
+        let recovered = h.auditRecords().filter { $0["outcome"] as? String == "recovered" }
+        #expect(recovered.count == 1, "\(recovered)")
+        #expect(recovered.first?["generation"] as? Int == 3)
+        #expect((recovered.first?["command"] as? String)?.hasPrefix("weight app cloud 30%") == true)
+        #expect(recovered.first?["reason"] as? String == "CHG-31")
+        guard case .intact = try AuditVerifier.verify(path: h.auditPath) else {
+            Issue.record("\(try AuditVerifier.verify(path: h.auditPath))")
+            return
+        }
+        // A second start finds generation 3 recorded: nothing more.
+        _ = try AdminService(routesPath: h.routesPath, config: config, statePath: h.statePath, auditPath: h.auditPath,
+                             policy: AccessPolicy(serviceUID: geteuid(), allowedUIDs: [], allowedGIDs: []),
+                             dataPlane: h.proxy, restored: try StateFile.load(path: h.statePath), startWarnings: [], errorLog: .standardError)
+        #expect(h.auditRecords().filter { $0["outcome"] as? String == "recovered" }.count == 1)
     }
 
     @Test func refusalsFromManyThreadsStayInOneChain() throws {
