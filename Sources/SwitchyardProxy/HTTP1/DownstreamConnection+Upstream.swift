@@ -48,7 +48,7 @@ extension DownstreamConnection {
         // The newest idle connection (the pool is newest last) idle past the servers' usual
         // keep-alive: the server may be closing it right now, and a write it never reads
         // is a lost form post (a POST is not replayed). It and all older ones are closed.
-        if allowReuse, let newest = pool.idle.last, now &- newest.idleSince > worker.settings.upstreamKeepAliveMilliseconds {
+        if allowReuse, pool.newestIdleIsOlder(than: now &- worker.settings.upstreamKeepAliveMilliseconds) {
             pool.closeIdle()
         }
         if allowReuse, let idle = pool.idle.popLast() {

@@ -66,6 +66,14 @@ final class ServerPool {
         }
     }
 
+    /// Whether the newest idle connection went idle before `cutoff` (ms; false when none is
+    /// idle): then every idle one did, since the list is newest last.
+    @inline(__always)
+    func newestIdleIsOlder(than cutoff: UInt64) -> Bool {
+        let count = idle.count
+        return count > 0 && idle[count - 1].idleSince < cutoff
+    }
+
     /// Closes every idle connection (the server lost its traffic, or the worker stops).
     func closeIdle() {
         // One at a time: a copy of the list to walk would allocate.
