@@ -15,16 +15,25 @@ extension RuntimeState {
                 warnings.append("state: route \"\(name)\" no longer exists; its runtime overrides were dropped")
                 continue
             }
-            // The sides (active, standby, split) are one override: a flip leaves active and
-            // standby with an empty split, so dropping only the vanished name left a route
-            // with no split and no active side (or standby equal to active), which does not
-            // build: the reload was refused and the proxy would not start.
-            let sides = [("active", runtime.active), ("standby", runtime.standby)].compactMap { role, name in name.map { (role, $0) } }
-                + (runtime.split ?? []).map { ("split", $0.backend) }
-            if let (role, gone) = sides.first(where: { !backends.contains($0.1) }) {
-                warnings.append("state: route \"\(name)\": \(role) backend \"\(gone)\" no longer exists; the routes file's sides are used")
+            // A flip stores active and standby with an empty split. The side in force is
+            // kept while it exists (dropping the whole override would move every user back);
+            // a vanished standby is replaced by the file's other side. Only when the active
+            // side itself is gone do the file's sides come back — dropping just that name left
+            // no split and no active side, which does not build (reload refused, no start).
+            if let active = runtime.active, !backends.contains(active) {
+                warnings.append("state: route \"\(name)\": active backend \"\(active)\" no longer exists; the routes file's sides are used")
                 runtime.active = nil
                 runtime.standby = nil
+                runtime.split = nil
+            } else if let standby = runtime.standby, !backends.contains(standby) {
+                let fileSides = [route.active, route.standby].compactMap { $0 } + route.split.map(\.backend)
+                let replacement = runtime.active.flatMap { active in fileSides.first { $0 != active && backends.contains($0) } }
+                warnings.append("state: route \"\(name)\": standby backend \"\(standby)\" no longer exists; "
+                                + (replacement.map { "\"\($0)\" is the standby now" } ?? "no standby") + (runtime.active.map { " (\"\($0)\" stays active)" } ?? ""))
+                runtime.standby = replacement
+            }
+            if let split = runtime.split, let gone = split.first(where: { !backends.contains($0.backend) }) {
+                warnings.append("state: route \"\(name)\": split backend \"\(gone.backend)\" no longer exists; the file's split is used")
                 runtime.split = nil
             }
             runtime.extraCohorts = runtime.extraCohorts.filter { cohort in

@@ -85,7 +85,7 @@ struct RuntimeStateTests {
         #expect(reconciled.routes.keys.sorted() == ["app"])
         #expect(reconciled.routes["app"] == RouteRuntime(extraCohorts: [Cohort(matcher: .path(prefix: "/y"), backend: "cloud")]))
         #expect(warnings == [
-            "state: route \"app\": split backend \"blue\" no longer exists; the routes file's sides are used",
+            "state: route \"app\": split backend \"blue\" no longer exists; the file's split is used",
             "state: route \"app\": cohort path /x -> green names a backend that no longer exists; dropped",
             "state: route \"auth\": active backend \"green\" no longer exists; the routes file's sides are used",
             "state: route \"auth\": removed cohort path /z -> cloud is no longer in the routes file; forgotten",
@@ -97,9 +97,9 @@ struct RuntimeStateTests {
     }
 
     /// A flipped route (active and standby, an empty split) whose side was renamed in the
-    /// file: the whole sides override goes, so the table builds from the file's sides. Before,
-    /// only the vanished name went: no split and no active side (a split file), or standby
-    /// equal to active (an active/standby file), and the reload and the restart were refused.
+    /// file. The active side gone: the file's sides (before, only the name went: no split and
+    /// no active side, and the reload and the restart were refused). The standby gone: the
+    /// side in force stays, with the file's other side as standby — nobody moves.
     @Test func aFlippedRouteWhoseSideWasRenamedBuildsFromTheFile() throws {
         let split = "listen http 127.0.0.1:0\nbackend legacy {\n server 192.0.2.1:80\n}\nbackend cloud-v2 {\n server 192.0.2.2:80\n}\nroute app {\n split legacy 90% cloud-v2 10%\n}\n"
         var flipped = RuntimeState()
@@ -111,7 +111,14 @@ struct RuntimeStateTests {
         var swapped = RuntimeState()
         swapped.routes["app"] = RouteRuntime(active: "cloud", standby: "legacy")
         let u = try table(sides, state: swapped)
-        #expect(u.routes[0].active == "legacy-dc2" && u.routes[0].standby == "cloud")
+        #expect(u.routes[0].active == "cloud" && u.routes[0].standby == "legacy-dc2", "cloud stays in force")
+        #expect(u.stateWarnings == ["state: route \"app\": standby backend \"legacy\" no longer exists; \"legacy-dc2\" is the standby now (\"cloud\" stays active)"])
+        // The same on a split file flipped to cloud whose legacy was renamed.
+        let renamed = "listen http 127.0.0.1:0\nbackend legacy-dc2 {\n server 192.0.2.1:80\n}\nbackend cloud {\n server 192.0.2.2:80\n}\nroute app {\n split legacy-dc2 90% cloud 10%\n}\n"
+        var flippedToCloud = RuntimeState()
+        flippedToCloud.routes["app"] = RouteRuntime(active: "cloud", standby: "legacy", split: [])
+        let v = try table(renamed, state: flippedToCloud)
+        #expect(v.routes[0].active == "cloud" && v.routes[0].split.isEmpty && v.routes[0].standby == "legacy-dc2")
     }
 
     @Test func stateRoundTripsThroughJSONAndToleratesMissingLists() throws {
