@@ -179,15 +179,17 @@ enum AdminCommands {
         let target = try backend(table, words[words.count - 1])
         let args = Array(words[4..<(words.count - 2)])
         let matcher: CohortMatcher
+        // Checked on `add` only: a cohort added before these checks must stay removable.
+        let adding = words[2] == "add"
         // A name the routes file would refuse is refused here too: `show routes` and the
         // state file must hold lines the parser reads back.
-        if words[3] == "header" || words[3] == "cookie", args.count == 2, !isHTTPToken(args[0]) {
+        if adding, words[3] == "header" || words[3] == "cookie", args.count == 2, !isHTTPToken(args[0]) {
             throw AdminError("bad \(words[3]) name \"\(args[0])\"")
         }
         // A value or prefix with a space or `#` (or an empty one) cannot be written as one
         // word of a routes line; a value with spaces round it would never match (request
         // values are trimmed).
-        if words[3] != "client", let value = args.last, !isRoutesWord(value) {
+        if adding, words[3] != "client", let value = args.last, !isRoutesWord(value) {
             throw AdminError("bad \(words[3]) \(words[3] == "path" ? "prefix" : "value") \"\(value)\": it must be one word, without spaces or #, as a routes file would hold it")
         }
         switch (words[3], args.count) {
@@ -198,7 +200,7 @@ enum AdminCommands {
             matcher = .client(cidr)
         case ("path", 1):
             guard args[0].hasPrefix("/") else { throw AdminError("a path cohort starts with /") }
-            if let problem = PathPrefix.problem(args[0]) { throw AdminError(problem) }
+            if adding, let problem = PathPrefix.problem(args[0]) { throw AdminError(problem) }
             matcher = .path(prefix: args[0])
         default:
             throw AdminError(usage)

@@ -109,12 +109,13 @@ public final class AdminService: @unchecked Sendable {
     /// A change is written to the state file before its audit record: a process killed in
     /// between (or whose audit append failed) restarts in a state the audit log never named.
     /// The history in the state file still has those generations (who, what, why): each one
-    /// past the audit log's last accepted generation is written as a `recovered` record, so
-    /// the trail names every change in force. Start generations are not changes.
+    /// the audit log does not name, from its oldest named generation on, is written as a
+    /// `recovered` record, so the trail names every change. A gap left by a failed append
+    /// that later records passed is found too. Start generations are not changes.
     private func recoverUnaudited(_ restored: StateFile) {
-        guard let audited = AuditLog.lastAcceptedGeneration(path: audit.path) else { return }
-        for entry in restored.history where entry.generation > audited && entry.generation <= restored.generation
-            && !entry.command.hasPrefix("start") {
+        guard let (audited, oldest) = AuditLog.recordedGenerations(path: audit.path) else { return }
+        for entry in restored.history where entry.generation > oldest && !audited.contains(entry.generation)
+            && entry.generation <= restored.generation && !entry.command.hasPrefix("start") {
             do {
                 try audit.append(.init(time: entry.time, outcome: "recovered", uid: entry.uid, pid: 0, user: entry.user,
                                        command: entry.command, reason: entry.reason, changes: entry.changes,

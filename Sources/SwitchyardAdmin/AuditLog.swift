@@ -64,18 +64,20 @@ public struct AuditLog: Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// The highest generation of an `accepted` or `recovered` record in the file; nil when
-    /// the file is missing, unreadable or has none (a new or rotated log: nothing to compare).
-    static func lastAcceptedGeneration(path: String) -> UInt64? {
+    /// The generations named by `accepted` or `recovered` records in the file, and the
+    /// oldest of them; nil when the file is missing, unreadable or has none (a new or rotated
+    /// log: nothing to compare with).
+    static func recordedGenerations(path: String) -> (generations: Set<UInt64>, oldest: UInt64)? {
         guard let bytes = try? DurableFile.read(path, what: "audit log") else { return nil }
-        var highest: UInt64?
+        var generations = Set<UInt64>()
         for line in bytes.split(separator: UInt8(ascii: "\n")) {
             guard let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any],
                   let outcome = object["outcome"] as? String, outcome == "accepted" || outcome == "recovered",
                   let generation = (object["generation"] as? NSNumber)?.uint64Value else { continue }
-            highest = max(highest ?? 0, generation)
+            generations.insert(generation)
         }
-        return highest
+        guard let oldest = generations.min() else { return nil }
+        return (generations, oldest)
     }
 
     static func now() -> String {

@@ -156,6 +156,29 @@ import SwitchyardTestSupport
         #expect(h.auditRecords().filter { $0["outcome"] as? String == "recovered" }.count == 1)
     }
 
+    /// An append that failed (answered with a warning, the process ran on) leaves a gap
+    /// that later records pass: it is recovered at the next start all the same.
+    @Test func aChangeWhoseAppendFailedIsRecoveredThoughLaterOnesWereRecorded() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        #expect(h.run("weight app cloud 20%").ok)
+        let kept = try String(contentsOfFile: h.auditPath, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: h.auditPath)
+        try FileManager.default.createDirectory(atPath: h.auditPath, withIntermediateDirectories: false)
+        let unrecorded = h.run("weight app cloud 30%")
+        #expect(unrecorded.ok && unrecorded.text.contains("warning: the audit record was not written"), "\(unrecorded.text)")
+        try FileManager.default.removeItem(atPath: h.auditPath)
+        try kept.write(toFile: h.auditPath, atomically: true, encoding: .utf8)
+        #expect(h.run("weight app cloud 40%").ok)
+        let config = try RoutesConfig.load(path: h.routesPath)
+        _ = try AdminService(routesPath: h.routesPath, config: config, statePath: h.statePath, auditPath: h.auditPath,
+                             policy: AccessPolicy(serviceUID: geteuid(), allowedUIDs: [], allowedGIDs: []),
+                             dataPlane: h.proxy, restored: try StateFile.load(path: h.statePath), startWarnings: [], errorLog: .standardError)
+        let recovered = h.auditRecords().filter { $0["outcome"] as? String == "recovered" }
+        #expect(recovered.count == 1 && recovered.first?["generation"] as? Int == 3, "\(recovered)")
+        #expect((recovered.first?["command"] as? String)?.hasPrefix("weight app cloud 30%") == true)
+    }
+
     @Test func refusalsFromManyThreadsStayInOneChain() throws {
         let h = try AdminHarness()
         defer { h.stop() }

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 import SwitchyardTestSupport
-import SwitchyardAdmin
+@testable import SwitchyardAdmin
+import SwitchyardRouting
 
 /// Cohorts added and removed at run time change routing at once, on a connection that was
 /// already open before the command.
@@ -68,5 +69,11 @@ import SwitchyardAdmin
         #expect(h.run("cohort app add header X-Team night -> cloud").ok)
         let shown = h.run("show routes").text
         #expect(shown.contains("cohort header X-Team night -> cloud"), "\(shown)")
+        // One added before the check (in a state file of an earlier release) can be removed.
+        var state = h.proxy.table.state
+        state.routes["app", default: RouteRuntime()].extraCohorts.append(Cohort(matcher: .header(name: "X-Team", value: "night shift"), backend: "cloud"))
+        let table = try RouteTable.build(config: try RoutesConfig.load(path: h.routesPath), state: state, generation: 9)
+        let removed = try AdminCommands.cohort(table, state: state, words: ["cohort", "app", "remove", "header", "X-Team", "night shift", "->", "cloud"])
+        #expect(removed.routes["app"]?.extraCohorts.contains { $0.matcher == .header(name: "X-Team", value: "night shift") } == false)
     }
 }

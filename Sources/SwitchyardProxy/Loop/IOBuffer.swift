@@ -108,7 +108,6 @@ final class IOBuffer {
         (base + readerIndex).copyMemory(from: source, byteCount: bytes.count)
     }
 
-    /// Consumes without recycling the space, so the bytes can be replayed with `restore`.
     /// Drops written bytes from the end, keeping the first `count` unread ones (a head that
     /// did not fit, taken back whole).
     func truncate(toReadable count: Int) {
@@ -117,6 +116,7 @@ final class IOBuffer {
         if readerIndex == writerIndex { readerIndex = 0; writerIndex = 0 }
     }
 
+    /// Consumes without recycling the space, so the bytes can be replayed with `restore`.
     @inline(__always) func consumeKeeping(_ n: Int) {
         precondition(n <= readableCount)
         readerIndex += n
