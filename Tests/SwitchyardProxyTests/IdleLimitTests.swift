@@ -27,6 +27,19 @@ import SwitchyardProxy
         #expect(pings >= 3, "the client did ping while it waited")
     }
 
+    /// A next head begun behind a request (pipelined, then stalled) has the header timeout to
+    /// complete: it got the keep-alive one, six times longer by default, in a full buffer.
+    @Test func aStalledPipelinedHeadGetsTheHeaderTimeout() throws {
+        let h = try ProxyHarness { $0.headerTimeoutMilliseconds = 300; $0.keepAliveTimeoutMilliseconds = 5_000 }
+        defer { h.stop() }
+        let client = try h.client()
+        client.send("GET /x HTTP/1.1\r\nHost: a\r\n\r\nGET /y HTTP/1.1\r\nHost: a\r\n")
+        #expect(client.readResponse()?.status == 200)
+        let started = Date()
+        #expect(client.readResponse()?.status == 408)
+        #expect(Date().timeIntervalSince(started) < 2, "408 at the header timeout, not the keep-alive one")
+    }
+
     @Test func tunnelsIdleTenMinutesByDefault() {
         // The documented default (README, "Defaults"); `timeout tunnel` changes it.
         #expect(ProxySettings(workers: 1).tunnelIdleTimeoutMilliseconds == 600_000)
