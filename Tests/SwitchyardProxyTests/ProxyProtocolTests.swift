@@ -131,6 +131,13 @@ import SwitchyardTestSupport
         #expect(proxied.readResponse()?.status == 200)
         let legacyHead = try #require(h.legacy.requestHeads.last)
         #expect(legacyHead.contains("X-Forwarded-For: 10.1.2.3, 198.51.100.9\r\n"), "\(legacyHead)")
+        // A header naming no client (v1 UNKNOWN): the balancer's address stays, not its trust.
+        let unknown = try h.client()
+        unknown.send("PROXY UNKNOWN\r\nGET /c HTTP/1.1\r\nHost: a\r\n\(spoofed)\r\n")
+        #expect(unknown.readResponse()?.status == 200)
+        let unknownHead = try #require(h.legacy.requestHeads.last)
+        #expect(!unknownHead.contains("10.9.9.9"), "forwarding fields kept on the balancer's trust: \(unknownHead)")
+        #expect(unknownHead.contains("X-Forwarded-For: 127.0.0.1\r\n"), "\(unknownHead)")
     }
 
     @Test

@@ -13,7 +13,7 @@ struct ClientIdentity {
     let forwardedFor: InlineText
     /// The peer is in the listener's (or the file's) `trust-forwarded` networks: its
     /// forwarding fields are kept and appended to rather than replaced.
-    let trustedForwarder: Bool
+    private(set) var trustedForwarder: Bool
     /// The listener the connection came through (its index in `RoutesConfig.listeners`),
     /// for routes bound to named listeners.
     let listener: Int
@@ -44,6 +44,15 @@ struct ClientIdentity {
     func behindBalancer(_ source: SocketAddress, trusted networks: [CIDR]) -> ClientIdentity {
         let address = Self.address(of: source)
         return ClientIdentity(peer: source, address: address, trustedForwarder: networks.contains { $0.contains(address) }, listener: listener)
+    }
+
+    /// A PROXY header that names no client (v1 `UNKNOWN`, v2 `LOCAL` or an address family
+    /// other than IP): the balancer's own address stays, without its trust — the bytes that
+    /// follow are a client's as they came, and its forwarding fields are not believed.
+    func withoutForwarderTrust() -> ClientIdentity {
+        var copy = self
+        copy.trustedForwarder = false
+        return copy
     }
 
     private static func address(of peer: SocketAddress) -> ClientAddress {

@@ -371,7 +371,11 @@ extension DownstreamConnection {
         }
         if case .complete(_, let source) = verdict {
             proxyHeader = nil
-            if let source { client = client.behindBalancer(source, trusted: worker.trustForwarded(listener: client.listener)) }
+            if let source {
+                client = client.behindBalancer(source, trusted: worker.trustForwarded(listener: client.listener))
+            } else {
+                client = client.withoutForwarderTrust()
+            }
             if tls == nil { deadline = worker.nowMilliseconds + worker.settings.keepAliveTimeoutMilliseconds }
             return
         }
