@@ -31,6 +31,22 @@ public enum ASCII {
         return equalFolding(pa, pb, a.count, foldA: true, foldB: true)
     }
 
+    /// Field-name equality as backends that fold `_` into `-` read names (CGI-style servers:
+    /// `X_Request_ID` is `HTTP_X_REQUEST_ID`, as `X-Request-ID` is): case and `_`/`-` ignored.
+    /// Byte by byte: only for names that already matched in length.
+    public static func equalsAsFieldName(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard a.count == b.count else { return false }
+        var i = 0
+        while i < a.count {
+            var x = lowercased(a[i]), y = lowercased(b[i])
+            if x == UInt8(ascii: "_") { x = UInt8(ascii: "-") }
+            if y == UInt8(ascii: "_") { y = UInt8(ascii: "-") }
+            if x != y { return false }
+            i += 1
+        }
+        return true
+    }
+
     /// True when `a` and `lowercased` (which has no capital letters) have the same length
     /// and the same bytes, ignoring the case of `a`'s letters: for text kept lowercased,
     /// such as an inventory key, which need not be folded again.

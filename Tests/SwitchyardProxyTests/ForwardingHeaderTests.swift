@@ -22,6 +22,9 @@ import SwitchyardProxy
         ("X-Rewrite-URL", "/admin2"),
         ("X_Forwarded_For", "6.6.6.10"),
         ("X-Switchyard-Generation", "999"),
+        // `_` for `-`: a backend that folds the two (CGI-style) would read these as ours.
+        ("X_Switchyard_Generation", "g998"),
+        ("X_Request_ID", "forged-request-id"),
     ]
 
     static var forgedHeaderLines: String { forged.map { "\($0.name): \($0.value)\r\n" }.joined() }
@@ -45,7 +48,8 @@ import SwitchyardProxy
         for (name, value) in forged {
             #expect(!withoutRequestID.contains(value), "the client's \(name): \(value) reached the backend")
         }
-        for name in ["X-Forwarded-Port", "True-Client-IP", "X-Client-IP", "X-Original-URL", "X-Rewrite-URL", "X_Forwarded_For"] {
+        for name in ["X-Forwarded-Port", "True-Client-IP", "X-Client-IP", "X-Original-URL", "X-Rewrite-URL", "X_Forwarded_For",
+                     "X_Switchyard_Generation", "X_Request_ID"] {
             #expect(!head.lowercased().contains(name.lowercased() + ":"), "\(name) reached the backend")
         }
         // Exactly one of each field we write.

@@ -118,8 +118,9 @@ enum HeadWriter {
             switch field.role {
             case .other:
                 // A client's own copy of the generation header would sit beside ours.
+                // Spelled with `_` too: backends that fold `_` into `-` would read it as ours.
                 if generationName.count > 0, field.name.count == generationName.count,
-                   ASCII.equalsIgnoringCase(slice(base, field.name), generationName) {
+                   ASCII.equalsAsFieldName(slice(base, field.name), generationName) {
                     continue
                 }
                 // Ours replaces the client's (the same value when it was sane).
