@@ -45,12 +45,24 @@ struct ServeOptions: ParsableArguments {
 
 /// Loads, starts, and waits for signals. Shared by `serve` and `demo`.
 struct ServeRunner {
+    /// The soft descriptor limit raised to the hard one (a shell's 1,024 against systemd's
+    /// unit's 1,048,576): every client and upstream connection is a descriptor, and running
+    /// out turns into refused accepts and 503s long before `limit connections`.
+    static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(resource, &limit)
+    }
+
     let routesFile: String
     let options: ServeOptions
     /// `upgrade`/SIGUSR2 start this executable again with the same arguments (not `demo`).
     var upgradable = true
 
     func run(ready: ((Proxy) -> Void)?) throws {
+        Self.raiseDescriptorLimit()
         let config: RoutesConfig
         do {
             config = try RoutesConfig.load(path: routesFile)

@@ -28,10 +28,16 @@ extension DownstreamConnection {
         observeConnectStart()
         while let next = handle.nextServerUnretained(of: decision.backend, tried: &exchange.triedServers, now: now) {
             // The pool borrowed, not retained: the pinned table holds it for the whole call.
-            let started = next._withUnsafeGuaranteedRef { pool in
+            let start = next._withUnsafeGuaranteedRef { pool in
                 use(pool, allowReuse: allowReuse, now: now)
             }
-            if started { return nil }
+            switch start {
+            case .started: return nil
+            case .serverFailed: continue
+            // Our own shortage: another server or the other side would meet it too, and
+            // failing over would move this user between sides. 503, nobody blamed.
+            case .localShortage: return exchange.noServerLeft(otherSide: nil)
+            }
         }
         // No server of this backend can take it: the route's other side, or 503.
         let action = exchange.noServerLeft(otherSide: failoverBackend(handle))
@@ -42,9 +48,18 @@ extension DownstreamConnection {
         return action
     }
 
-    /// Attaches an idle connection of `pool` or starts a connect to its server; false when
-    /// the connect failed at once (noted; the caller tries the next server).
-    private func use(_ pool: ServerPool, allowReuse: Bool, now: UInt64) -> Bool {
+    /// How `use` went.
+    enum UpstreamStart {
+        case started
+        /// The connect failed at once (noted against the server; the next one is tried).
+        case serverFailed
+        /// This process or host ran out (descriptors, socket buffers, memory) before any
+        /// packet left: nothing the server did.
+        case localShortage
+    }
+
+    /// Attaches an idle connection of `pool` or starts a connect to its server.
+    private func use(_ pool: ServerPool, allowReuse: Bool, now: UInt64) -> UpstreamStart {
         // The newest idle connection (the pool is newest last) idle past the servers' usual
         // keep-alive: the server may be closing it right now, and a write it never reads
         // is a lost form post (a POST is not replayed). It and all older ones are closed.
@@ -57,7 +72,7 @@ extension DownstreamConnection {
             observeConnected()
             phase = .exchanging
             deadline = now + worker.settings.upstreamTimeoutMilliseconds
-            return true
+            return .started
         }
         do {
             let (upstreamFD, connected) = try Socket.connect(to: pool.address)
@@ -90,10 +105,15 @@ extension DownstreamConnection {
                 phase = .connecting
                 deadline = now + worker.settings.connectTimeoutMilliseconds
             }
-            return true
+            return .started
         } catch {
+            if let errno = error as? Errno, [EMFILE, ENFILE, ENOBUFS, ENOMEM, ENOSPC].contains(errno.code) {
+                // Not the server's failure: no ejection, no error counted against it.
+                worker.clientErrorLog("upstream \(pool.label): \(errno): out of local resources, answered 503 (the server is not blamed)")
+                return .localShortage
+            }
             noteConnectFailure(pool, error)
-            return false
+            return .serverFailed
         }
     }
 
