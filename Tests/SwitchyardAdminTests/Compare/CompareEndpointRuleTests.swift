@@ -33,6 +33,8 @@ import SwitchyardCompare
                         // Dashed or dotted numbers: a social security number, a birth date, phone numbers.
                         "/members/123-45-6789": "/members/{id}", "/patients/by-dob/1984-03-12": "/patients/by-dob/{id}",
                         "/callers/555.123.4567": "/callers/{id}", "/p/+15551234567": "/p/{id}", "/p/(555)1234567": "/p/{id}",
+                        // Short record numbers: letters with four digits or more.
+                        "/patients/E12345": "/patients/{id}", "/mrn/MRN0042/chart": "/mrn/{id}/chart", "/t/x1y2z3": "/t/x1y2z3",
                         // Versions and short numbers stay.
                         "/api/v1.2/x": "/api/v1.2/x", "/r/1.0": "/r/1.0", "/a-b/c.d": "/a-b/c.d"]
         for (path, template) in expected { #expect(EndpointTemplate.template(path) == template, "\(path)") }
