@@ -23,7 +23,8 @@ import SwitchyardSystem
     }
 
     /// A started one-worker proxy with a `mode tcp` route to `servers` (in order), and its port.
-    func tcpProxy(servers: [UInt16], settings: (inout ProxySettings) -> Void = { _ in }) throws -> (Proxy, UInt16) {
+    func tcpProxy(servers: [UInt16], errorLog: ErrorLog = .standardError,
+                  settings: (inout ProxySettings) -> Void = { _ in }) throws -> (Proxy, UInt16) {
         let config = try RoutesConfig.parse("""
             backend db {
             \(servers.map { "    server 127.0.0.1:\($0)" }.joined(separator: "\n"))
@@ -37,7 +38,7 @@ import SwitchyardSystem
         var tuned = ProxySettings(workers: 1)
         settings(&tuned)
         let proxy = try Proxy(table: RouteTable.build(config: config, state: RuntimeState(), generation: 1),
-                              settings: tuned)
+                              settings: tuned, errorLog: errorLog)
         proxy.start()
         guard let address = proxy.tcpAddresses["tds"] else {
             proxy.shutdown(graceMilliseconds: 0)
@@ -244,6 +245,27 @@ import SwitchyardSystem
         #expect(lastError == 0, "the client's read ended with errno \(lastError), not the end of the stream")
         let same = received.indices.allSatisfy { received[$0] == UInt8(truncatingIfNeeded: $0 &* 5 &+ $0 >> 9) }
         #expect(same, "the bytes differ")
+    }
+
+    /// A dead server behind a TCP route is ejected after three failed connects, as on the
+    /// HTTP path: before, every new client tried it again and wrote an error line of its own,
+    /// at whatever rate anyone could connect.
+    @Test func aDeadServerIsEjectedAndItsFailuresDoNotFloodTheLog() throws {
+        let path = NSTemporaryDirectory() + "switchyard-tcp-\(UUID().uuidString).log"
+        defer { unlink(path) }
+        let dead = try Socket.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: false)
+        let deadPort = try Socket.localAddress(dead).port
+        dead.close()
+        let (proxy, port) = try tcpProxy(servers: [deadPort], errorLog: ErrorLog(path: path))
+        defer { proxy.shutdown(graceMilliseconds: 0) }
+        for _ in 0..<20 {
+            let client = try TestClient(port: port, timeoutSeconds: 2)
+            _ = client.readToEnd()
+        }
+        let log = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        let lines = log.split(separator: "\n").filter { $0.contains("tcp upstream") }
+        #expect(lines.count <= 3, "\(lines.count) lines: \(log)")
+        #expect(log.contains("ejected for 10 s after 3 failures in a row"), "\(log)")
     }
 }
 

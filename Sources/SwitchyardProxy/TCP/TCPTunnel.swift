@@ -170,18 +170,28 @@ final class TCPTunnel: EventHandler, Indexed {
                 upstream = fd
                 connecting = !connected
                 deadline = now + (connected ? worker.settings.tunnelIdleTimeoutMilliseconds : worker.settings.connectTimeoutMilliseconds)
-                if connected { tunnelOpened() }
+                if connected { pool.succeeded(); tunnelOpened() }
                 updateInterests()
                 return
             } catch {
                 pool.skipUntil = now + 1_000
                 worker.stats.connectFailures += 1
                 handle.counters[backend].connectFailures += 1
-                worker.errorLog.error("tcp upstream \(pool.label): \(error)")
+                connectFailed(pool, error)
             }
         }
         worker.stats.noServer += 1
         close()
+    }
+
+    /// A connect that failed: counted against the server as on the HTTP path (ejected after
+    /// three in a row, so a dead server is not tried by every new client), and told within
+    /// the worker's budget of lines anyone who can connect could cause.
+    private func connectFailed(_ pool: ServerPool, _ error: Error) {
+        worker.clientErrorLog("tcp upstream \(pool.label): \(error)")
+        if pool.failed(now: Clock.monotonicMilliseconds()) {
+            worker.errorLog.error("server \(pool.label) ejected for \(ServerPool.ejectionMilliseconds / 1000) s after \(ServerPool.ejectAfterFailures) failures in a row")
+        }
     }
 
     private func tunnelOpened() {
@@ -219,11 +229,13 @@ final class TCPTunnel: EventHandler, Indexed {
                 self.upstream = nil
                 pool?.skipUntil = Clock.monotonicMilliseconds() + 1_000
                 worker.stats.connectFailures += 1
-                worker.errorLog.error("tcp upstream \(pool?.label ?? "?"): \(Errno(code: err, call: "connect"))")
+                handle.counters[backend].connectFailures += 1
+                if let pool { connectFailed(pool, Errno(code: err, call: "connect")) }
                 start()
                 return
             }
             connecting = false
+            pool?.succeeded()
             tunnelOpened()
             // From the connect's deadline to the tunnel's idle one (a pump that moves
             // nothing leaves the deadline as it is).
