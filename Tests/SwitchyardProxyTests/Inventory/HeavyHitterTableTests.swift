@@ -39,7 +39,10 @@ import SwitchyardRouting
                 // Endpoints: 100,000 distinct paths, and four endpoints everybody uses.
                 key.start(route: r)
                 key.separator()
-                let path = i % 5 == 0 ? "/heavy/\(i % 4)/x" : "/p/x\(i % 100_000)z"
+                // Distinct keys in letters: a letter with four digits or more folds to {id}.
+                var n = i % 100_000, letters = "x"
+                repeat { letters.append(Character(Unicode.Scalar(UInt8(97 + n % 26)))); n /= 26 } while n > 0
+                let path = i % 5 == 0 ? "/heavy/\(i % 4)/x" : "/p/\(letters)"
                 if i % 5 == 0 { heavyPathCounts[i % 4] += 1 }
                 var text = path
                 text.withUTF8 { key.appendTemplate(ofPath: UnsafeRawBufferPointer($0)) }
