@@ -34,6 +34,19 @@ public enum ASCII {
     /// Field-name equality as backends that fold `_` into `-` read names (CGI-style servers:
     /// `X_Request_ID` is `HTTP_X_REQUEST_ID`, as `X-Request-ID` is): case and `_`/`-` ignored.
     /// Byte by byte: only for names that already matched in length.
+    public static func equalsAsFieldName(_ name: UnsafeRawBufferPointer, _ lowercaseLiteral: StaticString) -> Bool {
+        guard name.count == lowercaseLiteral.utf8CodeUnitCount else { return false }
+        let p = lowercaseLiteral.utf8Start
+        for i in 0..<name.count {
+            var c = lowercased(name[i])
+            if c == UInt8(ascii: "_") { c = UInt8(ascii: "-") }
+            if c != p[i] { return false }
+        }
+        return true
+    }
+
+    /// The same between two names read at run time (a configured field name, `_` folded on
+    /// both sides).
     public static func equalsAsFieldName(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         guard a.count == b.count else { return false }
         var i = 0

@@ -61,7 +61,7 @@ enum KnownField {
         case (9, UInt8(ascii: "f")):
             if ASCII.equalsIgnoringCase(name, "forwarded") { return .forwarded }
         case (9, UInt8(ascii: "x")):
-            if equalsWithUnderscoreForDash(name, "x-real-ip") { return .xRealIP }
+            if ASCII.equalsAsFieldName(name, "x-real-ip") { return .xRealIP }
         case (10, UInt8(ascii: "c")):
             if ASCII.equalsIgnoringCase(name, "connection") { return .connection }
         case (10, UInt8(ascii: "k")):
@@ -69,54 +69,42 @@ enum KnownField {
         case (10, UInt8(ascii: "u")):
             if ASCII.equalsIgnoringCase(name, "user-agent") { return .userAgent }
         case (11, UInt8(ascii: "x")):
-            if equalsWithUnderscoreForDash(name, "x-client-ip") { return .clientIdentity }
+            if ASCII.equalsAsFieldName(name, "x-client-ip") { return .clientIdentity }
         case (13, UInt8(ascii: "x")):
-            if equalsWithUnderscoreForDash(name, "x-rewrite-url") { return .clientIdentity }
+            if ASCII.equalsAsFieldName(name, "x-rewrite-url") { return .clientIdentity }
         case (14, UInt8(ascii: "c")):
             if ASCII.equalsIgnoringCase(name, "content-length") { return .contentLength }
-            if equalsWithUnderscoreForDash(name, "content-length") {
+            if ASCII.equalsAsFieldName(name, "content-length") {
                 throw ParseFailure(400, "field name looks like Content-Length with '_' for '-'", at: offset)
             }
         case (14, UInt8(ascii: "t")):
-            if equalsWithUnderscoreForDash(name, "true-client-ip") { return .clientIdentity }
+            if ASCII.equalsAsFieldName(name, "true-client-ip") { return .clientIdentity }
         case (14, UInt8(ascii: "x")):
-            if equalsWithUnderscoreForDash(name, "x-original-url") { return .clientIdentity }
+            if ASCII.equalsAsFieldName(name, "x-original-url") { return .clientIdentity }
         case (15, UInt8(ascii: "x")):
-            if equalsWithUnderscoreForDash(name, "x-forwarded-for") { return .xForwardedFor }
-            if equalsWithUnderscoreForDash(name, "x-forwarded-ssl") { return .clientIdentity }
+            if ASCII.equalsAsFieldName(name, "x-forwarded-for") { return .xForwardedFor }
+            if ASCII.equalsAsFieldName(name, "x-forwarded-ssl") { return .clientIdentity }
         case (16, UInt8(ascii: "p")):
             if ASCII.equalsIgnoringCase(name, "proxy-connection") { return .otherHopByHop }
         case (16, UInt8(ascii: "x")):
-            if equalsWithUnderscoreForDash(name, "x-forwarded-host") { return .xForwardedHost }
-            if equalsWithUnderscoreForDash(name, "x-forwarded-port") { return .clientIdentity }
+            if ASCII.equalsAsFieldName(name, "x-forwarded-host") { return .xForwardedHost }
+            if ASCII.equalsAsFieldName(name, "x-forwarded-port") { return .clientIdentity }
         case (17, UInt8(ascii: "t")):
             if ASCII.equalsIgnoringCase(name, "transfer-encoding") { return .transferEncoding }
-            if equalsWithUnderscoreForDash(name, "transfer-encoding") {
+            if ASCII.equalsAsFieldName(name, "transfer-encoding") {
                 throw ParseFailure(400, "field name looks like Transfer-Encoding with '_' for '-'", at: offset)
             }
         case (17, UInt8(ascii: "x")):
-            if equalsWithUnderscoreForDash(name, "x-forwarded-proto") { return .xForwardedProto }
+            if ASCII.equalsAsFieldName(name, "x-forwarded-proto") { return .xForwardedProto }
         case (18, UInt8(ascii: "x")):
-            if equalsWithUnderscoreForDash(name, "x-forwarded-server") { return .clientIdentity }
-            if equalsWithUnderscoreForDash(name, "x-forwarded-scheme") { return .clientIdentity }
-            if equalsWithUnderscoreForDash(name, "x-forwarded-prefix") { return .clientIdentity }
+            if ASCII.equalsAsFieldName(name, "x-forwarded-server") { return .clientIdentity }
+            if ASCII.equalsAsFieldName(name, "x-forwarded-scheme") { return .clientIdentity }
+            if ASCII.equalsAsFieldName(name, "x-forwarded-prefix") { return .clientIdentity }
         case (19, UInt8(ascii: "x")):
-            if equalsWithUnderscoreForDash(name, "x-cluster-client-ip") { return .clientIdentity }
+            if ASCII.equalsAsFieldName(name, "x-cluster-client-ip") { return .clientIdentity }
         default:
             break
         }
         return .unknown
-    }
-
-    /// Case-insensitive equality where '_' in `name` also matches '-' in `lowercaseLiteral`.
-    static func equalsWithUnderscoreForDash(_ name: UnsafeRawBufferPointer, _ lowercaseLiteral: StaticString) -> Bool {
-        guard name.count == lowercaseLiteral.utf8CodeUnitCount else { return false }
-        let p = lowercaseLiteral.utf8Start
-        for i in 0..<name.count {
-            var c = ASCII.lowercased(name[i])
-            if c == UInt8(ascii: "_") { c = UInt8(ascii: "-") }
-            if c != p[i] { return false }
-        }
-        return true
     }
 }

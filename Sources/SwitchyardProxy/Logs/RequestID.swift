@@ -36,11 +36,8 @@ enum RequestID {
     /// `X_Request_ID` into the same variable would read the client's value beside ours).
     @inline(__always)
     static func isHeaderName(_ name: UnsafeRawBufferPointer) -> Bool {
-        name.count == 12 && (ASCII.equalsIgnoringCase(name, "x-request-id")
-            || ASCII.equalsAsFieldName(name, UnsafeRawBufferPointer(start: UnsafeRawPointer(Self.underscoreName.utf8Start), count: 12)))
+        ASCII.equalsAsFieldName(name, "x-request-id")
     }
-
-    private static let underscoreName: StaticString = "x_request_id"
 
     /// Writes a minted ID (`high` then `low` as 16 hex digits each) at `destination`, which
     /// has room for `mintedLength` bytes. The worker's generator (splitmix64) is a bijection
