@@ -82,6 +82,14 @@ extension DownstreamConnection {
 
     // MARK: errors and closing
 
+    /// The deadline for the next head once an exchange ended: the idle keep-alive timeout,
+    /// or the header timeout when bytes of a next head are already here (pipelined, or
+    /// trickled in behind the request).
+    var nextHeadDeadline: UInt64 {
+        worker.nowMilliseconds + ((fromClient?.isEmpty ?? true)
+            ? worker.settings.keepAliveTimeoutMilliseconds : worker.settings.headerTimeoutMilliseconds)
+    }
+
     /// Answers with an error of our own before any response byte was sent, and ends the
     /// exchange. `close`: the stream cannot continue (framing in doubt, unread body).
     func finishWithError(_ status: Int, close: Bool) {
@@ -99,10 +107,7 @@ extension DownstreamConnection {
             phase = .closing
         } else {
             phase = .awaitingHead
-            // Bytes of a next head already here (pipelined, or trickled in behind the
-            // request) have the header timeout to complete, not the idle keep-alive one.
-            deadline = worker.nowMilliseconds + ((fromClient?.isEmpty ?? true)
-                ? worker.settings.keepAliveTimeoutMilliseconds : worker.settings.headerTimeoutMilliseconds)
+            deadline = nextHeadDeadline
         }
     }
 

@@ -454,10 +454,7 @@ extension DownstreamConnection {
             phase = .closing
         } else {
             phase = .awaitingHead
-            // Bytes of a next head already here (pipelined, or trickled in behind the
-            // request) have the header timeout to complete, not the idle keep-alive one.
-            deadline = worker.nowMilliseconds + ((fromClient?.isEmpty ?? true)
-                ? worker.settings.keepAliveTimeoutMilliseconds : worker.settings.headerTimeoutMilliseconds)
+            deadline = nextHeadDeadline
         }
     }
 
