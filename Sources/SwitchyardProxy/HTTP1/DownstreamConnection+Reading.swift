@@ -307,10 +307,25 @@ extension DownstreamConnection {
                     upstreamEOF = true
                 }
             }
-            if try !tls.flush(upstream.fd) { upstreamWriteBlocked = true }
         } catch {
             upstreamFailed(error)
             return true
+        }
+        // Nothing more reaches a server whose write side broke; its answer is still read.
+        guard !upstreamWriteBroken else { return progressed }
+        do throws(Errno) {
+            if try !tls.flush(upstream.fd) { upstreamWriteBlocked = true }
+        } catch {
+            // The server reset after answering early: what it answered is decrypted above
+            // and relayed (see `upstreamWriteFailed`); the exchange fails only if its end
+            // comes before a whole answer. Before the handshake's end: a failed handshake.
+            guard tls.session.isHandshakeComplete, error.code == EPIPE || error.code == ECONNRESET else {
+                upstreamFailed(error)
+                return true
+            }
+            upstreamWriteBroken = true
+            upstreamWriteBlocked = false
+            closeAfterResponse = true
         }
         return progressed
     }

@@ -156,13 +156,20 @@ extension DownstreamConnection {
     /// A non-blocking connect failed or timed out: nothing of the request was sent, so the
     /// next server of the same backend is tried.
     func connectFailed(_ error: Error) {
+        guard upstream != nil else { return }
+        nextServerAfterFailedConnect(error)
+        advance()
+    }
+
+    /// Closes the upstream, blames its server and tries the next one (`advance` is the
+    /// caller's: an event handler calls it, a failure found while advancing returns to it).
+    private func nextServerAfterFailedConnect(_ error: Error) {
         guard let upstream else { return }
         let pool = upstream.pool
         upstream.close()
         self.upstream = nil
         noteConnectFailure(pool, error)
         perform(exchange.connectFailed())
-        advance()
     }
 
     // MARK: writing to the upstream
@@ -247,7 +254,14 @@ extension DownstreamConnection {
                 }
             }
         } catch {
-            upstreamFailed(error)
+            // A server that answered early (a 401, the login page) and reset mid-body: its
+            // answer is read first, as for plain servers. Before the handshake's end the
+            // same error is a handshake that failed (`upstreamFailed`: the next server).
+            if let errno = error as? Errno, tls.session.isHandshakeComplete {
+                upstreamWriteFailed(errno)
+            } else {
+                upstreamFailed(error)
+            }
             return true
         }
         return progressed
@@ -266,6 +280,15 @@ extension DownstreamConnection {
         // A TLS connection that failed before its first answer may have failed over the
         // session it offered: the next one does a full handshake.
         if upstream.tls != nil, !upstream.sessionSaved { pool.resumable = nil }
+        // A handshake that failed (a certificate that does not verify, an alert, the server
+        // closing) carried no byte of the request: like a refused connect, the next server
+        // is tried — for a form post too — instead of answering 502 while another server
+        // of the side could take it.
+        if let tls = upstream.tls, !tls.session.isHandshakeComplete, !reusedConnection,
+           exchange.state == .sending || exchange.state == .connecting {
+            nextServerAfterFailedConnect(error)
+            return
+        }
         upstream.close()
         self.upstream = nil
         let nothingReceived = !responseHeadDone && (fromUpstream?.isEmpty ?? true)

@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+import SwitchyardTestSupport
+import SwitchyardProxy
+
+/// A server of a side whose TLS handshake fails (here: a certificate the proxy does not
+/// trust, as after a botched renewal on one cloud node) took no byte of the request, so the
+/// next server is tried, as for a refused connect — for a form post too. Before, the client
+/// got a 502 while the side's other server was fine.
+@Suite struct UpstreamTLSFailoverTests {
+    @Test func aServerWhoseHandshakeFailsIsSkippedForTheNextOne() throws {
+        try requireTools("openssl")
+        let pki = try TLSConfigurationTests.PKI()
+        try pki.selfSigned("site", name: "localhost")
+        try pki.selfSigned("stranger", name: "localhost")
+        // Two Switchyards serve HTTPS: the first with a certificate the proxy does not trust.
+        let strangerRoutes = TLSConfigurationTests.httpsRoutes(pki).replacingOccurrences(of: "site.", with: "stranger.")
+        let bad = try ProxyHarness(routes: strangerRoutes)
+        defer { bad.stop() }
+        let good = try ProxyHarness(routes: TLSConfigurationTests.httpsRoutes(pki))
+        defer { good.stop() }
+        let badPort = try #require(bad.proxy.httpsAddresses.first).port
+        let goodPort = try #require(good.proxy.httpsAddresses.first).port
+        let errorLogPath = pki.path("a-error.log")
+        let proxy = try ProxyHarness(routes: """
+            backend cloud {
+                server 127.0.0.1:\(badPort) tls ca \(pki.path("site.pem")) sni localhost
+                server 127.0.0.1:\(goodPort) tls ca \(pki.path("site.pem")) sni localhost
+            }
+            route app {
+                backend cloud
+            }
+            """, errorLog: ErrorLog(path: errorLogPath))
+        defer { proxy.stop() }
+
+        // Round robin starts at the first server: the first post meets the bad one.
+        for i in 0..<4 {
+            let client = try proxy.client()
+            let body = "note=\(i)"
+            client.send("POST /form HTTP/1.1\r\nHost: app\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                        + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+            let response = try #require(client.readResponse(), "post \(i): no answer")
+            #expect(response.status == 200, "post \(i): \(response.status) \(response.text.prefix(120))")
+            #expect(response.text.contains("legacy answered POST /form"), "post \(i) went through the good server")
+        }
+        let log = (try? String(contentsOfFile: errorLogPath, encoding: .utf8)) ?? ""
+        #expect(log.contains("certificate verify failed"), "the error log names the bad server's failure: \(log)")
+        #expect(proxy.proxy.stats().connectFailures >= 1, "counted against the server like a refused connect")
+    }
+
+    /// A side whose only server fails its handshake answers as one whose only server
+    /// refuses connects: 503, nothing forwarded.
+    @Test func aSideWithNoServerThatCompletesAHandshakeAnswers503() throws {
+        try requireTools("openssl")
+        let pki = try TLSConfigurationTests.PKI()
+        try pki.selfSigned("site", name: "localhost")
+        try pki.selfSigned("stranger", name: "localhost")
+        let bad = try ProxyHarness(routes: TLSConfigurationTests.httpsRoutes(pki).replacingOccurrences(of: "site.", with: "stranger."))
+        defer { bad.stop() }
+        let badPort = try #require(bad.proxy.httpsAddresses.first).port
+        let proxy = try ProxyHarness(routes: """
+            backend cloud {
+                server 127.0.0.1:\(badPort) tls ca \(pki.path("site.pem")) sni localhost
+            }
+            route app {
+                backend cloud
+            }
+            """)
+        defer { proxy.stop() }
+        let client = try proxy.client()
+        client.send("POST /form HTTP/1.1\r\nHost: app\r\nContent-Length: 3\r\n\r\na=1")
+        let response = try #require(client.readResponse())
+        #expect(response.status == 503)
+    }
+}
+
+/// A TLS server that answers a form post from its head alone (a 401, the login page) and
+/// resets with the body unread: the answer that arrived is the client's, as with a plain
+/// server. Before, the TLS writer took the reset for a failed exchange: a 502 instead of
+/// the 401 (or a cut answer), counted against the server towards its ejection.
+@Suite struct UpstreamTLSEarlyAnswerTests {
+    @Test(arguments: [true, false])
+    func anAnswerBeforeTheBodyThenAResetReachesTheClient(_ http2: Bool) throws {
+        try requireTools("openssl", "curl")
+        let pki = try TLSConfigurationTests.PKI()
+        try pki.selfSigned("origin", name: "localhost")
+        // Reads the head only, answers, closes: the unread body makes the close a reset.
+        let server = try AbruptTLSServer(certificate: pki.path("origin.pem"), key: pki.path("origin.key"),
+                                         head: "HTTP/1.1 401 Unauthorized\r\nContent-Length: 6\r\nConnection: close\r\n\r\n",
+                                         body: Array("login\n".utf8))
+        defer { server.stop() }
+        let proxy = try ProxyHarness(routes: """
+            listen http 127.0.0.1:0 h2c
+            backend secure {
+                server 127.0.0.1:\(server.port) tls ca \(pki.path("origin.pem")) sni localhost
+            }
+            route app {
+                backend secure
+            }
+            """)
+        defer { proxy.stop() }
+        let seen = try EarlyAnswerTests.post("http://127.0.0.1:\(proxy.port)/notes", rounds: 20, http2: http2)
+        #expect(seen.filter { $0 != "401" }.isEmpty, "the 401 that arrived is delivered, not a 502: \(seen)")
+        #expect(proxy.proxy.stats().upstreamErrors == 0)
+    }
+}
