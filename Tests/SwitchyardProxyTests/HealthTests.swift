@@ -305,4 +305,75 @@ import SwitchyardSystem
         #expect(waitUntil(5) { h.legacy.requestHeads.contains { $0.hasPrefix("GET /healthz") } },
                 "the reload woke the check thread")
     }
+
+    /// A server marked DOWN whose check leaves the routes file (the `health` line removed,
+    /// or the server taken out and put back) is used again after the reload. Before, each
+    /// worker kept the last verdict with nobody left to say UP: the server got no traffic
+    /// until a restart, and with one server the whole side answered 503.
+    @Test(arguments: [false, true])
+    func aDownServerWhoseCheckIsRemovedServesAgainAfterTheReload(serverTakenOut: Bool) throws {
+        let h = try ProxyHarness(routes: """
+            backend legacy {
+                server 127.0.0.1:LEGACY
+                health GET /healthz every 100ms expect 200 rise 1 fall 1
+            }
+            route app {
+                backend legacy
+            }
+            """)
+        defer { h.stop() }
+        h.legacy.failing = true
+        #expect(waitUntil(8) { h.proxy.serverHealth()["legacy"]?.up == 0 }, "the failing server is marked down")
+        #expect(try h.client().get("/while-down")?.status == 503)
+        h.legacy.failing = false
+        func publish(_ backend: String, generation: UInt64) throws {
+            let config = try RoutesConfig.parse("listen http 127.0.0.1:0\n\(backend)\nroute app {\n    backend legacy\n}\n", file: "test.routes")
+            try h.proxy.publish(try RouteTable.build(config: config, state: RuntimeState(), generation: generation))
+        }
+        if serverTakenOut {
+            // Out (another server in its place), then back, still without a check.
+            try publish("backend legacy {\n    server 127.0.0.1:\(h.cloud.port)\n}", generation: 2)
+        }
+        try publish("backend legacy {\n    server 127.0.0.1:\(h.legacy.port)\n}", generation: 3)
+        for i in 0..<3 {
+            let response = try #require(try h.client().get("/after\(i)"))
+            #expect(response.status == 200, "request \(i) after the reload: \(response.status)")
+        }
+    }
+
+    /// `weight`: a server takes turns in proportion to it, and one of weight 0 (drained
+    /// before maintenance) takes none. Before, the weights were read and ignored: the
+    /// drained server kept its share of new requests.
+    @Test func serversTakeTurnsByWeightAndADrainedOneTakesNone() throws {
+        let h = try ProxyHarness(routes: """
+            backend pair {
+                server 127.0.0.1:LEGACY weight 3
+                server 127.0.0.1:CLOUD weight 1
+            }
+            route app {
+                backend pair
+            }
+            """)
+        defer { h.stop() }
+        for i in 0..<40 { _ = try h.client().get("/w\(i)") }
+        #expect(traffic(h.legacy).count == 30 && traffic(h.cloud).count == 10,
+                "3:1 by weight: \(traffic(h.legacy).count) and \(traffic(h.cloud).count)")
+
+        let drained = try RoutesConfig.parse("""
+            listen http 127.0.0.1:0
+            backend pair {
+                server 127.0.0.1:\(h.legacy.port)
+                server 127.0.0.1:\(h.cloud.port) weight 0
+            }
+            route app {
+                backend pair
+            }
+            """, file: "test.routes")
+        try h.proxy.publish(try RouteTable.build(config: drained, state: RuntimeState(), generation: 2))
+        h.legacy.resetRecords()
+        h.cloud.resetRecords()
+        for i in 0..<20 { #expect(try h.client().get("/d\(i)")?.status == 200) }
+        #expect(traffic(h.cloud).isEmpty, "the drained server got \(traffic(h.cloud).count) requests")
+        #expect(traffic(h.legacy).count == 20)
+    }
 }

@@ -202,9 +202,10 @@ public final class Proxy: @unchecked Sendable {
         let servers = try ResolvedServers.resolve(newTable.config)
         let contexts = reloadingCertificates ? try ListenerCertificates.contexts(for: newTable.config) : nil
         health.update(config: newTable.config, servers: servers)
+        let checked = Set(health.states.keys)
         _ = onEveryWorker { worker in
             if let contexts { worker.installCertificates(contexts, listeners: newTable.config.listeners) }
-            worker.install(newTable, servers: servers, reloaded: reloadingCertificates)
+            worker.install(newTable, servers: servers, reloaded: reloadingCertificates, checked: checked)
         }
         tableLock.withLock { current = newTable }
     }

@@ -13,6 +13,10 @@ final class TableHandle {
     let table: RouteTable
     /// backend index → its servers' pools, in the order of the routes file.
     let servers: [[ServerPool]]
+    /// backend index → the order its servers take turns in, by the file's `weight`s (a
+    /// server of weight 2 appears twice, spread out; one of weight 0 — drained — never).
+    let schedule: [[Int]]
+    /// backend index → position in `schedule`.
     var roundRobin: [Int]
     var activeRequests = 0
     /// Route and backend names as bytes, laid end to end in one allocation each (freed with
@@ -46,10 +50,11 @@ final class TableHandle {
     @inline(__always)
     func backendName(_ index: Int) -> UnsafeRawBufferPointer { backendNameText[index] }
 
-    /// The next server of `backend` for a new exchange or tunnel, round robin from the last
-    /// pick: never a down or ejected one, nor one already in `tried` (a bit per server index);
-    /// one whose connect just failed only when no other is left. Marks the pick in `tried`
-    /// and moves the round robin past it. nil: no server left to try.
+    /// The next server of `backend` for a new exchange or tunnel, in the turns of its
+    /// weighted schedule from the last pick: never a down or ejected one, nor one already in
+    /// `tried` (a bit per server index), nor a drained one (weight 0); one whose connect just
+    /// failed only when no other is left. Marks the pick in `tried` and moves the turn past
+    /// it. nil: no server left to try.
     func nextServer(of backend: Int, tried: inout UInt64, now: UInt64) -> ServerPool? {
         nextServerUnretained(of: backend, tried: &tried, now: now)?.takeUnretainedValue()
     }
@@ -58,28 +63,59 @@ final class TableHandle {
     /// so a caller that holds the table may borrow it for the call instead of retaining it
     /// (an atomic pair every request).
     func nextServerUnretained(of backend: Int, tried: inout UInt64, now: UInt64) -> Unmanaged<ServerPool>? {
-        // `servers[backend]` indexed in place each time: bound to a local, the inner array
-        // was retained and released on every request.
-        let count = servers[backend].count
+        // `servers[backend]` and `schedule[backend]` indexed in place each time: bound to a
+        // local, the inner array was retained and released on every request.
+        let count = schedule[backend].count
         let start = roundRobin[backend]
         for pass in 0..<2 {
             for k in 0..<count {
-                let index = (start + k) % count
+                let turn = (start + k) % count
+                let index = schedule[backend][turn]
                 if tried & (1 << UInt64(index & 63)) != 0 { continue }
                 if !servers[backend][index].isAvailable(now: now) { continue }
                 if pass == 0 && servers[backend][index].skipUntil > now { continue }
                 tried |= 1 << UInt64(index & 63)
-                roundRobin[backend] = (index + 1) % count
+                roundRobin[backend] = (turn + 1) % count
                 return Unmanaged.passUnretained(servers[backend][index])
             }
         }
         return nil
     }
 
+    /// Smooth weighted round robin, laid out once per table: each turn every server gains
+    /// its weight and the one with the most takes the turn and pays the total, so a server
+    /// of weight 2 beside two of weight 1 serves every other request, never twice in a row
+    /// when it need not. Weights are divided by their common divisor first (`weight 2`
+    /// everywhere is the same as none). Servers of weight 0 take no turn.
+    static func schedule(weights: [Int]) -> [Int] {
+        func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
+        let divisor = weights.reduce(0, gcd)
+        guard divisor > 0 else { return [] }
+        let scaled = weights.map { $0 / divisor }
+        let total = scaled.reduce(0, +)
+        var credit = Array(repeating: 0, count: scaled.count)
+        var turns: [Int] = []
+        turns.reserveCapacity(total)
+        for _ in 0..<total {
+            var best = -1
+            for i in scaled.indices where scaled[i] > 0 {
+                credit[i] += scaled[i]
+                if best < 0 || credit[i] > credit[best] { best = i }
+            }
+            credit[best] -= total
+            turns.append(best)
+        }
+        return turns
+    }
+
     init(table: RouteTable, servers: [[ServerPool]], counters: [BackendCounters]) {
         self.table = table
         self.servers = servers
         self.counters = counters
+        schedule = servers.indices.map { b in
+            let configured = table.config.backends[b].servers
+            return Self.schedule(weights: servers[b].indices.map { $0 < configured.count ? configured[$0].weight : 1 })
+        }
         roundRobin = Array(repeating: 0, count: servers.count)
         routeNameText = NameText(table.config.routes.map { Array($0.name.utf8) })
         backendNameText = NameText(table.config.backends.map { Array($0.name.utf8) })

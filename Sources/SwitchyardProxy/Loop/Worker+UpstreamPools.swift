@@ -48,7 +48,18 @@ extension Worker {
 
     /// Installs a new table: requests whose head is parsed from now on use it; requests in
     /// flight keep theirs. Idle connections to servers no table uses any more are closed.
-    func install(_ table: RouteTable, servers: ResolvedServers, reloaded: Bool = false) {
+    ///
+    /// `checked`: the pool keys the health checker probes under the new table. A server it
+    /// no longer probes (its backend's `health` line removed, or the server taken out of
+    /// the file) loses its last verdict: kept, a DOWN with nobody left to say UP again
+    /// would keep the server out of every turn until a restart.
+    func install(_ table: RouteTable, servers: ResolvedServers, reloaded: Bool = false, checked: Set<String>? = nil) {
+        if let checked {
+            for key in healthByKey.keys where !checked.contains(key) {
+                healthByKey[key] = nil
+                poolsByAddress[key]?.healthy = true
+            }
+        }
         let old = current
         current = makeHandle(table, servers, reloaded: reloaded)
         if old.activeRequests > 0 { retired.append(old) }
