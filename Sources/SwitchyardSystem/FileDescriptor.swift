@@ -67,4 +67,15 @@ public struct FileDescriptor: Sendable, Hashable, CustomStringConvertible {
     public func fsync() throws(Errno) {
         _ = try syscallValue("fsync") { Glibc.fsync(rawValue) }
     }
+
+    /// Whether the peer has shut down its side or the connection broke (a FIN or a reset
+    /// arrived), asked without reading: for a socket nobody reads while it waits (its
+    /// buffer full), which no event would wake. `poll` with POLLRDHUP, the same bit as
+    /// EPOLLRDHUP.
+    public var peerHasHungUp: Bool {
+        let mask = Int16(truncatingIfNeeded: SY_EPOLLRDHUP | SY_EPOLLHUP | SY_EPOLLERR)
+        var entry = pollfd(fd: rawValue, events: Int16(truncatingIfNeeded: SY_EPOLLRDHUP), revents: 0)
+        guard poll(&entry, 1, 0) == 1 else { return false }
+        return entry.revents & mask != 0
+    }
 }

@@ -113,6 +113,17 @@ extension DownstreamConnection {
     /// connection already taken off the queue.
     func resumeFromHold() {
         precondition(phase == .parked, "resumeFromHold in \(phase)")
+        // A client that left while its buffer was full (a body larger than the buffer: no
+        // read interest, so no event told us) is gone as surely as one whose end was read:
+        // its write is dropped, never forwarded. Sent now, it would be saved after its
+        // client had taken it for failed, and saved again when the client retried.
+        if !isH2, !clientEOF, fd.peerHasHungUp {
+            clientEOF = true
+            if parkedClientCheck() {
+                advance()
+                return
+            }
+        }
         let queue = worker.hold
         queue.parkedBytes -= parkedBytes
         let waited = Clock.monotonicMilliseconds() &- parkedSince
@@ -161,6 +172,8 @@ extension DownstreamConnection {
             queue.releasedInFlight -= 1
         }
         startNanoseconds = started
+        // Released (not parked again): the wait is the hold's, not the backend's.
+        if phase != .parked, observed.inFlightCell >= 0 { observed.parkedNanoseconds = waited &* 1_000_000 }
         advance()
         bridge?.connection.needsFlush()
     }

@@ -87,8 +87,9 @@ extension DownstreamConnection {
         }
         guard decision.route >= 0 else { return }
         let cell = handle.metrics[decision.route * handle.servers.count + decision.backend]
-        let header = observed.headNanoseconds == 0 ? nil : (observed.headNanoseconds &- startNanoseconds) / 1000
-        cell.recordRequest(status: status, microseconds: (now &- startNanoseconds) / 1000, headerMicroseconds: header)
+        let start = startNanoseconds &+ observed.parkedNanoseconds
+        let header = observed.headNanoseconds == 0 ? nil : (observed.headNanoseconds &- start) / 1000
+        cell.recordRequest(status: status, microseconds: (now &- start) / 1000, headerMicroseconds: header)
         // The hold's 503 is the cutover's, not the backend's: counted as a backend error or a
         // transport failure, a write-heavy route refused during the database freeze would
         // trip a revert guard on the side it was just moved to.

@@ -28,4 +28,8 @@ struct ExchangeObservation {
     /// The write hold answered it (refused, or max-wait passed): it never reached a backend,
     /// so it is no backend's error and no transport failure.
     var heldWrite = false
+    /// Nanoseconds the request waited parked by a write hold before its release: the
+    /// latency histograms (which latency guards read) measure from after it, since a
+    /// database freeze's wait is nobody's slowness; the access log keeps the whole time.
+    var parkedNanoseconds: UInt64 = 0
 }

@@ -211,6 +211,27 @@ import SwitchyardTestSupport
         #expect(h.legacy.requestCount == 0, "the backend never saw it")
     }
 
+    /// The same with a body larger than the connection's buffer: the rest waits in the
+    /// kernel, the socket has no read interest, and no event says the client left. At the
+    /// release the write was read whole and sent upstream — saved after its client had
+    /// given up on it (and saved again when the client retried).
+    @Test func aClientThatLeavesWhileItsLargeBodyWaitsIsNeverForwarded() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes)
+        defer { h.stop() }
+        #expect(h.run("hold app").ok)
+        let body = String(repeating: "n", count: 100_000)
+        do {
+            let client = try TestClient(port: h.port)
+            client.send("POST /notes/big HTTP/1.1\r\nHost: test.local\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body)
+            try waitFor("the write to park", seconds: 5) { h.proxy.holdSnapshot().parked == 1 }
+        }   // the client closes its socket here, its body read only in part
+        usleep(300_000)
+        #expect(h.run("release app").ok)
+        usleep(500_000)
+        #expect(HoldSupport.seen(h.legacy, "POST", "/notes") == 0, "the write of a client that left was forwarded")
+        #expect(h.proxy.holdSnapshot().parked == 0)
+    }
+
     @Test func theHoldIsRuntimeStateThatSurvivesARestart() throws {
         let h = try AdminHarness(routes: HoldSupport.routes)
         defer { h.stop() }

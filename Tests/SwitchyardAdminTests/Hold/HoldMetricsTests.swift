@@ -49,4 +49,21 @@ import SwitchyardTestSupport
         #expect(h.run("release app").ok)
         for p in pending { #expect(try p.wait()?.status == 200) }
     }
+
+    /// A released write's wait in the hold is not its backend's slowness: the latency
+    /// histogram (which latency guards read) counts from the release. Counted whole, the
+    /// writes released after a database switch made the new side's p95 the length of the
+    /// freeze, and a latency guard reverted the route just after the database moved.
+    @Test func aReleasedWritesWaitIsNotTheBackendsLatency() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes)
+        defer { h.stop() }
+        #expect(h.run("hold app").ok)
+        let pending = try HoldBoundsTests.park(h, 1, body: 4)
+        usleep(1_500_000)
+        #expect(h.run("release app").ok)
+        for p in pending { #expect(try p.wait()?.status == 200) }
+        let cell = try #require(h.proxy.metricsSnapshot().cells[MetricsKey(route: "app", backend: "legacy")])
+        let p95 = try #require(cell.percentileMicroseconds(0.95))
+        #expect(p95 < 1_000_000, "the released write counted \(p95) µs, its wait included")
+    }
 }
