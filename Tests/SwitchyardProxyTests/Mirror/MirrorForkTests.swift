@@ -8,6 +8,24 @@ import SwitchyardTestSupport
 /// the copy goes to the mirror target marked `X-Switchyard-Mirror: 1`, and each pair comes
 /// out as a `MirrorSample` holding both answers.
 @Suite struct MirrorForkTests {
+    /// Only the proxy marks a copy: a client's own `X-Switchyard-Mirror` (either spelling)
+    /// never reaches a backend — a real request marked as a shadow could skip its saving or
+    /// its audit there — and the copy carries exactly our one marker.
+    @Test func aClientCannotMarkItsRequestAsACopy() throws {
+        let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 100%", extra: "mirror noise 0%"))
+        defer { h.stop() }
+        let client = try h.client()
+        let answer = try #require(client.get("/notes/8", headers: "X-User: nurse-2\r\nX-Switchyard-Mirror: 1\r\nX_Switchyard_Mirror: 0\r\n"))
+        #expect(answer.status == 200)
+        _ = try h.mirrorSamples(1)
+        let primary = try #require(h.legacy.requestHeads.first)
+        #expect(!primary.lowercased().contains("switchyard-mirror") && !primary.lowercased().contains("switchyard_mirror"),
+                "the user's request reached legacy marked: \(primary)")
+        let copy = try #require(h.cloud.requestHeads.first)
+        let markers = copy.lowercased().components(separatedBy: "\r\n").filter { $0.hasPrefix("x-switchyard-mirror") || $0.hasPrefix("x_switchyard_mirror") }
+        #expect(markers == ["x-switchyard-mirror: 1"], "\(markers)")
+    }
+
     @Test func aMirroredReadReachesBothSidesAndTheUserGetsThePrimarysAnswer() throws {
         let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 100%", extra: "mirror noise 0%"))
         defer { h.stop() }
