@@ -11,7 +11,7 @@ public struct AuditLog: Sendable {
 
     public struct Record: Codable, Sendable {
         var time: String
-        var outcome: String          // "accepted", "refused", "warning", "refusals-not-recorded"
+        var outcome: String          // "accepted", "refused", "warning", "refusals-not-recorded", "recovered", "failed" (a guard revert not committed)
         var uid: UInt32
         var pid: Int32
         var user: String

@@ -48,10 +48,20 @@ extension AdminService {
         for guardConfig in allGuards {
             let from = guardBook.countFrom[GuardBook.key(guardConfig)]
             let new = windows.window(route: guardConfig.route, backend: guardConfig.newSide, seconds: guardConfig.windowSeconds, notBefore: from)
-            let old = windows.window(route: guardConfig.route, backend: guardConfig.oldSide, seconds: guardConfig.windowSeconds, notBefore: from)
+            var old = windows.window(route: guardConfig.route, backend: guardConfig.oldSide, seconds: guardConfig.windowSeconds, notBefore: from)
+            let key = GuardBook.key(guardConfig)
+            var remembered = false
+            if old.requests > 0 {
+                guardBook.oldBaseline[key] = old
+            } else if let last = guardBook.oldBaseline[key] {
+                old = last
+                remembered = true
+            }
+            var verdict = guardConfig.check(new: new, old: old)
+            if remembered { verdict = verdict.noting("; \(guardConfig.oldSide) as in its last window with requests") }
             var run = guardBook.run(guardConfig)
-            let action = run.checked(guardConfig.check(new: new, old: old), checks: guardConfig.checks, at: AuditLog.now())
-            guardBook.runs[GuardBook.key(guardConfig)] = run
+            let action = run.checked(verdict, checks: guardConfig.checks, at: AuditLog.now())
+            guardBook.runs[key] = run
             if case .trip(let figures) = action { tripped(guardConfig, figures: figures, trip: run.trip!) }
         }
         planTick(windows)
@@ -71,20 +81,29 @@ extension AdminService {
         // A trip aborts the route's plans; a revert guard's own commit below puts the route back.
         if guardConfig.mode != .observe { abortPlans(on: guardConfig.route, because: "guard \(guardConfig.name) tripped: \(figures)",
                    revert: guardConfig.mode != .revert || revertChange(guardConfig) == nil) }
+        var failure: String?
         if guardConfig.mode == .revert, revertChange(guardConfig) != nil {
             do {
                 if try commitAsActor(command, actor, { revertChange(guardConfig) }) != nil { return }
             } catch {
+                failure = error.message
                 errorLog.error("guard \(guardConfig.route) \(guardConfig.name): revert failed: \(error.message)")
             }
         }
-        // No routing change (observe, freeze, or nothing to revert to): the latch and the
-        // figures are still written down.
+        // No routing change (observe, freeze, nothing to revert to, or a revert that could
+        // not be committed): the latch and the figures are still written down. A failed
+        // revert says so — the new side still has its traffic and a person must act — and
+        // the latch still refuses raises of the new side.
         saveGuardRecord()
-        let what = guardConfig.mode == .observe ? "observed only" : (guardConfig.mode == .freeze ? "raises of \(guardConfig.newSide) refused until ack" : "nothing to revert to")
-        try? audit.append(.init(time: trip.time, outcome: "accepted", uid: actor.uid, pid: actor.pid, user: actor.userName,
+        let what: String
+        if let failure {
+            what = "revert FAILED (\(failure)); \(guardConfig.newSide) keeps its share, raises refused until ack"
+        } else {
+            what = guardConfig.mode == .observe ? "observed only" : (guardConfig.mode == .freeze ? "raises of \(guardConfig.newSide) refused until ack" : "nothing to revert to")
+        }
+        try? audit.append(.init(time: trip.time, outcome: failure == nil ? "accepted" : "failed", uid: actor.uid, pid: actor.pid, user: actor.userName,
                                 command: command.text, reason: figures, changes: ["guard \(guardConfig.name) tripped: \(what)"],
-                                error: nil, generationBefore: table.generation, generation: table.generation))
+                                error: failure, generationBefore: table.generation, generation: table.generation))
         notify(command, actor, changes: ["guard \(guardConfig.name) tripped: \(what)"], generationBefore: table.generation,
                generation: table.generation, figures: figures)
     }

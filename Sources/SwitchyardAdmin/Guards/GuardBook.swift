@@ -32,6 +32,10 @@ struct GuardBook {
     /// Per guard key: the evaluator's clock (monotonic seconds) at its last `ack`. Its windows
     /// start there: the failures that tripped it must not trip it again after the ack.
     var countFrom: [String: Double] = [:]
+    /// Per guard key: the old side's last window that had requests (not persisted). Once a
+    /// flip or a plan's last step has moved everything, the old side's window empties: the
+    /// new side is then judged against the old side as it last was, not against nothing.
+    var oldBaseline: [String: SideWindow] = [:]
 
     init(record: GuardRecord? = nil) {
         self.record = record ?? GuardRecord()

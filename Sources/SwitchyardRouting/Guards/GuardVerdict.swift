@@ -24,6 +24,16 @@ public enum GuardVerdict: Sendable, Equatable {
     }
 
     public var isGreen: Bool { if case .green = self { return true } else { return false } }
+
+    /// The same verdict with `note` after its figures.
+    public func noting(_ note: String) -> GuardVerdict {
+        switch self {
+        case .insufficient(let f): return .insufficient(f + note)
+        case .green(let f): return .green(f + note)
+        case .red(let f): return .red(f + note)
+        case .fastTrip(let f): return .fastTrip(f + note)
+        }
+    }
 }
 
 extension GuardConfig {
@@ -36,6 +46,12 @@ extension GuardConfig {
         }
         guard new.requests >= UInt64(minRequests) else {
             return .insufficient("\(newSide) \(new.requests) requests in \(windowSeconds)s, needs \(minRequests)")
+        }
+        // Nothing to compare with: an old side without requests is not an old side at 0 %
+        // (after a completed flip, the new side's ordinary error rate would trip a revert).
+        // The owner passes the old side's last window with requests when it has one.
+        guard old.requests > 0 else {
+            return .insufficient("\(oldSide) has no requests in \(windowSeconds)s to compare \(newSide) with")
         }
         switch kind {
         case .errors:
@@ -50,7 +66,7 @@ extension GuardConfig {
             let figures = "\(newSide) \(new.clientErrors)/\(new.requests) 401/403/404 (\(Self.pct(n))), \(oldSide) \(old.clientErrors)/\(old.requests) (\(Self.pct(o))) over \(windowSeconds)s; trips at ≥\(Self.format(points)) pt above"
             return n - o >= points - 1e-9 && new.clientErrors > 0 ? .red(figures) : .green(figures)
         case .latency:
-            guard let newP95 = new.p95Microseconds, let oldP95 = old.p95Microseconds, old.requests > 0 else {
+            guard let newP95 = new.p95Microseconds, let oldP95 = old.p95Microseconds else {
                 return .insufficient("\(oldSide) has no requests in \(windowSeconds)s to compare \(newSide)'s p95 with")
             }
             let n = Double(newP95) / 1000, o = Double(oldP95) / 1000

@@ -42,6 +42,16 @@ import Testing
         #expect(errors.check(new: .init(requests: 500, errors: 150), old: .init(requests: 1500, errors: 300)).word == "green")
     }
 
+    /// An old side without a request in the window is nothing to compare with, not 0 %:
+    /// a new side at its ordinary 1.5 % would trip (the owner passes the old side's last
+    /// window with requests when it has one: `GuardAfterFlipTests`).
+    @Test func anOldSideWithoutRequestsIsInsufficientData() {
+        #expect(errors.check(new: .init(requests: 1000, errors: 15), old: .init()).word == "insufficient data")
+        #expect(clientErrors.check(new: .init(requests: 1000, clientErrors: 80), old: .init()).word == "insufficient data")
+        #expect(errors.check(new: .init(requests: 1000, errors: 15), old: .init(requests: 1000, errors: 15)).word == "green")
+        #expect(errors.check(new: .init(requests: 1000, errors: 15), old: .init(requests: 1)).word == "red")
+    }
+
     @Test func oneFailingServerOfTwoStillTrips() {
         // The new side's window is the sum of its servers: one healthy, one answering 503.
         let healthy = SideWindow(requests: 300, errors: 0)
