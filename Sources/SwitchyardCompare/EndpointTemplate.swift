@@ -51,10 +51,11 @@ public enum EndpointTemplate {
         if digits > 0 && letters > 0 && s.count >= 8 { return true }
         // Letters with four digits or more, however short: a record number (E12345, MRN0042).
         if digits >= 4 && letters > 0 { return true }
-        // Four digits or more with only separators between them: a social security number,
-        // a date of birth, a phone number, an address (123-45-6789, 1984-03-12,
-        // 555.123.4567, +15551234567, 10.0.0.1).
-        if letters == 0 && !other && digits >= 4 { return true }
+        // Four digits or more and no letter, whatever lies between them: a social security
+        // number, a date of birth, a phone number, an address (123-45-6789, 1984-03-12,
+        // 555.123.4567, +15551234567, 10.0.0.1), a list of record numbers
+        // (1234567,7654321), a time (12:30:00).
+        if letters == 0 && digits >= 4 { return true }
         if other || separators > 0 { return false }
         if digits == s.count { return true }
         if s.count == 36 && dashes == 4 && s[8] == 0x2D && s[13] == 0x2D && s[18] == 0x2D && s[23] == 0x2D { return true }

@@ -13,7 +13,7 @@ import SwitchyardCompare
                      "/v1/abcdefabcdefabcdef", "/v1/-", "/x/3F2C9A1E-0B4D-4C8E-9F1A-2B3C4D5E6F70", "?q=1", "/api/v2/items/1234/ts",
                      "/by-email/jane@x.org", "/mrn/MRN00417/notes", "/t/a1b2c3d4", "/t/a1b2c3d", "/t/v2beta", "/q/x=1", "/q/a;b",
                      "/s/Jane%20Doe", "/c/\u{1b}[31m", "/long/" + String(repeating: "a", count: 33), "/long/" + String(repeating: "a", count: 32),
-                     "/files/deadbeef/report-2024.pdf", "/v1/abcdefgh"]
+                     "/files/deadbeef/report-2024.pdf", "/v1/abcdefgh", "/patients/1234567,7654321/allergies", "/at/12:30:00"]
         let key = InventoryKey()
         for path in paths {
             key.start(route: UnsafeRawBufferPointer(start: nil, count: 0))
@@ -35,6 +35,9 @@ import SwitchyardCompare
                         "/callers/555.123.4567": "/callers/{id}", "/p/+15551234567": "/p/{id}", "/p/(555)1234567": "/p/{id}",
                         // Short record numbers: letters with four digits or more.
                         "/patients/E12345": "/patients/{id}", "/mrn/MRN0042/chart": "/mrn/{id}/chart", "/t/x1y2z3": "/t/x1y2z3",
+                        // Digits with other punctuation: lists of record numbers, times.
+                        "/patients/1234567,7654321/allergies": "/patients/{id}/allergies", "/at/12:30:00": "/at/{id}",
+                        "/r/~2024": "/r/{id}", "/r/1,2,3": "/r/1,2,3",
                         // Versions and short numbers stay.
                         "/api/v1.2/x": "/api/v1.2/x", "/r/1.0": "/r/1.0", "/a-b/c.d": "/a-b/c.d"]
         for (path, template) in expected { #expect(EndpointTemplate.template(path) == template, "\(path)") }
