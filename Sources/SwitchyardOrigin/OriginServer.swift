@@ -222,7 +222,7 @@ public final class OriginServer: @unchecked Sendable {
                 let count = Int(request.query("bytes") ?? "0") ?? 0
                 socket.respondStreaming(status: 200, count: count, keepAlive: keepAlive)
             case path == "/slow":
-                usleep(UInt32((Int(request.query("ms") ?? "100") ?? 100) * 1000))
+                usleep(OriginRequest.pauseMicroseconds(request.query("ms"), default: 100))
                 socket.respond(status: 200, body: Array("\(name) answered slowly\n".utf8), keepAlive: keepAlive)
             default:
                 let suffix = generation.isEmpty ? "" : " (generation \(generation))"

@@ -24,6 +24,14 @@ struct OriginRequest {
     func headerValue(_ name: String) -> String {
         headers.first { $0.0.lowercased() == name }?.1 ?? ""
     }
+
+    /// A `ms=` pause in microseconds, kept within 0…60 s: the origins run inside `switchyard
+    /// demo`, and a negative or huge value (`/slow?ms=-1`) trapped converting to `UInt32`,
+    /// taking the demo's proxy down with its backend.
+    static func pauseMicroseconds(_ text: String?, default fallback: Int) -> UInt32 {
+        let ms = text.flatMap { Int($0) } ?? fallback
+        return UInt32(min(max(ms, 0), 60_000) * 1000)
+    }
 }
 
 /// Blocking socket helpers for the origin servers.
@@ -117,7 +125,7 @@ final class OriginSocket {
                                     target: String(parts[1]), version: String(parts[2]), headers: headers, body: [], bodyLength: 0)
         if request.path == "/read-later" {
             // A backend busy before it reads the body: the sender is held back meanwhile.
-            usleep(UInt32((Int(request.query("ms") ?? "1000") ?? 1000) * 1000))
+            usleep(OriginRequest.pauseMicroseconds(request.query("ms"), default: 1000))
         }
         // An application that answers before reading the body (a redirect to the login
         // page, a 401): the caller answers from the head alone.
