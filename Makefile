@@ -6,7 +6,7 @@ SWIFT ?= swift
 BUILD_DIR := .build
 # Debian packages: to build (OpenSSL, nghttp2 through pkg-config) and for the tests' clients.
 BUILD_PACKAGES := pkg-config libssl-dev libnghttp2-dev zlib1g-dev
-TEST_PACKAGES := curl socat openssl nghttp2-client util-linux chromium prometheus systemd lintian man-db wrk binutils logrotate etcd-server etcd-client
+TEST_PACKAGES := curl socat openssl strace nghttp2-client util-linux chromium prometheus systemd lintian man-db wrk binutils logrotate etcd-server etcd-client
 BENCH_PACKAGES := haproxy nginx wrk nghttp2-client
 
 .PHONY: demo test build release deps test-deps bench-deps install-cli clean bench deb
