@@ -41,7 +41,8 @@ public struct FleetEndpoint: Sendable, Equatable, CustomStringConvertible {
         guard let colon = rest.lastIndex(of: ":"), !rest.contains("/") else { return nil }
         var host = rest[..<colon]
         if host.hasPrefix("[") && host.hasSuffix("]") { host = host.dropFirst().dropLast() }
-        guard !host.isEmpty, let port = UInt16(rest[rest.index(after: colon)...]), port > 0 else { return nil }
+        // No credentials (`user:password@host`): they belong in `user … password-file …`.
+        guard !host.isEmpty, !host.contains("@"), let port = UInt16(rest[rest.index(after: colon)...]), port > 0 else { return nil }
         self.host = String(host)
         self.port = port
     }

@@ -20,6 +20,12 @@ extension RoutesParser {
         var i = 3
         // URLs run up to the first option word.
         while i < tokens.count, tokens[i].text.contains("://") {
+            // Credentials in the URL would be printed at every start, in errors, in `status`
+            // and in the fleet's own records: refused, without echoing them.
+            if tokens[i].text.contains("@") {
+                error(tokens[i], "an etcd URL must not carry credentials (user:password@): use user NAME password-file PATH")
+                return
+            }
             guard let endpoint = FleetEndpoint(url: tokens[i].text) else {
                 error(tokens[i], "bad etcd URL \"\(tokens[i].text)\" (expected http://HOST:PORT; the JSON gateway is plain HTTP)")
                 return

@@ -30,6 +30,7 @@ struct FleetLineTests {
         ("fleet clinic consul http://127.0.0.1:2379", "test.routes:1:14: expected etcd after the fleet name"),
         ("fleet clinic etcd https://127.0.0.1:2379", "test.routes:1:19: bad etcd URL \"https://127.0.0.1:2379\""),
         ("fleet clinic etcd http://127.0.0.1:99999", "test.routes:1:19: bad etcd URL"),
+        ("fleet clinic etcd http://root:s3cret@10.0.0.1:2379", "test.routes:1:19: an etcd URL must not carry credentials"),
         ("fleet clinic etcd user u", "test.routes:1:19: fleet needs at least one etcd URL"),
         ("fleet c/x etcd http://127.0.0.1:2379", "test.routes:1:7: bad fleet name \"c/x\""),
         ("fleet clinic etcd http://127.0.0.1:2379 user u", "test.routes:1:1: fleet: user and password-file go together"),
@@ -45,5 +46,19 @@ struct FleetLineTests {
         } catch let error as RoutesErrors {
             #expect(error.description.hasPrefix(expected), "\(error.description)")
         }
+    }
+
+    /// A password written into an etcd URL is refused without being repeated: the refusal
+    /// goes to terminals, the journal and `check`'s output. Before, such a URL was accepted
+    /// (its host read as `root:s3cret@10.0.0.1`) and printed at every start, in connection
+    /// errors, in `status` and in the instance's record in etcd.
+    @Test func anEtcdURLWithCredentialsIsRefusedWithoutEchoingThem() throws {
+        do {
+            _ = try parse("fleet clinic etcd http://root:s3cret@10.0.0.1:2379\n" + twoBackends + "route app {\n    active legacy\n}\n")
+            Issue.record("accepted")
+        } catch let error as RoutesErrors {
+            #expect(!error.description.contains("s3cret"), "\(error.description)")
+        }
+        #expect(FleetEndpoint(url: "http://u:p@127.0.0.1:2379") == nil)
     }
 }
