@@ -421,6 +421,13 @@ public final class AdminService: @unchecked Sendable {
             activity.reloadFinished(ok: false, message: message)
             throw AdminError("reload refused, nothing changed:\n" + message)
         }
+        // A guard in the file with the name of one added at run time: both would be checked
+        // against one run and one latch, and /metrics would show its series twice.
+        if let twin = newConfig.guards.first(where: { g in guardBook.record.runtimeGuards.contains { $0.route == g.route && $0.name == g.name } }) {
+            let message = "\(routesPath): route \(twin.route) has a guard \(twin.name) added at run time too: remove that one first (guard \(twin.route) remove \(twin.name)), then reload"
+            activity.reloadFinished(ok: false, message: message)
+            throw AdminError("reload refused, nothing changed:\n" + message)
+        }
         let (state, warnings) = table.state.reconciled(with: newConfig)
         return Change(state: state, config: newConfig, extraLines: ["reloaded \(routesPath)"] + warnings.map { "warning: \($0)" }
                       + Proxy.keyFileWarnings(newConfig, file: routesPath))

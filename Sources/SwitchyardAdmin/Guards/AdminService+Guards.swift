@@ -7,9 +7,12 @@ import SwitchyardRouting
 /// that a latched guard refuses raises of its route's new side. Everything here runs under
 /// the commit lock, so a trip's revert is one more commit in line with people's.
 extension AdminService {
-    /// The routes file's guards, then those added at run time, for routes that exist.
+    /// The routes file's guards, then those added at run time, for routes that exist. A
+    /// runtime guard named as one of the file's (a state file from before the file gained
+    /// it: a reload would have been refused) is left out: the file's is the one in force.
     var allGuards: [GuardConfig] {
-        (config.guards + guardBook.record.runtimeGuards).filter { table.routeIndex(named: $0.route) != nil }
+        let runtime = guardBook.record.runtimeGuards.filter { g in !config.guards.contains { $0.route == g.route && $0.name == g.name } }
+        return (config.guards + runtime).filter { table.routeIndex(named: $0.route) != nil }
     }
 
     /// The cells the guards read (both sides of each) and the longest window among them.

@@ -58,6 +58,28 @@ import SwitchyardRouting
         #expect(h.run("guards").text.contains("app e: errors cloud vs legacy, freeze"))
     }
 
+    /// A reload that would give the file a guard of the same route and name as one added at
+    /// run time is refused in one line, naming the way out; nothing changes. Before, both
+    /// were checked against one run and one latch (each check counted twice), and /metrics
+    /// showed the guard's series twice, which Prometheus refuses.
+    @Test func aReloadThatDuplicatesARuntimeGuardIsRefused() throws {
+        let h = try AdminHarness(routes: Self.routes)
+        defer { h.stop() }
+        #expect(h.run("guard app add e5 errors new cloud old legacy revert").ok)
+        let before = h.proxy.table.generation
+        let withGuard = Self.routes.replacingOccurrences(of: "127.0.0.1:LEGACY", with: "127.0.0.1:\(h.legacy.port)")
+            .replacingOccurrences(of: "sticky header X-User\n", with: "sticky header X-User\n    guard e5 errors new cloud old legacy freeze\n")
+        try withGuard.write(toFile: h.routesPath, atomically: true, encoding: .utf8)
+        let reload = h.run("reload")
+        #expect(!reload.ok && reload.text.contains("guard app remove e5"), "\(reload.text)")
+        #expect(h.proxy.table.generation == before, "nothing changed")
+        #expect(h.run("guards").text.components(separatedBy: "app e5:").count == 2, "one guard e5: \(h.run("guards").text)")
+        // The way out: remove the runtime one, then the reload goes through.
+        #expect(h.run("guard app remove e5").ok)
+        #expect(h.run("reload").ok)
+        #expect(h.run("guards").text.contains("freeze"), "the file's guard is in force")
+    }
+
     @Test func badGuardCommandsAreRefusedInOneLineAndChangeNothing() throws {
         let h = try AdminHarness(routes: Self.routes)
         defer { h.stop() }
