@@ -43,6 +43,8 @@ extension DownstreamConnection {
         let action = exchange.noServerLeft(otherSide: failoverBackend(handle))
         if case .failOver(let other) = action {
             decision.backend = other
+            // A copy forked for the first side compares nothing real any more.
+            mirrorPair?.discard()
             return connectUpstream(allowReuse: allowReuse, handle)
         }
         return action

@@ -13,6 +13,10 @@ final class MirrorPair {
     private(set) var copies: [MirrorExchange] = []
     /// The primary and the copies still running.
     private var openParts = 1
+    /// The user's request failed over to another side after the fork: its answer is no
+    /// longer the primary side's (with the target the other side, the pair would compare
+    /// the target with itself, always matching), so no sample is delivered.
+    private(set) var discarded = false
     unowned let mirror: WorkerMirror
 
     init(route: String, method: String, path: String, primary: MirrorRecorder, mirror: WorkerMirror) {
@@ -29,6 +33,9 @@ final class MirrorPair {
         openParts += 1
     }
 
+    /// See `discarded`; the copies still run to their end (their connections are pooled).
+    func discard() { discarded = true }
+
     /// The primary or a copy ended; the last one hands the samples over.
     func partEnded() {
         openParts -= 1
@@ -37,8 +44,10 @@ final class MirrorPair {
         mirror.livePairs -= 1
         let answer = primary.answer()
         for copy in copies {
-            mirror.deliver(MirrorSample(kind: copy.kind, route: route, target: copy.target, method: method, path: path,
-                                        primary: answer, other: copy.recorder.answer()))
+            if !discarded {
+                mirror.deliver(MirrorSample(kind: copy.kind, route: route, target: copy.target, method: method, path: path,
+                                            primary: answer, other: copy.recorder.answer()))
+            }
             mirror.giveRecorder(copy.recorder)
         }
         mirror.giveRecorder(primary)

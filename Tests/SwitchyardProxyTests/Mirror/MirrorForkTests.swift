@@ -84,6 +84,23 @@ import SwitchyardTestSupport
                 "one copy per user on legacy, none for the \(onCloud) on cloud")
     }
 
+    /// A user's request that fails over to the mirror target after the fork (its side has no
+    /// server up) yields no pair: the comparison would be the target against itself, always
+    /// matching, and a legacy outage would fill the report with agreement that means
+    /// nothing — enough to make a route look ready.
+    @Test func aRequestThatFailsOverToTheTargetYieldsNoPair() throws {
+        let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 100%", extra: "mirror noise 0%\nfailover")
+            .replacingOccurrences(of: "    backend legacy\n", with: "    split legacy 100% cloud 0%\n")
+            .replacingOccurrences(of: "server 127.0.0.1:LEGACY", with: "server 127.0.0.1:DEAD"))
+        defer { h.stop() }
+        let answer = try #require(try h.client().get("/notes/3", headers: "X-User: u1\r\n"))
+        #expect(answer.status == 200 && answer.text.hasPrefix("cloud answered"), "failed over: \(answer.text)")
+        #expect(waitUntil(5) { h.mirrorCounters("cloud").completed == 1 }, "the copy ran: \(h.mirrorCounters("cloud"))")
+        usleep(200_000)
+        let samples = h.proxy.drainMirrorSamples()
+        #expect(samples.isEmpty, "\(samples.count) pair(s) of cloud against cloud")
+    }
+
     /// `mirror methods GET POST` copies POSTs (to whatever the operator chose); noise, the
     /// same request again to the primary side, is for safe methods only: that side's
     /// database is real, and a second POST there is a second write.
