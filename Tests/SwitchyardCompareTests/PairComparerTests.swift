@@ -13,6 +13,17 @@ import SwitchyardRouting
         #expect(differences(Fixture.json(#"{"a":1,"b":{"c":[1,2]}}"#), Fixture.json(#"{"b":{"c":[1.0,2e0]},"a":1}"#)) == [])
     }
 
+    /// Numbers by exact value, strings byte for byte: 64-bit ids above 2^53 that differ
+    /// (what a rewrite that parses them as doubles sends) and a name precomposed on one side
+    /// and decomposed on the other are differences. Before, both compared equal.
+    @Test func largeIdsAndDifferentlyComposedNamesAreDifferences() {
+        #expect(differences(Fixture.json(#"{"id":9007199254740993}"#), Fixture.json(#"{"id":9007199254740992}"#)) == ["json:$.id"])
+        #expect(differences(Fixture.json(#"{"name":"Jos\u00e9"}"#), Fixture.json(#"{"name":"Jose\u0301"}"#)) == ["json:$.name"])
+        #expect(differences(Fixture.json(#"{"a":[100,0.5,-0,1.50,12300]}"#), Fixture.json(#"{"a":[1e2,5e-1,0,1.5,1.23E4]}"#)) == [])
+        #expect(differences(Fixture.json(#"{"a":1}"#), Fixture.json(#"{"a":-1}"#)) == ["json:$.a"])
+        #expect(differences(Fixture.json(#"{"a":0.1}"#), Fixture.json(#"{"a":0.10000000000000001}"#)) == ["json:$.a"])
+    }
+
     @Test func arraysAreComparedInOrderAndIndicesFoldToAStar() {
         #expect(differences(Fixture.json(#"{"items":[{"id":1},{"id":2}]}"#), Fixture.json(#"{"items":[{"id":2},{"id":1}]}"#))
                 == ["json:$.items[*].id"])

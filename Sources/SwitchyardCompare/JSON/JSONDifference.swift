@@ -93,6 +93,10 @@ struct JSONDifference {
             if x.count != y.count { report() }
         case (.number(let x), .number(let y)):
             if !JSONValue.sameNumber(x, y) { report() }
+        case (.string(let x), .string(let y)):
+            // Byte for byte: Swift's `==` takes canonically equivalent text as equal ("José"
+            // precomposed and decomposed), which a patient-matching system does not.
+            if !x.utf8.elementsEqual(y.utf8) { report() }
         default:
             if a != b { report() }
         }
