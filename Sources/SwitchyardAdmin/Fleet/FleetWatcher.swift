@@ -17,6 +17,9 @@ struct FleetWatcher {
         client = EtcdClient(endpoints: agent.config.endpoints, credentials: agent.credentials)
     }
 
+    /// How long the heartbeat may see a newer generation than the watch brought.
+    static let staleWatchMilliseconds: UInt64 = 3_000
+
     mutating func run() {
         while !agent.isStopped {
             do {
@@ -51,11 +54,27 @@ struct FleetWatcher {
         let watch = try client.openWatch(agent.keys.state, startRevision: read.revision + 1)
         agent.link.withLock { $0.caughtUpWithStore() }
         backoff.reset()
+        var behindSince: UInt64?
         while !agent.isStopped {
             // Detached meanwhile (the heartbeat saw 5 s without success): start over with a
             // whole read, so that "synced" again means "caught up".
-            if case .detached = agent.currentLink().phase {
+            let link = agent.currentLink()
+            if case .detached = link.phase {
                 throw EtcdError(message: "detached: reconnecting")
+            }
+            // A watch on a member that froze (a hung host: its socket open, nothing sent)
+            // says nothing, and nothing bounds that silence. The heartbeat reads the store
+            // through whichever member answers: when it has seen a newer generation for
+            // longer than a watch event takes, and nothing was refused, the watch is stale.
+            let now = Clock.monotonicMilliseconds()
+            let store = agent.view.withLock { $0.storeGeneration } ?? 0
+            if store > (agent.service?.table.generation ?? store), link.rejection == nil, link.alarm == nil {
+                if let since = behindSince, now &- since > Self.staleWatchMilliseconds {
+                    throw EtcdError(message: "the watch said nothing of generation \(store) for \(Self.staleWatchMilliseconds / 1000) s: reading the state whole from the next member")
+                }
+                if behindSince == nil { behindSince = now }
+            } else {
+                behindSince = nil
             }
             guard let line = try watch.readLine(deadline: Clock.monotonicMilliseconds() + 500) else { continue }
             guard let parsed = EtcdWatchLine.parse(line) else { continue }
