@@ -33,7 +33,7 @@ public final class FleetAgent: @unchecked Sendable {
     /// The admin thread's client (used under the commit lock only).
     private let commitClient: EtcdClient
     /// The store's copy read by `prepareChange` for the `commit` that follows.
-    private var pendingRead: (modRevision: Int64, generation: UInt64)?
+    private var pendingRead: (modRevision: Int64, generation: UInt64, state: RuntimeState)?
 
     /// `password`: the first line of the password file, read by `serve` at start.
     public init(config: FleetConfig, password: String?, errorLog: ErrorLog) {
@@ -128,7 +128,7 @@ public final class FleetAgent: @unchecked Sendable {
         case .ignore:
             break
         }
-        pendingRead = (kv.modRevision, document.generation)
+        pendingRead = (kv.modRevision, document.generation, document.state)
         try fetchHistoryForRevert(service, command)
     }
 
@@ -172,7 +172,8 @@ public final class FleetAgent: @unchecked Sendable {
         try service.refuseGuardedRaise(old: old, newState: change.state, config: service.config)
         let changes = routingChanges + change.extraLines
         let time = Self.wallText()
-        let document = FleetDocument(generation: generation, state: newTable.state, instance: instanceName, user: caller.userName,
+        let document = FleetDocument(generation: generation, state: Self.shared(read.state, old: old.state, new: newTable.state),
+                                     instance: instanceName, user: caller.userName,
                                      uid: caller.uid, command: AdminText.stored(command.text),
                                      reason: command.reason.map(AdminText.stored), changes: changes, time: time,
                                      committedAtMilliseconds: Self.wallMilliseconds())
@@ -228,6 +229,20 @@ public final class FleetAgent: @unchecked Sendable {
             answer.json = AdminAnswer.encode(object)
         }
         return answer
+    }
+
+    /// The state the fleet gets from a change made here: the store's, with the routes this
+    /// change touched replaced. A route another instance's file still has and this one's no
+    /// longer does (a rolling edit of the routes files), or whose override this instance
+    /// dropped when its file changed, keeps the store's runtime: sent as this instance
+    /// holds it, every other instance would move its users back to the file's default,
+    /// under an audit record that never names the route.
+    static func shared(_ stored: RuntimeState, old: RuntimeState, new: RuntimeState) -> RuntimeState {
+        var shared = stored
+        for name in Set(old.routes.keys).union(new.routes.keys) where old.routes[name] != new.routes[name] {
+            shared.routes[name] = new.routes[name]
+        }
+        return shared
     }
 
     /// A transaction whose answer never came may have committed: read the state back before
