@@ -84,6 +84,16 @@ struct FleetInstanceRecord: Codable, Equatable {
     /// `synced`, `detached` or `rejected`.
     var status: String
     var error: String?
+
+    /// The record with its texts screened (`AdminText.screened`): it comes from etcd, where
+    /// anyone with access can write, and `status` shows it on an operator's terminal.
+    var screened: FleetInstanceRecord {
+        var record = self
+        record.name = AdminText.screened(name)
+        record.status = AdminText.screened(status)
+        record.error = error.map(AdminText.screened)
+        return record
+    }
 }
 
 /// Where the fleet's keys live: `/switchyard/<fleet>/…`.

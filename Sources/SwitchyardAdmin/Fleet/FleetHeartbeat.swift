@@ -58,9 +58,9 @@ struct FleetHeartbeat {
         let members = try client.range(agent.keys.members, prefix: true)
         let state = try client.range(agent.keys.state)
         agent.link.withLock { $0.callSucceeded(nowMilliseconds: Clock.monotonicMilliseconds()) }
-        let records = instances.kvs.compactMap { try? JSONDecoder().decode(FleetInstanceRecord.self, from: $0.value) }
+        let records = instances.kvs.compactMap { try? JSONDecoder().decode(FleetInstanceRecord.self, from: $0.value).screened }
         let live = Set(records.map(\.name))
-        let gone = members.kvs.map { String($0.key.dropFirst(agent.keys.members.count)) }.filter { !live.contains($0) }
+        let gone = members.kvs.map { AdminText.screened(String($0.key.dropFirst(agent.keys.members.count))) }.filter { !live.contains($0) }
         let storeGeneration = state.kvs.first.flatMap { try? FleetDocument.decode($0.value) }?.generation
         agent.view.withLock {
             $0 = FleetView(instances: records.sorted { $0.name < $1.name }, gone: gone.sorted(), storeGeneration: storeGeneration,
