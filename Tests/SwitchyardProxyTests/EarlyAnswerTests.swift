@@ -84,6 +84,39 @@ import SwitchyardProxy
         #expect(client.closedByServer)
     }
 
+    /// A client's trailers for a stream the proxy reset are ignored (RFC 9113 §5.1), even
+    /// after many other streams of the connection ended normally. Before, every closed
+    /// stream entered the eight-entry list of closed streams: once nghttp2 had forgotten the
+    /// reset one (it keeps as many closed streams as may be open at once), ordinary
+    /// requests had pushed it out of the list too, and its trailers were taken for a new
+    /// stream below the highest — GOAWAY(PROTOCOL_ERROR), every stream of the connection cut.
+    @Test func trailersForAResetStreamAfterManyOthersEndedAreIgnored() throws {
+        let h = try ProxyHarness(routes: HTTP2Tests.routes)
+        defer { h.stop() }
+        let client = try H2FrameClient(port: h.port)
+        client.request(stream: 1, method: "POST", path: "/answer-early", extra: [("content-length", "10")], endStream: false)
+        #expect(client.response(stream: 1)?.status == 302)
+        // More body than the content-length said: the stream is reset.
+        client.sendFrame(type: H2FrameClient.data, flags: 0, stream: 1, payload: [UInt8](repeating: 7, count: 20))
+        var reset = false
+        while !reset, let frame = client.readFrame() {
+            reset = frame.type == H2FrameClient.rstStream && frame.stream == 1
+        }
+        #expect(reset, "RST_STREAM on stream 1")
+        // More than nghttp2 keeps of closed streams (as many as the streams allowed at once)
+        // and more than the list of reset ones holds.
+        for stream in stride(from: UInt32(3), through: 401, by: 2) {
+            client.request(stream: stream, path: "/n\(stream)")
+            #expect(client.response(stream: stream)?.status == 200, "stream \(stream)")
+        }
+        // The client's trailers for stream 1, in flight when the reset came.
+        client.sendFrame(type: H2FrameClient.headers, flags: H2FrameClient.endStream | H2FrameClient.endHeaders, stream: 1,
+                         payload: H2FrameClient.headerBlock([("x-checksum", "abc")]))
+        client.request(stream: 403, path: "/after")
+        let after = client.response(stream: 403)
+        #expect(after?.status == 200, "the connection goes on")
+    }
+
     /// HEADERS on a stream id below one the client already opened is a connection error
     /// (RFC 9113 §5.1.1), not silence that leaves the client waiting.
     @Test func headersOnALowerStreamIdEndTheConnection() throws {

@@ -48,13 +48,17 @@ public final class H2ServerSession {
 
     /// The highest stream id the client opened with HEADERS.
     private var highestOpened: Int32 = 0
-    /// The last streams that closed: a client's HEADERS for one of them (trailers racing our
-    /// RST_STREAM) is nghttp2's to ignore, not a reason to end the connection.
+    /// The last streams that were reset (by us, or closed with an error code): a client's
+    /// HEADERS for one of them (trailers racing the RST_STREAM, RFC 9113 §5.1) is nghttp2's
+    /// to ignore, not a reason to end the connection. Streams that ended normally are not
+    /// kept: on a busy connection eight of them closed within milliseconds and pushed a
+    /// reset stream out, and its client's trailers then cost every stream a GOAWAY.
     private var recentlyClosed = [Int32](repeating: 0, count: 8)
     private var recentlyClosedNext = 0
 
-    /// Notes a closed stream in `recentlyClosed`.
+    /// Notes a reset stream in `recentlyClosed` (once).
     private func noteClosed(_ id: Int32) {
+        guard !recentlyClosed.contains(id) else { return }
         recentlyClosed[recentlyClosedNext] = id
         recentlyClosedNext = (recentlyClosedNext + 1) % recentlyClosed.count
     }
@@ -201,6 +205,7 @@ public final class H2ServerSession {
     /// Ends `stream` with RST_STREAM (`code`: RFC 9113 error code).
     public func reset(_ stream: Int32, code: UInt32) {
         guard let session else { return }
+        noteClosed(stream)
         _ = nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream, code)
     }
 
@@ -316,7 +321,7 @@ public final class H2ServerSession {
         nghttp2_session_callbacks_set_send_data_callback(callbacks, sendData)
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, stream, errorCode, userData in
             H2ServerSession.withOwner(userData) { owner in
-                owner.noteClosed(stream)
+                if errorCode != 0 { owner.noteClosed(stream) }
                 owner.delegate.h2StreamClosed(stream, errorCode: errorCode)
             }
             return 0
