@@ -41,7 +41,7 @@ import SwitchyardTLS
     /// after `tls noverify` became `tls ca … sni wrong.test` the pooled connection carried
     /// the next request as if it had been verified under the new rules (the saved session
     /// was dropped, the connection was not). Now it is closed, the new connection verifies,
-    /// and the certificate does not name wrong.test: 502.
+    /// and the certificate does not name wrong.test: no server can be used, 503.
     @Test func aConnectionMadeUnderOtherTLSSettingsIsNotUsedAfterTheyChange() throws {
         try requireTools("openssl")
         let pki = try TLSConfigurationTests.PKI()
@@ -60,7 +60,7 @@ import SwitchyardTLS
         config.backends[0].servers[0].sni = "wrong.test"
         try proxy.proxy.publish(try RouteTable.build(config: config, state: RuntimeState(), generation: 2))
         let next = try #require(client.get("/next"), "no answer")
-        #expect(next.status == 502, "\(next.status) \(next.text)")
+        #expect(next.status == 503, "\(next.status) \(next.text)")
         // The same settings again (a flip publishes them unchanged): connections stay pooled.
         config.backends[0].servers[0].sni = "localhost"
         try proxy.proxy.publish(try RouteTable.build(config: config, state: RuntimeState(), generation: 3))

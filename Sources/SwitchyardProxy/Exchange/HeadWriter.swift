@@ -99,7 +99,8 @@ enum HeadWriter {
     /// X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, Forwarded and X-Real-IP — a
     /// client cannot make a backend believe another address, scheme or host. From a trusted
     /// peer, X-Forwarded-For and Forwarded get this hop appended, and the other fields are
-    /// kept (ours written only where the peer sent none). The generation header and X-Switchyard-Mirror are always ours.
+    /// kept (ours written only where the peer sent none). The generation header is always ours;
+    /// X-Switchyard-Mirror is ours, or a trusted peer's.
     static func writeRequestHead(_ out: IOBuffer, _ base: UnsafeRawPointer, _ p: HTTPRequestParser, _ x: RequestExtras) -> Bool {
         out.append(slice(base, p.methodSpan))
         out.append(byte: UInt8(ascii: " "))
@@ -125,10 +126,11 @@ enum HeadWriter {
                 }
                 // Ours replaces the client's (the same value when it was sane).
                 if RequestID.isHeaderName(slice(base, field.name)) { continue }
-                // Only the proxy marks a mirrored copy: a backend that treats marked
-                // requests as shadows (no persistence, no outbound messages) must never
-                // see a real user's request marked, nor a copy marked twice.
-                if ASCII.equalsAsFieldName(slice(base, field.name), "x-switchyard-mirror") { continue }
+                // Only a proxy marks a mirrored copy: a backend that treats marked requests
+                // as shadows (no persistence, no outbound messages) must never see a real
+                // user's request marked, nor a copy marked twice. A trusted forwarder (a
+                // Switchyard in front, mirroring to this one) keeps its mark.
+                if !trusted, ASCII.equalsAsFieldName(slice(base, field.name), "x-switchyard-mirror") { continue }
                 copier.add(out, field)
             case .host:
                 copier.add(out, field)

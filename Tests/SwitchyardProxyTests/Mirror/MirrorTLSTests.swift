@@ -12,8 +12,9 @@ import SwitchyardTestSupport
         try requireTools("openssl")
         let pki = try TLSConfigurationTests.PKI()
         try pki.selfSigned("site", name: "localhost")
-        // B terminates TLS in front of its own "legacy" origin: the mirror target.
-        let b = try ProxyHarness(routes: TLSConfigurationTests.httpsRoutes(pki))
+        // B terminates TLS in front of its own "legacy" origin: the mirror target. It trusts
+        // A as a forwarder, so A's mark on the copies reaches B's origin.
+        let b = try ProxyHarness(routes: TLSConfigurationTests.httpsRoutes(pki, extra: "trust-forwarded 127.0.0.1/32"))
         defer { b.stop() }
         let bPort = try #require(b.proxy.httpsAddresses.first).port
         let a = try ProxyHarness(routes: mirrorRoutes("mirror secure 100%", extra: "mirror noise 0%", backends: """
