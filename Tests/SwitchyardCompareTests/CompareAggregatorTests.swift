@@ -84,6 +84,26 @@ import SwitchyardRouting
         #expect(route.verdict.text == "ready")
     }
 
+    /// Old evidence is not readiness: with the latest pair longer ago than `ready`'s span
+    /// (the mirror turned off, a new build of the target deployed since), the verdict says
+    /// so, and a plan that requires compare-ready waits. Before, a month-old comparison
+    /// against another build still said "ready".
+    @Test func theVerdictAsksForARecentLatestPair() throws {
+        var rules = CompareRules()
+        rules.readyPairs = 100
+        rules.readySeconds = 600
+        let same = Fixture.json(#"{"a":1}"#)
+        var aggregator = CompareAggregator()
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        aggregator.ingest((0..<100).map { _ in Fixture.sample(same, same) }, now: start, rules: { _ in rules })
+        aggregator.ingest((0..<100).map { _ in Fixture.sample(same, same) }, now: start.addingTimeInterval(700), rules: { _ in rules })
+        let latest = start.timeIntervalSince1970 + 700
+        let fresh = try #require(CompareReport(book: aggregator.book, routes: [("charting", rules)], now: latest + 300).routes.first)
+        #expect(fresh.verdict.ready, "\(fresh.verdict.text)")
+        let stale = try #require(CompareReport(book: aggregator.book, routes: [("charting", rules)], now: latest + 2 * 3600).routes.first)
+        #expect(stale.verdict.missing == ["latest pair 2 h ago (at most 10 min)"], "\(stale.verdict.text)")
+    }
+
     @Test func theBookRoundTripsThroughJSONAndKeepsNoBodyOrQuery() throws {
         let aggregator = Self.planted(pairs: 200, start: Date())
         let data = try JSONEncoder().encode(aggregator.book)

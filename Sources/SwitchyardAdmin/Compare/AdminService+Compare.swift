@@ -59,7 +59,7 @@ extension AdminService {
         if let route { names = [route] } else {
             names = table.routes.filter { $0.mode == .http && book.routes[$0.name] != nil }.map(\.name)
         }
-        return CompareReport(book: book, routes: names.map { ($0, rules[$0] ?? CompareRules()) })
+        return CompareReport(book: book, routes: names.map { ($0, rules[$0] ?? CompareRules()) }, now: Date().timeIntervalSince1970)
     }
 
     /// Saves the comparison every minute until `saveComparison(final: true)`.

@@ -53,11 +53,13 @@ public struct CompareReport: Sendable {
 
     /// `routes`: the routes to report, in order, with their rules (a route with nothing
     /// compared yet is reported empty, its verdict saying what is missing).
-    public init(book: CompareBook, routes: [(name: String, rules: CompareRules)]) {
-        self.routes = routes.map { Self.route($0.name, book.routes[$0.name] ?? RouteBook(), rules: $0.rules) }
+    /// `now` (Unix seconds): the verdict also asks that the latest pair be recent (nil: not
+    /// asked, as for a report of a saved book).
+    public init(book: CompareBook, routes: [(name: String, rules: CompareRules)], now: Double? = nil) {
+        self.routes = routes.map { Self.route($0.name, book.routes[$0.name] ?? RouteBook(), rules: $0.rules, now: now) }
     }
 
-    static func route(_ name: String, _ book: RouteBook, rules: CompareRules) -> Route {
+    static func route(_ name: String, _ book: RouteBook, rules: CompareRules, now: Double? = nil) -> Route {
         var endpoints: [Endpoint] = []
         var worst: (key: String, endpoint: String, count: Int)?
         for (template, e) in book.endpoints.sorted(by: { $0.key < $1.key }) {
@@ -84,7 +86,8 @@ public struct CompareReport: Sendable {
         for e in endpoints { for (k, n) in e.kindCounts { kinds[k, default: 0] += n } }
         let span = (book.lastTime ?? 0) - (book.firstTime ?? 0)
         let verdict = CompareVerdict.judge(pairs: pairs, spanSeconds: span, aboveNoise: above,
-                                           worst: worst.map { ($0.key, $0.endpoint) }, rules: rules)
+                                           worst: worst.map { ($0.key, $0.endpoint) }, rules: rules,
+                                           latestAgeSeconds: now.flatMap { now in book.lastTime.map { now - $0 } })
         return Route(name: name, pairs: pairs, noiseSamples: endpoints.reduce(0) { $0 + $1.noiseSamples }, aboveNoise: above,
                      noiseOnly: endpoints.reduce(0) { $0 + $1.noiseOnly }, kindCounts: kinds, firstTime: book.firstTime,
                      lastTime: book.lastTime, spanSeconds: span, endpoints: endpoints, verdict: verdict, rules: rules)

@@ -1,8 +1,8 @@
 import SwitchyardRouting
 
 /// A route's verdict: "ready" when at least `readyPairs` mirror pairs were compared over at
-/// least `readySeconds` (first to latest pair) and the share of pairs differing by more than
-/// noise is under `maxMismatchRate` (0.1 %). Otherwise what is missing, in words:
+/// least `readySeconds` (first to latest pair), the latest no longer than `readySeconds` ago,
+/// and the share of pairs differing by more than noise is under `maxMismatchRate` (0.1 %). Otherwise what is missing, in words:
 /// `412 of 1,000 pairs; 38 min of 1 h; 2.9 % mismatches (most at $.patient.name, GET /patients/{id})`.
 public struct CompareVerdict: Sendable, Equatable {
     public static let maxMismatchRate = 0.001
@@ -14,9 +14,17 @@ public struct CompareVerdict: Sendable, Equatable {
     public var text: String { ready ? "ready" : "not ready: " + missing.joined(separator: "; ") }
 
     /// `worst`: the most frequent difference above noise and its endpoint, if any.
+    ///
+    /// `latestAgeSeconds`: how long ago the latest pair was compared (nil: not asked). Pairs
+    /// older than `readySeconds` are old evidence — the mirror turned off, a new build of the
+    /// target deployed since — and a plan that requires `compare-ready` must not move users
+    /// on them.
     static func judge(pairs: Int, spanSeconds: Double, aboveNoise: Int, worst: (key: String, endpoint: String)?,
-                      rules: CompareRules) -> CompareVerdict {
+                      rules: CompareRules, latestAgeSeconds: Double? = nil) -> CompareVerdict {
         var missing: [String] = []
+        if pairs > 0, let age = latestAgeSeconds, age > Double(rules.readySeconds) {
+            missing.append("latest pair \(ReportFormat.duration(age)) ago (at most \(ReportFormat.duration(Double(rules.readySeconds))))")
+        }
         if pairs < rules.readyPairs {
             missing.append("\(ReportFormat.count(pairs)) of \(ReportFormat.count(rules.readyPairs)) pairs")
         }
