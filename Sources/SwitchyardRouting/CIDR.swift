@@ -12,6 +12,9 @@ public struct CIDR: Sendable, Equatable, Hashable, Codable, CustomStringConverti
     /// 0…32 for IPv4, 0…128 for IPv6.
     public let prefixLength: Int
 
+    /// An IPv4 network (else IPv6).
+    public var isIPv4: Bool { if case .v4 = network { return true } else { return false } }
+
     /// Accepts `ADDR/LEN`; a bare address means a single host (`/32` or `/128`).
     public init?(parsing text: String) {
         guard case .success(let cidr) = CIDR.parseExplained(text) else { return nil }

@@ -32,6 +32,18 @@ struct SimulationReport {
         return text
     }
 
+    /// Cohorts the proposal adds that the log cannot judge: the decision log keeps, of a
+    /// request, the cohort rules that matched it then (by identity) and the caller's /24 (or
+    /// /64) — not its header, cookie or path values, nor its full address. The users such a
+    /// cohort moves are not counted; the answer says so instead of "moves: none".
+    var unjudgedCohorts: [Cohort] {
+        after.cohorts.filter { cohort in
+            guard !before.cohorts.contains(where: { $0.matcher == cohort.matcher }) else { return false }
+            if case .client(let cidr) = cohort.matcher { return cidr.prefixLength > (cidr.isIPv4 ? 24 : 64) }
+            return true
+        }
+    }
+
     func checks() -> [String] {
         rising.map { side in
             let back = simulation.usersLeaving(side)
@@ -59,6 +71,9 @@ struct SimulationReport {
             lines.append("  moves \(move.from) → \(move.to): \(users) user(s), \(s.movedRequests[move] ?? 0) request(s)")
         }
         lines += checks().map { "  " + $0 }
+        for cohort in unjudgedCohorts {
+            lines.append("  NOT COUNTED: cohort \(cohort.description) cannot be judged from the log (it keeps networks, not addresses, and no header, cookie or path values): the users it moves are missing above")
+        }
         for (title, groups) in [("by cohort rule", s.byCohort), ("by network", s.byNetwork), ("by client", s.byClient)] where !groups.isEmpty {
             lines.append("  \(title):")
             // The ten groups with the most users moving; the JSON answer has them all.
@@ -94,6 +109,7 @@ struct SimulationReport {
             "after": Dictionary(uniqueKeysWithValues: sides.map { ($0, side(s.after[$0] ?? .init())) }),
             "moves": s.moves.sorted { $0.key < $1.key }.map { ["from": $0.key.from, "to": $0.key.to, "users": $0.value, "requests": s.movedRequests[$0.key] ?? 0] },
             "checks": checks(), "violation": checks().contains { $0.hasPrefix("VIOLATION") },
+            "unjudged_cohorts": unjudgedCohorts.map(\.description),
             "by_cohort": s.byCohort.mapValues(moves), "by_network": s.byNetwork.mapValues(moves), "by_client": s.byClient.mapValues(moves),
             "busiest_minute": InventoryReport.time(s.busiestMinute), "busiest_requests": s.busiestRequests,
             "busiest_after": s.busiestAfter, "busiest_now": s.busiestNow, "seconds": seconds,

@@ -100,6 +100,23 @@ import SwitchyardTestSupport
         #expect(h.auditRecords().count == 2)
     }
 
+    /// A cohort the log cannot judge — one workstation (/32, narrower than the /24 kept),
+    /// a header value — is named as not counted, beside the moves it does count. Before,
+    /// the answer said "moves: none" for a change that moves that workstation.
+    @Test func aCohortTheLogCannotJudgeIsNamedNotCounted() throws {
+        let h = try AdminHarness(routes: Self.routes)
+        defer { h.stop() }
+        for i in 0..<20 { _ = try #require(try TestClient(port: h.port).get("/chart/\(i)", headers: "Cookie: SB=u\(i)\r\n")) }
+        let narrow = h.run("simulate app cohort add client 127.0.0.1/32 -> cloud")
+        #expect(narrow.ok, "\(narrow.text)")
+        #expect(narrow.text.contains("NOT COUNTED: cohort client 127.0.0.1/32"), "\(narrow.text)")
+        let (header, _) = h.service.execute("simulate app cohort add header X-Ward icu -> cloud --json", caller: AdminHarness.root)
+        #expect(header.json.contains("\"unjudged_cohorts\"") && header.json.contains("X-Ward"), "\(header.json)")
+        // A /16 is as wide as the networks kept: judged, so not named.
+        let wide = h.run("simulate app cohort add client 127.0.0.0/16 -> cloud")
+        #expect(wide.ok && !wide.text.contains("NOT COUNTED"), "\(wide.text)")
+    }
+
     @Test func badSimulationsAreRefusedInOneLine() throws {
         let h = try AdminHarness()
         defer { h.stop() }
