@@ -284,7 +284,10 @@ public final class FleetAgent: @unchecked Sendable {
             }
             laggards = read.kvs.compactMap { kv in
                 guard let record = try? JSONDecoder().decode(FleetInstanceRecord.self, from: kv.value) else { return nil }
-                return record.generation >= generation ? nil : "\(record.name) (generation \(record.generation))"
+                // Serving it, and synced: an instance in alarm (its store went back) may show
+                // a higher generation it serves on its own; that is not agreement.
+                return record.generation >= generation && record.status == "synced" ? nil
+                    : "\(AdminText.screened(record.name)) (generation \(record.generation)\(record.status == "synced" ? "" : ", " + AdminText.screened(record.status)))"
             }
             if laggards.isEmpty { return [] }
             usleep(10_000)

@@ -124,7 +124,20 @@ struct FleetWatcher {
         }
         switch FleetApplyDecision.decide(storeGeneration: document.generation, localGeneration: service.table.generation, whole: whole) {
         case .ignore:
-            agent.link.withLock { $0.storeBehind(nil) }
+            let local = service.table.generation
+            // On the watch, a lower generation is not a late event: the watch starts after
+            // the whole read, so every event is newer than what was applied. An older
+            // generation written later is the store going back (a restore, an old state
+            // put back by hand): an alarm, as a whole read that finds it behind raises.
+            if !whole, document.generation < local, kv.modRevision > agent.applied.withLock({ $0.revision }) {
+                let alarm = "the fleet store went back to generation \(document.generation) (revision \(kv.modRevision)), behind this instance's \(local) (restored from a backup, or an old state put back?); not applied, a person must decide"
+                agent.link.withLock { $0.storeBehind(alarm) }
+                agent.errorLog.error("fleet \(agent.config.name): \(alarm)")
+                agent.writeOwnRecord(using: client)
+                return
+            }
+            // Only a store at or past this instance's generation ends an alarm.
+            if document.generation >= local { agent.link.withLock { $0.storeBehind(nil) } }
             if document.generation == service.table.generation {
                 agent.noteApplied(document.generation, revision: kv.modRevision)
                 agent.link.withLock { $0.rejected(nil) }
