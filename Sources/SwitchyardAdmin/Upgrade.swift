@@ -240,6 +240,10 @@ public final class Upgrade: Sendable {
         let asked = request.withLock { $0 }
         service.recordUpgrade(to: caller.pid, by: asked?.caller, reason: asked?.reason, binary: asked?.binary)
         service.handOver("this proxy (pid \(getpid())) handed over to pid \(caller.pid) and is draining: commands go to the new process")
+        // The inventory, the decision log and the comparison as counted up to now: the new
+        // process reads them again once it is told, as its baseline. This process saves
+        // them no more — a later save would write over the new process's.
+        service.saveCountsForHandOver()
         Self.write(fd, "handed-over\n")
         // `upgrade` is answered (and this process stops accepting admin connections) once
         // the new process's admin socket has taken the path: `in-place`, or the connection's

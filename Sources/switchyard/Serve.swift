@@ -212,12 +212,14 @@ struct ServeRunner {
             switch ServeUpgrade.finish(takeover, admin: admin) {
             case .serving:
                 errorLog.info("took over from pid \(takeover.previousPID) at generation \(proxy.table.generation)")
+                service?.reloadCountsAfterTakeOver()
             case .refused(let failure):
                 errorLog.error(failure)
                 admin?.stop()
                 proxy.shutdown(graceMilliseconds: options.grace * 1000)
                 throw ExitCode(1)
             case .servingWithoutAdminPath(let failure):
+                service?.reloadCountsAfterTakeOver()
                 errorLog.error("took over from pid \(takeover.previousPID) at generation \(proxy.table.generation), "
                                + "but \(failure): the admin socket answers at \(admin?.boundPath ?? "-") until a restart")
             }

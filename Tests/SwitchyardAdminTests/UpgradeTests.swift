@@ -222,6 +222,30 @@ import SwitchyardTestSupport
         try waitFor("the new process to stop", seconds: 15) { !Self.alive(new) }
     }
 
+    /// What the old process counted for the inventory (and the comparison) up to the hand-
+    /// over is the new process's baseline. Before, the new process read the files at its
+    /// start — the old one's last periodic save, up to a minute behind — and its next save
+    /// wrote over the old one's final save: that minute was gone from `inventory` and
+    /// `simulate` for good (a once-a-day caller among it).
+    @Test func theInventoryCountedUpToTheUpgradeIsKeptByTheNewProcess() throws {
+        let setup = try Setup()
+        let (first, port) = try setup.serve()
+        for _ in 0..<5 { #expect(try TestClient(port: port).get("/upgrade-probe")?.status == 200) }
+        let result = try setup.upgrade()
+        #expect(result.status == 0, "\(result.output)")
+        let new = try #require(result.newPID, "\(result.output)")
+        try waitFor("pid \(first) to exit", seconds: 15) { !Self.alive(first) }
+        let answer = try #require(ServeProcessTests.command(setup.admin, "inventory"))
+        let row = answer.split(separator: "\n").first { $0.contains("GET /upgrade-probe") }.map(String.init) ?? ""
+        // "GET /upgrade-probe   legacy 4/0  cloud 1/0": requests per side, whichever side each went to.
+        let words = row.split(separator: " ")
+        let requests = zip(words, words.dropFirst()).filter { ["legacy", "cloud"].contains($0.0) }
+            .compactMap { Int($0.1.split(separator: "/").first ?? "") }.reduce(0, +)
+        #expect(requests == 5, "the new process's inventory: \(answer)")
+        kill(new, SIGTERM)
+        try waitFor("the new process to stop", seconds: 15) { !Self.alive(new) }
+    }
+
     @Test func aNewProcessWhoseSocketCannotTakeThePathServesOnAndSaysWhere() throws {
         try requireTools("curl")
         let setup = try Setup()

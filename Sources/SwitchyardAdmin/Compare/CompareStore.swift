@@ -58,6 +58,18 @@ final class CompareStore: @unchecked Sendable {
         }
     }
 
+    /// Reads the file again: for an upgrade's new process once the old one has handed over,
+    /// which saved its counts at that moment. What this process counted before then (the
+    /// seconds of the hand-over) is dropped for the old process's fuller book.
+    func reload(errorLog: ErrorLog) {
+        guard let book = Self.load(path, errorLog: errorLog) else { return }
+        lock.withLock {
+            let key = aggregator.exampleKey
+            aggregator = CompareAggregator(book: book)
+            aggregator.exampleKey = key
+        }
+    }
+
     /// Compares `samples` (outside the lock: the slow part) and counts them (under it).
     func ingest(_ samples: [MirrorSample], now: Date, rules: (String) -> CompareRules?) {
         guard !samples.isEmpty else { return }

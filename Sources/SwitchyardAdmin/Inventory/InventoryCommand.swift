@@ -68,4 +68,18 @@ extension AdminService {
     public func saveInventory(final: Bool = false) {
         do { try inventoryStore.save(dataPlane, final: final) } catch { errorLog.error("saving the inventory: \(error.message)") }
     }
+
+    /// An upgrade's hand-over (the old process): the counts saved one last time.
+    func saveCountsForHandOver() {
+        saveInventory(final: true)
+        do { try compareStore.save(final: true) } catch { errorLog.error("saving the comparison: \(error.message)") }
+    }
+
+    /// An upgrade's new process, once the old one has handed over: the counts it saved at
+    /// that moment become the baseline (the files read at start were up to a minute old,
+    /// and the next save here would have written them over, losing that minute for good).
+    public func reloadCountsAfterTakeOver() {
+        inventoryStore.reloadBaseline(errorLog: errorLog)
+        compareStore.reload(errorLog: errorLog)
+    }
 }

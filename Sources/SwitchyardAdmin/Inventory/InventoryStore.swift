@@ -35,6 +35,22 @@ final class InventoryStore: @unchecked Sendable {
         } ?? []
     }
 
+    /// Reads both files again as the baseline: for an upgrade's new process once the old one
+    /// has handed over, which saved its counts at that moment (the files this process read
+    /// at start were the old one's last periodic save, up to a minute behind).
+    func reloadBaseline(errorLog: ErrorLog) {
+        let inventory = SideFile.load(inventoryPath, what: "inventory file", empty: "an empty one", errorLog: errorLog) { bytes in
+            try JSONDecoder().decode(InventorySnapshot.self, from: Data(bytes))
+        } ?? InventorySnapshot()
+        let decisions = SideFile.load(decisionsPath, what: "decision log", empty: "an empty one", errorLog: errorLog) { bytes in
+            try Self.decodeDecisions(bytes)
+        } ?? []
+        lock.withLock {
+            baseline = inventory
+            baselineDecisions = decisions
+        }
+    }
+
     static func decodeDecisions(_ bytes: [UInt8]) throws -> [DecisionRecord] {
         let stride = MemoryLayout<DecisionRecord>.stride
         guard bytes.count >= 16, Array(bytes[0..<4]) == magic else { throw SideFile.Damaged(description: "not a decision log") }
