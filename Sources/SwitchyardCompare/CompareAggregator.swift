@@ -31,6 +31,11 @@ public struct CompareAggregator: Sendable {
         for (sample, outcome) in zip(samples, outcomes) {
             guard let outcome else { continue }
             var route = book.routes[sample.route] ?? RouteBook()
+            if sample.primary.failure != nil {
+                route.leftOut = (route.leftOut ?? 0) + 1
+                book.routes[sample.route] = route
+                continue
+            }
             var endpoint = outcome.endpoint
             if route.endpoints[endpoint] == nil && route.endpoints.count >= RouteBook.maxEndpoints {
                 endpoint = RouteBook.otherEndpoint

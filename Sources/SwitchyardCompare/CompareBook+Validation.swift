@@ -29,6 +29,7 @@ extension CompareBook {
         for (name, route) in routes {
             guard time(route.firstTime), time(route.lastTime) else { return "route \(name): a time out of range" }
             if let first = route.firstTime, let last = route.lastTime, first > last { return "route \(name): first pair after the latest" }
+            guard count(route.leftOut ?? 0), add(route.leftOut ?? 0) else { return "route \(name): a count out of range" }
             guard route.endpoints.count <= RouteBook.maxEndpoints + 1 else { return "route \(name): \(route.endpoints.count) endpoints" }
             for (endpoint, book) in route.endpoints {
                 let place = "route \(name), \(endpoint)"

@@ -15,6 +15,10 @@ public struct RouteBook: Codable, Sendable, Equatable {
     public var firstTime: Double?
     public var lastTime: Double?
     public var endpoints: [String: EndpointBook] = [:]
+    /// Samples left out because the user's own answer failed (cut by the user or by the
+    /// primary side): they say nothing of the target, and counted as mismatches they kept a
+    /// route from ready for browser cancellations. nil in files from before it was kept.
+    public var leftOut: Int?
 
     /// Endpoints beyond this many (a path with unfoldable ids) are counted under
     /// `otherEndpoint`, so a route's book stays bounded.

@@ -104,6 +104,29 @@ import SwitchyardRouting
         #expect(stale.verdict.missing == ["latest pair 2 h ago (at most 10 min)"], "\(stale.verdict.text)")
     }
 
+    /// A pair whose user-side answer failed (the browser cancelled, the old side reset) says
+    /// nothing of the target: left out and counted as such, never a mismatch. Before, each
+    /// was a `failure:primary:reset` mismatch above noise until enough noise samples showed
+    /// it, and a little browser cancelling kept a route from ready.
+    @Test func pairsWhoseUserAnswerFailedAreLeftOut() throws {
+        var rules = CompareRules()
+        rules.readyPairs = 100
+        rules.readySeconds = 60
+        let same = Fixture.json(#"{"a":1}"#)
+        var cut = same
+        cut.failure = .reset
+        var aggregator = CompareAggregator()
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        aggregator.ingest((0..<60).map { _ in Fixture.sample(same, same) }, now: start, rules: { _ in rules })
+        aggregator.ingest((0..<5).map { _ in Fixture.sample(cut, same) }, now: start.addingTimeInterval(30), rules: { _ in rules })
+        aggregator.ingest((0..<60).map { _ in Fixture.sample(same, same) }, now: start.addingTimeInterval(90), rules: { _ in rules })
+        let route = try #require(CompareReport(book: aggregator.book, routes: [("charting", rules)]).routes.first)
+        #expect(route.pairs == 120 && route.aboveNoise == 0 && route.leftOut == 5)
+        #expect(route.verdict.ready, "\(route.verdict.text)")
+        #expect(CompareReport(book: aggregator.book, routes: [("charting", rules)]).text().contains("5 left out"))
+        #expect(try JSONDecoder().decode(CompareBook.self, from: try JSONEncoder().encode(aggregator.book)) == aggregator.book)
+    }
+
     @Test func theBookRoundTripsThroughJSONAndKeepsNoBodyOrQuery() throws {
         let aggregator = Self.planted(pairs: 200, start: Date())
         let data = try JSONEncoder().encode(aggregator.book)

@@ -10,6 +10,7 @@ extension CompareReport {
             "route": r.name,
             "pairs": r.pairs,
             "noise_samples": r.noiseSamples,
+            "left_out": r.leftOut,
             "mismatches_above_noise": r.aboveNoise,
             "mismatch_rate": ratio(r.aboveNoise, r.pairs),
             "noise_only": r.noiseOnly,

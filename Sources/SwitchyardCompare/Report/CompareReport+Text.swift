@@ -18,7 +18,8 @@ extension CompareReport {
             lines.append("  \(ReportFormat.count(route.pairs)) pairs over \(ReportFormat.duration(route.spanSeconds))"
                          + " (+\(ReportFormat.count(route.noiseSamples)) primary-vs-primary); mismatches above noise "
                          + "\(ReportFormat.count(route.aboveNoise)) (\(Self.rate(route.aboveNoise, route.pairs))); noise only "
-                         + "\(ReportFormat.count(route.noiseOnly)) (\(Self.rate(route.noiseOnly, route.pairs)))")
+                         + "\(ReportFormat.count(route.noiseOnly)) (\(Self.rate(route.noiseOnly, route.pairs)))"
+                         + (route.leftOut > 0 ? "; \(ReportFormat.count(route.leftOut)) left out (the user's own answer failed)" : ""))
             for e in route.endpoints { lines += endpointLines(e) }
         }
         return lines.joined(separator: "\n")

@@ -37,6 +37,8 @@ public struct CompareReport: Sendable {
     public struct Route: Sendable {
         public var name: String
         public var pairs: Int
+        /// Samples left out: the user's own answer failed (see `RouteBook.leftOut`).
+        public var leftOut: Int
         public var noiseSamples: Int
         public var aboveNoise: Int
         public var noiseOnly: Int
@@ -88,7 +90,7 @@ public struct CompareReport: Sendable {
         let verdict = CompareVerdict.judge(pairs: pairs, spanSeconds: span, aboveNoise: above,
                                            worst: worst.map { ($0.key, $0.endpoint) }, rules: rules,
                                            latestAgeSeconds: now.flatMap { now in book.lastTime.map { now - $0 } })
-        return Route(name: name, pairs: pairs, noiseSamples: endpoints.reduce(0) { $0 + $1.noiseSamples }, aboveNoise: above,
+        return Route(name: name, pairs: pairs, leftOut: book.leftOut ?? 0, noiseSamples: endpoints.reduce(0) { $0 + $1.noiseSamples }, aboveNoise: above,
                      noiseOnly: endpoints.reduce(0) { $0 + $1.noiseOnly }, kindCounts: kinds, firstTime: book.firstTime,
                      lastTime: book.lastTime, spanSeconds: span, endpoints: endpoints, verdict: verdict, rules: rules)
     }
