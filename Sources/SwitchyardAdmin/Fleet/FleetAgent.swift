@@ -33,7 +33,7 @@ public final class FleetAgent: @unchecked Sendable {
     /// The admin thread's client (used under the commit lock only).
     private let commitClient: EtcdClient
     /// The store's copy read by `prepareChange` for the `commit` that follows.
-    private var pendingRead: (modRevision: Int64, generation: UInt64, state: RuntimeState)?
+    private var pendingRead: (modRevision: Int64, generation: UInt64, state: RuntimeState, raw: Data)?
 
     /// `password`: the first line of the password file, read by `serve` at start.
     public init(config: FleetConfig, password: String?, errorLog: ErrorLog) {
@@ -128,7 +128,7 @@ public final class FleetAgent: @unchecked Sendable {
         case .ignore:
             break
         }
-        pendingRead = (kv.modRevision, document.generation, document.state)
+        pendingRead = (kv.modRevision, document.generation, document.state, kv.value)
         try fetchHistoryForRevert(service, command)
     }
 
@@ -199,7 +199,7 @@ public final class FleetAgent: @unchecked Sendable {
             revision = result.revision
         } catch let error as EtcdError {
             commitClient.rotate()
-            revision = try readBack(document, after: error)
+            revision = try readBack(document, read: (read.modRevision, read.raw), after: error)
             readBackNote = "fleet \(config.name): the transaction's answer was lost or inconclusive (\(error)); read back from etcd: committed"
         } catch let error as AdminError {
             throw error
@@ -245,19 +245,34 @@ public final class FleetAgent: @unchecked Sendable {
         return shared
     }
 
-    /// A transaction whose answer never came may have committed: read the state back before
-    /// anyone retries, and say which it was.
-    private func readBack(_ document: FleetDocument, after error: EtcdError) throws(AdminError) -> Int64 {
+    /// A transaction whose answer never came may have committed: find out before anyone
+    /// retries, and say which it was. `history/<G>` is written only by the transaction that
+    /// made generation G (guarded by the state's revision), so it — not `state`, which a
+    /// later change by another instance, a guard or a plan may already have replaced —
+    /// says whether ours landed. When it is not there, the state we read is put back under
+    /// the same guard (a fence): once that succeeds, the lost transaction can never land
+    /// late, and "not applied anywhere, retry" is certain. (A `flip` retried after a wrong
+    /// "retry" flips users back.)
+    private func readBack(_ document: FleetDocument, read: (modRevision: Int64, raw: Data), after error: EtcdError) throws(AdminError) -> Int64 {
         guard error.maybeApplied else {
             throw AdminError("fleet \(config.name): cannot reach etcd (\(error)): not applied anywhere")
         }
+        func ours() throws(EtcdError) -> Int64? {
+            let history = try commitClient.range(keys.history(document.generation))
+            guard let kv = history.kvs.first, let stored = try? FleetDocument.decode(kv.value), stored == document else { return nil }
+            return kv.modRevision
+        }
         for _ in 0..<3 {
             do {
-                let read = try commitClient.range(keys.state)
-                if let kv = read.kvs.first, let stored = try? FleetDocument.decode(kv.value), stored == document {
-                    return kv.modRevision
+                if let revision = try ours() { return revision }
+                let fence = try commitClient.txn([.modRevision(keys.state, read.modRevision)], puts: [(keys.state, read.raw)],
+                                                 readOnFailure: keys.state)
+                if fence.succeeded {
+                    throw AdminError("fleet \(config.name): the transaction timed out and did not commit (\(error)): not applied anywhere, retry")
                 }
-                throw AdminError("fleet \(config.name): the transaction timed out and did not commit (\(error)): not applied anywhere, retry")
+                // The state moved on since our read: ours, or another's.
+                if let revision = try ours() { return revision }
+                throw AdminError("fleet \(config.name): the transaction timed out (\(error)) and another change committed first: not applied anywhere; check `status` before retrying")
             } catch let failure as EtcdError {
                 commitClient.rotate()
                 errorLog.warning("fleet: reading back a timed-out transaction: \(failure)")

@@ -130,3 +130,40 @@ extension FleetTests.FleetConvergenceTests {
         try waitFor("a and b at generation \(start + 1)", seconds: 5) { fixture.instances.allSatisfy { $0.generation() == start + 1 } }
     }
 }
+
+extension FleetTests.FleetConvergenceTests {
+    /// The same with another instance's change committed on top before the read-back: the
+    /// state is no longer ours, yet ours committed. Reading `state` back said "did not
+    /// commit, retry" — and a retried flip flips users back; `history/<G>` says committed.
+    @Test func aLostAnswerWithAnotherChangeOnTopIsStillReadBackAsCommitted() throws {
+        let fixture = try FleetFixture(instanceNames: ["a", "b"])
+        defer { fixture.shutdown() }
+        let proxies = try fixture.cluster.members.map { try AnswerDroppingProxy(upstreamPort: $0.clientPort) }
+        defer { proxies.forEach { $0.stop() } }
+        let p = try FleetInstance(name: "p", parent: fixture.directory, fleet: fixture.fleet,
+                                  endpoints: proxies.map { "http://127.0.0.1:\($0.port)" },
+                                  legacy: fixture.legacy.port, cloud: fixture.cloud.port)
+        try p.start()
+        defer { p.stop() }
+        try waitFor("p to say synced", seconds: 10) { p.isSynced }
+        let start = try #require(p.generation())
+        proxies.forEach { proxy in proxy.dropTransactionAnswers.withLock { $0 = true } }
+        let answer = Locked<String?>(nil)
+        Thread { answer.withLock { $0 = p.command("flip app") } }.start()
+        try waitFor("p's transaction to go through with its answer dropped", seconds: 10) {
+            proxies.reduce(0) { $0 + $1.dropped.withLock { $0 } } == 1
+        }
+        proxies.forEach { proxy in proxy.dropTransactionAnswers.withLock { $0 = false } }
+        // b changes another route on top, before p reads back.
+        let other = fixture.b.command("weight other cloud 30%")
+        #expect(other.contains("generation \(start + 2)"), "\(other)")
+        try waitFor("p's answer", seconds: 20) { answer.withLock { $0 } != nil }
+        let text = answer.withLock { $0 } ?? ""
+        #expect(text.contains("read back from etcd: committed"), "\(text)")
+        #expect(!text.contains("not applied anywhere"), "\(text)")
+        try waitFor("everyone at generation \(start + 2)", seconds: 5) {
+            fixture.instances.allSatisfy { $0.generation() == start + 2 } && p.generation() == start + 2
+        }
+        #expect(fixture.a.answeredBy() == "cloud", "the flip stands")
+    }
+}
