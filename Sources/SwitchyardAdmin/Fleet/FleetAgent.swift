@@ -259,7 +259,8 @@ public final class FleetAgent: @unchecked Sendable {
         }
         func ours() throws(EtcdError) -> Int64? {
             let history = try commitClient.range(keys.history(document.generation))
-            guard let kv = history.kvs.first, let stored = try? FleetDocument.decode(kv.value), stored == document else { return nil }
+            // Ours by its bytes, as sent (decoding screens texts; the bytes are what we wrote).
+            guard let kv = history.kvs.first, kv.value == document.encoded() else { return nil }
             return kv.modRevision
         }
         for _ in 0..<3 {

@@ -159,7 +159,7 @@ extension FleetTests.FleetConvergenceTests {
         #expect(other.contains("generation \(start + 2)"), "\(other)")
         try waitFor("p's answer", seconds: 20) { answer.withLock { $0 } != nil }
         let text = answer.withLock { $0 } ?? ""
-        #expect(text.contains("read back from etcd: committed"), "\(text)")
+        #expect(text.contains("read back from etcd: committed"), "\(text)\np's error log:\n\(p.errorLog.suffix(3000))")
         #expect(!text.contains("not applied anywhere"), "\(text)")
         try waitFor("everyone at generation \(start + 2)", seconds: 5) {
             fixture.instances.allSatisfy { $0.generation() == start + 2 } && p.generation() == start + 2
