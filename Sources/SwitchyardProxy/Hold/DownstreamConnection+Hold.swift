@@ -173,7 +173,11 @@ extension DownstreamConnection {
         }
         startNanoseconds = started
         // Released (not parked again): the wait is the hold's, not the backend's.
-        if phase != .parked, observed.inFlightCell >= 0 { observed.parkedNanoseconds = waited &* 1_000_000 }
+        // Whole milliseconds overstate the wait by up to one: never past the loop's batch
+        // time, which the exchange's end is measured from (else its latency wraps to years).
+        if phase != .parked, observed.inFlightCell >= 0 {
+            observed.parkedNanoseconds = min(waited &* 1_000_000, worker.nowNanoseconds &- started)
+        }
         advance()
         bridge?.connection.needsFlush()
     }
