@@ -53,8 +53,12 @@ extension AdminService {
             let new = windows.window(route: guardConfig.route, backend: guardConfig.newSide, seconds: guardConfig.windowSeconds, notBefore: from)
             var old = windows.window(route: guardConfig.route, backend: guardConfig.oldSide, seconds: guardConfig.windowSeconds, notBefore: from)
             let key = GuardBook.key(guardConfig)
+            // Remembered only from a window with enough requests, and used whenever the old
+            // side's window falls below that: after a flip the window shrinks to its last
+            // stragglers (a few slow requests, often none failed), a sample that would make
+            // the old side look perfect or terrible.
             var remembered = false
-            if old.requests > 0 {
+            if old.requests >= UInt64(guardConfig.minRequests) {
                 guardBook.oldBaseline[key] = old
             } else if let last = guardBook.oldBaseline[key] {
                 old = last

@@ -32,9 +32,11 @@ struct GuardBook {
     /// Per guard key: the evaluator's clock (monotonic seconds) at its last `ack`. Its windows
     /// start there: the failures that tripped it must not trip it again after the ack.
     var countFrom: [String: Double] = [:]
-    /// Per guard key: the old side's last window that had requests (not persisted). Once a
-    /// flip or a plan's last step has moved everything, the old side's window empties: the
-    /// new side is then judged against the old side as it last was, not against nothing.
+    /// Per guard key: the old side's last window with at least the guard's `min` requests
+    /// (not persisted: after a restart or an upgrade the guard has none until the old side
+    /// has traffic again). Once a flip or a plan's last step has moved everything, the old
+    /// side's window shrinks and empties: the new side is then judged against the old side
+    /// as it last was, not against its last stragglers or nothing.
     var oldBaseline: [String: SideWindow] = [:]
 
     init(record: GuardRecord? = nil) {
