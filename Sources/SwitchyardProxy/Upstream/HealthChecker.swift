@@ -138,6 +138,10 @@ final class HealthChecker: @unchecked Sendable {
                     if target.healthy && target.failures >= target.check.fall { target.healthy = false; changed = false }
                 }
                 targets[current] = target
+                // Queued to the workers under the lock: a publish that stops checking this
+                // server (`update`, then `install` clearing its verdict) queues after it, so a
+                // late DOWN can never land after the clearing (`onChange` only queues).
+                if let up = changed { onChange(target.key, up) }
                 lock.unlock()
                 if let up = changed {
                     if up {
@@ -145,7 +149,6 @@ final class HealthChecker: @unchecked Sendable {
                     } else {
                         errorLog.error("server \(target.label) is DOWN (\(target.check.fall) failed checks, last: \(target.lastError))")
                     }
-                    onChange(target.key, up)
                 }
             } else {
                 lock.unlock()
