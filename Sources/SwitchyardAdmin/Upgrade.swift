@@ -219,6 +219,11 @@ public final class Upgrade: Sendable {
         } catch {
             return giveUp("sending the sockets: \(error)")
         }
+        // The inventory, the decision log and the comparison as counted up to now, while
+        // the new process starts: it reads them again once handed over, as its baseline.
+        // Saved here, before the point of no return, so a slow disk can only make the new
+        // process give up (this one serves on), never strand a hand-over half-made.
+        service.saveCountsForHandOver()
         // Wait for `ready`: the new process has bound its admin socket, loaded the state and
         // its workers run.
         let line = Self.readLine(fd, seconds: Self.readySeconds)
@@ -240,10 +245,9 @@ public final class Upgrade: Sendable {
         let asked = request.withLock { $0 }
         service.recordUpgrade(to: caller.pid, by: asked?.caller, reason: asked?.reason, binary: asked?.binary)
         service.handOver("this proxy (pid \(getpid())) handed over to pid \(caller.pid) and is draining: commands go to the new process")
-        // The inventory, the decision log and the comparison as counted up to now: the new
-        // process reads them again once it is told, as its baseline. This process saves
-        // them no more — a later save would write over the new process's.
-        service.saveCountsForHandOver()
+        // This process saves its counts no more (they were saved before `ready`): a later
+        // save would write over the new process's.
+        service.stopSavingCounts()
         Self.write(fd, "handed-over\n")
         // `upgrade` is answered (and this process stops accepting admin connections) once
         // the new process's admin socket has taken the path: `in-place`, or the connection's

@@ -94,6 +94,9 @@ final class CompareStore: @unchecked Sendable {
         dirty = false
     }
 
+    /// No save from now on (an upgrade's old process, once handed over).
+    func stop() { lock.withLock { stopped = true } }
+
     /// Writes the file if anything changed; `final`: the shutdown's save, after which no
     /// periodic save runs.
     func save(final: Bool = false) throws(AdminError) {

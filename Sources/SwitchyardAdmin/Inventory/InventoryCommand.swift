@@ -69,10 +69,17 @@ extension AdminService {
         do { try inventoryStore.save(dataPlane, final: final) } catch { errorLog.error("saving the inventory: \(error.message)") }
     }
 
-    /// An upgrade's hand-over (the old process): the counts saved one last time.
+    /// An upgrade's hand-over (the old process, before the new one says `ready`): the counts
+    /// saved for the new process to read.
     func saveCountsForHandOver() {
-        saveInventory(final: true)
-        do { try compareStore.save(final: true) } catch { errorLog.error("saving the comparison: \(error.message)") }
+        saveInventory()
+        do { try compareStore.save() } catch { errorLog.error("saving the comparison: \(error.message)") }
+    }
+
+    /// An upgrade's hand-over done (the old process): no save from here on.
+    func stopSavingCounts() {
+        inventoryStore.stop()
+        compareStore.stop()
     }
 
     /// An upgrade's new process, once the old one has handed over: the counts it saved at

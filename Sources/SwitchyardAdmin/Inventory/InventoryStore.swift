@@ -107,6 +107,9 @@ final class InventoryStore: @unchecked Sendable {
         try DurableFile.replace(decisionsPath, with: Self.encodeDecisions(decisions(live: dataPlane.decisionRecords())))
     }
 
+    /// No save from now on (an upgrade's old process, once handed over).
+    func stop() { lock.withLock { stopped = true } }
+
     /// Saves every `seconds` on a thread of its own until `stop()`.
     func startSaving(_ dataPlane: DataPlane, every seconds: Double, errorLog: ErrorLog) {
         Thread { [self] in
