@@ -18,6 +18,8 @@ final class TableHandle {
     let schedule: [[Int]]
     /// backend index → position in `schedule`.
     var roundRobin: [Int]
+    /// backend index → server index → weight 0 (drained).
+    private let drained: [[Bool]]
     var activeRequests = 0
     /// Route and backend names as bytes, laid end to end in one allocation each (freed with
     /// the handle), for what every request writes them into (the inventory, the access
@@ -63,24 +65,40 @@ final class TableHandle {
     /// so a caller that holds the table may borrow it for the call instead of retaining it
     /// (an atomic pair every request).
     func nextServerUnretained(of backend: Int, tried: inout UInt64, now: UInt64) -> Unmanaged<ServerPool>? {
-        // `servers[backend]` and `schedule[backend]` indexed in place each time: bound to a
-        // local, the inner array was retained and released on every request.
-        let count = schedule[backend].count
-        let start = roundRobin[backend]
+        // `servers[backend]`, `schedule[backend]` and `drained[backend]` indexed in place
+        // each time: bound to a local, the inner array was retained and released on every
+        // request.
+        let turns = schedule[backend].count
+        guard turns > 0 else { return nil }
+        let turn = roundRobin[backend]
+        roundRobin[backend] = turn + 1 == turns ? 0 : turn + 1
+        // The server whose turn it is, when it can take it: one look, however heavy the
+        // weights (a schedule is up to 64 × 1,000 turns long).
+        let index = schedule[backend][turn]
+        if tried & (1 << UInt64(index & 63)) == 0, servers[backend][index].isAvailable(now: now),
+           servers[backend][index].skipUntil <= now {
+            tried |= 1 << UInt64(index & 63)
+            return Unmanaged.passUnretained(servers[backend][index])
+        }
+        // Else the others in list order from it, never a drained one; one whose connect
+        // just failed only when no other is left.
+        let count = servers[backend].count
         for pass in 0..<2 {
             for k in 0..<count {
-                let turn = (start + k) % count
-                let index = schedule[backend][turn]
-                if tried & (1 << UInt64(index & 63)) != 0 { continue }
-                if !servers[backend][index].isAvailable(now: now) { continue }
-                if pass == 0 && servers[backend][index].skipUntil > now { continue }
-                tried |= 1 << UInt64(index & 63)
-                roundRobin[backend] = (turn + 1) % count
-                return Unmanaged.passUnretained(servers[backend][index])
+                let i = (index + k) % count
+                if drained[backend][i] || tried & (1 << UInt64(i & 63)) != 0 { continue }
+                if !servers[backend][i].isAvailable(now: now) { continue }
+                if pass == 0 && servers[backend][i].skipUntil > now { continue }
+                tried |= 1 << UInt64(i & 63)
+                return Unmanaged.passUnretained(servers[backend][i])
             }
         }
         return nil
     }
+
+    /// Whether server `index` of `backend` is drained (`weight 0`): it takes no turn, and no
+    /// mirror copy either.
+    func isDrained(backend: Int, index: Int) -> Bool { drained[backend][index] }
 
     /// Smooth weighted round robin, laid out once per table: each turn every server gains
     /// its weight and the one with the most takes the turn and pays the total, so a server
@@ -112,10 +130,12 @@ final class TableHandle {
         self.table = table
         self.servers = servers
         self.counters = counters
-        schedule = servers.indices.map { b in
+        let weights = servers.indices.map { b in
             let configured = table.config.backends[b].servers
-            return Self.schedule(weights: servers[b].indices.map { $0 < configured.count ? configured[$0].weight : 1 })
+            return servers[b].indices.map { $0 < configured.count ? configured[$0].weight : 1 }
         }
+        schedule = weights.map(Self.schedule(weights:))
+        drained = weights.map { $0.map { $0 == 0 } }
         roundRobin = Array(repeating: 0, count: servers.count)
         routeNameText = NameText(table.config.routes.map { Array($0.name.utf8) })
         backendNameText = NameText(table.config.backends.map { Array($0.name.utf8) })

@@ -115,8 +115,8 @@ extension DownstreamConnection {
         return (total + n - 1) / n
     }
 
-    /// An available server of `backend` (plain or TLS, as the primary reaches it), starting
-    /// at a random one so copies spread over the servers.
+    /// An available server of `backend` that is not drained (plain or TLS, as the primary
+    /// reaches it), starting at a random one so copies spread over the servers.
     private func mirrorServer(_ handle: TableHandle, backend: Int, _ state: WorkerMirror) -> MirrorServer? {
         let pools = handle.servers[backend]
         guard !pools.isEmpty else { return nil }
@@ -124,8 +124,12 @@ extension DownstreamConnection {
         let first = Int(worker.nextRandom() % UInt64(pools.count))
         var k = 0
         while k < pools.count {
-            let pool = pools[(first + k) % pools.count]
-            if pool.isAvailable(now: now) { return state.server(key: pool.key, address: pool.address, tls: pool.tls) }
+            let index = (first + k) % pools.count
+            let pool = pools[index]
+            // A drained server (`weight 0`) gets no copy either: it is about to go away.
+            if pool.isAvailable(now: now), !handle.isDrained(backend: backend, index: index) {
+                return state.server(key: pool.key, address: pool.address, tls: pool.tls)
+            }
             k += 1
         }
         return nil
