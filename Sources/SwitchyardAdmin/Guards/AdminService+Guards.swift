@@ -71,8 +71,49 @@ extension AdminService {
             guardBook.runs[key] = run
             if case .trip(let figures) = action { tripped(guardConfig, figures: figures, trip: run.trip!) }
         }
+        retryFailedReverts()
         planTick(windows)
     }
+
+    /// The actor and command line a guard's own commits carry.
+    private func guardActor(_ guardConfig: GuardConfig, reason: String) -> (Caller, AdminCommandLine) {
+        let actor = Caller(uid: geteuid(), gid: getegid(), pid: getpid(), userName: "guard \(guardConfig.route) \(guardConfig.name)")
+        var command = (try? AdminCommandLine(parsing: "guard \(guardConfig.route) \(guardConfig.name) trip")) ?? (try! AdminCommandLine(parsing: "guard trip"))
+        command.reason = reason
+        return (actor, command)
+    }
+
+    /// A revert guard whose revert could not be committed (the state file, a name, the
+    /// fleet's store) tries again every `revertRetrySeconds` while its trip stays latched:
+    /// the cause may pass (space freed, the store back) at 2 a.m. with nobody watching.
+    /// An `ack`, or nothing left to revert (a person moved the route back), ends the retries.
+    private func retryFailedReverts() {
+        guard !guardBook.revertRetry.isEmpty else { return }
+        let now = GuardEvaluator.clockSeconds()
+        let guards = allGuards.filter { $0.mode == .revert }
+        for key in guardBook.revertRetry.keys where !guards.contains(where: { GuardBook.key($0) == key }) {
+            guardBook.revertRetry[key] = nil
+        }
+        for guardConfig in guards {
+            let key = GuardBook.key(guardConfig)
+            guard let pending = guardBook.revertRetry[key], now >= pending.next else { continue }
+            guard guardBook.record.trips[key] != nil, revertChange(guardConfig) != nil else {
+                guardBook.revertRetry[key] = nil
+                continue
+            }
+            let (actor, command) = guardActor(guardConfig, reason: pending.figures + "; revert retried")
+            do {
+                _ = try commitAsActor(command, actor, { revertChange(guardConfig) })
+                guardBook.revertRetry[key] = nil
+                errorLog.warning("guard \(guardConfig.route) \(guardConfig.name): revert committed on a retry")
+            } catch {
+                guardBook.revertRetry[key] = (pending.figures, now + Self.revertRetrySeconds)
+                errorLog.error("guard \(guardConfig.route) \(guardConfig.name): revert failed again: \(error.message)")
+            }
+        }
+    }
+
+    static let revertRetrySeconds = 5.0
 
     /// Carries out a trip: latched in the state file, counted, logged, and for `revert` the
     /// route restored as it was before the new side gained traffic — a commit whose actor is
@@ -82,9 +123,7 @@ extension AdminService {
         guardBook.record.trips[key] = trip
         guardBook.tripsTotal[key, default: 0] += 1
         errorLog.warning("guard \(guardConfig.route) \(guardConfig.name) (\(guardConfig.kind.rawValue), \(guardConfig.mode.rawValue)) tripped: \(figures)")
-        let actor = Caller(uid: geteuid(), gid: getegid(), pid: getpid(), userName: "guard \(guardConfig.route) \(guardConfig.name)")
-        var command = (try? AdminCommandLine(parsing: "guard \(guardConfig.route) \(guardConfig.name) trip")) ?? (try! AdminCommandLine(parsing: "guard trip"))
-        command.reason = figures
+        let (actor, command) = guardActor(guardConfig, reason: figures)
         // A trip aborts the route's plans; a revert guard's own commit below puts the route back.
         if guardConfig.mode != .observe { abortPlans(on: guardConfig.route, because: "guard \(guardConfig.name) tripped: \(figures)",
                    revert: guardConfig.mode != .revert || revertChange(guardConfig) == nil) }
@@ -94,7 +133,8 @@ extension AdminService {
                 if try commitAsActor(command, actor, { revertChange(guardConfig) }) != nil { return }
             } catch {
                 failure = error.message
-                errorLog.error("guard \(guardConfig.route) \(guardConfig.name): revert failed: \(error.message)")
+                guardBook.revertRetry[key] = (figures, GuardEvaluator.clockSeconds() + Self.revertRetrySeconds)
+                errorLog.error("guard \(guardConfig.route) \(guardConfig.name): revert failed: \(error.message); retried every \(Int(Self.revertRetrySeconds)) s while latched")
             }
         }
         // No routing change (observe, freeze, nothing to revert to, or a revert that could
@@ -104,7 +144,7 @@ extension AdminService {
         saveGuardRecord()
         let what: String
         if let failure {
-            what = "revert FAILED (\(failure)); \(guardConfig.newSide) keeps its share, raises refused until ack"
+            what = "revert FAILED (\(failure)); \(guardConfig.newSide) keeps its share, retried every \(Int(Self.revertRetrySeconds)) s, raises refused until ack"
         } else {
             what = guardConfig.mode == .observe ? "observed only" : (guardConfig.mode == .freeze ? "raises of \(guardConfig.newSide) refused until ack" : "nothing to revert to")
         }

@@ -38,6 +38,9 @@ struct GuardBook {
     /// side's window shrinks and empties: the new side is then judged against the old side
     /// as it last was, not against its last stragglers or nothing.
     var oldBaseline: [String: SideWindow] = [:]
+    /// Per guard key: a revert that could not be committed, its figures and when (the
+    /// evaluator's clock) to try again (not persisted: a restart's state file has the latch).
+    var revertRetry: [String: (figures: String, next: Double)] = [:]
 
     init(record: GuardRecord? = nil) {
         self.record = record ?? GuardRecord()

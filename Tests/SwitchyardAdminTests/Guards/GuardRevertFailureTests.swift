@@ -6,7 +6,8 @@ import SwitchyardSystem
 
 /// A revert guard whose revert cannot be committed (here: the state file cannot be
 /// replaced) says so: the audit record is `failed` with the reason, the trip still latches
-/// (raises refused), and the route keeps its traffic where it is. Before, the failure went
+/// (raises refused), and the route keeps its traffic where it is; once the cause passes,
+/// the guard's retry commits the revert. Before, the failure went
 /// to the error log only and the audit said "tripped: nothing to revert to" — the trail
 /// claimed there was nothing to undo while the new side kept its users.
 @Suite(.serialized) struct GuardRevertFailureTests {
@@ -51,5 +52,14 @@ import SwitchyardSystem
         #expect((record?["error"] as? String)?.isEmpty == false, "the reason is recorded")
         #expect(h.proxy.table.state.routes["app"] == ramped, "nothing half-applied")
         #expect(h.run("status").text.contains("TRIPPED"))
+
+        // The cause passes (the file can be replaced again): the latched guard's retry
+        // commits the revert, audited as the guard's, without anyone acking or retyping.
+        try FileManager.default.removeItem(atPath: h.statePath)
+        let reverted = waitUntil(15) { h.proxy.table.state.routes["app"] != ramped }
+        #expect(reverted, "the revert was not retried: \(h.run("guards").text)")
+        let retried = h.auditRecords().last { ($0["user"] as? String) == "guard app errs" }
+        #expect(retried?["outcome"] as? String == "accepted", "\(retried ?? [:])")
+        #expect((retried?["reason"] as? String)?.contains("revert retried") == true, "\(retried ?? [:])")
     }
 }
