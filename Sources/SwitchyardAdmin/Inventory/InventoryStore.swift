@@ -27,28 +27,28 @@ final class InventoryStore: @unchecked Sendable {
         let directory = (statePath as NSString).deletingLastPathComponent
         inventoryPath = (directory.isEmpty ? "." : directory) + "/inventory.json"
         decisionsPath = (directory.isEmpty ? "." : directory) + "/decisions.bin"
-        baseline = SideFile.load(inventoryPath, what: "inventory file", empty: "an empty one", errorLog: errorLog) { bytes in
-            try JSONDecoder().decode(InventorySnapshot.self, from: Data(bytes))
-        } ?? InventorySnapshot()
-        baselineDecisions = SideFile.load(decisionsPath, what: "decision log", empty: "an empty one", errorLog: errorLog) { bytes in
-            try Self.decodeDecisions(bytes)
-        } ?? []
+        (baseline, baselineDecisions) = Self.loadBaseline(inventoryPath, decisionsPath, errorLog: errorLog)
     }
 
-    /// Reads both files again as the baseline: for an upgrade's new process once the old one
-    /// has handed over, which saved its counts at that moment (the files this process read
-    /// at start were the old one's last periodic save, up to a minute behind).
-    func reloadBaseline(errorLog: ErrorLog) {
+    /// Both files as a baseline; one that cannot be read back is set aside (`SideFile`) and
+    /// counts as empty.
+    private static func loadBaseline(_ inventoryPath: String, _ decisionsPath: String,
+                                     errorLog: ErrorLog) -> (InventorySnapshot, [DecisionRecord]) {
         let inventory = SideFile.load(inventoryPath, what: "inventory file", empty: "an empty one", errorLog: errorLog) { bytes in
             try JSONDecoder().decode(InventorySnapshot.self, from: Data(bytes))
         } ?? InventorySnapshot()
         let decisions = SideFile.load(decisionsPath, what: "decision log", empty: "an empty one", errorLog: errorLog) { bytes in
             try Self.decodeDecisions(bytes)
         } ?? []
-        lock.withLock {
-            baseline = inventory
-            baselineDecisions = decisions
-        }
+        return (inventory, decisions)
+    }
+
+    /// Reads both files again as the baseline: for an upgrade's new process once the old one
+    /// has handed over, which saved its counts at that moment (the files this process read
+    /// at start were the old one's last periodic save, up to a minute behind).
+    func reloadBaseline(errorLog: ErrorLog) {
+        let loaded = Self.loadBaseline(inventoryPath, decisionsPath, errorLog: errorLog)
+        lock.withLock { (baseline, baselineDecisions) = loaded }
     }
 
     static func decodeDecisions(_ bytes: [UInt8]) throws -> [DecisionRecord] {
