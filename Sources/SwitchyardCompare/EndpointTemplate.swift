@@ -3,10 +3,9 @@
 /// The rule is one function, `isIdentifier`, shared with the inventory
 /// (`InventoryKey.appendTemplate` in SwitchyardProxy calls it on the data plane's raw bytes):
 /// a path segment that is all digits, a UUID (8-4-4-4-12 hex), 16 or more hex digits with
-/// at least one digit, 8+ bytes mixing digits and letters, letters with four or more digits
-/// (a record number: E12345, MRN0042), four or more digits with only
-/// `-`, `.`, `+`, `_` or parentheses between them (a date, a phone or social security
-/// number), one holding `@`, `;`, `=`, `%` or a control byte, or one over 32 bytes is
+/// at least one digit, 8+ bytes mixing digits and letters, any with four or more digits (a
+/// record number: E12345, MRN0042; a date, a phone or social security number; a list of
+/// record numbers), one holding `@`, `;`, `=`, `%` or a control byte, or one over 32 bytes is
 /// written `{id}` — ids and anything that may carry a person's data
 /// (an e-mail, a record number, a token) never reach a report. `CompareEndpointRuleTests`
 /// (SwitchyardAdminTests) checks that both build the same templates.
@@ -49,13 +48,11 @@ public enum EndpointTemplate {
             else { other = true }
         }
         if digits > 0 && letters > 0 && s.count >= 8 { return true }
-        // Letters with four digits or more, however short: a record number (E12345, MRN0042).
-        if digits >= 4 && letters > 0 { return true }
-        // Four digits or more and no letter, whatever lies between them: a social security
-        // number, a date of birth, a phone number, an address (123-45-6789, 1984-03-12,
-        // 555.123.4567, +15551234567, 10.0.0.1), a list of record numbers
-        // (1234567,7654321), a time (12:30:00).
-        if letters == 0 && digits >= 4 { return true }
+        // Four digits or more, whatever lies around them: a record number (E12345, MRN0042),
+        // a social security number, a date of birth, a phone number, an address
+        // (123-45-6789, 1984-03-12, 555.123.4567, +15551234567, 10.0.0.1), a list of record
+        // numbers (1234567,7654321), a time (12:30:00).
+        if digits >= 4 { return true }
         if other || separators > 0 { return false }
         if digits == s.count { return true }
         if s.count == 36 && dashes == 4 && s[8] == 0x2D && s[13] == 0x2D && s[18] == 0x2D && s[23] == 0x2D { return true }
