@@ -323,9 +323,7 @@ extension DownstreamConnection {
                 upstreamFailed(error)
                 return true
             }
-            upstreamWriteBroken = true
-            upstreamWriteBlocked = false
-            closeAfterResponse = true
+            markUpstreamWriteBroken()
         }
         return progressed
     }

@@ -226,10 +226,16 @@ extension DownstreamConnection {
             upstreamFailed(error)
             return
         }
+        markUpstreamWriteBroken()
+        readFromUpstream()
+    }
+
+    /// Nothing more can be sent to the server (it reset or closed its reading side); what it
+    /// answered is still read, and the connection is not kept afterwards.
+    func markUpstreamWriteBroken() {
         upstreamWriteBroken = true
         upstreamWriteBlocked = false
         closeAfterResponse = true
-        readFromUpstream()
     }
 
     /// TLS upstream: drives the handshake (the ClientHello goes first), then encrypts.
