@@ -40,11 +40,7 @@ public enum ASCII {
     public static func equalsAsFieldName(_ name: UnsafeRawBufferPointer, _ lowercaseLiteral: StaticString) -> Bool {
         guard name.count == lowercaseLiteral.utf8CodeUnitCount else { return false }
         let p = lowercaseLiteral.utf8Start
-        for i in 0..<name.count {
-            var c = lowercased(name[i])
-            if c == UInt8(ascii: "_") { c = UInt8(ascii: "-") }
-            if c != p[i] { return false }
-        }
+        for i in 0..<name.count where fieldNameFolded(name[i]) != p[i] { return false }
         return true
     }
 
@@ -54,13 +50,17 @@ public enum ASCII {
         guard a.count == b.count else { return false }
         var i = 0
         while i < a.count {
-            var x = lowercased(a[i]), y = lowercased(b[i])
-            if x == UInt8(ascii: "_") { x = UInt8(ascii: "-") }
-            if y == UInt8(ascii: "_") { y = UInt8(ascii: "-") }
-            if x != y { return false }
+            if fieldNameFolded(a[i]) != fieldNameFolded(b[i]) { return false }
             i += 1
         }
         return true
+    }
+
+    /// A field name's byte as the two compares above read it: lowercased, `_` as `-`.
+    @inline(__always) @usableFromInline
+    static func fieldNameFolded(_ c: UInt8) -> UInt8 {
+        let lower = lowercased(c)
+        return lower == UInt8(ascii: "_") ? UInt8(ascii: "-") : lower
     }
 
     /// True when `a` and `lowercased` (which has no capital letters) have the same length
