@@ -302,8 +302,10 @@ public final class FleetAgent: @unchecked Sendable {
                 guard let record = try? JSONDecoder().decode(FleetInstanceRecord.self, from: kv.value) else { return nil }
                 // Serving it, and synced: an instance in alarm (its store went back) may show
                 // a higher generation it serves on its own; that is not agreement.
-                return record.generation >= generation && record.status == "synced" ? nil
-                    : "\(AdminText.screened(record.name)) (generation \(record.generation)\(record.status == "synced" ? "" : ", " + AdminText.screened(record.status)))"
+                // The status is named only when it, not the generation, is why it lags.
+                if record.generation < generation { return "\(AdminText.screened(record.name)) (generation \(record.generation))" }
+                return record.status == "synced" ? nil
+                    : "\(AdminText.screened(record.name)) (generation \(record.generation), \(AdminText.screened(record.status)))"
             }
             if laggards.isEmpty { return [] }
             usleep(10_000)
