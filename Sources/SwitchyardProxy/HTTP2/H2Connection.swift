@@ -149,7 +149,8 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
 
     private func read() {
         guard !clientEOF, !failed else { return }
-        let scratch = worker.cipherScratch
+        // Not `cipherScratch`: the callbacks `receive` runs may read an upstream through it.
+        let scratch = worker.h2InputScratch
         if let tlsRef {
             tlsRef._withUnsafeGuaranteedRef { readTLS($0, scratch: scratch) }
             return
@@ -168,7 +169,8 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
 
     private func readTLS(_ tls: TLSTransport, scratch: UnsafeMutableRawBufferPointer) {
         do {
-            if try tls.readSocket(fd, scratch: scratch) == .endOfStream { clientEOF = true }
+            // The ciphertext is copied into the session before any callback runs.
+            if try tls.readSocket(fd, scratch: worker.cipherScratch) == .endOfStream { clientEOF = true }
             reading: while !failed {
                 switch try tls.decrypt(into: scratch) {
                 case .bytes(let n): receive(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))

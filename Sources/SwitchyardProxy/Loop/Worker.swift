@@ -117,6 +117,22 @@ final class Worker: @unchecked Sendable {
     private var h2ResponseHeadStorage: H2ResponseHead?
     var cipherScratch: UnsafeMutableRawBufferPointer { loop.cipherScratch }
 
+    /// Where HTTP/2 connections put what they read from their clients while nghttp2 parses
+    /// it. Not `cipherScratch`: nghttp2's callbacks run exchanges, and an exchange may read
+    /// its TLS upstream through `cipherScratch` mid-parse (a write that found the server gone
+    /// reads the answer it left), which overwrote the client's frames not yet parsed.
+    /// One serves every connection: a connection's input is parsed to the end before the
+    /// next is read. Made on first use (a worker that never serves HTTP/2 holds none).
+    var h2InputScratch: UnsafeMutableRawBufferPointer {
+        if let h2InputStorage { return h2InputStorage }
+        let made = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
+        h2InputStorage = made
+        return made
+    }
+    private var h2InputStorage: UnsafeMutableRawBufferPointer?
+
+    deinit { h2InputStorage?.deallocate() }
+
     /// Scratches handed out and not given back (tests: a waiting head holds none).
     private(set) var scratchesOut = 0
 
