@@ -21,9 +21,13 @@ enum Fixture {
     }
 
     /// gzip with zlib's deflate (windowBits 16+15: a gzip wrapper).
-    static func gzip(_ input: [UInt8]) -> [UInt8] {
+    static func gzip(_ input: [UInt8]) -> [UInt8] { compress(input, windowBits: 16 + MAX_WBITS) }
+
+    /// zlib's deflate with `windowBits`: 15 the zlib format ("deflate" as RFC 9110 says),
+    /// −15 the raw stream some servers send for it.
+    static func compress(_ input: [UInt8], windowBits: Int32) -> [UInt8] {
         var stream = z_stream()
-        precondition(deflateInit2_(&stream, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY,
+        precondition(deflateInit2_(&stream, Z_BEST_SPEED, Z_DEFLATED, windowBits, 8, Z_DEFAULT_STRATEGY,
                                    ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK)
         defer { deflateEnd(&stream) }
         var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(input.count))) + 64)

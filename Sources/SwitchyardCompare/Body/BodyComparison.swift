@@ -8,10 +8,16 @@ struct BodyComparison: Equatable {
         /// A body was over `MirrorAnswer.captureLimit` (the data plane kept its hash only), or
         /// decoded to more than that.
         case overLimit = "over_limit"
-        /// A gzip body decoded to more than `GzipDecoder.defaultLimit`.
+        /// A compressed body decoded to more than `ContentDecoder.defaultLimit`.
         case decodedTooLarge = "decoded_too_large"
-        /// A gzip body that zlib could not decode.
+        /// A gzip or deflate body that zlib could not decode.
         case undecodable
+        /// A body in a coding the comparer does not decode (`br`, `zstd`, stacked codings).
+        /// Both sides in the same coding: compared by their bytes. In different codings
+        /// nothing is said of the content (the Content-Encoding header's difference is
+        /// reported where that header is compared): an old side's gzip against a new
+        /// side's brotli is not a body that differs.
+        case unsupportedEncoding = "unsupported_encoding"
         /// JSON by its Content-Type, but one side did not parse (or nested too deep, or held
         /// more than `JSONParser.maxNodes` values).
         case invalidJSON = "invalid_json"
@@ -24,7 +30,7 @@ struct BodyComparison: Equatable {
     /// say JSON; the header comparison reports when they disagree).
     static func compare(_ primary: MirrorAnswer, _ other: MirrorAnswer, primaryType: String?, otherType: String?,
                         primaryEncoding: String?, otherEncoding: String?, ignoring ignored: [JSONPathPattern],
-                        decodedLimit: Int = GzipDecoder.defaultLimit) -> BodyComparison {
+                        decodedLimit: Int = ContentDecoder.defaultLimit) -> BodyComparison {
         var result = BodyComparison()
         guard let a = primary.body, let b = other.body else {
             result.hashOnly = .overLimit
@@ -33,10 +39,15 @@ struct BodyComparison: Equatable {
         }
         // Identical bytes (and encodings): equal, nothing to decode.
         if a == b && primaryEncoding == otherEncoding { return result }
+        guard let codingA = ContentDecoder.coding(of: primaryEncoding), let codingB = ContentDecoder.coding(of: otherEncoding) else {
+            result.hashOnly = .unsupportedEncoding
+            if sameCoding(primaryEncoding, otherEncoding) && !sameHash(primary, other) { result.differences = [DifferenceKey.body] }
+            return result
+        }
         let decodedA: [UInt8], decodedB: [UInt8]
-        do throws(GzipDecoder.Failure) {
-            decodedA = isGzip(primaryEncoding) ? try GzipDecoder.decode(a, limit: decodedLimit) : a
-            decodedB = isGzip(otherEncoding) ? try GzipDecoder.decode(b, limit: decodedLimit) : b
+        do throws(ContentDecoder.Failure) {
+            decodedA = try ContentDecoder.decode(a, codingA, limit: decodedLimit)
+            decodedB = try ContentDecoder.decode(b, codingB, limit: decodedLimit)
         } catch {
             result.hashOnly = error == .tooLarge ? .decodedTooLarge : .undecodable
             if !sameHash(primary, other) { result.differences = [DifferenceKey.body] }
@@ -68,10 +79,10 @@ struct BodyComparison: Equatable {
         return a.bodyLength == b.bodyLength && a.bodyHash == b.bodyHash
     }
 
-    static func isGzip(_ encoding: String?) -> Bool {
-        guard let encoding else { return false }
-        let value = encoding.trimmingCharacters(in: [" ", "\t"]).lowercased()
-        return value == "gzip" || value == "x-gzip"
+    /// The same Content-Encoding, letter case and surrounding blanks aside.
+    static func sameCoding(_ a: String?, _ b: String?) -> Bool {
+        func folded(_ value: String?) -> String { (value ?? "").trimmingCharacters(in: [" ", "\t"]).lowercased() }
+        return folded(a) == folded(b)
     }
 
     /// `application/json`, `application/problem+json`, `text/json; charset=utf-8`, ….
