@@ -13,6 +13,7 @@ import SwitchyardRouting
                                        WeightedBackend(backend: "cloud", basisPoints: 1000)])
         var record = GuardRecord()
         record.runtimeGuards = [GuardConfig(name: "g", route: "app", kind: .errors, newSide: "cloud", oldSide: "legacy")]
+        record.oldBaselines = ["app/g": SideWindow(requests: 200, errors: 3, transportFailures: 1, p95Microseconds: 4_000)]
         return StateFile(generation: 7, state: RuntimeState(routes: ["app": app]), history: [], guards: record)
     }
 
@@ -54,6 +55,9 @@ import SwitchyardRouting
         case "guard points":
             f.guards!.runtimeGuards[0].points = 1e300
             return "guard g"
+        case "guard baseline":
+            f.guards!.oldBaselines = ["app/g": SideWindow(requests: 10, errors: 11)]
+            return "more errors than requests"
         default:
             let bad = RuntimeState(routes: ["app": RouteRuntime(split: [WeightedBackend(backend: "cloud", basisPoints: Int.max)])])
             f.history = [HistoryEntry(generation: 6, time: "t", uid: 0, user: "u", command: "c", reason: nil, changes: [], state: bad)]
@@ -62,7 +66,7 @@ import SwitchyardRouting
     }
 
     @Test(arguments: ["generation", "split share", "mirror share", "hold start", "hold max-wait", "guard minimum",
-                      "guard points", "history"])
+                      "guard points", "guard baseline", "history"])
     func aValueNoCommandWritesIsRefusedWithTheReason(_ what: String) throws {
         var file = Self.good()
         let reason = Self.spoil(what, &file)

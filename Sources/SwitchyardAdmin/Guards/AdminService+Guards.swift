@@ -71,6 +71,10 @@ extension AdminService {
             guardBook.runs[key] = run
             if case .trip(let figures) = action { tripped(guardConfig, figures: figures, trip: run.trip!) }
         }
+        // A removed guard's baseline is not kept (the record is saved with the state file).
+        if guardBook.oldBaseline.keys.contains(where: { key in !allGuards.contains { GuardBook.key($0) == key } }) {
+            guardBook.oldBaseline = guardBook.oldBaseline.filter { key, _ in allGuards.contains { GuardBook.key($0) == key } }
+        }
         retryFailedReverts()
         planTick(windows)
     }

@@ -10,6 +10,12 @@ public struct GuardRecord: Sendable, Codable, Equatable {
     public var loadedPlans: [PlanConfig] = []
     /// Every plan's progress, by plan name.
     public var plans: [String: PlanProgress] = [:]
+    /// Per guard (`route/name`): the old side's last window with at least the guard's `min`
+    /// requests (`GuardBook.oldBaseline`). Written with the rest whenever the file is — a
+    /// flip is a commit, so the window from before it is on disk — and read back at start
+    /// and after an upgrade's hand-over: a guard restarted after a completed flip still has
+    /// an old side to judge the new one against. Absent in older files.
+    public var oldBaselines: [String: SideWindow]?
 
     public init() {}
 
@@ -18,6 +24,7 @@ public struct GuardRecord: Sendable, Codable, Equatable {
         runtimeGuards.lazy.compactMap(\.rangeProblem).first
             ?? loadedPlans.lazy.compactMap(\.rangeProblem).first
             ?? plans.values.lazy.compactMap(\.rangeProblem).first
+            ?? oldBaselines?.values.lazy.compactMap(\.rangeProblem).first
     }
 }
 
@@ -33,11 +40,14 @@ struct GuardBook {
     /// start there: the failures that tripped it must not trip it again after the ack.
     var countFrom: [String: Double] = [:]
     /// Per guard key: the old side's last window with at least the guard's `min` requests
-    /// (not persisted: after a restart or an upgrade the guard has none until the old side
-    /// has traffic again). Once a flip or a plan's last step has moved everything, the old
-    /// side's window shrinks and empties: the new side is then judged against the old side
-    /// as it last was, not against its last stragglers or nothing.
-    var oldBaseline: [String: SideWindow] = [:]
+    /// (kept in the record: see `GuardRecord.oldBaselines`). Once a flip or a plan's last
+    /// step has moved everything, the old side's window shrinks and empties: the new side is
+    /// then judged against the old side as it last was, not against its last stragglers or
+    /// nothing.
+    var oldBaseline: [String: SideWindow] {
+        get { record.oldBaselines ?? [:] }
+        set { record.oldBaselines = newValue.isEmpty ? nil : newValue }
+    }
     /// Per guard key: a revert that could not be committed, its figures and when (the
     /// evaluator's clock) to try again (not persisted: a restart's state file has the latch).
     var revertRetry: [String: (figures: String, next: Double)] = [:]

@@ -1,6 +1,6 @@
 /// One side of a route over a guard's window: the counts the workers kept, summed over
 /// workers and over the window's 1-second steps, and the p95 read from its histogram.
-public struct SideWindow: Sendable, Equatable {
+public struct SideWindow: Sendable, Equatable, Codable {
     public var requests: UInt64 = 0
     /// 5xx answers (the backend's or ours) and cuts caused by the upstream.
     public var errors: UInt64 = 0
@@ -36,5 +36,20 @@ public struct SideWindow: Sendable, Equatable {
                    transportFailures: a.transportFailures + b.transportFailures, streak: a.streak + b.streak,
                    streakRuns: a.streakRuns + b.streakRuns,
                    p95Microseconds: [a.p95Microseconds, b.p95Microseconds].compactMap { $0 }.max())
+    }
+}
+
+extension SideWindow {
+    /// A window read back from outside (the state file) that no worker could have counted,
+    /// or nil: a part larger than the whole, or a count past 2^53 (JSON is not exact there).
+    public var rangeProblem: String? {
+        let limit: UInt64 = 1 << 53
+        if requests > limit || streak > limit || streakRuns > limit || (p95Microseconds ?? 0) > limit {
+            return "a window count past 2^53"
+        }
+        if errors > requests || clientErrors > requests || transportFailures > requests {
+            return "a window with more errors than requests"
+        }
+        return nil
     }
 }

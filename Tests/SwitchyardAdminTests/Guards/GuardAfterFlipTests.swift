@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import SwitchyardTestSupport
 import SwitchyardAdmin
+import SwitchyardRouting
 import SwitchyardSystem
 
 /// An error guard once a flip has moved everything: the old side's window empties, and the
@@ -48,10 +49,27 @@ import SwitchyardSystem
         #expect(h.proxy.table.state.routes["app"] == flipped, "the flip was reverted: \(h.run("history").text)")
         #expect(guards.contains("as in its last window with requests"), "\(guards)")
 
+        // The admin side restarts (a restart, an upgrade): the baseline comes back from the
+        // state file the flip wrote. Before, the guard had no old side to judge by — no
+        // trip, however bad the new side, until legacy had traffic again.
+        evaluator.stop()
+        let config = try RoutesConfig.load(path: h.routesPath)
+        let saved = try StateFile.load(path: h.statePath)
+        #expect(saved?.guards?.oldBaselines?["app/errs"].map { $0.requests >= 20 } == true, "the flip saved legacy's window")
+        let restarted = try AdminService(routesPath: h.routesPath, config: config, statePath: h.statePath, auditPath: h.auditPath,
+                                         policy: AccessPolicy(serviceUID: geteuid(), allowedUIDs: [], allowedGIDs: []),
+                                         dataPlane: h.proxy, restored: saved, startWarnings: [], errorLog: .standardError)
+        let again = GuardEvaluator(service: restarted, proxy: h.proxy)
+        again.start()
+        defer { again.stop() }
+        usleep(6_000_000)   // cloud's window fills again
+        let after = restarted.execute("guards", caller: AdminHarness.root).0.text
+        #expect(!after.contains("TRIPPED") && after.contains("as in its last window with requests"), "\(after)")
+
         // Cloud failing far worse than legacy ever did still trips, with no old traffic.
         h.cloud.failingOneIn = 3
         let reverted = waitUntil(15) { h.proxy.table.state.routes["app"] != flipped }
-        #expect(reverted, "the guard did not revert: \(h.run("guards").text)")
+        #expect(reverted, "the guard did not revert: \(restarted.execute("guards", caller: AdminHarness.root).0.text)")
         try load.stop()
     }
 }
