@@ -83,7 +83,9 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         var result: UnsafeMutablePointer<addrinfo>?
         let rc = getaddrinfo(host, String(port), &hints, &result)
         guard rc == 0, let first = result else {
-            throw Errno(code: EHOSTUNREACH, call: "getaddrinfo(\(host)): \(String(cString: gai_strerror(rc)))")
+            // EAGAIN for a failure that may pass (the resolver unreachable or overloaded),
+            // as against a name that does not exist.
+            throw Errno(code: rc == EAI_AGAIN ? EAGAIN : EHOSTUNREACH, call: "getaddrinfo(\(host)): \(String(cString: gai_strerror(rc)))")
         }
         defer { freeaddrinfo(result) }
         // Prefer IPv4 for "localhost" and friends: test backends bind 127.0.0.1.

@@ -46,10 +46,8 @@ final class EtcdConnection {
 
     /// Connects within `timeoutMilliseconds`.
     static func open(_ endpoint: FleetEndpoint, timeoutMilliseconds: Int) throws(EtcdError) -> EtcdConnection {
-        let address: SocketAddress
-        do { address = try SocketAddress.resolve(host: endpoint.host, port: endpoint.port) } catch {
-            throw EtcdError(message: "\(endpoint): \(error)")
-        }
+        // Bounded: getaddrinfo is not, and fleet calls run under the commit lock.
+        let address = try EtcdResolver.shared.address(host: endpoint.host, port: endpoint.port, timeoutMilliseconds: timeoutMilliseconds)
         let fd: FileDescriptor, connected: Bool
         do { (fd, connected) = try Socket.connect(to: address) } catch { throw EtcdError(message: "\(endpoint): \(error)") }
         let connection = EtcdConnection(fd: fd, endpoint: endpoint)
