@@ -127,6 +127,33 @@ import SwitchyardRouting
         #expect(try JSONDecoder().decode(CompareBook.self, from: try JSONEncoder().encode(aggregator.book)) == aggregator.book)
     }
 
+    /// Pairs whose bodies were not compared (a coding not decoded) are no evidence that the
+    /// sides agree: they do not count towards `ready`'s pairs, and the verdict and the text
+    /// say why. Otherwise a route whose new side answers brotli could be "ready" on no body
+    /// compared at all.
+    @Test func pairsWhoseBodiesWereNotComparedAreNotEvidence() throws {
+        var rules = CompareRules()
+        rules.readyPairs = 100
+        rules.readySeconds = 60
+        rules.ignoredHeaders = ["content-encoding"]
+        let same = Fixture.json(#"{"a":1}"#)
+        var brotli = Fixture.json(#"{"a":1}"#, headers: [("Content-Encoding", "br")])
+        brotli.body = [0x8b, 0x03, 0x80, 0x7b, 0x22, 0x61, 0x22, 0x3a, 0x31, 0x7d, 0x03]
+        var aggregator = CompareAggregator()
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        aggregator.ingest((0..<60).map { _ in Fixture.sample(same, same) }, now: start, rules: { _ in rules })
+        aggregator.ingest((0..<500).map { _ in Fixture.sample(same, brotli) }, now: start.addingTimeInterval(90), rules: { _ in rules })
+        let route = try #require(CompareReport(book: aggregator.book, routes: [("charting", rules)]).routes.first)
+        #expect(route.aboveNoise == 0)
+        #expect(!route.verdict.ready)
+        #expect(route.verdict.missing == ["60 of 100 pairs (500 more not counted: bodies in a coding not decoded, such as br)"], "\(route.verdict.text)")
+        let text = CompareReport(book: aggregator.book, routes: [("charting", rules)]).text()
+        #expect(text.contains("bodies not compared (a coding not decoded, such as br; not counted towards ready): 500 pairs"), "\(text)")
+        aggregator.ingest((0..<40).map { _ in Fixture.sample(same, same) }, now: start.addingTimeInterval(100), rules: { _ in rules })
+        let later = try #require(CompareReport(book: aggregator.book, routes: [("charting", rules)]).routes.first)
+        #expect(later.verdict.ready, "\(later.verdict.text)")
+    }
+
     @Test func theBookRoundTripsThroughJSONAndKeepsNoBodyOrQuery() throws {
         let aggregator = Self.planted(pairs: 200, start: Date())
         let data = try JSONEncoder().encode(aggregator.book)

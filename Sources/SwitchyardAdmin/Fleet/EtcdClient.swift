@@ -66,7 +66,7 @@ final class EtcdClient {
         do { json = try JSONSerialization.data(withJSONObject: body) } catch {
             preconditionFailure("etcd request bodies are built from plain values: \(error)")
         }
-        let connection = try EtcdConnection.open(endpoint, timeoutMilliseconds: timeoutMilliseconds)
+        let connection = try EtcdConnection.open(endpoint, deadline: deadline)
         try connection.send(path: path, json: json, token: token, deadline: deadline)
         let status = try connection.readHead(deadline: deadline)
         let data = try connection.readBody(deadline: deadline)
@@ -158,7 +158,7 @@ final class EtcdClient {
                                                          "progress_notify": true]]
         let json = (try? JSONSerialization.data(withJSONObject: request)) ?? Data()
         let deadline = Clock.monotonicMilliseconds() + UInt64(timeoutMilliseconds)
-        let connection = try EtcdConnection.open(endpoint, timeoutMilliseconds: timeoutMilliseconds)
+        let connection = try EtcdConnection.open(endpoint, deadline: deadline)
         try connection.send(path: "/v3/watch", json: json, token: token, headers: ["Grpc-Metadata-hasleader: true"], deadline: deadline)
         let status = try connection.readHead(deadline: deadline)
         if status == 401 { token = nil }

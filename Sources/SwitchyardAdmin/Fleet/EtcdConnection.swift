@@ -44,15 +44,16 @@ final class EtcdConnection {
 
     deinit { fd.close() }
 
-    /// Connects within `timeoutMilliseconds`.
-    static func open(_ endpoint: FleetEndpoint, timeoutMilliseconds: Int) throws(EtcdError) -> EtcdConnection {
+    /// Looks the endpoint up and connects, by `deadline` (`Clock.monotonicMilliseconds`): the
+    /// call's own, so that what the lookup took is not added to the rest.
+    static func open(_ endpoint: FleetEndpoint, deadline: UInt64) throws(EtcdError) -> EtcdConnection {
         // Bounded: getaddrinfo is not, and fleet calls run under the commit lock.
-        let address = try EtcdResolver.shared.address(host: endpoint.host, port: endpoint.port, timeoutMilliseconds: timeoutMilliseconds)
+        let address = try EtcdResolver.shared.address(host: endpoint.host, port: endpoint.port, deadline: deadline)
         let fd: FileDescriptor, connected: Bool
         do { (fd, connected) = try Socket.connect(to: address) } catch { throw EtcdError(message: "\(endpoint): \(error)") }
         let connection = EtcdConnection(fd: fd, endpoint: endpoint)
         if !connected {
-            guard connection.wait(POLLOUT, until: Clock.monotonicMilliseconds() + UInt64(timeoutMilliseconds)) else {
+            guard connection.wait(POLLOUT, until: deadline) else {
                 throw EtcdError(message: "\(endpoint): connect timed out")
             }
             let err = Socket.takeError(fd)

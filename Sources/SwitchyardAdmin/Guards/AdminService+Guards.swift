@@ -58,9 +58,10 @@ extension AdminService {
             // stragglers (a few slow requests, often none failed), a sample that would make
             // the old side look perfect or terrible.
             var remembered = false
+            let baselineKey = GuardBook.baselineKey(guardConfig)
             if old.requests >= UInt64(guardConfig.minRequests) {
-                guardBook.oldBaseline[key] = old
-            } else if let last = guardBook.oldBaseline[key] {
+                guardBook.remember(old, for: baselineKey)
+            } else if let last = guardBook.oldBaseline[baselineKey] {
                 old = last
                 remembered = true
             }
@@ -72,9 +73,7 @@ extension AdminService {
             if case .trip(let figures) = action { tripped(guardConfig, figures: figures, trip: run.trip!) }
         }
         // A removed guard's baseline is not kept (the record is saved with the state file).
-        if guardBook.oldBaseline.keys.contains(where: { key in !allGuards.contains { GuardBook.key($0) == key } }) {
-            guardBook.oldBaseline = guardBook.oldBaseline.filter { key, _ in allGuards.contains { GuardBook.key($0) == key } }
-        }
+        if guardBook.record.oldBaselines != nil { guardBook.keepBaselines(of: Set(allGuards.map(GuardBook.baselineKey))) }
         retryFailedReverts()
         planTick(windows)
     }

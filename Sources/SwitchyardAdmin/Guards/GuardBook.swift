@@ -10,11 +10,13 @@ public struct GuardRecord: Sendable, Codable, Equatable {
     public var loadedPlans: [PlanConfig] = []
     /// Every plan's progress, by plan name.
     public var plans: [String: PlanProgress] = [:]
-    /// Per guard (`route/name`): the old side's last window with at least the guard's `min`
-    /// requests (`GuardBook.oldBaseline`). Written with the rest whenever the file is — a
-    /// flip is a commit, so the window from before it is on disk — and read back at start
-    /// and after an upgrade's hand-over: a guard restarted after a completed flip still has
-    /// an old side to judge the new one against. Absent in older files.
+    /// Per guard and old side (`GuardBook.baselineKey`): the old side's last window with at
+    /// least the guard's `min` requests (`GuardBook.oldBaseline`). Written with the rest
+    /// whenever the file is — a flip is a commit, so the window from before it is on disk —
+    /// and read back at start and after an upgrade's hand-over: a guard restarted after a
+    /// completed flip still has an old side to judge the new one against. Advisory: a window
+    /// that does not fit is dropped at load (`GuardBook.init`), the file is not refused.
+    /// Absent in older files.
     public var oldBaselines: [String: SideWindow]?
 
     public init() {}
@@ -24,7 +26,6 @@ public struct GuardRecord: Sendable, Codable, Equatable {
         runtimeGuards.lazy.compactMap(\.rangeProblem).first
             ?? loadedPlans.lazy.compactMap(\.rangeProblem).first
             ?? plans.values.lazy.compactMap(\.rangeProblem).first
-            ?? oldBaselines?.values.lazy.compactMap(\.rangeProblem).first
     }
 }
 
@@ -44,16 +45,35 @@ struct GuardBook {
     /// step has moved everything, the old side's window shrinks and empties: the new side is
     /// then judged against the old side as it last was, not against its last stragglers or
     /// nothing.
-    var oldBaseline: [String: SideWindow] {
-        get { record.oldBaselines ?? [:] }
-        set { record.oldBaselines = newValue.isEmpty ? nil : newValue }
+    var oldBaseline: [String: SideWindow] { record.oldBaselines ?? [:] }
+
+    /// Keeps `window` as the guard's old-side baseline.
+    mutating func remember(_ window: SideWindow, for key: String) {
+        if record.oldBaselines == nil { record.oldBaselines = [:] }
+        record.oldBaselines![key] = window
     }
+
+    /// Drops the baselines of guards no longer defined (`keys`: every guard's `baselineKey`).
+    mutating func keepBaselines(of keys: Set<String>) {
+        guard let baselines = record.oldBaselines, baselines.keys.contains(where: { !keys.contains($0) }) else { return }
+        let kept = baselines.filter { keys.contains($0.key) }
+        record.oldBaselines = kept.isEmpty ? nil : kept
+    }
+
+    /// A baseline belongs to a guard and its old side: a guard redefined against another
+    /// side does not judge by the first one's window.
+    static func baselineKey(_ guardConfig: GuardConfig) -> String { "\(key(guardConfig))/\(guardConfig.oldSide)" }
     /// Per guard key: a revert that could not be committed, its figures and when (the
     /// evaluator's clock) to try again (not persisted: a restart's state file has the latch).
     var revertRetry: [String: (figures: String, next: Double)] = [:]
 
     init(record: GuardRecord? = nil) {
         self.record = record ?? GuardRecord()
+        // Advisory: a saved window that does not fit is dropped, not a reason to refuse.
+        if let baselines = self.record.oldBaselines, baselines.values.contains(where: { $0.rangeProblem != nil }) {
+            let fitting = baselines.filter { $0.value.rangeProblem == nil }
+            self.record.oldBaselines = fitting.isEmpty ? nil : fitting
+        }
         // A plan that was running before a restart waits for a person.
         for name in self.record.plans.keys { self.record.plans[name]!.restored() }
     }

@@ -12,11 +12,12 @@ struct BodyComparison: Equatable {
         case decodedTooLarge = "decoded_too_large"
         /// A gzip or deflate body that zlib could not decode.
         case undecodable
-        /// A body in a coding the comparer does not decode (`br`, `zstd`, stacked codings).
-        /// Both sides in the same coding: compared by their bytes. In different codings
-        /// nothing is said of the content (the Content-Encoding header's difference is
-        /// reported where that header is compared): an old side's gzip against a new
-        /// side's brotli is not a body that differs.
+        /// Bodies not compared: one side's coding is one the comparer does not decode
+        /// (`br`, `zstd`, stacked codings) and the bytes differ — equal documents differ in
+        /// bytes across codings, and across encoders of the same one. Nothing is said of the
+        /// content (an old side's gzip against a new side's brotli is not a body that
+        /// differs), and such a pair is no evidence either: it does not count towards the
+        /// ready verdict's pairs (`CompareReport`).
         case unsupportedEncoding = "unsupported_encoding"
         /// JSON by its Content-Type, but one side did not parse (or nested too deep, or held
         /// more than `JSONParser.maxNodes` values).
@@ -40,8 +41,9 @@ struct BodyComparison: Equatable {
         // Identical bytes (and encodings): equal, nothing to decode.
         if a == b && primaryEncoding == otherEncoding { return result }
         guard let codingA = ContentDecoder.coding(of: primaryEncoding), let codingB = ContentDecoder.coding(of: otherEncoding) else {
+            // The same bytes in the same coding are the same body; anything else is unknown.
+            if sameCoding(primaryEncoding, otherEncoding) && sameHash(primary, other) { return result }
             result.hashOnly = .unsupportedEncoding
-            if sameCoding(primaryEncoding, otherEncoding) && !sameHash(primary, other) { result.differences = [DifferenceKey.body] }
             return result
         }
         let decodedA: [UInt8], decodedB: [UInt8]

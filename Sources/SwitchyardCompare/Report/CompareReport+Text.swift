@@ -46,7 +46,13 @@ extension CompareReport {
             lines.append("    \(name)  \(ReportFormat.count(key.count)) pairs (\(Self.rate(key.count, e.pairs)))  \(verdict)")
         }
         if !e.hashOnly.isEmpty {
-            lines.append("    compared by hash only: " + e.hashOnly.sorted { $0.key < $1.key }.map { "\($0.key.replacingOccurrences(of: "_", with: " ")) \($0.value)" }.joined(separator: ", "))
+            let byHash = e.hashOnly.filter { $0.key != BodyComparison.HashOnly.unsupportedEncoding.rawValue }
+            if !byHash.isEmpty {
+                lines.append("    compared by hash only: " + byHash.sorted { $0.key < $1.key }.map { "\($0.key.replacingOccurrences(of: "_", with: " ")) \($0.value)" }.joined(separator: ", "))
+            }
+            if let n = e.hashOnly[BodyComparison.HashOnly.unsupportedEncoding.rawValue] {
+                lines.append("    bodies not compared (a coding not decoded, such as br; not counted towards ready): \(ReportFormat.count(n)) pairs")
+            }
         }
         // The latest pairs that differ by more than noise, and only those differences.
         let noise = Set(e.keys.filter(\.isNoise).map(\.key))

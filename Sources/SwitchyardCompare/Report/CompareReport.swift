@@ -87,7 +87,9 @@ public struct CompareReport: Sendable {
         var kinds: [DifferenceKind: Int] = [:]
         for e in endpoints { for (k, n) in e.kindCounts { kinds[k, default: 0] += n } }
         let span = (book.lastTime ?? 0) - (book.firstTime ?? 0)
-        let verdict = CompareVerdict.judge(pairs: pairs, spanSeconds: span, aboveNoise: above,
+        // Pairs whose bodies could not be compared are no evidence that the sides agree.
+        let uncompared = endpoints.reduce(0) { $0 + ($1.hashOnly[BodyComparison.HashOnly.unsupportedEncoding.rawValue] ?? 0) }
+        let verdict = CompareVerdict.judge(pairs: pairs, uncompared: uncompared, spanSeconds: span, aboveNoise: above,
                                            worst: worst.map { ($0.key, $0.endpoint) }, rules: rules,
                                            latestAgeSeconds: now.flatMap { now in book.lastTime.map { now - $0 } })
         return Route(name: name, pairs: pairs, leftOut: book.leftOut ?? 0, noiseSamples: endpoints.reduce(0) { $0 + $1.noiseSamples }, aboveNoise: above,

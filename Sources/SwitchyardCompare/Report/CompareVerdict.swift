@@ -19,14 +19,23 @@ public struct CompareVerdict: Sendable, Equatable {
     /// older than `readySeconds` are old evidence — the mirror turned off, a new build of the
     /// target deployed since — and a plan that requires `compare-ready` must not move users
     /// on them.
-    static func judge(pairs: Int, spanSeconds: Double, aboveNoise: Int, worst: (key: String, endpoint: String)?,
-                      rules: CompareRules, latestAgeSeconds: Double? = nil) -> CompareVerdict {
+    ///
+    /// `uncompared`: pairs among `pairs` whose bodies were not compared (a coding the
+    /// comparer does not decode): they do not count towards `readyPairs`.
+    static func judge(pairs allPairs: Int, uncompared: Int = 0, spanSeconds: Double, aboveNoise: Int,
+                      worst: (key: String, endpoint: String)?, rules: CompareRules,
+                      latestAgeSeconds: Double? = nil) -> CompareVerdict {
+        let pairs = max(0, allPairs - uncompared)
         var missing: [String] = []
         if pairs > 0, let age = latestAgeSeconds, age > Double(rules.readySeconds) {
             missing.append("latest pair \(ReportFormat.duration(age)) ago (at most \(ReportFormat.duration(Double(rules.readySeconds))))")
         }
         if pairs < rules.readyPairs {
-            missing.append("\(ReportFormat.count(pairs)) of \(ReportFormat.count(rules.readyPairs)) pairs")
+            var text = "\(ReportFormat.count(pairs)) of \(ReportFormat.count(rules.readyPairs)) pairs"
+            if uncompared > 0 {
+                text += " (\(ReportFormat.count(uncompared)) more not counted: bodies in a coding not decoded, such as br)"
+            }
+            missing.append(text)
         }
         if spanSeconds < Double(rules.readySeconds) {
             missing.append("\(ReportFormat.duration(spanSeconds)) of \(ReportFormat.duration(Double(rules.readySeconds)))")

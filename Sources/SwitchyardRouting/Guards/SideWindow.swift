@@ -40,16 +40,12 @@ public struct SideWindow: Sendable, Equatable, Codable {
 }
 
 extension SideWindow {
-    /// A window read back from outside (the state file) that no worker could have counted,
-    /// or nil: a part larger than the whole, or a count past 2^53 (JSON is not exact there).
+    /// A window read back from outside (the state file) with a count past 2^53 (JSON is not
+    /// exact there), or nil. Nothing else is impossible: transport failures are counted per
+    /// connect attempt, under the backend first chosen, so they can outnumber requests.
     public var rangeProblem: String? {
         let limit: UInt64 = 1 << 53
-        if requests > limit || streak > limit || streakRuns > limit || (p95Microseconds ?? 0) > limit {
-            return "a window count past 2^53"
-        }
-        if errors > requests || clientErrors > requests || transportFailures > requests {
-            return "a window with more errors than requests"
-        }
-        return nil
+        let counts = [requests, errors, clientErrors, transportFailures, streak, streakRuns, p95Microseconds ?? 0]
+        return counts.contains { $0 > limit } ? "a window count past 2^53" : nil
     }
 }

@@ -48,7 +48,7 @@ import SwitchyardSystem
     }
 
     static func connect(_ babbler: Babbler) throws -> EtcdConnection {
-        let connection = try EtcdConnection.open(FleetEndpoint(host: "127.0.0.1", port: babbler.port), timeoutMilliseconds: 5_000)
+        let connection = try EtcdConnection.open(FleetEndpoint(host: "127.0.0.1", port: babbler.port), deadline: Clock.monotonicMilliseconds() + 5_000)
         try connection.send(path: "/v3/watch", json: Data("{}".utf8), token: nil, deadline: Clock.monotonicMilliseconds() + 5_000)
         return connection
     }

@@ -55,7 +55,7 @@ import SwitchyardSystem
         evaluator.stop()
         let config = try RoutesConfig.load(path: h.routesPath)
         let saved = try StateFile.load(path: h.statePath)
-        #expect(saved?.guards?.oldBaselines?["app/errs"].map { $0.requests >= 20 } == true, "the flip saved legacy's window")
+        #expect(saved?.guards?.oldBaselines?["app/errs/legacy"].map { $0.requests >= 20 } == true, "the flip saved legacy's window")
         let restarted = try AdminService(routesPath: h.routesPath, config: config, statePath: h.statePath, auditPath: h.auditPath,
                                          policy: AccessPolicy(serviceUID: geteuid(), allowedUIDs: [], allowedGIDs: []),
                                          dataPlane: h.proxy, restored: saved, startWarnings: [], errorLog: .standardError)
