@@ -274,9 +274,15 @@ public final class AdminService: @unchecked Sendable {
     func recordUpgrade(to pid: Int32, by caller: Caller?, reason: String?, binary: String?) {
         let who = caller ?? Caller(uid: geteuid(), gid: getegid(), pid: pid)
         let command = binary.map { "upgrade --binary \(AdminCommandLine.quotedIfNeeded($0))" } ?? "upgrade"
+        var changes = ["pid \(getpid()) → \(pid)"]
+        // The new process read the routes file as it is now: an edit not reloaded takes
+        // effect with the upgrade (the way to change listeners), and the trail says so.
+        if let current = try? RoutesConfig.load(path: routesPath), current != config {
+            changes.append("\(routesPath) changed since it was last loaded: the new process serves it as it is now")
+        }
         do {
             try audit.append(.init(time: AuditLog.now(), outcome: "accepted", uid: who.uid, pid: who.pid, user: who.userName,
-                                   command: command, reason: reason, changes: ["pid \(getpid()) → \(pid)"], error: nil,
+                                   command: command, reason: reason, changes: changes, error: nil,
                                    generationBefore: table.generation, generation: table.generation))
         } catch {
             errorLog.error("audit log: \(error)")
@@ -285,19 +291,48 @@ public final class AdminService: @unchecked Sendable {
 
     /// `upgrade [--binary PATH] [--reason TEXT]`: needs the change permission; waits until
     /// the new process took over or failed. Not under the commit lock (it takes seconds).
+    /// A refusal is audited like any refused change.
     func runUpgrade(_ command: AdminCommandLine, caller: Caller) -> AdminAnswer {
-        guard let upgrade else { return .failure(AdminError("upgrade: only a `switchyard serve` process can be upgraded in place")) }
-        guard policy.mayChange(caller) else {
-            return .failure(AdminError("\(caller.userName) (uid \(caller.uid)) may not upgrade the proxy: allowed are root, the proxy's own user and those the routes file's admin line allows"))
-        }
         guard command.words.count == 1 else { return .failure(AdminError("usage: upgrade [--binary PATH]")) }
+        if let refusal = upgradeRefusal(command, caller: caller) {
+            recordRefusal(command, caller, refusal, generationBefore: table.generation)
+            return .failure(refusal)
+        }
+        guard let upgrade else { return .failure(AdminError("upgrade: only a `switchyard serve` process can be upgraded in place")) }
         return upgrade.run(binary: command.binary, service: self, caller: caller, reason: command.reason)
     }
 
     /// SIGUSR2: an upgrade to this same executable path, on behalf of the process itself.
     public func upgradeFromSignal() -> AdminAnswer {
         guard let upgrade else { return .failure(AdminError("upgrade: not available here")) }
+        if let held = holdRefusal() { return .failure(held) }
         return upgrade.run(binary: nil, service: self, caller: Caller(uid: geteuid(), gid: getegid(), pid: getpid()), reason: "SIGUSR2")
+    }
+
+    /// Why `caller` may not upgrade now, or nil.
+    private func upgradeRefusal(_ command: AdminCommandLine, caller: Caller) -> AdminError? {
+        guard policy.mayChange(caller) else {
+            return AdminError("\(caller.userName) (uid \(caller.uid)) may not upgrade the proxy: allowed are root, the proxy's own user and those the routes file's admin line allows")
+        }
+        // The binary runs as the proxy, with its state, audit log and keys: a file of any
+        // ops member's choosing would be theirs to run as the service.
+        if command.binary != nil && caller.uid != 0 && caller.uid != policy.serviceUID {
+            return AdminError("upgrade --binary is for root and the proxy's own user (uid \(policy.serviceUID)): the binary runs as the proxy; upgrade without --binary runs the installed one")
+        }
+        if config.admin?.requireReason == true && (command.reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
+            return AdminError("a reason is required for every change here: add --reason \"CHG-1234\" (routes file: admin … require-reason)")
+        }
+        return holdRefusal()
+    }
+
+    /// A write hold in force, or writes still parked: the new process cannot take parked
+    /// requests over, and the old one would cut them at the end of its grace.
+    private func holdRefusal() -> AdminError? {
+        let held = table.state.routes.filter { $0.value.hold != nil }.keys.sorted()
+        let parked = dataPlane.holdSnapshot(routes: []).parked
+        guard !held.isEmpty || parked > 0 else { return nil }
+        let what = held.isEmpty ? "\(parked) write(s) still parked" : "route \(held.joined(separator: ", ")) held, \(parked) write(s) parked"
+        return AdminError("upgrade refused: \(what): a new process cannot take parked requests over; release first (switchyard release ROUTE), then upgrade; still serving (pid \(getpid()), generation \(table.generation))")
     }
 
     /// A change a command computed: the new runtime state (and config, for reload), and what
@@ -315,6 +350,19 @@ public final class AdminService: @unchecked Sendable {
     /// `generation`: the one the fleet's store gave this change (nil: the next one).
     func commit(_ change: Change, _ command: AdminCommandLine, _ caller: Caller,
                 generation fleetGeneration: UInt64? = nil) throws(AdminError) -> AdminAnswer {
+        do {
+            return try commitChange(change, command, caller, generation: fleetGeneration)
+        } catch {
+            // A reload refused here (a state that does not fit the new file, a guarded raise,
+            // a certificate that cannot be read) is a failed reload on the page and in
+            // /metrics, as one refused while reading the file is.
+            if change.config != nil { activity.reloadFinished(ok: false, message: error.message) }
+            throw error
+        }
+    }
+
+    private func commitChange(_ change: Change, _ command: AdminCommandLine, _ caller: Caller,
+                              generation fleetGeneration: UInt64?) throws(AdminError) -> AdminAnswer {
         let old = table
         let newConfig = change.config ?? config
         if change.config == nil && change.state == old.state {

@@ -64,9 +64,12 @@ public struct AuditLog: Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// The generations named by `accepted` or `recovered` records in the file, and the
+    /// The generations made by `accepted` or `recovered` records in the file, and the
     /// oldest of them; nil when the file is missing, unreadable or has none (a new or rotated
-    /// log: nothing to compare with).
+    /// log: nothing to compare with). An accepted record that made no generation (a guard
+    /// ack, a plan command, `drain`, the upgrade's: its generation is the one before) names
+    /// the generation in force, not one it audited: before, such a record written after a
+    /// failed append hid that change from the recovery.
     static func recordedGenerations(path: String) -> (generations: Set<UInt64>, oldest: UInt64)? {
         guard let bytes = try? DurableFile.read(path, what: "audit log") else { return nil }
         var generations = Set<UInt64>()
@@ -74,6 +77,7 @@ public struct AuditLog: Sendable {
             guard let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any],
                   let outcome = object["outcome"] as? String, outcome == "accepted" || outcome == "recovered",
                   let generation = (object["generation"] as? NSNumber)?.uint64Value else { continue }
+            if outcome == "accepted", (object["generationBefore"] as? NSNumber)?.uint64Value == generation { continue }
             generations.insert(generation)
         }
         guard let oldest = generations.min() else { return nil }

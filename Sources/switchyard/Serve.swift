@@ -134,6 +134,16 @@ struct ServeRunner {
             printError(error.description)
             throw ExitCode(1)
         }
+        // An upgrade's new process serves the generation the running one serves, from the
+        // same state file. Another (the routes file's `state` line edited, the file gone)
+        // would serve other routing at once — every flip since the file's defaults lost —
+        // while the trail says "upgrade at generation N": refused, the running one goes on.
+        if let takeover, config.fleet == nil, table.generation != takeover.generation {
+            printError("switchyard: upgrade refused: this process would serve generation \(table.generation) (state file \(statePath ?? "none")), "
+                       + "the running one (pid \(takeover.previousPID)) serves generation \(takeover.generation): not the state file it writes "
+                       + "(was the routes file's state line changed?); it keeps serving")
+            throw ExitCode(1)
+        }
         // Each warning already starts with "state: ".
         for warning in warnings { errorLog.warning(warning) }
 

@@ -179,6 +179,30 @@ import SwitchyardTestSupport
         #expect((recovered.first?["command"] as? String)?.hasPrefix("weight app cloud 30%") == true)
     }
 
+    /// The same gap followed by a command that makes no generation (a guard added at run
+    /// time: its record names the generation in force, the unrecorded one). Before, that
+    /// record counted as the gap's and the change was never recovered.
+    @Test func aChangeWhoseAppendFailedIsRecoveredThoughALaterRecordNamesItsGeneration() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        #expect(h.run("weight app cloud 20%").ok)
+        let kept = try String(contentsOfFile: h.auditPath, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: h.auditPath)
+        try FileManager.default.createDirectory(atPath: h.auditPath, withIntermediateDirectories: false)
+        #expect(h.run("weight app cloud 30%").text.contains("warning: the audit record was not written"))
+        try FileManager.default.removeItem(atPath: h.auditPath)
+        try kept.write(toFile: h.auditPath, atomically: true, encoding: .utf8)
+        let added = h.run("guard app add errs errors new cloud old legacy")
+        #expect(added.ok, "\(added.text)")
+        #expect(h.auditRecords().last?["generation"] as? Int == 3, "the guard's record names generation 3")
+        let config = try RoutesConfig.load(path: h.routesPath)
+        _ = try AdminService(routesPath: h.routesPath, config: config, statePath: h.statePath, auditPath: h.auditPath,
+                             policy: AccessPolicy(serviceUID: geteuid(), allowedUIDs: [], allowedGIDs: []),
+                             dataPlane: h.proxy, restored: try StateFile.load(path: h.statePath), startWarnings: [], errorLog: .standardError)
+        let recovered = h.auditRecords().filter { $0["outcome"] as? String == "recovered" }
+        #expect(recovered.count == 1 && recovered.first?["generation"] as? Int == 3, "\(recovered)")
+    }
+
     @Test func refusalsFromManyThreadsStayInOneChain() throws {
         let h = try AdminHarness()
         defer { h.stop() }

@@ -198,6 +198,37 @@ import SwitchyardTestSupport
         try waitFor("the new process to stop", seconds: 15) { !Self.alive(new) }
     }
 
+    /// The routes file's `state` line edited before an upgrade: the new process would read
+    /// another state file and serve the file's defaults at generation 1 — every flip and
+    /// weight since lost — while the trail said "upgrade". It is refused and the old process
+    /// serves on. Another edit, not reloaded, takes effect with the upgrade (the way to
+    /// change listeners), and the upgrade's audit record says the file had changed.
+    @Test func aNewProcessThatWouldServeAnotherGenerationIsRefusedAndAnEditIsAudited() throws {
+        let setup = try Setup()
+        let (served, _) = try setup.serve()
+        #expect(ServeProcessTests.command(setup.admin, "weight app cloud 20%")?.contains("generation 2") == true)
+        let original = try String(contentsOfFile: setup.routesPath, encoding: .utf8)
+        try original.replacingOccurrences(of: "/state.json", with: "/elsewhere.json").write(toFile: setup.routesPath, atomically: true, encoding: .utf8)
+        let refused = try setup.upgrade()
+        #expect(refused.status == 1, "\(refused.output)")
+        let console = (try? String(contentsOfFile: setup.directory + "/console.log", encoding: .utf8)) ?? ""
+        #expect(console.contains("upgrade refused: this process would serve generation 1") && console.contains("serves generation 2"), "\(console)")
+        #expect(Self.alive(served))
+        #expect(ServeProcessTests.command(setup.admin, "status")?.contains("cloud 20.00%") == true, "still the weight of generation 2")
+
+        try original.replacingOccurrences(of: "split legacy 90% cloud 10%", with: "split legacy 70% cloud 30%")
+            .write(toFile: setup.routesPath, atomically: true, encoding: .utf8)
+        let upgraded = try setup.upgrade()
+        #expect(upgraded.status == 0, "\(upgraded.output)")
+        let audit = (try? String(contentsOfFile: setup.directory + "/audit.log", encoding: .utf8)) ?? ""
+        let record = audit.split(separator: "\n").last { $0.contains("\"upgrade") } ?? ""
+        #expect(record.contains("changed since it was last loaded"), "\(record)")
+        if let new = upgraded.newPID {
+            kill(new, SIGTERM)
+            try waitFor("the new process to stop", seconds: 15) { !Self.alive(new) }
+        }
+    }
+
     /// The read-only HTTP listener (`metrics ADDRESS`) is handed over with the others: the
     /// old process holds its port until it stops, so the new one, binding it afresh, exited
     /// with "Address already in use" and every upgrade of such a file failed.

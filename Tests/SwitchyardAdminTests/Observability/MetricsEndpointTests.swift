@@ -120,6 +120,24 @@ import SwitchyardTestSupport
         #expect(samples[#"switchyard_route_share_ratio{route="app",backend="cloud"}"#] == 0.2)
     }
 
+    /// A reload refused at its commit (here the state file cannot be replaced) counts as a
+    /// failed reload, as one refused while reading the file does. Before, the page kept
+    /// "last reload ok" and the failed count stayed 0 — a renewed certificate that could not
+    /// be read went unseen.
+    @Test func aReloadRefusedAtItsCommitCountsAsFailed() throws {
+        let h = try MetricsHarness()
+        defer { h.stop() }
+        let text = try String(contentsOfFile: h.admin.routesPath, encoding: .utf8)
+        try String(text[..<text.range(of: "route auth")!.lowerBound]).write(toFile: h.admin.routesPath, atomically: true, encoding: .utf8)
+        try? FileManager.default.removeItem(atPath: h.admin.statePath)
+        try FileManager.default.createDirectory(atPath: h.admin.statePath, withIntermediateDirectories: false)
+        let refused = h.admin.run("reload")
+        #expect(!refused.ok, "\(refused.text)")
+        let samples = parseSamples(try h.scrape())
+        #expect(samples[#"switchyard_config_reloads_total{result="failed"}"#] == 1)
+        #expect(samples[#"switchyard_config_reloads_total{result="ok"}"#] == 0)
+    }
+
     @Test func onlyGETOnKnownPathsWithItsOwnHostIsAnswered() throws {
         let h = try MetricsHarness()
         defer { h.stop() }
