@@ -282,8 +282,9 @@ enum HeadWriter {
         if secure { out.append("; Secure") }
     }
 
-    /// A short error answer of our own. `close` adds `Connection: close`.
-    static func writeError(_ out: IOBuffer, status: Int, close: Bool) {
+    /// A short error answer of our own. `close` adds `Connection: close`; `headOnly` (a
+    /// HEAD request's answer) leaves the body out, its length still said.
+    static func writeError(_ out: IOBuffer, status: Int, close: Bool, headOnly: Bool = false) {
         let (line, body) = errorText(status)
         out.ensureWritable(256)
         out.append("HTTP/1.1 ")
@@ -291,7 +292,7 @@ enum HeadWriter {
         out.append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ")
         out.append(decimal: UInt64(body.utf8CodeUnitCount))
         out.append(close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n")
-        out.append(body)
+        if !headOnly { out.append(body) }
     }
 
     /// The status line's text and the body of our own answer with `status`.

@@ -94,7 +94,8 @@ extension DownstreamConnection {
     /// exchange. `close`: the stream cannot continue (framing in doubt, unread body).
     func finishWithError(_ status: Int, close: Bool) {
         self.status = status
-        queueOwnAnswer(status, close: close || closeAfterResponse || worker.draining)
+        // The request's method is known here (a malformed head never gets this far).
+        queueOwnAnswer(status, close: close || closeAfterResponse || worker.draining, headOnly: method == .head)
         if let upstream {
             upstream.close()
             self.upstream = nil
@@ -120,9 +121,11 @@ extension DownstreamConnection {
     }
 
     /// Our own answer: HTTP/1.1 text into `toClient`, or a stream's HEADERS and DATA.
-    func queueOwnAnswer(_ status: Int, close: Bool) {
+    /// `headOnly`: the answer to a HEAD request, which has no body (RFC 9110 §9.3.2): its
+    /// bytes would be read as the start of the next answer on a kept connection.
+    func queueOwnAnswer(_ status: Int, close: Bool, headOnly: Bool = false) {
         if isH2, let bridge {
-            bridge.answer(status: status, heldWrite: holdRefusal)
+            bridge.answer(status: status, heldWrite: holdRefusal, headOnly: headOnly)
             holdRefusal = false
             return
         }
@@ -132,7 +135,7 @@ extension DownstreamConnection {
             HoldAnswer.write(toClient!, close: close)
             return
         }
-        HeadWriter.writeError(toClient!, status: status, close: close)
+        HeadWriter.writeError(toClient!, status: status, close: close, headOnly: headOnly)
     }
 
     /// Something broke after the response started: the client sees a cut connection, which

@@ -270,7 +270,7 @@ final class H2Stream: Indexed {
 
     /// An answer of our own (an error the exchange decided), with its short text body.
     /// `heldWrite`: the write hold's 503 (Retry-After, "not saved").
-    func answer(status: Int, heldWrite: Bool = false) {
+    func answer(status: Int, heldWrite: Bool = false, headOnly: Bool = false) {
         let text = heldWrite ? (line: HeadWriter.errorText(503).line, body: HoldAnswer.body) : HeadWriter.errorText(status)
         let head = connection.responseHead
         head.reset(status: status)
@@ -280,11 +280,14 @@ final class H2Stream: Indexed {
         let length = worker.buffers.take()
         length.append(decimal: UInt64(text.body.utf8CodeUnitCount))
         head.add(name: Self.bytes("content-length"), value: length.readable)
-        if body == nil { body = worker.buffers.take() }
-        body!.append(Self.bytes(text.body))
+        // A HEAD request's answer has no DATA (RFC 9113 §8.1), only its length said.
+        if !headOnly {
+            if body == nil { body = worker.buffers.take() }
+            body!.append(Self.bytes(text.body))
+        }
         headSubmitted = true
         bodyComplete = true
-        connection.withSession { $0.submitResponse(id, head: head, hasBody: true) }
+        connection.withSession { $0.submitResponse(id, head: head, hasBody: !headOnly) }
         worker.buffers.give(length)
         connection.needsFlush()
     }
