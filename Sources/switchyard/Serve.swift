@@ -226,7 +226,9 @@ struct ServeRunner {
             case .refused(let failure):
                 errorLog.error(failure)
                 admin?.stop()
-                proxy.shutdown(graceMilliseconds: options.grace * 1000)
+                // The listening sockets are the running process's, which serves on: a
+                // handshake gate set on them here would drop its new connections too.
+                proxy.shutdown(graceMilliseconds: options.grace * 1000, listenersHandedOver: true)
                 throw ExitCode(1)
             case .servingWithoutAdminPath(let failure):
                 service?.reloadCountsAfterTakeOver()
