@@ -188,9 +188,7 @@ public final class AdminService: @unchecked Sendable {
             guard policy.mayChange(caller) else {
                 return refused(AdminError("\(caller.userName) (uid \(caller.uid)) may not change routing: allowed are root, the proxy's own user and those the routes file's admin line allows"))
             }
-            if config.admin?.requireReason == true && (command.reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
-                return refused(AdminError("a reason is required for every change here: add --reason \"CHG-1234\" (routes file: admin … require-reason)"))
-            }
+            if let missing = missingReason(command) { return refused(missing) }
         }
         do {
             // Fleet mode: the change is computed from the store's copy (read and caught up
@@ -319,10 +317,14 @@ public final class AdminService: @unchecked Sendable {
         if command.binary != nil && caller.uid != 0 && caller.uid != policy.serviceUID {
             return AdminError("upgrade --binary is for root and the proxy's own user (uid \(policy.serviceUID)): the binary runs as the proxy; upgrade without --binary runs the installed one")
         }
-        if config.admin?.requireReason == true && (command.reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
-            return AdminError("a reason is required for every change here: add --reason \"CHG-1234\" (routes file: admin … require-reason)")
-        }
+        if let missing = missingReason(command) { return missing }
         return holdRefusal()
+    }
+
+    /// The routes file's `admin … require-reason` and a change given none, or nil.
+    private func missingReason(_ command: AdminCommandLine) -> AdminError? {
+        guard config.admin?.requireReason == true, (command.reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
+        return AdminError("a reason is required for every change here: add --reason \"CHG-1234\" (routes file: admin … require-reason)")
     }
 
     /// A write hold in force, or writes still parked: the new process cannot take parked

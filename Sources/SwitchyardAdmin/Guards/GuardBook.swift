@@ -55,8 +55,13 @@ struct GuardBook {
 
     /// Drops the baselines of guards no longer defined (`keys`: every guard's `baselineKey`).
     mutating func keepBaselines(of keys: Set<String>) {
-        guard let baselines = record.oldBaselines, baselines.keys.contains(where: { !keys.contains($0) }) else { return }
-        let kept = baselines.filter { keys.contains($0.key) }
+        keepBaselines { key, _ in keys.contains(key) }
+    }
+
+    /// Keeps the baselines `keep` says, only writing when one goes.
+    private mutating func keepBaselines(where keep: (String, SideWindow) -> Bool) {
+        guard let baselines = record.oldBaselines, baselines.contains(where: { !keep($0.key, $0.value) }) else { return }
+        let kept = baselines.filter { keep($0.key, $0.value) }
         record.oldBaselines = kept.isEmpty ? nil : kept
     }
 
@@ -70,10 +75,7 @@ struct GuardBook {
     init(record: GuardRecord? = nil) {
         self.record = record ?? GuardRecord()
         // Advisory: a saved window that does not fit is dropped, not a reason to refuse.
-        if let baselines = self.record.oldBaselines, baselines.values.contains(where: { $0.rangeProblem != nil }) {
-            let fitting = baselines.filter { $0.value.rangeProblem == nil }
-            self.record.oldBaselines = fitting.isEmpty ? nil : fitting
-        }
+        keepBaselines { _, window in window.rangeProblem == nil }
         // A plan that was running before a restart waits for a person.
         for name in self.record.plans.keys { self.record.plans[name]!.restored() }
     }

@@ -42,7 +42,7 @@ struct BodyComparison: Equatable {
         if a == b && primaryEncoding == otherEncoding { return result }
         guard let codingA = ContentDecoder.coding(of: primaryEncoding), let codingB = ContentDecoder.coding(of: otherEncoding) else {
             // The same bytes in the same coding are the same body; anything else is unknown.
-            if sameCoding(primaryEncoding, otherEncoding) && sameHash(primary, other) { return result }
+            if ContentDecoder.folded(primaryEncoding) == ContentDecoder.folded(otherEncoding) && sameHash(primary, other) { return result }
             result.hashOnly = .unsupportedEncoding
             return result
         }
@@ -79,12 +79,6 @@ struct BodyComparison: Equatable {
         if !a.bodyHash.isEmpty && !b.bodyHash.isEmpty { return a.bodyHash == b.bodyHash }
         if let x = a.body, let y = b.body { return x == y }
         return a.bodyLength == b.bodyLength && a.bodyHash == b.bodyHash
-    }
-
-    /// The same Content-Encoding, letter case and surrounding blanks aside.
-    static func sameCoding(_ a: String?, _ b: String?) -> Bool {
-        func folded(_ value: String?) -> String { (value ?? "").trimmingCharacters(in: [" ", "\t"]).lowercased() }
-        return folded(a) == folded(b)
     }
 
     /// `application/json`, `application/problem+json`, `text/json; charset=utf-8`, ….

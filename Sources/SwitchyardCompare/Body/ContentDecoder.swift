@@ -20,13 +20,18 @@ enum ContentDecoder {
     /// The coding a Content-Encoding value names; nil for one it cannot decode (`br`,
     /// `zstd`, `compress`, or several codings stacked). No value: identity.
     static func coding(of value: String?) -> Coding? {
-        guard let value else { return .identity }
-        switch value.trimmingCharacters(in: [" ", "\t"]).lowercased() {
+        switch folded(value) {
         case "", "identity": return .identity
         case "gzip", "x-gzip": return .gzip
         case "deflate": return .deflate
         default: return nil
         }
+    }
+
+    /// A Content-Encoding value as compared: letter case and surrounding blanks aside, no
+    /// value the same as an empty one.
+    static func folded(_ value: String?) -> String {
+        (value ?? "").trimmingCharacters(in: [" ", "\t"]).lowercased()
     }
 
     static func decode(_ input: [UInt8], _ coding: Coding, limit: Int = defaultLimit) throws(Failure) -> [UInt8] {
