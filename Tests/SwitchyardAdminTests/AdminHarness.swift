@@ -69,6 +69,15 @@ final class AdminHarness: @unchecked Sendable {
         return (answer.ok, answer.text)
     }
 
+    /// A second admin service on the same proxy and files, built as a restart builds it:
+    /// the routes file and the state file read again (the first service is left idle).
+    @discardableResult
+    func restartedService() throws -> AdminService {
+        try AdminService(routesPath: routesPath, config: try RoutesConfig.load(path: routesPath), statePath: statePath,
+                         auditPath: auditPath, policy: AccessPolicy(serviceUID: geteuid(), allowedUIDs: [], allowedGIDs: []),
+                         dataPlane: proxy, restored: try StateFile.load(path: statePath), startWarnings: [], errorLog: .standardError)
+    }
+
     func auditRecords() -> [[String: Any]] {
         guard let text = try? String(contentsOfFile: auditPath, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }

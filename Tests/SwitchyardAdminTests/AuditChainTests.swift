@@ -135,11 +135,7 @@ import SwitchyardTestSupport
         #expect(lines.last?.contains("cloud 30%") == true)
         lines.removeLast()
         try (lines.joined(separator: "\n") + "\n").write(toFile: h.auditPath, atomically: true, encoding: .utf8)
-        let config = try RoutesConfig.load(path: h.routesPath)
-        let saved = try StateFile.load(path: h.statePath)
-        _ = try AdminService(routesPath: h.routesPath, config: config, statePath: h.statePath, auditPath: h.auditPath,
-                             policy: AccessPolicy(serviceUID: geteuid(), allowedUIDs: [], allowedGIDs: []),
-                             dataPlane: h.proxy, restored: saved, startWarnings: [], errorLog: .standardError)
+        try h.restartedService()
         let recovered = h.auditRecords().filter { $0["outcome"] as? String == "recovered" }
         #expect(recovered.count == 1, "\(recovered)")
         #expect(recovered.first?["generation"] as? Int == 3)
@@ -150,10 +146,20 @@ import SwitchyardTestSupport
             return
         }
         // A second start finds generation 3 recorded: nothing more.
-        _ = try AdminService(routesPath: h.routesPath, config: config, statePath: h.statePath, auditPath: h.auditPath,
-                             policy: AccessPolicy(serviceUID: geteuid(), allowedUIDs: [], allowedGIDs: []),
-                             dataPlane: h.proxy, restored: try StateFile.load(path: h.statePath), startWarnings: [], errorLog: .standardError)
+        try h.restartedService()
         #expect(h.auditRecords().filter { $0["outcome"] as? String == "recovered" }.count == 1)
+    }
+
+    /// Runs `line` while the audit log cannot be written (a directory in its place), then puts
+    /// the log back as it was: the change is in force, its record missing.
+    static func runWithTheAuditLogUnwritable(_ h: AdminHarness, _ line: String) throws -> (ok: Bool, text: String) {
+        let kept = try String(contentsOfFile: h.auditPath, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: h.auditPath)
+        try FileManager.default.createDirectory(atPath: h.auditPath, withIntermediateDirectories: false)
+        let answer = h.run(line)
+        try FileManager.default.removeItem(atPath: h.auditPath)
+        try kept.write(toFile: h.auditPath, atomically: true, encoding: .utf8)
+        return answer
     }
 
     /// An append that failed (answered with a warning, the process ran on) leaves a gap
@@ -162,18 +168,10 @@ import SwitchyardTestSupport
         let h = try AdminHarness()
         defer { h.stop() }
         #expect(h.run("weight app cloud 20%").ok)
-        let kept = try String(contentsOfFile: h.auditPath, encoding: .utf8)
-        try FileManager.default.removeItem(atPath: h.auditPath)
-        try FileManager.default.createDirectory(atPath: h.auditPath, withIntermediateDirectories: false)
-        let unrecorded = h.run("weight app cloud 30%")
+        let unrecorded = try Self.runWithTheAuditLogUnwritable(h, "weight app cloud 30%")
         #expect(unrecorded.ok && unrecorded.text.contains("warning: the audit record was not written"), "\(unrecorded.text)")
-        try FileManager.default.removeItem(atPath: h.auditPath)
-        try kept.write(toFile: h.auditPath, atomically: true, encoding: .utf8)
         #expect(h.run("weight app cloud 40%").ok)
-        let config = try RoutesConfig.load(path: h.routesPath)
-        _ = try AdminService(routesPath: h.routesPath, config: config, statePath: h.statePath, auditPath: h.auditPath,
-                             policy: AccessPolicy(serviceUID: geteuid(), allowedUIDs: [], allowedGIDs: []),
-                             dataPlane: h.proxy, restored: try StateFile.load(path: h.statePath), startWarnings: [], errorLog: .standardError)
+        try h.restartedService()
         let recovered = h.auditRecords().filter { $0["outcome"] as? String == "recovered" }
         #expect(recovered.count == 1 && recovered.first?["generation"] as? Int == 3, "\(recovered)")
         #expect((recovered.first?["command"] as? String)?.hasPrefix("weight app cloud 30%") == true)
@@ -186,19 +184,11 @@ import SwitchyardTestSupport
         let h = try AdminHarness()
         defer { h.stop() }
         #expect(h.run("weight app cloud 20%").ok)
-        let kept = try String(contentsOfFile: h.auditPath, encoding: .utf8)
-        try FileManager.default.removeItem(atPath: h.auditPath)
-        try FileManager.default.createDirectory(atPath: h.auditPath, withIntermediateDirectories: false)
-        #expect(h.run("weight app cloud 30%").text.contains("warning: the audit record was not written"))
-        try FileManager.default.removeItem(atPath: h.auditPath)
-        try kept.write(toFile: h.auditPath, atomically: true, encoding: .utf8)
+        #expect(try Self.runWithTheAuditLogUnwritable(h, "weight app cloud 30%").text.contains("warning: the audit record was not written"))
         let added = h.run("guard app add errs errors new cloud old legacy")
         #expect(added.ok, "\(added.text)")
         #expect(h.auditRecords().last?["generation"] as? Int == 3, "the guard's record names generation 3")
-        let config = try RoutesConfig.load(path: h.routesPath)
-        _ = try AdminService(routesPath: h.routesPath, config: config, statePath: h.statePath, auditPath: h.auditPath,
-                             policy: AccessPolicy(serviceUID: geteuid(), allowedUIDs: [], allowedGIDs: []),
-                             dataPlane: h.proxy, restored: try StateFile.load(path: h.statePath), startWarnings: [], errorLog: .standardError)
+        try h.restartedService()
         let recovered = h.auditRecords().filter { $0["outcome"] as? String == "recovered" }
         #expect(recovered.count == 1 && recovered.first?["generation"] as? Int == 3, "\(recovered)")
     }

@@ -12,24 +12,9 @@ import SwitchyardProxy
 /// post cut (curl exit 18) where the server's 401 should have arrived.
 @Suite struct H2ConnectionInputTests {
     @Test func framesAfterOneWhoseCallbackReadTheUpstreamAreParsedAsSent() throws {
-        try requireTools("openssl")
-        let pki = try TLSConfigurationTests.PKI()
-        try pki.selfSigned("origin", name: "localhost")
-        // Reads the head only, answers, closes: the body the proxy goes on sending is reset.
-        let server = try AbruptTLSServer(certificate: pki.path("origin.pem"), key: pki.path("origin.key"),
-                                         head: "HTTP/1.1 401 Unauthorized\r\nContent-Length: 6\r\nConnection: close\r\n\r\n",
-                                         body: Array("login\n".utf8))
-        defer { server.stop() }
-        let proxy = try ProxyHarness(routes: """
-            listen http 127.0.0.1:0 h2c
-            backend secure {
-                server 127.0.0.1:\(server.port) tls ca \(pki.path("origin.pem")) sni localhost
-            }
-            route app {
-                backend secure
-            }
-            """)
-        defer { proxy.stop() }
+        let rig = try UpstreamTLSEarlyAnswerTests.Rig()
+        defer { rig.stop() }
+        let proxy = rig.proxy
         var outcomes: [String] = []
         for _ in 0..<15 {
             outcomes.append(try Self.trickledPost(port: proxy.port))

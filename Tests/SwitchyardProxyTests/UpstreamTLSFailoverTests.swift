@@ -79,28 +79,49 @@ import SwitchyardProxy
 /// server. Before, the TLS writer took the reset for a failed exchange: a 502 instead of
 /// the 401 (or a cut answer), counted against the server towards its ejection.
 @Suite struct UpstreamTLSEarlyAnswerTests {
-    @Test(arguments: [true, false])
-    func anAnswerBeforeTheBodyThenAResetReachesTheClient(_ http2: Bool) throws {
-        try requireTools("openssl", "curl")
-        let pki = try TLSConfigurationTests.PKI()
-        try pki.selfSigned("origin", name: "localhost")
-        // Reads the head only, answers, closes: the unread body makes the close a reset.
-        let server = try AbruptTLSServer(certificate: pki.path("origin.pem"), key: pki.path("origin.key"),
+    /// A proxy (h2c towards clients) in front of a TLS server that reads a request's head
+    /// only, answers 401 with "login", and closes: the unread body makes the close a reset.
+    final class Rig {
+        let pki: TLSConfigurationTests.PKI
+        let server: AbruptTLSServer
+        let proxy: ProxyHarness
+
+        init() throws {
+            try requireTools("openssl")
+            pki = try TLSConfigurationTests.PKI()
+            try pki.selfSigned("origin", name: "localhost")
+            server = try AbruptTLSServer(certificate: pki.path("origin.pem"), key: pki.path("origin.key"),
                                          head: "HTTP/1.1 401 Unauthorized\r\nContent-Length: 6\r\nConnection: close\r\n\r\n",
                                          body: Array("login\n".utf8))
-        defer { server.stop() }
-        let proxy = try ProxyHarness(routes: """
-            listen http 127.0.0.1:0 h2c
-            backend secure {
-                server 127.0.0.1:\(server.port) tls ca \(pki.path("origin.pem")) sni localhost
+            do {
+                proxy = try ProxyHarness(routes: """
+                    listen http 127.0.0.1:0 h2c
+                    backend secure {
+                        server 127.0.0.1:\(server.port) tls ca \(pki.path("origin.pem")) sni localhost
+                    }
+                    route app {
+                        backend secure
+                    }
+                    """)
+            } catch {
+                server.stop()
+                throw error
             }
-            route app {
-                backend secure
-            }
-            """)
-        defer { proxy.stop() }
-        let seen = try EarlyAnswerTests.post("http://127.0.0.1:\(proxy.port)/notes", rounds: 20, http2: http2)
+        }
+
+        func stop() {
+            proxy.stop()
+            server.stop()
+        }
+    }
+
+    @Test(arguments: [true, false])
+    func anAnswerBeforeTheBodyThenAResetReachesTheClient(_ http2: Bool) throws {
+        try requireTools("curl")
+        let rig = try Rig()
+        defer { rig.stop() }
+        let seen = try EarlyAnswerTests.post("http://127.0.0.1:\(rig.proxy.port)/notes", rounds: 20, http2: http2)
         #expect(seen.filter { $0 != "401" }.isEmpty, "the 401 that arrived is delivered, not a 502: \(seen)")
-        #expect(proxy.proxy.stats().upstreamErrors == 0)
+        #expect(rig.proxy.proxy.stats().upstreamErrors == 0)
     }
 }

@@ -53,12 +53,9 @@ import SwitchyardSystem
         // state file the flip wrote. Before, the guard had no old side to judge by — no
         // trip, however bad the new side, until legacy had traffic again.
         evaluator.stop()
-        let config = try RoutesConfig.load(path: h.routesPath)
         let saved = try StateFile.load(path: h.statePath)
         #expect(saved?.guards?.oldBaselines?["app/errs/legacy"].map { $0.requests >= 20 } == true, "the flip saved legacy's window")
-        let restarted = try AdminService(routesPath: h.routesPath, config: config, statePath: h.statePath, auditPath: h.auditPath,
-                                         policy: AccessPolicy(serviceUID: geteuid(), allowedUIDs: [], allowedGIDs: []),
-                                         dataPlane: h.proxy, restored: saved, startWarnings: [], errorLog: .standardError)
+        let restarted = try h.restartedService()
         let again = GuardEvaluator(service: restarted, proxy: h.proxy)
         again.start()
         defer { again.stop() }

@@ -191,12 +191,9 @@ import SwitchyardSystem
 
         // A restart: a new admin service reads the state file; the plan waits, paused.
         rig.evaluator.stop()
-        let config = try RoutesConfig.load(path: h.routesPath)
         let saved = try StateFile.load(path: h.statePath)
         #expect(saved?.guards?.plans["ramp"]?.phase == .running)
-        let restarted = try AdminService(routesPath: h.routesPath, config: config, statePath: h.statePath, auditPath: h.auditPath,
-                                         policy: AccessPolicy(serviceUID: geteuid(), allowedUIDs: [], allowedGIDs: []),
-                                         dataPlane: h.proxy, restored: saved, startWarnings: [], errorLog: .standardError)
+        let restarted = try h.restartedService()
         let evaluator = GuardEvaluator(service: restarted, proxy: h.proxy)
         evaluator.start()
         defer { evaluator.stop() }
