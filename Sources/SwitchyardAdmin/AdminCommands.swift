@@ -13,28 +13,34 @@ struct AdminCommandSpec: Sendable {
     let usage: String
     let summary: String
     let changes: Bool
+    /// The value-taking options it reads besides `--reason` (which every change takes) and
+    /// `--json` (every command); any other given is refused.
+    var options: Set<String> = []
     let run: @Sendable (AdminService, AdminCommandLine, Caller) throws(AdminError) -> CommandOutcome
 }
 
 enum AdminCommands {
     static let all: [AdminCommandSpec] = [
-        .init(word: "help", usage: "help", summary: "this list", changes: false) { _, _, _ throws(AdminError) in
-            .answer(.success(helpText))
+        .init(word: "help", usage: "help", summary: "this list", changes: false) { _, command, _ throws(AdminError) in
+            try command.checkNoArguments("help")
+            return .answer(.success(helpText))
         },
-        .init(word: "status", usage: "status", summary: "routes, shares, and each backend's requests, errors, latency, connections", changes: false) { service, _, _ throws(AdminError) in
-            .answer(StatusReport.status(service))
+        .init(word: "status", usage: "status", summary: "routes, shares, and each backend's requests, errors, latency, connections", changes: false) { service, command, _ throws(AdminError) in
+            try command.checkNoArguments("status")
+            return .answer(StatusReport.status(service))
         },
         .init(word: "show", usage: "show routes", summary: "the routing in force, in routes-file words", changes: false) { service, command, _ throws(AdminError) in
             guard command.words.count == 2, command.words[1] == "routes" else { throw AdminError("usage: show routes") }
             return .answer(StatusReport.showRoutes(service))
         },
-        .init(word: "history", usage: "history", summary: "generations: when, who, what", changes: false) { service, _, _ throws(AdminError) in
-            .answer(StatusReport.history(service))
+        .init(word: "history", usage: "history", summary: "generations: when, who, what", changes: false) { service, command, _ throws(AdminError) in
+            try command.checkNoArguments("history")
+            return .answer(StatusReport.history(service))
         },
-        .init(word: "inventory", usage: "inventory [ROUTE] [--since 24h] | inventory export --format csv [ROUTE]", summary: "who calls each route: networks, hosts, SNI, clients, protocols, tunnels, endpoints per side", changes: false) { service, command, _ throws(AdminError) in
+        .init(word: "inventory", usage: "inventory [ROUTE] [--since 24h] | inventory export --format csv [ROUTE]", summary: "who calls each route: networks, hosts, SNI, clients, protocols, tunnels, endpoints per side", changes: false, options: ["--since", "--format"]) { service, command, _ throws(AdminError) in
             .answer(try InventoryCommand.run(service, command))
         },
-        .init(word: "simulate", usage: "simulate ROUTE BACKEND PCT [BACKEND PCT...] [cohort add|remove ...] [--since 24h]", summary: "who would move: the recorded decisions routed by the table in force and by the proposed one", changes: false) { service, command, _ throws(AdminError) in
+        .init(word: "simulate", usage: "simulate ROUTE BACKEND PCT [BACKEND PCT...] [cohort add|remove ...] [--since 24h]", summary: "who would move: the recorded decisions routed by the table in force and by the proposed one", changes: false, options: ["--since"]) { service, command, _ throws(AdminError) in
             .answer(try SimulateCommand.run(service, command))
         },
         .init(word: "reopen-logs", usage: "reopen-logs", summary: "reopen the access and error logs (after logrotate renamed them; SIGUSR1 does the same)", changes: false) { service, command, caller throws(AdminError) in
@@ -47,7 +53,7 @@ enum AdminCommands {
         .init(word: "cohort", usage: "cohort ROUTE add|remove header NAME VALUE|cookie NAME VALUE|client CIDR|path PREFIX -> BACKEND", summary: "pin a group of users to a backend", changes: true) { service, command, _ throws(AdminError) in
             .change(try cohort(service, command))
         },
-        .init(word: "flip", usage: "flip ROUTE|all [--drain 30s]", summary: "swap active and standby (a split route moves wholly to its smaller side)", changes: true) { service, command, _ throws(AdminError) in
+        .init(word: "flip", usage: "flip ROUTE|all [--drain 30s]", summary: "swap active and standby (a split route moves wholly to its smaller side)", changes: true, options: ["--drain"]) { service, command, _ throws(AdminError) in
             .change(try flip(service, command))
         },
         .init(word: "revert", usage: "revert [to N]", summary: "restore the previous generation's (or generation N's) state", changes: true) { service, command, _ throws(AdminError) in
@@ -56,14 +62,15 @@ enum AdminCommands {
         .init(word: "drain", usage: "drain BACKEND [DURATION]", summary: "close idle connections to a backend now and its tunnels after DURATION", changes: true) { service, command, caller throws(AdminError) in
             try drain(service, command, caller)
         },
-        .init(word: "hold", usage: "hold ROUTE|all [--max-wait 60s]", summary: "park the route's writes (reads flow); answers once no write is in flight", changes: true) { service, command, _ throws(AdminError) in
+        .init(word: "hold", usage: "hold ROUTE|all [--max-wait 60s]", summary: "park the route's writes (reads flow); answers once no write is in flight", changes: true, options: ["--max-wait"]) { service, command, _ throws(AdminError) in
             .change(try HoldCommands.hold(service, command))
         },
-        .init(word: "release", usage: "release ROUTE|all [--rate 100/s]", summary: "send parked writes on in arrival order, to the routing in force now", changes: true) { service, command, _ throws(AdminError) in
+        .init(word: "release", usage: "release ROUTE|all [--rate 100/s]", summary: "send parked writes on in arrival order, to the routing in force now", changes: true, options: ["--rate"]) { service, command, _ throws(AdminError) in
             .change(try HoldCommands.release(service, command))
         },
-        .init(word: "reload", usage: "reload", summary: "re-read the routes file (an invalid file changes nothing)", changes: true) { service, _, _ throws(AdminError) in
-            .change(try service.reloadChange())
+        .init(word: "reload", usage: "reload", summary: "re-read the routes file (an invalid file changes nothing)", changes: true) { service, command, _ throws(AdminError) in
+            try command.checkNoArguments("reload")
+            return .change(try service.reloadChange())
         },
     ] + GuardCommands.specs + PlanCommands.specs + MirrorCommands.specs + CompareCommands.specs
 

@@ -187,23 +187,7 @@ public final class AdminServer: @unchecked Sendable {
             while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = String(decoding: pending[..<newline], as: UTF8.self)
                 pending.removeFirst(newline + 1)
-                if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-                // The two upgrade words need the connection itself (takeover: descriptors
-                // travel on it) or take seconds (upgrade: outside the commit lock).
-                if line == "takeover", let upgrade = service.upgrade {
-                    upgrade.takeOver(fd, caller: caller, service: service)
-                    return
-                }
-                if let command = try? AdminCommandLine(parsing: line), command.words.first == "upgrade" {
-                    let answer = service.runUpgrade(command, caller: caller)
-                    send(fd, answer.rendered(json: command.json))
-                    // Answered: now this process may stop (SIGTERM takes the usual drain path).
-                    if answer.ok { kill(getpid(), SIGTERM) }
-                    return
-                }
-                let progress = AdminProgress { [self] text in send(fd, text + "\n") }
-                let (answer, json) = service.execute(line, caller: caller, progress: progress)
-                send(fd, answer.rendered(json: json))
+                guard answer(line, fd, caller) else { return }
             }
             if pending.count > Self.maxLineBytes {
                 send(fd, AdminAnswer.failure(AdminError("command longer than \(Self.maxLineBytes) bytes")).rendered(json: false))
@@ -218,15 +202,38 @@ public final class AdminServer: @unchecked Sendable {
                 return
             }
             if n <= 0 {
-                // A last line without a newline (printf "status" | socat ...) still counts.
+                // A last line without a newline (printf "status" | socat ...) still counts,
+                // and is the same command it would be with one ("upgrade" included).
                 if !pending.isEmpty {
-                    let (answer, json) = service.execute(String(decoding: pending, as: UTF8.self), caller: caller)
-                    send(fd, answer.rendered(json: json))
+                    _ = answer(String(decoding: pending, as: UTF8.self), fd, caller)
                 }
                 return
             }
             pending.append(contentsOf: chunk[0..<n])
         }
+    }
+
+    /// Runs one command line and writes its answer; false when the connection is done with
+    /// (an upgrade answered, or a takeover that took the connection over).
+    private func answer(_ line: String, _ fd: FileDescriptor, _ caller: Caller) -> Bool {
+        if line.trimmingCharacters(in: .whitespaces).isEmpty { return true }
+        // The two upgrade words need the connection itself (takeover: descriptors
+        // travel on it) or take seconds (upgrade: outside the commit lock).
+        if line == "takeover", let upgrade = service.upgrade {
+            upgrade.takeOver(fd, caller: caller, service: service)
+            return false
+        }
+        if let command = try? AdminCommandLine(parsing: line), command.words.first == "upgrade" {
+            let answer = service.runUpgrade(command, caller: caller)
+            send(fd, answer.rendered(json: command.json))
+            // Answered: now this process may stop (SIGTERM takes the usual drain path).
+            if answer.ok { kill(getpid(), SIGTERM) }
+            return false
+        }
+        let progress = AdminProgress { [self] text in send(fd, text + "\n") }
+        let (answer, json) = service.execute(line, caller: caller, progress: progress)
+        send(fd, answer.rendered(json: json))
+        return true
     }
 
     private func send(_ fd: FileDescriptor, _ text: String) {

@@ -190,6 +190,11 @@ public final class AdminService: @unchecked Sendable {
             }
             if let missing = missingReason(command) { return refused(missing) }
         }
+        do throws(AdminError) {
+            try command.checkOptions(spec.word, allowed: spec.changes ? spec.options.union(["--reason"]) : spec.options)
+        } catch {
+            return spec.changes ? refused(error) : (.failure(error), command.json, nil)
+        }
         do {
             // Fleet mode: the change is computed from the store's copy (read and caught up
             // with here) and committed to etcd first. `reload` and `drain` stay local.
@@ -292,6 +297,11 @@ public final class AdminService: @unchecked Sendable {
     /// A refusal is audited like any refused change.
     func runUpgrade(_ command: AdminCommandLine, caller: Caller) -> AdminAnswer {
         guard command.words.count == 1 else { return .failure(AdminError("usage: upgrade [--binary PATH]")) }
+        do throws(AdminError) {
+            try command.checkOptions("upgrade", allowed: ["--binary", "--reason"])
+        } catch {
+            return .failure(error)
+        }
         if let refusal = upgradeRefusal(command, caller: caller) {
             recordRefusal(command, caller, refusal, generationBefore: table.generation)
             return .failure(refusal)

@@ -18,6 +18,9 @@ public struct AdminCommandLine: Sendable, Equatable {
     public var maxWait: String?
     public var rate: String?
     public var json: Bool
+    /// The value-taking options given (`--reason`, `--drain`, ...), in order: each command
+    /// says which it takes, and any other is refused rather than silently ignored.
+    public var options: [String]
     /// The command for the audit log and history: its words, quoted only where needed (so a
     /// command sent by the CLI, which quotes every word, reads as typed).
     public var text: String
@@ -63,8 +66,10 @@ public struct AdminCommandLine: Sendable, Equatable {
         var maxWait: String?
         var rate: String?
         var json = false
+        var options: [String] = []
         var i = 0
         while i < tokens.count {
+            if tokens[i] != "--json", tokens[i].hasPrefix("--"), !options.contains(tokens[i]) { options.append(tokens[i]) }
             switch tokens[i] {
             case "--reason":
                 guard i + 1 < tokens.count else { throw AdminError("--reason needs a text, e.g. --reason \"CHG-1234\"") }
@@ -108,6 +113,24 @@ public struct AdminCommandLine: Sendable, Equatable {
         self.maxWait = maxWait
         self.rate = rate
         self.json = json
+        self.options = options
+    }
+
+    /// Refuses the first option `command` does not take (an option given to the wrong
+    /// command, `flip all --rate 10/s`, would otherwise do nothing while the operator
+    /// believes it did something).
+    func checkOptions(_ command: String, allowed: Set<String>) throws(AdminError) {
+        guard let extra = options.first(where: { !allowed.contains($0) }) else { return }
+        let takes = allowed.sorted().joined(separator: ", ")
+        throw AdminError("\(command) does not take \(extra)" + (takes.isEmpty ? "" : " (it takes \(takes))"))
+    }
+
+    /// Refuses words after a command that takes none (`reload routes.yaml` re-reads the
+    /// file the proxy was started with, not the one named: refused, not half-obeyed).
+    func checkNoArguments(_ usage: String) throws(AdminError) {
+        guard words.count == 1 else {
+            throw AdminError("usage: \(usage) (it takes no arguments; \"\(AdminText.stored(words[1]))\" is one)")
+        }
     }
 }
 

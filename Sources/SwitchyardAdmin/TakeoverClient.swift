@@ -116,6 +116,11 @@ public final class TakeoverClient {
 
     /// Closes the conversation. Before `ready` succeeded the old process goes on serving;
     /// after it (the admin socket could not take the path) the old one takes the close as
-    /// the end of the hand-over and drains, and this process serves.
-    public func abandon() { connection.close() }
+    /// the end of the hand-over and drains, and this process serves. `adminAt`: where this
+    /// process's admin socket answers instead (`admin-at PATH`), so that the old process's
+    /// answer to `upgrade` tells the operator, not only this process's error log.
+    public func abandon(adminAt path: String? = nil) {
+        if let path { try? DescriptorPassing.send(connection, Array("admin-at \(path)\n".utf8), descriptors: []) }
+        connection.close()
+    }
 }

@@ -32,6 +32,9 @@ public final class Upgrade: Sendable {
     }
 
     private let phase = Locked(Phase.idle)
+    /// Where the new process's admin socket answers when it could not take the path (its
+    /// `admin-at PATH`); nil when it did (`in-place`) or did not say.
+    private let adminElsewhere = Locked<String?>(nil)
     /// Who asked for the upgrade under way, why, and to which binary (the audit record).
     private let request = Locked<(caller: Caller, reason: String?, binary: String)?>(nil)
     /// This executable, as it was when the process started (`/proc/self/exe` then): a
@@ -104,8 +107,15 @@ public final class Upgrade: Sendable {
         while true {
             let current = phase.withLock { $0 }
             if case .handedOver(let new) = current {
-                return .success("upgrade: pid \(getpid()) → \(new) (\(path)), generation \(service.table.generation); pid \(getpid()) stops accepting and drains",
-                                json: ["pid": Int(new), "previous": Int(getpid()), "generation": service.table.generation])
+                var text = "upgrade: pid \(getpid()) → \(new) (\(path)), generation \(service.table.generation); pid \(getpid()) stops accepting and drains"
+                var json: [String: Any] = ["pid": Int(new), "previous": Int(getpid()), "generation": service.table.generation]
+                if let elsewhere = adminElsewhere.withLock({ $0 }) {
+                    // It serves (stopping would leave nobody serving), but commands sent to
+                    // the usual path find nobody once this process is gone.
+                    text += "\nwarning: pid \(new) could not move its admin socket into place: it answers at \(elsewhere) until it restarts (its error log says why)"
+                    json["adminSocket"] = elsewhere
+                }
+                return .success(text, json: json)
             }
             // Once `takeOver` has moved on to `.movingIn` the new process is the service:
             // never stopped or given up on here (the in-place wait that follows is bounded).
@@ -253,7 +263,12 @@ public final class Upgrade: Sendable {
         // the new process's admin socket has taken the path: `in-place`, or the connection's
         // end from a new process that failed to move it or does not say it.
         let moved = Self.readLine(fd, seconds: Self.inPlaceSeconds)
-        if moved != "in-place\n" {
+        let adminAt = "admin-at "
+        if moved.hasPrefix(adminAt), moved.hasSuffix("\n") {
+            let elsewhere = String(moved.dropFirst(adminAt.count).dropLast())
+            adminElsewhere.withLock { $0 = elsewhere }
+            service.errorLog.warning("upgrade: pid \(caller.pid) could not move its admin socket into place; it answers at \(elsewhere)")
+        } else if moved != "in-place\n" {
             // A new process of an earlier version closes without saying it: the hand-over
             // stands either way (it serves already); commands may meet a closed socket
             // for a moment.
@@ -264,7 +279,7 @@ public final class Upgrade: Sendable {
         if previousPhase == .idle { kill(getpid(), SIGTERM) }
     }
 
-    /// One line of at most 64 bytes from the new process within `seconds`: what came,
+    /// One line of at most 300 bytes (a socket path fits) from the new process within `seconds`: what came,
     /// possibly without its newline. Reads wait 250 ms at a time (the connection's own
     /// timeout is the admin idle timeout, 30 s: longer than a wait may be).
     private static func readLine(_ fd: FileDescriptor, seconds: Double) -> String {
@@ -275,7 +290,7 @@ public final class Upgrade: Sendable {
         while !line.hasSuffix("\n") {
             var byte: UInt8 = 0
             let n = read(fd.rawValue, &byte, 1)
-            if n == 1 { line.append(Character(UnicodeScalar(byte))); if line.count > 64 { break }; continue }
+            if n == 1 { line.append(Character(UnicodeScalar(byte))); if line.utf8.count > 300 { break }; continue }
             if n < 0 && (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && Date() < deadline)) { continue }
             break
         }

@@ -53,7 +53,7 @@ enum ServeUpgrade {
             if TestHooks.failMoveIn { throw AdminError("admin socket: rename refused (test hook)") }
             try admin?.moveIntoPlace()
         } catch {
-            takeover.abandon()
+            takeover.abandon(adminAt: admin?.boundPath)
             return .servingWithoutAdminPath("\(error)")
         }
         takeover.inPlace()

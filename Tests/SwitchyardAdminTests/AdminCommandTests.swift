@@ -48,6 +48,19 @@ import SwitchyardAdmin
             ("flip all --drain 99999999999999999m", "too long (at most 30 days)"),
             ("drain cloud 99999999999999999s", "too long (at most 30 days)"),
             ("drain cloud 18446744073709551615ms", "too long (at most 30 days)"),
+            // Words or options a command does not take are refused, not ignored: `reload
+            // other.yaml` would re-read the usual file while the operator believes otherwise.
+            ("reload routes-new.yaml", "usage: reload (it takes no arguments; \"routes-new.yaml\" is one)"),
+            ("status app", "usage: status"),
+            ("history app", "usage: history"),
+            ("help flip", "usage: help"),
+            ("flip all --rate 10/s", "flip does not take --rate (it takes --drain, --reason)"),
+            ("weight app cloud 20% --drain 30s", "weight does not take --drain"),
+            ("hold app --rate 10/s", "hold does not take --rate"),
+            ("release app --max-wait 60s", "release does not take --max-wait"),
+            ("status --reason CHG-1", "status does not take --reason"),
+            ("inventory app --drain 30s", "inventory does not take --drain (it takes --format, --since)"),
+            ("compare reset app --since 24h", "compare reset does not take --since"),
         ]
         for (line, fragment) in cases {
             let answer = h.run(line)

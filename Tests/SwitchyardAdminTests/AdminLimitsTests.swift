@@ -202,4 +202,22 @@ import SwitchyardTestSupport
         over.sendLast(String(repeating: "y", count: 4097) + "\n")
         #expect(over.readToEnd() == "error: command longer than 4096 bytes\n")
     }
+
+    /// `printf 'upgrade --binary X' | socat - UNIX:...`: a last line without its newline is
+    /// the command it would be with one. Before, it skipped the upgrade words and was
+    /// answered "unknown command".
+    @Test
+    func aLastLineWithoutItsNewlineIsTheSameCommand() throws {
+        let directory = try Self.makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let served = try Self.serve(directory, adminOptions: "")
+        defer { served.stop() }
+        let upgrade = try Connection(served.admin)
+        upgrade.sendLast("upgrade --binary \(directory)/nothing")
+        let answer = upgrade.readToEnd()
+        #expect(answer.contains("upgrade refused: \(directory)/nothing is not an executable file"), "\(answer)")
+        let status = try Connection(served.admin)
+        status.sendLast("json status")
+        #expect(status.readToEnd().hasPrefix("{"), "a read-only command the same")
+    }
 }

@@ -48,5 +48,8 @@ import SwitchyardTestSupport
         // process, so it stops there).
         let plain = try Self.upgrade(h, "upgrade", as: Self.ops)
         #expect(plain.text.contains("only a `switchyard serve` process can be upgraded"), "\(plain.text)")
+        // An option upgrade does not take: refused, not ignored.
+        let drain = try Self.upgrade(h, "upgrade --drain 30s")
+        #expect(!drain.ok && drain.text.contains("upgrade does not take --drain (it takes --binary, --reason)"), "\(drain.text)")
     }
 }

@@ -297,6 +297,8 @@ import SwitchyardTestSupport
         let beside = setup.admin + ".upgrade"
         #expect(ServeProcessTests.command(beside, "status")?.contains(generation) == true)
         #expect(setup.errorLogText.contains("the admin socket answers at \(beside) until a restart"), "\(setup.errorLogText)")
+        // The operator who typed `upgrade` is told too, not only the error log.
+        #expect(result.output.contains("could not move its admin socket into place: it answers at \(beside)"), "\(result.output)")
         kill(new, SIGTERM)
         try waitFor("the new process to stop", seconds: 15) { !Self.alive(new) }
     }
