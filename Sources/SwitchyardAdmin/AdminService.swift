@@ -272,6 +272,26 @@ public final class AdminService: @unchecked Sendable {
         }
     }
 
+    /// A record written after its command was answered, outside the commit lock (a
+    /// release's report, once the released writes are done): an upgrade may have handed the
+    /// service over meanwhile, and then the audit log's chain is the new process's — a record
+    /// appended from here would fork it (two records after the same one; `audit verify`
+    /// fails). Checked and written under the lock `handOver` takes; after a hand-over the
+    /// record goes to the error log instead.
+    func appendOutsideCommand(_ record: AuditLog.Record) {
+        lock.withLock {
+            guard !handedOverFlag.withLock({ $0 }) else {
+                errorLog.warning("not in the audit log (handed over to a new process): \(record.outcome): \((record.changes ?? []).joined(separator: "; "))")
+                return
+            }
+            do {
+                try audit.append(record)
+            } catch {
+                errorLog.error("audit log: \(error)")
+            }
+        }
+    }
+
     /// The audit record of an upgrade, written before the new process may write its own.
     /// `caller`: who asked (nil: a process started by hand took over).
     func recordUpgrade(to pid: Int32, by caller: Caller?, reason: String?, binary: String?) {

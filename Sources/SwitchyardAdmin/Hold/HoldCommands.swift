@@ -182,9 +182,9 @@ public enum HoldCommands {
         if snapshot.releasedInFlight > 0 { line += "; \(snapshot.releasedInFlight) still running" }
         // The bound hits, as counts (never bodies), in the audit log beside the release.
         let me = Caller(uid: geteuid(), gid: getegid(), pid: getpid())
-        try? service.audit.append(.init(time: AuditLog.now(), outcome: "hold-report", uid: me.uid, pid: me.pid, user: me.userName,
-                                        command: command, reason: nil, changes: [line], error: nil,
-                                        generationBefore: nil, generation: service.table.generation, count: refusedTotal))
+        service.appendOutsideCommand(.init(time: AuditLog.now(), outcome: "hold-report", uid: me.uid, pid: me.pid, user: me.userName,
+                                           command: command, reason: nil, changes: [line], error: nil,
+                                           generationBefore: nil, generation: service.table.generation, count: refusedTotal))
         return [line]
     }
 }
