@@ -11,6 +11,10 @@ public struct ReplayKeys: Sendable, Equatable {
     public var cohortA: UInt32
     public var cohortB: UInt32
 
+    /// How many buckets `keyHash` is taken modulo: a stored record may replace the hash
+    /// with any value that keeps its residue (see the admin side's `DecisionPseudonym`).
+    public static let bucketCount: UInt64 = StickyBucket.count
+
     public init(keyHash: UInt64 = 0, cohortA: UInt32 = 0, cohortB: UInt32 = 0) {
         self.keyHash = keyHash
         self.cohortA = cohortA

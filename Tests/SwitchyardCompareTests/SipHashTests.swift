@@ -8,6 +8,12 @@ import Testing
         #expect(SipHash.hash(key: key, []) == 0x726f_db47_dd0e_0e31)
         #expect(SipHash.hash(key: key, Array(0..<15)) == 0xa129_ca61_49be_45e5)
         #expect(SipHash.hash(key: key, Array(0..<8)) == 0x93f5_f579_9a93_2462)
+        // One word: the bytes 00…07 little-endian.
+        #expect(SipHash.hash(key: key, word: 0x0706_0504_0302_0100) == 0x93f5_f579_9a93_2462)
+        for word: UInt64 in [0, 1, 0xdead_beef_0bad_f00d, .max] {
+            let bytes = (0..<8).map { UInt8(truncatingIfNeeded: word >> (8 * UInt64($0))) }
+            #expect(SipHash.hash(key: (7, 9), word: word) == SipHash.hash(key: (7, 9), bytes))
+        }
     }
 
     /// An example's body text is the same for equal bodies under one key and says nothing

@@ -25,28 +25,7 @@ final class CompareStore: @unchecked Sendable {
         let directory = (statePath as NSString).deletingLastPathComponent
         path = (directory.isEmpty ? "." : directory) + "/compare.json"
         aggregator = CompareAggregator(book: Self.load(path, errorLog: errorLog) ?? CompareBook())
-        aggregator.exampleKey = Self.exampleKey((directory.isEmpty ? "." : directory) + "/compare.key", errorLog: errorLog)
-    }
-
-    /// The installation's 16-byte key for the examples' body hashes: read from `path`, or
-    /// made from the system's random source and written there (0600) on first use. When it
-    /// cannot be kept, a key for this run only (examples of two runs then do not match).
-    private static func exampleKey(_ path: String, errorLog: ErrorLog) -> (UInt64, UInt64) {
-        if let bytes = try? DurableFile.read(path, what: "compare key"), bytes.count == 16 {
-            return (word(bytes, 0), word(bytes, 8))
-        }
-        var generator = SystemRandomNumberGenerator()
-        let key = (generator.next() as UInt64, generator.next() as UInt64)
-        var bytes: [UInt8] = []
-        for w in [key.0, key.1] { for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: w >> (8 * UInt64(i)))) } }
-        do throws(AdminError) { try DurableFile.replace(path, with: bytes, mode: 0o600) } catch {
-            errorLog.error("compare key \(path): \(error.message); this run's examples use a key of their own")
-        }
-        return key
-    }
-
-    private static func word(_ bytes: [UInt8], _ at: Int) -> UInt64 {
-        (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[at + $1]) << (8 * UInt64($1)) }
+        aggregator.exampleKey = InstallationKey.load((directory.isEmpty ? "." : directory) + "/compare.key", what: "compare key", errorLog: errorLog)
     }
 
     private static func load(_ path: String, errorLog: ErrorLog) -> CompareBook? {

@@ -7,6 +7,10 @@ import SwitchyardProxy
 /// minute and at shutdown, read once at start. What a previous run saved is the baseline;
 /// the live tables are added to it on every read, so nothing is counted twice.
 ///
+/// Records are stored with the user's pseudonym (`DecisionPseudonym`, keyed by
+/// `decisions.key` beside them), never the workers' plain sticky-key hash; a version-1 file
+/// (plain hashes) is converted as it is read.
+///
 /// A file that cannot be read back (damaged, truncated, from another format) never stops
 /// the proxy: it is renamed aside (`NAME.damaged-UNIXTIME`), the error log says so, and the
 /// run starts with an empty inventory or log.
@@ -16,29 +20,33 @@ final class InventoryStore: @unchecked Sendable {
     /// At most this many decisions are kept across restarts (newest first).
     static let decisionLimit = 1_000_000
     static let magic: [UInt8] = Array("SYDL".utf8)
-    static let version: UInt32 = 1
+    /// 2: pseudonyms (since 2026-12-04); 1: the workers' plain hashes, converted on load.
+    static let version: UInt32 = 2
 
     private let lock = NSLock()
     private(set) var baseline = InventorySnapshot()
     private(set) var baselineDecisions: [DecisionRecord] = []
     private var stopped = false
+    let pseudonym: DecisionPseudonym
 
     init(statePath: String, errorLog: ErrorLog) {
         let directory = (statePath as NSString).deletingLastPathComponent
         inventoryPath = (directory.isEmpty ? "." : directory) + "/inventory.json"
         decisionsPath = (directory.isEmpty ? "." : directory) + "/decisions.bin"
-        (baseline, baselineDecisions) = Self.loadBaseline(inventoryPath, decisionsPath, errorLog: errorLog)
+        pseudonym = DecisionPseudonym(key: InstallationKey.load((directory.isEmpty ? "." : directory) + "/decisions.key",
+                                                                what: "decision log key", errorLog: errorLog))
+        (baseline, baselineDecisions) = Self.loadBaseline(inventoryPath, decisionsPath, pseudonym, errorLog: errorLog)
     }
 
     /// Both files as a baseline; one that cannot be read back is set aside (`SideFile`) and
     /// counts as empty.
-    private static func loadBaseline(_ inventoryPath: String, _ decisionsPath: String,
+    private static func loadBaseline(_ inventoryPath: String, _ decisionsPath: String, _ pseudonym: DecisionPseudonym,
                                      errorLog: ErrorLog) -> (InventorySnapshot, [DecisionRecord]) {
         let inventory = SideFile.load(inventoryPath, what: "inventory file", empty: "an empty one", errorLog: errorLog) { bytes in
             try JSONDecoder().decode(InventorySnapshot.self, from: Data(bytes))
         } ?? InventorySnapshot()
         let decisions = SideFile.load(decisionsPath, what: "decision log", empty: "an empty one", errorLog: errorLog) { bytes in
-            try Self.decodeDecisions(bytes)
+            try Self.decodeDecisions(bytes, pseudonym)
         } ?? []
         return (inventory, decisions)
     }
@@ -47,23 +55,26 @@ final class InventoryStore: @unchecked Sendable {
     /// has handed over, which saved its counts at that moment (the files this process read
     /// at start were the old one's last periodic save, up to a minute behind).
     func reloadBaseline(errorLog: ErrorLog) {
-        let loaded = Self.loadBaseline(inventoryPath, decisionsPath, errorLog: errorLog)
+        let loaded = Self.loadBaseline(inventoryPath, decisionsPath, pseudonym, errorLog: errorLog)
         lock.withLock { (baseline, baselineDecisions) = loaded }
     }
 
-    static func decodeDecisions(_ bytes: [UInt8]) throws -> [DecisionRecord] {
+    static func decodeDecisions(_ bytes: [UInt8], _ pseudonym: DecisionPseudonym) throws -> [DecisionRecord] {
         let stride = MemoryLayout<DecisionRecord>.stride
         guard bytes.count >= 16, Array(bytes[0..<4]) == magic else { throw SideFile.Damaged(description: "not a decision log") }
         return try bytes.withUnsafeBytes { raw throws -> [DecisionRecord] in
             let version = raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
             let size = raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
             let count = Int(raw.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
-            guard version == Self.version, Int(size) == stride else { throw SideFile.Damaged(description: "version \(version), record size \(size)") }
+            guard version == Self.version || version == 1, Int(size) == stride else {
+                throw SideFile.Damaged(description: "version \(version), record size \(size)")
+            }
             guard count <= decisionLimit, bytes.count == 16 + count * stride else {
                 throw SideFile.Damaged(description: "\(bytes.count) bytes for \(count) records")
             }
             var records = [DecisionRecord](repeating: DecisionRecord(time: 0, route: 0, keys: .init(), network: 0, clientKind: 0, method: 0, backend: 0), count: count)
             records.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[16...])) }
+            if version == 1 { pseudonym.apply(&records) }
             return records
         }
     }
@@ -80,8 +91,11 @@ final class InventoryStore: @unchecked Sendable {
     /// The saved inventory plus `live`.
     func inventory(live: InventorySnapshot) -> InventorySnapshot { live.adding(baseline) }
 
-    /// The saved decisions plus `live`, the newest `decisionLimit`.
+    /// The saved decisions plus `live` (the workers' records, pseudonymized here), the
+    /// newest `decisionLimit`.
     func decisions(live: [DecisionRecord]) -> [DecisionRecord] {
+        var live = live
+        pseudonym.apply(&live)
         guard !baselineDecisions.isEmpty else { return live }
         var all = baselineDecisions
         all.append(contentsOf: live)

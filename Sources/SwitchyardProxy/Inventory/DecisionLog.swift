@@ -4,6 +4,8 @@ import SwitchyardRouting
 /// One routed request as `simulate` needs it, and nothing more: when, which route, the
 /// sticky key's hash and the cohort rules that matched (`ReplayKeys`), the caller's network,
 /// the client's product token (hashed) and the method. No path, no header value, no body.
+/// The plain sticky-key hash stays in memory: the admin side replaces it with a keyed
+/// pseudonym before a record is stored or reported (`DecisionPseudonym`).
 public struct DecisionRecord: Sendable, Equatable {
     /// Unix seconds.
     public var time: UInt32
