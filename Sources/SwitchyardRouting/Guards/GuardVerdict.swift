@@ -80,7 +80,9 @@ extension GuardConfig {
     public static let fastTripStreak: UInt64 = 10
 
     static func pct(_ v: Double) -> String {
-        let hundredths = Int((v * 100).rounded())
+        // Clamped: a window read back from a state file is checked (`SideWindow.rangeProblem`),
+        // but text is no reason to trap (Int(_:) of a Double past Int.max does).
+        let hundredths = Int(((v.isNaN ? 0 : min(max(v, 0), 1e12)) * 100).rounded())
         let frac = hundredths % 100
         return "\(hundredths / 100).\(frac < 10 ? "0" : "")\(frac)%"
     }

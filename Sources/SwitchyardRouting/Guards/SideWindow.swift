@@ -41,11 +41,15 @@ public struct SideWindow: Sendable, Equatable, Codable {
 
 extension SideWindow {
     /// A window read back from outside (the state file) with a count past 2^53 (JSON is not
-    /// exact there), or nil. Nothing else is impossible: transport failures are counted per
-    /// connect attempt, under the backend first chosen, so they can outnumber requests.
+    /// exact there), or with more errors (or 401/403/404s) than requests — each is an answer
+    /// to one of them, and the ratio of such a window is past 100 % —, or nil. Transport
+    /// failures are counted per connect attempt, under the backend first chosen, so they can
+    /// outnumber requests.
     public var rangeProblem: String? {
         let limit: UInt64 = 1 << 53
         let counts = [requests, errors, clientErrors, transportFailures, streak, streakRuns, p95Microseconds ?? 0]
-        return counts.contains { $0 > limit } ? "a window count past 2^53" : nil
+        if counts.contains(where: { $0 > limit }) { return "a window count past 2^53" }
+        if errors > requests || clientErrors > requests { return "more errors than requests in a window" }
+        return nil
     }
 }

@@ -52,6 +52,15 @@ import Testing
         #expect(errors.check(new: .init(requests: 1000, errors: 15), old: .init(requests: 1)).word == "red")
     }
 
+    /// Figures past any real window (the state file's windows are checked, this is the
+    /// second line): the text is written, nothing traps.
+    @Test func anImpossibleWindowIsJudgedWithoutTrapping() {
+        let huge = SideWindow(requests: 1, errors: 1 << 52, clientErrors: 1 << 52)
+        #expect(errors.check(new: .init(requests: 1000, errors: 15), old: huge).word == "green")
+        #expect(clientErrors.check(new: .init(requests: 1000), old: huge).figures.contains("1000000000000.00%"))
+        #expect(GuardConfig.pct(.infinity) == "1000000000000.00%" && GuardConfig.pct(-.infinity) == "0.00%" && GuardConfig.pct(.nan) == "0.00%")
+    }
+
     @Test func oneFailingServerOfTwoStillTrips() {
         // The new side's window is the sum of its servers: one healthy, one answering 503.
         let healthy = SideWindow(requests: 300, errors: 0)
