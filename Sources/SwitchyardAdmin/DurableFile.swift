@@ -60,9 +60,12 @@ enum DurableFile {
     }
 
     /// The whole file, or nil if there is none. A symlink or anything but a regular file is
-    /// refused.
-    static func read(_ path: String, what: String) throws(AdminError) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+    /// refused — without waiting: O_NONBLOCK, or opening a FIFO would block until a writer
+    /// came (a `plan load` of one held the commit lock, and with it every command and guard
+    /// check). `limit`: a file over this many bytes is refused before it is read (a sparse
+    /// 100 GB file would have been read whole), and no more than that is ever read.
+    static func read(_ path: String, what: String, limit: Int? = nil) throws(AdminError) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             switch errno {
             case ENOENT: return nil
@@ -75,6 +78,8 @@ enum DurableFile {
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
             throw AdminError("\(what) \(path) is not a regular file: refused")
         }
+        let tooLarge = { () -> AdminError in AdminError("\(what) \(path) is over \(limit ?? 0) bytes: refused") }
+        if let limit, info.st_size > limit { throw tooLarge() }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -83,6 +88,8 @@ enum DurableFile {
             if n < 0 { throw AdminError("\(what) \(path) is unreadable: \(String(cString: strerror(errno)))") }
             if n == 0 { return bytes }
             bytes += chunk[0..<n]
+            // Grown since the fstat: still bounded.
+            if let limit, bytes.count > limit { throw tooLarge() }
         }
     }
 

@@ -80,8 +80,13 @@ enum PlanCommands {
 
     private static func load(_ service: AdminService, path: String, _ command: AdminCommandLine, _ caller: Caller) throws(AdminError) -> AdminAnswer {
         guard path.hasPrefix("/") else { throw AdminError("plan load: give an absolute path (the proxy reads the file)") }
-        guard let bytes = try DurableFile.read(path, what: "plan file") else { throw AdminError("plan load: \(path) does not exist") }
-        guard bytes.count <= 64 * 1024 else { throw AdminError("plan load: \(path) is over 64 KiB") }
+        let bytes: [UInt8]?
+        do {
+            bytes = try DurableFile.read(path, what: "plan file", limit: 64 * 1024)
+        } catch {
+            throw AdminError("plan load: \(error.message)")
+        }
+        guard let bytes else { throw AdminError("plan load: \(path) does not exist") }
         let plans: [PlanConfig]
         switch PlanConfig.load(String(decoding: bytes, as: UTF8.self), file: path, config: service.config, guards: service.allGuards) {
         case .success(let read): plans = read

@@ -243,6 +243,21 @@ import SwitchyardSystem
             #expect(!answer.ok && answer.text.contains(fragment) && !answer.text.contains("\n"), "\(answer.text)")
         }
         #expect(!h.run("plan status p").ok)
+        // A FIFO (opening one blocked until a writer came, holding the commit lock: every
+        // command and guard check waited) and a sparse file far over 64 KiB (read whole
+        // before its size was judged): refused at once, as files of no use.
+        let fifo = h.directory + "/fifo.plan"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let sparse = h.directory + "/sparse.plan"
+        #expect(FileManager.default.createFile(atPath: sparse, contents: nil) && truncate(sparse, 8 << 30) == 0)
+        for (file, fragment) in [(fifo, "is not a regular file: refused"), (sparse, "is over 65536 bytes: refused")] {
+            let started = Date()
+            let answer = Background { h.run("plan load \(file)") }
+            let refused = try answer.wait(seconds: 10)
+            #expect(!refused.ok && refused.text.contains("plan load: plan file \(file) \(fragment)"), "\(refused.text)")
+            #expect(Date().timeIntervalSince(started) < 5)
+            #expect(h.run("status").ok, "the commit lock is free")
+        }
         try "plan p {\n    route app\n    cloud 10% for 1m\n    flip\n}\n".write(toFile: path, atomically: true, encoding: .utf8)
         let loaded = h.run("plan load \(path)")
         #expect(loaded.ok && loaded.text.contains("plan p loaded: route app, cloud 10% for 1m → flip"), "\(loaded.text)")
