@@ -199,6 +199,7 @@ public final class AdminService: @unchecked Sendable {
             // Fleet mode: the change is computed from the store's copy (read and caught up
             // with here) and committed to etcd first. `reload` and `drain` stay local.
             let viaFleet = spec.changes && fleet != nil && !FleetAgent.localCommands.contains(name)
+            defer { if viaFleet { fleet?.dropUncommittedHistory(self) } }
             if viaFleet, let fleet { try fleet.prepareChange(self, command) }
             let outcome = try spec.run(self, command, caller)
             switch outcome {

@@ -34,6 +34,10 @@ public final class FleetAgent: @unchecked Sendable {
     private let commitClient: EtcdClient
     /// The store's copy read by `prepareChange` for the `commit` that follows.
     private var pendingRead: (modRevision: Int64, generation: UInt64, state: RuntimeState, raw: Data)?
+    /// The generation `fetchHistoryForRevert` added to the local history for the command
+    /// being judged; nil once that command committed. Taken back otherwise
+    /// (`dropUncommittedHistory`): a refused command changes nothing, the history included.
+    private var fetchedForRevert: UInt64?
 
     /// `password`: the first line of the password file, read by `serve` at start.
     public init(config: FleetConfig, password: String?, errorLog: ErrorLog) {
@@ -96,6 +100,7 @@ public final class FleetAgent: @unchecked Sendable {
     /// so that the command computes its change from the store's copy.
     func prepareChange(_ service: AdminService, _ command: AdminCommandLine) throws(AdminError) {
         pendingRead = nil
+        fetchedForRevert = nil
         if let refusal = currentLink().changeRefusal { throw AdminError(refusal) }
         // A read is safe to repeat: each endpoint gets one try (a dead member, a leader
         // election in progress) before the change is refused.
@@ -145,6 +150,17 @@ public final class FleetAgent: @unchecked Sendable {
                                  changes: document.changes, state: document.state)
         let index = service.history.firstIndex { $0.generation > n } ?? service.history.endIndex
         service.history.insert(entry, at: index)
+        fetchedForRevert = n
+    }
+
+    /// After a change command through the fleet, whatever its outcome: the entry fetched
+    /// for a `revert to N` that did not commit (refused, "nothing changed", the store
+    /// unreachable) leaves the history as it was. Before, it stayed, and the next state
+    /// file written kept it.
+    func dropUncommittedHistory(_ service: AdminService) {
+        guard let n = fetchedForRevert else { return }
+        fetchedForRevert = nil
+        service.history.removeAll { $0.generation == n }
     }
 
     /// Commits `change` to the store in one transaction guarded by the state's mod_revision,
@@ -213,6 +229,7 @@ public final class FleetAgent: @unchecked Sendable {
         var answer: AdminAnswer
         do {
             answer = try service.commit(change, command, caller, generation: generation)
+            fetchedForRevert = nil
         } catch {
             throw AdminError("fleet \(config.name): committed to the store as generation \(generation), which the other instances apply, but this instance could not apply it (\(error.message)); its watcher tries again from the store, and `status` says if it cannot")
         }

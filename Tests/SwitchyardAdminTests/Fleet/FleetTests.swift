@@ -111,9 +111,20 @@ import SwitchyardTestSupport
         try waitFor("a to see c back", seconds: 3) { !fixture.a.command("status").contains("gone") }
         // C never applied start + 1 (it was down): `revert to` finds it in the store's history.
         #expect(!fixture.c.command("history").contains("\n\(start + 1)  "))
+        // One that commits nothing (the routing in force is start + 1's again) leaves C's
+        // history as it was: before, the entry fetched for it stayed, and the next state
+        // file C wrote kept a generation no command of C's had made.
+        #expect(fixture.a.command("weight other cloud 10%").contains("generation \(start + 3)"))
+        try waitFor("c to apply it", seconds: 10) { fixture.c.generation() == start + 3 }
+        let unchanged = fixture.c.command("revert to \(start + 1)")
+        #expect(unchanged.contains("nothing changed"), "\(unchanged)")
+        #expect(!fixture.c.command("history").contains("\n\(start + 1)  "), "the fetched entry was taken back")
+        #expect(fixture.a.command("weight other cloud 50%").contains("generation \(start + 4)"))
+        try waitFor("c to apply it", seconds: 10) { fixture.c.generation() == start + 4 }
         let revert = fixture.c.command("revert to \(start + 1)")
         #expect(revert.contains("state of generation \(start + 1) restored"), "\(revert)")
-        #expect(revert.contains("every live instance serves generation \(start + 3)"), "\(revert)")
+        #expect(revert.contains("every live instance serves generation \(start + 5)"), "\(revert)")
+        #expect(fixture.c.command("history").contains("\n\(start + 1)  "), "committed: the entry stays")
     }
 
     @Test func aStateThatDoesNotParseOrDoesNotFitIsRejectedAndTheLastGoodKept() throws {
