@@ -35,6 +35,13 @@ public struct AdminCommandLine: Sendable, Equatable {
         var escaped = false
         var hasToken = false
         for scalar in scalars {
+            // Refused wherever it stands, an escaped one too (`"\<ESC>"` from a client that
+            // is not the CLI stored an escape sequence in the history); a tab only between
+            // words, where it separates them.
+            let separator = (scalar == " " || scalar == "\t") && !inQuotes
+            if !separator && AdminText.isRefused(scalar) {
+                throw AdminError("character \(AdminText.describe(scalar)) is not allowed in commands (control, bidi and format characters are refused)")
+            }
             if escaped {
                 current.append(scalar)
                 escaped = false
@@ -45,10 +52,8 @@ public struct AdminCommandLine: Sendable, Equatable {
             } else if scalar == "\"" {
                 inQuotes.toggle()
                 hasToken = true
-            } else if (scalar == " " || scalar == "\t") && !inQuotes {
+            } else if separator {
                 if hasToken { tokens.append(String(current)); current = .init(); hasToken = false }
-            } else if AdminText.isRefused(scalar) {
-                throw AdminError("character \(AdminText.describe(scalar)) is not allowed in commands (control, bidi and format characters are refused)")
             } else {
                 current.append(scalar)
                 hasToken = true

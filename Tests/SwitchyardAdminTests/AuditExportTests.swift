@@ -37,6 +37,18 @@ import SwitchyardTestSupport
         #expect(badFormat.status == 2 && badFormat.output.contains("--format xml"), "\(badFormat.output)")
     }
 
+    /// A cell with CRLF is quoted: "\r\n" is one Swift Character, equal to neither "\r" nor
+    /// "\n", and such a cell went out bare — its line break ended the row and the next
+    /// text started one of its own (a formula a spreadsheet runs). The inventory's export
+    /// (a TLS name from any client) takes the same cells.
+    @Test func aCellWithALineBreakOfAnyKindIsQuoted() {
+        #expect(AuditExport.csvCell("a\r\n=1+cmd") == "\"a\r\n=1+cmd\"")
+        #expect(AuditExport.csvCell("a\n=1") == "\"a\n=1\"")
+        #expect(AuditExport.csvCell("a\r=1") == "\"a\r=1\"")
+        #expect(AuditExport.csvCell("=1") == "'=1")
+        #expect(AuditExport.csvCell("plain") == "plain")
+    }
+
     @Test func anExportOfABrokenChainSaysWhereAndExitsOne() throws {
         let h = try AdminHarness()
         defer { h.stop() }

@@ -24,6 +24,11 @@ import SwitchyardTestSupport
                 #expect(!error.message.contains("\n"))
             }
         }
+        // Escaped inside quotes too (a client other than the CLI: `"\<ESC>"` was taken
+        // as the character itself, unchecked).
+        for (name, character) in Self.refused {
+            #expect(throws: AdminError.self, "escaped \(name)") { try AdminCommandLine(parsing: "flip all --reason \"CHG\\\(character)1\"") }
+        }
         // Unquoted too (a cohort value, a route name).
         #expect(throws: AdminError.self) { try AdminCommandLine(parsing: "cohort app add header X v\u{202E}1 -> cloud") }
         // What stays allowed: tabs between words, one CR ending the line, other Unicode.

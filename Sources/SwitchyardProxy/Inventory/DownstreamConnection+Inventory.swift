@@ -72,7 +72,16 @@ extension DownstreamConnection {
                         inventory.key.start(route: route)
                         inventory.key.separator()
                         var copy = name
-                        copy.withUTF8 { inventory.key.appendLowercased(UnsafeRawBufferPointer($0)) }
+                        copy.withUTF8 { bytes in
+                            // Any client's ClientHello: OpenSSL refuses only NUL and length,
+                            // and an escape sequence here reached `switchyard inventory`'s
+                            // terminal. A name is letters, digits, '-', '.', '_'.
+                            if InventoryKey.isServerName(UnsafeRawBufferPointer(bytes)) {
+                                inventory.key.appendLowercased(UnsafeRawBufferPointer(bytes))
+                            } else {
+                                inventory.key.append("{invalid}")
+                            }
+                        }
                         let slot = serverNames.record(inventory.key, now: now)
                         shortcut.serverName = slot
                         shortcut.serverNameHash = slot[HeavyHitterTable.Word.hash]

@@ -85,6 +85,22 @@ final class InventoryKey {
 
     /// The product token of a User-Agent value: its first name, up to `/`, a space or `(`
     /// (`Mozilla/5.0 (X11…)` → `Mozilla`, `okhttp/4.9` → `okhttp`); `-` when absent.
+    /// A TLS server name fit to show: 1–253 bytes of letters, digits, '-', '.' and '_'
+    /// (what host names are made of; '_' for the names some internal zones use).
+    static func isServerName(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count > 0 && bytes.count <= 253 else { return false }
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"):
+                continue
+            default:
+                return false
+            }
+        }
+        return true
+    }
+
     func appendProduct(ofUserAgent value: UnsafeRawBufferPointer?) {
         append(Self.product(ofUserAgent: value))
     }

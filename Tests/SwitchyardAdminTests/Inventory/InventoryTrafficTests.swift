@@ -226,6 +226,26 @@ import SwitchyardTestSupport
                 ["HTTP/2 TLSv1.3": 2, "HTTP/1.1 TLSv1.3": 2])
     }
 
+    /// A TLS server name is any client's bytes (OpenSSL refuses only NUL and length): one
+    /// with an escape sequence cleared the operator's terminal through `switchyard
+    /// inventory`. It is counted as `{invalid}`; the request itself is served.
+    @Test func aServerNameThatIsNoHostNameIsCountedAsInvalid() throws {
+        try requireTools("openssl")
+        let certificate = try Certificate()
+        let h = try AdminHarness(routes: Self.routes(certificate))
+        defer { h.stop() }
+        let t = try #require(h.proxy.httpsAddresses.first).port
+        let script = "printf 'GET /api/orders/1 HTTP/1.1\\r\\nHost: 127.0.0.1:\(t)\\r\\nConnection: close\\r\\n\\r\\n' | "
+            + "\(try tool("openssl")) s_client -connect 127.0.0.1:\(t) -servername \"$(printf 'x\\033[2Jy')\" -quiet -ign_eof"
+        let result = try runProcess("/bin/sh", ["-c", script], standardError: .discarded, timeoutSeconds: 30)
+        #expect(result.output.hasPrefix("HTTP/1.1 200"), "\(result.output.prefix(200))")
+        let answer = try json(h, "inventory app --json")
+        let app = try #require((answer["routes"] as? [String: Any])?["app"] as? [String: Any])
+        #expect(Self.table(app, "sni") { $0["name"] as! String } == ["{invalid}": 1])
+        let text = h.run("inventory app").text
+        #expect(!text.unicodeScalars.contains("\u{1B}") && text.contains("{invalid}"), "\(text)")
+    }
+
     /// One keep-alive connection whose requests change their Host and User-Agent: the host
     /// and client rows a connection keeps are used only for the same host (any case) and the
     /// same product; any other is counted under its own row (same lengths included: the
