@@ -144,10 +144,18 @@ public final class AdminService: @unchecked Sendable {
     /// commit lock is released: writing and fsyncing it must not hold up accepted changes.
     /// A command that waits after its commit (`hold`, `release`) reports how far it is on
     /// `progress` (human answers only).
-    public func execute(_ line: String, caller: Caller, progress: AdminProgress = .silent) -> (AdminAnswer, json: Bool) {
+    /// `detachFollowUp`: the follow-up runs on a thread of its own and the answer returns at
+    /// once (SIGHUP: a reload that ends a hold paces its release for minutes, and the
+    /// signal thread must go on taking SIGTERM and the rest meanwhile).
+    public func execute(_ line: String, caller: Caller, progress: AdminProgress = .silent,
+                        detachFollowUp: Bool = false) -> (AdminAnswer, json: Bool) {
         let (answer, json, refusal, followUp) = executeLocked(line, caller: caller)
         if let refusal { recordRefusal(refusal.command, caller, refusal.error, generationBefore: refusal.generation) }
-        if let followUp { return (answer.followedBy(followUp(self, json ? .silent : progress)), json) }
+        if let followUp {
+            guard detachFollowUp else { return (answer.followedBy(followUp(self, json ? .silent : progress)), json) }
+            let log = errorLog
+            Thread { [self] in for line in followUp(self, .silent) { log.info(line) } }.start()
+        }
         return (answer, json)
     }
 
@@ -217,7 +225,13 @@ public final class AdminService: @unchecked Sendable {
 
     /// Writes a refusal record, within `refusals`' rate per uid; summaries of what the
     /// limit held back go first.
+    /// Outside the command's own hold of the commit lock, so it takes it again: an upgrade
+    /// may have handed over in between, and the audit log is the new process's then (a
+    /// record from here would fork its chain).
     private func recordRefusal(_ command: AdminCommandLine, _ caller: Caller, _ error: AdminError, generationBefore: UInt64) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !handedOverFlag.withLock({ $0 }) else { return }
         let time = AuditLog.now()
         let (record, summaries) = refusals.admit(uid: caller.uid, nowMilliseconds: Clock.monotonicMilliseconds(), time: time)
         writeSummaries(summaries)
@@ -323,7 +337,9 @@ public final class AdminService: @unchecked Sendable {
         } catch {
             return .failure(error)
         }
-        if let refusal = upgradeRefusal(command, caller: caller) {
+        // Under the commit lock: it reads the routes file's admin line and the table, which
+        // a reload replaces.
+        if let refusal = lock.withLock({ upgradeRefusal(command, caller: caller) }) {
             recordRefusal(command, caller, refusal, generationBefore: table.generation)
             return .failure(refusal)
         }
@@ -334,7 +350,7 @@ public final class AdminService: @unchecked Sendable {
     /// SIGUSR2: an upgrade to this same executable path, on behalf of the process itself.
     public func upgradeFromSignal() -> AdminAnswer {
         guard let upgrade else { return .failure(AdminError("upgrade: not available here")) }
-        if let held = holdRefusal() { return .failure(held) }
+        if let held = lock.withLock({ holdRefusal() }) { return .failure(held) }
         return upgrade.run(binary: nil, service: self, caller: Caller(uid: geteuid(), gid: getegid(), pid: getpid()), reason: "SIGUSR2")
     }
 
@@ -359,8 +375,9 @@ public final class AdminService: @unchecked Sendable {
     }
 
     /// A write hold in force, or writes still parked: the new process cannot take parked
-    /// requests over, and the old one would cut them at the end of its grace.
-    private func holdRefusal() -> AdminError? {
+    /// requests over, and the old one would cut them at the end of its grace. Under the
+    /// commit lock, or once frozen (nothing commits then).
+    func holdRefusal() -> AdminError? {
         let held = table.state.routes.filter { $0.value.hold != nil }.keys.sorted()
         let parked = dataPlane.holdSnapshot(routes: []).parked
         guard !held.isEmpty || parked > 0 else { return nil }
@@ -516,6 +533,6 @@ public final class AdminService: @unchecked Sendable {
 
     /// SIGHUP: a reload on behalf of the process itself.
     public func reloadFromSignal() -> AdminAnswer {
-        execute("reload --reason SIGHUP", caller: Caller(uid: geteuid(), gid: getegid(), pid: getpid())).0
+        execute("reload --reason SIGHUP", caller: Caller(uid: geteuid(), gid: getegid(), pid: getpid()), detachFollowUp: true).0
     }
 }

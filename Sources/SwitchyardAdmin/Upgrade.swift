@@ -214,6 +214,13 @@ public final class Upgrade: Sendable {
         }
         // From now on the state on disk is the state the new process serves.
         service.freeze("an upgrade is handing this proxy over to pid \(caller.pid): send the command again in a moment")
+        // `upgrade` checked for held writes before this freeze; a `hold` may have committed
+        // in between (the new process takes a moment to start). Parked writes cannot go over
+        // and would be cut at the end of this process's grace: checked again, frozen.
+        if let held = service.holdRefusal() {
+            giveUp(held.message)
+            return refuse(held.message)
+        }
         let list = sockets()
         let header = "takeover generation \(service.table.generation) pid \(getpid()) sockets \(list.count)\n"
         do {

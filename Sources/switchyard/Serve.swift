@@ -206,12 +206,19 @@ struct ServeRunner {
         if upgradable { service?.upgrade = ServeUpgrade.upgrade(proxy: proxy, metrics: metrics, notifier: notifier) }
         let fleet = try ServeFleet.make(config: config, service: service, errorLog: errorLog)
         proxy.start()
-        if let fleet, let service { fleet.start(service: service) }
-        admin?.start()
-        metrics?.start()
         // Guards and plans: checked every second on their own thread, off the data plane.
         let guards = service.map { GuardEvaluator(service: $0, proxy: proxy) }
-        guards?.start()
+        // The fleet's watcher and the guards commit (state file, audit log): an upgrade's new
+        // process starts them only once handed over — before, the files are the old
+        // process's, and two writers forked the audit chain (a fleet generation applied by
+        // both, each after the record it had cached).
+        let startCommitting = {
+            if let fleet, let service { fleet.start(service: service) }
+            guards?.start()
+        }
+        if takeover == nil { startCommitting() }
+        admin?.start()
+        metrics?.start()
         for address in proxy.httpAddresses { errorLog.info("listening on http://\(address) (generation \(table.generation))") }
         for (route, address) in proxy.tcpAddresses.sorted(by: { $0.key < $1.key }) { errorLog.info("route \(route): tcp on \(address)") }
         if let admin { errorLog.info("admin socket \(admin.path)") }
@@ -223,6 +230,7 @@ struct ServeRunner {
             case .serving:
                 errorLog.info("took over from pid \(takeover.previousPID) at generation \(proxy.table.generation)")
                 service?.reloadCountsAfterTakeOver()
+                startCommitting()
             case .refused(let failure):
                 errorLog.error(failure)
                 admin?.stop()
@@ -232,6 +240,7 @@ struct ServeRunner {
                 throw ExitCode(1)
             case .servingWithoutAdminPath(let failure):
                 service?.reloadCountsAfterTakeOver()
+                startCommitting()
                 errorLog.error("took over from pid \(takeover.previousPID) at generation \(proxy.table.generation), "
                                + "but \(failure): the admin socket answers at \(admin?.boundPath ?? "-") until a restart")
             }

@@ -18,8 +18,11 @@ extension AdminService {
         let old = table
         guard document.generation > old.generation else { return false }
         // Handed over: the new process's watcher applies it; this one must not write the
-        // state file or the audit log that are now the new process's.
-        guard !handedOver else { return false }
+        // state file or the audit log that are now the new process's. Frozen (handing over):
+        // the new process has loaded the state file already and applies it once it took
+        // over; if the hand-over is given up, this one catches up through the watcher's
+        // whole read (the table behind the store for 3 s).
+        guard !handedOver && !isFrozen else { return false }
         // A state naming a route or backend this host's file lacks would be silently trimmed
         // by a reconcile: in a fleet that is a table different from the others', so refuse.
         let (_, problems) = document.state.reconciled(with: config)

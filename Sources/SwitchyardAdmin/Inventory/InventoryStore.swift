@@ -88,16 +88,22 @@ final class InventoryStore: @unchecked Sendable {
         return bytes
     }
 
-    /// The saved inventory plus `live`.
-    func inventory(live: InventorySnapshot) -> InventorySnapshot { live.adding(baseline) }
+    /// The saved inventory plus `live`. The baseline is taken under the lock: an upgrade's
+    /// new process replaces it (`reloadBaseline`) while the admin socket and the metrics
+    /// listener may be reading it.
+    func inventory(live: InventorySnapshot) -> InventorySnapshot { live.adding(lock.withLock { baseline }) }
 
     /// The saved decisions plus `live` (the workers' records, pseudonymized here), the
     /// newest `decisionLimit`.
     func decisions(live: [DecisionRecord]) -> [DecisionRecord] {
+        merged(live: live, saved: lock.withLock { baselineDecisions })
+    }
+
+    private func merged(live: [DecisionRecord], saved: [DecisionRecord]) -> [DecisionRecord] {
         var live = live
         pseudonym.apply(&live)
-        guard !baselineDecisions.isEmpty else { return live }
-        var all = baselineDecisions
+        guard !saved.isEmpty else { return live }
+        var all = saved
         all.append(contentsOf: live)
         if all.count > Self.decisionLimit {
             all.sort { $0.time < $1.time }
@@ -113,12 +119,13 @@ final class InventoryStore: @unchecked Sendable {
         defer { lock.unlock() }
         if stopped { return }
         if final { stopped = true }
-        let inventory = self.inventory(live: dataPlane.inventorySnapshot())
+        // Under the lock already: the baseline read directly.
+        let inventory = dataPlane.inventorySnapshot().adding(baseline)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         guard let data = try? encoder.encode(inventory) else { throw AdminError("inventory: cannot encode") }
         try DurableFile.replace(inventoryPath, with: Array(data))
-        try DurableFile.replace(decisionsPath, with: Self.encodeDecisions(decisions(live: dataPlane.decisionRecords())))
+        try DurableFile.replace(decisionsPath, with: Self.encodeDecisions(merged(live: dataPlane.decisionRecords(), saved: baselineDecisions)))
     }
 
     /// No save from now on (an upgrade's old process, once handed over).
