@@ -36,8 +36,8 @@ public final class AdminService: @unchecked Sendable {
     /// Counts state-file writes of the guard book (`recordGuardChange`), so a refused guard or
     /// plan command knows whether the file must be put back too.
     var guardRecordWrites = 0
-    /// `notify` lines' deliveries (nil without any); never waited for by a commit.
-    public private(set) var eventNotifier: EventNotifier?
+    /// `notify` lines' deliveries (no targets without any); never waited for by a commit.
+    public let eventNotifier: EventNotifier
     let errorLog: ErrorLog
     /// Changes and reloads counted for the metrics listener.
     public let activity = AdminActivity()
@@ -86,7 +86,9 @@ public final class AdminService: @unchecked Sendable {
         compareInbox = Self.compareInbox(store: compareStore, dataPlane: dataPlane)
         history = restored?.history ?? []
         guardBook = GuardBook(record: restored?.guards)
-        eventNotifier = config.notify.isEmpty ? nil : EventNotifier(targets: config.notify, errorLog: errorLog)
+        // Always there, without targets when the file names none: a reload that adds
+        // `notify` lines starts them (before, a service started without any kept none).
+        eventNotifier = EventNotifier(targets: config.notify, errorLog: errorLog)
         // An upgrade's new process serves the same generation with the same history: the
         // old process records the upgrade itself, and the state file stays as it is.
         if takingOver && restored != nil { return }
@@ -478,7 +480,7 @@ public final class AdminService: @unchecked Sendable {
             lines.append("tunnels (route → backend) \(names.joined(separator: ", ")) close in \(String(format: "%.1f", Double(drain) / 1000))s")
         }
         if let auditError { lines.append("warning: the audit record was not written: \(auditError)") }
-        if change.config != nil { eventNotifier?.setTargets(newConfig.notify) }
+        if change.config != nil { eventNotifier.setTargets(newConfig.notify) }
         notify(command, caller, changes: changes, generationBefore: old.generation, generation: generation)
         generationObserver?(generation)
         // A change that ended a hold any other way (revert, reload) releases its queue too.

@@ -6,7 +6,7 @@ extension AdminService {
     /// at once (the delivery is the notifier's threads' business).
     func notify(_ command: AdminCommandLine, _ caller: Caller, changes: [String], generationBefore: UInt64?, generation: UInt64,
                 figures: String? = nil, kind: String? = nil) {
-        guard let eventNotifier else { return }
+        guard eventNotifier.hasTargets else { return }
         var event: [String: Any] = [
             "event": kind ?? Self.eventKind(command.words), "time": AuditLog.now(), "generation": generation,
             "actor": caller.userName, "uid": caller.uid, "command": AdminText.stored(command.text),

@@ -40,6 +40,9 @@ public final class EventNotifier: Sendable {
         }
     }
 
+    /// Whether any target is named (no event is built for none).
+    var hasTargets: Bool { queues.withLock { !$0.isEmpty } }
+
     /// Queues `event` for every target; returns at once.
     func send(_ event: [String: Any]) {
         guard let data = try? JSONSerialization.data(withJSONObject: event, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }

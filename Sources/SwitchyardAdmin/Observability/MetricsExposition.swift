@@ -71,7 +71,7 @@ enum MetricsExposition {
         for g in service?.guardSnapshot ?? [] {
             out.sample("switchyard_guard_trips_total", [("route", g.route), ("guard", g.name)], Double(g.trips))
         }
-        let notifyCounts = service?.eventNotifier?.counters.withLock { $0 } ?? (failures: 0, dropped: 0, delivered: 0)
+        let notifyCounts = service?.eventNotifier.counters.withLock { $0 } ?? (failures: 0, dropped: 0, delivered: 0)
         out.family("switchyard_notify_failures_total", "counter", "Notify events not delivered after every retry.")
         out.sample("switchyard_notify_failures_total", [], Double(notifyCounts.failures))
         out.family("switchyard_notify_dropped_total", "counter", "Notify events dropped from a full queue (oldest first).")

@@ -67,6 +67,28 @@ import SwitchyardSystem
         }
     }
 
+    /// A proxy started without `notify` lines, then reloaded with one: the target starts
+    /// (before, the service had no notifier at all and the reload's targets went nowhere
+    /// until a restart).
+    @Test func aNotifyLineAddedByAReloadIsTold() throws {
+        let receiver = try OriginServer(name: "receiver")
+        receiver.start()
+        defer { receiver.stop() }
+        let h = try AdminHarness(routes: Self.routes(notify: ""))
+        defer { h.stop() }
+        #expect(h.run("weight app cloud 20%").ok)
+        let text = try String(contentsOfFile: h.routesPath, encoding: .utf8)
+        try ("notify post http://127.0.0.1:\(receiver.port)/events\n" + text).write(toFile: h.routesPath, atomically: true, encoding: .utf8)
+        let reload = h.run("reload")
+        #expect(reload.ok, "\(reload.text)")
+        #expect(h.run("weight app cloud 30% --reason CHG-9").ok)
+        #expect(waitUntil(10) { receiver.requestCount >= 2 }, "the reload's target was told")
+        usleep(300_000)
+        // The reload that named it, then the change after it.
+        let bodies = receiver.rawRequests.map { String(decoding: $0, as: UTF8.self) }
+        #expect(bodies.count == 2 && bodies[0].contains("\"command\":\"reload\"") && bodies[1].contains("\"CHG-9\""), "\(bodies)")
+    }
+
     @Test func hangingAndRefusingReceiversDoNotSlowCommandsAndAreCounted() throws {
         // A listener nobody accepts on: connects succeed (the backlog), no answer ever comes.
         let hanging = try Socket.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: false, backlog: 512)
@@ -87,7 +109,7 @@ import SwitchyardSystem
         // (2 s); the rest is the commit's own fsyncs on a machine the tests share.
         #expect(slowest < 2_000, "a command waited for a receiver: \(slowest) ms")
         #expect(median < 200, "commands were slowed: median \(median) ms")
-        let notifier = try #require(h.service.eventNotifier)
+        let notifier = h.service.eventNotifier
         // The hanging target's queue holds 256: the oldest of 300 were dropped and counted.
         #expect(notifier.counters.withLock { $0.dropped } >= 300 - 256 - 2)
         // The refusing one fails after its retries (0.2 + 0.4 + 0.8 s) and is counted.
