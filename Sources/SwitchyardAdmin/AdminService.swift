@@ -274,6 +274,11 @@ public final class AdminService: @unchecked Sendable {
     /// guard's, a plan step's) is written before the new process reads the state file.
     func freeze(_ reason: String) { lock.withLock { frozen.withLock { $0 = reason } } }
 
+    /// SIGTERM: a commit under way finishes (this waits for the commit lock), later ones are
+    /// refused — a fleet generation arriving while the data plane drains included, which
+    /// would write the state file and publish to workers that are stopping.
+    public func freezeForShutdown() { freeze("the proxy is shutting down") }
+
     /// Changes are refused (an upgrade is handing over, or has).
     var isFrozen: Bool { frozen.withLock { $0 != nil } }
 

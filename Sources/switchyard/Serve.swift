@@ -285,6 +285,7 @@ struct ServeRunner {
             notifier.stopping()
             errorLog.info("shutting down: finishing requests in flight (up to \(options.grace) s)")
             admin?.stop()
+            service?.freezeForShutdown()
             // No trip or plan step commits while the data plane drains.
             guards?.stop()
             metrics?.stop()

@@ -213,12 +213,12 @@ enum EtcdWatchLine {
     static func parse(_ line: Data) -> EtcdWatchLine? {
         guard let object = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any] else { return nil }
         if let error = object["error"] as? [String: Any] {
-            return .canceled(reason: (error["message"] as? String) ?? "watch error")
+            return .canceled(reason: AdminText.screened((error["message"] as? String) ?? "watch error"))
         }
         guard let result = object["result"] as? [String: Any] else { return nil }
         let revision = EtcdClient.revision(result)
         if let compacted = EtcdClient.int64(result["compact_revision"]), compacted > 0 { return .compacted(revision: compacted) }
-        if (result["canceled"] as? Bool) == true { return .canceled(reason: (result["cancel_reason"] as? String) ?? "canceled") }
+        if (result["canceled"] as? Bool) == true { return .canceled(reason: AdminText.screened((result["cancel_reason"] as? String) ?? "canceled")) }
         if (result["created"] as? Bool) == true { return .created }
         if let events = result["events"] as? [[String: Any]] {
             let puts = events.filter { ($0["type"] as? String) != "DELETE" }.map { $0["kv"] as Any }

@@ -12,6 +12,15 @@ struct EtcdError: Error, CustomStringConvertible {
     /// be read back before anything is retried.
     var maybeApplied = false
     var description: String { message }
+
+    /// `message` may carry etcd's own text (an answer's `message`), which reaches the error
+    /// log and `status`: control, bidi and format characters are replaced (U+FFFD), so a
+    /// store answer cannot write a line or an escape sequence of its own there.
+    init(message: String, status: Int? = nil, maybeApplied: Bool = false) {
+        self.message = AdminText.screened(message)
+        self.status = status
+        self.maybeApplied = maybeApplied
+    }
 }
 
 /// One HTTP/1.1 request to etcd's JSON gateway over a plain TCP socket, on the fleet's own

@@ -160,6 +160,9 @@ struct FleetWatcher {
     }
 
     private func reject(_ reason: String, revision: Int64) {
+        // The reason may quote the store's document (a route name, a decoding path):
+        // screened before it reaches the error log and `status`.
+        let reason = AdminText.screened(reason)
         agent.link.withLock { $0.rejected(reason) }
         agent.errorLog.error("fleet \(agent.config.name): rejected the store's state at revision \(revision): \(reason); keeping generation \(agent.service?.table.generation ?? 0)")
         agent.writeOwnRecord(using: client)

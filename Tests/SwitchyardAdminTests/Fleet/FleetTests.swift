@@ -153,6 +153,14 @@ import SwitchyardTestSupport
         #expect(fixture.c.answeredBy() == "cloud")
         let records = try fixture.cluster.objects(fixture.keys + "instances/")
         #expect(records.allSatisfy { $0["status"] as? String == "rejected" }, "\(records)")
+        // The same with a name carrying an escape sequence and a line of its own: the
+        // rejection quotes it, screened, in `status` and the error log (before: raw).
+        let forged = document.replacingOccurrences(of: "\"active\":\"nowhere\"", with: "\"active\":\"nowhere\\u001b[2J\\nFORGED fleet line\"")
+        try fixture.cluster.etcdctl(["put", fixture.keys + "state", forged])
+        try waitFor("b to reject the forged name", seconds: 5) { fixture.b.command("status").contains("FORGED") }
+        let status = fixture.b.command("status")
+        #expect(!status.unicodeScalars.contains("\u{1B}") && !status.contains("\nFORGED"), "\(status)")
+        #expect(!fixture.b.errorLog.contains("\nFORGED") && !fixture.b.errorLog.unicodeScalars.contains("\u{1B}"))
 
         // Parses and names known backends, but has a generation no change reaches (one past
         // 2^53; near UInt64.max the next change would overflow). The other ranges:
