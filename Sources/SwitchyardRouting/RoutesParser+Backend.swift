@@ -20,7 +20,14 @@ extension RoutesParser {
         switch keyword.text {
         case "server":
             backends[index].sawServerLine = true
-            if let server = serverDirective(tokens) { backends[index].servers.append(server) }
+            guard let server = serverDirective(tokens) else { return }
+            // One pool per address in a backend: a second line for it would silently double
+            // its weight, or give it two TLS setups of which the last wins.
+            if let first = backends[index].servers.first(where: { $0.endpoint == server.endpoint }) {
+                error(tokens[1], "server \(server.endpoint) is listed twice in this backend (first at line \(first.line)): give it one line, with its weight")
+                return
+            }
+            backends[index].servers.append(server)
         case "health":
             guard !rejectDuplicate(keyword, firstLine: backends[index].healthLine) else { return }
             backends[index].healthLine = keyword.line

@@ -253,6 +253,8 @@ struct ServeRunner {
         service?.startSavingInventory()
         service?.startSavingComparison()
 
+        // The routes file as last applied (SIGHUP without an admin socket compares with it).
+        var loadedConfig = config
         while true {
             let signal = Signals.wait(signals)
             if signal == SIGUSR2 {
@@ -277,7 +279,7 @@ struct ServeRunner {
                     if answer.ok { errorLog.info(answer.text) } else { errorLog.error(answer.text) }
                     refusal = answer.ok ? nil : answer.text.replacingOccurrences(of: "error: ", with: "")
                 } else {
-                    refusal = reloadWithoutAdmin(proxy, errorLog)
+                    refusal = reloadWithoutAdmin(proxy, &loadedConfig, errorLog)
                 }
                 notifier.reloaded(generation: proxy.table.generation, refusal: refusal)
                 continue
@@ -300,13 +302,24 @@ struct ServeRunner {
         }
     }
 
-    /// Why the reload was refused, or nil when it applied.
-    private func reloadWithoutAdmin(_ proxy: Proxy, _ errorLog: ErrorLog) -> String? {
+    /// Why the reload was refused, or nil when it applied. The rules of the admin side's
+    /// `reload` (before, this path skipped them): listeners are bound at start, so a file
+    /// that adds, moves or removes one is refused (options are found by position: a line
+    /// inserted above would have lent its `trust-forwarded` to a bound listener); the
+    /// runtime state is reconciled with the new file; certificates are read again.
+    private func reloadWithoutAdmin(_ proxy: Proxy, _ running: inout RoutesConfig, _ errorLog: ErrorLog) -> String? {
         do {
             let newConfig = try RoutesConfig.load(path: routesFile)
+            if let change = newConfig.listenerChange(from: running) {
+                let place = change.line.map { "\(routesFile):\($0):1: " } ?? "\(routesFile): "
+                throw AdminError(place + change.message + "; listeners are bound at start: restart, or `upgrade`, to change them")
+            }
             let generation = proxy.table.generation + 1
-            let newTable = try RouteTable.build(config: newConfig, state: proxy.table.state, generation: generation)
-            try proxy.publish(newTable)
+            let (state, warnings) = proxy.table.state.reconciled(with: newConfig)
+            let newTable = try RouteTable.build(config: newConfig, state: state, generation: generation)
+            try proxy.publish(newTable, reloadingCertificates: true)
+            running = newConfig
+            for warning in warnings { errorLog.warning(warning) }
             errorLog.info("reloaded \(routesFile): generation \(generation)")
             return nil
         } catch {

@@ -14,7 +14,10 @@ import SwitchyardOrigin
         let directory: String
         var routesPath: String { directory + "/serve.routes" }
 
-        init() throws {
+        let admin: Bool
+
+        init(admin: Bool = true) throws {
+            self.admin = admin
             legacy = try OriginServer(name: "legacy")
             cloud = try OriginServer(name: "cloud")
             legacy.start(); cloud.start()
@@ -23,11 +26,12 @@ import SwitchyardOrigin
             try routes().write(toFile: routesPath, atomically: true, encoding: .utf8)
         }
 
-        func routes(extra: String = "") -> String {
+        func routes(extra: String = "", before: String = "") -> String {
             """
+            \(before)
             listen http 127.0.0.1:0 h2c
-            admin \(directory)/admin.sock
-            state \(directory)/state.json
+            \(admin ? "admin \(directory)/admin.sock" : "")
+            \(admin ? "state \(directory)/state.json" : "")
             backend legacy {
                 server 127.0.0.1:\(legacy.port)
             }
@@ -114,5 +118,27 @@ import SwitchyardOrigin
         try waitFor("the refusal in the error log", seconds: 10) { served.errorLog.contains("clowd") }
         #expect(client.get("/extra/x")?.text == "cloud answered GET /extra/x\n", "the refused file changed nothing")
         #expect(served.process.isRunning, "a bad reload does not stop the proxy")
+    }
+
+    /// Without an admin line SIGHUP reloads in `serve` itself; it used to skip the admin
+    /// reload's rules: a `listen` line inserted above the bound one (options are found by
+    /// position) lent it its `proxy-protocol`, and every plain client was refused. Now
+    /// refused as the admin side refuses it; a route change still applies.
+    @Test func sighupWithoutAnAdminSocketRefusesAListenerChangeToo() throws {
+        let setup = try Setup(admin: false)
+        let (served, port) = try setup.serve()
+        defer { served.stop() }
+        let client = try TestClient(port: port)
+        try setup.routes(extra: "route extra {\n    path /extra/\n    backend cloud\n}\n", before: "listen http 127.0.0.1:0 proxy-protocol")
+            .write(toFile: setup.routesPath, atomically: true, encoding: .utf8)
+        served.signal(SIGHUP)
+        try waitFor("the refusal in the error log", seconds: 10) { served.errorLog.contains("listeners are bound at start") }
+        #expect(served.errorLog.contains("serve.routes:"), "\(served.errorLog)")
+        #expect(client.get("/extra/x")?.text == "legacy answered GET /extra/x\n", "nothing changed")
+        #expect(try TestClient(port: port).get("/x")?.status == 200, "a new plain connection is served as before")
+
+        try setup.routes(extra: "route extra {\n    path /extra/\n    backend cloud\n}\n").write(toFile: setup.routesPath, atomically: true, encoding: .utf8)
+        served.signal(SIGHUP)
+        #expect(waitUntil(10) { client.get("/extra/x")?.text.hasPrefix("cloud") == true }, "the route change applies")
     }
 }

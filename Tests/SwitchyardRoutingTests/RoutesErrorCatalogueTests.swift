@@ -113,6 +113,10 @@ struct RoutesErrorCatalogueTests {
                 line: 8, column: 1, fragment: "unknown block \"frontend\""),
         BadFile(name: "duplicate backend", text: afterBackends("backend legacy {\n    server 192.0.2.3:80\n}\nroute app {\n backend legacy\n}\n"),
                 line: 8, column: 9, fragment: "duplicate backend \"legacy\" (first defined on line 2)"),
+        // One pool per address: a second line silently doubled its weight, or gave it two
+        // TLS setups of which the last won.
+        BadFile(name: "server listed twice", text: afterBackends("backend more {\n    server 192.0.2.3:80\n    server 192.0.2.3:80 weight 5\n}\nroute app {\n backend more\n}\n"),
+                line: 10, column: 12, fragment: "server 192.0.2.3:80 is listed twice in this backend (first at line 9)"),
         BadFile(name: "duplicate route", text: afterBackends("route app {\n backend legacy\n}\nroute app {\n backend cloud\n}\n"),
                 line: 11, column: 7, fragment: "duplicate route \"app\" (first defined on line 8)"),
         BadFile(name: "backend without server", text: afterBackends("backend empty {\n}\nroute app {\n backend legacy\n}\n"),

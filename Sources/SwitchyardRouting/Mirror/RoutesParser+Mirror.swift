@@ -1,4 +1,7 @@
 extension RoutesParser {
+    /// What `mirror methods` may list: the safe methods (RFC 9110 §9.2.1).
+    static let mirrorSafeMethods: Set<String> = ["GET", "HEAD", "OPTIONS", "TRACE"]
+
     static let mirrorUsage = "mirror BACKEND PCT | mirror methods METHOD... | mirror noise PCT | mirror in-flight N | mirror rate N/s"
 
     /// `mirror BACKEND PCT`, `mirror methods METHOD...` (replaces GET HEAD OPTIONS),
@@ -16,6 +19,12 @@ extension RoutesParser {
             for token in tokens.dropFirst(2) {
                 guard isHTTPToken(token.text), token.text.uppercased() == token.text else {
                     error(token, "bad method \"\(token.text)\" (methods are upper-case tokens like GET)")
+                    continue
+                }
+                // Reads only: a write listed here went to a target that is not a sandbox —
+                // a second POST to a real system. A `sandbox` target takes every method.
+                guard Self.mirrorSafeMethods.contains(token.text) else {
+                    error(token, "mirror methods takes reads only (GET, HEAD, OPTIONS, TRACE): a copy of \(token.text) goes only to a backend marked `sandbox`, which takes every method")
                     continue
                 }
                 if !methods.contains(token.text) { methods.append(token.text) }

@@ -101,11 +101,11 @@ import SwitchyardTestSupport
         #expect(samples.isEmpty, "\(samples.count) pair(s) of cloud against cloud")
     }
 
-    /// `mirror methods GET POST` copies POSTs (to whatever the operator chose); noise, the
-    /// same request again to the primary side, is for safe methods only: that side's
-    /// database is real, and a second POST there is a second write.
+    /// A `sandbox` target takes copies of POSTs (`mirror methods` takes reads only, see
+    /// `MirrorRulesTests`); noise, the same request again to the primary side, is for safe
+    /// methods only: that side's database is real, and a second POST there is a second write.
     @Test func noiseNeverSendsAWriteToThePrimaryTwice() throws {
-        let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 100%", extra: "mirror methods GET POST\nmirror noise 100%"))
+        let h = try ProxyHarness(routes: mirrorRoutes("mirror cloud 100%", extra: "mirror noise 100%", cloudExtra: "sandbox"))
         defer { h.stop() }
         let client = try h.client()
         #expect(client.send("POST /notes HTTP/1.1\r\nHost: x\r\nX-User: a\r\nContent-Length: 5\r\n\r\nhello"))

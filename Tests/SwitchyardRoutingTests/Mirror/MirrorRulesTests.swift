@@ -51,6 +51,9 @@ import Testing
             ("    mirror cloud 120%\n", 10, 18, "over 100%"),
             ("    mirror cloud five\n", 10, 18, "bad percentage"),
             ("    mirror methods get\n", 10, 20, "bad method \"get\""),
+            // Writes are copied only to a `sandbox` target: before, `mirror methods GET
+            // POST` sent every POST a second time to a real system.
+            ("    mirror methods GET POST\n", 10, 24, "mirror methods takes reads only (GET, HEAD, OPTIONS, TRACE): a copy of POST goes only to a backend marked `sandbox`"),
             ("    mirror noise 1\n", 10, 18, "bad percentage"),
             ("    mirror in-flight 0\n", 10, 22, "bad in-flight bound"),
             ("    mirror rate 200\n", 10, 17, "bad rate"),
