@@ -17,6 +17,8 @@ extension DownstreamConnection {
         let path = scratch.unsafelyUnwrapped.routingPath(base: base)
         guard hold.holds(method: methodBytes, path: path) else { return .forward }
         if time(nil) >= hold.refuseAfterSeconds { return refuseHeld(.holdTooOld) }
+        // Stopping: nothing parked now would ever be released by this process.
+        if worker.draining { return refuseHeld(.shutdown) }
         let queue = worker.hold
         var declared = 0
         switch requestBody {
@@ -71,9 +73,10 @@ extension DownstreamConnection {
         return true
     }
 
-    /// Max-wait passed: 503 with Retry-After, "not saved"; the request is never forwarded.
-    func parkExpired() {
-        worker.hold.rejected(.maxWait)
+    /// Max-wait passed, or the process stops (`reason` `.shutdown`): 503 with Retry-After,
+    /// "not saved"; the request is never forwarded.
+    func parkExpired(_ reason: HoldRejection = .maxWait) {
+        worker.hold.rejected(reason)
         worker.stats.timeouts += 1
         holdRefusal = true
         observed.heldWrite = true

@@ -38,6 +38,8 @@ public struct HoldLimits: Sendable, Equatable {
 /// `switchyard_hold_rejections_total{reason}` and the audit's counts.
 public enum HoldRejection: Int, CaseIterable, Sendable {
     case parkedLimit, connectionLimit, bytesLimit, bodyLimit, maxWait, holdTooOld, http2
+    /// The process is stopping: a parked write can no longer be released by it.
+    case shutdown
 
     public var label: String {
         switch self {
@@ -48,6 +50,7 @@ public enum HoldRejection: Int, CaseIterable, Sendable {
         case .maxWait: return "max_wait"
         case .holdTooOld: return "hold_too_old"
         case .http2: return "http2"
+        case .shutdown: return "shutdown"
         }
     }
 }

@@ -60,6 +60,7 @@ final class HoldQueue {
 /// without allocating (an array would be shared and copied on the next refusal).
 struct HoldRejectionCounts: Sendable {
     private var parkedLimit = 0, connectionLimit = 0, bytesLimit = 0, bodyLimit = 0, maxWait = 0, holdTooOld = 0, http2 = 0
+    private var shutdown = 0
 
     subscript(reason: HoldRejection) -> Int {
         get {
@@ -71,6 +72,7 @@ struct HoldRejectionCounts: Sendable {
             case .maxWait: return maxWait
             case .holdTooOld: return holdTooOld
             case .http2: return http2
+            case .shutdown: return shutdown
             }
         }
         set {
@@ -82,6 +84,7 @@ struct HoldRejectionCounts: Sendable {
             case .maxWait: maxWait = newValue
             case .holdTooOld: holdTooOld = newValue
             case .http2: http2 = newValue
+            case .shutdown: shutdown = newValue
             }
         }
     }

@@ -489,6 +489,11 @@ final class Worker: @unchecked Sendable {
             if i < http2Connections.count { http2Connections[i].drain() }
             i -= 1
         }
+        // Parked writes (HTTP/1.1 and HTTP/2 streams) cannot be released by a process that
+        // stops: each is answered 503 "not saved" now. Left parked, they were cut at the
+        // end of the grace — a clinician cannot tell a cut from "maybe saved" — and the
+        // shutdown waited the whole grace for them.
+        for connection in hold.parked where connection.phase == .parked { connection.parkExpired(.shutdown) }
         accessLog?.flush()
     }
 

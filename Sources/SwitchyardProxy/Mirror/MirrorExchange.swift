@@ -187,9 +187,12 @@ final class MirrorExchange: Indexed {
     }
 
     /// A failure: on a reused connection before any answer byte, the server may have closed
-    /// it as the copy was sent — sent again once on a fresh connection; else the end.
+    /// it as the copy was sent — sent again once on a fresh connection, if sending it twice
+    /// does no harm (an idempotent method, as the primary's replay: a sandbox's POST may have
+    /// been taken before the close); else the end.
     private func failed(_ failure: MirrorAnswer.Failure) {
-        guard failure == .reset, !retried, !receivedAny, let connection, connection.hasServed, let request = out else {
+        guard failure == .reset, method.isIdempotent, !retried, !receivedAny, let connection, connection.hasServed,
+              let request = out else {
             end(failure: failure)
             return
         }

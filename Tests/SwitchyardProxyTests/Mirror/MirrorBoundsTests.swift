@@ -52,6 +52,31 @@ import SwitchyardTestSupport
         #expect(h.mirrorCounters("shadow").failed["reset"] == 5)
     }
 
+    /// A copy that meets a reused connection closed before any answer is sent again on a
+    /// fresh one only if sending it twice does no harm: a sandbox's POST may have been taken
+    /// in before the close (before: every such POST reached the sandbox twice).
+    @Test func aCopiedWriteIsNeverSentTwice() throws {
+        let target = try MirrorTarget(.answerOnceThenClose)
+        defer { target.stop() }
+        let h = try ProxyHarness(routes: mirrorRoutes("mirror shadow 100%", extra: "mirror noise 0%",
+                                                      backends: "backend shadow {\n    server 127.0.0.1:\(target.port)\n    sandbox\n}"))
+        defer { h.stop() }
+        let client = try h.client()
+        #expect(client.get("/notes/1", headers: "X-User: u\r\n")?.status == 200)
+        _ = try h.mirrorSamples(1)
+        #expect(client.send("POST /notes HTTP/1.1\r\nHost: x\r\nX-User: u\r\nContent-Length: 5\r\n\r\nhello"))
+        #expect(client.readResponse()?.status == 200, "the user's write is answered by the primary")
+        let sample = try #require(try h.mirrorSamples(1).first)
+        #expect(sample.method == "POST" && sample.other.failure == .reset)
+        usleep(200_000)
+        #expect(target.received.components(separatedBy: "POST /notes").count - 1 == 1, "\(target.received)")
+        // A read meeting the same is sent again (the primary's rule for a replay).
+        #expect(client.get("/notes/2", headers: "X-User: u\r\n")?.status == 200)
+        #expect(client.get("/notes/3", headers: "X-User: u\r\n")?.status == 200)
+        _ = try h.mirrorSamples(2)
+        #expect(target.received.components(separatedBy: "GET /notes/3").count - 1 == 2, "sent again on a fresh connection: \(target.received)")
+    }
+
     @Test func aTenMebibyteAnswerIsHashedWithoutBeingHeld() throws {
         let big = try MirrorTarget(.big(bytes: 10 << 20))
         defer { big.stop() }

@@ -7,7 +7,12 @@ import SwitchyardSystem
 /// request arrived, one that answers every request with a large body, one whose body never
 /// ends.
 final class MirrorTarget: @unchecked Sendable {
-    enum Behaviour { case stall, reset, big(bytes: Int), endless }
+    enum Behaviour {
+        case stall, reset, big(bytes: Int), endless
+        /// On each connection: the first request answered (keep-alive), the second taken
+        /// in and the connection closed without an answer.
+        case answerOnceThenClose
+    }
 
     let port: UInt16
     private let listener: Int32
@@ -17,6 +22,9 @@ final class MirrorTarget: @unchecked Sendable {
     private var held: [Int32] = []
     /// Requests whose head arrived.
     var requests: Int { lock.lock(); defer { lock.unlock() }; return _requests }
+    private var _received: [UInt8] = []
+    /// Every byte received, on every connection, in arrival order.
+    var received: String { lock.lock(); defer { lock.unlock() }; return String(decoding: _received, as: UTF8.self) }
 
     init(_ behaviour: Behaviour) throws {
         self.behaviour = behaviour
@@ -38,14 +46,23 @@ final class MirrorTarget: @unchecked Sendable {
     private func serve(_ fd: Int32) {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         var seen: [UInt8] = []
+        var onConnection = 0
         while true {
             let n = read(fd, &buffer, buffer.count)
             guard n > 0 else { Glibc.close(fd); return }
             seen += buffer[0..<n]
+            lock.lock(); _received += buffer[0..<n]; lock.unlock()
             while let end = Self.headEnd(seen) {
                 seen.removeFirst(end)
                 lock.lock(); _requests += 1; lock.unlock()
+                onConnection += 1
                 switch behaviour {
+                case .answerOnceThenClose:
+                    guard onConnection == 1 else {
+                        Glibc.close(fd)
+                        return
+                    }
+                    guard writeAll(fd, Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)) else { Glibc.close(fd); return }
                 case .stall:
                     lock.lock(); held.append(fd); lock.unlock()
                     return   // never answers; closed by `stop`
