@@ -533,8 +533,17 @@ public final class AdminService: @unchecked Sendable {
             activity.reloadFinished(ok: false, message: message)
             throw AdminError("reload refused, nothing changed:\n" + message)
         }
+        // The admin line waits for the next start, but its names must still resolve then: a
+        // typo in `allow group` that reloads fine would stop the next start instead.
+        do throws(AdminError) {
+            _ = try AccessPolicy(config: newConfig.admin)
+        } catch {
+            activity.reloadFinished(ok: false, message: error.message)
+            throw AdminError("reload refused, nothing changed:\n\(routesPath): \(error.message)")
+        }
         let (state, warnings) = table.state.reconciled(with: newConfig)
         return Change(state: state, config: newConfig, extraLines: ["reloaded \(routesPath)"] + warnings.map { "warning: \($0)" }
+                      + newConfig.startOnlyChanges(from: config).map { "warning: \($0)" }
                       + Proxy.keyFileWarnings(newConfig, file: routesPath))
     }
 

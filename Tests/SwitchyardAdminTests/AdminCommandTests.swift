@@ -173,6 +173,25 @@ import SwitchyardAdmin
         #expect(h.run("status").text.contains("cloud 30.00%"), "the weight survived the reload")
     }
 
+    /// Lines read only at start (admin, metrics, limit…) do not change with a reload: the
+    /// answer says so for each, instead of an operator believing a new `allow` is in force;
+    /// an admin line whose names do not resolve is refused now, not at the next start.
+    @Test func aReloadSaysWhichLinesWaitForTheNextStart() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        let good = try String(contentsOfFile: h.routesPath, encoding: .utf8)
+        try ("admin \(h.directory)/admin.sock allow group nosuchgroup-sy\n" + good).write(toFile: h.routesPath, atomically: true, encoding: .utf8)
+        let refused = h.run("reload")
+        #expect(!refused.ok && refused.text.contains("allow group nosuchgroup-sy: no such group"), "\(refused.text)")
+        #expect(h.proxy.table.generation == 1)
+        try ("admin \(h.directory)/admin.sock allow uid 4242\nlimit header-count 50\n" + good).write(toFile: h.routesPath, atomically: true, encoding: .utf8)
+        let reloaded = h.run("reload")
+        #expect(reloaded.ok, "\(reloaded.text)")
+        #expect(reloaded.text.contains("warning: the admin line changed: it takes effect at the next start"), "\(reloaded.text)")
+        #expect(reloaded.text.contains("warning: the limit/timeout line changed"), "\(reloaded.text)")
+        #expect(!reloaded.text.contains("metrics line"), "only what changed")
+    }
+
     @Test func reloadWithAnUnreadableCertificateIsRefusedAndChangesNothing() throws {
         try requireTools("openssl")
         let directory = NSTemporaryDirectory() + "switchyard-admin-cert-\(UUID().uuidString)"
