@@ -40,6 +40,10 @@ extension RoutesParser {
         let knownBackends = config.backends.map(\.name)
 
         var routeLines: [String: Int] = [:]
+        // One certificate per host name: a second route naming the same host with another
+        // certificate silently replaced the first's, and every TLS request of that route
+        // was then 421 (its certificate no longer covered the name).
+        var certificateOfHost: [String: (paths: CertificatePaths, route: String)] = [:]
         var reportedMissingListener = false
         var tcpListeners: [(listener: ListenerConfig, address: RoutesToken)] = []
         for draft in routes where !draft.name.text.isEmpty {
@@ -49,6 +53,15 @@ extension RoutesParser {
             }
             routeLines[draft.name.text] = draft.name.line
             guard let route = check(draft, knownBackends: knownBackends) else { continue }
+            if route.mode == .http, let paths = route.certificate, let token = draft.certificateToken {
+                for host in Set(route.hosts.map { $0.lowercased() }) {
+                    if let first = certificateOfHost[host], first.paths.certPath != paths.certPath || first.paths.keyPath != paths.keyPath {
+                        error(token, "host \(host) has another certificate in route \(first.route) (line \(first.paths.line)): one certificate per host name")
+                        break
+                    }
+                    certificateOfHost[host] = (paths, route.name)
+                }
+            }
             if route.mode == .http && !sawListenLine && !reportedMissingListener {
                 reportedMissingListener = true
                 error(draft.name, "http route \"\(route.name)\" but no `listen http` or `listen https` line (add e.g. `listen http 127.0.0.1:8080`)")

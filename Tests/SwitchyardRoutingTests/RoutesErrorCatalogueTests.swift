@@ -117,6 +117,10 @@ struct RoutesErrorCatalogueTests {
         // TLS setups of which the last won.
         BadFile(name: "server listed twice", text: afterBackends("backend more {\n    server 192.0.2.3:80\n    server 192.0.2.3:80 weight 5\n}\nroute app {\n backend more\n}\n"),
                 line: 10, column: 12, fragment: "server 192.0.2.3:80 is listed twice in this backend (first at line 9)"),
+        // One certificate per host name (before: the last won, and the first route's TLS
+        // requests were all 421).
+        BadFile(name: "two certificates for one host", text: "listen https 127.0.0.1:8443 cert /c key /k\n" + afterBackends("route a {\n    host x.example\n    path /api/\n    cert /a.pem key /a.key\n    backend legacy\n}\nroute b {\n    host x.example\n    cert /b.pem key /b.key\n    backend cloud\n}\n"),
+                line: 17, column: 5, fragment: "host x.example has another certificate in route a (line 12): one certificate per host name"),
         BadFile(name: "duplicate route", text: afterBackends("route app {\n backend legacy\n}\nroute app {\n backend cloud\n}\n"),
                 line: 11, column: 7, fragment: "duplicate route \"app\" (first defined on line 8)"),
         BadFile(name: "backend without server", text: afterBackends("backend empty {\n}\nroute app {\n backend legacy\n}\n"),
