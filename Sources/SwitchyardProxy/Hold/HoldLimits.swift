@@ -40,6 +40,9 @@ public enum HoldRejection: Int, CaseIterable, Sendable {
     case parkedLimit, connectionLimit, bytesLimit, bodyLimit, maxWait, holdTooOld, http2
     /// The process is stopping: a parked write can no longer be released by it.
     case shutdown
+    /// A reload removed the route it was parked on: routed again, it could reach another
+    /// application (a catch-all route), so it is answered instead.
+    case routeRemoved
 
     public var label: String {
         switch self {
@@ -51,6 +54,7 @@ public enum HoldRejection: Int, CaseIterable, Sendable {
         case .holdTooOld: return "hold_too_old"
         case .http2: return "http2"
         case .shutdown: return "shutdown"
+        case .routeRemoved: return "route_removed"
         }
     }
 }

@@ -60,7 +60,7 @@ final class HoldQueue {
 /// without allocating (an array would be shared and copied on the next refusal).
 struct HoldRejectionCounts: Sendable {
     private var parkedLimit = 0, connectionLimit = 0, bytesLimit = 0, bodyLimit = 0, maxWait = 0, holdTooOld = 0, http2 = 0
-    private var shutdown = 0
+    private var shutdown = 0, routeRemoved = 0
 
     subscript(reason: HoldRejection) -> Int {
         get {
@@ -73,6 +73,7 @@ struct HoldRejectionCounts: Sendable {
             case .holdTooOld: return holdTooOld
             case .http2: return http2
             case .shutdown: return shutdown
+            case .routeRemoved: return routeRemoved
             }
         }
         set {
@@ -85,6 +86,7 @@ struct HoldRejectionCounts: Sendable {
             case .holdTooOld: holdTooOld = newValue
             case .http2: http2 = newValue
             case .shutdown: shutdown = newValue
+            case .routeRemoved: routeRemoved = newValue
             }
         }
     }

@@ -70,13 +70,25 @@ extension Proxy {
             let table = worker.current.table
             if quotas[index] > 0 {
                 let taken = worker.hold.takeOldest(quotas[index]) { Self.isReleased($0, by: table) }
-                for connection in taken { connection.resumeFromHold() }
+                for connection in taken {
+                    if Self.routeRemoved(connection, by: table) {
+                        connection.parkExpired(.routeRemoved)
+                    } else {
+                        connection.resumeFromHold()
+                    }
+                }
             }
             var counters = Self.counters(of: worker, routes: [])
             counters.releasable = worker.hold.parked.reduce(0) { $0 + (Self.isReleased($1, by: table) ? 1 : 0) }
             return counters
         }
         return parts.reduce(into: HoldSnapshot()) { Self.merge(&$0, $1) }
+    }
+
+    /// Whether the table in force no longer has the route a parked request was routed to.
+    private static func routeRemoved(_ connection: DownstreamConnection, by table: RouteTable) -> Bool {
+        guard let handle = connection.handle, connection.decision.route >= 0 else { return false }
+        return table.routeIndex(named: handle.table.routes[connection.decision.route].name) == nil
     }
 
     /// Whether the table in force no longer holds the route a parked request was routed to.

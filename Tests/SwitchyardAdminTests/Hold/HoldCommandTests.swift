@@ -157,6 +157,29 @@ import SwitchyardTestSupport
         #expect(try parked.wait()?.status == 200)
     }
 
+    /// A reload that removes the held route releases its queue; routed again, a parked
+    /// write would have gone to whatever route matches now (here a catch-all for another
+    /// application). It is answered 503 "not saved" instead, never forwarded.
+    @Test func aWriteParkedOnARouteAReloadRemovesIsAnsweredNotSaved() throws {
+        let routes = HoldSupport.routes.replacingOccurrences(of: "route app {", with: "route notes {\n    path /notes/\n    active cloud\n    hold methods POST\n}\nroute app {")
+        let h = try AdminHarness(routes: routes)
+        defer { h.stop() }
+        #expect(h.run("hold notes").ok)
+        let writer = Handed(try TestClient(port: h.port))
+        let parked = Background { HoldSupport.post(writer.client, "/notes/1") }
+        try waitFor("the write to park", seconds: 5) { h.proxy.holdSnapshot().parked == 1 }
+        let file = try String(contentsOfFile: h.routesPath, encoding: .utf8)
+        try file.replacingOccurrences(of: "route notes {\n    path /notes/\n    active cloud\n    hold methods POST\n}\n", with: "")
+            .write(toFile: h.routesPath, atomically: true, encoding: .utf8)
+        let reload = h.run("reload")
+        #expect(reload.ok, "\(reload.text)")
+        let answer = try parked.wait(seconds: 15)
+        #expect(answer?.status == 503 && answer?.text.contains("NOT saved") == true, "\(answer?.text ?? "no answer")")
+        usleep(200_000)
+        #expect(HoldSupport.seen(h.legacy, "POST", "/notes") == 0 && HoldSupport.seen(h.cloud, "POST", "/notes") == 0, "never forwarded")
+        #expect(h.proxy.holdSnapshot().rejections["route_removed"] == 1)
+    }
+
     @Test func maxWaitAnswers503NotSavedAndTheRequestIsNeverForwarded() throws {
         let h = try AdminHarness(routes: HoldSupport.routes)
         defer { h.stop() }
