@@ -75,6 +75,12 @@ extension RoutesParser {
         config.plans = checkPlans(config)
         config.listeners += tcpListeners.map(\.listener)
         checkListenerAddresses(zip(listeners, listenerTokens).map { ($0, $1) } + tcpListeners)
+        // The cutover page's listener binds after the others, without SO_REUSEPORT: on a
+        // listener's address the start failed with EADDRINUSE, which `check` did not see.
+        if let metrics, metrics.port != 0, let token = metricsToken,
+           let taken = config.listeners.first(where: { $0.endpoint == metrics }) {
+            error(token, "address \(metrics) is already used by the listener on line \(taken.line)")
+        }
 
         if routes.isEmpty {
             error(line: 1, column: 1, "no route in file (add a `route NAME { ... }` block)")

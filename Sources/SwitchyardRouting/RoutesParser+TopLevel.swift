@@ -39,7 +39,9 @@ extension RoutesParser {
                   expectArguments(tokens, 1...1, usage: "metrics ADDR:PORT") else { return }
             seenOnce["metrics"] = keyword.line
             switch parseListenEndpoint(tokens[1].text) {
-            case .value(let endpoint): metrics = endpoint
+            case .value(let endpoint):
+                metrics = endpoint
+                metricsToken = tokens[1]
             case .problem(let message): error(tokens[1], message)
             }
         case "trust-forwarded":

@@ -22,6 +22,8 @@ struct RoutesParser {
     var errorLogPath: String?
     var generationHeader: String?
     var metrics: Endpoint?
+    /// The `metrics` line's address, for an error at it.
+    var metricsToken: RoutesToken?
     var notify: [NotifyTarget] = []
     var fleet: FleetConfig?
     var trustForwarded: [CIDR] = []

@@ -211,7 +211,7 @@ import SwitchyardSystem
         let h = try ProxyHarness(routes: """
             backend gone {
                 server 127.0.0.1:DEAD
-                server 127.0.0.1:DEAD
+                server 127.0.0.2:DEAD
             }
             route app {
                 backend gone

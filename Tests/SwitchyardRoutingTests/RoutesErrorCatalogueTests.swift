@@ -163,6 +163,8 @@ struct RoutesErrorCatalogueTests {
                 line: 9, column: 14, fragment: "already used by the listener on line 8"),
         BadFile(name: "no route at all", text: twoBackends,
                 line: 1, column: 1, fragment: "no route in file"),
+        BadFile(name: "metrics on a listener's address", text: "listen http 127.0.0.1:8080\nmetrics 127.0.0.1:8080\n" + afterBackends("route app {\n backend legacy\n}\n"),
+                line: 2, column: 9, fragment: "address 127.0.0.1:8080 is already used by the listener on line 1"),
         BadFile(name: "duplicate state", text: "state /a\nstate /b\n" + afterBackends("route app {\n backend legacy\n}\n"),
                 line: 2, column: 1, fragment: "duplicate state (first on line 1)"),
         BadFile(name: "bad generation header", text: "generation-header X:Gen\n" + afterBackends("route app {\n backend legacy\n}\n"),

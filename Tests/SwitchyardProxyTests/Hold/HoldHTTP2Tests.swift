@@ -66,12 +66,15 @@ import SwitchyardTestSupport
             """)
         defer { h.stop() }
         let hold = HoldState(since: Date().timeIntervalSince1970, maxWaitSeconds: 60)
-        func publish(dropNotes: Bool, holdApp: Bool) throws {
+        // `moveNotes`: the route stays, unheld, on another path, so its parked request is
+        // released and now matches `app`. (A route a reload removes answers its parked
+        // writes instead: `HoldCommandTests.aWriteParkedOnARouteAReloadRemovesIsAnsweredNotSaved`.)
+        func publish(dropNotes moveNotes: Bool, holdApp: Bool) throws {
             var config = h.proxy.table.config
-            if dropNotes { config.routes.removeAll { $0.name == "notes" } }
+            if moveNotes, let i = config.routes.firstIndex(where: { $0.name == "notes" }) { config.routes[i].pathPrefix = "/elsewhere/" }
             var state = RuntimeState()
             state.routes["app"] = RouteRuntime(active: "legacy", standby: "cloud", hold: holdApp ? hold : nil)
-            if !dropNotes { state.routes["notes"] = RouteRuntime(active: "legacy", standby: "cloud", hold: hold) }
+            state.routes["notes"] = RouteRuntime(active: "legacy", standby: "cloud", hold: moveNotes ? nil : hold)
             try h.proxy.publish(try RouteTable.build(config: config, state: state, generation: h.proxy.table.generation + 1))
         }
         try publish(dropNotes: false, holdApp: true)
@@ -82,7 +85,7 @@ import SwitchyardTestSupport
         client.sendFrame(type: H2FrameClient.data, flags: H2FrameClient.endStream, stream: 1, payload: body)
         try waitFor("the stream to park", seconds: 5) { h.proxy.holdSnapshot().parked == 1 }
 
-        // Its route leaves the table: released, routed to `app`, which is held too.
+        // Its route moves away: released, routed to `app`, which is held too.
         try publish(dropNotes: true, holdApp: true)
         #expect(h.proxy.releaseParked(count: 16).releasedTotal == 1)
         try waitFor("the stream to park again", seconds: 5) { h.proxy.holdSnapshot().parked == 1 }
