@@ -1,4 +1,5 @@
 import ArgumentParser
+import SwitchyardAdmin
 import SwitchyardProxy
 import SwitchyardRouting
 import SwitchyardTLS
@@ -16,7 +17,11 @@ struct Check: ParsableCommand {
             let table = try RouteTable.build(config: config, state: RuntimeState(), generation: 1)
             // Certificates, keys and CA files are read as `serve` and `reload` read them.
             // So is the fleet's etcd password file, which `serve` reads at start.
-            let problems = Proxy.certificateProblems(config, file: routesFile) + ServeFleet.passwordProblems(config, file: routesFile)
+            // And the admin line's user and group names, which `serve` resolves at start
+            // (before, `check` passed a misspelt `allow group` that stopped the start).
+            var names: [String] = []
+            do throws(AdminError) { _ = try AccessPolicy(config: config.admin) } catch { names.append("\(routesFile): \(error.message)") }
+            let problems = Proxy.certificateProblems(config, file: routesFile) + ServeFleet.passwordProblems(config, file: routesFile) + names
             if !problems.isEmpty {
                 printError(problems.joined(separator: "\n"))
                 throw ExitCode(1)

@@ -47,6 +47,29 @@ import SwitchyardTestSupport
         #expect(result.output.contains("clowd"))
     }
 
+    /// The admin line's user and group names are resolved by `check` as `serve` resolves
+    /// them at start (before, `check` said ok and the start failed: "no such group").
+    @Test func checkResolvesTheAdminLinesNames() throws {
+        let path = NSTemporaryDirectory() + "names-\(UUID().uuidString).routes"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let file = { (allow: String) in """
+            listen http 127.0.0.1:8080
+            admin /tmp/switchyard-check.sock \(allow)
+            backend legacy {
+                server 127.0.0.1:9101
+            }
+            route app {
+                backend legacy
+            }
+            """ }
+        try file("allow group nosuchgroup-sy").write(toFile: path, atomically: true, encoding: .utf8)
+        let refused = try run(["check", path])
+        #expect(refused.status == 1 && refused.output.contains("\(path): admin: allow group nosuchgroup-sy: no such group"), "\(refused.output)")
+        try file("allow user root allow group root").write(toFile: path, atomically: true, encoding: .utf8)
+        let passed = try run(["check", path])
+        #expect(passed.status == 0 && passed.output.contains("ok"), "\(passed.output)")
+    }
+
     @Test func serveRefusesABadFileAndStartsNothing() throws {
         let result = try run(["serve", "/nonexistent/file.routes"])
         #expect(result.status == 1)

@@ -28,6 +28,14 @@ struct FleetDocument: Codable, Equatable {
         if let problem = StateFile.rangeProblem(generation: document.generation, state: document.state) {
             throw AdminError("the fleet's state document is out of range: \(problem)")
         }
+        // The state's own texts (route and backend names, cohort names and values, a hold's
+        // reason) go into the table and `status` as they are: a command line refuses control,
+        // bidi and format characters in them, so a document that has one was not made by a
+        // command (an escape sequence in a cohort value reached every operator's terminal).
+        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+           let state = object["state"], Self.holdsRefusedText(state) {
+            throw AdminError("the fleet's state document holds a control, bidi or format character in a name or value of its state")
+        }
         // Anyone who can write to etcd wrote these: they reach the error log, `history` and
         // the audit log, so characters a command line would refuse are replaced.
         document.instance = AdminText.screened(document.instance)
@@ -37,6 +45,20 @@ struct FleetDocument: Codable, Equatable {
         document.changes = document.changes.map(AdminText.screened)
         document.time = AdminText.screened(document.time)
         return document
+    }
+
+    /// Whether any key or string below `value` holds a character `AdminText.isRefused` names.
+    private static func holdsRefusedText(_ value: Any) -> Bool {
+        switch value {
+        case let text as String:
+            return text.unicodeScalars.contains(where: AdminText.isRefused)
+        case let object as [String: Any]:
+            return object.contains { $0.key.unicodeScalars.contains(where: AdminText.isRefused) || holdsRefusedText($0.value) }
+        case let array as [Any]:
+            return array.contains(where: holdsRefusedText)
+        default:
+            return false
+        }
     }
 
     func encoded() -> Data {

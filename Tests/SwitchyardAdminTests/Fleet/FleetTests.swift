@@ -153,11 +153,13 @@ import SwitchyardTestSupport
         #expect(fixture.c.answeredBy() == "cloud")
         let records = try fixture.cluster.objects(fixture.keys + "instances/")
         #expect(records.allSatisfy { $0["status"] as? String == "rejected" }, "\(records)")
-        // The same with a name carrying an escape sequence and a line of its own: the
-        // rejection quotes it, screened, in `status` and the error log (before: raw).
+        // The same with a name carrying an escape sequence and a line of its own: rejected
+        // for it (no command makes such a name), and nothing of it reaches `status` or the
+        // error log raw (before: quoted raw in the rejection, and a cohort value with one
+        // applied).
         let forged = document.replacingOccurrences(of: "\"active\":\"nowhere\"", with: "\"active\":\"nowhere\\u001b[2J\\nFORGED fleet line\"")
         try fixture.cluster.etcdctl(["put", fixture.keys + "state", forged])
-        try waitFor("b to reject the forged name", seconds: 5) { fixture.b.command("status").contains("FORGED") }
+        try waitFor("b to reject the forged name", seconds: 5) { fixture.b.command("status").contains("control, bidi or format character") }
         let status = fixture.b.command("status")
         #expect(!status.unicodeScalars.contains("\u{1B}") && !status.contains("\nFORGED"), "\(status)")
         #expect(!fixture.b.errorLog.contains("\nFORGED") && !fixture.b.errorLog.unicodeScalars.contains("\u{1B}"))
