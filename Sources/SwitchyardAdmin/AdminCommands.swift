@@ -44,7 +44,7 @@ enum AdminCommands {
             .answer(try SimulateCommand.run(service, command))
         },
         .init(word: "reopen-logs", usage: "reopen-logs", summary: "reopen the access and error logs (after logrotate renamed them; SIGUSR1 does the same)", changes: false) { service, command, caller throws(AdminError) in
-            guard command.words.count == 1 else { throw AdminError("usage: reopen-logs") }
+            try command.checkNoArguments("reopen-logs")
             return .answer(reopenLogs(service, caller))
         },
         .init(word: "weight", usage: "weight ROUTE BACKEND PCT [BACKEND PCT...]", summary: "set a route's split (the one backend left out takes the rest)", changes: true) { service, command, _ throws(AdminError) in

@@ -225,46 +225,55 @@ public final class AdminService: @unchecked Sendable {
         }
     }
 
-    /// Writes a refusal record, within `refusals`' rate per uid; summaries of what the
-    /// limit held back go first.
-    /// Outside the command's own hold of the commit lock, so it takes it again: an upgrade
-    /// may have handed over in between, and the audit log is the new process's then (a
-    /// record from here would fork its chain).
-    private func recordRefusal(_ command: AdminCommandLine, _ caller: Caller, _ error: AdminError, generationBefore: UInt64) {
+    /// Runs `body`, which appends to the audit log, under the commit lock `handOver` takes,
+    /// unless this process has handed the service over: the log's chain is the new process's
+    /// then, and a record from here would fork it (two records after the same one; `audit
+    /// verify` fails). For records written outside a command's own hold of the lock (a
+    /// refusal, a release's report, the shutdown's summaries). False after a hand-over.
+    @discardableResult
+    private func whileTheAuditLogIsOurs(_ body: () -> Void) -> Bool {
         lock.lock()
         defer { lock.unlock() }
-        guard !handedOverFlag.withLock({ $0 }) else { return }
-        let time = AuditLog.now()
-        let (record, summaries) = refusals.admit(uid: caller.uid, nowMilliseconds: Clock.monotonicMilliseconds(), time: time)
-        writeSummaries(summaries)
-        guard record else { return }
+        guard !handedOverFlag.withLock({ $0 }) else { return false }
+        body()
+        return true
+    }
+
+    /// Appends `record`; a failure goes to the error log (the change it records stands).
+    private func appendOrLog(_ record: AuditLog.Record) {
         do {
-            try audit.append(.init(time: time, outcome: "refused", uid: caller.uid, pid: caller.pid,
-                                   user: caller.userName, command: command.text, reason: command.reason, changes: nil,
-                                   error: error.message, generationBefore: generationBefore, generation: nil))
+            try audit.append(record)
         } catch {
             errorLog.error("audit log: \(error)")
+        }
+    }
+
+    /// Writes a refusal record, within `refusals`' rate per uid; summaries of what the
+    /// limit held back go first.
+    private func recordRefusal(_ command: AdminCommandLine, _ caller: Caller, _ error: AdminError, generationBefore: UInt64) {
+        whileTheAuditLogIsOurs {
+            let time = AuditLog.now()
+            let (record, summaries) = refusals.admit(uid: caller.uid, nowMilliseconds: Clock.monotonicMilliseconds(), time: time)
+            writeSummaries(summaries)
+            guard record else { return }
+            appendOrLog(.init(time: time, outcome: "refused", uid: caller.uid, pid: caller.pid,
+                              user: caller.userName, command: command.text, reason: command.reason, changes: nil,
+                              error: error.message, generationBefore: generationBefore, generation: nil))
         }
     }
 
     private func writeSummaries(_ summaries: [RefusalLimiter.Summary]) {
         for summary in summaries {
             let message = "\(summary.count) more refusals from uid \(summary.uid) between \(summary.since) and \(summary.until) were not recorded (at most \(refusals.perSecond) per second per uid)"
-            do {
-                try audit.append(.init(time: AuditLog.now(), outcome: "refusals-not-recorded", uid: summary.uid, pid: 0,
-                                       user: Caller.name(of: summary.uid), command: "", reason: nil, changes: nil,
-                                       error: message, generationBefore: nil, generation: nil, count: summary.count))
-            } catch {
-                errorLog.error("audit log: \(error)")
-            }
+            appendOrLog(.init(time: AuditLog.now(), outcome: "refusals-not-recorded", uid: summary.uid, pid: 0,
+                              user: Caller.name(of: summary.uid), command: "", reason: nil, changes: nil,
+                              error: message, generationBefore: nil, generation: nil, count: summary.count))
         }
     }
 
     /// Writes what the refusal limit still holds back (at shutdown).
     public func flushRefusalSummaries() {
-        // After a hand-over the audit log is the new process's to write.
-        guard !handedOverFlag.withLock({ $0 }) else { return }
-        writeSummaries(refusals.flush())
+        whileTheAuditLogIsOurs { writeSummaries(refusals.flush()) }
     }
 
     // MARK: upgrade
@@ -296,21 +305,11 @@ public final class AdminService: @unchecked Sendable {
 
     /// A record written after its command was answered, outside the commit lock (a
     /// release's report, once the released writes are done): an upgrade may have handed the
-    /// service over meanwhile, and then the audit log's chain is the new process's — a record
-    /// appended from here would fork it (two records after the same one; `audit verify`
-    /// fails). Checked and written under the lock `handOver` takes; after a hand-over the
-    /// record goes to the error log instead.
+    /// service over meanwhile (`whileTheAuditLogIsOurs`); then the record goes to the error
+    /// log instead.
     func appendOutsideCommand(_ record: AuditLog.Record) {
-        lock.withLock {
-            guard !handedOverFlag.withLock({ $0 }) else {
-                errorLog.warning("not in the audit log (handed over to a new process): \(record.outcome): \((record.changes ?? []).joined(separator: "; "))")
-                return
-            }
-            do {
-                try audit.append(record)
-            } catch {
-                errorLog.error("audit log: \(error)")
-            }
+        if !whileTheAuditLogIsOurs({ appendOrLog(record) }) {
+            errorLog.warning("not in the audit log (handed over to a new process): \(record.outcome): \((record.changes ?? []).joined(separator: "; "))")
         }
     }
 
@@ -325,13 +324,9 @@ public final class AdminService: @unchecked Sendable {
         if let current = try? RoutesConfig.load(path: routesPath), current != config {
             changes.append("\(routesPath) changed since it was last loaded: the new process serves it as it is now")
         }
-        do {
-            try audit.append(.init(time: AuditLog.now(), outcome: "accepted", uid: who.uid, pid: who.pid, user: who.userName,
-                                   command: command, reason: reason, changes: changes, error: nil,
-                                   generationBefore: table.generation, generation: table.generation))
-        } catch {
-            errorLog.error("audit log: \(error)")
-        }
+        appendOrLog(.init(time: AuditLog.now(), outcome: "accepted", uid: who.uid, pid: who.pid, user: who.userName,
+                          command: command, reason: reason, changes: changes, error: nil,
+                          generationBefore: table.generation, generation: table.generation))
     }
 
     /// `upgrade [--binary PATH] [--reason TEXT]`: needs the change permission; waits until
@@ -513,33 +508,29 @@ public final class AdminService: @unchecked Sendable {
 
     /// Re-reads the routes file. An invalid file changes nothing and every error is reported.
     func reloadChange() throws(AdminError) -> Change {
+        // Every refusal is a failed reload on the cutover page and in /metrics too.
+        func refused(_ message: String) -> AdminError {
+            activity.reloadFinished(ok: false, message: message)
+            return AdminError("reload refused, nothing changed:\n" + message)
+        }
         let newConfig: RoutesConfig
         do {
             newConfig = try RoutesConfig.load(path: routesPath)
         } catch {
-            activity.reloadFinished(ok: false, message: error.description)
-            throw AdminError("reload refused, nothing changed:\n" + error.description)
+            throw refused(error.description)
         }
-        if let change = newConfig.listenerChange(from: config) {
-            let place = change.line.map { "\(routesPath):\($0):1: " } ?? "\(routesPath): "
-            let message = place + change.message + "; listeners are bound at start: restart, or `upgrade`, to change them"
-            activity.reloadFinished(ok: false, message: message)
-            throw AdminError("reload refused, nothing changed:\n" + message)
-        }
+        if let refusal = newConfig.listenerRefusal(from: config, file: routesPath) { throw refused(refusal) }
         // A guard in the file with the name of one added at run time: both would be checked
         // against one run and one latch, and /metrics would show its series twice.
         if let twin = newConfig.guards.first(where: { g in guardBook.record.runtimeGuards.contains { $0.route == g.route && $0.name == g.name } }) {
-            let message = "\(routesPath): route \(twin.route) has a guard \(twin.name) added at run time too: remove that one first (guard \(twin.route) remove \(twin.name)), then reload"
-            activity.reloadFinished(ok: false, message: message)
-            throw AdminError("reload refused, nothing changed:\n" + message)
+            throw refused("\(routesPath): route \(twin.route) has a guard \(twin.name) added at run time too: remove that one first (guard \(twin.route) remove \(twin.name)), then reload")
         }
         // The admin line waits for the next start, but its names must still resolve then: a
         // typo in `allow group` that reloads fine would stop the next start instead.
         do throws(AdminError) {
             _ = try AccessPolicy(config: newConfig.admin)
         } catch {
-            activity.reloadFinished(ok: false, message: error.message)
-            throw AdminError("reload refused, nothing changed:\n\(routesPath): \(error.message)")
+            throw refused("\(routesPath): \(error.message)")
         }
         let (state, warnings) = table.state.reconciled(with: newConfig)
         return Change(state: state, config: newConfig, extraLines: ["reloaded \(routesPath)"] + warnings.map { "warning: \($0)" }

@@ -70,4 +70,12 @@ extension RoutesConfig {
             ? (listeners[before.count].line, "a listener was added: \"\(after[before.count])\"")
             : (nil, "a listener was removed: \"\(before[after.count])\"")
     }
+
+    /// `listenerChange` as a reload's refusal, at `file`'s line: one text for the admin
+    /// side's `reload` and for `serve`'s own SIGHUP without an admin socket.
+    public func listenerRefusal(from running: RoutesConfig, file: String) -> String? {
+        guard let change = listenerChange(from: running) else { return nil }
+        let place = change.line.map { "\(file):\($0):1: " } ?? "\(file): "
+        return place + change.message + "; listeners are bound at start: restart, or `upgrade`, to change them"
+    }
 }

@@ -310,10 +310,7 @@ struct ServeRunner {
     private func reloadWithoutAdmin(_ proxy: Proxy, _ running: inout RoutesConfig, _ errorLog: ErrorLog) -> String? {
         do {
             let newConfig = try RoutesConfig.load(path: routesFile)
-            if let change = newConfig.listenerChange(from: running) {
-                let place = change.line.map { "\(routesFile):\($0):1: " } ?? "\(routesFile): "
-                throw AdminError(place + change.message + "; listeners are bound at start: restart, or `upgrade`, to change them")
-            }
+            if let refusal = newConfig.listenerRefusal(from: running, file: routesFile) { throw AdminError(refusal) }
             let generation = proxy.table.generation + 1
             let (state, warnings) = proxy.table.state.reconciled(with: newConfig)
             let newTable = try RouteTable.build(config: newConfig, state: state, generation: generation)

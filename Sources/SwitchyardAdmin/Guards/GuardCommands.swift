@@ -8,7 +8,7 @@ enum GuardCommands {
 
     static let specs: [AdminCommandSpec] = [
         .init(word: "guards", usage: "guards", summary: "every guard: its state, last figures, trips", changes: false) { service, command, _ throws(AdminError) in
-            guard command.words.count == 1 else { throw AdminError("usage: guards") }
+            try command.checkNoArguments("guards")
             return .answer(list(service))
         },
         .init(word: "guard", usage: "guard ROUTE ack|add|remove ...", summary: "acknowledge a route's tripped guards; add or remove a guard at run time", changes: true) { service, command, caller throws(AdminError) in

@@ -30,11 +30,11 @@ final class InventoryStore: @unchecked Sendable {
     let pseudonym: DecisionPseudonym
 
     init(statePath: String, errorLog: ErrorLog) {
-        let directory = (statePath as NSString).deletingLastPathComponent
-        inventoryPath = (directory.isEmpty ? "." : directory) + "/inventory.json"
-        decisionsPath = (directory.isEmpty ? "." : directory) + "/decisions.bin"
-        pseudonym = DecisionPseudonym(key: InstallationKey.load((directory.isEmpty ? "." : directory) + "/decisions.key",
-                                                                what: "decision log key", errorLog: errorLog))
+        let parent = (statePath as NSString).deletingLastPathComponent
+        let directory = parent.isEmpty ? "." : parent
+        inventoryPath = directory + "/inventory.json"
+        decisionsPath = directory + "/decisions.bin"
+        pseudonym = DecisionPseudonym(key: InstallationKey.load(directory + "/decisions.key", what: "decision log key", errorLog: errorLog))
         (baseline, baselineDecisions) = Self.loadBaseline(inventoryPath, decisionsPath, pseudonym, errorLog: errorLog)
     }
 

@@ -83,8 +83,6 @@ final class InventoryKey {
         append(UnsafeRawBufferPointer(start: string.utf8Start, count: string.utf8CodeUnitCount))
     }
 
-    /// The product token of a User-Agent value: its first name, up to `/`, a space or `(`
-    /// (`Mozilla/5.0 (X11…)` → `Mozilla`, `okhttp/4.9` → `okhttp`); `-` when absent.
     /// A TLS server name fit to show: 1–253 bytes of letters, digits, '-', '.' and '_'
     /// (what host names are made of; '_' for the names some internal zones use).
     static func isServerName(_ bytes: UnsafeRawBufferPointer) -> Bool {
@@ -101,6 +99,8 @@ final class InventoryKey {
         return true
     }
 
+    /// The product token of a User-Agent value: its first name, up to `/`, a space or `(`
+    /// (`Mozilla/5.0 (X11…)` → `Mozilla`, `okhttp/4.9` → `okhttp`); `-` when absent.
     func appendProduct(ofUserAgent value: UnsafeRawBufferPointer?) {
         append(Self.product(ofUserAgent: value))
     }
