@@ -12,7 +12,7 @@ import SwitchyardProxy
 /// post cut (curl exit 18) where the server's 401 should have arrived.
 @Suite struct H2ConnectionInputTests {
     @Test func framesAfterOneWhoseCallbackReadTheUpstreamAreParsedAsSent() throws {
-        let rig = try UpstreamTLSEarlyAnswerTests.Rig()
+        let rig = try UpstreamTLSEarlyAnswerTests.rig()
         defer { rig.stop() }
         let proxy = rig.proxy
         var outcomes: [String] = []

@@ -81,44 +81,15 @@ import SwitchyardProxy
 @Suite struct UpstreamTLSEarlyAnswerTests {
     /// A proxy (h2c towards clients) in front of a TLS server that reads a request's head
     /// only, answers 401 with "login", and closes: the unread body makes the close a reset.
-    final class Rig {
-        let pki: TLSConfigurationTests.PKI
-        let server: AbruptTLSServer
-        let proxy: ProxyHarness
-
-        init() throws {
-            try requireTools("openssl")
-            pki = try TLSConfigurationTests.PKI()
-            try pki.selfSigned("origin", name: "localhost")
-            server = try AbruptTLSServer(certificate: pki.path("origin.pem"), key: pki.path("origin.key"),
-                                         head: "HTTP/1.1 401 Unauthorized\r\nContent-Length: 6\r\nConnection: close\r\n\r\n",
-                                         body: Array("login\n".utf8))
-            do {
-                proxy = try ProxyHarness(routes: """
-                    listen http 127.0.0.1:0 h2c
-                    backend secure {
-                        server 127.0.0.1:\(server.port) tls ca \(pki.path("origin.pem")) sni localhost
-                    }
-                    route app {
-                        backend secure
-                    }
-                    """)
-            } catch {
-                server.stop()
-                throw error
-            }
-        }
-
-        func stop() {
-            proxy.stop()
-            server.stop()
-        }
+    static func rig() throws -> UpstreamTLSEndOfStreamTests.Setup {
+        try UpstreamTLSEndOfStreamTests.Setup(head: "HTTP/1.1 401 Unauthorized\r\nContent-Length: 6\r\nConnection: close\r\n\r\n",
+                                              body: Array("login\n".utf8), listen: "listen http 127.0.0.1:0 h2c")
     }
 
     @Test(arguments: [true, false])
     func anAnswerBeforeTheBodyThenAResetReachesTheClient(_ http2: Bool) throws {
         try requireTools("curl")
-        let rig = try Rig()
+        let rig = try Self.rig()
         defer { rig.stop() }
         let seen = try EarlyAnswerTests.post("http://127.0.0.1:\(rig.proxy.port)/notes", rounds: 20, http2: http2)
         #expect(seen.filter { $0 != "401" }.isEmpty, "the 401 that arrived is delivered, not a 502: \(seen)")
