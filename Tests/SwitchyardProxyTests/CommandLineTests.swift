@@ -70,6 +70,40 @@ import SwitchyardTestSupport
         #expect(passed.status == 0 && passed.output.contains("ok"), "\(passed.output)")
     }
 
+    /// Names are resolved as the start resolves them. `localhost:18080` beside
+    /// `127.0.0.1:18080` passed the parser (it compares the text) and both bound through
+    /// SO_REUSEPORT, the kernel sharing connections between two listeners at random; a server
+    /// name that does not resolve passed `check` and stopped the start.
+    @Test func checkAndServeRefuseTwoListenersOnOneResolvedAddress() throws {
+        let path = NSTemporaryDirectory() + "shared-\(UUID().uuidString).routes"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let file = { (second: String, server: String) in """
+            listen http 127.0.0.1:18080
+            \(second)
+            backend legacy {
+                server \(server)
+            }
+            route app {
+                backend legacy
+            }
+            """ }
+        try file("listen http localhost:18080 h2c", "127.0.0.1:9101").write(toFile: path, atomically: true, encoding: .utf8)
+        let refused = try run(["check", path])
+        #expect(refused.status == 1, "\(refused.output)")
+        #expect(refused.output.contains("\(path):2:1: listen http localhost:18080 is 127.0.0.1:18080, the address of the listener on line 1"),
+                "\(refused.output)")
+        let serve = try run(["serve", path])
+        #expect(serve.status != 0 && serve.output.contains("line 2: listen http localhost:18080 is 127.0.0.1:18080"), "\(serve.output)")
+
+        try file("listen http 127.0.0.2:18080", "no-such-server.invalid:80").write(toFile: path, atomically: true, encoding: .utf8)
+        let unresolved = try run(["check", path])
+        #expect(unresolved.status == 1 && unresolved.output.contains("\(path):4:1: backend legacy server no-such-server.invalid:80"),
+                "\(unresolved.output)")
+        try file("listen http 127.0.0.2:18080", "localhost:9101").write(toFile: path, atomically: true, encoding: .utf8)
+        let passed = try run(["check", path])
+        #expect(passed.status == 0 && passed.output.contains("ok"), "\(passed.output)")
+    }
+
     @Test func serveRefusesABadFileAndStartsNothing() throws {
         let result = try run(["serve", "/nonexistent/file.routes"])
         #expect(result.status == 1)

@@ -55,6 +55,7 @@ public final class Proxy: @unchecked Sendable {
         self.settings = settings
         current = table
         self.errorLog = errorLog
+        if let clash = AddressProblems.shared(table.config).first { throw ProxyError.sharedAddress("line \(clash.listener.line): \(clash.message)") }
         let servers = try ResolvedServers.resolve(table.config)
         Self.warnAboutUnverifiedTLS(table.config, errorLog)
         let accessPath = settings.accessLogPath ?? table.config.accessLogPath
@@ -361,6 +362,8 @@ public final class Proxy: @unchecked Sendable {
 public enum ProxyError: Error, CustomStringConvertible {
     case bind(address: String, underlying: Errno)
     case tls(address: String, message: String)
+    /// Two listeners on one address once resolved (`AddressProblems.shared`).
+    case sharedAddress(String)
 
     public var description: String {
         switch self {
@@ -368,6 +371,8 @@ public enum ProxyError: Error, CustomStringConvertible {
             return "cannot listen on \(address): \(underlying)"
         case .tls(let address, let message):
             return "listen https \(address): \(message)"
+        case .sharedAddress(let message):
+            return message
         }
     }
 }
