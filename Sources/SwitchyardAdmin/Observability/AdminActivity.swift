@@ -22,10 +22,17 @@ public final class AdminActivity: Sendable {
 
     public init() {}
 
-    /// A change made a new generation (`command`: the first word, e.g. "weight").
+    /// A change made a new generation (`command`: the first word, e.g. "weight"). A word no
+    /// change command has (a fleet document's, from etcd) is counted as "other": each word
+    /// becomes a metric label, and a writer of the store must not be able to make new series
+    /// without end.
     func changeCommitted(command: String) {
-        counts.withLock { $0.changes[command, default: 0] += 1 }
+        let word = Self.changeWords.contains(command) ? command : "other"
+        counts.withLock { $0.changes[word, default: 0] += 1 }
     }
+
+    /// The words of the commands that make a generation.
+    private static let changeWords = Set(AdminCommands.all.filter(\.changes).map(\.word))
 
     /// A reload (command or SIGHUP) finished.
     func reloadFinished(ok: Bool, message: String) {

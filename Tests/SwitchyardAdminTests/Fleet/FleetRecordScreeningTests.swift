@@ -22,5 +22,26 @@ extension FleetTests {
             #expect(!status.contains("\ngeneration 999"), "a forged line: \(status)")
             #expect(status.contains("\u{FFFD}"))
         }
+
+        /// The command word of a state document becomes a `switchyard_admin_changes_total`
+        /// label: one no change command has is counted as "other". Before, each word a writer
+        /// of the store chose made a new series, without end.
+        @Test func aStoreDocumentsCommandWordIsNotAMetricLabelUnlessItIsACommand() throws {
+            let fixture = try FleetFixture(instanceNames: ["a"])
+            defer { fixture.shutdown() }
+            #expect(fixture.a.command("weight other cloud 20%").contains("every live instance"))
+            let before = try #require(fixture.a.generation())
+            var document = try fixture.storeState()
+            document["generation"] = before + 1
+            document["command"] = "label-\(UUID().uuidString.prefix(8)) all"
+            let word = try #require((document["command"] as? String)?.split(separator: " ").first).description
+            let text = String(decoding: try JSONSerialization.data(withJSONObject: document), as: UTF8.self)
+            try fixture.cluster.etcdctl(["put", fixture.keys + "state", text])
+            try waitFor("a to apply the hand-written generation", seconds: 10) { fixture.a.generation() == before + 1 }
+            let metrics = try #require(fixture.a.adminHTTP("/metrics"))
+            #expect(!metrics.contains(word), "the store's word became a label")
+            #expect(metrics.contains(#"switchyard_admin_changes_total{command="other"} 1"#), "\(metrics)")
+            #expect(metrics.contains(#"switchyard_admin_changes_total{command="weight"} 1"#))
+        }
     }
 }
