@@ -399,6 +399,30 @@ import SwitchyardSystem
         #expect(response.text == "\(total)\n")
     }
 
+    /// A client that asks for 100 Continue sends nothing until the server's 100 comes: a
+    /// backend that takes 1.5 s to send it (five 300 ms rate windows) must not get the client
+    /// a 408 for a body it was told to hold. Before, the wait counted as a slow body.
+    @Test func theWaitForOneHundredContinueIsNotASlowBody() throws {
+        let h = try ProxyHarness { settings in
+            settings.minBodyBytesPerSecond = 1_000
+            settings.bodyRateWindowMilliseconds = 300
+        }
+        defer { h.stop() }
+        let client = try h.client(timeoutSeconds: 10)
+        client.send("POST /read-later?ms=1500 HTTP/1.1\r\nHost: a\r\nContent-Length: 4000\r\nExpect: 100-continue\r\n\r\n")
+        let interim = try #require(client.readResponse())
+        #expect(interim.status == 100, "the backend's 100, not the proxy's 408")
+        client.send(String(repeating: "x", count: 4000))
+        #expect(client.readResponse()?.text == "4000\n")
+        // Once the 100 is out the rule applies again: a client that then sends two bytes of
+        // its body and stops gets its 408.
+        let stalled = try h.client(timeoutSeconds: 10)
+        stalled.send("POST /read-later?ms=10 HTTP/1.1\r\nHost: a\r\nContent-Length: 4000\r\nExpect: 100-continue\r\n\r\n")
+        #expect(stalled.readResponse()?.status == 100)
+        stalled.send("ab")
+        #expect(stalled.readResponse()?.status == 408)
+    }
+
     @Test func incompleteHeadGets408() throws {
         let h = try ProxyHarness { settings in settings.headerTimeoutMilliseconds = 300 }
         defer { h.stop() }

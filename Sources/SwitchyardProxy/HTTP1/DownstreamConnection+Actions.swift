@@ -18,6 +18,7 @@ extension DownstreamConnection {
             phase = .holdingBody
             deadline = worker.nowMilliseconds + worker.settings.upstreamTimeoutMilliseconds
             startRateWindow()
+            awaitingContinue = false
         case .connect(let reuse):
             connectUpstream(allowReuse: reuse)
         case .replay:

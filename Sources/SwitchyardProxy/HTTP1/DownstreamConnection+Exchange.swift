@@ -331,6 +331,11 @@ extension DownstreamConnection {
                 // reading while the server sends large 103s) is left out whole: a hint, where
                 // a head cut short would corrupt the answer.
                 if action == .forwardInterim { _ = writeResponseHeadToClient(headLength, base, p, upgrade: false) }
+                if awaitingContinue {
+                    // Its 100 Continue is out (or dropped): the client's body is due from now.
+                    awaitingContinue = false
+                    startRateWindow()
+                }
                 input.consume(headLength)
                 p.reset()
                 return true

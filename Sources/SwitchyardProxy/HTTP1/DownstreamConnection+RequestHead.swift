@@ -129,7 +129,10 @@ extension DownstreamConnection {
         } else if headLength > 0 {
             fromClient!.consume(headLength)
         }
-        if case .connect = action, !requestBody.isDone { startRateWindow() }
+        if case .connect = action, !requestBody.isDone {
+            startRateWindow()
+            awaitingContinue = p.expectContinue
+        }
         perform(action)
     }
 

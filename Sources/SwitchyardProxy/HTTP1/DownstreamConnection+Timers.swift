@@ -18,6 +18,10 @@ extension DownstreamConnection {
     func checkBodyRate(now: UInt64) {
         guard phase == .holdingBody || (phase == .exchanging && !requestBody.isDone) else { return }
         if upstreamWriteBlocked || (fromClient?.writableCount ?? 1) == 0 { rateWindowHeldBack = true }
+        if awaitingContinue {
+            // A window with bytes: the client stopped waiting (its own timer ran out).
+            if rateWindowBytes == 0 { rateWindowHeldBack = true } else { awaitingContinue = false }
+        }
         let window = worker.settings.bodyRateWindowMilliseconds
         guard now >= rateWindowStart + window else { return }
         let needed = worker.settings.minBodyBytesPerSecond * window / 1000

@@ -295,6 +295,9 @@ final class DownstreamConnection: EventHandler, Indexed {
     var rateWindowStart: UInt64 = 0
     var rateWindowBytes: UInt64 = 0
     var rateWindowHeldBack = false
+    /// The client asked for 100 Continue and has sent no body byte since, nor seen an interim
+    /// answer: it waits for the server (RFC 9110 §10.1.1), so its silence is not slowness.
+    var awaitingContinue = false
 
     /// A client socket of an `http` (`h2c`: may switch to HTTP/2) or `https` listener.
     convenience init(fd: FileDescriptor, client: ClientIdentity, worker: Worker, tls session: TLSSession? = nil, h2c: Bool = false,
