@@ -41,7 +41,7 @@ final class GuardWindows {
             streak = min(streak, now.since(first.cells[key]!).transportFailures)
         }
         let delta = now.since(start.cells[key]!)
-        return SideWindow(requests: delta.requests, errors: delta.guardErrors, clientErrors: delta.clientErrors,
+        return SideWindow(requests: delta.guardRequests, errors: delta.guardErrors, clientErrors: delta.clientErrors,
                           transportFailures: delta.transportFailures, streak: streak,
                           streakRuns: delta.streakRuns, p95Microseconds: delta.percentileMicroseconds(0.95))
     }

@@ -88,12 +88,16 @@ extension DownstreamConnection {
         guard decision.route >= 0 else { return }
         let cell = handle.metrics[decision.route * handle.servers.count + decision.backend]
         let start = startNanoseconds &+ observed.parkedNanoseconds
-        let header = observed.headNanoseconds == 0 ? nil : (observed.headNanoseconds &- start) / 1000
-        cell.recordRequest(status: status, microseconds: (now &- start) / 1000, headerMicroseconds: header)
         // The hold's 503 is the cutover's, not the backend's: counted as a backend error or a
         // transport failure, a write-heavy route refused during the database freeze would
-        // trip a revert guard on the side it was just moved to.
-        if observed.heldWrite { return }
+        // trip a revert guard on the side it was just moved to; as a request, it diluted the
+        // error ratio, and a write parked until its max-wait put the freeze into the p95.
+        if observed.heldWrite {
+            cell.recordHeldAnswer(status: status, microseconds: (now &- start) / 1000)
+            return
+        }
+        let header = observed.headNanoseconds == 0 ? nil : (observed.headNanoseconds &- start) / 1000
+        cell.recordRequest(status: status, microseconds: (now &- start) / 1000, headerMicroseconds: header)
         let upstreamCut = aborted && observed.upstreamError != nil
         let ownError = status >= 500 && !responseHeadDone
         cell.recordGuardOutcome(status: status, failed: status >= 500 || upstreamCut,

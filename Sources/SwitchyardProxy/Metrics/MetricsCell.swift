@@ -33,6 +33,17 @@ final class MetricsCell {
         }
     }
 
+    /// The write hold's own 503 (refused, or parked until its max-wait ran out): on
+    /// /metrics as the client saw it, but not in the fine histogram the latency guards read
+    /// (an expiry's wait is the freeze's length) and counted apart, so that the guards'
+    /// request count leaves it out.
+    func recordHeldAnswer(status: Int, microseconds: UInt64) {
+        slots[MetricsLayout.statusClass(status)] &+= 1
+        slots[MetricsLayout.duration + MetricsLayout.bucket(microseconds)] &+= 1
+        slots[MetricsLayout.durationSum] &+= microseconds
+        slots[MetricsLayout.heldAnswers] &+= 1
+    }
+
     /// What the guards read of one finished request: whether it failed the user (a 5xx,
     /// ours or the backend's, or a cut caused by the upstream), whether it was a 401/403/404,
     /// and whether the upstream answered at all (an answer ends a transport-failure streak).
@@ -133,7 +144,10 @@ public enum MetricsLayout {
     public static let transportFailures = clientErrors + 1
     public static let transportStreak = transportFailures + 1
     public static let streakRuns = transportStreak + 1
-    public static let width = streakRuns + 1
+    /// The write hold's own 503s (counted in their status class and duration histogram,
+    /// as the client saw them): not the backend's answers, so not the guards' requests.
+    public static let heldAnswers = streakRuns + 1
+    public static let width = heldAnswers + 1
     /// Transport failures in a row that make a fast trip (the figure; fixed so
     /// that workers can count runs without knowing the guards).
     public static let fastTripStreak: UInt64 = 10

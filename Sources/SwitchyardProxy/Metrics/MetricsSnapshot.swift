@@ -48,6 +48,11 @@ public struct MetricsCounts: Sendable {
     /// Requests that failed the user: 5xx answers (the backend's or ours) and cuts caused
     /// by the upstream. What the error guard counts.
     public var guardErrors: UInt64 { slots[MetricsLayout.guardErrors] }
+    /// The write hold's own 503s (in `requests` too).
+    public var heldAnswers: UInt64 { slots[MetricsLayout.heldAnswers] }
+    /// The requests a backend was asked to answer, or would have been: `requests` without
+    /// the hold's own 503s. What the guards count.
+    public var guardRequests: UInt64 { requests &- heldAnswers }
     /// 401, 403 and 404 answers (the client-error guard).
     public var clientErrors: UInt64 { slots[MetricsLayout.clientErrors] }
     /// Connect failures, timeouts, resets and our own 502/503/504.

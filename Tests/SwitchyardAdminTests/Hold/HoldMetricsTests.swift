@@ -66,4 +66,24 @@ import SwitchyardTestSupport
         let p95 = try #require(cell.percentileMicroseconds(0.95))
         #expect(p95 < 1_000_000, "the released write counted \(p95) µs, its wait included")
     }
+
+    /// A write parked until its max-wait ran out is answered 503 by the hold, not by the
+    /// backend: it is on /metrics as the client saw it, but neither in the guards' request
+    /// count nor in the histogram their p95 reads. Before, each expiry put the freeze's
+    /// length into the p95 (a latency guard reverted the flip) and diluted the error ratio.
+    @Test func aWriteTheHoldLetExpireIsNotTheBackendsLatencyNorARequestForTheGuards() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes)
+        defer { h.stop() }
+        #expect(h.run("hold app --max-wait 1s").ok)
+        #expect(HoldSupport.post(try TestClient(port: h.port), "/notes/expired")?.status == 503)
+        let cell = try #require(h.proxy.metricsSnapshot().cells[MetricsKey(route: "app", backend: "legacy")])
+        #expect(cell.requests == 1 && cell.heldAnswers == 1, "on /metrics: \(cell.requests) requests, \(cell.heldAnswers) held")
+        #expect(cell.guardRequests == 0)
+        #expect(cell.percentileMicroseconds(0.95) == nil, "the expiry's wait reached the guards' histogram")
+        #expect(h.run("release app").ok)
+        #expect(try TestClient(port: h.port).get("/notes/read")?.status == 200)
+        let after = try #require(h.proxy.metricsSnapshot().cells[MetricsKey(route: "app", backend: "legacy")])
+        #expect(after.guardRequests == 1 && after.requests == 2)
+        #expect(try #require(after.percentileMicroseconds(0.95)) < 900_000)
+    }
 }
