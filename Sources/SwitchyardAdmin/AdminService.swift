@@ -452,6 +452,7 @@ public final class AdminService: @unchecked Sendable {
         }
         history = newHistory
         config = newConfig
+        let pausedPlans = pausePlansOverridden(from: old.state, to: newTable.state, by: command.text)
         activity.changeCommitted(command: command.words.first ?? "-")
         if change.config != nil { activity.reloadFinished(ok: true, message: "generation \(generation)") }
         // 3. Traffic that moved away: idle connections to sides that lost everything close;
@@ -479,6 +480,7 @@ public final class AdminService: @unchecked Sendable {
             let names = moved.sorted().map { $0.replacingOccurrences(of: "/", with: " → ") }
             lines.append("tunnels (route → backend) \(names.joined(separator: ", ")) close in \(String(format: "%.1f", Double(drain) / 1000))s")
         }
+        lines += pausedPlans
         if let auditError { lines.append("warning: the audit record was not written: \(auditError)") }
         if change.config != nil { eventNotifier.setTargets(newConfig.notify) }
         notify(command, caller, changes: changes, generationBefore: old.generation, generation: generation)

@@ -54,6 +54,7 @@ extension AdminService {
             throw AdminError("could not apply generation \(document.generation): \(error)")
         }
         history = newHistory
+        _ = pausePlansOverridden(from: old.state, to: newTable.state, by: command)
         activity.changeCommitted(command: document.command.split(separator: " ").first.map(String.init) ?? "-")
         let lost = Self.usedBackends(old).subtracting(Self.usedBackends(newTable))
         for backend in lost { dataPlane.closeIdleConnections(to: backend) }

@@ -117,6 +117,32 @@ extension AdminService {
         }
     }
 
+    /// A change to a running plan's route by anyone but the plan — a person's `revert`,
+    /// `weight`, `flip` or cohort, another instance's commit — pauses the plan, with a line
+    /// saying so for the answer. Left running, its next step would undo that change: an
+    /// emergency revert overridden by the ramp a few minutes later, the users just moved
+    /// back sent to the new side again. A hold or mirror setting is not routing and pauses
+    /// nothing. `plan resume` goes on from the step in force. Under the commit lock.
+    func pausePlansOverridden(from old: RuntimeState, to new: RuntimeState, by command: String) -> [String] {
+        func routing(_ route: RouteRuntime?) -> RouteRuntime {
+            guard let route else { return RouteRuntime() }
+            return RouteRuntime(active: route.active, standby: route.standby, split: route.split,
+                                extraCohorts: route.extraCohorts, removedCohorts: route.removedCohorts)
+        }
+        var lines: [String] = []
+        for plan in allPlans where !command.hasPrefix("plan \(plan.name) ") {
+            guard var progress = guardBook.record.plans[plan.name], progress.phase == .running,
+                  routing(old.routes[plan.route]) != routing(new.routes[plan.route]) else { continue }
+            let why = "route \(plan.route) changed by `\(AdminText.stored(command))`"
+            guard (try? progress.pauseForChange(why)) != nil else { continue }
+            guardBook.record.plans[plan.name] = progress
+            errorLog.warning("plan \(plan.name) paused: \(why)")
+            lines.append("plan \(plan.name) paused: its route changed; `plan resume \(plan.name)` applies step \(progress.step + 1) again")
+        }
+        if !lines.isEmpty { saveGuardRecord() }
+        return lines
+    }
+
     /// A guard of `route` tripped: its plans abort; they revert unless the guard does.
     func abortPlans(on route: String, because reason: String, revert: Bool) {
         for plan in allPlans where plan.route == route {

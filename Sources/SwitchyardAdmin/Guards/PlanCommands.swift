@@ -40,8 +40,7 @@ enum PlanCommands {
                 try progress.pause()
                 action = .none
             case "resume":
-                try progress.resume()
-                action = .none
+                action = try progress.resume()
             case "abort":
                 action = try progress.abort("aborted by \(caller.userName)")
             default:

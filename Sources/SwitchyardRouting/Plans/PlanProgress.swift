@@ -27,6 +27,10 @@ public struct PlanProgress: Sendable, Equatable, Codable {
     public private(set) var generationBefore: UInt64?
     /// What the plan waits for, or what happened to it (shown in `plan status`).
     public private(set) var note: String?
+    /// Paused because someone else changed the route: `resume` applies the step in force
+    /// again (its clock from zero), since the route no longer is as the step left it.
+    /// Optional so that a state file written before it reads back.
+    public private(set) var reapplyOnResume: Bool?
 
     public init() {}
 
@@ -72,10 +76,21 @@ public struct PlanProgress: Sendable, Equatable, Codable {
         note = "paused"
     }
 
-    public mutating func resume() throws(PlanRefusal) {
+    /// Someone else changed the plan's route: paused, its note says by what.
+    public mutating func pauseForChange(_ why: String) throws(PlanRefusal) {
+        try pause()
+        note = "paused: \(why); `plan resume` applies step \(step + 1) again"
+        reapplyOnResume = step >= 0 ? true : nil
+    }
+
+    /// `plan resume`: `.apply(step)` when the route was changed under the plan.
+    public mutating func resume() throws(PlanRefusal) -> Action {
         guard phase == .paused else { throw PlanRefusal("the plan is \(phase.rawValue), not paused") }
         phase = .running
         note = nil
+        guard reapplyOnResume == true else { return .none }
+        reapplyOnResume = nil
+        return .apply(step)
     }
 
     /// `plan abort`, or a guard trip: the route goes back to before the plan (when a step

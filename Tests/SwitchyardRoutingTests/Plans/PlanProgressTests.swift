@@ -33,10 +33,23 @@ import Testing
         #expect(p.tick(elapsedMilliseconds: 10_000, plan: plan, guardsNotGreen: nil) == .none)
         #expect(p.heldMilliseconds == 0)
         #expect(throws: PlanRefusal.self) { try p.pause() }
-        try p.resume()
+        #expect(try p.resume() == .none, "a pause by hand resumes where it stood")
         #expect(try p.abort("by hand") == .revert(toGeneration: 7))
         #expect(p.phase == .aborted)
         #expect(throws: PlanRefusal.self) { try p.abort("again") }
+    }
+
+    /// Paused because someone else changed the route: resuming applies the step in force
+    /// again, once; the note says so meanwhile.
+    @Test func aPauseForAChangeReappliesTheStepOnResume() throws {
+        var p = PlanProgress()
+        _ = try p.start(by: 1000, generation: 7, needsApproval: false)
+        p.stepApplied(0, plan: plan)
+        try p.pauseForChange("route app changed by `revert`")
+        #expect(p.phase == .paused && p.note?.contains("changed by `revert`") == true)
+        #expect(try p.resume() == .apply(0))
+        try p.pause()
+        #expect(try p.resume() == .none)
     }
 
     @Test func approvalByTheStarterIsRefused() throws {
