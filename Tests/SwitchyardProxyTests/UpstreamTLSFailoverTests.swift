@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import SwitchyardTestSupport
 import SwitchyardProxy
+import SwitchyardSystem
 
 /// A server of a side whose TLS handshake fails (here: a certificate the proxy does not
 /// trust, as after a botched renewal on one cloud node) took no byte of the request, so the
@@ -46,6 +47,45 @@ import SwitchyardProxy
         let log = (try? String(contentsOfFile: errorLogPath, encoding: .utf8)) ?? ""
         #expect(log.contains("certificate verify failed"), "the error log names the bad server's failure: \(log)")
         #expect(proxy.proxy.stats().connectFailures >= 1, "counted against the server like a refused connect")
+    }
+
+    /// A server that takes the connection and never finishes the handshake (a hung TLS
+    /// terminator: here a socket nobody accepts, whose queue the kernel fills) has the
+    /// connect timeout, as a connect would, and the next server is tried. Before, the
+    /// handshake ran under the response timeout: a minute's wait, then a 504, the server
+    /// never blamed, and every following request had its turn at it.
+    @Test func aServerThatNeverFinishesItsHandshakeIsAFailedConnect() throws {
+        try requireTools("openssl")
+        let pki = try TLSConfigurationTests.PKI()
+        try pki.selfSigned("site", name: "localhost")
+        let good = try ProxyHarness(routes: TLSConfigurationTests.httpsRoutes(pki))
+        defer { good.stop() }
+        let goodPort = try #require(good.proxy.httpsAddresses.first).port
+        let hung = try Socket.listen(on: try #require(SocketAddress(ip: "127.0.0.1", port: 0)), reusePort: false)
+        defer { hung.close() }
+        let hungPort = try Socket.localAddress(hung).port
+        let proxy = try ProxyHarness(routes: """
+            backend cloud {
+                server 127.0.0.1:\(hungPort) tls ca \(pki.path("site.pem")) sni localhost
+                server 127.0.0.1:\(goodPort) tls ca \(pki.path("site.pem")) sni localhost
+            }
+            route app {
+                backend cloud
+            }
+            """) { settings in
+            settings.connectTimeoutMilliseconds = 500
+            settings.upstreamTimeoutMilliseconds = 30_000
+        }
+        defer { proxy.stop() }
+        for i in 0..<2 {
+            let client = try proxy.client(timeoutSeconds: 20)
+            let started = Date()
+            client.send("POST /form HTTP/1.1\r\nHost: app\r\nContent-Length: 3\r\nConnection: close\r\n\r\na=\(i)")
+            let response = try #require(client.readResponse(), "post \(i): no answer")
+            #expect(response.status == 200, "post \(i): \(response.status) \(response.text.prefix(120))")
+            #expect(Date().timeIntervalSince(started) < 10, "post \(i) waited for the response timeout")
+        }
+        #expect(proxy.proxy.stats().connectFailures >= 1, "counted against the hung server")
     }
 
     /// A side whose only server fails its handshake answers as one whose only server

@@ -311,6 +311,11 @@ extension DownstreamConnection {
             upstreamFailed(error)
             return true
         }
+        if upstreamHandshakePending && tls.session.isHandshakeComplete {
+            // Connected now: the server has the response timeout from here.
+            upstreamHandshakePending = false
+            deadline = worker.nowMilliseconds + worker.settings.upstreamTimeoutMilliseconds
+        }
         // Nothing more reaches a server whose write side broke; its answer is still read.
         guard !upstreamWriteBroken else { return progressed }
         do throws(Errno) {

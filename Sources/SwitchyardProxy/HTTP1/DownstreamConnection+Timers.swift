@@ -59,6 +59,13 @@ extension DownstreamConnection {
             connectFailed(Errno(code: ETIMEDOUT, call: "connect"))
         case .exchanging:
             worker.stats.timeouts += 1
+            if let upstream, let tls = upstream.tls, !tls.session.isHandshakeComplete {
+                // The server took the connection and never finished its handshake: no byte
+                // of the request reached it, so this is a failed connect, and the next
+                // server is tried (for a form post too) instead of a 504 a minute later.
+                upstreamFailed(Errno(code: ETIMEDOUT, call: "TLS handshake with \(upstream.pool.label)"))
+                return
+            }
             if !exchange.responseStarted, let upstream {
                 worker.errorLog.error("upstream \(upstream.pool.label): no response within \(worker.settings.upstreamTimeoutMilliseconds) ms")
             }

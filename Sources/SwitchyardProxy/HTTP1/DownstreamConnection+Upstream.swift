@@ -97,12 +97,15 @@ extension DownstreamConnection {
                 connection.close()
                 throw error
             }
+            // A new TLS connection's handshake is part of connecting: it has the connect
+            // timeout, and a server that never finishes it is a failed connect (`tick`).
+            upstreamHandshakePending = connection.tls.map { !$0.session.isHandshakeComplete } ?? false
             attach(consume connection)
             if connected {
                 exchange.connected()
                 observeConnected()
                 phase = .exchanging
-                deadline = now + worker.settings.upstreamTimeoutMilliseconds
+                deadline = now + (upstreamHandshakePending ? worker.settings.connectTimeoutMilliseconds : worker.settings.upstreamTimeoutMilliseconds)
             } else {
                 phase = .connecting
                 deadline = now + worker.settings.connectTimeoutMilliseconds

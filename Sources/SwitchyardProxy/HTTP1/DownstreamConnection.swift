@@ -206,6 +206,9 @@ final class DownstreamConnection: EventHandler, Indexed {
     /// and closed without reading the rest of the body. What it sent is still read and
     /// delivered; request bytes from now on are dropped. Judged at upstream EOF.
     var upstreamWriteBroken = false
+    /// The TLS upstream's handshake has not finished: `deadline` is the connect timeout's,
+    /// moved to the response timeout's once it finishes (`pullUpstreamPlaintext`).
+    var upstreamHandshakePending = false
     /// The upstream hung up (or failed) before its end could be read — no room in
     /// `fromUpstream` — so its registration is muted (level-triggered epoll would report
     /// the hang-up at every wait) and the pumps read it as room comes, to its end.
@@ -398,7 +401,8 @@ final class DownstreamConnection: EventHandler, Indexed {
             exchange.connected()
             observeConnected()
             phase = .exchanging
-            deadline = worker.nowMilliseconds + worker.settings.upstreamTimeoutMilliseconds
+            deadline = worker.nowMilliseconds + (upstreamHandshakePending ? worker.settings.connectTimeoutMilliseconds
+                                                                          : worker.settings.upstreamTimeoutMilliseconds)
         }
         if events & (Epoll.hangUp | Epoll.error) != 0 {
             // The connection the event is for: a failed read may replay the request on a
