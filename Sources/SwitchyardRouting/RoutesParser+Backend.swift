@@ -14,6 +14,8 @@ struct BackendDraft {
 
 extension RoutesParser {
     static let backendDirectives = ["server", "health", "sandbox"]
+    /// See `backendDirective`: the width of a request's tried-servers word.
+    static let maxServersPerBackend = 64
 
     mutating func backendDirective(_ tokens: [RoutesToken], backend index: Int) {
         let keyword = tokens[0]
@@ -25,6 +27,12 @@ extension RoutesParser {
             // its weight, or give it two TLS setups of which the last wins.
             if let first = backends[index].servers.first(where: { $0.endpoint == server.endpoint }) {
                 error(tokens[1], "server \(server.endpoint) is listed twice in this backend (first at line \(first.line)): give it one line, with its weight")
+                return
+            }
+            // A request's failover marks the servers it tried in one 64-bit word: a 65th
+            // would share a mark with the 1st, and be taken for tried when it was not.
+            guard backends[index].servers.count < Self.maxServersPerBackend else {
+                error(keyword, "a backend has at most \(Self.maxServersPerBackend) servers: split them into two backends")
                 return
             }
             backends[index].servers.append(server)

@@ -206,6 +206,15 @@ extension DownstreamConnection {
 
     func close() {
         guard phase != .closed else { return }
+        // An answer the client has not wholly received (its end not relayed yet, or bytes
+        // still queued) ends here: shutdown's grace ran out, or an abort mid-answer. A plain
+        // client must see a reset: the orderly close is how a close-delimited answer (or a
+        // de-chunked one for HTTP/1.0) ends whole. A TLS client tells by the missing
+        // close_notify; a tunnel's end is its own.
+        if !isH2 && !isTLS && (phase == .exchanging || phase == .closing) && responseHeadDone
+            && (!responseDone || !clientOutputDrained) {
+            Socket.resetOnClose(fd)
+        }
         phase = .closed
         if let upstream = upstream.take() { upstream.close() }
         if handle != nil { endRequest() }

@@ -112,8 +112,11 @@ extension DownstreamConnection {
             }
             return .started
         } catch {
-            if let errno = error as? Errno, [EMFILE, ENFILE, ENOBUFS, ENOMEM, ENOSPC].contains(errno.code) {
+            if let errno = error as? Errno, [EMFILE, ENFILE, ENOBUFS, ENOMEM, ENOSPC, EADDRNOTAVAIL].contains(errno.code) {
                 // Not the server's failure: no ejection, no error counted against it.
+                // EADDRNOTAVAIL: no local port left (TIME_WAIT from a server that closes
+                // every connection); blamed on the servers, it ejected them all and moved a
+                // `failover` route's users to the other side.
                 worker.clientErrorLog("upstream \(pool.label): \(errno): out of local resources, answered 503 (the server is not blamed)")
                 return .localShortage
             }
