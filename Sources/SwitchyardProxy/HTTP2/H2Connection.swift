@@ -383,6 +383,10 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     func h2HeadComplete(_ id: Int32, endStream: Bool) {
         if goingAway {
             withSession { $0.reset(id, code: H2ServerSession.refusedStream) }
+            // Done with: its RST may wait behind a slow reader's answers, and its header
+            // deadline must not then read as a header block left open, which ends the
+            // whole connection (PROTOCOL_ERROR) and cuts the answers still leaving.
+            withStream(id) { $0.expired = true }
             return
         }
         withStream(id) { $0.headComplete(endStream: endStream) }

@@ -233,9 +233,17 @@ final class H2Stream: Indexed {
                             into head: H2ResponseHead) {
         head.reset(status: parser.status)
         var fits = true
+        // One content-length at most, none on a 204: HTTP/1.1 lets a server repeat an equal
+        // one (the parser checked they agree), and HTTP/2 clients (nghttp2's, for one) reset
+        // a stream that carries two, or a 204 that carries one, losing the answer.
+        var lengthSent = parser.status == 204
         for i in 0..<parser.headerCount where fits {
             let field = parser.header(i)
             if field.role == .hopByHop { continue }
+            if field.role == .contentLength {
+                if lengthSent { continue }
+                lengthSent = true
+            }
             fits = head.add(name: HeadWriter.slice(base, field.name), value: HeadWriter.slice(base, field.value))
         }
         // Sized from the parser's limits, so a full head cannot happen; never send half a head.
