@@ -234,6 +234,13 @@ let browserRequest = "GET /charting/patient/42?tab=vitals HTTP/1.1\r\n"
         #expect(parseRequest("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n").upgrade == false)
         #expect(parseRequest("GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\r\n").upgrade == false)
         #expect(parseRequest("GET / HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n").upgrade == false)
+        // h2c, alone or in a list, in any case: never an upgrade (RFC 9113 retired it).
+        for value in ["h2c", "H2C", " h2c ", "websocket, h2c", "h2c,websocket"] {
+            #expect(parseRequest("GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: \(value)\r\n\r\n").upgrade == false, "\(value)")
+        }
+        for value in ["h2", "h2cx", "websocket"] {
+            #expect(parseRequest("GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: \(value)\r\n\r\n").upgrade == true, "\(value)")
+        }
     }
 
     @Test func expectContinue() {

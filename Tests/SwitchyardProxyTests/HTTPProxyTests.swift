@@ -101,6 +101,21 @@ import SwitchyardSystem
         #expect(response.text.contains("X-Kept: yes"))
     }
 
+    /// An `Upgrade: h2c` is not passed on: a backend that took it would turn the connection
+    /// into an HTTP/2 tunnel whose later requests skip routing, the hold and the access log.
+    /// The request goes on as an ordinary one.
+    @Test func anH2CUpgradeIsNotPassedOn() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        let client = try h.client()
+        let response = try #require(client.get("/headers", headers: "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n"))
+        #expect(response.status == 200)
+        for dropped in ["Upgrade", "HTTP2-Settings", "h2c"] {
+            #expect(!response.text.contains(dropped), "\(dropped) reached the upstream: \(response.text)")
+        }
+        #expect(client.get("/after")?.text == "legacy answered GET /after (generation 1)\n", "the connection goes on")
+    }
+
     @Test func pipelinedRequestsAreAnsweredInOrder() throws {
         let h = try ProxyHarness()
         defer { h.stop() }
