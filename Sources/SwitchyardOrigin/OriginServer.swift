@@ -21,6 +21,7 @@ import SwitchyardSystem
 /// - `/hop-by-hop`: an answer carrying hop-by-hop fields (`Connection: X-Foo`, `X-Foo`,
 ///   `Keep-Alive`, `Trailer`, `Proxy-Connection`) beside an end-to-end `X-Kept`;
 /// - `/early-hints`: a 103 Early Hints answer, then the final 200;
+/// - `/sso-start`, `/sso-idp`, `/sso-acs`: a single sign-on round trip (`SingleSignOnPages`);
 /// - `/ws` (or any path ending in it): accepts an Upgrade with 101, then echoes bytes until the client half-closes;
 /// - anything else: "NAME answered METHOD PATH (generation G)".
 public final class OriginServer: @unchecked Sendable {
@@ -154,6 +155,9 @@ public final class OriginServer: @unchecked Sendable {
                 socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
                 socket.echoUntilEOF(prefix: socket.takeBuffered())
                 return
+            case SingleSignOnPages.page(path: path, cookie: "") != nil:
+                let page = SingleSignOnPages.page(path: path, cookie: request.headerValue("cookie")) ?? ""
+                socket.respond(status: 200, body: Array(page.utf8), keepAlive: keepAlive, extraHeaders: "Content-Type: text/html\r\n")
             case path == "/browser-form":
                 // A page whose script POSTs `n` forms of 200 KB to /answer-early-reset (an
                 // application that answers 401 without reading them and closes) and writes

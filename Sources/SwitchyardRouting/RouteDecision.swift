@@ -18,8 +18,8 @@ public struct RouteDecision: Sendable, Equatable {
     public var bucket: Int
     public var reason: Reason
     /// The route is `sticky cookie NAME`, the split decided, and the request had no such
-    /// cookie: the proxy must answer with `Set-Cookie: NAME=<cookieValue>; HttpOnly; Path=/;
-    /// SameSite=Lax` so the user keeps this bucket.
+    /// cookie: the proxy must answer with `Set-Cookie: NAME=<cookieValue>; Path=/; HttpOnly;
+    /// SameSite=Lax` (over TLS `SameSite=None; Secure`) so the user keeps this bucket.
     public var issueCookie: Bool
     /// The token to send when `issueCookie`, written as 16 lower-case hex digits (see
     /// `writeCookieValue(into:)`). The bucket was derived from that text exactly as it will

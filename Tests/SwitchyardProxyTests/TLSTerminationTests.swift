@@ -66,7 +66,7 @@ import SwitchyardSystem
         #expect(result.output.contains("legacy answered GET /a"))
         #expect(result.output.contains("X-Forwarded-Proto: https"))
         #expect(result.output.contains(";proto=https"))
-        let cookie = try Regex("\r\nSet-Cookie: SB=[0-9a-f]{16}; Path=/; HttpOnly; SameSite=Lax; Secure\r\n")
+        let cookie = try Regex("\r\nSet-Cookie: SB=[0-9a-f]{16}; Path=/; HttpOnly; SameSite=None; Secure\r\n")
         #expect(result.output.contains(cookie), "the sticky cookie, exactly, and Secure on TLS listeners: \(result.output)")
         #expect(h.legacy.connectionCount == 1, "both requests shared one upstream connection")
     }

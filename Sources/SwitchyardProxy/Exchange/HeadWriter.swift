@@ -273,13 +273,18 @@ enum HeadWriter {
     }
 
     /// The sticky cookie's Set-Cookie value: the 64-bit token in hex, for every path, out of
-    /// scripts' reach, sent on top-level navigations, and only over TLS when it came by TLS.
+    /// scripts' reach, and only over TLS when it came by TLS. Over TLS it is `SameSite=None`:
+    /// a single sign-on answer comes back as a form posted from the identity provider's
+    /// site, and a `Lax` cookie is not sent on a cross-site POST; the proxy then drew a new
+    /// bucket for the login post (the login landing on the other side) and the user was
+    /// moved at every login. The cookie is a random bucket token that grants nothing, so
+    /// sending it cross-site gives nothing away. Browsers refuse `None` without `Secure`:
+    /// over plain HTTP it stays `Lax`.
     static func appendCookie(_ out: IOBuffer, name: UnsafeRawBufferPointer, value: UInt64, secure: Bool) {
         out.append(name)
         out.append(byte: UInt8(ascii: "="))
         out.append(hex: value, width: 16)
-        out.append("; Path=/; HttpOnly; SameSite=Lax")
-        if secure { out.append("; Secure") }
+        out.append(secure ? "; Path=/; HttpOnly; SameSite=None; Secure" : "; Path=/; HttpOnly; SameSite=Lax")
     }
 
     /// A short error answer of our own. `close` adds `Connection: close`; `headOnly` (a
