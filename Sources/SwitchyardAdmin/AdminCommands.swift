@@ -142,7 +142,10 @@ enum AdminCommands {
             // A split the file lists, flipped since: its order again, so that the users who
             // were the canary before the flip are the ones the new share keeps (listed as
             // active, standby, the flipped side came first and took the other end's buckets).
-            let order = route.config.split.map(\.backend)
+            // A blue-green route ramped at run time has no split in the file: the file's
+            // active and standby are its order, for the same reason.
+            let listed = route.config.split.map(\.backend)
+            let order = listed.isEmpty ? [route.config.active, route.config.standby].compactMap { $0 } : listed
             if !order.isEmpty {
                 shares.sort { (order.firstIndex(of: $0.backend) ?? order.count) < (order.firstIndex(of: $1.backend) ?? order.count) }
             }

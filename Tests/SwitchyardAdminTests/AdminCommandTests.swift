@@ -119,6 +119,32 @@ import SwitchyardAdmin
         #expect(route.split.map(\.backend) == ["legacy", "cloud"] && route.split.map(\.basisPoints) == [9000, 1000], "\(route.split)")
     }
 
+    /// The same on a blue-green route ramped at run time (no split in the file): the file's
+    /// active and standby are the order. Before, after `weight 50%`, `flip`, `weight 50%`
+    /// the new side took the other end's buckets, and every user changed sides.
+    @Test func weightAfterAFlipOfARuntimeRampKeepsTheFilesActiveStandbyOrder() throws {
+        let h = try AdminHarness(routes: """
+            listen http 127.0.0.1:0
+            backend legacy {
+                server 127.0.0.1:LEGACY
+            }
+            backend cloud {
+                server 127.0.0.1:CLOUD
+            }
+            route app {
+                active legacy standby cloud
+            }
+            """)
+        defer { h.stop() }
+        #expect(h.run("weight app cloud 50%").ok)
+        let before = h.proxy.table.routes[0].split
+        #expect(before.map(\.backend) == ["legacy", "cloud"], "\(before)")
+        #expect(h.run("flip app").ok)
+        #expect(h.run("weight app cloud 50%").ok)
+        let after = h.proxy.table.routes[0].split
+        #expect(after.map(\.backend) == ["legacy", "cloud"] && after.map(\.basisPoints) == [5000, 5000], "\(after)")
+    }
+
     /// `revert` undoes the last change even when a generation that changed no state (a
     /// reload, a restart's "start") came after it; it answered "nothing changed".
     @Test func revertPassesOverGenerationsThatChangedNoState() throws {
