@@ -59,12 +59,12 @@ extension GuardConfig {
             let figures = "\(newSide) \(new.errors)/\(new.requests) errors (\(Self.pct(n))), \(oldSide) \(old.errors)/\(old.requests) (\(Self.pct(o))) over \(windowSeconds)s; trips at ≥\(Self.format(points)) pt and ≥\(Self.format(times))×"
             // Both conditions: a new side no worse than the old one (both failing) is not
             // the migration's fault; a tiny absolute rise is noise.
-            let worse = n - o >= points - 1e-9 && n >= times * o - 1e-9 && new.errors > 0
+            let worse = n - o >= points - 1e-9 && n >= times * o - 1e-9 && new.errors >= Self.minimumFailures
             return worse ? .red(figures) : .green(figures)
         case .clientErrors:
             let n = new.clientErrorRatio * 100, o = old.clientErrorRatio * 100
             let figures = "\(newSide) \(new.clientErrors)/\(new.requests) 401/403/404 (\(Self.pct(n))), \(oldSide) \(old.clientErrors)/\(old.requests) (\(Self.pct(o))) over \(windowSeconds)s; trips at ≥\(Self.format(points)) pt above"
-            return n - o >= points - 1e-9 && new.clientErrors > 0 ? .red(figures) : .green(figures)
+            return n - o >= points - 1e-9 && new.clientErrors >= Self.minimumFailures ? .red(figures) : .green(figures)
         case .latency:
             guard let newP95 = new.p95Microseconds, let oldP95 = old.p95Microseconds else {
                 return .insufficient("\(oldSide) has no requests in \(windowSeconds)s to compare \(newSide)'s p95 with")
@@ -78,6 +78,11 @@ extension GuardConfig {
 
     /// Transport failures in a row that trip at once (the workers count runs of this many).
     public static let fastTripStreak: UInt64 = 10
+
+    /// Failed requests (or 401/403/404 answers) the new side must have in the window before
+    /// a ratio can be red. At night, with the window's 50 requests, one 500 is 2 %: it stayed
+    /// in the sliding window for all of its checks, and a single error reverted a cutover.
+    public static let minimumFailures: UInt64 = 3
 
     static func pct(_ v: Double) -> String {
         // Clamped: a window read back from a state file is checked (`SideWindow.rangeProblem`),

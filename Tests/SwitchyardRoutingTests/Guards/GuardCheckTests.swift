@@ -28,6 +28,17 @@ import Testing
         #expect(errors.check(new: .init(requests: 1000, errors: 9), old: .init(requests: 1000)).word == "green")
     }
 
+    /// A ratio is red only with 3 failures or more in the window: at night's 50 requests
+    /// one 500 is 2 %, past 1 pt and 2× an old side at 0, and it stayed in the sliding
+    /// window for every check. Two stay green; three are red.
+    @Test func aRatioNeedsThreeFailuresToBeRed() {
+        #expect(errors.check(new: .init(requests: 50, errors: 1), old: .init(requests: 500)).word == "green")
+        #expect(errors.check(new: .init(requests: 50, errors: 2), old: .init(requests: 500)).word == "green")
+        #expect(errors.check(new: .init(requests: 50, errors: 3), old: .init(requests: 500)).word == "red")
+        #expect(clientErrors.check(new: .init(requests: 50, clientErrors: 2), old: .init(requests: 500)).word == "green")
+        #expect(clientErrors.check(new: .init(requests: 50, clientErrors: 3), old: .init(requests: 500)).word == "red")
+    }
+
     @Test func timesThresholdAtNAndBelow() {
         // Old 2 %, new 4 %: 2 pt and 2× → red. New 3.9 %: 1.9 pt but 1.95× → green.
         #expect(errors.check(new: .init(requests: 1000, errors: 40), old: .init(requests: 1000, errors: 20)).word == "red")
