@@ -40,8 +40,10 @@ extension GuardConfig {
     /// Judges the windows of the new and the old side (pure arithmetic; the caller reads
     /// the windows over `windowSeconds`).
     public func check(new: SideWindow, old: SideWindow) -> GuardVerdict {
-        if kind == .errors && fastTrip, new.streakRuns > 0 || new.streak >= GuardConfig.fastTripStreak,
-           new.transportFailures >= GuardConfig.fastTripStreak {
+        // Not when the old side fails the same way in the window (a firewall or a name
+        // server both sides share): moving users back would not help them; the ratio rule
+        // below judges it instead (both failing is not the migration's fault).
+        if kind == .errors && fastTrip, Self.failsInARow(new), !Self.failsInARow(old) {
             return .fastTrip("\(newSide) had \(GuardConfig.fastTripStreak) or more transport failures in a row (\(new.transportFailures) in \(windowSeconds)s, \(new.requests) requests); \(oldSide) \(old.transportFailures)")
         }
         guard new.requests >= UInt64(minRequests) else {
@@ -78,6 +80,12 @@ extension GuardConfig {
 
     /// Transport failures in a row that trip at once (the workers count runs of this many).
     public static let fastTripStreak: UInt64 = 10
+
+    /// `fastTripStreak` transport failures in a row during the window (a run seen, or one
+    /// going on), and that many failures in it.
+    static func failsInARow(_ side: SideWindow) -> Bool {
+        (side.streakRuns > 0 || side.streak >= fastTripStreak) && side.transportFailures >= fastTripStreak
+    }
 
     /// Failed requests (or 401/403/404 answers) the new side must have in the window before
     /// a ratio can be red. At night, with the window's 50 requests, one 500 is 2 %: it stayed

@@ -116,6 +116,11 @@ import Testing
         #expect(off.check(new: .init(requests: 12, errors: 10, transportFailures: 10, streak: 10), old: .init()).word == "insufficient data")
         // A stale streak with no failures left in the window does not trip.
         #expect(errors.check(new: .init(requests: 100, transportFailures: 0, streak: 10), old: .init(requests: 100)).word == "green")
+        // The old side failing in a row as well (a firewall both share): no fast trip; the
+        // ratio rule judges, and both failing alike is green.
+        let bothDown = errors.check(new: .init(requests: 100, errors: 100, transportFailures: 100, streak: 100),
+                                    old: .init(requests: 900, errors: 900, transportFailures: 900, streak: 900))
+        #expect(bothDown.word == "green", "\(bothDown)")
     }
 
     @Test func latencyThresholds() {
