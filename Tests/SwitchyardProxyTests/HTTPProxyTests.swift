@@ -294,6 +294,26 @@ import SwitchyardSystem
         #expect(head.contains("Upgrade: websocket"))
     }
 
+    /// A tunnel's request took until its 101: a WebSocket open for 1.5 s is not a 1.5 s
+    /// request in the histograms (the latency guards' and /metrics'). Before, every tunnel's
+    /// whole life went in: a route's p95 became a tab's lifetime.
+    @Test func aTunnelsLifeIsNotItsRequestsLatency() throws {
+        let h = try ProxyHarness()
+        defer { h.stop() }
+        let client = try h.client()
+        client.send("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        #expect(client.readResponse()?.status == 101)
+        usleep(1_500_000)
+        client.send("still here")
+        client.shutdownWrite()
+        #expect(String(decoding: client.readToEnd(), as: UTF8.self) == "still here")
+        let key = MetricsKey(route: "app", backend: "legacy")
+        #expect(waitUntil(5) { h.proxy.metricsSnapshot().cells[key]?.requests == 1 }, "the tunnel's request is counted once it ends")
+        let cell = try #require(h.proxy.metricsSnapshot().cells[key])
+        #expect(try #require(cell.percentileMicroseconds(0.95)) < 1_000_000, "the tunnel's life went into the guards' histogram")
+        #expect(cell.durationSumMicroseconds < 1_000_000, "and into /metrics' duration: \(cell.durationSumMicroseconds) µs")
+    }
+
     /// The proxy runs as its own process here, so its peak resident memory (VmHWM) is
     /// its own and not disturbed by tests running in parallel in this process.
     @Test func largeUploadStreamsWithBoundedMemory() throws {

@@ -512,6 +512,9 @@ extension DownstreamConnection {
 
     /// `endRequest` with the pinned table borrowed. True when this was its last request.
     private func endRequest(_ handle: TableHandle) -> Bool {
+        // Ended while parked (its client left, its stream was reset): the hold's, like its
+        // 503s, not the backend's error, and the wait is not the backend's latency.
+        if parkedSince != 0 { observed.heldWrite = true }
         if parkedSince != 0 || releasedFromHold { leaveHold() }
         if mirrorPair != nil { mirrorPrimaryEnded() }
         // One time for the log line, the metrics and the backend's counters: the batch's.
@@ -519,6 +522,7 @@ extension DownstreamConnection {
         // The line first: it reads the observation that `observeEnd` resets.
         logRequest(handle, now: end)
         observeInventoryEnd(handle)
+        let held = observed.heldWrite, parked = observed.parkedNanoseconds
         observeEnd(handle, now: end)
         worker.stats.requests += 1
         if isH2 { worker.stats.h2Requests += 1 }
@@ -527,10 +531,12 @@ extension DownstreamConnection {
             inTunnel = false
             handle.counters[decision.backend].openTunnels -= 1
             worker.stats.openTunnels -= 1
-        } else if decision.route >= 0 {
+        } else if decision.route >= 0 && !held {
             // Borrowed, not retained (an atomic pair every request): `counters` is a `let`
-            // of the table, which the request has pinned.
-            let microseconds = (end &- startNanoseconds) / 1000
+            // of the table, which the request has pinned. `status` as `/metrics` and the
+            // guards: the hold's own answers are not the backend's, a released write's wait
+            // in the hold is not its latency.
+            let microseconds = (end &- startNanoseconds &- parked) / 1000
             let now = worker.nowMilliseconds
             Unmanaged.passUnretained(handle.counters[decision.backend])._withUnsafeGuaranteedRef {
                 $0.record(status: status, microseconds: microseconds, nowMilliseconds: now)

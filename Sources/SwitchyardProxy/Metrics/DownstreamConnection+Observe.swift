@@ -97,7 +97,11 @@ extension DownstreamConnection {
             return
         }
         let header = observed.headNanoseconds == 0 ? nil : (observed.headNanoseconds &- start) / 1000
-        cell.recordRequest(status: status, microseconds: (now &- start) / 1000, headerMicroseconds: header)
+        // A tunnel (WebSocket) lasts as long as the page does: its request took until the
+        // 101, as the backend's counters say. Its whole life in the histograms made a route's
+        // p95 a tab's lifetime (a latency guard tripped on users closing tabs, and `flip
+        // --drain` saved minutes as the old side's baseline).
+        cell.recordRequest(status: status, microseconds: inTunnel ? header ?? 0 : (now &- start) / 1000, headerMicroseconds: header)
         let upstreamCut = aborted && observed.upstreamError != nil
         let ownError = status >= 500 && !responseHeadDone
         cell.recordGuardOutcome(status: status, failed: status >= 500 || upstreamCut,

@@ -67,6 +67,31 @@ import SwitchyardTestSupport
         #expect(p95 < 1_000_000, "the released write counted \(p95) µs, its wait included")
     }
 
+    /// A parked write whose client leaves never reached the backend: not its error, not its
+    /// latency, in /metrics' guard figures and in `status`. Before, it was a 5xx on the side
+    /// it was parked for, with the whole freeze as its latency.
+    @Test func aWriteWhoseClientLeavesWhileParkedIsNotTheBackends() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes)
+        defer { h.stop() }
+        #expect(h.run("hold app").ok)
+        var client: TestClient? = try TestClient(port: h.port)
+        client?.send("POST /notes/left HTTP/1.1\r\nHost: test.local\r\nContent-Length: 4\r\n\r\nnote")
+        try waitFor("the write to park", seconds: 5) { h.proxy.holdSnapshot().parked == 1 }
+        usleep(1_200_000)
+        client = nil   // the tab closed
+        try waitFor("the parked write to go", seconds: 5) { h.proxy.holdSnapshot().parked == 0 }
+        let key = MetricsKey(route: "app", backend: "legacy")
+        try waitFor("the request to be counted", seconds: 5) { h.proxy.metricsSnapshot().cells[key]?.requests == 1 }
+        let cell = try #require(h.proxy.metricsSnapshot().cells[key])
+        #expect(cell.guardErrors == 0 && cell.guardRequests == 0 && cell.heldAnswers == 1, "errors \(cell.guardErrors), guard requests \(cell.guardRequests)")
+        #expect(cell.percentileMicroseconds(0.95) == nil, "the park's wait reached the guards' histogram")
+        // status: "  legacy  1/1  requests  errors  p50  p99 ...": neither counts it.
+        let status = h.run("status").text
+        let row = status.split(separator: "\n").first { $0.hasPrefix("  legacy ") }?.split(separator: " ").map(String.init) ?? []
+        #expect(row.count >= 4 && row[2] == "0" && row[3] == "0", "status counts it as the backend's: \(status)")
+        #expect(h.run("release app").ok)
+    }
+
     /// A write parked until its max-wait ran out is answered 503 by the hold, not by the
     /// backend: it is on /metrics as the client saw it, but neither in the guards' request
     /// count nor in the histogram their p95 reads. Before, each expiry put the freeze's
