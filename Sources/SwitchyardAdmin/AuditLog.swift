@@ -32,8 +32,13 @@ public struct AuditLog: Sendable {
     func append(_ record: Record) throws(AdminError) {
         try chain.head.withLock { (state: inout AuditChainState.Known) throws(AdminError) in
             if !state.loaded {
-                let text = try DurableFile.read(path, what: "audit log").map { String(decoding: $0, as: UTF8.self) } ?? ""
-                state = .init(loaded: true, head: AuditChain.head(of: text))
+                let bytes = try DurableFile.read(path, what: "audit log")
+                // A last line without its newline was torn (power lost, or a SIGKILL mid-
+                // write): the chain starts again (its head cannot be read), and the fragment
+                // is ended first, or the new chain's first record would be glued to it and
+                // unreadable to `verify`, `export` and the start's generation scan.
+                if let last = bytes?.last, last != UInt8(ascii: "\n") { try DurableFile.appendLine(path, "") }
+                state = .init(loaded: true, head: AuditChain.head(of: bytes.map { String(decoding: $0, as: UTF8.self) } ?? ""))
             }
             var record = record
             let prev: String, seq: UInt64

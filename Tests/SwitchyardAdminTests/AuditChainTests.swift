@@ -208,6 +208,29 @@ import SwitchyardTestSupport
         #expect(records == (try Self.lines(h.auditPath)).count && records >= 9)
     }
 
+    /// A log whose last line was torn (power lost mid-write: no newline) gets the fragment
+    /// ended before the next record, which starts a new chain on a line of its own. Before,
+    /// that record was glued to the fragment: unreadable to `verify`, `export` and the start.
+    @Test func aTornLastLineIsEndedBeforeTheNextRecord() throws {
+        let path = NSTemporaryDirectory() + "switchyard-audit-torn-\(UUID().uuidString).log"
+        defer { unlink(path) }
+        func record(_ command: String) -> AuditLog.Record {
+            .init(time: "2026-12-05T00:00:00Z", outcome: "accepted", uid: 0, pid: 1, user: "root", command: command,
+                  reason: nil, changes: ["x"], error: nil, generationBefore: 1, generation: 2)
+        }
+        try AuditLog(path: path).append(record("first"))
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        handle.seekToEndOfFile()
+        handle.write(Data(#"{"command":"torn mid-wri"#.utf8))
+        try handle.close()
+        try AuditLog(path: path).append(record("after the crash"))
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 4 && lines[3].isEmpty, "\(lines)")
+        #expect(lines[1] == #"{"command":"torn mid-wri"#, "the fragment stays, alone on its line")
+        let last = try #require(try JSONSerialization.jsonObject(with: Data(lines[2].utf8)) as? [String: Any])
+        #expect(last["command"] as? String == "after the crash", "\(lines[2])")
+    }
+
     /// An append cut short (a full disk; here a file-size limit) is taken back: the fragment
     /// stayed without its newline, the next record was glued to it, and both were lost to
     /// the verifier. In a child process: the limit and its signal are the whole process's.
