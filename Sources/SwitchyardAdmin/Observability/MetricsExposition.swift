@@ -96,9 +96,8 @@ enum MetricsExposition {
         out.sample("switchyard_tls_handshakes_total", [("version", "other")], Double(stats.otherHandshakes))
         out.sample("switchyard_tls_handshakes_total", [("version", "failed")], Double(stats.tlsFailures))
         out.family("switchyard_http2_connections_ended_total", "counter", "HTTP/2 client connections that ended, by reason.")
-        let ended = max(0, stats.h2Connections - stats.openH2Connections)
-        out.sample("switchyard_http2_connections_ended_total", [("reason", "protocol_error")], Double(stats.h2ProtocolErrors))
-        out.sample("switchyard_http2_connections_ended_total", [("reason", "closed")], Double(max(0, ended - stats.h2ProtocolErrors)))
+        out.sample("switchyard_http2_connections_ended_total", [("reason", "protocol_error")], Double(stats.h2EndedFailed))
+        out.sample("switchyard_http2_connections_ended_total", [("reason", "closed")], Double(stats.h2EndedClean))
         out.family("switchyard_build_info", "gauge", "Always 1; the version is the label.")
         out.sample("switchyard_build_info", [("version", version)], 1)
 

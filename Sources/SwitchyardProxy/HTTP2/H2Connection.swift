@@ -65,7 +65,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     private var out: IOBuffer?
     private var writeBlocked = false
     private var clientEOF = false
-    private var failed = false
+    private(set) var failed = false
     private var goingAway = false
     private var closed = false
     private var pumping = false

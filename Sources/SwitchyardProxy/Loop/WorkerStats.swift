@@ -19,6 +19,10 @@ public struct WorkerStats: Sendable {
     public var h2Connections = 0
     /// HTTP/2 connections ended for breaking a protocol rule or a flood limit.
     public var h2ProtocolErrors = 0
+    /// HTTP/2 connections that have ended, after a protocol error (or a header block left
+    /// open) and otherwise.
+    public var h2EndedFailed = 0
+    public var h2EndedClean = 0
     /// Completed TLS handshakes by version.
     public var tls13Handshakes = 0
     public var tls12Handshakes = 0
@@ -51,6 +55,8 @@ public struct WorkerStats: Sendable {
         s.openH2Connections = a.openH2Connections + b.openH2Connections
         s.h2Connections = a.h2Connections + b.h2Connections
         s.h2ProtocolErrors = a.h2ProtocolErrors + b.h2ProtocolErrors
+        s.h2EndedFailed = a.h2EndedFailed + b.h2EndedFailed
+        s.h2EndedClean = a.h2EndedClean + b.h2EndedClean
         s.tls13Handshakes = a.tls13Handshakes + b.tls13Handshakes
         s.tls12Handshakes = a.tls12Handshakes + b.tls12Handshakes
         s.otherHandshakes = a.otherHandshakes + b.otherHandshakes
