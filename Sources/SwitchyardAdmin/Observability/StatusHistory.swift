@@ -18,10 +18,17 @@ public final class StatusHistory: @unchecked Sendable {
         public var proxyErrorRatio: Double?
         public var p50Milliseconds: Double?
         public var p99Milliseconds: Double?
+        /// End of the span on the monotonic clock: what spans and ages are measured with.
+        var clock: Double = 0
     }
 
+    /// `time` (the wall clock) labels the charts; `clock` (monotonic) measures every span,
+    /// window and age: a clock stepped by NTP, a resumed VM or a date fixed by hand made
+    /// rates of 0 (or of a huge divisor), no new points for the length of the step, and
+    /// "last minute" figures over an hour.
     struct Sample {
         var time: Double
+        var clock: Double
         var snapshot: MetricsSnapshot
     }
 
@@ -39,9 +46,12 @@ public final class StatusHistory: @unchecked Sendable {
     let windowSeconds: Double
     private let state = Locked(State())
     private let stopped = Locked(false)
+    /// Seconds since the epoch, for the charts' labels (a test steps it).
+    let wallClock: @Sendable () -> Double
 
     public init(proxy: Proxy, tickMilliseconds: Int = 2_000, pointSpanSeconds: Double = 10, keepSeconds: Double = 900,
-                windowSeconds: Double = 60) {
+                windowSeconds: Double = 60, wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.wallClock = wallClock
         self.proxy = proxy
         self.tickMilliseconds = tickMilliseconds
         self.pointSpanSeconds = pointSpanSeconds
@@ -66,20 +76,22 @@ public final class StatusHistory: @unchecked Sendable {
 
     /// Takes one sample now; makes a point when a span has passed since the last one.
     func sample() {
-        let now = Sample(time: Date().timeIntervalSince1970, snapshot: proxy.metricsSnapshot())
+        let now = Sample(time: wallClock(), clock: GuardEvaluator.clockSeconds(), snapshot: proxy.metricsSnapshot())
         state.withLock { s in
             s.samples.append(now)
-            s.samples.removeAll { $0.time < now.time - windowSeconds - pointSpanSeconds }
+            s.samples.removeAll { $0.clock < now.clock - windowSeconds - pointSpanSeconds }
             guard let last = s.lastPoint else {
                 s.lastPoint = now
                 return
             }
-            guard now.time - last.time >= pointSpanSeconds - 0.05 else { return }
+            guard now.clock - last.clock >= pointSpanSeconds - 0.05 else { return }
             for (key, counts) in now.snapshot.cells {
                 let delta = counts.since(last.snapshot.cells[key] ?? .zero)
                 var list = s.points[key] ?? []
-                list.append(Self.point(delta, seconds: now.time - last.time, at: now.time))
-                list.removeAll { $0.time < now.time - keepSeconds }
+                var point = Self.point(delta, seconds: now.clock - last.clock, at: now.time)
+                point.clock = now.clock
+                list.append(point)
+                list.removeAll { $0.clock < now.clock - keepSeconds }
                 s.points[key] = list
             }
             s.lastPoint = now
@@ -102,14 +114,14 @@ public final class StatusHistory: @unchecked Sendable {
     func current() -> (figures: [MetricsKey: Point], latest: MetricsSnapshot?) {
         state.withLock { s in
             guard let latest = s.samples.last else { return ([:], nil) }
-            let windowStart = s.samples.first { $0.time >= latest.time - windowSeconds - 0.05 } ?? latest
-            let spanStart = s.samples.first { $0.time >= latest.time - pointSpanSeconds - 0.05 } ?? latest
+            let windowStart = s.samples.first { $0.clock >= latest.clock - windowSeconds - 0.05 } ?? latest
+            let spanStart = s.samples.first { $0.clock >= latest.clock - pointSpanSeconds - 0.05 } ?? latest
             var result: [MetricsKey: Point] = [:]
             for (key, counts) in latest.snapshot.cells {
                 let window = counts.since(windowStart.snapshot.cells[key] ?? .zero)
-                var figures = Self.point(window, seconds: latest.time - windowStart.time, at: latest.time)
+                var figures = Self.point(window, seconds: latest.clock - windowStart.clock, at: latest.time)
                 let span = counts.since(spanStart.snapshot.cells[key] ?? .zero)
-                let spanSeconds = latest.time - spanStart.time
+                let spanSeconds = latest.clock - spanStart.clock
                 figures.requestsPerSecond = spanSeconds > 0 ? Double(span.requests) / spanSeconds : 0
                 result[key] = figures
             }
