@@ -100,7 +100,15 @@ public final class AdminService: @unchecked Sendable {
                                  changes: startWarnings, state: table.state)
         appendHistory(entry)
         // The start is a generation too: written down so that `revert to N` finds it.
-        try StateFile(generation: table.generation, state: table.state, history: history, guards: guardBook.record).save(path: statePath)
+        do {
+            try StateFile(generation: table.generation, state: table.state, history: history, guards: guardBook.record).save(path: statePath)
+        } catch where restored != nil {
+            // A restart whose state was read back serves it even when the bookkeeping write
+            // fails (a full /var): refusing to start took the front door down at the next
+            // crash or reboot, for a file it had just read. Every change writes the file
+            // first, so changes are refused, each with the reason, until it can be written.
+            errorLog.error("state file \(statePath): the start could not be written (\(error.message)); serving the state restored from it; changes are refused until the file can be written")
+        }
         for warning in startWarnings {
             try? audit.append(.init(time: entry.time, outcome: "warning", uid: me.uid, pid: me.pid, user: me.userName,
                                     command: "start", reason: nil, changes: [warning], error: nil,

@@ -355,3 +355,28 @@ import SwitchyardAdmin
         #expect(h.run("status").text.contains("requests 20 (HTTP/2 0 on 0 connections)"))
     }
 }
+
+/// A restart whose state file reads back but cannot be written (a full /var) serves the
+/// restored state, and changes are refused with the reason until the file can be written.
+/// Before, the start's own bookkeeping write stopped the process: the next crash or reboot
+/// left the front door down.
+@Suite struct StartWithAStateFileThatCannotBeWrittenTests {
+    @Test func aRestartServesTheRestoredStateAndRefusesChangesUntilTheFileCanBeWritten() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        #expect(h.run("weight app cloud 30%").ok)
+        // The temporary file every replacement writes first cannot be made: a directory, not
+        // empty, in its place (root ignores permissions; a full disk is not at hand).
+        let blocker = h.statePath + ".tmp.\(getpid())"
+        try FileManager.default.createDirectory(atPath: blocker + "/full", withIntermediateDirectories: true)
+        let restarted = try h.restartedService()
+        #expect(restarted.execute("status", caller: AdminHarness.root).0.ok, "the restarted service answers")
+        #expect(h.proxy.table.routes[0].split.map(\.basisPoints) == [7000, 3000], "the restored state is served")
+        let refused = restarted.execute("weight app cloud 40%", caller: AdminHarness.root).0
+        #expect(!refused.ok && refused.text.contains("cannot write"), "\(refused.text)")
+        #expect(h.proxy.table.routes[0].split.map(\.basisPoints) == [7000, 3000], "nothing half-applied")
+        try FileManager.default.removeItem(atPath: blocker)
+        let accepted = restarted.execute("weight app cloud 40%", caller: AdminHarness.root).0
+        #expect(accepted.ok, "\(accepted.text)")
+    }
+}
