@@ -346,13 +346,18 @@ public final class HTTPRequestParser {
             framing = .none
         }
         keepAlive = !connection.close && (version == .http11 || connection.keepAlive)
-        upgrade = version == .http11 && connection.upgrade && upgradeSpan.map { !Self.namesH2C(b[span: $0]) } ?? false
+        if let span = upgradeSpan, connection.upgrade, version == .http11 {
+            upgrade = !Self.namesH2C(b[span: span])
+        } else {
+            upgrade = false
+        }
     }
 
     /// Whether an Upgrade value names `h2c` among its protocols. That upgrade is never
     /// passed on (RFC 9113 §3.1 retired it): a backend that took it would turn the
     /// connection into an HTTP/2 tunnel whose later requests skip routing, the write hold
     /// and the access log. The request goes on as an ordinary one, without Upgrade.
+    @inline(never)
     static func namesH2C(_ value: UnsafeRawBufferPointer) -> Bool {
         value.split(separator: UInt8(ascii: ",")).contains { token in
             let trimmed = token.drop { $0 == 0x20 || $0 == 0x09 }.reversed().drop { $0 == 0x20 || $0 == 0x09 }

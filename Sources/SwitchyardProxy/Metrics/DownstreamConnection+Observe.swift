@@ -92,7 +92,7 @@ extension DownstreamConnection {
         // transport failure, a write-heavy route refused during the database freeze would
         // trip a revert guard on the side it was just moved to; as a request, it diluted the
         // error ratio, and a write parked until its max-wait put the freeze into the p95.
-        if observed.heldWrite {
+        if _slowPath(observed.heldWrite) {
             cell.recordHeldAnswer(status: status, microseconds: (now &- start) / 1000)
             return
         }
@@ -101,7 +101,9 @@ extension DownstreamConnection {
         // 101, as the backend's counters say. Its whole life in the histograms made a route's
         // p95 a tab's lifetime (a latency guard tripped on users closing tabs, and `flip
         // --drain` saved minutes as the old side's baseline).
-        cell.recordRequest(status: status, microseconds: inTunnel ? header ?? 0 : (now &- start) / 1000, headerMicroseconds: header)
+        var end = now
+        if inTunnel { end = observed.headNanoseconds == 0 ? start : observed.headNanoseconds }
+        cell.recordRequest(status: status, microseconds: (end &- start) / 1000, headerMicroseconds: header)
         let upstreamCut = aborted && observed.upstreamError != nil
         let ownError = status >= 500 && !responseHeadDone
         cell.recordGuardOutcome(status: status, failed: status >= 500 || upstreamCut,

@@ -37,6 +37,7 @@ final class MetricsCell {
     /// /metrics as the client saw it, but not in the fine histogram the latency guards read
     /// (an expiry's wait is the freeze's length) and counted apart, so that the guards'
     /// request count leaves it out.
+    @inline(never)
     func recordHeldAnswer(status: Int, microseconds: UInt64) {
         slots[MetricsLayout.statusClass(status)] &+= 1
         slots[MetricsLayout.duration + MetricsLayout.bucket(microseconds)] &+= 1
