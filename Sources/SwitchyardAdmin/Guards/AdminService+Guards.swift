@@ -91,6 +91,10 @@ extension AdminService {
     /// the cause may pass (space freed, the store back) at 2 a.m. with nobody watching.
     /// An `ack`, or nothing left to revert (a person moved the route back), ends the retries.
     private func retryFailedReverts() {
+        if !guardBook.restoredRetries {
+            guardBook.restoredRetries = true
+            restoreRevertRetries()
+        }
         guard !guardBook.revertRetry.isEmpty else { return }
         let now = GuardEvaluator.clockSeconds()
         let guards = allGuards.filter { $0.mode == .revert }
@@ -117,6 +121,21 @@ extension AdminService {
     }
 
     static let revertRetrySeconds = 5.0
+
+    /// A start or a hand-over brings back a revert guard's latch (the state file), not the
+    /// retries of a revert that could not be committed (memory): a latched revert guard whose
+    /// revert is not in force is retried from the first tick. Before, a restart after a
+    /// failed revert (the fleet's store out of reach) kept the latch and never tried again:
+    /// the failing side kept its share.
+    private func restoreRevertRetries() {
+        for guardConfig in allGuards where guardConfig.mode == .revert {
+            let key = GuardBook.key(guardConfig)
+            guard guardBook.revertRetry[key] == nil, let trip = guardBook.record.trips[key],
+                  let change = revertChange(guardConfig), change.state != table.state else { continue }
+            guardBook.revertRetry[key] = (trip.figures, 0)
+            errorLog.warning("guard \(guardConfig.route) \(guardConfig.name): latched, and its revert is not in force; retrying it")
+        }
+    }
 
     /// Carries out a trip: latched in the state file, counted, logged, and for `revert` the
     /// route restored as it was before the new side gained traffic — a commit whose actor is

@@ -69,8 +69,12 @@ struct GuardBook {
     /// side does not judge by the first one's window.
     static func baselineKey(_ guardConfig: GuardConfig) -> String { "\(key(guardConfig))/\(guardConfig.oldSide)" }
     /// Per guard key: a revert that could not be committed, its figures and when (the
-    /// evaluator's clock) to try again (not persisted: a restart's state file has the latch).
+    /// evaluator's clock) to try again. Not persisted: the state file has the latch, and the
+    /// first tick after a start or a hand-over finds the latched reverts not in force
+    /// (`restoredRetries`).
     var revertRetry: [String: (figures: String, next: Double)] = [:]
+    /// The first tick of this process has looked for latched reverts not in force.
+    var restoredRetries = false
 
     init(record: GuardRecord? = nil) {
         self.record = record ?? GuardRecord()
