@@ -26,6 +26,9 @@ public final class AdminService: @unchecked Sendable {
     private let refusals = RefusalLimiter()
     private(set) var config: RoutesConfig
     var history: [HistoryEntry]
+    /// The state file could not be written at start (why): the restored state is served,
+    /// changes are refused until a write succeeds, and `status` says so meanwhile.
+    var stateFileUnwritable: String?
     /// The committed change's follow-up, handed from `commit` to `execute` (commit lock).
     var pendingFollowUp: (@Sendable (AdminService, AdminProgress) -> [String])?
     /// What the write hold remembers between `hold` and `release` (its own lock).
@@ -103,6 +106,7 @@ public final class AdminService: @unchecked Sendable {
         do {
             try StateFile(generation: table.generation, state: table.state, history: history, guards: guardBook.record).save(path: statePath)
         } catch where restored != nil {
+            stateFileUnwritable = error.message
             // A restart whose state was read back serves it even when the bookkeeping write
             // fails (a full /var): refusing to start took the front door down at the next
             // crash or reboot, for a file it had just read. Every change writes the file
@@ -451,6 +455,7 @@ public final class AdminService: @unchecked Sendable {
         // 1. Durable first: after a crash from here on, the restart comes back in this state.
         let oldFile = StateFile(generation: old.generation, state: old.state, history: history, guards: guardBook.record)
         try StateFile(generation: generation, state: newTable.state, history: newHistory, guards: guardBook.record).save(path: statePath)
+        stateFileUnwritable = nil
         // 2. Every worker installs it before we go on.
         do {
             try dataPlane.publish(newTable, reloadingCertificates: change.config != nil)

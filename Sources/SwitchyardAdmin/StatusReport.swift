@@ -19,6 +19,9 @@ enum StatusReport {
         var lines = ["generation \(table.generation)"]
         // Fleet mode: whether this instance is with the others, first of all.
         if let fleet = service.fleet { lines += fleet.statusLines(serving: table.generation) }
+        if let problem = service.stateFileUnwritable {
+            lines.append("WARNING: the state file could not be written at start (\(problem)): changes are refused until it can be")
+        }
         lines += ["", "routes:"]
         var routesJSON: [[String: Any]] = []
         for route in table.routes {

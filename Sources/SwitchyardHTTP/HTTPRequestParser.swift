@@ -359,9 +359,20 @@ public final class HTTPRequestParser {
     /// and the access log. The request goes on as an ordinary one, without Upgrade.
     @inline(never)
     static func namesH2C(_ value: UnsafeRawBufferPointer) -> Bool {
-        value.split(separator: UInt8(ascii: ",")).contains { token in
-            let trimmed = token.drop { $0 == 0x20 || $0 == 0x09 }.reversed().drop { $0 == 0x20 || $0 == 0x09 }
-            return trimmed.count == 3 && zip(trimmed.reversed(), "h2c".utf8).allSatisfy { $0 | 0x20 == $1 }
+        // Token by token between commas, blanks trimmed, in place: no array per request.
+        var start = 0
+        while start <= value.count {
+            var end = start
+            while end < value.count && value[end] != UInt8(ascii: ",") { end += 1 }
+            var a = start, b = end
+            while a < b && (value[a] == 0x20 || value[a] == 0x09) { a += 1 }
+            while b > a && (value[b - 1] == 0x20 || value[b - 1] == 0x09) { b -= 1 }
+            if b - a == 3 && value[a] | 0x20 == UInt8(ascii: "h") && value[a + 1] == UInt8(ascii: "2")
+                && value[a + 2] | 0x20 == UInt8(ascii: "c") {
+                return true
+            }
+            start = end + 1
         }
+        return false
     }
 }

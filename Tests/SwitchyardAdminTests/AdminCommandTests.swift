@@ -372,11 +372,13 @@ import SwitchyardAdmin
         let restarted = try h.restartedService()
         #expect(restarted.execute("status", caller: AdminHarness.root).0.ok, "the restarted service answers")
         #expect(h.proxy.table.routes[0].split.map(\.basisPoints) == [7000, 3000], "the restored state is served")
+        #expect(restarted.execute("status", caller: AdminHarness.root).0.text.contains("WARNING: the state file could not be written at start"))
         let refused = restarted.execute("weight app cloud 40%", caller: AdminHarness.root).0
         #expect(!refused.ok && refused.text.contains("cannot write"), "\(refused.text)")
         #expect(h.proxy.table.routes[0].split.map(\.basisPoints) == [7000, 3000], "nothing half-applied")
         try FileManager.default.removeItem(atPath: blocker)
         let accepted = restarted.execute("weight app cloud 40%", caller: AdminHarness.root).0
         #expect(accepted.ok, "\(accepted.text)")
+        #expect(!restarted.execute("status", caller: AdminHarness.root).0.text.contains("WARNING"), "once written, the warning goes")
     }
 }

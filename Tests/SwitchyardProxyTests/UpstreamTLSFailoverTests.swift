@@ -77,7 +77,11 @@ import SwitchyardSystem
             settings.upstreamTimeoutMilliseconds = 30_000
         }
         defer { proxy.stop() }
-        for i in 0..<2 {
+        // Apart by more than the 1 s a failed server is skipped for: each post meets the hung
+        // server first; from the second on, the good server's connection is a pooled one,
+        // which only our flush wakes (before, the failover attached it and sent nothing: 504).
+        for i in 0..<3 {
+            if i > 0 { usleep(1_300_000) }
             let client = try proxy.client(timeoutSeconds: 20)
             let started = Date()
             client.send("POST /form HTTP/1.1\r\nHost: app\r\nContent-Length: 3\r\nConnection: close\r\n\r\na=\(i)")
@@ -85,7 +89,7 @@ import SwitchyardSystem
             #expect(response.status == 200, "post \(i): \(response.status) \(response.text.prefix(120))")
             #expect(Date().timeIntervalSince(started) < 10, "post \(i) waited for the response timeout")
         }
-        #expect(proxy.proxy.stats().connectFailures >= 1, "counted against the hung server")
+        #expect(proxy.proxy.stats().connectFailures >= 2, "counted against the hung server")
     }
 
     /// A side whose only server fails its handshake answers as one whose only server

@@ -63,6 +63,10 @@ extension AdminService {
                 guardBook.remember(old, for: baselineKey)
             } else if let last = guardBook.oldBaseline[baselineKey] {
                 old = last
+                // A remembered window's run of failures is history: it must not spare the
+                // new side a fast trip for good (a flip away during the old side's incident).
+                old.streak = 0
+                old.streakRuns = 0
                 remembered = true
             }
             var verdict = guardConfig.check(new: new, old: old)
@@ -106,14 +110,19 @@ extension AdminService {
             guard let pending = guardBook.revertRetry[key], now >= pending.next else { continue }
             guard guardBook.record.trips[key] != nil, revertChange(guardConfig) != nil else {
                 guardBook.revertRetry[key] = nil
+                clearRevertPending(key)
                 continue
             }
             let (actor, command) = guardActor(guardConfig, reason: pending.figures + "; revert retried")
             do {
+                // Cleared first, so that the commit's state file says it is done; put back
+                // if the commit fails.
+                guardBook.record.trips[key]?.revertPending = nil
                 _ = try commitAsActor(command, actor, { revertChange(guardConfig) })
                 guardBook.revertRetry[key] = nil
                 errorLog.warning("guard \(guardConfig.route) \(guardConfig.name): revert committed on a retry")
             } catch {
+                guardBook.record.trips[key]?.revertPending = true
                 guardBook.revertRetry[key] = (pending.figures, now + Self.revertRetrySeconds)
                 errorLog.error("guard \(guardConfig.route) \(guardConfig.name): revert failed again: \(error.message)")
             }
@@ -122,19 +131,26 @@ extension AdminService {
 
     static let revertRetrySeconds = 5.0
 
-    /// A start or a hand-over brings back a revert guard's latch (the state file), not the
-    /// retries of a revert that could not be committed (memory): a latched revert guard whose
-    /// revert is not in force is retried from the first tick. Before, a restart after a
-    /// failed revert (the fleet's store out of reach) kept the latch and never tried again:
-    /// the failing side kept its share.
+    /// A start or a hand-over brings back a revert guard's latch from the state file, and
+    /// whether its revert was still pending (`GuardTrip.revertPending`): those are retried
+    /// from the first tick. Before, a restart after a failed revert (the fleet's store out of
+    /// reach) kept the latch and never tried again: the failing side kept its share. Only a
+    /// pending one: a revert that was committed, and a change made since by someone else
+    /// (another fleet instance), is not undone by a restart.
     private func restoreRevertRetries() {
         for guardConfig in allGuards where guardConfig.mode == .revert {
             let key = GuardBook.key(guardConfig)
-            guard guardBook.revertRetry[key] == nil, let trip = guardBook.record.trips[key],
-                  let change = revertChange(guardConfig), change.state != table.state else { continue }
+            guard guardBook.revertRetry[key] == nil, let trip = guardBook.record.trips[key], trip.revertPending == true else { continue }
             guardBook.revertRetry[key] = (trip.figures, 0)
-            errorLog.warning("guard \(guardConfig.route) \(guardConfig.name): latched, and its revert is not in force; retrying it")
+            errorLog.warning("guard \(guardConfig.route) \(guardConfig.name): latched with its revert pending; retrying it")
         }
+    }
+
+    /// The pending revert is done with (committed, or nothing left to revert).
+    private func clearRevertPending(_ key: String) {
+        guard guardBook.record.trips[key]?.revertPending != nil else { return }
+        guardBook.record.trips[key]?.revertPending = nil
+        saveGuardRecord()
     }
 
     /// Carries out a trip: latched in the state file, counted, logged, and for `revert` the
@@ -155,6 +171,7 @@ extension AdminService {
                 if try commitAsActor(command, actor, { revertChange(guardConfig) }) != nil { return }
             } catch {
                 failure = error.message
+                guardBook.record.trips[key]?.revertPending = true
                 guardBook.revertRetry[key] = (figures, GuardEvaluator.clockSeconds() + Self.revertRetrySeconds)
                 errorLog.error("guard \(guardConfig.route) \(guardConfig.name): revert failed: \(error.message); retried every \(Int(Self.revertRetrySeconds)) s while latched")
             }

@@ -23,7 +23,7 @@ enum PlanCommands {
         if words[1] == "load" { return try load(service, path: words[2], command, caller) }
         let plan = try service.plan(named: words[2])
         var progress = service.guardBook.record.plans[plan.name] ?? PlanProgress()
-        let action: PlanProgress.Action
+        var action: PlanProgress.Action
         do {
             switch words[1] {
             case "start":
@@ -41,6 +41,9 @@ enum PlanCommands {
                 action = .none
             case "resume":
                 action = try progress.resume()
+                // A reload may have shortened the plan since it paused: resume where it
+                // stands, without the step it no longer has (`carryOut` would trap on it).
+                if case .apply(let k) = action, !plan.steps.indices.contains(k) { action = .none }
             case "abort":
                 action = try progress.abort("aborted by \(caller.userName)")
             default:

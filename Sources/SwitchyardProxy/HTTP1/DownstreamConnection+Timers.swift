@@ -58,14 +58,17 @@ extension DownstreamConnection {
         case .connecting:
             connectFailed(Errno(code: ETIMEDOUT, call: "connect"))
         case .exchanging:
-            worker.stats.timeouts += 1
             if let upstream, let tls = upstream.tls, !tls.session.isHandshakeComplete {
                 // The server took the connection and never finished its handshake: no byte
-                // of the request reached it, so this is a failed connect, and the next
-                // server is tried (for a form post too) instead of a 504 a minute later.
+                // of the request reached it, so this is a failed connect (counted as one, as
+                // the `.connecting` timeout is), and the next server is tried (for a form
+                // post too) instead of a 504 a minute later. Then on, as a connect does: a
+                // pooled connection's request is flushed, a 503 is written.
                 upstreamFailed(Errno(code: ETIMEDOUT, call: "TLS handshake with \(upstream.pool.label)"))
+                if phase != .closed { advance() }
                 return
             }
+            worker.stats.timeouts += 1
             if !exchange.responseStarted, let upstream {
                 worker.errorLog.error("upstream \(upstream.pool.label): no response within \(worker.settings.upstreamTimeoutMilliseconds) ms")
             }

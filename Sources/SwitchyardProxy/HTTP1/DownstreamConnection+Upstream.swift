@@ -26,6 +26,7 @@ extension DownstreamConnection {
     private func connectUpstream(allowReuse: Bool, _ handle: TableHandle) -> Exchange.Action? {
         let now = worker.nowMilliseconds
         observeConnectStart()
+        var portShortage = false
         while let next = handle.nextServerUnretained(of: decision.backend, tried: &exchange.triedServers, now: now) {
             // The pool borrowed, not retained: the pinned table holds it for the whole call.
             let start = next._withUnsafeGuaranteedRef { pool in
@@ -37,8 +38,10 @@ extension DownstreamConnection {
             // Our own shortage: another server or the other side would meet it too, and
             // failing over would move this user between sides. 503, nobody blamed.
             case .localShortage: return exchange.noServerLeft(otherSide: nil)
+            case .noLocalPort: portShortage = true
             }
         }
+        if portShortage { return exchange.noServerLeft(otherSide: nil) }
         // No server of this backend can take it: the route's other side, or 503.
         let action = exchange.noServerLeft(otherSide: failoverBackend(handle))
         if case .failOver(let other) = action {
@@ -58,6 +61,8 @@ extension DownstreamConnection {
         /// This process or host ran out (descriptors, socket buffers, memory) before any
         /// packet left: nothing the server did.
         case localShortage
+        /// No local port left towards this server: the next one is tried, nobody blamed.
+        case noLocalPort
     }
 
     /// Attaches an idle connection of `pool` or starts a connect to its server.
@@ -112,13 +117,18 @@ extension DownstreamConnection {
             }
             return .started
         } catch {
-            if let errno = error as? Errno, [EMFILE, ENFILE, ENOBUFS, ENOMEM, ENOSPC, EADDRNOTAVAIL].contains(errno.code) {
+            if let errno = error as? Errno, [EMFILE, ENFILE, ENOBUFS, ENOMEM, ENOSPC].contains(errno.code) {
                 // Not the server's failure: no ejection, no error counted against it.
-                // EADDRNOTAVAIL: no local port left (TIME_WAIT from a server that closes
-                // every connection); blamed on the servers, it ejected them all and moved a
-                // `failover` route's users to the other side.
                 worker.clientErrorLog("upstream \(pool.label): \(errno): out of local resources, answered 503 (the server is not blamed)")
                 return .localShortage
+            }
+            if let errno = error as? Errno, errno.code == EADDRNOTAVAIL {
+                // No local port left towards this server (ports are unique per destination:
+                // TIME_WAIT from a server that closes every connection): the next server may
+                // take it; nobody is blamed, and no server left means 503, not a failover
+                // (blamed, the servers were ejected and a `failover` route's users moved).
+                worker.clientErrorLog("upstream \(pool.label): \(errno): no local port left towards it (the server is not blamed)")
+                return .noLocalPort
             }
             noteConnectFailure(pool, error)
             return .serverFailed

@@ -66,6 +66,10 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     private var writeBlocked = false
     private var clientEOF = false
     private(set) var failed = false
+    /// The connection broke a protocol rule or a flood limit, or left a header block open
+    /// (`failed` is set by a read error or a client's reset too): the ended-connections
+    /// metric's `protocol_error`.
+    private(set) var protocolFailed = false
     private var goingAway = false
     private var closed = false
     private var pumping = false
@@ -196,6 +200,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
             // A protocol error or a broken flood limit: nghttp2 queued GOAWAY; it is sent,
             // then the connection closes. Other connections never notice.
             failed = true
+            protocolFailed = true
             worker.stats.h2ProtocolErrors += 1
             worker.clientErrorLog("HTTP/2 client \(client.ip.string): \(error); closing the connection")
             // Some limits (CONTINUATION) fail without a GOAWAY of nghttp2's own; the
@@ -425,6 +430,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     func h2GoAwaySent(errorCode: UInt32, reason: String) {
         guard errorCode != H2ServerSession.noError, !failed else { return }
         failed = true
+        protocolFailed = true
         worker.stats.h2ProtocolErrors += 1
         // nghttp2's reason is its own text, never the client's bytes; control bytes are
         // dropped all the same, so a log line stays one line.
@@ -500,6 +506,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
                 // A header block left open blocks the whole connection (only its
                 // CONTINUATION frames may follow): the connection ends.
                 failed = true
+                protocolFailed = true
                 withSession { $0.terminate(code: H2ServerSession.protocolError) }
             }
             needsFlush()

@@ -311,7 +311,7 @@ final class Worker: @unchecked Sendable {
         stats.openH2Connections -= 1
         // Counted as they end, by how: both only grow (a difference of counters dipped
         // while a failed connection's GOAWAY was still leaving: a reset to Prometheus).
-        if connection.failed { stats.h2EndedFailed += 1 } else { stats.h2EndedClean += 1 }
+        if connection.protocolFailed { stats.h2EndedFailed += 1 } else { stats.h2EndedClean += 1 }
     }
 
     func tunnelClosed(_ tunnel: TCPTunnel) {

@@ -20,7 +20,7 @@ public struct WorkerStats: Sendable {
     /// HTTP/2 connections ended for breaking a protocol rule or a flood limit.
     public var h2ProtocolErrors = 0
     /// HTTP/2 connections that have ended, after a protocol error (or a header block left
-    /// open) and otherwise.
+    /// open) and otherwise (a client's reset included).
     public var h2EndedFailed = 0
     public var h2EndedClean = 0
     /// Completed TLS handshakes by version.

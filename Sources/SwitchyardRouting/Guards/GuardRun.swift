@@ -58,6 +58,10 @@ public struct GuardRun: Sendable, Equatable, Codable {
 public struct GuardTrip: Sendable, Equatable, Codable {
     public var time: String
     public var figures: String
+    /// A revert guard's revert could not be committed and is retried: kept in the state
+    /// file, so that a restart or an upgrade retries it too (nil in older files, and once
+    /// the revert is in force).
+    public var revertPending: Bool?
     public init(time: String, figures: String) {
         self.time = time
         self.figures = figures

@@ -30,7 +30,9 @@ import SwitchyardRouting
         // the route still ramped.
         var file = try #require(try StateFile.load(path: h.statePath))
         var guards = file.guards ?? GuardRecord()
-        guards.trips["app/errs"] = GuardTrip(time: "2026-12-05T02:00:00Z", figures: "cloud 9/20 errors (the store was out of reach)")
+        var trip = GuardTrip(time: "2026-12-05T02:00:00Z", figures: "cloud 9/20 errors (the store was out of reach)")
+        trip.revertPending = true
+        guards.trips["app/errs"] = trip
         file.guards = guards
         try file.save(path: h.statePath)
 
