@@ -69,11 +69,11 @@ struct GuardBook {
     /// side does not judge by the first one's window.
     static func baselineKey(_ guardConfig: GuardConfig) -> String { "\(key(guardConfig))/\(guardConfig.oldSide)" }
     /// Per guard key: a revert that could not be committed, its figures and when (the
-    /// evaluator's clock) to try again. Not persisted: the state file has the latch, and the
-    /// first tick after a start or a hand-over finds the latched reverts not in force
-    /// (`restoredRetries`).
+    /// evaluator's clock) to try again. Not persisted itself: the trip in the state file says
+    /// its revert is pending (`GuardTrip.revertPending`), and the first tick after a start
+    /// or a hand-over schedules those again (`restoredRetries`).
     var revertRetry: [String: (figures: String, next: Double)] = [:]
-    /// The first tick of this process has looked for latched reverts not in force.
+    /// The first tick of this process has scheduled the pending reverts of the record.
     var restoredRetries = false
 
     init(record: GuardRecord? = nil) {

@@ -110,7 +110,7 @@ extension DownstreamConnection {
                 exchange.connected()
                 observeConnected()
                 phase = .exchanging
-                deadline = now + (upstreamHandshakePending ? worker.settings.connectTimeoutMilliseconds : worker.settings.upstreamTimeoutMilliseconds)
+                deadline = now + connectedTimeout
             } else {
                 phase = .connecting
                 deadline = now + worker.settings.connectTimeoutMilliseconds

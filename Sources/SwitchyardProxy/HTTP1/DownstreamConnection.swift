@@ -209,6 +209,11 @@ final class DownstreamConnection: EventHandler, Indexed {
     /// The TLS upstream's handshake has not finished: `deadline` is the connect timeout's,
     /// moved to the response timeout's once it finishes (`pullUpstreamPlaintext`).
     var upstreamHandshakePending = false
+    /// The deadline's length once the upstream socket is connected: the response timeout,
+    /// or the connect timeout while a TLS handshake is still to finish.
+    var connectedTimeout: UInt64 {
+        upstreamHandshakePending ? worker.settings.connectTimeoutMilliseconds : worker.settings.upstreamTimeoutMilliseconds
+    }
     /// The upstream hung up (or failed) before its end could be read — no room in
     /// `fromUpstream` — so its registration is muted (level-triggered epoll would report
     /// the hang-up at every wait) and the pumps read it as room comes, to its end.
@@ -401,8 +406,7 @@ final class DownstreamConnection: EventHandler, Indexed {
             exchange.connected()
             observeConnected()
             phase = .exchanging
-            deadline = worker.nowMilliseconds + (upstreamHandshakePending ? worker.settings.connectTimeoutMilliseconds
-                                                                          : worker.settings.upstreamTimeoutMilliseconds)
+            deadline = worker.nowMilliseconds + connectedTimeout
         }
         if events & (Epoll.hangUp | Epoll.error) != 0 {
             // The connection the event is for: a failed read may replay the request on a

@@ -65,7 +65,7 @@ final class H2Connection: EventHandler, H2SessionDelegate, DeferredWork, Indexed
     private var out: IOBuffer?
     private var writeBlocked = false
     private var clientEOF = false
-    private(set) var failed = false
+    private var failed = false
     /// The connection broke a protocol rule or a flood limit, or left a header block open
     /// (`failed` is set by a read error or a client's reset too): the ended-connections
     /// metric's `protocol_error`.

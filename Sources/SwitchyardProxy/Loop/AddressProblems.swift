@@ -1,4 +1,3 @@
-import Glibc
 import SwitchyardRouting
 import SwitchyardSystem
 
@@ -13,14 +12,15 @@ public enum AddressProblems {
     /// such listener gets a port of its own. Each problem is `file:line:1: message`.
     public static func listeners(_ config: RoutesConfig, file: String) -> [String] {
         var problems: [String] = []
+        var resolved: [(ListenerConfig, SocketAddress)] = []
         for listener in config.listeners {
             do {
-                _ = try SocketAddress.resolve(host: listener.endpoint.host, port: listener.endpoint.port)
+                resolved.append((listener, try SocketAddress.resolve(host: listener.endpoint.host, port: listener.endpoint.port)))
             } catch {
                 problems.append("\(file):\(listener.line):1: listen \(listener.kind.rawValue) \(listener.endpoint): \(error)")
             }
         }
-        return problems + shared(config).map { "\(file):\($0.listener.line):1: \($0.message)" }
+        return problems + shared(resolved).map { "\(file):\($0.listener.line):1: \($0.message)" }
     }
 
     /// A listener whose address, resolved, is an earlier listener's.
@@ -39,17 +39,22 @@ public enum AddressProblems {
     /// Every listener (port 0 aside) whose resolved address an earlier one already has;
     /// names that do not resolve are left to the bind, which reports them.
     public static func shared(_ config: RoutesConfig) -> [SharedAddress] {
+        shared(config.listeners.compactMap { listener in
+            (try? SocketAddress.resolve(host: listener.endpoint.host, port: listener.endpoint.port)).map { (listener, $0) }
+        })
+    }
+
+    /// The same over listeners already resolved.
+    static func shared(_ resolved: [(ListenerConfig, SocketAddress)]) -> [SharedAddress] {
         var found: [SharedAddress] = []
         var taken: [(key: String, listener: ListenerConfig)] = []
-        for listener in config.listeners {
-            guard let address = try? SocketAddress.resolve(host: listener.endpoint.host, port: listener.endpoint.port),
-                  address.port != 0 else { continue }
-            let text = address.family == AF_INET6 ? "[\(address.ipString)]:\(address.port)" : "\(address.ipString):\(address.port)"
-            let key = "\(address.family) \(text)"
-            if let first = taken.first(where: { $0.key == key })?.listener {
+        for (listener, address) in resolved where address.port != 0 {
+            // The description (`127.0.0.1:8080`, `[::1]:8080`) tells the families apart.
+            let text = "\(address)"
+            if let first = taken.first(where: { $0.key == text })?.listener {
                 found.append(SharedAddress(listener: listener, first: first, address: text))
             } else {
-                taken.append((key, listener))
+                taken.append((text, listener))
             }
         }
         return found
