@@ -31,7 +31,13 @@ public final class FleetAgent: @unchecked Sendable {
     let lease = Locked<Int64?>(nil)
     let stopped = Locked(false)
     /// The admin thread's client (used under the commit lock only).
-    private let commitClient: EtcdClient
+    let commitClient: EtcdClient
+    /// The guards' latches as last read (`FleetLatches`): by a change, by a latch's write,
+    /// and by the heartbeat every half second.
+    let latchView = Locked<FleetLatchView?>(nil)
+    /// The `latches` key's mod_revision as `prepareChange` read it: the change's transaction
+    /// is guarded by it too, so a trip elsewhere between the read and the commit refuses it.
+    private var pendingLatchRevision: Int64?
     /// The store's copy read by `prepareChange` for the `commit` that follows.
     private var pendingRead: (modRevision: Int64, generation: UInt64, state: RuntimeState, raw: Data)?
     /// The generation `fetchHistoryForRevert` added to the local history for the command
@@ -100,6 +106,7 @@ public final class FleetAgent: @unchecked Sendable {
     /// so that the command computes its change from the store's copy.
     func prepareChange(_ service: AdminService, _ command: AdminCommandLine) throws(AdminError) {
         pendingRead = nil
+        pendingLatchRevision = nil
         fetchedForRevert = nil
         if let refusal = currentLink().changeRefusal { throw AdminError(refusal) }
         // A read is safe to repeat: each endpoint gets one try (a dead member, a leader
@@ -132,6 +139,16 @@ public final class FleetAgent: @unchecked Sendable {
             throw AdminError("\(alarm): not applied anywhere")
         case .ignore:
             break
+        }
+        // The fleet's latches, read after the state: a raise this change makes is refused
+        // by a trip on any instance (`refuseGuardedRaise`), and `guard ROUTE ack` sees them.
+        do {
+            let latches = try readLatches(using: commitClient)
+            noteLatches(latches)
+            pendingLatchRevision = latches.modRevision
+        } catch {
+            commitClient.rotate()
+            throw AdminError("fleet \(config.name): cannot read the guards' latches (\(error)): not applied anywhere")
         }
         pendingRead = (kv.modRevision, document.generation, document.state, kv.value)
         try fetchHistoryForRevert(service, command)
@@ -204,12 +221,16 @@ public final class FleetAgent: @unchecked Sendable {
         let revision: Int64
         var readBackNote: String?
         do {
-            let result = try commitClient.txn([.modRevision(keys.state, read.modRevision)],
+            let result = try commitClient.txn([.modRevision(keys.state, read.modRevision),
+                                               .modRevision(keys.latches, pendingLatchRevision ?? 0)],
                                               puts: [(keys.state, document.encoded()), (keys.audit(generation), auditData),
                                                      (keys.history(generation), document.encoded())],
                                               deletes: deletes, readOnFailure: keys.state)
             guard result.succeeded else {
                 let now = result.current.first.flatMap { try? FleetDocument.decode($0.value) }?.generation
+                if now == read.generation {
+                    throw AdminError("conflict: a guard's latch changed in the fleet meanwhile (`guards` shows it), retry")
+                }
                 throw AdminError("conflict: the fleet is at generation \(now.map(String.init) ?? "?"), retry")
             }
             revision = result.revision

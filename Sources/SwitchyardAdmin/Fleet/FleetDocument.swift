@@ -123,6 +123,8 @@ struct FleetKeys {
     let root: String
     init(fleet: String) { root = "/switchyard/\(fleet)/" }
     var state: String { root + "state" }
+    /// The guards' trips not yet acknowledged, fleet-wide (`FleetLatch`).
+    var latches: String { root + "latches" }
     /// Zero-padded so that the keys sort by generation.
     func audit(_ generation: UInt64) -> String { root + "audit/" + Self.padded(generation) }
     func history(_ generation: UInt64) -> String { root + "history/" + Self.padded(generation) }

@@ -3,7 +3,7 @@ import Glibc
 import SwitchyardSystem
 
 /// The fleet's heartbeat thread: every half second it renews the lease, writes this
-/// instance's record and reads the others'; it is what notices that etcd is out of reach.
+/// instance's record and reads the others' and the guards' latches; it is what notices that etcd is out of reach.
 struct FleetHeartbeat {
     let agent: FleetAgent
     private let client: EtcdClient
@@ -57,6 +57,9 @@ struct FleetHeartbeat {
         let instances = try client.range(agent.keys.instances, prefix: true)
         let members = try client.range(agent.keys.members, prefix: true)
         let state = try client.range(agent.keys.state)
+        // The guards' latches: the guard tick reads this view to adopt a trip made elsewhere
+        // and to open a latch acknowledged elsewhere.
+        agent.noteLatches(try agent.readLatches(using: client))
         agent.link.withLock { $0.callSucceeded(nowMilliseconds: Clock.monotonicMilliseconds()) }
         let records = instances.kvs.compactMap { try? JSONDecoder().decode(FleetInstanceRecord.self, from: $0.value).screened }
         let live = Set(records.map(\.name))

@@ -79,6 +79,7 @@ extension AdminService {
         // A removed guard's baseline is not kept (the record is saved with the state file).
         if guardBook.record.oldBaselines != nil { guardBook.keepBaselines(of: Set(allGuards.map(GuardBook.baselineKey))) }
         retryFailedReverts()
+        syncFleetLatches()
         planTick(windows)
     }
 
@@ -162,6 +163,9 @@ extension AdminService {
         guardBook.tripsTotal[key, default: 0] += 1
         errorLog.warning("guard \(guardConfig.route) \(guardConfig.name) (\(guardConfig.kind.rawValue), \(guardConfig.mode.rawValue)) tripped: \(figures)")
         let (actor, command) = guardActor(guardConfig, reason: figures)
+        // In a fleet the latch goes to the store first: from then on no instance raises the
+        // new side, while the revert below is still on its way.
+        shareTrip(guardConfig)
         // A trip aborts the route's plans; a revert guard's own commit below puts the route back.
         if guardConfig.mode != .observe { abortPlans(on: guardConfig.route, because: "guard \(guardConfig.name) tripped: \(figures)",
                    revert: guardConfig.mode != .revert || revertChange(guardConfig) == nil) }
@@ -215,7 +219,7 @@ extension AdminService {
     }
 
     /// A latched guard (freeze or revert mode) refuses any change that raises its route's
-    /// new side, whoever asks (a person, a plan).
+    /// new side, whoever asks (a person, a plan); in a fleet, so does a latch in the store.
     func refuseGuardedRaise(old: RouteTable, newState: RuntimeState, config newConfig: RoutesConfig) throws(AdminError) {
         for guardConfig in allGuards where guardConfig.mode != .observe {
             guard let trip = guardBook.record.trips[GuardBook.key(guardConfig)],
@@ -226,6 +230,7 @@ extension AdminService {
                 throw AdminError("route \(route.name): guard \(guardConfig.name) tripped at \(trip.time) (\(trip.figures)); \(guardConfig.newSide)'s share may not rise until `guard \(route.name) ack`")
             }
         }
+        try refuseFleetLatchedRaise(old: old, newState: newState, config: newConfig)
     }
 
     /// Writes the state file again with the same generation (a guard or plan changed).

@@ -75,6 +75,11 @@ struct GuardBook {
     var revertRetry: [String: (figures: String, next: Double)] = [:]
     /// The first tick of this process has scheduled the pending reverts of the record.
     var restoredRetries = false
+    /// In a fleet: the latches (`route/guard@time`) this process has already acted on — a
+    /// trip here, or one made elsewhere whose plans it aborted (`syncFleetLatches`).
+    var latchesHandled: Set<String> = []
+    /// The evaluator's clock at which trips not yet shared with the fleet are tried again.
+    var nextLatchShare = 0.0
 
     init(record: GuardRecord? = nil) {
         self.record = record ?? GuardRecord()

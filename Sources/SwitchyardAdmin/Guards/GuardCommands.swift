@@ -24,16 +24,22 @@ enum GuardCommands {
         case "ack":
             guard words.count == 3 else { throw AdminError("usage: guard ROUTE ack") }
             let tripped = service.allGuards.filter { $0.route == route.name && service.guardBook.run($0).tripped }
-            guard !tripped.isEmpty else { throw AdminError("route \(route.name) has no tripped guard") }
+            // In a fleet (read by `prepareChange` just now): the route's latches in the store,
+            // wherever they tripped. The ack takes them out first: refused if it cannot, so
+            // that no instance opens while the others stay latched.
+            let shared = service.fleet?.latches?.latches.values.filter { $0.route == route.name } ?? []
+            guard !tripped.isEmpty || !shared.isEmpty else { throw AdminError("route \(route.name) has no tripped guard") }
             var changes: [String] = []
+            if let fleet = service.fleet, !shared.isEmpty {
+                try fleet.updateLatches { $0 = $0.filter { $0.value.route != route.name } }
+                for latch in shared.sorted(by: { $0.guardName < $1.guardName }) where !tripped.contains(where: { $0.name == latch.guardName }) {
+                    changes.append("guard \(latch.guardName): trip of \(latch.time) on instance \(latch.instance) acknowledged")
+                }
+            }
             for guardConfig in tripped {
-                var run = service.guardBook.run(guardConfig)
-                let trip = run.trip!
-                run.acknowledged()
-                service.guardBook.runs[GuardBook.key(guardConfig)] = run
-                service.guardBook.countFrom[GuardBook.key(guardConfig)] = GuardEvaluator.clockSeconds()
-                service.guardBook.record.trips.removeValue(forKey: GuardBook.key(guardConfig))
-                changes.append("guard \(guardConfig.name): trip of \(trip.time) acknowledged")
+                let trip = service.guardBook.run(guardConfig).trip!
+                service.acknowledgeLocally(guardConfig)
+                changes.append("guard \(guardConfig.name): trip of \(trip.time) acknowledged" + (service.fleet == nil ? "" : " in the fleet"))
             }
             try service.recordGuardChange(command, caller, changes)
             return .success(changes.joined(separator: "\n"), json: ["changes": changes])
@@ -61,6 +67,11 @@ enum GuardCommands {
                 }
                 throw AdminError("route \(route.name) has no guard \(words[3]) added at run time")
             }
+            // A removed guard's latch in the fleet's store goes with it (else nobody could ack it).
+            let removedKey = "\(route.name)/\(words[3])"
+            if let fleet = service.fleet, fleet.latches?.latches[removedKey] != nil {
+                try fleet.updateLatches { $0[removedKey] = nil }
+            }
             let removed = service.guardBook.record.runtimeGuards.remove(at: index)
             service.guardBook.record.trips.removeValue(forKey: GuardBook.key(removed))
             service.guardBook.runs.removeValue(forKey: GuardBook.key(removed))
@@ -80,12 +91,15 @@ enum GuardCommands {
             var lines = ["  \(g.route) \(g.name): \(g.kind.rawValue) \(g.newSide) vs \(g.oldSide), \(g.mode.rawValue): \(word)"]
             lines.append("    " + (state.run.trip?.figures ?? state.run.lastFigures))
             return lines
+        } + service.foreignLatches.flatMap { latch in
+            ["  \(latch.route) \(latch.guardName): (not defined here) \(latch.mode) of \(latch.newSide): TRIPPED on instance \(latch.instance) at \(latch.time) (ack: guard \(latch.route) ack)",
+             "    " + latch.figures]
         }
     }
 
     static func list(_ service: AdminService) -> AdminAnswer {
         let json = json(service)
-        if json.isEmpty { return .success("no guards", json: ["guards": json]) }
+        if json.isEmpty && service.foreignLatches.isEmpty { return .success("no guards", json: ["guards": json]) }
         return .success((["guards:"] + lines(service)).joined(separator: "\n"), json: ["guards": json])
     }
 

@@ -62,6 +62,11 @@ public struct GuardTrip: Sendable, Equatable, Codable {
     /// file, so that a restart or an upgrade retries it too (nil in older files, and once
     /// the revert is in force).
     public var revertPending: Bool?
+    /// In a fleet: the store revision at which the trip's latch was in the store (written
+    /// by this instance, or read there when the trip was made on another). nil: not shared
+    /// yet, retried. A read after this revision without the latch means it was acknowledged
+    /// on another instance. nil in older files and outside a fleet.
+    public var fleetRevision: Int64?
     public init(time: String, figures: String) {
         self.time = time
         self.figures = figures

@@ -1,0 +1,113 @@
+import Foundation
+import Glibc
+import SwitchyardRouting
+
+/// A guard's latch across a fleet. A trip here is written to the store's `latches`
+/// (`FleetLatch`) before its revert commits; every instance refuses a raise of that route's
+/// new side while the store has it (`refuseFleetLatchedRaise`), adopts it for a guard of the
+/// same name, aborts its own plans on the route, and opens its latch when a `guard ROUTE ack`
+/// on any instance took it out of the store. Before, the latch stayed on the instance that
+/// tripped: an operator on another instance could raise the failing side again, and a plan
+/// started there kept stepping. Everything here runs under the commit lock.
+extension AdminService {
+    /// The store's key for a guard's latch (the same as the guard book's).
+    static func latchKey(_ latch: FleetLatch) -> String { "\(latch.route)/\(latch.guardName)" }
+
+    /// Writes this instance's trip of `guardConfig` to the store. A failure (detached, the
+    /// store out of reach) is logged; the trip stays latched here and is tried again every
+    /// `revertRetrySeconds` (`syncFleetLatches`).
+    func shareTrip(_ guardConfig: GuardConfig) {
+        let key = GuardBook.key(guardConfig)
+        guard let fleet, guardConfig.mode != .observe, let trip = guardBook.record.trips[key] else { return }
+        guardBook.latchesHandled.insert("\(key)@\(trip.time)")
+        let latch = FleetLatch(route: guardConfig.route, guardName: guardConfig.name, newSide: guardConfig.newSide,
+                               mode: guardConfig.mode.rawValue, time: trip.time, figures: trip.figures, instance: fleet.instanceName)
+        do {
+            let view = try fleet.updateLatches { $0[key] = latch }
+            guardBook.record.trips[key]?.fleetRevision = view.revision
+        } catch {
+            guardBook.nextLatchShare = GuardEvaluator.clockSeconds() + Self.revertRetrySeconds
+            errorLog.error("guard \(guardConfig.route) \(guardConfig.name): latch not shared with the fleet (\(error.message)); raises are refused here only, retried every \(Int(Self.revertRetrySeconds)) s")
+        }
+    }
+
+    /// Once a tick, in a fleet: shares the trips not shared yet, opens the latches
+    /// acknowledged on another instance, and takes up the latches tripped on another.
+    func syncFleetLatches() {
+        guard let fleet else { return }
+        let guards = allGuards
+        if !guardBook.record.trips.isEmpty, GuardEvaluator.clockSeconds() >= guardBook.nextLatchShare {
+            for guardConfig in guards where guardConfig.mode != .observe {
+                if let trip = guardBook.record.trips[GuardBook.key(guardConfig)], trip.fleetRevision == nil {
+                    shareTrip(guardConfig)
+                    if guardBook.record.trips[GuardBook.key(guardConfig)]?.fleetRevision != nil { saveGuardRecord() }
+                }
+            }
+        }
+        guard let view = fleet.latches else { return }
+        var changed = false
+        // Acknowledged elsewhere: shared at revision R, and a read after R no longer has it.
+        for guardConfig in guards {
+            let key = GuardBook.key(guardConfig)
+            guard let trip = guardBook.record.trips[key], let shared = trip.fleetRevision,
+                  view.revision > shared, view.latches[key] == nil else { continue }
+            acknowledgeLocally(guardConfig)
+            changed = true
+            errorLog.warning("guard \(guardConfig.route) \(guardConfig.name): trip of \(trip.time) acknowledged on another instance of fleet \(fleet.config.name)")
+            try? audit.append(.init(time: AuditLog.now(), outcome: "accepted", uid: geteuid(), pid: getpid(), user: "fleet \(fleet.config.name)",
+                                    command: "guard \(guardConfig.route) ack", reason: nil,
+                                    changes: ["guard \(guardConfig.name): trip of \(trip.time) acknowledged on another instance"],
+                                    error: nil, generationBefore: table.generation, generation: table.generation))
+        }
+        // Tripped elsewhere: a guard of the same name here latches too; the route's plans
+        // here abort (revert guards revert through the store themselves).
+        for (key, latch) in view.latches.sorted(by: { $0.key < $1.key }) where latch.mode != GuardMode.observe.rawValue {
+            guard guardBook.latchesHandled.insert("\(key)@\(latch.time)").inserted else { continue }
+            if guardBook.record.trips[key] != nil { continue }
+            let reason = "guard \(latch.guardName) tripped on instance \(latch.instance): \(latch.figures)"
+            if let guardConfig = guards.first(where: { GuardBook.key($0) == key }) {
+                var trip = GuardTrip(time: latch.time, figures: "\(latch.figures) (tripped on instance \(latch.instance))")
+                trip.fleetRevision = view.revision
+                guardBook.record.trips[key] = trip
+                guardBook.runs[key] = GuardRun(trip: trip)
+                guardBook.revertRetry[key] = nil
+                errorLog.warning("guard \(guardConfig.route) \(guardConfig.name): latched by the fleet: \(reason)")
+                changed = true
+            }
+            abortPlans(on: latch.route, because: reason, revert: latch.mode != GuardMode.revert.rawValue)
+        }
+        if changed { saveGuardRecord() }
+    }
+
+    /// Opens a guard's latch here (an `ack`, here or on another instance): it counts afresh.
+    func acknowledgeLocally(_ guardConfig: GuardConfig) {
+        let key = GuardBook.key(guardConfig)
+        var run = guardBook.run(guardConfig)
+        run.acknowledged()
+        guardBook.runs[key] = run
+        guardBook.countFrom[key] = GuardEvaluator.clockSeconds()
+        guardBook.record.trips.removeValue(forKey: key)
+        guardBook.revertRetry[key] = nil
+    }
+
+    /// A latch in the fleet's store refuses any raise of its route's new side, here as on
+    /// the instance that tripped, whether this instance has the guard or not.
+    func refuseFleetLatchedRaise(old: RouteTable, newState: RuntimeState, config newConfig: RoutesConfig) throws(AdminError) {
+        guard let view = fleet?.latches else { return }
+        for latch in view.latches.values.sorted(by: { Self.latchKey($0) < Self.latchKey($1) }) where latch.mode != GuardMode.observe.rawValue {
+            guard let route = newConfig.routes.first(where: { $0.name == latch.route }) else { continue }
+            let before = route.share(of: latch.newSide, under: old.state.routes[route.name])
+            let after = route.share(of: latch.newSide, under: newState.routes[route.name])
+            if after > before {
+                throw AdminError("route \(route.name): guard \(latch.guardName) tripped on instance \(latch.instance) at \(latch.time) (\(latch.figures)); \(latch.newSide)'s share may not rise until `guard \(route.name) ack` on any instance")
+            }
+        }
+    }
+
+    /// The fleet's latches of guards this instance does not have, for `guards`.
+    var foreignLatches: [FleetLatch] {
+        guard let view = fleet?.latches else { return [] }
+        let known = Set(allGuards.map(GuardBook.key))
+        return view.latches.filter { !known.contains($0.key) }.map(\.value).sorted { Self.latchKey($0) < Self.latchKey($1) }
+    }
+}
