@@ -75,11 +75,18 @@ public final class AdminServer: @unchecked Sendable {
     static func removeStaleSocket(_ path: String) throws(AdminError) {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
+        try refuseIfServed(path)
+        unlink(path)
+    }
+
+    /// Throws when a process answers on the admin socket at `path`: another switchyard
+    /// serves it. `serve` asks first thing, before it binds a listener or writes the state
+    /// file (`removeStaleSocket` asks again when the socket is made).
+    public static func refuseIfServed(_ path: String) throws(AdminError) {
         if let address = SocketAddress(unixPath: path), let fd = try? Socket.connectBlocking(to: address) {
             fd.close()
             throw AdminError("another switchyard is already listening on \(path)")
         }
-        unlink(path)
     }
 
     /// An upgrade's new process, once handed over: its socket takes the path (rename(2)

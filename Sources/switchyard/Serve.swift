@@ -101,6 +101,19 @@ struct ServeRunner {
         // An upgrade's new process takes the running proxy's sockets first; with them comes
         // its freeze on changes, so the state read below is the state it serves.
         let takeover = try ServeUpgrade.takeOverIfAsked(adminPath: adminPath)
+        // A second `serve` typed by hand beside the running service is refused before it
+        // does anything: it used to bind its listeners beside the first (SO_REUSEPORT: the
+        // kernel gave it a share of the clients' connections, reset when it then exited)
+        // and write the state file with a generation of its own, and only then find the
+        // admin socket taken.
+        if takeover == nil, let adminPath {
+            do {
+                try AdminServer.refuseIfServed(adminPath)
+            } catch {
+                printError("switchyard: \(error.message): nothing started; stop that one first, or `switchyard upgrade` to replace it")
+                throw ExitCode(1)
+            }
+        }
         let table: RouteTable
         var restored: StateFile?
         var warnings: [String] = []

@@ -238,6 +238,33 @@ import SwitchyardSystem
         #expect(try String(contentsOfFile: directory + "/state.json", encoding: .utf8).hasSuffix("[tru"), "the file is left for a person to look at")
     }
 
+    /// A second `serve` of the same routes file, typed by hand while the service runs, is
+    /// refused before it binds the listener or writes the state file. Before, it joined the
+    /// first one's listener (SO_REUSEPORT), so the kernel handed it clients it reset as it
+    /// exited, and it wrote the state file with a generation the running one never served.
+    @Test func aSecondServeBesideARunningOneStartsNothing() throws {
+        let directory = try makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // A fixed port: the second process would bind the same one beside the first.
+        let probe = try Socket.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: false)
+        let port = try Socket.localAddress(probe).port
+        probe.close()
+        let routes = Self.routes(directory, 9, 9).replacingOccurrences(of: "127.0.0.1:0", with: "127.0.0.1:\(port)")
+        let first = try Served(directory: directory, routes: routes)
+        defer { first.stop() }
+        #expect(!(Self.command(first.admin, "weight app cloud 20%") ?? "error").hasPrefix("error"))
+        let before = try String(contentsOfFile: directory + "/state.json", encoding: .utf8)
+        let result = try runProcess(try switchyardBinary(), ["serve", directory + "/test.routes", "--error-log", directory + "/second.log"],
+                                    timeoutSeconds: 20)
+        #expect(result.status == 1, "the second start is refused: \(result.output)")
+        #expect(result.output.contains("another switchyard is already listening on \(first.admin)") && result.output.contains("nothing started"),
+                "\(result.output)")
+        let secondLog = (try? String(contentsOfFile: directory + "/second.log", encoding: .utf8)) ?? ""
+        #expect(!secondLog.contains("listening on http://"), "no listener was bound: \(secondLog)")
+        #expect(try String(contentsOfFile: directory + "/state.json", encoding: .utf8) == before, "the state file is as the first one wrote it")
+        #expect(first.process.isRunning && (Self.command(first.admin, "status") ?? "").contains("generation"), "the first one serves on")
+    }
+
     @Test func namesRemovedFromTheRoutesFileAreDroppedWithAnAuditWarning() throws {
         let legacy = try OriginServer(name: "legacy"), cloud = try OriginServer(name: "cloud")
         legacy.start(); cloud.start()
