@@ -15,7 +15,15 @@ public struct CompareAggregator: Sendable {
     /// Compares and counts `samples`; `rules(route)` is the route's `compare` lines (nil:
     /// the route is no longer in the routes file — its samples are dropped).
     public mutating func ingest(_ samples: [MirrorSample], now: Date, rules: (String) -> CompareRules?) {
-        record(samples, outcomes: Self.compare(samples, rules: rules), now: now)
+        record(samples, outcomes: Self.compare(samples, rules: rules), now: now, pauseLimit: { Self.pauseLimit(rules($0)) })
+    }
+
+    /// The longest pause in a route's mirroring that its counts survive: an hour, or its
+    /// `ready` time when longer. Shorter would restart a quiet route's counts between its
+    /// rare requests (it could never be ready); the hour is long enough that a pause of it
+    /// is the mirror off or the service closed, time in which the target may have changed.
+    public static func pauseLimit(_ rules: CompareRules?) -> Double? {
+        rules.map { max(3600, Double($0.readySeconds)) }
     }
 
     /// The comparing half of `ingest`, without the book: the slow part (decoding, parsing),
@@ -25,12 +33,23 @@ public struct CompareAggregator: Sendable {
     }
 
     /// The counting half of `ingest`: `outcomes` from `compare` over the same samples.
-    public mutating func record(_ samples: [MirrorSample], outcomes: [PairOutcome?], now: Date) {
+    ///
+    /// `pauseLimit(route)` (`CompareAggregator.pauseLimit`): a mirror pair arriving longer
+    /// than this after the route's latest starts its counts afresh. The pairs before the pause were compared against
+    /// the target as it was then (a new build may have been deployed since, the mirror was
+    /// off): counted on, a day of old agreement plus one fresh pair said "ready", and
+    /// thousands of old pairs diluted a fresh build's mismatches under the 0.1 % limit.
+    public mutating func record(_ samples: [MirrorSample], outcomes: [PairOutcome?], now: Date,
+                                pauseLimit: (String) -> Double? = { _ in nil }) {
         precondition(samples.count == outcomes.count, "one outcome per sample")
         let time = now.timeIntervalSince1970
         for (sample, outcome) in zip(samples, outcomes) {
             guard let outcome else { continue }
             var route = book.routes[sample.route] ?? RouteBook()
+            if sample.kind == .mirror, let last = route.lastTime, let limit = pauseLimit(sample.route), time - last > limit {
+                route = RouteBook()
+                route.restartedAfterPause = time - last
+            }
             if sample.primary.failure != nil {
                 route.leftOut = (route.leftOut ?? 0) + 1
                 book.routes[sample.route] = route

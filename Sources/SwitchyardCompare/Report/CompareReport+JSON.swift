@@ -19,6 +19,7 @@ extension CompareReport {
             "first_time": r.firstTime ?? NSNull(),
             "last_time": r.lastTime ?? NSNull(),
             "span_seconds": r.spanSeconds,
+            "restarted_after_pause_seconds": r.restartedAfterPause ?? NSNull(),
             "ready": r.verdict.ready,
             "verdict": r.verdict.text,
             "missing": r.verdict.missing,

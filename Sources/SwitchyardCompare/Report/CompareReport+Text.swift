@@ -20,6 +20,9 @@ extension CompareReport {
                          + "\(ReportFormat.count(route.aboveNoise)) (\(Self.rate(route.aboveNoise, route.pairs))); noise only "
                          + "\(ReportFormat.count(route.noiseOnly)) (\(Self.rate(route.noiseOnly, route.pairs)))"
                          + (route.leftOut > 0 ? "; \(ReportFormat.count(route.leftOut)) left out (the user's own answer failed)" : ""))
+            if let pause = route.restartedAfterPause {
+                lines.append("  counted afresh after mirroring paused \(ReportFormat.duration(pause)): the pairs before it were compared against the target as it was then, and were dropped")
+            }
             for e in route.endpoints { lines += endpointLines(e) }
         }
         return lines.joined(separator: "\n")

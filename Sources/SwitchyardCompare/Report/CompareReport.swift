@@ -46,6 +46,8 @@ public struct CompareReport: Sendable {
         public var firstTime: Double?
         public var lastTime: Double?
         public var spanSeconds: Double
+        /// The counts restarted after mirroring paused this many seconds (`RouteBook`).
+        public var restartedAfterPause: Double?
         public var endpoints: [Endpoint]
         public var verdict: CompareVerdict
         public var rules: CompareRules
@@ -94,6 +96,7 @@ public struct CompareReport: Sendable {
                                            latestAgeSeconds: now.flatMap { now in book.lastTime.map { now - $0 } })
         return Route(name: name, pairs: pairs, leftOut: book.leftOut ?? 0, noiseSamples: endpoints.reduce(0) { $0 + $1.noiseSamples }, aboveNoise: above,
                      noiseOnly: endpoints.reduce(0) { $0 + $1.noiseOnly }, kindCounts: kinds, firstTime: book.firstTime,
-                     lastTime: book.lastTime, spanSeconds: span, endpoints: endpoints, verdict: verdict, rules: rules)
+                     lastTime: book.lastTime, spanSeconds: span, restartedAfterPause: book.restartedAfterPause,
+                     endpoints: endpoints, verdict: verdict, rules: rules)
     }
 }
