@@ -460,7 +460,13 @@ public final class AdminService: @unchecked Sendable {
         do {
             try dataPlane.publish(newTable, reloadingCertificates: change.config != nil)
         } catch {
-            try? oldFile.save(path: statePath)
+            do {
+                try oldFile.save(path: statePath)
+            } catch let restore {
+                // Said, not swallowed: a restart would serve what the answer calls unchanged.
+                errorLog.error("state file \(statePath): generation \(generation) was not applied and the file could not be put back to generation \(old.generation) (\(restore.message)): a restart would serve generation \(generation)")
+                throw AdminError("could not apply: \(error); nothing changed here, but the state file still holds generation \(generation) and could not be put back (\(restore.message)): a restart would serve it")
+            }
             throw AdminError("could not apply: \(error); nothing changed")
         }
         history = newHistory
