@@ -298,14 +298,17 @@ public final class AdminService: @unchecked Sendable {
     /// SIGTERM: a commit under way finishes (this waits for the commit lock), later ones are
     /// refused — a fleet generation arriving while the data plane drains included, which
     /// would write the state file and publish to workers that are stopping.
-    public func freezeForShutdown() { freeze("the proxy is shutting down") }
+    public func freezeForShutdown() { freeze(Self.shutdownFreeze) }
+    static let shutdownFreeze = "the proxy is shutting down"
 
     /// Changes are refused (an upgrade is handing over, or has).
     var isFrozen: Bool { frozen.withLock { $0 != nil } }
 
     /// This process handed the service over: the state file and audit log are another's.
     var handedOver: Bool { handedOverFlag.withLock { $0 } }
-    func thaw() { frozen.withLock { $0 = nil } }
+    /// Ends an upgrade's freeze. A shutdown's stays: a SIGTERM during an upgrade that then
+    /// failed used to open changes again while the workers drained and stopped.
+    func thaw() { frozen.withLock { if $0 != Self.shutdownFreeze { $0 = nil } } }
 
     /// This process is no longer the service: changes stay refused, nothing more is audited.
     func handOver(_ reason: String) {

@@ -18,6 +18,27 @@ import SwitchyardTestSupport
         h.service.runUpgrade(try AdminCommandLine(parsing: line), caller: caller)
     }
 
+    /// An upgrade given up after a SIGTERM arrived (the shutdown froze changes while the new
+    /// process was starting) thaws its own freeze only: changes stay refused while the
+    /// workers drain. Before, the thaw opened them again, and a fleet generation or a command
+    /// on a connection already accepted could write the state file of a stopping proxy.
+    @Test func aGivenUpUpgradeLeavesTheShutdownFreezeInPlace() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes)
+        defer { h.stop() }
+        h.service.freeze("an upgrade is handing this proxy over to pid 1")
+        h.service.freezeForShutdown()
+        h.service.thaw()
+        let refused = h.run("flip app")
+        #expect(!refused.ok && refused.text.contains("shutting down"), "\(refused.text)")
+        // Without a shutdown, the thaw opens changes again.
+        let other = try AdminHarness(routes: HoldSupport.routes)
+        defer { other.stop() }
+        other.service.freeze("an upgrade is handing this proxy over to pid 1")
+        other.service.thaw()
+        let flipped = other.run("flip app")
+        #expect(flipped.ok, "\(flipped.text)")
+    }
+
     @Test func anUpgradeWhileWritesAreHeldOrParkedIsRefusedAndTheParkedWriteIsKept() throws {
         let h = try AdminHarness(routes: HoldSupport.routes)
         defer { h.stop() }
