@@ -435,7 +435,9 @@ public final class AdminService: @unchecked Sendable {
         if change.config == nil && change.state == old.state {
             return .success("nothing changed (generation \(old.generation))", json: ["generation": old.generation, "changes": []])
         }
-        try refuseGuardedRaise(old: old, newState: change.state, config: newConfig)
+        // A fleet change was checked against the store's latches before its transaction
+        // (`FleetAgent.commit`): committed there, it is not refused here by a latch read since.
+        try refuseGuardedRaise(old: old, newState: change.state, config: newConfig, fleetLatches: fleetGeneration == nil)
         let generation = fleetGeneration ?? old.generation + 1
         let newTable: RouteTable
         do {

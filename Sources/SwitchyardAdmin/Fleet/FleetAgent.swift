@@ -38,6 +38,8 @@ public final class FleetAgent: @unchecked Sendable {
     /// The `latches` key's mod_revision as `prepareChange` read it: the change's transaction
     /// is guarded by it too, so a trip elsewhere between the read and the commit refuses it.
     private var pendingLatchRevision: Int64?
+    /// The mod_revision of the last `latches` document that did not parse (said once).
+    let unreadableLatches = Locked<Int64>(0)
     /// The store's copy read by `prepareChange` for the `commit` that follows.
     private var pendingRead: (modRevision: Int64, generation: UInt64, state: RuntimeState, raw: Data)?
     /// The generation `fetchHistoryForRevert` added to the local history for the command
@@ -221,15 +223,19 @@ public final class FleetAgent: @unchecked Sendable {
         let revision: Int64
         var readBackNote: String?
         do {
-            let result = try commitClient.txn([.modRevision(keys.state, read.modRevision),
-                                               .modRevision(keys.latches, pendingLatchRevision ?? 0)],
+            // Guarded by the latches key too when the change raises a share: a trip elsewhere
+            // between our read and this transaction refuses it. A change that raises nothing
+            // (a revert, an abort) never conflicts with a latch.
+            var guards: [EtcdClient.Compare] = [.modRevision(keys.state, read.modRevision)]
+            if service.raisesAShare(old: old, newState: change.state) { guards.append(.modRevision(keys.latches, pendingLatchRevision ?? 0)) }
+            let result = try commitClient.txn(guards,
                                               puts: [(keys.state, document.encoded()), (keys.audit(generation), auditData),
                                                      (keys.history(generation), document.encoded())],
                                               deletes: deletes, readOnFailure: keys.state)
             guard result.succeeded else {
                 let now = result.current.first.flatMap { try? FleetDocument.decode($0.value) }?.generation
                 if now == read.generation {
-                    throw AdminError("conflict: a guard's latch changed in the fleet meanwhile (`guards` shows it), retry")
+                    throw AdminError("conflict: the fleet's state or a guard's latch changed meanwhile (`guards` shows latches), retry")
                 }
                 throw AdminError("conflict: the fleet is at generation \(now.map(String.init) ?? "?"), retry")
             }

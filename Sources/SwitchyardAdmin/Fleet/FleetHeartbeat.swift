@@ -10,6 +10,7 @@ struct FleetHeartbeat {
     private var backoff = FleetBackoff()
     private var random = SystemRandomNumberGenerator()
     private var lastLogged: String?
+    private var lastLatchError: String?
     static let intervalMilliseconds: UInt64 = 500
     static let leaseSeconds = 5
 
@@ -42,7 +43,7 @@ struct FleetHeartbeat {
         }
     }
 
-    private func beat() throws(EtcdError) {
+    private mutating func beat() throws(EtcdError) {
         var lease = agent.lease.withLock { $0 }
         if let current = lease, try !client.keepAlive(current) { lease = nil }
         if lease == nil {
@@ -59,7 +60,16 @@ struct FleetHeartbeat {
         let state = try client.range(agent.keys.state)
         // The guards' latches: the guard tick reads this view to adopt a trip made elsewhere
         // and to open a latch acknowledged elsewhere.
-        agent.noteLatches(try agent.readLatches(using: client))
+        // Not a reason to detach: an etcd role without read access to it keeps the fleet.
+        do {
+            agent.noteLatches(try agent.readLatches(using: client))
+            lastLatchError = nil
+        } catch {
+            if error.description != lastLatchError {
+                agent.errorLog.warning("fleet \(agent.config.name): reading the guards' latches: \(error)")
+                lastLatchError = error.description
+            }
+        }
         agent.link.withLock { $0.callSucceeded(nowMilliseconds: Clock.monotonicMilliseconds()) }
         let records = instances.kvs.compactMap { try? JSONDecoder().decode(FleetInstanceRecord.self, from: $0.value).screened }
         let live = Set(records.map(\.name))

@@ -59,19 +59,32 @@ struct FleetLatchView: Sendable {
     /// The `latches` key's own mod_revision (0: absent), which a change's transaction checks.
     var modRevision: Int64
     var latches: [String: FleetLatch]
+    /// The document did not parse: `latches` are those of the last good read (still
+    /// refused), and nothing is adopted or taken as acknowledged from this one.
+    var unreadable = false
 }
 
 extension FleetAgent {
-    /// Reads `latches`. A document that does not parse is logged and read as none: the
-    /// next trip writes a good one over it.
+    /// Reads `latches`. A document that does not parse (someone wrote the key by hand) is
+    /// said once per write of it and read as the last good one, marked `unreadable`: read as
+    /// none, every instance would have taken every latch for acknowledged and opened it. The
+    /// next trip or ack writes a good document over it.
     func readLatches(using client: EtcdClient) throws(EtcdError) -> FleetLatchView {
         let read = try client.range(keys.latches)
         guard let kv = read.kvs.first else { return FleetLatchView(revision: read.revision, modRevision: 0, latches: [:]) }
         do {
             return FleetLatchView(revision: read.revision, modRevision: kv.modRevision, latches: try FleetLatch.decode(kv.value))
         } catch {
-            errorLog.error("fleet \(config.name): \(error.message); read as no latch, the next trip replaces it")
-            return FleetLatchView(revision: read.revision, modRevision: kv.modRevision, latches: [:])
+            let first = unreadableLatches.withLock { logged in
+                defer { logged = kv.modRevision }
+                return logged != kv.modRevision
+            }
+            if first {
+                errorLog.error("fleet \(config.name): \(error.message) (written at store revision \(kv.modRevision)); the latches read before it stay in force, and the next trip or `guard ROUTE ack` writes a good one")
+            }
+            var view = FleetLatchView(revision: read.revision, modRevision: kv.modRevision, latches: latches?.latches ?? [:])
+            view.unreadable = true
+            return view
         }
     }
 
@@ -92,13 +105,15 @@ extension FleetAgent {
     /// lock, on the admin side's client.
     @discardableResult
     func updateLatches(_ change: (inout [String: FleetLatch]) -> Void) throws(AdminError) -> FleetLatchView {
+        // Detached: not tried (each try waits for etcd under the commit lock).
+        if let refusal = currentLink().changeRefusal { throw AdminError(refusal) }
         var lastError = "another instance changed them at the same time, 3 times"
         for _ in 0..<3 {
             do {
                 let read = try readLatches(using: commitClient)
                 var latches = read.latches
                 change(&latches)
-                if latches == read.latches {
+                if latches == read.latches && !read.unreadable {
                     noteLatches(read)
                     return read
                 }

@@ -13,22 +13,35 @@ extension AdminService {
     /// The store's key for a guard's latch (the same as the guard book's).
     static func latchKey(_ latch: FleetLatch) -> String { "\(latch.route)/\(latch.guardName)" }
 
-    /// Writes this instance's trip of `guardConfig` to the store. A failure (detached, the
-    /// store out of reach) is logged; the trip stays latched here and is tried again every
-    /// `revertRetrySeconds` (`syncFleetLatches`).
-    func shareTrip(_ guardConfig: GuardConfig) {
+    /// Writes this instance's trip of `guardConfig` to the store; false when it could not
+    /// (detached, the store out of reach: logged). The trip stays latched here and is tried
+    /// again every `revertRetrySeconds` (`syncFleetLatches`).
+    @discardableResult
+    func shareTrip(_ guardConfig: GuardConfig) -> Bool {
         let key = GuardBook.key(guardConfig)
-        guard let fleet, guardConfig.mode != .observe, let trip = guardBook.record.trips[key] else { return }
+        guard let fleet, guardConfig.mode != .observe, let trip = guardBook.record.trips[key] else { return true }
         guardBook.latchesHandled.insert("\(key)@\(trip.time)")
         let latch = FleetLatch(route: guardConfig.route, guardName: guardConfig.name, newSide: guardConfig.newSide,
                                mode: guardConfig.mode.rawValue, time: trip.time, figures: trip.figures, instance: fleet.instanceName)
         do {
             let view = try fleet.updateLatches { $0[key] = latch }
             guardBook.record.trips[key]?.fleetRevision = view.revision
+            return true
         } catch {
             guardBook.nextLatchShare = GuardEvaluator.clockSeconds() + Self.revertRetrySeconds
             errorLog.error("guard \(guardConfig.route) \(guardConfig.name): latch not shared with the fleet (\(error.message)); raises are refused here only, retried every \(Int(Self.revertRetrySeconds)) s")
+            return false
         }
+    }
+
+    /// Whether the latch of guard `key`, shared with the fleet, has since been taken out of
+    /// the store by an ack: the `latches` key was written after the share and no longer
+    /// holds it. (A key older than the share and without it is a store restored from a
+    /// backup: the trip is shared again, never taken as acknowledged.)
+    func acknowledgedInFleet(_ key: String) -> Bool {
+        guard let fleet, let shared = guardBook.record.trips[key]?.fleetRevision, let view = fleet.latches,
+              !view.unreadable else { return false }
+        return view.latches[key] == nil && view.modRevision > shared
     }
 
     /// Once a tick, in a fleet: shares the trips not shared yet, opens the latches
@@ -38,19 +51,27 @@ extension AdminService {
         let guards = allGuards
         if !guardBook.record.trips.isEmpty, GuardEvaluator.clockSeconds() >= guardBook.nextLatchShare {
             for guardConfig in guards where guardConfig.mode != .observe {
-                if let trip = guardBook.record.trips[GuardBook.key(guardConfig)], trip.fleetRevision == nil {
-                    shareTrip(guardConfig)
-                    if guardBook.record.trips[GuardBook.key(guardConfig)]?.fleetRevision != nil { saveGuardRecord() }
-                }
+                guard let trip = guardBook.record.trips[GuardBook.key(guardConfig)], trip.fleetRevision == nil else { continue }
+                // One failure is enough for this tick: each try waits for etcd.
+                guard shareTrip(guardConfig) else { break }
+                saveGuardRecord()
             }
         }
-        guard let view = fleet.latches else { return }
+        guard let view = fleet.latches, !view.unreadable else { return }
         var changed = false
-        // Acknowledged elsewhere: shared at revision R, and a read after R no longer has it.
         for guardConfig in guards {
             let key = GuardBook.key(guardConfig)
-            guard let trip = guardBook.record.trips[key], let shared = trip.fleetRevision,
-                  view.revision > shared, view.latches[key] == nil else { continue }
+            guard let trip = guardBook.record.trips[key], let shared = trip.fleetRevision, view.latches[key] == nil else { continue }
+            if !acknowledgedInFleet(key) {
+                // Missing from a store that is older than our write of it (restored from a
+                // backup): shared again, not opened.
+                if view.modRevision < shared {
+                    guardBook.record.trips[key]?.fleetRevision = nil
+                    changed = true
+                    errorLog.warning("guard \(guardConfig.route) \(guardConfig.name): its latch is missing from fleet \(fleet.config.name)'s store (restored from a backup?); shared again")
+                }
+                continue
+            }
             acknowledgeLocally(guardConfig)
             changed = true
             errorLog.warning("guard \(guardConfig.route) \(guardConfig.name): trip of \(trip.time) acknowledged on another instance of fleet \(fleet.config.name)")
@@ -100,6 +121,16 @@ extension AdminService {
             let after = route.share(of: latch.newSide, under: newState.routes[route.name])
             if after > before {
                 throw AdminError("route \(route.name): guard \(latch.guardName) tripped on instance \(latch.instance) at \(latch.time) (\(latch.figures)); \(latch.newSide)'s share may not rise until `guard \(route.name) ack` on any instance")
+            }
+        }
+    }
+
+    /// Whether `newState` raises any backend's share on any route (the fleet's transaction
+    /// is then guarded by the latches key too).
+    func raisesAShare(old: RouteTable, newState: RuntimeState) -> Bool {
+        config.routes.contains { route in
+            old.state.routes[route.name] != newState.routes[route.name] && config.backends.contains { backend in
+                route.share(of: backend.name, under: newState.routes[route.name]) > route.share(of: backend.name, under: old.state.routes[route.name])
             }
         }
     }

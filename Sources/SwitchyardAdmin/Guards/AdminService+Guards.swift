@@ -78,8 +78,10 @@ extension AdminService {
         }
         // A removed guard's baseline is not kept (the record is saved with the state file).
         if guardBook.record.oldBaselines != nil { guardBook.keepBaselines(of: Set(allGuards.map(GuardBook.baselineKey))) }
-        retryFailedReverts()
+        // The fleet's latches first: a trip acknowledged on another instance must not have
+        // its pending revert retried below (it would undo what people did since the ack).
         syncFleetLatches()
+        retryFailedReverts()
         planTick(windows)
     }
 
@@ -119,9 +121,13 @@ extension AdminService {
                 // Cleared first, so that the commit's state file says it is done; put back
                 // if the commit fails.
                 guardBook.record.trips[key]?.revertPending = nil
-                _ = try commitAsActor(command, actor, { revertChange(guardConfig) })
+                // After the store's read (`commitAsActor`): a latch acknowledged on another
+                // instance meanwhile reverts nothing; the next tick opens it here.
+                let committed = try commitAsActor(command, actor) { () -> Change? in
+                    acknowledgedInFleet(key) ? nil : revertChange(guardConfig)
+                }
                 guardBook.revertRetry[key] = nil
-                errorLog.warning("guard \(guardConfig.route) \(guardConfig.name): revert committed on a retry")
+                errorLog.warning("guard \(guardConfig.route) \(guardConfig.name): " + (committed == nil ? "revert not retried: nothing left to revert, or acknowledged in the fleet" : "revert committed on a retry"))
             } catch {
                 guardBook.record.trips[key]?.revertPending = true
                 guardBook.revertRetry[key] = (pending.figures, now + Self.revertRetrySeconds)
@@ -220,7 +226,8 @@ extension AdminService {
 
     /// A latched guard (freeze or revert mode) refuses any change that raises its route's
     /// new side, whoever asks (a person, a plan); in a fleet, so does a latch in the store.
-    func refuseGuardedRaise(old: RouteTable, newState: RuntimeState, config newConfig: RoutesConfig) throws(AdminError) {
+    func refuseGuardedRaise(old: RouteTable, newState: RuntimeState, config newConfig: RoutesConfig,
+                            fleetLatches: Bool = true) throws(AdminError) {
         for guardConfig in allGuards where guardConfig.mode != .observe {
             guard let trip = guardBook.record.trips[GuardBook.key(guardConfig)],
                   let route = newConfig.routes.first(where: { $0.name == guardConfig.route }) else { continue }
@@ -230,7 +237,7 @@ extension AdminService {
                 throw AdminError("route \(route.name): guard \(guardConfig.name) tripped at \(trip.time) (\(trip.figures)); \(guardConfig.newSide)'s share may not rise until `guard \(route.name) ack`")
             }
         }
-        try refuseFleetLatchedRaise(old: old, newState: newState, config: newConfig)
+        if fleetLatches { try refuseFleetLatchedRaise(old: old, newState: newState, config: newConfig) }
     }
 
     /// Writes the state file again with the same generation (a guard or plan changed).

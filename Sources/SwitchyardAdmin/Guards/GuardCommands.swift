@@ -19,30 +19,12 @@ enum GuardCommands {
     static func run(_ service: AdminService, _ command: AdminCommandLine, _ caller: Caller) throws(AdminError) -> AdminAnswer {
         let words = command.words
         guard words.count >= 3 else { throw AdminError("usage: \(usage)") }
+        if words[2] == "ack" {
+            guard words.count == 3 else { throw AdminError("usage: guard ROUTE ack") }
+            return try ack(service, words[1], command, caller)
+        }
         let route = try AdminCommands.route(service, words[1])
         switch words[2] {
-        case "ack":
-            guard words.count == 3 else { throw AdminError("usage: guard ROUTE ack") }
-            let tripped = service.allGuards.filter { $0.route == route.name && service.guardBook.run($0).tripped }
-            // In a fleet (read by `prepareChange` just now): the route's latches in the store,
-            // wherever they tripped. The ack takes them out first: refused if it cannot, so
-            // that no instance opens while the others stay latched.
-            let shared = service.fleet?.latches?.latches.values.filter { $0.route == route.name } ?? []
-            guard !tripped.isEmpty || !shared.isEmpty else { throw AdminError("route \(route.name) has no tripped guard") }
-            var changes: [String] = []
-            if let fleet = service.fleet, !shared.isEmpty {
-                try fleet.updateLatches { $0 = $0.filter { $0.value.route != route.name } }
-                for latch in shared.sorted(by: { $0.guardName < $1.guardName }) where !tripped.contains(where: { $0.name == latch.guardName }) {
-                    changes.append("guard \(latch.guardName): trip of \(latch.time) on instance \(latch.instance) acknowledged")
-                }
-            }
-            for guardConfig in tripped {
-                let trip = service.guardBook.run(guardConfig).trip!
-                service.acknowledgeLocally(guardConfig)
-                changes.append("guard \(guardConfig.name): trip of \(trip.time) acknowledged" + (service.fleet == nil ? "" : " in the fleet"))
-            }
-            try service.recordGuardChange(command, caller, changes)
-            return .success(changes.joined(separator: "\n"), json: ["changes": changes])
         case "add":
             if route.mode == .tcp { throw AdminError("guards are for http routes (route \(route.name) is mode tcp)") }
             let parsed: GuardConfig
@@ -67,9 +49,10 @@ enum GuardCommands {
                 }
                 throw AdminError("route \(route.name) has no guard \(words[3]) added at run time")
             }
-            // A removed guard's latch in the fleet's store goes with it (else nobody could ack it).
+            // A removed guard's latch in the fleet's store goes with it, when it tripped here
+            // (another instance's guard of the same name stays latched until an ack).
             let removedKey = "\(route.name)/\(words[3])"
-            if let fleet = service.fleet, fleet.latches?.latches[removedKey] != nil {
+            if let fleet = service.fleet, fleet.latches?.latches[removedKey]?.instance == fleet.instanceName {
                 try fleet.updateLatches { $0[removedKey] = nil }
             }
             let removed = service.guardBook.record.runtimeGuards.remove(at: index)
@@ -81,6 +64,37 @@ enum GuardCommands {
         default:
             throw AdminError("usage: \(usage)")
         }
+    }
+
+    /// `guard ROUTE ack`: opens the route's latches. In a fleet (read by `prepareChange` just
+    /// now) the route's latches in the store, wherever they tripped, go first: refused if
+    /// they cannot, so that no instance opens while the others stay latched. A route this
+    /// instance lacks can still be acknowledged when the store has a latch of it (`guards`
+    /// lists it): otherwise it would block raises for good once the name came back.
+    private static func ack(_ service: AdminService, _ routeName: String, _ command: AdminCommandLine, _ caller: Caller) throws(AdminError) -> AdminAnswer {
+        let shared = service.fleet?.latches?.latches.values.filter { $0.route == routeName } ?? []
+        let name: String
+        if shared.isEmpty { name = try AdminCommands.route(service, routeName).name } else { name = routeName }
+        let tripped = service.allGuards.filter { $0.route == name && service.guardBook.run($0).tripped }
+        guard !tripped.isEmpty || !shared.isEmpty else { throw AdminError("route \(name) has no tripped guard") }
+        var changes: [String] = []
+        if let fleet = service.fleet, !shared.isEmpty {
+            try fleet.updateLatches { $0 = $0.filter { $0.value.route != name } }
+            for latch in shared.sorted(by: { $0.guardName < $1.guardName }) where !tripped.contains(where: { $0.name == latch.guardName }) {
+                changes.append("guard \(latch.guardName): trip of \(latch.time) on instance \(latch.instance) acknowledged")
+            }
+        }
+        for guardConfig in tripped {
+            let trip = service.guardBook.run(guardConfig).trip!
+            service.acknowledgeLocally(guardConfig)
+            changes.append("guard \(guardConfig.name): trip of \(trip.time) acknowledged" + (trip.fleetRevision == nil ? "" : " in the fleet"))
+        }
+        do {
+            try service.recordGuardChange(command, caller, changes)
+        } catch where !shared.isEmpty {
+            throw AdminError("\(error.message); the fleet's latches of route \(name) were already taken out of the store: the other instances open")
+        }
+        return .success(changes.joined(separator: "\n"), json: ["changes": changes])
     }
 
     /// One line per guard, then its figures.
@@ -109,6 +123,9 @@ enum GuardCommands {
              "new": $0.config.newSide, "old": $0.config.oldSide, "state": $0.run.tripped ? "tripped" : $0.run.lastWord,
              "figures": $0.run.trip?.figures ?? $0.run.lastFigures, "tripped_at": $0.run.trip?.time as Any, "trips": $0.trips,
              "definition": $0.config.text]
+        } + service.foreignLatches.map {
+            ["route": $0.route, "name": $0.guardName, "mode": $0.mode, "new": $0.newSide, "state": "tripped",
+             "figures": $0.figures, "tripped_at": $0.time, "tripped_on": $0.instance, "defined_here": false]
         }
     }
 }

@@ -49,6 +49,13 @@ extension FleetTests {
             #expect(!lower.hasPrefix("error"), "\(lower)")
             let guards = fixture.b.command("guards")
             #expect(guards.contains("(not defined here)") && guards.contains("TRIPPED on instance a"), "\(guards)")
+            // A latches document written by hand that does not parse opens nothing: the
+            // latches read before it stay in force on every instance.
+            _ = try fixture.cluster.etcdctl(["put", fixture.keys + "latches", "not json"])
+            usleep(1_500_000)
+            #expect(fixture.a.command("guards").contains("TRIPPED"), "A stays latched")
+            let again = fixture.b.command("weight other cloud 60%")
+            #expect(again.hasPrefix("error") && again.contains("tripped on instance a"), "\(again)")
             // B acknowledges: the store's latch goes, A's opens within a few heartbeats.
             let ack = fixture.b.command("guard other ack")
             #expect(!ack.hasPrefix("error") && ack.contains("on instance a acknowledged"), "\(ack)")
