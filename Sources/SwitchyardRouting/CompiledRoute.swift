@@ -37,6 +37,9 @@ public final class CompiledRoute: Sendable {
     let splitEnds: [Int]
     /// Lower-cased header name, or the cookie name as sent; nil for `sticky client`.
     let stickyName: ByteString?
+    /// `sticky cookie NAME`: `NAME-legacy`, the fallback cookie issued beside it over TLS
+    /// (`HeadWriter.appendLegacyCookie`) and read when NAME is not sent.
+    let stickyLegacyName: ByteString?
 
     enum CompiledCohort: Sendable {
         case header(name: ByteString, value: ByteString, backend: Int)
@@ -145,6 +148,7 @@ public final class CompiledRoute: Sendable {
         self.splitBackends = splitBackends
         self.splitEnds = splitEnds
         self.stickyName = stickyName
+        if case .cookie(let name) = config.sticky { stickyLegacyName = ByteString(name + Self.legacyCookieSuffix) } else { stickyLegacyName = nil }
         self.hold = hold
         self.mirror = mirror
     }
@@ -178,5 +182,20 @@ extension CompiledRoute {
         }
         for cohort in cohorts { used.insert(cohort.backend) }
         return used
+    }
+}
+
+extension CompiledRoute {
+    /// The fallback cookie's name is the sticky cookie's with this after it.
+    public static let legacyCookieSuffix = "-legacy"
+
+    /// The sticky cookie's value as `header` (the request's Cookie field) sends it: the
+    /// cookie itself, else its `-legacy` fallback (a browser that refuses or mistreats
+    /// `SameSite=None` sends only that one); nil when neither is there or both are empty.
+    /// Does not allocate.
+    func stickyCookie(in header: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        if let name = stickyName, let sent = ByteMatch.cookie(name.bytes, in: header), sent.count > 0 { return sent }
+        if let legacy = stickyLegacyName, let sent = ByteMatch.cookie(legacy.bytes, in: header), sent.count > 0 { return sent }
+        return nil
     }
 }

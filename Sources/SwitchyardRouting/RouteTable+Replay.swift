@@ -49,7 +49,7 @@ extension RouteTable {
         switch route.sticky {
         case .cookie:
             let header = request.cookieHeader
-            if let name = route.stickyName, let sent = header.flatMap({ ByteMatch.cookie(name.bytes, in: $0) }), sent.count > 0 {
+            if let sent = header.flatMap({ route.stickyCookie(in: $0) }) {
                 keys.keyHash = StickyBucket.hash(sent)
             } else if decision.issueCookie {
                 keys.keyHash = StickyBucket.hashOfCookieValue(decision.cookieValue)

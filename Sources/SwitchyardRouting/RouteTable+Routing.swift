@@ -85,7 +85,7 @@ extension RouteTable {
         switch route.sticky {
         case .cookie:
             let header = request.cookieHeader
-            if let sent = header.flatMap({ ByteMatch.cookie(route.stickyName!.bytes, in: $0) }), sent.count > 0 {
+            if let sent = header.flatMap({ route.stickyCookie(in: $0) }) {
                 bucket = StickyBucket.of(sent)
             } else {
                 issueCookie = true

@@ -71,6 +71,33 @@ import SwitchyardSystem
         #expect(h.legacy.connectionCount == 1, "both requests shared one upstream connection")
     }
 
+    /// Over TLS a fallback cookie `NAME-legacy` (same token, no SameSite) comes beside the
+    /// sticky cookie, over HTTP/1.1 and HTTP/2, and a request sending only it keeps its
+    /// bucket: no new cookie. Browsers that refuse `SameSite=None` (Chrome 51–66) or treat
+    /// it as Strict (Safari on iOS 12, on the identity provider's cross-site POST) send only
+    /// the fallback; before, they drew a new bucket and could land on the other side.
+    @Test func aFallbackCookieWithoutSameSiteKeepsTheBucketForOldBrowsers() throws {
+        try requireTools("openssl", "curl")
+        let certificate = try Certificate()
+        let (h, port) = try harness(certificate)
+        defer { h.stop() }
+        let first = curl(port, certificate, ["-i", "https://localhost:\(port)/a"])
+        let pair = try Regex("\r\nSet-Cookie: SB=([0-9a-f]{16}); Path=/; HttpOnly; SameSite=None; Secure\r\nSet-Cookie: SB-legacy=([0-9a-f]{16}); Path=/; HttpOnly; Secure\r\n")
+        let match = try #require(first.output.firstMatch(of: pair), "both cookies, exactly: \(first.output)")
+        let token = String(match.output[1].substring ?? "")
+        #expect(token == String(match.output[2].substring ?? ""), "one token in both")
+        let legacyOnly = curl(port, certificate, ["-i", "-H", "Cookie: other=1; SB-legacy=\(token)", "https://localhost:\(port)/a"])
+        #expect(legacyOnly.output.contains("legacy answered GET /a"), "\(legacyOnly.output)")
+        #expect(!legacyOnly.output.lowercased().contains("set-cookie"), "the fallback kept the bucket: no new cookie: \(legacyOnly.output)")
+        let both = curl(port, certificate, ["-i", "-H", "Cookie: SB=\(token); SB-legacy=\(token)", "https://localhost:\(port)/a"])
+        #expect(!both.output.lowercased().contains("set-cookie"), "\(both.output)")
+        // HTTP/2 issues the pair too.
+        let h2 = Self.run(toolPath("curl"), ["-s", "-i", "--http2", "--cacert", certificate.cert, "--resolve", "localhost:\(port):127.0.0.1",
+                                              "--max-time", "20", "https://localhost:\(port)/a"])
+        #expect(h2.output.contains("HTTP/2 200"), "\(h2.output)")
+        #expect(h2.output.contains("set-cookie: SB-legacy=") && h2.output.contains("SameSite=None; Secure"), "\(h2.output)")
+    }
+
     /// "TLS 1.2 and 1.3 … modern ciphers only": a client that offers only TLS 1.0 or 1.1
     /// (and would accept any cipher) gets no session; the same client offering TLS 1.2 does.
     @Test func tls10And11AreRefused() throws {

@@ -265,6 +265,11 @@ enum HeadWriter {
                 out.append("Set-Cookie: ")
                 appendCookie(out, name: x.cookieName, value: x.cookieValue, secure: x.secureCookie)
                 out.append("\r\n")
+                if x.secureCookie {
+                    out.append("Set-Cookie: ")
+                    appendLegacyCookie(out, name: x.cookieName, value: x.cookieValue)
+                    out.append("\r\n")
+                }
             }
         }
         guard out.writableCount >= 2 else { return false }
@@ -285,6 +290,20 @@ enum HeadWriter {
         out.append(byte: UInt8(ascii: "="))
         out.append(hex: value, width: 16)
         out.append(secure ? "; Path=/; HttpOnly; SameSite=None; Secure" : "; Path=/; HttpOnly; SameSite=Lax")
+    }
+
+    /// Over TLS, the fallback beside it: `NAME-legacy`, the same token, no SameSite. Some
+    /// browsers mistreat `SameSite=None`: Chrome 51–66 and old UC Browser refuse the cookie
+    /// (no stickiness at all), Safari on iOS 12 and macOS 10.14 treats it as `Strict` (not
+    /// sent on the identity provider's cross-site POST: the login drew a new bucket, the
+    /// user moved sides — the ward iPads that cannot update). They take and send this one;
+    /// browsers of today keep it `Lax` by default and send the first (`stickyCookie`).
+    static func appendLegacyCookie(_ out: IOBuffer, name: UnsafeRawBufferPointer, value: UInt64) {
+        out.append(name)
+        out.append("-legacy")   // CompiledRoute.legacyCookieSuffix
+        out.append(byte: UInt8(ascii: "="))
+        out.append(hex: value, width: 16)
+        out.append("; Path=/; HttpOnly; Secure")
     }
 
     /// A short error answer of our own. `close` adds `Connection: close`; `headOnly` (a

@@ -54,7 +54,7 @@ extension RouteTable {
         switch route.sticky {
         case .cookie:
             let header = request.cookieHeader
-            if let sent = header.flatMap({ ByteMatch.cookie(route.stickyName!.bytes, in: $0) }), sent.count > 0 {
+            if let sent = header.flatMap({ route.stickyCookie(in: $0) }) {
                 return StickyBucket.of(sent)
             }
         case .header:
