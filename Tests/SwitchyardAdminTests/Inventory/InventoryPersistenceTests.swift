@@ -28,6 +28,35 @@ import SwitchyardOrigin
         }
     }
 
+    /// Counts in `inventory.json` that parse but add up past 2^64 (a hand edit, a corrupt
+    /// file; the state directory may be writable by the admin group) do not stop the proxy:
+    /// before, the cutover page's summary added them with a trapping `+` and the first
+    /// `GET /status.json` killed the process, again after every restart.
+    @Test func countsThatAddUpPastUInt64DoNotStopTheCutoverPage() throws {
+        let directory = NSTemporaryDirectory() + "switchyard-inventory-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let big = UInt64.max
+        func row(_ product: String) -> String {
+            #"{"parts":["app","\#(product)"],"network":0,"count":\#(big),"firstSeen":1,"lastSeen":2,"pinned":0,"errors":0,"longestMilliseconds":0}"#
+        }
+        try #"{"rows":{"clients":[\#(row("okhttp")),\#(row("curl"))]},"other":{}}"#
+            .write(toFile: directory + "/inventory.json", atomically: true, encoding: .utf8)
+        let routes = ServeProcessTests.routes(directory, 9, 9) + "\nmetrics 127.0.0.1:0\n"
+        let served = try ServeProcessTests.Served(directory: directory, routes: routes)
+        defer { served.stop() }
+        var port: UInt16?
+        try waitFor("the cutover page's port", seconds: 10) {
+            guard let range = served.errorLog.range(of: "cutover page on http://127.0.0.1:") else { return false }
+            port = UInt16(served.errorLog[range.upperBound...].prefix { $0.isNumber })
+            return port != nil
+        }
+        let page = try runProcess(try tool("curl"), ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10",
+                                                     "http://127.0.0.1:\(try #require(port))/status.json"])
+        #expect(page.output == "200", "\(page.output) \(served.errorLog.suffix(800))")
+        #expect(served.process.isRunning, "the proxy serves on")
+    }
+
     @Test func theInventorySurvivesARestartAndADamagedFileIsKeptAside() throws {
         let legacy = try OriginServer(name: "legacy"), cloud = try OriginServer(name: "cloud")
         legacy.start()
