@@ -359,13 +359,16 @@ public final class FleetAgent: @unchecked Sendable {
 
     // MARK: records
 
-    /// This instance's record as it stands.
-    func ownRecord() -> FleetInstanceRecord {
+    /// This instance's record as it stands. `measuringHold`: with the writes in flight on
+    /// held routes, counted after the generation was read (the heartbeat's record).
+    func ownRecord(measuringHold: Bool = false) -> FleetInstanceRecord {
         let (generation, revision, at) = applied.withLock { $0 }
         let link = currentLink()
         let (word, error) = (link.statusWord, link.rejection ?? link.alarm ?? link.lastError)
-        return FleetInstanceRecord(name: instanceName, generation: generation, revision: revision, appliedAtMilliseconds: at,
-                                   seenAtMilliseconds: Self.wallMilliseconds(), status: word, error: error)
+        var record = FleetInstanceRecord(name: instanceName, generation: generation, revision: revision, appliedAtMilliseconds: at,
+                                         seenAtMilliseconds: Self.wallMilliseconds(), status: word, error: error)
+        if measuringHold { record.heldWritesInFlight = service?.heldWritesInFlight() }
+        return record
     }
 
     /// Writes `instances/<name>` under the current lease (no lease yet: nothing to do).

@@ -106,6 +106,10 @@ struct FleetInstanceRecord: Codable, Equatable {
     /// `synced`, `detached` or `rejected`.
     var status: String
     var error: String?
+    /// Writes in flight upstream on this instance's held routes, measured after it applied
+    /// `generation` (the heartbeat's record only; nil: no route held, or not measured). A
+    /// `hold` typed on another instance answers quiet only once every member says 0.
+    var heldWritesInFlight: Int?
 
     /// The record with its texts screened (`AdminText.screened`): it comes from etcd, where
     /// anyone with access can write, and `status` shows it on an operator's terminal.

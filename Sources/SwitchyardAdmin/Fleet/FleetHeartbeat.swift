@@ -51,7 +51,7 @@ struct FleetHeartbeat {
             agent.lease.withLock { $0 = granted }
             try client.put(agent.keys.member(agent.instanceName), Data(agent.instanceName.utf8))
         }
-        let record = agent.ownRecord()
+        let record = agent.ownRecord(measuringHold: true)
         if let data = try? JSONEncoder().encode(record) {
             try client.put(agent.keys.instance(agent.instanceName), data, lease: agent.lease.withLock { $0 })
         }

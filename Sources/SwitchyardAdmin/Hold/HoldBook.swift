@@ -53,3 +53,13 @@ extension AuditLog {
         return formatter.string(from: Date(timeIntervalSince1970: seconds))
     }
 }
+
+extension AdminService {
+    /// Writes in flight upstream on the routes held now; nil when none is (for this
+    /// instance's fleet record: `FleetAgent.holdLaggards`).
+    func heldWritesInFlight() -> Int? {
+        let held = Set(table.routes.filter { $0.hold != nil }.map(\.name))
+        guard !held.isEmpty else { return nil }
+        return dataPlane.holdSnapshot(routes: held).writesInFlight.values.reduce(0, +)
+    }
+}

@@ -115,6 +115,7 @@ public enum HoldCommands {
     /// Its answer is the signal that the database freeze may start.
     static func quiesce(_ service: AdminService, _ names: [String], progress: AdminProgress = .silent) -> [String] {
         let routes = Set(names)
+        let generation = service.table.generation
         service.holdBook.began(names, rejections: service.dataPlane.holdSnapshot(routes: []).rejections)
         let deadline = Clock.monotonicMilliseconds() + quiescenceMilliseconds
         let list = names.joined(separator: ", ")
@@ -122,7 +123,9 @@ public enum HoldCommands {
             let snapshot = service.dataPlane.holdSnapshot(routes: routes)
             let inFlight = snapshot.writesInFlight.values.reduce(0, +)
             if inFlight == 0 {
-                return ["held: \(list) (writes); 0 in flight; \(snapshot.parked) parked"]
+                let line = "held: \(list) (writes); 0 in flight; \(snapshot.parked) parked"
+                guard let fleet = service.fleet else { return [line] }
+                return [fleetQuiesce(fleet, generation: generation, line: line, deadline: deadline, progress: progress)]
             }
             let now = Clock.monotonicMilliseconds()
             progress.report("\(inFlight) write(s) still in flight upstream, \((deadline &- min(now, deadline) + 999) / 1000)s left; \(snapshot.parked) parked", now: now)
@@ -131,6 +134,24 @@ public enum HoldCommands {
                 return ["held: \(list) (writes); \(inFlight) still in flight after \(quiescenceMilliseconds / 1000)s on \(servers); \(snapshot.parked) parked — \(notQuietMarker)"]
             }
             usleep(10_000)
+        }
+    }
+
+    /// In a fleet, after this instance's own writes: every other member must have applied
+    /// the hold and report nothing in flight (`FleetAgent.holdLaggards`), or the answer says
+    /// which did not, with the marker the CLI exits 4 on.
+    private static func fleetQuiesce(_ fleet: FleetAgent, generation: UInt64, line: String, deadline: UInt64,
+                                     progress: AdminProgress) -> String {
+        let client = fleet.followUpClient()
+        while true {
+            let laggards = fleet.holdLaggards(generation: generation, using: client)
+            if laggards.isEmpty { return line + "; every other instance of fleet \(fleet.config.name) quiet" }
+            let now = Clock.monotonicMilliseconds()
+            if now >= deadline {
+                return line + " here; not quiet after \(quiescenceMilliseconds / 1000)s on " + laggards.joined(separator: ", ") + " — \(notQuietMarker)"
+            }
+            progress.report("waiting for fleet \(fleet.config.name): " + laggards.joined(separator: ", ") + ", \((deadline &- now + 999) / 1000)s left", now: now)
+            usleep(100_000)
         }
     }
 

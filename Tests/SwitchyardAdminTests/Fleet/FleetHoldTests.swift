@@ -29,5 +29,27 @@ extension FleetTests {
             #expect(answer?.hasPrefix("cloud answered POST /notes/1") == true, "\(answer ?? "no answer")")
             #expect(HoldSupport.seen(fixture.legacy, "POST", "/notes") == 0)
         }
+
+        /// `hold` typed on A answers quiet — the signal that the database freeze may start —
+        /// only once B's write already in flight upstream has been answered. Before, A looked
+        /// at its own writes only and said "0 in flight" while B's write was still running
+        /// against the database about to be frozen.
+        @Test func aHoldWaitsForWritesInFlightOnEveryInstance() throws {
+            let fixture = try FleetFixture(instanceNames: ["a", "b"])
+            defer { fixture.shutdown() }
+            let port = try fixture.b.port()
+            let slow = Background<String?> {
+                guard let client = try? TestClient(port: port, timeoutSeconds: 30) else { return nil }
+                return HoldSupport.post(client, "/slow?ms=3000", body: "note")?.text
+            }
+            try waitFor("B's write to reach legacy", seconds: 5) { HoldSupport.seen(fixture.legacy, "POST", "/slow") == 1 }
+            let started = Date()
+            let hold = fixture.a.command("hold app")
+            let waited = Date().timeIntervalSince(started)
+            let answer = try slow.wait(seconds: 10)
+            #expect(answer?.hasPrefix("legacy answered slowly") == true, "B's write was answered: \(answer ?? "none")")
+            #expect(hold.contains("every other instance of fleet clinic quiet") && !hold.contains("not quiet"), "\(hold)")
+            #expect(waited > 1.5, "the answer waited for B's write (\(waited) s): \(hold)")
+        }
     }
 }
