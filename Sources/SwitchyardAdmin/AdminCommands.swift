@@ -1,3 +1,4 @@
+import Foundation
 import SwitchyardRouting
 
 /// What a command produces: an answer (read-only commands) or a change to commit.
@@ -308,8 +309,26 @@ enum AdminCommands {
         default:
             throw AdminError("usage: revert [to N]")
         }
-        let (state, warnings) = target.state.reconciled(with: service.config)
-        return .init(state: state, extraLines: ["state of generation \(target.generation) restored"] + warnings.map { "warning: \($0)" })
+        var (state, warnings) = target.state.reconciled(with: service.config)
+        // A hold the revert brings back (a `revert` typed after a `release`) starts now, and
+        // the answer waits for quiescence as `hold`'s does. Restored as it was, its `since`
+        // was the old hold's: more than 10 minutes ago, every write got 503 at once.
+        let inForce = service.table.state
+        let restored = state.routes.keys.filter { state.routes[$0]?.hold != nil && inForce.routes[$0]?.hold == nil }.sorted()
+        let now = Date().timeIntervalSince1970
+        for name in restored { state.routes[name]?.hold?.since = now }
+        var change = AdminService.Change(state: state, extraLines: ["state of generation \(target.generation) restored"]
+            + restored.map { "route \($0) held again (as in generation \(target.generation)) from now: `release \($0)` ends it" }
+            + warnings.map { "warning: \($0)" })
+        if !restored.isEmpty {
+            let ended = inForce.routes.keys.filter { inForce.routes[$0]?.hold != nil && state.routes[$0]?.hold == nil }.sorted()
+            let text = command.text
+            change.followUp = { service, progress in
+                HoldCommands.quiesce(service, restored, progress: progress)
+                    + (ended.isEmpty ? [] : HoldCommands.drain(service, ended, rate: HoldCommands.defaultRate, command: text, progress: progress))
+            }
+        }
+        return change
     }
 
     static func drain(_ service: AdminService, _ command: AdminCommandLine, _ caller: Caller) throws(AdminError) -> CommandOutcome {

@@ -73,6 +73,24 @@ import SwitchyardTestSupport
         #expect(try parked.wait()?.text.hasPrefix("legacy answered POST /notes/r") == true)
     }
 
+    /// A `revert` typed after a `release` holds the route again: the hold starts now (its
+    /// max-wait and its 10-minute limit counted from the revert) and the answer waits for
+    /// quiescence as `hold`'s does. Before, it came back with the old hold's start: a hold
+    /// begun more than 10 minutes earlier answered every write 503 at once.
+    @Test func aRevertThatBringsAHoldBackStartsItNow() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes)
+        defer { h.stop() }
+        #expect(h.run("hold app").ok)
+        #expect(h.run("release app").ok)
+        sleep(2)
+        let before = Date().timeIntervalSince1970
+        let revert = h.run("revert")
+        #expect(revert.ok && revert.text.contains("route app held again") && revert.text.contains("held: app (writes); 0 in flight"), "\(revert.text)")
+        let since = try #require(h.proxy.table.routes[0].hold?.state.since)
+        #expect(since >= before - 0.5, "the hold starts at the revert (\(since) vs \(before))")
+        #expect(h.run("release app").ok)
+    }
+
     @Test func badInputIsRefusedInOneLineAuditedAndChangesNothing() throws {
         let h = try AdminHarness(routes: HoldSupport.routes)
         defer { h.stop() }
