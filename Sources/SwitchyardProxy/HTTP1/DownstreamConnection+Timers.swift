@@ -54,6 +54,15 @@ extension DownstreamConnection {
             worker.stats.timeouts += 1
             performThenAdvance(exchange.deadlinePassed())
         case .parked:
+            // Its route was released and the release's pacing has not reached it yet: its
+            // max-wait stops counting (a release of 2,000 writes at 100/s takes 20 s; those
+            // at the back were answered "not saved" mid-release), up to the longest a
+            // release runs (`HoldCommands.drain`'s give-up).
+            let bound = parkedSince &+ Self.releaseGraceMilliseconds
+            if now < bound, Proxy.isReleased(self, by: worker.current.table) {
+                deadline = bound
+                return
+            }
             parkExpired()
         case .connecting:
             connectFailed(Errno(code: ETIMEDOUT, call: "connect"))

@@ -73,6 +73,10 @@ extension DownstreamConnection {
         return true
     }
 
+    /// How long after it parked a released write may still wait for the release's pacing:
+    /// the longest max-wait and the 10 s more the release follow-up runs (`drain`).
+    static let releaseGraceMilliseconds: UInt64 = UInt64(HoldState.maxMaxWaitSeconds + 10) * 1000
+
     /// Max-wait passed, or the process stops (`reason` `.shutdown`): 503 with Retry-After,
     /// "not saved"; the request is never forwarded.
     func parkExpired(_ reason: HoldRejection = .maxWait) {

@@ -92,7 +92,7 @@ extension Proxy {
     }
 
     /// Whether the table in force no longer holds the route a parked request was routed to.
-    private static func isReleased(_ connection: DownstreamConnection, by table: RouteTable) -> Bool {
+    static func isReleased(_ connection: DownstreamConnection, by table: RouteTable) -> Bool {
         guard let handle = connection.handle, connection.decision.route >= 0 else { return true }
         let name = handle.table.routes[connection.decision.route].name
         guard let now = table.routeIndex(named: name) else { return true }

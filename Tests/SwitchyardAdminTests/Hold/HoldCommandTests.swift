@@ -42,6 +42,25 @@ import SwitchyardTestSupport
         #expect(h.auditRecords().contains { $0["outcome"] as? String == "hold-report" })
     }
 
+    /// A slow release does not answer its own queue "not saved": once the route is released,
+    /// a parked write's max-wait stops counting while the pacing reaches it. Before, with a
+    /// 2 s max-wait and a release at 1/s, the writes at the back got 503 mid-release.
+    @Test func aPacedReleaseOutlastingTheMaxWaitLosesNoParkedWrite() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes, workers: 1)
+        defer { h.stop() }
+        #expect(h.run("hold app --max-wait 2s").ok)
+        var pending: [Background<TestClient.Response?>] = []
+        for i in 0..<4 {
+            let client = Handed(try TestClient(port: h.port))
+            pending.append(Background { HoldSupport.post(client.client, "/notes/\(i)") })
+            try waitFor("write \(i) to park", seconds: 5) { h.proxy.holdSnapshot().parked == i + 1 }
+        }
+        #expect(h.run("release app --rate 1/s").ok)
+        let statuses = try pending.map { try $0.wait(seconds: 20)?.status }
+        #expect(statuses == [200, 200, 200, 200], "every parked write was forwarded: \(statuses)")
+        #expect(HoldSupport.seen(h.legacy, "POST", "/notes") == 4)
+    }
+
     @Test func aParkedConnectionKeepsItsOrderAndOtherWritesArriveInArrivalOrder() throws {
         let h = try AdminHarness(routes: HoldSupport.routes, workers: 1)
         defer { h.stop() }
