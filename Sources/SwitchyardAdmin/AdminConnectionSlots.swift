@@ -20,12 +20,21 @@ final class AdminConnectionSlots: @unchecked Sendable {
         self.perUIDLimit = perUIDLimit
     }
 
-    /// Takes a slot for `uid`, or says why not (the one-line refusal).
-    func take(uid: UInt32) -> AdminError? {
+    /// Slots only callers who may change routing get (a quarter of the cap, at most 4):
+    /// readers of the socket's group holding every connection open (a status loop, a stuck
+    /// script) must not lock out the on-call operator in the middle of an incident.
+    var reserved: Int { min(4, limit / 4) }
+
+    /// Takes a slot for `uid`, or says why not (the one-line refusal). `mayChange`: whether
+    /// the caller may change routing, asked only once the reserved slots are reached.
+    func take(uid: UInt32, mayChange: () -> Bool = { true }) -> AdminError? {
         lock.lock()
         defer { lock.unlock() }
         if total >= limit {
             return AdminError("too many admin connections (\(limit) open); try again when one has finished")
+        }
+        if total >= limit - reserved && !mayChange() {
+            return AdminError("too many admin connections (\(total) open; the last \(reserved) are kept for those who may change routing); try again when one has finished")
         }
         let mine = perUID[uid, default: 0]
         if mine >= perUIDLimit {

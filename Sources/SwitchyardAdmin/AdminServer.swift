@@ -156,9 +156,11 @@ public final class AdminServer: @unchecked Sendable {
             return
         }
         let caller = Caller(uid: credentials.uid, gid: credentials.gid, pid: credentials.pid)
-        if let refusal = slots.take(uid: caller.uid) {
+        // The cheap checks only (uid, primary group): no group database lookup on the
+        // accept thread, which a hung directory service would stall for everyone.
+        if let refusal = slots.take(uid: caller.uid, mayChange: { self.service.policy.mayChange(caller, groups: []) }) {
             send(fd, AdminAnswer.failure(refusal).rendered(json: false))
-            fd.close()
+            Self.closeAfterAnswer(fd)
             return
         }
         let thread = Thread { [self] in
@@ -241,6 +243,20 @@ public final class AdminServer: @unchecked Sendable {
         let (answer, json) = service.execute(line, caller: caller, progress: progress)
         send(fd, answer.rendered(json: json))
         return true
+    }
+
+    /// Closes a connection refused before it was read. Its command, already sent, would be
+    /// unread data: closing over it makes the kernel reset the client (ECONNRESET), which
+    /// then lost the refusal line it had not read yet — the CLI said "connection reset"
+    /// instead of why. What has arrived is read first (without waiting: the accept thread).
+    private static func closeAfterAnswer(_ fd: FileDescriptor) {
+        Socket.shutdownWrite(fd)
+        var sink = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<4 {
+            let n = sink.withUnsafeMutableBytes { recv(fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n <= 0 { break }
+        }
+        fd.close()
     }
 
     private func send(_ fd: FileDescriptor, _ text: String) {

@@ -189,6 +189,35 @@ import SwitchyardTestSupport
         for connection in held { connection.fd.close() }
     }
 
+    /// The last quarter of the slots (at most 4) is kept for callers who may change
+    /// routing: a reader of the socket's group holding connections open (a status loop, a
+    /// stuck script) cannot lock out root in the middle of an incident. Before, it could take
+    /// every slot.
+    @Test(.enabled(if: rootOrCI, "needs root, to hold connections as another uid (under CI=true it fails instead)"))
+    func theLastSlotsAreKeptForThoseWhoMayChangeRouting() throws {
+        try requireRoot("setpriv holds the connections as uid 65534")
+        let setpriv = try tool("setpriv")
+        let directory = try Self.makeDirectory(mode: 0o755)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let served = try Self.serve(directory, adminOptions: "max-connections 8 max-connections-per-uid 10 idle-timeout 20s")
+        defer { served.stop() }
+        chmod(served.admin, 0o666)
+        // uid 65534 opens 6 connections, each sending `status` and staying open, then runs
+        // `switchyard status`, which is refused; root then asks and is let in.
+        let socat = try tool("socat")
+        let script = "for i in 1 2 3 4 5 6; do (printf 'status\\n'; sleep 6) | \(socat) - UNIX-CONNECT:$1 & done; sleep 2; "
+            + "\(try switchyardBinary()) status --admin $1; wait"
+        let reader = Background { try? runProcess(setpriv, ["--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                                                           "sh", "-c", script, "sh", served.admin], timeoutSeconds: 20) }
+        usleep(3_500_000)
+        let root = ServeProcessTests.command(served.admin, "status") ?? ""
+        #expect(root.contains("generation"), "root is let in: \(root)")
+        let output = try #require(try reader.wait(seconds: 25) ?? nil).output
+        let refusals = output.components(separatedBy: "error: too many admin connections").count - 1
+        #expect(refusals == 1 && output.contains("(6 open; the last 2 are kept for those who may change routing)"), "refusals \(refusals), served \(output.components(separatedBy: "generation").count - 1): \(output.split(separator: "\n").filter { !$0.hasPrefix(" ") && !$0.isEmpty }.joined(separator: " / "))")
+        #expect(output.components(separatedBy: "generation").count - 1 >= 6, "six were served: \(output)")
+    }
+
     @Test
     func theLengthLimitIsExact() throws {
         let directory = try Self.makeDirectory()
