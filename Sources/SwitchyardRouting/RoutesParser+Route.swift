@@ -160,7 +160,15 @@ extension RoutesParser {
                 paths[option.text] = tokens[i + 1].text
                 i += 2
             }
-            guard i == tokens.count, let key = paths["key"] else {
+            // One word left over: a `key` or `chain` without its path, or a stray word. Said
+            // at that word (before: "cert needs a key" at `cert`, the key being there).
+            if i < tokens.count {
+                let last = tokens[i]
+                error(last, last.text == "key" || last.text == "chain" ? "\(last.text) needs a path (usage: \(usage))"
+                                                                        : "unexpected \"\(last.text)\" (usage: \(usage))")
+                return
+            }
+            guard let key = paths["key"] else {
                 error(keyword, "cert needs a key (usage: \(usage))")
                 return
             }

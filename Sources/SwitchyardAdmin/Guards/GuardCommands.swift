@@ -52,15 +52,22 @@ enum GuardCommands {
             // A removed guard's latch in the fleet's store goes with it, when it tripped here
             // (another instance's guard of the same name stays latched until an ack).
             let removedKey = "\(route.name)/\(words[3])"
+            var latchRemoved = false
             if let fleet = service.fleet, fleet.latches?.latches[removedKey]?.instance == fleet.instanceName {
                 try fleet.updateLatches { $0[removedKey] = nil }
+                latchRemoved = true
             }
             let removed = service.guardBook.record.runtimeGuards.remove(at: index)
             service.guardBook.record.trips.removeValue(forKey: GuardBook.key(removed))
             service.guardBook.runs.removeValue(forKey: GuardBook.key(removed))
-            let change = "guard removed from route \(route.name): \(removed.text)"
-            try service.recordGuardChange(command, caller, [change])
-            return .success(change, json: ["changes": [change]])
+            var changes = ["guard removed from route \(route.name): \(removed.text)"]
+            if latchRemoved { changes.append("guard \(removed.name): its latch taken out of the fleet's store") }
+            do {
+                try service.recordGuardChange(command, caller, changes)
+            } catch where latchRemoved {
+                throw AdminError("\(error.message); the guard's latch was already taken out of the fleet's store: the other instances open")
+            }
+            return .success(changes.joined(separator: "\n"), json: ["changes": changes])
         default:
             throw AdminError("usage: \(usage)")
         }
