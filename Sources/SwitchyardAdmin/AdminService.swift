@@ -57,6 +57,11 @@ public final class AdminService: @unchecked Sendable {
     /// this one must not write behind it.
     private let frozen = Locked<String?>(nil)
     private let handedOverFlag = Locked(false)
+    /// Serializes the records written outside a command's hold of the commit lock (a
+    /// refusal, a release's report, the shutdown's summaries) with `handOver`, and guards
+    /// `refusals`. Not the commit lock: a loop of refused commands (each record fsync'd)
+    /// held up people's changes and the guards' reverts behind it.
+    private let auditLock = NSLock()
 
     /// Restores the state file (if any) against `config`, reconciling names that vanished.
     /// Returns the table to start the data plane with, and warnings for the error log.
@@ -237,15 +242,15 @@ public final class AdminService: @unchecked Sendable {
         }
     }
 
-    /// Runs `body`, which appends to the audit log, under the commit lock `handOver` takes,
+    /// Runs `body`, which appends to the audit log, under the audit lock `handOver` takes,
     /// unless this process has handed the service over: the log's chain is the new process's
     /// then, and a record from here would fork it (two records after the same one; `audit
     /// verify` fails). For records written outside a command's own hold of the lock (a
     /// refusal, a release's report, the shutdown's summaries). False after a hand-over.
     @discardableResult
     private func whileTheAuditLogIsOurs(_ body: () -> Void) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
+        auditLock.lock()
+        defer { auditLock.unlock() }
         guard !handedOverFlag.withLock({ $0 }) else { return false }
         body()
         return true
@@ -313,7 +318,7 @@ public final class AdminService: @unchecked Sendable {
     /// This process is no longer the service: changes stay refused, nothing more is audited.
     func handOver(_ reason: String) {
         lock.withLock {
-            handedOverFlag.withLock { $0 = true }
+            auditLock.withLock { handedOverFlag.withLock { $0 = true } }
             frozen.withLock { $0 = reason }
         }
     }
