@@ -32,7 +32,8 @@ public struct AuditLog: Sendable {
     func append(_ record: Record) throws(AdminError) {
         try chain.head.withLock { (state: inout AuditChainState.Known) throws(AdminError) in
             if !state.loaded {
-                let bytes = try DurableFile.read(path, what: "audit log")
+                // The end only: the head is the last line (`DurableFile.readEnd`).
+                let bytes = try DurableFile.readEnd(path, what: "audit log")
                 // A last line without its newline was torn (power lost, or a SIGKILL mid-
                 // write): the chain starts again (its head cannot be read), and the fragment
                 // is ended first, or the new chain's first record would be glued to it and

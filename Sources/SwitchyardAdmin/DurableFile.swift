@@ -93,6 +93,45 @@ enum DurableFile {
         }
     }
 
+    /// The file's end: its last complete line and whatever follows it (a torn last line),
+    /// or the whole file when it has no newline before its last byte; nil if there is no
+    /// file. Read backwards in growing pieces from the end (64 KiB first): the audit log
+    /// only grows, and its chain's head is its last line — reading it whole at every start
+    /// and first append cost time and memory in proportion to years of records. Refused as
+    /// `read` refuses (a symlink, anything but a regular file).
+    static func readEnd(_ path: String, what: String) throws(AdminError) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else {
+            switch errno {
+            case ENOENT: return nil
+            case ELOOP: throw AdminError("\(what) \(path) is a symlink: refused")
+            default: throw AdminError("\(what) \(path) is unreadable: \(String(cString: strerror(errno)))")
+            }
+        }
+        defer { Glibc.close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw AdminError("\(what) \(path) is not a regular file: refused")
+        }
+        let size = Int(info.st_size)
+        var want = min(size, 65536)
+        while true {
+            var tail = [UInt8](repeating: 0, count: want)
+            var got = 0
+            while got < want {
+                let n = tail.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, want - got, off_t(size - want + got)) }
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { throw AdminError("\(what) \(path) is unreadable: \(String(cString: strerror(errno)))") }
+                if n == 0 { break }
+                got += n
+            }
+            tail.removeLast(want - got)
+            // A newline before the last byte: the last complete line starts after it.
+            if want == size || tail.dropLast().contains(UInt8(ascii: "\n")) { return tail }
+            want = min(size, want * 4)
+        }
+    }
+
     /// Writes everything and fsyncs; the error, if any.
     private static func write(_ bytes: [UInt8], to file: FileDescriptor) -> Errno? {
         var failure: Errno?

@@ -121,6 +121,32 @@ import SwitchyardTestSupport
         #expect(records == 4)
     }
 
+    /// The head is read from the file's end, not the whole file: a log far past the first
+    /// 64 KiB read, and a last record longer than that (many changes), both continue the
+    /// chain. Before, every start and first append read years of records whole.
+    @Test func aRestartedWriterFindsTheHeadAtTheEndOfALargeLog() throws {
+        let h = try Self.harness(changes: 3)
+        defer { h.stop() }
+        let writer = AuditLog(path: h.auditPath)
+        for i in 0..<400 {
+            try writer.append(.init(time: AuditLog.now(), outcome: "accepted", uid: 0, pid: 1, user: "root", command: "test \(i)",
+                                    reason: String(repeating: "r", count: 400), changes: [], error: nil, generationBefore: nil, generation: nil))
+        }
+        let long = (0..<1200).map { "route r\($0): split legacy 50.00% cloud 50.00% (was legacy 100.00%)" }
+        try writer.append(.init(time: AuditLog.now(), outcome: "accepted", uid: 0, pid: 1, user: "root", command: "reload",
+                                reason: nil, changes: long, error: nil, generationBefore: nil, generation: nil))
+        let size = (try FileManager.default.attributesOfItem(atPath: h.auditPath)[.size] as? Int) ?? 0
+        #expect(size > 200_000)
+        let again = AuditLog(path: h.auditPath)
+        try again.append(.init(time: AuditLog.now(), outcome: "accepted", uid: 0, pid: 1, user: "root", command: "after",
+                               reason: nil, changes: [], error: nil, generationBefore: nil, generation: nil))
+        guard case .intact(let records, _, _) = try AuditVerifier.verify(path: h.auditPath) else {
+            Issue.record("\(try AuditVerifier.verify(path: h.auditPath))")
+            return
+        }
+        #expect(records == 3 + 400 + 1 + 1, "one chain: \(records)")
+    }
+
     /// The state file is written before the audit record: a process killed between the two
     /// restarts in a state the audit log never named. The next start writes a `recovered`
     /// record from the state file's history, and the chain stays intact.
