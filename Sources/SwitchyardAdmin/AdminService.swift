@@ -168,6 +168,7 @@ public final class AdminService: @unchecked Sendable {
     /// signal thread must go on taking SIGTERM and the rest meanwhile).
     public func execute(_ line: String, caller: Caller, progress: AdminProgress = .silent,
                         detachFollowUp: Bool = false) -> (AdminAnswer, json: Bool) {
+        if let outside = SimulateCommand.runOutsideTheLock(self, line) { return outside }
         let (answer, json, refusal, followUp) = executeLocked(line, caller: caller)
         if let refusal { recordRefusal(refusal.command, caller, refusal.error, generationBefore: refusal.generation) }
         if let followUp {

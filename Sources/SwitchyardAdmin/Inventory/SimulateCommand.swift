@@ -9,10 +9,29 @@ import SwitchyardRouting
 enum SimulateCommand {
     static let usage = "usage: simulate ROUTE [BACKEND PCT...] [cohort add|remove header N V|cookie N V|client CIDR|path P -> BACKEND]... [--since 24h], e.g. simulate charting cloud 25%"
 
+    /// `simulate` outside the commit lock (nil: the line is another command). The replay
+    /// runs through up to a million records: under the lock, anyone who may read the socket
+    /// held up people's changes and the guards' reverts with a loop of it. The table and
+    /// the routes file's config are taken under the lock, the rest runs on them.
+    static func runOutsideTheLock(_ service: AdminService, _ line: String) -> (AdminAnswer, json: Bool)? {
+        guard let command = try? AdminCommandLine(parsing: line), command.words.first == "simulate" else { return nil }
+        do throws(AdminError) {
+            try command.checkOptions("simulate", allowed: ["--since"])
+            let (table, config) = service.lock.withLock { (service.table, service.config) }
+            return (try run(service, command, table: table, config: config), command.json)
+        } catch {
+            return (.failure(error), command.json)
+        }
+    }
+
     static func run(_ service: AdminService, _ command: AdminCommandLine) throws(AdminError) -> AdminAnswer {
+        try run(service, command, table: service.table, config: service.config)
+    }
+
+    private static func run(_ service: AdminService, _ command: AdminCommandLine, table: RouteTable,
+                            config: RoutesConfig) throws(AdminError) -> AdminAnswer {
         let words = command.words
         guard words.count >= 3 else { throw AdminError(usage) }
-        let table = service.table
         let route = try AdminCommands.route(table, words[1])
         guard route.mode == .http else { throw AdminError("route \(route.name) is a tcp route: its connections are not recorded") }
         // Split the words into the weight part and each cohort part.
@@ -31,7 +50,7 @@ enum SimulateCommand {
         }
         let proposed: RouteTable
         do {
-            proposed = try RouteTable.build(config: service.config, state: state, generation: table.generation + 1)
+            proposed = try RouteTable.build(config: config, state: state, generation: table.generation + 1)
         } catch {
             throw AdminError("the proposal is not a valid table: \(error.errors.map(\.description).joined(separator: "; "))")
         }
