@@ -317,6 +317,11 @@ enum AdminCommands {
         let restored = state.routes.keys.filter { state.routes[$0]?.hold != nil && inForce.routes[$0]?.hold == nil }.sorted()
         let now = Date().timeIntervalSince1970
         for name in restored { state.routes[name]?.hold?.since = now }
+        // Held now and in the target: the hold in force goes on with its own start (an older
+        // hold's start brought back could be past the 10-minute limit at once).
+        for (name, runtime) in inForce.routes where runtime.hold != nil && state.routes[name]?.hold != nil {
+            state.routes[name]?.hold?.since = runtime.hold!.since
+        }
         var change = AdminService.Change(state: state, extraLines: ["state of generation \(target.generation) restored"]
             + restored.map { "route \($0) held again (as in generation \(target.generation)) from now: `release \($0)` ends it" }
             + warnings.map { "warning: \($0)" })

@@ -156,9 +156,9 @@ public final class AdminServer: @unchecked Sendable {
             return
         }
         let caller = Caller(uid: credentials.uid, gid: credentials.gid, pid: credentials.pid)
-        // The cheap checks only (uid, primary group): no group database lookup on the
-        // accept thread, which a hung directory service would stall for everyone.
-        if let refusal = slots.take(uid: caller.uid, mayChange: { self.service.policy.mayChange(caller, groups: []) }) {
+        // The peer's groups as the kernel has them (SO_PEERGROUPS): no group database
+        // lookup on the accept thread, which a hung directory service would stall.
+        if let refusal = slots.take(uid: caller.uid, mayChange: { self.service.policy.mayChange(caller, groups: Socket.peerGroups(fd)) }) {
             send(fd, AdminAnswer.failure(refusal).rendered(json: false))
             Self.closeAfterAnswer(fd)
             return

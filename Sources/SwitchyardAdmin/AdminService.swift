@@ -299,7 +299,7 @@ public final class AdminService: @unchecked Sendable {
     /// Changes are refused with `reason` (an upgrade is handing over) until `thaw`.
     /// Taken under the commit lock: a change already past the freeze check (a person's, a
     /// guard's, a plan step's) is written before the new process reads the state file.
-    func freeze(_ reason: String) { lock.withLock { frozen.withLock { $0 = reason } } }
+    func freeze(_ reason: String) { lock.withLock { frozen.withLock { if $0 != Self.shutdownFreeze { $0 = reason } } } }
 
     /// SIGTERM: a commit under way finishes (this waits for the commit lock), later ones are
     /// refused — a fleet generation arriving while the data plane drains included, which
@@ -421,10 +421,12 @@ public final class AdminService: @unchecked Sendable {
     }
 
     /// `generation`: the one the fleet's store gave this change (nil: the next one).
+    /// `checkedAgainstStore`: `FleetAgent.commit` checked the change against the store's
+    /// latches before its transaction (not refused here by a latch read since).
     func commit(_ change: Change, _ command: AdminCommandLine, _ caller: Caller,
-                generation fleetGeneration: UInt64? = nil) throws(AdminError) -> AdminAnswer {
+                generation fleetGeneration: UInt64? = nil, checkedAgainstStore: Bool = false) throws(AdminError) -> AdminAnswer {
         do {
-            return try commitChange(change, command, caller, generation: fleetGeneration)
+            return try commitChange(change, command, caller, generation: fleetGeneration, checkedAgainstStore: checkedAgainstStore)
         } catch {
             // A reload refused here (a state that does not fit the new file, a guarded raise,
             // a certificate that cannot be read) is a failed reload on the page and in
@@ -435,7 +437,7 @@ public final class AdminService: @unchecked Sendable {
     }
 
     private func commitChange(_ change: Change, _ command: AdminCommandLine, _ caller: Caller,
-                              generation fleetGeneration: UInt64?) throws(AdminError) -> AdminAnswer {
+                              generation fleetGeneration: UInt64?, checkedAgainstStore: Bool) throws(AdminError) -> AdminAnswer {
         let old = table
         let newConfig = change.config ?? config
         if change.config == nil && change.state == old.state {
@@ -443,7 +445,7 @@ public final class AdminService: @unchecked Sendable {
         }
         // A fleet change was checked against the store's latches before its transaction
         // (`FleetAgent.commit`): committed there, it is not refused here by a latch read since.
-        try refuseGuardedRaise(old: old, newState: change.state, config: newConfig, fleetLatches: fleetGeneration == nil)
+        try refuseGuardedRaise(old: old, newState: change.state, config: newConfig, fleetLatches: !checkedAgainstStore)
         let generation = fleetGeneration ?? old.generation + 1
         let newTable: RouteTable
         do {

@@ -18,13 +18,16 @@ public struct CompareAggregator: Sendable {
         record(samples, outcomes: Self.compare(samples, rules: rules), now: now, pauseLimit: { Self.pauseLimit(rules($0)) })
     }
 
-    /// The longest pause in a route's mirroring that its counts survive: an hour, or its
-    /// `ready` time when longer. Shorter would restart a quiet route's counts between its
-    /// rare requests (it could never be ready); the hour is long enough that a pause of it
-    /// is the mirror off or the service closed, time in which the target may have changed.
+    /// The longest pause in a route's mirroring that its counts survive: 3 days, or its
+    /// `ready` time when longer. Shorter would restart a clinic-hours route's counts every
+    /// night or weekend, and a quiet route needing days for its pairs could never be ready;
+    /// a pause longer than a long weekend is the mirror off, time in which the target may
+    /// well have changed.
     public static func pauseLimit(_ rules: CompareRules?) -> Double? {
-        rules.map { max(3600, Double($0.readySeconds)) }
+        rules.map { max(Self.longestPauseSeconds, Double($0.readySeconds)) }
     }
+
+    public static let longestPauseSeconds = 3.0 * 86_400
 
     /// The comparing half of `ingest`, without the book: the slow part (decoding, parsing),
     /// which its owner may run outside its lock. nil: the route is gone, the sample dropped.

@@ -19,8 +19,8 @@ public struct RouteBook: Codable, Sendable, Equatable {
     /// primary side): they say nothing of the target, and counted as mismatches they kept a
     /// route from ready for browser cancellations. nil in files from before it was kept.
     public var leftOut: Int?
-    /// Set when the counts restarted because mirroring paused longer than the route's
-    /// `ready` time: the pause's length in seconds (the count runs from `firstTime`). nil
+    /// Set when the counts restarted because mirroring paused longer than 3 days (or the
+    /// route's `ready` time, when longer: `CompareAggregator.pauseLimit`): the pause's length in seconds (the count runs from `firstTime`). nil
     /// in files from before, and for a route whose counts never restarted.
     public var restartedAfterPause: Double?
 

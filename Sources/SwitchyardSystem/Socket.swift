@@ -165,6 +165,23 @@ public enum Socket {
         _ = try syscallValue("getsockopt(SO_PEERCRED)") { sy_peercred(fd.rawValue, &pid, &uid, &gid) }
         return (pid, uid, gid)
     }
+
+    /// The supplementary groups of a Unix socket's peer, as the kernel recorded them at
+    /// connect (socket(7), SO_PEERGROUPS, Linux 4.13): no group database lookup, so safe
+    /// where a hung directory service must not stall anything. Empty if it cannot tell.
+    public static func peerGroups(_ fd: FileDescriptor) -> [UInt32] {
+        let soPeerGroups: Int32 = 59   // SO_PEERGROUPS in <asm-generic/socket.h>
+        var groups = [UInt32](repeating: 0, count: 64)
+        var length = socklen_t(groups.count * MemoryLayout<UInt32>.size)
+        var result = groups.withUnsafeMutableBytes { getsockopt(fd.rawValue, SOL_SOCKET, soPeerGroups, $0.baseAddress, &length) }
+        if result < 0 && errno == ERANGE, Int(length) <= 65536 * MemoryLayout<UInt32>.size {
+            // More than 64: the kernel said how much room it needs.
+            groups = [UInt32](repeating: 0, count: Int(length) / MemoryLayout<UInt32>.size)
+            result = groups.withUnsafeMutableBytes { getsockopt(fd.rawValue, SOL_SOCKET, soPeerGroups, $0.baseAddress, &length) }
+        }
+        guard result == 0 else { return [] }
+        return Array(groups.prefix(Int(length) / MemoryLayout<UInt32>.size))
+    }
 }
 
 /// A non-blocking pipe, for splice(2).

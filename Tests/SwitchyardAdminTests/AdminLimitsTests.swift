@@ -199,7 +199,7 @@ import SwitchyardTestSupport
         let setpriv = try tool("setpriv")
         let directory = try Self.makeDirectory(mode: 0o755)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let served = try Self.serve(directory, adminOptions: "max-connections 8 max-connections-per-uid 10 idle-timeout 20s")
+        let served = try Self.serve(directory, adminOptions: "allow group users max-connections 8 max-connections-per-uid 10 idle-timeout 20s")
         defer { served.stop() }
         chmod(served.admin, 0o666)
         // uid 65534 opens 6 connections, each sending `status` and staying open, then runs
@@ -212,6 +212,11 @@ import SwitchyardTestSupport
         usleep(3_500_000)
         let root = ServeProcessTests.command(served.admin, "status") ?? ""
         #expect(root.contains("generation"), "root is let in: \(root)")
+        // A member of the allowed group by a supplementary group (as on-call operators are)
+        // is let in too: the kernel's record of the peer's groups (SO_PEERGROUPS) says so.
+        let member = try runProcess(setpriv, ["--reuid=65534", "--regid=65534", "--groups=100", "--",
+                                              try switchyardBinary(), "status", "--admin", served.admin], timeoutSeconds: 10)
+        #expect(member.status == 0 && member.output.contains("generation"), "\(member.output)")
         let output = try #require(try reader.wait(seconds: 25) ?? nil).output
         let refusals = output.components(separatedBy: "error: too many admin connections").count - 1
         #expect(refusals == 1 && output.contains("(6 open; the last 2 are kept for those who may change routing)"), "refusals \(refusals), served \(output.components(separatedBy: "generation").count - 1): \(output.split(separator: "\n").filter { !$0.hasPrefix(" ") && !$0.isEmpty }.joined(separator: " / "))")

@@ -104,10 +104,10 @@ import SwitchyardRouting
         #expect(stale.verdict.missing == ["latest pair 2 h ago (at most 10 min)"], "\(stale.verdict.text)")
     }
 
-    /// Mirroring paused longer than an hour (or the ready time, when longer): the mirror off
-    /// overnight, a new build of the target deployed meanwhile. The route's counts start
-    /// afresh with the next pair. Before, a day of old agreement plus one fresh pair said
-    /// "ready", and the old pairs diluted the new build's mismatches under the 0.1 % limit.
+    /// Mirroring paused longer than 3 days (or the ready time, when longer): the mirror off,
+    /// a new build of the target deployed meanwhile. The route's counts start afresh with the
+    /// next pair. Before, old agreement plus one fresh pair said "ready", and the old pairs
+    /// diluted the new build's mismatches under the 0.1 % limit.
     @Test func aLongPauseInMirroringStartsTheCountsAfresh() throws {
         var rules = CompareRules()
         rules.readyPairs = 100
@@ -121,16 +121,16 @@ import SwitchyardRouting
         }
         let before = try #require(CompareReport(book: aggregator.book, routes: [("charting", rules)], now: start.timeIntervalSince1970 + 1200).routes.first)
         #expect(before.verdict.ready && before.pairs == 5000, "\(before.verdict.text)")
-        // A day later the target differs on 2 % of pairs: 1 of 50, under 0.1 % of 5,050.
-        let later = start.addingTimeInterval(1200 + 86_400)
+        // Four days later the target differs on 2 % of pairs: 1 of 50, under 0.1 % of 5,050.
+        let later = start.addingTimeInterval(1200 + 4 * 86_400)
         aggregator.ingest((0..<50).map { $0 == 0 ? Fixture.sample(same, changed) : Fixture.sample(same, same) }, now: later, rules: { _ in rules })
         let after = try #require(CompareReport(book: aggregator.book, routes: [("charting", rules)], now: later.timeIntervalSince1970).routes.first)
         #expect(after.pairs == 50 && after.aboveNoise == 1, "only the pairs since the pause count: \(after.pairs)")
         #expect(!after.verdict.ready && after.verdict.text.contains("50 of 100 pairs") && after.verdict.text.contains("2 % mismatches"),
                 "\(after.verdict.text)")
-        #expect(CompareReport(book: aggregator.book, routes: [("charting", rules)]).text().contains("counted afresh after mirroring paused 1 d"))
-        // A pause under the hour (longer than the ready time, as on a quiet route) restarts nothing.
-        aggregator.ingest([Fixture.sample(same, same)], now: later.addingTimeInterval(3000), rules: { _ in rules })
+        #expect(CompareReport(book: aggregator.book, routes: [("charting", rules)]).text().contains("counted afresh after mirroring paused 4 d"))
+        // A pause of a weekend (a clinic closed, a quiet route) restarts nothing.
+        aggregator.ingest([Fixture.sample(same, same)], now: later.addingTimeInterval(2.5 * 86_400), rules: { _ in rules })
         #expect(aggregator.book.routes["charting"]?.endpoints.values.reduce(0) { $0 + $1.pairs } == 51)
     }
 

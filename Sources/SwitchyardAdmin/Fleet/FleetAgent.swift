@@ -38,6 +38,8 @@ public final class FleetAgent: @unchecked Sendable {
     /// The `latches` key's mod_revision as `prepareChange` read it: the change's transaction
     /// is guarded by it too, so a trip elsewhere between the read and the commit refuses it.
     private var pendingLatchRevision: Int64?
+    /// Why `prepareChange` could not read the latches (nil: it read them).
+    private var latchReadFailure: String?
     /// The mod_revision of the last `latches` document that did not parse (said once).
     let unreadableLatches = Locked<Int64>(0)
     /// The store's copy read by `prepareChange` for the `commit` that follows.
@@ -109,6 +111,7 @@ public final class FleetAgent: @unchecked Sendable {
     func prepareChange(_ service: AdminService, _ command: AdminCommandLine) throws(AdminError) {
         pendingRead = nil
         pendingLatchRevision = nil
+        latchReadFailure = nil
         fetchedForRevert = nil
         if let refusal = currentLink().changeRefusal { throw AdminError(refusal) }
         // A read is safe to repeat: each endpoint gets one try (a dead member, a leader
@@ -144,13 +147,19 @@ public final class FleetAgent: @unchecked Sendable {
         }
         // The fleet's latches, read after the state: a raise this change makes is refused
         // by a trip on any instance (`refuseGuardedRaise`), and `guard ROUTE ack` sees them.
-        do {
-            let latches = try readLatches(using: commitClient)
-            noteLatches(latches)
-            pendingLatchRevision = latches.modRevision
-        } catch {
-            commitClient.rotate()
-            throw AdminError("fleet \(config.name): cannot read the guards' latches (\(error)): not applied anywhere")
+        // Tried on each endpoint like the state; unreadable, only a change that raises a
+        // share is refused (`commit`): a revert, an abort or a release never needs them.
+        for _ in config.endpoints {
+            do {
+                let latches = try readLatches(using: commitClient)
+                noteLatches(latches)
+                pendingLatchRevision = latches.modRevision
+                latchReadFailure = nil
+                break
+            } catch {
+                commitClient.rotate()
+                latchReadFailure = error.description
+            }
         }
         pendingRead = (kv.modRevision, document.generation, document.state, kv.value)
         try fetchHistoryForRevert(service, command)
@@ -204,6 +213,10 @@ public final class FleetAgent: @unchecked Sendable {
         // A latched guard here refuses the raise before the store has it: checked after the
         // commit, the others would already serve it and this instance's watcher would apply
         // it too, under an answer that says it was refused.
+        let raises = service.raisesAShare(old: old, newState: change.state)
+        if raises, let failure = latchReadFailure {
+            throw AdminError("fleet \(config.name): cannot read the guards' latches (\(failure)), and this change raises a share: not applied anywhere (a change that only lowers shares goes through)")
+        }
         try service.refuseGuardedRaise(old: old, newState: change.state, config: service.config)
         let changes = routingChanges + change.extraLines
         let time = Self.wallText()
@@ -227,7 +240,7 @@ public final class FleetAgent: @unchecked Sendable {
             // between our read and this transaction refuses it. A change that raises nothing
             // (a revert, an abort) never conflicts with a latch.
             var guards: [EtcdClient.Compare] = [.modRevision(keys.state, read.modRevision)]
-            if service.raisesAShare(old: old, newState: change.state) { guards.append(.modRevision(keys.latches, pendingLatchRevision ?? 0)) }
+            if raises, let latchRevision = pendingLatchRevision { guards.append(.modRevision(keys.latches, latchRevision)) }
             let result = try commitClient.txn(guards,
                                               puts: [(keys.state, document.encoded()), (keys.audit(generation), auditData),
                                                      (keys.history(generation), document.encoded())],
@@ -255,7 +268,7 @@ public final class FleetAgent: @unchecked Sendable {
         // the other instances apply the store's generation.
         var answer: AdminAnswer
         do {
-            answer = try service.commit(change, command, caller, generation: generation)
+            answer = try service.commit(change, command, caller, generation: generation, checkedAgainstStore: true)
             fetchedForRevert = nil
         } catch {
             throw AdminError("fleet \(config.name): committed to the store as generation \(generation), which the other instances apply, but this instance could not apply it (\(error.message)); its watcher tries again from the store, and `status` says if it cannot")
@@ -367,7 +380,10 @@ public final class FleetAgent: @unchecked Sendable {
         let (word, error) = (link.statusWord, link.rejection ?? link.alarm ?? link.lastError)
         var record = FleetInstanceRecord(name: instanceName, generation: generation, revision: revision, appliedAtMilliseconds: at,
                                          seenAtMilliseconds: Self.wallMilliseconds(), status: word, error: error)
-        if measuringHold { record.heldWritesInFlight = service?.heldWritesInFlight() }
+        // Only in the minute after a generation was applied (a hold's quiescence waits 30 s
+        // at most): the count asks every worker, which a heartbeat need not do for the
+        // whole of a 10-minute hold.
+        if measuringHold, Self.wallMilliseconds() &- at < 60_000 { record.heldWritesInFlight = service?.heldWritesInFlight() }
         return record
     }
 

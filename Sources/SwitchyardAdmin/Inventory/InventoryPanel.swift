@@ -8,6 +8,12 @@ import SwitchyardRouting
 /// (the page polls every 2 s; the inventory changes slowly and a merge copies every
 /// worker's tables).
 enum InventoryPanel {
+    /// Counts from a file may be anything: summed without trapping, stuck at the top.
+    static func sum(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let (total, over) = a.addingReportingOverflow(b)
+        return over ? .max : total
+    }
+
     private static let cache = Cache()
 
     final class Cache: @unchecked Sendable {
@@ -38,12 +44,12 @@ enum InventoryPanel {
             }
             var old: [String: UInt64] = [:]
             for row in report.rows(.protocols, route: name) {
-                if row.parts.count > 1, row.parts[1] == "HTTP/1.0" { old["HTTP/1.0", default: 0] &+= row.count }
-                if row.parts.count > 2, row.parts[2] == "TLSv1.2" || row.parts[2] == "TLSv1.1" { old[row.parts[2], default: 0] &+= row.count }
+                if row.parts.count > 1, row.parts[1] == "HTTP/1.0" { old["HTTP/1.0", default: 0] = Self.sum(old["HTTP/1.0", default: 0], row.count) }
+                if row.parts.count > 2, row.parts[2] == "TLSv1.2" || row.parts[2] == "TLSv1.1" { old[row.parts[2], default: 0] = Self.sum(old[row.parts[2], default: 0], row.count) }
             }
             var browser: UInt64 = 0, other: UInt64 = 0
             for row in report.rows(.clients, route: name) {
-                if InventoryReport.browser(row.parts.dropFirst().first ?? "") { browser &+= row.count } else { other &+= row.count }
+                if InventoryReport.browser(row.parts.dropFirst().first ?? "") { browser = Self.sum(browser, row.count) } else { other = Self.sum(other, row.count) }
             }
             var never: [String: [String]] = [:]
             for endpoint in report.endpoints(name) {

@@ -264,14 +264,14 @@ final class H2Stream: Indexed {
         let value = worker.buffers.take()
         HeadWriter.appendCookie(value, name: cookie.name, value: cookie.value, secure: cookie.secure)
         head.add(name: Self.bytes("set-cookie"), value: value.readable)
-        // HTTP/2 is TLS here: the fallback cookie too (`HeadWriter.appendLegacyCookie`).
-        let legacy = worker.buffers.take()
-        if cookie.secure {
+        // Over TLS the fallback cookie too (`HeadWriter.appendLegacyCookie`).
+        let legacy = cookie.secure ? worker.buffers.take() : nil
+        if let legacy {
             HeadWriter.appendLegacyCookie(legacy, name: cookie.name, value: cookie.value)
             head.add(name: Self.bytes("set-cookie"), value: legacy.readable)
         }
         connection.withSession { $0.submitResponse(id, head: head, hasBody: hasBody) }
-        worker.buffers.give(legacy)
+        if let legacy { worker.buffers.give(legacy) }
         worker.buffers.give(value)
         connection.needsFlush()
     }

@@ -107,6 +107,14 @@ import SwitchyardTestSupport
         #expect(revert.ok && revert.text.contains("route app held again") && revert.text.contains("held: app (writes); 0 in flight"), "\(revert.text)")
         let since = try #require(h.proxy.table.routes[0].hold?.state.since)
         #expect(since >= before - 0.5, "the hold starts at the revert (\(since) vs \(before))")
+        // Held now and in the generation reverted to: the hold in force keeps its own start.
+        let first = h.proxy.table.generation
+        #expect(h.run("release app").ok)
+        sleep(2)
+        #expect(h.run("hold app").ok)
+        let current = try #require(h.proxy.table.routes[0].hold?.state.since)
+        #expect(h.run("revert to \(first)").ok)
+        #expect(h.proxy.table.routes[0].hold?.state.since == current, "not the older hold's start")
         #expect(h.run("release app").ok)
     }
 
