@@ -65,19 +65,8 @@ enum DurableFile {
     /// check). `limit`: a file over this many bytes is refused before it is read (a sparse
     /// 100 GB file would have been read whole), and no more than that is ever read.
     static func read(_ path: String, what: String, limit: Int? = nil) throws(AdminError) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else {
-            switch errno {
-            case ENOENT: return nil
-            case ELOOP: throw AdminError("\(what) \(path) is a symlink: refused")
-            default: throw AdminError("\(what) \(path) is unreadable: \(String(cString: strerror(errno)))")
-            }
-        }
+        guard let (fd, info) = try openRegular(path, what: what) else { return nil }
         defer { Glibc.close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
-            throw AdminError("\(what) \(path) is not a regular file: refused")
-        }
         let tooLarge = { () -> AdminError in AdminError("\(what) \(path) is over \(limit ?? 0) bytes: refused") }
         if let limit, info.st_size > limit { throw tooLarge() }
         var bytes: [UInt8] = []
@@ -100,19 +89,8 @@ enum DurableFile {
     /// and first append cost time and memory in proportion to years of records. Refused as
     /// `read` refuses (a symlink, anything but a regular file).
     static func readEnd(_ path: String, what: String) throws(AdminError) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else {
-            switch errno {
-            case ENOENT: return nil
-            case ELOOP: throw AdminError("\(what) \(path) is a symlink: refused")
-            default: throw AdminError("\(what) \(path) is unreadable: \(String(cString: strerror(errno)))")
-            }
-        }
+        guard let (fd, info) = try openRegular(path, what: what) else { return nil }
         defer { Glibc.close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
-            throw AdminError("\(what) \(path) is not a regular file: refused")
-        }
         let size = Int(info.st_size)
         var want = min(size, 65536)
         while true {
@@ -130,6 +108,25 @@ enum DurableFile {
             if want == size || tail.dropLast().contains(UInt8(ascii: "\n")) { return tail }
             want = min(size, want * 4)
         }
+    }
+
+    /// Opens `path` for reading if it is a regular file (nil: there is none): never through a
+    /// symlink, never waiting (O_NONBLOCK: a FIFO would block until a writer came).
+    private static func openRegular(_ path: String, what: String) throws(AdminError) -> (Int32, stat)? {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else {
+            switch errno {
+            case ENOENT: return nil
+            case ELOOP: throw AdminError("\(what) \(path) is a symlink: refused")
+            default: throw AdminError("\(what) \(path) is unreadable: \(String(cString: strerror(errno)))")
+            }
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            Glibc.close(fd)
+            throw AdminError("\(what) \(path) is not a regular file: refused")
+        }
+        return (fd, info)
     }
 
     /// Writes everything and fsyncs; the error, if any.
