@@ -49,7 +49,7 @@ extension RouteTable {
         switch route.sticky {
         case .cookie:
             let header = request.cookieHeader
-            if let sent = header.flatMap({ route.stickyCookie(in: $0) }) {
+            if let header, let sent = route.stickyCookie(in: header) {
                 keys.keyHash = StickyBucket.hash(sent)
             } else if decision.issueCookie {
                 keys.keyHash = StickyBucket.hashOfCookieValue(decision.cookieValue)

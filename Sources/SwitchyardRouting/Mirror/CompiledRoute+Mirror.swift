@@ -53,8 +53,7 @@ extension RouteTable {
         let route = routes[decision.route]
         switch route.sticky {
         case .cookie:
-            let header = request.cookieHeader
-            if let sent = header.flatMap({ route.stickyCookie(in: $0) }) {
+            if let header = request.cookieHeader, let sent = route.stickyCookie(in: header) {
                 return StickyBucket.of(sent)
             }
         case .header:
