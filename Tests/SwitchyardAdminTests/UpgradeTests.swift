@@ -107,7 +107,16 @@ import SwitchyardTestSupport
         }
 
         deinit {
-            for pid in pids { kill(pid, SIGKILL) }
+            // Killed and reaped: posix_spawn's child is ours to wait for (Foundation's
+            // Process never saw it). Left a zombie, it made Swift Testing's exit-test monitor
+            // (waitid(P_ALL, WNOWAIT) in a loop) spin on it for good, and an exit test running
+            // after it never learnt its own child's status: the whole run hung (a CI run did).
+            // A pid that is not our child (an upgrade's new process) answers ECHILD at once.
+            for pid in pids {
+                kill(pid, SIGKILL)
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            }
             legacy.stop(); cloud.stop()
             try? FileManager.default.removeItem(atPath: directory)
         }
