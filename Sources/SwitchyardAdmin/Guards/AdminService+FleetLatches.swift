@@ -117,9 +117,7 @@ extension AdminService {
         guard let view = fleet?.latches else { return }
         for latch in view.latches.values.sorted(by: { Self.latchKey($0) < Self.latchKey($1) }) where latch.mode != GuardMode.observe.rawValue {
             guard let route = newConfig.routes.first(where: { $0.name == latch.route }) else { continue }
-            let before = route.share(of: latch.newSide, under: old.state.routes[route.name])
-            let after = route.share(of: latch.newSide, under: newState.routes[route.name])
-            if after > before {
+            if route.raises(latch.newSide, from: old.state.routes[route.name], to: newState.routes[route.name]) {
                 throw AdminError("route \(route.name): guard \(latch.guardName) tripped on instance \(latch.instance) at \(latch.time) (\(latch.figures)); \(latch.newSide)'s share may not rise until `guard \(route.name) ack` on any instance")
             }
         }
@@ -130,7 +128,7 @@ extension AdminService {
     func raisesAShare(old: RouteTable, newState: RuntimeState) -> Bool {
         config.routes.contains { route in
             old.state.routes[route.name] != newState.routes[route.name] && config.backends.contains { backend in
-                route.share(of: backend.name, under: newState.routes[route.name]) > route.share(of: backend.name, under: old.state.routes[route.name])
+                route.raises(backend.name, from: old.state.routes[route.name], to: newState.routes[route.name])
             }
         }
     }

@@ -231,9 +231,7 @@ extension AdminService {
         for guardConfig in allGuards where guardConfig.mode != .observe {
             guard let trip = guardBook.record.trips[GuardBook.key(guardConfig)],
                   let route = newConfig.routes.first(where: { $0.name == guardConfig.route }) else { continue }
-            let before = route.share(of: guardConfig.newSide, under: old.state.routes[route.name])
-            let after = route.share(of: guardConfig.newSide, under: newState.routes[route.name])
-            if after > before {
+            if route.raises(guardConfig.newSide, from: old.state.routes[route.name], to: newState.routes[route.name]) {
                 throw AdminError("route \(route.name): guard \(guardConfig.name) tripped at \(trip.time) (\(trip.figures)); \(guardConfig.newSide)'s share may not rise until `guard \(route.name) ack`")
             }
         }

@@ -4,6 +4,12 @@ extension RouteConfig {
     /// The side's share of the route's split in basis points (a blue-green route: 10000
     /// when it is active, else 0), plus 1 when a cohort pins users to it while its share
     /// is 0 — so that any traffic counts as "gaining".
+    /// Whether going from `old` to `new` raises the side's share (what a latched guard
+    /// refuses).
+    public func raises(_ backend: String, from old: RouteRuntime?, to new: RouteRuntime?) -> Bool {
+        share(of: backend, under: new) > share(of: backend, under: old)
+    }
+
     public func share(of backend: String, under runtime: RouteRuntime?) -> Int {
         let split = runtime?.split ?? self.split
         var points: Int
