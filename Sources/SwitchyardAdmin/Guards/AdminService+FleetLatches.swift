@@ -11,7 +11,7 @@ import SwitchyardRouting
 /// started there kept stepping. Everything here runs under the commit lock.
 extension AdminService {
     /// The store's key for a guard's latch (the same as the guard book's).
-    static func latchKey(_ latch: FleetLatch) -> String { "\(latch.route)/\(latch.guardName)" }
+    static func latchKey(_ latch: FleetLatch) -> String { GuardBook.key(route: latch.route, name: latch.guardName) }
 
     /// Writes this instance's trip of `guardConfig` to the store; false when it could not
     /// (detached, the store out of reach: logged). The trip stays latched here and is tried

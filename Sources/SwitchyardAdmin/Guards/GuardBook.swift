@@ -89,7 +89,9 @@ struct GuardBook {
         for name in self.record.plans.keys { self.record.plans[name]!.restored() }
     }
 
-    static func key(_ guardConfig: GuardConfig) -> String { "\(guardConfig.route)/\(guardConfig.name)" }
+    static func key(_ guardConfig: GuardConfig) -> String { key(route: guardConfig.route, name: guardConfig.name) }
+    /// `route/name`: the guard book's key, and the fleet's `latches` key of the same guard.
+    static func key(route: String, name: String) -> String { "\(route)/\(name)" }
 
     /// A guard's run, with its latch as persisted.
     func run(_ guardConfig: GuardConfig) -> GuardRun {

@@ -51,7 +51,7 @@ enum GuardCommands {
             }
             // A removed guard's latch in the fleet's store goes with it, when it tripped here
             // (another instance's guard of the same name stays latched until an ack).
-            let removedKey = "\(route.name)/\(words[3])"
+            let removedKey = GuardBook.key(route: route.name, name: words[3])
             var latchRemoved = false
             if let fleet = service.fleet, fleet.latches?.latches[removedKey]?.instance == fleet.instanceName {
                 try fleet.updateLatches { $0[removedKey] = nil }
