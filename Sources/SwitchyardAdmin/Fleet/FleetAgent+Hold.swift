@@ -11,32 +11,26 @@ extension FleetAgent {
     /// aside: its own writes are counted directly), each with why: its record is behind,
     /// not synced, not measured yet, has writes in flight, or is missing (its lease ran out:
     /// detached or gone). Empty: every member applied the hold and has nothing in flight.
-    func holdLaggards(generation: UInt64, using client: EtcdClient) -> [String] {
-        let instances: [EtcdKeyValue], members: [EtcdKeyValue]
-        do {
-            instances = try client.range(keys.instances, prefix: true).kvs
-            members = try client.range(keys.members, prefix: true).kvs
-        } catch {
-            client.rotate()
-            return ["(the fleet's instance records are unreadable: \(error))"]
+    /// From the heartbeat's view of the records (read every half second), which must have
+    /// been read after `readAfter` (wall milliseconds): an older one — the first beat not
+    /// come yet, or failing — says nothing of the hold.
+    func holdLaggards(generation: UInt64, readAfter: UInt64) -> [String] {
+        let view = self.view.withLock { $0 }
+        guard view.readAtMilliseconds >= readAfter else { return ["(the fleet's records not read since the hold)"] }
+        var laggards: [(name: String, why: String)] = view.gone.filter { $0 != instanceName }.map {
+            ($0, "no live record: detached or gone; a retired instance is removed with `etcdctl del \(keys.member($0))`")
         }
-        let records = Dictionary(instances.compactMap { kv in
-            (try? JSONDecoder().decode(FleetInstanceRecord.self, from: kv.value)).map { ($0.name, $0.screened) }
-        }, uniquingKeysWith: { first, _ in first })
-        var names = Set(members.map { String(decoding: $0.value, as: UTF8.self) })
-        names.formUnion(records.keys)
-        return names.subtracting([instanceName]).sorted().compactMap { name -> String? in
-            let shown = AdminText.screened(name)
-            guard let record = records[name] else {
-                return "\(shown) (no live record: detached or gone; a retired instance is removed with `etcdctl del \(keys.member(name))`)"
+        for record in view.instances where record.name != instanceName {
+            if record.generation < generation {
+                laggards.append((record.name, "generation \(record.generation), not yet the hold's \(generation)"))
+            } else if record.status != "synced" {
+                laggards.append((record.name, record.status))
+            } else if let inFlight = record.heldWritesInFlight {
+                if inFlight > 0 { laggards.append((record.name, "\(inFlight) write(s) in flight")) }
+            } else {
+                laggards.append((record.name, "writes in flight not reported yet"))
             }
-            if record.generation < generation { return "\(shown) (generation \(record.generation), not yet the hold's \(generation))" }
-            if record.status != "synced" { return "\(shown) (\(record.status))" }
-            guard let inFlight = record.heldWritesInFlight else { return "\(shown) (writes in flight not reported yet)" }
-            return inFlight == 0 ? nil : "\(shown) (\(inFlight) write(s) in flight)"
         }
+        return laggards.sorted { $0.name < $1.name }.map { "\($0.name) (\($0.why))" }
     }
-
-    /// A client of its own for a follow-up that runs outside the commit lock.
-    func followUpClient() -> EtcdClient { EtcdClient(endpoints: config.endpoints, credentials: credentials) }
 }

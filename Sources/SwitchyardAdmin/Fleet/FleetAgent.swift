@@ -116,18 +116,8 @@ public final class FleetAgent: @unchecked Sendable {
         if let refusal = currentLink().changeRefusal { throw AdminError(refusal) }
         // A read is safe to repeat: each endpoint gets one try (a dead member, a leader
         // election in progress) before the change is refused.
-        var read: (revision: Int64, kvs: [EtcdKeyValue])?
-        var failures: [String] = []
-        for _ in config.endpoints {
-            do {
-                read = try commitClient.range(keys.state)
-                break
-            } catch {
-                failures.append(error.description)
-                commitClient.rotate()
-            }
-        }
-        guard let read else {
+        let (state, failures) = onAnyEndpoint { () throws(EtcdError) in try commitClient.range(keys.state) }
+        guard let read = state else {
             throw AdminError("fleet \(config.name): cannot read the state (\(failures.joined(separator: "; "))): not applied anywhere")
         }
         link.withLock { $0.callSucceeded(nowMilliseconds: Clock.monotonicMilliseconds()) }
@@ -149,20 +139,30 @@ public final class FleetAgent: @unchecked Sendable {
         // by a trip on any instance (`refuseGuardedRaise`), and `guard ROUTE ack` sees them.
         // Tried on each endpoint like the state; unreadable, only a change that raises a
         // share is refused (`commit`): a revert, an abort or a release never needs them.
-        for _ in config.endpoints {
-            do {
-                let latches = try readLatches(using: commitClient)
-                noteLatches(latches)
-                pendingLatchRevision = latches.modRevision
-                latchReadFailure = nil
-                break
-            } catch {
-                commitClient.rotate()
-                latchReadFailure = error.description
-            }
+        let (latches, latchFailures) = onAnyEndpoint { () throws(EtcdError) in try readLatches(using: commitClient) }
+        if let latches {
+            noteLatches(latches)
+            pendingLatchRevision = latches.modRevision
+        } else {
+            latchReadFailure = latchFailures.joined(separator: "; ")
         }
         pendingRead = (kv.modRevision, document.generation, document.state, kv.value)
         try fetchHistoryForRevert(service, command)
+    }
+
+    /// `call` on the admin client's endpoint, then on each next one after a failure (a
+    /// read is safe to repeat): its value, or nil and every endpoint's failure.
+    private func onAnyEndpoint<T>(_ call: () throws(EtcdError) -> T) -> (T?, [String]) {
+        var failures: [String] = []
+        for _ in config.endpoints {
+            do {
+                return (try call(), failures)
+            } catch {
+                failures.append(error.description)
+                commitClient.rotate()
+            }
+        }
+        return (nil, failures)
     }
 
     /// `revert to N` of a generation this instance never applied (it joined later, or was

@@ -142,9 +142,9 @@ public enum HoldCommands {
     /// which did not, with the marker the CLI exits 4 on.
     private static func fleetQuiesce(_ fleet: FleetAgent, generation: UInt64, line: String, deadline: UInt64,
                                      progress: AdminProgress) -> String {
-        let client = fleet.followUpClient()
+        let started = FleetAgent.wallMilliseconds()
         while true {
-            let laggards = fleet.holdLaggards(generation: generation, using: client)
+            let laggards = fleet.holdLaggards(generation: generation, readAfter: started)
             if laggards.isEmpty { return line + "; every other instance of fleet \(fleet.config.name) quiet" }
             let now = Clock.monotonicMilliseconds()
             if now >= deadline {
