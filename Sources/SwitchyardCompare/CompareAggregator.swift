@@ -15,7 +15,7 @@ public struct CompareAggregator: Sendable {
     /// Compares and counts `samples`; `rules(route)` is the route's `compare` lines (nil:
     /// the route is no longer in the routes file — its samples are dropped).
     public mutating func ingest(_ samples: [MirrorSample], now: Date, rules: (String) -> CompareRules?) {
-        record(samples, outcomes: Self.compare(samples, rules: rules), now: now, pauseLimit: { Self.pauseLimit(rules($0)) })
+        record(samples, outcomes: Self.compare(samples, rules: rules), now: now, rules: rules)
     }
 
     /// The longest pause in a route's mirroring that its counts survive: 3 days, or its
@@ -23,7 +23,7 @@ public struct CompareAggregator: Sendable {
     /// night or weekend, and a quiet route needing days for its pairs could never be ready;
     /// a pause longer than a long weekend is the mirror off, time in which the target may
     /// well have changed.
-    public static func pauseLimit(_ rules: CompareRules?) -> Double? {
+    static func pauseLimit(_ rules: CompareRules?) -> Double? {
         rules.map { max(Self.longestPauseSeconds, Double($0.readySeconds)) }
     }
 
@@ -37,19 +37,20 @@ public struct CompareAggregator: Sendable {
 
     /// The counting half of `ingest`: `outcomes` from `compare` over the same samples.
     ///
-    /// `pauseLimit(route)` (`CompareAggregator.pauseLimit`): a mirror pair arriving longer
-    /// than this after the route's latest starts its counts afresh. The pairs before the pause were compared against
+    /// `rules(route)`: the route's `compare` lines, whose `pauseLimit` says how long a pause
+    /// in mirroring its counts survive: a mirror pair arriving later than that after the
+    /// route's latest starts its counts afresh. The pairs before the pause were compared against
     /// the target as it was then (a new build may have been deployed since, the mirror was
     /// off): counted on, a day of old agreement plus one fresh pair said "ready", and
     /// thousands of old pairs diluted a fresh build's mismatches under the 0.1 % limit.
     public mutating func record(_ samples: [MirrorSample], outcomes: [PairOutcome?], now: Date,
-                                pauseLimit: (String) -> Double? = { _ in nil }) {
+                                rules: (String) -> CompareRules?) {
         precondition(samples.count == outcomes.count, "one outcome per sample")
         let time = now.timeIntervalSince1970
         for (sample, outcome) in zip(samples, outcomes) {
             guard let outcome else { continue }
             var route = book.routes[sample.route] ?? RouteBook()
-            if sample.kind == .mirror, let last = route.lastTime, let limit = pauseLimit(sample.route), time - last > limit {
+            if sample.kind == .mirror, let last = route.lastTime, let limit = Self.pauseLimit(rules(sample.route)), time - last > limit {
                 route = RouteBook()
                 route.restartedAfterPause = time - last
             }

@@ -54,7 +54,7 @@ final class CompareStore: @unchecked Sendable {
         guard !samples.isEmpty else { return }
         let outcomes = CompareAggregator.compare(samples, rules: rules)
         lock.withLock {
-            aggregator.record(samples, outcomes: outcomes, now: now, pauseLimit: { CompareAggregator.pauseLimit(rules($0)) })
+            aggregator.record(samples, outcomes: outcomes, now: now, rules: rules)
             dirty = true
         }
     }
