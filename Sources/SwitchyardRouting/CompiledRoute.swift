@@ -112,21 +112,25 @@ public final class CompiledRoute: Sendable {
         guard problems.isEmpty else { return .failure(RouteProblems(messages: problems)) }
 
         let stickyName: ByteString?
+        var stickyLegacyName: ByteString?
         switch config.sticky {
-        case .cookie(let name): stickyName = ByteString(name)
+        case .cookie(let name):
+            stickyName = ByteString(name)
+            stickyLegacyName = ByteString(name + Self.legacyCookieSuffix)
         case .header(let name): stickyName = ByteString(name, lowercased: true)
         case .client: stickyName = nil
         }
         return .success(CompiledRoute(
             config: config, active: active, activeIndex: activeIndex, standby: standby, standbyIndex: standbyIndex,
             split: split, cohorts: cohorts, cohortMatchers: matchers, splitBackends: splitBackends,
-            splitEnds: splitEnds, stickyName: stickyName,
+            splitEnds: splitEnds, stickyName: stickyName, stickyLegacyName: stickyLegacyName,
             hold: runtime?.hold.map { CompiledHold(rules: config.hold, state: $0) }, mirror: mirror))
     }
 
     private init(config: RouteConfig, active: String?, activeIndex: Int?, standby: String?, standbyIndex: Int?,
                  split: [WeightedBackend], cohorts: [Cohort], cohortMatchers: [CompiledCohort],
-                 splitBackends: [Int], splitEnds: [Int], stickyName: ByteString?, hold: CompiledHold?, mirror: CompiledMirror?) {
+                 splitBackends: [Int], splitEnds: [Int], stickyName: ByteString?, stickyLegacyName: ByteString?,
+                 hold: CompiledHold?, mirror: CompiledMirror?) {
         self.name = config.name
         self.mode = config.mode
         self.hosts = config.hosts
@@ -148,7 +152,7 @@ public final class CompiledRoute: Sendable {
         self.splitBackends = splitBackends
         self.splitEnds = splitEnds
         self.stickyName = stickyName
-        if case .cookie(let name) = config.sticky { stickyLegacyName = ByteString(name + Self.legacyCookieSuffix) } else { stickyLegacyName = nil }
+        self.stickyLegacyName = stickyLegacyName
         self.hold = hold
         self.mirror = mirror
     }
