@@ -10,20 +10,7 @@ import SwitchyardRouting
 /// never tried again, and the failing side kept its share.
 @Suite(.serialized) struct GuardRetryAfterRestartTests {
     @Test func aLatchedRevertNotInForceIsRetriedAfterARestart() throws {
-        let h = try AdminHarness(routes: """
-            listen http 127.0.0.1:0
-            backend legacy {
-                server 127.0.0.1:LEGACY
-            }
-            backend cloud {
-                server 127.0.0.1:CLOUD
-            }
-            route app {
-                split legacy 100% cloud 0%
-                sticky header X-User
-                guard errs errors new cloud old legacy revert window 5s min 10 checks 2
-            }
-            """)
+        let h = try AdminHarness(routes: GuardRevertFailureTests.routes)
         defer { h.stop() }
         #expect(h.run("weight app cloud 50% --reason ramp").ok)
         // The trip as a process that could not commit its revert left it: latched on disk,

@@ -11,21 +11,24 @@ import SwitchyardSystem
 /// to the error log only and the audit said "tripped: nothing to revert to" — the trail
 /// claimed there was nothing to undo while the new side kept its users.
 @Suite(.serialized) struct GuardRevertFailureTests {
+    /// A ramped route with a revert guard (also `GuardRetryAfterRestartTests`').
+    static let routes = """
+        listen http 127.0.0.1:0
+        backend legacy {
+            server 127.0.0.1:LEGACY
+        }
+        backend cloud {
+            server 127.0.0.1:CLOUD
+        }
+        route app {
+            split legacy 100% cloud 0%
+            sticky header X-User
+            guard errs errors new cloud old legacy revert window 5s min 10 checks 2
+        }
+        """
+
     @Test func aRevertThatCannotBeCommittedIsAuditedAsFailed() throws {
-        let h = try AdminHarness(routes: """
-            listen http 127.0.0.1:0
-            backend legacy {
-                server 127.0.0.1:LEGACY
-            }
-            backend cloud {
-                server 127.0.0.1:CLOUD
-            }
-            route app {
-                split legacy 100% cloud 0%
-                sticky header X-User
-                guard errs errors new cloud old legacy revert window 5s min 10 checks 2
-            }
-            """)
+        let h = try AdminHarness(routes: Self.routes)
         defer { h.stop() }
         #expect(h.run("weight app cloud 50% --reason ramp").ok)
         let ramped = h.proxy.table.state.routes["app"]
