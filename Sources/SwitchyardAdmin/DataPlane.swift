@@ -21,6 +21,8 @@ public protocol DataPlane: AnyObject, Sendable {
     func holdSnapshot(routes: Set<String>) -> HoldSnapshot
     /// Releases up to `count` parked requests whose route is no longer held, oldest first.
     func releaseParked(count: Int) -> HoldSnapshot
+    /// Writes on `routes` stop waiting behind their ended hold's queue (`DrainGate`).
+    func openDrainGates(_ routes: [String])
     /// Opens the access and error logs again at their paths (logrotate renamed them).
     func reopenLogs() -> LogReopening
     /// The dependency inventory, merged over the workers (off the data plane).

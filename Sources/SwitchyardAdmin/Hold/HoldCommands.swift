@@ -158,6 +158,11 @@ public enum HoldCommands {
     /// Sends the parked requests of the released routes upstream: oldest first, at most
     /// `Proxy.releaseConcurrency` running at once and `rate` per second; answers once the
     /// queue is empty and the released requests were answered (or 30 s later).
+    ///
+    /// Writes that come meanwhile wait at the back of the queue (`DrainGate`) until every
+    /// write the hold parked was sent, so none overtakes an older one. Each lets one more go
+    /// at once, and one more run, beyond the pace: the backend gets what it got when they
+    /// went straight upstream, only in arrival order.
     static func drain(_ service: AdminService, _ names: [String], rate: Int, command: String,
                       progress: AdminProgress = .silent) -> [String] {
         let burst = Double(min(Proxy.releaseConcurrency, max(1, rate)))
@@ -165,6 +170,11 @@ public enum HoldCommands {
         var last = Clock.monotonicMilliseconds()
         var snapshot = service.dataPlane.holdSnapshot(routes: [])
         let startTotal = snapshot.releasedTotal
+        let startJoined = snapshot.joinedTotal
+        // Releases owed to the writes that joined the queue, one each, outside the pace.
+        var credit = 0
+        var joinedSeen = snapshot.joinedTotal
+        var gatesOpen = false
         var done = false
         // A parked request waits at most 300 s: past that nothing is left to release.
         let giveUp = last + UInt64(HoldState.maxMaxWaitSeconds + 10) * 1000
@@ -172,13 +182,25 @@ public enum HoldCommands {
             let now = Clock.monotonicMilliseconds()
             tokens = min(burst, tokens + Double(rate) * Double(now - last) / 1000)
             last = now
-            let allowance = min(Int(tokens), Proxy.releaseConcurrency - snapshot.releasedInFlight)
+            credit += snapshot.joinedTotal - joinedSeen
+            joinedSeen = snapshot.joinedTotal
+            let room = Proxy.releaseConcurrency + snapshot.joinedOutstanding - snapshot.releasedInFlight
+            let allowance = min(Int(tokens) + credit, room)
             if allowance > 0 {
                 let before = snapshot.releasedTotal
                 snapshot = service.dataPlane.releaseParked(count: allowance)
-                tokens -= Double(snapshot.releasedTotal - before)
-                // None of the released routes' requests is left in any worker.
-                if snapshot.releasable == 0 { done = true }
+                let sent = snapshot.releasedTotal - before
+                let owed = min(sent, credit)
+                credit -= owed
+                tokens -= Double(sent - owed)
+                // Judged on a snapshot taken after the gates opened: a write that joined
+                // just before is in it, and sent before the answer.
+                if gatesOpen && snapshot.releasable == 0 { done = true }
+                // Every write the hold parked was sent: new writes go straight up again.
+                if !gatesOpen && snapshot.releasableHeld == 0 {
+                    service.dataPlane.openDrainGates(names)
+                    gatesOpen = true
+                }
             } else {
                 snapshot = service.dataPlane.holdSnapshot(routes: [])
             }
@@ -187,6 +209,8 @@ public enum HoldCommands {
                 usleep(5_000)
             }
         }
+        // Given up: no write waits on this release any longer.
+        if !gatesOpen { service.dataPlane.openDrainGates(names) }
         // The answer waits for the released requests' own answers (bounded).
         let answered = Clock.monotonicMilliseconds() + quiescenceMilliseconds
         while snapshot.releasedInFlight > 0 && Clock.monotonicMilliseconds() < answered {
@@ -198,6 +222,8 @@ public enum HoldCommands {
         let refusedTotal = refused.values.reduce(0, +)
         let reasons = refused.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         var line = "released: \(names.joined(separator: ", ")); \(released) parked write(s) sent upstream in arrival order (\(rate)/s, at most \(Proxy.releaseConcurrency) at a time)"
+        let joined = snapshot.joinedTotal - startJoined
+        if joined > 0 { line += "; \(joined) write(s) that came meanwhile waited behind them" }
         line += "; longest wait \(String(format: "%.1f", Double(snapshot.longestParkMilliseconds) / 1000))s"
         line += "; refused 503 while held: \(refusedTotal)" + (reasons.isEmpty ? "" : " (\(reasons))")
         if snapshot.releasedInFlight > 0 { line += "; \(snapshot.releasedInFlight) still running" }

@@ -156,7 +156,8 @@ extension DownstreamConnection {
 
     /// The exchange's decision point (see `Exchange.decisionPointPassed` for what a hook
     /// there may and may not do). The write hold is plugged in here (`+Hold`), then the
-    /// mirror's fork (`Mirror/`); a route with neither costs one load and two nil checks.
+    /// mirror's fork (`Mirror/`); a route with neither costs one load, two nil checks and
+    /// the check that no route's queue drains (`DrainGate`).
     @inline(__always)
     func passDecisionPoint(_ base: UnsafeRawPointer, headLength: Int, _ handle: TableHandle) -> Exchange.Verdict {
         // The pinned handle comes in as an argument: read from the `unowned(unsafe)`
@@ -165,6 +166,10 @@ extension DownstreamConnection {
         Unmanaged.passUnretained(handle.table.routes[decision.route])._withUnsafeGuaranteedRef { route in
             if let hold = route.hold {
                 let verdict = holdVerdict(hold, base)
+                if verdict != .forward { return verdict }
+            } else if !handle.drainGates.isEmpty, let gate = handle.drainGates[decision.route] {
+                // Its hold just ended: a write waits behind the ones the hold parked.
+                let verdict = joinVerdict(gate, base)
                 if verdict != .forward { return verdict }
             }
             if let mirror = route.mirror { forkMirror(mirror, base, headLength: headLength) }

@@ -290,6 +290,9 @@ final class DownstreamConnection: EventHandler, Indexed {
     var parkedH2Head: IOBuffer?
     var parkedHeadBytes = 0
     var releasedFromHold = false
+    /// Parked behind a released route's queue (`DrainGate`), not by a hold; counted in
+    /// `HoldQueue.joinedOutstanding` until the exchange ends.
+    var joinedDrain = false
     /// Our next own answer is the hold's 503 (Retry-After, "not saved").
     var holdRefusal = false
     /// Mirror (see `Mirror/`): the pair this exchange's answer is recorded for; nil when the

@@ -19,11 +19,37 @@ extension DownstreamConnection {
         if time(nil) >= hold.refuseAfterSeconds { return refuseHeld(.holdTooOld) }
         // Stopping: nothing parked now would ever be released by this process.
         if worker.draining { return refuseHeld(.shutdown) }
+        if let bound = parkingBound() { return refuseHeld(bound) }
+        parkedMaxWait = UInt64(hold.state.maxWaitSeconds) * 1000
+        return .park
+    }
+
+    /// Whether a write on a route whose hold just ended waits at the back of the queue
+    /// (`DrainGate`): while the hold's own parked writes are being sent, a newer write from
+    /// the same client must not overtake them. Never refused: past a bound, or when the
+    /// process stops, it goes upstream at once, as before there was a gate.
+    func joinVerdict(_ gate: DrainGate, _ base: UnsafeRawPointer) -> Exchange.Verdict {
+        // A write the release just took from the queue is routed again: it is what the
+        // others wait for.
+        guard !releasedFromHold, !worker.draining, gate.isDraining(now: Clock.monotonicMilliseconds()) else { return .forward }
+        let p = requestParser
+        let methodBytes = UnsafeRawBufferPointer(start: base + p.methodSpan.start, count: p.methodSpan.count)
+        let path = scratch.unsafelyUnwrapped.routingPath(base: base)
+        guard gate.hold.holds(method: methodBytes, path: path), parkingBound() == nil else { return .forward }
+        // It waits for the release's pacing, as a released parked write does.
+        parkedMaxWait = Self.releaseGraceMilliseconds
+        joinedDrain = true
+        return .park
+    }
+
+    /// The worker's bound that parking this request would break (nil: none); sets
+    /// `parkedBytes` to what it would count against `hold-bytes` when none.
+    private func parkingBound() -> HoldRejection? {
         let queue = worker.hold
         var declared = 0
         switch requestBody {
         case .length(let n):
-            if n > queue.limits.body { return refuseHeld(.bodyLimit) }
+            if n > queue.limits.body { return .bodyLimit }
             declared = Int(n)
         case .chunked, .streamChunked:
             // No length to go by: counted as the most a parked request holds (one buffer),
@@ -35,15 +61,14 @@ extension DownstreamConnection {
         // An HTTP/1.1 connection parks one request at a time; an HTTP/2 connection one per
         // stream, up to the bound.
         let onConnection = bridge?.connection.parkedStreams ?? 0
-        if onConnection >= queue.limits.perConnection { return refuseHeld(.connectionLimit) }
-        if queue.isFull { return refuseHeld(.parkedLimit) }
+        if onConnection >= queue.limits.perConnection { return .connectionLimit }
+        if queue.isFull { return .parkedLimit }
         // What the process holds of this body: at most one buffer (the rest waits in the
         // socket until release).
         let held = min(declared, worker.buffers.bufferSize)
-        if UInt64(queue.parkedBytes + held) > queue.limits.bytes { return refuseHeld(.bytesLimit) }
+        if UInt64(queue.parkedBytes + held) > queue.limits.bytes { return .bytesLimit }
         parkedBytes = held
-        parkedMaxWait = UInt64(hold.state.maxWaitSeconds) * 1000
-        return .park
+        return nil
     }
 
     private func refuseHeld(_ reason: HoldRejection) -> Exchange.Verdict {
@@ -61,6 +86,7 @@ extension DownstreamConnection {
         deadline = now + parkedMaxWait
         worker.hold.parkedBytes += parkedBytes
         worker.hold.append(self)
+        if joinedDrain { worker.hold.joined() }
         bridge?.connection.parkedStreams += 1
     }
 
@@ -112,6 +138,10 @@ extension DownstreamConnection {
         if releasedFromHold {
             releasedFromHold = false
             queue.releasedInFlight -= 1
+        }
+        if joinedDrain {
+            joinedDrain = false
+            queue.joinedOutstanding -= 1
         }
     }
 

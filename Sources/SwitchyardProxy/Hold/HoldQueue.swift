@@ -16,6 +16,12 @@ final class HoldQueue {
     var releasedTotal = 0
     /// Parked since the worker started (monotonic count).
     var parkedTotal = 0
+    /// Writes that parked behind a released route's queue (`DrainGate`) since the worker
+    /// started, and those of them not ended yet (parked or released and still running):
+    /// each would have gone upstream at once without the gate, so the release lets one
+    /// more run for each.
+    var joinedTotal = 0
+    var joinedOutstanding = 0
     /// Per `HoldRejection`, since the worker started.
     var rejections = HoldRejectionCounts()
     /// The longest time one request stayed parked (ms), since the worker started.
@@ -31,6 +37,11 @@ final class HoldQueue {
     func append(_ connection: DownstreamConnection) {
         parked.append(connection)
         parkedTotal += 1
+    }
+
+    func joined() {
+        joinedTotal += 1
+        joinedOutstanding += 1
     }
 
     func remove(_ connection: DownstreamConnection) {

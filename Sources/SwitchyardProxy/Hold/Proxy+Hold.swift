@@ -19,6 +19,13 @@ public struct HoldSnapshot: Sendable, Equatable {
     public var oldestParkedMilliseconds: UInt64 = 0
     /// After a release step: parked requests whose route is no longer held, still queued.
     public var releasable = 0
+    /// Of `releasable`, those the hold itself parked (not writes that came after the
+    /// release and wait behind them, `DrainGate`).
+    public var releasableHeld = 0
+    /// Writes that waited behind a release's queue since the process started, and those of
+    /// them not ended yet.
+    public var joinedTotal = 0
+    public var joinedOutstanding = 0
     /// Writes of the routes asked about that are in flight upstream, by server label.
     public var writesInFlight: [String: Int] = [:]
 
@@ -39,33 +46,20 @@ extension Proxy {
         return parts.reduce(into: HoldSnapshot()) { Self.merge(&$0, $1) }
     }
 
-    /// Releases up to `count` parked requests whose route is no longer held, oldest first
-    /// in each worker; the workers whose oldest such request waited longest go first, each
-    /// given no more than it has. The snapshot's `releasable` says how many are left.
+    /// Releases up to `count` parked requests whose route is no longer held, in arrival
+    /// order across the workers: the `count` that parked first, wherever they wait (a
+    /// client's two writes on two connections may sit in two workers). The snapshot's
+    /// `releasable` says how many are left.
     public func releaseParked(count: Int) -> HoldSnapshot {
-        let waiting = onEveryWorker { worker -> (age: UInt64, count: Int) in
+        let since = onEveryWorker { worker -> [UInt64] in
             let table = worker.current.table
-            var age: UInt64 = 0
-            var releasable = 0
-            for connection in worker.hold.parked where Self.isReleased(connection, by: table) {
-                if releasable == 0 { age = Clock.monotonicMilliseconds() &- connection.parkedSince }
-                releasable += 1
+            var since: [UInt64] = []
+            for connection in worker.hold.parked where since.count < count && Self.isReleased(connection, by: table) {
+                since.append(connection.parkedSince)
             }
-            return (age, releasable)
+            return since
         }
-        let order = waiting.indices.sorted { waiting[$0].age > waiting[$1].age }
-        var quota = [Int](repeating: 0, count: waiting.count)
-        var left = count
-        var given = true
-        while left > 0 && given {
-            given = false
-            for w in order where left > 0 && quota[w] < waiting[w].count {
-                quota[w] += 1
-                left -= 1
-                given = true
-            }
-        }
-        let quotas = quota
+        let quotas = Self.quotas(parkedSince: since, count: count)
         let parts = onEveryWorkerIndexed { index, worker -> WorkerHoldCounters in
             let table = worker.current.table
             if quotas[index] > 0 {
@@ -79,10 +73,28 @@ extension Proxy {
                 }
             }
             var counters = Self.counters(of: worker, routes: [])
-            counters.releasable = worker.hold.parked.reduce(0) { $0 + (Self.isReleased($1, by: table) ? 1 : 0) }
+            for connection in worker.hold.parked where Self.isReleased(connection, by: table) {
+                counters.releasable += 1
+                if !connection.joinedDrain { counters.releasableHeld += 1 }
+            }
             return counters
         }
         return parts.reduce(into: HoldSnapshot()) { Self.merge(&$0, $1) }
+    }
+
+    /// How many each worker releases: the `count` earliest of the park times given (each
+    /// worker's in its queue's order, earliest first), merged.
+    static func quotas(parkedSince: [[UInt64]], count: Int) -> [Int] {
+        var quota = [Int](repeating: 0, count: parkedSince.count)
+        for _ in 0..<max(0, count) {
+            var first = -1
+            for w in parkedSince.indices where quota[w] < parkedSince[w].count {
+                if first < 0 || parkedSince[w][quota[w]] < parkedSince[first][quota[first]] { first = w }
+            }
+            guard first >= 0 else { break }
+            quota[first] += 1
+        }
+        return quota
     }
 
     /// Whether the table in force no longer has the route a parked request was routed to.
@@ -107,7 +119,8 @@ extension Proxy {
         var c = WorkerHoldCounters(parked: queue.parked.count, parkedBytes: queue.parkedBytes,
                                    releasedInFlight: queue.releasedInFlight, parkedTotal: queue.parkedTotal,
                                    releasedTotal: queue.releasedTotal, rejections: queue.rejections,
-                                   longestPark: queue.longestParkMilliseconds, oldestParked: 0, releasable: 0, writesInFlight: nil)
+                                   longestPark: queue.longestParkMilliseconds, oldestParked: 0, releasable: 0, releasableHeld: 0,
+                                   joinedTotal: queue.joinedTotal, joinedOutstanding: queue.joinedOutstanding, writesInFlight: nil)
         if let first = queue.parked.first { c.oldestParked = Clock.monotonicMilliseconds() &- first.parkedSince }
         guard !routes.isEmpty else { return c }
         var labels: [[UInt8]] = []
@@ -130,6 +143,9 @@ extension Proxy {
         total.parkedTotal += part.parkedTotal
         total.releasedTotal += part.releasedTotal
         total.releasable += part.releasable
+        total.releasableHeld += part.releasableHeld
+        total.joinedTotal += part.joinedTotal
+        total.joinedOutstanding += part.joinedOutstanding
         for reason in HoldRejection.allCases where part.rejections[reason] > 0 {
             total.rejections[reason.label, default: 0] += part.rejections[reason]
         }
@@ -145,6 +161,7 @@ struct WorkerHoldCounters: Sendable {
     var parked, parkedBytes, releasedInFlight, parkedTotal, releasedTotal: Int
     var rejections: HoldRejectionCounts
     var longestPark, oldestParked: UInt64
-    var releasable: Int
+    var releasable, releasableHeld: Int
+    var joinedTotal, joinedOutstanding: Int
     var writesInFlight: [[UInt8]]?
 }

@@ -24,6 +24,9 @@ public final class Proxy: @unchecked Sendable {
     public var table: RouteTable { tableLock.withLock { current } }
     private var current: RouteTable
     private let tableLock = NSLock()
+    /// Routes whose hold ended and whose parked writes are still being released, by name
+    /// (`DrainGate`; under `control`).
+    var openDrainGates: [String: DrainGate] = [:]
     /// The address each `listen http` line is bound to, in file order (port 0 resolved).
     public private(set) var httpAddresses: [SocketAddress] = []
     /// The address each `listen https` line is bound to, in file order.
@@ -204,9 +207,10 @@ public final class Proxy: @unchecked Sendable {
         let contexts = reloadingCertificates ? try ListenerCertificates.contexts(for: newTable.config) : nil
         health.update(config: newTable.config, servers: servers)
         let checked = Set(health.states.keys)
+        let gates = drainGates(from: table, to: newTable)
         _ = onEveryWorker { worker in
             if let contexts { worker.installCertificates(contexts, listeners: newTable.config.listeners) }
-            worker.install(newTable, servers: servers, reloaded: reloadingCertificates, checked: checked)
+            worker.install(newTable, servers: servers, reloaded: reloadingCertificates, checked: checked, drainGates: gates)
         }
         tableLock.withLock { current = newTable }
     }

@@ -34,6 +34,11 @@ final class TableHandle {
     /// read without a retain; the worker's `var` copy was retained around each use.
     let generationHeader: [UInt8]
 
+    /// route index → the gate its writes wait at while its ended hold's queue is released
+    /// (`DrainGate`); empty when no route's queue drains, which is all the request path
+    /// checks then.
+    let drainGates: [DrainGate?]
+
     /// backend index → this worker's counters for it (shared across tables by name).
     let counters: [BackendCounters]
     /// route index × backend count + backend index → this worker's metrics cell.
@@ -126,8 +131,9 @@ final class TableHandle {
         return turns
     }
 
-    init(table: RouteTable, servers: [[ServerPool]], counters: [BackendCounters]) {
+    init(table: RouteTable, servers: [[ServerPool]], counters: [BackendCounters], drainGates: [DrainGate?] = []) {
         self.table = table
+        self.drainGates = drainGates
         self.servers = servers
         self.counters = counters
         let weights = servers.indices.map { b in

@@ -6,7 +6,8 @@ import SwitchyardSystem
 /// server; health, idle connections and counters per backend.
 extension Worker {
     /// `reloaded`: the routes file was read again (its CA and certificate files with it).
-    func makeHandle(_ table: RouteTable, _ servers: ResolvedServers, reloaded: Bool = false) -> TableHandle {
+    func makeHandle(_ table: RouteTable, _ servers: ResolvedServers, reloaded: Bool = false,
+                    drainGates: [DrainGate?] = []) -> TableHandle {
         var pools: [[ServerPool]] = []
         for (b, backend) in table.config.backends.enumerated() {
             var list: [ServerPool] = []
@@ -41,7 +42,7 @@ extension Worker {
             backendCounters[backend.name] = created
             return created
         }
-        let handle = TableHandle(table: table, servers: pools, counters: counters)
+        let handle = TableHandle(table: table, servers: pools, counters: counters, drainGates: drainGates)
         handle.metrics = metrics.cells(for: table)
         return handle
     }
@@ -53,7 +54,8 @@ extension Worker {
     /// no longer probes (its backend's `health` line removed, or the server taken out of
     /// the file) loses its last verdict: kept, a DOWN with nobody left to say UP again
     /// would keep the server out of every turn until a restart.
-    func install(_ table: RouteTable, servers: ResolvedServers, reloaded: Bool = false, checked: Set<String>? = nil) {
+    func install(_ table: RouteTable, servers: ResolvedServers, reloaded: Bool = false, checked: Set<String>? = nil,
+                 drainGates: [DrainGate?] = []) {
         if let checked {
             for key in healthByKey.keys where !checked.contains(key) {
                 healthByKey[key] = nil
@@ -61,7 +63,7 @@ extension Worker {
             }
         }
         let old = current
-        current = makeHandle(table, servers, reloaded: reloaded)
+        current = makeHandle(table, servers, reloaded: reloaded, drainGates: drainGates)
         if old.activeRequests > 0 { retired.append(old) }
         closeUnusedPools()
     }

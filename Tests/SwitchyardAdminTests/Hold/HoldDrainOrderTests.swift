@@ -1,0 +1,84 @@
+import Foundation
+import Glibc
+import Testing
+import SwitchyardAdmin
+import SwitchyardSystem
+import SwitchyardTestSupport
+
+/// A write that arrives while a release is still sending the parked ones waits behind them
+/// (`DrainGate`): a browser's newer autosave must not reach the database before the older
+/// one that waited through the freeze, or the older one overwrites it.
+@Suite struct HoldDrainOrderTests {
+    @Test func aWriteDuringTheReleaseWaitsBehindTheParkedOnesOnEveryWorker() throws {
+        // Two workers: the parked writes and the new ones sit in both queues, and the
+        // release goes by arrival order across them.
+        let h = try AdminHarness(routes: HoldSupport.routes, workers: 2)
+        defer { h.stop() }
+        #expect(h.run("hold app").ok)
+        var pending: [Background<TestClient.Response?>] = []
+        for i in 0..<4 {
+            let client = Handed(try TestClient(port: h.port))
+            pending.append(Background { HoldSupport.post(client.client, "/notes/\(i)") })
+            try waitFor("write \(i) to park", seconds: 5) { h.proxy.holdSnapshot().parked == i + 1 }
+        }
+        let release = Background { h.run("release app --rate 1/s") }
+        try waitFor("the first parked write to be sent", seconds: 5) { HoldSupport.seen(h.legacy, "POST", "/notes") >= 1 }
+        // Reads and the excepted path do not wait for the queue.
+        let reader = try TestClient(port: h.port)
+        #expect(reader.get("/notes/0")?.status == 200)
+        #expect(HoldSupport.post(reader, "/login", body: "user")?.text.hasPrefix("legacy answered POST /login") == true)
+        for i in 4..<6 {
+            let client = Handed(try TestClient(port: h.port))
+            pending.append(Background { HoldSupport.post(client.client, "/notes/\(i)") })
+            try waitFor("write \(i) to join the queue", seconds: 5) { h.proxy.holdSnapshot().joinedTotal == i - 3 }
+        }
+        let statuses = try pending.map { try $0.wait(seconds: 20)?.status }
+        #expect(statuses == Array(repeating: 200, count: 6), "no write was refused: \(statuses)")
+        let order = h.legacy.requestHeads.filter { $0.hasPrefix("POST /notes/") }.map { head in
+            Int(head.split(separator: " ")[1].dropFirst("/notes/".count)) ?? -1
+        }
+        #expect(order == Array(0..<6), "the new writes reached the backend after the parked ones: \(order)")
+        let answer = try release.wait(seconds: 20)
+        #expect(answer.ok, "\(answer.text)")
+        #expect(answer.text.contains("4 parked write(s) sent upstream") || answer.text.contains("6 parked write(s) sent upstream"), "\(answer.text)")
+        #expect(answer.text.contains("2 write(s) that came meanwhile waited behind them"), "\(answer.text)")
+        // The release is over: a write goes straight upstream again.
+        let after = try TestClient(port: h.port)
+        #expect(HoldSupport.post(after, "/notes/6")?.status == 200)
+        let snapshot = h.proxy.holdSnapshot()
+        #expect(snapshot.parked == 0 && snapshot.joinedTotal == 2 && snapshot.joinedOutstanding == 0, "\(snapshot)")
+    }
+
+    /// The queue keeps the backend's load what it was: each write that joins lets one more
+    /// go at once, beyond the pace. Six parked and four joined at 1/s are ten releases; the
+    /// pace alone needs nine seconds for them, with the joiners' four it needs five.
+    @Test func eachWriteThatJoinsLetsOneMoreGoSoTheQueueIsNoSlowerThanBefore() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes, workers: 1)
+        defer { h.stop() }
+        #expect(h.run("hold app").ok)
+        var pending: [Background<TestClient.Response?>] = []
+        for i in 0..<6 {
+            let client = Handed(try TestClient(port: h.port))
+            pending.append(Background { HoldSupport.post(client.client, "/notes/\(i)") })
+            try waitFor("write \(i) to park", seconds: 5) { h.proxy.holdSnapshot().parked == i + 1 }
+        }
+        let started = Clock.monotonicMilliseconds()
+        let release = Background { h.run("release app --rate 1/s") }
+        try waitFor("the first parked write to be sent", seconds: 5) { HoldSupport.seen(h.legacy, "POST", "/notes") >= 1 }
+        for i in 6..<10 {
+            let client = Handed(try TestClient(port: h.port))
+            pending.append(Background { HoldSupport.post(client.client, "/notes/\(i)") })
+            try waitFor("write \(i) to join the queue", seconds: 5) { h.proxy.holdSnapshot().joinedTotal == i - 5 }
+        }
+        for p in pending { #expect(try p.wait(seconds: 20)?.status == 200) }
+        let answer = try release.wait(seconds: 20)
+        let seconds = Double(Clock.monotonicMilliseconds() - started) / 1000
+        #expect(answer.ok, "\(answer.text)")
+        // A lower bound the old pace cannot beat (nine seconds), with room for a slow host.
+        #expect(seconds < 8, "the release took \(seconds)s: the joiners did not speed it")
+        let order = h.legacy.requestHeads.filter { $0.hasPrefix("POST /notes/") }.map { head in
+            Int(head.split(separator: " ")[1].dropFirst("/notes/".count)) ?? -1
+        }
+        #expect(order == Array(0..<10), "\(order)")
+    }
+}
