@@ -410,6 +410,13 @@ struct Exchange {
         }
     }
 
+    /// The client of a parked write stopped sending (write hold): not saved, say so, and
+    /// close (no request can follow).
+    mutating func parkedClientClosed() -> Action {
+        precondition(state == .decisionPoint, "parkedClientClosed in \(state)")
+        return answer(503, close: true)
+    }
+
     /// The client sent its body too slowly (the body-rate rule).
     mutating func requestBodyTooSlow() -> Action {
         responseStarted ? cut(.requestBodyTooSlow) : answer(408, close: true)

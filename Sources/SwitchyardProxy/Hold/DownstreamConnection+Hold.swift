@@ -90,12 +90,19 @@ extension DownstreamConnection {
         bridge?.connection.parkedStreams += 1
     }
 
-    /// A parked exchange whose client has gone is dropped: never forwarded.
+    /// A parked exchange whose client stopped sending is never forwarded: a client that
+    /// left took its write for failed (sent at the release, it would be saved behind its
+    /// back, and again when it retried). The end of input cannot tell a client gone from
+    /// one that only half-closed and still reads, so it is answered 503 "not saved" (and
+    /// the connection closed): the one still reading knows, the one gone loses nothing.
     func parkedClientCheck() -> Bool {
         // An HTTP/2 stream's END_STREAM is the end of its request, not the client leaving
         // (a reset arrives as `bridgeCancel`).
         guard clientEOF, !isH2 else { return false }
-        perform(exchange.clientGone())
+        worker.hold.rejected(.clientClosed)
+        holdRefusal = true
+        observed.heldWrite = true
+        perform(exchange.parkedClientClosed())
         return true
     }
 

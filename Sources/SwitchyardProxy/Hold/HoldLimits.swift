@@ -43,6 +43,9 @@ public enum HoldRejection: Int, CaseIterable, Sendable {
     /// A reload removed the route it was parked on: routed again, it could reach another
     /// application (a catch-all route), so it is answered instead.
     case routeRemoved
+    /// The client stopped sending while its write was parked: gone, or only half-closed
+    /// and still reading. Never forwarded either way; one still reading is told so.
+    case clientClosed
 
     public var label: String {
         switch self {
@@ -55,6 +58,7 @@ public enum HoldRejection: Int, CaseIterable, Sendable {
         case .http2: return "http2"
         case .shutdown: return "shutdown"
         case .routeRemoved: return "route_removed"
+        case .clientClosed: return "client_closed"
         }
     }
 }

@@ -71,7 +71,7 @@ final class HoldQueue {
 /// without allocating (an array would be shared and copied on the next refusal).
 struct HoldRejectionCounts: Sendable {
     private var parkedLimit = 0, connectionLimit = 0, bytesLimit = 0, bodyLimit = 0, maxWait = 0, holdTooOld = 0, http2 = 0
-    private var shutdown = 0, routeRemoved = 0
+    private var shutdown = 0, routeRemoved = 0, clientClosed = 0
 
     subscript(reason: HoldRejection) -> Int {
         get {
@@ -85,6 +85,7 @@ struct HoldRejectionCounts: Sendable {
             case .http2: return http2
             case .shutdown: return shutdown
             case .routeRemoved: return routeRemoved
+            case .clientClosed: return clientClosed
             }
         }
         set {
@@ -98,6 +99,7 @@ struct HoldRejectionCounts: Sendable {
             case .http2: http2 = newValue
             case .shutdown: shutdown = newValue
             case .routeRemoved: routeRemoved = newValue
+            case .clientClosed: clientClosed = newValue
             }
         }
     }

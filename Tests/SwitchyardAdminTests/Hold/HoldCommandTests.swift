@@ -279,6 +279,27 @@ import SwitchyardTestSupport
         #expect(h.legacy.requestCount == 0, "the backend never saw it")
     }
 
+    /// A client that half-closes after its write (it is done sending, still reading) is
+    /// told the write was not saved, instead of a connection closed with no answer; the
+    /// write is still never forwarded.
+    @Test func aHalfClosedClientIsToldItsParkedWriteWasNotSaved() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes)
+        defer { h.stop() }
+        #expect(h.run("hold app").ok)
+        let client = try TestClient(port: h.port)
+        client.send("POST /notes/7 HTTP/1.1\r\nHost: test.local\r\nContent-Length: 6\r\n\r\nnote 7")
+        try waitFor("the write to park", seconds: 5) { h.proxy.holdSnapshot().parked == 1 }
+        client.shutdownWrite()
+        let answer = client.readResponse()
+        #expect(answer?.status == 503, "\(answer.map { "\($0.status) \($0.text)" } ?? "no answer")")
+        #expect(answer?.text.contains("NOT saved") == true, "\(answer?.text ?? "")")
+        #expect(h.proxy.holdSnapshot().parked == 0)
+        #expect(h.proxy.holdSnapshot().rejections["client_closed"] == 1, "\(h.proxy.holdSnapshot().rejections)")
+        #expect(h.run("release app").ok)
+        usleep(200_000)
+        #expect(h.legacy.requestCount == 0, "the backend never saw it")
+    }
+
     /// The same with a body larger than the connection's buffer: the rest waits in the
     /// kernel, the socket has no read interest, and no event says the client left. At the
     /// release the write was read whole and sent upstream — saved after its client had
