@@ -73,7 +73,7 @@ enum AdminCommands {
             try command.checkNoArguments("reload")
             return .change(try service.reloadChange())
         },
-    ] + GuardCommands.specs + PlanCommands.specs + MirrorCommands.specs + CompareCommands.specs
+    ] + GuardCommands.specs + PlanCommands.specs + MirrorCommands.specs + CompareCommands.specs + FleetCommands.specs
 
     static func find(_ word: String, _ words: [String]) -> AdminCommandSpec? {
         // A spec's word may be two words ("plan status"): the longest match wins.

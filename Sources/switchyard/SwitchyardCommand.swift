@@ -18,7 +18,7 @@ struct SwitchyardCommand: ParsableCommand {
         subcommands: [Serve.self, Check.self, Demo.self, Status.self, Show.self, History.self, Weight.self,
                       CohortCommand.self, Flip.self, HoldCommand.self, ReleaseCommand.self, Revert.self, Drain.self, Reload.self, ReopenLogs.self, UpgradeCommand.self, AuditCommand.self,
                       GuardCommand.self, GuardsCommand.self, PlanCommand.self,
-                      InventoryCLI.self, SimulateCLI.self, MirrorCommand.self, CompareCLI.self,
+                      InventoryCLI.self, SimulateCLI.self, MirrorCommand.self, CompareCLI.self, FleetCommand.self,
                       Version.self]
     )
 

@@ -152,7 +152,7 @@ public final class FleetAgent: @unchecked Sendable {
 
     /// `call` on the admin client's endpoint, then on each next one after a failure (a
     /// read is safe to repeat): its value, or nil and every endpoint's failure.
-    private func onAnyEndpoint<T>(_ call: () throws(EtcdError) -> T) -> (T?, [String]) {
+    func onAnyEndpoint<T>(_ call: () throws(EtcdError) -> T) -> (T?, [String]) {
         var failures: [String] = []
         for _ in config.endpoints {
             do {

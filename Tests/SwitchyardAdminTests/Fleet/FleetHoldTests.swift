@@ -51,5 +51,30 @@ extension FleetTests {
             #expect(hold.contains("every other instance of fleet clinic quiet") && !hold.contains("not quiet"), "\(hold)")
             #expect(waited > 1.5, "the answer waited for B's write (\(waited) s): \(hold)")
         }
+
+        /// A retired instance stays in `members/` (no instance removes its own), and every
+        /// fleet `hold` answered "not quiet" naming it until someone ran `etcdctl del` by
+        /// hand. `fleet forget` removes it, audited, and only once its record has expired:
+        /// a running instance, this one, or a name that is no member is refused, unchanged.
+        @Test func aRetiredInstanceIsForgottenSoAHoldNoLongerWaitsForIt() throws {
+            let fixture = try FleetFixture(instanceNames: ["a", "b"])
+            defer { fixture.shutdown() }
+            let running = fixture.a.command("fleet forget b")
+            #expect(running.contains("b is running") && running.contains("stop it first"), "\(running)")
+            #expect(fixture.a.command("fleet forget a").contains("a is this instance"))
+            let unknown = fixture.a.command("fleet forget zz")
+            #expect(unknown.contains("has no member zz (members: a, b)"), "\(unknown)")
+            #expect(!(try fixture.cluster.etcdctl(["get", fixture.keys + "members/b"])).isEmpty, "nothing refused was removed")
+            fixture.b.stop()
+            try waitFor("b's record to expire", seconds: 15) { fixture.a.command("status").contains("gone") }
+            let forgot = fixture.a.command("fleet forget b --reason retired")
+            #expect(forgot.contains("b forgotten"), "\(forgot)")
+            #expect(try fixture.cluster.etcdctl(["get", fixture.keys + "members/b"]).isEmpty, "b's member key is gone")
+            // The next hold is quiet at once; before, it waited 30 s and named b.
+            let hold = fixture.a.command("hold app")
+            #expect(hold.contains("every other instance of fleet clinic quiet") && !hold.contains("not quiet"), "\(hold)")
+            let audit = (try? String(contentsOfFile: fixture.a.directory + "/audit.log", encoding: .utf8)) ?? ""
+            #expect(audit.contains("fleet forget b --reason retired"), "the forget is audited")
+        }
     }
 }
