@@ -159,10 +159,11 @@ public enum HoldCommands {
     /// `Proxy.releaseConcurrency` running at once and `rate` per second; answers once the
     /// queue is empty and the released requests were answered (or 30 s later).
     ///
-    /// Writes that come meanwhile wait at the back of the queue (`DrainGate`) until every
-    /// write the hold parked was sent, so none overtakes an older one. Each lets one more go
-    /// at once, and one more run, beyond the pace: the backend gets what it got when they
-    /// went straight upstream, only in arrival order.
+    /// Writes that come meanwhile wait at the back of the queue (`DrainGate`) until it is
+    /// empty, so none is sent before an older one. Each lets one more go at once, and one
+    /// more run, beyond the pace: the backend gets what it got when they went straight
+    /// upstream, only in arrival order, and the queue still empties in (parked ÷ rate)
+    /// seconds however many join. (Sent in order; up to 16 run at once, as before.)
     static func drain(_ service: AdminService, _ names: [String], rate: Int, command: String,
                       progress: AdminProgress = .silent) -> [String] {
         let burst = Double(min(Proxy.releaseConcurrency, max(1, rate)))
@@ -196,8 +197,9 @@ public enum HoldCommands {
                 // Judged on a snapshot taken after the gates opened: a write that joined
                 // just before is in it, and sent before the answer.
                 if gatesOpen && snapshot.releasable == 0 { done = true }
-                // Every write the hold parked was sent: new writes go straight up again.
-                if !gatesOpen && snapshot.releasableHeld == 0 {
+                // The queue is empty (what the hold parked and what joined behind it): new
+                // writes go straight up again, with nothing older left to overtake.
+                if !gatesOpen && snapshot.releasable == 0 {
                     service.dataPlane.openDrainGates(names)
                     gatesOpen = true
                 }
@@ -209,8 +211,12 @@ public enum HoldCommands {
                 usleep(5_000)
             }
         }
-        // Given up: no write waits on this release any longer.
-        if !gatesOpen { service.dataPlane.openDrainGates(names) }
+        // Given up (310 s: the hold's own writes are answered by now): no write waits on
+        // this release any longer, and those that joined go now, not at their own deadline.
+        if !done {
+            service.dataPlane.openDrainGates(names)
+            snapshot = service.dataPlane.releaseParked(count: max(snapshot.releasable, snapshot.parked))
+        }
         // The answer waits for the released requests' own answers (bounded).
         let answered = Clock.monotonicMilliseconds() + quiescenceMilliseconds
         while snapshot.releasedInFlight > 0 && Clock.monotonicMilliseconds() < answered {

@@ -11,6 +11,8 @@ enum HoldMetrics {
         for reason in HoldRejection.allCases {
             out.sample("switchyard_hold_rejections_total", [("reason", reason.label)], Double(s.rejections[reason.label] ?? 0))
         }
+        out.family("switchyard_hold_joined_total", "counter", "Writes that came while a release was sending its queue and waited behind it.")
+        out.sample("switchyard_hold_joined_total", [], Double(s.joinedTotal))
         return out.text
     }
 }

@@ -167,9 +167,9 @@ extension DownstreamConnection {
             if let hold = route.hold {
                 let verdict = holdVerdict(hold, base)
                 if verdict != .forward { return verdict }
-            } else if !handle.drainGates.isEmpty, let gate = handle.drainGates[decision.route] {
-                // Its hold just ended: a write waits behind the ones the hold parked.
-                let verdict = joinVerdict(gate, base)
+            } else if !handle.drainGates.isEmpty {
+                // A hold just ended: a write may wait behind the ones it parked.
+                let verdict = joinVerdict(handle, base)
                 if verdict != .forward { return verdict }
             }
             if let mirror = route.mirror { forkMirror(mirror, base, headLength: headLength) }

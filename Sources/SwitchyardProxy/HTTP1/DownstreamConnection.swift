@@ -286,6 +286,9 @@ final class DownstreamConnection: EventHandler, Indexed {
     var parkedHeadLength = 0
     var parkedBytes = 0
     var parkedMaxWait: UInt64 = 0
+    /// When it parked, to the nanosecond: the release's order across workers (two writes
+    /// a millisecond apart on two workers must not tie).
+    var parkedAtNanoseconds: UInt64 = 0
     /// An HTTP/2 stream's decoded head, kept while parked (its parser's spans point here).
     var parkedH2Head: IOBuffer?
     var parkedHeadBytes = 0

@@ -21,6 +21,12 @@ extension DownstreamConnection {
         if worker.draining { return refuseHeld(.shutdown) }
         if let bound = parkingBound() { return refuseHeld(bound) }
         parkedMaxWait = UInt64(hold.state.maxWaitSeconds) * 1000
+        // A released joiner routed again to a route held now (a reload or `hold` came
+        // between): parked by that hold, no longer waiting behind a release.
+        if joinedDrain {
+            joinedDrain = false
+            worker.hold.joinedOutstanding -= 1
+        }
         return .park
     }
 
@@ -28,10 +34,18 @@ extension DownstreamConnection {
     /// (`DrainGate`): while the hold's own parked writes are being sent, a newer write from
     /// the same client must not overtake them. Never refused: past a bound, or when the
     /// process stops, it goes upstream at once, as before there was a gate.
-    func joinVerdict(_ gate: DrainGate, _ base: UnsafeRawPointer) -> Exchange.Verdict {
+    func joinVerdict(_ handle: TableHandle, _ base: UnsafeRawPointer) -> Exchange.Verdict {
+        guard let gate = handle.drainGates[decision.route] else { return .forward }
+        // Read once a batch, not per request: a gate opened meanwhile stays open.
+        guard gate.isDraining(now: worker.nowMilliseconds) else {
+            // Every gate of the table this worker holds is open: its requests stop looking.
+            if handle.drainGates.allSatisfy({ $0?.isDraining(now: worker.nowMilliseconds) != true }) { handle.drainGates = [] }
+            return .forward
+        }
         // A write the release just took from the queue is routed again: it is what the
-        // others wait for.
-        guard !releasedFromHold, !worker.draining, gate.isDraining(now: Clock.monotonicMilliseconds()) else { return .forward }
+        // others wait for. A client that already stopped sending would be answered "not
+        // saved" at once if parked (`parkedClientCheck`): it goes straight up, as before.
+        guard !releasedFromHold, !clientEOF, !worker.draining else { return .forward }
         let p = requestParser
         let methodBytes = UnsafeRawBufferPointer(start: base + p.methodSpan.start, count: p.methodSpan.count)
         let path = scratch.unsafelyUnwrapped.routingPath(base: base)
@@ -82,6 +96,7 @@ extension DownstreamConnection {
     func park() {
         let now = Clock.monotonicMilliseconds()
         parkedSince = now
+        parkedAtNanoseconds = Clock.monotonicNanoseconds()
         phase = .parked
         deadline = now + parkedMaxWait
         worker.hold.parkedBytes += parkedBytes

@@ -19,9 +19,6 @@ public struct HoldSnapshot: Sendable, Equatable {
     public var oldestParkedMilliseconds: UInt64 = 0
     /// After a release step: parked requests whose route is no longer held, still queued.
     public var releasable = 0
-    /// Of `releasable`, those the hold itself parked (not writes that came after the
-    /// release and wait behind them, `DrainGate`).
-    public var releasableHeld = 0
     /// Writes that waited behind a release's queue since the process started, and those of
     /// them not ended yet.
     public var joinedTotal = 0
@@ -55,7 +52,7 @@ extension Proxy {
             let table = worker.current.table
             var since: [UInt64] = []
             for connection in worker.hold.parked where since.count < count && Self.isReleased(connection, by: table) {
-                since.append(connection.parkedSince)
+                since.append(connection.parkedAtNanoseconds)
             }
             return since
         }
@@ -73,10 +70,7 @@ extension Proxy {
                 }
             }
             var counters = Self.counters(of: worker, routes: [])
-            for connection in worker.hold.parked where Self.isReleased(connection, by: table) {
-                counters.releasable += 1
-                if !connection.joinedDrain { counters.releasableHeld += 1 }
-            }
+            counters.releasable = worker.hold.parked.reduce(0) { $0 + (Self.isReleased($1, by: table) ? 1 : 0) }
             return counters
         }
         return parts.reduce(into: HoldSnapshot()) { Self.merge(&$0, $1) }
@@ -119,7 +113,7 @@ extension Proxy {
         var c = WorkerHoldCounters(parked: queue.parked.count, parkedBytes: queue.parkedBytes,
                                    releasedInFlight: queue.releasedInFlight, parkedTotal: queue.parkedTotal,
                                    releasedTotal: queue.releasedTotal, rejections: queue.rejections,
-                                   longestPark: queue.longestParkMilliseconds, oldestParked: 0, releasable: 0, releasableHeld: 0,
+                                   longestPark: queue.longestParkMilliseconds, oldestParked: 0, releasable: 0,
                                    joinedTotal: queue.joinedTotal, joinedOutstanding: queue.joinedOutstanding, writesInFlight: nil)
         if let first = queue.parked.first { c.oldestParked = Clock.monotonicMilliseconds() &- first.parkedSince }
         guard !routes.isEmpty else { return c }
@@ -143,7 +137,6 @@ extension Proxy {
         total.parkedTotal += part.parkedTotal
         total.releasedTotal += part.releasedTotal
         total.releasable += part.releasable
-        total.releasableHeld += part.releasableHeld
         total.joinedTotal += part.joinedTotal
         total.joinedOutstanding += part.joinedOutstanding
         for reason in HoldRejection.allCases where part.rejections[reason] > 0 {
@@ -161,7 +154,7 @@ struct WorkerHoldCounters: Sendable {
     var parked, parkedBytes, releasedInFlight, parkedTotal, releasedTotal: Int
     var rejections: HoldRejectionCounts
     var longestPark, oldestParked: UInt64
-    var releasable, releasableHeld: Int
+    var releasable: Int
     var joinedTotal, joinedOutstanding: Int
     var writesInFlight: [[UInt8]]?
 }

@@ -36,8 +36,8 @@ final class TableHandle {
 
     /// route index → the gate its writes wait at while its ended hold's queue is released
     /// (`DrainGate`); empty when no route's queue drains, which is all the request path
-    /// checks then.
-    let drainGates: [DrainGate?]
+    /// checks then. Emptied by the worker once every gate in it is open.
+    var drainGates: [DrainGate?]
 
     /// backend index → this worker's counters for it (shared across tables by name).
     let counters: [BackendCounters]

@@ -496,6 +496,13 @@ final class Worker: @unchecked Sendable {
         // stops: each is answered 503 "not saved" now. Left parked, they were cut at the
         // end of the grace — a clinician cannot tell a cut from "maybe saved" — and the
         // shutdown waited the whole grace for them.
+        // A write that only waited behind a release's queue (`DrainGate`) would have gone
+        // straight upstream without it, and nothing older of its route is sent any more:
+        // it goes now, as a new write during the drain does.
+        let table = current.table
+        for connection in hold.takeOldest(hold.parked.count, isReleased: { $0.joinedDrain && Proxy.isReleased($0, by: table) }) {
+            connection.resumeFromHold()
+        }
         for connection in hold.parked where connection.phase == .parked { connection.parkExpired(.shutdown) }
         accessLog?.flush()
     }

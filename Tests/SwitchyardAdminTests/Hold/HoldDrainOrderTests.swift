@@ -50,8 +50,10 @@ import SwitchyardTestSupport
     }
 
     /// The queue keeps the backend's load what it was: each write that joins lets one more
-    /// go at once, beyond the pace. Six parked and four joined at 1/s are ten releases; the
-    /// pace alone needs nine seconds for them, with the joiners' four it needs five.
+    /// go at once, beyond the pace. Six parked and five joined at 1/s are eleven releases;
+    /// the pace alone needs ten seconds for them, with the joiners' five it needs five. And
+    /// the queue stays in order to its end: a write that comes after the hold's last one
+    /// was sent still waits behind the joiners queued before it.
     @Test func eachWriteThatJoinsLetsOneMoreGoSoTheQueueIsNoSlowerThanBefore() throws {
         let h = try AdminHarness(routes: HoldSupport.routes, workers: 1)
         defer { h.stop() }
@@ -70,6 +72,14 @@ import SwitchyardTestSupport
             pending.append(Background { HoldSupport.post(client.client, "/notes/\(i)") })
             try waitFor("write \(i) to join the queue", seconds: 5) { h.proxy.holdSnapshot().joinedTotal == i - 5 }
         }
+        // Every write the hold parked was sent, but joiners are still queued: a newer write
+        // still waits behind them (before, the gate opened here and it went straight up).
+        try waitFor("the last parked write to be sent", seconds: 10) { HoldSupport.seen(h.legacy, "POST", "/notes/5") == 1 }
+        #expect(h.proxy.holdSnapshot().parked > 0, "joiners are still queued")
+        let status = h.run("status").text
+        #expect(status.contains("waited behind a release 4"), "\(status)")
+        let late = Handed(try TestClient(port: h.port))
+        pending.append(Background { HoldSupport.post(late.client, "/notes/10") })
         for p in pending { #expect(try p.wait(seconds: 20)?.status == 200) }
         let answer = try release.wait(seconds: 20)
         let seconds = Double(Clock.monotonicMilliseconds() - started) / 1000
@@ -79,6 +89,6 @@ import SwitchyardTestSupport
         let order = h.legacy.requestHeads.filter { $0.hasPrefix("POST /notes/") }.map { head in
             Int(head.split(separator: " ")[1].dropFirst("/notes/".count)) ?? -1
         }
-        #expect(order == Array(0..<10), "\(order)")
+        #expect(order == Array(0..<11), "\(order)")
     }
 }
