@@ -6,10 +6,11 @@ import SwitchyardAdmin
 /// Stickiness on live sockets: the exact cookie a new user gets, and a returning user
 /// keeping its side across connections while operators raise a share.
 @Suite struct StickyCookieTests {
-    /// "SWITCHYARD_BUCKET=<16 lower-case hex>; Path=/; HttpOnly; SameSite=Lax", nothing else.
+    /// "SWITCHYARD_BUCKET=<16 lower-case hex>; Path=/; Max-Age=34560000; HttpOnly; SameSite=Lax",
+    /// nothing else.
     static func cookieValue(_ setCookie: String?) -> String? {
-        guard let setCookie, setCookie.hasPrefix("SWITCHYARD_BUCKET="), setCookie.hasSuffix("; Path=/; HttpOnly; SameSite=Lax") else { return nil }
-        let value = setCookie.dropFirst("SWITCHYARD_BUCKET=".count).dropLast("; Path=/; HttpOnly; SameSite=Lax".count)
+        guard let setCookie, setCookie.hasPrefix("SWITCHYARD_BUCKET="), setCookie.hasSuffix("; Path=/; Max-Age=34560000; HttpOnly; SameSite=Lax") else { return nil }
+        let value = setCookie.dropFirst("SWITCHYARD_BUCKET=".count).dropLast("; Path=/; Max-Age=34560000; HttpOnly; SameSite=Lax".count)
         return value.count == 16 && value.allSatisfy({ "0123456789abcdef".contains($0) }) ? String(value) : nil
     }
 
@@ -48,5 +49,26 @@ import SwitchyardAdmin
             before = after
         }
         #expect(before.allSatisfy { $0 == "cloud" }, "at 100% everyone is on cloud")
+    }
+
+    /// The bucket outlives the browser session. curl's `--junk-session-cookies` drops the
+    /// session cookies of the jar it loads, as a browser does when it starts again (a ward
+    /// PC at shift change). Before, the cookie had no Max-Age: after each restart the user
+    /// came without it, drew a new bucket, and mid-canary could land on the other system.
+    @Test func theBucketSurvivesABrowserRestart() throws {
+        try requireTools("curl")
+        let h = try AdminHarness()
+        defer { h.stop() }
+        let jar = NSTemporaryDirectory() + "switchyard-jar-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: jar) }
+        let curl = try tool("curl")
+        let first = try runProcess(curl, ["-s", "-D", "-", "-c", jar, "http://127.0.0.1:\(h.port)/first"], timeoutSeconds: 10)
+        #expect(first.output.contains("Set-Cookie: SWITCHYARD_BUCKET="), "\(first.output)")
+        let side = first.output.contains("cloud answered") ? "cloud" : "legacy"
+        for i in 0..<3 {
+            let again = try runProcess(curl, ["-s", "-D", "-", "-j", "-b", jar, "-c", jar, "http://127.0.0.1:\(h.port)/again\(i)"], timeoutSeconds: 10)
+            #expect(!again.output.contains("Set-Cookie"), "the restarted browser still had its cookie: \(again.output)")
+            #expect(again.output.contains("\(side) answered"), "and stays on \(side): \(again.output)")
+        }
     }
 }

@@ -66,7 +66,7 @@ import SwitchyardSystem
         #expect(result.output.contains("legacy answered GET /a"))
         #expect(result.output.contains("X-Forwarded-Proto: https"))
         #expect(result.output.contains(";proto=https"))
-        let cookie = try Regex("\r\nSet-Cookie: SB=[0-9a-f]{16}; Path=/; HttpOnly; SameSite=None; Secure\r\n")
+        let cookie = try Regex("\r\nSet-Cookie: SB=[0-9a-f]{16}; Path=/; Max-Age=34560000; HttpOnly; SameSite=None; Secure\r\n")
         #expect(result.output.contains(cookie), "the sticky cookie, exactly, and Secure on TLS listeners: \(result.output)")
         #expect(h.legacy.connectionCount == 1, "both requests shared one upstream connection")
     }
@@ -82,7 +82,7 @@ import SwitchyardSystem
         let (h, port) = try harness(certificate)
         defer { h.stop() }
         let first = curl(port, certificate, ["-i", "https://localhost:\(port)/a"])
-        let pair = try Regex("\r\nSet-Cookie: SB=([0-9a-f]{16}); Path=/; HttpOnly; SameSite=None; Secure\r\nSet-Cookie: SB-legacy=([0-9a-f]{16}); Path=/; HttpOnly; Secure\r\n")
+        let pair = try Regex("\r\nSet-Cookie: SB=([0-9a-f]{16}); Path=/; Max-Age=34560000; HttpOnly; SameSite=None; Secure\r\nSet-Cookie: SB-legacy=([0-9a-f]{16}); Path=/; Max-Age=34560000; HttpOnly; Secure\r\n")
         let match = try #require(first.output.firstMatch(of: pair), "both cookies, exactly: \(first.output)")
         let token = String(match.output[1].substring ?? "")
         #expect(token == String(match.output[2].substring ?? ""), "one token in both")

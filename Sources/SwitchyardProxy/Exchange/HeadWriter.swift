@@ -285,11 +285,17 @@ enum HeadWriter {
     /// moved at every login. The cookie is a random bucket token that grants nothing, so
     /// sending it cross-site gives nothing away. Browsers refuse `None` without `Secure`:
     /// over plain HTTP it stays `Lax`.
+    ///
+    /// It lasts `Max-Age` 400 days (the longest Chrome keeps one): a session cookie was
+    /// gone when the browser closed — a ward PC at shift change, a tablet restarted — and
+    /// the user drew a new bucket, so mid-canary one in (share) of them moved to the other
+    /// system and back. The token is random and grants nothing; it outlives the cutover
+    /// harmlessly.
     static func appendCookie(_ out: IOBuffer, name: UnsafeRawBufferPointer, value: UInt64, secure: Bool) {
         out.append(name)
         out.append(byte: UInt8(ascii: "="))
         out.append(hex: value, width: 16)
-        out.append(secure ? "; Path=/; HttpOnly; SameSite=None; Secure" : "; Path=/; HttpOnly; SameSite=Lax")
+        out.append(secure ? "; Path=/; Max-Age=34560000; HttpOnly; SameSite=None; Secure" : "; Path=/; Max-Age=34560000; HttpOnly; SameSite=Lax")
     }
 
     /// Over TLS, the fallback beside it: `NAME-legacy`, the same token, no SameSite. Some
@@ -303,7 +309,7 @@ enum HeadWriter {
         out.append("-legacy")   // CompiledRoute.legacyCookieSuffix
         out.append(byte: UInt8(ascii: "="))
         out.append(hex: value, width: 16)
-        out.append("; Path=/; HttpOnly; Secure")
+        out.append("; Path=/; Max-Age=34560000; HttpOnly; Secure")
     }
 
     /// A short error answer of our own. `close` adds `Connection: close`; `headOnly` (a
