@@ -8,9 +8,11 @@ import Foundation
 /// naming it, until someone found the key and ran `etcdctl del` by hand at 2 a.m.
 extension FleetAgent {
     /// Removes `name` from `members/`, only while it has no live record (`instances/` is
-    /// under a 5 s lease: a running instance, even one that cannot reach the store for a
-    /// moment, is refused). One transaction guarded by both keys, so an instance that
-    /// comes back between the read and the delete keeps its membership. The line to answer.
+    /// under a 5 s lease) and this instance has not seen one for 10 minutes: an instance
+    /// cut off from the store also loses its record, and still serves. One transaction
+    /// guarded by both keys, so an instance that comes back between the read and the
+    /// delete keeps its membership (and one forgotten while it ran puts its key back at its
+    /// next beat). The line to answer.
     func forget(member name: String) throws(AdminError) -> String {
         guard !name.isEmpty, !name.contains("/"), name.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
             throw AdminError("\(AdminText.screened(name)) is not an instance name")
@@ -31,7 +33,18 @@ extension FleetAgent {
         }
         if let record = read.record.kvs.first {
             let status = (try? JSONSerialization.jsonObject(with: record.value) as? [String: Any])?["status"] as? String
-            throw AdminError("\(name) is running (its record is live\(status.map { ", \(AdminText.screened($0))" } ?? "")): stop it first; a member is forgotten only once its record has expired (5 s)")
+            throw AdminError("\(name) is running (its record is live\(status.map { ", \(AdminText.screened($0))" } ?? "")): stop it first")
+        }
+        // No record is no proof: an instance cut off from the store loses it after 5 s and
+        // goes on serving. Forgotten then, a hold would answer quiet while it still writes.
+        // So it must have been gone a while, as far as this instance has watched.
+        let now = Self.wallMilliseconds()
+        let wait = Self.forgetAfterMilliseconds
+        if let seen = lastSeen.withLock({ $0[name] }), now &- seen < wait {
+            throw AdminError("\(name) had a live record \((now &- seen) / 1000)s ago: one cut off from the store loses it after 5 s and still serves; forget it \(wait / 60_000) minutes after it stopped for good")
+        }
+        if lastSeen.withLock({ $0[name] }) == nil, now &- watchingSince < wait {
+            throw AdminError("this instance has watched fleet \(config.name) for \((now &- watchingSince) / 1000)s only: it cannot tell whether \(name) stopped or only lost the store; try again after \(wait / 60_000) minutes")
         }
         let result: (succeeded: Bool, revision: Int64, current: [EtcdKeyValue])
         do {
@@ -51,6 +64,11 @@ extension FleetAgent {
         }
         return forgotten(name)
     }
+
+    /// How long an instance must have been gone before it may be forgotten: 10 minutes
+    /// (tests shorten it with `SWITCHYARD_FORGET_AFTER_MS_FOR_TESTING`).
+    static let forgetAfterMilliseconds: UInt64 =
+        ProcessInfo.processInfo.environment["SWITCHYARD_FORGET_AFTER_MS_FOR_TESTING"].flatMap { UInt64($0) } ?? 600_000
 
     private func forgotten(_ name: String) -> String {
         "fleet \(config.name): \(name) forgotten (no longer a member: a fleet hold stops waiting for it; should it run again, it joins again)"

@@ -18,7 +18,7 @@ extension FleetAgent {
         let view = self.view.withLock { $0 }
         guard view.readAtMilliseconds >= readAfter else { return ["(the fleet's records not read since the hold)"] }
         var laggards: [(name: String, why: String)] = view.gone.filter { $0 != instanceName }.map {
-            ($0, "no live record: detached or gone; a retired instance is removed with `switchyard fleet forget \($0)`")
+            ($0, "no live record: cut off from the store, or stopped; if it was retired for good, `switchyard fleet forget \($0)`")
         }
         for record in view.instances where record.name != instanceName {
             if record.generation < generation {

@@ -12,7 +12,7 @@ import SwitchyardSystem
 public final class FleetAgent: @unchecked Sendable {
     /// Commands that stay on this host in fleet mode: `reload` reads this host's routes
     /// file; `drain` closes this host's connections.
-    static let localCommands: Set<String> = ["reload", "drain", "compare"]
+    static let localCommands: Set<String> = ["reload", "drain", "compare", "fleet"]
 
     let config: FleetConfig
     let keys: FleetKeys
@@ -27,6 +27,11 @@ public final class FleetAgent: @unchecked Sendable {
     let applied: Locked<(generation: UInt64, revision: Int64, atMilliseconds: UInt64)>
     /// The other instances as the heartbeat read them last.
     let view = Locked(FleetView())
+    /// When the heartbeat last read each instance's record live (wall ms), and when this
+    /// agent began to watch: what `fleet forget` goes by to tell a retired instance from
+    /// one only cut off from the store (`FleetAgent+Forget`).
+    let lastSeen = Locked<[String: UInt64]>([:])
+    let watchingSince = FleetAgent.wallMilliseconds()
     /// The current lease (the heartbeat's), for the commit path's own record write.
     let lease = Locked<Int64?>(nil)
     let stopped = Locked(false)

@@ -56,7 +56,12 @@ struct FleetHeartbeat {
             try client.put(agent.keys.instance(agent.instanceName), data, lease: agent.lease.withLock { $0 })
         }
         let instances = try client.range(agent.keys.instances, prefix: true)
-        let members = try client.range(agent.keys.members, prefix: true)
+        var members = try client.range(agent.keys.members, prefix: true)
+        // Forgotten (`fleet forget`) while it ran after all: it joins again at once.
+        if !members.kvs.contains(where: { $0.key == agent.keys.member(agent.instanceName) }) {
+            try client.put(agent.keys.member(agent.instanceName), Data(agent.instanceName.utf8))
+            members = try client.range(agent.keys.members, prefix: true)
+        }
         let state = try client.range(agent.keys.state)
         // The guards' latches: the guard tick reads this view to adopt a trip made elsewhere
         // and to open a latch acknowledged elsewhere.
@@ -73,6 +78,8 @@ struct FleetHeartbeat {
         agent.link.withLock { $0.callSucceeded(nowMilliseconds: Clock.monotonicMilliseconds()) }
         let records = instances.kvs.compactMap { try? JSONDecoder().decode(FleetInstanceRecord.self, from: $0.value).screened }
         let live = Set(records.map(\.name))
+        let seenAt = FleetAgent.wallMilliseconds()
+        agent.lastSeen.withLock { for name in live { $0[name] = seenAt } }
         let gone = members.kvs.map { AdminText.screened(String($0.key.dropFirst(agent.keys.members.count))) }.filter { !live.contains($0) }
         let storeGeneration = state.kvs.first.flatMap { try? FleetDocument.decode($0.value) }?.generation
         agent.view.withLock {

@@ -67,6 +67,11 @@ extension FleetTests {
             #expect(!(try fixture.cluster.etcdctl(["get", fixture.keys + "members/b"])).isEmpty, "nothing refused was removed")
             fixture.b.stop()
             try waitFor("b's record to expire", seconds: 15) { fixture.a.command("status").contains("gone") }
+            // No record is no proof that it stopped (one cut off from the store loses it
+            // too): it must have been gone a while (10 minutes; 2 s in these tests).
+            let early = fixture.a.command("fleet forget b")
+            #expect(early.contains("b had a live record") && early.contains("still serves"), "\(early)")
+            usleep(2_100_000)
             let forgot = fixture.a.command("fleet forget b --reason retired")
             #expect(forgot.contains("b forgotten"), "\(forgot)")
             #expect(try fixture.cluster.etcdctl(["get", fixture.keys + "members/b"]).isEmpty, "b's member key is gone")

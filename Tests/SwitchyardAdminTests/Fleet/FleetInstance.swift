@@ -48,7 +48,9 @@ final class FleetInstance: @unchecked Sendable {
     /// Starts the process and waits for its admin socket to answer.
     func start() throws {
         try? FileManager.default.removeItem(atPath: directory + "/error.log")
-        let process = try SwitchyardProcess(routesPath: routesPath, errorLogPath: directory + "/error.log", arguments: ["--workers", "1"])
+        // `fleet forget` waits 10 minutes after an instance was last seen: 2 s here.
+        let process = try SwitchyardProcess(routesPath: routesPath, errorLogPath: directory + "/error.log", arguments: ["--workers", "1"],
+                                            environment: ["SWITCHYARD_FORGET_AFTER_MS_FOR_TESTING": "2000"])
         self.process = process
         let admin = admin
         try waitFor("\(name)'s admin socket to answer", seconds: 15) {
