@@ -329,8 +329,12 @@ enum AdminCommands {
             let ended = inForce.routes.keys.filter { inForce.routes[$0]?.hold != nil && state.routes[$0]?.hold == nil }.sorted()
             let text = command.text
             change.followUp = { service, progress in
-                HoldCommands.quiesce(service, restored, progress: progress)
-                    + (ended.isEmpty ? [] : HoldCommands.drain(service, ended, rate: HoldCommands.defaultRate, command: text, progress: progress))
+                guard !ended.isEmpty else { return HoldCommands.quiesce(service, restored, progress: progress) }
+                // The ended holds' queues are released while the restored ones wait for
+                // quiescence (up to 30 s): one after the other, writes on the released
+                // routes waited behind a queue nothing was sending (`DrainGate`).
+                let drained = HoldCommands.inBackground { HoldCommands.drain(service, ended, rate: HoldCommands.defaultRate, command: text) }
+                return HoldCommands.quiesce(service, restored, progress: progress) + drained()
             }
         }
         return change

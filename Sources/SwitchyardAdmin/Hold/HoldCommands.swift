@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 import SwitchyardProxy
 import SwitchyardRouting
 import SwitchyardSystem
@@ -107,6 +108,21 @@ public enum HoldCommands {
     }
 
     // MARK: follow-ups
+
+    /// Runs `body` on a thread of its own; the function returned waits for its lines.
+    static func inBackground(_ body: @escaping @Sendable () -> [String]) -> () -> [String] {
+        let done = DispatchSemaphore(value: 0)
+        let lines = Mutex<[String]>([])
+        Thread {
+            let result = body()
+            lines.withLock { $0 = result }
+            done.signal()
+        }.start()
+        return {
+            done.wait()
+            return lines.withLock { $0 }
+        }
+    }
 
     /// The words the answer ends with when the deadline came first; the CLI exits 4 on them.
     public static let notQuietMarker = "not quiet yet: do not freeze the database"

@@ -57,11 +57,20 @@ extension Proxy {
             return since
         }
         let quotas = Self.quotas(parkedSince: since, count: count)
+        // Everything listed is released in this step: a worker that listed all it had also
+        // sends what parked since its listing (newer than anything listed, with a credit of
+        // its own each). Else, under steady writes behind the queue, some always arrived
+        // between the two passes, the queue never read empty, and its gate stayed shut.
+        let allListed = quotas.reduce(0, +) == since.reduce(0) { $0 + $1.count }
+        let takeAll = since.indices.map { allListed && since[$0].count < count }
         let parts = onEveryWorkerIndexed { index, worker -> WorkerHoldCounters in
             let table = worker.current.table
-            if quotas[index] > 0 {
-                let taken = worker.hold.takeOldest(quotas[index]) { Self.isReleased($0, by: table) }
-                for connection in taken {
+            let quota = takeAll[index] ? worker.hold.parked.count : quotas[index]
+            if quota > 0 {
+                let taken = worker.hold.takeOldest(quota) { Self.isReleased($0, by: table) }
+                // Phase checked: an earlier one's end may have ended a shared HTTP/2
+                // connection, and with it this stream.
+                for connection in taken where connection.phase == .parked {
                     if Self.routeRemoved(connection, by: table) {
                         connection.parkExpired(.routeRemoved)
                     } else {
