@@ -91,4 +91,37 @@ import SwitchyardTestSupport
         }
         #expect(order == Array(0..<11), "\(order)")
     }
+
+    /// An HTTP/2 stream's write waits behind the queue as an HTTP/1.1 write does (its
+    /// decoded head kept while it waits), and goes after the parked ones.
+    @Test func anHTTP2WriteDuringTheReleaseWaitsBehindTheParkedOnes() throws {
+        try requireTools("curl")
+        let routes = HoldSupport.routes.replacingOccurrences(of: "listen http 127.0.0.1:0", with: "listen http 127.0.0.1:0 h2c")
+        let h = try AdminHarness(routes: routes, workers: 1)
+        defer { h.stop() }
+        #expect(h.run("hold app").ok)
+        var pending: [Background<TestClient.Response?>] = []
+        for i in 0..<3 {
+            let client = Handed(try TestClient(port: h.port))
+            pending.append(Background { HoldSupport.post(client.client, "/notes/\(i)") })
+            try waitFor("write \(i) to park", seconds: 5) { h.proxy.holdSnapshot().parked == i + 1 }
+        }
+        let release = Background { h.run("release app --rate 1/s") }
+        try waitFor("the first parked write to be sent", seconds: 5) { HoldSupport.seen(h.legacy, "POST", "/notes") >= 1 }
+        let port = h.port
+        let stream = Background {
+            (try? runProcess(try tool("curl"), ["-s", "--http2-prior-knowledge", "-d", "note 3", "-w", "\n%{http_code}",
+                                                 "http://127.0.0.1:\(port)/notes/3"], timeoutSeconds: 30))?.output ?? ""
+        }
+        try waitFor("the stream to join the queue", seconds: 5) { h.proxy.holdSnapshot().joinedTotal == 1 }
+        for p in pending { #expect(try p.wait(seconds: 20)?.status == 200) }
+        let answer = try stream.wait(seconds: 20)
+        #expect(answer.hasPrefix("legacy answered POST /notes/3") && answer.hasSuffix("\n200"), "\(answer)")
+        #expect(try release.wait(seconds: 20).ok)
+        let order = h.legacy.requestHeads.filter { $0.hasPrefix("POST /notes/") }.map { head in
+            Int(head.split(separator: " ")[1].dropFirst("/notes/".count)) ?? -1
+        }
+        #expect(order == Array(0..<4), "\(order)")
+        #expect(h.proxy.holdSnapshot().joinedOutstanding == 0)
+    }
 }
