@@ -293,6 +293,8 @@ final class DownstreamConnection: EventHandler, Indexed {
     var parkedH2Head: IOBuffer?
     var parkedHeadBytes = 0
     var releasedFromHold = false
+    /// The name of the route a released write was parked on (`landedElsewhere`).
+    var releasedRoute: String?
     /// Parked behind a released route's queue (`DrainGate`), not by a hold; counted in
     /// `HoldQueue.joinedOutstanding` until the exchange ends.
     var joinedDrain = false

@@ -16,6 +16,7 @@ extension DownstreamConnection {
         let methodBytes = UnsafeRawBufferPointer(start: base + p.methodSpan.start, count: p.methodSpan.count)
         let path = scratch.unsafelyUnwrapped.routingPath(base: base)
         guard hold.holds(method: methodBytes, path: path) else { return .forward }
+        if landedElsewhere() { return refuseRerouted() }
         if time(nil) >= hold.refuseAfterSeconds { return refuseHeld(.holdTooOld) }
         // Stopping: nothing parked now would ever be released by this process.
         if worker.draining { return refuseHeld(.shutdown) }
@@ -35,6 +36,7 @@ extension DownstreamConnection {
     /// the same client must not overtake them. Never refused: past a bound, or when the
     /// process stops, it goes upstream at once, as before there was a gate.
     func joinVerdict(_ handle: TableHandle, _ base: UnsafeRawPointer) -> Exchange.Verdict {
+        if releasedFromHold && landedElsewhere() { return refuseRerouted() }
         guard let gate = handle.drainGates[decision.route] else { return .forward }
         // Read once a batch, not per request: a gate opened meanwhile stays open.
         guard gate.isDraining(now: worker.nowMilliseconds) else {
@@ -54,6 +56,22 @@ extension DownstreamConnection {
         parkedMaxWait = Self.releaseGraceMilliseconds
         joinedDrain = true
         return .park
+    }
+
+    /// A write just released from a hold that was routed again to another route than the
+    /// one it was parked on: a reload meanwhile gave its path to another route (another
+    /// application, perhaps). Sent there, it would be saved where its user never wrote; it
+    /// is answered "not saved" instead. (Checked only while a release's queue drains, where
+    /// every released write passes: `joinVerdict` and `holdVerdict`.)
+    private func landedElsewhere() -> Bool {
+        guard releasedFromHold, let releasedRoute, let handle, decision.route >= 0 else { return false }
+        return handle.table.routes[decision.route].name != releasedRoute
+    }
+
+    private func refuseRerouted() -> Exchange.Verdict {
+        // Counted as refused, not as sent upstream by the release.
+        worker.hold.releasedTotal -= 1
+        return refuseHeld(.rerouted)
     }
 
     /// The worker's bound that parking this request would break (nil: none); sets
@@ -159,6 +177,7 @@ extension DownstreamConnection {
         }
         if releasedFromHold {
             releasedFromHold = false
+            releasedRoute = nil
             queue.releasedInFlight -= 1
         }
         if joinedDrain {
@@ -197,6 +216,8 @@ extension DownstreamConnection {
         // time stays, so the access log's duration includes the wait.
         let started = startNanoseconds
         if let handle {
+            // The route it was parked on, by name: routed again, it must land there.
+            releasedRoute = decision.route >= 0 ? handle.table.routes[decision.route].name : nil
             if observed.inFlightCell >= 0 { handle.metrics[observed.inFlightCell].leave() }
             observed = ExchangeObservation()
             handle.activeRequests -= 1

@@ -46,6 +46,9 @@ public enum HoldRejection: Int, CaseIterable, Sendable {
     /// The client stopped sending while its write was parked: gone, or only half-closed
     /// and still reading. Never forwarded either way; one still reading is told so.
     case clientClosed
+    /// Released, and routed again to another route than the one it was parked on (a
+    /// reload gave its path to another route, perhaps another application).
+    case rerouted
 
     public var label: String {
         switch self {
@@ -59,6 +62,7 @@ public enum HoldRejection: Int, CaseIterable, Sendable {
         case .shutdown: return "shutdown"
         case .routeRemoved: return "route_removed"
         case .clientClosed: return "client_closed"
+        case .rerouted: return "rerouted"
         }
     }
 }

@@ -71,7 +71,7 @@ final class HoldQueue {
 /// without allocating (an array would be shared and copied on the next refusal).
 struct HoldRejectionCounts: Sendable {
     private var parkedLimit = 0, connectionLimit = 0, bytesLimit = 0, bodyLimit = 0, maxWait = 0, holdTooOld = 0, http2 = 0
-    private var shutdown = 0, routeRemoved = 0, clientClosed = 0
+    private var shutdown = 0, routeRemoved = 0, clientClosed = 0, rerouted = 0
 
     subscript(reason: HoldRejection) -> Int {
         get {
@@ -86,6 +86,7 @@ struct HoldRejectionCounts: Sendable {
             case .shutdown: return shutdown
             case .routeRemoved: return routeRemoved
             case .clientClosed: return clientClosed
+            case .rerouted: return rerouted
             }
         }
         set {
@@ -100,6 +101,7 @@ struct HoldRejectionCounts: Sendable {
             case .shutdown: shutdown = newValue
             case .routeRemoved: routeRemoved = newValue
             case .clientClosed: clientClosed = newValue
+            case .rerouted: rerouted = newValue
             }
         }
     }

@@ -225,6 +225,34 @@ import SwitchyardTestSupport
         #expect(h.proxy.holdSnapshot().rejections["route_removed"] == 1)
     }
 
+    /// A reload that keeps the held route but gives the parked write's path to a new route
+    /// (another application): at the release, routed again, it would have gone there. It is
+    /// answered 503 "not saved" instead, never forwarded; the route's other writes go on.
+    @Test func aReleasedWriteWhosePathAReloadGaveToAnotherRouteIsAnsweredNotSaved() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes)
+        defer { h.stop() }
+        #expect(h.run("hold app").ok)
+        var pending: [Background<TestClient.Response?>] = []
+        for path in ["/notes/1", "/orders/1"] {
+            let writer = Handed(try TestClient(port: h.port))
+            pending.append(Background { HoldSupport.post(writer.client, path) })
+            try waitFor("\(path) to park", seconds: 5) { h.proxy.holdSnapshot().parked == pending.count }
+        }
+        let file = try String(contentsOfFile: h.routesPath, encoding: .utf8)
+        try file.replacingOccurrences(of: "route app {", with: "route notes {\n    path /notes/\n    active cloud\n}\nroute app {")
+            .write(toFile: h.routesPath, atomically: true, encoding: .utf8)
+        let reload = h.run("reload")
+        #expect(reload.ok, "\(reload.text)")
+        let release = h.run("release app")
+        #expect(release.ok && release.text.contains("1 parked write(s) sent upstream"), "\(release.text)")
+        let notes = try pending[0].wait(seconds: 15)
+        #expect(notes?.status == 503 && notes?.text.contains("NOT saved") == true, "\(notes?.text ?? "no answer")")
+        #expect(try pending[1].wait(seconds: 15)?.text.hasPrefix("legacy answered POST /orders/1") == true)
+        usleep(200_000)
+        #expect(HoldSupport.seen(h.cloud, "POST", "/notes") == 0 && HoldSupport.seen(h.legacy, "POST", "/notes") == 0, "never forwarded")
+        #expect(h.proxy.holdSnapshot().rejections["rerouted"] == 1)
+    }
+
     @Test func maxWaitAnswers503NotSavedAndTheRequestIsNeverForwarded() throws {
         let h = try AdminHarness(routes: HoldSupport.routes)
         defer { h.stop() }

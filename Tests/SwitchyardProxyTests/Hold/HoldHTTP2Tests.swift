@@ -52,11 +52,13 @@ import SwitchyardTestSupport
         #expect(h.legacy.requestHeads.allSatisfy { !$0.hasPrefix("POST") })
     }
 
-    /// A released stream routed again to a route that is still held parks again, and keeps
-    /// its decoded head for the next release. Before, the head went back to the pool at the
-    /// first release: the second one routed from address 0x1 (the worker crashed, and with
-    /// it this test process), and the released-in-flight gauge kept one too many.
-    @Test func aStreamParkedAgainAtItsReleaseKeepsItsHead() throws {
+    /// A released stream routed again to another route than the one it was parked on (its
+    /// route moved to another path; the path now belongs to `app`, held too) is answered
+    /// 503 "not saved", never forwarded: sent there, it would be saved by whatever that
+    /// route serves. Before, it parked again under `app`'s hold (keeping its decoded head:
+    /// an earlier fix, when the head went back to the pool and the next release crashed the
+    /// worker) and went to `app`'s backend at the next release.
+    @Test func aStreamReleasedOntoAnotherRouteIsAnsweredNotSaved() throws {
         let h = try ProxyHarness(routes: Self.routes + """
 
             route notes {
@@ -68,7 +70,7 @@ import SwitchyardTestSupport
         let hold = HoldState(since: Date().timeIntervalSince1970, maxWaitSeconds: 60)
         // `moveNotes`: the route stays, unheld, on another path, so its parked request is
         // released and now matches `app`. (A route a reload removes answers its parked
-        // writes instead: `HoldCommandTests.aWriteParkedOnARouteAReloadRemovesIsAnsweredNotSaved`.)
+        // writes too: `HoldCommandTests.aWriteParkedOnARouteAReloadRemovesIsAnsweredNotSaved`.)
         func publish(dropNotes moveNotes: Bool, holdApp: Bool) throws {
             var config = h.proxy.table.config
             if moveNotes, let i = config.routes.firstIndex(where: { $0.name == "notes" }) { config.routes[i].pathPrefix = "/elsewhere/" }
@@ -85,19 +87,17 @@ import SwitchyardTestSupport
         client.sendFrame(type: H2FrameClient.data, flags: H2FrameClient.endStream, stream: 1, payload: body)
         try waitFor("the stream to park", seconds: 5) { h.proxy.holdSnapshot().parked == 1 }
 
-        // Its route moves away: released, routed to `app`, which is held too.
+        // Its route moves away: released, routed to `app`.
         try publish(dropNotes: true, holdApp: true)
-        #expect(h.proxy.releaseParked(count: 16).releasedTotal == 1)
-        try waitFor("the stream to park again", seconds: 5) { h.proxy.holdSnapshot().parked == 1 }
-        #expect(h.proxy.holdSnapshot().releasedInFlight == 0, "parked again, not in flight")
-
-        try publish(dropNotes: true, holdApp: false)
-        #expect(h.proxy.releaseParked(count: 16).releasedTotal == 2)
-        let answer = try #require(client.response(stream: 1), "the stream parked twice was answered")
-        #expect(answer.status == 200)
-        #expect(String(decoding: answer.body, as: UTF8.self).hasPrefix("legacy answered POST /notes/h2"))
-        #expect(h.legacy.rawRequests.contains { String(decoding: $0, as: UTF8.self).hasSuffix("note from h2") }, "the body went along")
+        _ = h.proxy.releaseParked(count: 16)
+        let answer = try #require(client.response(stream: 1), "the stream was answered")
+        #expect(answer.status == 503 && String(decoding: answer.body, as: UTF8.self).contains("NOT saved"))
         try waitFor("the release to end", seconds: 5) { h.proxy.holdSnapshot().releasedInFlight == 0 }
+        let snapshot = h.proxy.holdSnapshot()
+        #expect(snapshot.parked == 0 && snapshot.rejections["rerouted"] == 1, "\(snapshot)")
+        #expect(snapshot.releasedTotal == 0, "refused, not counted as sent upstream")
+        #expect(h.legacy.requestHeads.allSatisfy { !$0.hasPrefix("POST") } && h.cloud.requestHeads.allSatisfy { !$0.hasPrefix("POST") },
+                "never forwarded")
     }
 
     @Test func aResetParkedStreamIsDroppedAndStreamsPerConnectionAreBounded() throws {
