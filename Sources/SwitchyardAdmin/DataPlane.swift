@@ -20,7 +20,7 @@ public protocol DataPlane: AnyObject, Sendable {
     /// upstream to count (by server).
     func holdSnapshot(routes: Set<String>) -> HoldSnapshot
     /// Releases up to `count` parked requests whose route is no longer held, oldest first.
-    func releaseParked(count: Int) -> HoldSnapshot
+    func releaseParked(count: Int, routes: Set<String>) -> HoldSnapshot
     /// Writes on `routes` stop waiting behind their ended hold's queue (`DrainGate`).
     func openDrainGates(_ routes: [String])
     /// Opens the access and error logs again at their paths (logrotate renamed them).

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchyardSystem
 
 /// `fleet forget INSTANCE`: a retired instance leaves the fleet's member list.
 ///
@@ -38,13 +39,17 @@ extension FleetAgent {
         // No record is no proof: an instance cut off from the store loses it after 5 s and
         // goes on serving. Forgotten then, a hold would answer quiet while it still writes.
         // So it must have been gone a while, as far as this instance has watched.
-        let now = Self.wallMilliseconds()
+        // Monotonic: a clock stepped back must not make a recent sighting look old.
+        let now = Clock.monotonicMilliseconds()
         let wait = Self.forgetAfterMilliseconds
-        if let seen = lastSeen.withLock({ $0[name] }), now &- seen < wait {
-            throw AdminError("\(name) had a live record \((now &- seen) / 1000)s ago: one cut off from the store loses it after 5 s and still serves; forget it \(wait / 60_000) minutes after it stopped for good")
+        if let seen = lastSeen.withLock({ $0[name] }), now - min(seen, now) < wait {
+            throw AdminError("\(name) had a live record \((now - min(seen, now)) / 1000)s ago: one cut off from the store loses it after 5 s and still serves; forget it \(wait / 60_000) minutes after it stopped for good")
         }
-        if lastSeen.withLock({ $0[name] }) == nil, now &- watchingSince < wait {
-            throw AdminError("this instance has watched fleet \(config.name) for \((now &- watchingSince) / 1000)s only: it cannot tell whether \(name) stopped or only lost the store; try again after \(wait / 60_000) minutes")
+        // Watching counts from the first read of the store, not from the start: an
+        // instance that could not reach it saw nothing.
+        let watched = watchingSince.withLock { $0 }.map { now - min($0, now) } ?? 0
+        if lastSeen.withLock({ $0[name] }) == nil, watched < wait {
+            throw AdminError("this instance has watched fleet \(config.name) for \(watched / 1000)s only: it cannot tell whether \(name) stopped or only lost the store; try again after \(wait / 60_000) minutes")
         }
         let result: (succeeded: Bool, revision: Int64, current: [EtcdKeyValue])
         do {

@@ -27,11 +27,11 @@ public final class FleetAgent: @unchecked Sendable {
     let applied: Locked<(generation: UInt64, revision: Int64, atMilliseconds: UInt64)>
     /// The other instances as the heartbeat read them last.
     let view = Locked(FleetView())
-    /// When the heartbeat last read each instance's record live (wall ms), and when this
-    /// agent began to watch: what `fleet forget` goes by to tell a retired instance from
-    /// one only cut off from the store (`FleetAgent+Forget`).
+    /// When the heartbeat last read each instance's record live, and when it first read the
+    /// store (monotonic ms; nil: not yet): what `fleet forget` goes by to tell a retired
+    /// instance from one only cut off from the store (`FleetAgent+Forget`).
     let lastSeen = Locked<[String: UInt64]>([:])
-    let watchingSince = FleetAgent.wallMilliseconds()
+    let watchingSince = Locked<UInt64?>(nil)
     /// The current lease (the heartbeat's), for the commit path's own record write.
     let lease = Locked<Int64?>(nil)
     let stopped = Locked(false)

@@ -78,8 +78,9 @@ struct FleetHeartbeat {
         agent.link.withLock { $0.callSucceeded(nowMilliseconds: Clock.monotonicMilliseconds()) }
         let records = instances.kvs.compactMap { try? JSONDecoder().decode(FleetInstanceRecord.self, from: $0.value).screened }
         let live = Set(records.map(\.name))
-        let seenAt = FleetAgent.wallMilliseconds()
+        let seenAt = Clock.monotonicMilliseconds()
         agent.lastSeen.withLock { for name in live { $0[name] = seenAt } }
+        agent.watchingSince.withLock { $0 = $0 ?? seenAt }
         let gone = members.kvs.map { AdminText.screened(String($0.key.dropFirst(agent.keys.members.count))) }.filter { !live.contains($0) }
         let storeGeneration = state.kvs.first.flatMap { try? FleetDocument.decode($0.value) }?.generation
         agent.view.withLock {

@@ -183,6 +183,7 @@ public enum HoldCommands {
     static func drain(_ service: AdminService, _ names: [String], rate: Int, command: String,
                       progress: AdminProgress = .silent) -> [String] {
         let burst = Double(min(Proxy.releaseConcurrency, max(1, rate)))
+        let routes = Set(names)
         var tokens = 1.0
         var last = Clock.monotonicMilliseconds()
         var snapshot = service.dataPlane.holdSnapshot(routes: [])
@@ -205,7 +206,7 @@ public enum HoldCommands {
             let allowance = min(Int(tokens) + credit, room)
             if allowance > 0 {
                 let before = snapshot.releasedTotal
-                snapshot = service.dataPlane.releaseParked(count: allowance)
+                snapshot = service.dataPlane.releaseParked(count: allowance, routes: routes)
                 let sent = snapshot.releasedTotal - before
                 let owed = min(sent, credit)
                 credit -= owed
@@ -231,7 +232,7 @@ public enum HoldCommands {
         // this release any longer, and those that joined go now, not at their own deadline.
         if !done {
             service.dataPlane.openDrainGates(names)
-            snapshot = service.dataPlane.releaseParked(count: max(snapshot.releasable, snapshot.parked))
+            snapshot = service.dataPlane.releaseParked(count: max(snapshot.releasable, snapshot.parked), routes: routes)
         }
         // The answer waits for the released requests' own answers (bounded).
         let answered = Clock.monotonicMilliseconds() + quiescenceMilliseconds
@@ -239,13 +240,14 @@ public enum HoldCommands {
             usleep(10_000)
             snapshot = service.dataPlane.holdSnapshot(routes: [])
         }
-        let released = snapshot.releasedTotal - startTotal
+        let joined = snapshot.joinedTotal - startJoined
+        // The hold's own parked writes; those that came meanwhile are said apart.
+        let released = max(0, snapshot.releasedTotal - startTotal - joined)
         let refused = service.holdBook.ended(names, rejections: snapshot.rejections)
         let refusedTotal = refused.values.reduce(0, +)
         let reasons = refused.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        var line = "released: \(names.joined(separator: ", ")); \(released) parked write(s) sent upstream in arrival order (\(rate)/s, at most \(Proxy.releaseConcurrency) at a time)"
-        let joined = snapshot.joinedTotal - startJoined
-        if joined > 0 { line += "; \(joined) write(s) that came meanwhile waited behind them" }
+        var line = "released: \(names.joined(separator: ", ")); \(released) parked write(s) sent upstream in arrival order (\(rate)/s, at most \(Proxy.releaseConcurrency) at a time, and one more for each write that came meanwhile)"
+        if joined > 0 { line += "; then \(joined) write(s) that came meanwhile and waited behind them" }
         line += "; longest wait \(String(format: "%.1f", Double(snapshot.longestParkMilliseconds) / 1000))s"
         line += "; refused 503 while held: \(refusedTotal)" + (reasons.isEmpty ? "" : " (\(reasons))")
         if snapshot.releasedInFlight > 0 { line += "; \(snapshot.releasedInFlight) still running" }

@@ -32,8 +32,8 @@ enum HoldStatus {
             let reasons = s.rejections.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             lines.append("  \(inFlight) write(s) in flight; \(s.parked) parked (oldest \(String(format: "%.1f", Double(s.oldestParkedMilliseconds) / 1000))s, "
                          + "\(s.parkedBytes) body bytes); released \(s.releasedTotal); refused \(s.rejectedTotal)"
-                         + (s.joinedTotal > 0 ? "; waited behind a release \(s.joinedTotal)" : "")
-                         + (reasons.isEmpty ? "" : " (\(reasons))"))
+                         + (reasons.isEmpty ? "" : " (\(reasons))")
+                         + (s.joinedTotal > 0 ? "; waited behind a release \(s.joinedTotal)" : ""))
         }
         let json: [String: Any] = ["routes": routes, "parked": s.parked, "parked_bytes": s.parkedBytes,
                                    "writes_in_flight": inFlight, "released_in_flight": s.releasedInFlight,

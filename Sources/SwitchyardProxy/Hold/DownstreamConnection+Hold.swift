@@ -15,8 +15,10 @@ extension DownstreamConnection {
         let p = requestParser
         let methodBytes = UnsafeRawBufferPointer(start: base + p.methodSpan.start, count: p.methodSpan.count)
         let path = scratch.unsafelyUnwrapped.routingPath(base: base)
-        guard hold.holds(method: methodBytes, path: path) else { return .forward }
+        // Before the hold's own rules: a released write that landed on another held route
+        // goes nowhere, whether that hold would take it or not.
         if landedElsewhere() { return refuseRerouted() }
+        guard hold.holds(method: methodBytes, path: path) else { return .forward }
         if time(nil) >= hold.refuseAfterSeconds { return refuseHeld(.holdTooOld) }
         // Stopping: nothing parked now would ever be released by this process.
         if worker.draining { return refuseHeld(.shutdown) }
@@ -32,16 +34,23 @@ extension DownstreamConnection {
     }
 
     /// Whether a write on a route whose hold just ended waits at the back of the queue
-    /// (`DrainGate`): while the hold's own parked writes are being sent, a newer write from
-    /// the same client must not overtake them. Never refused: past a bound, or when the
-    /// process stops, it goes upstream at once, as before there was a gate.
+    /// (`DrainGate`): while the queue is being sent, a newer write from the same client
+    /// must not overtake the writes in it. Not refused for waiting: past a bound, from a
+    /// client that already stopped sending, or when the process stops, it goes upstream at
+    /// once, as before there was a gate.
     func joinVerdict(_ handle: TableHandle, _ base: UnsafeRawPointer) -> Exchange.Verdict {
         if releasedFromHold && landedElsewhere() { return refuseRerouted() }
-        guard let gate = handle.drainGates[decision.route] else { return .forward }
-        // Read once a batch, not per request: a gate opened meanwhile stays open.
+        guard let gate = handle.drainGates[decision.route] else {
+            if handle.drainingGates == 0 && worker.hold.parked.isEmpty { handle.drainGates = [] }
+            return .forward
+        }
         guard gate.isDraining(now: worker.nowMilliseconds) else {
-            // Every gate of the table this worker holds is open: its requests stop looking.
-            if handle.drainGates.allSatisfy({ $0?.isDraining(now: worker.nowMilliseconds) != true }) { handle.drainGates = [] }
+            // Open for good: this route's requests stop looking, and once every gate of the
+            // table is open and nothing is parked here (a released write still to route
+            // again passes `landedElsewhere` above), the table's requests stop too.
+            handle.drainGates[decision.route] = nil
+            handle.drainingGates -= 1
+            if handle.drainingGates == 0 && worker.hold.parked.isEmpty { handle.drainGates = [] }
             return .forward
         }
         // A write the release just took from the queue is routed again: it is what the
@@ -132,9 +141,7 @@ extension DownstreamConnection {
         // An HTTP/2 stream's END_STREAM is the end of its request, not the client leaving
         // (a reset arrives as `bridgeCancel`).
         guard clientEOF, !isH2 else { return false }
-        worker.hold.rejected(.clientClosed)
-        holdRefusal = true
-        observed.heldWrite = true
+        _ = refuseHeld(.clientClosed)
         perform(exchange.parkedClientClosed())
         return true
     }

@@ -47,7 +47,7 @@ extension Proxy {
             let gate: DrainGate?
             if let before = old.routeIndex(named: route.name), let hold = old.routes[before].hold {
                 gate = DrainGate(hold: hold, now: now)
-            } else if let carried = openDrainGates[route.name], carried.isDraining(now: now) {
+            } else if let carried = drainingGates[route.name], carried.isDraining(now: now) {
                 gate = carried
             } else {
                 gate = nil
@@ -55,7 +55,7 @@ extension Proxy {
             gates[index] = gate
             active[route.name] = gate
         }
-        openDrainGates = active
+        drainingGates = active
         return active.isEmpty ? [] : gates
     }
 
@@ -65,8 +65,8 @@ extension Proxy {
         control.lock()
         defer { control.unlock() }
         for name in routes {
-            openDrainGates[name]?.open()
-            openDrainGates[name] = nil
+            drainingGates[name]?.open()
+            drainingGates[name] = nil
         }
     }
 }

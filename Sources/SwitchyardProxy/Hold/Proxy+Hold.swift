@@ -47,11 +47,15 @@ extension Proxy {
     /// order across the workers: the `count` that parked first, wherever they wait (a
     /// client's two writes on two connections may sit in two workers). The snapshot's
     /// `releasable` says how many are left.
-    public func releaseParked(count: Int) -> HoldSnapshot {
+    ///
+    /// `routes`: only the parked writes of these routes (empty: of every released route). A
+    /// release paces its own routes' queues; another route's release is not held up by it,
+    /// nor sent at its pace.
+    public func releaseParked(count: Int, routes: Set<String> = []) -> HoldSnapshot {
         let since = onEveryWorker { worker -> [UInt64] in
             let table = worker.current.table
             var since: [UInt64] = []
-            for connection in worker.hold.parked where since.count < count && Self.isReleased(connection, by: table) {
+            for connection in worker.hold.parked where since.count < count && Self.isReleased(connection, by: table, of: routes) {
                 since.append(connection.parkedAtNanoseconds)
             }
             return since
@@ -67,7 +71,7 @@ extension Proxy {
             let table = worker.current.table
             let quota = takeAll[index] ? worker.hold.parked.count : quotas[index]
             if quota > 0 {
-                let taken = worker.hold.takeOldest(quota) { Self.isReleased($0, by: table) }
+                let taken = worker.hold.takeOldest(quota) { Self.isReleased($0, by: table, of: routes) }
                 // Phase checked: an earlier one's end may have ended a shared HTTP/2
                 // connection, and with it this stream.
                 for connection in taken where connection.phase == .parked {
@@ -79,7 +83,7 @@ extension Proxy {
                 }
             }
             var counters = Self.counters(of: worker, routes: [])
-            counters.releasable = worker.hold.parked.reduce(0) { $0 + (Self.isReleased($1, by: table) ? 1 : 0) }
+            counters.releasable = worker.hold.parked.reduce(0) { $0 + (Self.isReleased($1, by: table, of: routes) ? 1 : 0) }
             return counters
         }
         return parts.reduce(into: HoldSnapshot()) { Self.merge(&$0, $1) }
@@ -104,6 +108,14 @@ extension Proxy {
     private static func routeRemoved(_ connection: DownstreamConnection, by table: RouteTable) -> Bool {
         guard let handle = connection.handle, connection.decision.route >= 0 else { return false }
         return table.routeIndex(named: handle.table.routes[connection.decision.route].name) == nil
+    }
+
+    /// `isReleased`, for a parked request of one of `routes` (empty: of any route).
+    private static func isReleased(_ connection: DownstreamConnection, by table: RouteTable, of routes: Set<String>) -> Bool {
+        guard isReleased(connection, by: table) else { return false }
+        guard !routes.isEmpty else { return true }
+        guard let handle = connection.handle, connection.decision.route >= 0 else { return true }
+        return routes.contains(handle.table.routes[connection.decision.route].name)
     }
 
     /// Whether the table in force no longer holds the route a parked request was routed to.

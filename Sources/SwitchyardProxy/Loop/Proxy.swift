@@ -26,7 +26,7 @@ public final class Proxy: @unchecked Sendable {
     private let tableLock = NSLock()
     /// Routes whose hold ended and whose parked writes are still being released, by name
     /// (`DrainGate`; under `control`).
-    var openDrainGates: [String: DrainGate] = [:]
+    var drainingGates: [String: DrainGate] = [:]
     /// The address each `listen http` line is bound to, in file order (port 0 resolved).
     public private(set) var httpAddresses: [SocketAddress] = []
     /// The address each `listen https` line is bound to, in file order.

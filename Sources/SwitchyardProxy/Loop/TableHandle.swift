@@ -36,8 +36,11 @@ final class TableHandle {
 
     /// route index → the gate its writes wait at while its ended hold's queue is released
     /// (`DrainGate`); empty when no route's queue drains, which is all the request path
-    /// checks then. Emptied by the worker once every gate in it is open.
+    /// checks then. A gate found open is taken out by the worker (its own copy of the
+    /// array), and the array emptied once none is left.
     var drainGates: [DrainGate?]
+    /// The gates left in `drainGates`.
+    var drainingGates: Int
 
     /// backend index → this worker's counters for it (shared across tables by name).
     let counters: [BackendCounters]
@@ -134,6 +137,7 @@ final class TableHandle {
     init(table: RouteTable, servers: [[ServerPool]], counters: [BackendCounters], drainGates: [DrainGate?] = []) {
         self.table = table
         self.drainGates = drainGates
+        drainingGates = drainGates.reduce(0) { $0 + ($1 == nil ? 0 : 1) }
         self.servers = servers
         self.counters = counters
         let weights = servers.indices.map { b in

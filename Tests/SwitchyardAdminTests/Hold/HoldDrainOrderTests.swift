@@ -40,8 +40,8 @@ import SwitchyardTestSupport
         #expect(order == Array(0..<6), "the new writes reached the backend after the parked ones: \(order)")
         let answer = try release.wait(seconds: 20)
         #expect(answer.ok, "\(answer.text)")
-        #expect(answer.text.contains("4 parked write(s) sent upstream") || answer.text.contains("6 parked write(s) sent upstream"), "\(answer.text)")
-        #expect(answer.text.contains("2 write(s) that came meanwhile waited behind them"), "\(answer.text)")
+        #expect(answer.text.contains("4 parked write(s) sent upstream"), "\(answer.text)")
+        #expect(answer.text.contains("then 2 write(s) that came meanwhile and waited behind them"), "\(answer.text)")
         // The release is over: a write goes straight upstream again.
         let after = try TestClient(port: h.port)
         #expect(HoldSupport.post(after, "/notes/6")?.status == 200)
