@@ -1,6 +1,5 @@
 import Foundation
 import Glibc
-import Synchronization
 import SwitchyardProxy
 import SwitchyardRouting
 import SwitchyardSystem
@@ -112,7 +111,7 @@ public enum HoldCommands {
     /// Runs `body` on a thread of its own; the function returned waits for its lines.
     static func inBackground(_ body: @escaping @Sendable () -> [String]) -> () -> [String] {
         let done = DispatchSemaphore(value: 0)
-        let lines = Mutex<[String]>([])
+        let lines = Locked<[String]>([])
         Thread {
             let result = body()
             lines.withLock { $0 = result }
