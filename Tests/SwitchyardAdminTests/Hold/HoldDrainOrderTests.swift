@@ -124,4 +124,34 @@ import SwitchyardTestSupport
         #expect(order == Array(0..<4), "\(order)")
         #expect(h.proxy.holdSnapshot().joinedOutstanding == 0)
     }
+
+    /// Each release paces its own routes' queue. Before, a release waited for every
+    /// released route's queue to empty, and so did its routes' gates: a new write on
+    /// `notes`, released at once, waited behind `app`'s queue paced at 1/s.
+    @Test func aReleaseDoesNotWaitForAnotherRoutesQueue() throws {
+        let routes = HoldSupport.routes.replacingOccurrences(of: "route app {", with: "route notes {\n    path /notes/\n    active cloud\n}\nroute app {")
+        let h = try AdminHarness(routes: routes, workers: 1)
+        defer { h.stop() }
+        #expect(h.run("hold all").ok)
+        var pending: [Background<TestClient.Response?>] = []
+        for path in ["/orders/0", "/orders/1", "/orders/2", "/orders/3", "/orders/4", "/notes/0"] {
+            let client = Handed(try TestClient(port: h.port))
+            pending.append(Background { HoldSupport.post(client.client, path) })
+            try waitFor("\(path) to park", seconds: 5) { h.proxy.holdSnapshot().parked == pending.count }
+        }
+        let slow = Background { h.run("release app --rate 1/s") }
+        try waitFor("app's first write to be sent", seconds: 5) { HoldSupport.seen(h.legacy, "POST", "/orders/") >= 1 }
+        let started = Clock.monotonicMilliseconds()
+        let notes = h.run("release notes")
+        #expect(notes.ok && notes.text.contains("released: notes; 1 parked write(s) sent upstream"), "\(notes.text)")
+        #expect(try pending[5].wait(seconds: 5)?.text.hasPrefix("cloud answered POST /notes/0") == true)
+        // A new write on notes goes straight up while app's queue is still paced.
+        let writer = try TestClient(port: h.port)
+        #expect(HoldSupport.post(writer, "/notes/1")?.text.hasPrefix("cloud answered POST /notes/1") == true)
+        let seconds = Double(Clock.monotonicMilliseconds() - started) / 1000
+        #expect(h.proxy.holdSnapshot().parked > 0, "app's queue was still being paced")
+        #expect(seconds < 2.5, "notes waited \(seconds)s: behind app's queue (four more at 1/s)")
+        for p in pending.prefix(5) { #expect(try p.wait(seconds: 20)?.status == 200) }
+        #expect(try slow.wait(seconds: 20).ok)
+    }
 }
