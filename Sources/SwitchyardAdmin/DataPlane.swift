@@ -21,8 +21,10 @@ public protocol DataPlane: AnyObject, Sendable {
     func holdSnapshot(routes: Set<String>) -> HoldSnapshot
     /// Releases up to `count` parked requests whose route is no longer held, oldest first.
     func releaseParked(count: Int, routes: Set<String>) -> HoldSnapshot
-    /// Writes on `routes` stop waiting behind their ended hold's queue (`DrainGate`).
-    func openDrainGates(_ routes: [String])
+    /// The gates draining now for `routes` (`DrainGate`), and their opening: writes on
+    /// their routes stop waiting behind the ended hold's queue.
+    func drainGates(of routes: [String]) -> [DrainGate]
+    func openDrainGates(_ gates: [DrainGate])
     /// Opens the access and error logs again at their paths (logrotate renamed them).
     func reopenLogs() -> LogReopening
     /// The dependency inventory, merged over the workers (off the data plane).

@@ -183,6 +183,7 @@ public enum HoldCommands {
                       progress: AdminProgress = .silent) -> [String] {
         let burst = Double(min(Proxy.releaseConcurrency, max(1, rate)))
         let routes = Set(names)
+        let gates = service.dataPlane.drainGates(of: names)
         var tokens = 1.0
         var last = Clock.monotonicMilliseconds()
         var snapshot = service.dataPlane.holdSnapshot(routes: [])
@@ -216,7 +217,7 @@ public enum HoldCommands {
                 // The queue is empty (what the hold parked and what joined behind it): new
                 // writes go straight up again, with nothing older left to overtake.
                 if !gatesOpen && snapshot.releasable == 0 {
-                    service.dataPlane.openDrainGates(names)
+                    service.dataPlane.openDrainGates(gates)
                     gatesOpen = true
                 }
             } else {
@@ -230,7 +231,7 @@ public enum HoldCommands {
         // Given up (310 s: the hold's own writes are answered by now): no write waits on
         // this release any longer, and those that joined go now, not at their own deadline.
         if !done {
-            service.dataPlane.openDrainGates(names)
+            service.dataPlane.openDrainGates(gates)
             snapshot = service.dataPlane.releaseParked(count: max(snapshot.releasable, snapshot.parked), routes: routes)
         }
         // The answer waits for the released requests' own answers (bounded).

@@ -59,14 +59,23 @@ extension Proxy {
         return active.isEmpty ? [] : gates
     }
 
-    /// Opens the gates of `routes`: their held writes were all sent, so writes that come
-    /// now go upstream at once (those queued behind are still released in order).
-    public func openDrainGates(_ routes: [String]) {
+    /// The gates draining now for `routes`: what a release opens when its queue is empty.
+    /// Taken when it starts, so that it opens its own gates only: a route released, held
+    /// and released again meanwhile has a new gate, which the first release must not open.
+    public func drainGates(of routes: [String]) -> [DrainGate] {
         control.lock()
         defer { control.unlock() }
-        for name in routes {
-            drainingGates[name]?.open()
-            drainingGates[name] = nil
+        return routes.compactMap { drainingGates[$0] }
+    }
+
+    /// Opens `gates`: their queues are empty, so writes that come now go upstream at once
+    /// (those that joined just before are still released in order).
+    public func openDrainGates(_ gates: [DrainGate]) {
+        control.lock()
+        defer { control.unlock() }
+        for gate in gates {
+            gate.open()
+            for (name, registered) in drainingGates where registered === gate { drainingGates[name] = nil }
         }
     }
 }
