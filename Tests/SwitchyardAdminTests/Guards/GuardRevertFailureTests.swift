@@ -61,6 +61,8 @@ import SwitchyardSystem
         try FileManager.default.removeItem(atPath: h.statePath)
         let reverted = waitUntil(15) { h.proxy.table.state.routes["app"] != ramped }
         #expect(reverted, "the revert was not retried: \(h.run("guards").text)")
+        // The record is appended after the table is published: wait for it, not the table.
+        _ = waitUntil(5) { h.auditRecords().last { ($0["user"] as? String) == "guard app errs" }?["outcome"] as? String == "accepted" }
         let retried = h.auditRecords().last { ($0["user"] as? String) == "guard app errs" }
         #expect(retried?["outcome"] as? String == "accepted", "\(retried ?? [:])")
         #expect((retried?["reason"] as? String)?.contains("revert retried") == true, "\(retried ?? [:])")
