@@ -178,7 +178,8 @@ public enum HoldCommands {
     /// empty, so none is sent before an older one. Each lets one more go at once, and one
     /// more run, beyond the pace: the backend gets what it got when they went straight
     /// upstream, only in arrival order, and the queue still empties in (parked ÷ rate)
-    /// seconds however many join. (Sent in order; up to 16 run at once, as before.)
+    /// seconds however many join. (Sent in order; up to 16 of the hold's writes run at once,
+    /// plus one for each that joined.)
     static func drain(_ service: AdminService, _ names: [String], rate: Int, command: String,
                       progress: AdminProgress = .silent) -> [String] {
         let burst = Double(min(Proxy.releaseConcurrency, max(1, rate)))

@@ -12,13 +12,10 @@ extension DownstreamConnection {
     /// HTTP/2 stream) or lets it pass (a read, an exception path). Off the common path:
     /// only requests on a held route get here. Does not allocate.
     func holdVerdict(_ hold: CompiledHold, _ base: UnsafeRawPointer) -> Exchange.Verdict {
-        let p = requestParser
-        let methodBytes = UnsafeRawBufferPointer(start: base + p.methodSpan.start, count: p.methodSpan.count)
-        let path = scratch.unsafelyUnwrapped.routingPath(base: base)
         // Before the hold's own rules: a released write that landed on another held route
         // goes nowhere, whether that hold would take it or not.
         if landedElsewhere() { return refuseRerouted() }
-        guard hold.holds(method: methodBytes, path: path) else { return .forward }
+        guard isWrite(by: hold, base) else { return .forward }
         if time(nil) >= hold.refuseAfterSeconds { return refuseHeld(.holdTooOld) }
         // Stopping: nothing parked now would ever be released by this process.
         if worker.draining { return refuseHeld(.shutdown) }
@@ -40,27 +37,23 @@ extension DownstreamConnection {
     /// once, as before there was a gate.
     func joinVerdict(_ handle: TableHandle, _ base: UnsafeRawPointer) -> Exchange.Verdict {
         if releasedFromHold && landedElsewhere() { return refuseRerouted() }
-        guard let gate = handle.drainGates[decision.route] else {
-            if handle.drainingGates == 0 && worker.hold.parked.isEmpty { handle.drainGates = [] }
-            return .forward
-        }
-        guard gate.isDraining(now: worker.nowMilliseconds) else {
+        let gate = handle.drainGates[decision.route]
+        guard let gate, gate.isDraining(now: worker.nowMilliseconds) else {
             // Open for good: this route's requests stop looking, and once every gate of the
             // table is open and nothing is parked here (a released write still to route
             // again passes `landedElsewhere` above), the table's requests stop too.
-            handle.drainGates[decision.route] = nil
-            handle.drainingGates -= 1
-            if handle.drainingGates == 0 && worker.hold.parked.isEmpty { handle.drainGates = [] }
+            if gate != nil {
+                handle.drainGates[decision.route] = nil
+                handle.gatesLeft -= 1
+            }
+            if handle.gatesLeft == 0 && worker.hold.parked.isEmpty { handle.drainGates = [] }
             return .forward
         }
         // A write the release just took from the queue is routed again: it is what the
         // others wait for. A client that already stopped sending would be answered "not
         // saved" at once if parked (`parkedClientCheck`): it goes straight up, as before.
         guard !releasedFromHold, !clientEOF, !worker.draining else { return .forward }
-        let p = requestParser
-        let methodBytes = UnsafeRawBufferPointer(start: base + p.methodSpan.start, count: p.methodSpan.count)
-        let path = scratch.unsafelyUnwrapped.routingPath(base: base)
-        guard gate.hold.holds(method: methodBytes, path: path), parkingBound() == nil else { return .forward }
+        guard isWrite(by: gate.hold, base), parkingBound() == nil else { return .forward }
         // It waits for the release's pacing, as a released parked write does.
         parkedMaxWait = Self.releaseGraceMilliseconds
         joinedDrain = true
@@ -73,8 +66,22 @@ extension DownstreamConnection {
     /// is answered "not saved" instead. (Checked only while a release's queue drains, where
     /// every released write passes: `joinVerdict` and `holdVerdict`.)
     private func landedElsewhere() -> Bool {
-        guard releasedFromHold, let releasedRoute, let handle, decision.route >= 0 else { return false }
-        return handle.table.routes[decision.route].name != releasedRoute
+        guard releasedFromHold, let releasedRoute, let name = routeName else { return false }
+        return name != releasedRoute
+    }
+
+    /// Whether `hold`'s rules (methods, exception paths) take this request.
+    private func isWrite(by hold: CompiledHold, _ base: UnsafeRawPointer) -> Bool {
+        let p = requestParser
+        let methodBytes = UnsafeRawBufferPointer(start: base + p.methodSpan.start, count: p.methodSpan.count)
+        return hold.holds(method: methodBytes, path: scratch.unsafelyUnwrapped.routingPath(base: base))
+    }
+
+    /// The name of the route the pinned table routed this exchange to (nil: none). Off the
+    /// request path: a parked or released write's.
+    var routeName: String? {
+        guard let handle, decision.route >= 0 else { return nil }
+        return handle.table.routes[decision.route].name
     }
 
     private func refuseRerouted() -> Exchange.Verdict {
@@ -224,7 +231,7 @@ extension DownstreamConnection {
         let started = startNanoseconds
         if let handle {
             // The route it was parked on, by name: routed again, it must land there.
-            releasedRoute = decision.route >= 0 ? handle.table.routes[decision.route].name : nil
+            releasedRoute = routeName
             if observed.inFlightCell >= 0 { handle.metrics[observed.inFlightCell].leave() }
             observed = ExchangeObservation()
             handle.activeRequests -= 1

@@ -2,7 +2,8 @@ import Synchronization
 import SwitchyardRouting
 import SwitchyardSystem
 
-/// A released route's writes queue behind the ones its hold parked, until those are sent.
+/// A released route's writes queue behind the ones its hold parked, until the queue is
+/// empty.
 ///
 /// Without it, a write arriving just after `release` went upstream at once while the
 /// parked ones were still paced out: a browser's autosave v2 could reach the database
@@ -31,7 +32,7 @@ public final class DrainGate: Sendable {
         !opened.load(ordering: .acquiring) && now < expiresAt
     }
 
-    /// The hold's own parked writes were all sent: new writes go straight upstream again.
+    /// The route's queue is empty: new writes go straight upstream again.
     func open() { opened.store(true, ordering: .releasing) }
 }
 

@@ -106,23 +106,20 @@ extension Proxy {
 
     /// Whether the table in force no longer has the route a parked request was routed to.
     private static func routeRemoved(_ connection: DownstreamConnection, by table: RouteTable) -> Bool {
-        guard let handle = connection.handle, connection.decision.route >= 0 else { return false }
-        return table.routeIndex(named: handle.table.routes[connection.decision.route].name) == nil
+        guard let name = connection.routeName else { return false }
+        return table.routeIndex(named: name) == nil
     }
 
     /// `isReleased`, for a parked request of one of `routes` (empty: of any route).
     private static func isReleased(_ connection: DownstreamConnection, by table: RouteTable, of routes: Set<String>) -> Bool {
         guard isReleased(connection, by: table) else { return false }
-        guard !routes.isEmpty else { return true }
-        guard let handle = connection.handle, connection.decision.route >= 0 else { return true }
-        return routes.contains(handle.table.routes[connection.decision.route].name)
+        guard !routes.isEmpty, let name = connection.routeName else { return true }
+        return routes.contains(name)
     }
 
     /// Whether the table in force no longer holds the route a parked request was routed to.
     static func isReleased(_ connection: DownstreamConnection, by table: RouteTable) -> Bool {
-        guard let handle = connection.handle, connection.decision.route >= 0 else { return true }
-        let name = handle.table.routes[connection.decision.route].name
-        guard let now = table.routeIndex(named: name) else { return true }
+        guard let name = connection.routeName, let now = table.routeIndex(named: name) else { return true }
         return table.routes[now].hold == nil
     }
 

@@ -40,7 +40,7 @@ final class TableHandle {
     /// array), and the array emptied once none is left.
     var drainGates: [DrainGate?]
     /// The gates left in `drainGates`.
-    var drainingGates: Int
+    var gatesLeft: Int
 
     /// backend index → this worker's counters for it (shared across tables by name).
     let counters: [BackendCounters]
@@ -137,7 +137,7 @@ final class TableHandle {
     init(table: RouteTable, servers: [[ServerPool]], counters: [BackendCounters], drainGates: [DrainGate?] = []) {
         self.table = table
         self.drainGates = drainGates
-        drainingGates = drainGates.reduce(0) { $0 + ($1 == nil ? 0 : 1) }
+        gatesLeft = drainGates.reduce(0) { $0 + ($1 == nil ? 0 : 1) }
         self.servers = servers
         self.counters = counters
         let weights = servers.indices.map { b in
