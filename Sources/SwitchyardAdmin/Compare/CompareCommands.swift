@@ -29,19 +29,7 @@ enum CompareCommands {
         let before = service.compareReport(route: route).routes.reduce(0) { $0 + $1.pairs }
         try service.compareStore.reset(route: route)
         let message = "comparison of \(route.map { "route \($0)" } ?? "every route") reset (\(ReportFormat.count(before)) pairs forgotten; routing unchanged)"
-        // The reset is on disk by now and cannot be taken back, so an audit record that cannot
-        // be written is a warning in the answer, as for a routing change (AdminService.commit),
-        // not a refusal that would say the counts are still there.
-        do throws(AdminError) {
-            try service.audit.append(.init(time: AuditLog.now(), outcome: "accepted", uid: caller.uid, pid: caller.pid,
-                                           user: caller.userName, command: command.text, reason: command.reason,
-                                           changes: [message], error: nil, generationBefore: service.table.generation,
-                                           generation: service.table.generation))
-        } catch {
-            service.errorLog.error("audit log: \(error)")
-            return .success(message + "\nwarning: the audit record was not written: \(error.message)",
-                            json: ["changes": [message], "warning": "the audit record was not written: \(error.message)"])
-        }
-        return .success(message, json: ["changes": [message]])
+        // The reset is on disk by now and cannot be taken back.
+        return service.auditedAction(message, command, caller)
     }
 }

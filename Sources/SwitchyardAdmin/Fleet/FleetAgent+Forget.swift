@@ -42,13 +42,14 @@ extension FleetAgent {
         // Monotonic: a clock stepped back must not make a recent sighting look old.
         let now = Clock.monotonicMilliseconds()
         let wait = Self.forgetAfterMilliseconds
-        if let seen = lastSeen.withLock({ $0[name] }), now - min(seen, now) < wait {
+        let seen = lastSeen.withLock { $0[name] }
+        if let seen, now - min(seen, now) < wait {
             throw AdminError("\(name) had a live record \((now - min(seen, now)) / 1000)s ago: one cut off from the store loses it after 5 s and still serves; forget it \(wait / 60_000) minutes after it stopped for good")
         }
         // Watching counts from the first read of the store, not from the start: an
         // instance that could not reach it saw nothing.
         let watched = watchingSince.withLock { $0 }.map { now - min($0, now) } ?? 0
-        if lastSeen.withLock({ $0[name] }) == nil, watched < wait {
+        if seen == nil, watched < wait {
             throw AdminError("this instance has watched fleet \(config.name) for \(watched / 1000)s only: it cannot tell whether \(name) stopped or only lost the store; try again after \(wait / 60_000) minutes")
         }
         let result: (succeeded: Bool, revision: Int64, current: [EtcdKeyValue])

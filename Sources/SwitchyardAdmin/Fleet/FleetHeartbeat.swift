@@ -56,11 +56,11 @@ struct FleetHeartbeat {
             try client.put(agent.keys.instance(agent.instanceName), data, lease: agent.lease.withLock { $0 })
         }
         let instances = try client.range(agent.keys.instances, prefix: true)
-        var members = try client.range(agent.keys.members, prefix: true)
-        // Forgotten (`fleet forget`) while it ran after all: it joins again at once.
+        let members = try client.range(agent.keys.members, prefix: true)
+        // Forgotten (`fleet forget`) while it ran after all: it joins again at once. Not
+        // read again: this instance is live, so never among the `gone` below anyway.
         if !members.kvs.contains(where: { $0.key == agent.keys.member(agent.instanceName) }) {
             try client.put(agent.keys.member(agent.instanceName), Data(agent.instanceName.utf8))
-            members = try client.range(agent.keys.members, prefix: true)
         }
         let state = try client.range(agent.keys.state)
         // The guards' latches: the guard tick reads this view to adopt a trip made elsewhere
