@@ -49,12 +49,7 @@ import SwitchyardTestSupport
         let h = try AdminHarness(routes: HoldSupport.routes, workers: 1)
         defer { h.stop() }
         #expect(h.run("hold app --max-wait 2s").ok)
-        var pending: [Background<TestClient.Response?>] = []
-        for i in 0..<4 {
-            let client = Handed(try TestClient(port: h.port))
-            pending.append(Background { HoldSupport.post(client.client, "/notes/\(i)") })
-            try waitFor("write \(i) to park", seconds: 5) { h.proxy.holdSnapshot().parked == i + 1 }
-        }
+        let pending = try HoldSupport.send(h, (0..<4).map { "/notes/\($0)" })
         #expect(h.run("release app --rate 1/s").ok)
         let statuses = try pending.map { try $0.wait(seconds: 20)?.status }
         #expect(statuses == [200, 200, 200, 200], "every parked write was forwarded: \(statuses)")
@@ -65,18 +60,11 @@ import SwitchyardTestSupport
         let h = try AdminHarness(routes: HoldSupport.routes, workers: 1)
         defer { h.stop() }
         #expect(h.run("hold app").ok)
-        var pending: [Background<TestClient.Response?>] = []
-        for i in 0..<20 {
-            let client = Handed(try TestClient(port: h.port))
-            pending.append(Background { HoldSupport.post(client.client, "/notes/\(i)") })
-            try waitFor("write \(i) to park", seconds: 5) { h.proxy.holdSnapshot().parked == i + 1 }
-        }
+        let pending = try HoldSupport.send(h, (0..<20).map { "/notes/\($0)" })
         // 20/s: each is sent 50 ms after the one before, so the backend sees the sending order.
         #expect(h.run("release app --rate 20/s").ok)
         for p in pending { #expect(try p.wait()?.status == 200) }
-        let order = h.legacy.requestHeads.filter { $0.hasPrefix("POST /notes/") }.map { head in
-            Int(head.split(separator: " ")[1].dropFirst("/notes/".count)) ?? -1
-        }
+        let order = HoldSupport.notesOrder(h.legacy)
         #expect(order == Array(0..<20), "released in arrival order: \(order)")
     }
 
@@ -232,12 +220,7 @@ import SwitchyardTestSupport
         let h = try AdminHarness(routes: HoldSupport.routes)
         defer { h.stop() }
         #expect(h.run("hold app").ok)
-        var pending: [Background<TestClient.Response?>] = []
-        for path in ["/notes/1", "/orders/1"] {
-            let writer = Handed(try TestClient(port: h.port))
-            pending.append(Background { HoldSupport.post(writer.client, path) })
-            try waitFor("\(path) to park", seconds: 5) { h.proxy.holdSnapshot().parked == pending.count }
-        }
+        let pending = try HoldSupport.send(h, ["/notes/1", "/orders/1"])
         let file = try String(contentsOfFile: h.routesPath, encoding: .utf8)
         try file.replacingOccurrences(of: "route app {", with: "route notes {\n    path /notes/\n    active cloud\n}\nroute app {")
             .write(toFile: h.routesPath, atomically: true, encoding: .utf8)

@@ -15,28 +15,17 @@ import SwitchyardTestSupport
         let h = try AdminHarness(routes: HoldSupport.routes, workers: 2)
         defer { h.stop() }
         #expect(h.run("hold app").ok)
-        var pending: [Background<TestClient.Response?>] = []
-        for i in 0..<4 {
-            let client = Handed(try TestClient(port: h.port))
-            pending.append(Background { HoldSupport.post(client.client, "/notes/\(i)") })
-            try waitFor("write \(i) to park", seconds: 5) { h.proxy.holdSnapshot().parked == i + 1 }
-        }
+        var pending = try HoldSupport.send(h, (0..<4).map { "/notes/\($0)" })
         let release = Background { h.run("release app --rate 1/s") }
         try waitFor("the first parked write to be sent", seconds: 5) { HoldSupport.seen(h.legacy, "POST", "/notes") >= 1 }
         // Reads and the excepted path do not wait for the queue.
         let reader = try TestClient(port: h.port)
         #expect(reader.get("/notes/0")?.status == 200)
         #expect(HoldSupport.post(reader, "/login", body: "user")?.text.hasPrefix("legacy answered POST /login") == true)
-        for i in 4..<6 {
-            let client = Handed(try TestClient(port: h.port))
-            pending.append(Background { HoldSupport.post(client.client, "/notes/\(i)") })
-            try waitFor("write \(i) to join the queue", seconds: 5) { h.proxy.holdSnapshot().joinedTotal == i - 3 }
-        }
+        pending += try HoldSupport.send(h, (4..<6).map { "/notes/\($0)" }, to: "join the queue", counted: { $0.joinedTotal })
         let statuses = try pending.map { try $0.wait(seconds: 20)?.status }
         #expect(statuses == Array(repeating: 200, count: 6), "no write was refused: \(statuses)")
-        let order = h.legacy.requestHeads.filter { $0.hasPrefix("POST /notes/") }.map { head in
-            Int(head.split(separator: " ")[1].dropFirst("/notes/".count)) ?? -1
-        }
+        let order = HoldSupport.notesOrder(h.legacy)
         #expect(order == Array(0..<6), "the new writes reached the backend after the parked ones: \(order)")
         let answer = try release.wait(seconds: 20)
         #expect(answer.ok, "\(answer.text)")
@@ -58,20 +47,11 @@ import SwitchyardTestSupport
         let h = try AdminHarness(routes: HoldSupport.routes, workers: 1)
         defer { h.stop() }
         #expect(h.run("hold app").ok)
-        var pending: [Background<TestClient.Response?>] = []
-        for i in 0..<6 {
-            let client = Handed(try TestClient(port: h.port))
-            pending.append(Background { HoldSupport.post(client.client, "/notes/\(i)") })
-            try waitFor("write \(i) to park", seconds: 5) { h.proxy.holdSnapshot().parked == i + 1 }
-        }
+        var pending = try HoldSupport.send(h, (0..<6).map { "/notes/\($0)" })
         let started = Clock.monotonicMilliseconds()
         let release = Background { h.run("release app --rate 1/s") }
         try waitFor("the first parked write to be sent", seconds: 5) { HoldSupport.seen(h.legacy, "POST", "/notes") >= 1 }
-        for i in 6..<10 {
-            let client = Handed(try TestClient(port: h.port))
-            pending.append(Background { HoldSupport.post(client.client, "/notes/\(i)") })
-            try waitFor("write \(i) to join the queue", seconds: 5) { h.proxy.holdSnapshot().joinedTotal == i - 5 }
-        }
+        pending += try HoldSupport.send(h, (6..<10).map { "/notes/\($0)" }, to: "join the queue", counted: { $0.joinedTotal })
         // Every write the hold parked was sent, but joiners are still queued: a newer write
         // still waits behind them (before, the gate opened here and it went straight up).
         try waitFor("the last parked write to be sent", seconds: 10) { HoldSupport.seen(h.legacy, "POST", "/notes/5") == 1 }
@@ -86,9 +66,7 @@ import SwitchyardTestSupport
         #expect(answer.ok, "\(answer.text)")
         // A lower bound the old pace cannot beat (nine seconds), with room for a slow host.
         #expect(seconds < 8, "the release took \(seconds)s: the joiners did not speed it")
-        let order = h.legacy.requestHeads.filter { $0.hasPrefix("POST /notes/") }.map { head in
-            Int(head.split(separator: " ")[1].dropFirst("/notes/".count)) ?? -1
-        }
+        let order = HoldSupport.notesOrder(h.legacy)
         #expect(order == Array(0..<11), "\(order)")
     }
 
@@ -100,12 +78,7 @@ import SwitchyardTestSupport
         let h = try AdminHarness(routes: routes, workers: 1)
         defer { h.stop() }
         #expect(h.run("hold app").ok)
-        var pending: [Background<TestClient.Response?>] = []
-        for i in 0..<3 {
-            let client = Handed(try TestClient(port: h.port))
-            pending.append(Background { HoldSupport.post(client.client, "/notes/\(i)") })
-            try waitFor("write \(i) to park", seconds: 5) { h.proxy.holdSnapshot().parked == i + 1 }
-        }
+        let pending = try HoldSupport.send(h, (0..<3).map { "/notes/\($0)" })
         let release = Background { h.run("release app --rate 1/s") }
         try waitFor("the first parked write to be sent", seconds: 5) { HoldSupport.seen(h.legacy, "POST", "/notes") >= 1 }
         let port = h.port
@@ -118,9 +91,7 @@ import SwitchyardTestSupport
         let answer = try stream.wait(seconds: 20)
         #expect(answer.hasPrefix("legacy answered POST /notes/3") && answer.hasSuffix("\n200"), "\(answer)")
         #expect(try release.wait(seconds: 20).ok)
-        let order = h.legacy.requestHeads.filter { $0.hasPrefix("POST /notes/") }.map { head in
-            Int(head.split(separator: " ")[1].dropFirst("/notes/".count)) ?? -1
-        }
+        let order = HoldSupport.notesOrder(h.legacy)
         #expect(order == Array(0..<4), "\(order)")
         #expect(h.proxy.holdSnapshot().joinedOutstanding == 0)
     }
@@ -133,12 +104,7 @@ import SwitchyardTestSupport
         let h = try AdminHarness(routes: routes, workers: 1)
         defer { h.stop() }
         #expect(h.run("hold all").ok)
-        var pending: [Background<TestClient.Response?>] = []
-        for path in ["/orders/0", "/orders/1", "/orders/2", "/orders/3", "/orders/4", "/notes/0"] {
-            let client = Handed(try TestClient(port: h.port))
-            pending.append(Background { HoldSupport.post(client.client, path) })
-            try waitFor("\(path) to park", seconds: 5) { h.proxy.holdSnapshot().parked == pending.count }
-        }
+        let pending = try HoldSupport.send(h, ["/orders/0", "/orders/1", "/orders/2", "/orders/3", "/orders/4", "/notes/0"])
         let slow = Background { h.run("release app --rate 1/s") }
         try waitFor("app's first write to be sent", seconds: 5) { HoldSupport.seen(h.legacy, "POST", "/orders/") >= 1 }
         let started = Clock.monotonicMilliseconds()

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import SwitchyardAdmin
 import SwitchyardOrigin
+import SwitchyardProxy
 import SwitchyardTestSupport
 
 /// Pieces the write-hold tests share.
@@ -29,6 +30,28 @@ enum HoldSupport {
     static func post(_ client: TestClient, _ path: String, body: String = "note") -> TestClient.Response? {
         client.send("POST \(path) HTTP/1.1\r\nHost: test.local\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
         return client.readResponse()
+    }
+
+    /// POSTs `paths`, each on a connection and thread of its own, one after the other once
+    /// the one before was counted (`counted`: parked, by default; or joined a release's
+    /// queue), so that the queue's order is the list's. The answers, to wait for.
+    static func send(_ h: AdminHarness, _ paths: [String], to what: String = "park",
+                     counted: @escaping (HoldSnapshot) -> Int = { $0.parked }) throws -> [Background<TestClient.Response?>] {
+        let start = counted(h.proxy.holdSnapshot())
+        var pending: [Background<TestClient.Response?>] = []
+        for path in paths {
+            let client = Handed(try TestClient(port: h.port))
+            pending.append(Background { post(client.client, path) })
+            try waitFor("\(path) to \(what)", seconds: 5) { counted(h.proxy.holdSnapshot()) == start + pending.count }
+        }
+        return pending
+    }
+
+    /// The N of each `POST /notes/N` the origin saw, in the order it saw them.
+    static func notesOrder(_ origin: OriginServer) -> [Int] {
+        origin.requestHeads.filter { $0.hasPrefix("POST /notes/") }.map { head in
+            Int(head.split(separator: " ")[1].dropFirst("/notes/".count)) ?? -1
+        }
     }
 
     /// How many requests with `method` and a path starting with `prefix` the origin saw.
