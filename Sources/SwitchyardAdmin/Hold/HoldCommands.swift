@@ -188,11 +188,14 @@ public enum HoldCommands {
         var tokens = 1.0
         var last = Clock.monotonicMilliseconds()
         var snapshot = service.dataPlane.holdSnapshot(routes: [])
-        let startTotal = snapshot.releasedTotal
-        let startJoined = snapshot.joinedTotal
-        // Releases owed to the writes that joined the queue, one each, outside the pace.
+        // Counted by this release's own steps and gates: another release running at once
+        // sends and gets joiners of its own.
+        var sentTotal = 0
+        // Releases owed to the writes that joined this release's queues, one each, outside
+        // the pace.
         var credit = 0
-        var joinedSeen = snapshot.joinedTotal
+        var joinedSeen = 0
+        func joinedNow() -> Int { gates.reduce(0) { $0 + $1.joinedCount } }
         var gatesOpen = false
         var done = false
         // A parked request waits at most 300 s: past that nothing is left to release.
@@ -201,14 +204,15 @@ public enum HoldCommands {
             let now = Clock.monotonicMilliseconds()
             tokens = min(burst, tokens + Double(rate) * Double(now - last) / 1000)
             last = now
-            credit += snapshot.joinedTotal - joinedSeen
-            joinedSeen = snapshot.joinedTotal
+            let joined = joinedNow()
+            credit += joined - joinedSeen
+            joinedSeen = joined
             let room = Proxy.releaseConcurrency + snapshot.joinedOutstanding - snapshot.releasedInFlight
             let allowance = min(Int(tokens) + credit, room)
             if allowance > 0 {
-                let before = snapshot.releasedTotal
                 snapshot = service.dataPlane.releaseParked(count: allowance, routes: routes)
-                let sent = snapshot.releasedTotal - before
+                let sent = snapshot.releasedByStep
+                sentTotal += sent
                 let owed = min(sent, credit)
                 credit -= owed
                 tokens -= Double(sent - owed)
@@ -225,7 +229,7 @@ public enum HoldCommands {
                 snapshot = service.dataPlane.holdSnapshot(routes: [])
             }
             if !done {
-                progress.report("\(snapshot.releasedTotal - startTotal) released, \(snapshot.releasable) still parked, \(snapshot.releasedInFlight) running", now: now)
+                progress.report("\(sentTotal) released, \(snapshot.releasable) still parked, \(snapshot.releasedInFlight) running", now: now)
                 usleep(5_000)
             }
         }
@@ -234,6 +238,7 @@ public enum HoldCommands {
         if !done {
             service.dataPlane.openDrainGates(gates)
             snapshot = service.dataPlane.releaseParked(count: max(snapshot.releasable, snapshot.parked), routes: routes)
+            sentTotal += snapshot.releasedByStep
         }
         // The answer waits for the released requests' own answers (bounded).
         let answered = Clock.monotonicMilliseconds() + quiescenceMilliseconds
@@ -241,9 +246,9 @@ public enum HoldCommands {
             usleep(10_000)
             snapshot = service.dataPlane.holdSnapshot(routes: [])
         }
-        let joined = snapshot.joinedTotal - startJoined
+        let joined = joinedNow()
         // The hold's own parked writes; those that came meanwhile are said apart.
-        let released = max(0, snapshot.releasedTotal - startTotal - joined)
+        let released = max(0, sentTotal - joined)
         let refused = service.holdBook.ended(names, rejections: snapshot.rejections)
         let refusedTotal = refused.values.reduce(0, +)
         let reasons = refused.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")

@@ -57,6 +57,7 @@ extension DownstreamConnection {
         // It waits for the release's pacing, as a released parked write does.
         parkedMaxWait = Self.releaseGraceMilliseconds
         joinedDrain = true
+        gate.joined()
         return .park
     }
 

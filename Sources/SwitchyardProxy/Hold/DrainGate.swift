@@ -20,6 +20,10 @@ public final class DrainGate: Sendable {
     /// write waits on a release that died (the longest a release runs, as for parked ones).
     let expiresAt: UInt64
     private let opened = Atomic<Bool>(false)
+    /// Writes that waited behind this gate: the release that drains it owes each one
+    /// send beyond its pace. Counted per gate, not per worker: two releases running at
+    /// once each credit only their own routes' writes.
+    private let joiners = Atomic<Int>(0)
 
     init(hold: CompiledHold, now: UInt64) {
         self.hold = hold
@@ -34,6 +38,12 @@ public final class DrainGate: Sendable {
 
     /// The route's queue is empty: new writes go straight upstream again.
     func open() { opened.store(true, ordering: .releasing) }
+
+    /// A write parks behind this gate (off the request path: only such writes get here).
+    func joined() { joiners.add(1, ordering: .relaxed) }
+
+    /// How many writes parked behind this gate so far.
+    public var joinedCount: Int { joiners.load(ordering: .relaxed) }
 }
 
 extension Proxy {

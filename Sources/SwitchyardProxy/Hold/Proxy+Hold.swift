@@ -19,6 +19,9 @@ public struct HoldSnapshot: Sendable, Equatable {
     public var oldestParkedMilliseconds: UInt64 = 0
     /// After a release step: parked requests whose route is no longer held, still queued.
     public var releasable = 0
+    /// After a release step: the requests that step sent upstream. Not the change in
+    /// `releasedTotal`, which also counts what another release sent meanwhile.
+    public var releasedByStep = 0
     /// Writes that waited behind a release's queue since the process started, and those of
     /// them not ended yet.
     public var joinedTotal = 0
@@ -70,6 +73,7 @@ extension Proxy {
         let parts = onEveryWorkerIndexed { index, worker -> WorkerHoldCounters in
             let table = worker.current.table
             let quota = takeAll[index] ? worker.hold.parked.count : quotas[index]
+            let releasedBefore = worker.hold.releasedTotal
             if quota > 0 {
                 let taken = worker.hold.takeOldest(quota) { Self.isReleased($0, by: table, of: routes) }
                 // Phase checked: an earlier one's end may have ended a shared HTTP/2
@@ -83,6 +87,7 @@ extension Proxy {
                 }
             }
             var counters = Self.counters(of: worker, routes: [])
+            counters.releasedByStep = worker.hold.releasedTotal - releasedBefore
             counters.releasable = worker.hold.parked.reduce(0) { $0 + (Self.isReleased($1, by: table, of: routes) ? 1 : 0) }
             return counters
         }
@@ -131,7 +136,7 @@ extension Proxy {
         var c = WorkerHoldCounters(parked: queue.parked.count, parkedBytes: queue.parkedBytes,
                                    releasedInFlight: queue.releasedInFlight, parkedTotal: queue.parkedTotal,
                                    releasedTotal: queue.releasedTotal, rejections: queue.rejections,
-                                   longestPark: queue.longestParkMilliseconds, oldestParked: 0, releasable: 0,
+                                   longestPark: queue.longestParkMilliseconds, oldestParked: 0, releasable: 0, releasedByStep: 0,
                                    joinedTotal: queue.joinedTotal, joinedOutstanding: queue.joinedOutstanding, writesInFlight: nil)
         if let first = queue.parked.first { c.oldestParked = Clock.monotonicMilliseconds() &- first.parkedSince }
         guard !routes.isEmpty else { return c }
@@ -155,6 +160,7 @@ extension Proxy {
         total.parkedTotal += part.parkedTotal
         total.releasedTotal += part.releasedTotal
         total.releasable += part.releasable
+        total.releasedByStep += part.releasedByStep
         total.joinedTotal += part.joinedTotal
         total.joinedOutstanding += part.joinedOutstanding
         for reason in HoldRejection.allCases where part.rejections[reason] > 0 {
@@ -172,7 +178,7 @@ struct WorkerHoldCounters: Sendable {
     var parked, parkedBytes, releasedInFlight, parkedTotal, releasedTotal: Int
     var rejections: HoldRejectionCounts
     var longestPark, oldestParked: UInt64
-    var releasable: Int
+    var releasable, releasedByStep: Int
     var joinedTotal, joinedOutstanding: Int
     var writesInFlight: [[UInt8]]?
 }

@@ -120,4 +120,37 @@ import SwitchyardTestSupport
         for p in pending.prefix(5) { #expect(try p.wait(seconds: 20)?.status == 200) }
         #expect(try slow.wait(seconds: 20).ok)
     }
+
+    /// Two releases running at once: each is paced by its own rate, credited only for the
+    /// writes that joined its own routes' queues, and reports its own counts. Before, both
+    /// counted every worker's joiners and sends: `notes` took `app`'s five joiners as its
+    /// credit (its six went in about a second, not five) and both answers counted the
+    /// other's writes.
+    @Test func twoReleasesAtOnceEachCountOnlyTheirOwnWrites() throws {
+        let routes = HoldSupport.routes.replacingOccurrences(of: "route app {", with: "route notes {\n    path /notes/\n    active cloud\n}\nroute app {")
+        let h = try AdminHarness(routes: routes, workers: 1)
+        defer { h.stop() }
+        #expect(h.run("hold all").ok)
+        var pending = try HoldSupport.send(h, (0..<6).map { "/orders/\($0)" } + (0..<6).map { "/notes/\($0)" })
+        let started = Clock.monotonicMilliseconds()
+        let app = Background { h.run("release app --rate 1/s") }
+        let notes = Background { () -> ((ok: Bool, text: String), Double) in
+            let answer = h.run("release notes --rate 1/s")
+            return (answer, Double(Clock.monotonicMilliseconds() - started) / 1000)
+        }
+        try waitFor("app's first write to be sent", seconds: 5) { HoldSupport.seen(h.legacy, "POST", "/orders/") >= 1 }
+        pending += try HoldSupport.send(h, (6..<11).map { "/orders/\($0)" }, to: "join app's queue", counted: { $0.joinedTotal })
+        for p in pending { #expect(try p.wait(seconds: 20)?.status == 200) }
+        let (notesAnswer, notesSeconds) = try notes.wait(seconds: 20)
+        let appAnswer = try app.wait(seconds: 20)
+        #expect(notesAnswer.text.contains("released: notes; 6 parked write(s) sent upstream"), "\(notesAnswer.text)")
+        #expect(!notesAnswer.text.contains("then "), "\(notesAnswer.text)")
+        #expect(appAnswer.text.contains("released: app; 6 parked write(s) sent upstream"), "\(appAnswer.text)")
+        #expect(appAnswer.text.contains("then 5 write(s) that came meanwhile"), "\(appAnswer.text)")
+        // Six at 1/s: the first at once, the last five seconds later. A lower bound, which a
+        // slow host cannot break.
+        #expect(notesSeconds >= 4, "notes' release took \(notesSeconds)s: paced faster than 1/s")
+        let order = HoldSupport.seenOrder(h.legacy, "/orders/")
+        #expect(order == Array(0..<11), "\(order)")
+    }
 }

@@ -48,9 +48,12 @@ enum HoldSupport {
     }
 
     /// The N of each `POST /notes/N` the origin saw, in the order it saw them.
-    static func notesOrder(_ origin: OriginServer) -> [Int] {
-        origin.requestHeads.filter { $0.hasPrefix("POST /notes/") }.map { head in
-            Int(head.split(separator: " ")[1].dropFirst("/notes/".count)) ?? -1
+    static func notesOrder(_ origin: OriginServer) -> [Int] { seenOrder(origin, "/notes/") }
+
+    /// The N of each `POST` to `prefix` + N the origin saw, in the order it saw them.
+    static func seenOrder(_ origin: OriginServer, _ prefix: String) -> [Int] {
+        origin.requestHeads.filter { $0.hasPrefix("POST \(prefix)") }.map { head in
+            Int(head.split(separator: " ")[1].dropFirst(prefix.count)) ?? -1
         }
     }
 
