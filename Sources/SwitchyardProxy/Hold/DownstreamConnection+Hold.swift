@@ -23,10 +23,7 @@ extension DownstreamConnection {
         parkedMaxWait = UInt64(hold.state.maxWaitSeconds) * 1000
         // A released joiner routed again to a route held now (a reload or `hold` came
         // between): parked by that hold, no longer waiting behind a release.
-        if joinedDrain {
-            joinedDrain = false
-            worker.hold.joinedOutstanding -= 1
-        }
+        stopJoining()
         return .park
     }
 
@@ -195,10 +192,25 @@ extension DownstreamConnection {
             releasedRoute = nil
             queue.releasedInFlight -= 1
         }
-        if joinedDrain {
-            joinedDrain = false
-            queue.joinedOutstanding -= 1
-        }
+        stopJoining()
+    }
+
+    /// No longer counted as a write waiting behind (or released from) a release's queue.
+    private func stopJoining() {
+        guard joinedDrain else { return }
+        joinedDrain = false
+        worker.hold.joinedOutstanding -= 1
+    }
+
+    /// The table in force holds this parked write's route again (a `hold`, `revert` or
+    /// reload while its release still drained): it waits for that hold's release now, and
+    /// is answered "not saved" by that hold's max-wait at the latest. Before, a write that
+    /// waited behind the release kept its 310 s bound (and one whose max-wait the release
+    /// had stretched kept the stretch): past the new hold's max-wait, its client waited
+    /// longer than ops had said, or gave up on its own.
+    func heldAgain(maxWaitMilliseconds: UInt64, now: UInt64) {
+        stopJoining()
+        deadline = min(deadline, now &+ maxWaitMilliseconds)
     }
 
     /// Release: the parked exchange starts again from its head, routed by the current

@@ -66,6 +66,7 @@ extension Worker {
         current = makeHandle(table, servers, reloaded: reloaded, drainGates: drainGates)
         if old.activeRequests > 0 { retired.append(old) }
         closeUnusedPools()
+        applyHolds(of: table)
     }
 
     func tableReleased(_ handle: TableHandle) {

@@ -153,4 +153,32 @@ import SwitchyardTestSupport
         let order = HoldSupport.seenOrder(h.legacy, "/orders/")
         #expect(order == Array(0..<11), "\(order)")
     }
+
+    /// A hold that comes back while a release still drains takes the writes still queued,
+    /// and answers them by its own max-wait. Before, a write that waited behind the
+    /// release kept its 310 s bound: ops had said two seconds.
+    @Test func aHoldThatComesBackAnswersTheQueuedWritesByItsOwnMaxWait() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes, workers: 1)
+        defer { h.stop() }
+        #expect(h.run("hold app").ok)
+        let parked = try HoldSupport.send(h, (0..<6).map { "/notes/\($0)" })
+        let release = Background { h.run("release app --rate 1/s") }
+        try waitFor("the first parked write to be sent", seconds: 5) { HoldSupport.seen(h.legacy, "POST", "/notes") >= 1 }
+        let joiner = try HoldSupport.send(h, ["/notes/6"], to: "join the queue", counted: { $0.joinedTotal })[0]
+        let again = h.run("hold app --max-wait 2s")
+        #expect(again.ok, "\(again.text)")
+        let heldAt = Clock.monotonicMilliseconds()
+        let answer = try joiner.wait(seconds: 20)
+        let seconds = Double(Clock.monotonicMilliseconds() - heldAt) / 1000
+        #expect(answer?.status == 503, "\(String(describing: answer?.text))")
+        #expect(seconds < 10, "the joiner was answered \(seconds)s after the hold, not by its 2 s max-wait")
+        // The parked writes the release had not sent yet are the new hold's too.
+        let statuses = try parked.map { try $0.wait(seconds: 20)?.status }
+        #expect(statuses.contains(503) && statuses.allSatisfy { $0 == 200 || $0 == 503 }, "\(statuses)")
+        #expect(try release.wait(seconds: 20).ok)
+        #expect(!HoldSupport.notesOrder(h.legacy).contains(6), "the joiner was sent upstream")
+        let snapshot = h.proxy.holdSnapshot()
+        #expect(snapshot.parked == 0 && snapshot.joinedOutstanding == 0, "\(snapshot)")
+        #expect(h.run("release app").ok)
+    }
 }
