@@ -172,6 +172,36 @@ import SwitchyardSystem
         #expect(broken.connections == connectionsBefore)
     }
 
+    /// A server that takes connections and reads requests but never answers: each of its
+    /// requests ends 504 at the upstream timeout, and three in a row eject it like any
+    /// other failure. Before, it was never blamed: every other request waited the whole
+    /// timeout for a 504, for as long as it stayed silent.
+    @Test func aServerThatNeverAnswersIsEjectedAfterThreeTimeouts() throws {
+        let silent = try RawOrigin(answer: "")
+        defer { silent.stop() }
+        let h = try ProxyHarness(routes: """
+            backend pair {
+                server 127.0.0.1:LEGACY
+                server 127.0.0.1:\(silent.port)
+            }
+            route app {
+                backend pair
+            }
+            """) { $0.upstreamTimeoutMilliseconds = 300 }
+        defer { h.stop() }
+        var timeouts = 0
+        for i in 0..<6 {
+            if try h.client().get("/r\(i)")?.status == 504 { timeouts += 1 }
+        }
+        #expect(timeouts == 3)
+        #expect(h.proxy.serverHealth()["pair"]?.up == 1, "the silent server is ejected")
+        let connectionsBefore = silent.connections
+        for i in 0..<10 {
+            #expect(try h.client().get("/after\(i)")?.status == 200, "an ejected server gets no traffic")
+        }
+        #expect(silent.connections == connectionsBefore)
+    }
+
     /// "three failed exchanges in a row eject a server for 10 s in that worker": after the
     /// 10 s the server gets traffic again, not before.
     @Test func aPassivelyEjectedServerReturnsAfterTenSeconds() throws {

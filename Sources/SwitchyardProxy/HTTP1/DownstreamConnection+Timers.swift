@@ -80,6 +80,10 @@ extension DownstreamConnection {
             worker.stats.timeouts += 1
             if !exchange.responseStarted, let upstream {
                 worker.errorLog.error("upstream \(upstream.pool.label): no response within \(worker.settings.upstreamTimeoutMilliseconds) ms")
+                // A server that takes connections and never answers is as broken as one that
+                // refuses them: three in a row eject it, and the side's other servers take
+                // its share instead of every third request waiting for a 504.
+                notePassiveFailure(upstream.pool)
             }
             performThenAdvance(exchange.deadlinePassed())
         case .closing where !clientOutputDrained:

@@ -46,7 +46,8 @@ final class ServerPool {
     @inline(__always)
     func isAvailable(now: UInt64) -> Bool { healthy && ejectedUntil <= now }
 
-    /// A failed exchange (connect failure, broken or malformed answer).
+    /// A failed exchange (connect failure, broken or malformed answer, no answer within the
+    /// upstream timeout).
     func failed(now: UInt64) -> Bool {
         consecutiveFailures += 1
         if consecutiveFailures >= Self.ejectAfterFailures && ejectedUntil <= now {
