@@ -219,9 +219,10 @@ public enum HoldCommands {
                 // Judged on a snapshot taken after the gates opened: a write that joined
                 // just before is in it, and sent before the answer.
                 if gatesOpen && snapshot.releasable == 0 { done = true }
-                // The queue is empty (what the hold parked and what joined behind it): new
-                // writes go straight up again, with nothing older left to overtake.
-                if !gatesOpen && snapshot.releasable == 0 {
+                // The queue is empty (what the hold parked and what joined behind it) and the
+                // hold's own writes were answered: new writes go straight up again, with
+                // nothing older left to overtake, in the queue or at the backend.
+                if !gatesOpen && snapshot.releasable == 0 && snapshot.heldWritesRunning == 0 {
                     service.dataPlane.openDrainGates(gates)
                     gatesOpen = true
                 }

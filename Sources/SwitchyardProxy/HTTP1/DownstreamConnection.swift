@@ -298,6 +298,9 @@ final class DownstreamConnection: EventHandler, Indexed {
     /// Parked behind a released route's queue (`DrainGate`), not by a hold; counted in
     /// `HoldQueue.joinedOutstanding` until the exchange ends.
     var joinedDrain = false
+    /// Whose parked write this is (`holdClientKey`): a release sends a client's writes one
+    /// at a time, in the order they parked.
+    var holdKey: UInt64 = 0
     /// Our next own answer is the hold's 503 (Retry-After, "not saved").
     var holdRefusal = false
     /// Mirror (see `Mirror/`): the pair this exchange's answer is recorded for; nil when the

@@ -24,6 +24,7 @@ extension DownstreamConnection {
         // A released joiner routed again to a route held now (a reload or `hold` came
         // between): parked by that hold, no longer waiting behind a release.
         stopJoining()
+        holdKey = holdClientKey(base)
         return .park
     }
 
@@ -55,6 +56,7 @@ extension DownstreamConnection {
         parkedMaxWait = Self.releaseGraceMilliseconds
         joinedDrain = true
         gate.joined()
+        holdKey = holdClientKey(base)
         return .park
     }
 
@@ -66,6 +68,25 @@ extension DownstreamConnection {
     private func landedElsewhere() -> Bool {
         guard releasedFromHold, let releasedRoute, let name = routeName else { return false }
         return name != releasedRoute
+    }
+
+    /// Who sent this write, as far as the proxy can tell (`ReleasePlan`): the route, the
+    /// client's address (the forwarded one, from a trusted forwarder) and its Cookie field,
+    /// which carries a browser's session. Users behind one address (a terminal server, a
+    /// NAT) differ by their session cookies. A write whose cookies changed since its
+    /// client's earlier one (a read's answer set a new one) is taken for another client's
+    /// and runs beside it, as before. 0 (nobody's in particular) without a Cookie field.
+    private func holdClientKey(_ base: UnsafeRawPointer) -> UInt64 {
+        guard requestParser.cookieSpan != nil else { return 0 }
+        var hasher = Hasher()
+        hasher.combine(routeName)
+        client.ip.withUnsafeBytes { hasher.combine(bytes: $0) }
+        hasher.combine(0 as UInt8)
+        if let cookie = requestParser.cookieSpan {
+            hasher.combine(bytes: UnsafeRawBufferPointer(start: base + cookie.start, count: cookie.count))
+        }
+        let key = UInt64(bitPattern: Int64(hasher.finalize()))
+        return key == 0 ? 1 : key
     }
 
     /// Whether `hold`'s rules (methods, exception paths) take this request.
@@ -190,7 +211,7 @@ extension DownstreamConnection {
         if releasedFromHold {
             releasedFromHold = false
             releasedRoute = nil
-            queue.releasedInFlight -= 1
+            queue.answered(self)
         }
         stopJoining()
     }
@@ -237,7 +258,7 @@ extension DownstreamConnection {
         parkedBytes = 0
         bridge?.connection.parkedStreams -= 1
         releasedFromHold = true
-        queue.releasedInFlight += 1
+        queue.sent(self)
         queue.releasedTotal += 1
         // Undo the pin and the in-flight gauge of the first routing; the request's start
         // time stays, so the access log's duration includes the wait.
@@ -276,7 +297,7 @@ extension DownstreamConnection {
         if phase == .parked {
             // Parked again: waiting, not in flight.
             releasedFromHold = false
-            queue.releasedInFlight -= 1
+            queue.answered(self)
         }
         startNanoseconds = started
         // Released (not parked again): the wait is the hold's, not the backend's.

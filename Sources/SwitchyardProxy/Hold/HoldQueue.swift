@@ -10,8 +10,11 @@ final class HoldQueue {
     /// Body bytes the parked requests count against `limits.bytes`.
     var parkedBytes = 0
     /// Exchanges released from the hold that have not ended yet (a release keeps at most
-    /// `Proxy.releaseConcurrency` of them in flight).
-    var releasedInFlight = 0
+    /// `Proxy.releaseConcurrency` of them in flight, plus one per joiner), in the order they
+    /// were sent. Their `holdKey`s are what the next release step must not send again
+    /// until they are answered.
+    private(set) var released: [DownstreamConnection] = []
+    var releasedInFlight: Int { released.count }
     /// Released since the worker started (monotonic count).
     var releasedTotal = 0
     /// Parked since the worker started (monotonic count).
@@ -39,6 +42,16 @@ final class HoldQueue {
         parkedTotal += 1
     }
 
+    /// A parked exchange was sent upstream by a release.
+    func sent(_ connection: DownstreamConnection) {
+        released.append(connection)
+    }
+
+    /// A released exchange ended (or was parked again).
+    func answered(_ connection: DownstreamConnection) {
+        if let i = released.firstIndex(where: { $0 === connection }) { released.remove(at: i) }
+    }
+
     func joined() {
         joinedTotal += 1
         joinedOutstanding += 1
@@ -49,13 +62,12 @@ final class HoldQueue {
         if let i = parked.firstIndex(where: { $0 === connection }) { parked.remove(at: i) }
     }
 
-    /// Takes up to `count` of the oldest parked connections whose route `isReleased` says
-    /// is no longer held (another route's hold keeps its own requests parked, in order).
-    func takeOldest(_ count: Int, isReleased: (DownstreamConnection) -> Bool) -> [DownstreamConnection] {
+    /// Takes the parked connections `chosen` picks, in queue order (a release step's plan).
+    func take(where chosen: (DownstreamConnection) -> Bool) -> [DownstreamConnection] {
         var taken: [DownstreamConnection] = []
         var i = 0
-        while i < parked.count && taken.count < count {
-            if isReleased(parked[i]) {
+        while i < parked.count {
+            if chosen(parked[i]) {
                 taken.append(parked.remove(at: i))
             } else {
                 i += 1

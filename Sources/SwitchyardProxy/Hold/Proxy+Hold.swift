@@ -22,6 +22,9 @@ public struct HoldSnapshot: Sendable, Equatable {
     /// After a release step: the requests that step sent upstream. Not the change in
     /// `releasedTotal`, which also counts what another release sent meanwhile.
     public var releasedByStep = 0
+    /// After a release step: the hold's own parked writes of the routes asked about that
+    /// were sent and are not answered yet (writes that joined the queue not counted).
+    public var heldWritesRunning = 0
     /// Writes that waited behind a release's queue since the process started, and those of
     /// them not ended yet.
     public var joinedTotal = 0
@@ -48,65 +51,52 @@ extension Proxy {
 
     /// Releases up to `count` parked requests whose route is no longer held, in arrival
     /// order across the workers: the `count` that parked first, wherever they wait (a
-    /// client's two writes on two connections may sit in two workers). The snapshot's
-    /// `releasable` says how many are left.
+    /// client's two writes on two connections may sit in two workers), except that a write
+    /// whose client has an earlier one still running waits for its answer (`ReleasePlan`).
+    /// The snapshot's `releasable` says how many are left.
     ///
     /// `routes`: only the parked writes of these routes (empty: of every released route). A
     /// release paces its own routes' queues; another route's release is not held up by it,
     /// nor sent at its pace.
     public func releaseParked(count: Int, routes: Set<String> = []) -> HoldSnapshot {
-        let since = onEveryWorker { worker -> [UInt64] in
+        let listings = onEveryWorker { worker -> ReleasePlan.Listing in
             let table = worker.current.table
-            var since: [UInt64] = []
-            for connection in worker.hold.parked where since.count < count && Self.isReleased(connection, by: table, of: routes) {
-                since.append(connection.parkedAtNanoseconds)
-            }
-            return since
+            let running = worker.hold.released.compactMap { $0.joinedDrain || $0.holdKey == 0 ? nil : $0.holdKey }
+            return ReleasePlan.listing(worker.hold.parked, running: running, count: count,
+                                       entry: { .init(stamp: $0.parkedAtNanoseconds, key: $0.holdKey, held: !$0.joinedDrain) },
+                                       releasable: { Self.isReleased($0, by: table, of: routes) })
         }
-        let quotas = Self.quotas(parkedSince: since, count: count)
-        // Everything listed is released in this step: a worker that listed all it had also
-        // sends what parked since its listing (newer than anything listed, with a credit of
-        // its own each). Else, under steady writes behind the queue, some always arrived
-        // between the two passes, the queue never read empty, and its gate stayed shut.
-        let allListed = quotas.reduce(0, +) == since.reduce(0) { $0 + $1.count }
-        let takeAll = since.indices.map { allListed && since[$0].count < count }
+        let plan = ReleasePlan(listings, count: count)
         let parts = onEveryWorkerIndexed { index, worker -> WorkerHoldCounters in
             let table = worker.current.table
-            let quota = takeAll[index] ? worker.hold.parked.count : quotas[index]
             let releasedBefore = worker.hold.releasedTotal
-            if quota > 0 {
-                let taken = worker.hold.takeOldest(quota) { Self.isReleased($0, by: table, of: routes) }
-                // Phase checked: an earlier one's end may have ended a shared HTTP/2
-                // connection, and with it this stream.
-                for connection in taken where connection.phase == .parked {
-                    if Self.routeRemoved(connection, by: table) {
-                        connection.parkExpired(.routeRemoved)
-                    } else {
-                        connection.resumeFromHold()
-                    }
+            let chosen = plan.chosen[index]
+            let newcomers = plan.takesNewcomers(listings[index])
+            let listedUpTo = listings[index].entries.last?.stamp ?? 0
+            let taken = worker.hold.take { connection in
+                guard Self.isReleased(connection, by: table, of: routes) else { return false }
+                if chosen.contains(connection.parkedAtNanoseconds) { return true }
+                return newcomers && connection.parkedAtNanoseconds > listedUpTo && plan.mayTakeNewcomer(key: connection.holdKey)
+            }
+            // Phase checked: an earlier one's end may have ended a shared HTTP/2
+            // connection, and with it this stream.
+            for connection in taken where connection.phase == .parked {
+                if Self.routeRemoved(connection, by: table) {
+                    connection.parkExpired(.routeRemoved)
+                } else {
+                    connection.resumeFromHold()
                 }
             }
             var counters = Self.counters(of: worker, routes: [])
             counters.releasedByStep = worker.hold.releasedTotal - releasedBefore
             counters.releasable = worker.hold.parked.reduce(0) { $0 + (Self.isReleased($1, by: table, of: routes) ? 1 : 0) }
+            counters.heldWritesRunning = worker.hold.released.reduce(0) { count, connection in
+                let ours = routes.isEmpty || connection.releasedRoute.map { routes.contains($0) } == true
+                return count + (ours && !connection.joinedDrain ? 1 : 0)
+            }
             return counters
         }
         return parts.reduce(into: HoldSnapshot()) { Self.merge(&$0, $1) }
-    }
-
-    /// How many each worker releases: the `count` earliest of the park times given (each
-    /// worker's in its queue's order, earliest first), merged.
-    static func quotas(parkedSince: [[UInt64]], count: Int) -> [Int] {
-        var quota = [Int](repeating: 0, count: parkedSince.count)
-        for _ in 0..<max(0, count) {
-            var first = -1
-            for w in parkedSince.indices where quota[w] < parkedSince[w].count {
-                if first < 0 || parkedSince[w][quota[w]] < parkedSince[first][quota[first]] { first = w }
-            }
-            guard first >= 0 else { break }
-            quota[first] += 1
-        }
-        return quota
     }
 
     /// Whether the table in force no longer has the route a parked request was routed to.
@@ -136,7 +126,7 @@ extension Proxy {
         var c = WorkerHoldCounters(parked: queue.parked.count, parkedBytes: queue.parkedBytes,
                                    releasedInFlight: queue.releasedInFlight, parkedTotal: queue.parkedTotal,
                                    releasedTotal: queue.releasedTotal, rejections: queue.rejections,
-                                   longestPark: queue.longestParkMilliseconds, oldestParked: 0, releasable: 0, releasedByStep: 0,
+                                   longestPark: queue.longestParkMilliseconds, oldestParked: 0, releasable: 0, releasedByStep: 0, heldWritesRunning: 0,
                                    joinedTotal: queue.joinedTotal, joinedOutstanding: queue.joinedOutstanding, writesInFlight: nil)
         if let first = queue.parked.first { c.oldestParked = Clock.monotonicMilliseconds() &- first.parkedSince }
         guard !routes.isEmpty else { return c }
@@ -161,6 +151,7 @@ extension Proxy {
         total.releasedTotal += part.releasedTotal
         total.releasable += part.releasable
         total.releasedByStep += part.releasedByStep
+        total.heldWritesRunning += part.heldWritesRunning
         total.joinedTotal += part.joinedTotal
         total.joinedOutstanding += part.joinedOutstanding
         for reason in HoldRejection.allCases where part.rejections[reason] > 0 {
@@ -178,7 +169,7 @@ struct WorkerHoldCounters: Sendable {
     var parked, parkedBytes, releasedInFlight, parkedTotal, releasedTotal: Int
     var rejections: HoldRejectionCounts
     var longestPark, oldestParked: UInt64
-    var releasable, releasedByStep: Int
+    var releasable, releasedByStep, heldWritesRunning: Int
     var joinedTotal, joinedOutstanding: Int
     var writesInFlight: [[UInt8]]?
 }

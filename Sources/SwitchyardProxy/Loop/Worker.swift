@@ -500,7 +500,7 @@ final class Worker: @unchecked Sendable {
         // straight upstream without it, and nothing older of its route is sent any more:
         // it goes now, as a new write during the drain does.
         let table = current.table
-        for connection in hold.takeOldest(hold.parked.count, isReleased: { $0.joinedDrain && Proxy.isReleased($0, by: table) })
+        for connection in hold.take(where: { $0.joinedDrain && Proxy.isReleased($0, by: table) })
             where connection.phase == .parked {
             connection.resumeFromHold()
         }

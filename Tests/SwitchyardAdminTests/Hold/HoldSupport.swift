@@ -26,22 +26,24 @@ enum HoldSupport {
         }
         """
 
-    /// A POST with a body of `body` bytes (Content-Length), sent raw.
-    static func post(_ client: TestClient, _ path: String, body: String = "note") -> TestClient.Response? {
-        client.send("POST \(path) HTTP/1.1\r\nHost: test.local\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+    /// A POST with a body of `body` bytes (Content-Length), sent raw; `cookie`: a Cookie
+    /// field's value (a browser's session).
+    static func post(_ client: TestClient, _ path: String, body: String = "note", cookie: String? = nil) -> TestClient.Response? {
+        let cookieLine = cookie.map { "Cookie: \($0)\r\n" } ?? ""
+        client.send("POST \(path) HTTP/1.1\r\nHost: test.local\r\n\(cookieLine)Content-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
         return client.readResponse()
     }
 
     /// POSTs `paths`, each on a connection and thread of its own, one after the other once
     /// the one before was counted (`counted`: parked, by default; or joined a release's
     /// queue), so that the queue's order is the list's. The answers, to wait for.
-    static func send(_ h: AdminHarness, _ paths: [String], to what: String = "park",
+    static func send(_ h: AdminHarness, _ paths: [String], to what: String = "park", cookie: String? = nil,
                      counted: @escaping (HoldSnapshot) -> Int = { $0.parked }) throws -> [Background<TestClient.Response?>] {
         let start = counted(h.proxy.holdSnapshot())
         var pending: [Background<TestClient.Response?>] = []
         for path in paths {
             let client = Handed(try TestClient(port: h.port))
-            pending.append(Background { post(client.client, path) })
+            pending.append(Background { post(client.client, path, cookie: cookie) })
             try waitFor("\(path) to \(what)", seconds: 5) { counted(h.proxy.holdSnapshot()) == start + pending.count }
         }
         return pending
