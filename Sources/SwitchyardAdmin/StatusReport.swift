@@ -28,9 +28,11 @@ enum StatusReport {
             var line = "  \(route.name) (\(route.mode.rawValue)): \(describe(route))"
             if !route.cohorts.isEmpty { line += "; cohorts: " + route.cohorts.map(\.description).joined(separator: ", ") }
             if let mirror = MirrorCommands.describe(route) { line += "; " + mirror }
+            if let held = HoldStatus.routeNote(route) { line += "; " + held }
             lines.append(line)
             routesJSON.append(["name": route.name, "mode": route.mode.rawValue, "routing": describe(route),
-                               "cohorts": route.cohorts.map(\.description), "mirror": MirrorCommands.describe(route) as Any])
+                               "cohorts": route.cohorts.map(\.description), "mirror": MirrorCommands.describe(route) as Any,
+                               "held": HoldStatus.routeJSON(route) as Any])
         }
         let unverified = table.backends.flatMap { backend in
             backend.servers.filter { $0.tls && !$0.verify }.map { "\(backend.name) \($0.endpoint)" }

@@ -45,10 +45,21 @@ struct Demo: ParsableCommand {
               curl -s http://\(address)/auth/login       # route 'auth': active cloud, standby legacy
               curl -s --http2-prior-knowledge http://\(address)/   # the same over HTTP/2 (h2c)
 
+            In a second terminal (no flags needed):
+
+              switchyard status                  # routes, sides, servers, the write hold
+              switchyard weight app cloud 50%    # canary: half of the new visitors to cloud
+              switchyard flip all                # blue-green: every route to its other side
+              switchyard revert                  # back to the generation before
+              switchyard hold app                # the database freeze: writes park, reads flow
+              switchyard release app             # the parked writes go on, in order
+              switchyard history                 # every change, who made it and why
+
             Cutover page (legacy and cloud side by side): http://127.0.0.1:9180/
             Prometheus metrics: http://127.0.0.1:9180/metrics
 
-            Access log: /tmp/switchyard-demo/access.log. Stop with Ctrl-C.
+            Access log: /tmp/switchyard-demo/access.log; audit log: /tmp/switchyard-demo/audit.log.
+            Stop with Ctrl-C.
 
             """)
         }

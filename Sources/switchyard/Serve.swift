@@ -236,6 +236,7 @@ struct ServeRunner {
         for (route, address) in proxy.tcpAddresses.sorted(by: { $0.key < $1.key }) { errorLog.info("route \(route): tcp on \(address)") }
         if let admin { errorLog.info("admin socket \(admin.path)") }
         if let metrics { errorLog.info("cutover page on http://\(metrics.address)/ (metrics: /metrics, JSON: /status.json)") }
+        for warning in HoldStatus.startupWarnings(proxy.table) { errorLog.warning(warning) }
         ready?(proxy)
         if let takeover {
             // The old process names us the main process, stops taking changes and drains.

@@ -4,7 +4,29 @@ import SwitchyardRouting
 
 /// The write hold in `status` and `/status.json`: which routes are held, since when, and
 /// the parked queue with its refusals.
-enum HoldStatus {
+public enum HoldStatus {
+    /// What the log says at start about holds in force (restored from the state file): a
+    /// restarted proxy that parks every write must say so where ops look first.
+    public static func startupWarnings(_ table: RouteTable) -> [String] {
+        table.routes.compactMap { route in
+            guard let hold = route.hold else { return nil }
+            return "route \(route.name): writes are HELD since \(AuditLog.timestamp(hold.state.since)) (max-wait \(hold.state.maxWaitSeconds)s): "
+                + "they park until `switchyard release \(route.name)`"
+        }
+    }
+
+    /// The route line's note in `status` (nil: not held).
+    static func routeNote(_ route: CompiledRoute, now: Double = Date().timeIntervalSince1970) -> String? {
+        guard let hold = route.hold else { return nil }
+        return "WRITES HELD for \(Int(now - hold.state.since))s (max-wait \(hold.state.maxWaitSeconds)s)"
+    }
+
+    /// A held route in `/status.json`'s routes (the cutover page's banner); nil: not held.
+    static func routeJSON(_ route: CompiledRoute) -> [String: Any]? {
+        guard let hold = route.hold else { return nil }
+        return ["since": hold.state.since, "max_wait_seconds": hold.state.maxWaitSeconds, "reason": hold.state.reason as Any]
+    }
+
     static func describe(_ service: AdminService) -> ([String], [String: Any]) {
         let held = service.table.routes.filter { $0.hold != nil }
         let snapshot = service.dataPlane.holdSnapshot(routes: Set(held.map(\.name)))

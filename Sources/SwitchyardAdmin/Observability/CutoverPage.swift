@@ -43,6 +43,7 @@ svg { width: 100%; height: 9rem; background: #fcfcfc; border: 1px solid #eee; }
 .compare h3 { font-size: 0.85rem; margin: 0.5rem 0 0.1rem; }
 .compare ul { margin: 0; padding-left: 1.2rem; font-size: 0.85rem; }
 .compare .warn { color: var(--bad); }
+.held { color: var(--bad); font-weight: 600; margin: 0.2rem 0; }
 </style>
 </head>
 <body>
@@ -104,6 +105,14 @@ function render(doc) {
 function renderRoute(route, doc) {
   const box = el("section", { class: "route", "data-route": route.name });
   box.appendChild(el("h2", {}, route.name + " — " + route.routing));
+  // The write hold first: while it lasts, every write on the route waits (or gets 503).
+  if (route.held) {
+    const parked = doc.hold ? doc.hold.parked : 0;
+    box.appendChild(el("div", { class: "held", "data-held": route.name },
+      "WRITES HELD since " + when(route.held.since) + " (max-wait " + route.held.max_wait_seconds + " s" +
+      (route.held.reason ? ", " + route.held.reason : "") + "): writes park until switchyard release " + route.name +
+      "; parked now " + parked));
+  }
   const bar = el("div", { class: "bar", role: "img", "aria-label": "share of new users" });
   route.sides.forEach((side, i) => {
     if (side.share <= 0) return;

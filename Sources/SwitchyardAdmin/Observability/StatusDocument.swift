@@ -52,6 +52,7 @@ enum StatusDocument {
                 "name": route.name, "routing": StatusReport.describe(route),
                 "active": route.active ?? NSNull(), "standby": route.standby ?? NSNull(),
                 "cohorts": route.cohorts.map(\.description), "sides": sides,
+                "held": HoldStatus.routeJSON(route) ?? NSNull(),
                 "inventory": inventory[route.name] ?? NSNull(),
                 "compare": compare[route.name] ?? NSNull(),
             ])

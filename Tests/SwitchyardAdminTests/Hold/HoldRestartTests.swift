@@ -32,6 +32,11 @@ import SwitchyardTestSupport
         defer { served.stop() }
         let status = ServeProcessTests.command(served.admin, "status") ?? ""
         #expect(status.contains("write hold:") && status.contains("app: held for"), "\(status)")
+        // Where ops look first: the route's own line and the start's log (before, only the
+        // section further down said so, and a restarted proxy parked every write quietly).
+        #expect(status.contains("app (http): split legacy 90.00% cloud 10.00%; WRITES HELD for"), "\(status)")
+        #expect(served.errorLog.contains("warning route app: writes are HELD since")
+                && served.errorLog.contains("(max-wait 120s): they park until `switchyard release app`"), "\(served.errorLog)")
         let again = Handed(try TestClient(port: try served.port()))
         let parkedAgain = Background { HoldSupport.post(again.client, "/notes/after", body: "after the restart") }
         try waitFor("a new write to park after the restart", seconds: 5) {

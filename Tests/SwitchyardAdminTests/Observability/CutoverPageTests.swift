@@ -78,4 +78,21 @@ import SwitchyardTestSupport
         #expect(gone.contains(#"<span id="state" class="down">proxy not answering — retrying</span>"#), "\(gone.prefix(1500))")
         #expect(Self.scriptErrors(gone).isEmpty, "\(Self.scriptErrors(gone))")
     }
+
+    /// A held route says so on the big screen: while it lasts every write waits, and a
+    /// hold kept across a restart was visible nowhere but `status`'s last section.
+    @Test func aHeldRouteShowsItsWriteHoldOnThePage() throws {
+        try requireTools("chromium")
+        let h = try MetricsHarness()
+        defer { h.stop() }
+        #expect(h.admin.run("hold app --max-wait 90s --reason \"DB freeze\"").ok)
+        let dom = try Self.chromium("http://127.0.0.1:\(h.port)/", extra: ["--dump-dom"])
+        #expect(dom.contains(#"data-held="app""#), "\(dom.prefix(1500))")
+        #expect(dom.contains("WRITES HELD since") && dom.contains("(max-wait 90 s, DB freeze): writes park until switchyard release app; parked now 0"),
+                "\(dom.prefix(2000))")
+        #expect(Self.scriptErrors(dom).isEmpty, "\(Self.scriptErrors(dom))")
+        #expect(h.admin.run("release app").ok)
+        let after = try Self.chromium("http://127.0.0.1:\(h.port)/", extra: ["--dump-dom"])
+        #expect(!after.contains(#"data-held="app""#) && after.contains(#"data-route="app""#), "released: no banner")
+    }
 }
