@@ -222,6 +222,11 @@ enum AdminCommands {
         let inFile = route.config.cohorts.contains(cohort)
         if words[2] == "add" {
             if route.cohorts.contains(cohort) { throw AdminError("route \(route.name) already has that cohort") }
+            // Cohorts are checked in order and the first match wins: a second one for the
+            // same requests would be answered "added" and pin nobody.
+            if let first = route.cohorts.first(where: { $0.matcher.takesTheSameRequests(as: matcher) }) {
+                throw AdminError("route \(route.name) already pins \(first.matcher) to \(first.backend): remove that cohort first (cohort \(route.name) remove \(first))")
+            }
             if let i = runtime.removedCohorts.firstIndex(of: cohort) { runtime.removedCohorts.remove(at: i) }
             if !inFile { runtime.extraCohorts.append(cohort) }
         } else {

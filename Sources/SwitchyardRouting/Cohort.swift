@@ -34,6 +34,17 @@ extension CohortMatcher: CustomStringConvertible {
     }
 }
 
+extension CohortMatcher {
+    /// Whether the two take exactly the same requests (a header's name in any case): of two
+    /// such cohorts on a route the first always wins, and the second pins nobody.
+    public func takesTheSameRequests(as other: CohortMatcher) -> Bool {
+        switch (self, other) {
+        case let (.header(a, x), .header(b, y)): return a.lowercased() == b.lowercased() && x == y
+        default: return self == other
+        }
+    }
+}
+
 extension Cohort: CustomStringConvertible {
     /// As written in a routes file after `cohort`, e.g. `client 10.50.0.0/16 -> legacy`.
     public var description: String {

@@ -315,6 +315,10 @@ extension RoutesParser {
             matcher = .path(prefix: tokens[2].text)
         }
         let backend = tokens[arity - 1]
+        if let first = route.cohorts.first(where: { $0.0.matcher.takesTheSameRequests(as: matcher) }) {
+            error(kind, "cohort \(matcher) is given twice (first at line \(first.1.line), -> \(first.0.backend)): the first always wins, so this one would pin nobody")
+            return
+        }
         route.cohorts.append((Cohort(matcher: matcher, backend: backend.text), kind, backend))
     }
 }

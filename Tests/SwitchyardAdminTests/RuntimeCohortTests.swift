@@ -76,4 +76,23 @@ import SwitchyardRouting
         let removed = try AdminCommands.cohort(table, state: state, words: ["cohort", "app", "remove", "header", "X-Team", "night shift", "->", "cloud"])
         #expect(removed.routes["app"]?.extraCohorts.contains { $0.matcher == .header(name: "X-Team", value: "night shift") } == false)
     }
+
+    /// A second cohort for the same requests is refused, and the first keeps them: before,
+    /// it was answered "added" and pinned nobody, since the first match wins.
+    @Test func aSecondCohortForTheSameRequestsIsRefusedNotSilentlyShadowed() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        #expect(h.run("cohort app add header X-Staff-Group nurses -> legacy").ok)
+        let generation = h.service.table.generation
+        let answer = h.run("cohort app add header x-staff-group nurses -> cloud")
+        #expect(!answer.ok)
+        #expect(answer.text == "error: route app already pins header X-Staff-Group nurses to legacy: remove that cohort first (cohort app remove header X-Staff-Group nurses -> legacy)",
+                "\(answer.text)")
+        #expect(h.service.table.generation == generation, "nothing changed")
+        #expect(try side(try TestClient(port: h.port), "/", headers: "X-Staff-Group: nurses\r\n") == "legacy")
+        // Moved on purpose: remove, then add.
+        #expect(h.run("cohort app remove header X-Staff-Group nurses -> legacy").ok)
+        #expect(h.run("cohort app add header X-Staff-Group nurses -> cloud").ok)
+        #expect(try side(try TestClient(port: h.port), "/", headers: "X-Staff-Group: nurses\r\n") == "cloud")
+    }
 }

@@ -69,6 +69,10 @@ struct RoutesErrorCatalogueTests {
                 line: 9, column: 22, fragment: #"unknown backend "blue""#),
         BadFile(name: "unknown cohort backend", text: afterBackends("route app {\n    cohort header X-A b -> nope\n    backend legacy\n}\n"),
                 line: 9, column: 28, fragment: #"unknown backend "nope""#),
+        // The first of two cohorts for the same requests always wins (a header's name in any
+        // case): the second would pin nobody while the file reads as if it did.
+        BadFile(name: "a cohort given twice", text: afterBackends("route app {\n    cohort header X-A b -> legacy\n    cohort header x-a b -> cloud\n    backend legacy\n}\n"),
+                line: 10, column: 12, fragment: "cohort header x-a b is given twice (first at line 9, -> legacy)"),
         BadFile(name: "CIDR prefix too long", text: afterBackends("route app {\n    cohort client 10.0.0.0/33 -> cloud\n    backend legacy\n}\n"),
                 line: 9, column: 19, fragment: "prefix length must be 0…32"),
         BadFile(name: "CIDR host bits set", text: afterBackends("route app {\n    cohort client 10.50.1.0/16 -> cloud\n    backend legacy\n}\n"),
