@@ -22,8 +22,14 @@ struct AdminCommandSpec: Sendable {
 
 enum AdminCommands {
     static let all: [AdminCommandSpec] = [
-        .init(word: "help", usage: "help", summary: "this list", changes: false) { _, command, _ throws(AdminError) in
-            try command.checkNoArguments("help")
+        .init(word: "help", usage: "help [COMMAND]", summary: "this list, or one command's usage", changes: false) { _, command, _ throws(AdminError) in
+            if command.words.count > 1 {
+                let asked = Array(command.words.dropFirst())
+                guard let spec = find(asked[0], asked) else {
+                    throw AdminError("unknown command \"\(AdminText.stored(asked.joined(separator: " ")))\"; try: help")
+                }
+                return .answer(.success(usage(of: spec)))
+            }
             return .answer(.success(helpText))
         },
         .init(word: "status", usage: "status", summary: "routes, shares, and each backend's requests, errors, latency, connections", changes: false) { service, command, _ throws(AdminError) in
@@ -81,6 +87,15 @@ enum AdminCommands {
             let specWords = spec.word.split(separator: " ")
             return specWords.count <= words.count && zip(specWords, words).allSatisfy { $0 == $1 }
         }
+    }
+
+    /// One command's usage and what it does (`help flip`, `flip --help`).
+    static func usage(of spec: AdminCommandSpec) -> String {
+        var text = "usage: \(spec.usage)\n  \(spec.summary)"
+        let options = spec.changes ? spec.options.union(["--reason"]) : spec.options
+        if !options.isEmpty { text += "\n  options: " + options.sorted().joined(separator: ", ") }
+        if spec.changes { text += "\n  changes routing: audited (add --reason \"TEXT\")" }
+        return text
     }
 
     static var helpText: String {
@@ -183,6 +198,11 @@ enum AdminCommands {
     /// `cohort` applied to `state` over `table` (also what `simulate` proposes).
     static func cohort(_ table: RouteTable, state: RuntimeState, words: [String]) throws(AdminError) -> RuntimeState {
         let usage = "usage: cohort ROUTE add|remove header NAME VALUE|cookie NAME VALUE|client CIDR|path PREFIX -> BACKEND"
+        // Typed unquoted in a shell, `-> cloud` arrives as `-`: the `>` redirected the rest
+        // into a file named after the backend.
+        if words.last == "-" {
+            throw AdminError("the arrow was cut by the shell (`>` redirects): quote it, as in cohort ROUTE add … '->' BACKEND (and remove the file the shell created)")
+        }
         guard words.count >= 6, words[2] == "add" || words[2] == "remove", words[words.count - 2] == "->" else {
             throw AdminError(usage)
         }

@@ -206,6 +206,8 @@ public final class AdminService: @unchecked Sendable {
         guard let spec = AdminCommands.find(name, command.words) else {
             return (.failure(AdminError("unknown command \"\(AdminText.stored(name))\"; try: help")), command.json, nil)
         }
+        // `flip --help` at 2 a.m.: the usage, nothing run, nothing audited.
+        if command.help { return (.success(AdminCommands.usage(of: spec)), command.json, nil) }
         func refused(_ error: AdminError) -> (AdminAnswer, Bool, Refusal?) {
             (.failure(error), command.json, Refusal(command: command, error: error, generation: table.generation))
         }

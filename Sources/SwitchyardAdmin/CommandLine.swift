@@ -18,6 +18,8 @@ public struct AdminCommandLine: Sendable, Equatable {
     public var maxWait: String?
     public var rate: String?
     public var json: Bool
+    /// `--help` or `-h` anywhere: the command's usage is answered, nothing is run.
+    public var help = false
     /// The value-taking options given (`--reason`, `--drain`, ...), in order: each command
     /// says which it takes, and any other is refused rather than silently ignored.
     public var options: [String]
@@ -98,6 +100,9 @@ public struct AdminCommandLine: Sendable, Equatable {
                 i += 2
             case "--json":
                 json = true
+                i += 1
+            case "--help", "-h":
+                help = true
                 i += 1
             default:
                 if tokens[i].hasPrefix("--") { throw AdminError("unknown option \(tokens[i])") }

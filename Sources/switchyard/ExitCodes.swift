@@ -23,6 +23,8 @@ enum ExitCodes {
           2   not done: no trusted admin socket, unreadable file, bad value
           3   unknown: the proxy closed the connection without answering; see `history`
           4   hold: held, but writes still in flight at the deadline: do not freeze yet
-          64  usage: unknown command or option, missing argument
+          64  usage: a command or option this program itself does not know (a command
+              the proxy refuses for its words, `flip` with no route, exits 1);
+              COMMAND --help shows a command's usage
         """
 }

@@ -40,6 +40,7 @@ import SwitchyardAdmin
             ("revert to x", "not a generation number"),
             ("cohort app add header X-Group", "usage"),
             ("cohort app add client 10.0.0.0/33 -> cloud", "not a CIDR"),
+            ("cohort app add header X-Group nurses -", "the arrow was cut by the shell"),
             ("flip all --drain soon", "not a duration"),
             ("weight app \"cloud", "unterminated quote"),
             // Numbers whose scaling would overflow: refused before they are multiplied.
@@ -53,7 +54,7 @@ import SwitchyardAdmin
             ("reload routes-new.yaml", "usage: reload (it takes no arguments; \"routes-new.yaml\" is one)"),
             ("status app", "usage: status"),
             ("history app", "usage: history"),
-            ("help flip", "usage: help"),
+            ("help frobnicate", "unknown command \"frobnicate\""),
             ("flip all --rate 10/s", "flip does not take --rate (it takes --drain, --reason)"),
             ("weight app cloud 20% --drain 30s", "weight does not take --drain"),
             ("hold app --rate 10/s", "hold does not take --rate"),
@@ -380,5 +381,23 @@ import SwitchyardAdmin
         let accepted = restarted.execute("weight app cloud 40%", caller: AdminHarness.root).0
         #expect(accepted.ok, "\(accepted.text)")
         #expect(!restarted.execute("status", caller: AdminHarness.root).0.text.contains("WARNING"), "once written, the warning goes")
+    }
+
+    /// `flip --help` at 2 a.m. shows the command's usage; nothing is run or audited (before:
+    /// "unknown option --help", and `flip -h` looked for a route named "-h").
+    @Test func aCommandsHelpIsItsUsageAndRunsNothing() throws {
+        let h = try AdminHarness()
+        defer { h.stop() }
+        let generation = h.proxy.table.generation
+        let records = h.auditRecords().count
+        for line in ["flip --help", "flip all -h", "help flip"] {
+            let answer = h.run(line)
+            #expect(answer.ok, "\(line): \(answer.text)")
+            #expect(answer.text.hasPrefix("usage: flip ROUTE|all [--drain 30s]"), "\(line): \(answer.text)")
+            #expect(answer.text.contains("options: --drain, --reason") && answer.text.contains("changes routing: audited"), "\(answer.text)")
+        }
+        #expect(h.run("status --help").text.hasPrefix("usage: status\n"))
+        #expect(h.proxy.table.generation == generation, "nothing ran")
+        #expect(h.auditRecords().count == records, "nothing audited")
     }
 }
