@@ -191,6 +191,9 @@ public enum HoldCommands {
         // Counted by this release's own steps and gates: another release running at once
         // sends and gets joiners of its own.
         var sentTotal = 0
+        // The longest wait of the writes this release sent (the snapshot's own longest is
+        // since the process started: a release repeated an earlier hold's figure).
+        var longestWait: UInt64 = 0
         // Releases owed to the writes that joined this release's queues, one each, outside
         // the pace.
         var credit = 0
@@ -213,6 +216,7 @@ public enum HoldCommands {
                 snapshot = service.dataPlane.releaseParked(count: allowance, routes: routes)
                 let sent = snapshot.releasedByStep
                 sentTotal += sent
+                longestWait = max(longestWait, snapshot.longestWaitByStepMilliseconds)
                 let owed = min(sent, credit)
                 credit -= owed
                 tokens -= Double(sent - owed)
@@ -240,6 +244,7 @@ public enum HoldCommands {
             service.dataPlane.openDrainGates(gates)
             snapshot = service.dataPlane.releaseParked(count: max(snapshot.releasable, snapshot.parked), routes: routes)
             sentTotal += snapshot.releasedByStep
+            longestWait = max(longestWait, snapshot.longestWaitByStepMilliseconds)
         }
         // The answer waits for the released requests' own answers (bounded).
         let answered = Clock.monotonicMilliseconds() + quiescenceMilliseconds
@@ -255,7 +260,7 @@ public enum HoldCommands {
         let reasons = refused.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         var line = "released: \(names.joined(separator: ", ")); \(released) parked write(s) sent upstream in arrival order (\(rate)/s, at most \(Proxy.releaseConcurrency) at a time, and one more for each write that came meanwhile)"
         if joined > 0 { line += "; then \(joined) write(s) that came meanwhile and waited behind them" }
-        line += "; longest wait \(String(format: "%.1f", Double(snapshot.longestParkMilliseconds) / 1000))s"
+        line += "; longest wait \(String(format: "%.1f", Double(longestWait) / 1000))s"
         line += "; refused 503 while held: \(refusedTotal)" + (reasons.isEmpty ? "" : " (\(reasons))")
         if snapshot.releasedInFlight > 0 { line += "; \(snapshot.releasedInFlight) still running" }
         // The bound hits, as counts (never bodies), in the audit log beside the release.

@@ -53,7 +53,7 @@ public enum HoldStatus {
             lines.insert("write hold:", at: 1)
             let reasons = s.rejections.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             lines.append("  \(inFlight) write(s) in flight; \(s.parked) parked (oldest \(String(format: "%.1f", Double(s.oldestParkedMilliseconds) / 1000))s, "
-                         + "\(s.parkedBytes) body bytes); released \(s.releasedTotal); refused \(s.rejectedTotal)"
+                         + "\(s.parkedBytes) body bytes); since start: released \(s.releasedTotal), refused \(s.rejectedTotal)"
                          + (reasons.isEmpty ? "" : " (\(reasons))")
                          + (s.joinedTotal > 0 ? "; waited behind a release \(s.joinedTotal)" : ""))
         }

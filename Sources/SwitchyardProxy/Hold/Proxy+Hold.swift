@@ -25,6 +25,9 @@ public struct HoldSnapshot: Sendable, Equatable {
     /// After a release step: the hold's own parked writes of the routes asked about that
     /// were sent and are not answered yet (writes that joined the queue not counted).
     public var heldWritesRunning = 0
+    /// After a release step: the longest any write that step sent had waited (ms). A
+    /// release's own figure: `longestParkMilliseconds` is since the process started.
+    public var longestWaitByStepMilliseconds: UInt64 = 0
     /// Writes that waited behind a release's queue since the process started, and those of
     /// them not ended yet.
     public var joinedTotal = 0
@@ -78,9 +81,12 @@ extension Proxy {
                 if chosen.contains(connection.parkedAtNanoseconds) { return true }
                 return newcomers && connection.parkedAtNanoseconds > listedUpTo && plan.mayTakeNewcomer(key: connection.holdKey)
             }
+            let now = Clock.monotonicMilliseconds()
+            var longestWait: UInt64 = 0
             // Phase checked: an earlier one's end may have ended a shared HTTP/2
             // connection, and with it this stream.
             for connection in taken where connection.phase == .parked {
+                longestWait = max(longestWait, now &- connection.parkedSince)
                 if Self.routeRemoved(connection, by: table) {
                     connection.parkExpired(.routeRemoved)
                 } else {
@@ -89,6 +95,7 @@ extension Proxy {
             }
             var counters = Self.counters(of: worker, routes: [])
             counters.releasedByStep = worker.hold.releasedTotal - releasedBefore
+            counters.longestWaitByStep = longestWait
             counters.releasable = worker.hold.parked.reduce(0) { $0 + (Self.isReleased($1, by: table, of: routes) ? 1 : 0) }
             counters.heldWritesRunning = worker.hold.released.reduce(0) { count, connection in
                 let ours = routes.isEmpty || connection.releasedRoute.map { routes.contains($0) } == true
@@ -126,7 +133,7 @@ extension Proxy {
         var c = WorkerHoldCounters(parked: queue.parked.count, parkedBytes: queue.parkedBytes,
                                    releasedInFlight: queue.releasedInFlight, parkedTotal: queue.parkedTotal,
                                    releasedTotal: queue.releasedTotal, rejections: queue.rejections,
-                                   longestPark: queue.longestParkMilliseconds, oldestParked: 0, releasable: 0, releasedByStep: 0, heldWritesRunning: 0,
+                                   longestPark: queue.longestParkMilliseconds, oldestParked: 0, releasable: 0, releasedByStep: 0, heldWritesRunning: 0, longestWaitByStep: 0,
                                    joinedTotal: queue.joinedTotal, joinedOutstanding: queue.joinedOutstanding, writesInFlight: nil)
         if let first = queue.parked.first { c.oldestParked = Clock.monotonicMilliseconds() &- first.parkedSince }
         guard !routes.isEmpty else { return c }
@@ -152,6 +159,7 @@ extension Proxy {
         total.releasable += part.releasable
         total.releasedByStep += part.releasedByStep
         total.heldWritesRunning += part.heldWritesRunning
+        total.longestWaitByStepMilliseconds = max(total.longestWaitByStepMilliseconds, part.longestWaitByStep)
         total.joinedTotal += part.joinedTotal
         total.joinedOutstanding += part.joinedOutstanding
         for reason in HoldRejection.allCases where part.rejections[reason] > 0 {
@@ -170,6 +178,7 @@ struct WorkerHoldCounters: Sendable {
     var rejections: HoldRejectionCounts
     var longestPark, oldestParked: UInt64
     var releasable, releasedByStep, heldWritesRunning: Int
+    var longestWaitByStep: UInt64
     var joinedTotal, joinedOutstanding: Int
     var writesInFlight: [[UInt8]]?
 }

@@ -344,4 +344,24 @@ import SwitchyardTestSupport
         #expect(route.hold?.state.maxWaitSeconds == 45)
         #expect(route.hold?.state.reason == "CHG-9")
     }
+
+    /// A release says the longest wait of its own writes: before, it said the longest since
+    /// the process started, so every later release (one with nothing parked too) repeated
+    /// an earlier hold's figure, into the audit log as well.
+    @Test func aReleaseReportsTheLongestWaitOfItsOwnWrites() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes)
+        defer { h.stop() }
+        #expect(h.run("hold app").ok)
+        let parked = try HoldSupport.send(h, ["/notes/0"])
+        usleep(1_500_000)
+        let first = h.run("release app").text
+        #expect(first.range(of: #"longest wait 1\.[5-9]s"#, options: .regularExpression) != nil, "\(first)")
+        #expect(try parked[0].wait(seconds: 10)?.status == 200)
+        #expect(h.run("hold app").ok)
+        // The counters under a new hold say what they count.
+        let status = h.run("status").text
+        #expect(status.contains("since start: released 1, refused 0"), "\(status)")
+        let second = h.run("release app").text
+        #expect(second.contains("0 parked write(s) sent upstream") && second.contains("longest wait 0.0s"), "\(second)")
+    }
 }
