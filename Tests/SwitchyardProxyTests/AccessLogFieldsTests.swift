@@ -3,6 +3,7 @@ import Glibc
 import Testing
 import SwitchyardProxy
 import SwitchyardTestSupport
+import SwitchyardRouting
 
 /// The access log's request-path fields on real sockets: `request_id` (kept when sane,
 /// minted otherwise, sent upstream on HTTP/1.1 and HTTP/2), `upstream_status`,
@@ -228,5 +229,30 @@ import SwitchyardTestSupport
         expect(5, status: 404, flags: "NR", retries: 0, via: "-", upstream: nil)
         expect(6, status: 0, flags: "DC", retries: 0, via: "active", upstream: nil)
         expect(7, status: 400, flags: "DPE", retries: 0, via: "-", upstream: nil)
+    }
+
+    /// The write hold's 503 "not saved" is flagged `WH`: flagged `UH` (no server available),
+    /// it sent ops looking for a backend that was down.
+    @Test func theWriteHoldsAnswerIsFlaggedWHNotANoServerUH() throws {
+        let h = try ProxyHarness(routes: """
+            listen http 127.0.0.1:0
+            access-log ACCESSLOG
+            backend legacy {
+                server 127.0.0.1:LEGACY
+            }
+            route app {
+                backend legacy
+            }
+            """)
+        defer { h.stop() }
+        var state = h.proxy.table.state
+        state.routes["app"] = RouteRuntime(hold: HoldState(since: Date().timeIntervalSince1970, maxWaitSeconds: 1))
+        try h.proxy.publish(try RouteTable.build(config: h.proxy.table.config, state: state, generation: h.proxy.table.generation + 1))
+        let client = try h.client()
+        client.send("POST /notes/1 HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nnote")
+        #expect(client.readResponse()?.status == 503)
+        let entries = try Self.entries(h, atLeast: 1)
+        #expect(entries.first?["status"] as? Int == 503)
+        #expect(entries.first?["flags"] as? String == "WH", "\(entries)")
     }
 }

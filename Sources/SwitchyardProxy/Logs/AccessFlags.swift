@@ -14,6 +14,7 @@
 /// | `DPE` | downstream protocol error: a refused request head (400, 414, 431, 505…) or a malformed chunked body |
 /// | `SI` | stream idle: the client was too slow (408 for a head or body), or a tunnel reached its idle timeout |
 /// | `LR` | local reset: the proxy cut the exchange itself (request body over `max-body` after the response began) |
+/// | `WH` | write hold: the hold answered 503 "not saved" (max-wait passed, a bound, the hold too old, the process stopping; Envoy has no such thing) |
 ///
 /// None of them: the line says `"flags":"-"`. Several are joined with `,` in the order above.
 struct AccessFlags: OptionSet, Equatable {
@@ -29,9 +30,10 @@ struct AccessFlags: OptionSet, Equatable {
     static let downstreamProtocolError = AccessFlags(rawValue: 1 << 7)
     static let streamIdle = AccessFlags(rawValue: 1 << 8)
     static let localReset = AccessFlags(rawValue: 1 << 9)
+    static let writeHold = AccessFlags(rawValue: 1 << 10)
 
     /// Each flag's letters, in bit order (the order they are written in).
-    static let letters: [StaticString] = ["UF", "UH", "UT", "UR", "UPE", "NR", "DC", "DPE", "SI", "LR"]
+    static let letters: [StaticString] = ["UF", "UH", "UT", "UR", "UPE", "NR", "DC", "DPE", "SI", "LR", "WH"]
 
     /// The flag for the way an upstream failed (see `ProxyErrorReason`).
     static func upstream(_ reason: ProxyErrorReason?) -> AccessFlags {

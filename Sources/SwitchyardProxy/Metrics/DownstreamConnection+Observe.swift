@@ -42,6 +42,12 @@ extension DownstreamConnection {
     /// The exchange answered on its own (`status`): why, for the access log's flags.
     @inline(__always)
     func observeOwnAnswer(_ status: Int) {
+        // The hold's 503 is not a server missing: read as `UH`, ops went looking for a
+        // backend that was down.
+        if observed.heldWrite && status == 503 {
+            observed.flags.formUnion(.writeHold)
+            return
+        }
         observed.flags.formUnion(.ownAnswer(status, connectFailures: observed.connectFailures,
                                             upstreamError: observed.upstreamError))
     }
