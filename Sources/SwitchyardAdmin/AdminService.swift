@@ -569,7 +569,16 @@ public final class AdminService: @unchecked Sendable {
             throw refused("\(routesPath): \(error.message)")
         }
         let (state, warnings) = table.state.reconciled(with: newConfig)
+        // The file's sides changed, but a run-time weight or flip stays in force over them:
+        // said, or ops believe the new split serves.
+        let overridden = newConfig.routes.compactMap { route -> String? in
+            guard let old = config.routes.first(where: { $0.name == route.name }),
+                  old.active != route.active || old.standby != route.standby || old.split != route.split,
+                  let runtime = state.routes[route.name], runtime.active != nil || runtime.split != nil else { return nil }
+            return "route \(route.name): the file's new sides are not in force: the run-time \(runtime.split != nil ? "weight" : "flip") kept in the state file overrides them (status shows what serves; change it with weight or flip)"
+        }
         return Change(state: state, config: newConfig, extraLines: ["reloaded \(routesPath)"] + warnings.map { "warning: \($0)" }
+                      + overridden.map { "warning: \($0)" }
                       + newConfig.startOnlyChanges(from: config).map { "warning: \($0)" }
                       + Proxy.keyFileWarnings(newConfig, file: routesPath))
     }

@@ -198,6 +198,13 @@ import SwitchyardAdmin
         #expect(h.proxy.table.generation == 3)
         #expect(h.proxy.table.routes.contains { $0.name == "login" })
         #expect(h.run("status").text.contains("cloud 30.00%"), "the weight survived the reload")
+        #expect(!reloaded.text.contains("not in force"), "the file's sides did not change: \(reloaded.text)")
+        // The file's split changes under the run-time weight: said, not silently ignored.
+        try good.replacingOccurrences(of: "split legacy 90% cloud 10%", with: "split legacy 60% cloud 40%").write(toFile: h.routesPath, atomically: true, encoding: .utf8)
+        let changed = h.run("reload")
+        #expect(changed.ok && changed.text.contains("warning: route app: the file's new sides are not in force: the run-time weight kept in the state file overrides them"),
+                "\(changed.text)")
+        #expect(h.run("status").text.contains("cloud 30.00%"))
     }
 
     /// Lines read only at start (admin, metrics, limit…) do not change with a reload: the

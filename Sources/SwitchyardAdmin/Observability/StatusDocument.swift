@@ -50,7 +50,10 @@ enum StatusDocument {
             }
             routes.append([
                 "name": route.name, "routing": StatusReport.describe(route),
-                "active": route.active ?? NSNull(), "standby": route.standby ?? NSNull(),
+                // A split route has no active side (`active` then only names a leftover of the
+                // file or a flip): null, not a side that may get 0 %.
+                "active": (route.split.isEmpty ? route.active : nil) ?? NSNull(),
+                "standby": (route.split.isEmpty ? route.standby : nil) ?? NSNull(),
                 "cohorts": route.cohorts.map(\.description), "sides": sides,
                 "held": HoldStatus.routeJSON(route) ?? NSNull(),
                 "inventory": inventory[route.name] ?? NSNull(),

@@ -23,6 +23,9 @@ import SwitchyardTestSupport
         let hold = status?["hold"] as? [String: Any]
         #expect(hold?["parked"] as? Int == 2, "\(hold ?? [:])")
         #expect((hold?["routes"] as? [[String: Any]])?.first?["name"] as? String == "app")
+        // The route itself says it is held (the page's banner reads it).
+        let app = (status?["routes"] as? [[String: Any]])?.first { $0["name"] as? String == "app" }
+        #expect((app?["held"] as? [String: Any])?["max_wait_seconds"] as? Int == 60, "\(app ?? [:])")
         #expect(h.run("release app").ok)
         for p in pending { #expect(try p.wait()?.status == 200) }
         #expect(parseSamples(try m.scrape())["switchyard_held_requests"] == 0)
