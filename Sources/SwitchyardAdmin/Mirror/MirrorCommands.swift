@@ -28,6 +28,11 @@ enum MirrorCommands {
             let points = try Percent.parse(words[3])
             guard words[3].hasSuffix("%") else { throw AdminError("\"\(words[3])\": give the share with %, like 5%") }
             guard points > 0 else { throw AdminError("a 0% mirror copies nothing: use mirror \(route.name) off") }
+            // A user the route already sends to the target is never copied (compared with
+            // itself): to the side that serves every request, the mirror sends nothing.
+            if servesAll(route, backend) {
+                throw AdminError("backend \(backend) serves every request of route \(route.name): requests are copied only from users routed to another side, so this mirror would send nothing (mirror the side that is not serving yet)")
+            }
             if let current = route.mirror, current.backend == backend, current.basisPoints == points {
                 throw AdminError("route \(route.name) already mirrors \(Percent.format(points)) to \(backend)")
             }
@@ -43,9 +48,19 @@ enum MirrorCommands {
         return state
     }
 
-    /// `; mirror cloud 5.00% (sandbox)` for the status line of a mirrored route.
+    /// `; mirror cloud 5.00% (sandbox)` for the status line of a mirrored route; a mirror
+    /// whose target now serves every request (a flip or weight since) says it sends nothing.
     static func describe(_ route: CompiledRoute) -> String? {
         guard let mirror = route.mirror else { return nil }
         return "mirror \(mirror.backend) \(Percent.format(mirror.basisPoints))" + (mirror.sandbox ? " (sandbox)" : "")
+            + (servesAll(route, mirror.backend) ? " (sends nothing: \(mirror.backend) serves every request)" : "")
+    }
+
+    /// Whether `backend` gets every request of `route`: no cohort, split share or active
+    /// side sends one elsewhere.
+    static func servesAll(_ route: CompiledRoute, _ backend: String) -> Bool {
+        guard route.cohorts.allSatisfy({ $0.backend == backend }) else { return false }
+        if route.split.isEmpty { return route.active == backend }
+        return route.split.allSatisfy { $0.backend == backend || $0.basisPoints == 0 }
     }
 }

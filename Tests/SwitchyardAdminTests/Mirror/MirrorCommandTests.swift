@@ -74,6 +74,8 @@ import SwitchyardTestSupport
             ("mirror app", "usage: mirror ROUTE BACKEND PCT"),
             ("mirror app off", "is not mirrored"),
             ("mirror app on", "is not off"),
+            // legacy serves every request of app: nothing would ever be copied to it.
+            ("mirror app legacy 100%", "backend legacy serves every request of route app"),
         ]
         for (line, fragment) in cases {
             let answer = h.run(line)
@@ -86,5 +88,9 @@ import SwitchyardTestSupport
         #expect(h.run("mirror app cloud 5%").ok)
         let again = h.run("mirror app cloud 5%")
         #expect(!again.ok && again.text.contains("already mirrors 5.00% to cloud"), "\(again.text)")
+        // A weight since makes the target the serving side: status says the mirror is idle.
+        #expect(h.run("weight app cloud 100%").ok)
+        let status = h.run("status").text
+        #expect(status.contains("mirror cloud 5.00% (sends nothing: cloud serves every request)"), "\(status)")
     }
 }
