@@ -15,6 +15,11 @@ enum Percent {
             }
             fraction = parts[1].count == 1 ? f * 10 : f
         }
+        // `0.5` without a % sign may be meant as a half: taken as 0.5 %, a move of half the
+        // users would move one in two hundred. Below 1 the sign is required.
+        if !text.hasSuffix("%"), whole == 0, fraction > 0 {
+            throw AdminError("\"\(text)\" is ambiguous: give the share with % (\(text)% or \(fraction)%)")
+        }
         // Compared before it is scaled: a whole part of 18 digits would overflow the product.
         guard whole <= 100, case let points = whole * 100 + fraction, points <= 10_000 else {
             throw AdminError("\"\(text)\" is outside 0%…100%")

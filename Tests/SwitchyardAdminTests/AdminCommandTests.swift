@@ -34,6 +34,7 @@ import SwitchyardAdmin
             ("weight app cloud ten", "not a percentage"),
             ("weight app legacy 50% cloud 40%", "add up to 90.00%"),
             ("weight app cloud -5%", "not a percentage"),
+            ("weight app cloud 0.5", "\"0.5\" is ambiguous: give the share with % (0.5% or 50%)"),
             ("flip nope", "unknown route"),
             ("flip app extra", "usage"),
             ("revert to 99", "not in the history"),
