@@ -12,6 +12,19 @@ struct AuditCommand: ParsableCommand {
 
     /// Where `serve` writes it under the packaged unit (beside the state file).
     static let defaultPath = "/var/lib/switchyard/audit.log"
+    /// Where `switchyard demo` writes it.
+    static let demoPath = "/tmp/switchyard-demo/audit.log"
+
+    /// The file named, or the packaged one, or — when there is none and the caller runs
+    /// the demo (its admin socket is theirs, as the admin commands find it) — the demo's:
+    /// `switchyard audit verify` works beside `make demo` with no argument, as `status` does.
+    static func file(_ given: String?) -> String {
+        if let given { return given }
+        if access(defaultPath, F_OK) != 0, access(demoPath, F_OK) == 0, AdminSocketTrust.isCallersOwn(AdminClient.demoPath) {
+            return demoPath
+        }
+        return defaultPath
+    }
 }
 
 struct AuditVerify: ParsableCommand {
@@ -19,10 +32,11 @@ struct AuditVerify: ParsableCommand {
         commandName: "verify",
         abstract: "Check every record's hash and link: exit 0 and 'ok', or exit 1 naming the first record altered, removed or reordered.")
 
-    @Argument(help: "The audit log (default: \(AuditCommand.defaultPath)).")
-    var file: String = AuditCommand.defaultPath
+    @Argument(help: "The audit log (default: \(AuditCommand.defaultPath), or the demo's \(AuditCommand.demoPath) while it runs).")
+    var given: String?
 
     func run() throws {
+        let file = AuditCommand.file(given)
         let verdict: AuditVerifier.Verdict
         do {
             verdict = try AuditVerifier.verify(path: file)
@@ -54,10 +68,11 @@ struct AuditExportCommand: ParsableCommand {
     @Option(help: "csv or json.")
     var format: String = "csv"
 
-    @Argument(help: "The audit log (default: \(AuditCommand.defaultPath)).")
-    var file: String = AuditCommand.defaultPath
+    @Argument(help: "The audit log (default: \(AuditCommand.defaultPath), or the demo's \(AuditCommand.demoPath) while it runs).")
+    var given: String?
 
     func run() throws {
+        let file = AuditCommand.file(given)
         guard let format = AuditExport.Format(rawValue: format) else {
             printError("switchyard: --format \(self.format): give csv or json")
             throw ExitCode(ExitCodes.unusable)
