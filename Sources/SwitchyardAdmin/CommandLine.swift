@@ -101,7 +101,12 @@ public struct AdminCommandLine: Sendable, Equatable {
             case "--json":
                 json = true
                 i += 1
-            case "--help", "-h":
+            // `-h` only as the last word: before it, it may be a value (`cohort … X-Flag -h
+            // '->' cloud`), and a script would take the usage answer for success.
+            case "--help":
+                help = true
+                i += 1
+            case "-h" where i == tokens.count - 1:
                 help = true
                 i += 1
             default:

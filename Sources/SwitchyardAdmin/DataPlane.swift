@@ -19,8 +19,9 @@ public protocol DataPlane: AnyObject, Sendable {
     /// The write hold's counters merged over the workers; `routes`: whose writes in flight
     /// upstream to count (by server).
     func holdSnapshot(routes: Set<String>) -> HoldSnapshot
-    /// Releases up to `count` parked requests whose route is no longer held, oldest first.
-    func releaseParked(count: Int, routes: Set<String>) -> HoldSnapshot
+    /// Releases up to `count` parked requests whose route is no longer held, oldest first;
+    /// `byClient`: a client's later write waits for its earlier one's answer.
+    func releaseParked(count: Int, routes: Set<String>, byClient: Bool) -> HoldSnapshot
     /// The gates draining now for `routes` (`DrainGate`), and their opening: writes on
     /// their routes stop waiting behind the ended hold's queue.
     func drainGates(of routes: [String]) -> [DrainGate]

@@ -36,6 +36,7 @@ extension RuntimeState {
                 warnings.append("state: route \"\(name)\": split backend \"\(gone.backend)\" no longer exists; the file's split is used")
                 runtime.split = nil
             }
+            let removed = runtime.removedCohorts
             runtime.extraCohorts = runtime.extraCohorts.filter { cohort in
                 if !backends.contains(cohort.backend) {
                     warnings.append("state: route \"\(name)\": cohort \(cohort) names a backend that no longer exists; dropped")
@@ -43,6 +44,12 @@ extension RuntimeState {
                 }
                 if route.mode == .tcp, case .client = cohort.matcher {} else if route.mode == .tcp {
                     warnings.append("state: route \"\(name)\" is now mode tcp; cohort \(cohort) dropped (tcp routes take client cohorts only)")
+                    return false
+                }
+                // The file now has a cohort for the same requests (not removed at run time):
+                // it comes first and always wins, so the run-time one would pin nobody.
+                if let file = route.cohorts.first(where: { $0.matcher.takesTheSameRequests(as: cohort.matcher) && !removed.contains($0) }) {
+                    warnings.append("state: route \"\(name)\": run-time cohort \(cohort) dropped: the routes file's cohort \(file) takes the same requests and wins")
                     return false
                 }
                 return true

@@ -407,5 +407,9 @@ import SwitchyardAdmin
         #expect(h.run("status --help").text.hasPrefix("usage: status\n"))
         #expect(h.proxy.table.generation == generation, "nothing ran")
         #expect(h.auditRecords().count == records, "nothing audited")
+        // Before the last word, -h is a value: a cohort for the header value "-h" (taken for
+        // help, the usage answered "ok" while nothing was added).
+        let cohort = h.run("cohort app add header X-Flag -h -> cloud")
+        #expect(cohort.ok && cohort.text.contains("cohort added: header X-Flag -h -> cloud"), "\(cohort.text)")
     }
 }

@@ -5,10 +5,14 @@ import SwitchyardTestSupport
 
 /// `make demo` as a newcomer uses it: `switchyard demo` prints what to try, and in a second
 /// terminal `switchyard status`, `flip all`, `revert` and `audit verify` work with no flags.
-/// It runs on the demo's fixed ports (8080, 9101, 9102, 9180), so only when they are free.
+/// It runs on the demo's fixed ports (8080, 9101, 9102, 9180), so only when they are free,
+/// and only where the commands cannot reach another proxy: with no flags they would take
+/// `$SWITCHYARD_ADMIN` or the packaged socket first (and `audit verify` the packaged log).
 @Suite(.serialized) struct DemoTests {
-    static var portsFree: Bool {
-        [8080, 9101, 9102, 9180].allSatisfy { port in (try? TestClient(port: UInt16(port), timeoutSeconds: 1)) == nil }
+    static var demoCanRunHere: Bool {
+        ProcessInfo.processInfo.environment["SWITCHYARD_ADMIN"] == nil
+            && access("/run/switchyard/admin.sock", F_OK) != 0 && access("/var/lib/switchyard/audit.log", F_OK) != 0
+            && [8080, 9101, 9102, 9180].allSatisfy { port in (try? TestClient(port: UInt16(port), timeoutSeconds: 1)) == nil }
     }
 
     /// Output collected from the demo on a reader thread.
@@ -19,7 +23,7 @@ import SwitchyardTestSupport
         var text: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
     }
 
-    @Test(.enabled(if: DemoTests.portsFree, "the demo's ports are taken (a demo runs here?)"))
+    @Test(.enabled(if: DemoTests.demoCanRunHere, "a demo or a packaged proxy runs here (ports, socket, audit log)"))
     func theDemoSaysWhatToTryAndTheCommandsWorkWithNoFlags() throws {
         let binary = try switchyardBinary()
         // A demo's saved state (a weight, a hold) from an earlier run would change what it

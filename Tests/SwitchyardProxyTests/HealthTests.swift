@@ -200,6 +200,22 @@ import SwitchyardSystem
             #expect(try h.client().get("/after\(i)")?.status == 200, "an ejected server gets no traffic")
         }
         #expect(silent.connections == connectionsBefore)
+
+        // A side's only server is not ejected for timeouts: a slow endpoint must not turn
+        // every request of the side into a 503 for 10 s (nor a failover to the other side).
+        let alone = try ProxyHarness(routes: """
+            backend one {
+                server 127.0.0.1:\(silent.port)
+            }
+            route app {
+                backend one
+            }
+            """) { $0.upstreamTimeoutMilliseconds = 300 }
+        defer { alone.stop() }
+        for i in 0..<4 {
+            #expect(try alone.client().get("/alone\(i)")?.status == 504, "answered by the timeout, not refused as ejected")
+        }
+        #expect(alone.proxy.serverHealth()["one"]?.up == 1)
     }
 
     /// "three failed exchanges in a row eject a server for 10 s in that worker": after the

@@ -117,7 +117,7 @@ struct CohortTests {
             cohort client 198.51.100.0/24 -> cloud
             cohort client 2001:db8:12::/48 -> cloud
             cohort path /beta -> cloud
-            cohort header X-Staff-Group internal -> legacy
+            cohort header X-Shift night -> legacy
             backend legacy
         }
         """
@@ -163,8 +163,10 @@ struct CohortTests {
     }
 
     @Test func firstMatchingCohortWins() throws {
-        // Two header cohorts match; the first (cloud) pins.
-        #expect(try decide(FakeRequest(path: "/beta", headers: [("X-Staff-Group", "internal")])) == ("cloud", .cohort))
+        // Two header cohorts match; the first (cloud) pins. (Two for the same header and
+        // value are refused: the second would pin nobody.)
+        #expect(try decide(FakeRequest(path: "/x", headers: [("X-Staff-Group", "internal"), ("X-Shift", "night")])) == ("cloud", .cohort))
+        #expect(try decide(FakeRequest(path: "/x", headers: [("X-Shift", "night")])) == ("legacy", .cohort))
     }
 
     @Test func cohortBeatsTheSplitAndIssuesNoCookie() throws {

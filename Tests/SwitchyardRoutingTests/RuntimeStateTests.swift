@@ -96,6 +96,24 @@ struct RuntimeStateTests {
         #expect(t.routes[0].split.map(\.basisPoints) == [9000, 1000])
     }
 
+    /// A run-time cohort the reloaded file now has a cohort for (the same header in another
+    /// case, another side): the file's comes first and always wins, so the run-time one is
+    /// dropped with a warning instead of pinning nobody in silence. One whose file twin was
+    /// removed at run time stays. Found by review.
+    @Test func aRuntimeCohortTheFileNowShadowsIsDroppedWithAWarning() throws {
+        var state = RuntimeState()
+        state.routes["app"] = RouteRuntime(extraCohorts: [Cohort(matcher: .header(name: "x-staff-group", value: "internal"), backend: "legacy"),
+                                                          Cohort(matcher: .path(prefix: "/y"), backend: "cloud")])
+        let (reconciled, warnings) = state.reconciled(with: try parse(Self.text))
+        #expect(reconciled.routes["app"]?.extraCohorts == [Cohort(matcher: .path(prefix: "/y"), backend: "cloud")])
+        #expect(warnings == ["state: route \"app\": run-time cohort header x-staff-group internal -> legacy dropped: "
+                             + "the routes file's cohort header X-Staff-Group internal -> cloud takes the same requests and wins"])
+        let fileCohort = Cohort(matcher: .header(name: "X-Staff-Group", value: "internal"), backend: "cloud")
+        state.routes["app"]?.removedCohorts = [fileCohort]
+        let (kept, none) = state.reconciled(with: try parse(Self.text))
+        #expect(kept.routes["app"]?.extraCohorts.count == 2 && none.isEmpty, "\(none)")
+    }
+
     /// A flipped route (active and standby, an empty split) whose side was renamed in the
     /// file. The active side gone: the file's sides (before, only the name went: no split and
     /// no active side, and the reload and the restart were refused). The standby gone: the

@@ -191,6 +191,7 @@ public enum HoldCommands {
         // Counted by this release's own steps and gates: another release running at once
         // sends and gets joiners of its own.
         var sentTotal = 0
+        var joinersSent = 0
         // The longest wait of the writes this release sent (the snapshot's own longest is
         // since the process started: a release repeated an earlier hold's figure).
         var longestWait: UInt64 = 0
@@ -213,9 +214,10 @@ public enum HoldCommands {
             let room = Proxy.releaseConcurrency + snapshot.joinedOutstanding - snapshot.releasedInFlight
             let allowance = min(Int(tokens) + credit, room)
             if allowance > 0 {
-                snapshot = service.dataPlane.releaseParked(count: allowance, routes: routes)
+                snapshot = service.dataPlane.releaseParked(count: allowance, routes: routes, byClient: true)
                 let sent = snapshot.releasedByStep
                 sentTotal += sent
+                joinersSent += snapshot.joinersSentByStep
                 longestWait = max(longestWait, snapshot.longestWaitByStepMilliseconds)
                 let owed = min(sent, credit)
                 credit -= owed
@@ -242,8 +244,11 @@ public enum HoldCommands {
         // this release any longer, and those that joined go now, not at their own deadline.
         if !done {
             service.dataPlane.openDrainGates(gates)
-            snapshot = service.dataPlane.releaseParked(count: max(snapshot.releasable, snapshot.parked), routes: routes)
+            // Everything left goes, a client's later write too: nothing loops any more to
+            // send it once the earlier one is answered.
+            snapshot = service.dataPlane.releaseParked(count: max(snapshot.releasable, snapshot.parked), routes: routes, byClient: false)
             sentTotal += snapshot.releasedByStep
+            joinersSent += snapshot.joinersSentByStep
             longestWait = max(longestWait, snapshot.longestWaitByStepMilliseconds)
         }
         // The answer waits for the released requests' own answers (bounded).
@@ -254,7 +259,7 @@ public enum HoldCommands {
         }
         let joined = joinedNow()
         // The hold's own parked writes; those that came meanwhile are said apart.
-        let released = max(0, sentTotal - joined)
+        let released = max(0, sentTotal - joinersSent)
         let refused = service.holdBook.ended(names, rejections: snapshot.rejections)
         let refusedTotal = refused.values.reduce(0, +)
         let reasons = refused.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")

@@ -111,7 +111,7 @@ function renderRoute(route, doc) {
     box.appendChild(el("div", { class: "held", "data-held": route.name },
       "WRITES HELD since " + when(route.held.since) + " (max-wait " + route.held.max_wait_seconds + " s" +
       (route.held.reason ? ", " + route.held.reason : "") + "): writes park until switchyard release " + route.name +
-      "; parked now " + parked));
+      "; parked now on all held routes " + parked));
   }
   const bar = el("div", { class: "bar", role: "img", "aria-label": "share of new users" });
   route.sides.forEach((side, i) => {

@@ -33,6 +33,13 @@ extension DownstreamConnection {
         startRateWindow()
     }
 
+    /// Whether the routed backend has a server available besides `pool`.
+    private func anotherServerIsAvailable(than pool: ServerPool) -> Bool {
+        guard let handle, decision.backend >= 0, decision.backend < handle.servers.count else { return false }
+        let now = worker.nowMilliseconds
+        return handle.servers[decision.backend].contains { $0 !== pool && $0.isAvailable(now: now) }
+    }
+
     /// Called on every loop tick.
     func tick(now: UInt64) {
         checkBodyRate(now: now)
@@ -82,8 +89,14 @@ extension DownstreamConnection {
                 worker.errorLog.error("upstream \(upstream.pool.label): no response within \(worker.settings.upstreamTimeoutMilliseconds) ms")
                 // A server that takes connections and never answers is as broken as one that
                 // refuses them: three in a row eject it, and the side's other servers take
-                // its share instead of every third request waiting for a 504.
-                notePassiveFailure(upstream.pool)
+                // its share instead of every third request waiting for a 504. Only for a
+                // request that arrived whole (a client stalling mid-body is not the server's
+                // doing), and never the side's last server available: a slow endpoint (a
+                // report, a lock) must not take the whole side out for 10 s, nor move a
+                // failover route's writes to the other side's database.
+                if exchange.requestComplete, anotherServerIsAvailable(than: upstream.pool) {
+                    notePassiveFailure(upstream.pool)
+                }
             }
             performThenAdvance(exchange.deadlinePassed())
         case .closing where !clientOutputDrained:

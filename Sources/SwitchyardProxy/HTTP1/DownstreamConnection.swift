@@ -301,6 +301,9 @@ final class DownstreamConnection: EventHandler, Indexed {
     /// Whose parked write this is (`holdClientKey`): a release sends a client's writes one
     /// at a time, in the order they parked.
     var holdKey: UInt64 = 0
+    /// Its place in the worker's hold queue (`HoldQueue.append`): what a release step
+    /// takes it by.
+    var parkSequence: UInt64 = 0
     /// Our next own answer is the hold's 503 (Retry-After, "not saved").
     var holdRefusal = false
     /// Mirror (see `Mirror/`): the pair this exchange's answer is recorded for; nil when the

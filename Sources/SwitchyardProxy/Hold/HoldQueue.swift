@@ -37,7 +37,13 @@ final class HoldQueue {
 
     var isFull: Bool { parked.count >= limits.parked }
 
+    /// The last park sequence given: each parked exchange gets the next (`parkSequence`),
+    /// what a release step takes it by.
+    private(set) var lastSequence: UInt64 = 0
+
     func append(_ connection: DownstreamConnection) {
+        lastSequence &+= 1
+        connection.parkSequence = lastSequence
         parked.append(connection)
         parkedTotal += 1
     }

@@ -28,6 +28,9 @@ public struct HoldSnapshot: Sendable, Equatable {
     /// After a release step: the longest any write that step sent had waited (ms). A
     /// release's own figure: `longestParkMilliseconds` is since the process started.
     public var longestWaitByStepMilliseconds: UInt64 = 0
+    /// After a release step: how many of the writes it sent had joined the queue during the
+    /// release (the rest are the hold's own).
+    public var joinersSentByStep = 0
     /// Writes that waited behind a release's queue since the process started, and those of
     /// them not ended yet.
     public var joinedTotal = 0
@@ -60,13 +63,15 @@ extension Proxy {
     ///
     /// `routes`: only the parked writes of these routes (empty: of every released route). A
     /// release paces its own routes' queues; another route's release is not held up by it,
-    /// nor sent at its pace.
-    public func releaseParked(count: Int, routes: Set<String> = []) -> HoldSnapshot {
+    /// nor sent at its pace. `byClient` false: no write waits for its client's earlier one
+    /// (a release that gave up sends everything left).
+    public func releaseParked(count: Int, routes: Set<String> = [], byClient: Bool = true) -> HoldSnapshot {
         let listings = onEveryWorker { worker -> ReleasePlan.Listing in
             let table = worker.current.table
-            let running = worker.hold.released.compactMap { $0.joinedDrain || $0.holdKey == 0 ? nil : $0.holdKey }
-            return ReleasePlan.listing(worker.hold.parked, running: running, count: count,
-                                       entry: { .init(stamp: $0.parkedAtNanoseconds, key: $0.holdKey, held: !$0.joinedDrain) },
+            let running = byClient ? worker.hold.released.compactMap { $0.joinedDrain || $0.holdKey == 0 ? nil : $0.holdKey } : []
+            return ReleasePlan.listing(worker.hold.parked, running: running, count: count, upTo: worker.hold.lastSequence,
+                                       entry: { .init(id: $0.parkSequence, stamp: $0.parkedAtNanoseconds,
+                                                      key: byClient ? $0.holdKey : 0, held: !$0.joinedDrain) },
                                        releasable: { Self.isReleased($0, by: table, of: routes) })
         }
         let plan = ReleasePlan(listings, count: count)
@@ -74,28 +79,31 @@ extension Proxy {
             let table = worker.current.table
             let releasedBefore = worker.hold.releasedTotal
             let chosen = plan.chosen[index]
-            let newcomers = plan.takesNewcomers(listings[index])
-            let listedUpTo = listings[index].entries.last?.stamp ?? 0
+            let listedUpTo = listings[index].upTo
             let taken = worker.hold.take { connection in
                 guard Self.isReleased(connection, by: table, of: routes) else { return false }
-                if chosen.contains(connection.parkedAtNanoseconds) { return true }
-                return newcomers && connection.parkedAtNanoseconds > listedUpTo && plan.mayTakeNewcomer(key: connection.holdKey)
+                if chosen.contains(connection.parkSequence) { return true }
+                return plan.takesNewcomers && connection.parkSequence > listedUpTo
+                    && (!byClient || plan.mayTakeNewcomer(key: connection.holdKey))
             }
             let now = Clock.monotonicMilliseconds()
             var longestWait: UInt64 = 0
             // Phase checked: an earlier one's end may have ended a shared HTTP/2
             // connection, and with it this stream.
+            var joinersSent = 0
             for connection in taken where connection.phase == .parked {
                 longestWait = max(longestWait, now &- connection.parkedSince)
                 if Self.routeRemoved(connection, by: table) {
                     connection.parkExpired(.routeRemoved)
                 } else {
+                    if connection.joinedDrain { joinersSent += 1 }
                     connection.resumeFromHold()
                 }
             }
             var counters = Self.counters(of: worker, routes: [])
             counters.releasedByStep = worker.hold.releasedTotal - releasedBefore
             counters.longestWaitByStep = longestWait
+            counters.joinersSentByStep = joinersSent
             counters.releasable = worker.hold.parked.reduce(0) { $0 + (Self.isReleased($1, by: table, of: routes) ? 1 : 0) }
             counters.heldWritesRunning = worker.hold.released.reduce(0) { count, connection in
                 let ours = routes.isEmpty || connection.releasedRoute.map { routes.contains($0) } == true
@@ -133,7 +141,7 @@ extension Proxy {
         var c = WorkerHoldCounters(parked: queue.parked.count, parkedBytes: queue.parkedBytes,
                                    releasedInFlight: queue.releasedInFlight, parkedTotal: queue.parkedTotal,
                                    releasedTotal: queue.releasedTotal, rejections: queue.rejections,
-                                   longestPark: queue.longestParkMilliseconds, oldestParked: 0, releasable: 0, releasedByStep: 0, heldWritesRunning: 0, longestWaitByStep: 0,
+                                   longestPark: queue.longestParkMilliseconds, oldestParked: 0, releasable: 0, releasedByStep: 0, heldWritesRunning: 0, longestWaitByStep: 0, joinersSentByStep: 0,
                                    joinedTotal: queue.joinedTotal, joinedOutstanding: queue.joinedOutstanding, writesInFlight: nil)
         if let first = queue.parked.first { c.oldestParked = Clock.monotonicMilliseconds() &- first.parkedSince }
         guard !routes.isEmpty else { return c }
@@ -160,6 +168,7 @@ extension Proxy {
         total.releasedByStep += part.releasedByStep
         total.heldWritesRunning += part.heldWritesRunning
         total.longestWaitByStepMilliseconds = max(total.longestWaitByStepMilliseconds, part.longestWaitByStep)
+        total.joinersSentByStep += part.joinersSentByStep
         total.joinedTotal += part.joinedTotal
         total.joinedOutstanding += part.joinedOutstanding
         for reason in HoldRejection.allCases where part.rejections[reason] > 0 {
@@ -179,6 +188,7 @@ struct WorkerHoldCounters: Sendable {
     var longestPark, oldestParked: UInt64
     var releasable, releasedByStep, heldWritesRunning: Int
     var longestWaitByStep: UInt64
+    var joinersSentByStep: Int
     var joinedTotal, joinedOutstanding: Int
     var writesInFlight: [[UInt8]]?
 }

@@ -17,10 +17,12 @@
 /// (0): behind one address, with nothing to tell users apart, everybody's writes would
 /// queue behind each other.
 struct ReleasePlan: Sendable {
-    /// A parked write one worker could release: when it parked (ns, monotonic: the order
-    /// across workers), whose it is (0: nobody's in particular), and whether the hold
-    /// parked it (not a write that joined the release's queue).
+    /// A parked write one worker could release: its place in that worker's queue (`id`,
+    /// the worker's park sequence: what the worker takes it by), when it parked (ns,
+    /// monotonic: the order across workers), whose it is (0: nobody's in particular), and
+    /// whether the hold parked it (not a write that joined the release's queue).
     struct Entry: Sendable, Equatable {
+        var id: UInt64
         var stamp: UInt64
         var key: UInt64
         var held: Bool
@@ -28,24 +30,31 @@ struct ReleasePlan: Sendable {
 
     /// One worker's part: its releasable parked writes in queue order, as far as it took to
     /// find `count` it could send, and the keys of the hold's writes it sent that are still
-    /// running. `complete`: it listed every releasable write it had.
+    /// running. `complete`: it listed every releasable write it had. `upTo`: the last id
+    /// the worker had given when it listed (a write with a later one parked since).
     struct Listing: Sendable, Equatable {
         var entries: [Entry] = []
         var running: [UInt64] = []
         var complete = true
+        var upTo: UInt64 = 0
     }
 
-    /// Per worker, the park stamps of the writes it sends now.
+    /// Per worker, the ids of the writes it sends now.
     private(set) var chosen: [Set<UInt64>]
     /// Keys whose writes must not be sent in this step: a write of the hold's with that key
     /// is running, chosen now, or still waiting.
     private(set) var blocked: Set<UInt64>
-    /// Every listed write was chosen (none waits for an earlier one, none is past `count`).
-    private(set) var choseAllListed: Bool
+    /// Every listed write was chosen (none waits for an earlier one, none is past `count`)
+    /// and every worker listed all it held: what parks after the listing may go too.
+    private(set) var takesNewcomers: Bool
 
     init(_ listings: [Listing], count: Int) {
         blocked = Set(listings.flatMap(\.running))
         chosen = Array(repeating: [], count: listings.count)
+        // A worker that stopped listing early holds writes older than what another worker
+        // listed beyond its last one: the plan goes no further than that last one, or a
+        // write it never saw (a client's older one among them) would be overtaken.
+        let horizon = listings.filter { !$0.complete }.compactMap { $0.entries.last?.stamp }.min() ?? .max
         var next = Array(repeating: 0, count: listings.count)
         var picked = 0
         var listed = 0
@@ -56,25 +65,18 @@ struct ReleasePlan: Sendable {
             }
             guard first >= 0 else { break }
             let entry = listings[first].entries[next[first]]
+            guard entry.stamp <= horizon else { break }
             next[first] += 1
             if entry.key != 0 && blocked.contains(entry.key) { continue }
-            chosen[first].insert(entry.stamp)
+            chosen[first].insert(entry.id)
             picked += 1
             if entry.held && entry.key != 0 { blocked.insert(entry.key) }
         }
         for listing in listings { listed += listing.entries.count }
-        choseAllListed = picked == listed
+        takesNewcomers = picked == listed && listings.allSatisfy(\.complete)
     }
 
-    /// Whether a worker also sends what parked after its listing (writes that joined the
-    /// queue): everything listed was chosen and it had listed all it held. Else, under
-    /// steady writes behind the queue, some always arrived between the two passes, the
-    /// queue never read empty, and its gate stayed shut.
-    func takesNewcomers(_ listing: Listing) -> Bool {
-        choseAllListed && listing.complete
-    }
-
-    /// Whether a write that parked after the listing may go now.
+    /// Whether a write that parked after the listing may go now (`takesNewcomers`).
     func mayTakeNewcomer(key: UInt64) -> Bool {
         key == 0 || !blocked.contains(key)
     }
@@ -82,10 +84,10 @@ struct ReleasePlan: Sendable {
     /// A worker's listing: walks `parked` (queue order) while `releasable` says so, until
     /// `count` writes it could send are listed (a write the hold parked earlier with the
     /// same key, listed or running, holds back the later ones).
-    static func listing<C: Collection>(_ parked: C, running: [UInt64], count: Int,
+    static func listing<C: Collection>(_ parked: C, running: [UInt64], count: Int, upTo: UInt64,
                                        entry: (C.Element) -> Entry,
                                        releasable: (C.Element) -> Bool) -> Listing {
-        var listing = Listing(running: running)
+        var listing = Listing(running: running, upTo: upTo)
         var blocked = Set(running)
         var free = 0
         for item in parked where releasable(item) {

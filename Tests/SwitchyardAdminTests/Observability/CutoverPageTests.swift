@@ -88,7 +88,7 @@ import SwitchyardTestSupport
         #expect(h.admin.run("hold app --max-wait 90s --reason \"DB freeze\"").ok)
         let dom = try Self.chromium("http://127.0.0.1:\(h.port)/", extra: ["--dump-dom"])
         #expect(dom.contains(#"data-held="app""#), "\(dom.prefix(1500))")
-        #expect(dom.contains("WRITES HELD since") && dom.contains("(max-wait 90 s, DB freeze): writes park until switchyard release app; parked now 0"),
+        #expect(dom.contains("WRITES HELD since") && dom.contains("(max-wait 90 s, DB freeze): writes park until switchyard release app; parked now on all held routes 0"),
                 "\(dom.prefix(2000))")
         #expect(Self.scriptErrors(dom).isEmpty, "\(Self.scriptErrors(dom))")
         #expect(h.admin.run("release app").ok)
