@@ -145,31 +145,39 @@ import SwitchyardSystem
         #expect(traffic(h.legacy).isEmpty, "the server marked down received no request: \(traffic(h.legacy))")
     }
 
-    @Test func repeatedFailuresEjectAServerPassively() throws {
-        let broken = try RawOrigin(answer: "this is not HTTP\r\n\r\n")
-        defer { broken.stop() }
+    /// Six requests through a `pair` backend of the origin and `bad`: round robin sends
+    /// three to `bad`, each answered `status`; then `bad` is ejected, and ten more requests
+    /// never reach it.
+    static func expectEjectedAfterThreeFailures(_ bad: RawOrigin, status: Int,
+                                                settings: ((inout ProxySettings) -> Void)? = nil) throws {
         let h = try ProxyHarness(routes: """
             backend pair {
                 server 127.0.0.1:LEGACY
-                server 127.0.0.1:\(broken.port)
+                server 127.0.0.1:\(bad.port)
             }
             route app {
                 backend pair
             }
-            """)
+            """, settings: settings)
         defer { h.stop() }
-        // Round robin alternates: three malformed answers from the broken server.
         var failures = 0
         for i in 0..<6 {
-            if try h.client().get("/r\(i)")?.status == 502 { failures += 1 }
+            if try h.client().get("/r\(i)")?.status == status { failures += 1 }
         }
         #expect(failures == 3)
         #expect(h.proxy.serverHealth()["pair"]?.up == 1, "the failing server is ejected")
-        let connectionsBefore = broken.connections
+        let connectionsBefore = bad.connections
         for i in 0..<10 {
             #expect(try h.client().get("/after\(i)")?.status == 200, "an ejected server gets no traffic")
         }
-        #expect(broken.connections == connectionsBefore)
+        #expect(bad.connections == connectionsBefore)
+    }
+
+    @Test func repeatedFailuresEjectAServerPassively() throws {
+        let broken = try RawOrigin(answer: "this is not HTTP\r\n\r\n")
+        defer { broken.stop() }
+        // Three malformed answers from the broken server.
+        try Self.expectEjectedAfterThreeFailures(broken, status: 502)
     }
 
     /// A server that takes connections and reads requests but never answers: each of its
@@ -179,27 +187,7 @@ import SwitchyardSystem
     @Test func aServerThatNeverAnswersIsEjectedAfterThreeTimeouts() throws {
         let silent = try RawOrigin(answer: "")
         defer { silent.stop() }
-        let h = try ProxyHarness(routes: """
-            backend pair {
-                server 127.0.0.1:LEGACY
-                server 127.0.0.1:\(silent.port)
-            }
-            route app {
-                backend pair
-            }
-            """) { $0.upstreamTimeoutMilliseconds = 300 }
-        defer { h.stop() }
-        var timeouts = 0
-        for i in 0..<6 {
-            if try h.client().get("/r\(i)")?.status == 504 { timeouts += 1 }
-        }
-        #expect(timeouts == 3)
-        #expect(h.proxy.serverHealth()["pair"]?.up == 1, "the silent server is ejected")
-        let connectionsBefore = silent.connections
-        for i in 0..<10 {
-            #expect(try h.client().get("/after\(i)")?.status == 200, "an ejected server gets no traffic")
-        }
-        #expect(silent.connections == connectionsBefore)
+        try Self.expectEjectedAfterThreeFailures(silent, status: 504) { $0.upstreamTimeoutMilliseconds = 300 }
 
         // A side's only server is not ejected for timeouts: a slow endpoint must not turn
         // every request of the side into a 503 for 10 s (nor a failover to the other side).
