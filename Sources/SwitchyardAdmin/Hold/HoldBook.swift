@@ -1,5 +1,6 @@
 import Foundation
 import SwitchyardProxy
+import SwitchyardRouting
 
 /// What a hold remembers between `hold` and `release`: the rejection counters when each
 /// route's hold began, so a release (and its audit record) can say how many writes were
@@ -8,6 +9,14 @@ import SwitchyardProxy
 final class HoldBook: @unchecked Sendable {
     private let lock = NSLock()
     private var baselines: [String: [String: Int]] = [:]
+    private var giveUp = UInt64(HoldState.maxMaxWaitSeconds + 10) * 1000
+
+    /// How long a release paces its queue before it gives up and sends what is left: the
+    /// longest a parked write waits, and 10 s more (310 s). Tests shorten it.
+    var releaseGiveUpMilliseconds: UInt64 {
+        get { lock.withLock { giveUp } }
+        set { lock.withLock { giveUp = newValue } }
+    }
 
     func began(_ routes: [String], rejections: [String: Int]) {
         lock.withLock { for route in routes where baselines[route] == nil { baselines[route] = rejections } }

@@ -203,7 +203,7 @@ public enum HoldCommands {
         var gatesOpen = false
         var done = false
         // A parked request waits at most 300 s: past that nothing is left to release.
-        let giveUp = last + UInt64(HoldState.maxMaxWaitSeconds + 10) * 1000
+        let giveUp = last + service.holdBook.releaseGiveUpMilliseconds
         while !done && Clock.monotonicMilliseconds() < giveUp {
             let now = Clock.monotonicMilliseconds()
             tokens = min(burst, tokens + Double(rate) * Double(now - last) / 1000)

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 import Testing
-import SwitchyardAdmin
+@testable import SwitchyardAdmin
 import SwitchyardSystem
 import SwitchyardTestSupport
 
@@ -55,5 +55,26 @@ import SwitchyardTestSupport
         let waited = Double(second - first) / 1000
         #expect(waited >= 0.8, "alice's newer write reached the backend \(waited)s after her parked one, before its answer")
         #expect(HoldSupport.seen(h.legacy, "POST", "/notes/2") == 1)
+    }
+
+    /// A release that gives up (310 s; 1 s here) sends everything left at once, a client's
+    /// later write too: nothing loops any more to send it once the earlier one is answered.
+    /// Before, it stayed parked until its own bound, then was answered "not saved". Found by
+    /// review.
+    @Test func aReleaseThatGivesUpSendsAClientsWaitingWriteToo() throws {
+        let h = try AdminHarness(routes: HoldSupport.routes, workers: 1)
+        defer { h.stop() }
+        h.service.holdBook.releaseGiveUpMilliseconds = 1_000
+        #expect(h.run("hold app").ok)
+        let first = try HoldSupport.send(h, ["/slow?ms=3000&note=0"], cookie: "session=alice")
+        let second = try HoldSupport.send(h, ["/notes/1"], cookie: "session=alice")
+        let release = Background { h.run("release app") }
+        let firstSeen = try Self.seenAt(h, "/slow")
+        let secondSeen = try Self.seenAt(h, "/notes/1")
+        let waited = Double(secondSeen - firstSeen) / 1000
+        #expect(waited < 2.5, "sent \(waited)s after the first: at the give-up, not after the first's answer (3 s)")
+        #expect(try second[0].wait(seconds: 20)?.status == 200)
+        #expect(try first[0].wait(seconds: 20)?.status == 200)
+        #expect(try release.wait(seconds: 20).ok)
     }
 }
