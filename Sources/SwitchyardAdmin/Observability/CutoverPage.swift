@@ -215,6 +215,9 @@ function chart(title, sides, column, doc) {
   label.setAttribute("x", "2"); label.setAttribute("y", "10"); label.setAttribute("font-size", "9");
   label.textContent = "max " + max.toFixed(2);
   svg.appendChild(label);
+  // Changes a few seconds apart would pile their labels into one unreadable smear: a label
+  // only where there is room since the last one (every marker keeps its tooltip).
+  let lastLabel = -Infinity;
   for (const change of doc.timeline || []) {
     if (!change.time || change.time < start) continue;
     const line = document.createElementNS(ns, "line");
@@ -226,9 +229,12 @@ function chart(title, sides, column, doc) {
     tip.textContent = "generation " + change.generation + ": " + change.user + " — " + (change.reason || change.command);
     line.appendChild(tip);
     svg.appendChild(line);
+    const labelX = Math.min(x(change.time) + 2, W - 60);
+    if (labelX - lastLabel < 70) continue;
+    lastLabel = labelX;
     const text = document.createElementNS(ns, "text");
     text.setAttribute("class", "marker-label");
-    text.setAttribute("x", String(Math.min(x(change.time) + 2, W - 60))); text.setAttribute("y", String(H - 2));
+    text.setAttribute("x", String(labelX)); text.setAttribute("y", String(H - 2));
     text.setAttribute("font-size", "8");
     text.textContent = "g" + change.generation + " " + change.user + ": " + (change.reason || change.command);
     svg.appendChild(text);

@@ -95,4 +95,20 @@ import SwitchyardTestSupport
         let after = try Self.chromium("http://127.0.0.1:\(h.port)/", extra: ["--dump-dom"])
         #expect(!after.contains(#"data-held="app""#) && after.contains(#"data-route="app""#), "released: no banner")
     }
+
+    /// Changes seconds apart get a marker each but one label, not a pile of overlapping text
+    /// (an ops walkthrough's screenshot). The markers keep their tooltips.
+    @Test func changesSecondsApartGetAMarkerEachAndOneLabel() throws {
+        try requireTools("chromium")
+        let h = try MetricsHarness()
+        defer { h.stop() }
+        for share in ["20%", "30%", "40%", "50%"] { #expect(h.admin.run("weight app cloud \(share)").ok) }
+        let dom = try Self.chromium("http://127.0.0.1:\(h.port)/", extra: ["--dump-dom"])
+        func count(_ text: String) -> Int { dom.components(separatedBy: text).count - 1 }
+        // Every chart: a marker for each of the four changes, and one label.
+        let charts = count(#"class="chart""#)
+        #expect(charts >= 3 && count(#"<line class="marker""#) >= 4 * charts, "\(count(#"<line class="marker""#)) markers, \(charts) charts")
+        #expect(count(#"class="marker-label""#) == count(#"class="chart""#), "one label per chart: \(count(#"class="marker-label""#))")
+        #expect(Self.scriptErrors(dom).isEmpty, "\(Self.scriptErrors(dom))")
+    }
 }
