@@ -18,7 +18,8 @@ public struct AdminCommandLine: Sendable, Equatable {
     public var maxWait: String?
     public var rate: String?
     public var json: Bool
-    /// `--help` or `-h` anywhere: the command's usage is answered, nothing is run.
+    /// `--help` anywhere, or `-h` as the last word: the command's usage is answered,
+    /// nothing is run.
     public var help = false
     /// The value-taking options given (`--reason`, `--drain`, ...), in order: each command
     /// says which it takes, and any other is refused rather than silently ignored.

@@ -27,11 +27,12 @@ enum StatusReport {
         for route in table.routes {
             var line = "  \(route.name) (\(route.mode.rawValue)): \(describe(route))"
             if !route.cohorts.isEmpty { line += "; cohorts: " + route.cohorts.map(\.description).joined(separator: ", ") }
-            if let mirror = MirrorCommands.describe(route) { line += "; " + mirror }
+            let mirror = MirrorCommands.describe(route)
+            if let mirror { line += "; " + mirror }
             if let held = HoldStatus.routeNote(route) { line += "; " + held }
             lines.append(line)
             routesJSON.append(["name": route.name, "mode": route.mode.rawValue, "routing": describe(route),
-                               "cohorts": route.cohorts.map(\.description), "mirror": MirrorCommands.describe(route) as Any,
+                               "cohorts": route.cohorts.map(\.description), "mirror": mirror as Any,
                                "held": HoldStatus.routeJSON(route) as Any])
         }
         let unverified = table.backends.flatMap { backend in

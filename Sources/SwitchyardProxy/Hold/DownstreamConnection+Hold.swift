@@ -77,14 +77,12 @@ extension DownstreamConnection {
     /// client's earlier one (a read's answer set a new one) is taken for another client's
     /// and runs beside it, as before. 0 (nobody's in particular) without a Cookie field.
     private func holdClientKey(_ base: UnsafeRawPointer) -> UInt64 {
-        guard requestParser.cookieSpan != nil else { return 0 }
+        guard let cookie = requestParser.cookieSpan else { return 0 }
         var hasher = Hasher()
         hasher.combine(routeName)
         client.ip.withUnsafeBytes { hasher.combine(bytes: $0) }
         hasher.combine(0 as UInt8)
-        if let cookie = requestParser.cookieSpan {
-            hasher.combine(bytes: UnsafeRawBufferPointer(start: base + cookie.start, count: cookie.count))
-        }
+        hasher.combine(bytes: UnsafeRawBufferPointer(start: base + cookie.start, count: cookie.count))
         let key = UInt64(bitPattern: Int64(hasher.finalize()))
         return key == 0 ? 1 : key
     }
@@ -208,12 +206,15 @@ extension DownstreamConnection {
             }
             parkedHeadLength = 0
         }
-        if releasedFromHold {
-            releasedFromHold = false
-            releasedRoute = nil
-            queue.answered(self)
-        }
+        if releasedFromHold { endRelease() }
         stopJoining()
+    }
+
+    /// No longer a released write in flight: it ended, or was parked again.
+    private func endRelease() {
+        releasedFromHold = false
+        releasedRoute = nil
+        worker.hold.answered(self)
     }
 
     /// No longer counted as a write waiting behind (or released from) a release's queue.
@@ -296,8 +297,7 @@ extension DownstreamConnection {
         }
         if phase == .parked {
             // Parked again: waiting, not in flight.
-            releasedFromHold = false
-            queue.answered(self)
+            endRelease()
         }
         startNanoseconds = started
         // Released (not parked again): the wait is the hold's, not the backend's.

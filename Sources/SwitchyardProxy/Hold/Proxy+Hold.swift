@@ -83,8 +83,8 @@ extension Proxy {
             let taken = worker.hold.take { connection in
                 guard Self.isReleased(connection, by: table, of: routes) else { return false }
                 if chosen.contains(connection.parkSequence) { return true }
-                return plan.takesNewcomers && connection.parkSequence > listedUpTo
-                    && (!byClient || plan.mayTakeNewcomer(key: connection.holdKey))
+                // Without `byClient` nothing is blocked: every key may go.
+                return plan.takesNewcomers && connection.parkSequence > listedUpTo && plan.mayTakeNewcomer(key: connection.holdKey)
             }
             let now = Clock.monotonicMilliseconds()
             var longestWait: UInt64 = 0
