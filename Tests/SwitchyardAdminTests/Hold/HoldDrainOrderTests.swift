@@ -16,8 +16,7 @@ import SwitchyardTestSupport
         defer { h.stop() }
         #expect(h.run("hold app").ok)
         var pending = try HoldSupport.send(h, (0..<4).map { "/notes/\($0)" })
-        let release = Background { h.run("release app --rate 1/s") }
-        try waitFor("the first parked write to be sent", seconds: 5) { HoldSupport.seen(h.legacy, "POST", "/notes") >= 1 }
+        let release = try HoldSupport.releaseUnderWay(h)
         // Reads and the excepted path do not wait for the queue.
         let reader = try TestClient(port: h.port)
         #expect(reader.get("/notes/0")?.status == 200)
@@ -49,8 +48,7 @@ import SwitchyardTestSupport
         #expect(h.run("hold app").ok)
         var pending = try HoldSupport.send(h, (0..<6).map { "/notes/\($0)" })
         let started = Clock.monotonicMilliseconds()
-        let release = Background { h.run("release app --rate 1/s") }
-        try waitFor("the first parked write to be sent", seconds: 5) { HoldSupport.seen(h.legacy, "POST", "/notes") >= 1 }
+        let release = try HoldSupport.releaseUnderWay(h)
         pending += try HoldSupport.send(h, (6..<10).map { "/notes/\($0)" }, to: "join the queue", counted: { $0.joinedTotal })
         // Every write the hold parked was sent, but joiners are still queued: a newer write
         // still waits behind them (before, the gate opened here and it went straight up).
@@ -79,8 +77,7 @@ import SwitchyardTestSupport
         defer { h.stop() }
         #expect(h.run("hold app").ok)
         let pending = try HoldSupport.send(h, (0..<3).map { "/notes/\($0)" })
-        let release = Background { h.run("release app --rate 1/s") }
-        try waitFor("the first parked write to be sent", seconds: 5) { HoldSupport.seen(h.legacy, "POST", "/notes") >= 1 }
+        let release = try HoldSupport.releaseUnderWay(h)
         let port = h.port
         let stream = Background {
             (try? runProcess(try tool("curl"), ["-s", "--http2-prior-knowledge", "-d", "note 3", "-w", "\n%{http_code}",
@@ -105,8 +102,7 @@ import SwitchyardTestSupport
         defer { h.stop() }
         #expect(h.run("hold all").ok)
         let pending = try HoldSupport.send(h, ["/orders/0", "/orders/1", "/orders/2", "/orders/3", "/orders/4", "/notes/0"])
-        let slow = Background { h.run("release app --rate 1/s") }
-        try waitFor("app's first write to be sent", seconds: 5) { HoldSupport.seen(h.legacy, "POST", "/orders/") >= 1 }
+        let slow = try HoldSupport.releaseUnderWay(h, firstSent: "/orders/")
         let started = Clock.monotonicMilliseconds()
         let notes = h.run("release notes")
         #expect(notes.ok && notes.text.contains("released: notes; 1 parked write(s) sent upstream"), "\(notes.text)")
@@ -162,8 +158,7 @@ import SwitchyardTestSupport
         defer { h.stop() }
         #expect(h.run("hold app").ok)
         let parked = try HoldSupport.send(h, (0..<6).map { "/notes/\($0)" })
-        let release = Background { h.run("release app --rate 1/s") }
-        try waitFor("the first parked write to be sent", seconds: 5) { HoldSupport.seen(h.legacy, "POST", "/notes") >= 1 }
+        let release = try HoldSupport.releaseUnderWay(h)
         let joiner = try HoldSupport.send(h, ["/notes/6"], to: "join the queue", counted: { $0.joinedTotal })[0]
         let again = h.run("hold app --max-wait 2s")
         #expect(again.ok, "\(again.text)")

@@ -49,6 +49,15 @@ enum HoldSupport {
         return pending
     }
 
+    /// Starts `command` (a release) on a thread of its own and waits until the origin saw
+    /// the first POST to `prefix`: the release is under way. Its answer, to wait for.
+    static func releaseUnderWay(_ h: AdminHarness, _ command: String = "release app --rate 1/s",
+                                firstSent prefix: String = "/notes") throws -> Background<(ok: Bool, text: String)> {
+        let release = Background { h.run(command) }
+        try waitFor("the first parked write to be sent", seconds: 5) { seen(h.legacy, "POST", prefix) >= 1 }
+        return release
+    }
+
     /// The N of each `POST /notes/N` the origin saw, in the order it saw them.
     static func notesOrder(_ origin: OriginServer) -> [Int] { seenOrder(origin, "/notes/") }
 
